@@ -18,7 +18,9 @@ COMMAND_MODULES = (
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every registered sub-command."""
-    parser = argparse.ArgumentParser(prog="stabot", description="stabot: 科协联络员的 Telegram 助手")
+    parser = argparse.ArgumentParser(
+        prog="stabot", description="stabot: 科协联络员的 Telegram 助手"
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:

@@ -1,0 +1,115 @@
+"""Asking for access without an invite: name, org (found by typing), role; admins decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.flows.base import (
+    Button,
+    Choice,
+    FieldSpec,
+    FlowContext,
+    FormModel,
+    FormSpec,
+    Input,
+    InputKind,
+    Invalid,
+    Msg,
+    Notice,
+    Options,
+    Reply,
+)
+from bot.flows.engine import register
+from bot.flows.registration import REAL_NAME, role_label
+from bot.services import people
+from storage import orgs_repo
+from storage.models import Role
+
+ORG_QUERY_MAX = 50
+ORG_MATCHES = 8
+
+
+async def search_org(inp: Input, ctx: FlowContext, model: FormModel) -> Options:
+    """Typed part of an org's name → the matching orgs as buttons."""
+    if inp.kind is not InputKind.TEXT:
+        raise Invalid("form.expect_text")
+    text = inp.text.strip()
+    if not text or len(text) > ORG_QUERY_MAX:
+        raise Invalid("access.bad_org_query", limit=ORG_QUERY_MAX)
+    matches = await orgs_repo.search_orgs(session=ctx.session, text=text, limit=ORG_MATCHES)
+    if not matches:
+        raise Invalid("access.no_org_match", text=text)
+    return Options([Choice(org.id, org.name) for org in matches], Msg("access.pick_org"))
+
+
+class AccessRequestForm(FormSpec):
+    """The "request access" form."""
+
+    name = "access"
+    summary_key = "access.summary"
+    fields = (
+        REAL_NAME,
+        FieldSpec(
+            "org_id",
+            prompt="access.ask_org",
+            label="access.label.org",
+            parse=search_org,
+            columns=1,
+        ),
+        FieldSpec(
+            "role",
+            prompt="access.ask_role",
+            label="access.label.role",
+            choices=[
+                Choice(Role.LIAISON.value, Msg("role.liaison")),
+                Choice(Role.INFO_OFFICER.value, Msg("role.info_officer")),
+            ],
+            display=lambda value, _model: role_label(value),
+            columns=1,
+        ),
+    )
+
+    async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
+        """File the request and notify the org's admins."""
+        try:
+            request, admins = await people.request_access(
+                ctx.session,
+                telegram_id=ctx.user_id,
+                real_name=model.data["real_name"],
+                org_id=int(model.data["org_id"]),
+                role=Role(model.data["role"]),
+                now=ctx.now,
+            )
+        except people.AccessError as refusal:
+            return Reply([Msg(refusal.key, refusal.params)])
+        org = await orgs_repo.get_org(session=ctx.session, org_id=request.org_id)
+        notice = Reply(
+            [
+                Msg(
+                    "access.admin_notice",
+                    name=request.real_name,
+                    org=org.name if org else "",
+                    role=role_label(request.role),
+                    user_id=ctx.user_id,
+                    username=f"@{ctx.username}" if ctx.username else "-",
+                )
+            ],
+            [
+                [
+                    Button(Msg("access.button.approve"), f"ar|{request.id}|y"),
+                    Button(Msg("access.button.reject"), f"ar|{request.id}|n"),
+                ]
+            ],
+        )
+        recipients = [(a.telegram_id, a.locale) for a in admins]
+        recipients = recipients or [(tid, None) for tid in ctx.superadmin_ids]
+        notices = [Notice(chat_id, locale, notice) for chat_id, locale in recipients]
+        key = "access.sent" if notices else "access.sent_no_admin"
+        return Reply([Msg(key)], notices=notices)
+
+    def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
+        """No parameters; the prompts say it all."""
+        return {}
+
+
+register(AccessRequestForm())

@@ -1,0 +1,366 @@
+"""The form engine: fields, a `transitions` state machine, JSON state and views.
+
+A form is declared as a list of `FieldSpec`. Its states are the field names plus ``summary``,
+``done`` and ``cancelled``; the triggers are ``advance``, ``back``, ``edit``, ``confirm`` and
+``cancel`` (``skip`` is an ``advance`` with an empty value). One `AsyncMachine` per form is built
+once; each update adds the model at its stored step, triggers, and removes it again.
+
+Flows know nothing of Telegram: they take an `Input` and return a `Reply` of message keys.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+from transitions.extensions.asyncio import AsyncMachine
+
+from storage.models import User
+
+SUMMARY = "summary"
+DONE = "done"
+CANCELLED = "cancelled"
+CALLBACK_PREFIX = "f"
+
+
+@dataclass(frozen=True)
+class Msg:
+    """A message key with its parameters; parameters may themselves be `Msg`."""
+
+    key: str
+    params: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-safe form (for labels kept in the form state)."""
+        return {"key": self.key, "params": self.params}
+
+
+Label = Msg | str  # a str label is shown as it is (an org's name, a user's own words)
+
+
+@dataclass(frozen=True)
+class Button:
+    """An inline button: what it says and the callback data it sends."""
+
+    label: Label
+    data: str
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A message for someone else (an admin, the requester), rendered in their language."""
+
+    chat_id: int
+    locale: str | None
+    reply: Reply
+
+
+@dataclass
+class Reply:
+    """What the bot should show: texts, inline buttons, and how to show them."""
+
+    texts: list[Msg]
+    buttons: list[list[Button]] = field(default_factory=list)
+    edit: bool = False  # the view replaces the form's own message when the input came from it
+    toast: Msg | None = None  # the answer to a pressed button
+    finished: bool = False  # the form ended: its message keeps no keyboard
+    notices: list[Notice] = field(default_factory=list)
+
+
+class InputKind(StrEnum):
+    """What the user sent."""
+
+    TEXT = "text"
+    PHOTO = "photo"
+    DOCUMENT = "document"
+    STICKER = "sticker"
+    OTHER = "other"
+    ACTION = "action"  # a pressed form button
+
+
+class Action(StrEnum):
+    """Form buttons; the values go into callback data, so they stay short."""
+
+    CHOICE = "c"
+    BACK = "b"
+    SKIP = "s"
+    CANCEL = "x"
+    CANCEL_YES = "xy"
+    CANCEL_NO = "xn"
+    EDIT = "e"
+    CONFIRM = "ok"
+    DONE = "d"
+
+
+@dataclass(frozen=True)
+class Input:
+    """One user input to a form."""
+
+    kind: InputKind
+    text: str = ""
+    file_id: str | None = None
+    action: Action | None = None
+    arg: str = ""
+    token: str | None = None  # the form token a button carried, to spot old messages
+
+
+@dataclass
+class FlowContext:
+    """What a flow may use besides its own state: the session, time and who is acting."""
+
+    session: AsyncSession
+    now: datetime
+    tz: ZoneInfo
+    chat_id: int
+    user_id: int
+    actor: User | None
+    first_name: str = ""
+    username: str | None = None
+    locale: str = "zh_CN"
+    superadmin: bool = False
+    superadmin_ids: tuple[int, ...] = ()
+
+
+class Invalid(Exception):
+    """A parser's refusal: the message key (and parameters) of a specific hint."""
+
+    def __init__(self, key: str, **params: Any) -> None:
+        super().__init__(key)
+        self.msg = Msg(key, params)
+
+
+@dataclass(frozen=True)
+class Options:
+    """A parser's answer "pick one of these": the step stays and shows them as buttons."""
+
+    choices: list[Choice]
+    notice: Msg | None = None
+
+
+@dataclass(frozen=True)
+class Choice:
+    """A choice button: the stored value and its label."""
+
+    value: Any
+    label: Label
+
+
+Parser = Callable[[Input, FlowContext, "FormModel"], Awaitable[Any]]
+ChoiceSource = Callable[[FlowContext, "FormModel"], Awaitable[list[Choice]]]
+Display = Callable[[Any, "FormModel"], Label]
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One step of a form."""
+
+    name: str
+    prompt: str
+    label: str
+    parse: Parser | None = None  # typed input (text, photo …); None: buttons only
+    choices: list[Choice] | ChoiceSource | None = None
+    optional: bool = False
+    multi: bool = False  # several choices, then "done"
+    collect: int = 0  # > 0: a list of up to this many inputs (photos), then "done"
+    when: Callable[[dict[str, Any]], bool] | None = None
+    display: Display | None = None
+    abort: dict[Any, str] = field(default_factory=dict)  # a choice that ends the form, and why
+    columns: int = 2
+
+    def applies(self, data: dict[str, Any]) -> bool:
+        """Whether the step is asked, given the answers so far."""
+        return self.when is None or self.when(data)
+
+
+class FormModel:
+    """The state of one form instance; `transitions` sets ``state`` on it."""
+
+    state: str
+
+    def __init__(self, spec: FormSpec, raw: dict[str, Any]) -> None:
+        self.spec = spec
+        self.data: dict[str, Any] = raw.get("data", {})
+        self.ctx: dict[str, Any] = raw.get("ctx", {})
+        self.options: list[dict[str, Any]] = raw.get("options", [])
+        self.editing: bool = raw.get("editing", False)
+        self.pending_cancel: bool = raw.get("pending_cancel", False)
+        self.instance: str = raw.get("instance") or secrets.token_hex(2)
+        self.counter: int = raw.get("counter", 0)
+        self.message_id: int | None = raw.get("message_id")
+        self.target: str = ""
+
+    @property
+    def token(self) -> str:
+        """Changes at every step, so a button from an older view is recognised."""
+        return f"{self.instance}{self.counter:x}"
+
+    def to_json(self) -> str:
+        """The whole state as JSON, saved after every step."""
+        return json.dumps(
+            {
+                "data": self.data,
+                "ctx": self.ctx,
+                "options": self.options,
+                "editing": self.editing,
+                "pending_cancel": self.pending_cancel,
+                "instance": self.instance,
+                "counter": self.counter,
+                "message_id": self.message_id,
+            },
+            ensure_ascii=False,
+            default=str,
+        )
+
+    def has_answers(self) -> bool:
+        """Whether the user has entered anything worth asking about before cancelling."""
+        return any(value not in (None, "", []) for value in self.data.values())
+
+
+def _to_dest(dest: str) -> Callable[[Any], bool]:
+    def check(event: Any) -> bool:
+        return event.model.target == dest
+
+    return check
+
+
+class FormSpec:
+    """A form definition: subclasses set ``name`` and ``fields`` and implement `on_confirm`."""
+
+    name: ClassVar[str]
+    fields: ClassVar[Sequence[FieldSpec]]
+    summary_key: ClassVar[str] = "form.summary"
+    _machine: AsyncMachine | None = None
+
+    @classmethod
+    def steps(cls) -> list[str]:
+        """The field steps in order."""
+        return [f.name for f in cls.fields]
+
+    @classmethod
+    def machine(cls) -> AsyncMachine:
+        """The one machine of this form, built on first use."""
+        if cls.__dict__.get("_machine") is None:
+            cls._machine = AsyncMachine(
+                model=None,
+                states=[*cls.steps(), SUMMARY, DONE, CANCELLED],
+                transitions=cls.transitions(),
+                initial=cls.steps()[0],
+                auto_transitions=False,
+                send_event=True,
+            )
+        return cls._machine  # type: ignore[return-value]
+
+    @classmethod
+    def transitions(cls) -> list[dict[str, Any]]:
+        """Every legal move: forward and back between steps, edits from the summary."""
+        steps = cls.steps()
+        moves: list[dict[str, Any]] = []
+        for i, source in enumerate(steps):
+            for dest in [*steps[i + 1 :], SUMMARY]:
+                moves.append(
+                    {
+                        "trigger": "advance",
+                        "source": source,
+                        "dest": dest,
+                        "conditions": _to_dest(dest),
+                    }
+                )
+            for dest in steps[:i]:
+                moves.append(
+                    {
+                        "trigger": "back",
+                        "source": source,
+                        "dest": dest,
+                        "conditions": _to_dest(dest),
+                    }
+                )
+            moves.append(
+                {
+                    "trigger": "advance",
+                    "source": source,
+                    "dest": source,
+                    "conditions": _to_dest(source),
+                }
+            )
+            moves.append(
+                {
+                    "trigger": "edit",
+                    "source": SUMMARY,
+                    "dest": source,
+                    "conditions": _to_dest(source),
+                }
+            )
+            moves.append(
+                {
+                    "trigger": "back",
+                    "source": SUMMARY,
+                    "dest": source,
+                    "conditions": _to_dest(source),
+                }
+            )
+            moves.append(
+                {
+                    "trigger": "back",
+                    "source": source,
+                    "dest": SUMMARY,
+                    "conditions": _to_dest(SUMMARY),
+                }
+            )
+        moves.append({"trigger": "confirm", "source": SUMMARY, "dest": DONE})
+        moves.append({"trigger": "cancel", "source": [*steps, SUMMARY], "dest": CANCELLED})
+        return moves
+
+    # --- hooks for concrete forms -------------------------------------------------------------
+
+    async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
+        """Persist the confirmed answers and say what happened."""
+        raise NotImplementedError
+
+    async def on_cancel(self, ctx: FlowContext, model: FormModel) -> Reply:
+        """What to say when the form is cancelled."""
+        return Reply([Msg("form.cancelled")], finished=True)
+
+    def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
+        """Parameters for a step's prompt."""
+        return {}
+
+    def summary_extra(self, model: FormModel) -> list[Msg]:
+        """Lines shown above the summary's fields."""
+        return []
+
+    # --- navigation ---------------------------------------------------------------------------
+
+    def field(self, name: str) -> FieldSpec:
+        """The field of a step."""
+        return next(f for f in self.fields if f.name == name)
+
+    def next_step(self, model: FormModel) -> str:
+        """Where to go after answering the current step."""
+        names = self.steps()
+        start = names.index(model.state) + 1 if model.state in names else 0
+        for spec in self.fields[start:]:
+            if not spec.applies(model.data):
+                continue
+            if not model.editing or spec.name not in model.data:
+                return spec.name
+        return SUMMARY
+
+    def previous_step(self, model: FormModel) -> str | None:
+        """Where "back" leads, or None at the first step."""
+        if model.editing or model.state == SUMMARY:
+            return SUMMARY if model.state != SUMMARY else self._last_applicable(model)
+        names = self.steps()
+        for spec in reversed(self.fields[: names.index(model.state)]):
+            if spec.applies(model.data):
+                return spec.name
+        return None
+
+    def _last_applicable(self, model: FormModel) -> str:
+        return [f.name for f in self.fields if f.applies(model.data)][-1]

@@ -1,0 +1,431 @@
+"""Runs forms: loads the state, feeds one input through the machine, saves, returns a view."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from bot.flows.base import (
+    CALLBACK_PREFIX,
+    CANCELLED,
+    DONE,
+    SUMMARY,
+    Action,
+    Button,
+    Choice,
+    FieldSpec,
+    FlowContext,
+    FormModel,
+    FormSpec,
+    Input,
+    InputKind,
+    Invalid,
+    Label,
+    Msg,
+    Options,
+    Reply,
+)
+from storage import conversations_repo as repo
+
+FORMS: dict[str, FormSpec] = {}
+
+
+def register(form: FormSpec) -> FormSpec:
+    """Make a form known to the engine under its name."""
+    FORMS[form.name] = form
+    return form
+
+
+def parse_callback(data: str) -> tuple[str, Action, str] | None:
+    """Split ``f|token|action|arg`` callback data; None when it is not a form button."""
+    parts = data.split("|", 3)
+    if len(parts) < 3 or parts[0] != CALLBACK_PREFIX:
+        return None
+    try:
+        action = Action(parts[2])
+    except ValueError:
+        return None
+    return parts[1], action, parts[3] if len(parts) > 3 else ""
+
+
+def _button(model: FormModel, label: Label, action: Action, arg: str = "") -> Button:
+    suffix = f"|{arg}" if arg else ""
+    return Button(label, f"{CALLBACK_PREFIX}|{model.token}|{action.value}{suffix}")
+
+
+def _label_from_json(raw: Any) -> Label:
+    return Msg(raw["key"], raw.get("params", {})) if isinstance(raw, dict) else str(raw)
+
+
+def _label_to_json(label: Label) -> Any:
+    return label.to_json() if isinstance(label, Msg) else label
+
+
+async def active_flow(ctx: FlowContext) -> str | None:
+    """The name of the user's unfinished form in this chat, if any."""
+    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    return row.flow if row else None
+
+
+async def start(
+    ctx: FlowContext,
+    name: str,
+    *,
+    data: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,
+    notices: list[Msg] | None = None,
+) -> Reply:
+    """Begin form ``name`` (replacing any other), pre-filled with ``data``."""
+    form = FORMS[name]
+    model = FormModel(form, {"data": dict(data or {}), "ctx": dict(extra or {})})
+    machine = form.machine()
+    machine.add_model(model, initial=form.steps()[0])
+    try:
+        first = form.fields[0]
+        if not first.applies(model.data) or first.name in model.data:
+            model.target = form.next_step(model)
+            if model.target != first.name:
+                await model.trigger("advance")
+        reply = await render(form, ctx, model, list(notices or []))
+        await _save(ctx, form, model)
+    finally:
+        machine.remove_model(model)
+    return reply
+
+
+async def handle(ctx: FlowContext, inp: Input) -> Reply | None:
+    """Feed one input to the user's active form; None when no form is active."""
+    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    if row is None or row.flow not in FORMS:
+        return None
+    form = FORMS[row.flow]
+    model = FormModel(form, _loads(row.data))
+    if inp.kind is InputKind.ACTION and inp.token != model.token:
+        return Reply([], toast=Msg("form.stale"))
+    machine = form.machine()
+    machine.add_model(model, initial=row.step)
+    try:
+        reply = await _dispatch(form, ctx, model, inp)
+        if model.state in (DONE, CANCELLED):
+            await repo.delete_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+        else:
+            await _save(ctx, form, model)
+    finally:
+        machine.remove_model(model)
+    return reply
+
+
+async def remember_message(ctx: FlowContext, message_id: int) -> None:
+    """Note which message shows the form now, so a later button press can edit it."""
+    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    if row is None:
+        return
+    raw = _loads(row.data)
+    raw["message_id"] = message_id
+    row.data = FormModel(FORMS[row.flow], raw).to_json()
+    await ctx.session.flush()
+
+
+async def form_message_id(ctx: FlowContext) -> int | None:
+    """The message currently showing the user's form."""
+    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    return _loads(row.data).get("message_id") if row else None
+
+
+async def cancel(ctx: FlowContext) -> Reply | None:
+    """Cancel the active form at once (the /cancel command); None when there is none."""
+    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    if row is None:
+        return None
+    form = FORMS.get(row.flow)
+    await repo.delete_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    if form is None:
+        return Reply([Msg("form.cancelled")], finished=True)
+    return await form.on_cancel(ctx, FormModel(form, _loads(row.data)))
+
+
+async def current_view(ctx: FlowContext, notices: list[Msg] | None = None) -> Reply | None:
+    """The active form's current step again (after an interruption)."""
+    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    if row is None or row.flow not in FORMS:
+        return None
+    form = FORMS[row.flow]
+    model = FormModel(form, _loads(row.data))
+    model.state = row.step
+    reply = await render(form, ctx, model, list(notices or []))
+    await _save(ctx, form, model)
+    return reply
+
+
+def _loads(data: str) -> dict[str, Any]:
+    return json.loads(data)
+
+
+async def _save(ctx: FlowContext, form: FormSpec, model: FormModel) -> None:
+    await repo.save_state(
+        session=ctx.session,
+        chat_id=ctx.chat_id,
+        user_id=ctx.user_id,
+        flow=form.name,
+        step=model.state,
+        data=model.to_json(),
+        now=ctx.now,
+    )
+
+
+# --- one input -------------------------------------------------------------------------------
+
+
+async def _dispatch(form: FormSpec, ctx: FlowContext, model: FormModel, inp: Input) -> Reply:
+    model.counter += 1
+    action = inp.action
+    if model.pending_cancel and action not in (Action.CANCEL_YES, Action.CANCEL_NO):
+        model.pending_cancel = False
+    if action is Action.CANCEL:
+        return await _on_cancel(form, ctx, model)
+    if action is Action.CANCEL_YES:
+        await model.trigger("cancel")
+        return _as_edit(await form.on_cancel(ctx, model))
+    if action is Action.CANCEL_NO:
+        model.pending_cancel = False
+        return _as_edit(await render(form, ctx, model, []))
+    if action is Action.BACK:
+        return _as_edit(await _on_back(form, ctx, model))
+    if model.state == SUMMARY:
+        return await _on_summary(form, ctx, model, inp)
+    spec = form.field(model.state)
+    if action is Action.SKIP:
+        return _as_edit(await _on_skip(form, ctx, model, spec))
+    if action is Action.CHOICE:
+        return _as_edit(await _on_choice(form, ctx, model, spec, inp.arg))
+    if action is Action.DONE:
+        return _as_edit(await _on_done(form, ctx, model, spec))
+    if action is not None:
+        return await render(form, ctx, model, [])
+    return await _on_typed(form, ctx, model, spec, inp)
+
+
+def _as_edit(reply: Reply) -> Reply:
+    reply.edit = True
+    return reply
+
+
+async def _on_cancel(form: FormSpec, ctx: FlowContext, model: FormModel) -> Reply:
+    if not model.has_answers():
+        await model.trigger("cancel")
+        return _as_edit(await form.on_cancel(ctx, model))
+    model.pending_cancel = True
+    buttons = [
+        [
+            _button(model, Msg("form.button.cancel_yes"), Action.CANCEL_YES),
+            _button(model, Msg("form.button.cancel_no"), Action.CANCEL_NO),
+        ]
+    ]
+    return Reply([Msg("form.cancel_confirm")], buttons, edit=True)
+
+
+async def _on_back(form: FormSpec, ctx: FlowContext, model: FormModel) -> Reply:
+    target = form.previous_step(model)
+    if target is None:
+        return await render(form, ctx, model, [Msg("form.no_back")])
+    if target == SUMMARY:
+        model.editing = False
+    model.target = target
+    await model.trigger("back")
+    return await render(form, ctx, model, [])
+
+
+async def _on_summary(form: FormSpec, ctx: FlowContext, model: FormModel, inp: Input) -> Reply:
+    if inp.action is Action.CONFIRM:
+        _drop_inapplicable(form, model)
+        await model.trigger("confirm")
+        reply = await form.on_confirm(ctx, model)
+        reply.finished = True
+        return _as_edit(reply)
+    if inp.action is Action.EDIT and inp.arg in form.steps():
+        model.editing = True
+        model.target = inp.arg
+        await model.trigger("edit")
+        return _as_edit(await render(form, ctx, model, []))
+    return await render(form, ctx, model, [Msg("form.use_buttons")])
+
+
+def _drop_inapplicable(form: FormSpec, model: FormModel) -> None:
+    for spec in form.fields:
+        if not spec.applies(model.data):
+            model.data.pop(spec.name, None)
+
+
+async def _on_skip(form: FormSpec, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> Reply:
+    if not spec.optional:
+        return await render(form, ctx, model, [Msg("form.not_optional")])
+    model.data[spec.name] = [] if (spec.multi or spec.collect) else None
+    return await _advance(form, ctx, model)
+
+
+async def _on_choice(
+    form: FormSpec, ctx: FlowContext, model: FormModel, spec: FieldSpec, arg: str
+) -> Reply:
+    index = int(arg) if arg.isdigit() else -1
+    if not 0 <= index < len(model.options):
+        return await render(form, ctx, model, [])
+    value = model.options[index]["v"]
+    if value in spec.abort:
+        await model.trigger("cancel")
+        return Reply([Msg(spec.abort[value])], finished=True)
+    if spec.multi:
+        chosen = list(model.data.get(spec.name) or [])
+        chosen.remove(value) if value in chosen else chosen.append(value)
+        model.data[spec.name] = chosen
+        return await render(form, ctx, model, [], keep_options=True)
+    model.data[spec.name] = value
+    model.ctx.setdefault("labels", {})[spec.name] = model.options[index]["l"]
+    return await _advance(form, ctx, model)
+
+
+async def _on_done(form: FormSpec, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> Reply:
+    if not (spec.multi or spec.collect):
+        return await render(form, ctx, model, [])
+    if not model.data.get(spec.name) and not spec.optional:
+        return await render(form, ctx, model, [Msg("form.pick_at_least_one")], keep_options=True)
+    model.data.setdefault(spec.name, [])
+    return await _advance(form, ctx, model)
+
+
+async def _on_typed(
+    form: FormSpec, ctx: FlowContext, model: FormModel, spec: FieldSpec, inp: Input
+) -> Reply:
+    if spec.parse is None:
+        return await render(form, ctx, model, [Msg("form.use_buttons")], keep_options=True)
+    try:
+        value = await spec.parse(inp, ctx, model)
+    except Invalid as refusal:
+        return await render(form, ctx, model, [refusal.msg], keep_options=spec.multi)
+    if isinstance(value, Options):
+        return await render(
+            form, ctx, model, [value.notice] if value.notice else [], choices=value.choices
+        )
+    if spec.collect:
+        return await _collect(form, ctx, model, spec, value)
+    model.data[spec.name] = value
+    return await _advance(form, ctx, model)
+
+
+async def _collect(
+    form: FormSpec, ctx: FlowContext, model: FormModel, spec: FieldSpec, value: Any
+) -> Reply:
+    items = list(model.data.get(spec.name) or [])
+    if len(items) >= spec.collect:
+        return await render(form, ctx, model, [Msg("form.too_many", limit=spec.collect)])
+    items.append(value)
+    model.data[spec.name] = items
+    if len(items) >= spec.collect:
+        return await _advance(form, ctx, model)
+    return await render(
+        form, ctx, model, [Msg("form.collected", count=len(items), limit=spec.collect)]
+    )
+
+
+async def _advance(form: FormSpec, ctx: FlowContext, model: FormModel) -> Reply:
+    model.target = form.next_step(model)
+    if model.target == SUMMARY:
+        model.editing = False
+    await model.trigger("advance")
+    return await render(form, ctx, model, [])
+
+
+# --- views -----------------------------------------------------------------------------------
+
+
+async def render(
+    form: FormSpec,
+    ctx: FlowContext,
+    model: FormModel,
+    notices: list[Msg],
+    *,
+    choices: list[Choice] | None = None,
+    keep_options: bool = False,
+) -> Reply:
+    """The view of the model's current step, after any notices."""
+    if model.state == SUMMARY:
+        return _summary(form, model, notices)
+    spec = form.field(model.state)
+    if choices is None and not (keep_options and model.options):
+        choices = await _choices_of(spec, ctx, model)
+    if choices is not None:
+        model.options = [{"v": c.value, "l": _label_to_json(c.label)} for c in choices]
+    elif not keep_options:
+        model.options = []
+    params = form.prompt_params(ctx, model, spec)
+    texts = [*notices, Msg(spec.prompt, params)]
+    return Reply(texts, [*_choice_rows(model, spec), _nav_row(form, model, spec)])
+
+
+async def _choices_of(spec: FieldSpec, ctx: FlowContext, model: FormModel) -> list[Choice] | None:
+    if spec.choices is None:
+        return None
+    if callable(spec.choices):
+        return await spec.choices(ctx, model)
+    return list(spec.choices)
+
+
+def _choice_rows(model: FormModel, spec: FieldSpec) -> list[list[Button]]:
+    chosen = model.data.get(spec.name) if spec.multi else None
+    buttons = []
+    for index, option in enumerate(model.options):
+        label = _label_from_json(option["l"])
+        if chosen is not None and option["v"] in chosen:
+            label = Msg("form.checked", label=label)
+        buttons.append(_button(model, label, Action.CHOICE, str(index)))
+    rows = [buttons[i : i + spec.columns] for i in range(0, len(buttons), spec.columns)]
+    if spec.multi or spec.collect:
+        rows.append([_button(model, Msg("form.button.done"), Action.DONE)])
+    return rows
+
+
+def _nav_row(form: FormSpec, model: FormModel, spec: FieldSpec) -> list[Button]:
+    row = []
+    if form.previous_step(model) is not None:
+        row.append(_button(model, Msg("form.button.back"), Action.BACK))
+    if spec.optional:
+        row.append(_button(model, Msg("form.button.skip"), Action.SKIP))
+    row.append(_button(model, Msg("form.button.cancel"), Action.CANCEL))
+    return row
+
+
+def display_value(spec: FieldSpec, model: FormModel) -> Label:
+    """How an answer reads in the summary."""
+    value = model.data.get(spec.name)
+    if spec.display is not None:
+        return spec.display(value, model)
+    if value in (None, "", []):
+        return Msg("form.empty")
+    picked = model.ctx.get("labels", {}).get(spec.name)
+    if picked is not None and not isinstance(value, list):
+        return _label_from_json(picked)
+    labels = {c.value: c.label for c in spec.choices} if isinstance(spec.choices, list) else {}
+    if isinstance(value, list):
+        return Msg("form.list", items=[labels.get(v, str(v)) for v in value])
+    return labels.get(value, str(value))
+
+
+def _summary(form: FormSpec, model: FormModel, notices: list[Msg]) -> Reply:
+    lines = [
+        Msg("form.summary_line", label=Msg(spec.label), value=display_value(spec, model))
+        for spec in form.fields
+        if spec.applies(model.data)
+    ]
+    texts = [*notices, Msg(form.summary_key), *form.summary_extra(model), *lines]
+    edits = [
+        _button(model, Msg("form.button.edit", label=Msg(spec.label)), Action.EDIT, spec.name)
+        for spec in form.fields
+        if spec.applies(model.data)
+    ]
+    rows = [edits[i : i + 2] for i in range(0, len(edits), 2)]
+    rows.append(
+        [
+            _button(model, Msg("form.button.confirm"), Action.CONFIRM),
+            _button(model, Msg("form.button.cancel"), Action.CANCEL),
+        ]
+    )
+    return Reply(texts, rows)

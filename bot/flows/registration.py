@@ -1,0 +1,102 @@
+"""Registration from an invite link: confirm the org, give a real name, confirm."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.flows.base import (
+    Choice,
+    FieldSpec,
+    FlowContext,
+    FormModel,
+    FormSpec,
+    Input,
+    InputKind,
+    Invalid,
+    Msg,
+    Reply,
+)
+from bot.flows.engine import register
+from bot.services import people
+from storage.models import Role
+
+
+async def parse_real_name(inp: Input, ctx: FlowContext, model: FormModel) -> str:
+    """A real name typed as text."""
+    if inp.kind is not InputKind.TEXT:
+        raise Invalid("form.expect_text")
+    try:
+        return people.clean_name(inp.text)
+    except people.AccessError as refusal:
+        raise Invalid(refusal.key, **refusal.params) from None
+
+
+def role_label(role: str | Role | None) -> Msg:
+    """The localised name of a role."""
+    return Msg(f"role.{role}") if role else Msg("role.none")
+
+
+REAL_NAME = FieldSpec(
+    "real_name", prompt="register.ask_name", label="register.label.name", parse=parse_real_name
+)
+
+
+class RegistrationForm(FormSpec):
+    """The first form a new user fills, from an invite."""
+
+    name = "register"
+    summary_key = "register.summary"
+    fields = (
+        FieldSpec(
+            "org_ok",
+            prompt="register.ask_org",
+            label="register.label.org_ok",
+            choices=[Choice("yes", Msg("register.org_yes")), Choice("no", Msg("register.org_no"))],
+            abort={"no": "register.org_wrong"},
+            columns=1,
+        ),
+        REAL_NAME,
+    )
+
+    def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
+        """The org and role the invite offers."""
+        return {"org": model.ctx.get("org_path", ""), "role": role_label(model.ctx.get("role"))}
+
+    def summary_extra(self, model: FormModel) -> list[Msg]:
+        """The org and role, above the name."""
+        return [
+            Msg(
+                "register.summary_org",
+                org=model.ctx.get("org_path", ""),
+                role=role_label(model.ctx.get("role")),
+            )
+        ]
+
+    async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
+        """Use the invite and register the user."""
+        if ctx.actor is None:
+            raise RuntimeError("registration needs the user's row")
+        try:
+            await people.register_with_invite(
+                ctx.session,
+                user=ctx.actor,
+                invite_id=model.ctx["invite_id"],
+                real_name=model.data["real_name"],
+                now=ctx.now,
+            )
+        except people.AccessError as refusal:
+            return Reply([Msg(refusal.key, refusal.params)])
+        return Reply(
+            [
+                Msg(
+                    "register.done",
+                    name=model.data["real_name"],
+                    org=model.ctx.get("org_path", ""),
+                    role=role_label(model.ctx.get("role")),
+                ),
+                Msg("register.next_steps"),
+            ]
+        )
+
+
+register(RegistrationForm())

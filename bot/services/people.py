@@ -1,0 +1,230 @@
+"""Users, roles, invites and access requests: who may use the bot, and as what."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage import orgs_repo, users_repo
+from storage.models import AccessRequest, AccessRequestStatus, Invite, Org, Role, User
+
+INVITE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no look-alikes (l/1, o/0)
+INVITE_LENGTH = 10
+DEFAULT_INVITE_TTL = timedelta(days=7)
+MAX_INVITE_USES = 10_000
+NAME_MIN, NAME_MAX = 2, 40
+_DURATION = re.compile(r"^(\d{1,4})\s*([dhm])$")
+
+
+class AccessError(Exception):
+    """A refusal with a message key for the user."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+def parse_duration(text: str) -> timedelta:
+    """``7d``, ``12h`` or ``30m``."""
+    match = _DURATION.match(text.strip().lower())
+    if not match or int(match.group(1)) == 0:
+        raise AccessError("invite.bad_duration", text=text)
+    amount, unit = int(match.group(1)), match.group(2)
+    return {
+        "d": timedelta(days=amount),
+        "h": timedelta(hours=amount),
+        "m": timedelta(minutes=amount),
+    }[unit]
+
+
+async def create_invite(
+    session: AsyncSession,
+    *,
+    org_id: int,
+    role: Role,
+    now: datetime,
+    uses: int = 1,
+    ttl: timedelta = DEFAULT_INVITE_TTL,
+    created_by: int | None = None,
+) -> Invite:
+    """A new invite code for an org and role."""
+    if not 1 <= uses <= MAX_INVITE_USES:
+        raise AccessError("invite.bad_uses", limit=MAX_INVITE_USES)
+    if await orgs_repo.get_org(session=session, org_id=org_id) is None:
+        raise AccessError("org.unknown", org_id=org_id)
+    code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+    invite = Invite(
+        code=code,
+        org_id=org_id,
+        role=role,
+        max_uses=uses,
+        expires_at=now + ttl,
+        created_by=created_by,
+        created_at=now,
+    )
+    session.add(invite)
+    await session.flush()
+    return invite
+
+
+def invite_link(bot_username: str, code: str) -> str:
+    """The deep link that opens the bot with the invite code."""
+    return f"https://t.me/{bot_username}?start={code}"
+
+
+async def usable_invite(session: AsyncSession, code: str, now: datetime) -> Invite:
+    """The invite behind a code, or the reason it cannot be used."""
+    invite = await users_repo.get_invite(session=session, code=code.strip().lower()[:32])
+    if invite is None:
+        raise AccessError("invite.unknown")
+    if invite.expires_at <= now:
+        raise AccessError("invite.expired")
+    if invite.used >= invite.max_uses:
+        raise AccessError("invite.used_up")
+    return invite
+
+
+def clean_name(text: str) -> str:
+    """A real name as typed, checked for length and content."""
+    name = " ".join(text.split())
+    if len(name) < NAME_MIN or len(name) > NAME_MAX:
+        raise AccessError("register.bad_name_length", min=NAME_MIN, max=NAME_MAX)
+    if name.startswith("/") or not any(ch.isalpha() for ch in name):
+        raise AccessError("register.bad_name")
+    return name
+
+
+async def register_with_invite(
+    session: AsyncSession,
+    *,
+    user: User,
+    invite_id: int,
+    real_name: str,
+    now: datetime,
+) -> User:
+    """Attach a user to the invite's org and role, using one of its uses."""
+    invite = await session.get(Invite, invite_id)
+    if invite is None or not await users_repo.consume_invite(
+        session=session, invite_id=invite_id, now=now
+    ):
+        raise AccessError("invite.no_longer_valid")
+    user.real_name = real_name
+    user.org_id = invite.org_id
+    user.role = invite.role
+    user.active = True
+    user.registered_at = now
+    await session.flush()
+    return user
+
+
+def is_registered(user: User | None) -> bool:
+    """Whether the user has an org and a role."""
+    return user is not None and user.org_id is not None and user.role is not None and user.active
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What an admin (or a superadmin) may see and act on."""
+
+    org: Org | None  # None: everything (a superadmin)
+
+    def covers(self, org: Org) -> bool:
+        """Whether ``org`` lies in this scope."""
+        return self.org is None or orgs_repo.contains(self.org, org)
+
+
+async def admin_scope(session: AsyncSession, user: User | None, superadmin: bool) -> Scope | None:
+    """The subtree a user administers; None when they are no admin."""
+    if superadmin:
+        return Scope(None)
+    if not is_registered(user) or user.role != Role.ADMIN:  # type: ignore[union-attr]
+        return None
+    org = await orgs_repo.get_org(session=session, org_id=user.org_id)  # type: ignore[union-attr,arg-type]
+    return Scope(org) if org else None
+
+
+async def grant_admin(
+    session: AsyncSession, *, telegram_id: int, org_id: int, now: datetime
+) -> User:
+    """Make a Telegram user an admin of an org (the CLI's bootstrap)."""
+    if await orgs_repo.get_org(session=session, org_id=org_id) is None:
+        raise AccessError("org.unknown", org_id=org_id)
+    user = await users_repo.upsert_user(
+        session=session, telegram_id=telegram_id, username=None, now=now
+    )
+    user.org_id, user.role, user.active = org_id, Role.ADMIN, True
+    user.registered_at = user.registered_at or now
+    await session.flush()
+    return user
+
+
+async def request_access(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    real_name: str,
+    org_id: int,
+    role: Role,
+    now: datetime,
+) -> tuple[AccessRequest, list[User]]:
+    """File an access request; returns it and the admins to notify."""
+    if await users_repo.pending_request(session=session, telegram_id=telegram_id):
+        raise AccessError("access.already_pending")
+    org = await orgs_repo.get_org(session=session, org_id=org_id)
+    if org is None:
+        raise AccessError("org.unknown", org_id=org_id)
+    request = AccessRequest(
+        telegram_id=telegram_id, real_name=real_name, org_id=org_id, role=role, created_at=now
+    )
+    session.add(request)
+    await session.flush()
+    return request, await nearest_admins(session, org)
+
+
+async def nearest_admins(session: AsyncSession, org: Org) -> list[User]:
+    """The admins of the org itself, or else of its nearest ancestor that has any."""
+    chain = await orgs_repo.ancestors(session=session, org=org)
+    for candidate in reversed(chain):
+        admins = await users_repo.admins_of(session=session, org_ids=[candidate.id])  # type: ignore[list-item]
+        if admins:
+            return list(admins)
+    return []
+
+
+async def decide_access(
+    session: AsyncSession,
+    *,
+    request_id: int,
+    approve: bool,
+    admin: User | None,
+    superadmin: bool,
+    now: datetime,
+) -> AccessRequest:
+    """Approve or reject a request, checking the admin's subtree; registers on approval."""
+    request = await session.get(AccessRequest, request_id)
+    if request is None:
+        raise AccessError("access.unknown")
+    org = await orgs_repo.get_org(session=session, org_id=request.org_id)
+    scope = await admin_scope(session, admin, superadmin)
+    if org is None or scope is None or not scope.covers(org):
+        raise AccessError("access.not_your_org")
+    status = AccessRequestStatus.APPROVED if approve else AccessRequestStatus.REJECTED
+    decider = admin.telegram_id if admin else 0
+    if not await users_repo.decide_request(
+        session=session, request_id=request_id, status=status, admin_id=decider, now=now
+    ):
+        raise AccessError("access.already_decided")
+    await session.refresh(request)
+    if approve:
+        user = await users_repo.upsert_user(
+            session=session, telegram_id=request.telegram_id, username=None, now=now
+        )
+        user.real_name, user.org_id, user.role = request.real_name, request.org_id, request.role
+        user.active, user.registered_at = True, now
+        await session.flush()
+    return request

@@ -1,0 +1,101 @@
+"""Queries on users, invites and access requests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import AccessRequest, AccessRequestStatus, Invite, Org, Role, User
+
+
+async def get_user(*, session: AsyncSession, telegram_id: int) -> User | None:
+    """A user by Telegram id."""
+    query = select(User).where(User.telegram_id == telegram_id)
+    return (await session.exec(query)).first()
+
+
+async def upsert_user(
+    *, session: AsyncSession, telegram_id: int, username: str | None, now: datetime
+) -> User:
+    """The user row for a Telegram id, created on first sight."""
+    user = await get_user(session=session, telegram_id=telegram_id)
+    if user is None:
+        user = User(telegram_id=telegram_id, username=username, created_at=now)
+        session.add(user)
+        await session.flush()
+    elif username and user.username != username:
+        user.username = username
+    return user
+
+
+async def admins_of(*, session: AsyncSession, org_ids: Sequence[int]) -> Sequence[User]:
+    """Active admins attached to any of these orgs."""
+    query = select(User).where(
+        col(User.org_id).in_(list(org_ids)),
+        User.role == Role.ADMIN,
+        col(User.active).is_(True),
+    )
+    return (await session.exec(query.order_by(col(User.id)))).all()
+
+
+async def users_in_subtree(*, session: AsyncSession, org: Org) -> Sequence[User]:
+    """Registered users of an org subtree."""
+    query = (
+        select(User)
+        .join(Org, col(Org.id) == User.org_id)
+        .where(col(Org.path).startswith(org.path))
+        .order_by(col(User.id))
+    )
+    return (await session.exec(query)).all()
+
+
+async def get_invite(*, session: AsyncSession, code: str) -> Invite | None:
+    """An invite by its code."""
+    return (await session.exec(select(Invite).where(Invite.code == code))).first()
+
+
+async def consume_invite(*, session: AsyncSession, invite_id: int, now: datetime) -> bool:
+    """Use one of an invite's uses, atomically; False when it expired or ran out meanwhile."""
+    statement = (
+        update(Invite)
+        .where(
+            col(Invite.id) == invite_id,
+            col(Invite.used) < col(Invite.max_uses),
+            col(Invite.expires_at) > now,
+        )
+        .values(used=col(Invite.used) + 1)
+    )
+    result = await session.exec(statement)
+    return result.rowcount == 1
+
+
+async def pending_request(*, session: AsyncSession, telegram_id: int) -> AccessRequest | None:
+    """The user's access request still waiting for an admin, if any."""
+    query = select(AccessRequest).where(
+        AccessRequest.telegram_id == telegram_id,
+        AccessRequest.status == AccessRequestStatus.PENDING,
+    )
+    return (await session.exec(query)).first()
+
+
+async def decide_request(
+    *,
+    session: AsyncSession,
+    request_id: int,
+    status: AccessRequestStatus,
+    admin_id: int,
+    now: datetime,
+) -> bool:
+    """Settle a pending request once; False if another admin settled it first."""
+    statement = (
+        update(AccessRequest)
+        .where(
+            col(AccessRequest.id) == request_id,
+            AccessRequest.status == AccessRequestStatus.PENDING,
+        )
+        .values(status=status, decided_by=admin_id, decided_at=now)
+    )
+    return (await session.exec(statement)).rowcount == 1
