@@ -72,6 +72,7 @@ class Reply:
     toast: Msg | None = None  # the answer to a pressed button
     finished: bool = False  # the form ended: its message keeps no keyboard
     notices: list[Notice] = field(default_factory=list)
+    form_view: bool = False  # shows a form step: its message id is remembered for edits
 
 
 class InputKind(StrEnum):
@@ -172,6 +173,7 @@ class FieldSpec:
     when: Callable[[dict[str, Any]], bool] | None = None
     display: Display | None = None
     abort: dict[Any, str] = field(default_factory=dict)  # a choice that ends the form, and why
+    params: dict[str, Any] = field(default_factory=dict)  # fixed parameters of the prompt
     columns: int = 2
 
     def applies(self, data: dict[str, Any]) -> bool:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
+
 from bot.flows.base import (
     CALLBACK_PREFIX,
     CANCELLED,
@@ -115,15 +117,17 @@ async def handle(ctx: FlowContext, inp: Input) -> Reply | None:
     return reply
 
 
-async def remember_message(ctx: FlowContext, message_id: int) -> None:
+async def remember_message(
+    session: AsyncSession, *, chat_id: int, user_id: int, message_id: int
+) -> None:
     """Note which message shows the form now, so a later button press can edit it."""
-    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
-    if row is None:
+    row = await repo.get_state(session=session, chat_id=chat_id, user_id=user_id)
+    if row is None or row.flow not in FORMS:
         return
     raw = _loads(row.data)
     raw["message_id"] = message_id
     row.data = FormModel(FORMS[row.flow], raw).to_json()
-    await ctx.session.flush()
+    await session.flush()
 
 
 async def form_message_id(ctx: FlowContext) -> int | None:
@@ -221,7 +225,7 @@ async def _on_cancel(form: FormSpec, ctx: FlowContext, model: FormModel) -> Repl
             _button(model, Msg("form.button.cancel_no"), Action.CANCEL_NO),
         ]
     ]
-    return Reply([Msg("form.cancel_confirm")], buttons, edit=True)
+    return Reply([Msg("form.cancel_confirm")], buttons, edit=True, form_view=True)
 
 
 async def _on_back(form: FormSpec, ctx: FlowContext, model: FormModel) -> Reply:
@@ -356,9 +360,10 @@ async def render(
         model.options = [{"v": c.value, "l": _label_to_json(c.label)} for c in choices]
     elif not keep_options:
         model.options = []
-    params = form.prompt_params(ctx, model, spec)
+    params = {**spec.params, **form.prompt_params(ctx, model, spec)}
     texts = [*notices, Msg(spec.prompt, params)]
-    return Reply(texts, [*_choice_rows(model, spec), _nav_row(form, model, spec)])
+    rows = [*_choice_rows(model, spec), _nav_row(form, model, spec)]
+    return Reply(texts, rows, form_view=True)
 
 
 async def _choices_of(spec: FieldSpec, ctx: FlowContext, model: FormModel) -> list[Choice] | None:

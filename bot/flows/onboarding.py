@@ -1,0 +1,154 @@
+"""Replies of the always-there commands: /start, /help, /me, /lang, /cancel, access decisions."""
+
+from __future__ import annotations
+
+from bot.flows import access_request, engine, registration
+from bot.flows.base import Button, FlowContext, Msg, Notice, Reply
+from bot.flows.registration import role_label
+from bot.i18n import SUPPORTED, normalize_locale
+from bot.menu import commands_for, role_of
+from bot.services import orgs, people
+from storage import orgs_repo, users_repo
+
+PATH_SEPARATOR = " › "
+LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
+
+
+async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
+    """``/start`` with or without an invite code."""
+    if not private:
+        return Reply([Msg("start.private_only")])
+    if people.is_registered(ctx.actor):
+        return Reply(
+            [
+                Msg("start.welcome_back", name=ctx.actor.real_name or ctx.first_name),
+                *help_lines(ctx),
+            ]
+        )
+    if payload:
+        return await _start_with_invite(ctx, payload)
+    if await users_repo.pending_request(session=ctx.session, telegram_id=ctx.user_id):
+        return Reply([Msg("start.intro"), Msg("access.already_pending")])
+    return Reply(
+        [Msg("start.intro"), Msg("start.how_to_join")],
+        [[Button(Msg("start.button.request"), "st|req")]],
+    )
+
+
+async def _start_with_invite(ctx: FlowContext, code: str) -> Reply:
+    try:
+        invite = await people.usable_invite(ctx.session, code, ctx.now)
+    except people.AccessError as refusal:
+        return Reply(
+            [Msg(refusal.key, refusal.params), Msg("start.how_to_join")],
+            [[Button(Msg("start.button.request"), "st|req")]],
+        )
+    org = await orgs_repo.get_org(session=ctx.session, org_id=invite.org_id)
+    path = PATH_SEPARATOR.join(await orgs.org_path_names(ctx.session, org)) if org else ""
+    extra = {"invite_id": invite.id, "org_path": path, "role": str(invite.role)}
+    return await engine.start(
+        ctx, registration.RegistrationForm.name, extra=extra, notices=[Msg("register.intro")]
+    )
+
+
+async def begin_access_request(ctx: FlowContext) -> Reply:
+    """The "request access" button."""
+    if people.is_registered(ctx.actor):
+        return Reply([Msg("start.already_registered")], toast=Msg("start.already_registered"))
+    if await users_repo.pending_request(session=ctx.session, telegram_id=ctx.user_id):
+        return Reply([Msg("access.already_pending")])
+    return await engine.start(
+        ctx, access_request.AccessRequestForm.name, notices=[Msg("access.intro")]
+    )
+
+
+def help_lines(ctx: FlowContext) -> list[Msg]:
+    """The commands of the user's role, one line each."""
+    role = role_of(ctx.actor)
+    lines = [Msg(f"help.header.{role}")]
+    lines += [
+        Msg("help.line", command=c.command, description=Msg(c.description))
+        for c in commands_for(role)
+    ]
+    return lines
+
+
+async def help_reply(ctx: FlowContext) -> Reply:
+    """``/help``: what this user can do, and the form they are in."""
+    lines = help_lines(ctx)
+    if await engine.active_flow(ctx):
+        lines.append(Msg("help.in_form"))
+    return Reply(lines)
+
+
+async def me(ctx: FlowContext) -> Reply:
+    """``/me``: who the bot thinks you are."""
+    language = LANGUAGE_NAMES.get(ctx.locale, ctx.locale)
+    if not people.is_registered(ctx.actor):
+        return Reply([Msg("me.guest", user_id=ctx.user_id, language=language)])
+    user = ctx.actor
+    org = await orgs_repo.get_org(session=ctx.session, org_id=user.org_id)
+    path = PATH_SEPARATOR.join(await orgs.org_path_names(ctx.session, org)) if org else ""
+    return Reply(
+        [
+            Msg(
+                "me.registered",
+                name=user.real_name or "",
+                org=path,
+                role=role_label(user.role),
+                user_id=ctx.user_id,
+                language=language,
+            )
+        ]
+    )
+
+
+async def language_menu(ctx: FlowContext) -> Reply:
+    """``/lang``: the languages as buttons."""
+    return Reply(
+        [Msg("lang.choose")],
+        [[Button(LANGUAGE_NAMES[code], f"lang|{code}") for code in SUPPORTED]],
+    )
+
+
+async def set_language(ctx: FlowContext, code: str) -> Reply:
+    """A language button: remember the choice and answer in the new language."""
+    if code not in SUPPORTED or ctx.actor is None:
+        return Reply([], toast=Msg("form.stale"))
+    ctx.actor.locale = normalize_locale(code)
+    ctx.locale = ctx.actor.locale
+    await ctx.session.flush()
+    return Reply([Msg("lang.set", language=LANGUAGE_NAMES[code])], edit=True)
+
+
+async def cancel(ctx: FlowContext) -> Reply:
+    """``/cancel``: end the active form, or say there is none."""
+    reply = await engine.cancel(ctx)
+    return reply or Reply([Msg("cancel.nothing")])
+
+
+async def busy(ctx: FlowContext, command: str) -> Reply | None:
+    """A command that would start something while a form is open: show the form again."""
+    if await engine.active_flow(ctx) is None:
+        return None
+    return await engine.current_view(ctx, [Msg("form.busy", command=command)])
+
+
+async def decide(ctx: FlowContext, request_id: int, approve: bool) -> Reply:
+    """An admin's approve / reject button on an access request."""
+    try:
+        request = await people.decide_access(
+            ctx.session,
+            request_id=request_id,
+            approve=approve,
+            admin=ctx.actor,
+            superadmin=ctx.superadmin,
+            now=ctx.now,
+        )
+    except people.AccessError as refusal:
+        return Reply([], toast=Msg(refusal.key, refusal.params))
+    outcome = "access.approved_by_you" if approve else "access.rejected_by_you"
+    applicant = await users_repo.get_user(session=ctx.session, telegram_id=request.telegram_id)
+    told = Msg("access.you_are_approved" if approve else "access.you_are_rejected")
+    notice = Notice(request.telegram_id, applicant.locale if applicant else None, Reply([told]))
+    return Reply([Msg(outcome, name=request.real_name)], edit=True, notices=[notice])

@@ -1,0 +1,58 @@
+"""Shared plumbing of handlers: one transaction per update, then delivery of the reply."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
+
+from bot.flows import engine
+from bot.flows.base import FlowContext, Reply
+from bot.handlers.render import deliver, notify
+from bot.i18n import t
+from bot.menu import commands_for, role_of
+from bot.runtime import StabotContext
+from storage.db import transaction
+from storage.models import User
+
+log = logging.getLogger(__name__)
+Producer = Callable[[FlowContext], Awaitable[Reply | None]]
+
+
+async def respond(update: Update, context: StabotContext, produce: Producer) -> Reply | None:
+    """Run ``produce`` in one transaction, then show its reply and send its notices."""
+    rt = context.rt
+    async with rt.unit(update) as ctx:
+        reply = await produce(ctx)
+        previous = await engine.form_message_id(ctx) if reply and reply.form_view else None
+    if reply is None:
+        return None
+    shown = await deliver(
+        context.bot,
+        ctx.chat_id,
+        ctx.locale,
+        reply,
+        query=update.callback_query,
+        previous_id=previous,
+    )
+    if reply.form_view and shown:
+        async with transaction(rt.sessions) as session:
+            await engine.remember_message(
+                session, chat_id=ctx.chat_id, user_id=ctx.user_id, message_id=shown
+            )
+    for notice in reply.notices:
+        await notify(context.bot, notice.chat_id, notice.locale, notice.reply)
+    return reply
+
+
+async def sync_commands(context: StabotContext, user: User, locale: str) -> None:
+    """Give a registered user the command menu of their role, in their language."""
+    commands = [
+        BotCommand(c.command, t(locale, c.description)) for c in commands_for(role_of(user))
+    ]
+    try:
+        await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(user.telegram_id))
+    except TelegramError as error:  # the menu is a convenience; never fail the reply for it
+        log.warning("set_my_commands failed: %s", error)

@@ -1,0 +1,93 @@
+"""Everything a user sends while a form is open: text, photos, files, and form buttons."""
+
+from __future__ import annotations
+
+from telegram import Message, Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
+
+from bot.flows import engine
+from bot.flows.base import FlowContext, Input, InputKind, Msg, Reply
+from bot.handlers.common import respond, sync_commands
+from bot.runtime import StabotContext
+from bot.services import people
+
+# Text handlers tried, in order, when no form is open (quick log, questions …); the first
+# that returns a reply wins. Features append theirs.
+TEXT_ROUTES: list = []
+
+
+def to_input(message: Message) -> Input:
+    """What kind of input a message is, for a form step."""
+    if message.photo:
+        return Input(InputKind.PHOTO, message.caption or "", file_id=message.photo[-1].file_id)
+    if message.document:
+        return Input(
+            InputKind.DOCUMENT, message.document.file_name or "", file_id=message.document.file_id
+        )
+    if message.sticker:
+        return Input(InputKind.STICKER)
+    if message.text is not None:
+        return Input(InputKind.TEXT, message.text)
+    return Input(InputKind.OTHER)
+
+
+async def _outside_form(ctx: FlowContext, inp: Input) -> Reply:
+    for route in TEXT_ROUTES:
+        reply = await route(ctx, inp)
+        if reply is not None:
+            return reply
+    if not people.is_registered(ctx.actor):
+        return Reply([Msg("start.not_registered")])
+    return Reply([Msg("fallback.unknown")])
+
+
+async def message_input(update: Update, context: StabotContext) -> None:
+    """A private message: the active form's answer, or else a routed text."""
+    inp = to_input(update.effective_message)
+
+    async def produce(ctx: FlowContext) -> Reply:
+        return await engine.handle(ctx, inp) or await _outside_form(ctx, inp)
+
+    reply = await respond(update, context, produce)
+    await _after_form(update, context, reply)
+
+
+async def form_button(update: Update, context: StabotContext) -> None:
+    """A button of a form; an old one only gets a note that the form moved on."""
+    parsed = engine.parse_callback(update.callback_query.data)
+    token, action, arg = parsed if parsed else ("", None, "")
+    inp = Input(InputKind.ACTION, action=action, arg=arg, token=token)
+
+    async def produce(ctx: FlowContext) -> Reply:
+        return await engine.handle(ctx, inp) or Reply([], toast=Msg("form.stale"))
+
+    reply = await respond(update, context, produce)
+    await _after_form(update, context, reply)
+
+
+async def edited(update: Update, context: StabotContext) -> None:
+    """An edited message changes nothing; say so when a form is open."""
+
+    async def produce(ctx: FlowContext) -> Reply | None:
+        return Reply([Msg("form.edit_ignored")]) if await engine.active_flow(ctx) else None
+
+    await respond(update, context, produce)
+
+
+async def _after_form(update: Update, context: StabotContext, reply: Reply | None) -> None:
+    if reply is None or not reply.finished:
+        return
+    async with context.rt.unit(update) as ctx:
+        user, locale = ctx.actor, ctx.locale
+    if people.is_registered(user):
+        await sync_commands(context, user, locale)
+
+
+def handlers() -> list[BaseHandler]:
+    """The handlers of this module, in match order."""
+    private = filters.ChatType.PRIVATE
+    return [
+        CallbackQueryHandler(form_button, pattern=r"^f\|"),
+        MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, edited),
+        MessageHandler(private & filters.UpdateType.MESSAGE & ~filters.COMMAND, message_input),
+    ]

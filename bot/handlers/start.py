@@ -1,0 +1,81 @@
+"""/start, /help, /me, /lang, /cancel, and the buttons that belong to them."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.flows import onboarding
+from bot.handlers.common import respond, sync_commands
+from bot.runtime import StabotContext
+from bot.services import people
+
+
+async def start(update: Update, context: StabotContext) -> None:
+    """Welcome, invite registration, or the way to ask for access."""
+    payload = context.args[0] if context.args else ""
+    private = update.effective_chat.type == "private"
+    await respond(update, context, lambda ctx: onboarding.start(ctx, payload, private=private))
+    await _sync_menu(update, context)
+
+
+async def help_command(update: Update, context: StabotContext) -> None:
+    """The commands of the user's role."""
+    await respond(update, context, onboarding.help_reply)
+    await _sync_menu(update, context)
+
+
+async def me(update: Update, context: StabotContext) -> None:
+    """Who the bot thinks you are."""
+    await respond(update, context, onboarding.me)
+
+
+async def lang(update: Update, context: StabotContext) -> None:
+    """Offer the languages."""
+    await respond(update, context, onboarding.language_menu)
+
+
+async def cancel(update: Update, context: StabotContext) -> None:
+    """End the active form."""
+    await respond(update, context, onboarding.cancel)
+
+
+async def language_button(update: Update, context: StabotContext) -> None:
+    """Switch the language and refresh the menu in it."""
+    code = update.callback_query.data.split("|", 1)[1]
+    await respond(update, context, lambda ctx: onboarding.set_language(ctx, code))
+    await _sync_menu(update, context)
+
+
+async def request_button(update: Update, context: StabotContext) -> None:
+    """Start the access-request form."""
+    await respond(update, context, onboarding.begin_access_request)
+
+
+async def decision_button(update: Update, context: StabotContext) -> None:
+    """An admin approves or rejects an access request."""
+    _, request_id, verdict = update.callback_query.data.split("|")
+    await respond(
+        update, context, lambda ctx: onboarding.decide(ctx, int(request_id), verdict == "y")
+    )
+
+
+async def _sync_menu(update: Update, context: StabotContext) -> None:
+    async with context.rt.unit(update) as ctx:
+        user, locale = ctx.actor, ctx.locale
+    if update.effective_chat.type == "private" and people.is_registered(user):
+        await sync_commands(context, user, locale)
+
+
+def handlers() -> list[BaseHandler]:
+    """The handlers of this module, in match order."""
+    return [
+        CommandHandler("start", start),
+        CommandHandler("help", help_command),
+        CommandHandler("me", me),
+        CommandHandler("lang", lang),
+        CommandHandler("cancel", cancel),
+        CallbackQueryHandler(language_button, pattern=r"^lang\|"),
+        CallbackQueryHandler(request_button, pattern=r"^st\|req$"),
+        CallbackQueryHandler(decision_button, pattern=r"^ar\|\d+\|[yn]$"),
+    ]

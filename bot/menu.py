@@ -1,0 +1,46 @@
+"""The command menu per role: what /help lists and what set_my_commands registers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from storage.models import Role, User
+
+GUEST = "guest"
+EVERYONE = frozenset({GUEST, Role.LIAISON.value, Role.INFO_OFFICER.value, Role.ADMIN.value})
+MEMBERS = frozenset({Role.LIAISON.value, Role.INFO_OFFICER.value, Role.ADMIN.value})
+ADMINS = frozenset({Role.ADMIN.value})
+
+
+@dataclass(frozen=True)
+class MenuCommand:
+    """A command, the key of its one-line description, and who sees it."""
+
+    command: str
+    description: str
+    roles: frozenset[str]
+
+
+# Features add their commands here; the order is the order users see.
+MENU: list[MenuCommand] = [
+    MenuCommand("start", "cmd.start", EVERYONE),
+    MenuCommand("help", "cmd.help", EVERYONE),
+    MenuCommand("me", "cmd.me", EVERYONE),
+    MenuCommand("lang", "cmd.lang", EVERYONE),
+    MenuCommand("cancel", "cmd.cancel", EVERYONE),
+]
+
+# Commands that may interrupt a form without ending it.
+ALLOWED_DURING_FORM = frozenset({"help", "cancel", "me", "lang"})
+
+
+def role_of(user: User | None) -> str:
+    """The menu role of a user: their role once registered, else guest."""
+    if user is None or user.role is None or user.org_id is None or not user.active:
+        return GUEST
+    return str(user.role)
+
+
+def commands_for(role: str) -> list[MenuCommand]:
+    """The commands a role sees."""
+    return [c for c in MENU if role in c.roles]
