@@ -22,6 +22,20 @@ stamp="$venv/.stabot-install-stamp"
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
+# Several people (or a test.sh and an editor hook) may run this at once in
+# the same tree; two pips writing one venv corrupt it. Serialise on a lock
+# keyed by the venv path and user (kept outside the venv, which we may
+# delete; per user because /tmp files of other users are not writable).
+lock="${TMPDIR:-/tmp}/stabot-setup.$(id -u).$(printf '%s' "$venv" | sha256sum | cut -c1-16).lock"
+if exec 9>"$lock"; then
+    if ! flock -n 9; then
+        log "another setup.sh is working on $venv; waiting for it"
+        flock 9
+    fi
+else
+    log "warning: cannot open $lock; continuing without the lock"
+fi
+
 if ! command -v "$python" >/dev/null 2>&1; then
     log "error: '$python' not found; install Python 3.11+ or set PYTHON"
     exit 1
@@ -35,9 +49,16 @@ fi
 
 # A venv whose interpreter no longer runs (e.g. the base Python was removed or
 # upgraded) is useless; rebuild it from scratch rather than limp along.
+# Only ever delete what is ours and really a venv: a venv another user made
+# (its interpreter may just be unreadable to us) is reported, not removed.
 if [[ -d "$venv" ]] && ! "$venv/bin/python" -c 'pass' >/dev/null 2>&1; then
-    log "existing $venv is broken; recreating it"
-    rm -rf "$venv"
+    if [[ -O "$venv" && -f "$venv/pyvenv.cfg" ]]; then
+        log "existing $venv is broken; recreating it"
+        rm -rf -- "$venv"
+    else
+        log "error: $venv exists but its python does not run for $(id -un), and it is not ours to recreate; set STABOT_VENV"
+        exit 1
+    fi
 fi
 if [[ ! -x "$venv/bin/python" ]]; then
     log "creating virtual environment in $venv"
