@@ -30,12 +30,23 @@ CANCELLED = "cancelled"
 CALLBACK_PREFIX = "f"
 
 
-@dataclass(frozen=True)
 class Msg:
     """A message key with its parameters; parameters may themselves be `Msg`."""
 
-    key: str
-    params: dict[str, Any] = field(default_factory=dict)
+    __slots__ = ("key", "params")
+
+    def __init__(self, key: str, params: dict[str, Any] | None = None, /, **named: Any) -> None:
+        self.key = key
+        self.params: dict[str, Any] = {**(params or {}), **named}
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Msg) and (self.key, self.params) == (other.key, other.params)
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __repr__(self) -> str:
+        return f"Msg({self.key!r}, {self.params!r})"
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe form (for labels kept in the form state)."""

@@ -1,0 +1,305 @@
+"""Core sub-commands: run, chat, migrate, org, invite, admin, demo-data."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.i18n import t
+from bot.services import orgs, people
+from storage import orgs_repo
+from storage.db import create_engine, session_factory, transaction
+from storage.migrate import upgrade_to_head
+from storage.models import Role
+
+T = TypeVar("T")
+EXIT_USAGE = 2
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add the core sub-commands."""
+    _register_run(subparsers)
+    _register_chat(subparsers)
+    subparsers.add_parser("migrate", help="upgrade the database schema").set_defaults(
+        func=cmd_migrate
+    )
+    _register_org(subparsers)
+    _register_invite(subparsers)
+    _register_admin(subparsers)
+    subparsers.add_parser("demo-data", help="a small demo org tree with invites").set_defaults(
+        func=cmd_demo_data
+    )
+
+
+def _register_run(subparsers: argparse._SubParsersAction) -> None:
+    run = subparsers.add_parser("run", help="run the bot (long polling, or webhook)")
+    run.add_argument("--webhook-url", help="public HTTPS URL Telegram posts updates to")
+    run.add_argument("--listen", default="127.0.0.1", help="address the webhook server binds")
+    run.add_argument("--port", type=int, default=8443, help="port of the webhook server")
+    run.set_defaults(func=cmd_run)
+
+
+def _register_chat(subparsers: argparse._SubParsersAction) -> None:
+    chat = subparsers.add_parser("chat", help="chat with the bot in the terminal, offline")
+    chat.add_argument("--user", type=int, default=10001, help="your Telegram user id")
+    chat.add_argument("--name", default="联络员", help="your Telegram first name")
+    chat.add_argument("--lang", choices=["zh", "en"], default="zh", help="your app language")
+    chat.set_defaults(func=cmd_chat)
+
+
+def _register_org(subparsers: argparse._SubParsersAction) -> None:
+    org = subparsers.add_parser("org", help="the organisation tree")
+    actions = org.add_subparsers(dest="org_command", required=True)
+    add = actions.add_parser("add", help="add one org")
+    add.add_argument("name")
+    add.add_argument(
+        "--level",
+        required=True,
+        help="province|city|county|park|enterprise|"
+        "university|society, or 省级/市级/县级/园区/企业/高校/学会",
+    )
+    add.add_argument("--parent", type=int, help="id of the parent org")
+    add.set_defaults(func=cmd_org_add)
+    actions.add_parser("list", help="print the tree").set_defaults(func=cmd_org_list)
+    imp = actions.add_parser("import", help="import name,level,parent rows from a CSV file")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(func=cmd_org_import)
+
+
+def _register_invite(subparsers: argparse._SubParsersAction) -> None:
+    invite = subparsers.add_parser("invite", help="invite links")
+    actions = invite.add_subparsers(dest="invite_command", required=True)
+    create = actions.add_parser("create", help="create an invite link")
+    create.add_argument("--org", type=int, required=True, help="org id")
+    create.add_argument("--role", choices=[r.value for r in Role], required=True)
+    create.add_argument("--uses", type=int, default=1, help="how many people may use it")
+    create.add_argument("--expires", default="7d", help="validity: 7d, 12h, 30m")
+    create.set_defaults(func=cmd_invite_create)
+
+
+def _register_admin(subparsers: argparse._SubParsersAction) -> None:
+    admin = subparsers.add_parser("admin", help="admins")
+    actions = admin.add_subparsers(dest="admin_command", required=True)
+    grant = actions.add_parser("grant", help="make a Telegram user admin of an org")
+    grant.add_argument("telegram_id", type=int)
+    grant.add_argument("--org", type=int, required=True)
+    grant.set_defaults(func=cmd_admin_grant)
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Migrate, then run ``work`` in one committed transaction."""
+
+    async def main() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            await upgrade_to_head(engine)
+            async with transaction(session_factory(engine)) as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def _fail(settings: Settings, key: str, params: dict) -> int:
+    print(t(settings.default_locale, key, **params), file=sys.stderr)
+    return 1
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the bot against Telegram (or TELEGRAM_API_BASE_URL)."""
+    from telegram import Update
+
+    from bot.app import build_application
+
+    settings = Settings()
+    if settings.token is None:
+        print(t(settings.default_locale, "cli.no_token"), file=sys.stderr)
+        return EXIT_USAGE
+    application = build_application(settings, polling=True)
+    if args.webhook_url:
+        secret = (
+            settings.webhook_secret.get_secret_value()
+            if settings.webhook_secret
+            else secrets.token_urlsafe(32)
+        )
+        application.run_webhook(
+            listen=args.listen,
+            port=args.port,
+            webhook_url=args.webhook_url,
+            secret_token=secret,
+            allowed_updates=Update.ALL_TYPES,
+        )
+    else:
+        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """A terminal chat with the real Application over the offline Bot API."""
+    from bot.offline_chat import run_offline_chat
+
+    settings = Settings()
+    language = "zh-hans" if args.lang == "zh" else "en"
+    asyncio.run(run_offline_chat(settings, user_id=args.user, name=args.name, language=language))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    """Upgrade the schema to the newest revision."""
+    settings = Settings()
+
+    async def main() -> None:
+        engine = create_engine(settings.database_url)
+        await upgrade_to_head(engine)
+        await engine.dispose()
+
+    asyncio.run(main())
+    print(t(settings.default_locale, "cli.migrated"))
+    return 0
+
+
+def cmd_org_add(args: argparse.Namespace) -> int:
+    """Add one org."""
+    settings = Settings()
+    try:
+        level = orgs.parse_level(args.level)
+        org = with_session(
+            settings,
+            lambda s: orgs.add_org(
+                s, name=args.name, level=level, parent_id=args.parent, now=SystemClock().now()
+            ),
+        )
+    except orgs.OrgError as error:
+        return _fail(settings, error.key, error.params)
+    print(t(settings.default_locale, "cli.org_added", org_id=org.id, name=org.name))
+    return 0
+
+
+def cmd_org_list(args: argparse.Namespace) -> int:
+    """Print the tree, indented by depth."""
+    settings = Settings()
+    rows = with_session(settings, lambda s: orgs_repo.list_orgs(session=s))
+    for org in rows:
+        depth = org.path.count("/") - 2
+        print(f"{'  ' * depth}{org.id}\t{org.name}\t{org.level}")
+    return 0
+
+
+def cmd_org_import(args: argparse.Namespace) -> int:
+    """Import an org tree from CSV."""
+    settings = Settings()
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as error:
+        return _fail(settings, "cli.cannot_read", {"path": args.file, "error": error})
+    try:
+        result = with_session(
+            settings, lambda s: orgs.import_csv(s, text, now=SystemClock().now())
+        )
+    except orgs.OrgError as error:
+        return _fail(settings, error.key, error.params)
+    print(
+        t(
+            settings.default_locale,
+            "cli.imported",
+            created=result.created,
+            existing=result.existing,
+        )
+    )
+    return 0
+
+
+def cmd_invite_create(args: argparse.Namespace) -> int:
+    """Create an invite and print its deep link."""
+    settings = Settings()
+    try:
+        ttl = people.parse_duration(args.expires)
+        invite = with_session(
+            settings,
+            lambda s: people.create_invite(
+                s,
+                org_id=args.org,
+                role=Role(args.role),
+                now=SystemClock().now(),
+                uses=args.uses,
+                ttl=ttl,
+            ),
+        )
+    except people.AccessError as error:
+        return _fail(settings, error.key, error.params)
+    print(people.invite_link(settings.bot_username, invite.code))
+    print(
+        t(
+            settings.default_locale,
+            "cli.invite_created",
+            uses=invite.max_uses,
+            expires=invite.expires_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
+        ),
+        file=sys.stderr,
+    )
+    return 0
+
+
+def cmd_admin_grant(args: argparse.Namespace) -> int:
+    """Make a Telegram user an admin of an org."""
+    settings = Settings()
+    try:
+        with_session(
+            settings,
+            lambda s: people.grant_admin(
+                s, telegram_id=args.telegram_id, org_id=args.org, now=SystemClock().now()
+            ),
+        )
+    except people.AccessError as error:
+        return _fail(settings, error.key, error.params)
+    print(
+        t(settings.default_locale, "cli.admin_granted", user_id=args.telegram_id, org_id=args.org)
+    )
+    return 0
+
+
+def cmd_demo_data(args: argparse.Namespace) -> int:
+    """Create the demo tree and print one invite link per role."""
+    settings = Settings()
+    for line in with_session(settings, lambda s: demo_invites(s, settings)):
+        print(line)
+    return 0
+
+
+async def demo_invites(session: AsyncSession, settings: Settings) -> list[str]:
+    """The demo tree plus a multi-use invite per role; returns printable lines."""
+    now = SystemClock().now()
+    tree = await orgs.create_demo_tree(session, now=now)
+    picks = ((tree[3], Role.LIAISON), (tree[7], Role.INFO_OFFICER), (tree[1], Role.ADMIN))
+    lines = [t(settings.default_locale, "cli.demo_tree", count=len(tree))]
+    for org, role in picks:
+        invite = await people.create_invite(
+            session, org_id=org.id, role=role, now=now, uses=100, ttl=people.parse_duration("30d")
+        )
+        lines.append(
+            t(
+                settings.default_locale,
+                "cli.demo_invite",
+                org=org.name,
+                role=t(settings.default_locale, f"role.{role.value}"),
+                link=people.invite_link(settings.bot_username, invite.code),
+                code=invite.code,
+            )
+        )
+    return lines
