@@ -60,6 +60,15 @@ find_pg_bin() {
     printf '%s\n' "$dir"
 }
 
+# True when the package lists know a version of package $1. (Not a pipe into
+# grep -q: under pipefail, grep quitting early SIGPIPEs apt-cache and the
+# pipeline reads as "no candidate".)
+has_candidate() {
+    local out
+    out="$(apt-cache policy "$1" 2>/dev/null)" || return 1
+    [[ "$out" == *"Candidate: "* && "$out" != *"Candidate: (none)"* ]]
+}
+
 # apt-get install that copes with a machine whose package lists are missing or
 # stale: refresh the lists first when a package has no candidate at all, and
 # once more if the install itself fails (a stale list points at .debs the
@@ -68,7 +77,7 @@ apt_install() {
     export DEBIAN_FRONTEND=noninteractive
     local pkg
     for pkg in "$@"; do
-        if ! apt-cache policy "$pkg" 2>/dev/null | grep -q 'Candidate: [^(]'; then
+        if ! has_candidate "$pkg"; then
             log "no candidate for $pkg in the package lists; running apt-get update"
             apt-get update -q >&2
             break
