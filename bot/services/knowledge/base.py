@@ -1,0 +1,526 @@
+"""KnowledgeBase: documents, passages and their search index in one data directory."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import hashlib
+import json
+import shutil
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.services.knowledge.chunking import SECTION_SEPARATOR, Passage, PassageKind, chunk_lines
+from bot.services.knowledge.errors import IngestCode, IngestError, UnknownDocumentError
+from bot.services.knowledge.ingest import (
+    MAX_BYTES,
+    SUPPORTED_SUFFIXES,
+    content_hash,
+    read_document,
+)
+from bot.services.knowledge.lines import logical_lines
+from bot.services.knowledge.metadata import Metadata, extract_metadata, load_metadata_file
+from bot.services.knowledge.tokenize import Analyzer, normalize
+
+REGISTRY_FILE = "documents.json"
+PASSAGES_DIR = "passages"
+INDEX_DIR = "index"
+CURRENT_FILE = "current.json"
+ROWS_FILE = "rows.json"
+JIEBA_DIR = "jieba"
+LOCK_FILE = ".lock"
+# Part of the index key: bump when chunking or the stored layout changes.
+LAYOUT_VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    """An indexed document."""
+
+    doc_id: str
+    file_name: str
+    title: str
+    issuer: str | None
+    date: str | None
+    doc_number: str | None
+    sha256: str
+    passages: int
+    added_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A passage returned by a search or looked up by id."""
+
+    passage_id: str
+    doc_id: str
+    doc: str
+    title: str
+    issuer: str | None
+    date: str | None
+    doc_number: str | None
+    section: str
+    section_path: tuple[str, ...]
+    position: int
+    kind: str
+    text: str
+    score: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """One indexed passage, as stored beside the index."""
+
+    doc_id: str
+    position: int
+    section: tuple[str, ...]
+    text: str
+    kind: str
+
+
+@dataclass(slots=True)
+class _Snapshot:
+    """Everything a search reads; replaced whole when documents change."""
+
+    key: str
+    docs: dict[str, DocumentInfo]
+    rows: list[_Row]
+    index: Any = None
+    ranker: Any = None
+    contexts: dict[int, str] = field(default_factory=dict)
+
+
+def passage_id(doc_id: str, position: int) -> str:
+    """Stable id of a passage, short enough for Telegram callback data."""
+    return f"{doc_id}:{position}"
+
+
+class KnowledgeBase:
+    """Indexed policy documents in ``data_dir``, independent of the bot's database."""
+
+    def __init__(self, data_dir: Path, *, max_bytes: int = MAX_BYTES, config: Any = None) -> None:
+        self.data_dir = Path(data_dir)
+        self.max_bytes = max_bytes
+        self._lock = threading.RLock()
+        self._snapshot: _Snapshot | None = None
+        self._analyzer: Analyzer | None = None
+        # A ranking.RankConfig; None means the measured defaults.
+        self._config = config
+
+    # ----- set-up -------------------------------------------------------------------------
+
+    @property
+    def analyzer(self) -> Analyzer:
+        """The tokenizer shared by indexing and search (jieba is loaded on first use)."""
+        if self._analyzer is None:
+            self._analyzer = Analyzer(self.data_dir / JIEBA_DIR)
+        return self._analyzer
+
+    def warm_up(self) -> None:
+        """Load jieba and the index now, so the first question is answered quickly."""
+        self.analyzer.warm_up()
+        self._state()
+
+    def ensure_corpus(self, corpus_dir: Path) -> list[DocumentInfo]:
+        """Index the files of ``corpus_dir`` not indexed yet (first run: all of them)."""
+        return self.add_paths([corpus_dir], skip_duplicates=True)
+
+    # ----- reading ------------------------------------------------------------------------
+
+    def documents(self) -> list[DocumentInfo]:
+        """Indexed documents, oldest first."""
+        return list(self._state().docs.values())
+
+    def document(self, doc_id: str) -> DocumentInfo:
+        """One document by id."""
+        doc = self._state().docs.get(doc_id)
+        if doc is None:
+            raise UnknownDocumentError(doc_id)
+        return doc
+
+    def search(self, question: str, top_k: int = 5) -> list[Hit]:
+        """The passages that answer ``question``, best first; empty when none does."""
+        state = self._state()
+        if state.ranker is None or top_k <= 0 or not question.strip():
+            return []
+        query = self.analyzer.query(question)
+        if not query.words and not query.bigrams:
+            return []
+        candidates = state.ranker.rank(question, query, normalize(question))
+        return [self._hit(state, c.row, c.score) for c in candidates[:top_k]]
+
+    def passage(self, pid: str) -> Hit | None:
+        """A passage by its id (``doc_id:position``), or None."""
+        state = self._state()
+        row = self._row_index(state).get(pid)
+        return None if row is None else self._hit(state, row, 0.0)
+
+    def section_passages(self, doc_id: str, section: Sequence[str] | str) -> list[Hit]:
+        """Every passage of a section (sub-sections included), in document order."""
+        path = (
+            tuple(section.split(SECTION_SEPARATOR)) if isinstance(section, str) else tuple(section)
+        )
+        state = self._state()
+        return [
+            self._hit(state, i, 0.0)
+            for i, row in enumerate(state.rows)
+            if row.doc_id == doc_id
+            and row.section[: len(path)] == path
+            and path
+            and row.kind != PassageKind.OUTLINE
+        ]
+
+    def highlight_terms(self, question: str, text: str | None = None) -> list[str]:
+        """Words of the question (and their synonyms) to bold, longest first."""
+        query = self.analyzer.query(question)
+        terms: set[str] = set()
+        for term in query.content:
+            terms.update(self._surface_forms(term))
+            terms.update(query.variants.get(term, ()))
+        terms = {t for t in terms if len(t) >= 2}
+        if text is not None:
+            norm = normalize(text)
+            terms = {t for t in terms if t in norm}
+        return sorted(terms, key=lambda t: (-len(t), t))
+
+    # ----- writing ------------------------------------------------------------------------
+
+    def add_file(
+        self,
+        path: Path,
+        *,
+        title: str | None = None,
+        date: str | None = None,
+        issuer: str | None = None,
+        doc_number: str | None = None,
+    ) -> DocumentInfo:
+        """Index one file; raises IngestError (nothing is stored) when it cannot be."""
+        override = Metadata(title, issuer, date, doc_number)
+        with self._writing():
+            docs = self._load_registry()
+            info, passages = self._ingest(Path(path), docs, override)
+            self._commit(docs, [(info, passages)])
+        return info
+
+    def add_paths(
+        self, paths: Iterable[Path], *, skip_duplicates: bool = False
+    ) -> list[DocumentInfo]:
+        """Index files and folders (recursively); duplicates are skipped or raise."""
+        files = list(_expand(paths))
+        added: list[tuple[DocumentInfo, list[Passage]]] = []
+        with self._writing():
+            docs = self._load_registry()
+            for file in files:
+                try:
+                    info, passages = self._ingest(file, docs, Metadata(), pending=added)
+                except IngestError as error:
+                    if skip_duplicates and error.code == IngestCode.DUPLICATE:
+                        continue
+                    raise
+                added.append((info, passages))
+            self._commit(docs, added)
+        return [info for info, _ in added]
+
+    def remove(self, doc_id: str) -> DocumentInfo:
+        """Drop a document and its passages from the index."""
+        with self._writing():
+            docs = self._load_registry()
+            info = docs.pop(doc_id, None)
+            if info is None:
+                raise UnknownDocumentError(doc_id)
+            self._save_registry(docs)
+            self._rebuild(docs)
+            (self.data_dir / PASSAGES_DIR / f"{doc_id}.json").unlink(missing_ok=True)
+        return info
+
+    def rebuild(self) -> None:
+        """Re-tokenise and re-index everything (after changing dictionaries or code)."""
+        with self._writing():
+            self._rebuild(self._load_registry(), force=True)
+
+    # ----- internals: ingestion ----------------------------------------------------------
+
+    def _ingest(
+        self,
+        path: Path,
+        docs: dict[str, DocumentInfo],
+        override: Metadata,
+        pending: Sequence[tuple[DocumentInfo, list[Passage]]] = (),
+    ) -> tuple[DocumentInfo, list[Passage]]:
+        """Read, de-duplicate, describe and chunk one file (nothing is written yet)."""
+        text = read_document(path, max_bytes=self.max_bytes)
+        digest = content_hash(text)
+        for known in [*docs.values(), *(info for info, _ in pending)]:
+            if known.sha256 == digest:
+                raise IngestError(IngestCode.DUPLICATE, path.name, doc_id=known.doc_id)
+        lines = logical_lines(text)
+        passages = chunk_lines(lines)
+        if not passages:
+            raise IngestError(IngestCode.NO_TEXT, path.name)
+        sidecar = load_metadata_file(path.parent).get(path.name, Metadata())
+        meta = extract_metadata(lines).merged(sidecar).merged(override)
+        info = DocumentInfo(
+            doc_id=digest[:12],
+            file_name=path.name,
+            title=meta.title or path.stem,
+            issuer=meta.issuer,
+            date=meta.date,
+            doc_number=meta.doc_number,
+            sha256=digest,
+            passages=len(passages),
+            added_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        )
+        return info, passages
+
+    def _commit(
+        self, docs: dict[str, DocumentInfo], added: list[tuple[DocumentInfo, list[Passage]]]
+    ) -> None:
+        """Store new documents and re-index; on any failure, undo so nothing is half-indexed."""
+        if not added:
+            return
+        written: list[Path] = []
+        try:
+            for info, passages in added:
+                written.append(self._write_passages(info, passages))
+                docs[info.doc_id] = info
+            self._rebuild(docs)
+            self._save_registry(docs)
+        except BaseException:
+            for info, _ in added:
+                docs.pop(info.doc_id, None)
+            for path in written:
+                path.unlink(missing_ok=True)
+            self._snapshot = None
+            raise
+
+    def _write_passages(self, info: DocumentInfo, passages: list[Passage]) -> Path:
+        """Write a document's passages and their word tokens (reused by later rebuilds)."""
+        from bot.services.knowledge.index import write_json
+
+        rows = [
+            {
+                "position": p.position,
+                "section": list(p.section),
+                "text": p.text,
+                "kind": str(p.kind),
+                "words": self.analyzer.words(self._index_text(info.title, p)),
+            }
+            for p in passages
+        ]
+        path = self.data_dir / PASSAGES_DIR / f"{info.doc_id}.json"
+        write_json(path, {"analyzer": self.analyzer.fingerprint, "passages": rows})
+        return path
+
+    @staticmethod
+    def _index_text(title: str, passage: Passage | _Row) -> str:
+        """What is indexed for a passage: its heading path and text; the title for front matter."""
+        head = SECTION_SEPARATOR.join(passage.section)
+        if passage.kind in (PassageKind.FRONT, PassageKind.META):
+            head = f"{title}\n{head}"
+        return f"{head}\n{passage.text}"
+
+    # ----- internals: persistence ---------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[None]:
+        """Serialise writers across threads and processes sharing the data dir."""
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with self._lock, (self.data_dir / LOCK_FILE).open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _load_registry(self) -> dict[str, DocumentInfo]:
+        """Documents from documents.json (empty when absent)."""
+        path = self.data_dir / REGISTRY_FILE
+        if not path.is_file():
+            return {}
+        rows = json.loads(path.read_text(encoding="utf-8"))["documents"]
+        return {row["doc_id"]: DocumentInfo(**row) for row in rows}
+
+    def _save_registry(self, docs: dict[str, DocumentInfo]) -> None:
+        """Write documents.json atomically."""
+        from bot.services.knowledge.index import write_json
+
+        payload = {"version": 1, "documents": [asdict(info) for info in docs.values()]}
+        write_json(self.data_dir / REGISTRY_FILE, payload)
+
+    def _index_key(self, docs: dict[str, DocumentInfo]) -> str:
+        """Identifies an index: the documents' content hashes plus analyzer and layout versions."""
+        digest = hashlib.sha256(f"{LAYOUT_VERSION}:{self.analyzer.fingerprint}".encode())
+        for info in docs.values():
+            digest.update(f"{info.sha256}|{info.title}|".encode())
+        return digest.hexdigest()[:16]
+
+    def _read_passages(self, info: DocumentInfo, *, fresh: bool) -> list[tuple[_Row, list[str]]]:
+        """A document's stored passages with word tokens (re-tokenised if the analyzer changed)."""
+        path = self.data_dir / PASSAGES_DIR / f"{info.doc_id}.json"
+        payload = json.loads(path.read_text(encoding="utf-8"))
+        reuse = not fresh and payload.get("analyzer") == self.analyzer.fingerprint
+        out = []
+        for item in payload["passages"]:
+            row = _Row(
+                info.doc_id, item["position"], tuple(item["section"]), item["text"], item["kind"]
+            )
+            words = (
+                item["words"] if reuse else self.analyzer.words(self._index_text(info.title, row))
+            )
+            out.append((row, words))
+        return out
+
+    def _rebuild(self, docs: dict[str, DocumentInfo], *, force: bool = False) -> None:
+        """Build and atomically publish the index for ``docs``."""
+        from bot.services.knowledge.index import PassageIndex, write_json
+        from bot.services.knowledge.ranking import passage_flags
+
+        key = self._index_key(docs)
+        rows: list[_Row] = []
+        words: list[list[str]] = []
+        for info in docs.values():
+            for row, tokens in self._read_passages(info, fresh=force):
+                rows.append(row)
+                words.append(tokens)
+        index_root = self.data_dir / INDEX_DIR
+        target = index_root / f"v-{key}"
+        staging = index_root / f"tmp-{key}-{threading.get_ident()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        if rows:
+            bigrams = [
+                self.analyzer.bigrams(self._index_text(docs[r.doc_id].title, r)) for r in rows
+            ]
+            flags = [passage_flags(r.text, r.kind) for r in rows]
+            PassageIndex.build(words, bigrams, flags).save(staging)
+        write_json(
+            staging / ROWS_FILE,
+            [[r.doc_id, r.position, list(r.section), r.text, r.kind] for r in rows],
+        )
+        shutil.rmtree(target, ignore_errors=True)
+        staging.rename(target)
+        write_json(index_root / CURRENT_FILE, {"key": key, "dir": target.name})
+        for old in index_root.iterdir():
+            if old.is_dir() and old != target:
+                shutil.rmtree(old, ignore_errors=True)
+        self._snapshot = None
+
+    # ----- internals: snapshot ------------------------------------------------------------
+
+    def _state(self) -> _Snapshot:
+        """The current snapshot, (re)loaded when another writer published a new index."""
+        snapshot = self._snapshot
+        current = self._read_current()
+        if snapshot is not None and current is not None and snapshot.key == current.get("key"):
+            return snapshot
+        with self._lock:
+            return self._load_snapshot()
+
+    def _read_current(self) -> dict[str, str] | None:
+        """The published index pointer, if any."""
+        try:
+            return json.loads((self.data_dir / INDEX_DIR / CURRENT_FILE).read_text("utf-8"))
+        except (OSError, ValueError):
+            return None
+
+    def _load_snapshot(self) -> _Snapshot:
+        """Load registry and index; rebuild first when they disagree."""
+        docs = self._load_registry()
+        current = self._read_current()
+        key = self._index_key(docs)
+        if current is None or current.get("key") != key:
+            with self._writing():
+                docs = self._load_registry()
+                self._rebuild(docs)
+            current = self._read_current() or {}
+        snapshot = self._open_index(
+            docs, self.data_dir / INDEX_DIR / current["dir"], current["key"]
+        )
+        self._snapshot = snapshot
+        return snapshot
+
+    def _open_index(self, docs: dict[str, DocumentInfo], folder: Path, key: str) -> _Snapshot:
+        """Read rows and index files of a published index and wire up the ranker."""
+        from bot.services.knowledge.index import PassageIndex
+        from bot.services.knowledge.ranking import RankConfig, RankInput, Ranker
+
+        raw = json.loads((folder / ROWS_FILE).read_text(encoding="utf-8"))
+        rows = [_Row(d, p, tuple(s), t, k) for d, p, s, t, k in raw]
+        snapshot = _Snapshot(key, docs, rows)
+        if not rows:
+            return snapshot
+        snapshot.index = PassageIndex.load(folder)
+        doc_ids = list(docs)
+        order = {doc_id: i for i, doc_id in enumerate(doc_ids)}
+        titles = [
+            normalize(f"{d.title} {d.issuer or ''} {d.doc_number or ''}") for d in docs.values()
+        ]
+        data = RankInput(
+            context=lambda row: self._context(snapshot, row),
+            doc_of=[order[r.doc_id] for r in rows],
+            doc_titles=titles,
+            surface_forms=self._surface_forms,
+        )
+        snapshot.ranker = Ranker(snapshot.index, data, self._config or RankConfig())
+        return snapshot
+
+    def _context(self, snapshot: _Snapshot, row: int) -> str:
+        """Normalised title, heading path and text of a passage (cached per snapshot)."""
+        context = snapshot.contexts.get(row)
+        if context is None:
+            item = snapshot.rows[row]
+            title = snapshot.docs[item.doc_id].title
+            context = normalize(f"{title}\n{SECTION_SEPARATOR.join(item.section)}\n{item.text}")
+            snapshot.contexts[row] = context
+        return context
+
+    def _surface_forms(self, term: str) -> list[str]:
+        """A canonical term and every variant that folds to it."""
+        vocabulary = self.analyzer.vocabulary
+        return [term, *(v for v, c in vocabulary.canonical.items() if c == term)]
+
+    @staticmethod
+    def _row_index(state: _Snapshot) -> dict[str, int]:
+        """Passage id to row number."""
+        return {passage_id(r.doc_id, r.position): i for i, r in enumerate(state.rows)}
+
+    @staticmethod
+    def _hit(state: _Snapshot, row: int, score: float) -> Hit:
+        """Build a Hit for an index row."""
+        item = state.rows[row]
+        doc = state.docs[item.doc_id]
+        return Hit(
+            passage_id=passage_id(item.doc_id, item.position),
+            doc_id=doc.doc_id,
+            doc=doc.file_name,
+            title=doc.title,
+            issuer=doc.issuer,
+            date=doc.date,
+            doc_number=doc.doc_number,
+            section=SECTION_SEPARATOR.join(item.section),
+            section_path=item.section,
+            position=item.position,
+            kind=item.kind,
+            text=item.text,
+            score=round(score, 4),
+        )
+
+
+def _expand(paths: Iterable[Path]) -> Iterator[Path]:
+    """Files under the given paths, in a stable order; metadata.json and hidden files skipped."""
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for file in sorted(path.rglob("*")):
+                if (
+                    file.is_file()
+                    and not file.name.startswith(".")
+                    and file.suffix.lower() in SUPPORTED_SUFFIXES
+                ):
+                    yield file
+        else:
+            yield path

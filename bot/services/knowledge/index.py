@@ -1,0 +1,123 @@
+"""Two BM25 indexes over the same passages (jieba words, character bigrams), persisted with bm25s."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+WORDS_DIR = "words"
+BIGRAMS_DIR = "bigrams"
+FLAGS_FILE = "flags.npy"
+# BM25 parameters; b below the usual 0.75 because passages are already length-capped.
+K1 = 1.2
+B = 0.5
+
+
+class Field:
+    """One bm25s index with weighted-query scoring and document frequencies."""
+
+    def __init__(self, model: Any) -> None:
+        self.model = model
+        self.vocab: dict[str, int] = model.vocab_dict
+        scores = model.scores
+        self._data = np.asarray(scores["data"])
+        self._indices = np.asarray(scores["indices"])
+        self._indptr = np.asarray(scores["indptr"])
+        self.n_docs = int(scores["num_docs"])
+
+    @classmethod
+    def build(cls, corpus_tokens: Sequence[list[str]]) -> Field:
+        """Index tokenised passages."""
+        import bm25s
+
+        model = bm25s.BM25(k1=K1, b=B)
+        model.index(list(corpus_tokens), show_progress=False)
+        return cls(model)
+
+    @classmethod
+    def load(cls, folder: Path, *, mmap: bool = False) -> Field:
+        """Load an index saved by :meth:`save`."""
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False))
+
+    def save(self, folder: Path) -> None:
+        """Persist the index (numpy arrays and the vocabulary)."""
+        self.model.save(str(folder), show_progress=False)
+
+    def scores(self, terms: dict[str, float]) -> np.ndarray:
+        """BM25 score of every passage for weighted query terms."""
+        out = np.zeros(self.n_docs, dtype=np.float32)
+        for term, weight in terms.items():
+            token = self.vocab.get(term)
+            if token is None:
+                continue
+            start, end = self._indptr[token], self._indptr[token + 1]
+            # Postings of one term hold each passage once, so plain fancy indexing adds safely
+            # (and is several times faster than bm25s' np.add.at).
+            out[self._indices[start:end]] += weight * self._data[start:end]
+        return out
+
+    def doc_freq(self, term: str) -> int:
+        """How many passages contain ``term``."""
+        token = self.vocab.get(term)
+        return 0 if token is None else int(self._indptr[token + 1] - self._indptr[token])
+
+    def idf(self, term: str) -> float:
+        """BM25 idf of ``term``; unseen terms get the idf of a term seen once."""
+        df = max(self.doc_freq(term), 1)
+        return math.log(1 + (self.n_docs - df + 0.5) / (df + 0.5))
+
+
+class PassageIndex:
+    """The word and bigram fields plus per-passage feature flags."""
+
+    def __init__(self, words: Field, bigrams: Field, flags: np.ndarray) -> None:
+        self.words = words
+        self.bigrams = bigrams
+        self.flags = flags
+
+    @property
+    def size(self) -> int:
+        """Number of indexed passages."""
+        return self.words.n_docs
+
+    @classmethod
+    def build(
+        cls, words: Sequence[list[str]], bigrams: Sequence[list[str]], flags: Sequence[int]
+    ) -> PassageIndex:
+        """Index passages given their word tokens, bigram tokens and flags."""
+        return cls(Field.build(words), Field.build(bigrams), np.asarray(flags, dtype=np.uint16))
+
+    def save(self, folder: Path) -> None:
+        """Write the index into ``folder`` (which must not be in use)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        self.words.save(folder / WORDS_DIR)
+        self.bigrams.save(folder / BIGRAMS_DIR)
+        np.save(folder / FLAGS_FILE, self.flags)
+
+    @classmethod
+    def load(cls, folder: Path, *, mmap: bool = False) -> PassageIndex:
+        """Read an index written by :meth:`save`."""
+        return cls(
+            Field.load(folder / WORDS_DIR, mmap=mmap),
+            Field.load(folder / BIGRAMS_DIR, mmap=mmap),
+            np.load(folder / FLAGS_FILE),
+        )
+
+
+def write_json(path: Path, payload: Any) -> None:
+    """Write JSON atomically (temp file + rename), so readers never see half a file."""
+    import os
+    import tempfile
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(payload, handle, ensure_ascii=False, separators=(",", ":"))
+    os.replace(tmp, path)
