@@ -1,0 +1,323 @@
+"""The terminal chat engine behind ``stabot chat``: talk to the real Application, offline.
+
+Each typed line becomes an Update for ``app.process_update``; everything the bot sent, edited
+or deleted since is printed from the offline Bot API's call log. Buttons are numbered, and a
+bare number presses one on the newest keyboard. Messages that arrive on their own (reminders,
+broadcasts) are printed as they come, via a listener on the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import mimetypes
+import sys
+from pathlib import Path
+from typing import Any, TextIO
+
+from telegram.ext import Application
+
+from bot.offline_api import ApiCall, OfflineBotAPI
+from bot.updates import TgUser, UpdateFactory, to_update
+
+JSON = dict[str, Any]
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"})
+PROMPT = "you> "
+BOT = "bot> "
+INDENT = " " * len(BOT)
+SENDING = ("sendMessage", "sendPhoto", "sendDocument", "forwardMessage")
+EDITING = ("editMessageText", "editMessageCaption", "editMessageReplyMarkup")
+HELP = (
+    "输入文字发送 · 数字 = 按按钮 · /file 路径 = 发送文件 · \\开头 = 原样发送 · /quit 退出\n"
+    "type to send · a number presses a button · /file PATH sends a file · "
+    "a leading \\ sends the rest verbatim · /quit ends"
+)
+
+
+async def run_terminal_chat(
+    app: Application,
+    api: OfflineBotAPI,
+    user: TgUser,
+    *,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+    manage_lifecycle: bool = True,
+) -> None:
+    """Chat with ``app`` as ``user`` until ``/quit`` or EOF.
+
+    With ``manage_lifecycle`` the app is initialized, started and shut down here with its
+    ``post_init``/``post_stop``/``post_shutdown`` hooks, as ``run_polling`` would do.
+    """
+    chat = TerminalChat(app, api, user, stdin=stdin, stdout=stdout)
+    if manage_lifecycle:
+        await _start(app)
+    try:
+        await chat.run()
+    finally:
+        if manage_lifecycle:
+            await _stop(app)
+
+
+async def _start(app: Application) -> None:
+    await app.initialize()
+    if app.post_init:
+        await app.post_init(app)
+    await app.start()
+
+
+async def _stop(app: Application) -> None:
+    if app.running:
+        await app.stop()
+    if app.post_stop:
+        await app.post_stop(app)
+    await app.shutdown()
+    if app.post_shutdown:
+        await app.post_shutdown(app)
+
+
+class TerminalChat:
+    """One user's conversation with the bot on a text terminal."""
+
+    def __init__(
+        self,
+        app: Application,
+        api: OfflineBotAPI,
+        user: TgUser,
+        *,
+        stdin: TextIO,
+        stdout: TextIO,
+        factory: UpdateFactory | None = None,
+    ) -> None:
+        self.app, self.api, self.user = app, api, user
+        self.stdin, self.stdout = stdin, stdout
+        self.factory = factory or UpdateFactory(api)
+        self.api.register_chat(user.private_chat())
+        self._cursor = len(api.calls)
+        self._at_prompt = False
+        self._used_reply_keyboard: int | None = None  # a one-time keyboard already pressed
+
+    async def run(self) -> None:
+        """Read lines until ``/quit`` or EOF, printing the bot's output as it appears."""
+        loop = asyncio.get_running_loop()
+        wake = asyncio.Event()
+
+        def listener(call: ApiCall) -> None:
+            loop.call_soon_threadsafe(wake.set)
+
+        self.api.add_listener(listener)
+        watcher = asyncio.create_task(self._watch(wake))
+        name = " ".join(filter(None, [self.user.first_name, self.user.last_name]))
+        self._print(f"— stabot 离线聊天 / offline chat · {name} (id {self.user.id}) —\n{HELP}")
+        try:
+            while await self._turn():
+                pass
+        finally:
+            self.api.remove_listener(listener)
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+            self.flush()
+
+    async def _turn(self) -> bool:
+        """One prompt and its line; False when the chat should end."""
+        self.flush()
+        self.stdout.write(PROMPT)
+        self.stdout.flush()
+        self._at_prompt = True
+        line = await asyncio.to_thread(self.stdin.readline)
+        self._at_prompt = False
+        if not line:
+            self.stdout.write("\n")
+            return False
+        if not _is_tty(self.stdin):
+            self.stdout.write(line if line.endswith("\n") else line + "\n")  # readable transcripts
+        return await self.handle_line(line.rstrip("\r\n"))
+
+    async def _watch(self, wake: asyncio.Event) -> None:
+        """Print calls made between inputs (scheduled reminders, broadcasts)."""
+        while True:
+            await wake.wait()
+            wake.clear()
+            self.flush()
+
+    async def handle_line(self, line: str) -> bool:
+        """Act on one typed line; False for ``/quit``."""
+        stripped = line.strip()
+        if not stripped:
+            return True
+        if stripped == "/quit":
+            return False
+        if line.startswith("\\"):
+            await self.send(self.factory.message(self.user, line[1:]))
+        elif stripped == "/file" or stripped.startswith("/file "):
+            await self.send_file(stripped.removeprefix("/file").strip())
+        elif stripped.isdigit() and self._keyboard_size() >= int(stripped) >= 1:
+            await self.press(int(stripped))
+        else:
+            await self.send(self.factory.message(self.user, line))
+        return True
+
+    async def send(self, update: JSON) -> None:
+        """Feed one Update to the application and print what the bot did."""
+        await self.app.process_update(to_update(update, self.app.bot))
+        self.flush()
+
+    async def send_file(self, raw_path: str) -> None:
+        """Send a local file: images as a photo, anything else as a document."""
+        path = Path(raw_path).expanduser()
+        if not raw_path or not path.is_file():
+            self._print(f"(没有这个文件 / no such file: {raw_path or '?'})")
+            return
+        data = await asyncio.to_thread(path.read_bytes)
+        if path.suffix.lower() in IMAGE_SUFFIXES:
+            await self.send(self.factory.photo(self.user, data))
+            return
+        mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        await self.send(self.factory.document(self.user, data, path.name, mime))
+
+    # --- keyboards ---------------------------------------------------------------------------
+
+    def _active_keyboard(self) -> tuple[str, JSON] | None:
+        """The newest keyboard in the chat: ("inline", message) or ("reply", markup)."""
+        inline = next(
+            (
+                message
+                for message in reversed(self.api.sent_messages(self.user.id))
+                if (message.get("reply_markup") or {}).get("inline_keyboard")
+            ),
+            None,
+        )
+        reply = self.api.reply_keyboards.get(self.user.id)
+        if reply and reply[0] == self._used_reply_keyboard:
+            reply = None
+        if reply and (inline is None or reply[0] > inline["message_id"]):
+            return "reply", reply[1]
+        return ("inline", inline) if inline else None
+
+    def _keyboard_size(self) -> int:
+        active = self._active_keyboard()
+        return len(_buttons(active[0], active[1])) if active else 0
+
+    async def press(self, number: int) -> None:
+        """Press button ``number`` (1-based, row by row) of the newest keyboard."""
+        active = self._active_keyboard()
+        if active is None:
+            return
+        kind, source = active
+        button = _buttons(kind, source)[number - 1]
+        if kind == "reply":
+            if source.get("one_time_keyboard"):
+                self._used_reply_keyboard = self.api.reply_keyboards[self.user.id][0]
+            text = button if isinstance(button, str) else button["text"]
+            await self.send(self.factory.message(self.user, text))
+        elif "callback_data" in button:
+            await self.send(self.factory.callback(self.user, button["callback_data"], source))
+        elif "url" in button:
+            self._print(f"(打开链接 / opens {button['url']})")
+        else:
+            self._print("(这种按钮离线不可用 / this kind of button does nothing offline)")
+
+    # --- output ------------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Print every call recorded since the last flush that a user would notice."""
+        calls = self.api.calls
+        if self._cursor > len(calls):  # someone called clear_calls()
+            self._cursor = 0
+        fresh, self._cursor = calls[self._cursor :], len(calls)
+        lines = [line for call in fresh for line in self.render_call(call)]
+        if not lines:
+            return
+        if self._at_prompt:
+            self.stdout.write("\n")
+        self._print("\n".join(lines))
+        if self._at_prompt:
+            self.stdout.write(PROMPT)
+            self.stdout.flush()
+
+    def render_call(self, call: ApiCall) -> list[str]:
+        """The lines one Bot API call shows in the chat (none for bookkeeping calls)."""
+        if not call.ok:
+            description = (call.error or {}).get("description")
+            return [f"(Bot API 错误 / error in {call.method}: {description})"]
+        if call.method in SENDING:
+            return self._render_message(call.result, call.params.get("reply_markup"))
+        if call.method == "copyMessage":
+            key = (self._chat_id(call.params["chat_id"]), call.result["message_id"])
+            return self._render_message(self.api.messages[key], call.params.get("reply_markup"))
+        if call.method == "sendMediaGroup":
+            return [line for message in call.result for line in self._render_message(message)]
+        if call.method in EDITING:
+            return self._render_message(call.result, None, edited=True)
+        if call.method == "deleteMessage":
+            return [f"(消息 #{call.params['message_id']} 已删除 / deleted)"]
+        if call.method == "answerCallbackQuery" and call.params.get("text"):
+            mark = "⚠️ " if call.params.get("show_alert") else "💬 "
+            return [INDENT + mark + call.params["text"]]
+        return []
+
+    def _render_message(
+        self, message: JSON, markup: JSON | None = None, *, edited: bool = False
+    ) -> list[str]:
+        body = "\n".join(filter(None, [_media_label(message), _body(message)]))
+        if edited:
+            body = f"(已编辑 #{message['message_id']} / edited) {body}"
+        chat = message["chat"]
+        if chat["id"] != self.user.id:
+            body = f"[→ {chat.get('title') or chat.get('first_name') or chat['id']}] {body}"
+        lines = body.split("\n")
+        rendered = [BOT + lines[0]] + [INDENT + line for line in lines[1:]]
+        inline = message.get("reply_markup")
+        if inline:
+            rendered += _keyboard_lines(inline["inline_keyboard"])
+        if markup and "keyboard" in markup:
+            rendered += _keyboard_lines(markup["keyboard"], mark="⌨ ")
+        return rendered
+
+    def _chat_id(self, raw: int | str) -> int:
+        if isinstance(raw, str) and raw.startswith("@"):
+            return next(c["id"] for c in self.api.chats.values() if c.get("username") == raw[1:])
+        return int(raw)
+
+    def _print(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+
+def _buttons(kind: str, source: JSON) -> list[Any]:
+    rows = source["reply_markup"]["inline_keyboard"] if kind == "inline" else source["keyboard"]
+    return [button for row in rows for button in row]
+
+
+def _keyboard_lines(rows: list[list[Any]], mark: str = "") -> list[str]:
+    """``[1] 今天  [2] 昨天``, one line per row, numbered across rows."""
+    lines, number = [], 0
+    for row in rows:
+        labels = []
+        for button in row:
+            number += 1
+            text = button if isinstance(button, str) else button.get("text", "")
+            link = " ↗" if isinstance(button, dict) and "url" in button else ""
+            labels.append(f"[{number}] {text}{link}")
+        lines.append(INDENT + mark + "  ".join(labels))
+    return lines
+
+
+def _media_label(message: JSON) -> str:
+    if "photo" in message:
+        return "[photo]"
+    if "document" in message:
+        return f"[document {message['document'].get('file_name', '')}]".replace(" ]", "]")
+    if "sticker" in message:
+        return f"[sticker {message['sticker'].get('emoji', '')}]".replace(" ]", "]")
+    return ""
+
+
+def _body(message: JSON) -> str:
+    """The visible text: entities are already applied, so bold etc. shows as plain text."""
+    return message.get("text") or message.get("caption") or ""
+
+
+def _is_tty(stream: TextIO) -> bool:
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
