@@ -45,16 +45,18 @@ async def run_terminal_chat(
 ) -> None:
     """Chat with ``app`` as ``user`` until ``/quit`` or EOF.
 
-    With ``manage_lifecycle`` the app is initialized, started and shut down here with its
-    ``post_init``/``post_stop``/``post_shutdown`` hooks, as ``run_polling`` would do.
+    With ``manage_lifecycle`` an app that is not running yet is initialized, started and shut
+    down here with its ``post_init``/``post_stop``/``post_shutdown`` hooks, as ``run_polling``
+    would do; an app the caller already started is left to the caller.
     """
     chat = TerminalChat(app, api, user, stdin=stdin, stdout=stdout)
-    if manage_lifecycle:
+    started_here = manage_lifecycle and not app.running
+    if started_here:
         await _start(app)
     try:
         await chat.run()
     finally:
-        if manage_lifecycle:
+        if started_here:
             await _stop(app)
 
 
@@ -66,8 +68,7 @@ async def _start(app: Application) -> None:
 
 
 async def _stop(app: Application) -> None:
-    if app.running:
-        await app.stop()
+    await app.stop()
     if app.post_stop:
         await app.post_stop(app)
     await app.shutdown()

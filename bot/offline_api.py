@@ -211,7 +211,7 @@ class OfflineBotAPI(BaseRequest):
     def __init__(
         self,
         *,
-        username: str = "stabot_bot",
+        bot_username: str = "stabot_bot",
         first_name: str = "stabot",
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -220,7 +220,7 @@ class OfflineBotAPI(BaseRequest):
             "id": BOT_ID,
             "is_bot": True,
             "first_name": first_name,
-            "username": username,
+            "username": bot_username,
             "can_join_groups": True,
             "can_read_all_group_messages": False,
             "supports_inline_queries": False,

@@ -228,3 +228,13 @@ async def test_app_managed_by_the_caller_stays_running(
         )
         assert seen["texts"] == ["hi"] and seen["hooks"] == []
         assert "bot> 收到：hi" in stdout.getvalue()
+
+
+async def test_an_app_started_by_the_caller_is_left_running(
+    app: Application, api: OfflineBotAPI, seen: dict[str, list[Any]]
+) -> None:
+    async with app:
+        await app.start()
+        await run_terminal_chat(app, api, USER, stdin=io.StringIO("hi\n"), stdout=io.StringIO())
+        assert app.running and seen["texts"] == ["hi"]
+        await app.stop()

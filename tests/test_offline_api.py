@@ -166,7 +166,7 @@ async def test_get_me_identifies_the_bot(app: Application) -> None:
 
 
 async def test_username_is_configurable() -> None:
-    api = OfflineBotAPI(username="kexie_test_bot")
+    api = OfflineBotAPI(bot_username="kexie_test_bot")
     bot_app = (
         ApplicationBuilder()
         .token("1:X")
