@@ -150,7 +150,7 @@ class KnowledgeBase:
         query = self.analyzer.query(question)
         if not query.words and not query.bigrams:
             return []
-        candidates = state.ranker.rank(question, query, normalize(question))
+        candidates = state.ranker.rank(question, query)
         return [self._hit(state, c.row, c.score) for c in candidates[:top_k]]
 
     def passage(self, pid: str) -> Hit | None:
@@ -319,7 +319,8 @@ class KnowledgeBase:
     def _index_text(title: str, passage: Passage | _Row) -> str:
         """What is indexed for a passage: its heading path and text; the title for front matter."""
         head = SECTION_SEPARATOR.join(passage.section)
-        if passage.kind in (PassageKind.FRONT, PassageKind.META):
+        if passage.kind == PassageKind.META:
+            # Signatures, dates and contacts say nothing of what the document is about.
             head = f"{title}\n{head}"
         return f"{head}\n{passage.text}"
 
@@ -396,7 +397,9 @@ class KnowledgeBase:
                 self.analyzer.bigrams(self._index_text(docs[r.doc_id].title, r)) for r in rows
             ]
             flags = [passage_flags(r.text, r.kind) for r in rows]
-            PassageIndex.build(words, bigrams, flags).save(staging)
+            order = {doc_id: i for i, doc_id in enumerate(docs)}
+            doc_of = [order[r.doc_id] for r in rows]
+            PassageIndex.build(words, bigrams, doc_of, flags).save(staging)
         write_json(
             staging / ROWS_FILE,
             [[r.doc_id, r.position, list(r.section), r.text, r.kind] for r in rows],
@@ -454,15 +457,13 @@ class KnowledgeBase:
         if not rows:
             return snapshot
         snapshot.index = PassageIndex.load(folder)
-        doc_ids = list(docs)
-        order = {doc_id: i for i, doc_id in enumerate(doc_ids)}
         titles = [
             normalize(f"{d.title} {d.issuer or ''} {d.doc_number or ''}") for d in docs.values()
         ]
         data = RankInput(
             context=lambda row: self._context(snapshot, row),
-            doc_of=[order[r.doc_id] for r in rows],
-            doc_titles=titles,
+            doc_of=snapshot.index.doc_of.tolist(),
+            doc_titles=[normalize(f"{d.title} {d.issuer or ''}") for d in docs.values()],
             surface_forms=self._surface_forms,
         )
         snapshot.ranker = Ranker(snapshot.index, data, self._config or RankConfig())

@@ -133,7 +133,7 @@ def chunk_text(text: str, *, max_chars: int = MAX_CHARS) -> list[Passage]:
 def chunk_lines(lines: list[Line], *, max_chars: int = MAX_CHARS) -> list[Passage]:
     """Passages of a document's logical lines, outlines of sections included."""
     passages: list[Passage] = []
-    for section, kind, body in _walk(_skip_title(lines)):
+    for section, kind, body in _merge_small(_walk(_skip_title(lines)), max_chars):
         if kind == PassageKind.OUTLINE:
             passages.append(Passage(len(passages), section, body[0], kind))
             continue
@@ -202,6 +202,45 @@ def _with_outlines(
         yield from by_position.get(index, [])
         yield group
     yield from by_position.get(len(groups), [])
+
+
+def _merge_small(
+    groups: Iterator[tuple[tuple[str, ...], PassageKind, list[str]]], max_chars: int
+) -> Iterator[tuple[tuple[str, ...], PassageKind, list[str]]]:
+    """Give tiny sections their heading line and join tiny siblings into one passage.
+
+    "（三）活动时间 / 2020年到2022年。" alone is too short to be found or read; with its
+    heading and its tiny neighbours it is a passage that says what it is about.
+    """
+    pending: tuple[tuple[str, ...], PassageKind, list[str]] | None = None
+    for section, kind, paragraphs in groups:
+        if not _is_small(section, kind, paragraphs):
+            if pending:
+                yield pending
+                pending = None
+            yield section, kind, paragraphs
+            continue
+        body = [section[-1], *paragraphs]
+        if pending and pending[0][: len(section) - 1] == section[:-1] and (
+            sum(map(len, pending[2])) + sum(map(len, body)) <= max_chars
+        ):
+            pending = (section[:-1], kind, [*pending[2], *body])
+            continue
+        if pending:
+            yield pending
+        pending = (section, kind, body)
+    if pending:
+        yield pending
+
+
+def _is_small(section: tuple[str, ...], kind: PassageKind, paragraphs: list[str]) -> bool:
+    """A short body under a heading of its own line (an inline heading already shows)."""
+    return (
+        kind == PassageKind.BODY
+        and len(section) > 1
+        and sum(map(len, paragraphs)) < MIN_CHARS
+        and not paragraphs[0].startswith(section[-1][:4])
+    )
 
 
 def sentences(paragraph: str) -> list[str]:

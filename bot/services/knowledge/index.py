@@ -12,6 +12,7 @@ import numpy as np
 
 WORDS_DIR = "words"
 BIGRAMS_DIR = "bigrams"
+DOCS_DIR = "docs"
 FLAGS_FILE = "flags.npy"
 # BM25 parameters; b below the usual 0.75 because passages are already length-capped.
 K1 = 1.2
@@ -63,6 +64,13 @@ class Field:
             out[self._indices[start:end]] += weight * self._data[start:end]
         return out
 
+    def postings(self, term: str) -> list[int]:
+        """Rows (passages or documents) that contain ``term``."""
+        token = self.vocab.get(term)
+        if token is None:
+            return []
+        return self._indices[self._indptr[token] : self._indptr[token + 1]].tolist()
+
     def doc_freq(self, term: str) -> int:
         """How many passages contain ``term``."""
         token = self.vocab.get(term)
@@ -75,11 +83,15 @@ class Field:
 
 
 class PassageIndex:
-    """The word and bigram fields plus per-passage feature flags."""
+    """Word and bigram fields over passages, a word field over whole documents, and flags."""
 
-    def __init__(self, words: Field, bigrams: Field, flags: np.ndarray) -> None:
+    def __init__(
+        self, words: Field, bigrams: Field, docs: Field, doc_of: np.ndarray, flags: np.ndarray
+    ) -> None:
         self.words = words
         self.bigrams = bigrams
+        self.docs = docs
+        self.doc_of = doc_of
         self.flags = flags
 
     @property
@@ -89,25 +101,42 @@ class PassageIndex:
 
     @classmethod
     def build(
-        cls, words: Sequence[list[str]], bigrams: Sequence[list[str]], flags: Sequence[int]
+        cls,
+        words: Sequence[list[str]],
+        bigrams: Sequence[list[str]],
+        doc_of: Sequence[int],
+        flags: Sequence[int],
     ) -> PassageIndex:
-        """Index passages given their word tokens, bigram tokens and flags."""
-        return cls(Field.build(words), Field.build(bigrams), np.asarray(flags, dtype=np.uint16))
+        """Index passages given their word tokens, bigram tokens, document numbers and flags."""
+        doc_words: list[list[str]] = [[] for _ in range(max(doc_of, default=-1) + 1)]
+        for doc, tokens in zip(doc_of, words, strict=True):
+            doc_words[doc].extend(tokens)
+        return cls(
+            Field.build(words),
+            Field.build(bigrams),
+            Field.build(doc_words),
+            np.asarray(doc_of, dtype=np.int32),
+            np.asarray(flags, dtype=np.uint16),
+        )
 
     def save(self, folder: Path) -> None:
         """Write the index into ``folder`` (which must not be in use)."""
         folder.mkdir(parents=True, exist_ok=True)
         self.words.save(folder / WORDS_DIR)
         self.bigrams.save(folder / BIGRAMS_DIR)
-        np.save(folder / FLAGS_FILE, self.flags)
+        self.docs.save(folder / DOCS_DIR)
+        np.save(folder / FLAGS_FILE, np.stack([self.flags.astype(np.int32), self.doc_of]))
 
     @classmethod
     def load(cls, folder: Path, *, mmap: bool = False) -> PassageIndex:
         """Read an index written by :meth:`save`."""
+        flags, doc_of = np.load(folder / FLAGS_FILE)
         return cls(
             Field.load(folder / WORDS_DIR, mmap=mmap),
             Field.load(folder / BIGRAMS_DIR, mmap=mmap),
-            np.load(folder / FLAGS_FILE),
+            Field.load(folder / DOCS_DIR, mmap=mmap),
+            doc_of.astype(np.int32),
+            flags.astype(np.uint16),
         )
 
 

@@ -10,14 +10,14 @@ from enum import IntFlag
 import numpy as np
 
 from bot.services.knowledge.index import PassageIndex
-from bot.services.knowledge.lines import DATE_RE, PHONE_RE, LineKind, classify
-from bot.services.knowledge.tokenize import QueryTerms, normalize
+from bot.services.knowledge.lines import DATE_RE, DOC_NUMBER_RE, PHONE_RE, LineKind, classify
+from bot.services.knowledge.tokenize import QUESTION_RE, QueryTerms, normalize
 
 
 class Flag(IntFlag):
     """Features of a passage that question-type cues look for."""
 
-    DATE = 1
+    DAY = 1
     NUMBER = 2
     PHONE = 4
     EMAIL = 8
@@ -26,15 +26,18 @@ class Flag(IntFlag):
     META = 64
     FRONT = 128
     DEFINES = 256
+    DOC_NUMBER = 512
+    PERIOD = 1024
+    YEAR = 2048
 
 
-_DAY_RE = re.compile(
-    r"\d{1,2}\s*月\s*\d{1,2}\s*日|\d{4}\s*年(?:\s*\d{1,2}\s*月)?|\d{4}\s*[—-]\s*\d{4}"
-)
+_DAY_RE = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日")
+_YEAR_RE = re.compile(r"\d{4}\s*年|\d{4}\s*[—－-]\s*\d{4}")
 _NUMBER_RE = re.compile(
     r"\d+(?:\.\d+)?\s*(?:%|[万亿千百]?\s*[人个辆项名家次届所套支篇场条节期件位元台批座项万亿])"
     r"|[一二三四五六七八九十两]+\s*[个项名家次届所支条]"
 )
+_PERIOD_RE = re.compile(r"每[一二三四五六七八九十两\d]*[年月季周天]|[一二三四五六七八九十两\d]+年一[次届]|任期|届期")
 _EMAIL_RE = re.compile(r"[\w.-]+@[\w-]+\.[\w.]+")
 # A quoted or bracketed term followed by its explanation: “三长”（…）, “三带”工作法。即…
 _DEFINES_RE = re.compile(r"[”》」]\s*[（(]|[”》」][^。]{0,6}[。，]?\s*即|是指|指的是")
@@ -44,7 +47,8 @@ def passage_flags(text: str, kind: str) -> int:
     """Feature flags of one passage."""
     flags = Flag(0)
     checks: tuple[tuple[Flag, bool], ...] = (
-        (Flag.DATE, bool(DATE_RE.search(text) or _DAY_RE.search(text))),
+        (Flag.DAY, bool(DATE_RE.search(text) or _DAY_RE.search(text))),
+        (Flag.YEAR, bool(_YEAR_RE.search(text))),
         (Flag.NUMBER, bool(_NUMBER_RE.search(text))),
         (Flag.PHONE, bool(PHONE_RE.search(text))),
         (Flag.EMAIL, bool(_EMAIL_RE.search(text))),
@@ -53,6 +57,8 @@ def passage_flags(text: str, kind: str) -> int:
         (Flag.META, kind == "meta"),
         (Flag.FRONT, kind == "front"),
         (Flag.DEFINES, bool(_DEFINES_RE.search(text))),
+        (Flag.DOC_NUMBER, bool(DOC_NUMBER_RE.search(text))),
+        (Flag.PERIOD, bool(_PERIOD_RE.search(text))),
     )
     for flag, present in checks:
         if present:
@@ -62,54 +68,81 @@ def passage_flags(text: str, kind: str) -> int:
 
 @dataclass(frozen=True, slots=True)
 class Cue:
-    """A kind of question and the passages that answer it."""
+    """A kind of question, the passages that answer it, and words such passages use."""
 
     name: str
     pattern: re.Pattern[str]
     flag: Flag
     boost: float
+    terms: tuple[str, ...] = ()
+    # The question asks for this kind of value: a passage without it is a doubtful answer.
+    required: bool = False
+    # Other flags that also carry such a value (a phone number answers 电话是多少).
+    also: Flag = Flag(0)
+
+    def satisfied(self, flags: int) -> bool:
+        """Whether a passage with these flags can hold the wanted value."""
+        return bool(flags & (self.flag | self.also))
 
 
 CUES: tuple[Cue, ...] = (
     Cue(
-        "date",
-        re.compile(
-            r"什么时候|哪天|哪一天|何时|几月|几号|日期|截止|期限|最晚|哪一年|哪年|发出来|"
-            r"什么时间|几点"
-        ),
-        Flag.DATE,
+        "day",
+        re.compile(r"哪天|哪一天|几号|几月|日期|截止|最晚|最迟|期限|发出来|发布的|印发的"),
+        Flag.DAY,
         0.35,
+        ("日期", "期限"),
+        True,
+    ),
+    Cue(
+        "year",
+        re.compile(r"什么时候|何时|哪一年|哪年|什么时间|到哪年|几年"),
+        Flag.YEAR,
+        0.3,
+        ("时间", "期限"),
+        True,
+        Flag.DAY,
     ),
     Cue(
         "number",
-        re.compile(
-            r"多少|几[个项位名家次届年人辆所套支万千百条篇场期批座]|第几|数量|比例|"
-            r"百分之|规模|人数|够不够"
-        ),
+        re.compile(r"多少|(?<!哪)几[个项位名家次届年人辆所套支万千百条篇场期批座]|第几|数量|比例|"
+                   r"百分之|规模|人数|够不够"),
         Flag.NUMBER,
         0.25,
+        (),
+        True,
+        Flag.PHONE | Flag.DAY | Flag.YEAR | Flag.DOC_NUMBER,
     ),
-    Cue("phone", re.compile(r"电话|联系方式|手机|热线|座机|号码|打给谁"), Flag.PHONE, 0.6),
-    Cue("email", re.compile(r"邮箱|邮件|email|e-mail", re.IGNORECASE), Flag.EMAIL, 0.6),
-    Cue(
-        "addressee",
-        re.compile(r"发给|下发给|印发给|发到|主送|送达|发往|给谁|发哪些|发送给|对象是"),
-        Flag.ADDRESSEE,
-        0.5,
-    ),
-    Cue(
-        "list",
-        re.compile(r"哪些|哪几|几项|几个方面|几方面|包括什么|包括哪|有什么任务"),
-        Flag.OUTLINE,
-        0.15,
-    ),
-    Cue(
-        "definition",
-        re.compile(r"指的是|是指|什么意思|什么是|含义|定义|指哪|是哪[两三四五六几]"),
-        Flag.DEFINES,
-        0.25,
-    ),
+    Cue("period", re.compile(r"多久|多长时间|每隔|几年一次|周期|多少年一"), Flag.PERIOD, 0.3,
+        ("每年", "任期"), True),
+    Cue("phone", re.compile(r"电话|联系方式|手机|热线|座机|号码|打给谁"), Flag.PHONE, 0.6,
+        ("联系电话", "联系人"), True),
+    Cue("email", re.compile(r"邮箱|邮件|email|e-mail", re.IGNORECASE), Flag.EMAIL, 0.6, (), True),
+    Cue("addressee", re.compile(r"发给|下发给|印发给|发到|主送|送达|发往|给谁|发哪些|发送给|对象是"),
+        Flag.ADDRESSEE, 0.5, (), True),
+    Cue("doc_number", re.compile(r"文号|发文字号|文件号|字号|发文号"), Flag.DOC_NUMBER, 0.6, (), True),
+    Cue("list", re.compile(r"哪些|哪几|几项|几个方面|几方面|包括什么|包括哪|有什么任务"),
+        Flag.OUTLINE, 0.15),
+    Cue("definition", re.compile(r"指的是|是指|什么意思|什么是|含义|定义|指哪|是哪[两三四五六几]"),
+        Flag.DEFINES, 0.25),
 )
+CUE_TERM_WEIGHT = 0.3
+
+
+def phrase_share(segments: list[str], context: str) -> float:
+    """Longest run of the question's own characters found verbatim, relative to its segment."""
+    best = 0.0
+    for segment in segments:
+        longest = 0
+        for start in range(len(segment) - 1):
+            end = start + longest + 1
+            # Only runs longer than the best so far matter; extend while the text still has it.
+            while end <= len(segment) and segment[start:end] in context:
+                longest = end - start
+                end += 1
+        if longest >= 3:
+            best = max(best, longest / len(segment))
+    return best
 DOCS_CUE = re.compile(
     r"哪些文件|哪几份|哪几个文件|哪些通知|几份文件|哪些文档|哪份文件|文件里|哪些文里|哪几个通知"
 )
@@ -130,13 +163,35 @@ def quoted_terms(question: str, normalize: Callable[[str], str]) -> list[str]:
 class RankConfig:
     """Weights of the ranking; defaults measured on benchmarks/data (see README)."""
 
-    word_weight: float = 0.6
+    word_weight: float = 0.5
+    doc_weight: float = 0.3
+    title_weight: float = 0.3
+    phrase_weight: float = 0.5
     candidates: int = 60
-    title_boost: float = 0.3
     quote_boost: float = 0.3
     coverage_weight: float = 0.5
-    refuse_below: float = 0.45
+    refuse_below: float = 0.55
     single_char_weight: float = 0.5
+    # Credit for a question word found elsewhere in the passage's document (安徽, 宁夏 …).
+    same_doc_credit: float = 0.5
+    part_credit: float = 0.6
+    unseen_factor: float = 1.5
+    naming_share: float = 0.5
+    # How many of the best passages may carry the answer when deciding to refuse.
+    answer_window: int = 3
+    # Factor on answerability when the question wants a date/number/phone none of them has.
+    missing_type_factor: float = 0.6
+
+
+@dataclass(frozen=True, slots=True)
+class _Evidence:
+    """Per question: how each content word is weighed and recognised in a passage."""
+
+    weights: dict[str, float]
+    forms: dict[str, tuple[str, ...]]
+    parts: dict[str, tuple[str, ...]]
+    in_docs: dict[str, set[int]]
+    cue_of: dict[str, Cue]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +205,7 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True)
 class RankInput:
-    """What ranking needs besides the index: per-passage context and per-document titles."""
+    """What ranking needs besides the index: passage context and synonym surface forms."""
 
     context: Callable[[int], str]
     doc_of: Sequence[int]
@@ -158,15 +213,22 @@ class RankInput:
     surface_forms: Callable[[str], Sequence[str]]
 
 
-def fused_scores(index: PassageIndex, query: QueryTerms, config: RankConfig) -> np.ndarray:
-    """Word and bigram BM25, each scaled to its best passage, mixed linearly."""
-    words = index.words.scores(query.words)
-    bigrams = index.bigrams.scores(query.bigrams)
+def fused_scores(
+    index: PassageIndex, words: dict[str, float], bigrams: dict[str, float], config: RankConfig
+) -> np.ndarray:
+    """Word and bigram BM25, each scaled to its best passage, mixed, plus the document's score."""
     fused = np.zeros(index.size, dtype=np.float32)
-    for scores, weight in ((words, config.word_weight), (bigrams, 1 - config.word_weight)):
+    for scores, weight in (
+        (index.words.scores(words), config.word_weight),
+        (index.bigrams.scores(bigrams), 1 - config.word_weight),
+    ):
         top = float(scores.max(initial=0.0))
         if top > 0:
             fused += (weight / top) * scores
+    doc_scores = index.docs.scores(words)
+    top = float(doc_scores.max(initial=0.0))
+    if top > 0 and config.doc_weight:
+        fused += (config.doc_weight / top) * doc_scores[index.doc_of]
     return fused
 
 
@@ -187,61 +249,122 @@ class Ranker:
         self.data = data
         self.config = config
 
-    def rank(self, question: str, query: QueryTerms, norm_question: str) -> list[Candidate]:
+    def rank(self, question: str, query: QueryTerms) -> list[Candidate]:
         """Candidates best first; an empty list when the documents do not answer."""
-        fused = fused_scores(self.index, query, self.config)
+        cues = detect_cues(question)
+        words, bigrams = self._query_weights(query, cues)
+        fused = fused_scores(self.index, words, bigrams, self.config)
+        if self.config.title_weight:
+            fused += self.config.title_weight * self._title_share(query)[self.index.doc_of]
         rows = top_rows(fused, self.config.candidates)
         if not rows:
             return []
-        cues = detect_cues(question)
         quotes = quoted_terms(question, normalize)
-        weights = self._term_weights(query)
-        title_hits = self._title_match(norm_question, weights)
+        evidence = self._evidence(question, query, cues)
+        segments = [s for s in re.split(r"[，。？！?!,;；\s]+", QUESTION_RE.sub("，", normalize(question))) if len(s) > 1]
         out = []
         for row in rows:
             context = self.data.context(row)
-            coverage = self._coverage(context, query, weights)
-            boost = self._boost(row, context, cues, quotes, title_hits)
+            coverage = self._coverage(row, context, evidence)
+            boost = self._boost(row, context, cues, quotes)
+            boost += self.config.phrase_weight * phrase_share(segments, context)
             score = float(fused[row]) * (1 + boost) * (1 + self.config.coverage_weight * coverage)
             out.append(Candidate(row, score, coverage))
         out.sort(key=lambda c: -c.score)
-        if out[0].coverage < self.config.refuse_below:
+        if self.answerability(out, cues) < self.config.refuse_below:
             return []
         if DOCS_CUE.search(question):
             out = _one_per_doc_first(out, self.data.doc_of)
         return out
 
-    def _term_weights(self, query: QueryTerms) -> dict[str, float]:
-        """Idf weight of each content word (single characters count less)."""
-        weights = {}
+    def _title_share(self, query: QueryTerms) -> np.ndarray:
+        """Per document: share of the question's content words found in its title and issuer."""
+        titles = self.data.doc_titles
+        total = len(query.content) or 1
+        return np.array(
+            [sum(term in title for term in query.content) / total for title in titles],
+            dtype=np.float32,
+        )
+
+    def _query_weights(
+        self, query: QueryTerms, cues: list[Cue]
+    ) -> tuple[dict[str, float], dict[str, float]]:
+        """Term weights for the passage fields, with the words of the question's cues added."""
+        words = dict(query.words)
+        for cue in cues:
+            for term in cue.terms:
+                words.setdefault(term, CUE_TERM_WEIGHT)
+        return words, dict(query.bigrams)
+
+    def _evidence(self, question: str, query: QueryTerms, cues: list[Cue]) -> _Evidence:
+        """What coverage looks for: each content word's weight, spellings, parts and cue."""
+        spans = [(cue, m.group(0)) for cue in cues for m in cue.pattern.finditer(question)]
+        weights, forms, cue_of = {}, {}, {}
         for term in query.content:
+            forms[term] = (*self.data.surface_forms(term), *query.variants.get(term, ()))
+            cue = next((c for c, span in spans if term in span or span in term), None)
             weight = self.index.words.idf(term)
+            if cue is not None:
+                cue_of[term] = cue
+            elif not any(self.index.words.doc_freq(form) for form in forms[term]):
+                # A word no document uses (会费, 注册) is the strongest sign of a question the
+                # documents do not answer; colloquial words reach documents through expansions.
+                weight *= self.config.unseen_factor
             if len(term) == 1:
                 weight *= self.config.single_char_weight
             weights[term] = weight
-        return weights
+        return _Evidence(weights, forms, query.parts, self._docs_with(query, weights), cue_of)
 
-    def _coverage(self, context: str, query: QueryTerms, weights: dict[str, float]) -> float:
-        """Idf-weighted share of the question's content words found in the passage context."""
-        total = sum(weights.values())
+    def answerability(self, ranked: list[Candidate], cues: list[Cue]) -> float:
+        """How sure we are that the best passages answer: coverage, checked against the cues."""
+        required = [cue for cue in cues if cue.required]
+        best = 0.0
+        for cand in ranked[: self.config.answer_window]:
+            flags = int(self.index.flags[cand.row])
+            value = cand.coverage
+            for cue in required:
+                if not cue.satisfied(flags):
+                    value *= self.config.missing_type_factor
+            best = max(best, value)
+        return best
+
+    def _docs_with(self, query: QueryTerms, weights: dict[str, float]) -> dict[str, set[int]]:
+        """For each content word naming few documents: those documents (else an empty set)."""
+        out = {}
+        limit = self.index.docs.n_docs * self.config.naming_share
+        for term in weights:
+            docs: set[int] = set()
+            for form in (term, *query.variants.get(term, ())):
+                docs.update(self.index.docs.postings(form))
+            out[term] = docs if len(docs) <= limit else set()
+        return out
+
+    def _coverage(self, row: int, context: str, evidence: _Evidence) -> float:
+        """Weighted share of the question's words that the passage (or its document) holds."""
+        total = sum(evidence.weights.values())
         if total <= 0:
             return 0.0
+        doc = self.data.doc_of[row]
+        flags = int(self.index.flags[row])
         found = 0.0
-        for term, weight in weights.items():
-            forms = (*self.data.surface_forms(term), *query.variants.get(term, ()))
-            if any(form in context for form in forms):
-                found += weight
+        for term, weight in evidence.weights.items():
+            found += weight * self._credit(term, context, doc, flags, evidence)
         return found / total
 
-    def _title_match(self, norm_question: str, weights: dict[str, float]) -> dict[int, float]:
-        """Per document: idf-weighted share of content words found in its title and issuer."""
-        total = sum(weights.values()) or 1.0
-        out = {}
-        for doc, title in enumerate(self.data.doc_titles):
-            found = sum(w for term, w in weights.items() if term in title)
-            if found:
-                out[doc] = found / total
-        return out
+    def _credit(self, term: str, context: str, doc: int, flags: int, evidence: _Evidence) -> float:
+        """1 for a word present, less for parts of it or a mention elsewhere in the document."""
+        cue = evidence.cue_of.get(term)
+        if cue is not None:
+            # 电话, 文号, 发给: answered by a phone number, a document number, an addressee line.
+            return 1.0 if cue.satisfied(flags) else 0.0
+        if any(form in context for form in evidence.forms[term]):
+            return 1.0
+        parts = evidence.parts.get(term, ())
+        share = sum(part in context for part in parts) / len(parts) if parts else 0.0
+        credit = self.config.part_credit * share
+        if doc in evidence.in_docs.get(term, ()):
+            credit = max(credit, self.config.same_doc_credit)
+        return credit
 
     def _boost(
         self,
@@ -249,13 +372,11 @@ class Ranker:
         context: str,
         cues: list[Cue],
         quotes: list[str],
-        title_hits: dict[int, float],
     ) -> float:
-        """Sum of the cue, quote and title boosts that apply to one passage."""
+        """Sum of the cue and quote boosts that apply to one passage."""
         flags = int(self.index.flags[row])
         boost = sum(cue.boost for cue in cues if flags & cue.flag)
         boost += sum(self.config.quote_boost for quote in quotes if quote in context)
-        boost += self.config.title_boost * title_hits.get(self.data.doc_of[row], 0.0)
         return boost
 
 

@@ -32,9 +32,9 @@ _SPACE_RE = re.compile(r"\s+")
 # Interrogative phrases: they say what kind of answer is wanted (ranking.CUES reads them from the
 # raw question), never what it is about, so they are cut out before tokenising a question.
 QUESTION_RE = re.compile(
-    r"哪一?[天年月日个些几位种级份项家条次届处里儿样方类]|哪|几[个项份届条种位名家次年月天号点类批方]?"
-    r"|第几|多少|什么时候|什么样|什么|啥|怎么样|怎么|怎样|如何|为什么|为何|是否|是不是|有没有|能不能"
-    r"|可不可以|要不要|吗|呢|谁|最晚|最迟|最早|文件里|哪些文件|份文件"
+    r"哪[一几]?[天年月日个些位种级份项家条次届处里儿样方类]?|几[个项份届条种位名家次年月天号点类批方]?"
+    r"|第几|多少|多大|多长|多久|什么时候|什么样|什么|啥|怎么样|怎么|怎样|如何|为什么|为何|是否|是不是|有没有|能不能"
+    r"|可不可以|要不要|吗|呢|谁|最晚|最迟|最早|文件里|份文件"
 )
 # Characters so frequent in Chinese prose that bigrams containing them only add noise.
 _STOP_CHARS = frozenset("的了和与及是在对把被等为之其")
@@ -162,6 +162,7 @@ class QueryTerms:
     bigrams: dict[str, float]
     content: tuple[str, ...]
     variants: dict[str, tuple[str, ...]]
+    parts: dict[str, tuple[str, ...]]
 
 
 class Analyzer:
@@ -186,8 +187,12 @@ class Analyzer:
         self._jieba.lcut("科协", HMM=False)
 
     def cut(self, text: str) -> list[str]:
-        """jieba words of normalised text, punctuation dropped, stopwords kept."""
-        return [w for w in self._jieba.lcut(text, HMM=False) if _WORD_RE.search(w)]
+        """jieba words of normalised text, punctuation dropped, stopwords kept.
+
+        Search mode also yields the dictionary words inside a long word (联系电话 → 联系, 电话),
+        so a question's plain word still meets the document's compound.
+        """
+        return [w for w in self._jieba.lcut_for_search(text, HMM=False) if _WORD_RE.search(w)]
 
     def words(self, text: str) -> list[str]:
         """Index terms of a text: jieba words, minus stopwords, folded to canonical synonyms."""
@@ -201,19 +206,31 @@ class Analyzer:
     def query(self, question: str) -> QueryTerms:
         """Weighted word and bigram terms of a question, with its content words and variants."""
         norm = QUESTION_RE.sub("，", normalize(question))
-        tokens = self.cut(norm)
         stop, canonical = self.vocabulary.stopwords, self.vocabulary.canonical
-        content = tuple(dict.fromkeys(canonical.get(t, t) for t in tokens if t not in stop))
-        words = dict.fromkeys(content, 1.0)
+        coarse = [w for w in self._jieba.lcut(norm, HMM=False) if _WORD_RE.search(w)]
+        content = tuple(dict.fromkeys(canonical.get(t, t) for t in coarse if t not in stop))
+        words = dict.fromkeys((canonical.get(t, t) for t in self.cut(norm) if t not in stop), 1.0)
         variants: dict[str, list[str]] = {term: [] for term in content}
-        for key, targets in self._expansions(norm, tokens):
+        for key, targets in self._expansions(norm, coarse):
             for target in targets:
                 for term in self.words(target):
                     words.setdefault(term, EXPANSION_WEIGHT)
-                    _attach(variants, key, term, canonical)
-        runs = _content_runs(tokens, stop)
+                # Coverage looks for the whole target phrase (线上), not its jieba pieces.
+                _attach(variants, key, target)
+        runs = _content_runs(coarse, stop)
         bigrams = dict.fromkeys((g for run in runs for g in char_bigrams(run)), 1.0)
-        return QueryTerms(words, bigrams, content, {k: tuple(v) for k, v in variants.items()})
+        return QueryTerms(
+            words,
+            bigrams,
+            content,
+            {k: tuple(v) for k, v in variants.items()},
+            {term: self._parts(term) for term in content if len(term) > 2},
+        )
+
+    def _parts(self, word: str) -> tuple[str, ...]:
+        """Dictionary words inside a long word (旗县科协 → 旗县, 科协), for partial matches."""
+        pieces = self._jieba.lcut_for_search(word, HMM=False)
+        return tuple(dict.fromkeys(p for p in pieces if p != word and len(p) > 1))
 
     def _expansions(self, norm: str, tokens: list[str]) -> list[tuple[str, tuple[str, ...]]]:
         """Expansion rules that fire: multi-character keys anywhere, one-character keys as words."""
@@ -225,13 +242,11 @@ class Analyzer:
         return fired
 
 
-def _attach(
-    variants: dict[str, list[str]], key: str, term: str, canonical: dict[str, str]
-) -> None:
-    """Record ``term`` as a variant of every content word that the expansion key overlaps."""
+def _attach(variants: dict[str, list[str]], key: str, target: str) -> None:
+    """Record ``target`` as a variant of the question words that the expansion key spans."""
     for word in variants:
-        if word != term and (word in key or key in word or canonical.get(key) == word):
-            variants[word].append(term)
+        if word != target and word in key:
+            variants[word].append(target)
 
 
 def _content_runs(tokens: list[str], stop: frozenset[str]) -> list[str]:
