@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-
 from bot.app import build_application
 from bot.chat_cli import run_terminal_chat
 from bot.config import Settings
-from bot.i18n import normalize_locale, t
 from bot.offline_api import OfflineBotAPI
 from bot.updates import TgUser
 
@@ -17,11 +14,5 @@ async def run_offline_chat(settings: Settings, *, user_id: int, name: str, langu
     api = OfflineBotAPI(bot_username=settings.bot_username)
     application = build_application(settings, request=api)
     user = TgUser(id=user_id, first_name=name, language_code=language)
-    locale = normalize_locale(language, settings.default_locale)
-    print(t(locale, "cli.chat_banner", user_id=user_id, name=name), file=sys.stdout, flush=True)
-    async with application:
-        await application.start()
-        try:
-            await run_terminal_chat(application, api, user)
-        finally:
-            await application.stop()
+    # run_terminal_chat initialises the app and runs post_init, as run_polling would.
+    await run_terminal_chat(application, api, user)

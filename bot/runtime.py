@@ -14,7 +14,7 @@ from telegram.ext import Application, CallbackContext, ExtBot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.flows.base import FlowContext
-from bot.i18n import normalize_locale
+from bot.services.people import user_locale
 from storage import users_repo
 from storage.db import SessionFactory, transaction
 
@@ -44,7 +44,11 @@ class Runtime:
         now = self.clock.now()
         async with transaction(self.sessions) as session:
             user = await users_repo.upsert_user(
-                session=session, telegram_id=tg_user.id, username=tg_user.username, now=now
+                session=session,
+                telegram_id=tg_user.id,
+                username=tg_user.username,
+                now=now,
+                language_code=tg_user.language_code,
             )
             yield FlowContext(
                 session=session,
@@ -55,8 +59,7 @@ class Runtime:
                 actor=user,
                 first_name=tg_user.first_name,
                 username=tg_user.username,
-                locale=user.locale
-                or normalize_locale(tg_user.language_code, self.settings.default_locale),
+                locale=user_locale(user, self.settings.default_locale),
                 superadmin=self.is_superadmin(tg_user.id),
                 superadmin_ids=tuple(self.settings.superadmin_ids),
             )

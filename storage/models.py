@@ -50,7 +50,8 @@ class UserBase(SQLModel):
     username: str | None = Field(default=None, max_length=64)
     org_id: int | None = Field(default=None, foreign_key="org.id", index=True)
     role: Role | None = Field(default=None, sa_type=Text)
-    locale: str | None = Field(default=None, max_length=10)
+    locale: str | None = Field(default=None, max_length=10)  # chosen with /lang
+    language_code: str | None = Field(default=None, max_length=16)  # Telegram's, last seen
 
 
 class User(UserBase, table=True):

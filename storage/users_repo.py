@@ -18,16 +18,26 @@ async def get_user(*, session: AsyncSession, telegram_id: int) -> User | None:
 
 
 async def upsert_user(
-    *, session: AsyncSession, telegram_id: int, username: str | None, now: datetime
+    *,
+    session: AsyncSession,
+    telegram_id: int,
+    username: str | None,
+    now: datetime,
+    language_code: str | None = None,
 ) -> User:
-    """The user row for a Telegram id, created on first sight."""
+    """The user row for a Telegram id, created on first sight, with its latest details."""
     user = await get_user(session=session, telegram_id=telegram_id)
     if user is None:
-        user = User(telegram_id=telegram_id, username=username, created_at=now)
+        user = User(
+            telegram_id=telegram_id, username=username, language_code=language_code, created_at=now
+        )
         session.add(user)
         await session.flush()
-    elif username and user.username != username:
+        return user
+    if username and user.username != username:
         user.username = username
+    if language_code and user.language_code != language_code:
+        user.language_code = language_code
     return user
 
 

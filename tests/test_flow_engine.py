@@ -20,17 +20,25 @@ CHAT = USER = 4242
 @asynccontextmanager
 async def flow_ctx(sessions: SessionFactory, clock: FrozenClock) -> AsyncIterator[FlowContext]:
     async with transaction(sessions) as session:
-        actor = await users_repo.upsert_user(session=session, telegram_id=USER, username="li",
-                                             now=clock.now())
-        yield FlowContext(session=session, now=clock.now(), tz=clock.now().tzinfo, chat_id=CHAT,
-                          user_id=USER, actor=actor)
+        actor = await users_repo.upsert_user(
+            session=session, telegram_id=USER, username="li", now=clock.now()
+        )
+        yield FlowContext(
+            session=session,
+            now=clock.now(),
+            tz=clock.now().tzinfo,
+            chat_id=CHAT,
+            user_id=USER,
+            actor=actor,
+        )
 
 
 async def _setup_invite(sessions: SessionFactory, clock: FrozenClock) -> int:
     async with transaction(sessions) as session:
         tree = await orgs.create_demo_tree(session, now=clock.now())
-        invite = await people.create_invite(session, org_id=tree[3].id, role=Role.LIAISON,
-                                            now=clock.now())
+        invite = await people.create_invite(
+            session, org_id=tree[3].id, role=Role.LIAISON, now=clock.now()
+        )
         return invite.id
 
 
@@ -55,9 +63,11 @@ def press(reply: Reply, action: Action, arg: str = "") -> Input:
 async def _start(sessions, clock) -> Reply:
     invite_id = await _setup_invite(sessions, clock)
     async with flow_ctx(sessions, clock) as ctx:
-        return await engine.start(ctx, RegistrationForm.name,
-                                  extra={"invite_id": invite_id, "org_path": "A › B",
-                                         "role": "liaison"})
+        return await engine.start(
+            ctx,
+            RegistrationForm.name,
+            extra={"invite_id": invite_id, "org_path": "A › B", "role": "liaison"},
+        )
 
 
 async def test_registration_walks_to_confirm(sessions, clock):
@@ -72,15 +82,19 @@ async def test_registration_walks_to_confirm(sessions, clock):
     async with transaction(sessions) as session:
         user = await users_repo.get_user(session=session, telegram_id=USER)
         assert (user.real_name, user.role) == ("王 小明", Role.LIAISON)
-        assert await conversations_repo.get_state(session=session, chat_id=CHAT,
-                                                  user_id=USER) is None
+        assert (
+            await conversations_repo.get_state(session=session, chat_id=CHAT, user_id=USER) is None
+        )
 
 
 async def test_bad_names_repeat_the_step(sessions, clock):
     reply = await _start(sessions, clock)
     await send(sessions, clock, press(reply, Action.CHOICE, "0"))
-    for text, key in (("", "register.bad_name_length"), ("王" * 200, "register.bad_name_length"),
-                      ("12345", "register.bad_name")):
+    for text, key in (
+        ("", "register.bad_name_length"),
+        ("王" * 200, "register.bad_name_length"),
+        ("12345", "register.bad_name"),
+    ):
         reply = await send(sessions, clock, Input(InputKind.TEXT, text))
         assert [m.key for m in reply.texts] == [key, "register.ask_name"]
     reply = await send(sessions, clock, Input(InputKind.STICKER))

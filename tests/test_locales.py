@@ -14,8 +14,10 @@ from bot.i18n import SUPPORTED, load_catalog, placeholders
 KEY_IN_CODE = re.compile(r"""["']((?:[a-z_]+\.)+[a-z_0-9]+)["']""")
 CODE_DIRS = ("bot",)
 # Dotted strings in code that are not message ids.
-NOT_KEYS = re.compile(r"^(bot|storage|telegram|stabot|sqlalchemy|sqlmodel|jieba|bm25s|httpx)\.|"
-                      r"\.(py|json|txt|md|docx|pdf|csv|xlsx|po|db|png|jsonl|npz|pkl|mmd|mako)$")
+NOT_KEYS = re.compile(
+    r"^(bot|storage|telegram|stabot|sqlalchemy|sqlmodel|jieba|bm25s|httpx)\.|"
+    r"\.(py|json|txt|md|docx|pdf|csv|xlsx|po|db|png|jsonl|npz|pkl|mmd|mako)$"
+)
 DYNAMIC_PREFIXES = ("role.", "help.header.")
 
 
@@ -41,8 +43,11 @@ def test_catalogs_have_the_same_ids(catalogs):
 
 def test_placeholders_match(catalogs):
     zh, en = catalogs["zh_CN"], catalogs["en"]
-    mismatched = {k: (placeholders(zh[k]), placeholders(en[k]))
-                  for k in zh if k in en and placeholders(zh[k]) != placeholders(en[k])}
+    mismatched = {
+        k: (placeholders(zh[k]), placeholders(en[k]))
+        for k in zh
+        if k in en and placeholders(zh[k]) != placeholders(en[k])
+    }
     assert mismatched == {}
 
 
@@ -59,7 +64,8 @@ def test_dynamic_families_are_complete(catalogs, prefix):
     from storage.models import Role
 
     names = {GUEST, *(r.value for r in Role)}
-    expected = {f"{prefix}{name}" for name in names} - ({"role.guest"} if prefix == "role." else
-                                                       set())
+    expected = {f"{prefix}{name}" for name in names} - (
+        {"role.guest"} if prefix == "role." else set()
+    )
     for catalog in catalogs.values():
         assert expected <= set(catalog)

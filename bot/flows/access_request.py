@@ -101,7 +101,7 @@ class AccessRequestForm(FormSpec):
                 ]
             ],
         )
-        recipients = [(a.telegram_id, a.locale) for a in admins]
+        recipients = [(a.telegram_id, people.user_locale(a)) for a in admins]
         recipients = recipients or [(tid, None) for tid in ctx.superadmin_ids]
         notices = [Notice(chat_id, locale, notice) for chat_id, locale in recipients]
         key = "access.sent" if notices else "access.sent_no_admin"

@@ -150,5 +150,5 @@ async def decide(ctx: FlowContext, request_id: int, approve: bool) -> Reply:
     outcome = "access.approved_by_you" if approve else "access.rejected_by_you"
     applicant = await users_repo.get_user(session=ctx.session, telegram_id=request.telegram_id)
     told = Msg("access.you_are_approved" if approve else "access.you_are_rejected")
-    notice = Notice(request.telegram_id, applicant.locale if applicant else None, Reply([told]))
+    notice = Notice(request.telegram_id, people.user_locale(applicant), Reply([told]))
     return Reply([Msg(outcome, name=request.real_name)], edit=True, notices=[notice])

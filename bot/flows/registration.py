@@ -37,7 +37,11 @@ def role_label(role: str | Role | None) -> Msg:
 
 
 REAL_NAME = FieldSpec(
-    "real_name", prompt="register.ask_name", label="register.label.name", parse=parse_real_name
+    "real_name",
+    prompt="register.ask_name",
+    label="register.label.name",
+    parse=parse_real_name,
+    params={"min": people.NAME_MIN, "max": people.NAME_MAX},
 )
 
 

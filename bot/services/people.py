@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.i18n import DEFAULT_LOCALE, normalize_locale
 from storage import orgs_repo, users_repo
 from storage.models import AccessRequest, AccessRequestStatus, Invite, Org, Role, User
 
@@ -120,6 +121,13 @@ async def register_with_invite(
     user.registered_at = now
     await session.flush()
     return user
+
+
+def user_locale(user: User | None, default: str = DEFAULT_LOCALE) -> str:
+    """The user's chosen language, else their Telegram app's, else the default."""
+    if user is None:
+        return default
+    return user.locale or normalize_locale(user.language_code, default)
 
 
 def is_registered(user: User | None) -> bool:

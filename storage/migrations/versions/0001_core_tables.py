@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-22 05:33:05.192577
+Create Date: 2026-11-22 05:55:19.708339
 """
 from collections.abc import Sequence
 
@@ -93,6 +93,7 @@ def upgrade() -> None:
     sa.Column('org_id', sa.Integer(), nullable=True),
     sa.Column('role', sa.Text(), nullable=True),
     sa.Column('locale', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=True),
+    sa.Column('language_code', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.Column('blocked_bot', sa.Boolean(), nullable=False),

@@ -1,0 +1,100 @@
+"""Drive the real Application with real Update JSON over the offline Bot API."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from telegram.ext import Application
+
+from bot.app import build_application
+from bot.clock import FrozenClock
+from bot.config import Settings
+from bot.offline_api import ApiCall, OfflineBotAPI
+from bot.updates import TgUser, UpdateFactory, to_update
+
+JSON = dict[str, Any]
+
+
+class BotHarness:
+    """One running Application, its offline API, and helpers to talk to it as users."""
+
+    def __init__(self, app: Application, api: OfflineBotAPI, factory: UpdateFactory) -> None:
+        self.app = app
+        self.api = api
+        self.factory = factory
+
+    async def feed(self, update: JSON) -> list[ApiCall]:
+        """Process one Update and return the Bot API calls it caused."""
+        before = len(self.api.calls)
+        await self.app.process_update(to_update(update, self.app.bot))
+        return self.api.calls[before:]
+
+    async def text(self, user: TgUser, text: str) -> list[ApiCall]:
+        """The user sends a text message (a command when it starts with /)."""
+        if text.startswith("/"):
+            command, _, args = text.partition(" ")
+            return await self.feed(self.factory.command(user, command, args or None))
+        return await self.feed(self.factory.message(user, text))
+
+    async def press(
+        self, user: TgUser, label: str, *, message: JSON | None = None
+    ) -> list[ApiCall]:
+        """The user presses the button whose text contains ``label`` on the newest keyboard."""
+        message = message or self.keyboard_message(user.id)
+        for row in message["reply_markup"]["inline_keyboard"]:
+            for button in row:
+                if label in button["text"]:
+                    return await self.feed(
+                        self.factory.callback(user, button["callback_data"], message)
+                    )
+        raise AssertionError(f"no button {label!r} in {message['reply_markup']}")
+
+    def keyboard_message(self, chat_id: int) -> JSON:
+        """The newest message in the chat that still has an inline keyboard."""
+        for message in reversed(self.api.sent_messages(chat_id)):
+            if (message.get("reply_markup") or {}).get("inline_keyboard"):
+                return message
+        raise AssertionError("no message with a keyboard")
+
+    def last_text(self, chat_id: int) -> str:
+        """The text of the newest message the bot shows in a chat."""
+        message = self.api.last_message(chat_id)
+        assert message is not None, "the bot has sent nothing to this chat"
+        return message.get("text") or message.get("caption") or ""
+
+    def button_texts(self, chat_id: int) -> list[str]:
+        """The labels of the newest inline keyboard in a chat."""
+        markup = self.keyboard_message(chat_id)["reply_markup"]["inline_keyboard"]
+        return [button["text"] for row in markup for button in row]
+
+
+def sent_texts(calls: list[ApiCall]) -> list[str]:
+    """Texts the bot sent or edited in these calls."""
+    return [
+        str(c.params.get("text")) for c in calls if c.method in ("sendMessage", "editMessageText")
+    ]
+
+
+def toasts(calls: list[ApiCall]) -> list[str]:
+    """Texts of the callback answers in these calls."""
+    return [str(c.params.get("text", "")) for c in calls if c.method == "answerCallbackQuery"]
+
+
+@asynccontextmanager
+async def running_bot(
+    settings: Settings, clock: FrozenClock, *, after: BotHarness | None = None
+) -> AsyncIterator[BotHarness]:
+    """A started Application (post_init included) on the test database.
+
+    ``after``: a harness whose process "died"; Telegram's update ids go on where it stopped.
+    """
+    api = OfflineBotAPI(bot_username=settings.bot_username, clock=lambda: clock.now().timestamp())
+    app = build_application(settings, request=api, clock=clock, migrate=False)
+    factory = UpdateFactory(api, clock=lambda: clock.now().timestamp())
+    if after is not None:
+        factory._update_id = after.factory._update_id
+    async with app:
+        await app.post_init(app)
+        yield BotHarness(app, api, factory)

@@ -1,0 +1,225 @@
+"""Onboarding through the real Application: invites, registration, access requests, guards."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.i18n import normalize_locale, t
+from bot.services import orgs, people
+from bot.updates import TgUser
+from storage import users_repo
+from storage.db import transaction
+from storage.models import Role
+from tests.harness import running_bot, sent_texts, toasts
+
+LI = TgUser(id=20001, first_name="小李", username="xiaoli")
+WANG = TgUser(id=20002, first_name="Wang", language_code="en")
+ADMIN = TgUser(id=20003, first_name="管理员")
+OTHER_ADMIN = TgUser(id=20004, first_name="别的管理员")
+
+
+@pytest.fixture
+async def tree(sessions, clock):
+    async with transaction(sessions) as session:
+        return {org.name: org for org in await orgs.create_demo_tree(session, now=clock.now())}
+
+
+async def make_invite(sessions, clock, org, role=Role.LIAISON, uses=1, ttl="7d") -> str:
+    async with transaction(sessions) as session:
+        invite = await people.create_invite(
+            session,
+            org_id=org.id,
+            role=role,
+            now=clock.now(),
+            uses=uses,
+            ttl=people.parse_duration(ttl),
+        )
+        return invite.code
+
+
+async def load_user(sessions, telegram_id):
+    async with transaction(sessions) as session:
+        return await users_repo.get_user(session=session, telegram_id=telegram_id)
+
+
+async def register(bot, user, code, name="李明"):
+    locale = normalize_locale(user.language_code)
+    await bot.text(user, f"/start {code}")
+    await bot.press(user, t(locale, "register.org_yes"))
+    await bot.text(user, name)
+    return await bot.press(user, t(locale, "form.button.confirm"))
+
+
+async def test_invite_registration_then_help_and_language(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["赛罕区科协"])
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(LI, f"/start {code}")
+        assert "呼和浩特市科协 › 赛罕区科协" in sent_texts(calls)[0]
+        assert "科协联络员" in sent_texts(calls)[0]
+        await bot.press(LI, "是，这是我的组织")
+        assert "真实姓名" in bot.last_text(LI.id)
+        await bot.text(LI, "李明")
+        assert "李明" in bot.last_text(LI.id) and "请核对" in bot.last_text(LI.id)
+        calls = await bot.press(LI, "确认提交")
+        assert "注册成功" in sent_texts(calls)[0]
+        menu = bot.api.my_commands({"type": "chat", "chat_id": LI.id})
+        assert [c["command"] for c in menu][:2] == ["start", "help"]
+
+        calls = await bot.text(LI, "/help")
+        assert sent_texts(calls)[0].startswith("<b>联络员可用命令")
+        await bot.text(LI, "/lang")
+        calls = await bot.press(LI, "English")
+        assert "Language set to English" in sent_texts(calls)[0]
+        calls = await bot.text(LI, "/help")
+        assert sent_texts(calls)[0].startswith("<b>Commands for liaisons")
+    user = await load_user(sessions, LI.id)
+    assert (user.real_name, user.role, user.org_id, user.locale) == (
+        "李明",
+        Role.LIAISON,
+        tree["赛罕区科协"].id,
+        "en",
+    )
+
+
+async def test_default_commands_are_set_per_language(settings, clock, tree):
+    async with running_bot(settings, clock) as bot:
+        zh = bot.api.my_commands({"type": "default"})
+        en = bot.api.my_commands({"type": "default"}, "en")
+    assert zh[1] == {"command": "help", "description": "帮助"}
+    assert en[1] == {"command": "help", "description": "Help"}
+
+
+async def test_bad_invites_are_explained(settings, clock, sessions, tree):
+    expired = await make_invite(sessions, clock, tree["青山区科协"], ttl="1h")
+    single = await make_invite(sessions, clock, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(LI, "/start nosuchcode")
+        assert "邀请码无效" in sent_texts(calls)[0]
+        clock.advance(timedelta(hours=2))
+        calls = await bot.text(LI, f"/start {expired}")
+        assert "已过期" in sent_texts(calls)[0]
+        await register(bot, WANG, single, name="Wang Wei")
+        calls = await bot.text(LI, f"/start {single}")
+        assert "使用次数已满" in sent_texts(calls)[0]
+    assert (await load_user(sessions, LI.id)).role is None
+
+
+async def test_invite_used_up_while_filling_is_refused_at_confirm(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, f"/start {code}")
+        await bot.press(LI, "是，这是我的组织")
+        await bot.text(LI, "李明")
+        await register(bot, WANG, code, name="Wang Wei")
+        calls = await bot.press(LI, "确认提交")
+        assert "失效" in sent_texts(calls)[0]
+    assert (await load_user(sessions, LI.id)).role is None
+
+
+@pytest.mark.parametrize("bad_name", [" ", "名" * 200, "12345"])
+async def test_bad_names_repeat_the_step(settings, clock, sessions, tree, bad_name):
+    code = await make_invite(sessions, clock, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, f"/start {code}")
+        await bot.press(LI, "是，这是我的组织")
+        calls = await bot.text(LI, bad_name)
+        text = sent_texts(calls)[0]
+        assert (
+            "姓名需为 2–40 个字" in text or "不像姓名" in text
+        ) and "请输入你的真实姓名" in text
+    assert (await load_user(sessions, LI.id)).real_name is None
+
+
+async def test_old_button_and_command_inside_form(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, f"/start {code}")
+        first = bot.keyboard_message(LI.id)
+        await bot.press(LI, "是，这是我的组织")
+        calls = await bot.press(LI, "是，这是我的组织", message=first)
+        assert toasts(calls) == [t("zh_CN", "form.stale")]
+        assert not sent_texts(calls)
+        calls = await bot.text(LI, "/start")
+        assert "还有一个表单没有填完" in sent_texts(calls)[0]
+        assert "真实姓名" in sent_texts(calls)[0]
+        calls = await bot.text(LI, "/me")
+        assert "你还没有注册" in sent_texts(calls)[0]
+        calls = await bot.text(LI, "/cancel")
+        assert "已取消" in sent_texts(calls)[0]
+        calls = await bot.text(LI, "/cancel")
+        assert "没有进行中的操作" in sent_texts(calls)[0]
+
+
+async def test_restart_in_the_middle_continues(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, f"/start {code}")
+        await bot.press(LI, "是，这是我的组织")
+        await bot.text(LI, "李明")
+        summary = bot.keyboard_message(LI.id)
+    async with running_bot(settings, clock, after=bot) as fresh:
+        fresh.api.observe_update({"update_id": 0, "message": summary})
+        calls = await fresh.press(LI, "确认提交", message=summary)
+        assert "注册成功！李明" in sent_texts(calls)[0]
+
+
+async def test_same_update_twice_is_handled_once(settings, clock, sessions, tree):
+    async with running_bot(settings, clock) as bot:
+        update = bot.factory.command(LI, "/start")
+        first = await bot.feed(update)
+        again = await bot.feed(update)
+    assert sent_texts(first) and again == []
+
+
+async def test_group_chat_gets_a_pointer_to_private_chat(settings, clock, tree):
+    async with running_bot(settings, clock) as bot:
+        group = bot.factory.group()
+        calls = await bot.feed(bot.factory.command(LI, "/start", chat=group))
+        assert "私聊" in sent_texts(calls)[0]
+        calls = await bot.feed(bot.factory.message(LI, "大家好", chat=group))
+        assert calls == []
+
+
+async def test_edited_message_inside_a_form(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, f"/start {code}")
+        await bot.press(LI, "是，这是我的组织")
+        original = bot.factory.message(LI, "李名")
+        await bot.feed(original)
+        calls = await bot.feed(bot.factory.edited_message(LI, original["message"], "李明"))
+        assert "不会改变表单内容" in sent_texts(calls)[0]
+
+
+async def test_access_request_approved_by_the_orgs_admin(settings, clock, sessions, tree):
+    async with transaction(sessions) as session:
+        await people.grant_admin(
+            session, telegram_id=ADMIN.id, org_id=tree["包头市科协"].id, now=clock.now()
+        )
+        await people.grant_admin(
+            session, telegram_id=OTHER_ADMIN.id, org_id=tree["呼和浩特市科协"].id, now=clock.now()
+        )
+    async with running_bot(settings, clock) as bot:
+        for admin in (ADMIN, OTHER_ADMIN):
+            bot.api.register_chat(admin.private_chat())
+        await bot.text(WANG, "/start")
+        await bot.press(WANG, "Request access")
+        await bot.text(WANG, "Wang Wei")
+        calls = await bot.text(WANG, "青山")
+        assert "青山区科协" in bot.button_texts(WANG.id)
+        await bot.press(WANG, "青山区科协")
+        await bot.press(WANG, "information officer")
+        calls = await bot.press(WANG, "Confirm")
+        notices = [
+            c for c in calls if c.method == "sendMessage" and c.params["chat_id"] == ADMIN.id
+        ]
+        assert len(notices) == 1 and "Wang Wei" in notices[0].params["text"]
+        notice = bot.api.last_message(ADMIN.id)
+        calls = await bot.press(OTHER_ADMIN, "同意", message=notice)
+        assert toasts(calls) == [t("zh_CN", "access.not_your_org")]
+        calls = await bot.press(ADMIN, "同意", message=notice)
+        assert any("approved" in text for text in sent_texts(calls))
+    user = await load_user(sessions, WANG.id)
+    assert (user.role, user.org_id) == (Role.INFO_OFFICER, tree["青山区科协"].id)
