@@ -26,7 +26,7 @@ async def upgrade_to_head(engine: AsyncEngine) -> None:
 
     def _upgrade(connection: Connection) -> None:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")  # feature branches may each add a head
 
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
