@@ -15,7 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from bot.services.knowledge.chunking import SECTION_SEPARATOR, Passage, PassageKind, chunk_lines
-from bot.services.knowledge.errors import IngestCode, IngestError, UnknownDocumentError
+from bot.services.knowledge.errors import (
+    IngestCode,
+    IngestError,
+    QuestionCode,
+    UnknownDocumentError,
+)
 from bot.services.knowledge.ingest import (
     MAX_BYTES,
     SUPPORTED_SUFFIXES,
@@ -23,7 +28,13 @@ from bot.services.knowledge.ingest import (
     read_document,
 )
 from bot.services.knowledge.lines import logical_lines
-from bot.services.knowledge.metadata import Metadata, extract_metadata, load_metadata_file
+from bot.services.knowledge.metadata import (
+    METADATA_FILE,
+    Metadata,
+    extract_metadata,
+    load_metadata_file,
+)
+from bot.services.knowledge.question import validate_question
 from bot.services.knowledge.tokenize import Analyzer, normalize
 
 REGISTRY_FILE = "documents.json"
@@ -33,6 +44,7 @@ CURRENT_FILE = "current.json"
 ROWS_FILE = "rows.json"
 JIEBA_DIR = "jieba"
 LOCK_FILE = ".lock"
+CORPUS_FILE = "corpus.json"
 # Part of the index key: bump when chunking or the stored layout changes.
 LAYOUT_VERSION = "1"
 
@@ -126,8 +138,19 @@ class KnowledgeBase:
         self._state()
 
     def ensure_corpus(self, corpus_dir: Path) -> list[DocumentInfo]:
-        """Index the files of ``corpus_dir`` not indexed yet (first run: all of them)."""
-        return self.add_paths([corpus_dir], skip_duplicates=True)
+        """Index the bundled corpus when it is new or changed (a cheap no-op otherwise).
+
+        Documents an admin removed stay removed: their content hashes are remembered.
+        """
+        manifest = _manifest(Path(corpus_dir))
+        marker = self.data_dir / CORPUS_FILE
+        if _read_json(marker) == manifest:
+            return []
+        added = self.add_paths([corpus_dir], skip_duplicates=True, skip_removed=True)
+        from bot.services.knowledge.index import write_json
+
+        write_json(marker, manifest)
+        return added
 
     # ----- reading ------------------------------------------------------------------------
 
@@ -174,6 +197,12 @@ class KnowledgeBase:
             and row.kind != PassageKind.OUTLINE
         ]
 
+    def validate_question(self, text: str) -> QuestionCode | None:
+        """Why ``text`` cannot be searched, or None (Latin words the documents use are fine)."""
+        state = self._state()
+        known = state.index.words.vocab if state.index is not None else None
+        return validate_question(text, known_terms=known)
+
     def highlight_terms(self, question: str, text: str | None = None) -> list[str]:
         """Words of the question (and their synonyms) to bold, longest first."""
         query = self.analyzer.query(question)
@@ -207,21 +236,33 @@ class KnowledgeBase:
         return info
 
     def add_paths(
-        self, paths: Iterable[Path], *, skip_duplicates: bool = False
+        self,
+        paths: Iterable[Path],
+        *,
+        skip_duplicates: bool = False,
+        skip_removed: bool = False,
+        errors: list[tuple[Path, IngestError]] | None = None,
     ) -> list[DocumentInfo]:
-        """Index files and folders (recursively); duplicates are skipped or raise."""
-        files = list(_expand(paths))
+        """Index files and folders (recursively) in one index update.
+
+        A bad file raises (and nothing is indexed) unless ``errors`` collects it instead.
+        """
         added: list[tuple[DocumentInfo, list[Passage]]] = []
         with self._writing():
             docs = self._load_registry()
-            for file in files:
+            removed = set(self._removed()) if skip_removed else set()
+            for file in _expand(paths):
                 try:
                     info, passages = self._ingest(file, docs, Metadata(), pending=added)
                 except IngestError as error:
                     if skip_duplicates and error.code == IngestCode.DUPLICATE:
                         continue
-                    raise
-                added.append((info, passages))
+                    if errors is None:
+                        raise
+                    errors.append((file, error))
+                    continue
+                if info.sha256 not in removed:
+                    added.append((info, passages))
             self._commit(docs, added)
         return [info for info, _ in added]
 
@@ -232,7 +273,7 @@ class KnowledgeBase:
             info = docs.pop(doc_id, None)
             if info is None:
                 raise UnknownDocumentError(doc_id)
-            self._save_registry(docs)
+            self._save_registry(docs, removed=[*self._removed(), info.sha256])
             self._rebuild(docs)
             (self.data_dir / PASSAGES_DIR / f"{doc_id}.json").unlink(missing_ok=True)
         return info
@@ -345,12 +386,25 @@ class KnowledgeBase:
         rows = json.loads(path.read_text(encoding="utf-8"))["documents"]
         return {row["doc_id"]: DocumentInfo(**row) for row in rows}
 
-    def _save_registry(self, docs: dict[str, DocumentInfo]) -> None:
-        """Write documents.json atomically."""
+    def _save_registry(
+        self, docs: dict[str, DocumentInfo], *, removed: Sequence[str] | None = None
+    ) -> None:
+        """Write documents.json atomically (with the hashes of removed documents)."""
         from bot.services.knowledge.index import write_json
 
-        payload = {"version": 1, "documents": [asdict(info) for info in docs.values()]}
+        kept = self._removed() if removed is None else list(removed)
+        present = {info.sha256 for info in docs.values()}
+        payload = {
+            "version": 1,
+            "documents": [asdict(info) for info in docs.values()],
+            "removed": sorted(set(kept) - present),
+        }
         write_json(self.data_dir / REGISTRY_FILE, payload)
+
+    def _removed(self) -> list[str]:
+        """Content hashes of documents an admin removed."""
+        payload = _read_json(self.data_dir / REGISTRY_FILE)
+        return list(payload.get("removed", [])) if isinstance(payload, dict) else []
 
     def _index_key(self, docs: dict[str, DocumentInfo]) -> str:
         """Identifies an index: the documents' content hashes plus analyzer and layout versions."""
@@ -509,6 +563,24 @@ class KnowledgeBase:
             text=item.text,
             score=round(score, 4),
         )
+
+
+def _read_json(path: Path) -> Any:
+    """Parsed JSON of a file, or None when missing or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _manifest(folder: Path) -> list[list[Any]]:
+    """Name, size and modification time of the files in a corpus folder."""
+    files = [*_expand([folder]), folder / METADATA_FILE]
+    return [
+        [str(f.relative_to(folder)), f.stat().st_size, f.stat().st_mtime_ns]
+        for f in files
+        if f.is_file()
+    ]
 
 
 def _expand(paths: Iterable[Path]) -> Iterator[Path]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +18,14 @@ FLAGS_FILE = "flags.npy"
 # BM25 parameters; b below the usual 0.75 because passages are already length-capped.
 K1 = 1.2
 B = 0.5
+
+
+def _bm25s() -> Any:
+    """bm25s, imported on first use, with its debug logging (on by default) turned down."""
+    import bm25s
+
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
 
 
 class Field:
@@ -34,8 +43,7 @@ class Field:
     @classmethod
     def build(cls, corpus_tokens: Sequence[list[str]]) -> Field:
         """Index tokenised passages."""
-        import bm25s
-
+        bm25s = _bm25s()
         model = bm25s.BM25(k1=K1, b=B)
         model.index(list(corpus_tokens), show_progress=False)
         return cls(model)
@@ -43,8 +51,7 @@ class Field:
     @classmethod
     def load(cls, folder: Path, *, mmap: bool = False) -> Field:
         """Load an index saved by :meth:`save`."""
-        import bm25s
-
+        bm25s = _bm25s()
         return cls(bm25s.BM25.load(str(folder), mmap=mmap, show_progress=False))
 
     def save(self, folder: Path) -> None:
