@@ -11,7 +11,7 @@ from telegram.request import BaseRequest
 
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.handlers import errors, forms, guards, start
+from bot.handlers import activities, errors, forms, guards, start
 from bot.i18n import SUPPORTED, t
 from bot.menu import GUEST, commands_for
 from bot.processor import PerChatUpdateProcessor
@@ -68,6 +68,7 @@ def _register_handlers(application: Application) -> None:
     for group, group_handlers in guards.handlers().items():
         application.add_handlers(group_handlers, group=group)
     application.add_handlers(start.handlers())
+    application.add_handlers(activities.handlers())  # /log, /mylogs, /pushed, quick log
     application.add_handlers(forms.handlers())
     application.add_error_handler(errors.on_error)
 
