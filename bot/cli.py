@@ -46,4 +46,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     # httpx logs every request URL, and the URL carries the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
     return int(args.func(args) or 0)

@@ -185,6 +185,7 @@ class FieldSpec:
     display: Display | None = None
     abort: dict[Any, str] = field(default_factory=dict)  # a choice that ends the form, and why
     params: dict[str, Any] = field(default_factory=dict)  # fixed parameters of the prompt
+    in_summary: bool = True  # listed (with an edit button) on the summary
     columns: int = 2
 
     def applies(self, data: dict[str, Any]) -> bool:

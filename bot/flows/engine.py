@@ -415,16 +415,15 @@ def display_value(spec: FieldSpec, model: FormModel) -> Label:
 
 
 def _summary(form: FormSpec, model: FormModel, notices: list[Msg]) -> Reply:
+    shown = [spec for spec in form.fields if spec.in_summary and spec.applies(model.data)]
     lines = [
         Msg("form.summary_line", label=Msg(spec.label), value=display_value(spec, model))
-        for spec in form.fields
-        if spec.applies(model.data)
+        for spec in shown
     ]
     texts = [*notices, Msg(form.summary_key), *form.summary_extra(model), *lines]
     edits = [
         _button(model, Msg("form.button.edit", label=Msg(spec.label)), Action.EDIT, spec.name)
-        for spec in form.fields
-        if spec.applies(model.data)
+        for spec in shown
     ]
     rows = [edits[i : i + 2] for i in range(0, len(edits), 2)]
     rows.append(

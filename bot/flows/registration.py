@@ -57,6 +57,7 @@ class RegistrationForm(FormSpec):
             label="register.label.org_ok",
             choices=[Choice("yes", Msg("register.org_yes")), Choice("no", Msg("register.org_no"))],
             abort={"no": "register.org_wrong"},
+            in_summary=False,  # the summary shows the org itself, above the name
             columns=1,
         ),
         REAL_NAME,
