@@ -181,6 +181,9 @@ class FieldSpec:
     optional: bool = False
     multi: bool = False  # several choices, then "done"
     collect: int = 0  # > 0: a list of up to this many inputs (photos), then "done"
+    # Stay on a full ``collect`` step until "done": an album's extra item then meets the step's
+    # own hint instead of landing on the next step.
+    stay_when_full: bool = False
     when: Callable[[dict[str, Any]], bool] | None = None
     display: Display | None = None
     abort: dict[Any, str] = field(default_factory=dict)  # a choice that ends the form, and why
@@ -208,6 +211,8 @@ class FormModel:
         self.instance: str = raw.get("instance") or secrets.token_hex(2)
         self.counter: int = raw.get("counter", 0)
         self.message_id: int | None = raw.get("message_id")
+        # Pre-filled forms (quick log, edit of a saved record) ask only for what is missing.
+        self.fill_missing: bool = raw.get("fill_missing", False)
         self.target: str = ""
 
     @property
@@ -227,6 +232,7 @@ class FormModel:
                 "instance": self.instance,
                 "counter": self.counter,
                 "message_id": self.message_id,
+                "fill_missing": self.fill_missing,
             },
             ensure_ascii=False,
             default=str,
@@ -362,7 +368,7 @@ class FormSpec:
         for spec in self.fields[start:]:
             if not spec.applies(model.data):
                 continue
-            if not model.editing or spec.name not in model.data:
+            if not (model.editing or model.fill_missing) or spec.name not in model.data:
                 return spec.name
         return SUMMARY
 

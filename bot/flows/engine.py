@@ -76,10 +76,16 @@ async def start(
     data: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
     notices: list[Msg] | None = None,
+    fill_missing: bool = False,
 ) -> Reply:
-    """Begin form ``name`` (replacing any other), pre-filled with ``data``."""
+    """Begin form ``name`` (replacing any other), pre-filled with ``data``.
+
+    ``fill_missing``: steps already answered in ``data`` are passed over on the way to the
+    summary, where they can still be edited.
+    """
     form = FORMS[name]
-    model = FormModel(form, {"data": dict(data or {}), "ctx": dict(extra or {})})
+    raw = {"data": dict(data or {}), "ctx": dict(extra or {}), "fill_missing": fill_missing}
+    model = FormModel(form, raw)
     machine = form.machine()
     machine.add_model(model, initial=form.steps()[0])
     try:
@@ -87,6 +93,7 @@ async def start(
         if not first.applies(model.data) or first.name in model.data:
             model.target = form.next_step(model)
             if model.target != first.name:
+                model.fill_missing = model.fill_missing and model.target != SUMMARY
                 await model.trigger("advance")
         reply = await render(form, ctx, model, list(notices or []))
         await _save(ctx, form, model)
@@ -323,7 +330,7 @@ async def _collect(
         return await render(form, ctx, model, [Msg("form.too_many", limit=spec.collect)])
     items.append(value)
     model.data[spec.name] = items
-    if len(items) >= spec.collect:
+    if len(items) >= spec.collect and not spec.stay_when_full:
         return await _advance(form, ctx, model)
     return await render(
         form, ctx, model, [Msg("form.collected", count=len(items), limit=spec.collect)]
@@ -333,7 +340,7 @@ async def _collect(
 async def _advance(form: FormSpec, ctx: FlowContext, model: FormModel) -> Reply:
     model.target = form.next_step(model)
     if model.target == SUMMARY:
-        model.editing = False
+        model.editing = model.fill_missing = False
     await model.trigger("advance")
     return await render(form, ctx, model, [])
 
