@@ -223,3 +223,19 @@ async def test_access_request_approved_by_the_orgs_admin(settings, clock, sessio
         assert any("approved" in text for text in sent_texts(calls))
     user = await load_user(sessions, WANG.id)
     assert (user.role, user.org_id) == (Role.INFO_OFFICER, tree["青山区科协"].id)
+
+
+async def test_many_users_at_once_keep_the_database_consistent(settings, clock, sessions, tree):
+    import asyncio
+
+    code = await make_invite(sessions, clock, tree["青山区科协"], uses=30)
+    users = [TgUser(id=40000 + i, first_name=f"用户{i}") for i in range(30)]
+    async with running_bot(settings, clock) as bot:
+        await asyncio.gather(*(bot.text(user, f"/start {code}") for user in users))
+        await asyncio.gather(*(bot.press(user, "是，这是我的组织") for user in users))
+        await asyncio.gather(*(bot.text(user, f"同事{user.id}") for user in users))
+        results = await asyncio.gather(*(bot.press(user, "确认提交") for user in users))
+    assert all("注册成功" in sent_texts(calls)[0] for calls in results)
+    async with transaction(sessions) as session:
+        invite = await users_repo.get_invite(session=session, code=code)
+    assert invite.used == 30
