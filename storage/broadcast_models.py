@@ -1,0 +1,74 @@
+"""Broadcast tables: one notice (`Broadcast`) and its durable outbox (`BroadcastDelivery`)."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import BigInteger, Column, Index, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+class BroadcastStatus(StrEnum):
+    """Life of a notice: draft → scheduled → running ⇄ paused → done | cancelled."""
+
+    DRAFT = "draft"
+    SCHEDULED = "scheduled"
+    RUNNING = "running"
+    PAUSED = "paused"
+    DONE = "done"
+    CANCELLED = "cancelled"
+
+
+class DeliveryStatus(StrEnum):
+    """One recipient's row in the outbox."""
+
+    PENDING = "pending"
+    SENDING = "sending"  # claimed by the sender; the request may be on its way
+    SENT = "sent"
+    FAILED = "failed"
+    BLOCKED = "blocked"  # 403: the user blocked the bot
+    CANCELLED = "cancelled"  # the broadcast was cancelled before this row was sent
+
+
+class Broadcast(SQLModel, table=True):
+    """A notice an admin sends to an audience, with its content and progress message."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    created_by: int = Field(sa_type=BigInteger)  # the admin's Telegram id (and chat)
+    admin_locale: str = Field(default="zh_CN", max_length=10)
+    audience: str = Field(sa_type=Text)  # JSON: how the recipients were chosen
+    text: str = Field(sa_type=Text)  # HTML, checked against Telegram's tag subset
+    media_kind: str | None = Field(default=None, max_length=16)  # photo | document
+    media_file_id: str | None = Field(default=None, sa_type=Text)
+    receipt: bool = False
+    status: BroadcastStatus = Field(default=BroadcastStatus.DRAFT, sa_type=Text, index=True)
+    parent_id: int | None = Field(default=None, foreign_key="broadcast.id")  # a reminder's root
+    total: int = 0
+    scheduled_at: datetime | None = None
+    progress_message_id: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+class BroadcastDelivery(SQLModel, table=True):
+    """One recipient of one broadcast: the outbox row the sender drains."""
+
+    __tablename__ = "broadcast_delivery"
+    __table_args__ = (
+        UniqueConstraint("broadcast_id", "user_id", name="uq_delivery_broadcast_user"),
+        Index("ix_delivery_broadcast_status", "broadcast_id", "status"),
+        Index("ix_delivery_status_due", "status", "next_attempt_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    broadcast_id: int = Field(foreign_key="broadcast.id")
+    user_id: int = Field(foreign_key="tg_user.id")
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    locale: str = Field(default="zh_CN", max_length=10)
+    status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=Text)
+    attempts: int = 0
+    next_attempt_at: datetime | None = None
+    message_id: int | None = Field(default=None, sa_type=BigInteger)
+    error: str | None = Field(default=None, max_length=200)
+    sent_at: datetime | None = None
+    acked_at: datetime | None = None
