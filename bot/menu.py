@@ -28,6 +28,9 @@ MENU: list[MenuCommand] = [
     MenuCommand("me", "cmd.me", EVERYONE),
     MenuCommand("lang", "cmd.lang", EVERYONE),
     MenuCommand("cancel", "cmd.cancel", EVERYONE),
+    MenuCommand("log", "cmd.log", MEMBERS),
+    MenuCommand("mylogs", "cmd.mylogs", MEMBERS),
+    MenuCommand("pushed", "cmd.pushed", frozenset({Role.INFO_OFFICER.value, Role.ADMIN.value})),
 ]
 
 # Commands that may interrupt a form without ending it.

@@ -2,9 +2,50 @@
 
 from __future__ import annotations
 
-from telegram.ext import BaseHandler
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.flows import activity_views
+from bot.handlers import forms
+from bot.handlers.common import respond
+from bot.runtime import StabotContext
+
+
+def _args(context: StabotContext) -> str:
+    return " ".join(context.args or [])
+
+
+async def log(update: Update, context: StabotContext) -> None:
+    """Start the activity form, pre-filled from any text after the command."""
+    text = _args(context)
+    await respond(update, context, lambda ctx: activity_views.begin(ctx, text))
+
+
+async def my_logs(update: Update, context: StabotContext) -> None:
+    """The user's activities, paged."""
+    await respond(update, context, activity_views.my_logs)
+
+
+async def pushed(update: Update, context: StabotContext) -> None:
+    """Add to today's count of pushed science items."""
+    text = _args(context)
+    await respond(update, context, lambda ctx: activity_views.pushed(ctx, text))
+
+
+async def button(update: Update, context: StabotContext) -> None:
+    """Buttons of the activity list, the detail view and the push count."""
+    data = update.callback_query.data
+    await respond(update, context, lambda ctx: activity_views.on_button(ctx, data))
 
 
 def handlers() -> list[BaseHandler]:
-    """The handlers of this module, in match order."""
-    return []
+    """The handlers of this module, in match order; also claims report-like free text."""
+    if activity_views.quick_route not in forms.TEXT_ROUTES:
+        # First in line: it only claims texts that read as a report, others pass through.
+        forms.TEXT_ROUTES.insert(0, activity_views.quick_route)
+    return [
+        CommandHandler("log", log),
+        CommandHandler("mylogs", my_logs),
+        CommandHandler("pushed", pushed),
+        CallbackQueryHandler(button, pattern=r"^act\|"),
+    ]

@@ -1,0 +1,291 @@
+"""Replies around the activity form: /log (plain, with text, 同上次), the quick log from free
+text, /mylogs with open / edit / delete, and /pushed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.flows import engine
+from bot.flows.activity import ActivityForm, type_label, unit_label
+from bot.flows.base import Button, FlowContext, Input, InputKind, Msg, Reply
+from bot.services import activities as svc
+from bot.services import people
+from bot.services.activities import ActivityError
+from storage import orgs_repo
+from storage.activity_models import Activity
+
+PREFIX = "act"
+SAME_WORDS = frozenset({"同上次", "同上", "上次", "same", "again"})
+PUSH_BUTTONS = (1, 2, 3, 5, 10)
+LIST_TITLE_MAX = 18  # a list button shows the start of the title; Telegram cuts long labels
+
+
+def _not_registered() -> Reply:
+    return Reply([Msg("activity.not_registered")])
+
+
+async def begin(ctx: FlowContext, text: str = "") -> Reply:
+    """/log, /log <one-line report>, or /log 同上次."""
+    if not people.is_registered(ctx.actor):
+        return _not_registered()
+    text = text.strip()
+    if text.lower() in SAME_WORDS:
+        return await same_as_last(ctx)
+    if text:
+        return await quick(ctx, text)
+    reply = await engine.start(ctx, ActivityForm.name, notices=[Msg("activity.intro")])
+    if await svc.last_activity(ctx.session, ctx.user_id) is not None:
+        reply.buttons.insert(0, [Button(Msg("activity.button.same_as_last"), f"{PREFIX}|same")])
+    return reply
+
+
+async def quick_route(ctx: FlowContext, inp: Input) -> Reply | None:
+    """A free message that reads as an activity report starts a pre-filled form."""
+    if inp.kind is not InputKind.TEXT or not people.is_registered(ctx.actor):
+        return None
+    if not svc.looks_like_report(inp.text):
+        return None  # questions and chat are for the other text routes
+    return await quick(ctx, inp.text)
+
+
+async def quick(ctx: FlowContext, text: str) -> Reply:
+    """Pre-fill type, date, place and participants from a text; ask only for the rest."""
+    found = svc.understand(text, svc.today_in(ctx.now, ctx.tz))
+    data, labels = await _own_org(ctx)
+    data.update(found)
+    notices = _understood(found) if found else [Msg("activity.quick_nothing")]
+    return await engine.start(
+        ctx,
+        ActivityForm.name,
+        data=data,
+        extra={"labels": labels},
+        notices=notices,
+        fill_missing=True,
+    )
+
+
+async def _own_org(ctx: FlowContext) -> tuple[dict[str, Any], dict[str, Any]]:
+    # The organising org defaults to the user's own; the summary still offers to change it.
+    org = await svc.own_org(ctx.session, ctx.actor)
+    if org is None:
+        return {}, {}
+    return {"org_id": org.id}, {"org_id": org.name}
+
+
+def _understood(found: dict[str, Any]) -> list[Msg]:
+    shown = {
+        "type": lambda v: type_label(v),
+        "day": str,
+        "place": str,
+        "participants": lambda v: Msg("activity.people", count=v),
+    }
+    lines = [
+        Msg("form.summary_line", label=Msg(f"activity.label.{name}"), value=show(found[name]))
+        for name, show in shown.items()
+        if name in found
+    ]
+    return [Msg("activity.quick_understood"), *lines, Msg("activity.quick_rest")]
+
+
+async def same_as_last(ctx: FlowContext) -> Reply:
+    """A new log with place, org and audience taken from the previous one."""
+    if not people.is_registered(ctx.actor):
+        return _not_registered()
+    last = await svc.last_activity(ctx.session, ctx.user_id)
+    if last is None:
+        return await engine.start(ctx, ActivityForm.name, notices=[Msg("activity.no_last")])
+    org = await orgs_repo.get_org(session=ctx.session, org_id=last.org_id)
+    data = {"place": last.place, "org_id": last.org_id, "audience": list(last.audience)}
+    notice = Msg(
+        "activity.same_prefilled",
+        place=last.place or Msg("form.empty"),
+        org=org.name if org else "",
+        audience=[Msg(f"activity.audience.{a}") for a in last.audience],
+    )
+    return await engine.start(
+        ctx,
+        ActivityForm.name,
+        data=data,
+        extra={"labels": {"org_id": org.name if org else ""}},
+        notices=[notice],
+        fill_missing=True,
+    )
+
+
+# --- /mylogs ---------------------------------------------------------------------------------
+
+
+async def my_logs(ctx: FlowContext, page: int = 0, *, edit: bool = False) -> Reply:
+    """One page of the user's activities, each a button that opens it."""
+    if not people.is_registered(ctx.actor):
+        return _not_registered()
+    listing = await svc.my_page(ctx.session, ctx.user_id, page)
+    if not listing.total:
+        return Reply([Msg("activity.mylogs_empty")], edit=edit)
+    header = Msg("activity.mylogs_header", page=listing.page + 1, pages=listing.pages)
+    rows = [[Button(_list_label(a), f"{PREFIX}|open|{a.id}")] for a in listing.items]
+    nav = []
+    if listing.page > 0:
+        nav.append(Button(Msg("activity.button.prev"), f"{PREFIX}|page|{listing.page - 1}"))
+    if listing.page + 1 < listing.pages:
+        nav.append(Button(Msg("activity.button.next"), f"{PREFIX}|page|{listing.page + 1}"))
+    return Reply([header], [*rows, nav], edit=edit)
+
+
+def _list_label(activity: Activity) -> Msg:
+    if activity.type == svc.PUSH_TYPE:
+        what: Any = Msg("activity.push_title", count=activity.amount)
+    else:
+        title = activity.title
+        what = title if len(title) <= LIST_TITLE_MAX else f"{title[:LIST_TITLE_MAX]}…"
+    return Msg("activity.list_button", day=activity.day.isoformat()[5:], title=what)
+
+
+async def open_log(ctx: FlowContext, activity_id: int) -> Reply:
+    """One activity in full, with edit and delete when the user may still change it."""
+    try:
+        activity = await svc.viewable(ctx.session, activity_id, ctx.actor, ctx.superadmin)
+    except ActivityError as error:
+        return Reply([], toast=Msg(error.key, error.params))
+    texts = await _detail(ctx, activity)
+    rows: list[list[Button]] = []
+    if await svc.can_modify(ctx.session, activity, ctx.actor, ctx.now, ctx.superadmin):
+        rows.append(_change_buttons(activity))
+    else:
+        texts.append(Msg("activity.locked", days=svc.EDIT_WINDOW.days))
+    rows.append([Button(Msg("activity.button.back_to_list"), f"{PREFIX}|page|0")])
+    return Reply(texts, rows, edit=True)
+
+
+def _change_buttons(activity: Activity) -> list[Button]:
+    delete = Button(Msg("activity.button.delete"), f"{PREFIX}|del|{activity.id}")
+    if activity.type == svc.PUSH_TYPE:
+        return [delete]  # a push count is changed with /pushed, not with the form
+    return [Button(Msg("activity.button.edit"), f"{PREFIX}|edit|{activity.id}"), delete]
+
+
+async def _detail(ctx: FlowContext, activity: Activity) -> list[Msg]:
+    org = await orgs_repo.get_org(session=ctx.session, org_id=activity.org_id)
+    what = type_label(activity.type)
+    if activity.type == svc.OTHER_TYPE and activity.type_other:
+        what = Msg("activity.other_named", name=activity.type_other)
+    values: list[tuple[str, Any]] = [
+        ("type", what),
+        ("day", activity.day.isoformat()),
+        ("place", activity.place),
+        ("org", org.name if org else ""),
+        (
+            "participants",
+            activity.participants and Msg("activity.people", count=activity.participants),
+        ),
+        ("audience", [Msg(f"activity.audience.{a}") for a in activity.audience]),
+        ("summary", activity.summary),
+        ("photos", Msg("activity.photo_count", count=len(activity.photos))),
+    ]
+    title = activity.title or Msg("activity.push_title", count=activity.amount)
+    lines = [
+        Msg("form.summary_line", label=Msg(f"activity.label.{name}"), value=value)
+        for name, value in values
+        if value not in (None, "", [])
+    ]
+    counted = Msg("activity.counted", amount=activity.amount, unit=unit_label(activity.unit))
+    return [Msg("activity.detail_title", title=title), *lines, counted]
+
+
+async def edit_log(ctx: FlowContext, activity_id: int) -> Reply:
+    """Open the form on a saved activity, at its summary."""
+    try:
+        activity = await svc.modifiable(
+            ctx.session, activity_id, ctx.actor, ctx.now, superadmin=ctx.superadmin
+        )
+    except ActivityError as error:
+        return Reply([], toast=Msg(error.key, error.params))
+    org = await orgs_repo.get_org(session=ctx.session, org_id=activity.org_id)
+    extra = {"activity_id": activity.id, "labels": {"org_id": org.name if org else ""}}
+    reply = await engine.start(
+        ctx, ActivityForm.name, data=svc.form_data(activity), extra=extra, fill_missing=True
+    )
+    return _as_button(reply)
+
+
+async def ask_delete(ctx: FlowContext, activity_id: int) -> Reply:
+    """Ask before deleting."""
+    try:
+        activity = await svc.modifiable(
+            ctx.session, activity_id, ctx.actor, ctx.now, superadmin=ctx.superadmin
+        )
+    except ActivityError as error:
+        return Reply([], toast=Msg(error.key, error.params))
+    title = activity.title or Msg("activity.push_title", count=activity.amount)
+    buttons = [
+        Button(Msg("activity.button.delete_yes"), f"{PREFIX}|delok|{activity.id}"),
+        Button(Msg("activity.button.delete_no"), f"{PREFIX}|open|{activity.id}"),
+    ]
+    return Reply([Msg("activity.delete_confirm", title=title)], [buttons], edit=True)
+
+
+async def delete_log(ctx: FlowContext, activity_id: int) -> Reply:
+    """Delete after the user said yes."""
+    try:
+        activity = await svc.delete_activity(
+            ctx.session,
+            activity_id=activity_id,
+            actor=ctx.actor,
+            now=ctx.now,
+            superadmin=ctx.superadmin,
+        )
+    except ActivityError as error:
+        return Reply([], toast=Msg(error.key, error.params))
+    title = activity.title or Msg("activity.push_title", count=activity.amount)
+    back = [Button(Msg("activity.button.back_to_list"), f"{PREFIX}|page|0")]
+    return Reply([Msg("activity.deleted", title=title)], [back], edit=True)
+
+
+# --- /pushed ---------------------------------------------------------------------------------
+
+
+async def pushed(ctx: FlowContext, text: str, *, edit: bool = False) -> Reply:
+    """/pushed N: add N 篇次 of 转载推送科普信息 to today's count."""
+    if not people.is_registered(ctx.actor):
+        return _not_registered()
+    if not text.strip():
+        buttons = [Button(str(n), f"{PREFIX}|push|{n}") for n in PUSH_BUTTONS]
+        return Reply([Msg("activity.push_ask")], [buttons])
+    try:
+        count = svc.parse_count(text)
+        result = await svc.record_pushed(
+            ctx.session, actor=ctx.actor, count=count, now=ctx.now, tz=ctx.tz
+        )
+    except ActivityError as error:
+        return Reply([Msg(error.key, error.params)])
+    total = result.activity.amount
+    if result.earlier:
+        text_msg = Msg("activity.push_added", added=count, earlier=result.earlier, total=total)
+    else:
+        text_msg = Msg("activity.push_recorded", total=total)
+    return Reply([text_msg], edit=edit)
+
+
+# --- buttons ---------------------------------------------------------------------------------
+
+
+async def on_button(ctx: FlowContext, data: str) -> Reply:
+    """``act|…`` buttons: same, page N, open / edit / del / delok ID, push N."""
+    _, action, *rest = data.split("|")
+    arg = int(rest[0]) if rest and rest[0].isdigit() else 0
+    if action == "same":
+        return _as_button(await same_as_last(ctx))
+    if action == "page":
+        return await my_logs(ctx, arg, edit=True)
+    if action == "push":
+        return await pushed(ctx, str(arg), edit=True)
+    handlers = {"open": open_log, "edit": edit_log, "del": ask_delete, "delok": delete_log}
+    if action in handlers and arg:
+        return await handlers[action](ctx, arg)
+    return Reply([], toast=Msg("form.stale"))
+
+
+def _as_button(reply: Reply) -> Reply:
+    # A form started from a button keeps the pressed message as its own, so it is edited.
+    reply.edit = True
+    return reply
