@@ -9,9 +9,10 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
+from bot import broadcaster
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.handlers import activities, errors, forms, guards, start
+from bot.handlers import activities, broadcast, errors, forms, guards, start
 from bot.i18n import SUPPORTED, t
 from bot.menu import GUEST, commands_for
 from bot.processor import PerChatUpdateProcessor
@@ -69,6 +70,7 @@ def _register_handlers(application: Application) -> None:
         application.add_handlers(group_handlers, group=group)
     application.add_handlers(start.handlers())
     application.add_handlers(activities.handlers())  # /log, /mylogs, /pushed, quick log
+    application.add_handlers(broadcast.handlers())  # /broadcast, its buttons, 已阅 receipts
     application.add_handlers(forms.handlers())
     application.add_error_handler(errors.on_error)
 
@@ -78,6 +80,7 @@ async def _post_init(application: Application) -> None:
     if application.bot_data.get("stabot.migrate", True):
         await upgrade_to_head(rt.engine)
     await _set_default_commands(application)
+    await broadcaster.start_service(application)  # the outbox sender, on its own lane
 
 
 async def _set_default_commands(application: Application) -> None:
@@ -94,4 +97,5 @@ async def _set_default_commands(application: Application) -> None:
 
 
 async def _post_shutdown(application: Application) -> None:
+    await broadcaster.stop_service(application)
     await runtime_of(application).engine.dispose()

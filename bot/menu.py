@@ -31,6 +31,7 @@ MENU: list[MenuCommand] = [
     MenuCommand("log", "cmd.log", MEMBERS),
     MenuCommand("mylogs", "cmd.mylogs", MEMBERS),
     MenuCommand("pushed", "cmd.pushed", frozenset({Role.INFO_OFFICER.value, Role.ADMIN.value})),
+    MenuCommand("broadcast", "cmd.broadcast", ADMINS),
 ]
 
 # Commands that may interrupt a form without ending it.

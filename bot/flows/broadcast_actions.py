@@ -1,0 +1,150 @@
+"""What the broadcast buttons do: preview, launch, pause/resume/cancel, receipts, reminders."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from bot.flows.base import Button, FlowContext, Label, Msg, Reply
+from bot.flows.broadcast import _scope, progress_reply
+from bot.services import broadcasts
+from bot.services.broadcasts import BroadcastError
+from storage import broadcasts_repo
+from storage.broadcast_models import Broadcast, BroadcastStatus
+from storage.models import User
+
+WHO_LIMIT = 40  # names per list in the receipts view; the counts say the rest
+
+
+def _local(ctx: FlowContext, moment: datetime | None) -> str:
+    return (moment or ctx.now).astimezone(ctx.tz).strftime("%Y-%m-%d %H:%M")
+
+
+async def _owned(ctx: FlowContext, broadcast_id: int) -> Broadcast:
+    return await broadcasts.owned(
+        ctx.session, broadcast_id, telegram_id=ctx.user_id, superadmin=ctx.superadmin
+    )
+
+
+async def _guarded(work: Callable[[], Awaitable[Reply]]) -> Reply:
+    try:
+        return await work()
+    except BroadcastError as refusal:
+        return Reply([], toast=Msg(refusal.key, refusal.params))
+
+
+async def draft_for_preview(ctx: FlowContext, broadcast_id: int) -> Broadcast | None:
+    """The draft to show as a preview, if the admin may see it."""
+    try:
+        draft = await _owned(ctx, broadcast_id)
+    except BroadcastError:
+        return None
+    return draft if draft.status == BroadcastStatus.DRAFT else None
+
+
+async def preview_reply(ctx: FlowContext, broadcast_id: int) -> Reply:
+    """Under the preview: how many get it and when, with send and cancel."""
+
+    async def work() -> Reply:
+        draft = await _owned(ctx, broadcast_id)
+        if draft.status != BroadcastStatus.DRAFT:
+            raise BroadcastError("broadcast.already_launched")
+        when: Label = (
+            _local(ctx, draft.scheduled_at) if draft.scheduled_at else Msg("broadcast.when_now")
+        )
+        text = Msg("broadcast.confirm", count=draft.total, when=when)
+        prefix = f"bc|{draft.id}|"
+        buttons = [
+            [
+                Button(Msg("broadcast.button.send"), prefix + "go"),
+                Button(Msg("broadcast.button.cancel"), prefix + "x"),
+            ]
+        ]
+        return Reply([Msg("broadcast.preview_above"), text], buttons)
+
+    return await _guarded(work)
+
+
+async def launch(ctx: FlowContext, broadcast_id: int) -> Reply:
+    """Queue the draft: now, or at its time."""
+
+    async def work() -> Reply:
+        draft = await _owned(ctx, broadcast_id)
+        scope = await _scope(ctx)
+        total = await broadcasts.launch(
+            ctx.session, draft, scope=scope, default_locale=ctx.locale, now=ctx.now
+        )
+        if draft.scheduled_at and draft.scheduled_at > ctx.now:
+            msg = Msg("broadcast.scheduled", count=total, when=_local(ctx, draft.scheduled_at))
+            cancel = Button(Msg("broadcast.button.cancel"), f"bc|{draft.id}|x")
+            return Reply([msg], [[cancel]], edit=True)
+        return Reply([Msg("broadcast.launched", count=total)], edit=True)
+
+    return await _guarded(work)
+
+
+async def control(ctx: FlowContext, broadcast_id: int, action: str) -> Reply:
+    """Pause (``p``), resume (``r``) or cancel (``x``); the status message shows the result."""
+
+    async def work() -> Reply:
+        broadcast = await _owned(ctx, broadcast_id)
+        if action == "x":
+            was_draft = broadcast.status == BroadcastStatus.DRAFT
+            await broadcasts.cancel(ctx.session, broadcast, now=ctx.now)
+            if was_draft:
+                return Reply([Msg("broadcast.draft_cancelled")], edit=True)
+        else:
+            await broadcasts.set_paused(ctx.session, broadcast, paused=action == "p")
+        figures = await broadcasts.progress(ctx.session, broadcast_id)
+        reply = progress_reply(broadcast, figures, rate=0.0, eta=0.0)
+        reply.edit = True
+        return reply
+
+    return await _guarded(work)
+
+
+def _names(users: list[User]) -> list[str]:
+    return [u.real_name or (f"@{u.username}" if u.username else str(u.telegram_id)) for u in users]
+
+
+async def receipts(ctx: FlowContext, broadcast_id: int) -> Reply:
+    """Who has acknowledged and who has not (names, then counts)."""
+
+    async def work() -> Reply:
+        broadcast = await _owned(ctx, broadcast_id)
+        figures = await broadcasts.progress(ctx.session, broadcast_id)
+        acked, waiting = await broadcasts_repo.receipt_lists(
+            session=ctx.session, broadcast_id=broadcast_id, limit=WHO_LIMIT
+        )
+        empty = Msg("broadcast.nobody")
+        texts = [
+            Msg(
+                "broadcast.receipts_head", id=broadcast.id, acked=figures.acked, sent=figures.sent
+            ),
+            Msg("broadcast.receipts_acked", names=_names(acked) or empty),
+            Msg("broadcast.receipts_waiting", names=_names(waiting) or empty),
+        ]
+        if figures.sent > WHO_LIMIT:
+            texts.append(Msg("broadcast.receipts_truncated", limit=WHO_LIMIT))
+        return Reply(texts)
+
+    return await _guarded(work)
+
+
+async def remind(ctx: FlowContext, broadcast_id: int) -> Reply:
+    """Send the notice again to whoever has not acknowledged it."""
+
+    async def work() -> Reply:
+        root = await _owned(ctx, broadcast_id)
+        _, total = await broadcasts.remind(ctx.session, root, now=ctx.now)
+        return Reply([Msg("broadcast.reminding", count=total)])
+
+    return await _guarded(work)
+
+
+async def acknowledge(ctx: FlowContext, broadcast_id: int) -> Reply:
+    """A recipient taps 已阅."""
+    done = await broadcasts_repo.acknowledge(
+        session=ctx.session, broadcast_id=broadcast_id, telegram_id=ctx.user_id, now=ctx.now
+    )
+    return Reply([], toast=Msg("broadcast.acked" if done else "broadcast.ack_nothing"))

@@ -1,0 +1,77 @@
+"""/broadcast, the buttons of a broadcast's preview and status message, and 已阅 receipts."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+
+from bot.broadcaster import SERVICE_KEY, send_notice
+from bot.flows import broadcast as form
+from bot.flows import broadcast_actions as actions
+from bot.flows.base import Button, Msg
+from bot.handlers.common import respond
+from bot.handlers.render import render_markup
+from bot.runtime import StabotContext
+
+log = logging.getLogger(__name__)
+
+
+async def broadcast_command(update: Update, context: StabotContext) -> None:
+    """Start the broadcast form (admins only)."""
+    await respond(update, context, form.begin)
+
+
+async def preview_button(update: Update, context: StabotContext) -> None:
+    """Show the draft exactly as recipients will get it, then ask to send."""
+    broadcast_id = int(update.callback_query.data.split("|")[1])
+    async with context.rt.unit(update) as ctx:
+        draft = await actions.draft_for_preview(ctx, broadcast_id)
+        chat_id, locale = ctx.chat_id, ctx.locale
+    if draft is not None:
+        await send_notice(context.bot, chat_id, locale, draft)
+    await respond(update, context, lambda ctx: actions.preview_reply(ctx, broadcast_id))
+
+
+async def control_button(update: Update, context: StabotContext) -> None:
+    """Send, pause, resume, cancel, receipts or remind; the sender learns at once."""
+    _, raw_id, action = update.callback_query.data.split("|")
+    broadcast_id = int(raw_id)
+    produce = {
+        "go": lambda ctx: actions.launch(ctx, broadcast_id),
+        "w": lambda ctx: actions.receipts(ctx, broadcast_id),
+        "m": lambda ctx: actions.remind(ctx, broadcast_id),
+    }.get(action, lambda ctx: actions.control(ctx, broadcast_id, action))
+    await respond(update, context, produce)
+    sender = context.rt.services.get(SERVICE_KEY)
+    if sender is not None and action in ("p", "x"):
+        sender.halt(broadcast_id)
+    elif sender is not None:
+        sender.wake()
+
+
+async def ack_button(update: Update, context: StabotContext) -> None:
+    """A recipient acknowledges a notice; the button then shows it was read."""
+    broadcast_id = int(update.callback_query.data.split("|")[1])
+    reply = await respond(update, context, lambda ctx: actions.acknowledge(ctx, broadcast_id))
+    if reply is None or reply.toast != Msg("broadcast.acked"):
+        return
+    async with context.rt.unit(update) as ctx:
+        locale = ctx.locale
+    done = [[Button(Msg("broadcast.button.acked"), f"bca|{broadcast_id}")]]
+    try:
+        await update.callback_query.edit_message_reply_markup(render_markup(locale, done))
+    except TelegramError as error:  # the message is too old to edit: the receipt still counts
+        log.info("could not mark the notice as read: %s", error)
+
+
+def handlers() -> list[BaseHandler]:
+    """The handlers of this module, in match order."""
+    return [
+        CommandHandler("broadcast", broadcast_command),
+        CallbackQueryHandler(preview_button, pattern=r"^bc\|\d+\|v$"),
+        CallbackQueryHandler(control_button, pattern=r"^bc\|\d+\|(go|p|r|x|w|m)$"),
+        CallbackQueryHandler(ack_button, pattern=r"^bca\|\d+$"),
+    ]

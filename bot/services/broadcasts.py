@@ -1,0 +1,286 @@
+"""Broadcast notices: audiences, drafts, launching, controls, receipts and progress figures."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from html.parser import HTMLParser
+from typing import Any
+
+from sqlalchemy import ColumnElement
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.people import Scope
+from storage import broadcasts_repo as repo
+from storage import orgs_repo
+from storage.broadcast_models import Broadcast, BroadcastStatus, DeliveryStatus
+
+TEXT_LIMIT = 4096
+CAPTION_LIMIT = 1024
+# Telegram's HTML subset (parse_mode=HTML); anything else is refused rather than sent broken.
+ALLOWED_TAGS = frozenset(
+    {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre"}
+    | {"blockquote", "tg-spoiler", "span", "tg-emoji"}
+)
+ACTIVE = (BroadcastStatus.RUNNING, BroadcastStatus.PAUSED, BroadcastStatus.SCHEDULED)
+
+
+class BroadcastError(Exception):
+    """A refusal with a message key for the admin."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+@dataclass(frozen=True)
+class Audience:
+    """Who gets a notice: the whole scope, one level of it, picked orgs, or one role."""
+
+    kind: str  # all | subtree | level | orgs | role
+    level: str | None = None
+    org_ids: list[int] = field(default_factory=list)
+    role: str | None = None
+
+    def to_json(self) -> str:
+        """Stored on the broadcast, so the report can say who it was for."""
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, raw: str) -> Audience:
+        """The inverse of `to_json`."""
+        data = json.loads(raw)
+        return cls(**{k: data.get(k) for k in ("kind", "level", "role")}, org_ids=data["org_ids"])
+
+
+async def audience_filter(
+    session: AsyncSession, scope: Scope, audience: Audience
+) -> list[ColumnElement[bool]]:
+    """The recipient clauses of an audience, never wider than the admin's scope."""
+    paths: list[str] = []
+    for org_id in audience.org_ids:
+        org = await orgs_repo.get_org(session=session, org_id=org_id)
+        if org is None or not scope.covers(org):
+            raise BroadcastError("broadcast.org_out_of_scope")
+        paths.append(org.path)
+    if audience.kind == "orgs" and not paths:
+        raise BroadcastError("broadcast.no_recipients")
+    return repo.recipient_filter(
+        root=scope.org,
+        level=audience.level if audience.kind == "level" else None,
+        org_paths=paths,
+        role=audience.role if audience.kind == "role" else None,
+    )
+
+
+async def count_audience(session: AsyncSession, scope: Scope, audience: Audience) -> int:
+    """How many people an audience reaches now."""
+    where = await audience_filter(session, scope, audience)
+    return await repo.count_recipients(session=session, where=where)
+
+
+class _TagChecker(HTMLParser):
+    """Rebuilds text with Telegram's tags kept and everything else escaped."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.open: list[str] = []
+        self.bad = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in ALLOWED_TAGS:
+            self.bad = True
+            return
+        rendered = "".join(f' {k}="{_attr(v)}"' for k, v in attrs if k in ("href", "class"))
+        self.out.append(f"<{tag}{rendered}>")
+        self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if not self.open or self.open[-1] != tag:
+            self.bad = True
+            return
+        self.open.pop()
+        self.out.append(f"</{tag}>")
+
+    def handle_data(self, data: str) -> None:
+        self.out.append(data.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
+
+
+def _attr(value: str | None) -> str:
+    return (value or "").replace("&", "&amp;").replace('"', "&quot;")
+
+
+def clean_html(text: str, limit: int) -> str:
+    """The admin's text as safe Telegram HTML; refuses unknown or unbalanced tags."""
+    checker = _TagChecker()
+    checker.feed(text.strip())
+    checker.close()
+    if checker.bad or checker.open:
+        raise BroadcastError("broadcast.bad_html")
+    html = "".join(checker.out)
+    if not html:
+        raise BroadcastError("broadcast.empty")
+    if len(html) > limit:
+        raise BroadcastError("broadcast.too_long", limit=limit, length=len(html))
+    return html
+
+
+async def create_draft(
+    session: AsyncSession,
+    *,
+    scope: Scope,
+    admin_id: int,
+    admin_locale: str,
+    audience: Audience,
+    content: dict[str, Any],
+    receipt: bool,
+    scheduled_at: datetime | None,
+    now: datetime,
+) -> tuple[Broadcast, int]:
+    """Save a confirmed form as a draft; returns it and its current number of recipients."""
+    total = await count_audience(session, scope, audience)
+    if total == 0:
+        raise BroadcastError("broadcast.no_recipients")
+    broadcast = Broadcast(
+        created_by=admin_id,
+        admin_locale=admin_locale,
+        audience=audience.to_json(),
+        text=content.get("text") or "",
+        media_kind=content.get("kind") if content.get("kind") != "text" else None,
+        media_file_id=content.get("file_id"),
+        receipt=receipt,
+        total=total,
+        scheduled_at=scheduled_at,
+        created_at=now,
+    )
+    session.add(broadcast)
+    await session.flush()
+    return broadcast, total
+
+
+async def owned(
+    session: AsyncSession, broadcast_id: int, *, telegram_id: int, superadmin: bool
+) -> Broadcast:
+    """A broadcast its creator (or a superadmin) may act on."""
+    broadcast = await session.get(Broadcast, broadcast_id)
+    if broadcast is None or not (superadmin or broadcast.created_by == telegram_id):
+        raise BroadcastError("broadcast.not_yours")
+    return broadcast
+
+
+async def launch(
+    session: AsyncSession,
+    broadcast: Broadcast,
+    *,
+    scope: Scope,
+    default_locale: str,
+    now: datetime,
+) -> int:
+    """Queue a draft: one outbox row per recipient (chosen now), to start at its time."""
+    if broadcast.status != BroadcastStatus.DRAFT:
+        raise BroadcastError("broadcast.already_launched")
+    where = await audience_filter(session, scope, Audience.from_json(broadcast.audience))
+    total = await repo.enqueue(
+        session=session, broadcast_id=broadcast.id, where=where, default_locale=default_locale
+    )
+    if total == 0:
+        raise BroadcastError("broadcast.no_recipients")
+    broadcast.total = total
+    broadcast.status = BroadcastStatus.SCHEDULED
+    broadcast.scheduled_at = broadcast.scheduled_at or now
+    await session.flush()
+    return total
+
+
+async def set_paused(session: AsyncSession, broadcast: Broadcast, paused: bool) -> None:
+    """Pause a running broadcast, or resume a paused one."""
+    source, target = (
+        (BroadcastStatus.RUNNING, BroadcastStatus.PAUSED)
+        if paused
+        else (BroadcastStatus.PAUSED, BroadcastStatus.RUNNING)
+    )
+    if broadcast.status != source:
+        raise BroadcastError("broadcast.not_possible_now")
+    broadcast.status = target
+    await session.flush()
+
+
+async def cancel(session: AsyncSession, broadcast: Broadcast, *, now: datetime) -> None:
+    """Stop a broadcast for good; rows not yet sent are cancelled."""
+    if broadcast.status not in (*ACTIVE, BroadcastStatus.DRAFT):
+        raise BroadcastError("broadcast.not_possible_now")
+    broadcast.status = BroadcastStatus.CANCELLED
+    broadcast.finished_at = now
+    await repo.cancel_pending(session=session, broadcast_id=broadcast.id)
+    await session.flush()
+
+
+async def remind(
+    session: AsyncSession, root: Broadcast, *, now: datetime
+) -> tuple[Broadcast, int]:
+    """A reminder with the same content to whoever got the notice and has not acknowledged."""
+    if not root.receipt or root.parent_id is not None:
+        raise BroadcastError("broadcast.not_possible_now")
+    reminder = Broadcast(
+        created_by=root.created_by,
+        admin_locale=root.admin_locale,
+        audience=json.dumps({"kind": "reminder", "of": root.id}),
+        text=root.text,
+        media_kind=root.media_kind,
+        media_file_id=root.media_file_id,
+        receipt=True,
+        parent_id=root.id,
+        status=BroadcastStatus.SCHEDULED,
+        scheduled_at=now,
+        created_at=now,
+    )
+    session.add(reminder)
+    await session.flush()
+    total = await repo.enqueue_unacknowledged(
+        session=session, broadcast_id=reminder.id, root_id=root.id
+    )
+    if total == 0:
+        raise BroadcastError("broadcast.everyone_acked")
+    reminder.total = total
+    await session.flush()
+    return reminder, total
+
+
+def receipt_root(broadcast: Broadcast) -> int:
+    """The broadcast whose receipts a notice's button records (a reminder's root)."""
+    return broadcast.parent_id or broadcast.id  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Figures of one broadcast for the status message."""
+
+    total: int
+    sent: int
+    failed: int
+    blocked: int
+    cancelled: int
+    waiting: int  # pending or sending
+    acked: int
+
+    @property
+    def done(self) -> int:
+        """Rows that reached a final state."""
+        return self.sent + self.failed + self.blocked + self.cancelled
+
+
+async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
+    """The current figures of a broadcast."""
+    counts = await repo.counts(session=session, broadcast_id=broadcast_id)
+    return Progress(
+        total=sum(counts[s.value] for s in DeliveryStatus),
+        sent=counts[DeliveryStatus.SENT],
+        failed=counts[DeliveryStatus.FAILED],
+        blocked=counts[DeliveryStatus.BLOCKED],
+        cancelled=counts[DeliveryStatus.CANCELLED],
+        waiting=counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.SENDING],
+        acked=counts["acked"],
+    )

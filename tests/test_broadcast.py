@@ -1,0 +1,418 @@
+"""Broadcasts through the real Application: targeting, preview, outbox states, limits, receipts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from sqlmodel import col, select
+from telegram import Bot
+from telegram.request import BaseRequest, RequestData
+
+from bot.broadcaster import SERVICE_KEY, BroadcastSender, RateLimiter
+from bot.runtime import runtime_of
+from bot.services import broadcasts, orgs, people
+from bot.services.broadcasts import Audience, BroadcastError
+from bot.updates import TgUser
+from storage import broadcasts_repo, users_repo
+from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus, DeliveryStatus
+from storage.db import transaction
+from storage.models import Role
+from tests.harness import BotHarness, running_bot, sent_texts, toasts
+
+ADMIN = TgUser(id=30001, first_name="管理员")
+OFFICERS = [TgUser(id=31000 + i, first_name=f"信息员{i}") for i in range(4)]
+LIAISON = TgUser(id=32001, first_name="联络员")
+FAR_AWAY = TgUser(id=33001, first_name="包头信息员")
+
+
+@pytest.fixture
+async def tree(sessions, clock):
+    async with transaction(sessions) as session:
+        return {org.name: org for org in await orgs.create_demo_tree(session, now=clock.now())}
+
+
+async def add_user(sessions, clock, tg: TgUser, org, role: Role) -> None:
+    async with transaction(sessions) as session:
+        user = await users_repo.upsert_user(
+            session=session, telegram_id=tg.id, username=None, now=clock.now()
+        )
+        user.real_name, user.org_id, user.role, user.active = tg.first_name, org.id, role, True
+
+
+@pytest.fixture
+async def people_tree(sessions, clock, tree):
+    hohhot = tree["呼和浩特市科协"]
+    await add_user(sessions, clock, ADMIN, hohhot, Role.ADMIN)
+    for i, officer in enumerate(OFFICERS):
+        org = tree["赛罕区科协"] if i % 2 else tree["伊利集团科协"]
+        await add_user(sessions, clock, officer, org, Role.INFO_OFFICER)
+    await add_user(sessions, clock, LIAISON, tree["赛罕区科协"], Role.LIAISON)
+    await add_user(sessions, clock, FAR_AWAY, tree["青山区科协"], Role.INFO_OFFICER)
+    return tree
+
+
+class FakeSleep:
+    """Sleeping moves the frozen clock instead of waiting."""
+
+    def __init__(self, clock) -> None:
+        self.clock = clock
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        self.clock.advance(timedelta(seconds=seconds))
+        await asyncio.sleep(0)
+
+
+def sender_of(bot: BotHarness, clock) -> BroadcastSender:
+    sender = runtime_of(bot.app).services[SERVICE_KEY]
+    sender.sleep = FakeSleep(clock)
+    return sender
+
+
+def register_chats(bot: BotHarness, *users: TgUser) -> None:
+    for user in users:
+        bot.api.register_chat(user.private_chat())
+
+
+def notices_to(bot: BotHarness, user: TgUser) -> list[dict[str, Any]]:
+    return [
+        m
+        for m in bot.api.sent_messages(user.id)
+        if "通知" in (m.get("text") or m.get("caption") or "")
+    ]
+
+
+async def deliveries(sessions) -> list[BroadcastDelivery]:
+    async with transaction(sessions) as session:
+        query = select(BroadcastDelivery).order_by(col(BroadcastDelivery.id))
+        return list((await session.exec(query)).all())
+
+
+async def fill_form(bot: BotHarness, *, role_label: str = "科普信息员") -> None:
+    await bot.text(ADMIN, "/broadcast")
+    await bot.press(ADMIN, "按角色")
+    await bot.press(ADMIN, role_label)
+    await bot.text(ADMIN, "<b>通知</b>：请于12月9日前报送落实情况")
+    await bot.press(ADMIN, "跳过")
+    await bot.press(ADMIN, "要求回执")
+    await bot.press(ADMIN, "立即发送")
+
+
+async def launch_via_form(bot: BotHarness) -> None:
+    await fill_form(bot)
+    await bot.press(ADMIN, "确认提交")
+    await bot.press(ADMIN, "预览")
+    await bot.press(ADMIN, "确认发送")
+
+
+async def test_form_preview_confirm_send_and_receipts(settings, clock, sessions, people_tree):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, *OFFICERS, LIAISON, FAR_AWAY)
+        sender = sender_of(bot, clock)
+        calls = await bot.text(ADMIN, "/broadcast")
+        assert "呼和浩特市科协及下级全部（6 人）" in bot.button_texts(ADMIN.id)
+        await fill_form(bot)
+        summary = bot.last_text(ADMIN.id)
+        assert "请核对通知" in summary and "要求回执" in summary
+        calls = await bot.press(ADMIN, "确认提交")
+        assert "<b>4</b> 人" in sent_texts(calls)[0]
+        calls = await bot.press(ADMIN, "预览")
+        preview = bot.api.sent_messages(ADMIN.id)[-2]
+        assert preview["text"] == "通知：请于12月9日前报送落实情况"
+        assert preview["entities"][0]["type"] == "bold"
+        assert preview["reply_markup"]["inline_keyboard"][0][0]["text"] == "✅ 已阅"
+        assert "确认发送给 <b>4</b> 人" in sent_texts(calls)[-1]
+        assert not notices_to(bot, OFFICERS[0])  # nothing goes out before the confirmation
+        await bot.press(ADMIN, "确认发送")
+        await sender.drain()
+
+        for officer in OFFICERS:
+            (notice,) = notices_to(bot, officer)
+            assert notice["text"] == preview["text"]
+        assert not notices_to(bot, LIAISON) and not notices_to(bot, FAR_AWAY)
+        assert "送达 4/4" in bot.last_text(ADMIN.id)
+
+        calls = await bot.press(OFFICERS[0], "已阅", message=notices_to(bot, OFFICERS[0])[0])
+        assert toasts(calls) == ["已确认阅读，谢谢！"]
+        calls = await bot.press(OFFICERS[0], "已确认", message=notices_to(bot, OFFICERS[0])[0])
+        assert "已记录过" in toasts(calls)[0]
+        calls = await bot.press(ADMIN, "谁已阅")
+        text = sent_texts(calls)[0]
+        assert "已阅 1/4" in text and "✅ 已阅：信息员0" in text and "信息员3" in text
+    rows = await deliveries(sessions)
+    assert {r.status for r in rows} == {DeliveryStatus.SENT}
+    assert sum(r.acked_at is not None for r in rows) == 1
+
+
+async def test_remind_those_who_have_not_acknowledged(settings, clock, sessions, people_tree):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, *OFFICERS)
+        sender = sender_of(bot, clock)
+        await launch_via_form(bot)
+        await sender.drain()
+        await bot.press(OFFICERS[1], "已阅", message=notices_to(bot, OFFICERS[1])[0])
+        calls = await bot.press(ADMIN, "提醒未阅")
+        assert "3 位未阅" in sent_texts(calls)[0]
+        clock.advance(timedelta(seconds=5))  # the per-chat interval is long over
+        await sender.drain()
+        assert len(notices_to(bot, OFFICERS[0])) == 2
+        assert len(notices_to(bot, OFFICERS[1])) == 1
+        reminder = notices_to(bot, OFFICERS[0])[-1]
+        assert reminder["text"].startswith("🔔 提醒")
+        await bot.press(OFFICERS[0], "已阅", message=reminder)
+    async with transaction(sessions) as session:
+        root = (await session.exec(select(Broadcast).order_by(col(Broadcast.id)))).first()
+        figures = await broadcasts.progress(session, root.id)
+    assert figures.acked == 2  # the reminder's button acknowledges the original notice
+
+
+async def test_targeting_stays_inside_the_admin_scope(sessions, clock, people_tree):
+    tree = people_tree
+    async with transaction(sessions) as session:
+        admin = await users_repo.get_user(session=session, telegram_id=ADMIN.id)
+        scope = await people.admin_scope(session, admin, superadmin=False)
+        everyone = people.Scope(None)
+
+        async def count(audience: Audience, within=scope) -> int:
+            return await broadcasts.count_audience(session, within, audience)
+
+        assert await count(Audience("subtree")) == 6
+        assert await count(Audience("all"), everyone) == 7
+        assert await count(Audience("level", level="enterprise")) == 2
+        assert await count(Audience("role", role="info_officer")) == 4
+        assert await count(Audience("orgs", org_ids=[tree["赛罕区科协"].id])) == 3
+        with pytest.raises(BroadcastError):
+            await count(Audience("orgs", org_ids=[tree["青山区科协"].id]))
+        assert await count(Audience("orgs", org_ids=[tree["青山区科协"].id]), everyone) == 1
+        user = await users_repo.get_user(session=session, telegram_id=OFFICERS[0].id)
+        user.active = False  # inactive users (blocked the bot, removed) get nothing
+        assert await count(Audience("role", role="info_officer")) == 3
+
+
+async def test_non_admins_cannot_broadcast(settings, clock, people_tree):
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(OFFICERS[0], "/broadcast")
+        assert "只有管理员" in sent_texts(calls)[0]
+
+
+async def test_bad_html_and_scheduled_time(settings, clock, sessions, people_tree):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, *OFFICERS)
+        sender = sender_of(bot, clock)
+        await bot.text(ADMIN, "/broadcast")
+        await bot.press(ADMIN, "按角色")
+        await bot.press(ADMIN, "科普信息员")
+        calls = await bot.text(ADMIN, "<script>x</script>")
+        assert "格式标记有误" in sent_texts(calls)[0]
+        await bot.text(ADMIN, "通知：a < b & c")
+        await bot.press(ADMIN, "跳过")
+        await bot.press(ADMIN, "不要回执")
+        calls = await bot.text(ADMIN, "09:00")  # 10:00 now in Shanghai: tomorrow 09:00
+        assert "2026-03-17 09:00" in sent_texts(calls)[0]
+        await bot.press(ADMIN, "确认提交")
+        await bot.press(ADMIN, "预览")
+        calls = await bot.press(ADMIN, "确认发送")
+        assert "已安排在 2026-03-17 09:00" in sent_texts(calls)[0]
+        await sender.drain()
+        assert not notices_to(bot, OFFICERS[0])
+        clock.advance(timedelta(hours=23, minutes=1))
+        await sender.drain()
+        (notice,) = notices_to(bot, OFFICERS[0])
+        assert notice["text"] == "通知：a < b & c" and "reply_markup" not in notice
+
+
+async def launch_direct(sessions, clock, *, role: str = "info_officer") -> int:
+    """A launched broadcast without the form (the sender tests start here)."""
+    async with transaction(sessions) as session:
+        admin = await users_repo.get_user(session=session, telegram_id=ADMIN.id)
+        scope = await people.admin_scope(session, admin, superadmin=False)
+        draft, _ = await broadcasts.create_draft(
+            session,
+            scope=scope,
+            admin_id=ADMIN.id,
+            admin_locale="zh_CN",
+            audience=Audience("role", role=role),
+            content={"text": "通知：测试"},
+            receipt=False,
+            scheduled_at=None,
+            now=clock.now(),
+        )
+        await broadcasts.launch(
+            session, draft, scope=scope, default_locale="zh_CN", now=clock.now()
+        )
+        return draft.id
+
+
+class FlakyRequest(BaseRequest):
+    """The offline API behind scripted failures: each entry answers one sendMessage."""
+
+    def __init__(self, api: BaseRequest, failures: list[tuple[int, dict[str, Any]]]) -> None:
+        self.api = api
+        self.failures = failures
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> tuple[int, bytes]:
+        if url.endswith("/sendMessage") and self.failures:
+            status, body = self.failures.pop(0)
+            return status, json.dumps({"ok": False, "error_code": status, **body}).encode()
+        return await self.api.do_request(url, method, request_data, *args, **kwargs)
+
+
+async def flaky_lane(bot: BotHarness, sender: BroadcastSender, failures) -> None:
+    sender.lane = Bot(bot.app.bot.token, request=FlakyRequest(bot.api, failures))
+    await sender.lane.initialize()
+
+
+async def test_429_is_honoured_and_nothing_is_sent_twice(settings, clock, sessions, people_tree):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        sender = sender_of(bot, clock)
+        too_many = {
+            "description": "Too Many Requests: retry after 7",
+            "parameters": {"retry_after": 7},
+        }
+        await flaky_lane(bot, sender, [(429, too_many)])
+        await launch_direct(sessions, clock)
+        start = clock.now()
+        await sender.drain()
+        assert sender.retry_after_hits == 1
+        assert sum(sender.sleep.calls) >= 7  # the whole lane waited what Telegram asked
+        sends = [c for c in bot.api.calls_to("sendMessage") if c.params["chat_id"] != ADMIN.id]
+        assert sorted(c.params["chat_id"] for c in sends) == sorted(o.id for o in OFFICERS)
+        assert clock.now() - start >= timedelta(seconds=7)
+    rows = await deliveries(sessions)
+    assert [r.status for r in rows] == [DeliveryStatus.SENT] * 4
+    assert [r.attempts for r in rows] == [0] * 4  # a 429 uses up no attempt
+
+
+async def test_transient_errors_back_off_then_give_up(settings, clock, sessions, people_tree):
+    bad_gateway = (502, {"description": "Bad Gateway"})
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, LIAISON)
+        sender = sender_of(bot, clock)
+        await flaky_lane(bot, sender, [bad_gateway] * 5)
+        await launch_direct(sessions, clock, role="liaison")
+        await sender.drain()
+        assert [round(s) for s in sender.sleep.calls if s >= 1] == [2, 4, 8, 16]
+        (given_up,) = await deliveries(sessions)
+        assert (given_up.status, given_up.attempts) == (DeliveryStatus.FAILED, 5)
+
+        await flaky_lane(bot, sender, [bad_gateway])
+        await launch_direct(sessions, clock, role="liaison")
+        await sender.drain()
+    retried = (await deliveries(sessions))[-1]
+    assert (retried.status, retried.attempts) == (DeliveryStatus.SENT, 1)
+
+
+async def test_403_marks_the_user_blocked(settings, clock, sessions, people_tree):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        bot.api.block(OFFICERS[2].id)
+        sender = sender_of(bot, clock)
+        await launch_direct(sessions, clock)
+        await sender.drain()
+        assert "已屏蔽机器人 1" in bot.last_text(ADMIN.id)
+    rows = {r.chat_id: r for r in await deliveries(sessions)}
+    assert rows[OFFICERS[2].id].status == DeliveryStatus.BLOCKED
+    async with transaction(sessions) as session:
+        user = await users_repo.get_user(session=session, telegram_id=OFFICERS[2].id)
+    assert (user.active, user.blocked_bot) == (False, True)
+
+
+async def test_pause_resume_cancel(settings, clock, sessions, people_tree):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, *OFFICERS)
+        sender = sender_of(bot, clock)
+        sender.batch = 1
+        await launch_via_form(bot)
+        await sender.step()
+        await sender.settle()
+        status = bot.keyboard_message(ADMIN.id)
+        assert "发送中" in status["text"]
+        calls = await bot.press(ADMIN, "暂停", message=status)
+        assert "已暂停" in sent_texts(calls)[0] and "已发送 1/4" in sent_texts(calls)[0]
+        assert await sender.step() == 0
+        await bot.press(ADMIN, "继续")
+        await sender.step()
+        await sender.settle()
+        calls = await bot.press(ADMIN, "取消")
+        assert "已取消" in sent_texts(calls)[0]
+        await sender.drain()
+    rows = await deliveries(sessions)
+    assert [r.status for r in rows] == [DeliveryStatus.SENT] * 2 + [DeliveryStatus.CANCELLED] * 2
+
+
+async def test_restart_resumes_without_resending(settings, clock, sessions, people_tree):
+    async with running_bot(settings, clock) as first:
+        register_chats(first, ADMIN, *OFFICERS)
+        sender = sender_of(first, clock)
+        sender.batch = 1
+        await launch_direct(sessions, clock)
+        await sender.step()  # officer 0 confirmed sent
+        await sender.settle()
+        async with transaction(sessions) as session:  # officer 1 claimed; then the process dies
+            (claimed,) = await broadcasts_repo.claim(
+                session=session, now=clock.now(), limit=1, skip_locked=False
+            )
+    async with running_bot(settings, clock, after=first) as bot:
+        bot.api = first.api  # same Telegram
+        sender = sender_of(bot, clock)
+        sender.lane = Bot(bot.app.bot.token, request=first.api)
+        await sender.lane.initialize()
+        assert await sender.recover() == 1
+        await sender.drain()
+    per_chat = [
+        len([c for c in first.api.calls_to("sendMessage") if c.params["chat_id"] == o.id])
+        for o in OFFICERS
+    ]
+    assert per_chat == [1, 0, 1, 1]  # the in-flight one is never resent (at most once)
+    rows = {r.chat_id: r for r in await deliveries(sessions)}
+    assert rows[claimed.chat_id].status == DeliveryStatus.FAILED
+    assert rows[claimed.chat_id].error == "interrupted"
+    async with transaction(sessions) as session:
+        broadcast = (await session.exec(select(Broadcast))).one()
+    assert broadcast.status == BroadcastStatus.DONE
+
+
+def test_rate_limiter_paces_globally_and_per_chat():
+    now = [0.0]
+    limiter = RateLimiter(rate=25, per_chat_interval=1.0, now=lambda: now[0])
+    for chat in range(25):
+        assert limiter.wait() <= 0 or chat > 0
+        now[0] = max(now[0], now[0] + limiter.wait())
+        limiter.take(chat)
+    assert now[0] == pytest.approx(24 / 25)
+    assert limiter.chat_wait(0) == pytest.approx(1.0 - 24 / 25)
+    limiter.pause(5)
+    assert limiter.wait() == pytest.approx(5)
+
+
+async def test_unique_row_per_broadcast_and_user(sessions, clock, people_tree):
+    broadcast_id = await launch_direct(sessions, clock)
+    async with transaction(sessions) as session:
+        where = broadcasts_repo.recipient_filter(root=None, role="info_officer")
+        with pytest.raises(Exception, match=r"(?i)unique|duplicate"):
+            await broadcasts_repo.enqueue(
+                session=session, broadcast_id=broadcast_id, where=where, default_locale="zh_CN"
+            )
