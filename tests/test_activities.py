@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import select
@@ -457,3 +457,66 @@ def test_every_type_audience_and_unit_is_translated():
         keys += [f"activity.audience.{a}" for a in svc.AUDIENCES]
         keys += [f"activity.unit.{u}" for u in svc.UNITS]
         assert [k for k in keys if k not in catalog] == []
+
+
+TODAY = date(2026, 3, 16)  # a Monday
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("今天", "2026-03-16"),
+        ("前天", "2026-03-14"),
+        ("上周五", "2026-03-13"),
+        ("上星期日", "2026-03-15"),
+        ("周五", "2026-03-13"),
+        ("3月15日", "2026-03-15"),
+        ("三月十五日", "2026-03-15"),
+        ("2026-03-15", "2026-03-15"),
+        ("2026年3月1日", "2026-03-01"),
+        ("12月5日", "2025-12-05"),
+        ("March 15", "2026-03-15"),
+    ],
+)
+def test_typed_dates(typed, expected):
+    assert svc.parse_day(typed, TODAY).isoformat() == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "count"),
+    [("120", 120), ("约120人", 120), ("一百二十", 120), ("１２０人", 120), ("1,200余人", 1200)],
+)
+def test_head_counts(typed, count):
+    assert svc.parse_participants(typed) == count
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (
+            QUICK,
+            {"type": "lecture", "day": "2026-03-15", "place": "青山区社区", "participants": 120},
+        ),
+        (
+            "上周五在包钢集团举办科技培训，共80名职工参加",
+            {"type": "training", "day": "2026-03-13", "place": "包钢集团", "participants": 80},
+        ),
+        ("组织全国科普日活动，三百人参加", {"type": "science_day", "participants": 300}),
+    ],
+)
+def test_quick_log_understanding(text, found):
+    assert svc.looks_like_report(text)
+    assert svc.understand(text, TODAY) == found
+
+
+async def test_english_user_gets_english_form(settings, clock, sessions, tree):
+    wang = TgUser(id=30004, first_name="Wang", language_code="en")
+    await make_member(sessions, clock, wang, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(wang, "/log")
+        assert "Type of activity" in sent_texts(calls)[0]
+        calls = await bot.text(wang, "lecture")
+        assert "Title" in sent_texts(calls)[0]
+        await bot.text(wang, "Energy saving")
+        calls = await bot.text(wang, "2026-03-20")
+        assert "cannot be after today (2026-03-16)" in sent_texts(calls)[0]

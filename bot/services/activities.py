@@ -51,18 +51,28 @@ class ActivityType:
 # 讲座/报告会 and 展览 count in 场, trainings in 期, everything else in 项 (the yearly statistics'
 # rule). A method contest (创新方法培训/大赛) is counted as a project, so it is 项 as well.
 TYPES: tuple[ActivityType, ...] = (
-    ActivityType("lecture", "session", ("讲座", "报告会", "宣讲", "报告")),
-    ActivityType("training", "term", ("培训", "训练营")),
-    ActivityType("academic", "item", ("学术交流", "学术会议", "研讨会", "论坛", "学术")),
-    ActivityType("exhibition", "session", ("展览", "展示", "展出", "展会")),
-    ActivityType("volunteer", "item", ("志愿服务", "志愿者", "志愿")),
-    ActivityType("countryside", "item", ("送科技下乡", "科技下乡", "下乡")),
-    ActivityType("science_day", "item", ("全国科普日", "科普日")),
-    ActivityType("tech_week", "item", ("科技活动周", "科技周")),
-    ActivityType("workers_day", "item", ("全国科技工作者日", "科技工作者日", "科技工作者节")),
-    ActivityType("innovation", "item", ("创新方法",)),
-    ActivityType("advice", "item", ("建言献策", "座谈会", "座谈")),
-    ActivityType("team", "item", ("创新型班组", "班组创建", "岗位创建")),
+    ActivityType("lecture", "session", ("讲座", "报告会", "宣讲", "报告", "lecture", "talk")),
+    ActivityType("training", "term", ("培训", "训练营", "training")),
+    ActivityType(
+        "academic",
+        "item",
+        ("学术交流", "学术会议", "研讨会", "论坛", "学术", "academic", "seminar"),
+    ),
+    ActivityType("exhibition", "session", ("展览", "展示", "展出", "展会", "exhibition")),
+    ActivityType("volunteer", "item", ("志愿服务", "志愿者", "志愿", "volunteer")),
+    ActivityType("countryside", "item", ("送科技下乡", "科技下乡", "下乡", "countryside")),
+    ActivityType(
+        "science_day", "item", ("全国科普日", "科普日", "popularisation day", "science day")
+    ),
+    ActivityType("tech_week", "item", ("科技活动周", "科技周", "s&t week", "science week")),
+    ActivityType(
+        "workers_day",
+        "item",
+        ("全国科技工作者日", "科技工作者日", "科技工作者节", "workers' day", "workers day"),
+    ),
+    ActivityType("innovation", "item", ("创新方法", "innovation")),
+    ActivityType("advice", "item", ("建言献策", "座谈会", "座谈", "advice", "symposium")),
+    ActivityType("team", "item", ("创新型班组", "班组创建", "岗位创建", "team")),
     ActivityType(OTHER_TYPE, "item"),
 )
 PUSH = ActivityType(PUSH_TYPE, "piece")
@@ -250,7 +260,8 @@ def clean_text(text: str, limit: int) -> str:
 
 
 def match_type(text: str) -> str | None:
-    """The type a text names, by its keywords."""
+    """The type a text names, by its keywords (Chinese, or English for English users)."""
+    text = text.lower()
     for key in MATCH_ORDER:
         if any(word in text for word in BY_KEY[key].keywords):
             return key
