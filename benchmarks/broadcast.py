@@ -1,0 +1,247 @@
+"""Broadcast benchmark: the real ``stabot run`` process drains a 10,000-recipient notice into a
+loopback fake Bot API that enforces 30 messages/s overall and 1/s per chat (429 beyond), while
+other users send /help; reports the achieved rate, 429s, duplicates, misses and reply latency.
+
+    .venv/bin/python benchmarks/broadcast.py [--recipients 10000] [--rate 25] [--timeout 900]
+
+Everything stays on 127.0.0.1 and in a temporary directory; the run is bounded by --timeout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import insert
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.fake_bot_api import FakeBotApi, make_server  # noqa: E402
+from bot.services import broadcasts  # noqa: E402
+from bot.services.people import Scope  # noqa: E402
+from storage import orgs_repo  # noqa: E402
+from storage.db import create_engine, session_factory, transaction  # noqa: E402
+from storage.migrate import upgrade_to_head  # noqa: E402
+from storage.models import OrgLevel, Role, User  # noqa: E402
+
+ADMIN_ID = 1_000
+RECIPIENT_BASE = 5_000_000
+PROBE_BASE = 6_000_000
+PROBE_USERS = 20
+PROBE_EVERY = 0.5  # seconds between two /help commands (each probe user every 10 s)
+TOKEN = "123456:bench-token"
+
+
+def free_port() -> int:
+    """A free loopback TCP port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+async def populate(url: str, recipients: int) -> int:
+    """Schema, an org tree, the recipients and probe users, and one launched broadcast."""
+    engine = create_engine(url)
+    await upgrade_to_head(engine)
+    now = datetime.now(UTC)
+    async with transaction(session_factory(engine)) as session:
+        province = await orgs_repo.create_org(
+            session=session, name="自治区科协", level=OrgLevel.PROVINCE, parent=None, now=now
+        )
+        cities = [
+            await orgs_repo.create_org(
+                session=session, name=f"市科协{i}", level=OrgLevel.CITY, parent=province, now=now
+            )
+            for i in range(10)
+        ]
+        rows = [_user(ADMIN_ID, province.id, Role.ADMIN, now)]
+        rows += [
+            _user(RECIPIENT_BASE + i, cities[i % 10].id, Role.INFO_OFFICER, now)
+            for i in range(recipients)
+        ]
+        rows += [
+            _user(PROBE_BASE + i, cities[0].id, Role.LIAISON, now) for i in range(PROBE_USERS)
+        ]
+        await session.exec(insert(User), params=rows)  # type: ignore[call-overload]
+        # The same service calls the form's confirm and "send" buttons make.
+        draft, _ = await broadcasts.create_draft(
+            session,
+            scope=Scope(None),
+            admin_id=ADMIN_ID,
+            admin_locale="zh_CN",
+            audience=broadcasts.Audience("role", role=Role.INFO_OFFICER.value),
+            content={"text": "<b>关于报送2026年科普工作落实情况的通知</b>\n请于12月9日前报送。"},
+            receipt=True,
+            scheduled_at=None,
+            now=now,
+        )
+        total = await broadcasts.launch(
+            session, draft, scope=Scope(None), default_locale="zh_CN", now=now
+        )
+    await engine.dispose()
+    return total
+
+
+def _user(telegram_id: int, org_id: int, role: Role, now: datetime) -> dict[str, Any]:
+    return {
+        "telegram_id": telegram_id,
+        "real_name": f"用户{telegram_id}",
+        "org_id": org_id,
+        "role": role.value,
+        "active": True,
+        "blocked_bot": False,
+        "registered_at": now,
+        "created_at": now,
+    }
+
+
+def help_update(update_id: int, user_id: int) -> dict[str, Any]:
+    """A private /help command from a probe user."""
+    user = {"id": user_id, "is_bot": False, "first_name": "探针", "language_code": "zh-hans"}
+    return {
+        "update_id": update_id,
+        "message": {
+            "message_id": update_id,
+            "from": user,
+            "chat": {"id": user_id, "type": "private", "first_name": "探针"},
+            "date": int(time.time()),
+            "text": "/help",
+            "entities": [{"type": "bot_command", "offset": 0, "length": 5}],
+        },
+    }
+
+
+def start_bot(work: Path, url: str, port: int, rate: float) -> asyncio.subprocess.Process:
+    """``stabot run`` against the fake server, in the temporary directory."""
+    env = {
+        **os.environ,
+        "BOT_TOKEN": TOKEN,
+        "TELEGRAM_API_BASE_URL": f"http://127.0.0.1:{port}/bot",
+        "DATABASE_URL": url,
+        "DATA_DIR": str(work / "data"),
+        "CORPUS_DIR": str(work / "corpus"),
+        "BROADCAST_RATE": str(rate),
+    }
+    log = (work / "bot.log").open("wb")
+    return asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot", "run", cwd=work, env=env, stdout=log, stderr=log
+    )
+
+
+async def probe(api: FakeBotApi, stop: asyncio.Event, sent: dict[int, tuple[int, int]]) -> None:
+    """Other users' /help commands, one every PROBE_EVERY seconds."""
+    update_id = 1
+    while not stop.is_set():
+        user_id = PROBE_BASE + update_id % PROBE_USERS
+        sent[update_id] = (user_id, len(api.accepted))
+        api.push_update(help_update(update_id, user_id))
+        update_id += 1
+        await asyncio.sleep(PROBE_EVERY)
+
+
+def latencies(api: FakeBotApi, probes: dict[int, tuple[int, int]]) -> tuple[list[float], int]:
+    """Per probe: seconds from handing the update to the bot until its reply; and lost ones."""
+    values, lost = [], 0
+    for update_id, (chat_id, _) in probes.items():
+        handed = api.update_handed_out.get(update_id)
+        if handed is None:
+            continue
+        replies = [t for t, chat, _ in api.accepted if chat == chat_id and t >= handed]
+        if replies:
+            values.append(min(replies) - handed)
+        else:
+            lost += 1
+    return values, lost
+
+
+def outbox_statuses(db: Path) -> dict[str, int]:
+    """Rows per status in the outbox, read after the bot stopped."""
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT status, count(*) FROM broadcast_delivery GROUP BY status"
+        ).fetchall()
+    return dict(rows)
+
+
+async def wait_for_delivery(api: FakeBotApi, recipients: int, deadline: float) -> None:
+    ids = range(RECIPIENT_BASE, RECIPIENT_BASE + recipients)
+    while time.perf_counter() < deadline:
+        if sum(1 for i in ids if api.per_chat[i]) >= recipients:
+            return
+        await asyncio.sleep(1.0)
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    work = Path(tempfile.mkdtemp(prefix="stabot-bench-"))
+    (work / "corpus").mkdir()
+    db = work / "bench.db"
+    url = f"sqlite+aiosqlite:///{db}"
+    total = await populate(url, args.recipients)
+    api, port = FakeBotApi(), free_port()
+    server = make_server(api, port)
+    process = await start_bot(work, url, port, args.rate)
+    stop, probes = asyncio.Event(), {}
+    probing = asyncio.create_task(probe(api, stop, probes))
+    started = time.perf_counter()
+    await wait_for_delivery(api, args.recipients, started + args.timeout)
+    await asyncio.sleep(3.0)  # let stragglers (and any duplicate) arrive
+    stop.set()
+    await probing
+    process.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(process.wait(), 30)
+    except TimeoutError:
+        process.kill()
+    server.stop()
+    return report(api, probes, total, args, db, time.perf_counter() - started)
+
+
+def report(api, probes, total, args, db, elapsed) -> dict[str, Any]:
+    ids = set(range(RECIPIENT_BASE, RECIPIENT_BASE + args.recipients))
+    times = sorted(t for t, chat, _ in api.accepted if chat in ids)
+    span = times[-1] - times[0] if len(times) > 1 else 0.0
+    lat, lost = latencies(api, probes)
+    quantiles = statistics.quantiles(lat, n=100) if len(lat) >= 2 else [0.0] * 99
+    return {
+        "recipients": total,
+        "configured_rate": args.rate,
+        "achieved_rate": round((len(times) - 1) / span, 2) if span else 0.0,
+        "rate_share": round((len(times) - 1) / span / args.rate, 3) if span else 0.0,
+        "broadcast_seconds": round(span, 1),
+        "wall_seconds": round(elapsed, 1),
+        "429s": api.rejected_429,
+        "429s_by_limit": dict(api.rejected_by),
+        "duplicates": sum(max(0, api.per_chat[i] - 1) for i in ids),
+        "misses": sum(1 for i in ids if api.per_chat[i] == 0),
+        "probe_commands": len(lat) + lost,
+        "probe_replies_lost": lost,
+        "reply_latency_ms_p50": round(statistics.median(lat) * 1000, 1) if lat else None,
+        "reply_latency_ms_p95": round(quantiles[94] * 1000, 1) if lat else None,
+        "reply_latency_ms_max": round(max(lat) * 1000, 1) if lat else None,
+        "outbox": outbox_statuses(db),
+    }
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--recipients", type=int, default=10_000)
+    parser.add_argument("--rate", type=float, default=25.0, help="BROADCAST_RATE for the bot")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds before giving up")
+    return parser.parse_args()
+
+
+if __name__ == "__main__":
+    print(json.dumps(asyncio.run(main(parse_args())), ensure_ascii=False, indent=2))
