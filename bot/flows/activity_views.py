@@ -74,7 +74,7 @@ async def _own_org(ctx: FlowContext) -> tuple[dict[str, Any], dict[str, Any]]:
 
 def _understood(found: dict[str, Any]) -> list[Msg]:
     shown = {
-        "type": lambda v: type_label(v),
+        "type": type_label,
         "day": str,
         "place": str,
         "participants": lambda v: Msg("activity.people", count=v),

@@ -37,7 +37,7 @@ async def respond(update: Update, context: StabotContext, produce: Producer) -> 
         query=update.callback_query,
         previous_id=previous,
     )
-    if reply.form_view and shown:
+    if reply.form_view and shown and shown != previous:  # an edit in place changes nothing
         async with transaction(rt.sessions) as session:
             await engine.remember_message(
                 session, chat_id=ctx.chat_id, user_id=ctx.user_id, message_id=shown
