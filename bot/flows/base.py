@@ -138,6 +138,9 @@ class FlowContext:
     locale: str = "zh_CN"
     superadmin: bool = False
     superadmin_ids: tuple[int, ...] = ()
+    # The form message id as this update saved it ([id] once saved), so the handler need not
+    # read the state back to know which message to edit.
+    saved_form_message: list[int | None] | None = None
 
 
 class Invalid(Exception):

@@ -139,6 +139,8 @@ async def remember_message(
 
 async def form_message_id(ctx: FlowContext) -> int | None:
     """The message currently showing the user's form."""
+    if ctx.saved_form_message is not None:
+        return ctx.saved_form_message[0]
     row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
     return _loads(row.data).get("message_id") if row else None
 
@@ -182,6 +184,7 @@ async def _save(ctx: FlowContext, form: FormSpec, model: FormModel) -> None:
         data=model.to_json(),
         now=ctx.now,
     )
+    ctx.saved_form_message = [model.message_id]
 
 
 # --- one input -------------------------------------------------------------------------------
