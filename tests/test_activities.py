@@ -520,3 +520,11 @@ async def test_english_user_gets_english_form(settings, clock, sessions, tree):
         await bot.text(wang, "Energy saving")
         calls = await bot.text(wang, "2026-03-20")
         assert "cannot be after today (2026-03-16)" in sent_texts(calls)[0]
+
+
+async def test_log_in_a_group_points_to_the_private_chat(settings, clock, sessions, li):
+    async with running_bot(settings, clock) as bot:
+        group = bot.factory.group()
+        calls = await bot.feed(bot.factory.command(LI, "log", None, group))
+        assert "私聊" in sent_texts(calls)[0]
+    assert await form_step(sessions, LI) is None

@@ -24,6 +24,11 @@ def _not_registered() -> Reply:
     return Reply([Msg("activity.not_registered")])
 
 
+async def private_only(ctx: FlowContext) -> Reply:
+    """/log, /mylogs or /pushed sent in a group."""
+    return Reply([Msg("activity.private_only")])
+
+
 async def begin(ctx: FlowContext, text: str = "") -> Reply:
     """/log, /log <one-line report>, or /log 同上次."""
     if not people.is_registered(ctx.actor):

@@ -7,7 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import activity_views
 from bot.handlers import forms
-from bot.handlers.common import respond
+from bot.handlers.common import Producer, respond
 from bot.runtime import StabotContext
 
 
@@ -15,21 +15,26 @@ def _args(context: StabotContext) -> str:
     return " ".join(context.args or [])
 
 
+def _private(update: Update, produce: Producer) -> Producer:
+    # Forms and personal lists live in the private chat; a group only gets a pointer there.
+    return produce if update.effective_chat.type == "private" else activity_views.private_only
+
+
 async def log(update: Update, context: StabotContext) -> None:
     """Start the activity form, pre-filled from any text after the command."""
     text = _args(context)
-    await respond(update, context, lambda ctx: activity_views.begin(ctx, text))
+    await respond(update, context, _private(update, lambda ctx: activity_views.begin(ctx, text)))
 
 
 async def my_logs(update: Update, context: StabotContext) -> None:
     """The user's activities, paged."""
-    await respond(update, context, activity_views.my_logs)
+    await respond(update, context, _private(update, activity_views.my_logs))
 
 
 async def pushed(update: Update, context: StabotContext) -> None:
     """Add to today's count of pushed science items."""
     text = _args(context)
-    await respond(update, context, lambda ctx: activity_views.pushed(ctx, text))
+    await respond(update, context, _private(update, lambda ctx: activity_views.pushed(ctx, text)))
 
 
 async def button(update: Update, context: StabotContext) -> None:
