@@ -528,3 +528,13 @@ async def test_log_in_a_group_points_to_the_private_chat(settings, clock, sessio
         calls = await bot.feed(bot.factory.command(LI, "log", None, group))
         assert "私聊" in sent_texts(calls)[0]
     assert await form_step(sessions, LI) is None
+
+
+@pytest.mark.parametrize("locale", ["zh_CN", "en"])
+def test_activity_messages_are_valid_telegram_html(locale):
+    from bot.i18n import load_catalog, placeholders
+    from bot.offline_formatting import parse_html
+
+    for key, text in load_catalog(locale).items():
+        if key.startswith("activity."):
+            parse_html(text.format(**{name: "x" for name in placeholders(text)}))

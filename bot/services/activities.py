@@ -64,7 +64,9 @@ TYPES: tuple[ActivityType, ...] = (
     ActivityType(
         "science_day", "item", ("全国科普日", "科普日", "popularisation day", "science day")
     ),
-    ActivityType("tech_week", "item", ("科技活动周", "科技周", "s&t week", "science week")),
+    ActivityType(
+        "tech_week", "item", ("科技活动周", "科技周", "s&t week", "sci-tech week", "science week")
+    ),
     ActivityType(
         "workers_day",
         "item",
