@@ -416,3 +416,35 @@ async def test_unique_row_per_broadcast_and_user(sessions, clock, people_tree):
             await broadcasts_repo.enqueue(
                 session=session, broadcast_id=broadcast_id, where=where, default_locale="zh_CN"
             )
+
+
+async def test_status_message_is_edited_at_most_every_few_seconds(
+    settings, clock, sessions, people_tree
+):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        sender = sender_of(bot, clock)
+        sender.limiter = RateLimiter(rate=0.25, per_chat_interval=1, now=sender._timestamp)
+        sender.batch = 1
+        await launch_direct(sessions, clock)
+        start = clock.now()
+        await sender.drain()
+        elapsed = (clock.now() - start).total_seconds()
+        edits = [c for c in bot.api.calls_to("editMessageText") if c.params["chat_id"] == ADMIN.id]
+    assert elapsed >= 3
+    # One edit per progress_every (3 s) at most, plus the final one.
+    assert 1 <= len(edits) <= elapsed // sender.config.progress_every + 1
+    assert "已完成" in edits[-1].params["text"] and "100%" in edits[-1].params["text"]
+
+
+def test_broadcasts_use_their_own_lane(settings):
+    from telegram.request import HTTPXRequest
+
+    from bot.app import build_application
+    from bot.broadcaster import BroadcastSettings, _lane_bot
+
+    app = build_application(settings, polling=True, migrate=False)
+    lane = _lane_bot(app, BroadcastSettings(_env_file=None))
+    assert isinstance(lane.request, HTTPXRequest)
+    assert lane.request is not app.bot.request  # its own connection pool, no shared queue
+    assert lane.token == app.bot.token
