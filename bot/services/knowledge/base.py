@@ -9,7 +9,7 @@ import hashlib
 import json
 import shutil
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from bot.services.knowledge.metadata import (
     extract_metadata,
     load_metadata_file,
 )
+from bot.services.knowledge.parallel import parallel_map
 from bot.services.knowledge.question import validate_question
 from bot.services.knowledge.tokenize import Analyzer, normalize
 
@@ -46,7 +47,10 @@ JIEBA_DIR = "jieba"
 LOCK_FILE = ".lock"
 CORPUS_FILE = "corpus.json"
 # Part of the index key: bump when chunking or the stored layout changes.
-LAYOUT_VERSION = "1"
+LAYOUT_VERSION = "2"
+# Per passage: index words and character bigrams (each space-joined: compact to pickle from
+# workers and to store), and feature flags.
+_Analysis = tuple[str, str, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +96,15 @@ class _Row:
     section: tuple[str, ...]
     text: str
     kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A file read, chunked, described and analysed, waiting to be committed."""
+
+    info: DocumentInfo
+    passages: list[Passage]
+    analyses: list[tuple[str, str, int]]
 
 
 @dataclass(slots=True)
@@ -231,9 +244,12 @@ class KnowledgeBase:
         override = Metadata(title, issuer, date, doc_number)
         with self._writing():
             docs = self._load_registry()
-            info, passages = self._ingest(Path(path), docs, override)
-            self._commit(docs, [(info, passages)])
-        return info
+            prepared = self._prepare_task()((Path(path), override))
+            if isinstance(prepared, IngestError):
+                raise prepared
+            _check_duplicate(prepared, docs)
+            self._commit(docs, [prepared])
+        return prepared.info
 
     def add_paths(
         self,
@@ -247,13 +263,18 @@ class KnowledgeBase:
 
         A bad file raises (and nothing is indexed) unless ``errors`` collects it instead.
         """
-        added: list[tuple[DocumentInfo, list[Passage]]] = []
+        files = list(_expand(paths))
         with self._writing():
             docs = self._load_registry()
             removed = set(self._removed()) if skip_removed else set()
-            for file in _expand(paths):
+            # Reading, chunking and tokenising run in worker processes for big batches.
+            results = parallel_map(self._prepare_task(), [(f, Metadata()) for f in files])
+            added: list[_Prepared] = []
+            for file, result in zip(files, results, strict=True):
                 try:
-                    info, passages = self._ingest(file, docs, Metadata(), pending=added)
+                    if isinstance(result, IngestError):
+                        raise result
+                    _check_duplicate(result, {**docs, **{p.info.doc_id: p.info for p in added}})
                 except IngestError as error:
                     if skip_duplicates and error.code == IngestCode.DUPLICATE:
                         continue
@@ -261,10 +282,10 @@ class KnowledgeBase:
                         raise
                     errors.append((file, error))
                     continue
-                if info.sha256 not in removed:
-                    added.append((info, passages))
+                if result.info.sha256 not in removed:
+                    added.append(result)
             self._commit(docs, added)
-        return [info for info, _ in added]
+        return [prepared.info for prepared in added]
 
     def remove(self, doc_id: str) -> DocumentInfo:
         """Drop a document and its passages from the index."""
@@ -285,72 +306,80 @@ class KnowledgeBase:
 
     # ----- internals: ingestion ----------------------------------------------------------
 
-    def _ingest(
-        self,
-        path: Path,
-        docs: dict[str, DocumentInfo],
-        override: Metadata,
-        pending: Sequence[tuple[DocumentInfo, list[Passage]]] = (),
-    ) -> tuple[DocumentInfo, list[Passage]]:
-        """Read, de-duplicate, describe and chunk one file (nothing is written yet)."""
-        text = read_document(path, max_bytes=self.max_bytes)
-        digest = content_hash(text)
-        for known in [*docs.values(), *(info for info, _ in pending)]:
-            if known.sha256 == digest:
-                raise IngestError(IngestCode.DUPLICATE, path.name, doc_id=known.doc_id)
-        lines = logical_lines(text)
-        passages = chunk_lines(lines)
-        if not passages:
-            raise IngestError(IngestCode.NO_TEXT, path.name)
-        sidecar = load_metadata_file(path.parent).get(path.name, Metadata())
-        meta = extract_metadata(lines).merged(sidecar).merged(override)
-        info = DocumentInfo(
-            doc_id=digest[:12],
-            file_name=path.name,
-            title=meta.title or path.stem,
-            issuer=meta.issuer,
-            date=meta.date,
-            doc_number=meta.doc_number,
-            sha256=digest,
-            passages=len(passages),
-            added_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        )
-        return info, passages
+    def _prepare_task(self) -> Callable[[tuple[Path, Metadata]], _Prepared | IngestError]:
+        """Read, chunk, describe and analyse one file (nothing is written); runs in workers."""
+        analyze = self._analyzer_task()
+        max_bytes = self.max_bytes
 
-    def _commit(
-        self, docs: dict[str, DocumentInfo], added: list[tuple[DocumentInfo, list[Passage]]]
-    ) -> None:
+        def prepare(item: tuple[Path, Metadata]) -> _Prepared | IngestError:
+            path, override = item
+            try:
+                text = read_document(path, max_bytes=max_bytes)
+            except IngestError as error:
+                # Returned, not raised: errors cross the process boundary as values.
+                return error
+            lines = logical_lines(text)
+            passages = chunk_lines(lines)
+            if not passages:
+                return IngestError(IngestCode.NO_TEXT, path.name)
+            sidecar = load_metadata_file(path.parent).get(path.name, Metadata())
+            info = _describe(path, content_hash(text), len(passages), lines, sidecar, override)
+            analyses = [
+                analyze((self._index_text(info.title, p), p.text, str(p.kind))) for p in passages
+            ]
+            return _Prepared(info, passages, analyses)
+
+        return prepare
+
+    def _commit(self, docs: dict[str, DocumentInfo], added: list[_Prepared]) -> None:
         """Store new documents and re-index; on any failure, undo so nothing is half-indexed."""
         if not added:
             return
         written: list[Path] = []
         try:
-            for info, passages in added:
-                written.append(self._write_passages(info, passages))
-                docs[info.doc_id] = info
+            for prepared in added:
+                written.append(self._write_passages(prepared))
+                docs[prepared.info.doc_id] = prepared.info
             self._rebuild(docs)
             self._save_registry(docs)
         except BaseException:
-            for info, _ in added:
-                docs.pop(info.doc_id, None)
+            for prepared in added:
+                docs.pop(prepared.info.doc_id, None)
             for path in written:
                 path.unlink(missing_ok=True)
             self._snapshot = None
             raise
 
-    def _write_passages(self, info: DocumentInfo, passages: list[Passage]) -> Path:
-        """Write a document's passages and their word tokens (reused by later rebuilds)."""
+    def _analyzer_task(self) -> Callable[[tuple[str, str, str]], _Analysis]:
+        """Per passage (index text, text, kind): words, bigrams and flags."""
+        from bot.services.knowledge.ranking import passage_flags
+
+        analyzer = self.analyzer
+        analyzer.warm_up()  # load jieba before any fork, so workers share it
+
+        def analyze(item: tuple[str, str, str]) -> _Analysis:
+            index_text, text, kind = item
+            words, bigrams = analyzer.analyze(index_text)
+            return " ".join(words), " ".join(bigrams), passage_flags(text, kind)
+
+        return analyze
+
+    def _write_passages(self, prepared: _Prepared) -> Path:
+        """Write a document's passages with their analysis (reused by later rebuilds)."""
         from bot.services.knowledge.index import write_json
 
+        info, passages, analyses = prepared.info, prepared.passages, prepared.analyses
         rows = [
             {
                 "position": p.position,
                 "section": list(p.section),
                 "text": p.text,
                 "kind": str(p.kind),
-                "words": self.analyzer.words(self._index_text(info.title, p)),
+                "words": words,
+                "bigrams": bigrams,
+                "flags": flags,
             }
-            for p in passages
+            for p, (words, bigrams, flags) in zip(passages, analyses, strict=True)
         ]
         path = self.data_dir / PASSAGES_DIR / f"{info.doc_id}.json"
         write_json(path, {"analyzer": self.analyzer.fingerprint, "passages": rows})
@@ -413,47 +442,56 @@ class KnowledgeBase:
             digest.update(f"{info.sha256}|{info.title}|".encode())
         return digest.hexdigest()[:16]
 
-    def _read_passages(self, info: DocumentInfo, *, fresh: bool) -> list[tuple[_Row, list[str]]]:
-        """A document's stored passages with word tokens (re-tokenised if the analyzer changed)."""
+    def _read_passages(
+        self, info: DocumentInfo, *, fresh: bool
+    ) -> list[tuple[_Row, _Analysis | None]]:
+        """A document's stored passages and analyses (None when the analyzer has changed)."""
         path = self.data_dir / PASSAGES_DIR / f"{info.doc_id}.json"
         payload = json.loads(path.read_text(encoding="utf-8"))
         reuse = not fresh and payload.get("analyzer") == self.analyzer.fingerprint
-        out = []
+        out: list[tuple[_Row, _Analysis | None]] = []
         for item in payload["passages"]:
             row = _Row(
                 info.doc_id, item["position"], tuple(item["section"]), item["text"], item["kind"]
             )
-            words = (
-                item["words"] if reuse else self.analyzer.words(self._index_text(info.title, row))
-            )
-            out.append((row, words))
+            analysis = (item["words"], item["bigrams"], item["flags"]) if reuse else None
+            out.append((row, analysis))
         return out
 
     def _rebuild(self, docs: dict[str, DocumentInfo], *, force: bool = False) -> None:
         """Build and atomically publish the index for ``docs``."""
         from bot.services.knowledge.index import PassageIndex, write_json
-        from bot.services.knowledge.ranking import passage_flags
 
         key = self._index_key(docs)
         rows: list[_Row] = []
-        words: list[list[str]] = []
+        analyses: list[_Analysis | None] = []
         for info in docs.values():
-            for row, tokens in self._read_passages(info, fresh=force):
+            for row, analysis in self._read_passages(info, fresh=force):
                 rows.append(row)
-                words.append(tokens)
+                analyses.append(analysis)
+        stale = [i for i, analysis in enumerate(analyses) if analysis is None]
+        if stale:
+            items = [
+                (self._index_text(docs[rows[i].doc_id].title, rows[i]), rows[i].text, rows[i].kind)
+                for i in stale
+            ]
+            fresh = parallel_map(self._analyzer_task(), items, min_items=5000)
+            for i, analysis in zip(stale, fresh, strict=True):
+                analyses[i] = analysis
         index_root = self.data_dir / INDEX_DIR
         target = index_root / f"v-{key}"
         staging = index_root / f"tmp-{key}-{threading.get_ident()}"
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         if rows:
-            bigrams = [
-                self.analyzer.bigrams(self._index_text(docs[r.doc_id].title, r)) for r in rows
-            ]
-            flags = [passage_flags(r.text, r.kind) for r in rows]
             order = {doc_id: i for i, doc_id in enumerate(docs)}
-            doc_of = [order[r.doc_id] for r in rows]
-            PassageIndex.build(words, bigrams, doc_of, flags).save(staging)
+            done = [a for a in analyses if a is not None]
+            PassageIndex.build(
+                [a[0] for a in done],
+                [a[1] for a in done],
+                [order[r.doc_id] for r in rows],
+                [a[2] for a in done],
+            ).save(staging)
         write_json(
             staging / ROWS_FILE,
             [[r.doc_id, r.position, list(r.section), r.text, r.kind] for r in rows],
@@ -503,7 +541,7 @@ class KnowledgeBase:
     def _open_index(self, docs: dict[str, DocumentInfo], folder: Path, key: str) -> _Snapshot:
         """Read rows and index files of a published index and wire up the ranker."""
         from bot.services.knowledge.index import PassageIndex
-        from bot.services.knowledge.ranking import RankConfig, RankInput, Ranker
+        from bot.services.knowledge.ranking import RankConfig, Ranker, RankInput
 
         raw = json.loads((folder / ROWS_FILE).read_text(encoding="utf-8"))
         rows = [_Row(d, p, tuple(s), t, k) for d, p, s, t, k in raw]
@@ -511,9 +549,6 @@ class KnowledgeBase:
         if not rows:
             return snapshot
         snapshot.index = PassageIndex.load(folder)
-        titles = [
-            normalize(f"{d.title} {d.issuer or ''} {d.doc_number or ''}") for d in docs.values()
-        ]
         data = RankInput(
             context=lambda row: self._context(snapshot, row),
             doc_of=snapshot.index.doc_of.tolist(),
@@ -563,6 +598,36 @@ class KnowledgeBase:
             text=item.text,
             score=round(score, 4),
         )
+
+
+def _describe(
+    path: Path,
+    digest: str,
+    n_passages: int,
+    lines: list[Any],
+    sidecar: Metadata,
+    override: Metadata,
+) -> DocumentInfo:
+    """The document record: metadata from the text, then metadata.json, then the caller."""
+    meta = extract_metadata(lines).merged(sidecar).merged(override)
+    return DocumentInfo(
+        doc_id=digest[:12],
+        file_name=path.name,
+        title=meta.title or path.stem,
+        issuer=meta.issuer,
+        date=meta.date,
+        doc_number=meta.doc_number,
+        sha256=digest,
+        passages=n_passages,
+        added_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+
+
+def _check_duplicate(prepared: _Prepared, docs: dict[str, DocumentInfo]) -> None:
+    """Raise ``duplicate`` when the same content is already indexed."""
+    for known in docs.values():
+        if known.sha256 == prepared.info.sha256:
+            raise IngestError(IngestCode.DUPLICATE, prepared.info.file_name, doc_id=known.doc_id)
 
 
 def _read_json(path: Path) -> Any:

@@ -16,6 +16,7 @@ from bot.services.knowledge.lines import (
 )
 
 SECTION_SEPARATOR = " › "
+ARTICLE_RANK = 13
 MAX_CHARS = 300
 # One short sentence carried into the next passage keeps a split answer readable in either.
 OVERLAP_CHARS = 80
@@ -26,6 +27,7 @@ TAIL_SLACK = 1.3
 MAX_INLINE_TITLE = 40
 MAX_HEADING_LINE = 50
 _SENTENCE_RE = re.compile(r"[^。！？；!?;]*[。！？；!?;]+[”’」』）)]*|[^。！？；!?;]+$")
+_ARTICLE_RE = re.compile(r"第[一二三四五六七八九十百零〇\d]+条")
 _CLAUSE_RE = re.compile(r"[^，、,]*[，、,]|[^，、,]+$")
 _META_KINDS = {
     LineKind.DATE,
@@ -88,6 +90,11 @@ def split_heading(line: Line) -> tuple[int, str, bool] | None:
         return (line.md_level, text, False)
     marker_end = _marker_end(text)
     marker, rest = normalise_marker(text[:marker_end]), text[marker_end:].strip()
+    if rank == ARTICLE_RANK:
+        # 第一条 … is an article: its number is the heading, the whole text its body.
+        return (rank, marker, True)
+    if marker.startswith("第"):
+        marker += " "  # 第一章 总则, as written
     first_end = _first_sentence_end(rest)
     if first_end is None or first_end == len(rest) - 1:
         if len(text) <= MAX_HEADING_LINE:
@@ -194,7 +201,8 @@ def _with_outlines(
     by_position: dict[int, list[tuple[tuple[str, ...], PassageKind, list[str]]]] = {}
     for position, path in outlines:
         node = path[-1]
-        if len(node.children) >= 2:
+        # A list of bare article numbers (第一条, 第二条 …) tells nothing: no outline for it.
+        if len(node.children) >= 2 and not all(_ARTICLE_RE.fullmatch(c) for c in node.children):
             text = "\n".join([node.title, *node.children])
             section = tuple(item.title for item in path)
             by_position.setdefault(position, []).append((section, PassageKind.OUTLINE, [text]))
@@ -221,8 +229,10 @@ def _merge_small(
             yield section, kind, paragraphs
             continue
         body = [section[-1], *paragraphs]
-        if pending and pending[0][: len(section) - 1] == section[:-1] and (
-            sum(map(len, pending[2])) + sum(map(len, body)) <= max_chars
+        if (
+            pending
+            and pending[0][: len(section) - 1] == section[:-1]
+            and (sum(map(len, pending[2])) + sum(map(len, body)) <= max_chars)
         ):
             pending = (section[:-1], kind, [*pending[2], *body])
             continue

@@ -40,6 +40,15 @@ class IngestError(KnowledgeError):
         # For ``duplicate``: the document that already holds this content.
         self.doc_id = doc_id
 
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickle with the code (ingestion runs in worker processes)."""
+        return (_rebuild_ingest_error, (str(self.code), self.detail, self.doc_id))
+
+
+def _rebuild_ingest_error(code: str, detail: str, doc_id: str | None) -> IngestError:
+    """Unpickle an IngestError."""
+    return IngestError(IngestCode(code), detail, doc_id=doc_id)
+
 
 class UnknownDocumentError(KnowledgeError):
     """No indexed document has this id."""

@@ -1,4 +1,4 @@
-"""Two BM25 indexes over the same passages (jieba words, character bigrams), persisted with bm25s."""
+"""BM25 fields over passages (jieba words, character bigrams) and documents, via bm25s."""
 
 from __future__ import annotations
 
@@ -28,6 +28,43 @@ def _bm25s() -> Any:
     return bm25s
 
 
+def build_scores(
+    docs: Sequence[str], k1: float, b: float, dtype: str, int_dtype: str
+) -> tuple[dict[str, Any], dict[str, int]]:
+    """Lucene BM25 score matrix, in bm25s' CSC layout, from space-joined token strings.
+
+    bm25s builds it with Python loops over every token (about 30 s and several GB for
+    100,000 passages here); numpy does it from one array of token ids, filled passage by
+    passage so no list of all tokens is ever held. The formulas are bm25s' own.
+    """
+    from bm25s.scoring import _score_tfc_lucene
+
+    vocab: dict[str, int] = {}
+    lengths = np.zeros(len(docs), dtype=np.int64)
+    chunks: list[np.ndarray] = []
+    for i, doc in enumerate(docs):
+        tokens = doc.split()
+        lengths[i] = len(tokens)
+        chunks.append(np.fromiter((vocab.setdefault(t, len(vocab)) for t in tokens), np.int64))
+    ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
+    n_docs, n_vocab = len(docs), len(vocab)
+    rows = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+    # Sorting token-major (token * n_docs + passage) gives the CSC order bm25s stores.
+    keys, tf = np.unique(ids * n_docs + rows, return_counts=True)
+    token, doc = keys // n_docs, keys % n_docs
+    df = np.bincount(token, minlength=n_vocab)
+    idf = np.log(1 + (n_docs - df + 0.5) / (df + 0.5))
+    avg = float(lengths.mean()) if lengths.any() else 1.0
+    tfc = _score_tfc_lucene(tf, lengths[doc], avg, k1, b)
+    scores = {
+        "data": (idf[token] * tfc).astype(dtype),
+        "indices": doc.astype(int_dtype),
+        "indptr": np.concatenate([[0], np.cumsum(df)]).astype(int_dtype),
+        "num_docs": n_docs,
+    }
+    return scores, vocab
+
+
 class Field:
     """One bm25s index with weighted-query scoring and document frequencies."""
 
@@ -41,11 +78,14 @@ class Field:
         self.n_docs = int(scores["num_docs"])
 
     @classmethod
-    def build(cls, corpus_tokens: Sequence[list[str]]) -> Field:
-        """Index tokenised passages."""
+    def build(cls, docs: Sequence[str]) -> Field:
+        """Index passages given as space-joined tokens."""
         bm25s = _bm25s()
         model = bm25s.BM25(k1=K1, b=B)
-        model.index(list(corpus_tokens), show_progress=False)
+        model.scores, model.vocab_dict = build_scores(docs, K1, B, model.dtype, model.int_dtype)
+        # What bm25s.BM25.index() sets besides scores and vocabulary.
+        model.unique_token_ids_set = set(model.vocab_dict.values())
+        model.nonoccurrence_array = None
         return cls(model)
 
     @classmethod
@@ -109,19 +149,19 @@ class PassageIndex:
     @classmethod
     def build(
         cls,
-        words: Sequence[list[str]],
-        bigrams: Sequence[list[str]],
+        words: Sequence[str],
+        bigrams: Sequence[str],
         doc_of: Sequence[int],
         flags: Sequence[int],
     ) -> PassageIndex:
-        """Index passages given their word tokens, bigram tokens, document numbers and flags."""
+        """Index passages given space-joined words and bigrams, document numbers and flags."""
         doc_words: list[list[str]] = [[] for _ in range(max(doc_of, default=-1) + 1)]
         for doc, tokens in zip(doc_of, words, strict=True):
-            doc_words[doc].extend(tokens)
+            doc_words[doc].append(tokens)
         return cls(
             Field.build(words),
             Field.build(bigrams),
-            Field.build(doc_words),
+            Field.build([" ".join(parts) for parts in doc_words]),
             np.asarray(doc_of, dtype=np.int32),
             np.asarray(flags, dtype=np.uint16),
         )
@@ -155,5 +195,6 @@ def write_json(path: Path, payload: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(payload, handle, ensure_ascii=False, separators=(",", ":"))
+        # dumps() runs the C encoder; dump() to a stream falls back to the pure-Python one.
+        handle.write(json.dumps(payload, ensure_ascii=False, separators=(",", ":")))
     os.replace(tmp, path)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-import zipfile
 from pathlib import Path
 
 from bot.services.knowledge.errors import IngestCode, IngestError
@@ -56,17 +55,18 @@ def _decode(data: bytes) -> str:
 def _read_docx(path: Path) -> str:
     """Paragraphs and table cells of a .docx; Word headings become Markdown headings."""
     from docx import Document
-    from docx.opc.exceptions import PackageNotFoundError
 
     try:
         document = Document(str(path))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
-        raise IngestError(IngestCode.BROKEN_FILE, f"docx: {error}") from error
-    lines = [_docx_paragraph(p) for p in document.paragraphs]
-    for table in document.tables:
-        for row in table.rows:
-            cells = dict.fromkeys(cell.text.strip() for cell in row.cells if cell.text.strip())
-            lines.append(" ".join(cells))
+        lines = [_docx_paragraph(p) for p in document.paragraphs]
+        for table in document.tables:
+            for row in table.rows:
+                cells = dict.fromkeys(c.text.strip() for c in row.cells if c.text.strip())
+                lines.append(" ".join(cells))
+    # An uploaded file is untrusted input: python-docx and lxml fail on malformed parts with
+    # many exception types (BadZipFile, KeyError, AttributeError, XMLSyntaxError …).
+    except Exception as error:
+        raise IngestError(IngestCode.BROKEN_FILE, f"docx: {error!r}") from error
     return "\n".join(lines)
 
 
@@ -83,7 +83,6 @@ def _docx_paragraph(paragraph: object) -> str:
 def _read_pdf(path: Path) -> str:
     """Text of every page of a PDF (pages joined by blank lines)."""
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
     try:
         reader = PdfReader(str(path))
@@ -92,8 +91,9 @@ def _read_pdf(path: Path) -> str:
         pages = [page.extract_text() or "" for page in reader.pages]
     except IngestError:
         raise
-    except (PyPdfError, ValueError, KeyError, TypeError, OSError, AttributeError) as error:
-        raise IngestError(IngestCode.BROKEN_FILE, f"pdf: {error}") from error
+    # As for .docx: a malformed PDF can make pypdf raise almost anything.
+    except Exception as error:
+        raise IngestError(IngestCode.BROKEN_FILE, f"pdf: {error!r}") from error
     return "\n\n".join(pages)
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import IntFlag
 
@@ -17,6 +19,7 @@ from bot.services.knowledge.tokenize import QUESTION_RE, QueryTerms, normalize
 class Flag(IntFlag):
     """Features of a passage that question-type cues look for."""
 
+    NONE = 0
     DAY = 1
     NUMBER = 2
     PHONE = 4
@@ -37,7 +40,9 @@ _NUMBER_RE = re.compile(
     r"\d+(?:\.\d+)?\s*(?:%|[万亿千百]?\s*[人个辆项名家次届所套支篇场条节期件位元台批座项万亿])"
     r"|[一二三四五六七八九十两]+\s*[个项名家次届所支条]"
 )
-_PERIOD_RE = re.compile(r"每[一二三四五六七八九十两\d]*[年月季周天]|[一二三四五六七八九十两\d]+年一[次届]|任期|届期")
+_PERIOD_RE = re.compile(
+    r"每[一二三四五六七八九十两\d]*[年月季周天]|[一二三四五六七八九十两\d]+年一[次届]|任期|届期"
+)
 _EMAIL_RE = re.compile(r"[\w.-]+@[\w-]+\.[\w.]+")
 # A quoted or bracketed term followed by its explanation: “三长”（…）, “三带”工作法。即…
 _DEFINES_RE = re.compile(r"[”》」]\s*[（(]|[”》」][^。]{0,6}[。，]?\s*即|是指|指的是")
@@ -51,19 +56,25 @@ def passage_flags(text: str, kind: str) -> int:
         (Flag.YEAR, bool(_YEAR_RE.search(text))),
         (Flag.NUMBER, bool(_NUMBER_RE.search(text))),
         (Flag.PHONE, bool(PHONE_RE.search(text))),
-        (Flag.EMAIL, bool(_EMAIL_RE.search(text))),
-        (Flag.ADDRESSEE, any(classify(ln) == LineKind.ADDRESSEE for ln in text.split("\n") if ln)),
+        # Cheap membership tests first: these two patterns are the slow ones.
+        (Flag.EMAIL, "@" in text and bool(_EMAIL_RE.search(text))),
+        (Flag.ADDRESSEE, any(_is_addressee(ln) for ln in text.split("\n"))),
         (Flag.OUTLINE, kind == "outline"),
         (Flag.META, kind == "meta"),
         (Flag.FRONT, kind == "front"),
         (Flag.DEFINES, bool(_DEFINES_RE.search(text))),
-        (Flag.DOC_NUMBER, bool(DOC_NUMBER_RE.search(text))),
+        (Flag.DOC_NUMBER, "号" in text and bool(DOC_NUMBER_RE.search(text))),
         (Flag.PERIOD, bool(_PERIOD_RE.search(text))),
     )
     for flag, present in checks:
         if present:
             flags |= flag
     return int(flags)
+
+
+def _is_addressee(line: str) -> bool:
+    """An addressee line (各盟市科协，…：); the colon test first, since classify() is slower."""
+    return line.endswith(("：", ":")) and classify(line) == LineKind.ADDRESSEE
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +89,7 @@ class Cue:
     # The question asks for this kind of value: a passage without it is a doubtful answer.
     required: bool = False
     # Other flags that also carry such a value (a phone number answers 电话是多少).
-    also: Flag = Flag(0)
+    also: Flag = Flag.NONE
 
     def satisfied(self, flags: int) -> bool:
         """Whether a passage with these flags can hold the wanted value."""
@@ -105,26 +116,61 @@ CUES: tuple[Cue, ...] = (
     ),
     Cue(
         "number",
-        re.compile(r"多少|(?<!哪)几[个项位名家次届年人辆所套支万千百条篇场期批座]|第几|数量|比例|"
-                   r"百分之|规模|人数|够不够"),
+        re.compile(
+            r"多少|(?<!哪)几[个项位名家次届年人辆所套支万千百条篇场期批座]|第几|数量|比例|"
+            r"百分之|规模|人数|够不够"
+        ),
         Flag.NUMBER,
         0.25,
         (),
         True,
         Flag.PHONE | Flag.DAY | Flag.YEAR | Flag.DOC_NUMBER,
     ),
-    Cue("period", re.compile(r"多久|多长时间|每隔|几年一次|周期|多少年一"), Flag.PERIOD, 0.3,
-        ("每年", "任期"), True),
-    Cue("phone", re.compile(r"电话|联系方式|手机|热线|座机|号码|打给谁"), Flag.PHONE, 0.6,
-        ("联系电话", "联系人"), True),
+    Cue(
+        "period",
+        re.compile(r"多久|多长时间|每隔|几年一次|周期|多少年一"),
+        Flag.PERIOD,
+        0.3,
+        ("每年", "任期"),
+        True,
+    ),
+    Cue(
+        "phone",
+        re.compile(r"电话|联系方式|手机|热线|座机|号码|打给谁"),
+        Flag.PHONE,
+        0.6,
+        ("联系电话", "联系人"),
+        True,
+    ),
     Cue("email", re.compile(r"邮箱|邮件|email|e-mail", re.IGNORECASE), Flag.EMAIL, 0.6, (), True),
-    Cue("addressee", re.compile(r"发给|下发给|印发给|发到|主送|送达|发往|给谁|发哪些|发送给|对象是"),
-        Flag.ADDRESSEE, 0.5, (), True),
-    Cue("doc_number", re.compile(r"文号|发文字号|文件号|字号|发文号"), Flag.DOC_NUMBER, 0.6, (), True),
-    Cue("list", re.compile(r"哪些|哪几|几项|几个方面|几方面|包括什么|包括哪|有什么任务"),
-        Flag.OUTLINE, 0.15),
-    Cue("definition", re.compile(r"指的是|是指|什么意思|什么是|含义|定义|指哪|是哪[两三四五六几]"),
-        Flag.DEFINES, 0.25),
+    Cue(
+        "addressee",
+        re.compile(r"发给|下发给|印发给|发到|主送|送达|发往|给谁|发哪些|发送给|对象是"),
+        Flag.ADDRESSEE,
+        0.5,
+        (),
+        True,
+    ),
+    Cue(
+        "doc_number",
+        re.compile(r"文号|发文字号|文件号|字号|发文号"),
+        Flag.DOC_NUMBER,
+        0.6,
+        (),
+        True,
+    ),
+    Cue(
+        "list",
+        re.compile(r"哪些|哪几|几项|几个方面|几方面|包括什么|包括哪|有什么任务"),
+        Flag.OUTLINE,
+        0.15,
+    ),
+    Cue(
+        "definition",
+        re.compile(r"指的是|是指|什么意思|什么是|含义|定义|指哪|是哪[两三四五六几]"),
+        Flag.DEFINES,
+        0.25,
+    ),
 )
 CUE_TERM_WEIGHT = 0.3
 
@@ -143,6 +189,8 @@ def phrase_share(segments: list[str], context: str) -> float:
         if longest >= 3:
             best = max(best, longest / len(segment))
     return best
+
+
 DOCS_CUE = re.compile(
     r"哪些文件|哪几份|哪几个文件|哪些通知|几份文件|哪些文档|哪份文件|文件里|哪些文里|哪几个通知"
 )
@@ -248,6 +296,11 @@ class Ranker:
         self.index = index
         self.data = data
         self.config = config
+        # All titles in one string (searched with str.find), and where each one starts.
+        self._titles = "\n".join(data.doc_titles)
+        self._title_starts = list(
+            itertools.accumulate((len(t) + 1 for t in data.doc_titles[:-1]), initial=0)
+        )
 
     def rank(self, question: str, query: QueryTerms) -> list[Candidate]:
         """Candidates best first; an empty list when the documents do not answer."""
@@ -261,7 +314,11 @@ class Ranker:
             return []
         quotes = quoted_terms(question, normalize)
         evidence = self._evidence(question, query, cues)
-        segments = [s for s in re.split(r"[，。？！?!,;；\s]+", QUESTION_RE.sub("，", normalize(question))) if len(s) > 1]
+        segments = [
+            s
+            for s in re.split(r"[，。？！?!,;；\s]+", QUESTION_RE.sub("，", normalize(question)))
+            if len(s) > 1
+        ]
         out = []
         for row in rows:
             context = self.data.context(row)
@@ -279,12 +336,15 @@ class Ranker:
 
     def _title_share(self, query: QueryTerms) -> np.ndarray:
         """Per document: share of the question's content words found in its title and issuer."""
-        titles = self.data.doc_titles
+        share = np.zeros(len(self._title_starts), dtype=np.float32)
         total = len(query.content) or 1
-        return np.array(
-            [sum(term in title for term in query.content) / total for title in titles],
-            dtype=np.float32,
-        )
+        for term in query.content:
+            docs = {
+                bisect.bisect_right(self._title_starts, pos) - 1
+                for pos in _find_all(self._titles, term)
+            }
+            share[list(docs)] += 1 / total
+        return share
 
     def _query_weights(
         self, query: QueryTerms, cues: list[Cue]
@@ -378,6 +438,16 @@ class Ranker:
         boost = sum(cue.boost for cue in cues if flags & cue.flag)
         boost += sum(self.config.quote_boost for quote in quotes if quote in context)
         return boost
+
+
+def _find_all(text: str, term: str) -> Iterator[int]:
+    """Start offsets of every occurrence of ``term`` in ``text``."""
+    if not term:
+        return
+    position = text.find(term)
+    while position >= 0:
+        yield position
+        position = text.find(term, position + 1)
 
 
 def _one_per_doc_first(candidates: list[Candidate], doc_of: Sequence[int]) -> list[Candidate]:

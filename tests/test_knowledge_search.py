@@ -1,0 +1,148 @@
+"""Search over the bundled corpus: right passages, refusal, persistence, removal, helpers."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bot import PROJECT_ROOT
+from bot.services.knowledge import KnowledgeBase, QuestionCode, validate_question
+from bot.services.knowledge.errors import UnknownDocumentError
+from bot.services.knowledge.tokenize import normalize
+
+CORPUS = PROJECT_ROOT / "corpus"
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data dir with the bundled corpus indexed once for the module."""
+    folder = tmp_path_factory.mktemp("knowledge")
+    KnowledgeBase(folder).ensure_corpus(CORPUS)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def kb(data_dir: Path) -> KnowledgeBase:
+    """The indexed bundled corpus."""
+    return KnowledgeBase(data_dir)
+
+
+@pytest.mark.parametrize(
+    ("question", "phrase"),
+    [
+        ("民营企业搞技术的人够多少就得单独建科协？", "30人以上（含30人）"),
+        ("报送落实情况那个通知，联系人电话是多少？", "0471-6939381"),
+        ("“两中心”指的是哪两个中心？", "基层党群服务中心、新时代文明实践中心"),
+        ("内蒙古一共配了多少辆科普大篷车？", "累计配备科普大篷车 119 辆"),
+    ],
+)
+def test_the_answer_passage_comes_first(kb: KnowledgeBase, question: str, phrase: str) -> None:
+    hits = kb.search(question, top_k=3)
+    assert hits and phrase in hits[0].text
+
+
+def test_hits_carry_their_source(kb: KnowledgeBase) -> None:
+    hit = kb.search("民营企业搞技术的人够多少就得单独建科协？")[0]
+    assert hit.doc == "001_2b194d99716c1ff7.txt"
+    assert hit.title == "关于加强企业科协组织建设的意见"
+    assert (hit.issuer, hit.date, hit.doc_number) == (
+        "宁夏回族自治区科学技术协会",
+        "2017-11-29",
+        "宁科协发[2017]212号",
+    )
+    assert hit.section == "三、企业科协组织建设的方法措施 › （一）坚持组织建设模式创新"
+    assert hit.passage_id == f"{hit.doc_id}:{hit.position}"
+    looked_up = kb.passage(hit.passage_id)
+    assert looked_up is not None and replace(looked_up, score=hit.score) == hit
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["科协会员证去哪里办理？", "企业科协的章程模板在哪能找到？", "科普信息员每个月有补贴吗？"],
+)
+def test_questions_the_documents_do_not_answer_are_refused(
+    kb: KnowledgeBase, question: str
+) -> None:
+    assert kb.search(question) == []
+
+
+def test_which_documents_lists_each_document_once_first(kb: KnowledgeBase) -> None:
+    hits = kb.search("哪些文件里提到了创新争先行动？", top_k=5)
+    docs = [hit.doc for hit in hits[:2]]
+    assert len(set(docs)) == 2
+
+
+def test_section_passages_and_passage_lookup(kb: KnowledgeBase) -> None:
+    hit = kb.search("企业网站建好以后要接到哪个平台上？")[0]
+    section = kb.section_passages(hit.doc_id, hit.section)
+    assert hit.passage_id in [p.passage_id for p in section]
+    assert [p.position for p in section] == sorted(p.position for p in section)
+    assert kb.passage("nope:1") is None
+
+
+def test_highlight_terms(kb: KnowledgeBase) -> None:
+    hit = kb.search("民营企业搞技术的人够多少就得单独建科协？")[0]
+    terms = kb.highlight_terms("民营企业搞技术的人够多少就得单独建科协？", hit.text)
+    assert "民营企业" in terms and "科技人员" in terms
+    assert all(term in normalize(hit.text) for term in terms)
+
+
+def test_reload_uses_the_persisted_index(data_dir: Path) -> None:
+    index_dirs = sorted(p.name for p in (data_dir / "index").iterdir())
+    fresh = KnowledgeBase(data_dir)
+    assert fresh.ensure_corpus(CORPUS) == []
+    assert len(fresh.documents()) == 5
+    assert fresh.search("内蒙古一共配了多少辆科普大篷车？")
+    assert sorted(p.name for p in (data_dir / "index").iterdir()) == index_dirs
+
+
+def test_removed_document_is_no_longer_returned(data_dir: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "kb"
+    shutil.copytree(data_dir, copy)
+    kb = KnowledgeBase(copy)
+    doc_id = kb.search("内蒙古一共配了多少辆科普大篷车？")[0].doc_id
+    kb.remove(doc_id)
+    assert doc_id not in [d.doc_id for d in kb.documents()]
+    assert all(hit.doc_id != doc_id for hit in kb.search("内蒙古一共配了多少辆科普大篷车？"))
+    # A changed corpus folder is re-scanned, but the removed document stays removed.
+    corpus = tmp_path / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / "new.txt").write_text(
+        "关于开展科普日活动的通知\n各旗县科协：\n请于9月前报送方案。\n"
+    )
+    assert [info.file_name for info in kb.ensure_corpus(corpus)] == ["new.txt"]
+    with pytest.raises(UnknownDocumentError):
+        kb.remove(doc_id)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        ("", QuestionCode.EMPTY),
+        ("   \n ", QuestionCode.EMPTY),
+        ("科" * 501, QuestionCode.TOO_LONG),
+        ("🙂🙂👍", QuestionCode.NO_WORDS),
+        ("How do I register a member?", QuestionCode.NOT_CHINESE),
+        ("企业科协怎么成立？", None),
+        ("科普e站", None),
+    ],
+)
+def test_validate_question(text: str, code: QuestionCode | None) -> None:
+    assert validate_question(text) == code
+
+
+def test_latin_words_the_documents_use_are_accepted(kb: KnowledgeBase) -> None:
+    assert kb.validate_question("0471") is None
+    assert kb.validate_question("hello world") == QuestionCode.NOT_CHINESE
+
+
+def test_fast_cutter_matches_jieba(kb: KnowledgeBase) -> None:
+    text = normalize((CORPUS / "004_fdbae197a6a803ac.txt").read_text(encoding="utf-8"))
+    jieba = kb.analyzer._jieba
+    words = re.compile(r"[\u4e00-\u9fff0-9a-z]")
+    expected = [w for w in jieba.lcut_for_search(text, HMM=False) if words.search(w)]
+    assert [w for w in kb.analyzer._cutter.cut(text) if words.search(w)] == expected
