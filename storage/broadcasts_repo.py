@@ -80,6 +80,7 @@ async def enqueue(
         )
         .join(Org, col(Org.id) == User.org_id)
         .where(*where)
+        .order_by(col(User.id))  # the outbox drains in a stable order on both databases
     )
     return await _insert_rows(session, chosen, broadcast_id)
 
