@@ -13,6 +13,7 @@ from collections.abc import Sequence
 COMMAND_MODULES = (
     "bot.commands.core",
     "bot.commands.knowledge",
+    "bot.commands.activities",
 )
 
 

@@ -538,3 +538,18 @@ def test_activity_messages_are_valid_telegram_html(locale):
     for key, text in load_catalog(locale).items():
         if key.startswith("activity."):
             parse_html(text.format(**{name: "x" for name in placeholders(text)}))
+
+
+def test_cli_lists_and_counts(li, monkeypatch, database_url, tmp_path, capsys):
+    from bot.cli import main
+
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.chdir(tmp_path)  # no stray .env from the checkout
+    assert main(["activity", "pushed", "--user", str(LI.id), "4"]) == 0
+    assert main(["activity", "pushed", "--user", str(LI.id), "三"]) == 0
+    assert capsys.readouterr().out.split()[-1] == "7"
+    assert main(["activity", "list", "--user", str(LI.id)]) == 0
+    assert "转载推送科普信息\t\t\t7 篇次" in capsys.readouterr().out
+    assert main(["activity", "units"]) == 0
+    assert "lecture\t科普讲座/报告\tsession" in capsys.readouterr().out
