@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -55,12 +56,17 @@ async def delete_state(*, session: AsyncSession, chat_id: int, user_id: int) -> 
 
 async def mark_processed(*, session: AsyncSession, update_id: int, now: datetime) -> bool:
     """Record an update id; False when it was already recorded (a duplicate delivery)."""
-    try:
-        async with session.begin_nested():
-            session.add(ProcessedUpdate(update_id=update_id, processed_at=now))
-    except IntegrityError:
-        return False
-    return True
+    # One INSERT … ON CONFLICT DO NOTHING instead of a savepoint around an ORM insert: this
+    # runs for every update, and both databases speak the same statement.
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(ProcessedUpdate)
+        .values(update_id=update_id, processed_at=now)
+        .on_conflict_do_nothing(index_elements=["update_id"])
+    )
+    result = await session.exec(statement)  # type: ignore[call-overload]
+    return result.rowcount == 1
 
 
 async def forget_processed_before(*, session: AsyncSession, moment: datetime) -> None:

@@ -553,3 +553,16 @@ def test_cli_lists_and_counts(li, monkeypatch, database_url, tmp_path, capsys):
     assert "转载推送科普信息\t\t\t7 篇次" in capsys.readouterr().out
     assert main(["activity", "units"]) == 0
     assert "lecture\t科普讲座/报告\tsession" in capsys.readouterr().out
+
+
+async def test_an_update_delivered_twice_is_handled_once(settings, clock, sessions, li):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, "/log")
+        update = bot.factory.callback(
+            LI,
+            bot.keyboard_message(LI.id)["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
+            bot.keyboard_message(LI.id),
+        )
+        assert sent_texts(await bot.feed(update))
+        assert await bot.feed(update) == []
+        assert await form_step(sessions, LI) == "title"
