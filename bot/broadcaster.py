@@ -3,12 +3,14 @@
 Replies go through ``application.bot``; broadcasts through a second `telegram.Bot` with its own
 connection pool and this module's rate limiter, so a long broadcast never queues a reply.
 
-In-flight policy (at most once): a row is marked ``sending`` in its own transaction right
-before its request, and its outcome is written right after. A row still ``sending`` when the
-process starts again may or may not have reached Telegram, which has no idempotency key; it is
-marked failed with error ``interrupted`` and never resent, and the report counts it among the
-failures. The window is the requests in flight at the moment of the crash (at most
-``BROADCAST_MAX_IN_FLIGHT``, typically the last fraction of a second of sends).
+In-flight policy (at most once): rows are claimed as ``sending`` (one batch, about two seconds
+of sending) before their requests, and each outcome is written as soon as Telegram answers.
+A graceful stop (SIGINT/SIGTERM) waits for the requests in flight and puts claimed rows that
+were never requested back to ``pending``, so nothing is left in between. After a crash, a row
+still ``sending`` may or may not have reached Telegram, which has no idempotency key: it is
+marked failed with error ``interrupted`` and never resent (no duplicates), and the delivery
+report counts it among the failures (nobody is dropped silently). The window is the last
+claimed batch plus the requests in flight at the moment of the crash.
 """
 
 from __future__ import annotations
@@ -142,6 +144,7 @@ class BroadcastSender:
         self.retry_after_hits = 0
         self._inflight: set[asyncio.Task[None]] = set()
         self._halted: set[int] = set()
+        self._undispatched: list[BroadcastDelivery] = []  # claimed, no request made yet
         self._shown: dict[int, tuple[float, int]] = {}
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -156,12 +159,16 @@ class BroadcastSender:
         self._task = asyncio.create_task(self.run(), name="broadcast-sender")
 
     async def stop(self) -> None:
-        """Stop the background loop and let requests in flight finish."""
+        """Stop the loop; claimed rows not yet requested go back, requests in flight finish."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.settle()
+        # A graceful stop leaves nothing in "sending": only a crash invokes the in-flight policy.
+        async with transaction(self.sessions) as session:
+            await repo.release_unsent(session=session, ids=[r.id for r in self._undispatched])
+        self._undispatched = []
 
     def wake(self) -> None:
         """Something changed (a launch, a resume): look at the outbox now."""
@@ -227,7 +234,9 @@ class BroadcastSender:
         self._halted.clear()  # claims only take running broadcasts; halts matter per batch
         by_id = {b.id: b for b in running}
         await self._open_progress(running)
-        for row in rows:
+        self._undispatched = list(rows)
+        while self._undispatched:
+            row = self._undispatched[0]
             await self._dispatch(row, by_id[row.broadcast_id])
         await self.maintain(full=len(rows) < self.batch)
         return len(rows)
@@ -235,14 +244,17 @@ class BroadcastSender:
     async def _dispatch(self, row: BroadcastDelivery, broadcast: Broadcast) -> None:
         if row.broadcast_id in self._halted:
             await self._release(row, 0.0)
+            self._undispatched.pop(0)
             return
         chat_wait = self.limiter.chat_wait(row.chat_id)
         if chat_wait > 0:  # the chat got a message under a second ago: try it a bit later
             await self._release(row, chat_wait)
+            self._undispatched.pop(0)
             return
         while (wait := self.limiter.wait()) > 0:
             await self.sleep(wait)
         self.limiter.take(row.chat_id)
+        self._undispatched.pop(0)  # from here on the request may reach Telegram
         task = asyncio.create_task(self._deliver(row, broadcast))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)

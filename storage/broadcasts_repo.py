@@ -190,6 +190,18 @@ async def interrupt_in_flight(*, session: AsyncSession, now: datetime) -> int:
     return (await session.exec(statement)).rowcount  # type: ignore[call-overload]
 
 
+async def release_unsent(*, session: AsyncSession, ids: Sequence[int]) -> None:
+    """Claimed rows whose request was never made go back to pending (graceful stop)."""
+    if not ids:
+        return
+    statement = (
+        update(Delivery)
+        .where(col(Delivery.id).in_(list(ids)), col(Delivery.status) == DeliveryStatus.SENDING)
+        .values(status=DeliveryStatus.PENDING)
+    )
+    await session.exec(statement)  # type: ignore[call-overload]
+
+
 async def cancel_pending(*, session: AsyncSession, broadcast_id: int) -> int:
     """Rows not yet sent of a cancelled broadcast are cancelled too."""
     statement = (

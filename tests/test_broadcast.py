@@ -450,3 +450,28 @@ def test_broadcasts_use_their_own_lane(settings):
     assert isinstance(lane.request, HTTPXRequest)
     assert lane.request is not app.bot.request  # its own connection pool, no shared queue
     assert lane.token == app.bot.token
+
+
+async def test_graceful_stop_puts_claimed_rows_back(settings, clock, sessions, people_tree):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        sender = sender_of(bot, clock)
+        fake_sleep = sender.sleep
+        blocked = asyncio.Event()
+
+        async def never(seconds: float) -> None:
+            blocked.set()
+            await asyncio.Event().wait()
+
+        sender.sleep = never
+        sender.limiter.pause(60)  # the batch is claimed, then waits for the lane
+        await launch_direct(sessions, clock)
+        sender._task = asyncio.create_task(sender.step())
+        await asyncio.wait_for(blocked.wait(), 5)
+        assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENDING}
+        await sender.stop()
+        assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.PENDING}
+        sender.sleep = fake_sleep
+        await sender.drain()
+    assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
+    assert len(bot.api.calls_to("sendMessage")) == len(OFFICERS) + 2  # + status and report
