@@ -185,7 +185,7 @@ async def _detail(ctx: FlowContext, activity: Activity) -> list[Msg]:
         ),
         ("audience", [Msg(f"activity.audience.{a}") for a in activity.audience]),
         ("summary", activity.summary),
-        ("photos", Msg("activity.photo_count", count=len(activity.photos))),
+        ("photos", activity.photos and Msg("activity.photo_count", count=len(activity.photos))),
     ]
     title = activity.title or Msg("activity.push_title", count=activity.amount)
     lines = [
