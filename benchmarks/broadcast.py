@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import signal
@@ -138,7 +139,7 @@ def start_bot(work: Path, url: str, port: int, rate: float) -> asyncio.subproces
         "CORPUS_DIR": str(work / "corpus"),
         "BROADCAST_RATE": str(rate),
     }
-    log = (work / "bot.log").open("wb")
+    log = (work / "bot.log").open("ab")
     return asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=work, env=env, stdout=log, stderr=log
     )
@@ -189,20 +190,44 @@ def _latency_figures(values: list[float], lost: int) -> dict[str, Any]:
 
 
 def outbox_statuses(db: Path) -> dict[str, int]:
-    """Rows per status in the outbox, read after the bot stopped."""
+    """Rows per status (and error, when there is one) in the outbox, after the bot stopped."""
     with sqlite3.connect(db) as connection:
         rows = connection.execute(
-            "SELECT status, count(*) FROM broadcast_delivery GROUP BY status"
+            "SELECT status || coalesce(':' || error, ''), count(*) FROM broadcast_delivery"
+            " WHERE broadcast_id = (SELECT min(id) FROM broadcast) GROUP BY 1"
         ).fetchall()
     return dict(rows)
 
 
-async def wait_for_delivery(api: FakeBotApi, recipients: int, deadline: float) -> None:
-    ids = range(RECIPIENT_BASE, RECIPIENT_BASE + recipients)
+def broadcast_status(db: Path) -> str | None:
+    """The notice's status as the bot recorded it (read beside the running bot, WAL)."""
+    with sqlite3.connect(db) as connection:
+        row = connection.execute(
+            "SELECT status FROM broadcast WHERE parent_id IS NULL ORDER BY id LIMIT 1"
+        ).fetchone()
+    return row[0] if row else None
+
+
+def delivered(api: FakeBotApi, recipients: int) -> int:
+    """Recipients who got the notice at least once."""
+    return sum(1 for i in range(RECIPIENT_BASE, RECIPIENT_BASE + recipients) if api.per_chat[i])
+
+
+async def wait_until_done(api: FakeBotApi, db: Path, recipients: int, deadline: float) -> None:
+    """Until every recipient got it, or the bot marked the notice done (after a crash)."""
     while time.perf_counter() < deadline:
-        if sum(1 for i in ids if api.per_chat[i]) >= recipients:
+        if delivered(api, recipients) >= recipients or broadcast_status(db) == "done":
             return
         await asyncio.sleep(1.0)
+
+
+async def crash_and_restart(api: FakeBotApi, bot: dict[str, Any], args, start) -> None:
+    """SIGKILL the bot once ``--crash-at`` of the recipients have the notice, then restart it."""
+    while delivered(api, args.recipients) < args.crash_at * args.recipients:
+        await asyncio.sleep(0.05)
+    bot["process"].kill()
+    await bot["process"].wait()
+    bot["process"] = await start()
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
@@ -213,14 +238,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     total = await populate(url, args.recipients, args.baseline + STARTUP)
     api, port = FakeBotApi(), free_port()
     server = make_server(api, port)
-    process = await start_bot(work, url, port, args.rate)
+    bot = {"process": await start_bot(work, url, port, args.rate)}
     stop, probes = asyncio.Event(), {}
     probing = asyncio.create_task(probe(api, stop, probes))
     started = time.perf_counter()
-    await wait_for_delivery(api, args.recipients, started + args.timeout)
+    if args.crash_at:
+        restart = functools.partial(start_bot, work, url, port, args.rate)
+        await crash_and_restart(api, bot, args, restart)
+    await wait_until_done(api, db, args.recipients, started + args.timeout)
     await asyncio.sleep(3.0)  # let stragglers (and any duplicate) arrive
     stop.set()
     await probing
+    process = bot["process"]
     process.send_signal(signal.SIGINT)
     try:
         await asyncio.wait_for(process.wait(), 30)
@@ -250,6 +279,7 @@ def report(api, probes, total, args, db, elapsed) -> dict[str, Any]:
         "misses": sum(1 for i in ids if api.per_chat[i] == 0),
         "replies_before_broadcast": _latency_figures(*phases["baseline"]),
         "replies_during_broadcast": _latency_figures(*phases["during"]),
+        "crash_at": args.crash_at or None,
         "outbox": outbox_statuses(db),
     }
 
@@ -259,6 +289,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--rate", type=float, default=25.0, help="BROADCAST_RATE for the bot")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before giving up")
+    parser.add_argument(
+        "--crash-at",
+        type=float,
+        default=0.0,
+        help="SIGKILL the bot once this share of recipients has the notice, then restart it",
+    )
     parser.add_argument(
         "--baseline", type=float, default=15.0, help="seconds of replies before the broadcast"
     )

@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.flows.base import Button, FlowContext, Label, Msg, Reply
-from bot.flows.broadcast import _scope, progress_reply
+from bot.flows.broadcast import _scope, progress_reply, report_reply
 from bot.services import broadcasts
 from bot.services.broadcasts import BroadcastError
 from storage import broadcasts_repo
@@ -96,11 +96,17 @@ async def control(ctx: FlowContext, broadcast_id: int, action: str) -> Reply:
         else:
             await broadcasts.set_paused(ctx.session, broadcast, paused=action == "p")
         figures = await broadcasts.progress(ctx.session, broadcast_id)
-        reply = progress_reply(broadcast, figures, rate=0.0, eta=0.0)
+        # A cancelled notice gets its delivery report in place of the status message.
+        view = report_reply if action == "x" else _paused_view
+        reply = view(broadcast, figures)
         reply.edit = True
         return reply
 
     return await _guarded(work)
+
+
+def _paused_view(broadcast: Broadcast, figures: broadcasts.Progress) -> Reply:
+    return progress_reply(broadcast, figures, rate=0.0, eta=0.0)
 
 
 def _names(users: list[User]) -> list[str]:
