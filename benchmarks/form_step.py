@@ -61,7 +61,13 @@ class Runner:
     def __init__(self, url: str, data_dir: Path) -> None:
         self.clock = FrozenClock(START)
         self.api = OfflineBotAPI(bot_username="stabot_bench_bot", clock=self._stamp)
-        settings = Settings(_env_file=None, bot_token=None, database_url=url, data_dir=data_dir)
+        settings = Settings(
+            _env_file=None,
+            bot_token=None,
+            database_url=url,
+            data_dir=data_dir,
+            knowledge_warmup=False,  # indexing the corpus in the background is not a form step
+        )
         self.app = build_application(settings, request=self.api, clock=self.clock, migrate=False)
         self.factory = UpdateFactory(self.api, clock=self._stamp)
         # Update ids already seen on a reused database would be dropped as duplicates.
