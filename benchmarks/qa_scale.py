@@ -33,6 +33,7 @@ from benchmarks.synthetic import SentenceModel, write_documents  # noqa: E402
 from bot.services.knowledge import KnowledgeBase  # noqa: E402
 
 PASSAGES_PER_DOC = 50
+ENGINE_ONLY = "bot.commands.knowledge"
 QUESTION_SETS = ("qa_dev.jsonl", "qa_extra.jsonl")
 
 
@@ -107,9 +108,9 @@ def cold_start_big(data: Path, corpus: Path) -> list[tuple[str, str]]:
     return [("`stabot ask` cold process, first answer, big index", f"{seconds:.2f} s")]
 
 
-def time_first_answer(env: dict[str, str], question: str) -> float:
+def time_first_answer(env: dict[str, str], question: str, module: str = "bot") -> float:
     """Seconds from process start until its first JSON line is printed."""
-    command = [sys.executable, "-m", "bot", "ask", "--json", "--top-k", "5"]
+    command = [sys.executable, "-m", module, "ask", "--json", "--top-k", "5"]
     start = time.perf_counter()
     proc = subprocess.Popen(
         command, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True

@@ -105,3 +105,19 @@ def _print_text(question: str, hits: list[Hit], out: TextIO) -> None:
             where += f" › {hit.section}"
         out.write(f"{rank}. {where}  [{hit.score:.2f}]\n{hit.text}\n\n")
     out.flush()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m bot.commands.knowledge ask …`: the same commands without the other modules.
+
+    `stabot` builds every sub-command's parser and so imports their modules; this entry point
+    imports only what `index` and `ask` need (for start-up time measurements and scripts).
+    """
+    parser = argparse.ArgumentParser(prog="stabot-knowledge")
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

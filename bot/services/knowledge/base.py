@@ -155,6 +155,8 @@ class KnowledgeBase:
 
         Documents an admin removed stay removed: their content hashes are remembered.
         """
+        if not Path(corpus_dir).is_dir():
+            return []
         manifest = _manifest(Path(corpus_dir))
         marker = self.data_dir / CORPUS_FILE
         if _read_json(marker) == manifest:
@@ -298,6 +300,18 @@ class KnowledgeBase:
             self._rebuild(docs)
             (self.data_dir / PASSAGES_DIR / f"{doc_id}.json").unlink(missing_ok=True)
         return info
+
+    def inspect(self, path: Path) -> DocumentInfo:
+        """Read a file as ``add_file`` would and describe it, without indexing anything.
+
+        Raises IngestError like ``add_file`` (``duplicate`` included), so a caller can show
+        what was read and ask for confirmation before committing.
+        """
+        prepared = self._prepare_task()((Path(path), Metadata()))
+        if isinstance(prepared, IngestError):
+            raise prepared
+        _check_duplicate(prepared, self._state().docs)
+        return prepared.info
 
     def rebuild(self) -> None:
         """Re-tokenise and re-index everything (after changing dictionaries or code)."""

@@ -173,6 +173,8 @@ CUES: tuple[Cue, ...] = (
     ),
 )
 CUE_TERM_WEIGHT = 0.3
+META_CUES = frozenset({"day", "year", "phone", "email", "addressee", "doc_number"})
+_META_WORDS = re.compile(r"谁发|发文单位|落款|印发|抄送|联系人|附件|哪个单位发")
 
 
 def phrase_share(segments: list[str], context: str) -> float:
@@ -215,7 +217,8 @@ class RankConfig:
     doc_weight: float = 0.3
     title_weight: float = 0.3
     phrase_weight: float = 0.5
-    candidates: int = 60
+    meta_factor: float = 0.5
+    candidates: int = 30
     quote_boost: float = 0.3
     coverage_weight: float = 0.5
     refuse_below: float = 0.55
@@ -319,6 +322,9 @@ class Ranker:
             for s in re.split(r"[，。？！?!,;；\s]+", QUESTION_RE.sub("，", normalize(question)))
             if len(s) > 1
         ]
+        meta_wanted = any(cue.name in META_CUES for cue in cues) or bool(
+            _META_WORDS.search(question)
+        )
         out = []
         for row in rows:
             context = self.data.context(row)
@@ -326,6 +332,9 @@ class Ranker:
             boost = self._boost(row, context, cues, quotes)
             boost += self.config.phrase_weight * phrase_share(segments, context)
             score = float(fused[row]) * (1 + boost) * (1 + self.config.coverage_weight * coverage)
+            if not meta_wanted and int(self.index.flags[row]) & Flag.META:
+                # Signatures, dates and contacts answer "who, when, whom to call", nothing else.
+                score *= self.config.meta_factor
             out.append(Candidate(row, score, coverage))
         out.sort(key=lambda c: -c.score)
         if self.answerability(out, cues) < self.config.refuse_below:
