@@ -12,11 +12,12 @@ from telegram.request import BaseRequest
 from bot import broadcaster
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.handlers import activities, broadcast, errors, forms, guards, start
+from bot.handlers import activities, ask, broadcast, errors, forms, guards, start
 from bot.i18n import SUPPORTED, t
 from bot.menu import GUEST, commands_for
 from bot.processor import PerChatUpdateProcessor
 from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
+from bot.services.policy import PolicyLibrary
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_to_head
 
@@ -57,6 +58,7 @@ def build_application(
         engine=engine,
         sessions=session_factory(engine),
         clock=clock or SystemClock(),
+        services={"policy": PolicyLibrary(settings.data_dir, settings.corpus_dir)},
     )
     application.bot_data["stabot.migrate"] = migrate
     _register_handlers(application)
@@ -71,6 +73,7 @@ def _register_handlers(application: Application) -> None:
     application.add_handlers(start.handlers())
     application.add_handlers(activities.handlers())  # /log, /mylogs, /pushed, quick log
     application.add_handlers(broadcast.handlers())  # /broadcast, its buttons, 已阅 receipts
+    application.add_handlers(ask.handlers())  # /ask, /docs, questions, documents from admins
     application.add_handlers(forms.handlers())
     application.add_error_handler(errors.on_error)
 
@@ -80,6 +83,9 @@ async def _post_init(application: Application) -> None:
     if application.bot_data.get("stabot.migrate", True):
         await upgrade_to_head(rt.engine)
     await _set_default_commands(application)
+    if rt.settings.knowledge_warmup:
+        # Index the bundled corpus and load jieba now, off the first question's clock.
+        application.create_task(rt.services["policy"].knowledge_base(), name="knowledge-warmup")
     await broadcaster.start_service(application)  # the outbox sender, on its own lane
 
 

@@ -30,6 +30,7 @@ class Settings(BaseSettings):
     corpus_dir: Path = PROJECT_ROOT / "corpus"
     webhook_secret: SecretStr | None = None
     bot_username: str = "stabot_bot"
+    knowledge_warmup: bool = True  # index the corpus and load jieba at start, not on first use
 
     @field_validator("superadmin_ids", mode="before")
     @classmethod

@@ -31,11 +31,13 @@ MENU: list[MenuCommand] = [
     MenuCommand("log", "cmd.log", MEMBERS),
     MenuCommand("mylogs", "cmd.mylogs", MEMBERS),
     MenuCommand("pushed", "cmd.pushed", frozenset({Role.INFO_OFFICER.value, Role.ADMIN.value})),
+    MenuCommand("ask", "cmd.ask", EVERYONE),
+    MenuCommand("docs", "cmd.docs", EVERYONE),
     MenuCommand("broadcast", "cmd.broadcast", ADMINS),
 ]
 
 # Commands that may interrupt a form without ending it.
-ALLOWED_DURING_FORM = frozenset({"help", "cancel", "me", "lang"})
+ALLOWED_DURING_FORM = frozenset({"help", "cancel", "me", "lang", "ask", "docs"})
 
 
 def role_of(user: User | None) -> str:

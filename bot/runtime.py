@@ -62,6 +62,7 @@ class Runtime:
                 locale=user_locale(user, self.settings.default_locale),
                 superadmin=self.is_superadmin(tg_user.id),
                 superadmin_ids=tuple(self.settings.superadmin_ids),
+                services=self.services,
             )
 
 

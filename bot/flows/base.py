@@ -53,6 +53,12 @@ class Msg:
         return {"key": self.key, "params": self.params}
 
 
+class Html(str):
+    """Text that is already safe Telegram HTML (built with escaping by the flow itself)."""
+
+    __slots__ = ()
+
+
 Label = Msg | str  # a str label is shown as it is (an org's name, a user's own words)
 
 
@@ -138,6 +144,7 @@ class FlowContext:
     locale: str = "zh_CN"
     superadmin: bool = False
     superadmin_ids: tuple[int, ...] = ()
+    services: dict[str, Any] = field(default_factory=dict)  # the runtime's long-lived services
     # The form message id as this update saved it ([id] once saved), so the handler need not
     # read the state back to know which message to edit.
     saved_form_message: list[int | None] | None = None

@@ -11,7 +11,7 @@ from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMar
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.flows.base import Button, Label, Msg, Reply
+from bot.flows.base import Button, Html, Label, Msg, Reply
 from bot.i18n import t
 
 log = logging.getLogger(__name__)
@@ -21,6 +21,8 @@ _TAG = re.compile(r"<[^>]+>")
 
 def render_label(locale: str | None, label: Label, *, markup: bool = True) -> str:
     """A message key (with nested parameters) or a literal, rendered for HTML or a button."""
+    if isinstance(label, Html):
+        return str(label) if markup else html.unescape(_strip_tags(label))
     if isinstance(label, str):
         return html.escape(label, quote=False) if markup else label
     params = {name: _param(locale, value, markup) for name, value in label.params.items()}

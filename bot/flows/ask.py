@@ -1,0 +1,139 @@
+"""Policy answers in chat: the best passage with its source, more sources, the full section."""
+
+from __future__ import annotations
+
+import html
+import re
+
+from bot.flows.base import Button, FlowContext, Html, Input, InputKind, Msg, Reply
+from bot.services.knowledge import Hit
+from bot.services.policy import PolicyLibrary, log_question, logged_question
+
+MORE_SOURCES = 3  # passages shown under "more sources"
+SOURCE_PREVIEW = 300  # characters of each of them
+SECTION_PAGE = 3000  # characters of the full section per message (Telegram allows 4096)
+TOP_K = 1 + MORE_SOURCES
+QUESTION_MAX = 500
+# Words and marks that make a free text read as a question rather than a report or a chat line.
+_QUESTION = re.compile(
+    r"[?？]\s*$|什么|多少|几[个项条天人次月年号]|怎么|怎样|如何|哪[些个里天份家级类]|吗[。！!\s]*$|"
+    r"是否|能否|可否|要不要|需不需要|有没有|何时|为什么|为何|请问|规定|要求"
+)
+
+
+def reads_as_question(text: str) -> bool:
+    """Whether a free text (outside any form) should be answered from the documents."""
+    text = text.strip()
+    return 0 < len(text) <= QUESTION_MAX and bool(_QUESTION.search(text))
+
+
+def bold_terms(text: str, terms: list[str]) -> Html:
+    """The passage as HTML, with the question's words in bold."""
+    if not terms:
+        return Html(html.escape(text, quote=False))
+    pattern = re.compile("|".join(re.escape(term) for term in terms))
+    parts, last = [], 0
+    for match in pattern.finditer(text):
+        parts.append(html.escape(text[last : match.start()], quote=False))
+        parts.append(f"<b>{html.escape(match.group(0), quote=False)}</b>")
+        last = match.end()
+    parts.append(html.escape(text[last:], quote=False))
+    return Html("".join(parts))
+
+
+def source_line(hit: Hit) -> Msg:
+    """《title》 (issuer, date) › section."""
+    return Msg(
+        "ask.source",
+        title=hit.title,
+        issuer=hit.issuer or Msg("ask.unknown_issuer"),
+        date=hit.date or Msg("ask.undated"),
+        section=hit.section or Msg("ask.no_section"),
+    )
+
+
+async def answer(ctx: FlowContext, library: PolicyLibrary, question: str) -> Reply:
+    """The best passage for a question, or a plain "not in the documents"."""
+    problem = await library.validate(question)
+    if problem is not None:
+        return Reply([Msg(f"ask.bad.{problem}", limit=QUESTION_MAX)])
+    hits = await library.search(question, TOP_K)
+    log = await log_question(
+        ctx.session, telegram_id=ctx.user_id, question=question.strip(), hits=hits, now=ctx.now
+    )
+    if not hits:
+        return Reply([Msg("ask.not_found"), Msg("ask.try_docs")])
+    best = hits[0]
+    terms = await library.highlight_terms(question, best.text)
+    buttons = [Button(Msg("ask.button.section"), f"ask|s|{best.passage_id}|0")]
+    if len(hits) > 1:
+        buttons.insert(0, Button(Msg("ask.button.more"), f"ask|m|{log.id}"))
+    passage = bold_terms(best.text, terms)
+    return Reply([Msg("ask.answer", passage=passage, source=source_line(best))], [buttons])
+
+
+async def more_sources(ctx: FlowContext, library: PolicyLibrary, question_id: int) -> Reply:
+    """The next passages for an earlier question of the same user."""
+    log = await logged_question(ctx.session, question_id=question_id, telegram_id=ctx.user_id)
+    if log is None:
+        return Reply([], toast=Msg("form.stale"))
+    hits = (await library.search(log.question, TOP_K))[1:]
+    if not hits:
+        return Reply([Msg("ask.no_more")])
+    texts = [Msg("ask.more_header", question=log.question)]
+    buttons = []
+    for number, hit in enumerate(hits, start=2):
+        preview = hit.text if len(hit.text) <= SOURCE_PREVIEW else hit.text[:SOURCE_PREVIEW] + "…"
+        terms = await library.highlight_terms(log.question, preview)
+        texts.append(
+            Msg(
+                "ask.more_item",
+                number=number,
+                passage=bold_terms(preview, terms),
+                source=source_line(hit),
+            )
+        )
+        buttons.append(
+            Button(Msg("ask.button.section_n", number=number), f"ask|s|{hit.passage_id}|0")
+        )
+    return Reply(texts, [buttons])
+
+
+async def full_section(
+    ctx: FlowContext, library: PolicyLibrary, pid: str, page: int, *, turning: bool = False
+) -> Reply:
+    """The whole section a passage belongs to, page by page (turning a page edits it)."""
+    hit = await library.passage(pid)
+    if hit is None:
+        return Reply([Msg("ask.gone")])
+    section = await library.section(hit) or [hit]
+    pages = _pages("\n".join(p.text for p in section))
+    page = min(max(page, 0), len(pages) - 1)
+    texts = [source_line(hit), Msg("ask.section_text", text=pages[page])]
+    nav = []
+    if page > 0:
+        nav.append(Button(Msg("ask.button.prev"), f"ask|p|{pid}|{page - 1}"))
+    if page + 1 < len(pages):
+        nav.append(
+            Button(
+                Msg("ask.button.next", page=page + 2, pages=len(pages)), f"ask|p|{pid}|{page + 1}"
+            )
+        )
+    return Reply(texts, [nav] if nav else [], edit=turning)
+
+
+def _pages(text: str) -> list[str]:
+    pages, rest = [], text
+    while len(rest) > SECTION_PAGE:
+        cut = max(rest.rfind("\n", 0, SECTION_PAGE), rest.rfind("。", 0, SECTION_PAGE) + 1)
+        cut = cut if cut > SECTION_PAGE // 2 else SECTION_PAGE
+        pages.append(rest[:cut])
+        rest = rest[cut:].lstrip("\n")
+    return [*pages, rest] if rest or not pages else pages
+
+
+async def question_route(ctx: FlowContext, inp: Input) -> Reply | None:
+    """A free-text route: texts that read as questions get an answer from the documents."""
+    if inp.kind is not InputKind.TEXT or not reads_as_question(inp.text):
+        return None
+    return await answer(ctx, ctx.services["policy"], inp.text)

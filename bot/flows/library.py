@@ -1,0 +1,163 @@
+"""/docs and the document upload form: list, add (confirming title and date), remove."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bot.flows.base import (
+    Button,
+    FieldSpec,
+    FlowContext,
+    FormModel,
+    FormSpec,
+    Input,
+    InputKind,
+    Invalid,
+    Msg,
+    Reply,
+)
+from bot.flows.engine import register, start
+from bot.services.knowledge import IngestError
+from bot.services.knowledge.errors import UnknownDocumentError
+from bot.services.knowledge.lines import parse_date
+from bot.services.policy import PolicyLibrary, manages_library
+from storage import orgs_repo
+
+TITLE_MIN, TITLE_MAX = 2, 120
+MAX_UPLOAD_MB = 20  # the Bot API lets bots download files up to 20 MB
+
+
+async def may_manage(ctx: FlowContext) -> bool:
+    """Whether the user may add and remove shared documents."""
+    org = None
+    if ctx.actor is not None and ctx.actor.org_id is not None:
+        org = await orgs_repo.get_org(session=ctx.session, org_id=ctx.actor.org_id)
+    return manages_library(ctx.actor, org, ctx.superadmin)
+
+
+async def list_documents(ctx: FlowContext, library: PolicyLibrary) -> Reply:
+    """/docs: every indexed document; managers get a remove button per document."""
+    docs = await library.documents()
+    if not docs:
+        return Reply([Msg("docs.empty")])
+    texts = [Msg("docs.header", count=len(docs))]
+    texts += [
+        Msg("docs.line", number=n, title=d.title, issuer=d.issuer or Msg("ask.unknown_issuer"),
+            date=d.date or Msg("ask.undated"), passages=d.passages)
+        for n, d in enumerate(docs, start=1)
+    ]
+    if not await may_manage(ctx):
+        return Reply(texts)
+    texts.append(Msg("docs.how_to_add", limit=MAX_UPLOAD_MB))
+    buttons = [Button(Msg("docs.button.remove", number=n), f"doc|rm|{d.doc_id}")
+               for n, d in enumerate(docs, start=1)]
+    return Reply(texts, [buttons[i : i + 4] for i in range(0, len(buttons), 4)])
+
+
+async def ask_removal(ctx: FlowContext, library: PolicyLibrary, doc_id: str) -> Reply:
+    """The remove button: ask once more, naming the document."""
+    if not await may_manage(ctx):
+        return Reply([], toast=Msg("docs.not_allowed"))
+    doc = next((d for d in await library.documents() if d.doc_id == doc_id), None)
+    if doc is None:
+        return Reply([], toast=Msg("ask.gone"))
+    return Reply([Msg("docs.remove_confirm", title=doc.title)],
+                 [[Button(Msg("docs.button.remove_yes"), f"doc|rmy|{doc_id}"),
+                   Button(Msg("form.button.cancel_no"), "doc|rmn")]], edit=True)
+
+
+async def remove(ctx: FlowContext, library: PolicyLibrary, doc_id: str) -> Reply:
+    """Remove a document for good (its passages are no longer answered)."""
+    if not await may_manage(ctx):
+        return Reply([], toast=Msg("docs.not_allowed"))
+    try:
+        doc = await library.remove(doc_id)
+    except UnknownDocumentError:
+        return Reply([], toast=Msg("ask.gone"))
+    return Reply([Msg("docs.removed", title=doc.title)], edit=True)
+
+
+async def receive_upload(
+    ctx: FlowContext, library: PolicyLibrary, path: Path, file_name: str
+) -> Reply:
+    """A downloaded file: read it, then ask the admin to confirm its title and date."""
+    try:
+        info = await library.inspect(path)
+    except IngestError as error:
+        library.discard_upload(path)
+        return Reply([Msg(f"docs.refused.{error.code}", name=file_name, limit=MAX_UPLOAD_MB)])
+    data = {"title": info.title, "date": info.date}
+    extra = {"path": str(path), "file_name": file_name, "issuer": info.issuer or "",
+             "passages": info.passages}
+    return await start(ctx, DocumentUploadForm.name, data=data, extra=extra, fill_missing=True,
+                       notices=[Msg("docs.read_ok", name=file_name, passages=info.passages)])
+
+
+def refuse_upload(code: str, file_name: str) -> Reply:
+    """A file refused before download (wrong type, too large, not allowed)."""
+    return Reply([Msg(f"docs.refused.{code}", name=file_name, limit=MAX_UPLOAD_MB)])
+
+
+async def parse_title(inp: Input, ctx: FlowContext, model: FormModel) -> str:
+    """A document title."""
+    if inp.kind is not InputKind.TEXT:
+        raise Invalid("form.expect_text")
+    title = " ".join(inp.text.split())
+    if not TITLE_MIN <= len(title) <= TITLE_MAX:
+        raise Invalid("docs.bad_title", min=TITLE_MIN, max=TITLE_MAX)
+    return title
+
+
+async def parse_doc_date(inp: Input, ctx: FlowContext, model: FormModel) -> str:
+    """A document date such as 2021-11-23 or 2021年11月23日."""
+    if inp.kind is not InputKind.TEXT:
+        raise Invalid("form.expect_text")
+    parsed = parse_date(inp.text.strip())
+    if parsed is None or parsed > ctx.now.astimezone(ctx.tz).date().isoformat():
+        raise Invalid("docs.bad_date")
+    return parsed
+
+
+class DocumentUploadForm(FormSpec):
+    """Confirm (or correct) what was read from an uploaded document, then index it."""
+
+    name = "docupload"
+    summary_key = "docs.summary"
+    fields = (
+        FieldSpec("title", prompt="docs.ask_title", label="docs.label.title", parse=parse_title,
+                  params={"min": TITLE_MIN, "max": TITLE_MAX}),
+        FieldSpec("date", prompt="docs.ask_date", label="docs.label.date", parse=parse_doc_date,
+                  optional=True),
+    )
+
+    def summary_extra(self, model: FormModel) -> list[Msg]:
+        """The file and what the reader found in it."""
+        return [Msg("docs.summary_file", name=model.ctx.get("file_name", ""),
+                    passages=model.ctx.get("passages", 0))]
+
+    async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
+        """Index the file under the confirmed title and date."""
+        library: PolicyLibrary = ctx.services["policy"]
+        path = Path(model.ctx["path"])
+        try:
+            info = await library.add(path, title=model.data["title"], date=model.data.get("date"))
+        except IngestError as error:
+            return Reply([Msg(f"docs.refused.{error.code}", name=model.ctx.get("file_name", ""),
+                              limit=MAX_UPLOAD_MB)])
+        finally:
+            library.discard_upload(path)
+        return Reply([Msg("docs.added", title=info.title, passages=info.passages)])
+
+    async def on_cancel(self, ctx: FlowContext, model: FormModel) -> Reply:
+        """Drop the waiting file."""
+        if "path" in model.ctx:
+            PolicyLibrary.discard_upload(Path(model.ctx["path"]))
+        return Reply([Msg("form.cancelled")], finished=True)
+
+    def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
+        """No extra parameters."""
+        return {}
+
+
+register(DocumentUploadForm())

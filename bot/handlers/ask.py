@@ -1,0 +1,110 @@
+"""/ask, /docs, questions in free text, and documents sent by admins."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
+
+from bot.flows import ask as ask_flow
+from bot.flows import engine
+from bot.flows import library as library_flow
+from bot.flows.base import FlowContext, Msg, Reply
+from bot.handlers import forms
+from bot.handlers.common import respond
+from bot.runtime import StabotContext
+from bot.services.policy import PolicyLibrary, readable_suffix
+
+MB = 1024 * 1024
+
+
+def _library(context: StabotContext) -> PolicyLibrary:
+    return context.rt.services["policy"]
+
+
+async def ask(update: Update, context: StabotContext) -> None:
+    """Answer the question after /ask."""
+    question = " ".join(context.args or [])
+
+    async def produce(ctx: FlowContext) -> Reply:
+        if not question.strip():
+            return Reply([Msg("ask.usage")])
+        return await ask_flow.answer(ctx, _library(context), question)
+
+    await respond(update, context, produce)
+
+
+async def docs(update: Update, context: StabotContext) -> None:
+    """List the indexed documents."""
+    await respond(update, context, lambda ctx: library_flow.list_documents(ctx, _library(context)))
+
+
+async def ask_button(update: Update, context: StabotContext) -> None:
+    """More sources, full section, page turns."""
+    _, kind, arg, *rest = update.callback_query.data.split("|")
+    library = _library(context)
+    page = int(rest[0]) if rest and rest[0].isdigit() else 0
+
+    async def produce(ctx: FlowContext) -> Reply:
+        if kind == "m" and arg.isdigit():
+            return await ask_flow.more_sources(ctx, library, int(arg))
+        return await ask_flow.full_section(ctx, library, arg, page, turning=kind == "p")
+
+    await respond(update, context, produce)
+
+
+async def doc_button(update: Update, context: StabotContext) -> None:
+    """Remove a document (after asking once more)."""
+    _, kind, *rest = update.callback_query.data.split("|")
+    doc_id, library = (rest[0] if rest else ""), _library(context)
+
+    async def produce(ctx: FlowContext) -> Reply:
+        if kind == "rm":
+            return await library_flow.ask_removal(ctx, library, doc_id)
+        if kind == "rmy":
+            return await library_flow.remove(ctx, library, doc_id)
+        return Reply([Msg("docs.kept")], edit=True)
+
+    await respond(update, context, produce)
+
+
+async def document(update: Update, context: StabotContext) -> None:
+    """A file from a library manager outside a form is offered for indexing."""
+    async with context.rt.unit(update) as ctx:
+        in_form = await engine.active_flow(ctx) is not None
+        manager = await library_flow.may_manage(ctx)
+    if in_form or not manager:
+        await forms.message_input(update, context)
+        return
+    sent = update.effective_message.document
+    name = sent.file_name or "document"
+    if not readable_suffix(name):
+        await respond(update, context, _refusal("unsupported_type", name))
+    elif (sent.file_size or 0) > library_flow.MAX_UPLOAD_MB * MB:
+        await respond(update, context, _refusal("too_large", name))
+    else:
+        path = _library(context).upload_path(sent.file_unique_id, name)
+        await (await sent.get_file()).download_to_drive(path)
+        await respond(update, context, lambda ctx: library_flow.receive_upload(
+            ctx, _library(context), path, name))
+
+
+def _refusal(code: str, name: str):
+    async def produce(ctx: FlowContext) -> Reply:
+        return library_flow.refuse_upload(code, name)
+
+    return produce
+
+
+def handlers() -> list[BaseHandler]:
+    """The handlers of this module; also answers free text that reads as a question."""
+    if ask_flow.question_route not in forms.TEXT_ROUTES:
+        # Last in line: quick logs and other specific readings of a text go first.
+        forms.TEXT_ROUTES.append(ask_flow.question_route)
+    private = filters.ChatType.PRIVATE
+    return [
+        CommandHandler("ask", ask),
+        CommandHandler("docs", docs),
+        CallbackQueryHandler(ask_button, pattern=r"^ask\|"),
+        CallbackQueryHandler(doc_button, pattern=r"^doc\|"),
+        MessageHandler(private & filters.UpdateType.MESSAGE & filters.Document.ALL, document),
+    ]

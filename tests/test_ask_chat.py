@@ -1,0 +1,181 @@
+"""Policy answers in chat: /ask, free questions, more sources, full section, /docs, uploads."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import docx
+import pytest
+
+from bot import PROJECT_ROOT
+from bot.i18n import SUPPORTED, load_catalog
+from bot.services import orgs, people
+from bot.services.knowledge import KnowledgeBase
+from bot.services.knowledge.errors import IngestCode, QuestionCode
+from bot.updates import TgUser
+from storage.db import transaction
+from tests.harness import running_bot, sent_texts, toasts
+
+LI = TgUser(id=50001, first_name="小李")
+BOSS = TgUser(id=50002, first_name="省管理员")
+CITY = TgUser(id=50003, first_name="市管理员")
+
+
+@pytest.fixture(scope="session")
+def indexed_dir(tmp_path_factory) -> Path:
+    """The bundled corpus indexed once per run; tests copy it when they change it."""
+    data_dir = tmp_path_factory.mktemp("kb")
+    KnowledgeBase(data_dir / "knowledge").ensure_corpus(PROJECT_ROOT / "corpus")
+    return data_dir
+
+
+@pytest.fixture
+def kb_settings(settings, indexed_dir, tmp_path):
+    data_dir = tmp_path / "kb-data"
+    shutil.copytree(indexed_dir, data_dir)
+    return settings.model_copy(update={"data_dir": data_dir})
+
+
+@pytest.fixture
+async def admins(sessions, clock):
+    async with transaction(sessions) as session:
+        tree = await orgs.create_demo_tree(session, now=clock.now())
+        await people.grant_admin(session, telegram_id=BOSS.id, org_id=tree[0].id, now=clock.now())
+        await people.grant_admin(session, telegram_id=CITY.id, org_id=tree[1].id, now=clock.now())
+
+
+async def test_ask_command_answers_with_source_and_bold_words(kb_settings, clock):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.text(LI, "/ask 企业科技人员多少人要单独成立科协？")
+    text = sent_texts(calls)[0]
+    assert "30人以上（含30人）" in text.replace("<b>", "").replace("</b>", "")
+    assert "<b>" in text
+    assert "《关于加强企业科协组织建设的意见》（宁夏回族自治区科学技术协会，2017-11-29）" in text
+    buttons = [b["text"] for row in calls[-1].params["reply_markup"]["inline_keyboard"]
+               for b in row]
+    assert buttons == ["更多来源", "查看全文"]
+
+
+async def test_free_question_more_sources_and_full_section(kb_settings, clock):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.text(LI, "落实情况报告什么时候交？")
+        first = sent_texts(calls)[0]
+        answer = bot.keyboard_message(LI.id)
+        calls = await bot.press(LI, "更多来源", message=answer)
+        more = sent_texts(calls)[0]
+        assert more.startswith("<b>“落实情况报告什么时候交？”的其他相关内容") and "2. " in more
+        assert "12月9日" in first + more
+        calls = await bot.press(LI, "查看全文", message=answer)
+        section = sent_texts(calls)[0]
+        assert "内蒙古自治区科学技术协会" in section and len(section) <= 4096
+
+
+async def test_not_in_the_documents_points_to_docs(kb_settings, clock):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.text(LI, "/ask 科协的食堂几点开饭？")
+    assert "没有找到" in sent_texts(calls)[0] and "/docs" in sent_texts(calls)[0]
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [("🙂🙂🙂", "请用文字提问"), ("How many members?", "请用中文提问"),
+     ("企业科协" * 1250 + "？", "问题太长了")],
+)
+async def test_bad_questions_get_a_clear_message(kb_settings, clock, question, expected):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.text(LI, f"/ask {question}")
+        empty = await bot.text(LI, "/ask")
+    assert expected in sent_texts(calls)[0]
+    assert "请在 /ask 后面写上问题" in sent_texts(empty)[0]
+
+
+async def test_docs_lists_documents_and_manager_removes_one(kb_settings, clock, admins):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.text(LI, "/docs")
+        assert "已收录 5 份文件" in sent_texts(calls)[0]
+        assert calls[-1].params.get("reply_markup") is None
+        await bot.text(BOSS, "/docs")
+        await bot.press(BOSS, "删除 2")
+        assert "确定删除《关于加强企业科协组织建设的意见》" in bot.last_text(BOSS.id)
+        await bot.press(BOSS, "确定删除")
+        calls = await bot.text(LI, "/ask 企业科技人员多少人要单独成立科协？")
+        assert "30人以上（含30人）" not in sent_texts(calls)[0]
+        calls = await bot.text(LI, "/docs")
+        assert "已收录 4 份文件" in sent_texts(calls)[0]
+
+
+def _docx(path: Path, paragraphs: list[str]) -> Path:
+    document = docx.Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    document.save(path)
+    return path
+
+
+async def test_manager_uploads_a_docx_confirms_and_it_answers(kb_settings, clock, admins,
+                                                               tmp_path):
+    source = _docx(tmp_path / "notice.docx", [
+        "关于开展2026年科技志愿服务月活动的通知", "各盟市科协：",
+        "一、活动时间", "科技志愿服务月活动时间为2026年5月1日至5月31日。",
+        "二、报送要求", "请于6月10日前报送活动总结，联系人：张敏，电话0471-1234567。",
+        "内蒙古自治区科学技术协会", "2026年3月1日"])
+    async with running_bot(kb_settings, clock) as bot:
+        data = source.read_bytes()
+        calls = await bot.feed(bot.factory.document(
+            BOSS, data, "notice.docx",
+            mime_type="application/vnd.openxmlformats-officedocument.wordprocessingml.document"))
+        summary = sent_texts(calls)[-1]
+        assert "已读取 notice.docx" in summary and "即将收录" in summary
+        assert "关于开展2026年科技志愿服务月活动的通知" in summary and "2026-03-01" in summary
+        calls = await bot.press(BOSS, "确认提交")
+        assert "已收录《关于开展2026年科技志愿服务月活动的通知》" in sent_texts(calls)[0]
+        calls = await bot.text(LI, "/ask 志愿服务月活动总结什么时候报送？")
+        assert "6月10日" in sent_texts(calls)[0]
+        again = await bot.feed(bot.factory.document(BOSS, data, "copy.docx"))
+        assert "已经收录过了" in sent_texts(again)[-1]
+    assert not list((kb_settings.data_dir / "uploads").glob("*/*"))
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "expected"),
+    [("photo.jpg", b"\xff\xd8\xff", "只支持 .txt、.md、.docx 和 .pdf"),
+     ("broken.docx", b"PK\x03\x04 not really a zip", "已损坏"),
+     ("broken.pdf", b"%PDF-1.4 garbage", "已损坏"),
+     ("empty.txt", b"", "空文件")],
+)
+async def test_bad_uploads_are_refused_and_nothing_is_indexed(kb_settings, clock, admins, name,
+                                                              data, expected):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.feed(bot.factory.document(BOSS, data, name))
+        assert expected in sent_texts(calls)[-1]
+        calls = await bot.text(BOSS, "/docs")
+        assert "已收录 5 份文件" in sent_texts(calls)[0]
+
+
+async def test_city_admin_and_liaison_cannot_manage_the_library(kb_settings, clock, admins):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.feed(bot.factory.document(CITY, b"hello world text", "a.txt"))
+        assert "没看懂" in sent_texts(calls)[-1]
+        await bot.text(CITY, "/docs")
+        assert "reply_markup" not in bot.api.last_message(CITY.id) or not bot.api.last_message(
+            CITY.id).get("reply_markup")
+
+
+def test_every_refusal_and_question_code_has_a_message():
+    for locale in SUPPORTED:
+        catalog = load_catalog(locale)
+        for code in IngestCode:
+            assert f"docs.refused.{code}" in catalog
+        for code in QuestionCode:
+            assert f"ask.bad.{code}" in catalog
+
+
+async def test_old_more_sources_button_of_another_user_is_refused(kb_settings, clock):
+    async with running_bot(kb_settings, clock) as bot:
+        await bot.text(LI, "/ask 企业科技人员多少人要单独成立科协？")
+        answer = bot.keyboard_message(LI.id)
+        stranger = TgUser(id=50009, first_name="陌生人")
+        data = answer["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        calls = await bot.feed(bot.factory.callback(stranger, data, answer))
+    assert toasts(calls) and not sent_texts(calls)
