@@ -92,11 +92,16 @@ def cold_start_small(work: Path) -> list[tuple[str, str]]:
     question = "民营企业搞技术的人够多少就得单独建科协？"
     first = time_first_answer(env, question)
     later = [time_first_answer(env, question) for _ in range(3)]
+    alone = [time_first_answer(env, question, ENGINE_ONLY) for _ in range(3)]
     return [
         ("`stabot ask` first run (jieba cache + index built)", f"{first:.2f} s"),
         (
             "`stabot ask` cold process, first answer (median of 3)",
             f"{statistics.median(later):.2f} s",
+        ),
+        (
+            "same via `python -m bot.commands.knowledge ask` (no other sub-commands imported)",
+            f"{statistics.median(alone):.2f} s",
         ),
     ]
 

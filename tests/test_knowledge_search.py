@@ -82,6 +82,9 @@ def test_section_passages_and_passage_lookup(kb: KnowledgeBase) -> None:
     assert hit.passage_id in [p.passage_id for p in section]
     assert [p.position for p in section] == sorted(p.position for p in section)
     assert kb.passage("nope:1") is None
+    front = kb.section_passages(hit.doc_id, "")
+    assert front and all(p.section == "" for p in front)
+    assert any("2021年11月23日" in p.text for p in front)
 
 
 def test_highlight_terms(kb: KnowledgeBase) -> None:

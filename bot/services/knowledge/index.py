@@ -132,6 +132,20 @@ class Field:
             out[self._indices[start:end]] += weight * self._data[start:end]
         return out
 
+    def scores_for(self, terms: dict[str, float], rows: np.ndarray) -> np.ndarray:
+        """BM25 scores of the given rows only (postings are sorted, so binary search)."""
+        out = np.zeros(len(rows), dtype=np.float32)
+        for term, weight in terms.items():
+            token = self.vocab.get(term)
+            if token is None:
+                continue
+            start, end = int(self._indptr[token]), int(self._indptr[token + 1])
+            postings = self._indices[start:end]
+            found = np.minimum(np.searchsorted(postings, rows), len(postings) - 1)
+            hit = postings[found] == rows
+            out[hit] += weight * self._data[start + found[hit]]
+        return out
+
     def postings(self, term: str) -> list[int]:
         """Rows (passages or documents) that contain ``term``."""
         token = self.vocab.get(term)

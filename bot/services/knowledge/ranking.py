@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import bisect
-import itertools
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntFlag
 
 import numpy as np
 
-from bot.services.knowledge.index import PassageIndex
+from bot.services.knowledge.index import Field, PassageIndex
 from bot.services.knowledge.lines import DATE_RE, DOC_NUMBER_RE, PHONE_RE, LineKind, classify
 from bot.services.knowledge.tokenize import QUESTION_RE, QueryTerms, normalize
 
@@ -173,6 +171,7 @@ CUES: tuple[Cue, ...] = (
     ),
 )
 CUE_TERM_WEIGHT = 0.3
+TITLE_ROWS = 100
 META_CUES = frozenset({"day", "year", "phone", "email", "addressee", "doc_number"})
 _META_WORDS = re.compile(r"谁发|发文单位|落款|印发|抄送|联系人|附件|哪个单位发")
 
@@ -219,6 +218,10 @@ class RankConfig:
     phrase_weight: float = 0.5
     meta_factor: float = 0.5
     candidates: int = 30
+    # Big indexes: terms in more than this share of passages (and this many) join late.
+    common_share: float = 0.05
+    common_min_df: int = 1000
+    prefilter: int = 500
     quote_boost: float = 0.3
     coverage_weight: float = 0.5
     refuse_below: float = 0.55
@@ -266,21 +269,56 @@ class RankInput:
 
 def fused_scores(
     index: PassageIndex, words: dict[str, float], bigrams: dict[str, float], config: RankConfig
-) -> np.ndarray:
-    """Word and bigram BM25, each scaled to its best passage, mixed, plus the document's score."""
-    fused = np.zeros(index.size, dtype=np.float32)
-    for scores, weight in (
-        (index.words.scores(words), config.word_weight),
-        (index.bigrams.scores(bigrams), 1 - config.word_weight),
-    ):
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows worth re-ranking and their fused score: word and bigram BM25 (each scaled to its
+    best passage) mixed, plus the document field's score.
+
+    On a big index, terms in more than ``common_share`` of the passages (科技, 工作 …) are first
+    left out, the best ``prefilter`` rows are picked on the rarer terms, and the common terms'
+    exact scores are then added for those rows only; a small index scores everything at once.
+    """
+    limit = max(config.common_min_df, int(index.size * config.common_share))
+    w_rare, w_common = _split_common(index.words, words, limit)
+    b_rare, b_common = _split_common(index.bigrams, bigrams, limit)
+    w_scores, b_scores = index.words.scores(w_rare), index.bigrams.scores(b_rare)
+    doc_part = _doc_part(index, words, config)
+    if not w_common and not b_common:
+        return np.arange(index.size), _mix(w_scores, b_scores, config) + doc_part
+    rows = top_rows(_mix(w_scores, b_scores, config) + doc_part, config.prefilter)
+    # Only common words in the question: nothing to pre-select on, so score every passage.
+    selected = np.asarray(rows, dtype=np.int64) if rows else np.arange(index.size)
+    w_scores = w_scores[selected] + index.words.scores_for(w_common, selected)
+    b_scores = b_scores[selected] + index.bigrams.scores_for(b_common, selected)
+    return selected, _mix(w_scores, b_scores, config) + doc_part[selected]
+
+
+def _split_common(
+    field: Field, terms: dict[str, float], limit: int
+) -> tuple[dict[str, float], dict[str, float]]:
+    """Terms in at most ``limit`` rows, and the more common ones."""
+    rare, common = {}, {}
+    for term, weight in terms.items():
+        (common if field.doc_freq(term) > limit else rare)[term] = weight
+    return rare, common
+
+
+def _mix(words: np.ndarray, bigrams: np.ndarray, config: RankConfig) -> np.ndarray:
+    """Weighted sum of the two passage fields, each divided by its maximum."""
+    fused = np.zeros(len(words), dtype=np.float32)
+    for scores, weight in ((words, config.word_weight), (bigrams, 1 - config.word_weight)):
         top = float(scores.max(initial=0.0))
         if top > 0:
             fused += (weight / top) * scores
+    return fused
+
+
+def _doc_part(index: PassageIndex, words: dict[str, float], config: RankConfig) -> np.ndarray:
+    """The document field's score (scaled to the best document), spread over its passages."""
     doc_scores = index.docs.scores(words)
     top = float(doc_scores.max(initial=0.0))
-    if top > 0 and config.doc_weight:
-        fused += (config.doc_weight / top) * doc_scores[index.doc_of]
-    return fused
+    if top <= 0 or not config.doc_weight:
+        return np.zeros(index.size, dtype=np.float32)
+    return ((config.doc_weight / top) * doc_scores)[index.doc_of]
 
 
 def top_rows(scores: np.ndarray, count: int) -> list[int]:
@@ -299,22 +337,23 @@ class Ranker:
         self.index = index
         self.data = data
         self.config = config
-        # All titles in one string (searched with str.find), and where each one starts.
-        self._titles = "\n".join(data.doc_titles)
-        self._title_starts = list(
-            itertools.accumulate((len(t) + 1 for t in data.doc_titles[:-1]), initial=0)
-        )
 
     def rank(self, question: str, query: QueryTerms) -> list[Candidate]:
         """Candidates best first; an empty list when the documents do not answer."""
         cues = detect_cues(question)
         words, bigrams = self._query_weights(query, cues)
-        fused = fused_scores(self.index, words, bigrams, self.config)
+        selected, fused = fused_scores(self.index, words, bigrams, self.config)
         if self.config.title_weight:
-            fused += self.config.title_weight * self._title_share(query)[self.index.doc_of]
-        rows = top_rows(fused, self.config.candidates)
-        if not rows:
+            # Only the leading rows can still reach the candidates; titles of the rest are moot.
+            lead = np.asarray(top_rows(fused, TITLE_ROWS), dtype=np.int64)
+            if len(lead):
+                fused = fused.copy()
+                fused[lead] += self.config.title_weight * self._title_share(query, selected[lead])
+        picks = top_rows(fused, self.config.candidates)
+        if not picks:
             return []
+        rows = [int(selected[i]) for i in picks]
+        fused_of = {int(selected[i]): float(fused[i]) for i in picks}
         quotes = quoted_terms(question, normalize)
         evidence = self._evidence(question, query, cues)
         segments = [
@@ -331,7 +370,7 @@ class Ranker:
             coverage = self._coverage(row, context, evidence)
             boost = self._boost(row, context, cues, quotes)
             boost += self.config.phrase_weight * phrase_share(segments, context)
-            score = float(fused[row]) * (1 + boost) * (1 + self.config.coverage_weight * coverage)
+            score = fused_of[row] * (1 + boost) * (1 + self.config.coverage_weight * coverage)
             if not meta_wanted and int(self.index.flags[row]) & Flag.META:
                 # Signatures, dates and contacts answer "who, when, whom to call", nothing else.
                 score *= self.config.meta_factor
@@ -343,17 +382,15 @@ class Ranker:
             out = _one_per_doc_first(out, self.data.doc_of)
         return out
 
-    def _title_share(self, query: QueryTerms) -> np.ndarray:
-        """Per document: share of the question's content words found in its title and issuer."""
-        share = np.zeros(len(self._title_starts), dtype=np.float32)
+    def _title_share(self, query: QueryTerms, rows: np.ndarray) -> np.ndarray:
+        """Per row: share of the question's content words found in its document's title."""
+        doc_of = self.index.doc_of[rows]
+        titles = self.data.doc_titles
         total = len(query.content) or 1
-        for term in query.content:
-            docs = {
-                bisect.bisect_right(self._title_starts, pos) - 1
-                for pos in _find_all(self._titles, term)
-            }
-            share[list(docs)] += 1 / total
-        return share
+        share = np.zeros(len(titles), dtype=np.float32)
+        for doc in np.unique(doc_of).tolist():
+            share[doc] = sum(term in titles[doc] for term in query.content) / total
+        return share[doc_of]
 
     def _query_weights(
         self, query: QueryTerms, cues: list[Cue]
@@ -447,16 +484,6 @@ class Ranker:
         boost = sum(cue.boost for cue in cues if flags & cue.flag)
         boost += sum(self.config.quote_boost for quote in quotes if quote in context)
         return boost
-
-
-def _find_all(text: str, term: str) -> Iterator[int]:
-    """Start offsets of every occurrence of ``term`` in ``text``."""
-    if not term:
-        return
-    position = text.find(term)
-    while position >= 0:
-        yield position
-        position = text.find(term, position + 1)
 
 
 def _one_per_doc_first(candidates: list[Candidate], doc_of: Sequence[int]) -> list[Candidate]:
