@@ -163,3 +163,14 @@ def test_corpus_metadata_sidecar_is_used(kb: KnowledgeBase, tmp_path: Path) -> N
     (info,) = kb.ensure_corpus(corpus)
     assert info.issuer == "内蒙古自治区科学技术协会"
     assert kb.ensure_corpus(corpus) == []
+
+
+def test_inspect_describes_without_indexing(kb: KnowledgeBase, tmp_path: Path) -> None:
+    path = write_pdf(tmp_path / "n.pdf", NOTICE_LINES)
+    info = kb.inspect(path)
+    assert info.title == "关于开展2024年科技志愿服务活动的通知"
+    assert kb.documents() == []
+    kb.add_file(path)
+    with pytest.raises(IngestError) as caught:
+        kb.inspect(path)
+    assert caught.value.code == IngestCode.DUPLICATE
