@@ -4,7 +4,7 @@ Replies go through ``application.bot``; broadcasts through a second `telegram.Bo
 connection pool and this module's rate limiter, so a long broadcast never queues a reply.
 
 In-flight policy (at most once): rows are claimed as ``sending`` in small batches
-(``BROADCAST_CLAIM_BATCH``, 10 by default: 0.4 s of sending at 25/s) right before their
+(``BROADCAST_CLAIM_BATCH``, 25 by default: 1 s of sending at 25/s) right before their
 requests, and each outcome is written as soon as Telegram answers. A graceful stop
 (SIGINT/SIGTERM) waits for the requests in flight and puts claimed rows that were never
 requested back to ``pending``, so nothing is left in between. After a crash, a row still
@@ -62,7 +62,7 @@ class BroadcastSettings(BaseSettings):
     max_in_flight: int = 50  # concurrent requests on the broadcast lane
     # Rows claimed per step: small, because after a crash a claimed batch counts as "in flight"
     # (see the policy above); the limiter's catch-up credit hides the cost of claiming often.
-    claim_batch: int = 10
+    claim_batch: int = 25
     autostart: bool | None = None  # None: run the sender when a bot token is set
 
 
