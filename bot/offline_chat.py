@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from bot.app import build_application
 from bot.chat_cli import run_terminal_chat
 from bot.config import Settings
@@ -11,6 +13,8 @@ from bot.updates import TgUser
 
 async def run_offline_chat(settings: Settings, *, user_id: int, name: str, language: str) -> None:
     """Chat with the bot in the terminal as the given Telegram user."""
+    # Without a token the broadcast sender stays off by default; offline, its lane is this API.
+    os.environ.setdefault("BROADCAST_AUTOSTART", "1")
     api = OfflineBotAPI(bot_username=settings.bot_username)
     application = build_application(settings, request=api)
     user = TgUser(id=user_id, first_name=name, language_code=language)
