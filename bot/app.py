@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 
 from telegram import BotCommand, BotCommandScopeDefault
@@ -24,6 +26,7 @@ from storage.migrate import upgrade_to_head
 log = logging.getLogger(__name__)
 OFFLINE_TOKEN = "0:offline"
 MAX_CONCURRENT_UPDATES = 64
+WARMUP_KEY = "stabot.knowledge_warmup"
 
 
 def build_application(
@@ -85,7 +88,10 @@ async def _post_init(application: Application) -> None:
     await _set_default_commands(application)
     if rt.settings.knowledge_warmup:
         # Index the bundled corpus and load jieba now, off the first question's clock.
-        application.create_task(rt.services["policy"].knowledge_base(), name="knowledge-warmup")
+        # post_init runs before the application counts as running, so the task is ours to
+        # keep and to cancel at shutdown.
+        warmup = asyncio.get_running_loop().create_task(rt.services["policy"].knowledge_base())
+        application.bot_data[WARMUP_KEY] = warmup
     await broadcaster.start_service(application)  # the outbox sender, on its own lane
 
 
@@ -103,5 +109,10 @@ async def _set_default_commands(application: Application) -> None:
 
 
 async def _post_shutdown(application: Application) -> None:
+    warmup = application.bot_data.pop(WARMUP_KEY, None)
+    if warmup is not None and not warmup.done():
+        warmup.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await warmup
     await broadcaster.stop_service(application)
     await runtime_of(application).engine.dispose()

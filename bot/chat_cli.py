@@ -42,6 +42,7 @@ async def run_terminal_chat(
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
     manage_lifecycle: bool = True,
+    factory: UpdateFactory | None = None,
 ) -> None:
     """Chat with ``app`` as ``user`` until ``/quit`` or EOF.
 
@@ -49,7 +50,7 @@ async def run_terminal_chat(
     down here with its ``post_init``/``post_stop``/``post_shutdown`` hooks, as ``run_polling``
     would do; an app the caller already started is left to the caller.
     """
-    chat = TerminalChat(app, api, user, stdin=stdin, stdout=stdout)
+    chat = TerminalChat(app, api, user, stdin=stdin, stdout=stdout, factory=factory)
     started_here = manage_lifecycle and not app.running
     if started_here:
         await _start(app)

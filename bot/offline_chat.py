@@ -3,20 +3,34 @@
 from __future__ import annotations
 
 import os
+import sys
+import time
+from typing import TextIO
 
 from bot.app import build_application
 from bot.chat_cli import run_terminal_chat
 from bot.config import Settings
 from bot.offline_api import OfflineBotAPI
-from bot.updates import TgUser
+from bot.updates import TgUser, UpdateFactory
 
 
-async def run_offline_chat(settings: Settings, *, user_id: int, name: str, language: str) -> None:
+async def run_offline_chat(
+    settings: Settings,
+    *,
+    user_id: int,
+    name: str,
+    language: str,
+    stdin: TextIO = sys.stdin,
+    stdout: TextIO = sys.stdout,
+) -> None:
     """Chat with the bot in the terminal as the given Telegram user."""
     # Without a token the broadcast sender stays off by default; offline, its lane is this API.
     os.environ.setdefault("BROADCAST_AUTOSTART", "1")
     api = OfflineBotAPI(bot_username=settings.bot_username)
     application = build_application(settings, request=api)
     user = TgUser(id=user_id, first_name=name, language_code=language)
+    # Update ids must grow across sessions, as Telegram's do, or the duplicate guard would
+    # drop a new session's updates as already handled.
+    factory = UpdateFactory(api, first_update_id=int(time.time() * 1000))
     # run_terminal_chat initialises the app and runs post_init, as run_polling would.
-    await run_terminal_chat(application, api, user)
+    await run_terminal_chat(application, api, user, factory=factory, stdin=stdin, stdout=stdout)

@@ -60,13 +60,17 @@ class UpdateFactory:
     """Incrementing, realistic Update dicts; registers what it invents with ``api``."""
 
     def __init__(
-        self, api: OfflineBotAPI | None = None, *, clock: Callable[[], float] | None = None
+        self,
+        api: OfflineBotAPI | None = None,
+        *,
+        clock: Callable[[], float] | None = None,
+        first_update_id: int = 1,
     ) -> None:
         self.api = api
         # Without an API, files still need ids; a private store hands them out.
         self._files = api or OfflineBotAPI()
         self.clock = clock or (api.clock if api else time.time)
-        self._update_id = 0
+        self._update_id = first_update_id - 1
         self._message_ids: dict[int, int] = {}
         self._query_seq = 0
         self._group_seq = 0

@@ -92,9 +92,8 @@ async def running_bot(
     """
     api = OfflineBotAPI(bot_username=settings.bot_username, clock=lambda: clock.now().timestamp())
     app = build_application(settings, request=api, clock=clock, migrate=False)
-    factory = UpdateFactory(api, clock=lambda: clock.now().timestamp())
-    if after is not None:
-        factory._update_id = after.factory._update_id
+    first = after.factory._update_id + 1 if after is not None else 1
+    factory = UpdateFactory(api, clock=lambda: clock.now().timestamp(), first_update_id=first)
     async with app:
         await app.post_init(app)
         yield BotHarness(app, api, factory)
