@@ -255,3 +255,15 @@ def test_to_update_returns_a_ptb_update(factory: UpdateFactory, bot: Bot) -> Non
     update = to_update(factory.command(USER, "/start", args="abc"), bot)
     assert isinstance(update, Update)
     assert update.message.text == "/start abc" and update.message.get_bot() is bot
+
+
+def test_formatting_from_the_app_reaches_forms_as_html():
+    from bot.handlers.forms import to_input
+
+    factory = UpdateFactory()
+    user = TgUser(id=7, first_name="A")
+    plain = to_update(factory.message(user, "通知 <b>重要</b>"), None).message
+    styled = to_update(factory.message(user, "请按时报送", entities=[
+        {"type": "bold", "offset": 2, "length": 2}]), None).message
+    assert to_input(plain).html is None and to_input(plain).text == "通知 <b>重要</b>"
+    assert to_input(styled).html == "请按<b>时报</b>送"

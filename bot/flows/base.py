@@ -127,6 +127,7 @@ class Input:
     action: Action | None = None
     arg: str = ""
     token: str | None = None  # the form token a button carried, to spot old messages
+    html: str | None = None  # the text as Telegram HTML when the user formatted it in the app
 
 
 @dataclass

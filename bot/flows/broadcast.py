@@ -156,7 +156,7 @@ async def parse_text(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     if inp.kind is not InputKind.TEXT:
         raise Invalid("broadcast.text_first")
     try:
-        return clean_html(inp.text, TEXT_LIMIT - PREFIX_ROOM)
+        return clean_html(inp.html or inp.text, TEXT_LIMIT - PREFIX_ROOM)
     except BroadcastError as refusal:
         raise Invalid(refusal.key, **refusal.params) from None
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from telegram import Message, Update
+from telegram import Message, MessageEntity, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot.flows import engine
@@ -27,7 +27,9 @@ def to_input(message: Message) -> Input:
     if message.sticker:
         return Input(InputKind.STICKER)
     if message.text is not None:
-        return Input(InputKind.TEXT, message.text)
+        # Bold, italics or links set with the app's formatting menu arrive as entities.
+        formatted = any(e.type != MessageEntity.BOT_COMMAND for e in message.entities)
+        return Input(InputKind.TEXT, message.text, html=message.text_html if formatted else None)
     return Input(InputKind.OTHER)
 
 
