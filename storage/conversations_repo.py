@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import inspect
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select
@@ -31,9 +32,16 @@ async def save_state(
     step: str,
     data: str,
     now: datetime,
+    loaded: ConversationState | None = None,
 ) -> ConversationState:
-    """Insert or overwrite the form state of a user in a chat."""
-    row = await get_state(session=session, chat_id=chat_id, user_id=user_id)
+    """Insert or overwrite the form state of a user in a chat.
+
+    ``loaded``: the row this session already read for the same chat and user; it is updated
+    without reading it again, unless it was deleted meanwhile.
+    """
+    row = loaded if loaded is not None and inspect(loaded).persistent else None
+    if row is None:
+        row = await get_state(session=session, chat_id=chat_id, user_id=user_id)
     if row is None:
         row = ConversationState(
             chat_id=chat_id, user_id=user_id, flow=flow, step=step, data=data, updated_at=now

@@ -28,6 +28,7 @@ from bot.flows.base import (
     Reply,
 )
 from storage import conversations_repo as repo
+from storage.models import ConversationState
 
 FORMS: dict[str, FormSpec] = {}
 
@@ -118,7 +119,7 @@ async def handle(ctx: FlowContext, inp: Input) -> Reply | None:
         if model.state in (DONE, CANCELLED):
             await repo.delete_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
         else:
-            await _save(ctx, form, model)
+            await _save(ctx, form, model, row)
     finally:
         machine.remove_model(model)
     return reply
@@ -166,7 +167,7 @@ async def current_view(ctx: FlowContext, notices: list[Msg] | None = None) -> Re
     model = FormModel(form, _loads(row.data))
     model.state = row.step
     reply = await render(form, ctx, model, list(notices or []))
-    await _save(ctx, form, model)
+    await _save(ctx, form, model, row)
     return reply
 
 
@@ -174,7 +175,9 @@ def _loads(data: str) -> dict[str, Any]:
     return json.loads(data)
 
 
-async def _save(ctx: FlowContext, form: FormSpec, model: FormModel) -> None:
+async def _save(
+    ctx: FlowContext, form: FormSpec, model: FormModel, row: ConversationState | None = None
+) -> None:
     await repo.save_state(
         session=ctx.session,
         chat_id=ctx.chat_id,
@@ -183,6 +186,7 @@ async def _save(ctx: FlowContext, form: FormSpec, model: FormModel) -> None:
         step=model.state,
         data=model.to_json(),
         now=ctx.now,
+        loaded=row,
     )
     ctx.saved_form_message = [model.message_id]
 
