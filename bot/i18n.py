@@ -61,7 +61,3 @@ def placeholders(text: str) -> set[str]:
     """Names of the ``{placeholders}`` in a message."""
     return set(PLACEHOLDER.findall(text))
 
-
-def reload() -> None:
-    """Forget cached catalogs (tests that write .po files)."""
-    _catalog.cache_clear()

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import AccessRequest, AccessRequestStatus, Invite, Org, Role, User
+from storage.models import AccessRequest, AccessRequestStatus, Invite, Role, User
 
 
 async def get_user(*, session: AsyncSession, telegram_id: int) -> User | None:
@@ -49,17 +49,6 @@ async def admins_of(*, session: AsyncSession, org_ids: Sequence[int]) -> Sequenc
         col(User.active).is_(True),
     )
     return (await session.exec(query.order_by(col(User.id)))).all()
-
-
-async def users_in_subtree(*, session: AsyncSession, org: Org) -> Sequence[User]:
-    """Registered users of an org subtree."""
-    query = (
-        select(User)
-        .join(Org, col(Org.id) == User.org_id)
-        .where(col(Org.path).startswith(org.path))
-        .order_by(col(User.id))
-    )
-    return (await session.exec(query)).all()
 
 
 async def get_invite(*, session: AsyncSession, code: str) -> Invite | None:

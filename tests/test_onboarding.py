@@ -239,3 +239,19 @@ async def test_many_users_at_once_keep_the_database_consistent(settings, clock, 
     async with transaction(sessions) as session:
         invite = await users_repo.get_invite(session=session, code=code)
     assert invite.used == 30
+
+
+async def test_old_update_ids_are_pruned_now_and_then(settings, clock, sessions, tree):
+    from sqlmodel import select
+
+    from bot.handlers.guards import KEEP_PROCESSED, PRUNE_EVERY
+    from storage.models import ProcessedUpdate
+
+    async with running_bot(settings, clock) as bot:
+        await bot.feed(bot.factory.command(LI, "/me"))
+        clock.advance(KEEP_PROCESSED + timedelta(minutes=1))
+        bot.factory._update_id = PRUNE_EVERY - 1
+        await bot.feed(bot.factory.command(LI, "/me"))
+    async with transaction(sessions) as session:
+        ids = (await session.exec(select(ProcessedUpdate.update_id))).all()
+    assert ids == [PRUNE_EVERY]

@@ -23,10 +23,15 @@ PRUNE_EVERY = 1000  # update ids are sequential, so this prunes about once per 1
 async def drop_duplicates(update: Update, context: StabotContext) -> None:
     """Handle each update id once, even when Telegram or a webhook retry delivers it again."""
     rt = context.rt
+    now = rt.clock.now()
     async with transaction(rt.sessions) as session:
         fresh = await conversations_repo.mark_processed(
-            session=session, update_id=update.update_id, now=rt.clock.now()
+            session=session, update_id=update.update_id, now=now
         )
+        if fresh and update.update_id % PRUNE_EVERY == 0:
+            await conversations_repo.forget_processed_before(
+                session=session, moment=now - KEEP_PROCESSED
+            )
     if not fresh:
         log.info("update %s delivered again; ignored", update.update_id)
         raise ApplicationHandlerStop
