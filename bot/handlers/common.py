@@ -14,6 +14,7 @@ from bot.handlers.render import deliver, notify
 from bot.i18n import t
 from bot.menu import commands_for, role_of
 from bot.runtime import StabotContext
+from bot.services import people
 from storage.db import transaction
 from storage.models import User
 
@@ -45,6 +46,16 @@ async def respond(update: Update, context: StabotContext, produce: Producer) -> 
     for notice in reply.notices:
         await notify(context.bot, notice.chat_id, notice.locale, notice.reply)
     return reply
+
+
+async def refresh_menu(update: Update, context: StabotContext) -> None:
+    """In a private chat, give a registered user the command menu of their role now."""
+    if update.effective_chat is None or update.effective_chat.type != "private":
+        return
+    async with context.rt.unit(update) as ctx:
+        user, locale = ctx.actor, ctx.locale
+    if people.is_registered(user):
+        await sync_commands(context, user, locale)
 
 
 async def sync_commands(context: StabotContext, user: User, locale: str) -> None:

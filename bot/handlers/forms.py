@@ -7,7 +7,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filt
 
 from bot.flows import engine
 from bot.flows.base import FlowContext, Input, InputKind, Msg, Reply
-from bot.handlers.common import respond, sync_commands
+from bot.handlers.common import refresh_menu, respond
 from bot.runtime import StabotContext
 from bot.services import people
 
@@ -77,12 +77,8 @@ async def edited(update: Update, context: StabotContext) -> None:
 
 
 async def _after_form(update: Update, context: StabotContext, reply: Reply | None) -> None:
-    if reply is None or not reply.finished:
-        return
-    async with context.rt.unit(update) as ctx:
-        user, locale = ctx.actor, ctx.locale
-    if people.is_registered(user):
-        await sync_commands(context, user, locale)
+    if reply is not None and reply.finished:  # a finished form may have changed the role
+        await refresh_menu(update, context)
 
 
 def handlers() -> list[BaseHandler]:

@@ -6,9 +6,8 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import onboarding
-from bot.handlers.common import respond, sync_commands
+from bot.handlers.common import refresh_menu, respond
 from bot.runtime import StabotContext
-from bot.services import people
 
 
 async def start(update: Update, context: StabotContext) -> None:
@@ -16,13 +15,13 @@ async def start(update: Update, context: StabotContext) -> None:
     payload = context.args[0] if context.args else ""
     private = update.effective_chat.type == "private"
     await respond(update, context, lambda ctx: onboarding.start(ctx, payload, private=private))
-    await _sync_menu(update, context)
+    await refresh_menu(update, context)
 
 
 async def help_command(update: Update, context: StabotContext) -> None:
     """The commands of the user's role."""
     await respond(update, context, onboarding.help_reply)
-    await _sync_menu(update, context)
+    await refresh_menu(update, context)
 
 
 async def me(update: Update, context: StabotContext) -> None:
@@ -44,7 +43,7 @@ async def language_button(update: Update, context: StabotContext) -> None:
     """Switch the language and refresh the menu in it."""
     code = update.callback_query.data.split("|", 1)[1]
     await respond(update, context, lambda ctx: onboarding.set_language(ctx, code))
-    await _sync_menu(update, context)
+    await refresh_menu(update, context)
 
 
 async def request_button(update: Update, context: StabotContext) -> None:
@@ -58,13 +57,6 @@ async def decision_button(update: Update, context: StabotContext) -> None:
     await respond(
         update, context, lambda ctx: onboarding.decide(ctx, int(request_id), verdict == "y")
     )
-
-
-async def _sync_menu(update: Update, context: StabotContext) -> None:
-    async with context.rt.unit(update) as ctx:
-        user, locale = ctx.actor, ctx.locale
-    if update.effective_chat.type == "private" and people.is_registered(user):
-        await sync_commands(context, user, locale)
 
 
 def handlers() -> list[BaseHandler]:
