@@ -114,13 +114,18 @@ async def register_with_invite(
         session=session, invite_id=invite_id, now=now
     ):
         raise AccessError("invite.no_longer_valid")
-    user.real_name = real_name
-    user.org_id = invite.org_id
-    user.role = invite.role
-    user.active = True
-    user.registered_at = now
+    _attach(user, org_id=invite.org_id, role=invite.role, now=now, real_name=real_name)
     await session.flush()
     return user
+
+
+def _attach(
+    user: User, *, org_id: int, role: Role, now: datetime, real_name: str | None = None
+) -> None:
+    """Make ``user`` an active member of an org in a role (keeping their name unless given)."""
+    if real_name is not None:
+        user.real_name = real_name
+    user.org_id, user.role, user.active, user.registered_at = org_id, role, True, now
 
 
 def user_locale(user: User | None, default: str = DEFAULT_LOCALE) -> str:
@@ -165,8 +170,7 @@ async def grant_admin(
     user = await users_repo.upsert_user(
         session=session, telegram_id=telegram_id, username=None, now=now
     )
-    user.org_id, user.role, user.active = org_id, Role.ADMIN, True
-    user.registered_at = user.registered_at or now
+    _attach(user, org_id=org_id, role=Role.ADMIN, now=user.registered_at or now)
     await session.flush()
     return user
 
@@ -232,7 +236,7 @@ async def decide_access(
         user = await users_repo.upsert_user(
             session=session, telegram_id=request.telegram_id, username=None, now=now
         )
-        user.real_name, user.org_id, user.role = request.real_name, request.org_id, request.role
-        user.active, user.registered_at = True, now
+        _attach(user, org_id=request.org_id, role=request.role, now=now,
+                real_name=request.real_name)
         await session.flush()
     return request
