@@ -10,7 +10,6 @@ from bot.menu import commands_for, role_of
 from bot.services import orgs, people
 from storage import orgs_repo, users_repo
 
-PATH_SEPARATOR = " › "
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 
 
@@ -44,7 +43,7 @@ async def _start_with_invite(ctx: FlowContext, code: str) -> Reply:
             [[Button(Msg("start.button.request"), "st|req")]],
         )
     org = await orgs_repo.get_org(session=ctx.session, org_id=invite.org_id)
-    path = PATH_SEPARATOR.join(await orgs.org_path_names(ctx.session, org)) if org else ""
+    path = await orgs.org_path(ctx.session, org)
     extra = {"invite_id": invite.id, "org_path": path, "role": str(invite.role)}
     return await engine.start(
         ctx, registration.RegistrationForm.name, extra=extra, notices=[Msg("register.intro")]
@@ -88,7 +87,7 @@ async def me(ctx: FlowContext) -> Reply:
         return Reply([Msg("me.guest", user_id=ctx.user_id, language=language)])
     user = ctx.actor
     org = await orgs_repo.get_org(session=ctx.session, org_id=user.org_id)
-    path = PATH_SEPARATOR.join(await orgs.org_path_names(ctx.session, org)) if org else ""
+    path = await orgs.org_path(ctx.session, org)
     return Reply(
         [
             Msg(

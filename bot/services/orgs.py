@@ -108,9 +108,14 @@ async def _named_parent(session: AsyncSession, name: str, row: int) -> Org | Non
     return parent
 
 
-async def org_path_names(session: AsyncSession, org: Org) -> list[str]:
-    """Names from the root down to ``org``."""
-    return [o.name for o in await orgs_repo.ancestors(session=session, org=org)]
+PATH_SEPARATOR = " › "
+
+
+async def org_path(session: AsyncSession, org: Org | None) -> str:
+    """``root › … › org``, as people read an org's place in the tree ("" for no org)."""
+    if org is None:
+        return ""
+    return PATH_SEPARATOR.join(o.name for o in await orgs_repo.ancestors(session=session, org=org))
 
 
 # A small realistic tree: one region, two cities, counties, a park, enterprises, a university.
