@@ -1,0 +1,495 @@
+"""Report tasks: publishing, cycles of recurring tasks, submissions and the status board."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.services.activities import PUSH_TYPE
+from bot.services.people import Scope
+from storage import orgs_repo, tasks_repo
+from storage.models import Org, OrgLevel, User
+from storage.task_models import (
+    DESCRIPTION_MAX,
+    NAME_MAX,
+    SECTION_MAX,
+    TITLE_MAX,
+    Recurrence,
+    ReportSubmission,
+    ReportTask,
+    TaskCycle,
+    TaskStatus,
+)
+
+DEFAULT_SECTIONS = ("工作抓手", "有效措施", "实际成效", "存在问题", "下一步计划")
+DEFAULT_INDICATORS = ("活动场次", "参与人次")
+# Indicators filled from the org's logged activities: name → index in activity_totals().
+PREFILLED = {"活动场次": 0, "参与人次": 1}
+DEFAULT_TIME = time(18, 0)  # a deadline typed without a time
+MAX_SECTIONS = 10
+MAX_INDICATORS = 10
+MAX_INDICATOR_VALUE = 100_000_000
+MAX_ATTACHMENTS = 10
+MONTHS = {Recurrence.MONTHLY: 1, Recurrence.QUARTERLY: 3}
+OVERDUE_DAYS = 3
+
+_CN_NUM = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4}
+_QUICK_WEEKS = re.compile(r"^([一两二三四1-4])\s*(?:周|个星期|星期)后$")
+_YMD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
+_MD = re.compile(r"^(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
+_TIME = re.compile(
+    r"^(上午|下午|晚上)?\s*(\d{1,2})\s*(?:[:：]\s*(\d{2})|[点时]\s*(?:(\d{1,2})\s*分?)?)$"
+)
+
+
+class TaskError(Exception):
+    """A refusal with a message key for the user."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+# ---------------------------------------------------------------- deadlines
+
+
+def parse_deadline(text: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, bool]:
+    """An aware UTC deadline from 12月9日 / 12月9日 18:00 / 2026-12-09 18:00 / 一周后 / 月底.
+
+    Returns the deadline and whether the time was defaulted (18:00 local).
+    """
+    words = " ".join(text.split())
+    today = now.astimezone(tz).date()
+    day, rest = _deadline_day(words, today)
+    if day is None:
+        raise TaskError("task.bad_deadline")
+    moment = _deadline_time(rest)
+    local = datetime.combine(day, moment or DEFAULT_TIME, tzinfo=tz)
+    if local <= now:
+        raise TaskError("task.deadline_past")
+    return local.astimezone(ZoneInfo("UTC")), moment is None
+
+
+def _deadline_day(words: str, today: date) -> tuple[date | None, str]:
+    """The day part of a deadline and the text after it."""
+    if words in ("月底", "本月底"):
+        return today.replace(day=calendar.monthrange(today.year, today.month)[1]), ""
+    if quick := _QUICK_WEEKS.match(words):
+        weeks = _CN_NUM.get(quick.group(1)) or int(quick.group(1))
+        return today + timedelta(weeks=weeks), ""
+    if match := _YMD.match(words):
+        return _safe_date(*map(int, match.groups())), words[match.end() :].strip()
+    if match := _MD.match(words):
+        month, day = int(match.group(1)), int(match.group(2))
+        found = _safe_date(today.year, month, day)
+        if found is not None and found < today:  # 12月9日 typed in January means next year's
+            found = _safe_date(today.year + 1, month, day)
+        return found, words[match.end() :].strip()
+    return None, words
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _deadline_time(rest: str) -> time | None:
+    """The time part: 18:00, 18点, 下午6点, 下午6点30分; None when absent."""
+    if not rest:
+        return None
+    match = _TIME.match(rest)
+    if not match:
+        raise TaskError("task.bad_deadline")
+    half, hour, minute = match.group(1), int(match.group(2)), match.group(3) or match.group(4)
+    if half in ("下午", "晚上") and hour < 12:
+        hour += 12
+    if hour > 23 or int(minute or 0) > 59:
+        raise TaskError("task.bad_deadline")
+    return time(hour, int(minute or 0))
+
+
+def add_months(moment: datetime, months: int, tz: ZoneInfo) -> datetime:
+    """The same local day and time ``months`` later (clamped to the month's last day)."""
+    local = moment.astimezone(tz)
+    index = local.month - 1 + months
+    year, month = local.year + index // 12, index % 12 + 1
+    day = min(local.day, calendar.monthrange(year, month)[1])
+    shifted = datetime.combine(date(year, month, day), local.timetz().replace(tzinfo=None), tz)
+    return shifted.astimezone(ZoneInfo("UTC"))
+
+
+def first_period(
+    deadline: datetime, recurrence: Recurrence, today: date, tz: ZoneInfo
+) -> tuple[date, date]:
+    """The reporting period of the first cycle: one step back from the deadline, or this year."""
+    end = deadline.astimezone(tz).date()
+    if recurrence == Recurrence.NONE:
+        return min(date(today.year, 1, 1), end), end
+    start = add_months(deadline, -MONTHS[recurrence], tz).astimezone(tz).date() + timedelta(1)
+    return start, end
+
+
+# ---------------------------------------------------------------- publishing
+
+
+@dataclass
+class TaskDraft:
+    """What the /newtask form collected."""
+
+    title: str
+    deadline: datetime
+    org_ids: list[int]
+    description: str = ""
+    sections: list[str] = field(default_factory=lambda: list(DEFAULT_SECTIONS))
+    indicators: list[str] = field(default_factory=lambda: list(DEFAULT_INDICATORS))
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    recurrence: Recurrence = Recurrence.NONE
+
+
+def clean_names(text: str) -> list[str]:
+    """Section or indicator names from one per line (or separated by 、，,；;)."""
+    names = [part.strip() for part in re.split(r"[\n、，,；;]+", text) if part.strip()]
+    unique = list(dict.fromkeys(names))
+    if any(len(name) > NAME_MAX for name in unique):
+        raise TaskError("task.name_too_long", limit=NAME_MAX)
+    return unique
+
+
+def check_draft(draft: TaskDraft, now: datetime) -> None:
+    """Refuse a draft that cannot be published."""
+    if not draft.title.strip() or len(draft.title) > TITLE_MAX:
+        raise TaskError("task.bad_title", limit=TITLE_MAX)
+    if len(draft.description) > DESCRIPTION_MAX:
+        raise TaskError("task.description_too_long", limit=DESCRIPTION_MAX)
+    if draft.deadline <= now:
+        raise TaskError("task.deadline_past")
+    if not draft.org_ids:
+        raise TaskError("task.no_targets")
+    if not draft.sections or len(draft.sections) > MAX_SECTIONS:
+        raise TaskError("task.bad_sections", limit=MAX_SECTIONS)
+    if len(draft.indicators) > MAX_INDICATORS:
+        raise TaskError("task.bad_indicators", limit=MAX_INDICATORS)
+
+
+async def publish_task(
+    session: AsyncSession,
+    draft: TaskDraft,
+    *,
+    actor: User,
+    scope: Scope | None,
+    now: datetime,
+    tz: ZoneInfo,
+) -> ReportTask:
+    """Save a task, its targets and its first cycle, after checking draft and scope."""
+    check_draft(draft, now)
+    if scope is None:
+        raise TaskError("task.not_admin")
+    orgs = [await orgs_repo.get_org(session=session, org_id=i) for i in draft.org_ids]
+    if any(org is None or not scope.covers(org) for org in orgs):
+        raise TaskError("task.target_outside")
+    issuer = scope.org.id if scope.org is not None else actor.org_id or orgs[0].id  # type: ignore[union-attr]
+    task = ReportTask(
+        title=draft.title.strip(),
+        description=draft.description,
+        org_id=issuer,  # type: ignore[arg-type]
+        created_by=actor.telegram_id,
+        sections=draft.sections,
+        indicators=draft.indicators,
+        attachments=draft.attachments,
+        recurrence=draft.recurrence,
+        created_at=now,
+        updated_at=now,
+    )
+    start, end = first_period(draft.deadline, draft.recurrence, now.astimezone(tz).date(), tz)
+    first = TaskCycle(
+        task_id=0, seq=1, period_start=start, period_end=end, deadline=draft.deadline
+    )
+    return await tasks_repo.add_task(
+        session=session, task=task, org_ids=sorted(set(draft.org_ids)), first=first
+    )
+
+
+async def subtree_org_ids(session: AsyncSession, scope: Scope) -> list[int]:
+    """Every org of the admin's subtree (the root itself included)."""
+    orgs = await orgs_repo.list_orgs(session=session, within=scope.org)
+    return [org.id for org in orgs]  # type: ignore[misc]
+
+
+async def level_org_ids(session: AsyncSession, scope: Scope, level: OrgLevel) -> list[int]:
+    """The orgs of one level within the admin's subtree."""
+    orgs = await orgs_repo.list_orgs(session=session, within=scope.org)
+    return [org.id for org in orgs if org.level == level]  # type: ignore[misc]
+
+
+async def levels_below(session: AsyncSession, scope: Scope) -> list[tuple[OrgLevel, int]]:
+    """The levels present in the admin's subtree with their org counts, in tree order."""
+    counts: dict[OrgLevel, int] = {}
+    for org in await orgs_repo.list_orgs(session=session, within=scope.org):
+        counts[org.level] = counts.get(org.level, 0) + 1
+    order = list(OrgLevel)
+    return sorted(counts.items(), key=lambda item: order.index(item[0]))
+
+
+async def count_recipients(session: AsyncSession, org_ids: Sequence[int]) -> int:
+    """How many people a task on these orgs reaches."""
+    return len(await tasks_repo.recipients(session=session, org_ids=org_ids))
+
+
+async def managed_task(session: AsyncSession, task_id: int, scope: Scope | None) -> ReportTask:
+    """A published task the admin may manage (issued within their subtree)."""
+    task = await tasks_repo.get_task(session=session, task_id=task_id)
+    if task is None:
+        raise TaskError("task.unknown")
+    issuer = await orgs_repo.get_org(session=session, org_id=task.org_id)
+    if scope is None or issuer is None or not scope.covers(issuer):
+        raise TaskError("task.not_your_task")
+    return task
+
+
+async def delete_task(
+    session: AsyncSession, task_id: int, scope: Scope | None, now: datetime
+) -> ReportTask:
+    """Withdraw a task: it leaves every list and its reminders stop."""
+    task = await managed_task(session, task_id, scope)
+    task.status, task.deleted_at, task.updated_at = TaskStatus.DELETED, now, now
+    await session.flush()
+    return task
+
+
+async def move_deadline(
+    session: AsyncSession, cycle_id: int, scope: Scope | None, deadline: datetime, now: datetime
+) -> TaskCycle:
+    """Give one cycle a new deadline (its reminders follow: they read the database)."""
+    cycle = await tasks_repo.get_cycle(session=session, cycle_id=cycle_id)
+    if cycle is None:
+        raise TaskError("task.unknown")
+    task = await managed_task(session, cycle.task_id, scope)
+    if deadline <= now:
+        raise TaskError("task.deadline_past")
+    cycle.deadline, task.updated_at = deadline, now
+    await session.flush()
+    return cycle
+
+
+# ---------------------------------------------------------------- cycles
+
+
+async def ensure_cycles(session: AsyncSession, now: datetime, tz: ZoneInfo | None = None) -> None:
+    """Open the next cycle of every recurring task whose newest cycle's deadline has passed."""
+    zone = tz or ZoneInfo("Asia/Shanghai")
+    for task, cycle in await tasks_repo.latest_recurring_cycles(session=session):
+        seq, deadline, end = cycle.seq, cycle.deadline, cycle.period_end
+        if deadline > now:
+            continue
+        first = (await tasks_repo.cycles_of(session=session, task_id=task.id))[0]  # type: ignore[arg-type]
+        while deadline <= now:  # a long outage may have skipped several cycles
+            seq += 1
+            # Counted from the first deadline, so 31 Jan → 28 Feb does not drift to the 28th.
+            deadline = add_months(first.deadline, MONTHS[task.recurrence] * (seq - 1), zone)
+            start, end = end + timedelta(1), deadline.astimezone(zone).date()
+            await tasks_repo.insert_cycle(
+                session=session,
+                task_id=task.id,
+                seq=seq,
+                period=(start, end),
+                deadline=deadline,  # type: ignore[arg-type]
+            )
+    await session.flush()
+
+
+async def open_cycles(
+    session: AsyncSession, now: datetime, overdue_days: int = OVERDUE_DAYS
+) -> list[TaskCycle]:
+    """Cycles of published tasks whose deadline + ``overdue_days`` lies after ``now``."""
+    after = now - timedelta(days=overdue_days)
+    return list(await tasks_repo.open_cycles(session=session, after=after))
+
+
+async def pending_org_ids(session: AsyncSession, cycle_id: int) -> list[int]:
+    """Targeted orgs of a cycle with no current submission."""
+    return await tasks_repo.pending_org_ids(session=session, cycle_id=cycle_id)
+
+
+async def task_recipients(session: AsyncSession, org_ids: Sequence[int]) -> dict[int, list[User]]:
+    """Active registered liaisons, information officers and admins of these orgs, by org."""
+    found: dict[int, list[User]] = {}
+    for user in await tasks_repo.recipients(session=session, org_ids=org_ids):
+        found.setdefault(user.org_id, []).append(user)  # type: ignore[arg-type]
+    return found
+
+
+# ---------------------------------------------------------------- status board
+
+
+@dataclass
+class CycleStatus:
+    """Which targeted orgs (of a scope) submitted on time, late, or not yet."""
+
+    submitted: list[int] = field(default_factory=list)
+    late: list[int] = field(default_factory=list)
+    missing: list[int] = field(default_factory=list)
+
+
+async def cycle_status(session: AsyncSession, cycle_id: int, scope: Scope | None) -> CycleStatus:
+    """The board of one cycle, restricted to the orgs in ``scope`` (None: all)."""
+    cycle = await tasks_repo.get_cycle(session=session, cycle_id=cycle_id)
+    status = CycleStatus()
+    if cycle is None:
+        return status
+    targets = await tasks_repo.target_ids(session=session, task_id=cycle.task_id)
+    if scope is not None and scope.org is not None:
+        orgs = await orgs_repo.list_orgs(session=session, within=scope.org)
+        inside = {org.id for org in orgs}
+        targets = [org_id for org_id in targets if org_id in inside]
+    done = {
+        s.org_id: s
+        for s in await tasks_repo.current_submissions(session=session, cycle_id=cycle_id)
+    }
+    for org_id in targets:
+        if org_id not in done:
+            status.missing.append(org_id)
+        elif done[org_id].late:
+            status.late.append(org_id)
+        else:
+            status.submitted.append(org_id)
+    return status
+
+
+async def board_cycle(
+    session: AsyncSession, cycle_id: int, scope: Scope | None
+) -> tuple[ReportTask, TaskCycle]:
+    """A cycle and its task, when the admin may see its board."""
+    cycle = await tasks_repo.get_cycle(session=session, cycle_id=cycle_id)
+    if cycle is None:
+        raise TaskError("task.unknown")
+    task = await managed_task(session, cycle.task_id, scope)
+    return task, cycle
+
+
+# ---------------------------------------------------------------- submissions
+
+
+async def fillable_cycle(
+    session: AsyncSession, cycle_id: int, user: User | None
+) -> tuple[ReportTask, TaskCycle]:
+    """A cycle the user's org is asked to report on."""
+    cycle = await tasks_repo.get_cycle(session=session, cycle_id=cycle_id)
+    task = await tasks_repo.get_task(session=session, task_id=cycle.task_id) if cycle else None
+    if cycle is None or task is None:
+        raise TaskError("task.unknown")
+    if (
+        user is None
+        or user.org_id is None
+        or not await tasks_repo.is_target(
+            session=session,
+            task_id=task.id,
+            org_id=user.org_id,  # type: ignore[arg-type]
+        )
+    ):
+        raise TaskError("task.not_targeted")
+    return task, cycle
+
+
+async def prefill_indicators(
+    session: AsyncSession, task: ReportTask, cycle: TaskCycle, org_id: int
+) -> dict[str, int]:
+    """Indicators counted from the org's activities in the cycle's period (others 0)."""
+    totals = await tasks_repo.activity_totals(
+        session=session,
+        org_id=org_id,
+        first=cycle.period_start,
+        last=cycle.period_end,
+        exclude_type=PUSH_TYPE,
+    )
+    return {name: totals[PREFILLED[name]] if name in PREFILLED else 0 for name in task.indicators}
+
+
+def check_section(text: str) -> str:
+    """A section's text, refused over the length limit."""
+    if len(text) > SECTION_MAX:
+        raise TaskError("task.section_too_long", limit=SECTION_MAX, length=len(text))
+    return text
+
+
+def parse_indicator(text: str) -> int:
+    """A non-negative whole number (digits or Chinese numerals)."""
+    from bot.services.activities import ActivityError, parse_participants
+
+    try:
+        value = parse_participants(text)
+    except ActivityError:
+        raise TaskError("task.bad_indicator") from None
+    if value > MAX_INDICATOR_VALUE:
+        raise TaskError("task.bad_indicator")
+    return value
+
+
+async def submit_report(
+    session: AsyncSession,
+    *,
+    cycle_id: int,
+    user: User | None,
+    sections: dict[str, str],
+    indicators: dict[str, int],
+    attachments: list[dict[str, Any]],
+    now: datetime,
+) -> ReportSubmission:
+    """Save an org's report; a resubmission supersedes the current one and keeps it."""
+    task, cycle = await fillable_cycle(session, cycle_id, user)
+    for text in sections.values():
+        check_section(text)
+    if not any(text.strip() for text in sections.values()):
+        raise TaskError("task.empty_report")
+    org_id = user.org_id  # type: ignore[union-attr]
+    current = await tasks_repo.current_submission(
+        session=session, cycle_id=cycle_id, org_id=org_id
+    )  # type: ignore[arg-type]
+    version = 1
+    if current is not None:
+        current.superseded_at, version = now, current.version + 1
+        await session.flush()  # the partial unique index allows one current row
+    row = ReportSubmission(
+        cycle_id=cycle_id,
+        org_id=org_id,
+        submitted_by=user.telegram_id,
+        submitted_at=now,  # type: ignore[union-attr,arg-type]
+        late=now > cycle.deadline,
+        version=version,
+        attachments=attachments[:MAX_ATTACHMENTS],
+        sections={name: sections.get(name, "") for name in task.sections},
+        indicators={name: int(indicators.get(name, 0)) for name in task.indicators},
+    )
+    session.add(row)
+    await session.flush()
+    return row
+
+
+async def my_cycles(
+    session: AsyncSession, org: Org, now: datetime
+) -> list[tuple[ReportTask, TaskCycle, ReportSubmission | None]]:
+    """An org's open cycles (up to the overdue window) with its current submission."""
+    after = now - timedelta(days=OVERDUE_DAYS)
+    rows = await tasks_repo.org_cycles(session=session, org_id=org.id, after=after)  # type: ignore[arg-type]
+    return [
+        (
+            task,
+            cycle,
+            await tasks_repo.current_submission(session=session, cycle_id=cycle.id, org_id=org.id),
+        )  # type: ignore[arg-type]
+        for task, cycle in rows
+    ]
+
+
+def days_left(deadline: datetime, now: datetime, tz: ZoneInfo) -> int:
+    """Calendar days from today to the deadline day (negative: overdue)."""
+    return (deadline.astimezone(tz).date() - now.astimezone(tz).date()).days

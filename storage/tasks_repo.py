@@ -1,0 +1,230 @@
+"""Queries on report tasks, their targets, cycles and submissions."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime
+
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, func, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.activity_models import Activity
+from storage.models import Org, Role, User
+from storage.task_models import (
+    Recurrence,
+    ReportSubmission,
+    ReportTask,
+    TaskCycle,
+    TaskStatus,
+    TaskTarget,
+)
+
+RECIPIENT_ROLES = (Role.LIAISON, Role.INFO_OFFICER, Role.ADMIN)
+
+
+async def add_task(
+    *, session: AsyncSession, task: ReportTask, org_ids: Sequence[int], first: TaskCycle
+) -> ReportTask:
+    """Insert a task with its targets and its first cycle."""
+    session.add(task)
+    await session.flush()
+    session.add_all(TaskTarget(task_id=task.id, org_id=org_id) for org_id in org_ids)  # type: ignore[arg-type]
+    first.task_id = task.id  # type: ignore[assignment]
+    session.add(first)
+    await session.flush()
+    return task
+
+
+async def get_task(*, session: AsyncSession, task_id: int) -> ReportTask | None:
+    """A task that was not deleted."""
+    task = await session.get(ReportTask, task_id)
+    return task if task is not None and task.status == TaskStatus.PUBLISHED else None
+
+
+async def get_cycle(*, session: AsyncSession, cycle_id: int) -> TaskCycle | None:
+    """One cycle by id."""
+    return await session.get(TaskCycle, cycle_id)
+
+
+async def target_ids(*, session: AsyncSession, task_id: int) -> list[int]:
+    """The orgs a task asks, by id."""
+    query = select(TaskTarget.org_id).where(TaskTarget.task_id == task_id)
+    return sorted((await session.exec(query)).all())
+
+
+async def is_target(*, session: AsyncSession, task_id: int, org_id: int) -> bool:
+    """Whether a task asks this org."""
+    query = select(TaskTarget.id).where(TaskTarget.task_id == task_id, TaskTarget.org_id == org_id)
+    return (await session.exec(query)).first() is not None
+
+
+async def cycles_of(*, session: AsyncSession, task_id: int) -> Sequence[TaskCycle]:
+    """A task's cycles, oldest first."""
+    query = select(TaskCycle).where(TaskCycle.task_id == task_id).order_by(col(TaskCycle.seq))
+    return (await session.exec(query)).all()
+
+
+async def latest_recurring_cycles(
+    *, session: AsyncSession
+) -> Sequence[tuple[ReportTask, TaskCycle]]:
+    """Each published recurring task with its newest cycle."""
+    newest = (
+        select(TaskCycle.task_id, func.max(TaskCycle.seq).label("seq"))
+        .group_by(col(TaskCycle.task_id))
+        .subquery()
+    )
+    query = (
+        select(ReportTask, TaskCycle)
+        .join(TaskCycle, col(TaskCycle.task_id) == ReportTask.id)
+        .join(newest, (newest.c.task_id == TaskCycle.task_id) & (newest.c.seq == TaskCycle.seq))
+        .where(
+            ReportTask.status == TaskStatus.PUBLISHED,
+            ReportTask.recurrence != Recurrence.NONE,
+        )
+    )
+    return (await session.exec(query)).all()  # type: ignore[return-value]
+
+
+async def insert_cycle(
+    *,
+    session: AsyncSession,
+    task_id: int,
+    seq: int,
+    period: tuple[date, date],
+    deadline: datetime,
+) -> None:
+    """Add a cycle unless another process already did (the (task, seq) key decides)."""
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = (
+        insert(TaskCycle)
+        .values(
+            task_id=task_id,
+            seq=seq,
+            period_start=period[0],
+            period_end=period[1],
+            deadline=deadline,
+        )
+        .on_conflict_do_nothing(index_elements=["task_id", "seq"])
+    )
+    await session.exec(statement)  # type: ignore[call-overload]
+
+
+async def open_cycles(*, session: AsyncSession, after: datetime) -> Sequence[TaskCycle]:
+    """Cycles of published tasks whose deadline lies after ``after``, soonest first."""
+    query = (
+        select(TaskCycle)
+        .join(ReportTask, col(ReportTask.id) == TaskCycle.task_id)
+        .where(ReportTask.status == TaskStatus.PUBLISHED, col(TaskCycle.deadline) > after)
+        .order_by(col(TaskCycle.deadline), col(TaskCycle.id))
+    )
+    return (await session.exec(query)).all()
+
+
+async def org_cycles(
+    *, session: AsyncSession, org_id: int, after: datetime
+) -> Sequence[tuple[ReportTask, TaskCycle]]:
+    """Open cycles of the published tasks that ask one org."""
+    query = (
+        select(ReportTask, TaskCycle)
+        .join(TaskTarget, col(TaskTarget.task_id) == ReportTask.id)
+        .join(TaskCycle, col(TaskCycle.task_id) == ReportTask.id)
+        .where(
+            TaskTarget.org_id == org_id,
+            ReportTask.status == TaskStatus.PUBLISHED,
+            col(TaskCycle.deadline) > after,
+        )
+        .order_by(col(TaskCycle.deadline), col(TaskCycle.id))
+    )
+    return (await session.exec(query)).all()  # type: ignore[return-value]
+
+
+async def tasks_issued_within(
+    *, session: AsyncSession, path: str | None, limit: int, offset: int = 0
+) -> Sequence[ReportTask]:
+    """Published tasks issued by orgs of a subtree (``path`` None: all), newest first."""
+    query = select(ReportTask).where(ReportTask.status == TaskStatus.PUBLISHED)
+    if path is not None:
+        query = query.join(Org, col(Org.id) == ReportTask.org_id).where(
+            col(Org.path).startswith(path)
+        )
+    query = query.order_by(col(ReportTask.id).desc()).offset(offset).limit(limit)
+    return (await session.exec(query)).all()
+
+
+async def current_submissions(
+    *, session: AsyncSession, cycle_id: int
+) -> Sequence[ReportSubmission]:
+    """The current (not superseded) submissions of a cycle."""
+    query = select(ReportSubmission).where(
+        ReportSubmission.cycle_id == cycle_id, col(ReportSubmission.superseded_at).is_(None)
+    )
+    return (await session.exec(query.order_by(col(ReportSubmission.org_id)))).all()
+
+
+async def current_submission(
+    *, session: AsyncSession, cycle_id: int, org_id: int
+) -> ReportSubmission | None:
+    """An org's current submission for a cycle."""
+    query = select(ReportSubmission).where(
+        ReportSubmission.cycle_id == cycle_id,
+        ReportSubmission.org_id == org_id,
+        col(ReportSubmission.superseded_at).is_(None),
+    )
+    return (await session.exec(query)).first()
+
+
+async def submission_history(
+    *, session: AsyncSession, cycle_id: int, org_id: int
+) -> Sequence[ReportSubmission]:
+    """Every version an org submitted for a cycle, newest first."""
+    query = select(ReportSubmission).where(
+        ReportSubmission.cycle_id == cycle_id, ReportSubmission.org_id == org_id
+    )
+    return (await session.exec(query.order_by(col(ReportSubmission.version).desc()))).all()
+
+
+async def pending_org_ids(*, session: AsyncSession, cycle_id: int) -> list[int]:
+    """Targeted orgs of a cycle's task that have no current submission."""
+    cycle = await session.get(TaskCycle, cycle_id)
+    if cycle is None:
+        return []
+    done = select(ReportSubmission.org_id).where(
+        ReportSubmission.cycle_id == cycle_id, col(ReportSubmission.superseded_at).is_(None)
+    )
+    query = select(TaskTarget.org_id).where(
+        TaskTarget.task_id == cycle.task_id, col(TaskTarget.org_id).not_in(done)
+    )
+    return sorted((await session.exec(query.order_by(col(TaskTarget.org_id)))).all())
+
+
+async def recipients(*, session: AsyncSession, org_ids: Sequence[int]) -> Sequence[User]:
+    """Active registered liaisons, information officers and admins of these orgs."""
+    query = select(User).where(
+        col(User.org_id).in_(list(org_ids)),
+        col(User.role).in_(RECIPIENT_ROLES),
+        col(User.active).is_(True),
+        col(User.blocked_bot).is_(False),
+        col(User.registered_at).is_not(None),
+    )
+    return (await session.exec(query.order_by(col(User.org_id), col(User.id)))).all()
+
+
+async def activity_totals(
+    *, session: AsyncSession, org_id: int, first: date, last: date, exclude_type: str
+) -> tuple[int, int]:
+    """(sum of amounts, sum of participants) of an org's activities between two days."""
+    query = select(
+        func.coalesce(func.sum(Activity.amount), 0),
+        func.coalesce(func.sum(Activity.participants), 0),
+    ).where(
+        Activity.org_id == org_id,
+        Activity.type != exclude_type,
+        col(Activity.deleted_at).is_(None),
+        col(Activity.day) >= first,
+        col(Activity.day) <= last,
+    )
+    amount, people = (await session.exec(query)).one()
+    return int(amount), int(people)
