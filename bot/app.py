@@ -11,10 +11,11 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
-from bot import broadcaster
+from bot import broadcaster, scheduler
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.handlers import activities, ask, broadcast, errors, forms, guards, start
+from bot.handlers import reminders as reminder_handlers
 from bot.i18n import SUPPORTED, t
 from bot.menu import GUEST, commands_for
 from bot.processor import PerChatUpdateProcessor
@@ -76,6 +77,7 @@ def _register_handlers(application: Application) -> None:
     application.add_handlers(start.handlers())
     application.add_handlers(activities.handlers())  # /log, /mylogs, /pushed, quick log
     application.add_handlers(broadcast.handlers())  # /broadcast, its buttons, 已阅 receipts
+    application.add_handlers(reminder_handlers.handlers())  # /remind and its delete buttons
     application.add_handlers(ask.handlers())  # /ask, /docs, questions, documents from admins
     application.add_handlers(forms.handlers())
     application.add_error_handler(errors.on_error)
@@ -93,6 +95,7 @@ async def _post_init(application: Application) -> None:
         warmup = asyncio.get_running_loop().create_task(rt.services["policy"].knowledge_base())
         application.bot_data[WARMUP_KEY] = warmup
     await broadcaster.start_service(application)  # the outbox sender, on its own lane
+    await scheduler.start_service(application)  # reminders: jobs, ledger sender (same lane)
 
 
 async def _set_default_commands(application: Application) -> None:
@@ -114,5 +117,6 @@ async def _post_shutdown(application: Application) -> None:
         warmup.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await warmup
+    await scheduler.stop_service(application)
     await broadcaster.stop_service(application)
     await runtime_of(application).engine.dispose()

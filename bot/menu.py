@@ -34,6 +34,7 @@ MENU: list[MenuCommand] = [
     MenuCommand("ask", "cmd.ask", EVERYONE),
     MenuCommand("docs", "cmd.docs", EVERYONE),
     MenuCommand("broadcast", "cmd.broadcast", ADMINS),
+    MenuCommand("remind", "cmd.remind", MEMBERS),
 ]
 
 # Commands that may interrupt a form without ending it.

@@ -1,0 +1,61 @@
+"""/remind: set a personal reminder in one message, list mine, delete one."""
+
+from __future__ import annotations
+
+from bot.flows.base import Button, FlowContext, Msg, Reply
+from bot.flows.remind_time import BadTime, parse_when
+from bot.services import reminders
+from bot.services.reminders import ReminderError
+from storage import reminders_repo as repo
+
+CALLBACK = "rmd|"
+LISTED = 20  # reminders shown by /remind (the cap per user is reminders.PERSONAL_MAX)
+
+
+async def remind(ctx: FlowContext, args: str) -> Reply:
+    """Set a reminder from ``<when> <text>``, or list the user's reminders when there is none."""
+    if not args.strip():
+        return await listing(ctx)
+    try:
+        when, text = parse_when(args, ctx.now, ctx.tz)
+        reminder = await reminders.add_personal(
+            ctx.session,
+            ctx.actor,
+            ctx.chat_id,
+            when,
+            text,
+            ctx.now,  # type: ignore[arg-type]
+        )
+    except BadTime:
+        return Reply(texts=[Msg("remind.bad_time")])
+    except ReminderError as error:
+        return Reply(texts=[Msg(error.key, error.params)])
+    at = reminders.local_text(reminder.remind_at, ctx.tz)
+    return Reply(texts=[Msg("remind.created", at=at, text=reminder.text)])
+
+
+async def listing(ctx: FlowContext, *, edit: bool = False, toast: Msg | None = None) -> Reply:
+    """The user's waiting reminders, each with a delete button."""
+    mine = await repo.personal_of(session=ctx.session, user_id=ctx.actor.id, limit=LISTED)  # type: ignore[union-attr,arg-type]
+    if not mine:
+        return Reply(texts=[Msg("remind.list.empty")], edit=edit, toast=toast)
+    texts = [Msg("remind.list.header", count=len(mine))]
+    buttons = []
+    for number, reminder in enumerate(mine, start=1):
+        at = reminders.local_text(reminder.remind_at, ctx.tz)
+        texts.append(Msg("remind.list.item", number=number, at=at, text=reminder.text))
+        label = Msg("remind.button.delete", number=number)
+        buttons.append([Button(label, f"{CALLBACK}{reminder.id}")])
+    return Reply(texts=texts, buttons=buttons, edit=edit, toast=toast)
+
+
+async def delete(ctx: FlowContext, data: str) -> Reply:
+    """Delete one of the user's reminders (a button of the list), then show the list again."""
+    reminder_id = int(data.removeprefix(CALLBACK))
+    gone = await repo.delete_personal(
+        session=ctx.session,
+        reminder_id=reminder_id,
+        user_id=ctx.actor.id,  # type: ignore[union-attr,arg-type]
+    )
+    toast = Msg("remind.deleted" if gone else "remind.delete_gone")
+    return await listing(ctx, edit=True, toast=toast)

@@ -1,0 +1,400 @@
+"""Reminders: the deadline schedule, handing due reminders to the sender, digests, /remind.
+
+A periodic job calls `dispatch_due` (each minute). It finds in the database what is due and
+writes one ledger row per recipient, ``pending``, under the unique key (cycle, recipient,
+kind): that INSERT … ON CONFLICT DO NOTHING is what makes a restart, a misfire catch-up or a
+second scheduler harmless. The sender (bot/scheduler.py) drains pending rows at Telegram's rate.
+
+The schedule of one cycle: ``d7``, ``d3``, ``d1`` at 09:00 local 7, 3 and 1 days before the
+deadline day, ``d0`` at 09:00 on the deadline day, ``overdue1..3`` at 09:00 on each of the
+three days after; only to orgs that have not submitted, and nothing between 22:00 and 08:00.
+Only the latest due kind is handed over: one that was superseded before it could be sent (the
+bot was down, quiet hours) is skipped rather than sent late in a burst. A kind's key carries
+the deadline's date (``d1@2026-03-20``), so moving a deadline brings the reminders of the new
+date while a kind already sent for a date is never sent again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.flows.base import Button, Msg, Reply
+from bot.i18n import DEFAULT_LOCALE
+from bot.services import people, tasks
+from storage import orgs_repo
+from storage import reminders_repo as repo
+from storage.models import Role, User
+from storage.reminder_models import (
+    NO_CYCLE,
+    PERSONAL_TEXT_MAX,
+    LedgerStatus,
+    PersonalReminder,
+    ReminderLedger,
+)
+from storage.task_models import ReportTask, TaskCycle, TaskStatus
+
+SEND_AT = time(9, 0)
+QUIET_START, QUIET_END = time(22, 0), time(8, 0)
+BEFORE = (("d7", 7), ("d3", 3), ("d1", 1), ("d0", 0))
+OVERDUE = 3
+# overdue3 falls at 09:00 three days after the deadline day, which can be more than 3 × 24 h
+# after a morning deadline: cycles stay open for one day more than that.
+OPEN_DAYS_AFTER = OVERDUE + 1
+DIGEST_KIND = "digest:"
+MANUAL_KIND = "manual:"
+PERSONAL_KIND = "personal:"
+FILL_CALLBACK = "task:fill:{cycle_id}"
+DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
+DIGEST_LINES = 30  # tasks listed in one digest; the rest are counted
+
+
+class ReminderError(Exception):
+    """A refusal with a message key for the user."""
+
+    def __init__(self, key: str, **params: object) -> None:
+        super().__init__(key)
+        self.key = key
+        self.params = params
+
+
+# --- the pure schedule -------------------------------------------------------------------------
+
+
+def local_moment(day: date, at: time, tz: ZoneInfo) -> datetime:
+    """``at`` o'clock local on ``day``, as aware UTC."""
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+
+
+def schedule(deadline: datetime, tz: ZoneInfo) -> list[tuple[str, datetime]]:
+    """Every reminder of a cycle with the moment it falls due, in order."""
+    day = deadline.astimezone(tz).date()
+    slots = [(kind, local_moment(day - timedelta(days), SEND_AT, tz)) for kind, days in BEFORE]
+    # A reminder "before" a deadline that lies before 09:00 would come after it: drop it.
+    slots = [(kind, at) for kind, at in slots if at < deadline]
+    for n in range(1, OVERDUE + 1):
+        at = local_moment(day + timedelta(n), SEND_AT, tz)
+        if at > deadline:
+            slots.append((f"overdue{n}", at))
+    return slots
+
+
+def in_quiet_hours(now: datetime, tz: ZoneInfo) -> bool:
+    """Whether it is between 22:00 and 08:00 local."""
+    clock = now.astimezone(tz).time()
+    return clock >= QUIET_START or clock < QUIET_END
+
+
+def after_quiet_hours(now: datetime, tz: ZoneInfo) -> datetime:
+    """``now``, or 08:00 local next when ``now`` lies in quiet hours."""
+    if not in_quiet_hours(now, tz):
+        return now
+    local = now.astimezone(tz)
+    day = local.date() if local.time() < QUIET_END else local.date() + timedelta(1)
+    return local_moment(day, QUIET_END, tz)
+
+
+def due_kind(deadline: datetime, now: datetime, tz: ZoneInfo) -> str | None:
+    """The latest reminder kind due at ``now`` (None: none yet, or quiet hours)."""
+    if in_quiet_hours(now, tz):
+        return None
+    due = [kind for kind, at in schedule(deadline, tz) if at <= now]
+    return due[-1] if due else None
+
+
+def ledger_kind(kind: str, deadline: datetime, tz: ZoneInfo) -> str:
+    """The ledger's kind: the schedule's kind and the deadline date it counts towards."""
+    return f"{kind}@{deadline.astimezone(tz).date().isoformat()}"
+
+
+# --- handing due reminders to the sender -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Clocked:
+    """When and where: the moment, the organisation's zone and the default language."""
+
+    now: datetime
+    tz: ZoneInfo = DEFAULT_TZ
+    default_locale: str = DEFAULT_LOCALE
+
+
+async def dispatch_due(session: AsyncSession, at: Clocked) -> int:
+    """Write a pending ledger row for every reminder due at ``at.now``; returns how many."""
+    handed = await _personal_due(session, at)
+    if in_quiet_hours(at.now, at.tz):
+        return handed
+    await tasks.ensure_cycles(session, at.now, at.tz)
+    cycles = await tasks.open_cycles(session, at.now, overdue_days=OPEN_DAYS_AFTER)
+    wanted: dict[int, str] = {}
+    for cycle in cycles:
+        kind = due_kind(cycle.deadline, at.now, at.tz)
+        if kind is not None:
+            wanted[cycle.id] = ledger_kind(kind, cycle.deadline, at.tz)  # type: ignore[index]
+    # A (cycle, kind) is written in one transaction, so any row of it means it was handed over.
+    done = await repo.dispatched(session=session, keys=wanted.items())
+    titles = await _titles(session, [c.task_id for c in cycles if c.id in wanted])
+    for cycle in cycles:
+        kind = wanted.get(cycle.id)  # type: ignore[arg-type]
+        if kind is not None and (cycle.id, kind) not in done:
+            payload = {"title": titles.get(cycle.task_id, ""), "deadline": _iso(cycle.deadline)}
+            handed += await _enqueue_cycle(session, cycle.id, kind, payload, at)  # type: ignore[arg-type]
+    return handed
+
+
+async def _titles(session: AsyncSession, task_ids: Sequence[int]) -> dict[int, str]:
+    if not task_ids:
+        return {}
+    query = select(col(ReportTask.id), col(ReportTask.title)).where(
+        col(ReportTask.id).in_(list(set(task_ids)))
+    )
+    return {int(i): str(title) for i, title in (await session.exec(query)).all()}
+
+
+async def _enqueue_cycle(
+    session: AsyncSession,
+    cycle_id: int,
+    kind: str,
+    payload: dict[str, Any],
+    at: Clocked,
+    *,
+    due_at: datetime | None = None,
+    org_ids: Sequence[int] | None = None,
+) -> int:
+    """Ledger rows of one kind for the recipients of a cycle's pending orgs."""
+    pending = (
+        list(org_ids) if org_ids is not None else await tasks.pending_org_ids(session, cycle_id)
+    )
+    recipients = await tasks.task_recipients(session, pending)
+    text = json.dumps(payload, ensure_ascii=False)
+    rows = [
+        _row(cycle_id, user, kind, text, at, due_at=due_at, org_id=org_id)
+        for org_id, users in recipients.items()
+        for user in users
+    ]
+    return await repo.insert_new(session=session, rows=rows)
+
+
+def _row(
+    cycle_id: int,
+    user: User,
+    kind: str,
+    payload: str,
+    at: Clocked,
+    *,
+    due_at: datetime | None = None,
+    org_id: int | None = None,
+) -> dict[str, Any]:
+    return {
+        "cycle_id": cycle_id,
+        "user_id": user.id,
+        "kind": kind,
+        "org_id": org_id,
+        "chat_id": user.telegram_id,
+        "locale": people.user_locale(user, at.default_locale),
+        "payload": payload,
+        "status": LedgerStatus.PENDING.value,
+        "due_at": due_at or at.now,
+        "attempts": 0,
+        "created_at": at.now,
+    }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat()
+
+
+async def _personal_due(session: AsyncSession, at: Clocked) -> int:
+    # Quiet hours do not hold these back: the user chose the time (23:00 means 23:00).
+    due = await repo.take_due_personal(session=session, now=at.now)
+    rows = [
+        _row(NO_CYCLE, user, f"{PERSONAL_KIND}{reminder.id}", _personal_payload(reminder), at)
+        for reminder, user in due
+    ]
+    for row, (reminder, _) in zip(rows, due, strict=True):
+        row["chat_id"] = reminder.chat_id
+    return await repo.insert_new(session=session, rows=rows)
+
+
+def _personal_payload(reminder: PersonalReminder) -> str:
+    return json.dumps({"text": reminder.text, "at": _iso(reminder.remind_at)}, ensure_ascii=False)
+
+
+# --- the board's "remind the missing now" ------------------------------------------------------
+
+
+async def remind_missing_now(
+    session: AsyncSession,
+    cycle_id: int,
+    actor: User | None,
+    now: datetime,
+    *,
+    tz: ZoneInfo = DEFAULT_TZ,
+    superadmin: bool = False,
+    default_locale: str = DEFAULT_LOCALE,
+) -> int:
+    """Remind the recipients of the cycle's missing orgs in the actor's subtree; returns how many.
+
+    At most once a day per recipient and cycle; in quiet hours the reminders wait until 08:00.
+    """
+    scope = await people.admin_scope(session, actor, superadmin)
+    if scope is None:
+        raise ReminderError("reminder.not_admin")
+    cycle = await session.get(TaskCycle, cycle_id)
+    task = await session.get(ReportTask, cycle.task_id) if cycle is not None else None
+    if cycle is None or task is None or task.status != TaskStatus.PUBLISHED:
+        raise ReminderError("reminder.no_task")
+    status = await tasks.cycle_status(session, cycle_id, scope)
+    if not (status.submitted or status.late or status.missing):
+        raise ReminderError("reminder.not_your_task")
+    due_at = after_quiet_hours(now, tz)
+    kind = f"{MANUAL_KIND}{due_at.astimezone(tz).date().isoformat()}"
+    payload = {"title": task.title, "deadline": _iso(cycle.deadline)}
+    at = Clocked(now, tz, default_locale)
+    return await _enqueue_cycle(
+        session, cycle_id, kind, payload, at, due_at=due_at, org_ids=status.missing
+    )
+
+
+# --- the Monday digest for admins --------------------------------------------------------------
+
+
+async def enqueue_digests(session: AsyncSession, at: Clocked) -> int:
+    """One digest per admin with open tasks in their subtree, once per ISO week."""
+    year, week, _ = at.now.astimezone(at.tz).isocalendar()
+    kind = f"{DIGEST_KIND}{year}-W{week:02d}"
+    cycles = await tasks.open_cycles(session, at.now, overdue_days=OPEN_DAYS_AFTER)
+    titles = await _titles(session, [c.task_id for c in cycles])
+    rows = []
+    for admin in await _admins(session):
+        lines = await _digest_lines(session, admin, cycles, titles)
+        if lines:
+            payload = json.dumps({"week": kind, "lines": lines}, ensure_ascii=False)
+            rows.append(_row(NO_CYCLE, admin, kind, payload, at, org_id=admin.org_id))
+    return await repo.insert_new(session=session, rows=rows)
+
+
+async def _admins(session: AsyncSession) -> list[User]:
+    query = select(User).where(
+        col(User.role) == Role.ADMIN,
+        col(User.active).is_(True),
+        col(User.blocked_bot).is_(False),
+        col(User.org_id).is_not(None),
+    )
+    return list((await session.exec(query.order_by(col(User.id)))).all())
+
+
+async def _digest_lines(
+    session: AsyncSession, admin: User, cycles: Sequence[TaskCycle], titles: dict[int, str]
+) -> list[dict[str, Any]]:
+    org = await orgs_repo.get_org(session=session, org_id=admin.org_id)  # type: ignore[arg-type]
+    if org is None:
+        return []
+    scope = people.Scope(org)
+    lines = []
+    for cycle in sorted(cycles, key=lambda c: c.deadline):
+        status = await tasks.cycle_status(session, cycle.id, scope)  # type: ignore[arg-type]
+        figures = (len(status.submitted), len(status.late), len(status.missing))
+        if sum(figures):
+            lines.append(
+                {
+                    "title": titles.get(cycle.task_id, ""),
+                    "deadline": _iso(cycle.deadline),
+                    "figures": figures,
+                }
+            )
+    return lines
+
+
+# --- personal reminders (/remind) --------------------------------------------------------------
+
+PERSONAL_MAX = 30  # waiting personal reminders per user
+
+
+async def add_personal(
+    session: AsyncSession, user: User, chat_id: int, when: datetime, text: str, now: datetime
+) -> PersonalReminder:
+    """Store a personal reminder after checking time, text and the user's count."""
+    words = " ".join(text.split())
+    if not words:
+        raise ReminderError("remind.no_text")
+    if len(words) > PERSONAL_TEXT_MAX:
+        raise ReminderError("remind.too_long", limit=PERSONAL_TEXT_MAX)
+    if when <= now:
+        raise ReminderError("remind.past")
+    if await repo.count_personal(session=session, user_id=user.id) >= PERSONAL_MAX:  # type: ignore[arg-type]
+        raise ReminderError("remind.too_many", limit=PERSONAL_MAX)
+    reminder = PersonalReminder(
+        user_id=user.id,
+        chat_id=chat_id,
+        text=words,
+        remind_at=when,
+        created_at=now,  # type: ignore[arg-type]
+    )
+    return await repo.add_personal(session=session, reminder=reminder)
+
+
+# --- what a reminder says ----------------------------------------------------------------------
+
+
+def reminder_reply(row: ReminderLedger, tz: ZoneInfo) -> Reply:
+    """The message of one ledger row, as its recipient gets it."""
+    data = json.loads(row.payload or "{}")
+    if row.kind.startswith(PERSONAL_KIND):
+        return Reply(texts=[Msg("remind.personal", text=data.get("text", ""))])
+    if row.kind.startswith(DIGEST_KIND):
+        return _digest_reply(data, tz)
+    deadline = datetime.fromisoformat(data["deadline"])
+    button = Button(Msg("reminder.button.fill"), FILL_CALLBACK.format(cycle_id=row.cycle_id))
+    return Reply(
+        texts=[
+            Msg(
+                "reminder.task",
+                title=data.get("title", ""),
+                deadline=local_text(deadline, tz),
+                left=_left(deadline, row.sent_at or row.due_at, tz),
+            )
+        ],
+        buttons=[[button]],
+    )
+
+
+def _left(deadline: datetime, now: datetime, tz: ZoneInfo) -> Msg:
+    days = (deadline.astimezone(tz).date() - now.astimezone(tz).date()).days
+    if now > deadline:
+        return Msg("reminder.overdue", days=max(1, -days))
+    if days == 0:
+        return Msg("reminder.due_today")
+    return Msg("reminder.days_left", days=days)
+
+
+def local_text(moment: datetime, tz: ZoneInfo) -> str:
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _digest_reply(data: dict[str, Any], tz: ZoneInfo) -> Reply:
+    lines = data.get("lines", [])
+    texts: list[Msg] = [Msg("reminder.digest.header", count=len(lines))]
+    for line in lines[:DIGEST_LINES]:
+        submitted, late, missing = line["figures"]
+        deadline = datetime.fromisoformat(line["deadline"])
+        texts.append(
+            Msg(
+                "reminder.digest.line",
+                title=line["title"],
+                deadline=local_text(deadline, tz),
+                submitted=submitted,
+                late=late,
+                missing=missing,
+            )
+        )
+    if len(lines) > DIGEST_LINES:
+        texts.append(Msg("reminder.digest.more", count=len(lines) - DIGEST_LINES))
+    return Reply(texts=texts)

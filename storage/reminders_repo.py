@@ -1,0 +1,188 @@
+"""Queries on the reminder ledger and personal reminders; all work on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import col, select, update
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import User
+from storage.reminder_models import (
+    LedgerStatus,
+    PersonalReminder,
+    PersonalStatus,
+    ReminderLedger,
+)
+
+Ledger = ReminderLedger
+# Rows per INSERT: 13 columns × 500 stays far under SQLite's bound-parameter limit (32,766).
+INSERT_CHUNK = 500
+KEY = ["cycle_id", "user_id", "kind"]
+
+
+async def insert_new(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+    """Insert ledger rows whose key is not there yet (ON CONFLICT DO NOTHING); returns how many."""
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    added = 0
+    for start in range(0, len(rows), INSERT_CHUNK):
+        chunk = list(rows[start : start + INSERT_CHUNK])
+        statement = insert(Ledger).values(chunk).on_conflict_do_nothing(index_elements=KEY)
+        added += (await session.exec(statement)).rowcount  # type: ignore[call-overload]
+    return added
+
+
+async def dispatched(
+    *, session: AsyncSession, keys: Iterable[tuple[int, str]]
+) -> set[tuple[int, str]]:
+    """Which (cycle, kind) pairs have ledger rows (a pair is handed over in one transaction)."""
+    wanted = list(keys)
+    if not wanted:
+        return set()
+    query = (
+        select(col(Ledger.cycle_id), col(Ledger.kind))
+        .where(tuple_(col(Ledger.cycle_id), col(Ledger.kind)).in_(wanted))
+        .distinct()
+    )
+    return {(int(c), str(k)) for c, k in (await session.exec(query)).all()}
+
+
+async def claim(
+    *, session: AsyncSession, now: datetime, limit: int, skip_locked: bool
+) -> list[ReminderLedger]:
+    """Mark up to ``limit`` due pending rows as sending, and return them (oldest first)."""
+    query = (
+        select(Ledger)
+        .where(col(Ledger.status) == LedgerStatus.PENDING, col(Ledger.due_at) <= now)
+        .order_by(col(Ledger.due_at), col(Ledger.id))
+        .limit(limit)
+    )
+    if skip_locked:
+        query = query.with_for_update(skip_locked=True)
+    rows = list((await session.exec(query)).all())
+    for row in rows:
+        row.status = LedgerStatus.SENDING
+    await session.flush()
+    return rows
+
+
+async def next_due(*, session: AsyncSession) -> datetime | None:
+    """When the earliest pending row becomes due (None: nothing waits)."""
+    query = select(func.min(col(Ledger.due_at))).where(col(Ledger.status) == LedgerStatus.PENDING)
+    return (await session.exec(query)).one()
+
+
+async def set_row(*, session: AsyncSession, row_id: int, **values: Any) -> None:
+    """Record the outcome of one send."""
+    await session.exec(update(Ledger).where(col(Ledger.id) == row_id).values(**values))  # type: ignore[call-overload]
+
+
+async def interrupt_in_flight(*, session: AsyncSession) -> int:
+    """After a restart: rows left in ``sending`` become failed "interrupted" (never resent)."""
+    statement = (
+        update(Ledger)
+        .where(col(Ledger.status) == LedgerStatus.SENDING)
+        .values(status=LedgerStatus.FAILED, error="interrupted")
+    )
+    return (await session.exec(statement)).rowcount  # type: ignore[call-overload]
+
+
+async def release(*, session: AsyncSession, ids: Sequence[int]) -> None:
+    """Claimed rows whose request was never made go back to pending (graceful stop)."""
+    if not ids:
+        return
+    statement = (
+        update(Ledger)
+        .where(col(Ledger.id).in_(list(ids)), col(Ledger.status) == LedgerStatus.SENDING)
+        .values(status=LedgerStatus.PENDING)
+    )
+    await session.exec(statement)  # type: ignore[call-overload]
+
+
+async def rows(
+    *, session: AsyncSession, statuses: Sequence[LedgerStatus] = ()
+) -> Sequence[ReminderLedger]:
+    """Ledger rows (in a status), in the order they were written."""
+    query = select(Ledger).order_by(col(Ledger.id))
+    if statuses:
+        query = query.where(col(Ledger.status).in_(list(statuses)))
+    return (await session.exec(query)).all()
+
+
+# --- personal reminders ------------------------------------------------------------------------
+
+
+async def add_personal(*, session: AsyncSession, reminder: PersonalReminder) -> PersonalReminder:
+    """Store a new personal reminder."""
+    session.add(reminder)
+    await session.flush()
+    return reminder
+
+
+async def personal_of(
+    *, session: AsyncSession, user_id: int, limit: int
+) -> Sequence[PersonalReminder]:
+    """A user's waiting personal reminders, soonest first."""
+    query = (
+        select(PersonalReminder)
+        .where(
+            col(PersonalReminder.user_id) == user_id,
+            col(PersonalReminder.status) == PersonalStatus.ACTIVE,
+        )
+        .order_by(col(PersonalReminder.remind_at), col(PersonalReminder.id))
+        .limit(limit)
+    )
+    return (await session.exec(query)).all()
+
+
+async def count_personal(*, session: AsyncSession, user_id: int) -> int:
+    """How many personal reminders a user has waiting."""
+    query = select(func.count()).where(
+        col(PersonalReminder.user_id) == user_id,
+        col(PersonalReminder.status) == PersonalStatus.ACTIVE,
+    )
+    return int((await session.exec(query)).one())
+
+
+async def delete_personal(*, session: AsyncSession, reminder_id: int, user_id: int) -> bool:
+    """The owner deletes a waiting reminder; False when it is not theirs or no longer waits."""
+    statement = (
+        update(PersonalReminder)
+        .where(
+            col(PersonalReminder.id) == reminder_id,
+            col(PersonalReminder.user_id) == user_id,
+            col(PersonalReminder.status) == PersonalStatus.ACTIVE,
+        )
+        .values(status=PersonalStatus.DELETED)
+    )
+    return (await session.exec(statement)).rowcount == 1  # type: ignore[call-overload]
+
+
+async def take_due_personal(
+    *, session: AsyncSession, now: datetime
+) -> list[tuple[PersonalReminder, User]]:
+    """Due personal reminders with their owners, marked done (their ledger rows follow)."""
+    query = (
+        select(PersonalReminder, User)
+        .join(User, col(User.id) == PersonalReminder.user_id)
+        .where(
+            col(PersonalReminder.status) == PersonalStatus.ACTIVE,
+            col(PersonalReminder.remind_at) <= now,
+        )
+        .order_by(col(PersonalReminder.id))
+    )
+    found = [(reminder, user) for reminder, user in (await session.exec(query)).all()]
+    if found:
+        ids = [reminder.id for reminder, _ in found]
+        await session.exec(  # type: ignore[call-overload]
+            update(PersonalReminder)
+            .where(col(PersonalReminder.id).in_(ids))
+            .values(status=PersonalStatus.DONE)
+        )
+    return found
