@@ -150,10 +150,14 @@ class ReminderSender:
 
     async def drain(self, max_steps: int = 100_000) -> None:
         """Send until nothing due is left (tests and the CLI; waits via ``sleep``)."""
+        claimed = 0
         for _ in range(max_steps):
-            if await self.step():
+            if step := await self.step():
+                claimed += step
                 continue
             await self.settle()
+            if not claimed:  # nothing was due: what waits is for later, not for this drain
+                return
             async with transaction(self.sessions) as session:
                 due = await repo.next_due(session=session)
             if due is None or due > self.clock.now() + timedelta(seconds=MAX_BACKOFF):

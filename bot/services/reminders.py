@@ -132,21 +132,26 @@ async def dispatch_due(session: AsyncSession, at: Clocked) -> int:
     if in_quiet_hours(at.now, at.tz):
         return handed
     await tasks.ensure_cycles(session, at.now, at.tz)
-    cycles = await tasks.open_cycles(session, at.now, overdue_days=OPEN_DAYS_AFTER)
-    wanted: dict[int, str] = {}
-    for cycle in cycles:
-        kind = due_kind(cycle.deadline, at.now, at.tz)
-        if kind is not None:
-            wanted[cycle.id] = ledger_kind(kind, cycle.deadline, at.tz)  # type: ignore[index]
-    # A (cycle, kind) is written in one transaction, so any row of it means it was handed over.
-    done = await repo.dispatched(session=session, keys=wanted.items())
-    titles = await _titles(session, [c.task_id for c in cycles if c.id in wanted])
-    for cycle in cycles:
-        kind = wanted.get(cycle.id)  # type: ignore[arg-type]
-        if kind is not None and (cycle.id, kind) not in done:
-            payload = {"title": titles.get(cycle.task_id, ""), "deadline": _iso(cycle.deadline)}
-            handed += await _enqueue_cycle(session, cycle.id, kind, payload, at)  # type: ignore[arg-type]
+    todo = await _cycles_to_remind(session, at)
+    titles = await _titles(session, [cycle.task_id for cycle, _ in todo])
+    for cycle, kind in todo:
+        payload = {"title": titles.get(cycle.task_id, ""), "deadline": _iso(cycle.deadline)}
+        handed += await _enqueue_cycle(session, cycle.id, kind, payload, at)  # type: ignore[arg-type]
     return handed
+
+
+async def _cycles_to_remind(session: AsyncSession, at: Clocked) -> list[tuple[TaskCycle, str]]:
+    """Open cycles whose latest due kind has not been handed over yet, with that kind."""
+    cycles = await tasks.open_cycles(session, at.now, overdue_days=OPEN_DAYS_AFTER)
+    wanted = [
+        (cycle, ledger_kind(kind, cycle.deadline, at.tz))
+        for cycle in cycles
+        if (kind := due_kind(cycle.deadline, at.now, at.tz)) is not None
+    ]
+    # A (cycle, kind) is written in one transaction, so any row of it means it was handed over.
+    keys = [(cycle.id, kind) for cycle, kind in wanted]
+    done = await repo.dispatched(session=session, keys=keys)  # type: ignore[arg-type]
+    return [(cycle, kind) for cycle, kind in wanted if (cycle.id, kind) not in done]
 
 
 async def _titles(session: AsyncSession, task_ids: Sequence[int]) -> dict[int, str]:

@@ -1,0 +1,249 @@
+"""Two simulated weeks of reminders through the real Application, with a restart in the middle.
+
+The scheduler runs with its SQLAlchemy job store on the test database but paused: the test fires
+the stored jobs itself whenever their triggers fall due on the frozen clock, then lets the sender
+drain the ledger. After the restart the jobs come back from the store, not from new add_job calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+
+from bot import scheduler as scheduler_mod
+from bot.runtime import runtime_of
+from bot.scheduler import DIGEST_JOB, DISPATCH_JOB, ReminderService, sync_database_url
+from bot.services import orgs, people
+from bot.services import tasks as task_svc
+from bot.updates import TgUser
+from storage import reminders_repo, users_repo
+from storage.db import transaction
+from storage.models import Role
+from storage.reminder_models import LedgerStatus
+from tests.harness import BotHarness, running_bot
+
+TZ = ZoneInfo("Asia/Shanghai")
+STEP = timedelta(hours=1)  # the dispatch job runs once a step; others at their own times
+ADMIN = TgUser(id=60001, first_name="管理员")
+SAIHAN = TgUser(id=60002, first_name="赛罕联络员")
+SAIHAN_2 = TgUser(id=60003, first_name="赛罕信息员")
+YILI = TgUser(id=60004, first_name="伊利联络员")
+MEMBERS = {
+    ADMIN: ("呼和浩特市科协", Role.ADMIN),
+    SAIHAN: ("赛罕区科协", Role.LIAISON),
+    SAIHAN_2: ("赛罕区科协", Role.INFO_OFFICER),
+    YILI: ("伊利集团科协", Role.LIAISON),
+}
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=TZ).astimezone(UTC)
+
+
+class FakeSleep:
+    """The sender's pauses move the frozen clock instead of waiting."""
+
+    def __init__(self, clock) -> None:
+        self.clock = clock
+
+    async def __call__(self, seconds: float) -> None:
+        self.clock.advance(timedelta(seconds=seconds))
+        await asyncio.sleep(0)
+
+
+@pytest.fixture
+def scheduled(monkeypatch):
+    """The scheduler starts (paused: the test fires its jobs) without a bot token."""
+    monkeypatch.setenv("REMINDERS_SCHEDULER", "true")
+    monkeypatch.setenv("REMINDERS_PAUSED", "true")
+
+
+@pytest.fixture
+async def world(sessions, clock):
+    async with transaction(sessions) as session:
+        tree = {o.name: o for o in await orgs.create_demo_tree(session, now=clock.now())}
+        users = {}
+        for tg, (org_name, role) in MEMBERS.items():
+            user = await users_repo.upsert_user(
+                session=session, telegram_id=tg.id, username=None, now=clock.now()
+            )
+            user.org_id, user.role, user.registered_at = tree[org_name].id, role, clock.now()
+            user.real_name = tg.first_name
+            users[tg.id] = user
+    return tree, users
+
+
+def service_of(bot: BotHarness, clock) -> ReminderService:
+    service = runtime_of(bot.app).services[scheduler_mod.SERVICE_KEY]
+    service.sender.sleep = FakeSleep(clock)
+    for tg in MEMBERS:
+        bot.api.register_chat(tg.private_chat())
+    return service
+
+
+async def fire_due_jobs(
+    service: ReminderService, since: datetime, until: datetime, *, drain: bool = True
+) -> None:
+    """Run the stored jobs whose triggers fire in (since, until], as the scheduler would,
+    each followed by the sender's drain.
+
+    The per-minute dispatch runs once, at ``until``; any other job at its own fire time.
+    """
+    clock = clock_of(service)
+    due = []
+    for job in service.scheduler.get_jobs():
+        fire = job.trigger.get_next_fire_time(None, since + timedelta(microseconds=1))
+        if fire is not None and fire <= until:
+            due.append((until if job.id == DISPATCH_JOB else fire, job.id, job.func))
+    for moment, job_id, func in sorted(due):
+        clock.set(max(moment, clock.now()))
+        await func()
+        if drain or job_id != DISPATCH_JOB:
+            await service.sender.drain()
+    clock.set(max(until, clock.now()))
+
+
+def clock_of(service: ReminderService):
+    return service.rt.clock
+
+
+async def simulate(service: ReminderService, until: datetime, *, drain_last=True) -> None:
+    """Step the clock to ``until``, firing due jobs and draining the sender after each."""
+    clock = clock_of(service)
+    while clock.now() < until:
+        end = min(clock.now() + STEP, until)
+        await fire_due_jobs(service, clock.now(), end, drain=drain_last or end < until)
+
+
+async def sent_reminders(sessions) -> list[tuple[int, str, str]]:
+    async with transaction(sessions) as session:
+        rows = await reminders_repo.rows(session=session, statuses=[LedgerStatus.SENT])
+    return sorted(
+        (r.chat_id, r.kind, r.sent_at.astimezone(TZ).strftime("%m-%d %H:%M")) for r in rows
+    )
+
+
+async def stored_job_ids(sessions) -> list[str]:
+    async with transaction(sessions) as session:
+        found = await session.exec(text("SELECT id FROM apscheduler_jobs ORDER BY id"))
+        return [row[0] for row in found.all()]
+
+
+async def publish(sessions, clock, world) -> int:
+    tree, users = world
+    draft = task_svc.TaskDraft(
+        title="2026年主题活动落实情况",
+        deadline=local(2026, 3, 25, 18),
+        org_ids=[tree["赛罕区科协"].id, tree["伊利集团科协"].id],
+    )
+    async with transaction(sessions) as session:
+        scope = await people.admin_scope(session, users[ADMIN.id], False)
+        await task_svc.publish_task(
+            session, draft, actor=users[ADMIN.id], scope=scope, now=clock.now(), tz=TZ
+        )
+        return (await task_svc.open_cycles(session, clock.now()))[0].id
+
+
+async def submit(sessions, clock, world, cycle_id, tg) -> None:
+    async with transaction(sessions) as session:
+        await task_svc.submit_report(
+            session,
+            cycle_id=cycle_id,
+            user=world[1][tg.id],
+            sections={"工作抓手": "开展科普讲座三场"},
+            indicators={},
+            attachments=[],
+            now=clock.now(),
+        )
+
+
+def task_reminder(kind: str, day: int) -> list[tuple[int, str, str]]:
+    return [(tg.id, kind, f"03-{day:02d} 09:00") for tg in (SAIHAN, SAIHAN_2)]
+
+
+async def test_two_weeks_of_reminders_with_a_restart(settings, clock, sessions, world, scheduled):
+    cycle_id = await publish(sessions, clock, world)
+    async with running_bot(settings, clock) as bot:
+        service = service_of(bot, clock)
+        assert sorted(j.id for j in service.scheduler.get_jobs()) == [DIGEST_JOB, DISPATCH_JOB]
+        await bot.text(SAIHAN, "/remind 明天晚上11点 给孩子签字")
+        await simulate(service, local(2026, 3, 22, 9), drain_last=False)
+        # 09:00 on the 22nd: the d3 rows are handed over, then the process stops unsent.
+        stored = {job.id: job.next_run_time for job in service.scheduler.get_jobs()}
+        await scheduler_mod.stop_service(bot.app)
+    assert await stored_job_ids(sessions) == [DIGEST_JOB, DISPATCH_JOB]
+    async with running_bot(settings, clock, after=bot) as second:
+        service = service_of(second, clock)
+        # Rebuilt from the job store: the stored next run times, not freshly added jobs.
+        assert {job.id: job.next_run_time for job in service.scheduler.get_jobs()} == stored
+        assert await service.tick() == 0  # the new leader's first tick: nothing twice
+        await service.sender.drain()  # the d3 rows left pending by the first process
+        await simulate(service, local(2026, 3, 23, 12))
+        await submit(sessions, clock, world, cycle_id, YILI)
+        await simulate(service, local(2026, 3, 30, 10))
+        await scheduler_mod.stop_service(second.app)
+        later_calls = second.api.calls_to("sendMessage")
+    expected = [
+        (SAIHAN.id, "personal:1", "03-17 23:00"),  # set by the user: quiet hours allow it
+        (YILI.id, "d7@2026-03-25", "03-18 09:00"),
+        (YILI.id, "d3@2026-03-25", "03-22 09:00"),
+        (ADMIN.id, "digest:2026-W13", "03-23 08:30"),
+    ]
+    for kind, day in [("d7", 18), ("d3", 22), ("d1", 24), ("d0", 25)] + [
+        (f"overdue{n}", 25 + n) for n in (1, 2, 3)
+    ]:
+        expected += task_reminder(f"{kind}@2026-03-25", day)
+    expected.sort()
+    assert await sent_reminders(sessions) == expected
+    # Exactly one Bot API message per ledger row: nothing sent twice, nothing lost.
+    reminder_calls = bot.api.calls_to("sendMessage") + later_calls
+    per_chat = Counter(
+        c.params["chat_id"]
+        for c in reminder_calls
+        if "⏰" in c.params["text"] or "📋" in c.params["text"]
+    )
+    assert per_chat == Counter(chat for chat, _, _ in expected)
+
+
+async def test_the_fill_button_opens_the_cycle(settings, clock, sessions, world, scheduled):
+    cycle_id = await publish(sessions, clock, world)
+    async with running_bot(settings, clock) as bot:
+        service = service_of(bot, clock)
+        clock.set(local(2026, 3, 18, 9))
+        assert await service.tick() == 3
+        await service.sender.drain()
+        await scheduler_mod.stop_service(bot.app)
+    message = bot.api.last_message(YILI.id)
+    assert "2026年主题活动落实情况" in message["text"] and "2026-03-25 18:00" in message["text"]
+    assert "7" in message["text"]
+    button = message["reply_markup"]["inline_keyboard"][0][0]
+    assert (button["text"], button["callback_data"]) == ("填报", f"task:fill:{cycle_id}")
+
+
+async def test_a_blocked_recipient_is_marked_and_not_retried(
+    settings, clock, sessions, world, scheduled
+):
+    await publish(sessions, clock, world)
+    async with running_bot(settings, clock) as bot:
+        service = service_of(bot, clock)
+        bot.api.block(YILI.id)
+        clock.set(local(2026, 3, 18, 9))
+        await service.tick()
+        await service.sender.drain()
+        await scheduler_mod.stop_service(bot.app)
+    async with transaction(sessions) as session:
+        blocked = await reminders_repo.rows(session=session, statuses=[LedgerStatus.BLOCKED])
+        user = await users_repo.get_user(session=session, telegram_id=YILI.id)
+    assert [r.chat_id for r in blocked] == [YILI.id]
+    assert user.blocked_bot is True
+
+
+def test_the_job_store_url_uses_sync_drivers():
+    assert sync_database_url("sqlite+aiosqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
+    pg = sync_database_url("postgresql+asyncpg://u:p@h:5432/db")
+    assert pg == "postgresql+psycopg://u:p@h:5432/db"
