@@ -11,7 +11,10 @@ from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import sqlite_inline
+
 SessionFactory = async_sessionmaker[AsyncSession]
+SQLITE_TIMEOUT = 30.0  # seconds a write waits for SQLite's lock before "database is locked"
 
 
 def is_sqlite(url: str) -> bool:
@@ -22,10 +25,12 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str) -> AsyncEngine:
     """Create the async engine, preparing a SQLite file's folder and pragmas."""
     if is_sqlite(url):
-        database = make_url(url).database
-        if database and database != ":memory:":
+        database = make_url(url).database or ":memory:"
+        if database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # Inline sqlite3 calls instead of aiosqlite's thread: see storage/sqlite_inline.py.
+        connect = sqlite_inline.connector(database, timeout=SQLITE_TIMEOUT)
+        engine = create_async_engine(url, async_creator=connect)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
@@ -33,7 +38,9 @@ def create_engine(url: str) -> AsyncEngine:
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
-    # WAL lets readers run beside the one writer; NORMAL sync is safe with WAL.
+    # WAL lets readers run beside the one writer. With WAL, synchronous=NORMAL syncs at
+    # checkpoints instead of every commit: a crash of the app loses nothing, and only a power
+    # loss can drop the last commits (SQLite's recommended setting for WAL).
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
