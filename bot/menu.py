@@ -33,6 +33,8 @@ MENU: list[MenuCommand] = [
     MenuCommand("pushed", "cmd.pushed", frozenset({Role.INFO_OFFICER.value, Role.ADMIN.value})),
     MenuCommand("ask", "cmd.ask", EVERYONE),
     MenuCommand("docs", "cmd.docs", EVERYONE),
+    MenuCommand("tasks", "cmd.tasks", MEMBERS),
+    MenuCommand("newtask", "cmd.newtask", ADMINS),
     MenuCommand("broadcast", "cmd.broadcast", ADMINS),
     MenuCommand("remind", "cmd.remind", MEMBERS),
 ]

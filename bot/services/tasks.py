@@ -235,7 +235,8 @@ async def levels_below(session: AsyncSession, scope: Scope) -> list[tuple[OrgLev
     """The levels present in the admin's subtree with their org counts, in tree order."""
     counts: dict[OrgLevel, int] = {}
     for org in await orgs_repo.list_orgs(session=session, within=scope.org):
-        counts[org.level] = counts.get(org.level, 0) + 1
+        level = OrgLevel(org.level)  # the column is plain text
+        counts[level] = counts.get(level, 0) + 1
     order = list(OrgLevel)
     return sorted(counts.items(), key=lambda item: order.index(item[0]))
 

@@ -1,0 +1,445 @@
+"""/newtask: the form an admin fills to publish a report task (报送任务).
+
+Steps: title → description → deadline → recurrence → target (subtree | level | orgs) →
+level | orgs → sections → indicators → attachments → check (counts of orgs and people) →
+summary. Confirming publishes the task to every target org.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.flows import engine
+from bot.flows.base import (
+    SUMMARY,
+    Choice,
+    FieldSpec,
+    FlowContext,
+    FormModel,
+    FormSpec,
+    Input,
+    InputKind,
+    Invalid,
+    Label,
+    Msg,
+    Options,
+    Reply,
+)
+from bot.flows.broadcast import LEVEL_KEYS
+from bot.services import people
+from bot.services import tasks as svc
+from bot.services.tasks import TaskDraft, TaskError
+from storage import orgs_repo
+from storage.models import OrgLevel
+from storage.task_models import DESCRIPTION_MAX, TITLE_MAX, Recurrence
+
+ORG_CHOICES = 30
+EXCERPT = 60
+QUICK_DEADLINES = ("一周后", "两周后", "月底")
+DEFAULT, NONE = "default", "none"  # choice values (lists would not do as choice values)
+
+
+async def _scope(ctx: FlowContext) -> people.Scope:
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    if scope is None:
+        raise Invalid("task.not_admin")
+    return scope
+
+
+async def begin(ctx: FlowContext) -> Reply:
+    """``/newtask``: admins get the form, everyone else a refusal."""
+    if await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin) is None:
+        return Reply([Msg("task.not_admin")])
+    return await engine.start(ctx, NewTaskForm.name)
+
+
+def _refuse(error: TaskError) -> Invalid:
+    return Invalid(error.key, **error.params)
+
+
+def _typed(inp: Input) -> str:
+    if inp.kind is not InputKind.TEXT or not inp.text.strip():
+        raise Invalid("form.expect_text")
+    return inp.text.strip()
+
+
+async def parse_title(inp: Input, ctx: FlowContext, model: FormModel) -> str:
+    """The task's title, one line."""
+    title = " ".join(_typed(inp).split())
+    if len(title) > TITLE_MAX:
+        raise Invalid("task.bad_title", limit=TITLE_MAX)
+    return title
+
+
+async def parse_description(inp: Input, ctx: FlowContext, model: FormModel) -> str:
+    """What the task asks for, in the admin's words."""
+    text = _typed(inp)
+    if len(text) > DESCRIPTION_MAX:
+        raise Invalid("task.description_too_long", limit=DESCRIPTION_MAX)
+    return text
+
+
+async def parse_deadline(inp: Input, ctx: FlowContext, model: FormModel) -> str:
+    """A deadline typed as 12月9日 / 12月9日 18:00 / 2026-12-09 18:00 (local time)."""
+    return _deadline(_typed(inp), ctx, model)
+
+
+def _deadline(text: str, ctx: FlowContext, model: FormModel) -> str:
+    try:
+        moment, defaulted = svc.parse_deadline(text, ctx.now, ctx.tz)
+    except TaskError as error:
+        raise _refuse(error) from None
+    model.ctx["time_defaulted"] = defaulted
+    return moment.isoformat()
+
+
+async def deadline_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
+    """Quick picks: a week, two weeks, the month's end (18:00 local)."""
+    choices = []
+    for word in QUICK_DEADLINES:
+        try:
+            value = svc.parse_deadline(word, ctx.now, ctx.tz)[0].isoformat()
+        except TaskError:  # the month's end at 18:00 may have passed already
+            continue
+        choices.append(Choice(value, Msg(f"task.quick.{QUICK_DEADLINES.index(word)}")))
+    return choices
+
+
+async def target_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
+    """The whole subtree (with counts), one level of it, or picked orgs."""
+    scope = await _scope(ctx)
+    ids = await svc.subtree_org_ids(ctx.session, scope)
+    people_count = await svc.count_recipients(ctx.session, ids)
+    name = scope.org.name if scope.org else Msg("task.everyone")
+    return [
+        Choice(
+            "subtree", Msg("task.target.subtree", org=name, orgs=len(ids), people=people_count)
+        ),
+        Choice("level", Msg("task.target.level")),
+        Choice("orgs", Msg("task.target.orgs")),
+    ]
+
+
+async def level_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
+    """The levels present in the admin's subtree, with their org counts."""
+    scope = await _scope(ctx)
+    return [
+        Choice(level.value, Msg("task.level_count", level=Msg(LEVEL_KEYS[level]), orgs=count))
+        for level, count in await svc.levels_below(ctx.session, scope)
+    ]
+
+
+async def org_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
+    """The first orgs of the subtree in tree order; typing part of a name finds others."""
+    scope = await _scope(ctx)
+    orgs = await orgs_repo.list_orgs(session=ctx.session, within=scope.org)
+    return _org_options(model, orgs[:ORG_CHOICES])
+
+
+def _org_options(model: FormModel, orgs: Any) -> list[Choice]:
+    names = model.ctx.setdefault("org_names", {})
+    for org in orgs:
+        names[str(org.id)] = org.name
+    return [Choice(org.id, org.name) for org in orgs]
+
+
+async def search_orgs(inp: Input, ctx: FlowContext, model: FormModel) -> Options:
+    """Typed part of a name → matching orgs of the subtree, to tick."""
+    text = _typed(inp)[:50]
+    scope = await _scope(ctx)
+    matches = await orgs_repo.search_orgs(
+        session=ctx.session, text=text, within=scope.org, limit=ORG_CHOICES
+    )
+    if not matches:
+        raise Invalid("task.no_org_match", text=text)
+    return Options(_org_options(model, matches))
+
+
+async def parse_names(inp: Input, ctx: FlowContext, model: FormModel) -> list[str]:
+    """Section or indicator names, one per line or separated by 、"""
+    try:
+        names = svc.clean_names(_typed(inp))
+    except TaskError as error:
+        raise _refuse(error) from None
+    limit = svc.MAX_SECTIONS if model.state == "sections" else svc.MAX_INDICATORS
+    if not names or len(names) > limit:
+        raise Invalid("task.bad_names", limit=limit)
+    return names
+
+
+async def parse_attachment(inp: Input, ctx: FlowContext, model: FormModel) -> dict[str, Any]:
+    """The notice itself: a document or a photo, kept as its Telegram file id."""
+    if inp.kind not in (InputKind.PHOTO, InputKind.DOCUMENT) or not inp.file_id:
+        raise Invalid("task.bad_attachment")
+    return {"file_id": inp.file_id, "kind": inp.kind.value, "name": inp.text[:100]}
+
+
+async def check_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
+    """Count the chosen orgs and the people they reach (shown before publishing)."""
+    ids = await target_org_ids(ctx, model.data)
+    model.ctx["org_ids"] = ids
+    model.ctx["people"] = await svc.count_recipients(ctx.session, ids)
+    return [Choice("ok", Msg("task.button.looks_right"))]
+
+
+async def target_org_ids(ctx: FlowContext, data: dict[str, Any]) -> list[int]:
+    """The org ids the answers target, within the admin's subtree."""
+    scope = await _scope(ctx)
+    kind = data.get("target")
+    if kind == "subtree":
+        return await svc.subtree_org_ids(ctx.session, scope)
+    if kind == "level" and data.get("level"):
+        return await svc.level_org_ids(ctx.session, scope, OrgLevel(data["level"]))
+    return sorted(int(v) for v in data.get("orgs") or [])
+
+
+def _excerpt(value: Any, model: FormModel) -> Label:
+    text = str(value or "")
+    return text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
+
+
+def deadline_label(value: Any, model: FormModel | None, tz: str | None = None) -> Label:
+    """A deadline as local 'YYYY-MM-DD HH:MM' (the form remembers the zone it was typed in)."""
+    if not value:
+        return Msg("form.empty")
+    zone = tz or (model.ctx.get("tz") if model else None) or "Asia/Shanghai"
+    return datetime.fromisoformat(value).astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def names_of(data: dict[str, Any], step: str) -> list[str]:
+    """The section or indicator names an answer stands for (the defaults, none, or typed)."""
+    value = data.get(step)
+    if value == DEFAULT:
+        return list(svc.DEFAULT_SECTIONS if step == "sections" else svc.DEFAULT_INDICATORS)
+    return [] if value in (None, NONE) else list(value)
+
+
+def _section_names(value: Any, model: FormModel) -> Label:
+    return _listed(names_of({"sections": value}, "sections"))
+
+
+def _indicator_names(value: Any, model: FormModel) -> Label:
+    return _listed(names_of({"indicators": value}, "indicators"))
+
+
+def _listed(names: list[str]) -> Label:
+    return Msg("form.list", items=names) if names else Msg("task.none")
+
+
+def _org_name(model: FormModel, org_id: Any) -> Label:
+    return str(model.ctx.get("org_names", {}).get(str(org_id), org_id))
+
+
+def _attachments(value: Any, model: FormModel) -> Label:
+    return Msg("task.attachment_count", count=len(value or []))
+
+
+RECURRENCE_CHOICES = [Choice(r.value, Msg(f"task.recurrence.{r.value}")) for r in Recurrence]
+
+
+class NewTaskForm(FormSpec):
+    """The /newtask form."""
+
+    name = "task_new"
+    summary_key = "task.new_summary"
+    fields = (
+        FieldSpec(
+            "title",
+            prompt="task.ask_title",
+            label="task.label.title",
+            parse=parse_title,
+            params={"limit": TITLE_MAX},
+        ),
+        FieldSpec(
+            "description",
+            prompt="task.ask_description",
+            label="task.label.description",
+            parse=parse_description,
+            optional=True,
+            display=_excerpt,
+        ),
+        FieldSpec(
+            "deadline",
+            prompt="task.ask_deadline",
+            label="task.label.deadline",
+            parse=parse_deadline,
+            choices=deadline_choices,
+            display=deadline_label,
+            columns=3,
+        ),
+        FieldSpec(
+            "recurrence",
+            prompt="task.ask_recurrence",
+            label="task.label.recurrence",
+            choices=RECURRENCE_CHOICES,
+            columns=3,
+        ),
+        FieldSpec(
+            "target",
+            prompt="task.ask_target",
+            label="task.label.target",
+            choices=target_choices,
+            columns=1,
+        ),
+        FieldSpec(
+            "level",
+            prompt="task.ask_level",
+            label="task.label.level",
+            choices=level_choices,
+            when=lambda d: d.get("target") == "level",
+            columns=1,
+        ),
+        FieldSpec(
+            "orgs",
+            prompt="task.ask_orgs",
+            label="task.label.orgs",
+            choices=org_choices,
+            parse=search_orgs,
+            multi=True,
+            when=lambda d: d.get("target") == "orgs",
+            display=lambda v, m: Msg("form.list", items=[_org_name(m, i) for i in v or []]),
+        ),
+        FieldSpec(
+            "sections",
+            prompt="task.ask_sections",
+            label="task.label.sections",
+            parse=parse_names,
+            display=_section_names,
+            columns=1,
+            choices=[Choice(DEFAULT, Msg("task.use_defaults"))],
+            params={"defaults": "、".join(svc.DEFAULT_SECTIONS)},
+        ),
+        FieldSpec(
+            "indicators",
+            prompt="task.ask_indicators",
+            label="task.label.indicators",
+            parse=parse_names,
+            display=_indicator_names,
+            columns=1,
+            choices=[
+                Choice(DEFAULT, Msg("task.use_defaults")),
+                Choice(NONE, Msg("task.no_indicators")),
+            ],
+            params={"defaults": "、".join(svc.DEFAULT_INDICATORS)},
+        ),
+        FieldSpec(
+            "attachments",
+            prompt="task.ask_attachments",
+            label="task.label.attachments",
+            parse=parse_attachment,
+            optional=True,
+            collect=svc.MAX_ATTACHMENTS,
+            stay_when_full=True,
+            display=_attachments,
+        ),
+        FieldSpec(
+            "check",
+            prompt="task.ask_check",
+            label="task.label.check",
+            choices=check_choices,
+            in_summary=False,
+            columns=1,
+        ),
+    )
+
+    def next_step(self, model: FormModel) -> str:
+        """Always pass the counting step before the summary, so its counts are fresh."""
+        step = super().next_step(model)
+        if step == SUMMARY and model.state != "check":
+            return "check"
+        return step
+
+    def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
+        """Counts for the check step."""
+        model.ctx["tz"] = ctx.tz.key
+        if spec.name != "check":
+            return {}
+        return {"orgs": len(model.ctx.get("org_ids", [])), "people": model.ctx.get("people", 0)}
+
+    def summary_extra(self, model: FormModel) -> list[Msg]:
+        """Who receives it, and the 18:00 rule when no time was typed."""
+        lines = [
+            Msg(
+                "task.reach",
+                orgs=len(model.ctx.get("org_ids", [])),
+                people=model.ctx.get("people", 0),
+            )
+        ]
+        if model.ctx.get("time_defaulted"):
+            lines.append(Msg("task.time_defaulted"))
+        return lines
+
+    async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
+        """Publish the task; the handler then sends it to the people of the target orgs."""
+        data = model.data
+        draft = TaskDraft(
+            title=data["title"],
+            description=data.get("description") or "",
+            deadline=datetime.fromisoformat(data["deadline"]),
+            org_ids=await target_org_ids(ctx, data),
+            sections=names_of(data, "sections"),
+            indicators=names_of(data, "indicators"),
+            attachments=list(data.get("attachments") or []),
+            recurrence=Recurrence(data.get("recurrence") or Recurrence.NONE),
+        )
+        try:
+            scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+            task = await svc.publish_task(
+                ctx.session,
+                draft,
+                actor=ctx.actor,
+                scope=scope,
+                now=ctx.now,
+                tz=ctx.tz,  # type: ignore[arg-type]
+            )
+        except TaskError as error:
+            return Reply([Msg(error.key, error.params)])
+        from bot.flows.task_views import announce
+
+        return await announce(ctx, task)
+
+
+engine.register(NewTaskForm())
+
+
+class MoveDeadlineForm(FormSpec):
+    """A one-step form: a new deadline for one cycle of a task."""
+
+    name = "task_move"
+    summary_key = "task.move_summary"
+    fields = (
+        FieldSpec(
+            "deadline",
+            prompt="task.ask_new_deadline",
+            label="task.label.deadline",
+            parse=parse_deadline,
+            choices=deadline_choices,
+            display=deadline_label,
+            columns=3,
+        ),
+    )
+
+    def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
+        """The task and its current deadline."""
+        model.ctx["tz"] = ctx.tz.key
+        return {"title": model.ctx.get("title", ""), "old": model.ctx.get("old", "")}
+
+    def summary_extra(self, model: FormModel) -> list[Msg]:
+        """The task whose deadline moves."""
+        return [Msg("task.move_of", title=model.ctx.get("title", ""), old=model.ctx.get("old"))]
+
+    async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
+        """Move the deadline; reminders follow because they read the database."""
+        scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+        moment = datetime.fromisoformat(model.data["deadline"])
+        try:
+            await svc.move_deadline(ctx.session, model.ctx["cycle_id"], scope, moment, ctx.now)
+        except TaskError as error:
+            return Reply([Msg(error.key, error.params)])
+        shown = deadline_label(model.data["deadline"], model)
+        return Reply([Msg("task.moved", title=model.ctx.get("title", ""), deadline=shown)])
+
+
+engine.register(MoveDeadlineForm())

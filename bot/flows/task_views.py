@@ -1,0 +1,342 @@
+"""/tasks and the buttons behind it: a liaison's open tasks, an admin's tasks and status board,
+reading submissions, withdrawing a task; also the announcement a new task sends.
+
+Buttons: ``task:fill:<cycle>`` (open the report form), ``task:board:<cycle>[:<page>]``,
+``task:subs:<cycle>:<page>``, ``task:sub:<cycle>:<org>``, ``task:remind:<cycle>``,
+``task:move:<cycle>``, ``task:del:<task>`` / ``task:delok:<task>``, ``task:export:<task>``
+(the handler sends the .xlsx).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot.flows import engine
+from bot.flows.base import Button, FlowContext, Msg, Notice, Reply
+from bot.services import people
+from bot.services import tasks as svc
+from bot.services.tasks import TaskError
+from storage import orgs_repo, tasks_repo
+from storage.models import Org
+from storage.task_models import ReportSubmission, ReportTask, TaskCycle
+
+PREFIX = "task"
+LIST_MAX = 20  # tasks shown by /tasks
+NAMES_PER_PAGE = 15  # org names per state on one page of the board
+SUBS_PER_PAGE = 8
+SECTION_SHOWN = 600  # characters of one section when reading a submission in chat
+TITLE_SHOWN = 30
+
+
+def local_text(moment: datetime, tz: ZoneInfo) -> str:
+    """A moment as local 'YYYY-MM-DD HH:MM'."""
+    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
+
+
+def _short(title: str) -> str:
+    return title if len(title) <= TITLE_SHOWN else title[:TITLE_SHOWN] + "…"
+
+
+def fill_button(cycle_id: int) -> Button:
+    """The "填报" button that opens the report form for a cycle."""
+    return Button(Msg("task.button.fill"), f"{PREFIX}:fill:{cycle_id}")
+
+
+# --- publishing ----------------------------------------------------------------------------
+
+
+async def announce(ctx: FlowContext, task: ReportTask) -> Reply:
+    """Tell the admin the task is out, and send it to everyone of the target orgs."""
+    cycle = (await tasks_repo.cycles_of(session=ctx.session, task_id=task.id))[0]  # type: ignore[arg-type]
+    targets = await tasks_repo.target_ids(session=ctx.session, task_id=task.id)  # type: ignore[arg-type]
+    people_by_org = await svc.task_recipients(ctx.session, targets)
+    text = Msg(
+        "task.announcement",
+        title=task.title,
+        deadline=local_text(cycle.deadline, ctx.tz),
+        description=task.description or Msg("form.empty"),
+        sections=list(task.sections),
+        recurrence=Msg(f"task.recurrence.{task.recurrence}"),
+    )
+    notices = [
+        Notice(
+            user.telegram_id, people.user_locale(user), Reply([text], [[fill_button(cycle.id)]])
+        )  # type: ignore[arg-type]
+        for users in people_by_org.values()
+        for user in users
+        if user.telegram_id != ctx.user_id
+    ]
+    board = Button(Msg("task.button.board"), f"{PREFIX}:board:{cycle.id}")
+    done = Msg("task.published", title=task.title, orgs=len(targets), people=len(notices))
+    return Reply([done], [[board]], notices=notices)
+
+
+# --- /tasks ----------------------------------------------------------------------------------
+
+
+async def my_tasks(ctx: FlowContext) -> Reply:
+    """A member's open tasks (days left, done or late), and an admin's tasks with counts."""
+    if not people.is_registered(ctx.actor) and not ctx.superadmin:
+        return Reply([Msg("start.not_registered")])
+    await svc.ensure_cycles(ctx.session, ctx.now, ctx.tz)
+    texts: list[Msg] = []
+    rows: list[list[Button]] = []
+    org = await _own_org(ctx)
+    if org is not None:
+        await _member_part(ctx, org, texts, rows)
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    if scope is not None:
+        await _admin_part(ctx, scope, texts, rows)
+    if not texts:
+        return Reply([Msg("task.none_open")])
+    return Reply(texts, rows)
+
+
+async def _own_org(ctx: FlowContext) -> Org | None:
+    if ctx.actor is None or ctx.actor.org_id is None:
+        return None
+    return await orgs_repo.get_org(session=ctx.session, org_id=ctx.actor.org_id)
+
+
+async def _member_part(
+    ctx: FlowContext, org: Org, texts: list[Msg], rows: list[list[Button]]
+) -> None:
+    mine = await svc.my_cycles(ctx.session, org, ctx.now)
+    if not mine:
+        return
+    texts.append(Msg("task.mine_header", org=org.name))
+    for task, cycle, submission in mine[:LIST_MAX]:
+        texts.append(_member_line(ctx, task, cycle, submission))
+        rows.append(
+            [
+                Button(
+                    Msg("task.button.open", title=_short(task.title)), f"{PREFIX}:fill:{cycle.id}"
+                )
+            ]
+        )
+
+
+def _member_line(
+    ctx: FlowContext, task: ReportTask, cycle: TaskCycle, submission: ReportSubmission | None
+) -> Msg:
+    days = svc.days_left(cycle.deadline, ctx.now, ctx.tz)
+    if submission is not None:
+        state = Msg("task.state.late" if submission.late else "task.state.done")
+    elif ctx.now > cycle.deadline:
+        state = Msg("task.state.overdue", days=max(1, -days))
+    else:
+        state = Msg("task.state.left", days=days)
+    return Msg(
+        "task.mine_line",
+        title=task.title,
+        deadline=local_text(cycle.deadline, ctx.tz),
+        state=state,
+    )
+
+
+async def _admin_part(
+    ctx: FlowContext, scope: people.Scope, texts: list[Msg], rows: list[list[Button]]
+) -> None:
+    issued = await tasks_repo.tasks_issued_within(
+        session=ctx.session, path=scope.org.path if scope.org else None, limit=LIST_MAX
+    )
+    if not issued:
+        return
+    texts.append(Msg("task.admin_header"))
+    for task in issued:
+        cycle = (await tasks_repo.cycles_of(session=ctx.session, task_id=task.id))[-1]  # type: ignore[arg-type]
+        status = await svc.cycle_status(ctx.session, cycle.id, scope)  # type: ignore[arg-type]
+        texts.append(
+            Msg(
+                "task.admin_line",
+                title=task.title,
+                deadline=local_text(cycle.deadline, ctx.tz),
+                **_counts(status),
+            )
+        )
+        rows.append(
+            [
+                Button(
+                    Msg("task.button.board_of", title=_short(task.title)),
+                    f"{PREFIX}:board:{cycle.id}",
+                )
+            ]
+        )
+
+
+def _counts(status: svc.CycleStatus) -> dict[str, int]:
+    return {
+        "submitted": len(status.submitted),
+        "late": len(status.late),
+        "missing": len(status.missing),
+    }
+
+
+# --- the board -------------------------------------------------------------------------------
+
+
+async def board(ctx: FlowContext, cycle_id: int, page: int = 0, *, edit: bool = False) -> Reply:
+    """Which orgs submitted, late, or not yet (names paged), with the admin's actions."""
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    try:
+        task, cycle = await svc.board_cycle(ctx.session, cycle_id, scope)
+    except TaskError as error:
+        return Reply([Msg(error.key, error.params)])
+    status = await svc.cycle_status(ctx.session, cycle_id, scope)
+    names = await _names(ctx, [*status.submitted, *status.late, *status.missing])
+    start = page * NAMES_PER_PAGE
+    texts = [
+        Msg(
+            "task.board_header",
+            title=task.title,
+            seq=cycle.seq,
+            deadline=local_text(cycle.deadline, ctx.tz),
+            **_counts(status),
+        )
+    ]
+    for key, ids in (
+        ("submitted", status.submitted),
+        ("late", status.late),
+        ("missing", status.missing),
+    ):
+        shown = [names[i] for i in ids[start : start + NAMES_PER_PAGE]]
+        if shown:
+            texts.append(Msg(f"task.board_{key}", names=shown))
+    pages = max(len(ids) for ids in (status.submitted, status.late, status.missing)) or 1
+    return Reply(texts, _board_buttons(task, cycle, page, -(-pages // NAMES_PER_PAGE)), edit=edit)
+
+
+def _board_buttons(
+    task: ReportTask, cycle: TaskCycle, page: int, pages: int
+) -> list[list[Button]]:
+    c = f"{PREFIX}:{{}}:{cycle.id}"
+    rows = [
+        [
+            Button(Msg("task.button.remind"), c.format("remind")),
+            Button(Msg("task.button.read"), c.format("subs") + ":0"),
+        ],
+        [
+            Button(Msg("task.button.export"), f"{PREFIX}:export:{task.id}"),
+            Button(Msg("task.button.move"), c.format("move")),
+        ],
+        [Button(Msg("task.button.delete"), f"{PREFIX}:del:{task.id}")],
+    ]
+    nav = []
+    if page > 0:
+        nav.append(Button(Msg("task.button.prev"), c.format("board") + f":{page - 1}"))
+    if page + 1 < pages:
+        nav.append(Button(Msg("task.button.next"), c.format("board") + f":{page + 1}"))
+    return [nav, *rows] if nav else rows
+
+
+async def _names(ctx: FlowContext, org_ids: list[int]) -> dict[int, str]:
+    from sqlmodel import col, select
+
+    if not org_ids:
+        return {}
+    rows = await ctx.session.exec(select(Org).where(col(Org.id).in_(org_ids)))
+    return {org.id: org.name for org in rows.all()}  # type: ignore[misc]
+
+
+async def submissions(ctx: FlowContext, cycle_id: int, page: int) -> Reply:
+    """The orgs that submitted, as buttons that open their report."""
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    try:
+        await svc.board_cycle(ctx.session, cycle_id, scope)
+    except TaskError as error:
+        return Reply([Msg(error.key, error.params)])
+    status = await svc.cycle_status(ctx.session, cycle_id, scope)
+    done = sorted([*status.submitted, *status.late])
+    if not done:
+        return Reply([Msg("task.no_submissions")])
+    names = await _names(ctx, done)
+    chunk = done[page * SUBS_PER_PAGE : (page + 1) * SUBS_PER_PAGE]
+    rows = [[Button(names[i], f"{PREFIX}:sub:{cycle_id}:{i}")] for i in chunk]
+    nav = []
+    if page > 0:
+        nav.append(Button(Msg("task.button.prev"), f"{PREFIX}:subs:{cycle_id}:{page - 1}"))
+    if (page + 1) * SUBS_PER_PAGE < len(done):
+        nav.append(Button(Msg("task.button.next"), f"{PREFIX}:subs:{cycle_id}:{page + 1}"))
+    return Reply([Msg("task.subs_header", count=len(done))], [*rows, nav], edit=True)
+
+
+async def submission(ctx: FlowContext, cycle_id: int, org_id: int) -> Reply:
+    """One org's current report in full (long sections shortened for the chat)."""
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    org = await orgs_repo.get_org(session=ctx.session, org_id=org_id)
+    try:
+        task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
+    except TaskError as error:
+        return Reply([Msg(error.key, error.params)])
+    row = await tasks_repo.current_submission(
+        session=ctx.session, cycle_id=cycle_id, org_id=org_id
+    )
+    if row is None or org is None or scope is None or not scope.covers(org):
+        return Reply([], toast=Msg("task.no_submission"))
+    texts = [
+        Msg(
+            "task.sub_header",
+            org=org.name,
+            title=task.title,
+            version=row.version,
+            at=local_text(row.submitted_at, ctx.tz),
+            late=Msg("task.state.late") if row.late else "",
+        )
+    ]
+    for name, text in row.sections.items():
+        shown = text if len(text) <= SECTION_SHOWN else text[:SECTION_SHOWN] + "…"
+        texts.append(Msg("task.sub_section", name=name, text=shown or Msg("form.empty")))
+    if row.indicators:
+        texts.append(
+            Msg("task.sub_values", values=[f"{k} {v}" for k, v in row.indicators.items()])
+        )
+    if row.attachments:
+        texts.append(Msg("task.attachment_count", count=len(row.attachments)))
+    back = Button(Msg("task.button.back_to_list"), f"{PREFIX}:subs:{cycle_id}:0")
+    return Reply(texts, [[back]])
+
+
+async def remind(ctx: FlowContext, cycle_id: int) -> Reply:
+    """Remind the missing orgs of the admin's subtree now (through the reminder ledger)."""
+    from bot.services import reminders
+
+    try:
+        count = await reminders.remind_missing_now(
+            ctx.session, cycle_id, ctx.actor, ctx.now, tz=ctx.tz, superadmin=ctx.superadmin
+        )
+    except reminders.ReminderError as error:
+        return Reply([], toast=Msg(error.key, error.params))
+    return Reply([], toast=Msg("task.reminded", count=count))
+
+
+async def ask_delete(ctx: FlowContext, task_id: int) -> Reply:
+    """Ask before withdrawing a task."""
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    try:
+        task = await svc.managed_task(ctx.session, task_id, scope)
+    except TaskError as error:
+        return Reply([], toast=Msg(error.key, error.params))
+    yes = Button(Msg("task.button.delete_yes"), f"{PREFIX}:delok:{task_id}")
+    return Reply([Msg("task.delete_confirm", title=task.title)], [[yes]])
+
+
+async def delete(ctx: FlowContext, task_id: int) -> Reply:
+    """Withdraw the task: it leaves every list and its reminders stop."""
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    try:
+        task = await svc.delete_task(ctx.session, task_id, scope, ctx.now)
+    except TaskError as error:
+        return Reply([], toast=Msg(error.key, error.params))
+    return Reply([Msg("task.deleted", title=task.title)], edit=True)
+
+
+async def move(ctx: FlowContext, cycle_id: int) -> Reply:
+    """Start the one-step form that moves a cycle's deadline."""
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    try:
+        task, cycle = await svc.board_cycle(ctx.session, cycle_id, scope)
+    except TaskError as error:
+        return Reply([Msg(error.key, error.params)])
+    extra = {"cycle_id": cycle_id, "title": task.title, "old": local_text(cycle.deadline, ctx.tz)}
+    return await engine.start(ctx, "task_move", extra=extra)

@@ -1,0 +1,262 @@
+"""Report tasks through the real Application: /newtask, /tasks, the report form, the board."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.services import orgs
+from bot.updates import TgUser
+from storage import tasks_repo, users_repo
+from storage.activity_models import Activity
+from storage.db import transaction
+from storage.models import Role
+from tests.harness import BotHarness, running_bot, sent_texts, toasts
+
+TZ = ZoneInfo("Asia/Shanghai")
+ADMIN = TgUser(id=50001, first_name="市科协管理员")
+SAIHAN = TgUser(id=50002, first_name="赛罕联络员")
+TUMOTE = TgUser(id=50003, first_name="土左旗联络员")
+BAOTOU_ADMIN = TgUser(id=50004, first_name="包头管理员")
+QINGSHAN = TgUser(id=50005, first_name="青山联络员")
+
+
+@pytest.fixture
+async def tree(sessions, clock):
+    async with transaction(sessions) as session:
+        tree = {org.name: org for org in await orgs.create_demo_tree(session, now=clock.now())}
+        for tg, name, role in (
+            (ADMIN, "呼和浩特市科协", Role.ADMIN),
+            (SAIHAN, "赛罕区科协", Role.LIAISON),
+            (TUMOTE, "土默特左旗科协", Role.LIAISON),
+            (BAOTOU_ADMIN, "包头市科协", Role.ADMIN),
+            (QINGSHAN, "青山区科协", Role.LIAISON),
+        ):
+            user = await users_repo.upsert_user(
+                session=session, telegram_id=tg.id, username=None, now=clock.now()
+            )
+            user.real_name, user.org_id, user.role = tg.first_name, tree[name].id, role
+            user.registered_at = clock.now()
+        return tree
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=TZ).astimezone(UTC)
+
+
+def chats(bot: BotHarness) -> None:
+    for user in (ADMIN, SAIHAN, TUMOTE, BAOTOU_ADMIN, QINGSHAN):
+        bot.api.register_chat(user.private_chat())
+
+
+async def new_county_task(bot: BotHarness, deadline: str = "3月30日") -> list:
+    """/newtask to every county association under Hohhot, default sections and indicators."""
+    await bot.text(ADMIN, "/newtask")
+    await bot.text(ADMIN, "2026年一季度科普工作落实情况")
+    await bot.text(ADMIN, "请按栏目如实填写。")
+    await bot.text(ADMIN, deadline)
+    await bot.press(ADMIN, "一次性")
+    await bot.press(ADMIN, "按级别")
+    await bot.press(ADMIN, "县级")
+    await bot.press(ADMIN, "使用默认")
+    await bot.press(ADMIN, "使用默认")
+    await bot.press(ADMIN, "跳过")
+    await bot.press(ADMIN, "去核对")
+    return await bot.press(ADMIN, "确认提交")
+
+
+async def only_cycle(sessions) -> int:
+    async with transaction(sessions) as session:
+        cycles = await tasks_repo.open_cycles(
+            session=session, after=datetime(2000, 1, 1, tzinfo=UTC)
+        )
+        assert len(cycles) == 1
+        return cycles[0].id
+
+
+async def test_admin_publishes_to_one_level_and_members_get_a_fill_button(
+    settings, clock, sessions, tree
+):
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        calls = await new_county_task(bot)
+        summary = sent_texts(bot.api.calls)
+        assert any("将发给 2 个组织、2 人" in text for text in summary)
+        assert any("按截止日 18:00 计" in text for text in summary)
+        assert (
+            "已发布《2026年一季度科普工作落实情况》：2 个组织，已通知 2 人" in sent_texts(calls)[0]
+        )
+        for member in (SAIHAN, TUMOTE):
+            assert "截止：2026-03-30 18:00" in bot.last_text(member.id)
+            assert bot.button_texts(member.id) == ["填报"]
+        assert bot.api.last_message(QINGSHAN.id) is None  # another city's county
+
+
+async def test_deadline_in_the_past_and_no_target_are_refused(settings, clock, sessions, tree):
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await bot.text(ADMIN, "/newtask")
+        await bot.text(ADMIN, "标题")
+        await bot.press(ADMIN, "跳过")
+        await bot.text(ADMIN, "2026-03-01")
+        assert "截止时间已经过去了" in bot.last_text(ADMIN.id)
+        await bot.press(ADMIN, "两周后")
+        await bot.press(ADMIN, "一次性")
+        await bot.press(ADMIN, "选择组织")
+        await bot.press(ADMIN, "完成")
+        assert "请至少选择一项" in bot.last_text(ADMIN.id)
+        calls = await bot.text(QINGSHAN, "/newtask")
+        assert "只有管理员可以布置报送任务" in sent_texts(calls)[0]
+
+
+async def test_liaison_drafts_resumes_submits_and_resubmits(settings, clock, sessions, tree):
+    async with transaction(sessions) as session:
+        session.add(
+            Activity(
+                type="lecture",
+                title="科普讲座",
+                day=date(2026, 3, 10),
+                org_id=tree["赛罕区科协"].id,
+                participants=120,
+                unit="session",
+                amount=1,
+                created_by=SAIHAN.id,
+                created_at=clock.now(),
+            )
+        )
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await new_county_task(bot)
+        await bot.text(SAIHAN, "/tasks")
+        assert "还剩 14 天" in bot.last_text(SAIHAN.id)
+        await bot.press(SAIHAN, "填报：")
+        assert "第 1/5 栏：工作抓手" in bot.last_text(SAIHAN.id)
+        await bot.text(SAIHAN, "建立联络员例会制度，")
+        await bot.text(SAIHAN, "每月走访企业。")
+        assert "本栏共" in bot.last_text(SAIHAN.id)
+        await bot.press(SAIHAN, "下一栏")
+        over = await bot.text(SAIHAN, "长" * 2001)
+        assert "超过上限 2000 字" in sent_texts(over)[0]
+        await bot.text(SAIHAN, "开展科普讲座")
+        await bot.press(SAIHAN, "填报", message=bot.api.sent_messages(SAIHAN.id)[0])
+        assert "接着上次的草稿" in bot.last_text(SAIHAN.id)
+    async with running_bot(settings, clock, after=bot) as bot:  # a restart keeps the draft
+        chats(bot)
+        await bot.text(SAIHAN, "/tasks")
+        assert "已填：开展科普讲座" in bot.last_text(SAIHAN.id)
+        for _ in range(4):
+            await bot.press(SAIHAN, "下一栏")
+        assert "活动场次 1、参与人次 120" in bot.last_text(SAIHAN.id)
+        await bot.text(SAIHAN, "参与人次 150")
+        await bot.press(SAIHAN, "确认无误")
+        await bot.press(SAIHAN, "跳过")
+        calls = await bot.press(SAIHAN, "确认提交")
+        assert "已提交（第 1 版）" in sent_texts(calls)[0]
+        await bot.text(SAIHAN, "/tasks")
+        assert "✅ 已提交" in bot.last_text(SAIHAN.id)
+        await bot.press(SAIHAN, "填报：")
+        assert "将替换已提交的第 1 版" in bot.last_text(SAIHAN.id)
+        calls = await bot.press(SAIHAN, "确认提交")
+        assert "已提交（第 2 版）" in sent_texts(calls)[0]
+    async with transaction(sessions) as session:
+        cycle_id = (await tasks_repo.open_cycles(session=session, after=clock.now()))[0].id
+        history = await tasks_repo.submission_history(
+            session=session, cycle_id=cycle_id, org_id=tree["赛罕区科协"].id
+        )
+    assert [(h.version, h.superseded_at is None) for h in history] == [(2, True), (1, False)]
+    assert history[0].sections["工作抓手"] == "建立联络员例会制度，\n每月走访企业。"
+    assert history[0].sections["有效措施"] == "开展科普讲座"
+    assert history[0].indicators == {"活动场次": 1, "参与人次": 150}
+
+
+async def test_late_report_and_board(settings, clock, sessions, tree):
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await new_county_task(bot, "3月20日 12:00")
+        clock.set(local(2026, 3, 21, 9))
+        await bot.press(TUMOTE, "填报")
+        await bot.text(TUMOTE, "迟到的报告")
+        for _ in range(5):
+            await bot.press(TUMOTE, "下一栏")
+        await bot.press(TUMOTE, "确认无误")
+        await bot.press(TUMOTE, "跳过")
+        calls = await bot.press(TUMOTE, "确认提交")
+        assert "标记为逾期提交" in sent_texts(calls)[0]
+        await bot.text(ADMIN, "/tasks")
+        assert "已交 0，逾期 1，未交 1" in bot.last_text(ADMIN.id)
+        await bot.press(ADMIN, "进度：")
+        board = bot.last_text(ADMIN.id)
+        assert "🕒 逾期提交：土默特左旗科协" in board and "❌ 未提交：赛罕区科协" in board
+        await bot.press(ADMIN, "查看报告")
+        await bot.press(ADMIN, "土默特左旗科协")
+        assert "迟到的报告" in bot.last_text(ADMIN.id)
+
+
+def forged(bot: BotHarness, user: TgUser, data: str) -> dict:
+    """A press of a button the user never got: someone else's message, moved to their chat."""
+    for message in bot.api.sent_messages():
+        rows = (message.get("reply_markup") or {}).get("inline_keyboard", [])
+        if any(button.get("callback_data") == data for row in rows for button in row):
+            return bot.factory.callback(user, data, {**message, "chat": user.private_chat()})
+    raise AssertionError(f"no message offers {data}")
+
+
+async def test_refusals_for_other_subtrees_and_untargeted_orgs(settings, clock, sessions, tree):
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await new_county_task(bot)
+        cycle_id = await only_cycle(sessions)
+        async with transaction(sessions) as session:
+            task_id = (await tasks_repo.get_cycle(session=session, cycle_id=cycle_id)).task_id
+        await bot.text(ADMIN, "/tasks")
+        await bot.press(ADMIN, "进度：")
+        await bot.text(BAOTOU_ADMIN, "/tasks")
+        assert "没有需要填报" in bot.last_text(BAOTOU_ADMIN.id)
+        refused = await bot.feed(forged(bot, BAOTOU_ADMIN, f"task:board:{cycle_id}"))
+        assert "不是您所辖范围内发布的" in sent_texts(refused)[0]
+        refused = await bot.feed(forged(bot, QINGSHAN, f"task:fill:{cycle_id}"))
+        assert "不在这个任务的填报范围内" in sent_texts(refused)[0]
+        refused = await bot.feed(forged(bot, BAOTOU_ADMIN, f"task:export:{task_id}"))
+        assert "不是您所辖范围内发布的" in toasts(refused)[0]
+        assert bot.api.calls_to("sendDocument") == []
+
+
+async def test_export_workbook_has_a_row_per_org_and_totals(settings, clock, sessions, tree):
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await new_county_task(bot)
+        await bot.press(SAIHAN, "填报")
+        await bot.text(SAIHAN, "工作抓手内容")
+        for _ in range(5):
+            await bot.press(SAIHAN, "下一栏")
+        await bot.text(SAIHAN, "活动场次 4")
+        await bot.press(SAIHAN, "确认无误")
+        await bot.press(SAIHAN, "跳过")
+        await bot.press(SAIHAN, "确认提交")
+        await bot.text(ADMIN, "/tasks")
+        await bot.press(ADMIN, "进度：")
+        calls = await bot.press(ADMIN, "导出 Excel")
+    (document,) = [c for c in calls if c.method == "sendDocument"]
+    book = load_workbook(io.BytesIO(next(iter(document.files.values()))))
+    sheet, totals = book["报送情况"], book["汇总"]
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][:7] == (
+        "组织",
+        "组织路径",
+        "状态",
+        "提交时间",
+        "是否逾期",
+        "工作抓手",
+        "有效措施",
+    )
+    assert rows[0][-2:] == ("活动场次", "参与人次")
+    by_org = {row[0]: row for row in rows[1:]}
+    assert by_org["赛罕区科协"][1] == "内蒙古自治区科协 › 呼和浩特市科协 › 赛罕区科协"
+    assert by_org["赛罕区科协"][2:6] == ("已提交", "2026-03-16 10:00", "否", "工作抓手内容")
+    assert by_org["赛罕区科协"][-2:] == (4, 0)
+    assert by_org["土默特左旗科协"][2] == "未提交"
+    assert list(totals.iter_rows(values_only=True))[1] == (1, "2026-03-30 18:00", 2, 1, 0, 1, 4, 0)
