@@ -53,7 +53,9 @@ def chats(bot: BotHarness) -> None:
         bot.api.register_chat(user.private_chat())
 
 
-async def new_county_task(bot: BotHarness, deadline: str = "3月30日") -> list:
+async def new_county_task(
+    bot: BotHarness, deadline: str = "3月30日", *, notice: bytes | None = None
+) -> list:
     """/newtask to every county association under Hohhot, default sections and indicators."""
     await bot.text(ADMIN, "/newtask")
     await bot.text(ADMIN, "2026年一季度科普工作落实情况")
@@ -64,7 +66,11 @@ async def new_county_task(bot: BotHarness, deadline: str = "3月30日") -> list:
     await bot.press(ADMIN, "县级")
     await bot.press(ADMIN, "使用默认")
     await bot.press(ADMIN, "使用默认")
-    await bot.press(ADMIN, "跳过")
+    if notice is None:
+        await bot.press(ADMIN, "跳过")
+    else:
+        await bot.feed(bot.factory.document(ADMIN, notice, "通知.docx"))
+        await bot.press(ADMIN, "完成")
     await bot.press(ADMIN, "去核对")
     return await bot.press(ADMIN, "确认提交")
 
@@ -83,7 +89,7 @@ async def test_admin_publishes_to_one_level_and_members_get_a_fill_button(
 ):
     async with running_bot(settings, clock) as bot:
         chats(bot)
-        calls = await new_county_task(bot)
+        calls = await new_county_task(bot, notice=b"notice text")
         summary = sent_texts(bot.api.calls)
         assert any("将发给 2 个组织、2 人" in text for text in summary)
         assert any("按截止日 18:00 计" in text for text in summary)
@@ -92,8 +98,11 @@ async def test_admin_publishes_to_one_level_and_members_get_a_fill_button(
         )
         for member in (SAIHAN, TUMOTE):
             assert "截止：2026-03-30 18:00" in bot.last_text(member.id)
-            assert bot.button_texts(member.id) == ["填报"]
+            assert bot.button_texts(member.id) == ["填报", "查看附件（1）"]
         assert bot.api.last_message(QINGSHAN.id) is None  # another city's county
+        calls = await bot.press(SAIHAN, "查看附件")
+        (sent,) = [c for c in calls if c.method == "sendDocument"]
+        assert bot.api.file_bytes(sent.params["document"]) == b"notice text"
 
 
 async def test_deadline_in_the_past_and_no_target_are_refused(settings, clock, sessions, tree):
@@ -260,3 +269,33 @@ async def test_export_workbook_has_a_row_per_org_and_totals(settings, clock, ses
     assert by_org["赛罕区科协"][-2:] == (4, 0)
     assert by_org["土默特左旗科协"][2] == "未提交"
     assert list(totals.iter_rows(values_only=True))[1] == (1, "2026-03-30 18:00", 2, 1, 0, 1, 4, 0)
+
+
+async def test_admin_moves_the_deadline_reminds_and_withdraws(settings, clock, sessions, tree):
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await new_county_task(bot)
+        cycle_id = await only_cycle(sessions)
+        await bot.text(ADMIN, "/tasks")
+        await bot.press(ADMIN, "进度：")
+        calls = await bot.press(ADMIN, "立即提醒未交单位")
+        assert toasts(calls) == ["已安排提醒 2 人。"]
+        await bot.press(ADMIN, "修改截止时间")
+        assert "当前截止 2026-03-30 18:00" in bot.last_text(ADMIN.id)
+        await bot.text(ADMIN, "2026-03-10 18:00")
+        assert "截止时间已经过去了" in bot.last_text(ADMIN.id)
+        await bot.text(ADMIN, "4月10日 12:00")
+        calls = await bot.press(ADMIN, "确认提交")
+        assert "已改为 2026-04-10 12:00" in sent_texts(calls)[0]
+        async with transaction(sessions) as session:
+            cycle = await tasks_repo.get_cycle(session=session, cycle_id=cycle_id)
+        assert cycle.deadline == local(2026, 4, 10, 12)
+        await bot.text(ADMIN, "/tasks")
+        await bot.press(ADMIN, "进度：")
+        await bot.press(ADMIN, "撤回任务")
+        calls = await bot.press(ADMIN, "确定撤回")
+        assert "已撤回" in sent_texts(calls)[0]
+        await bot.text(SAIHAN, "/tasks")
+        assert "没有需要填报" in bot.last_text(SAIHAN.id)
+        refused = await bot.press(SAIHAN, "填报", message=bot.api.sent_messages(SAIHAN.id)[0])
+        assert "不存在或已撤回" in sent_texts(refused)[0]

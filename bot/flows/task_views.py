@@ -59,10 +59,12 @@ async def announce(ctx: FlowContext, task: ReportTask) -> Reply:
         sections=list(task.sections),
         recurrence=Msg(f"task.recurrence.{task.recurrence}"),
     )
+    buttons = [[fill_button(cycle.id)]]
+    if task.attachments:
+        label = Msg("task.button.files", count=len(task.attachments))
+        buttons.append([Button(label, f"{PREFIX}:files:{cycle.id}")])
     notices = [
-        Notice(
-            user.telegram_id, people.user_locale(user), Reply([text], [[fill_button(cycle.id)]])
-        )  # type: ignore[arg-type]
+        Notice(user.telegram_id, people.user_locale(user), Reply([text], buttons))
         for users in people_by_org.values()
         for user in users
         if user.telegram_id != ctx.user_id
@@ -340,3 +342,16 @@ async def move(ctx: FlowContext, cycle_id: int) -> Reply:
         return Reply([Msg(error.key, error.params)])
     extra = {"cycle_id": cycle_id, "title": task.title, "old": local_text(cycle.deadline, ctx.tz)}
     return await engine.start(ctx, "task_move", extra=extra)
+
+
+async def attachments(ctx: FlowContext, cycle_id: int) -> tuple[list[dict], Msg | None]:
+    """The task's own files, for a member of a target org or an admin who may see its board."""
+    try:
+        task, _ = await svc.fillable_cycle(ctx.session, cycle_id, ctx.actor)
+    except TaskError as refusal:
+        scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+        try:
+            task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
+        except TaskError:
+            return [], Msg(refusal.key, refusal.params)
+    return list(task.attachments), None

@@ -43,6 +43,9 @@ async def button(update: Update, context: StabotContext) -> None:
     if action == "export":
         await _export(update, context, args[0])
         return
+    if action == "files":
+        await _files(update, context, args[0])
+        return
     await respond(update, context, lambda ctx: ROUTES[action](ctx, args))
 
 
@@ -54,6 +57,19 @@ async def _export(update: Update, context: StabotContext, task_id: int) -> None:
     await answer_query(update.callback_query, locale, toast)
     if data is not None:
         await context.bot.send_document(chat_id, InputFile(data, filename=f"task-{task_id}.xlsx"))
+
+
+async def _files(update: Update, context: StabotContext, cycle_id: int) -> None:
+    """Send the task's own files (the notice itself) to someone who may see the task."""
+    async with context.rt.unit(update) as ctx:
+        files, toast = await task_views.attachments(ctx, cycle_id)
+        chat_id, locale = ctx.chat_id, ctx.locale
+    await answer_query(update.callback_query, locale, toast)
+    for item in files:
+        if item.get("kind") == "photo":
+            await context.bot.send_photo(chat_id, item["file_id"])
+        else:
+            await context.bot.send_document(chat_id, item["file_id"])
 
 
 async def _workbook(ctx: FlowContext, task_id: int) -> tuple[bytes | None, Msg | None]:
