@@ -15,6 +15,7 @@ from bot import broadcaster, scheduler
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.handlers import activities, ask, broadcast, errors, forms, guards, start
+from bot.handlers import stats as stats_handlers
 from bot.handlers import tasks as task_handlers
 from bot.handlers import reminders as reminder_handlers
 from bot.i18n import SUPPORTED, t
@@ -80,6 +81,9 @@ def _register_handlers(application: Application) -> None:
     application.add_handlers(broadcast.handlers())  # /broadcast, its buttons, 已阅 receipts
     application.add_handlers(reminder_handlers.handlers())  # /remind and its delete buttons
     application.add_handlers(task_handlers.handlers())  # /newtask, /tasks, report form, board
+    application.add_handlers(stats_handlers.handlers())  # /stats, /export and their buttons
+    # The typed 自定义 range is caught in group -1, before the form engine would parse it.
+    application.add_handlers(stats_handlers.early_handlers(), group=-1)
     application.add_handlers(ask.handlers())  # /ask, /docs, questions, documents from admins
     application.add_handlers(forms.handlers())
     application.add_error_handler(errors.on_error)

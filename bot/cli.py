@@ -14,6 +14,7 @@ COMMAND_MODULES = (
     "bot.commands.core",
     "bot.commands.knowledge",
     "bot.commands.activities",
+    "bot.commands.exports",
 )
 # Which module defines each sub-command: a command imports only its own module, so that
 # ``stabot ask`` does not pay for the database stack (about a second of imports).
@@ -22,6 +23,7 @@ COMMAND_HOMES = {
                     "bot.commands.core"),
     **dict.fromkeys(("index", "ask"), "bot.commands.knowledge"),
     "activity": "bot.commands.activities",
+    **dict.fromkeys(("export", "stats"), "bot.commands.exports"),
 }
 
 

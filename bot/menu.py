@@ -35,6 +35,8 @@ MENU: list[MenuCommand] = [
     MenuCommand("docs", "cmd.docs", EVERYONE),
     MenuCommand("tasks", "cmd.tasks", MEMBERS),
     MenuCommand("newtask", "cmd.newtask", ADMINS),
+    MenuCommand("stats", "cmd.stats", MEMBERS),
+    MenuCommand("export", "cmd.export", ADMINS),
     MenuCommand("broadcast", "cmd.broadcast", ADMINS),
     MenuCommand("remind", "cmd.remind", MEMBERS),
 ]

@@ -1,0 +1,401 @@
+"""/stats and /export: the period and org picker, the summary, the charts and the export job.
+
+Admins pick a period (本月, 本季度, 本年, 自定义) and an org of their subtree with stateless
+buttons ``st|<mode>|<action>|<org>|<arg>`` (mode ``s`` stats, ``e`` export; org 0 is
+"everything" for a superadmin); every press checks the scope again. 自定义 opens a one-step
+form for the typed range. A liaison's /stats compares their org's month with the month before.
+
+The flow returns an `Outcome`: the reply, plus charts to draw and an export to write, which the
+handler does after the transaction (they are slow and need no lock on the database).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from bot.flows import engine
+from bot.flows.base import (
+    Button,
+    FieldSpec,
+    FlowContext,
+    FormModel,
+    FormSpec,
+    Input,
+    InputKind,
+    Invalid,
+    Label,
+    Msg,
+    Reply,
+)
+from bot.services import people
+from bot.services import stats as svc
+from bot.services.activities import today_in
+from bot.services.charts import Chart
+from bot.services.stats import Period, StatsError
+from storage import conversations_repo, orgs_repo
+from storage.models import Org
+
+PREFIX = "st"
+STATS, EXPORT = "s", "e"
+PERIOD_ACTIONS = {"m": "month", "q": "quarter", "y": "year"}
+CHILDREN_PAGE = 8
+RANGE_FORM = "stats_range"
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """An export the handler writes after the transaction: whose activities, which days."""
+
+    org_id: int | None  # None: everything (a superadmin)
+    period: Period
+
+
+@dataclass
+class Outcome:
+    """A reply plus the slow parts the handler does afterwards."""
+
+    reply: Reply
+    charts: list[Chart] = field(default_factory=list)  # titles and labels are still `Label`s
+    export: ExportJob | None = None
+
+
+def _say(key: str, **params: Any) -> Outcome:
+    return Outcome(Reply([Msg(key, params)]))
+
+
+def _today(ctx: FlowContext) -> date:
+    return today_in(ctx.now, ctx.tz)
+
+
+# --- entry points ----------------------------------------------------------------------------
+
+
+async def begin(ctx: FlowContext, mode: str, text: str = "") -> Outcome:
+    """/stats or /export, optionally with a typed range ("2026-01-01 至 2026-03-31")."""
+    if not people.is_registered(ctx.actor) and not ctx.superadmin:
+        return _say("stats.not_registered")
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    if scope is None:
+        return _say("stats.admins_only") if mode == EXPORT else await liaison_month(ctx)
+    org_id = _org_key(scope.org)
+    if not text.strip():
+        return Outcome(await picker(ctx, mode, org_id))
+    try:
+        period = svc.parse_range(text, _today(ctx))
+    except StatsError as refusal:
+        return _say(refusal.key, **refusal.params)
+    return await result(ctx, mode, org_id, period)
+
+
+async def private_only(ctx: FlowContext) -> Outcome:
+    """/stats or /export in a group: figures are for the admin's eyes, in the private chat."""
+    return _say("stats.private_only")
+
+
+async def on_button(ctx: FlowContext, data: str) -> Outcome:
+    """``st|…`` buttons: a period, the custom range, the children of an org, an org's picker."""
+    parts = data.split("|")
+    if len(parts) != 5 or parts[1] not in (STATS, EXPORT) or not parts[3].isdigit():
+        return Outcome(Reply([], toast=Msg("stats.stale")))
+    _, mode, action, raw_org, arg = parts
+    org_id = int(raw_org)
+    if action in PERIOD_ACTIONS:
+        period = svc.period_of(PERIOD_ACTIONS[action], _today(ctx))
+        return await result(ctx, mode, org_id, period)
+    if action == "c":
+        return await ask_range(ctx, mode, org_id)
+    if action == "k":
+        return Outcome(await children(ctx, mode, org_id, int(arg) if arg.isdigit() else 0))
+    return Outcome(await picker(ctx, mode, org_id, edit=True))
+
+
+# --- the picker ------------------------------------------------------------------------------
+
+
+def _org_key(org: Org | None) -> int:
+    return org.id if org is not None and org.id is not None else 0
+
+
+async def _allowed_org(ctx: FlowContext, org_id: int) -> Org | None:
+    """The org behind a button, checked against the actor's scope (None: everything)."""
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    if scope is None:
+        raise StatsError("stats.admins_only")
+    if org_id == 0:
+        if scope.org is not None:
+            raise StatsError("stats.not_your_org")
+        return None
+    return await svc.org_in_scope(ctx.session, scope, org_id)
+
+
+def _org_label(org: Org | None) -> Label:
+    return org.name if org is not None else Msg("stats.everything")
+
+
+async def picker(ctx: FlowContext, mode: str, org_id: int, *, edit: bool = False) -> Reply:
+    """Which period (and which org) to report on."""
+    try:
+        org = await _allowed_org(ctx, org_id)
+    except StatsError as refusal:
+        return Reply([Msg(refusal.key, refusal.params)], edit=edit)
+    head = "stats.pick_export" if mode == EXPORT else "stats.pick"
+    base = f"{PREFIX}|{mode}|"
+    rows = [
+        [
+            Button(Msg("stats.button.month"), f"{base}m|{org_id}|"),
+            Button(Msg("stats.button.quarter"), f"{base}q|{org_id}|"),
+        ],
+        [
+            Button(Msg("stats.button.year"), f"{base}y|{org_id}|"),
+            Button(Msg("stats.button.custom"), f"{base}c|{org_id}|"),
+        ],
+    ]
+    _, count = await svc.child_orgs(ctx.session, org=org, offset=0, limit=0)
+    if count:
+        rows.append([Button(Msg("stats.button.children", count=count), f"{base}k|{org_id}|0")])
+    up = await _parent_in_scope(ctx, org)
+    if up is not None:
+        rows.append([Button(Msg("stats.button.up"), f"{base}p|{up}|")])
+    return Reply([Msg(head, org=_org_label(org))], rows, edit=edit)
+
+
+async def _parent_in_scope(ctx: FlowContext, org: Org | None) -> int | None:
+    if org is None:
+        return None
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    if scope is None or (scope.org is not None and scope.org.id == org.id):
+        return None
+    if org.parent_id is None:
+        return 0  # a superadmin climbs from a root back to "everything"
+    parent = await orgs_repo.get_org(session=ctx.session, org_id=org.parent_id)
+    return parent.id if parent is not None and scope.covers(parent) else None
+
+
+async def children(ctx: FlowContext, mode: str, org_id: int, offset: int) -> Reply:
+    """One page of the org's children; pressing one shows the picker for it."""
+    try:
+        org = await _allowed_org(ctx, org_id)
+    except StatsError as refusal:
+        return Reply([Msg(refusal.key, refusal.params)], edit=True)
+    offset = max(offset, 0)
+    kids, total = await svc.child_orgs(ctx.session, org=org, offset=offset, limit=CHILDREN_PAGE)
+    base = f"{PREFIX}|{mode}|"
+    rows = [[Button(kid.name, f"{base}p|{kid.id}|")] for kid in kids]
+    nav = []
+    if offset > 0:
+        back = max(offset - CHILDREN_PAGE, 0)
+        nav.append(Button(Msg("stats.button.prev"), f"{base}k|{org_id}|{back}"))
+    if offset + CHILDREN_PAGE < total:
+        ahead = offset + CHILDREN_PAGE
+        nav.append(Button(Msg("stats.button.next"), f"{base}k|{org_id}|{ahead}"))
+    rows.append(nav)
+    rows.append([Button(Msg("stats.button.back_to", org=_org_label(org)), f"{base}p|{org_id}|")])
+    return Reply([Msg("stats.pick_child", org=_org_label(org))], rows, edit=True)
+
+
+# --- the custom range ------------------------------------------------------------------------
+
+
+async def ask_range(ctx: FlowContext, mode: str, org_id: int) -> Outcome:
+    """自定义: a one-step form for the typed range (the typed text is caught by `typed_range`)."""
+    try:
+        await _allowed_org(ctx, org_id)
+    except StatsError as refusal:
+        return _say(refusal.key, **refusal.params)
+    extra = {"mode": mode, "org": org_id}
+    return Outcome(await engine.start(ctx, RANGE_FORM, extra=extra))
+
+
+async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
+    """The range typed into the open 自定义 form; None when that form is not open."""
+    row = await conversations_repo.get_state(
+        session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id
+    )
+    if row is None or row.flow != RANGE_FORM:
+        return None
+    try:
+        period = svc.parse_range(text, _today(ctx))
+    except StatsError as refusal:
+        return Outcome(await engine.current_view(ctx, [Msg(refusal.key, refusal.params)]))
+    saved = json.loads(row.data).get("ctx", {})
+    await conversations_repo.delete_state(
+        session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id
+    )
+    return await result(ctx, saved.get("mode", STATS), int(saved.get("org", 0)), period)
+
+
+async def _parse_range(inp: Input, ctx: FlowContext, model: FormModel) -> dict[str, str]:
+    if inp.kind is not InputKind.TEXT:
+        raise Invalid("stats.bad_range")
+    try:
+        period = svc.parse_range(inp.text, _today(ctx))
+    except StatsError as refusal:
+        raise Invalid(refusal.key, **refusal.params) from None
+    return {"start": period.start.isoformat(), "end": period.end.isoformat()}
+
+
+class RangeForm(FormSpec):
+    """自定义: the one typed step of the picker (the handler answers the text with charts)."""
+
+    name = RANGE_FORM
+    fields = (
+        FieldSpec(
+            "range", prompt="stats.ask_range", label="stats.label.range", parse=_parse_range
+        ),
+    )
+
+    async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
+        """Only reached when the text went past the handler: the summary without charts."""
+        value = model.data["range"]
+        period = Period(date.fromisoformat(value["start"]), date.fromisoformat(value["end"]))
+        outcome = await result(ctx, model.ctx.get("mode", STATS), model.ctx.get("org", 0), period)
+        return outcome.reply
+
+
+engine.register(RangeForm())
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+async def result(ctx: FlowContext, mode: str, org_id: int, period: Period) -> Outcome:
+    """The figures (or the export job) for an org and a period, after the scope check."""
+    try:
+        org = await _allowed_org(ctx, org_id)
+    except StatsError as refusal:
+        return _say(refusal.key, **refusal.params)
+    if mode == EXPORT:
+        text = Msg("stats.export_wait", org=_org_label(org), start=period.start, end=period.end)
+        return Outcome(Reply([text]), export=ExportJob(org.id if org else None, period))
+    figures = await svc.compute(ctx.session, org=org, period=period, now=ctx.now, tz=ctx.tz)
+    if figures.empty:
+        return _say("stats.empty", org=_org_label(org), start=period.start, end=period.end)
+    return Outcome(Reply(summary(figures, _org_label(org))), charts=charts(figures))
+
+
+def _type_name(kind: str) -> Msg:
+    return Msg(f"activity.type.{kind}")
+
+
+def summary(figures: svc.Stats, org: Label) -> list[Msg]:
+    """The short text: totals, activities by type with units, pushes, orgs, report tasks."""
+    period = figures.period
+    texts = [
+        Msg("stats.head", org=org, start=period.start, end=period.end),
+        Msg(
+            "stats.totals",
+            activities=figures.activities,
+            participants=figures.participants,
+            pushes=figures.pushes,
+            active=figures.active_orgs,
+            orgs=figures.orgs,
+        ),
+    ]
+    texts += [
+        Msg(
+            "stats.type_line",
+            type=_type_name(row.type),
+            amount=row.amount,
+            unit=Msg(f"activity.unit.{row.unit}"),
+            participants=row.participants,
+        )
+        for row in figures.by_type
+    ]
+    tasks = figures.tasks
+    if tasks is not None:
+        texts.append(
+            Msg(
+                "stats.tasks",
+                expected=tasks.expected,
+                on_time=tasks.on_time,
+                late=tasks.late,
+                missing=tasks.missing,
+                rate=round(100 * tasks.rate),
+            )
+        )
+    return texts
+
+
+def charts(figures: svc.Stats) -> list[Chart]:
+    """By type (bar), by month (line, when the period spans months), top orgs (horizontal)."""
+    drawn = [
+        Chart(
+            "bar",
+            Msg("stats.chart.by_type"),
+            [_type_name(row.type) for row in figures.by_type],
+            [row.count for row in figures.by_type],
+            Msg("stats.chart.activities"),
+        )
+    ]
+    if len(figures.by_month) > 1:
+        drawn.append(
+            Chart(
+                "line",
+                Msg("stats.chart.by_month"),
+                list(figures.by_month),
+                list(figures.by_month.values()),
+                Msg("stats.chart.activities"),
+            )
+        )
+    if figures.top_orgs:
+        drawn.append(
+            Chart(
+                "barh",
+                Msg("stats.chart.top_orgs", count=len(figures.top_orgs)),
+                [row.name for row in figures.top_orgs],
+                [row.count for row in figures.top_orgs],
+                Msg("stats.chart.activities"),
+            )
+        )
+    return drawn
+
+
+# --- a liaison's month -----------------------------------------------------------------------
+
+
+async def liaison_month(ctx: FlowContext) -> Outcome:
+    """This month against last month, for the liaison's own org."""
+    actor = ctx.actor
+    org = await orgs_repo.get_org(session=ctx.session, org_id=actor.org_id) if actor else None
+    if org is None or org.id is None:
+        return _say("stats.not_registered")
+    today = _today(ctx)
+    now = await svc.own_org_month(ctx.session, org_id=org.id, period=svc.period_of("month", today))
+    before = await svc.own_org_month(ctx.session, org_id=org.id, period=svc.last_month(today))
+    if now.activities == now.pushes == before.activities == before.pushes == 0:
+        return _say("stats.month_empty", org=org.name)
+    kinds = sorted(set(now.by_type) | set(before.by_type), key=svc.type_order)
+    texts = [
+        Msg("stats.month_head", org=org.name, start=now.period.start, end=now.period.end),
+        Msg(
+            "stats.month_totals",
+            activities=now.activities,
+            last_activities=before.activities,
+            participants=now.participants,
+            last_participants=before.participants,
+            pushes=now.pushes,
+            last_pushes=before.pushes,
+        ),
+    ]
+    texts += [
+        Msg(
+            "stats.month_type_line",
+            type=_type_name(kind),
+            count=now.by_type.get(kind, 0),
+            last=before.by_type.get(kind, 0),
+        )
+        for kind in kinds
+    ]
+    chart = Chart(
+        "pair",
+        Msg("stats.chart.month_vs_last"),
+        [_type_name(kind) for kind in kinds],
+        [now.by_type.get(kind, 0) for kind in kinds],
+        Msg("stats.chart.activities"),
+        second=[before.by_type.get(kind, 0) for kind in kinds],
+        legend=(Msg("stats.chart.this_month"), Msg("stats.chart.last_month")),
+    )
+    return Outcome(Reply(texts), charts=[chart] if kinds else [])

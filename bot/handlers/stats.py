@@ -1,0 +1,165 @@
+"""/stats and /export, their buttons and the typed custom range; then the charts and the .xlsx."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import tempfile
+from collections.abc import Awaitable, Callable
+
+from telegram import InputFile, InputMediaPhoto, Update
+from telegram.constants import ChatAction
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot.flows import stats as flow
+from bot.flows.base import FlowContext, Reply
+from bot.handlers.common import respond
+from bot.handlers.render import render_label
+from bot.i18n import t
+from bot.runtime import StabotContext
+from bot.services import charts, exports
+from storage import conversations_repo, orgs_repo
+from storage.db import transaction
+
+MakeOutcome = Callable[[FlowContext], Awaitable[flow.Outcome | None]]
+DOCUMENT_LIMIT = 50 * 1024 * 1024  # what Telegram accepts from a bot
+SPOOL = 8 * 1024 * 1024  # bigger workbooks go to a temporary file instead of memory
+
+
+def _args(context: StabotContext) -> str:
+    return " ".join(context.args or [])
+
+
+def _private(update: Update, make: MakeOutcome) -> MakeOutcome:
+    return make if update.effective_chat.type == "private" else flow.private_only
+
+
+async def stats_command(update: Update, context: StabotContext) -> None:
+    """/stats: the picker for admins, this month against last month for liaisons."""
+    text = _args(context)
+    await _run(update, context, _private(update, lambda ctx: flow.begin(ctx, flow.STATS, text)))
+
+
+async def export_command(update: Update, context: StabotContext) -> None:
+    """/export: the picker, then an .xlsx of the activities (admins only)."""
+    text = _args(context)
+    await _run(update, context, _private(update, lambda ctx: flow.begin(ctx, flow.EXPORT, text)))
+
+
+async def button(update: Update, context: StabotContext) -> None:
+    """A period, 自定义, the children of an org, or an org's picker."""
+    data = update.callback_query.data
+    await _run(update, context, lambda ctx: flow.on_button(ctx, data))
+
+
+async def typed_range(update: Update, context: StabotContext) -> None:
+    """The range typed into the open 自定义 step; every other text passes on to later groups."""
+    chat, user = update.effective_chat, update.effective_user
+    async with transaction(context.rt.sessions) as session:
+        row = await conversations_repo.get_state(session=session, chat_id=chat.id, user_id=user.id)
+    if row is None or row.flow != flow.RANGE_FORM:
+        return
+    text = update.effective_message.text or ""
+    await _run(update, context, lambda ctx: flow.typed_range(ctx, text))
+    raise ApplicationHandlerStop
+
+
+async def _run(update: Update, context: StabotContext, make: MakeOutcome) -> None:
+    """Answer in one transaction, then draw the charts and write the export outside it."""
+    done: list[tuple[flow.Outcome, str]] = []
+
+    async def produce(ctx: FlowContext) -> Reply | None:
+        outcome = await make(ctx)
+        if outcome is not None:
+            done.append((outcome, ctx.locale))
+        return outcome.reply if outcome is not None else None
+
+    await respond(update, context, produce)
+    if done:
+        outcome, locale = done[0]
+        await _send_charts(update, context, outcome.charts, locale)
+        if outcome.export is not None:
+            await _send_export(update, context, outcome.export, locale)
+
+
+def _draw(chart: charts.Chart, locale: str) -> bytes:
+    def text(label: object) -> str:
+        return render_label(locale, label, markup=False) if label else ""  # type: ignore[arg-type]
+
+    rendered = dataclasses.replace(
+        chart,
+        title=text(chart.title),
+        labels=[text(label) for label in chart.labels],
+        y_label=text(chart.y_label),
+        legend=(text(chart.legend[0]), text(chart.legend[1])),
+    )
+    return charts.render(rendered)
+
+
+async def _send_charts(
+    update: Update, context: StabotContext, drawn: list[charts.Chart], locale: str
+) -> None:
+    if not drawn:
+        return
+    chat_id = update.effective_chat.id
+    await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
+    images = await asyncio.to_thread(lambda: [_draw(chart, locale) for chart in drawn])
+    if len(images) == 1:
+        await context.bot.send_photo(chat_id, images[0])
+    else:  # one album: the charts arrive together and scroll as one
+        await context.bot.send_media_group(chat_id, [InputMediaPhoto(png) for png in images])
+
+
+async def _send_export(
+    update: Update, context: StabotContext, job: flow.ExportJob, locale: str
+) -> None:
+    rt, chat_id = context.rt, update.effective_chat.id
+    await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL) as target:
+        async with transaction(rt.sessions) as session:
+            org = None
+            if job.org_id is not None:
+                org = await orgs_repo.get_org(session=session, org_id=job.org_id)
+            totals = await exports.write_activities(
+                session,
+                org=org,
+                period=job.period,
+                target=target,
+                locale=locale,
+                tz=rt.settings.tz,
+                offload=exports.offload_to_thread,
+            )
+        period = {"start": job.period.start, "end": job.period.end}
+        if totals.rows == 0:
+            await context.bot.send_message(chat_id, t(locale, "stats.export_empty", **period))
+            return
+        if target.tell() > DOCUMENT_LIMIT:
+            await context.bot.send_message(chat_id, t(locale, "stats.export_too_big", **period))
+            return
+        target.seek(0)
+        name = f"activities_{job.period.start:%Y%m%d}-{job.period.end:%Y%m%d}.xlsx"
+        caption = t(locale, "stats.export_caption", rows=totals.rows, **period)
+        document = InputFile(target.read(), filename=name)  # PTB reads the upload whole anyway
+        await context.bot.send_document(chat_id, document, caption=caption)
+
+
+def handlers() -> list[BaseHandler]:
+    """The handlers of this module, in match order (group 0)."""
+    return [
+        CommandHandler("stats", stats_command),
+        CommandHandler("export", export_command),
+        CallbackQueryHandler(button, pattern=r"^st\|"),
+    ]
+
+
+def early_handlers() -> list[BaseHandler]:
+    """Group -1: the typed custom range, before the form engine would take it."""
+    text = filters.ChatType.PRIVATE & filters.TEXT & ~filters.COMMAND
+    return [MessageHandler(text & filters.UpdateType.MESSAGE, typed_range)]

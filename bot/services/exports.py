@@ -1,0 +1,252 @@
+"""Excel exports of activities: one row per activity and a totals sheet (openpyxl, streamed).
+
+Rows come from the database in partitions (``yield_per``) and go straight into a write-only
+workbook, so memory stays flat however many activities a subtree logged; the totals are summed
+on the way. Headers and labels are rendered in the caller's language (Chinese by default).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.styles import Font
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.i18n import t
+from bot.services.activities import PUSH_TYPE, unit_of
+from bot.services.orgs import PATH_SEPARATOR
+from bot.services.stats import Period, alive_between, in_subtree
+from storage.activity_models import Activity
+from storage.models import Org, User
+
+CHUNK = 2000
+COLUMNS = (
+    "id", "type", "type_other", "title", "day", "place", "org", "org_path", "participants",
+    "audience", "unit", "amount", "summary", "photos", "created_by", "created_at", "updated_at",
+)  # fmt: skip
+DETAIL_FIELDS = (
+    "id", "type", "type_other", "title", "day", "place", "org_id", "participants", "audience",
+    "unit", "amount", "summary", "photos", "created_by", "created_at", "updated_at",
+)  # fmt: skip
+TYPE_COLUMNS = ("type", "unit", "records", "amount", "participants")
+ORG_COLUMNS = ("org", "org_path", "records", "participants", "pushes")
+DAY_FORMAT = "yyyy-mm-dd"
+TIME_FORMAT = "yyyy-mm-dd hh:mm"
+Target = str | os.PathLike[str] | IO[bytes]
+
+
+@dataclass
+class Totals:
+    """What the totals sheet sums while the rows stream past."""
+
+    rows: int = 0
+    by_type: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    by_org: dict[int, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+
+    def add(self, kind: str, org_id: int, amount: int, participants: int) -> None:
+        """Count one activity."""
+        self.rows += 1
+        per_type = self.by_type[kind]
+        per_type[0] += 1
+        per_type[1] += amount
+        per_type[2] += participants
+        per_org = self.by_org[org_id]
+        if kind == PUSH_TYPE:
+            per_org[2] += amount
+        else:
+            per_org[0] += 1
+            per_org[1] += participants
+
+
+class OrgNames:
+    """Names and ``root › … › org`` paths of a subtree's orgs, loaded once per export."""
+
+    def __init__(self, rows: Sequence[tuple[int, str, str]]) -> None:
+        self._name = {org_id: name for org_id, name, _ in rows}
+        self._ids = {org_id: path for org_id, _, path in rows}
+        self._paths: dict[int, str] = {}
+
+    def name(self, org_id: int) -> str:
+        """The org's name."""
+        return self._name.get(org_id, str(org_id))
+
+    def path(self, org_id: int) -> str:
+        """The org's place in the tree, as people read it."""
+        if org_id not in self._paths:
+            chain = [int(p) for p in self._ids.get(org_id, "").strip("/").split("/") if p]
+            self._paths[org_id] = PATH_SEPARATOR.join(self.name(i) for i in chain or [org_id])
+        return self._paths[org_id]
+
+
+async def org_names(session: AsyncSession, org: Org | None) -> OrgNames:
+    """The orgs of the subtree and the ancestors above it (for full paths)."""
+    query = select(Org.id, Org.name, Org.path)
+    if org is not None:
+        above = [int(p) for p in org.path.strip("/").split("/") if p]
+        query = query.where(col(Org.path).startswith(org.path) | col(Org.id).in_(above))
+    return OrgNames([(int(i), n, p) for i, n, p in await session.exec(query)])
+
+
+def _detail_query(org: Org | None, period: Period) -> Any:
+    fields = [getattr(Activity, name) for name in DETAIL_FIELDS]
+    return (
+        select(*fields, User.real_name)
+        .outerjoin(User, col(User.telegram_id) == col(Activity.created_by))
+        .where(*alive_between(period), *in_subtree(org))
+        .order_by(col(Activity.day), col(Activity.id))
+    )
+
+
+class ActivityRows:
+    """Turns database rows into sheet rows in one language and time zone."""
+
+    def __init__(self, locale: str, tz: ZoneInfo, names: OrgNames) -> None:
+        self.locale, self.tz, self.names = locale, tz, names
+        self.separator = t(locale, "form.list_separator")
+        self._labels: dict[str, str] = {}
+
+    def label(self, key: str) -> str:
+        """A translated label, cached (the same few types repeat on every row)."""
+        if key not in self._labels:
+            self._labels[key] = t(self.locale, key)
+        return self._labels[key]
+
+    def row(self, r: Any) -> list[Any]:
+        """One sheet row from one database row."""
+        audience = self.separator.join(self.label(f"activity.audience.{a}") for a in r.audience)
+        return [
+            r.id, self.label(f"activity.type.{r.type}"), _text(r.type_other), _text(r.title),
+            r.day, _text(r.place), self.names.name(r.org_id), self.names.path(r.org_id),
+            r.participants, audience, self.label(f"activity.unit.{r.unit}"), r.amount,
+            _text(r.summary), len(r.photos or ()), _text(r.real_name) or str(r.created_by),
+            self.local(r.created_at), self.local(r.updated_at),
+        ]  # fmt: skip
+
+    def local(self, moment: datetime | None) -> datetime | None:
+        """A stored UTC time as local wall time (Excel knows no time zones)."""
+        if moment is None:
+            return None
+        aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return aware.astimezone(self.tz).replace(tzinfo=None, microsecond=0)
+
+
+def _text(value: str | None) -> str | None:
+    # Control characters make openpyxl refuse the cell; users paste them from other apps.
+    return ILLEGAL_CHARACTERS_RE.sub("", value) if value else value
+
+
+class SheetWriter:
+    """Appends rows to a write-only sheet, keeping text text (a leading "=" is no formula)."""
+
+    def __init__(self, sheet: WriteOnlyWorksheet, formats: dict[int, str] | None = None) -> None:
+        self.sheet = sheet
+        self.formats = formats or {}
+
+    def header(self, titles: Sequence[str]) -> None:
+        """A bold first row."""
+        cells = []
+        for title in titles:
+            cell = WriteOnlyCell(self.sheet, title)
+            cell.font = Font(bold=True)
+            cells.append(cell)
+        self.sheet.append(cells)
+
+    def rows(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Append plain rows."""
+        for values in rows:
+            self.sheet.append([self._cell(i, v) for i, v in enumerate(values)])
+
+    def _cell(self, index: int, value: Any) -> Any:
+        number_format = self.formats.get(index)
+        is_formula = isinstance(value, str) and value.startswith("=")
+        if value is None or not (number_format or is_formula):
+            return value
+        cell = WriteOnlyCell(self.sheet, value)
+        if is_formula:
+            cell.data_type = "s"  # what a user typed is shown, never evaluated
+        if number_format:
+            cell.number_format = number_format
+        return cell
+
+
+async def write_activities(
+    session: AsyncSession,
+    *,
+    org: Org | None,
+    period: Period,
+    target: Target,
+    locale: str,
+    tz: ZoneInfo,
+    offload: Callable[..., Any] | None = None,
+) -> Totals:
+    """Write the activities of ``org``'s subtree (None: all) in ``period`` as .xlsx to ``target``.
+
+    ``offload``: how to run the CPU-bound writing (``asyncio.to_thread`` in the bot, so other
+    chats are served meanwhile); by default it runs inline.
+    """
+    run = offload or _inline
+    names = await org_names(session, org)
+    shaper = ActivityRows(locale, tz, names)
+    workbook = Workbook(write_only=True)
+    detail = SheetWriter(
+        workbook.create_sheet(t(locale, "export.sheet.activities")),
+        {COLUMNS.index("day"): DAY_FORMAT, COLUMNS.index("created_at"): TIME_FORMAT,
+         COLUMNS.index("updated_at"): TIME_FORMAT},
+    )  # fmt: skip
+    detail.header([t(locale, f"export.col.{name}") for name in COLUMNS])
+    totals = Totals()
+    stream = await session.stream(_detail_query(org, period).execution_options(yield_per=CHUNK))
+    async for part in stream.partitions():
+        for r in part:
+            totals.add(r.type, r.org_id, r.amount or 0, r.participants or 0)
+        await run(detail.rows, [shaper.row(r) for r in part])
+    summary = SheetWriter(workbook.create_sheet(t(locale, "export.sheet.totals")))
+    await run(_write_totals, summary, totals, shaper, org, period)
+    await run(workbook.save, target)
+    return totals
+
+
+async def _inline(function: Callable[..., Any], *args: Any) -> Any:
+    return function(*args)
+
+
+def _write_totals(
+    sheet: SheetWriter, totals: Totals, shaper: ActivityRows, org: Org | None, period: Period
+) -> None:
+    locale = shaper.locale
+    scope = shaper.names.path(org.id) if org and org.id else t(locale, "export.everything")
+    sheet.rows(
+        [
+            [t(locale, "export.scope"), scope],
+            [t(locale, "export.period"), f"{period.start.isoformat()} – {period.end.isoformat()}"],
+            [],
+        ]
+    )
+    sheet.header([t(locale, f"export.type_col.{name}") for name in TYPE_COLUMNS])
+    ordered = sorted(totals.by_type.items(), key=lambda item: -item[1][0])
+    sheet.rows(
+        [shaper.label(f"activity.type.{k}"), shaper.label(f"activity.unit.{unit_of(k)}"), *v]
+        for k, v in ordered
+    )
+    grand = [sum(v[i] for k, v in ordered if k != PUSH_TYPE) for i in range(3)]
+    sheet.rows([[t(locale, "export.total_activities"), None, *grand], []])
+    sheet.header([t(locale, f"export.org_col.{name}") for name in ORG_COLUMNS])
+    by_org = sorted(totals.by_org.items(), key=lambda item: (-item[1][0], item[0]))
+    sheet.rows([shaper.names.name(i), shaper.names.path(i), *v] for i, v in by_org)
+
+
+def offload_to_thread(function: Callable[..., Any], *args: Any) -> Any:
+    """Run the workbook's CPU work in a worker thread (the bot's event loop stays free)."""
+    return asyncio.to_thread(function, *args)

@@ -1,0 +1,149 @@
+"""/export and ``stabot export``/``stabot stats``: the .xlsx cells, the totals, and scoping."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+from datetime import date, datetime
+
+import pytest
+from openpyxl import load_workbook
+
+from bot.cli import main
+from storage.activity_models import Activity
+from storage.db import transaction
+from tests.conftest import START
+from tests.harness import running_bot, sent_texts
+from tests.test_stats import HOHHOT_ADMIN, LIAISON, TODAY, activity, logged, tree  # noqa: F401
+
+HEADERS = [
+    "编号", "类型", "其他类型说明", "名称", "日期", "地点", "组织", "组织路径", "参与人数", "受众",
+    "单位", "数量", "简介", "照片数", "登记人", "登记时间", "修改时间",
+]  # fmt: skip
+
+
+def _book(data: bytes):
+    return load_workbook(io.BytesIO(data), read_only=False)
+
+
+def _column(sheet, title: str) -> list:
+    index = [c.value for c in sheet[1]].index(title)
+    return [row[index] for row in sheet.iter_rows(min_row=2, values_only=True)]
+
+
+@pytest.fixture
+async def detailed(sessions, logged):  # noqa: F811
+    """One activity with every field filled, including text that must stay text."""
+    row = activity(logged["赛罕区科协"], date(2026, 3, 12), "other", 60)
+    row.type_other, row.title, row.place = "科普大篷车", '=HYPERLINK("x")', "赛罕区\x07广场"
+    row.audience, row.summary, row.photos = ["youth", "farmers"], "进村入户。", ["p1", "p2"]
+    row.updated_at = datetime(2026, 3, 13, 1, 30, tzinfo=START.tzinfo)
+    async with transaction(sessions) as session:
+        session.add(row)
+    return logged
+
+
+async def test_export_in_chat_is_a_scoped_workbook(settings, clock, detailed):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(HOHHOT_ADMIN, "/export")
+        calls = await bot.press(HOHHOT_ADMIN, "本年")
+    [sent] = [c for c in calls if c.method == "sendDocument"]
+    assert sent.params["caption"].startswith("活动明细 6 条")
+    book = _book(sent.files["document"])
+    assert book.sheetnames == ["活动明细", "汇总"]
+    detail = book["活动明细"]
+    assert [c.value for c in detail[1]] == HEADERS
+    assert set(_column(detail, "组织")) == {"赛罕区科协", "伊利集团科协", "呼和浩特市科协"}
+    assert _column(detail, "日期")[0] == datetime(2026, 1, 10)  # sorted by day, real dates
+    last = dict(zip(HEADERS, [c.value for c in detail[detail.max_row]], strict=True))
+    assert (last["类型"], last["其他类型说明"]) == ("其他", "科普大篷车")
+    assert last["名称"] == '=HYPERLINK("x")' and detail.cell(detail.max_row, 4).data_type == "s"
+    assert last["地点"] == "赛罕区广场" and last["受众"] == "青少年、农牧民"
+    assert last["组织路径"] == "内蒙古自治区科协 › 呼和浩特市科协 › 赛罕区科协"
+    assert (last["照片数"], last["登记人"], last["单位"]) == (2, "王芳", "项")
+    assert last["登记时间"] == datetime(2026, 3, 16, 10, 0)  # local time
+    assert last["修改时间"] == datetime(2026, 3, 13, 9, 30)
+    totals = [row for row in book["汇总"].iter_rows(values_only=True)]
+    flat = {cell for row in totals for cell in row if cell is not None}
+    assert "包头市科协" not in flat and "包钢集团科协" not in flat
+    assert ("活动合计（不含推送）", None, 5, 5, 490) in totals
+    assert ("伊利集团科协", "内蒙古自治区科协 › 呼和浩特市科协 › 和林格尔新区科协 › 伊利集团科协",
+            2, 280, 0) in totals  # fmt: skip
+
+
+async def test_export_refusals(settings, clock, logged):  # noqa: F811
+    async with running_bot(settings, clock) as bot:
+        refused = await bot.text(LIAISON, "/export")
+        await bot.text(HOHHOT_ADMIN, "/export")
+        await bot.press(HOHHOT_ADMIN, "自定义")
+        empty = await bot.text(HOHHOT_ADMIN, "2025-06-01 至 2025-06-30")
+    assert "只有管理员可以导出" in "\n".join(sent_texts(refused))
+    assert "没有可导出的内容" in "\n".join(sent_texts(empty))
+    assert not [c for c in refused + empty if c.method == "sendDocument"]
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def cli_env(monkeypatch, database_url, tmp_path):
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    monkeypatch.setenv("DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.delenv("BOT_TOKEN", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+async def _cli(*argv: str) -> int:
+    # Each command runs its own event loop, so it goes to a worker thread.
+    return await asyncio.to_thread(main, list(argv))
+
+
+async def test_cli_export_is_scoped_unless_all(cli_env, logged, tmp_path, capsys):  # noqa: F811
+    hohhot = str(logged["呼和浩特市科协"].id)
+    span = ("--from", "2026-01-01", "--to", "2026-03-31")
+    assert await _cli("export", "activities", "--org", hohhot, *span, "-o", "h.xlsx") == 0
+    assert await _cli("export", "activities", "--all", *span, "-o", "all.xlsx") == 0
+    assert capsys.readouterr().out.split() == ["5", "h.xlsx", "8", "all.xlsx"]
+    scoped = _column(load_workbook(tmp_path / "h.xlsx")["活动明细"], "组织")
+    everything = _column(load_workbook(tmp_path / "all.xlsx")["活动明细"], "组织")
+    assert "包钢集团科协" not in scoped and "包钢集团科协" in everything
+    with pytest.raises(SystemExit):  # neither --org nor --all
+        await _cli("export", "activities", *span, "-o", "x.xlsx")
+    assert await _cli("export", "activities", "--org", "999", *span, "-o", "x.xlsx") == 1
+    assert await _cli("export", "activities", "--all", "--from", "2026-03-31", "--to",
+                      "2026-01-01", "-o", "x.xlsx") == 1  # fmt: skip
+    assert not (tmp_path / "x.xlsx").exists()
+
+
+async def test_cli_stats_json(cli_env, logged, capsys):  # noqa: F811
+    hohhot = str(logged["呼和浩特市科协"].id)
+    span = ("--from", "2026-01-01", "--to", "2026-03-31")
+    assert await _cli("stats", "--org", hohhot, *span, "--json") == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert (figures["activities"], figures["pushes"], figures["org_name"]) == (
+        4, 7, "呼和浩特市科协"
+    )  # fmt: skip
+    assert figures["by_month"] == {"2026-01": 1, "2026-02": 1, "2026-03": 2}
+
+
+async def test_deleted_and_other_subtrees_never_reach_the_file(sessions, logged, tmp_path):  # noqa: F811
+    from zoneinfo import ZoneInfo
+
+    from bot.services import exports
+    from bot.services.stats import Period
+
+    async with transaction(sessions) as session:
+        await exports.write_activities(
+            session,
+            org=logged["伊利集团科协"],
+            period=Period(date(2025, 1, 1), date(2026, 3, 16)),
+            target=tmp_path / "yili.xlsx",
+            locale="en",
+            tz=ZoneInfo("Asia/Shanghai"),
+        )
+        deleted = await session.get(Activity, 6)
+    sheet = load_workbook(tmp_path / "yili.xlsx")["Activities"]
+    assert [c.value for c in sheet[1]][:3] == ["ID", "Type", "Other type"]
+    assert _column(sheet, "Participants") == [80, 200]  # the deleted 999 stays out
+    assert deleted is not None and deleted.deleted_at is not None
