@@ -8,13 +8,17 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from openpyxl import load_workbook
+from sqlmodel import select
 
+from bot.flows import task_views
+from bot.runtime import runtime_of
 from bot.services import orgs
 from bot.updates import TgUser
 from storage import tasks_repo, users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
 from storage.models import Role
+from storage.reminder_models import ReminderLedger
 from tests.harness import BotHarness, running_bot, sent_texts, toasts
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -299,3 +303,24 @@ async def test_admin_moves_the_deadline_reminds_and_withdraws(settings, clock, s
         assert "没有需要填报" in bot.last_text(SAIHAN.id)
         refused = await bot.press(SAIHAN, "填报", message=bot.api.sent_messages(SAIHAN.id)[0])
         assert "不存在或已撤回" in sent_texts(refused)[0]
+
+
+async def test_a_big_audience_is_told_through_the_reminder_ledger(
+    settings, clock, sessions, tree, monkeypatch
+):
+    monkeypatch.setattr(task_views, "ANNOUNCE_DIRECT", 1)
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        calls = await new_county_task(bot)
+        assert "已通知 2 人" in sent_texts(calls)[0]
+        assert bot.api.last_message(SAIHAN.id) is None  # not within the admin's update
+        sender = runtime_of(bot.app).services["reminders"].sender
+        await sender.drain()
+        for member in (SAIHAN, TUMOTE):
+            assert "2026年一季度科普工作落实情况" in bot.last_text(member.id)
+            assert bot.button_texts(member.id) == ["填报"]
+        await sender.drain()  # nothing twice
+        assert len(bot.api.sent_messages(SAIHAN.id)) == 1
+    async with transaction(sessions) as session:
+        rows = (await session.exec(select(ReminderLedger))).all()
+    assert sorted(row.kind for row in rows) == ["published", "published"]

@@ -9,6 +9,7 @@ Buttons: ``task:fill:<cycle>`` (open the report form), ``task:board:<cycle>[:<pa
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -18,7 +19,7 @@ from bot.services import people
 from bot.services import tasks as svc
 from bot.services.tasks import TaskError
 from storage import orgs_repo, tasks_repo
-from storage.models import Org
+from storage.models import Org, User
 from storage.task_models import ReportSubmission, ReportTask, TaskCycle
 
 PREFIX = "task"
@@ -27,6 +28,8 @@ NAMES_PER_PAGE = 15  # org names per state on one page of the board
 SUBS_PER_PAGE = 8
 SECTION_SHOWN = 600  # characters of one section when reading a submission in chat
 TITLE_SHOWN = 30
+ANNOUNCE_DIRECT = 50  # recipients told within the admin's own update; more go to the ledger
+ANNOUNCE_KIND = "published"
 
 
 def local_text(moment: datetime, tz: ZoneInfo) -> str:
@@ -47,10 +50,32 @@ def fill_button(cycle_id: int) -> Button:
 
 
 async def announce(ctx: FlowContext, task: ReportTask) -> Reply:
-    """Tell the admin the task is out, and send it to everyone of the target orgs."""
+    """Tell the admin the task is out, and send it to everyone of the target orgs.
+
+    A few dozen people get it at once with this reply; a bigger audience goes through the
+    reminder ledger, whose sender keeps Telegram's rate and survives restarts.
+    """
     cycle = (await tasks_repo.cycles_of(session=ctx.session, task_id=task.id))[0]  # type: ignore[arg-type]
     targets = await tasks_repo.target_ids(session=ctx.session, task_id=task.id)  # type: ignore[arg-type]
     people_by_org = await svc.task_recipients(ctx.session, targets)
+    recipients = [
+        (org_id, user)
+        for org_id, users in people_by_org.items()
+        for user in users
+        if user.telegram_id != ctx.user_id
+    ]
+    notices: list[Notice] = []
+    if len(recipients) <= ANNOUNCE_DIRECT:
+        reply = _announcement(ctx, task, cycle)
+        notices = [Notice(u.telegram_id, people.user_locale(u), reply) for _, u in recipients]
+    else:
+        await _queue_announcement(ctx, task, cycle, recipients)  # the sender polls the ledger
+    board = Button(Msg("task.button.board"), f"{PREFIX}:board:{cycle.id}")
+    done = Msg("task.published", title=task.title, orgs=len(targets), people=len(recipients))
+    return Reply([done], [[board]], notices=notices)
+
+
+def _announcement(ctx: FlowContext, task: ReportTask, cycle: TaskCycle) -> Reply:
     text = Msg(
         "task.announcement",
         title=task.title,
@@ -59,19 +84,40 @@ async def announce(ctx: FlowContext, task: ReportTask) -> Reply:
         sections=list(task.sections),
         recurrence=Msg(f"task.recurrence.{task.recurrence}"),
     )
-    buttons = [[fill_button(cycle.id)]]
+    buttons = [[fill_button(cycle.id)]]  # type: ignore[arg-type]
     if task.attachments:
         label = Msg("task.button.files", count=len(task.attachments))
         buttons.append([Button(label, f"{PREFIX}:files:{cycle.id}")])
-    notices = [
-        Notice(user.telegram_id, people.user_locale(user), Reply([text], buttons))
-        for users in people_by_org.values()
-        for user in users
-        if user.telegram_id != ctx.user_id
+    return Reply([text], buttons)
+
+
+async def _queue_announcement(
+    ctx: FlowContext, task: ReportTask, cycle: TaskCycle, recipients: list[tuple[int, User]]
+) -> None:
+    """One ledger row per recipient (kind ``published``), sent like a reminder with 填报."""
+    from bot.services.reminders import after_quiet_hours
+    from storage import reminders_repo
+    from storage.reminder_models import LedgerStatus
+
+    due = after_quiet_hours(ctx.now, ctx.tz)
+    payload = json.dumps({"title": task.title, "deadline": cycle.deadline.isoformat()})
+    rows = [
+        {
+            "cycle_id": cycle.id,
+            "user_id": user.id,
+            "kind": ANNOUNCE_KIND,
+            "org_id": org_id,
+            "chat_id": user.telegram_id,
+            "locale": people.user_locale(user),
+            "payload": payload,
+            "status": LedgerStatus.PENDING.value,
+            "due_at": due,
+            "attempts": 0,
+            "created_at": ctx.now,
+        }
+        for org_id, user in recipients
     ]
-    board = Button(Msg("task.button.board"), f"{PREFIX}:board:{cycle.id}")
-    done = Msg("task.published", title=task.title, orgs=len(targets), people=len(notices))
-    return Reply([done], [[board]], notices=notices)
+    await reminders_repo.insert_new(session=ctx.session, rows=rows)
 
 
 # --- /tasks ----------------------------------------------------------------------------------
