@@ -2,23 +2,67 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
-from telegram.ext import Application, CallbackContext, ExtBot
+from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
 
 from bot.clock import Clock
 from bot.config import Settings
 from bot.flows.base import FlowContext
 from bot.services.people import user_locale
-from storage import users_repo
+from storage import conversations_repo, users_repo
 from storage.db import SessionFactory, transaction
 
+log = logging.getLogger(__name__)
 RUNTIME_KEY = "stabot.runtime"
+KEEP_PROCESSED = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
+PRUNE_EVERY = 1000  # update ids are sequential, so this prunes about once per 1000 updates
+
+
+@dataclass
+class Claim:
+    """An update whose id the first transaction of its handlers still has to record."""
+
+    update: Update
+    recorded: bool = False
+
+
+# Set by the duplicate guard when PTB starts on an update; every handler of that update runs
+# in the same task, so the units it opens see the claim.
+_CLAIM: ContextVar[Claim | None] = ContextVar("stabot_update_claim", default=None)
+
+
+def expect_claim(update: Update) -> None:
+    """Have the next transaction of this update's handlers record its id (the duplicate guard)."""
+    _CLAIM.set(Claim(update))
+
+
+def _pending_claim(update: Update) -> Claim | None:
+    claim = _CLAIM.get()
+    # Identity, not equality: a redelivery is another object with the same update id.
+    if claim is None or claim.update is not update or claim.recorded:
+        return None
+    return claim
+
+
+async def _record_update(session: AsyncSession, update_id: int, now: datetime) -> None:
+    """Record the update id in this transaction; stop its handlers if it was handled before."""
+    if not await conversations_repo.mark_processed(session=session, update_id=update_id, now=now):
+        log.info("update %s delivered again; ignored", update_id)
+        raise ApplicationHandlerStop
+    if update_id % PRUNE_EVERY == 0:
+        await conversations_repo.forget_processed_before(
+            session=session, moment=now - KEEP_PROCESSED
+        )
 
 
 @dataclass
@@ -37,12 +81,20 @@ class Runtime:
 
     @asynccontextmanager
     async def unit(self, update: Update) -> AsyncIterator[FlowContext]:
-        """One transaction for one update, with the acting user loaded (created on first sight)."""
+        """One transaction for one update, with the acting user loaded (created on first sight).
+
+        The first unit of an update also records its id, in the same transaction as the
+        update's effects: a redelivered update stops here (``ApplicationHandlerStop``), and an
+        update whose transaction failed is not recorded, since none of its effects were kept.
+        """
         tg_user, chat = update.effective_user, update.effective_chat
         if tg_user is None or chat is None:
             raise ValueError("update without a user or chat")
         now = self.clock.now()
+        claim = _pending_claim(update)
         async with transaction(self.sessions) as session:
+            if claim is not None:
+                await _record_update(session, update.update_id, now)
             user = await users_repo.upsert_user(
                 session=session,
                 telegram_id=tg_user.id,
@@ -64,6 +116,8 @@ class Runtime:
                 superadmin_ids=tuple(self.settings.superadmin_ids),
                 services=self.services,
             )
+        if claim is not None:  # committed: later units of this update need not record it
+            claim.recorded = True
 
 
 class StabotContext(CallbackContext[ExtBot, dict, dict, dict]):

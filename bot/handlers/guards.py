@@ -2,39 +2,25 @@
 
 from __future__ import annotations
 
-import logging
-from datetime import timedelta
-
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler, MessageHandler, TypeHandler, filters
 
 from bot.flows import onboarding
 from bot.handlers.common import respond
 from bot.menu import ALLOWED_DURING_FORM
-from bot.runtime import StabotContext
-from storage import conversations_repo
-from storage.db import transaction
+from bot.runtime import KEEP_PROCESSED, PRUNE_EVERY, StabotContext, expect_claim
 
-log = logging.getLogger(__name__)
-KEEP_PROCESSED = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
-PRUNE_EVERY = 1000  # update ids are sequential, so this prunes about once per 1000 updates
+__all__ = ["KEEP_PROCESSED", "PRUNE_EVERY", "command_in_form", "drop_duplicates", "handlers"]
 
 
-async def drop_duplicates(update: Update, context: StabotContext) -> None:
-    """Handle each update id once, even when Telegram or a webhook retry delivers it again."""
-    rt = context.rt
-    now = rt.clock.now()
-    async with transaction(rt.sessions) as session:
-        fresh = await conversations_repo.mark_processed(
-            session=session, update_id=update.update_id, now=now
-        )
-        if fresh and update.update_id % PRUNE_EVERY == 0:
-            await conversations_repo.forget_processed_before(
-                session=session, moment=now - KEEP_PROCESSED
-            )
-    if not fresh:
-        log.info("update %s delivered again; ignored", update.update_id)
-        raise ApplicationHandlerStop
+async def drop_duplicates(update: Update, _context: StabotContext) -> None:
+    """Handle each update id once, even when Telegram or a webhook retry delivers it again.
+
+    Every handler begins with ``Runtime.unit``; the first unit records the update id in its
+    own transaction (one transaction less per update than a guard of its own) and stops the
+    handlers when the id was recorded before.
+    """
+    expect_claim(update)
 
 
 async def command_in_form(update: Update, context: StabotContext) -> None:
