@@ -43,7 +43,6 @@ PASSAGES_DIR = "passages"
 INDEX_DIR = "index"
 CURRENT_FILE = "current.json"
 ROWS_FILE = "rows.json"
-JIEBA_DIR = "jieba"
 LOCK_FILE = ".lock"
 CORPUS_FILE = "corpus.json"
 # Part of the index key: bump when chunking or the stored layout changes.
@@ -141,7 +140,7 @@ class KnowledgeBase:
     def analyzer(self) -> Analyzer:
         """The tokenizer shared by indexing and search (jieba is loaded on first use)."""
         if self._analyzer is None:
-            self._analyzer = Analyzer(self.data_dir / JIEBA_DIR)
+            self._analyzer = Analyzer()
         return self._analyzer
 
     def warm_up(self) -> None:
