@@ -324,3 +324,44 @@ async def test_a_big_audience_is_told_through_the_reminder_ledger(
     async with transaction(sessions) as session:
         rows = (await session.exec(select(ReminderLedger))).all()
     assert sorted(row.kind for row in rows) == ["published", "published"]
+
+
+async def test_monthly_task_opens_its_next_cycle_with_its_own_board(
+    settings, clock, sessions, tree
+):
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await bot.text(ADMIN, "/newtask")
+        await bot.text(ADMIN, "月度科普活动小结")
+        await bot.press(ADMIN, "跳过")
+        await bot.text(ADMIN, "3月31日")
+        await bot.press(ADMIN, "每月")
+        await bot.press(ADMIN, "选择组织")
+        await bot.text(ADMIN, "赛罕")
+        await bot.press(ADMIN, "赛罕区科协")
+        await bot.press(ADMIN, "完成")
+        await bot.press(ADMIN, "使用默认")
+        await bot.press(ADMIN, "不设指标")
+        await bot.press(ADMIN, "跳过")
+        await bot.press(ADMIN, "去核对")
+        await bot.press(ADMIN, "确认提交")
+        await bot.press(SAIHAN, "填报")
+        await bot.text(SAIHAN, "三月的小结")
+        calls = await bot.press(SAIHAN, "填报", message=bot.api.sent_messages(SAIHAN.id)[0])
+        assert "接着上次的草稿" in sent_texts(calls)[-1]
+        await bot.text(SAIHAN, "/cancel")
+        await bot.text(SAIHAN, "/log")
+        calls = await bot.press(SAIHAN, "填报", message=bot.api.sent_messages(SAIHAN.id)[0])
+        assert "还有一个表单没有填完" in sent_texts(calls)[-1]  # the activity form is kept
+        await bot.text(SAIHAN, "/cancel")
+        clock.set(local(2026, 4, 2, 9))
+        await bot.text(SAIHAN, "/tasks")
+        listing = bot.last_text(SAIHAN.id)
+        assert "2026-03-31 18:00｜⚠️ 已逾期 2 天" in listing
+        assert "2026-04-30 18:00｜还剩 28 天" in listing
+        await bot.text(ADMIN, "/tasks")
+        await bot.press(ADMIN, "进度：")
+        assert "（第 2 期）" in bot.last_text(ADMIN.id)
+        await bot.press(ADMIN, "第 1 期")
+        assert "（第 1 期）" in bot.last_text(ADMIN.id)
+        assert "❌ 未提交：赛罕区科协" in bot.last_text(ADMIN.id)

@@ -221,15 +221,18 @@ async def start_report(ctx: FlowContext, cycle_id: int) -> Reply:
 
 
 async def _resume(ctx: FlowContext, cycle_id: int) -> Reply | None:
-    """The saved draft of the same cycle, shown where the user left it."""
+    """The saved draft of the same cycle where the user left it; any other open form is shown
+    again rather than replaced, so no draft is lost to a stray 填报 button."""
     row = await conversations_repo.get_state(
         session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id
     )
-    if row is None or row.flow != FORM_NAME:
+    if row is None:
         return None
-    if row is None or json.loads(row.data).get("ctx", {}).get("cycle_id") != cycle_id:
-        return None
-    return await engine.current_view(ctx, [Msg("task.draft_resumed")])
+    same = (
+        row.flow == FORM_NAME and json.loads(row.data).get("ctx", {}).get("cycle_id") == cycle_id
+    )
+    notice = Msg("task.draft_resumed") if same else Msg("task.other_form_open")
+    return await engine.current_view(ctx, [notice])
 
 
 async def _prefill(

@@ -13,6 +13,8 @@ import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlmodel import col, select
+
 from bot.flows import engine
 from bot.flows.base import Button, FlowContext, Msg, Notice, Reply
 from bot.services import people
@@ -252,7 +254,21 @@ async def board(ctx: FlowContext, cycle_id: int, page: int = 0, *, edit: bool = 
         if shown:
             texts.append(Msg(f"task.board_{key}", names=shown))
     pages = max(len(ids) for ids in (status.submitted, status.late, status.missing)) or 1
-    return Reply(texts, _board_buttons(task, cycle, page, -(-pages // NAMES_PER_PAGE)), edit=edit)
+    buttons = _board_buttons(task, cycle, page, -(-pages // NAMES_PER_PAGE))
+    others = await _other_cycles(ctx, cycle)
+    return Reply(texts, [*buttons, others] if others else buttons, edit=edit)
+
+
+async def _other_cycles(ctx: FlowContext, cycle: TaskCycle) -> list[Button]:
+    """The boards of the cycle before and after this one (recurring tasks)."""
+    cycles = await tasks_repo.cycles_of(session=ctx.session, task_id=cycle.task_id)
+    seqs = {c.seq: c for c in cycles}
+    row = []
+    for seq in (cycle.seq - 1, cycle.seq + 1):
+        if seq in seqs:
+            label = Msg("task.button.cycle", seq=seq)
+            row.append(Button(label, f"{PREFIX}:board:{seqs[seq].id}"))
+    return row
 
 
 def _board_buttons(
@@ -279,8 +295,6 @@ def _board_buttons(
 
 
 async def _names(ctx: FlowContext, org_ids: list[int]) -> dict[int, str]:
-    from sqlmodel import col, select
-
     if not org_ids:
         return {}
     rows = await ctx.session.exec(select(Org).where(col(Org.id).in_(org_ids)))
