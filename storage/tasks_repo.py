@@ -200,16 +200,32 @@ async def pending_org_ids(*, session: AsyncSession, cycle_id: int) -> list[int]:
     return sorted((await session.exec(query.order_by(col(TaskTarget.org_id)))).all())
 
 
-async def recipients(*, session: AsyncSession, org_ids: Sequence[int]) -> Sequence[User]:
-    """Active registered liaisons, information officers and admins of these orgs."""
-    query = select(User).where(
+def _recipient_filter(org_ids: Sequence[int]) -> tuple:
+    return (
         col(User.org_id).in_(list(org_ids)),
         col(User.role).in_(RECIPIENT_ROLES),
         col(User.active).is_(True),
         col(User.blocked_bot).is_(False),
         col(User.registered_at).is_not(None),
     )
+
+
+async def recipients(*, session: AsyncSession, org_ids: Sequence[int]) -> Sequence[User]:
+    """Active registered liaisons, information officers and admins of these orgs."""
+    query = select(User).where(*_recipient_filter(org_ids))
     return (await session.exec(query.order_by(col(User.org_id), col(User.id)))).all()
+
+
+async def count_recipients(*, session: AsyncSession, org_ids: Sequence[int]) -> int:
+    """How many people `recipients` would return."""
+    query = select(func.count()).select_from(User).where(*_recipient_filter(org_ids))
+    return int((await session.exec(query)).one())
+
+
+async def orgs_by_id(*, session: AsyncSession, org_ids: Sequence[int]) -> Sequence[Org]:
+    """The orgs with these ids (unknown ids are left out)."""
+    query = select(Org).where(col(Org.id).in_(list(set(org_ids))))
+    return (await session.exec(query)).all()
 
 
 async def activity_totals(

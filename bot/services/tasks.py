@@ -194,8 +194,8 @@ async def publish_task(
     check_draft(draft, now)
     if scope is None:
         raise TaskError("task.not_admin")
-    orgs = [await orgs_repo.get_org(session=session, org_id=i) for i in draft.org_ids]
-    if any(org is None or not scope.covers(org) for org in orgs):
+    orgs = await tasks_repo.orgs_by_id(session=session, org_ids=draft.org_ids)
+    if len(orgs) != len(set(draft.org_ids)) or not all(scope.covers(org) for org in orgs):
         raise TaskError("task.target_outside")
     issuer = scope.org.id if scope.org is not None else actor.org_id or orgs[0].id  # type: ignore[union-attr]
     task = ReportTask(
@@ -243,7 +243,7 @@ async def levels_below(session: AsyncSession, scope: Scope) -> list[tuple[OrgLev
 
 async def count_recipients(session: AsyncSession, org_ids: Sequence[int]) -> int:
     """How many people a task on these orgs reaches."""
-    return len(await tasks_repo.recipients(session=session, org_ids=org_ids))
+    return await tasks_repo.count_recipients(session=session, org_ids=org_ids)
 
 
 async def managed_task(session: AsyncSession, task_id: int, scope: Scope | None) -> ReportTask:
