@@ -28,7 +28,8 @@ from storage.reminder_models import LedgerStatus
 from tests.harness import BotHarness, running_bot
 
 TZ = ZoneInfo("Asia/Shanghai")
-STEP = timedelta(hours=1)  # the dispatch job runs once a step; others at their own times
+# The dispatch job runs once a step, on odd hours (09:00, 23:00 …); others at their own times.
+STEP = timedelta(hours=2)
 ADMIN = TgUser(id=60001, first_name="管理员")
 SAIHAN = TgUser(id=60002, first_name="赛罕联络员")
 SAIHAN_2 = TgUser(id=60003, first_name="赛罕信息员")
@@ -167,6 +168,7 @@ def task_reminder(kind: str, day: int) -> list[tuple[int, str, str]]:
 
 
 async def test_two_weeks_of_reminders_with_a_restart(settings, clock, sessions, world, scheduled):
+    clock.set(local(2026, 3, 16, 11))
     cycle_id = await publish(sessions, clock, world)
     async with running_bot(settings, clock) as bot:
         service = service_of(bot, clock)
@@ -183,7 +185,7 @@ async def test_two_weeks_of_reminders_with_a_restart(settings, clock, sessions, 
         assert {job.id: job.next_run_time for job in service.scheduler.get_jobs()} == stored
         assert await service.tick() == 0  # the new leader's first tick: nothing twice
         await service.sender.drain()  # the d3 rows left pending by the first process
-        await simulate(service, local(2026, 3, 23, 12))
+        await simulate(service, local(2026, 3, 23, 13))
         await submit(sessions, clock, world, cycle_id, YILI)
         await simulate(service, local(2026, 3, 30, 10))
         await scheduler_mod.stop_service(second.app)
@@ -247,3 +249,23 @@ def test_the_job_store_url_uses_sync_drivers():
     assert sync_database_url("sqlite+aiosqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
     pg = sync_database_url("postgresql+asyncpg://u:p@h:5432/db")
     assert pg == "postgresql+psycopg://u:p@h:5432/db"
+
+
+async def test_rows_that_no_longer_hold_are_skipped(settings, clock, sessions, world, scheduled):
+    """Handed over, then the org submits before its turn: the sender skips the row."""
+    cycle_id = await publish(sessions, clock, world)
+    async with running_bot(settings, clock) as bot:
+        service = service_of(bot, clock)
+        clock.set(local(2026, 3, 18, 9))
+        assert await service.tick() == 3
+        await submit(sessions, clock, world, cycle_id, YILI)
+        await service.sender.drain()
+        await scheduler_mod.stop_service(bot.app)
+    async with transaction(sessions) as session:
+        rows = await reminders_repo.rows(session=session)
+    assert sorted((r.chat_id, r.status) for r in rows) == [
+        (SAIHAN.id, LedgerStatus.SENT),
+        (SAIHAN_2.id, LedgerStatus.SENT),
+        (YILI.id, LedgerStatus.SKIPPED),
+    ]
+    assert bot.api.sent_messages(YILI.id) == []
