@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from sqlalchemy import text
 
 from bot import scheduler as scheduler_mod
@@ -22,7 +24,7 @@ from bot.services import orgs, people
 from bot.services import tasks as task_svc
 from bot.updates import TgUser
 from storage import reminders_repo, users_repo
-from storage.db import transaction
+from storage.db import create_engine, transaction
 from storage.models import Role
 from storage.reminder_models import LedgerStatus
 from tests.harness import BotHarness, running_bot
@@ -269,3 +271,46 @@ async def test_rows_that_no_longer_hold_are_skipped(settings, clock, sessions, w
         (YILI.id, LedgerStatus.SKIPPED),
     ]
     assert bot.api.sent_messages(YILI.id) == []
+
+
+async def test_the_running_scheduler_runs_the_stored_job(
+    settings, clock, sessions, world, monkeypatch
+):
+    """Unpaused, APScheduler itself calls the stored dispatch job on PTB's loop."""
+    monkeypatch.setenv("REMINDERS_SCHEDULER", "true")
+    await publish(sessions, clock, world)
+    clock.set(local(2026, 3, 18, 9))
+    async with running_bot(settings, clock) as bot:
+        service = service_of(bot, clock)
+        executed: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+
+        def listener(event) -> None:
+            if event.job_id == DISPATCH_JOB and not executed.done():
+                executed.set_result(event.retval)
+
+        service.scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+        # Due now instead of at the next wall-clock minute.
+        service.scheduler.modify_job(DISPATCH_JOB, next_run_time=datetime.now(TZ))
+        handed = await asyncio.wait_for(executed, timeout=10)
+        await scheduler_mod.stop_service(bot.app)
+    assert handed == 3
+
+
+async def test_one_leader_per_database(settings, clock, sessions, engine):
+    """On PostgreSQL the advisory lock lets one service lead; SQLite's one process leads."""
+    async with running_bot(settings, clock) as bot:
+        first = runtime_of(bot.app).services[scheduler_mod.SERVICE_KEY]
+        other_engine = create_engine(settings.database_url)
+        second = ReminderService(
+            rt=replace(first.rt, engine=other_engine), sender=first.sender, config=first.config
+        )
+        leads = [await first.lead(), await second.lead()]
+        released = first._lock is not None
+        await scheduler_mod.stop_service(bot.app)  # releases the lock
+        after = await second.lead()
+        await second.stop()
+        await other_engine.dispose()
+    if engine.dialect.name == "postgresql":
+        assert (leads, released, after) == ([True, False], True, True)
+    else:
+        assert (leads, after) == ([True, True], True)
