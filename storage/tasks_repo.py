@@ -141,17 +141,32 @@ async def org_cycles(
     return (await session.exec(query)).all()  # type: ignore[return-value]
 
 
-async def tasks_issued_within(
+async def tasks_within(
     *, session: AsyncSession, path: str | None, limit: int, offset: int = 0
 ) -> Sequence[ReportTask]:
-    """Published tasks issued by orgs of a subtree (``path`` None: all), newest first."""
+    """Published tasks issued in a subtree or asking one of its orgs (``path`` None: all)."""
     query = select(ReportTask).where(ReportTask.status == TaskStatus.PUBLISHED)
     if path is not None:
-        query = query.join(Org, col(Org.id) == ReportTask.org_id).where(
-            col(Org.path).startswith(path)
+        issuer = select(Org.id).where(col(Org.path).startswith(path))
+        asked = (
+            select(TaskTarget.task_id)
+            .join(Org, col(Org.id) == TaskTarget.org_id)
+            .where(col(Org.path).startswith(path))
         )
+        query = query.where(col(ReportTask.org_id).in_(issuer) | col(ReportTask.id).in_(asked))
     query = query.order_by(col(ReportTask.id).desc()).offset(offset).limit(limit)
     return (await session.exec(query)).all()
+
+
+async def targets_within(*, session: AsyncSession, task_id: int, path: str) -> bool:
+    """Whether a task asks at least one org of a subtree."""
+    query = (
+        select(TaskTarget.id)
+        .join(Org, col(Org.id) == TaskTarget.org_id)
+        .where(TaskTarget.task_id == task_id, col(Org.path).startswith(path))
+        .limit(1)
+    )
+    return (await session.exec(query)).first() is not None
 
 
 async def current_submissions(

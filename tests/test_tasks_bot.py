@@ -365,3 +365,27 @@ async def test_monthly_task_opens_its_next_cycle_with_its_own_board(
         await bot.press(ADMIN, "第 1 期")
         assert "（第 1 期）" in bot.last_text(ADMIN.id)
         assert "❌ 未提交：赛罕区科协" in bot.last_text(ADMIN.id)
+
+
+async def test_admin_of_an_asked_county_sees_only_its_part(settings, clock, sessions, tree):
+    county_admin = TgUser(id=50006, first_name="赛罕区管理员")
+    async with transaction(sessions) as session:
+        user = await users_repo.upsert_user(
+            session=session, telegram_id=county_admin.id, username=None, now=clock.now()
+        )
+        user.org_id, user.role, user.registered_at = tree["赛罕区科协"].id, Role.ADMIN, clock.now()
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        bot.api.register_chat(county_admin.private_chat())
+        await new_county_task(bot)
+        cycle_id = await only_cycle(sessions)
+        await bot.text(county_admin, "/tasks")
+        assert "已交 0，逾期 0，未交 1" in bot.last_text(county_admin.id)
+        await bot.press(county_admin, "进度：")
+        assert "❌ 未提交：赛罕区科协" in bot.last_text(county_admin.id)
+        assert "土默特左旗科协" not in bot.last_text(county_admin.id)
+        assert bot.button_texts(county_admin.id) == ["立即提醒未交单位", "查看报告", "导出 Excel"]
+        await bot.text(ADMIN, "/tasks")
+        await bot.press(ADMIN, "进度：")
+        refused = await bot.feed(forged(bot, county_admin, f"task:move:{cycle_id}"))
+        assert "不是您所辖范围内发布的" in sent_texts(refused)[0]

@@ -188,7 +188,7 @@ def _member_line(
 async def _admin_part(
     ctx: FlowContext, scope: people.Scope, texts: list[Msg], rows: list[list[Button]]
 ) -> None:
-    issued = await tasks_repo.tasks_issued_within(
+    issued = await tasks_repo.tasks_within(
         session=ctx.session, path=scope.org.path if scope.org else None, limit=LIST_MAX
     )
     if not issued:
@@ -254,7 +254,8 @@ async def board(ctx: FlowContext, cycle_id: int, page: int = 0, *, edit: bool = 
         if shown:
             texts.append(Msg(f"task.board_{key}", names=shown))
     pages = max(len(ids) for ids in (status.submitted, status.late, status.missing)) or 1
-    buttons = _board_buttons(task, cycle, page, -(-pages // NAMES_PER_PAGE))
+    _, manages = await svc.viewable_task(ctx.session, task.id, scope)  # type: ignore[arg-type]
+    buttons = _board_buttons(task, cycle, page, -(-pages // NAMES_PER_PAGE), manages)
     others = await _other_cycles(ctx, cycle)
     return Reply(texts, [*buttons, others] if others else buttons, edit=edit)
 
@@ -272,7 +273,7 @@ async def _other_cycles(ctx: FlowContext, cycle: TaskCycle) -> list[Button]:
 
 
 def _board_buttons(
-    task: ReportTask, cycle: TaskCycle, page: int, pages: int
+    task: ReportTask, cycle: TaskCycle, page: int, pages: int, manages: bool
 ) -> list[list[Button]]:
     c = f"{PREFIX}:{{}}:{cycle.id}"
     rows = [
@@ -280,12 +281,13 @@ def _board_buttons(
             Button(Msg("task.button.remind"), c.format("remind")),
             Button(Msg("task.button.read"), c.format("subs") + ":0"),
         ],
-        [
-            Button(Msg("task.button.export"), f"{PREFIX}:export:{task.id}"),
-            Button(Msg("task.button.move"), c.format("move")),
-        ],
-        [Button(Msg("task.button.delete"), f"{PREFIX}:del:{task.id}")],
+        [Button(Msg("task.button.export"), f"{PREFIX}:export:{task.id}")],
     ]
+    if (
+        manages
+    ):  # admins of a subtree the task asks see their part, but only its issuer's change it
+        rows[1].append(Button(Msg("task.button.move"), c.format("move")))
+        rows.append([Button(Msg("task.button.delete"), f"{PREFIX}:del:{task.id}")])
     nav = []
     if page > 0:
         nav.append(Button(Msg("task.button.prev"), c.format("board") + f":{page - 1}"))
@@ -398,6 +400,7 @@ async def move(ctx: FlowContext, cycle_id: int) -> Reply:
     scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
     try:
         task, cycle = await svc.board_cycle(ctx.session, cycle_id, scope)
+        await svc.managed_task(ctx.session, task.id, scope)  # type: ignore[arg-type]
     except TaskError as error:
         return Reply([Msg(error.key, error.params)])
     extra = {"cycle_id": cycle_id, "title": task.title, "old": local_text(cycle.deadline, ctx.tz)}

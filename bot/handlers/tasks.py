@@ -12,7 +12,7 @@ from bot.handlers.render import answer_query
 from bot.runtime import StabotContext
 from bot.services import people
 from bot.services.task_export import task_workbook
-from bot.services.tasks import TaskError, managed_task
+from bot.services.tasks import TaskError, viewable_task
 
 ROUTES = {
     "fill": lambda ctx, a: task_report.start_report(ctx, a[0]),
@@ -75,7 +75,7 @@ async def _files(update: Update, context: StabotContext, cycle_id: int) -> None:
 async def _workbook(ctx: FlowContext, task_id: int) -> tuple[bytes | None, Msg | None]:
     scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
     try:
-        await managed_task(ctx.session, task_id, scope)
+        await viewable_task(ctx.session, task_id, scope)
     except TaskError as error:
         return None, Msg(error.key, error.params)
     return await task_workbook(ctx.session, task_id, scope), None  # type: ignore[arg-type]

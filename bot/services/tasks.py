@@ -369,12 +369,35 @@ async def cycle_status(session: AsyncSession, cycle_id: int, scope: Scope | None
 async def board_cycle(
     session: AsyncSession, cycle_id: int, scope: Scope | None
 ) -> tuple[ReportTask, TaskCycle]:
-    """A cycle and its task, when the admin may see its board."""
+    """A cycle and its task, when the admin may see its board (see `viewable_task`)."""
     cycle = await tasks_repo.get_cycle(session=session, cycle_id=cycle_id)
     if cycle is None:
         raise TaskError("task.unknown")
-    task = await managed_task(session, cycle.task_id, scope)
+    task, _ = await viewable_task(session, cycle.task_id, scope)
     return task, cycle
+
+
+async def viewable_task(
+    session: AsyncSession, task_id: int, scope: Scope | None
+) -> tuple[ReportTask, bool]:
+    """A task whose board the admin may see, and whether they may also change it.
+
+    Its issuer's admins manage it; admins of a subtree it asks see their own orgs' part.
+    """
+    task = await tasks_repo.get_task(session=session, task_id=task_id)
+    if task is None:
+        raise TaskError("task.unknown")
+    issuer = await orgs_repo.get_org(session=session, org_id=task.org_id)
+    if scope is not None and issuer is not None and scope.covers(issuer):
+        return task, True
+    asked = scope is not None and scope.org is not None
+    if asked and await tasks_repo.targets_within(
+        session=session,
+        task_id=task_id,
+        path=scope.org.path,  # type: ignore[union-attr]
+    ):
+        return task, False
+    raise TaskError("task.not_your_task")
 
 
 # ---------------------------------------------------------------- submissions
