@@ -322,3 +322,33 @@ async def test_personal_reminder_refusals(sessions, clock, world, when, text, ke
                 session, world[1][SAIHAN], SAIHAN, when, text, clock.now()
             )
     assert refused.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("kind", "sent", "says"),
+    [
+        ("d3@2026-03-25", local(2026, 3, 22, 9), "距截止还有 3 天"),
+        ("d0@2026-03-25", local(2026, 3, 25, 9), "今天截止"),
+        ("overdue2@2026-03-25", local(2026, 3, 27, 9), "已逾期 2 天"),
+        ("published", local(2026, 3, 16, 10), "新报送任务"),
+    ],
+)
+def test_what_a_task_reminder_says(kind, sent, says):
+    from bot.handlers.render import render_text
+    from storage.reminder_models import ReminderLedger
+
+    payload = {"title": "主题活动<总结>", "deadline": local(2026, 3, 25, 18).isoformat()}
+    row = ReminderLedger(
+        cycle_id=7,
+        user_id=1,
+        kind=kind,
+        chat_id=1,
+        payload=json.dumps(payload),
+        due_at=sent,
+        created_at=sent,
+        sent_at=sent,
+    )
+    reply = reminders.reminder_reply(row, TZ)
+    text = render_text("zh_CN", reply)
+    assert says in text and "主题活动&lt;总结&gt;" in text and "2026-03-25 18:00" in text
+    assert [(b.data) for b in reply.buttons[0]] == ["task:fill:7"]

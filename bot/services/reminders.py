@@ -51,6 +51,7 @@ OPEN_DAYS_AFTER = OVERDUE + 1
 DIGEST_KIND = "digest:"
 MANUAL_KIND = "manual:"
 PERSONAL_KIND = "personal:"
+PUBLISHED_KIND = "published"  # a new task's announcement queued by the task flow
 FILL_CALLBACK = "task:fill:{cycle_id}"
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 DIGEST_LINES = 30  # tasks listed in one digest; the rest are counted
@@ -358,10 +359,11 @@ def reminder_reply(row: ReminderLedger, tz: ZoneInfo) -> Reply:
         return _digest_reply(data, tz)
     deadline = datetime.fromisoformat(data["deadline"])
     button = Button(Msg("reminder.button.fill"), FILL_CALLBACK.format(cycle_id=row.cycle_id))
+    key = "reminder.published" if row.kind == PUBLISHED_KIND else "reminder.task"
     return Reply(
         texts=[
             Msg(
-                "reminder.task",
+                key,
                 title=data.get("title", ""),
                 deadline=local_text(deadline, tz),
                 left=_left(deadline, row.sent_at or row.due_at, tz),
