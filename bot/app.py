@@ -15,9 +15,9 @@ from bot import broadcaster, scheduler
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.handlers import activities, ask, broadcast, errors, forms, guards, start
+from bot.handlers import reminders as reminder_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import tasks as task_handlers
-from bot.handlers import reminders as reminder_handlers
 from bot.i18n import SUPPORTED, t
 from bot.menu import GUEST, commands_for
 from bot.processor import PerChatUpdateProcessor
