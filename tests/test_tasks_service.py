@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from openpyxl import load_workbook
 
-from bot.services import orgs
+from bot.services import orgs, task_export
 from bot.services import tasks as svc
 from bot.services.people import Scope
 from storage import tasks_repo, users_repo
@@ -259,3 +261,43 @@ async def test_deleted_task_and_moved_deadline(sessions, clock, tree):
         await svc.delete_task(session, task.id, scope, clock.now())
         assert await svc.open_cycles(session, clock.now()) == []
     assert timedelta(0) < moved.deadline - clock.now()
+
+
+async def test_workbook_of_a_recurring_task_within_a_scope(sessions, clock, tree):
+    admin = await member(sessions, clock, ADMIN_ID, tree["呼和浩特市科协"], Role.ADMIN)
+    liaison = await member(sessions, clock, LIAISON_ID, tree["赛罕区科协"])
+    targets = [tree["赛罕区科协"].id, tree["土默特左旗科协"].id]
+    task = await publish(
+        sessions,
+        clock,
+        admin,
+        Scope(tree["呼和浩特市科协"]),
+        targets,
+        deadline=local(2026, 3, 31, 18),
+        recurrence=Recurrence.MONTHLY,
+        indicators=["活动场次"],
+    )
+    first = (await svc_cycles(sessions, task.id))[0]
+    async with transaction(sessions) as session:
+        await svc.submit_report(
+            session,
+            cycle_id=first.id,
+            user=liaison,
+            sections={"工作抓手": "三月"},
+            indicators={"活动场次": 7},
+            attachments=[],
+            now=clock.now(),
+        )
+    clock.set(local(2026, 4, 1, 9))
+    async with transaction(sessions) as session:
+        await svc.ensure_cycles(session, clock.now(), TZ)
+        data = await task_export.task_workbook(session, task.id, Scope(tree["赛罕区科协"]), TZ)
+    book = load_workbook(io.BytesIO(data))
+    assert book.sheetnames == ["汇总", "第1期", "第2期"]
+    assert [row[:3] for row in book["第1期"].iter_rows(min_row=2, values_only=True)] == [
+        ("赛罕区科协", "内蒙古自治区科协 › 呼和浩特市科协 › 赛罕区科协", "已提交")
+    ]
+    assert list(book["汇总"].iter_rows(min_row=2, values_only=True)) == [
+        (1, "2026-03-31 18:00", 1, 1, 0, 0, 7),
+        (2, "2026-04-30 18:00", 1, 0, 0, 1, 0),
+    ]

@@ -33,7 +33,7 @@ async def task_workbook(
     session: AsyncSession, task_id: int, scope: Scope | None, tz: ZoneInfo = DEFAULT_TZ
 ) -> bytes:
     """The .xlsx bytes: a sheet per cycle (a row per target org in ``scope``) and 汇总."""
-    task = await tasks_repo.get_task(session=session, task_id=task_id)
+    task = await session.get(ReportTask, task_id)  # a withdrawn task can still be exported
     if task is None:
         raise ExportError(f"no task {task_id}")
     orgs = await _target_orgs(session, task_id, scope)
