@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import inspect
+from sqlalchemy import Insert, bindparam, inspect, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select
@@ -12,15 +13,32 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import ConversationState, ProcessedUpdate
 
+# Statements run at every update are built once: building one took longer than running it
+# (about 0.1 ms each), and SQLAlchemy's compiled cache then finds them at once.
+_STATE = select(ConversationState).where(
+    col(ConversationState.chat_id) == bindparam("chat"),
+    col(ConversationState.user_id) == bindparam("user"),
+)
+
+# Core statements on the tables: with parameters, an ORM insert or update would turn into
+# a bulk operation without a row count.
+_TABLE = ConversationState.__table__
+_REPLACE = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.chat_id == bindparam("chat"),
+        _TABLE.c.user_id == bindparam("user"),
+        _TABLE.c.data == bindparam("old"),
+    )
+    .values(data=bindparam("new"))
+)
+
 
 async def get_state(
     *, session: AsyncSession, chat_id: int, user_id: int
 ) -> ConversationState | None:
     """The saved form of a user in a chat, if any."""
-    query = select(ConversationState).where(
-        ConversationState.chat_id == chat_id, ConversationState.user_id == user_id
-    )
-    return (await session.exec(query)).first()
+    return (await session.exec(_STATE, params={"chat": chat_id, "user": user_id})).first()
 
 
 async def save_state(
@@ -53,6 +71,14 @@ async def save_state(
     return row
 
 
+async def replace_data(
+    *, session: AsyncSession, chat_id: int, user_id: int, old: str, new: str
+) -> bool:
+    """Swap a form's JSON for ``new`` if it still is ``old``; False when it changed or is gone."""
+    params = {"chat": chat_id, "user": user_id, "old": old, "new": new}
+    return (await session.exec(_REPLACE, params=params)).rowcount == 1  # type: ignore[call-overload]
+
+
 async def delete_state(*, session: AsyncSession, chat_id: int, user_id: int) -> None:
     """Forget a finished or cancelled form."""
     await session.exec(
@@ -62,18 +88,23 @@ async def delete_state(*, session: AsyncSession, chat_id: int, user_id: int) -> 
     )
 
 
-async def mark_processed(*, session: AsyncSession, update_id: int, now: datetime) -> bool:
-    """Record an update id; False when it was already recorded (a duplicate delivery)."""
+@cache
+def _mark_statement(dialect: str) -> Insert:
     # One INSERT … ON CONFLICT DO NOTHING instead of a savepoint around an ORM insert: this
     # runs for every update, and both databases speak the same statement.
-    dialect = session.bind.dialect.name if session.bind is not None else ""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = (
-        insert(ProcessedUpdate)
-        .values(update_id=update_id, processed_at=now)
+    return (
+        insert(ProcessedUpdate.__table__)
+        .values(update_id=bindparam("id"), processed_at=bindparam("at"))
         .on_conflict_do_nothing(index_elements=["update_id"])
     )
-    result = await session.exec(statement)  # type: ignore[call-overload]
+
+
+async def mark_processed(*, session: AsyncSession, update_id: int, now: datetime) -> bool:
+    """Record an update id; False when it was already recorded (a duplicate delivery)."""
+    dialect = session.bind.dialect.name if session.bind is not None else ""
+    statement = _mark_statement(dialect)
+    result = await session.exec(statement, params={"id": update_id, "at": now})  # type: ignore[call-overload]
     return result.rowcount == 1
 
 

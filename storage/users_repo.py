@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from sqlalchemy import bindparam
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import AccessRequest, AccessRequestStatus, Invite, Role, User
 
+# Read at every update: built once, as building it took longer than running it.
+_USER = select(User).where(col(User.telegram_id) == bindparam("telegram_id"))
+
 
 async def get_user(*, session: AsyncSession, telegram_id: int) -> User | None:
     """A user by Telegram id."""
-    query = select(User).where(User.telegram_id == telegram_id)
-    return (await session.exec(query)).first()
+    return (await session.exec(_USER, params={"telegram_id": telegram_id})).first()
 
 
 async def upsert_user(

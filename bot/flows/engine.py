@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextvars import ContextVar
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -31,6 +32,10 @@ from storage import conversations_repo as repo
 from storage.models import ConversationState
 
 FORMS: dict[str, FormSpec] = {}
+# What the current update saved last, as (chat_id, user_id, flow, JSON): remember_message
+# patches the message id into it with one UPDATE instead of reading the row back. It is only
+# a hint; the UPDATE applies only while the row still holds exactly that JSON.
+_SAVED: ContextVar[tuple[int, int, str, str] | None] = ContextVar("stabot_saved", default=None)
 
 
 def register(form: FormSpec) -> FormSpec:
@@ -129,6 +134,16 @@ async def remember_message(
     session: AsyncSession, *, chat_id: int, user_id: int, message_id: int
 ) -> None:
     """Note which message shows the form now, so a later button press can edit it."""
+    saved = _SAVED.get()
+    if saved is not None and saved[:2] == (chat_id, user_id) and saved[2] in FORMS:
+        raw = _loads(saved[3])
+        raw["message_id"] = message_id
+        data = FormModel(FORMS[saved[2]], raw).to_json()
+        if await repo.replace_data(
+            session=session, chat_id=chat_id, user_id=user_id, old=saved[3], new=data
+        ):
+            _SAVED.set((chat_id, user_id, saved[2], data))
+            return
     row = await repo.get_state(session=session, chat_id=chat_id, user_id=user_id)
     if row is None or row.flow not in FORMS:
         return
@@ -178,17 +193,19 @@ def _loads(data: str) -> dict[str, Any]:
 async def _save(
     ctx: FlowContext, form: FormSpec, model: FormModel, row: ConversationState | None = None
 ) -> None:
+    data = model.to_json()
     await repo.save_state(
         session=ctx.session,
         chat_id=ctx.chat_id,
         user_id=ctx.user_id,
         flow=form.name,
         step=model.state,
-        data=model.to_json(),
+        data=data,
         now=ctx.now,
         loaded=row,
     )
     ctx.saved_form_message = [model.message_id]
+    _SAVED.set((ctx.chat_id, ctx.user_id, form.name, data))
 
 
 # --- one input -------------------------------------------------------------------------------

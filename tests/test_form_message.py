@@ -1,0 +1,78 @@
+"""The form remembers which message shows it, so a new message takes the keyboard off the old."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bot.flows import engine
+from bot.services import orgs
+from bot.updates import TgUser
+from storage import conversations_repo, users_repo
+from storage.db import transaction
+from storage.models import Role
+from tests.harness import running_bot
+
+LI = TgUser(id=32001, first_name="小李")
+
+
+@pytest.fixture
+async def li(sessions, clock):
+    async with transaction(sessions) as session:
+        tree = {o.name: o for o in await orgs.create_demo_tree(session, now=clock.now())}
+        row = await users_repo.upsert_user(
+            session=session, telegram_id=LI.id, username=None, now=clock.now()
+        )
+        row.real_name, row.org_id, row.role = "李明", tree["青山区科协"].id, Role.LIAISON
+        row.registered_at = clock.now()
+
+
+async def saved(sessions) -> dict:
+    async with transaction(sessions) as session:
+        row = await conversations_repo.get_state(session=session, chat_id=LI.id, user_id=LI.id)
+        return json.loads(row.data)
+
+
+def with_keyboard(bot) -> list[int]:
+    return [
+        m["message_id"]
+        for m in bot.api.sent_messages(LI.id)
+        if (m.get("reply_markup") or {}).get("inline_keyboard")
+    ]
+
+
+async def test_the_form_message_id_survives_a_restart(settings, clock, sessions, li):
+    async with running_bot(settings, clock) as first:
+        await first.text(LI, "/log")
+        await first.press(LI, "科普讲座")
+        await first.text(LI, "科技助力乡村振兴")  # typed: a new message shows the form
+        shown = first.keyboard_message(LI.id)["message_id"]
+        assert (await saved(sessions))["message_id"] == shown
+        assert with_keyboard(first) == [shown]
+    async with running_bot(settings, clock, after=first) as second:
+        form_message = first.keyboard_message(LI.id)
+        second.api.observe_update({"update_id": 0, "message": form_message})
+        await second.press(LI, "昨天", message=form_message)
+        await second.text(LI, "青山区社区")
+        newest = second.keyboard_message(LI.id)["message_id"]
+        assert with_keyboard(second) == [newest]  # the form message before it lost its keyboard
+        assert (await saved(sessions))["message_id"] == newest
+
+
+async def test_a_state_changed_meanwhile_keeps_its_answers_and_gets_the_id(
+    settings, clock, sessions, li
+):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, "/log")
+        await bot.press(LI, "科普讲座")
+        await bot.text(LI, "科技助力乡村振兴")
+    state = await saved(sessions)
+    state["data"]["title"] = "另一个标题"  # written by another worker after this update saved
+    async with transaction(sessions) as session:
+        row = await conversations_repo.get_state(session=session, chat_id=LI.id, user_id=LI.id)
+        row.data = json.dumps(state, ensure_ascii=False)
+    async with transaction(sessions) as session:
+        await engine.remember_message(session, chat_id=LI.id, user_id=LI.id, message_id=4242)
+    after = await saved(sessions)
+    assert after["message_id"] == 4242 and after["data"]["title"] == "另一个标题"
