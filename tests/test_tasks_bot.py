@@ -147,6 +147,7 @@ async def test_liaison_drafts_resumes_submits_and_resubmits(settings, clock, ses
         await bot.text(SAIHAN, "/tasks")
         assert "还剩 14 天" in bot.last_text(SAIHAN.id)
         await bot.press(SAIHAN, "填报：")
+        assert "任务说明：请按栏目如实填写。" in bot.last_text(SAIHAN.id)
         assert "第 1/5 栏：工作抓手" in bot.last_text(SAIHAN.id)
         await bot.text(SAIHAN, "建立联络员例会制度，")
         await bot.text(SAIHAN, "每月走访企业。")

@@ -215,8 +215,14 @@ async def start_report(ctx: FlowContext, cycle_id: int) -> Reply:
     if resumed is not None:
         return resumed
     extra, data = await _prefill(ctx, task, cycle)
+    intro = [Msg("task.report_intro", description=task.description)] if task.description else []
     return await engine.start(
-        ctx, FORM_NAME, data=data, extra=extra, fill_missing=bool(extra.get("version"))
+        ctx,
+        FORM_NAME,
+        data=data,
+        extra=extra,
+        notices=intro,
+        fill_missing=bool(extra.get("version")),
     )
 
 
