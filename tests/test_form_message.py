@@ -76,3 +76,10 @@ async def test_a_state_changed_meanwhile_keeps_its_answers_and_gets_the_id(
         await engine.remember_message(session, chat_id=LI.id, user_id=LI.id, message_id=4242)
     after = await saved(sessions)
     assert after["message_id"] == 4242 and after["data"]["title"] == "另一个标题"
+
+
+async def test_a_finished_form_sends_the_menu_only_when_it_changed_it(settings, clock, li):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, "/log")
+        calls = await bot.press(LI, "取消")  # finished, and nothing the menu shows changed
+        assert calls and "setMyCommands" not in [c.method for c in calls]

@@ -7,7 +7,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filt
 
 from bot.flows import engine
 from bot.flows.base import FlowContext, Input, InputKind, Msg, Reply
-from bot.handlers.common import refresh_menu, respond
+from bot.handlers.common import Producer, refresh_menu, respond
+from bot.menu import role_of
 from bot.runtime import StabotContext
 from bot.services import people
 
@@ -50,8 +51,9 @@ async def message_input(update: Update, context: StabotContext) -> None:
     async def produce(ctx: FlowContext) -> Reply:
         return await engine.handle(ctx, inp) or await _outside_form(ctx, inp)
 
-    reply = await respond(update, context, produce)
-    await _after_form(update, context, reply)
+    watch = MenuWatch()
+    reply = await respond(update, context, watch.wrap(produce))
+    await _after_form(update, context, reply, watch)
 
 
 async def form_button(update: Update, context: StabotContext) -> None:
@@ -63,8 +65,9 @@ async def form_button(update: Update, context: StabotContext) -> None:
     async def produce(ctx: FlowContext) -> Reply:
         return await engine.handle(ctx, inp) or Reply([], toast=Msg("form.stale"))
 
-    reply = await respond(update, context, produce)
-    await _after_form(update, context, reply)
+    watch = MenuWatch()
+    reply = await respond(update, context, watch.wrap(produce))
+    await _after_form(update, context, reply, watch)
 
 
 async def edited(update: Update, context: StabotContext) -> None:
@@ -76,8 +79,35 @@ async def edited(update: Update, context: StabotContext) -> None:
     await respond(update, context, produce)
 
 
-async def _after_form(update: Update, context: StabotContext, reply: Reply | None) -> None:
-    if reply is not None and reply.finished:  # a finished form may have changed the role
+class MenuWatch:
+    """Notes whether an update changed what the user's command menu shows (role, language)."""
+
+    def __init__(self) -> None:
+        self.changed = False
+
+    def wrap(self, produce: Producer) -> Producer:
+        """``produce``, noting the menu's inputs before and after it."""
+
+        async def watched(ctx: FlowContext) -> Reply | None:
+            before = _menu_inputs(ctx)
+            reply = await produce(ctx)
+            self.changed = _menu_inputs(ctx) != before
+            return reply
+
+        return watched
+
+
+def _menu_inputs(ctx: FlowContext) -> tuple[str, str | None, str | None]:
+    user = ctx.actor
+    return role_of(user), user.locale if user else None, user.language_code if user else None
+
+
+async def _after_form(
+    update: Update, context: StabotContext, reply: Reply | None, watch: MenuWatch
+) -> None:
+    # A finished form may have changed the role (registration, a grant); most forms change
+    # nothing the menu shows, and then the menu is not sent again.
+    if reply is not None and reply.finished and watch.changed:
         await refresh_menu(update, context)
 
 
