@@ -21,20 +21,27 @@ from storage.reminder_models import (
 )
 
 Ledger = ReminderLedger
-# Rows per INSERT: 13 columns × 500 stays far under SQLite's bound-parameter limit (32,766).
-INSERT_CHUNK = 500
+INSERT_CHUNK = 2000  # parameter sets per execute: bounds the RETURNING rows held at once
 KEY = ["cycle_id", "user_id", "kind"]
 
 
 async def insert_new(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
     """Insert ledger rows whose key is not there yet (ON CONFLICT DO NOTHING); returns how many."""
+    if not rows:
+        return 0
     dialect = session.bind.dialect.name if session.bind is not None else ""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    # One statement with many parameter sets: SQLAlchemy batches them ("insertmanyvalues")
+    # and compiles the statement once; RETURNING counts what was new on both databases.
+    statement = (
+        insert(Ledger.__table__)  # type: ignore[attr-defined]
+        .on_conflict_do_nothing(index_elements=KEY)
+        .returning(Ledger.__table__.c.id)  # type: ignore[attr-defined]
+    )
     added = 0
     for start in range(0, len(rows), INSERT_CHUNK):
-        chunk = list(rows[start : start + INSERT_CHUNK])
-        statement = insert(Ledger).values(chunk).on_conflict_do_nothing(index_elements=KEY)
-        added += (await session.exec(statement)).rowcount  # type: ignore[call-overload]
+        result = await session.exec(statement, params=list(rows[start : start + INSERT_CHUNK]))  # type: ignore[call-overload]
+        added += len(result.all())
     return added
 
 
