@@ -15,7 +15,15 @@ from storage.activity_models import Activity
 from storage.db import transaction
 from tests.conftest import START
 from tests.harness import running_bot, sent_texts
-from tests.test_stats import HOHHOT_ADMIN, LIAISON, TODAY, activity, logged, tree  # noqa: F401
+from tests.test_stats import (  # noqa: F401 - fixtures
+    HOHHOT_ADMIN,
+    LIAISON,
+    TODAY,
+    activity,
+    logged,
+    reports,
+    tree,
+)
 
 HEADERS = [
     "编号", "类型", "其他类型说明", "名称", "日期", "地点", "组织", "组织路径", "参与人数", "受众",
@@ -25,6 +33,10 @@ HEADERS = [
 
 def _book(data: bytes):
     return load_workbook(io.BytesIO(data), read_only=False)
+
+
+def _first_column(sheet) -> list:
+    return [row[0] for row in sheet.iter_rows(values_only=True)]
 
 
 def _column(sheet, title: str) -> list:
@@ -116,6 +128,20 @@ async def test_cli_export_is_scoped_unless_all(cli_env, logged, tmp_path, capsys
     assert not (tmp_path / "x.xlsx").exists()
 
 
+async def test_cli_task_export_is_scoped(cli_env, logged, reports, tmp_path):  # noqa: F811
+    hohhot = str(logged["呼和浩特市科协"].id)
+    assert await _cli("export", "task", str(reports), "--org", hohhot, "-o", "h.xlsx") == 0
+    assert await _cli("export", "task", str(reports), "-o", "issuer.xlsx") == 0
+    assert await _cli("export", "task", "999", "-o", "none.xlsx") == 1
+    scoped = [
+        r[0] for r in load_workbook(tmp_path / "h.xlsx")["第1期"].iter_rows(values_only=True)
+    ]
+    issuer = load_workbook(tmp_path / "issuer.xlsx")["第1期"]
+    assert "包钢集团科协" not in scoped and {"赛罕区科协", "伊利集团科协"} <= set(scoped)
+    assert "包钢集团科协" in [r[0] for r in issuer.iter_rows(values_only=True)]
+    assert not (tmp_path / "none.xlsx").exists()
+
+
 async def test_cli_stats_json(cli_env, logged, capsys):  # noqa: F811
     hohhot = str(logged["呼和浩特市科协"].id)
     span = ("--from", "2026-01-01", "--to", "2026-03-31")
@@ -147,3 +173,24 @@ async def test_deleted_and_other_subtrees_never_reach_the_file(sessions, logged,
     assert [c.value for c in sheet[1]][:3] == ["ID", "Type", "Other type"]
     assert _column(sheet, "Participants") == [80, 200]  # the deleted 999 stays out
     assert deleted is not None and deleted.deleted_at is not None
+
+
+def test_streamed_workbook_cells_read_back_with_openpyxl(tmp_path):
+    from bot.services import xlsx_stream
+
+    assert [xlsx_stream.column_letter(i) for i in (0, 25, 26, 701, 702)] == [
+        "A", "Z", "AA", "ZZ", "AAA"
+    ]  # fmt: skip
+    book = xlsx_stream.Workbook(tmp_path / "t.xlsx")
+    sheet = book.sheet("汇总 & <总计>", [10, 20])
+    sheet.header(["名称", "数量"])
+    sheet.rows([['a < b & "c"\x01', 3], [None, 2.5], [date(2026, 3, 1), True], ["  空格 "]])
+    book.close()
+    loaded = load_workbook(tmp_path / "t.xlsx")
+    [name] = loaded.sheetnames
+    rows = list(loaded[name].iter_rows(values_only=True))
+    assert name == "汇总 & <总计>" and loaded[name]["A1"].font.b
+    assert rows == [
+        ("名称", "数量"), ('a < b & "c"', 3), (None, 2.5), (datetime(2026, 3, 1), True),
+        ("  空格 ", None),
+    ]  # fmt: skip

@@ -271,7 +271,9 @@ async def test_liaison_sees_this_month_against_last(settings, clock, logged):
     assert [c.method for c in calls if c.files] == ["sendPhoto"]
 
 
-async def test_report_completion_counts_due_cycles_of_the_subtree(sessions, clock, logged):
+@pytest.fixture
+async def reports(sessions, logged):
+    """A task of the province to 赛罕, 伊利 and 包钢: one cycle due on 3月10日, one ahead."""
     from datetime import datetime
 
     from storage.task_models import ReportSubmission, ReportTask, TaskCycle, TaskTarget
@@ -279,7 +281,7 @@ async def test_report_completion_counts_due_cycles_of_the_subtree(sessions, cloc
     saihan, yili, baogang = (logged[n] for n in ("赛罕区科协", "伊利集团科协", "包钢集团科协"))
     async with transaction(sessions) as session:
         task = ReportTask(title="落实情况", org_id=logged["内蒙古自治区科协"].id, created_by=1,
-                          created_at=START, updated_at=START)  # fmt: skip
+                          sections=["工作抓手"], created_at=START, updated_at=START)  # fmt: skip
         session.add(task)
         await session.flush()
         session.add_all(TaskTarget(task_id=task.id, org_id=o.id) for o in (saihan, yili, baogang))
@@ -301,16 +303,17 @@ async def test_report_completion_counts_due_cycles_of_the_subtree(sessions, cloc
         await session.flush()
 
         def report(org, late, superseded=None):
-            return ReportSubmission(
-                cycle_id=due.id,
-                org_id=org.id,
-                submitted_by=1,
-                submitted_at=START,
-                late=late,
-                superseded_at=superseded,
-            )
+            return ReportSubmission(cycle_id=due.id, org_id=org.id, submitted_by=1,
+                                    submitted_at=START, late=late, superseded_at=superseded,
+                                    sections={"工作抓手": f"{org.name}的抓手"})  # fmt: skip
 
         session.add_all([report(saihan, False), report(yili, False, START), report(yili, True)])
+        return task.id
+
+
+async def test_report_completion_counts_due_cycles_of_the_subtree(
+    sessions, clock, logged, reports
+):
     quarter = svc.period_of("quarter", TODAY)
     async with transaction(sessions) as session:
         hohhot = await svc.task_rates(

@@ -28,7 +28,12 @@ CJK_FONTS = (
 WIDTH, HEIGHT, DPI = 8.0, 4.5, 120  # 960 × 540 px: readable on a phone, small to send
 BAR_COLOUR = "#2f6db5"
 OTHER_COLOUR = "#e0893a"
-LABEL_MAX = 14  # org names are cut so the axis stays readable
+LABEL_MAX = 14
+# Room for rotated type names under bars, and for org names left of horizontal bars.
+MARGINS = {
+    "bar": {"left": 0.08, "right": 0.98, "top": 0.9, "bottom": 0.3},
+    "barh": {"left": 0.22, "right": 0.96, "top": 0.9, "bottom": 0.1},
+}  # org names are cut so the axis stays readable
 # pyplot keeps global state; figures are drawn one at a time even from worker threads.
 _LOCK = threading.Lock()
 
@@ -79,9 +84,10 @@ def render(chart: Chart) -> bytes:
             _DRAW[chart.kind](axes, chart)
             axes.set_title(chart.title)
             axes.spines[["top", "right"]].set_visible(False)
-            figure.tight_layout()
+            # Fixed margins instead of tight_layout(), which draws the whole figure once more.
+            figure.subplots_adjust(**MARGINS.get(chart.kind, MARGINS["bar"]))
             buffer = io.BytesIO()
-            figure.savefig(buffer, format="png")
+            figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 3})
         finally:
             plt.close(figure)
     return buffer.getvalue()

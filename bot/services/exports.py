@@ -1,26 +1,23 @@
-"""Excel exports of activities: one row per activity and a totals sheet (openpyxl, streamed).
+"""Excel exports of activities: one row per activity and a totals sheet, streamed.
 
-Rows come from the database in partitions (``yield_per``) and go straight into a write-only
-workbook, so memory stays flat however many activities a subtree logged; the totals are summed
-on the way. Headers and labels are rendered in the caller's language (Chinese by default).
+Rows come from the database in partitions (``yield_per``) and go straight into the zip of a
+streaming workbook (`bot.services.xlsx_stream`), so memory stays flat however many activities a
+subtree logged; the totals are summed on the way. Headers and labels are rendered in the
+caller's language (Chinese by default).
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
+import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import IO, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Font
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+from sqlalchemy import Text, func, type_coerce
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -28,6 +25,7 @@ from bot.i18n import t
 from bot.services.activities import PUSH_TYPE, unit_of
 from bot.services.orgs import PATH_SEPARATOR
 from bot.services.stats import Period, alive_between, in_subtree
+from bot.services.xlsx_stream import Sheet, Target, Workbook
 from storage.activity_models import Activity
 from storage.models import Org, User
 
@@ -38,13 +36,13 @@ COLUMNS = (
 )  # fmt: skip
 DETAIL_FIELDS = (
     "id", "type", "type_other", "title", "day", "place", "org_id", "participants", "audience",
-    "unit", "amount", "summary", "photos", "created_by", "created_at", "updated_at",
+    "unit", "amount", "summary", "created_by", "created_at", "updated_at",
 )  # fmt: skip
 TYPE_COLUMNS = ("type", "unit", "records", "amount", "participants")
 ORG_COLUMNS = ("org", "org_path", "records", "participants", "pushes")
-DAY_FORMAT = "yyyy-mm-dd"
-TIME_FORMAT = "yyyy-mm-dd hh:mm"
-Target = str | os.PathLike[str] | IO[bytes]
+# Column widths in characters, in COLUMNS order; the free texts get the most room.
+WIDTHS = (8, 14, 12, 28, 11, 16, 18, 40, 9, 18, 6, 6, 40, 7, 10, 16, 16)
+TOTAL_WIDTHS = (22, 40, 10, 10, 12)
 
 
 @dataclass
@@ -100,9 +98,14 @@ async def org_names(session: AsyncSession, org: Org | None) -> OrgNames:
 
 
 def _detail_query(org: Org | None, period: Period) -> Any:
-    fields = [getattr(Activity, name) for name in DETAIL_FIELDS]
+    fields: list[Any] = [getattr(Activity, name) for name in DETAIL_FIELDS]
+    # The audience comes as its JSON text, decoded once per distinct list (see `audience`).
+    fields[DETAIL_FIELDS.index("audience")] = type_coerce(Activity.audience, Text)
+    # The number of photos is counted by the database (json_array_length exists in SQLite and
+    # PostgreSQL alike) instead of decoding every list of file ids.
+    photos = func.json_array_length(Activity.photos).label("photos")
     return (
-        select(*fields, User.real_name)
+        select(*fields, photos, User.real_name)
         .outerjoin(User, col(User.telegram_id) == col(Activity.created_by))
         .where(*alive_between(period), *in_subtree(org))
         .order_by(col(Activity.day), col(Activity.id))
@@ -116,6 +119,7 @@ class ActivityRows:
         self.locale, self.tz, self.names = locale, tz, names
         self.separator = t(locale, "form.list_separator")
         self._labels: dict[str, str] = {}
+        self._audiences: dict[str | None, str] = {}
 
     def label(self, key: str) -> str:
         """A translated label, cached (the same few types repeat on every row)."""
@@ -124,15 +128,25 @@ class ActivityRows:
         return self._labels[key]
 
     def row(self, r: Any) -> list[Any]:
-        """One sheet row from one database row."""
-        audience = self.separator.join(self.label(f"activity.audience.{a}") for a in r.audience)
+        """One sheet row from one database row (in `_detail_query`'s column order)."""
+        (number, kind, kind_other, title, day, place, org_id, participants, audience, unit,
+         amount, summary, created_by, created_at, updated_at, photos, real_name) = r  # fmt: skip
         return [
-            r.id, self.label(f"activity.type.{r.type}"), _text(r.type_other), _text(r.title),
-            r.day, _text(r.place), self.names.name(r.org_id), self.names.path(r.org_id),
-            r.participants, audience, self.label(f"activity.unit.{r.unit}"), r.amount,
-            _text(r.summary), len(r.photos or ()), _text(r.real_name) or str(r.created_by),
-            self.local(r.created_at), self.local(r.updated_at),
+            number, self.label(f"activity.type.{kind}"), kind_other, title, day, place,
+            self.names.name(org_id), self.names.path(org_id), participants,
+            self.audience(audience), self.label(f"activity.unit.{unit}"), amount, summary,
+            photos or 0, real_name or str(created_by), self.local(created_at),
+            self.local(updated_at),
         ]  # fmt: skip
+
+    def audience(self, raw: str | None) -> str:
+        """The audience labels joined, from the stored JSON text; the same few combinations
+        repeat, so each is decoded and translated once."""
+        if raw not in self._audiences:
+            keys = json.loads(raw) if raw else []
+            labels = (self.label(f"activity.audience.{a}") for a in keys)
+            self._audiences[raw] = self.separator.join(labels)
+        return self._audiences[raw]
 
     def local(self, moment: datetime | None) -> datetime | None:
         """A stored UTC time as local wall time (Excel knows no time zones)."""
@@ -140,45 +154,6 @@ class ActivityRows:
             return None
         aware = moment if moment.tzinfo else moment.replace(tzinfo=UTC)
         return aware.astimezone(self.tz).replace(tzinfo=None, microsecond=0)
-
-
-def _text(value: str | None) -> str | None:
-    # Control characters make openpyxl refuse the cell; users paste them from other apps.
-    return ILLEGAL_CHARACTERS_RE.sub("", value) if value else value
-
-
-class SheetWriter:
-    """Appends rows to a write-only sheet, keeping text text (a leading "=" is no formula)."""
-
-    def __init__(self, sheet: WriteOnlyWorksheet, formats: dict[int, str] | None = None) -> None:
-        self.sheet = sheet
-        self.formats = formats or {}
-
-    def header(self, titles: Sequence[str]) -> None:
-        """A bold first row."""
-        cells = []
-        for title in titles:
-            cell = WriteOnlyCell(self.sheet, title)
-            cell.font = Font(bold=True)
-            cells.append(cell)
-        self.sheet.append(cells)
-
-    def rows(self, rows: Iterable[Sequence[Any]]) -> None:
-        """Append plain rows."""
-        for values in rows:
-            self.sheet.append([self._cell(i, v) for i, v in enumerate(values)])
-
-    def _cell(self, index: int, value: Any) -> Any:
-        number_format = self.formats.get(index)
-        is_formula = isinstance(value, str) and value.startswith("=")
-        if value is None or not (number_format or is_formula):
-            return value
-        cell = WriteOnlyCell(self.sheet, value)
-        if is_formula:
-            cell.data_type = "s"  # what a user typed is shown, never evaluated
-        if number_format:
-            cell.number_format = number_format
-        return cell
 
 
 async def write_activities(
@@ -199,12 +174,8 @@ async def write_activities(
     run = offload or _inline
     names = await org_names(session, org)
     shaper = ActivityRows(locale, tz, names)
-    workbook = Workbook(write_only=True)
-    detail = SheetWriter(
-        workbook.create_sheet(t(locale, "export.sheet.activities")),
-        {COLUMNS.index("day"): DAY_FORMAT, COLUMNS.index("created_at"): TIME_FORMAT,
-         COLUMNS.index("updated_at"): TIME_FORMAT},
-    )  # fmt: skip
+    workbook = await run(Workbook, target)
+    detail = workbook.sheet(t(locale, "export.sheet.activities"), WIDTHS)
     detail.header([t(locale, f"export.col.{name}") for name in COLUMNS])
     totals = Totals()
     stream = await session.stream(_detail_query(org, period).execution_options(yield_per=CHUNK))
@@ -212,9 +183,9 @@ async def write_activities(
         for r in part:
             totals.add(r.type, r.org_id, r.amount or 0, r.participants or 0)
         await run(detail.rows, [shaper.row(r) for r in part])
-    summary = SheetWriter(workbook.create_sheet(t(locale, "export.sheet.totals")))
+    summary = workbook.sheet(t(locale, "export.sheet.totals"), TOTAL_WIDTHS)
     await run(_write_totals, summary, totals, shaper, org, period)
-    await run(workbook.save, target)
+    await run(workbook.close)
     return totals
 
 
@@ -223,7 +194,7 @@ async def _inline(function: Callable[..., Any], *args: Any) -> Any:
 
 
 def _write_totals(
-    sheet: SheetWriter, totals: Totals, shaper: ActivityRows, org: Org | None, period: Period
+    sheet: Sheet, totals: Totals, shaper: ActivityRows, org: Org | None, period: Period
 ) -> None:
     locale = shaper.locale
     scope = shaper.names.path(org.id) if org and org.id else t(locale, "export.everything")
