@@ -32,6 +32,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -249,7 +250,7 @@ class ReminderSender:
         return {"status": LedgerStatus.PENDING, "attempts": attempts, "due_at": later}
 
 
-async def _stale_rows(session: Any, rows: list[ReminderLedger]) -> set[int]:
+async def _stale_rows(session: AsyncSession, rows: list[ReminderLedger]) -> set[int]:
     """Rows of task cycles that no longer hold: the task was deleted or the org submitted."""
     cycle_ids = {row.cycle_id for row in rows if row.cycle_id != NO_CYCLE}
     live: dict[int, set[int]] = {}

@@ -197,13 +197,14 @@ def _row(
     *,
     due_at: datetime | None = None,
     org_id: int | None = None,
+    chat_id: int | None = None,
 ) -> dict[str, Any]:
     return {
         "cycle_id": cycle_id,
         "user_id": user.id,
         "kind": kind,
         "org_id": org_id,
-        "chat_id": user.telegram_id,
+        "chat_id": chat_id or user.telegram_id,
         "locale": people.user_locale(user, at.default_locale),
         "payload": payload,
         "status": LedgerStatus.PENDING.value,
@@ -221,11 +222,16 @@ async def _personal_due(session: AsyncSession, at: Clocked) -> int:
     # Quiet hours do not hold these back: the user chose the time (23:00 means 23:00).
     due = await repo.take_due_personal(session=session, now=at.now)
     rows = [
-        _row(NO_CYCLE, user, f"{PERSONAL_KIND}{reminder.id}", _personal_payload(reminder), at)
+        _row(
+            NO_CYCLE,
+            user,
+            f"{PERSONAL_KIND}{reminder.id}",
+            _personal_payload(reminder),
+            at,
+            chat_id=reminder.chat_id,  # where it was set (a group reminds the group)
+        )
         for reminder, user in due
     ]
-    for row, (reminder, _) in zip(rows, due, strict=True):
-        row["chat_id"] = reminder.chat_id
     return await repo.insert_new(session=session, rows=rows)
 
 
