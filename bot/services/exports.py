@@ -119,7 +119,7 @@ class ActivityRows:
         self.locale, self.tz, self.names = locale, tz, names
         self.separator = t(locale, "form.list_separator")
         self._labels: dict[str, str] = {}
-        self._audiences: dict[str | None, str] = {}
+        self._audiences: dict[Any, str] = {}
 
     def label(self, key: str) -> str:
         """A translated label, cached (the same few types repeat on every row)."""
@@ -139,14 +139,15 @@ class ActivityRows:
             self.local(updated_at),
         ]  # fmt: skip
 
-    def audience(self, raw: str | None) -> str:
-        """The audience labels joined, from the stored JSON text; the same few combinations
-        repeat, so each is decoded and translated once."""
-        if raw not in self._audiences:
-            keys = json.loads(raw) if raw else []
+    def audience(self, raw: str | list[str] | None) -> str:
+        """The audience labels joined; the same few combinations repeat, so each is decoded
+        and translated once (SQLite hands over the JSON text, asyncpg a decoded list)."""
+        key = raw if raw is None or isinstance(raw, str) else tuple(raw)
+        if key not in self._audiences:
+            keys = json.loads(raw) if isinstance(raw, str) else list(raw or [])
             labels = (self.label(f"activity.audience.{a}") for a in keys)
-            self._audiences[raw] = self.separator.join(labels)
-        return self._audiences[raw]
+            self._audiences[key] = self.separator.join(labels)
+        return self._audiences[key]
 
     def local(self, moment: datetime | None) -> datetime | None:
         """A stored UTC time as local wall time (Excel knows no time zones)."""
@@ -175,6 +176,24 @@ async def write_activities(
     names = await org_names(session, org)
     shaper = ActivityRows(locale, tz, names)
     workbook = await run(Workbook, target)
+    try:
+        totals = await _fill(session, workbook, shaper, org, period, run)
+    except BaseException:
+        workbook.abort()
+        raise
+    await run(workbook.close)
+    return totals
+
+
+async def _fill(
+    session: AsyncSession,
+    workbook: Workbook,
+    shaper: ActivityRows,
+    org: Org | None,
+    period: Period,
+    run: Callable[..., Any],
+) -> Totals:
+    locale = shaper.locale
     detail = workbook.sheet(t(locale, "export.sheet.activities"), WIDTHS)
     detail.header([t(locale, f"export.col.{name}") for name in COLUMNS])
     totals = Totals()
@@ -185,7 +204,6 @@ async def write_activities(
         await run(detail.rows, [shaper.row(r) for r in part])
     summary = workbook.sheet(t(locale, "export.sheet.totals"), TOTAL_WIDTHS)
     await run(_write_totals, summary, totals, shaper, org, period)
-    await run(workbook.close)
     return totals
 
 

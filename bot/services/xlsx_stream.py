@@ -9,6 +9,7 @@ column, a bold header, a frozen first row); the tests read every one back with o
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import zipfile
@@ -170,6 +171,14 @@ class Workbook:
         if self._open is not None:
             self._open.close()
             self._open = None
+
+    def abort(self) -> None:
+        """Give up after a failure: release the file without finishing the workbook."""
+        with contextlib.suppress(Exception):
+            if self._open is not None:
+                self._open._out.close()
+        with contextlib.suppress(Exception):
+            self._zip.close()
 
     def close(self) -> None:
         """Write the workbook parts and finish the zip."""
