@@ -250,7 +250,7 @@ class KnowledgeBase:
             prepared = self._prepare_task()((Path(path), override))
             if isinstance(prepared, IngestError):
                 raise prepared
-            _check_duplicate(prepared, docs)
+            _check_duplicate(prepared, _by_hash(docs.values()))
             self._commit(docs, [prepared])
         return prepared.info
 
@@ -273,11 +273,12 @@ class KnowledgeBase:
             # Reading, chunking and tokenising run in worker processes for big batches.
             results = parallel_map(self._prepare_task(), [(f, Metadata()) for f in files])
             added: list[_Prepared] = []
+            seen = _by_hash(docs.values())
             for file, result in zip(files, results, strict=True):
                 try:
                     if isinstance(result, IngestError):
                         raise result
-                    _check_duplicate(result, {**docs, **{p.info.doc_id: p.info for p in added}})
+                    _check_duplicate(result, seen)
                 except IngestError as error:
                     if skip_duplicates and error.code == IngestCode.DUPLICATE:
                         continue
@@ -286,6 +287,7 @@ class KnowledgeBase:
                     errors.append((file, error))
                     continue
                 if result.info.sha256 not in removed:
+                    seen[result.info.sha256] = result.info
                     added.append(result)
             self._commit(docs, added)
         return [prepared.info for prepared in added]
@@ -311,7 +313,7 @@ class KnowledgeBase:
         prepared = self._prepare_task()((Path(path), Metadata()))
         if isinstance(prepared, IngestError):
             raise prepared
-        _check_duplicate(prepared, self._state().docs)
+        _check_duplicate(prepared, _by_hash(self._state().docs.values()))
         return prepared.info
 
     def rebuild(self) -> None:
@@ -355,7 +357,8 @@ class KnowledgeBase:
             for prepared in added:
                 written.append(self._write_passages(prepared))
                 docs[prepared.info.doc_id] = prepared.info
-            self._rebuild(docs)
+            # The new documents' passages are at hand: no need to read them back.
+            self._rebuild(docs, known={p.info.doc_id: _stored(p) for p in added})
             self._save_registry(docs)
         except BaseException:
             for prepared in added:
@@ -473,15 +476,23 @@ class KnowledgeBase:
             out.append((row, analysis))
         return out
 
-    def _rebuild(self, docs: dict[str, DocumentInfo], *, force: bool = False) -> None:
-        """Build and atomically publish the index for ``docs``."""
+    def _rebuild(
+        self,
+        docs: dict[str, DocumentInfo],
+        *,
+        force: bool = False,
+        known: dict[str, list[tuple[_Row, _Analysis]]] | None = None,
+    ) -> None:
+        """Build and atomically publish the index for ``docs`` (``known``: passages in hand)."""
         from bot.services.knowledge.index import PassageIndex, write_json
 
         key = self._index_key(docs)
         rows: list[_Row] = []
         analyses: list[_Analysis | None] = []
+        known = known or {}
         for info in docs.values():
-            for row, analysis in self._read_passages(info, fresh=force):
+            stored = known.get(info.doc_id)
+            for row, analysis in stored or self._read_passages(info, fresh=force):
                 rows.append(row)
                 analyses.append(analysis)
         stale = [i for i, analysis in enumerate(analyses) if analysis is None]
@@ -639,11 +650,25 @@ def _describe(
     )
 
 
-def _check_duplicate(prepared: _Prepared, docs: dict[str, DocumentInfo]) -> None:
-    """Raise ``duplicate`` when the same content is already indexed."""
-    for known in docs.values():
-        if known.sha256 == prepared.info.sha256:
-            raise IngestError(IngestCode.DUPLICATE, prepared.info.file_name, doc_id=known.doc_id)
+def _stored(prepared: _Prepared) -> list[tuple[_Row, _Analysis]]:
+    """A prepared document's passages as ``_read_passages`` would read them back."""
+    doc_id = prepared.info.doc_id
+    return [
+        (_Row(doc_id, p.position, p.section, p.text, str(p.kind)), analysis)
+        for p, analysis in zip(prepared.passages, prepared.analyses, strict=True)
+    ]
+
+
+def _by_hash(docs: Iterable[DocumentInfo]) -> dict[str, DocumentInfo]:
+    """Documents by content hash."""
+    return {info.sha256: info for info in docs}
+
+
+def _check_duplicate(prepared: _Prepared, known: dict[str, DocumentInfo]) -> None:
+    """Raise ``duplicate`` when the same content is already indexed (``known``: by hash)."""
+    twin = known.get(prepared.info.sha256)
+    if twin is not None:
+        raise IngestError(IngestCode.DUPLICATE, prepared.info.file_name, doc_id=twin.doc_id)
 
 
 def _read_json(path: Path) -> Any:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-import unicodedata
 from pathlib import Path
 
 from bot.services.knowledge.errors import IngestCode, IngestError
+from bot.services.knowledge.tokenize import nfkc
 
 MAX_BYTES = 20 * 1024 * 1024
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
@@ -99,5 +99,5 @@ def _read_pdf(path: Path) -> str:
 
 def content_hash(text: str) -> str:
     """sha256 of the text with width folded and all whitespace removed."""
-    normalised = _SPACE_RE.sub("", unicodedata.normalize("NFKC", text))
+    normalised = _SPACE_RE.sub("", nfkc(text))
     return hashlib.sha256(normalised.encode("utf-8")).hexdigest()
