@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy import insert as core_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, func, select
@@ -22,6 +24,7 @@ from storage.task_models import (
 )
 
 RECIPIENT_ROLES = (Role.LIAISON, Role.INFO_OFFICER, Role.ADMIN)
+INSERT_CHUNK = 1000  # rows per multi-row INSERT (well under both databases' parameter limits)
 
 
 async def add_task(
@@ -30,7 +33,10 @@ async def add_task(
     """Insert a task with its targets and its first cycle."""
     session.add(task)
     await session.flush()
-    session.add_all(TaskTarget(task_id=task.id, org_id=org_id) for org_id in org_ids)  # type: ignore[arg-type]
+    # Core INSERTs in chunks: a province-wide task has 10,000 targets, too many ORM objects.
+    rows = [{"task_id": task.id, "org_id": org_id} for org_id in org_ids]
+    for start in range(0, len(rows), INSERT_CHUNK):
+        await session.exec(core_insert(TaskTarget).values(rows[start : start + INSERT_CHUNK]))  # type: ignore[call-overload]
     first.task_id = task.id  # type: ignore[assignment]
     session.add(first)
     await session.flush()
@@ -169,6 +175,30 @@ async def targets_within(*, session: AsyncSession, task_id: int, path: str) -> b
     return (await session.exec(query)).first() is not None
 
 
+async def target_states(
+    *, session: AsyncSession, task_id: int, cycle_id: int, path: str | None
+) -> list[tuple[int, bool | None]]:
+    """(org id, late flag of its current submission or None) per target, in one query."""
+    current = (
+        select(ReportSubmission.org_id, ReportSubmission.late)
+        .where(
+            ReportSubmission.cycle_id == cycle_id, col(ReportSubmission.superseded_at).is_(None)
+        )
+        .subquery()
+    )
+    query = (
+        select(TaskTarget.org_id, current.c.late)
+        .outerjoin(current, current.c.org_id == TaskTarget.org_id)
+        .where(TaskTarget.task_id == task_id)
+    )
+    if path is not None:
+        query = query.join(Org, col(Org.id) == TaskTarget.org_id).where(
+            col(Org.path).startswith(path)
+        )
+    rows = (await session.exec(query.order_by(col(TaskTarget.org_id)))).all()
+    return [(int(org_id), None if late is None else bool(late)) for org_id, late in rows]
+
+
 async def current_submissions(
     *, session: AsyncSession, cycle_id: int
 ) -> Sequence[ReportSubmission]:
@@ -177,6 +207,17 @@ async def current_submissions(
         ReportSubmission.cycle_id == cycle_id, col(ReportSubmission.superseded_at).is_(None)
     )
     return (await session.exec(query.order_by(col(ReportSubmission.org_id)))).all()
+
+
+async def submission_figures(
+    *, session: AsyncSession, cycle_id: int
+) -> dict[int, tuple[bool, dict[str, Any]]]:
+    """org id → (late, indicators) of the cycle's current submissions, without their texts."""
+    query = select(
+        ReportSubmission.org_id, ReportSubmission.late, ReportSubmission.indicators
+    ).where(ReportSubmission.cycle_id == cycle_id, col(ReportSubmission.superseded_at).is_(None))
+    rows = (await session.exec(query)).all()
+    return {int(org_id): (bool(late), dict(values or {})) for org_id, late, values in rows}
 
 
 async def current_submission(

@@ -294,10 +294,11 @@ async def test_workbook_of_a_recurring_task_within_a_scope(sessions, clock, tree
         data = await task_export.task_workbook(session, task.id, Scope(tree["赛罕区科协"]), TZ)
     book = load_workbook(io.BytesIO(data))
     assert book.sheetnames == ["汇总", "第1期", "第2期"]
+    assert book["第1期"]["A1"].font.b and book["第1期"].freeze_panes == "A2"
     assert [row[:3] for row in book["第1期"].iter_rows(min_row=2, values_only=True)] == [
         ("赛罕区科协", "内蒙古自治区科协 › 呼和浩特市科协 › 赛罕区科协", "已提交")
     ]
     assert list(book["汇总"].iter_rows(min_row=2, values_only=True)) == [
-        (1, "2026-03-31 18:00", 1, 1, 0, 0, 7),
-        (2, "2026-04-30 18:00", 1, 0, 0, 1, 0),
+        (1, datetime(2026, 3, 31, 18, 0), 1, 1, 0, 0, 7),
+        (2, datetime(2026, 4, 30, 18, 0), 1, 0, 0, 1, 0),
     ]

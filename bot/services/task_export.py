@@ -1,17 +1,19 @@
-"""A task's submissions as an Excel workbook: one row per target org, and a 汇总 sheet."""
+"""A task's submissions as an Excel workbook: 汇总 first, then a sheet per cycle with a row per
+target org. Rows stream through the project's SpreadsheetML writer (bot/services/xlsx_stream.py),
+so 10,000 orgs take a fraction of openpyxl's time and flat memory."""
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.styles import Font
-from openpyxl.worksheet.worksheet import Worksheet
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services import xlsx_stream
 from bot.services.orgs import PATH_SEPARATOR
 from bot.services.people import Scope
 from storage import tasks_repo
@@ -22,7 +24,8 @@ FIXED_HEADERS = ("组织", "组织路径", "状态", "提交时间", "是否逾�
 SUMMARY_HEADERS = ("周期", "截止时间", "应报", "按时提交", "逾期提交", "未提交")
 STATE_WORDS = {"submitted": "已提交", "late": "逾期提交", "missing": "未提交"}
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
-CELL_MAX = 32_767  # Excel's limit of characters in one cell
+CELL_MAX = xlsx_stream.CELL_MAX
+ORG_WIDTHS = (24, 40, 10, 17, 9)
 
 
 class ExportError(ValueError):
@@ -32,26 +35,32 @@ class ExportError(ValueError):
 async def task_workbook(
     session: AsyncSession, task_id: int, scope: Scope | None, tz: ZoneInfo = DEFAULT_TZ
 ) -> bytes:
-    """The .xlsx bytes: a sheet per cycle (a row per target org in ``scope``) and 汇总."""
+    """The .xlsx bytes: 汇总 (a row per cycle), then a sheet per cycle (a row per org in scope)."""
     task = await session.get(ReportTask, task_id)  # a withdrawn task can still be exported
     if task is None:
         raise ExportError(f"no task {task_id}")
     orgs = await _target_orgs(session, task_id, scope)
-    paths = await _paths(session, orgs)
-    book = Workbook()
-    summary = book.active
-    summary.title = "汇总"
-    _header(summary, [*SUMMARY_HEADERS, *task.indicators])
-    cycles = await tasks_repo.cycles_of(session=session, task_id=task_id)
-    for cycle in cycles:
-        title = "报送情况" if len(cycles) == 1 else f"第{cycle.seq}期"
-        current = await tasks_repo.current_submissions(session=session, cycle_id=cycle.id)  # type: ignore[arg-type]
-        by_org = {row.org_id: row for row in current}
-        sheet = book.create_sheet(title)
-        _cycle_sheet(sheet, task, orgs, paths, by_org, tz)
-        summary.append(_summary_row(task, cycle, orgs, by_org, tz))
+    cycles = list(await tasks_repo.cycles_of(session=session, task_id=task_id))
     out = io.BytesIO()
-    book.save(out)
+    book = xlsx_stream.Workbook(out)
+    try:
+        summary = book.sheet("汇总", (8, 17, 8, 10, 10, 8))
+        summary.header([*SUMMARY_HEADERS, *task.indicators])
+        for cycle in cycles:  # the totals come first, so they are counted in a light pass
+            figures = await tasks_repo.submission_figures(session=session, cycle_id=cycle.id)  # type: ignore[arg-type]
+            summary.rows([_summary_row(task, cycle, orgs, figures, tz)])
+        paths = await _paths(session, orgs)
+        for cycle in cycles:
+            title = "报送情况" if len(cycles) == 1 else f"第{cycle.seq}期"
+            sheet = book.sheet(title, ORG_WIDTHS)
+            sheet.header([*FIXED_HEADERS, *task.sections, *task.indicators])
+            current = await tasks_repo.current_submissions(session=session, cycle_id=cycle.id)  # type: ignore[arg-type]
+            by_org = {row.org_id: row for row in current}
+            sheet.rows(_org_rows(task, orgs, paths, by_org, tz))
+        book.close()
+    except BaseException:
+        book.abort()
+        raise
     return out.getvalue()
 
 
@@ -74,56 +83,47 @@ async def _paths(session: AsyncSession, orgs: Sequence[Org]) -> dict[int, str]:
     }
 
 
-def _header(sheet: Worksheet, headers: Sequence[str]) -> None:
-    sheet.append(list(headers))
-    for cell in sheet[1]:
-        cell.font = Font(bold=True)
-    sheet.freeze_panes = "A2"
-
-
-def _cycle_sheet(
-    sheet: Worksheet,
+def _org_rows(
     task: ReportTask,
     orgs: Sequence[Org],
     paths: dict[int, str],
     by_org: dict[int, ReportSubmission],
     tz: ZoneInfo,
-) -> None:
-    _header(sheet, [*FIXED_HEADERS, *task.sections, *task.indicators])
+) -> Iterator[list[Any]]:
     for org in orgs:
         row = by_org.get(org.id)  # type: ignore[arg-type]
-        state = "missing" if row is None else "late" if row.late else "submitted"
-        sheet.append(
-            [
-                org.name,
-                paths.get(org.id, org.name),  # type: ignore[arg-type]
-                STATE_WORDS[state],
-                row.submitted_at.astimezone(tz).strftime("%Y-%m-%d %H:%M") if row else "",
-                ("是" if row.late else "否") if row else "",
-                *[
-                    (row.sections.get(name, "") if row else "")[:CELL_MAX]
-                    for name in task.sections
-                ],
-                *[row.indicators.get(name, 0) if row else None for name in task.indicators],
-            ]
-        )
-    sheet.column_dimensions["A"].width = 24
-    sheet.column_dimensions["B"].width = 40
+        if row is None:
+            yield [org.name, paths.get(org.id, org.name), STATE_WORDS["missing"]]  # type: ignore[arg-type]
+            continue
+        yield [
+            org.name,
+            paths.get(org.id, org.name),  # type: ignore[arg-type]
+            STATE_WORDS["late" if row.late else "submitted"],
+            _local(row.submitted_at, tz),
+            "是" if row.late else "否",
+            *[row.sections.get(name, "")[:CELL_MAX] for name in task.sections],
+            *[int(row.indicators.get(name, 0)) for name in task.indicators],
+        ]
+
+
+def _local(moment: datetime, tz: ZoneInfo) -> datetime:
+    """Local wall time, as Excel has no time zones."""
+    return moment.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0)
 
 
 def _summary_row(
     task: ReportTask,
     cycle: TaskCycle,
     orgs: Sequence[Org],
-    by_org: dict[int, ReportSubmission],
+    figures: dict[int, tuple[bool, dict[str, Any]]],
     tz: ZoneInfo,
-) -> list[object]:
-    done = [by_org[org.id] for org in orgs if org.id in by_org]
-    late = sum(1 for row in done if row.late)
-    totals = [sum(int(row.indicators.get(name, 0)) for row in done) for name in task.indicators]
+) -> list[Any]:
+    done = [figures[org.id] for org in orgs if org.id in figures]
+    late = sum(1 for is_late, _ in done if is_late)
+    totals = [sum(int(values.get(name, 0)) for _, values in done) for name in task.indicators]
     return [
         cycle.seq,
-        cycle.deadline.astimezone(tz).strftime("%Y-%m-%d %H:%M"),
+        _local(cycle.deadline, tz),
         len(orgs),
         len(done) - late,
         late,

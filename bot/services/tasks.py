@@ -347,22 +347,12 @@ async def cycle_status(session: AsyncSession, cycle_id: int, scope: Scope | None
     status = CycleStatus()
     if cycle is None:
         return status
-    targets = await tasks_repo.target_ids(session=session, task_id=cycle.task_id)
-    if scope is not None and scope.org is not None:
-        orgs = await orgs_repo.list_orgs(session=session, within=scope.org)
-        inside = {org.id for org in orgs}
-        targets = [org_id for org_id in targets if org_id in inside]
-    done = {
-        s.org_id: s
-        for s in await tasks_repo.current_submissions(session=session, cycle_id=cycle_id)
-    }
-    for org_id in targets:
-        if org_id not in done:
-            status.missing.append(org_id)
-        elif done[org_id].late:
-            status.late.append(org_id)
-        else:
-            status.submitted.append(org_id)
+    path = scope.org.path if scope is not None and scope.org is not None else None
+    for org_id, late in await tasks_repo.target_states(
+        session=session, task_id=cycle.task_id, cycle_id=cycle_id, path=path
+    ):
+        bucket = status.missing if late is None else status.late if late else status.submitted
+        bucket.append(org_id)
     return status
 
 
