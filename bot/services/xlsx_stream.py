@@ -116,12 +116,25 @@ class Sheet:
         self._rows += 1
         number = self._rows
         style = f' s="{STYLE_BOLD}"' if bold else ""
-        cells = [
-            _cell(f"{letter}{number}", value, style)
-            for letter, value in zip(self._letters, values, strict=False)
-            if value is not None and value != ""
-        ]
-        return f'<row r="{number}">{"".join(cells)}</row>'
+        parts = [f'<row r="{number}">']
+        add = parts.append
+        # Strings and integers, most of an export's cells, are formatted inline: a function
+        # call per cell is a fifth of the time of a big export.
+        for letter, value in zip(self._letters, values, strict=False):
+            kind = type(value)
+            if kind is str:
+                if value:
+                    content = value if _SPECIAL.search(value) is None else text(value)
+                    if len(content) > CELL_MAX:
+                        content = text(value)
+                    add(f'<c r="{letter}{number}" t="inlineStr"{style}><is>'
+                        f'<t xml:space="preserve">{content}</t></is></c>')  # fmt: skip
+            elif kind is int:
+                add(f'<c r="{letter}{number}"{style}><v>{value}</v></c>')
+            elif value is not None:
+                add(_cell(f"{letter}{number}", value, style))
+        add("</row>")
+        return "".join(parts)
 
     def close(self) -> None:
         """End the sheet's XML."""
