@@ -1,12 +1,12 @@
 """Reminder scheduler and sender: APScheduler 3 on PTB's loop, a ledger drained at Telegram's rate.
 
 APScheduler holds two jobs only, with fixed ids, in a SQLAlchemyJobStore on the bot's own
-database: each minute ``dispatch_job`` hands whatever is due to the sender (see
-bot/services/reminders.py), and on Monday at 08:30 local ``digest_job`` writes the admins'
-digests. One job per reminder would not do: 600 or more jobs due at the same instant in a
-SQLite job store are skipped under the default 1 s misfire grace. With several workers only
-the leader runs the scheduler and the sender (a PostgreSQL advisory lock); the ledger's unique
-key makes a double hand-over impossible anyway.
+database (on SQLite in a file beside it, see `job_store_url`): each minute ``dispatch_job``
+hands whatever is due to the sender (see bot/services/reminders.py), and on Monday at 08:30
+local ``digest_job`` writes the admins' digests. One job per reminder would not do: 600 or
+more jobs due at the same instant in a SQLite job store are skipped under the default 1 s
+misfire grace. With several workers only the leader runs the scheduler and the sender (a
+PostgreSQL advisory lock); the ledger's unique key makes a double hand-over impossible anyway.
 
 The sender claims due ``pending`` ledger rows in small batches and sends them on the broadcast
 lane, through the broadcast sender's own RateLimiter, so reminders and notices together stay
@@ -22,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -75,12 +76,30 @@ class ReminderSettings(BaseSettings):
 
 
 def sync_database_url(url: str) -> str:
-    """The job store's synchronous URL for the bot's async one (aiosqlite → pysqlite …)."""
+    """The synchronous URL for the bot's async one (aiosqlite → pysqlite, asyncpg → psycopg)."""
     parsed = make_url(url)
     driver = {"sqlite": "sqlite", "postgresql": "postgresql+psycopg"}.get(
         parsed.get_backend_name()
     )
     return parsed.set(drivername=driver).render_as_string(hide_password=False) if driver else url
+
+
+def job_store_url(database_url: str) -> str:
+    """Where the jobs are kept: the bot's database, or on SQLite a file beside it.
+
+    APScheduler 3 calls its job store synchronously on the event loop. On SQLite, whose write
+    lock covers the whole file, writing a job's next run time while one of the bot's
+    transactions holds the lock (they start with BEGIN IMMEDIATE) would block the loop that
+    transaction needs to finish: measured here, the write waits out the busy timeout and fails,
+    and a failed write ends APScheduler's wake-ups. A file of its own has no such contention.
+    """
+    url = make_url(sync_database_url(database_url))
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return url.render_as_string(hide_password=False)
+    path = Path(url.database)
+    return url.set(
+        database=str(path.with_name(f"{path.stem}-scheduler{path.suffix}"))
+    ).render_as_string(hide_password=False)
 
 
 # --- the sender --------------------------------------------------------------------------------
@@ -356,10 +375,8 @@ class ReminderService:
 
 
 def build_scheduler(database_url: str, tz: ZoneInfo) -> AsyncIOScheduler:
-    """An AsyncIOScheduler whose job store is the bot's own database (a sync engine on it)."""
-    url = sync_database_url(database_url)
-    options: dict[str, Any] = {"connect_args": {"timeout": 30}} if url.startswith("sqlite") else {}
-    store = SQLAlchemyJobStore(engine=create_engine(url, **options))
+    """An AsyncIOScheduler with a SQLAlchemy job store (see `job_store_url`)."""
+    store = SQLAlchemyJobStore(engine=create_engine(job_store_url(database_url)))
     return AsyncIOScheduler(jobstores={"default": store}, timezone=tz)
 
 

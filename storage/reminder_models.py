@@ -86,8 +86,9 @@ class PersonalReminder(SQLModel, table=True):
     created_at: datetime
 
 
-# APScheduler's own job table, declared here so that the migration creates it and the schema
-# check knows it; the job store finds it in place (same columns as SQLAlchemyJobStore's).
+# APScheduler's own job table (the columns of SQLAlchemyJobStore's), declared here so that the
+# migration creates it and the schema check knows it. The PostgreSQL job store finds it in
+# place; on SQLite the jobs live in a file of their own (bot.scheduler.job_store_url).
 scheduler_jobs = Table(
     "apscheduler_jobs",
     SQLModel.metadata,

@@ -14,12 +14,19 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from sqlalchemy import text
 
 from bot import scheduler as scheduler_mod
 from bot.runtime import runtime_of
-from bot.scheduler import DIGEST_JOB, DISPATCH_JOB, ReminderService, sync_database_url
+from bot.scheduler import (
+    DIGEST_JOB,
+    DISPATCH_JOB,
+    ReminderService,
+    job_store_url,
+    sync_database_url,
+)
 from bot.services import orgs, people
 from bot.services import tasks as task_svc
 from bot.updates import TgUser
@@ -60,10 +67,20 @@ class FakeSleep:
 
 
 @pytest.fixture
-def scheduled(monkeypatch):
+def scheduled(monkeypatch, settings):
     """The scheduler starts (paused: the test fires its jobs) without a bot token."""
     monkeypatch.setenv("REMINDERS_SCHEDULER", "true")
     monkeypatch.setenv("REMINDERS_PAUSED", "true")
+    empty_job_store(settings)
+
+
+def empty_job_store(settings) -> None:
+    """No jobs left by an earlier test (SQLite keeps them in a file the tables' reset misses)."""
+    engine = sqlalchemy.create_engine(job_store_url(settings.database_url))
+    if sqlalchemy.inspect(engine).has_table("apscheduler_jobs"):
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM apscheduler_jobs"))
+    engine.dispose()
 
 
 @pytest.fixture
@@ -131,10 +148,13 @@ async def sent_reminders(sessions) -> list[tuple[int, str, str]]:
     )
 
 
-async def stored_job_ids(sessions) -> list[str]:
-    async with transaction(sessions) as session:
-        found = await session.exec(text("SELECT id FROM apscheduler_jobs ORDER BY id"))
-        return [row[0] for row in found.all()]
+def stored_job_ids(settings) -> list[str]:
+    engine = sqlalchemy.create_engine(job_store_url(settings.database_url))
+    with engine.connect() as connection:
+        found = connection.execute(text("SELECT id FROM apscheduler_jobs ORDER BY id"))
+        ids = [row[0] for row in found.all()]
+    engine.dispose()
+    return ids
 
 
 async def publish(sessions, clock, world) -> int:
@@ -180,7 +200,7 @@ async def test_two_weeks_of_reminders_with_a_restart(settings, clock, sessions, 
         # 09:00 on the 22nd: the d3 rows are handed over, then the process stops unsent.
         stored = {job.id: job.next_run_time for job in service.scheduler.get_jobs()}
         await scheduler_mod.stop_service(bot.app)
-    assert await stored_job_ids(sessions) == [DIGEST_JOB, DISPATCH_JOB]
+    assert stored_job_ids(settings) == [DIGEST_JOB, DISPATCH_JOB]
     async with running_bot(settings, clock, after=bot) as second:
         service = service_of(second, clock)
         # Rebuilt from the job store: the stored next run times, not freshly added jobs.
@@ -251,6 +271,9 @@ def test_the_job_store_url_uses_sync_drivers():
     assert sync_database_url("sqlite+aiosqlite:////tmp/x.db") == "sqlite:////tmp/x.db"
     pg = sync_database_url("postgresql+asyncpg://u:p@h:5432/db")
     assert pg == "postgresql+psycopg://u:p@h:5432/db"
+    # PostgreSQL keeps the jobs in the bot's database; SQLite in a file of their own.
+    assert job_store_url("postgresql+asyncpg://u:p@h:5432/db") == pg
+    assert job_store_url("sqlite+aiosqlite:////d/stabot.db") == "sqlite:////d/stabot-scheduler.db"
 
 
 async def test_rows_that_no_longer_hold_are_skipped(settings, clock, sessions, world, scheduled):
@@ -278,6 +301,7 @@ async def test_the_running_scheduler_runs_the_stored_job(
 ):
     """Unpaused, APScheduler itself calls the stored dispatch job on PTB's loop."""
     monkeypatch.setenv("REMINDERS_SCHEDULER", "true")
+    empty_job_store(settings)
     await publish(sessions, clock, world)
     clock.set(local(2026, 3, 18, 9))
     async with running_bot(settings, clock) as bot:
