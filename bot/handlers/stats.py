@@ -135,6 +135,7 @@ async def _send_export(
                 locale=locale,
                 tz=rt.settings.tz,
                 offload=exports.offload_to_thread,
+                pause=session.commit,  # SQLite: other chats may write between chunks
             )
         period = {"start": job.period.start, "end": job.period.end}
         if totals.rows == 0:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -97,7 +97,15 @@ async def org_names(session: AsyncSession, org: Org | None) -> OrgNames:
     return OrgNames([(int(i), n, p) for i, n, p in await session.exec(query)])
 
 
-def _detail_query(org: Org | None, period: Period) -> Any:
+def _id_query(org: Org | None, period: Period) -> Any:
+    return (
+        select(Activity.id)
+        .where(*alive_between(period), *in_subtree(org))
+        .order_by(col(Activity.day), col(Activity.id))
+    )
+
+
+def _detail_query() -> Any:
     fields: list[Any] = [getattr(Activity, name) for name in DETAIL_FIELDS]
     # The audience comes as its JSON text, decoded once per distinct list (see `audience`).
     fields[DETAIL_FIELDS.index("audience")] = type_coerce(Activity.audience, Text)
@@ -107,7 +115,7 @@ def _detail_query(org: Org | None, period: Period) -> Any:
     return (
         select(*fields, photos, User.real_name)
         .outerjoin(User, col(User.telegram_id) == col(Activity.created_by))
-        .where(*alive_between(period), *in_subtree(org))
+        .where(col(Activity.deleted_at).is_(None))  # deleted since the ids were read
         .order_by(col(Activity.day), col(Activity.id))
     )
 
@@ -166,23 +174,34 @@ async def write_activities(
     locale: str,
     tz: ZoneInfo,
     offload: Callable[..., Any] | None = None,
+    pause: Callable[[], Awaitable[Any]] | None = None,
 ) -> Totals:
     """Write the activities of ``org``'s subtree (None: all) in ``period`` as .xlsx to ``target``.
 
     ``offload``: how to run the CPU-bound writing (``asyncio.to_thread`` in the bot, so other
-    chats are served meanwhile); by default it runs inline.
+    chats are served meanwhile); by default it runs inline. ``pause``: awaited between chunks;
+    the bot passes ``session.commit`` so that SQLite's write lock, which every transaction
+    takes, is not held for the whole export.
     """
-    run = offload or _inline
+    steps = Steps(offload or _inline, pause)
     names = await org_names(session, org)
     shaper = ActivityRows(locale, tz, names)
-    workbook = await run(Workbook, target)
+    workbook = await steps.run(Workbook, target)
     try:
-        totals = await _fill(session, workbook, shaper, org, period, run)
+        totals = await _fill(session, workbook, shaper, org, period, steps)
     except BaseException:
         workbook.abort()
         raise
-    await run(workbook.close)
+    await steps.run(workbook.close)
     return totals
+
+
+@dataclass(frozen=True)
+class Steps:
+    """How an export runs its CPU work, and what it does between two chunks of rows."""
+
+    run: Callable[..., Awaitable[Any]]
+    pause: Callable[[], Awaitable[Any]] | None = None
 
 
 async def _fill(
@@ -191,19 +210,25 @@ async def _fill(
     shaper: ActivityRows,
     org: Org | None,
     period: Period,
-    run: Callable[..., Any],
+    steps: Steps,
 ) -> Totals:
     locale = shaper.locale
     detail = workbook.sheet(t(locale, "export.sheet.activities"), WIDTHS)
     detail.header([t(locale, f"export.col.{name}") for name in COLUMNS])
     totals = Totals()
-    stream = await session.stream(_detail_query(org, period).execution_options(yield_per=CHUNK))
-    async for part in stream.partitions():
+    # The ids first (in the sheet's order), then the rows chunk by chunk: each chunk is its own
+    # short query, so the export can let go of the database between chunks.
+    ids = list(await session.exec(_id_query(org, period)))
+    for start in range(0, len(ids), CHUNK):
+        query = _detail_query().where(col(Activity.id).in_(ids[start : start + CHUNK]))
+        part = (await session.exec(query)).all()
+        if steps.pause is not None:
+            await steps.pause()
         for r in part:
             totals.add(r.type, r.org_id, r.amount or 0, r.participants or 0)
-        await run(detail.rows, [shaper.row(r) for r in part])
+        await steps.run(detail.rows, [shaper.row(r) for r in part])
     summary = workbook.sheet(t(locale, "export.sheet.totals"), TOTAL_WIDTHS)
-    await run(_write_totals, summary, totals, shaper, org, period)
+    await steps.run(_write_totals, summary, totals, shaper, org, period)
     return totals
 
 
