@@ -216,6 +216,8 @@ async def test_custom_range_is_typed_and_checked(settings, clock, logged, sessio
         await bot.text(HOHHOT_ADMIN, "/stats")
         await bot.press(HOHHOT_ADMIN, "自定义")
         assert "起止日期" in bot.last_text(HOHHOT_ADMIN.id)
+        unclear = await bot.text(HOHHOT_ADMIN, "上个季度吧")  # no date: the form's own hint
+        assert "没看懂这个日期范围" in "\n".join(sent_texts(unclear))
         refused = await bot.text(HOHHOT_ADMIN, "2026-03-01 至 2026-01-01")
         assert "早于开始日期" in "\n".join(sent_texts(refused)) and not _photos(refused)
         calls = await bot.text(HOHHOT_ADMIN, "2026-02-01 至 2026-02-28")

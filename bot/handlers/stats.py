@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 import tempfile
 from collections.abc import Awaitable, Callable
 
@@ -31,6 +32,9 @@ from storage.db import transaction
 MakeOutcome = Callable[[FlowContext], Awaitable[flow.Outcome | None]]
 DOCUMENT_LIMIT = 50 * 1024 * 1024  # what Telegram accepts from a bot
 SPOOL = 8 * 1024 * 1024  # bigger workbooks go to a temporary file instead of memory
+# Every date range has a digit or a Chinese numeral; other texts skip the state look-up.
+MAYBE_RANGE = re.compile(r"[0-9０-９〇零一二三四五六七八九十]")
+RANGE_MAX = 80
 
 
 def _args(context: StabotContext) -> str:
@@ -61,12 +65,14 @@ async def button(update: Update, context: StabotContext) -> None:
 
 async def typed_range(update: Update, context: StabotContext) -> None:
     """The range typed into the open 自定义 step; every other text passes on to later groups."""
+    text = update.effective_message.text or ""
+    if not MAYBE_RANGE.search(text) or len(text) > RANGE_MAX:
+        return  # no date in it: the form engine answers the open step with its hint, if any
     chat, user = update.effective_chat, update.effective_user
     async with transaction(context.rt.sessions) as session:
         row = await conversations_repo.get_state(session=session, chat_id=chat.id, user_id=user.id)
     if row is None or row.flow != flow.RANGE_FORM:
         return
-    text = update.effective_message.text or ""
     await _run(update, context, lambda ctx: flow.typed_range(ctx, text))
     raise ApplicationHandlerStop
 
