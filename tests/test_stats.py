@@ -328,3 +328,15 @@ async def test_report_completion_counts_due_cycles_of_the_subtree(
         1, 2, 1, 1, 0
     )  # fmt: skip
     assert (everything.expected, everything.missing, round(everything.rate, 2)) == (3, 1, 0.67)
+
+
+async def test_only_pushes_give_text_without_charts(sessions, clock, tree):
+    async with transaction(sessions) as session:
+        session.add(activity(tree["青山区科协"], date(2026, 3, 10), "push", None, amount=12))
+    async with transaction(sessions) as session:
+        figures = await svc.compute(
+            session, org=tree["包头市科协"], period=svc.period_of("month", TODAY),
+            now=clock.now(), tz=TZ,
+        )  # fmt: skip
+    assert (figures.empty, figures.pushes, figures.activities) == (False, 12, 0)
+    assert flow.charts(figures) == []

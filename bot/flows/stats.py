@@ -320,36 +320,30 @@ def summary(figures: svc.Stats, org: Label) -> list[Msg]:
 
 
 def charts(figures: svc.Stats) -> list[Chart]:
-    """By type (bar), by month (line, when the period spans months), top orgs (horizontal)."""
+    """By type (bar), by month (line, over several months), top orgs (horizontal bars).
+
+    Only pushes in the period: no chart at all (the text says how many), never an empty one.
+    """
+    if not figures.activities:
+        return []
+    activities = Msg("stats.chart.activities")
+    types = figures.by_type
     drawn = [
         Chart(
             "bar",
             Msg("stats.chart.by_type"),
-            [_type_name(row.type) for row in figures.by_type],
-            [row.count for row in figures.by_type],
-            Msg("stats.chart.activities"),
+            [_type_name(row.type) for row in types],
+            [row.count for row in types],
+            activities,
         )
     ]
-    if len(figures.by_month) > 1:
-        drawn.append(
-            Chart(
-                "line",
-                Msg("stats.chart.by_month"),
-                list(figures.by_month),
-                list(figures.by_month.values()),
-                Msg("stats.chart.activities"),
-            )
-        )
-    if figures.top_orgs:
-        drawn.append(
-            Chart(
-                "barh",
-                Msg("stats.chart.top_orgs", count=len(figures.top_orgs)),
-                [row.name for row in figures.top_orgs],
-                [row.count for row in figures.top_orgs],
-                Msg("stats.chart.activities"),
-            )
-        )
+    months = figures.by_month
+    if len(months) > 1:
+        by_month = Msg("stats.chart.by_month")
+        drawn.append(Chart("line", by_month, list(months), list(months.values()), activities))
+    top = figures.top_orgs
+    title = Msg("stats.chart.top_orgs", count=len(top))
+    drawn.append(Chart("barh", title, [r.name for r in top], [r.count for r in top], activities))
     return drawn
 
 
