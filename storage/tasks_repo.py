@@ -24,7 +24,6 @@ from storage.task_models import (
 )
 
 RECIPIENT_ROLES = (Role.LIAISON, Role.INFO_OFFICER, Role.ADMIN)
-INSERT_CHUNK = 1000  # rows per multi-row INSERT (well under both databases' parameter limits)
 
 
 async def add_task(
@@ -33,10 +32,11 @@ async def add_task(
     """Insert a task with its targets and its first cycle."""
     session.add(task)
     await session.flush()
-    # Core INSERTs in chunks: a province-wide task has 10,000 targets, too many ORM objects.
+    # A province-wide task has 10,000 targets: one core INSERT with many parameter sets
+    # (compiled once, batched by SQLAlchemy) instead of as many ORM objects.
     rows = [{"task_id": task.id, "org_id": org_id} for org_id in org_ids]
-    for start in range(0, len(rows), INSERT_CHUNK):
-        await session.exec(core_insert(TaskTarget).values(rows[start : start + INSERT_CHUNK]))  # type: ignore[call-overload]
+    if rows:
+        await session.exec(core_insert(TaskTarget.__table__), params=rows)  # type: ignore[attr-defined,call-overload]
     first.task_id = task.id  # type: ignore[assignment]
     session.add(first)
     await session.flush()
@@ -278,10 +278,22 @@ async def count_recipients(*, session: AsyncSession, org_ids: Sequence[int]) -> 
     return int((await session.exec(query)).one())
 
 
-async def orgs_by_id(*, session: AsyncSession, org_ids: Sequence[int]) -> Sequence[Org]:
-    """The orgs with these ids (unknown ids are left out)."""
-    query = select(Org).where(col(Org.id).in_(list(set(org_ids))))
-    return (await session.exec(query)).all()
+async def org_ids_within(
+    *, session: AsyncSession, path: str | None, level: str | None = None
+) -> list[int]:
+    """Ids of a subtree's orgs (``path`` None: all), optionally of one level, in tree order."""
+    query = select(Org.id)
+    if path is not None:
+        query = query.where(col(Org.path).startswith(path))
+    if level is not None:
+        query = query.where(Org.level == level)
+    return [int(i) for i in (await session.exec(query.order_by(col(Org.path)))).all()]
+
+
+async def org_paths(*, session: AsyncSession, org_ids: Sequence[int]) -> dict[int, str]:
+    """id → materialised path of the orgs with these ids (unknown ids are left out)."""
+    query = select(Org.id, Org.path).where(col(Org.id).in_(list(set(org_ids))))
+    return {int(org_id): str(path) for org_id, path in (await session.exec(query)).all()}
 
 
 async def activity_totals(

@@ -194,10 +194,13 @@ async def publish_task(
     check_draft(draft, now)
     if scope is None:
         raise TaskError("task.not_admin")
-    orgs = await tasks_repo.orgs_by_id(session=session, org_ids=draft.org_ids)
-    if len(orgs) != len(set(draft.org_ids)) or not all(scope.covers(org) for org in orgs):
+    paths = await tasks_repo.org_paths(session=session, org_ids=draft.org_ids)
+    within = scope.org.path if scope.org is not None else "/"
+    if len(paths) != len(set(draft.org_ids)) or not all(
+        path.startswith(within) for path in paths.values()
+    ):
         raise TaskError("task.target_outside")
-    issuer = scope.org.id if scope.org is not None else actor.org_id or orgs[0].id  # type: ignore[union-attr]
+    issuer = scope.org.id if scope.org is not None else actor.org_id or min(paths)  # type: ignore[union-attr]
     task = ReportTask(
         title=draft.title.strip(),
         description=draft.description,
@@ -221,14 +224,14 @@ async def publish_task(
 
 async def subtree_org_ids(session: AsyncSession, scope: Scope) -> list[int]:
     """Every org of the admin's subtree (the root itself included)."""
-    orgs = await orgs_repo.list_orgs(session=session, within=scope.org)
-    return [org.id for org in orgs]  # type: ignore[misc]
+    path = scope.org.path if scope.org is not None else None
+    return await tasks_repo.org_ids_within(session=session, path=path)
 
 
 async def level_org_ids(session: AsyncSession, scope: Scope, level: OrgLevel) -> list[int]:
     """The orgs of one level within the admin's subtree."""
-    orgs = await orgs_repo.list_orgs(session=session, within=scope.org)
-    return [org.id for org in orgs if org.level == level]  # type: ignore[misc]
+    path = scope.org.path if scope.org is not None else None
+    return await tasks_repo.org_ids_within(session=session, path=path, level=level.value)
 
 
 async def levels_below(session: AsyncSession, scope: Scope) -> list[tuple[OrgLevel, int]]:
