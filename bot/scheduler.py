@@ -374,10 +374,25 @@ class ReminderService:
             self._lock = None
 
 
-def build_scheduler(database_url: str, tz: ZoneInfo) -> AsyncIOScheduler:
-    """An AsyncIOScheduler with a SQLAlchemy job store (see `job_store_url`)."""
+class StabotScheduler(AsyncIOScheduler):
+    """AsyncIOScheduler whose wake-ups survive a failing job store."""
+
+    retry_seconds = 30.0
+
+    def _process_jobs(self) -> float | None:
+        # APScheduler 3 guards reading the store but not writing a job's next run time; an
+        # error there (the database restarting) would leave no timer and no more wake-ups.
+        try:
+            return super()._process_jobs()
+        except Exception:
+            log.exception("scheduler wake-up failed; trying again in %.0f s", self.retry_seconds)
+            return self.retry_seconds
+
+
+def build_scheduler(database_url: str, tz: ZoneInfo) -> StabotScheduler:
+    """The scheduler with a SQLAlchemy job store (see `job_store_url`)."""
     store = SQLAlchemyJobStore(engine=create_engine(job_store_url(database_url)))
-    return AsyncIOScheduler(jobstores={"default": store}, timezone=tz)
+    return StabotScheduler(jobstores={"default": store}, timezone=tz)
 
 
 def install_jobs(scheduler: AsyncIOScheduler, tz: ZoneInfo) -> None:

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy import text
 
 from bot import scheduler as scheduler_mod
@@ -24,6 +25,7 @@ from bot.scheduler import (
     DIGEST_JOB,
     DISPATCH_JOB,
     ReminderService,
+    StabotScheduler,
     job_store_url,
     sync_database_url,
 )
@@ -338,3 +340,39 @@ async def test_one_leader_per_database(settings, clock, sessions, engine):
         assert (leads, released, after) == ([True, False], True, True)
     else:
         assert (leads, after) == ([True, True], True)
+
+
+RUNS: list[asyncio.Future[None]] = []  # the runs the stored job below still waits for
+
+
+async def counted_job() -> None:
+    """A stored job (stores keep a textual reference) that marks one expected run done."""
+    for run in RUNS:
+        if not run.done():
+            run.set_result(None)
+            return
+
+
+async def test_a_failing_store_write_does_not_end_the_wake_ups():
+    """The first write of a next run time fails; the scheduler wakes again and runs the job."""
+
+    class FlakyStore(SQLAlchemyJobStore):  # keeps the old next run time, like a database
+        failures = 1
+
+        def update_job(self, job) -> None:
+            if self.failures:
+                self.failures -= 1
+                raise OSError("database restarting")
+            super().update_job(job)
+
+    loop = asyncio.get_running_loop()
+    RUNS[:] = [loop.create_future(), loop.create_future()]
+    scheduler = StabotScheduler(jobstores={"default": FlakyStore(url="sqlite://")}, timezone=TZ)
+    scheduler.retry_seconds = 0.01
+    scheduler.start()
+    now = datetime.now(TZ)
+    scheduler.add_job(counted_job, "interval", hours=1, next_run_time=now, max_instances=2)
+    # Ran, the write failed, woke again: the job was still due and ran a second time.
+    await asyncio.wait_for(asyncio.gather(*RUNS), timeout=10)
+    scheduler.shutdown(wait=False)
+    assert all(run.done() for run in RUNS)
