@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import func, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, select, update
+from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import User
@@ -96,6 +96,15 @@ async def interrupt_in_flight(*, session: AsyncSession) -> int:
         update(Ledger)
         .where(col(Ledger.status) == LedgerStatus.SENDING)
         .values(status=LedgerStatus.FAILED, error="interrupted")
+    )
+    return (await session.exec(statement)).rowcount  # type: ignore[call-overload]
+
+
+async def prune(*, session: AsyncSession, before: datetime) -> int:
+    """Forget finished rows written before ``before``; returns how many."""
+    statement = delete(Ledger).where(
+        col(Ledger.created_at) < before,
+        col(Ledger.status).not_in([LedgerStatus.PENDING, LedgerStatus.SENDING]),
     )
     return (await session.exec(statement)).rowcount  # type: ignore[call-overload]
 

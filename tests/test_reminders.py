@@ -352,3 +352,30 @@ def test_what_a_task_reminder_says(kind, sent, says):
     text = render_text("zh_CN", reply)
     assert says in text and "主题活动&lt;总结&gt;" in text and "2026-03-25 18:00" in text
     assert [(b.data) for b in reply.buttons[0]] == ["task:fill:7"]
+
+
+async def test_the_weekly_run_forgets_old_finished_rows(sessions, clock, world):
+    from storage.reminder_models import ReminderLedger
+
+    user = world[1][SAIHAN]
+    old, recent = local(2025, 12, 1, 9), local(2026, 3, 9, 9)
+    async with transaction(sessions) as session:
+        for kind, at, status in [
+            ("d7@2025-12-08", old, LedgerStatus.SENT),
+            ("d3@2025-12-08", old, LedgerStatus.PENDING),  # still to send: kept
+            ("d7@2026-03-16", recent, LedgerStatus.SENT),
+        ]:
+            session.add(
+                ReminderLedger(
+                    cycle_id=1,
+                    user_id=user.id,
+                    kind=kind,
+                    chat_id=SAIHAN,
+                    status=status,
+                    due_at=at,
+                    created_at=at,
+                )
+            )
+    async with transaction(sessions) as session:
+        await reminders.enqueue_digests(session, Clocked(local(2026, 3, 16, 8, 30), TZ))
+    assert [kind for _, kind, _ in await ledger(sessions)] == ["d3@2025-12-08", "d7@2026-03-16"]

@@ -55,6 +55,7 @@ PUBLISHED_KIND = "published"  # a new task's announcement queued by the task flo
 FILL_CALLBACK = "task:fill:{cycle_id}"
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 DIGEST_LINES = 30  # tasks listed in one digest; the rest are counted
+LEDGER_KEPT = timedelta(days=90)  # how long finished ledger rows stay (for looking back)
 
 
 class ReminderError(Exception):
@@ -279,7 +280,12 @@ async def remind_missing_now(
 
 
 async def enqueue_digests(session: AsyncSession, at: Clocked) -> int:
-    """One digest per admin with open tasks in their subtree, once per ISO week."""
+    """One digest per admin with open tasks in their subtree, once per ISO week.
+
+    The weekly run also forgets ledger rows older than `LEDGER_KEPT`: by then their keys
+    (a cycle closes 4 days after its deadline, a digest's week is over) guard nothing.
+    """
+    await repo.prune(session=session, before=at.now - LEDGER_KEPT)
     year, week, _ = at.now.astimezone(at.tz).isocalendar()
     kind = f"{DIGEST_KIND}{year}-W{week:02d}"
     cycles = await tasks.open_cycles(session, at.now, overdue_days=OPEN_DAYS_AFTER)
