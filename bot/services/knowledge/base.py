@@ -9,6 +9,7 @@ import hashlib
 import json
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -103,6 +104,8 @@ class _Prepared:
     info: DocumentInfo
     passages: list[Passage]
     analyses: list[tuple[str, str, int]]
+    # Word and bigram ids (index.TokenIds), numbered in the worker that tokenised them.
+    ids: tuple[Any, Any]
 
 
 @dataclass(slots=True)
@@ -344,7 +347,7 @@ class KnowledgeBase:
             analyses = [
                 analyze((self._index_text(info.title, p), p.text, str(p.kind))) for p in passages
             ]
-            return _Prepared(info, passages, analyses)
+            return _Prepared(info, passages, analyses, _token_ids(analyses))
 
         return prepare
 
@@ -358,7 +361,7 @@ class KnowledgeBase:
                 written.append(self._write_passages(prepared))
                 docs[prepared.info.doc_id] = prepared.info
             # The new documents' passages are at hand: no need to read them back.
-            self._rebuild(docs, known={p.info.doc_id: _stored(p) for p in added})
+            self._rebuild(docs, known={p.info.doc_id: p for p in added})
             self._save_registry(docs)
         except BaseException:
             for prepared in added:
@@ -481,9 +484,9 @@ class KnowledgeBase:
         docs: dict[str, DocumentInfo],
         *,
         force: bool = False,
-        known: dict[str, list[tuple[_Row, _Analysis]]] | None = None,
+        known: dict[str, _Prepared] | None = None,
     ) -> None:
-        """Build and atomically publish the index for ``docs`` (``known``: passages in hand)."""
+        """Build and atomically publish the index for ``docs`` (``known``: documents in hand)."""
         from bot.services.knowledge.index import PassageIndex, write_json
 
         key = self._index_key(docs)
@@ -491,8 +494,9 @@ class KnowledgeBase:
         analyses: list[_Analysis | None] = []
         known = known or {}
         for info in docs.values():
-            stored = known.get(info.doc_id)
-            for row, analysis in stored or self._read_passages(info, fresh=force):
+            prepared = known.get(info.doc_id)
+            stored = _stored(prepared) if prepared else self._read_passages(info, fresh=force)
+            for row, analysis in stored:
                 rows.append(row)
                 analyses.append(analysis)
         stale = [i for i, analysis in enumerate(analyses) if analysis is None]
@@ -504,6 +508,8 @@ class KnowledgeBase:
             fresh = parallel_map(self._analyzer_task(), items, min_items=5000)
             for i, analysis in zip(stale, fresh, strict=True):
                 analyses[i] = analysis
+        done = [a for a in analyses if a is not None]
+        ids = _ids_by_document(docs, rows, done, known)
         index_root = self.data_dir / INDEX_DIR
         target = index_root / f"v-{key}"
         staging = index_root / f"tmp-{key}-{threading.get_ident()}"
@@ -511,10 +517,9 @@ class KnowledgeBase:
         staging.mkdir(parents=True)
         if rows:
             order = {doc_id: i for i, doc_id in enumerate(docs)}
-            done = [a for a in analyses if a is not None]
             PassageIndex.build(
-                [a[0] for a in done],
-                [a[1] for a in done],
+                [words for words, _ in ids],
+                [bigrams for _, bigrams in ids],
                 [order[r.doc_id] for r in rows],
                 [a[2] for a in done],
             ).save(staging)
@@ -657,6 +662,31 @@ def _stored(prepared: _Prepared) -> list[tuple[_Row, _Analysis]]:
         (_Row(doc_id, p.position, p.section, p.text, str(p.kind)), analysis)
         for p, analysis in zip(prepared.passages, prepared.analyses, strict=True)
     ]
+
+
+def _token_ids(analyses: Sequence[_Analysis]) -> tuple[Any, Any]:
+    """Word and bigram ids of a document's analysed passages."""
+    from bot.services.knowledge.index import TokenIds
+
+    return TokenIds.of([a[0] for a in analyses]), TokenIds.of([a[1] for a in analyses])
+
+
+def _ids_by_document(
+    docs: dict[str, DocumentInfo],
+    rows: Sequence[_Row],
+    analyses: Sequence[_Analysis],
+    known: dict[str, _Prepared],
+) -> list[tuple[Any, Any]]:
+    """Word and bigram ids per document, in ``docs`` order: from the workers when at hand."""
+    counts = Counter(row.doc_id for row in rows)
+    out = []
+    start = 0
+    for doc_id in docs:
+        end = start + counts[doc_id]
+        prepared = known.get(doc_id)
+        out.append(prepared.ids if prepared else _token_ids(analyses[start:end]))
+        start = end
+    return out
 
 
 def _by_hash(docs: Iterable[DocumentInfo]) -> dict[str, DocumentInfo]:

@@ -8,6 +8,7 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,39 @@ def token_ids(docs: Sequence[str]) -> tuple[np.ndarray, np.ndarray, dict[str, in
         lengths[start : start + len(block)] = [doc.count(" ") + 1 if doc else 0 for doc in block]
     ids = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
     return ids, lengths, dict(vocab)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenIds:
+    """Some passages as ids into their own small vocabulary (one document's, say)."""
+
+    ids: np.ndarray
+    lengths: np.ndarray
+    vocab: list[str]
+
+    @classmethod
+    def of(cls, docs: Sequence[str]) -> TokenIds:
+        """Ids of space-joined passages."""
+        ids, lengths, vocab = token_ids(docs)
+        return cls(ids.astype(np.int32), lengths.astype(np.int32), list(vocab))
+
+
+def merge_ids(parts: Sequence[TokenIds]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
+    """What :func:`token_ids` gives for all the parts' passages, from the parts' own ids.
+
+    Only each part's vocabulary goes through a Python dict; the tokens are renumbered by numpy.
+    So the worker processes that tokenise documents also number their tokens, and the parent
+    handles a few thousand words per document instead of every token.
+    """
+    vocab: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+    ids, lengths = [], []
+    for part in parts:
+        remap = np.fromiter(map(vocab.__getitem__, part.vocab), np.int64, len(part.vocab))
+        ids.append(remap[part.ids])
+        lengths.append(part.lengths.astype(np.int64))
+    if not parts:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), {}
+    return np.concatenate(ids), np.concatenate(lengths), dict(vocab)
 
 
 def build_scores(
@@ -102,11 +136,11 @@ class Field:
         return cls(model)
 
     @classmethod
-    def from_passages(cls, docs: Sequence[str]) -> Field:
-        """Index passages given as space-joined tokens."""
-        ids, lengths, vocab = token_ids(docs)
-        rows = np.repeat(np.arange(len(docs), dtype=np.int64), lengths)
-        return cls.build(ids, rows, len(docs), vocab)
+    def from_passages(cls, parts: Sequence[TokenIds]) -> Field:
+        """Index passages given as token ids."""
+        ids, lengths, vocab = merge_ids(parts)
+        rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
+        return cls.build(ids, rows, len(lengths), vocab)
 
     @classmethod
     def load(cls, folder: Path, *, mmap: bool = False) -> Field:
@@ -183,18 +217,18 @@ class PassageIndex:
     @classmethod
     def build(
         cls,
-        words: Sequence[str],
-        bigrams: Sequence[str],
+        words: Sequence[TokenIds],
+        bigrams: Sequence[TokenIds],
         doc_of: Sequence[int],
         flags: Sequence[int],
     ) -> PassageIndex:
-        """Index passages given space-joined words and bigrams, document numbers and flags."""
+        """Index passages given word and bigram ids, document numbers and flags."""
         doc_array = np.asarray(doc_of, dtype=np.int64)
-        ids, lengths, vocab = token_ids(words)
-        passage_rows = np.repeat(np.arange(len(words), dtype=np.int64), lengths)
+        ids, lengths, vocab = merge_ids(words)
+        passage_rows = np.repeat(np.arange(len(lengths), dtype=np.int64), lengths)
         n_docs = int(doc_array.max(initial=-1)) + 1
         return cls(
-            Field.build(ids, passage_rows, len(words), vocab),
+            Field.build(ids, passage_rows, len(lengths), vocab),
             Field.from_passages(bigrams),
             # The document field reuses the word ids: each token counts for its document.
             Field.build(ids, doc_array[passage_rows], n_docs, dict(vocab)),

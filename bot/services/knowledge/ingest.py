@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 from pathlib import Path
 
@@ -37,7 +38,8 @@ def read_document(path: Path, *, max_bytes: int = MAX_BYTES) -> str:
         text = _read_docx(path)
     else:
         text = _read_pdf(path)
-    if len(_LETTER_RE.findall(text)) < MIN_TEXT_CHARS:
+    # Count only as far as needed: a whole document's letters would be a long list.
+    if len(list(itertools.islice(_LETTER_RE.finditer(text), MIN_TEXT_CHARS))) < MIN_TEXT_CHARS:
         raise IngestError(IngestCode.NO_TEXT, path.name)
     return text
 

@@ -33,7 +33,7 @@ class Flag(IntFlag):
 
 
 _DAY_RE = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*日")
-_YEAR_RE = re.compile(r"\d{4}\s*年|\d{4}\s*[—－-]\s*\d{4}")
+_YEAR_RE = re.compile(r"\d{4}\s*(?:年|[—－-]\s*\d{4})")
 _NUMBER_RE = re.compile(
     r"\d+(?:\.\d+)?\s*(?:%|[万亿千百]?\s*[人个辆项名家次届所套支篇场条节期件位元台批座项万亿])"
     r"|[一二三四五六七八九十两]+\s*[个项名家次届所支条]"
@@ -48,7 +48,6 @@ _DEFINES_RE = re.compile(r"[”》」]\s*[（(]|[”》」][^。]{0,6}[。，]?\
 
 def passage_flags(text: str, kind: str) -> int:
     """Feature flags of one passage."""
-    flags = Flag(0)
     checks: tuple[tuple[Flag, bool], ...] = (
         (Flag.DAY, bool(DATE_RE.search(text) or _DAY_RE.search(text))),
         (Flag.YEAR, bool(_YEAR_RE.search(text))),
@@ -64,10 +63,8 @@ def passage_flags(text: str, kind: str) -> int:
         (Flag.DOC_NUMBER, "号" in text and bool(DOC_NUMBER_RE.search(text))),
         (Flag.PERIOD, bool(_PERIOD_RE.search(text))),
     )
-    for flag, present in checks:
-        if present:
-            flags |= flag
-    return int(flags)
+    # Plain ints: IntFlag arithmetic costs more than all the regexes above.
+    return sum(flag.value for flag, present in checks if present)
 
 
 def _is_addressee(line: str) -> bool:
