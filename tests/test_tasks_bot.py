@@ -315,7 +315,7 @@ async def test_a_big_audience_is_told_through_the_reminder_ledger(
     async with running_bot(settings, clock) as bot:
         chats(bot)
         calls = await new_county_task(bot)
-        assert "已通知 2 人" in sent_texts(calls)[0]
+        assert "给 2 人的通知已排队发送" in sent_texts(calls)[0]
         assert bot.api.last_message(SAIHAN.id) is None  # not within the admin's update
         sender = runtime_of(bot.app).services["reminders"].sender
         await sender.drain()
@@ -392,3 +392,18 @@ async def test_admin_of_an_asked_county_sees_only_its_part(settings, clock, sess
         await bot.press(ADMIN, "进度：")
         refused = await bot.feed(forged(bot, county_admin, f"task:move:{cycle_id}"))
         assert "不是您所辖范围内发布的" in sent_texts(refused)[0]
+
+
+async def test_a_task_published_at_night_is_announced_at_eight(settings, clock, sessions, tree):
+    clock.set(local(2026, 3, 16, 23, 0))
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        calls = await new_county_task(bot)
+        assert "22:00–08:00 不发送" in sent_texts(calls)[0]
+        sender = runtime_of(bot.app).services["reminders"].sender
+        await sender.drain()
+        assert bot.api.last_message(SAIHAN.id) is None
+        clock.set(local(2026, 3, 17, 8, 0))
+        await sender.drain()
+        assert "2026年一季度科普工作落实情况" in bot.last_text(SAIHAN.id)
+        assert "2026年一季度科普工作落实情况" in bot.last_text(TUMOTE.id)

@@ -19,6 +19,7 @@ from bot.flows import engine
 from bot.flows.base import Button, FlowContext, Msg, Notice, Reply
 from bot.services import people
 from bot.services import tasks as svc
+from bot.services.reminders import after_quiet_hours, in_quiet_hours
 from bot.services.tasks import TaskError
 from storage import orgs_repo, tasks_repo
 from storage.models import Org, User
@@ -67,13 +68,15 @@ async def announce(ctx: FlowContext, task: ReportTask) -> Reply:
         if user.telegram_id != ctx.user_id
     ]
     notices: list[Notice] = []
-    if len(recipients) <= ANNOUNCE_DIRECT:
+    key = "task.published"
+    if len(recipients) <= ANNOUNCE_DIRECT and not in_quiet_hours(ctx.now, ctx.tz):
         reply = _announcement(ctx, task, cycle)
         notices = [Notice(u.telegram_id, people.user_locale(u), reply) for _, u in recipients]
-    else:
-        await _queue_announcement(ctx, task, cycle, recipients)  # the sender polls the ledger
+    else:  # the sender polls the ledger; at night it waits for 08:00 like every reminder
+        await _queue_announcement(ctx, task, cycle, recipients)
+        key = "task.published_queued"
     board = Button(Msg("task.button.board"), f"{PREFIX}:board:{cycle.id}")
-    done = Msg("task.published", title=task.title, orgs=len(targets), people=len(recipients))
+    done = Msg(key, title=task.title, orgs=len(targets), people=len(recipients))
     return Reply([done], [[board]], notices=notices)
 
 
@@ -97,7 +100,6 @@ async def _queue_announcement(
     ctx: FlowContext, task: ReportTask, cycle: TaskCycle, recipients: list[tuple[int, User]]
 ) -> None:
     """One ledger row per recipient (kind ``published``), sent like a reminder with 填报."""
-    from bot.services.reminders import after_quiet_hours
     from storage import reminders_repo
     from storage.reminder_models import LedgerStatus
 
