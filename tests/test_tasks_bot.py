@@ -174,6 +174,10 @@ async def test_liaison_drafts_resumes_submits_and_resubmits(settings, clock, ses
         assert "✅ 已提交" in bot.last_text(SAIHAN.id)
         await bot.press(SAIHAN, "填报：")
         assert "将替换已提交的第 1 版" in bot.last_text(SAIHAN.id)
+        await bot.press(SAIHAN, "修改第2栏")
+        assert "发送新内容将替换本栏" in bot.last_text(SAIHAN.id)
+        await bot.text(SAIHAN, "开展科普讲座和科技志愿服务")
+        await bot.press(SAIHAN, "下一栏")
         calls = await bot.press(SAIHAN, "确认提交")
         assert "已提交（第 2 版）" in sent_texts(calls)[0]
     async with transaction(sessions) as session:
@@ -183,7 +187,8 @@ async def test_liaison_drafts_resumes_submits_and_resubmits(settings, clock, ses
         )
     assert [(h.version, h.superseded_at is None) for h in history] == [(2, True), (1, False)]
     assert history[0].sections["工作抓手"] == "建立联络员例会制度，\n每月走访企业。"
-    assert history[0].sections["有效措施"] == "开展科普讲座"
+    assert history[0].sections["有效措施"] == "开展科普讲座和科技志愿服务"
+    assert history[1].sections["有效措施"] == "开展科普讲座"
     assert history[0].indicators == {"活动场次": 1, "参与人次": 150}
 
 

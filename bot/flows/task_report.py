@@ -2,7 +2,7 @@
 
 A task has up to ten sections, so the form has ten section steps ``s0`` … ``s9`` and asks those
 the task has. A section's text may arrive in several messages: each is appended and the step
-stays until "下一节" (a choice) moves on. Indicators start pre-filled from the org's activities
+stays until "下一栏" (a choice) moves on. Indicators start pre-filled from the org's activities
 in the cycle's period; typing "活动场次 5" changes one. The engine saves the state after every
 step, so the draft survives restarts; opening the same task again resumes it.
 """
@@ -58,7 +58,7 @@ def _next_choice() -> list[Choice]:
 
 
 async def parse_section(inp: Input, ctx: FlowContext, model: FormModel) -> Options:
-    """Append a message to the current section; the step stays until "下一节"."""
+    """Append a message to the current section; the step stays until "下一栏"."""
     if inp.kind is not InputKind.TEXT or not inp.text.strip():
         raise Invalid("task.section_text_only")
     name = _section_name(model, _section_index(model.state))
@@ -125,6 +125,14 @@ def _section_field(index: int) -> FieldSpec:
     )
 
 
+def _so_far(model: FormModel, step: str, text: str) -> Label:
+    """What the section holds; a finished one is replaced by the next message (say so)."""
+    if not text:
+        return ""
+    key = "task.so_far_replace" if model.data.get(step) == NEXT else "task.so_far"
+    return Msg(key, text=text)
+
+
 def _values(value: Any, model: FormModel) -> Label:
     pairs = model.ctx.get("values", {})
     return Msg("form.list", items=[f"{k} {v}" for k, v in pairs.items()])
@@ -171,7 +179,7 @@ class ReportForm(FormSpec):
                 "index": index + 1,
                 "count": model.data["n"],
                 "limit": SECTION_MAX,
-                "so_far": Msg("task.so_far", text=text) if text else "",
+                "so_far": _so_far(model, spec.name, text),
             }
         if spec.name == "indicators":
             return {"values": _values(None, model)}
