@@ -31,7 +31,7 @@ from bot.flows.broadcast import LEVEL_KEYS
 from bot.services import people
 from bot.services import tasks as svc
 from bot.services.tasks import TaskDraft, TaskError
-from storage import orgs_repo
+from storage import orgs_repo, tasks_repo
 from storage.models import OrgLevel
 from storage.task_models import DESCRIPTION_MAX, TITLE_MAX, Recurrence
 
@@ -134,8 +134,9 @@ async def level_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
 async def org_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     """The first orgs of the subtree in tree order; typing part of a name finds others."""
     scope = await _scope(ctx)
-    orgs = await orgs_repo.list_orgs(session=ctx.session, within=scope.org)
-    return _org_options(model, orgs[:ORG_CHOICES])
+    path = scope.org.path if scope.org is not None else None
+    orgs = await tasks_repo.first_orgs(session=ctx.session, path=path, limit=ORG_CHOICES)
+    return _org_options(model, orgs)
 
 
 def _org_options(model: FormModel, orgs: Any) -> list[Choice]:

@@ -236,12 +236,11 @@ async def level_org_ids(session: AsyncSession, scope: Scope, level: OrgLevel) ->
 
 async def levels_below(session: AsyncSession, scope: Scope) -> list[tuple[OrgLevel, int]]:
     """The levels present in the admin's subtree with their org counts, in tree order."""
-    counts: dict[OrgLevel, int] = {}
-    for org in await orgs_repo.list_orgs(session=session, within=scope.org):
-        level = OrgLevel(org.level)  # the column is plain text
-        counts[level] = counts.get(level, 0) + 1
+    path = scope.org.path if scope.org is not None else None
+    counts = await tasks_repo.level_counts(session=session, path=path)
     order = list(OrgLevel)
-    return sorted(counts.items(), key=lambda item: order.index(item[0]))
+    found = [(OrgLevel(level), count) for level, count in counts.items()]  # plain text column
+    return sorted(found, key=lambda item: order.index(item[0]))
 
 
 async def count_recipients(session: AsyncSession, org_ids: Sequence[int]) -> int:
