@@ -17,7 +17,7 @@ from bot.updates import TgUser
 from storage import tasks_repo, users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
-from storage.models import Role
+from storage.models import OrgLevel, Role
 from storage.reminder_models import ReminderLedger
 from tests.harness import BotHarness, running_bot, sent_texts, toasts
 
@@ -412,3 +412,39 @@ async def test_a_task_published_at_night_is_announced_at_eight(settings, clock, 
         await sender.drain()
         assert "2026年一季度科普工作落实情况" in bot.last_text(SAIHAN.id)
         assert "2026年一季度科普工作落实情况" in bot.last_text(TUMOTE.id)
+
+
+async def test_board_pages_the_names_of_many_orgs(settings, clock, sessions, tree):
+    async with transaction(sessions) as session:
+        for i in range(20):
+            await orgs.add_org(
+                session,
+                name=f"企业{i:02d}科协",
+                level=OrgLevel.ENTERPRISE,
+                parent_id=tree["赛罕区科协"].id,
+                now=clock.now(),
+            )
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await bot.text(ADMIN, "/newtask")
+        await bot.text(ADMIN, "企业科协年报")
+        await bot.press(ADMIN, "跳过")
+        await bot.press(ADMIN, "两周后")
+        await bot.press(ADMIN, "一次性")
+        await bot.press(ADMIN, "按级别")
+        await bot.press(ADMIN, "企业")
+        await bot.press(ADMIN, "使用默认")
+        await bot.press(ADMIN, "不设指标")
+        await bot.press(ADMIN, "跳过")
+        await bot.press(ADMIN, "去核对")
+        await bot.press(ADMIN, "确认提交")
+        await bot.text(ADMIN, "/tasks")
+        await bot.press(ADMIN, "进度：")
+        first = bot.last_text(ADMIN.id)
+        await bot.press(ADMIN, "下一页")
+        second = bot.last_text(ADMIN.id)
+    names = [f"企业{i:02d}科协" for i in range(20)] + ["伊利集团科协", "蒙牛乳业科协"]
+    assert "未交 22" in first
+    assert sum(name in first for name in names) == 15
+    assert sum(name in second for name in names) == 7
+    assert not any(name in first and name in second for name in names)

@@ -236,8 +236,9 @@ async def board(ctx: FlowContext, cycle_id: int, page: int = 0, *, edit: bool = 
     except TaskError as error:
         return Reply([Msg(error.key, error.params)])
     status = await svc.cycle_status(ctx.session, cycle_id, scope)
-    names = await _names(ctx, [*status.submitted, *status.late, *status.missing])
     start = page * NAMES_PER_PAGE
+    states = (status.submitted, status.late, status.missing)
+    names = await _names(ctx, [i for ids in states for i in ids[start : start + NAMES_PER_PAGE]])
     texts = [
         Msg(
             "task.board_header",
