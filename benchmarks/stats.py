@@ -135,8 +135,10 @@ async def _export(url: str, org_id: int, out: Path) -> dict[str, Any]:
     async with transaction(session_factory(engine)) as session:
         org = await session.get(Org, org_id)
         started = time.perf_counter(), time.process_time()
+        # As the bot does it: chunks by id with a commit between them on SQLite.
+        pause = session.commit if engine.dialect.name == "sqlite" else None
         totals = await exports.write_activities(
-            session, org=org, period=YEAR, target=out, locale="zh_CN", tz=TZ
+            session, org=org, period=YEAR, target=out, locale="zh_CN", tz=TZ, pause=pause
         )
     await engine.dispose()
     return {"rows": totals.rows, "mb": out.stat().st_size / 2**20, **_since(started)}

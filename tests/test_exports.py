@@ -194,3 +194,33 @@ def test_streamed_workbook_cells_read_back_with_openpyxl(tmp_path):
         ("名称", "数量"), ('a < b & "c"', 3), (None, 2.5), (datetime(2026, 3, 1), True),
         ("  空格 ", None),
     ]  # fmt: skip
+
+
+async def test_chunks_by_id_give_the_same_sheet_as_one_stream(
+    sessions,
+    logged,
+    tmp_path,
+    monkeypatch,  # noqa: F811
+):
+    from zoneinfo import ZoneInfo
+
+    from bot.services import exports
+    from bot.services.stats import Period
+
+    monkeypatch.setattr(exports, "CHUNK", 2)
+    pauses = []
+
+    async def pause() -> None:
+        pauses.append(1)
+
+    sheets = []
+    for name, between in (("stream.xlsx", None), ("chunks.xlsx", pause)):
+        async with transaction(sessions) as session:
+            await exports.write_activities(
+                session, org=None, period=Period(date(2026, 1, 1), TODAY),
+                target=tmp_path / name, locale="zh_CN", tz=ZoneInfo("Asia/Shanghai"),
+                pause=between,
+            )  # fmt: skip
+        sheets.append(list(load_workbook(tmp_path / name)["活动明细"].iter_rows(values_only=True)))
+    assert sheets[0] == sheets[1] and len(sheets[0]) == 1 + 8
+    assert len(pauses) == 4  # 8 rows, 2 at a time

@@ -141,7 +141,8 @@ async def _send_export(
                 locale=locale,
                 tz=rt.settings.tz,
                 offload=exports.offload_to_thread,
-                pause=session.commit,  # SQLite: other chats may write between chunks
+                # SQLite: let other chats write between chunks (PostgreSQL's reads never block).
+                pause=session.commit if rt.engine.dialect.name == "sqlite" else None,
             )
         period = {"start": job.period.start, "end": job.period.end}
         if totals.rows == 0:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -115,7 +115,7 @@ def _detail_query() -> Any:
     return (
         select(*fields, photos, User.real_name)
         .outerjoin(User, col(User.telegram_id) == col(Activity.created_by))
-        .where(col(Activity.deleted_at).is_(None))  # deleted since the ids were read
+        .where(col(Activity.deleted_at).is_(None))  # also drops rows deleted since ids were read
         .order_by(col(Activity.day), col(Activity.id))
     )
 
@@ -179,9 +179,10 @@ async def write_activities(
     """Write the activities of ``org``'s subtree (None: all) in ``period`` as .xlsx to ``target``.
 
     ``offload``: how to run the CPU-bound writing (``asyncio.to_thread`` in the bot, so other
-    chats are served meanwhile); by default it runs inline. ``pause``: awaited between chunks;
-    the bot passes ``session.commit`` so that SQLite's write lock, which every transaction
-    takes, is not held for the whole export.
+    chats are served meanwhile); by default it runs inline. ``pause``: awaited between chunks
+    read by id; the bot passes ``session.commit`` on SQLite so that its write lock, which
+    every transaction takes, is not held for the whole export. Without it the rows come from
+    one streamed query.
     """
     steps = Steps(offload or _inline, pause)
     names = await org_names(session, org)
@@ -216,20 +217,36 @@ async def _fill(
     detail = workbook.sheet(t(locale, "export.sheet.activities"), WIDTHS)
     detail.header([t(locale, f"export.col.{name}") for name in COLUMNS])
     totals = Totals()
-    # The ids first (in the sheet's order), then the rows chunk by chunk: each chunk is its own
-    # short query, so the export can let go of the database between chunks.
-    ids = list(await session.exec(_id_query(org, period)))
-    for start in range(0, len(ids), CHUNK):
-        query = _detail_query().where(col(Activity.id).in_(ids[start : start + CHUNK]))
-        part = (await session.exec(query)).all()
-        if steps.pause is not None:
-            await steps.pause()
+    async for part in _parts(session, org, period, steps.pause):
         for r in part:
             totals.add(r.type, r.org_id, r.amount or 0, r.participants or 0)
         await steps.run(detail.rows, [shaper.row(r) for r in part])
     summary = workbook.sheet(t(locale, "export.sheet.totals"), TOTAL_WIDTHS)
     await steps.run(_write_totals, summary, totals, shaper, org, period)
     return totals
+
+
+async def _parts(
+    session: AsyncSession,
+    org: Org | None,
+    period: Period,
+    pause: Callable[[], Awaitable[Any]] | None,
+) -> AsyncIterator[Sequence[Any]]:
+    """The rows in the sheet's order, a chunk at a time."""
+    if pause is None:  # one streamed query (a server-side cursor on PostgreSQL)
+        query = _detail_query().where(*alive_between(period), *in_subtree(org))
+        stream = await session.stream(query.execution_options(yield_per=CHUNK))
+        async for part in stream.partitions():
+            yield part
+        return
+    # The ids first, then the rows chunk by chunk, each its own short query: the caller's
+    # pause (a commit) lets go of the database in between.
+    ids = list(await session.exec(_id_query(org, period)))
+    for start in range(0, len(ids), CHUNK):
+        query = _detail_query().where(col(Activity.id).in_(ids[start : start + CHUNK]))
+        part = (await session.exec(query)).all()
+        await pause()
+        yield part
 
 
 async def _inline(function: Callable[..., Any], *args: Any) -> Any:
