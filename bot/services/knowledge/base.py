@@ -328,7 +328,7 @@ class KnowledgeBase:
 
     def _prepare_task(self) -> Callable[[tuple[Path, Metadata]], _Prepared | IngestError]:
         """Read, chunk, describe and analyse one file (nothing is written); runs in workers."""
-        analyze = self._analyzer_task()
+        self.analyzer.warm_up()  # load jieba before any fork, so workers share it
         max_bytes = self.max_bytes
 
         def prepare(item: tuple[Path, Metadata]) -> _Prepared | IngestError:
@@ -344,10 +344,8 @@ class KnowledgeBase:
                 return IngestError(IngestCode.NO_TEXT, path.name)
             sidecar = load_metadata_file(path.parent).get(path.name, Metadata())
             info = _describe(path, content_hash(text), len(passages), lines, sidecar, override)
-            analyses = [
-                analyze((self._index_text(info.title, p), p.text, str(p.kind))) for p in passages
-            ]
-            return _Prepared(info, passages, analyses, _token_ids(analyses))
+            analyses, ids = self._analyze_document(info.title, passages)
+            return _Prepared(info, passages, analyses, ids)
 
         return prepare
 
@@ -384,6 +382,21 @@ class KnowledgeBase:
             return " ".join(words), " ".join(bigrams), passage_flags(text, kind)
 
         return analyze
+
+    def _analyze_document(
+        self, title: str, passages: Sequence[Passage]
+    ) -> tuple[list[_Analysis], tuple[Any, Any]]:
+        """A document's passage analyses, and its word and bigram ids (index.TokenIds)."""
+        from bot.services.knowledge.index import TokenIds
+        from bot.services.knowledge.ranking import passage_flags
+
+        tokens = [self.analyzer.analyze(self._index_text(title, p)) for p in passages]
+        analyses = [
+            (" ".join(words), " ".join(bigrams), passage_flags(p.text, str(p.kind)))
+            for (words, bigrams), p in zip(tokens, passages, strict=True)
+        ]
+        words = TokenIds.of_tokens([w for w, _ in tokens])
+        return analyses, (words, TokenIds.of_tokens([b for _, b in tokens]))
 
     def _write_passages(self, prepared: _Prepared) -> Path:
         """Write a document's passages with their analysis (reused by later rebuilds)."""

@@ -63,8 +63,16 @@ class TokenIds:
     @classmethod
     def of(cls, docs: Sequence[str]) -> TokenIds:
         """Ids of space-joined passages."""
-        ids, lengths, vocab = token_ids(docs)
-        return cls(ids.astype(np.int32), lengths.astype(np.int32), list(vocab))
+        return cls.of_tokens([doc.split() for doc in docs])
+
+    @classmethod
+    def of_tokens(cls, passages: Sequence[Sequence[str]]) -> TokenIds:
+        """Ids of tokenised passages (the vocabulary numbers tokens as it first meets them)."""
+        vocab: defaultdict[str, int] = defaultdict(itertools.count().__next__)
+        tokens = list(itertools.chain.from_iterable(passages))
+        ids = np.fromiter(map(vocab.__getitem__, tokens), np.int32, len(tokens))
+        lengths = np.fromiter(map(len, passages), np.int32, len(passages))
+        return cls(ids, lengths, list(vocab))
 
 
 def merge_ids(parts: Sequence[TokenIds]) -> tuple[np.ndarray, np.ndarray, dict[str, int]]:
