@@ -9,6 +9,8 @@ from bot.flows import onboarding
 from bot.handlers.common import respond
 from bot.menu import ALLOWED_DURING_FORM
 from bot.runtime import KEEP_PROCESSED, PRUNE_EVERY, StabotContext, expect_claim
+from storage import conversations_repo
+from storage.db import transaction
 
 __all__ = ["KEEP_PROCESSED", "PRUNE_EVERY", "command_in_form", "drop_duplicates", "handlers"]
 
@@ -26,11 +28,20 @@ async def drop_duplicates(update: Update, _context: StabotContext) -> None:
 async def command_in_form(update: Update, context: StabotContext) -> None:
     """A command that is not allowed inside a form shows the form again instead."""
     command = update.effective_message.text.split()[0].lstrip("/").split("@")[0].lower()
-    if command in ALLOWED_DURING_FORM:
+    if command in ALLOWED_DURING_FORM or not await _form_open(update, context):
         return
     reply = await respond(update, context, lambda ctx: onboarding.busy(ctx, f"/{command}"))
     if reply is not None:
         raise ApplicationHandlerStop
+
+
+async def _form_open(update: Update, context: StabotContext) -> bool:
+    # Most commands come with no form open: one read answers that, where a whole unit would
+    # also load the user; the command's own unit then records the update id.
+    chat, user = update.effective_chat, update.effective_user
+    async with transaction(context.rt.sessions) as session:
+        row = await conversations_repo.get_state(session=session, chat_id=chat.id, user_id=user.id)
+    return row is not None
 
 
 def handlers() -> dict[int, list[BaseHandler]]:
