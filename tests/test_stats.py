@@ -21,7 +21,7 @@ from storage import conversations_repo, users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
 from storage.models import Role
-from tests.conftest import START
+from tests.conftest import START, SUPERADMIN_ID
 from tests.harness import running_bot, sent_texts
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -340,3 +340,17 @@ async def test_only_pushes_give_text_without_charts(sessions, clock, tree):
         )  # fmt: skip
     assert (figures.empty, figures.pushes, figures.activities) == (False, 12, 0)
     assert flow.charts(figures) == []
+
+
+async def test_superadmin_sees_everything_and_climbs_back_up(settings, clock, logged):
+    boss = TgUser(id=SUPERADMIN_ID, first_name="超管")
+    async with running_bot(settings, clock) as bot:
+        await bot.text(boss, "/stats")
+        assert "全部组织" in bot.last_text(boss.id)
+        calls = await bot.press(boss, "本季度")
+        assert "活动 <b>6</b> 次" in "\n".join(sent_texts(calls))
+        await bot.press(boss, "下级组织")
+        await bot.press(boss, "内蒙古自治区科协")
+        assert "上级组织" in " ".join(bot.button_texts(boss.id))
+        await bot.press(boss, "上级组织")
+        assert "全部组织" in bot.keyboard_message(boss.id)["text"]  # the picker, edited
