@@ -85,7 +85,7 @@ def _announcement(ctx: FlowContext, task: ReportTask, cycle: TaskCycle) -> Reply
         "task.announcement",
         title=task.title,
         deadline=local_text(cycle.deadline, ctx.tz),
-        description=task.description or Msg("form.empty"),
+        description=f"\n{task.description}" if task.description else "",
         sections=list(task.sections),
         recurrence=Msg(f"task.recurrence.{task.recurrence}"),
     )
