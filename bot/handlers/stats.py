@@ -7,6 +7,7 @@ import dataclasses
 import re
 import tempfile
 from collections.abc import Awaitable, Callable
+from typing import IO
 
 from telegram import InputFile, InputMediaPhoto, Update
 from telegram.constants import ChatAction
@@ -32,6 +33,7 @@ from storage.db import transaction
 MakeOutcome = Callable[[FlowContext], Awaitable[flow.Outcome | None]]
 DOCUMENT_LIMIT = 50 * 1024 * 1024  # what Telegram accepts from a bot
 SPOOL = 8 * 1024 * 1024  # bigger workbooks go to a temporary file instead of memory
+UPLOAD = 120  # seconds to upload a workbook of up to 50 MB (PTB's default is 20)
 # Every date range has a digit or a Chinese numeral; other texts skip the state look-up.
 MAYBE_RANGE = re.compile(r"[0-9０-９〇零一二三四五六七八九十]")
 RANGE_MAX = 80
@@ -126,26 +128,12 @@ async def _send_charts(
 async def _send_export(
     update: Update, context: StabotContext, job: flow.ExportJob, locale: str
 ) -> None:
-    rt, chat_id = context.rt, update.effective_chat.id
+    chat_id = update.effective_chat.id
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
+    period = {"start": job.period.start, "end": job.period.end}
     with tempfile.SpooledTemporaryFile(max_size=SPOOL) as target:
-        async with transaction(rt.sessions) as session:
-            org = None
-            if job.org_id is not None:
-                org = await orgs_repo.get_org(session=session, org_id=job.org_id)
-            totals = await exports.write_activities(
-                session,
-                org=org,
-                period=job.period,
-                target=target,
-                locale=locale,
-                tz=rt.settings.tz,
-                offload=exports.offload_to_thread,
-                # SQLite: let other chats write between chunks (PostgreSQL's reads never block).
-                pause=session.commit if rt.engine.dialect.name == "sqlite" else None,
-            )
-        period = {"start": job.period.start, "end": job.period.end}
-        if totals.rows == 0:
+        rows = await _write_export(context, job, locale, target)
+        if rows == 0:
             await context.bot.send_message(chat_id, t(locale, "stats.export_empty", **period))
             return
         if target.tell() > DOCUMENT_LIMIT:
@@ -153,9 +141,32 @@ async def _send_export(
             return
         target.seek(0)
         name = f"activities_{job.period.start:%Y%m%d}-{job.period.end:%Y%m%d}.xlsx"
-        caption = t(locale, "stats.export_caption", rows=totals.rows, **period)
         document = InputFile(target.read(), filename=name)  # PTB reads the upload whole anyway
-        await context.bot.send_document(chat_id, document, caption=caption)
+    caption = t(locale, "stats.export_caption", rows=rows, **period)
+    await context.bot.send_document(chat_id, document, caption=caption, write_timeout=UPLOAD)
+
+
+async def _write_export(
+    context: StabotContext, job: flow.ExportJob, locale: str, target: IO[bytes]
+) -> int:
+    """Write the workbook in its own transaction; the number of activity rows."""
+    rt = context.rt
+    async with transaction(rt.sessions) as session:
+        org = None
+        if job.org_id is not None:
+            org = await orgs_repo.get_org(session=session, org_id=job.org_id)
+        totals = await exports.write_activities(
+            session,
+            org=org,
+            period=job.period,
+            target=target,
+            locale=locale,
+            tz=rt.settings.tz,
+            offload=exports.offload_to_thread,
+            # SQLite: let other chats write between chunks (PostgreSQL's reads never block).
+            pause=session.commit if rt.engine.dialect.name == "sqlite" else None,
+        )
+    return totals.rows
 
 
 def handlers() -> list[BaseHandler]:
