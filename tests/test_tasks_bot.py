@@ -19,6 +19,7 @@ from storage.activity_models import Activity
 from storage.db import transaction
 from storage.models import OrgLevel, Role
 from storage.reminder_models import ReminderLedger
+from tests.conftest import SUPERADMIN_ID
 from tests.harness import BotHarness, running_bot, sent_texts, toasts
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -97,6 +98,7 @@ async def test_admin_publishes_to_one_level_and_members_get_a_fill_button(
         summary = sent_texts(bot.api.calls)
         assert any("将发给 2 个组织、2 人" in text for text in summary)
         assert any("按截止日 18:00 计" in text for text in summary)
+        assert any("• 级别：县级/旗县区（2 个）" in text for text in summary)
         assert (
             "已发布《2026年一季度科普工作落实情况》：2 个组织，已通知 2 人" in sent_texts(calls)[0]
         )
@@ -448,3 +450,23 @@ async def test_board_pages_the_names_of_many_orgs(settings, clock, sessions, tre
     assert sum(name in first for name in names) == 15
     assert sum(name in second for name in names) == 7
     assert not any(name in first and name in second for name in names)
+
+
+async def test_superadmin_targets_every_org(settings, clock, sessions, tree):
+    root = TgUser(id=SUPERADMIN_ID, first_name="超级管理员")
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        bot.api.register_chat(root.private_chat())
+        await bot.text(root, "/newtask")
+        await bot.text(root, "全区科协年度总结")
+        await bot.press(root, "跳过")
+        await bot.press(root, "两周后")
+        await bot.press(root, "一次性")
+        await bot.press(root, "全部组织")
+        await bot.press(root, "使用默认")
+        await bot.press(root, "不设指标")
+        await bot.press(root, "跳过")
+        await bot.press(root, "去核对")
+        assert "• 填报范围：全部组织（12 个组织，5 人）" in bot.last_text(root.id)
+        calls = await bot.press(root, "确认提交")
+        assert "12 个组织，已通知 5 人" in sent_texts(calls)[0]

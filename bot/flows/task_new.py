@@ -27,7 +27,6 @@ from bot.flows.base import (
     Options,
     Reply,
 )
-from bot.flows.broadcast import LEVEL_KEYS
 from bot.services import people
 from bot.services import tasks as svc
 from bot.services.tasks import TaskDraft, TaskError
@@ -112,11 +111,14 @@ async def target_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     scope = await _scope(ctx)
     ids = await svc.subtree_org_ids(ctx.session, scope)
     people_count = await svc.count_recipients(ctx.session, ids)
-    name = scope.org.name if scope.org else Msg("task.everyone")
+    # Labels are kept as JSON in the form state, so their parameters stay plain values.
+    whole = (
+        Msg("task.target.subtree", org=scope.org.name, orgs=len(ids), people=people_count)
+        if scope.org
+        else Msg("task.target.everything", orgs=len(ids), people=people_count)
+    )
     return [
-        Choice(
-            "subtree", Msg("task.target.subtree", org=name, orgs=len(ids), people=people_count)
-        ),
+        Choice("subtree", whole),
         Choice("level", Msg("task.target.level")),
         Choice("orgs", Msg("task.target.orgs")),
     ]
@@ -126,7 +128,7 @@ async def level_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     """The levels present in the admin's subtree, with their org counts."""
     scope = await _scope(ctx)
     return [
-        Choice(level.value, Msg("task.level_count", level=Msg(LEVEL_KEYS[level]), orgs=count))
+        Choice(level.value, Msg(f"task.level.{level.value}", orgs=count))
         for level, count in await svc.levels_below(ctx.session, scope)
     ]
 
