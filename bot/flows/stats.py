@@ -362,19 +362,24 @@ async def liaison_month(ctx: FlowContext) -> Outcome:
     if now.activities == now.pushes == before.activities == before.pushes == 0:
         return _say("stats.month_empty", org=org.name)
     kinds = sorted(set(now.by_type) | set(before.by_type), key=svc.type_order)
-    texts = [
-        Msg("stats.month_head", org=org.name, start=now.period.start, end=now.period.end),
-        Msg(
-            "stats.month_totals",
-            activities=now.activities,
-            last_activities=before.activities,
-            participants=now.participants,
-            last_participants=before.participants,
-            pushes=now.pushes,
-            last_pushes=before.pushes,
-        ),
-    ]
-    texts += [
+    chart = _month_chart(now, before, kinds)
+    return Outcome(Reply(_month_texts(org.name, now, before, kinds)), charts=chart)
+
+
+def _month_texts(
+    org: str, now: svc.MonthFigures, before: svc.MonthFigures, kinds: list[str]
+) -> list[Msg]:
+    head = Msg("stats.month_head", org=org, start=now.period.start, end=now.period.end)
+    totals = Msg(
+        "stats.month_totals",
+        activities=now.activities,
+        last_activities=before.activities,
+        participants=now.participants,
+        last_participants=before.participants,
+        pushes=now.pushes,
+        last_pushes=before.pushes,
+    )
+    lines = [
         Msg(
             "stats.month_type_line",
             type=_type_name(kind),
@@ -383,6 +388,12 @@ async def liaison_month(ctx: FlowContext) -> Outcome:
         )
         for kind in kinds
     ]
+    return [head, totals, *lines]
+
+
+def _month_chart(now: svc.MonthFigures, before: svc.MonthFigures, kinds: list[str]) -> list[Chart]:
+    if not kinds:  # only pushes: the text says it all
+        return []
     chart = Chart(
         "pair",
         Msg("stats.chart.month_vs_last"),
@@ -392,4 +403,4 @@ async def liaison_month(ctx: FlowContext) -> Outcome:
         second=[before.by_type.get(kind, 0) for kind in kinds],
         legend=(Msg("stats.chart.this_month"), Msg("stats.chart.last_month")),
     )
-    return Outcome(Reply(texts), charts=[chart] if kinds else [])
+    return [chart]
