@@ -204,7 +204,8 @@ async def test_late_report_and_board(settings, clock, sessions, tree):
         for _ in range(5):
             await bot.press(TUMOTE, "下一栏")
         await bot.press(TUMOTE, "确认无误")
-        await bot.press(TUMOTE, "跳过")
+        await bot.feed(bot.factory.photo(TUMOTE, b"activity photo"))
+        await bot.press(TUMOTE, "完成")
         calls = await bot.press(TUMOTE, "确认提交")
         assert "标记为逾期提交" in sent_texts(calls)[0]
         await bot.text(ADMIN, "/tasks")
@@ -215,6 +216,13 @@ async def test_late_report_and_board(settings, clock, sessions, tree):
         await bot.press(ADMIN, "查看报告")
         await bot.press(ADMIN, "土默特左旗科协")
         assert "迟到的报告" in bot.last_text(ADMIN.id)
+        calls = await bot.press(ADMIN, "查看附件（1）")
+        (photo,) = [c for c in calls if c.method == "sendPhoto"]
+        assert bot.api.file_bytes(photo.params["photo"]) == b"activity photo"
+        cycle_id = await only_cycle(sessions)
+        data = f"task:files:{cycle_id}:{tree['土默特左旗科协'].id}"
+        refused = await bot.feed(forged(bot, BAOTOU_ADMIN, data))
+        assert "不是您所辖范围内发布的" in toasts(refused)[0]
 
 
 def forged(bot: BotHarness, user: TgUser, data: str) -> dict:

@@ -358,10 +358,11 @@ async def submission(ctx: FlowContext, cycle_id: int, org_id: int) -> Reply:
         texts.append(
             Msg("task.sub_values", values=[f"{k} {v}" for k, v in row.indicators.items()])
         )
+    rows = [[Button(Msg("task.button.back_to_list"), f"{PREFIX}:subs:{cycle_id}:0")]]
     if row.attachments:
-        texts.append(Msg("task.attachment_count", count=len(row.attachments)))
-    back = Button(Msg("task.button.back_to_list"), f"{PREFIX}:subs:{cycle_id}:0")
-    return Reply(texts, [[back]])
+        label = Msg("task.button.files", count=len(row.attachments))
+        rows.insert(0, [Button(label, f"{PREFIX}:files:{cycle_id}:{org_id}")])
+    return Reply(texts, rows)
 
 
 async def remind(ctx: FlowContext, cycle_id: int) -> Reply:
@@ -410,8 +411,12 @@ async def move(ctx: FlowContext, cycle_id: int) -> Reply:
     return await engine.start(ctx, "task_move", extra=extra)
 
 
-async def attachments(ctx: FlowContext, cycle_id: int) -> tuple[list[dict], Msg | None]:
-    """The task's own files, for a member of a target org or an admin who may see its board."""
+async def attachments(
+    ctx: FlowContext, cycle_id: int, org_id: int | None = None
+) -> tuple[list[dict], Msg | None]:
+    """The task's own files (for its members and board viewers), or one org's report files."""
+    if org_id is not None:
+        return await _report_files(ctx, cycle_id, org_id)
     try:
         task, _ = await svc.fillable_cycle(ctx.session, cycle_id, ctx.actor)
     except TaskError as refusal:
@@ -421,3 +426,21 @@ async def attachments(ctx: FlowContext, cycle_id: int) -> tuple[list[dict], Msg 
         except TaskError:
             return [], Msg(refusal.key, refusal.params)
     return list(task.attachments), None
+
+
+async def _report_files(
+    ctx: FlowContext, cycle_id: int, org_id: int
+) -> tuple[list[dict], Msg | None]:
+    """The files of an org's current report, for an admin whose board shows that org."""
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    org = await orgs_repo.get_org(session=ctx.session, org_id=org_id)
+    try:
+        await svc.board_cycle(ctx.session, cycle_id, scope)
+    except TaskError as error:
+        return [], Msg(error.key, error.params)
+    row = await tasks_repo.current_submission(
+        session=ctx.session, cycle_id=cycle_id, org_id=org_id
+    )
+    if row is None or org is None or scope is None or not scope.covers(org):
+        return [], Msg("task.no_submission")
+    return list(row.attachments), None

@@ -44,7 +44,7 @@ async def button(update: Update, context: StabotContext) -> None:
         await _export(update, context, args[0])
         return
     if action == "files":
-        await _files(update, context, args[0])
+        await _files(update, context, args[0], args[1] if len(args) > 1 else None)
         return
     await respond(update, context, lambda ctx: ROUTES[action](ctx, args))
 
@@ -59,10 +59,12 @@ async def _export(update: Update, context: StabotContext, task_id: int) -> None:
         await context.bot.send_document(chat_id, InputFile(data, filename=f"task-{task_id}.xlsx"))
 
 
-async def _files(update: Update, context: StabotContext, cycle_id: int) -> None:
-    """Send the task's own files (the notice itself) to someone who may see the task."""
+async def _files(
+    update: Update, context: StabotContext, cycle_id: int, org_id: int | None
+) -> None:
+    """Send the task's own files, or an org's report files, to someone who may see them."""
     async with context.rt.unit(update) as ctx:
-        files, toast = await task_views.attachments(ctx, cycle_id)
+        files, toast = await task_views.attachments(ctx, cycle_id, org_id)
         chat_id, locale = ctx.chat_id, ctx.locale
     await answer_query(update.callback_query, locale, toast)
     for item in files:
