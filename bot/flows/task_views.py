@@ -3,8 +3,8 @@ reading submissions, withdrawing a task; also the announcement a new task sends.
 
 Buttons: ``task:fill:<cycle>`` (open the report form), ``task:board:<cycle>[:<page>]``,
 ``task:subs:<cycle>:<page>``, ``task:sub:<cycle>:<org>``, ``task:remind:<cycle>``,
-``task:move:<cycle>``, ``task:del:<task>`` / ``task:delok:<task>``, ``task:export:<task>``
-(the handler sends the .xlsx).
+``task:move:<cycle>``, ``task:del:<task>`` / ``task:delok:<task>``; the handler sends files
+for ``task:export:<task>`` (.xlsx) and ``task:files:<cycle>[:<org>]`` (the task's or a report's).
 """
 
 from __future__ import annotations
