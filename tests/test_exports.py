@@ -151,6 +151,10 @@ async def test_cli_stats_json(cli_env, logged, capsys):  # noqa: F811
         4, 7, "呼和浩特市科协"
     )  # fmt: skip
     assert figures["by_month"] == {"2026-01": 1, "2026-02": 1, "2026-03": 2}
+    assert await _cli("stats", "--org", hohhot, *span) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "activities\t4" in lines and "type\t科普讲座/报告\t2 场" in lines
+    assert "org\t包钢集团科协\t1" not in lines
 
 
 async def test_deleted_and_other_subtrees_never_reach_the_file(sessions, logged, tmp_path):  # noqa: F811
@@ -198,9 +202,9 @@ def test_streamed_workbook_cells_read_back_with_openpyxl(tmp_path):
 
 async def test_chunks_by_id_give_the_same_sheet_as_one_stream(
     sessions,
-    logged,
+    logged,  # noqa: F811 - the fixture imported above
     tmp_path,
-    monkeypatch,  # noqa: F811
+    monkeypatch,
 ):
     from zoneinfo import ZoneInfo
 
