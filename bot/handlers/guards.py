@@ -18,9 +18,10 @@ __all__ = ["KEEP_PROCESSED", "PRUNE_EVERY", "command_in_form", "drop_duplicates"
 async def drop_duplicates(update: Update, _context: StabotContext) -> None:
     """Handle each update id once, even when Telegram or a webhook retry delivers it again.
 
-    Every handler begins with ``Runtime.unit``; the first unit records the update id in its
-    own transaction (one transaction less per update than a guard of its own) and stops the
-    handlers when the id was recorded before.
+    Every handler begins with ``Runtime.unit``; the update's first unit records the id in its
+    transaction, together with the update's effects (one transaction less per update than a
+    guard of its own), and stops the handlers when the id was recorded before. A handler that
+    acts without a unit is not covered.
     """
     expect_claim(update)
 
