@@ -22,15 +22,21 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """Create the async engine, preparing a SQLite file's folder and pragmas."""
+def create_engine(url: str, *, threaded: bool = False) -> AsyncEngine:
+    """Create the async engine, preparing a SQLite file's folder and pragmas.
+
+    ``threaded``: SQLite through aiosqlite's thread instead of inline on the event loop (see
+    storage/sqlite_inline.py), for work whose single queries run long enough to stall the loop.
+    """
     if is_sqlite(url):
         database = make_url(url).database or ":memory:"
         if database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        # Inline sqlite3 calls instead of aiosqlite's thread: see storage/sqlite_inline.py.
-        connect = sqlite_inline.connector(database, timeout=SQLITE_TIMEOUT)
-        engine = create_async_engine(url, async_creator=connect)
+        if threaded:
+            engine = create_async_engine(url, connect_args={"timeout": SQLITE_TIMEOUT})
+        else:
+            connect = sqlite_inline.connector(database, timeout=SQLITE_TIMEOUT)
+            engine = create_async_engine(url, async_creator=connect)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine

@@ -83,3 +83,17 @@ async def test_a_lock_held_past_the_timeout_fails_as_locked(tmp_path, monkeypatc
     async with transaction(factory) as session:  # the gate was released after the failure
         await session.exec(text("INSERT INTO t VALUES (2)"))
     await engine.dispose()
+
+
+async def test_a_threaded_engine_and_an_inline_one_share_the_file(sessions, tmp_path):
+    threaded = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}", threaded=True)
+    started, go = asyncio.Event(), asyncio.Event()
+    holder = asyncio.create_task(_bump(sessions, started, go))
+    await started.wait()
+    waiting = asyncio.create_task(_bump(session_factory(threaded)))  # aiosqlite's busy wait
+    for _ in range(5):
+        await asyncio.sleep(0)
+    go.set()
+    await asyncio.gather(holder, waiting)
+    await threaded.dispose()
+    assert await _count(sessions) == 2
