@@ -5,12 +5,15 @@ from __future__ import annotations
 import itertools
 import random
 import re
+import shutil
 import unicodedata
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bot import PROJECT_ROOT
+from bot.services.knowledge import KnowledgeBase
 from bot.services.knowledge.index import TokenIds, merge_ids, token_ids
 from bot.services.knowledge.tokenize import Analyzer, char_bigrams, nfkc, normalize
 
@@ -81,3 +84,17 @@ def test_index_terms_match_plain_filtering(corpus_texts: list[str]) -> None:
         assert analyzer.words(text) == expected
         # The second time every token comes from the table.
         assert analyzer.analyze(text)[0] == expected
+
+
+def test_index_rebuilt_from_stored_passages_is_the_same(tmp_path: Path) -> None:
+    """Ids numbered while ingesting and ids read back from the passages files agree."""
+    kb = KnowledgeBase(tmp_path)
+    kb.ensure_corpus(CORPUS)
+    question = "企业科技人员多少人要单独成立科协？"
+    first = kb.search(question)
+    assert first
+    first_vocab = kb._state().index.bigrams.vocab
+    shutil.rmtree(tmp_path / "index")
+    again = KnowledgeBase(tmp_path)
+    assert again.search(question) == first
+    assert again._state().index.bigrams.vocab == first_vocab

@@ -103,9 +103,11 @@ class _Prepared:
 
     info: DocumentInfo
     passages: list[Passage]
-    analyses: list[tuple[str, str, int]]
+    flags: list[int]
     # Word and bigram ids (index.TokenIds), numbered in the worker that tokenised them.
     ids: tuple[Any, Any]
+    # The passages file's JSON (passages with words and bigrams), encoded in the worker.
+    stored: str
 
 
 @dataclass(slots=True)
@@ -345,7 +347,9 @@ class KnowledgeBase:
             sidecar = load_metadata_file(path.parent).get(path.name, Metadata())
             info = _describe(path, content_hash(text), len(passages), lines, sidecar, override)
             analyses, ids = self._analyze_document(info.title, passages)
-            return _Prepared(info, passages, analyses, ids)
+            # Encoded here, in the worker: one string crosses the process boundary cheaply.
+            stored = self._passages_json(passages, analyses)
+            return _Prepared(info, passages, [a[2] for a in analyses], ids, stored)
 
         return prepare
 
@@ -398,11 +402,10 @@ class KnowledgeBase:
         words = TokenIds.of_tokens([w for w, _ in tokens])
         return analyses, (words, TokenIds.of_tokens([b for _, b in tokens]))
 
-    def _write_passages(self, prepared: _Prepared) -> Path:
-        """Write a document's passages with their analysis (reused by later rebuilds)."""
-        from bot.services.knowledge.index import write_json
+    def _passages_json(self, passages: Sequence[Passage], analyses: Sequence[_Analysis]) -> str:
+        """A document's passages file: passages with their analysis (reused by rebuilds)."""
+        from bot.services.knowledge.index import to_json
 
-        info, passages, analyses = prepared.info, prepared.passages, prepared.analyses
         rows = [
             {
                 "position": p.position,
@@ -415,8 +418,14 @@ class KnowledgeBase:
             }
             for p, (words, bigrams, flags) in zip(passages, analyses, strict=True)
         ]
-        path = self.data_dir / PASSAGES_DIR / f"{info.doc_id}.json"
-        write_json(path, {"analyzer": self.analyzer.fingerprint, "passages": rows})
+        return to_json({"analyzer": self.analyzer.fingerprint, "passages": rows})
+
+    def _write_passages(self, prepared: _Prepared) -> Path:
+        """Write a document's passages file."""
+        from bot.services.knowledge.index import write_text
+
+        path = self.data_dir / PASSAGES_DIR / f"{prepared.info.doc_id}.json"
+        write_text(path, prepared.stored)
         return path
 
     @staticmethod
@@ -536,10 +545,8 @@ class KnowledgeBase:
                 [order[r.doc_id] for r in rows],
                 [a[2] for a in done],
             ).save(staging)
-        write_json(
-            staging / ROWS_FILE,
-            [[r.doc_id, r.position, list(r.section), r.text, r.kind] for r in rows],
-        )
+        # Rows are tuples of (doc_id, position, section, text, kind): JSON arrays as they are.
+        write_json(staging / ROWS_FILE, rows)
         shutil.rmtree(target, ignore_errors=True)
         staging.rename(target)
         write_json(index_root / CURRENT_FILE, {"key": key, "dir": target.name})
@@ -669,11 +676,11 @@ def _describe(
 
 
 def _stored(prepared: _Prepared) -> list[tuple[_Row, _Analysis]]:
-    """A prepared document's passages as ``_read_passages`` would read them back."""
+    """A prepared document's passages and flags (its words and bigrams come as ids)."""
     doc_id = prepared.info.doc_id
     return [
-        (_Row(doc_id, p.position, p.section, p.text, str(p.kind)), analysis)
-        for p, analysis in zip(prepared.passages, prepared.analyses, strict=True)
+        (_Row(doc_id, p.position, p.section, p.text, str(p.kind)), ("", "", flags))
+        for p, flags in zip(prepared.passages, prepared.flags, strict=True)
     ]
 
 
