@@ -94,7 +94,7 @@ def cold_start_small(work: Path) -> list[tuple[str, str]]:
     later = [time_first_answer(env, question) for _ in range(3)]
     alone = [time_first_answer(env, question, ENGINE_ONLY) for _ in range(3)]
     return [
-        ("`stabot ask` first run (jieba cache + index built)", f"{first:.2f} s"),
+        ("`stabot ask` first run (index built)", f"{first:.2f} s"),
         (
             "`stabot ask` cold process, first answer (median of 3)",
             f"{statistics.median(later):.2f} s",
