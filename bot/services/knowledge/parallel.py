@@ -1,4 +1,4 @@
-"""Tokenise large batches on every core (jieba is pure Python and holds the GIL)."""
+"""Tokenise large batches on every core (reading, chunking and analysis are Python: the GIL)."""
 
 from __future__ import annotations
 
