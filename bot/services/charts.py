@@ -6,6 +6,7 @@ so the bot and the CLI do not pay for it until someone asks for a chart.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import threading
 from collections.abc import Sequence
@@ -56,7 +57,22 @@ def cjk_font() -> str | None:
     """The name of an installed font with Chinese glyphs, or None when there is none."""
     from matplotlib import font_manager
 
-    installed = {entry.name for entry in font_manager.fontManager.ttflist}
+    manager = font_manager.fontManager
+    name = _first_cjk(manager)
+    if name is None:
+        # matplotlib keeps its font list in a cache across runs (~/.cache/matplotlib), so a
+        # font installed after its first run stays unknown until the fonts are read again.
+        known = {entry.fname for entry in manager.ttflist}
+        for path in font_manager.findSystemFonts():
+            if path not in known:
+                with contextlib.suppress(Exception):  # a file it cannot read is no font to us
+                    manager.addfont(path)
+        name = _first_cjk(manager)
+    return name
+
+
+def _first_cjk(manager: Any) -> str | None:
+    installed = {entry.name for entry in manager.ttflist}
     return next((name for name in CJK_FONTS if name in installed), None)
 
 
