@@ -35,7 +35,7 @@ from bot.config import async_database_url
 from bot.services import charts, exports, stats
 from bot.services.activities import AUDIENCES, TYPES, unit_of
 from storage.activity_models import Activity
-from storage.db import create_engine, session_factory, transaction
+from storage.db import create_engine, reading_factory, session_factory, transaction
 from storage.migrate import upgrade_to_head
 from storage.models import Org, OrgLevel
 
@@ -132,14 +132,13 @@ async def _stats(url: str, org_id: int, out: Path) -> dict[str, Any]:
 
 async def _export(url: str, org_id: int, out: Path) -> dict[str, Any]:
     engine = create_engine(url)
-    async with transaction(session_factory(engine)) as session:
+    async with transaction(reading_factory(engine)) as session:  # as the bot does it
         org = await session.get(Org, org_id)
         started = time.perf_counter(), time.process_time()
-        # As the bot does it: chunks by id with a commit between them on SQLite.
-        pause = session.commit if engine.dialect.name == "sqlite" else None
         totals = await exports.write_activities(
-            session, org=org, period=YEAR, target=out, locale="zh_CN", tz=TZ, pause=pause
-        )
+            session, org=org, period=YEAR, target=out, locale="zh_CN", tz=TZ,
+            offload=exports.offload_to_thread,
+        )  # fmt: skip
     await engine.dispose()
     return {"rows": totals.rows, "mb": out.stat().st_size / 2**20, **_since(started)}
 

@@ -15,6 +15,7 @@ from storage import sqlite_inline
 
 SessionFactory = async_sessionmaker[AsyncSession]
 SQLITE_TIMEOUT = 30.0  # seconds a write waits for SQLite's lock before "database is locked"
+READ_ONLY = "stabot_read_only"  # execution option of `reading_factory`'s connections
 
 
 def is_sqlite(url: str) -> bool:
@@ -57,15 +58,28 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def _sqlite_begin(connection: Connection) -> None:
     # A deferred transaction that reads and then writes fails with "database is locked" when
     # another connection wrote in between; taking the write lock up front makes it wait instead.
+    # A read-only one (`reading_factory`) stays deferred: in WAL mode it reads a snapshot and
+    # neither waits for the writer nor holds it up.
     # Straight to the driver: SQLAlchemy's statement execution costs more than the BEGIN.
+    read_only = connection.get_execution_options().get(READ_ONLY, False)
     cursor = connection.connection.dbapi_connection.cursor()
-    cursor.execute("BEGIN IMMEDIATE")
+    cursor.execute("BEGIN DEFERRED" if read_only else "BEGIN IMMEDIATE")
     cursor.close()
 
 
 def session_factory(engine: AsyncEngine) -> SessionFactory:
     """A factory of sessions whose objects stay readable after commit."""
     return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+def reading_factory(engine: AsyncEngine) -> SessionFactory:
+    """Sessions for long reads that write nothing, such as a big export.
+
+    On SQLite their transactions begin deferred and read one snapshot of the file while other
+    connections go on writing; on PostgreSQL they are plain transactions (its reads never
+    block writers). Writing through them is a mistake: on SQLite it may fail as busy.
+    """
+    return session_factory(engine.execution_options(**{READ_ONLY: True}))
 
 
 @asynccontextmanager

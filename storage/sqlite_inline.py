@@ -23,6 +23,8 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 FIRST_DELAY = 0.001  # seconds before retrying a busy database; doubles up to MAX_DELAY
 MAX_DELAY = 0.05
+# A deferred BEGIN (a read-only snapshot in WAL mode) takes no write lock, so it does not wait.
+_WRITE_BEGINS = frozenset({"BEGIN IMMEDIATE", "BEGIN EXCLUSIVE"})
 
 
 class WriteGate:
@@ -164,10 +166,10 @@ class Cursor:
         self._cursor.close()
 
     async def execute(self, sql: str, parameters: Sequence[Any] | None = None) -> Cursor:
-        """Run one statement; a BEGIN waits for the write lock first."""
+        """Run one statement; a BEGIN that takes the write lock waits for it first."""
         args = () if parameters is None else parameters
         run = lambda: self._cursor.execute(sql, args)  # noqa: E731
-        if sql.lstrip()[:5].upper() == "BEGIN":
+        if sql.lstrip()[:15].upper() in _WRITE_BEGINS:
             await self._owner.begin(run)
         else:
             await self._owner.retry(run)

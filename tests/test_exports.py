@@ -200,7 +200,53 @@ def test_streamed_workbook_cells_read_back_with_openpyxl(tmp_path):
     ]  # fmt: skip
 
 
-async def test_chunks_by_id_give_the_same_sheet_as_one_stream(
+def test_column_cells_and_shared_strings_read_back_with_openpyxl(tmp_path):
+    from bot.services import xlsx_stream as x
+
+    book = x.Workbook(tmp_path / "c.xlsx")
+    sheet = book.sheet("明细")
+    sheet.header(["名称", "组织", "数量", "日期"])
+    names = ["a < b & c", " 前后空格 ", None, "\x01", "x" * (x.CELL_MAX + 5)]
+    orgs = ["赛罕区科协", "赛罕区科协", " 伊利 ", None, "赛罕区科协"]
+    sheet.columns([
+        x.text_cells(names), [book.shared_cell(o) for o in orgs],
+        x.number_cells([1, None, 3, 0, -2]),
+        [x.date_cell(x.date_serial(date(2026, 3, d))) for d in (1, 2, 3, 4, 5)],
+    ])  # fmt: skip
+    sheet.columns([[x.text_cell("末行")], [x.EMPTY], [x.EMPTY], [x.EMPTY]])
+    book.close()
+    rows = list(load_workbook(tmp_path / "c.xlsx")["明细"].iter_rows(values_only=True))
+    assert rows[1:4] == [
+        ("a < b & c", "赛罕区科协", 1, datetime(2026, 3, 1)),
+        (" 前后空格 ", "赛罕区科协", None, datetime(2026, 3, 2)),
+        (None, " 伊利 ", 3, datetime(2026, 3, 3)),
+    ]
+    assert rows[4] == (None, None, 0, datetime(2026, 3, 4))  # "\x01" is no XML character
+    assert rows[5][0] == "x" * x.CELL_MAX and rows[5][1] == "赛罕区科协"
+    assert rows[6] == ("末行", None, None, None)
+    assert book._shared == {"赛罕区科协": 0, " 伊利 ": 1}  # each text stored once
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "Europe/Berlin", "America/St_Johns"])
+def test_local_serials_follow_the_zone_across_its_changes(zone):
+    from datetime import UTC, timedelta
+    from zoneinfo import ZoneInfo
+
+    from bot.services.exports import LocalSerials
+    from bot.services.xlsx_stream import EPOCH
+
+    tz, serials = ZoneInfo(zone), LocalSerials(ZoneInfo(zone))
+    start = datetime(2026, 3, 7, tzinfo=UTC)  # St John's and Berlin move their clocks after it
+    for minutes in range(0, 40 * 24 * 60, 7):
+        moment = start + timedelta(minutes=minutes, seconds=13)
+        wall = moment.astimezone(tz).replace(tzinfo=None)
+        expected = (wall - datetime.combine(EPOCH, datetime.min.time())) / timedelta(days=1)
+        assert serials.serial(int(moment.timestamp())) == pytest.approx(expected, abs=1e-9)
+    assert serials.serial(None) is None
+
+
+async def test_an_export_reads_a_snapshot_while_others_write(
+    engine,
     sessions,
     logged,  # noqa: F811 - the fixture imported above
     tmp_path,
@@ -210,21 +256,28 @@ async def test_chunks_by_id_give_the_same_sheet_as_one_stream(
 
     from bot.services import exports
     from bot.services.stats import Period
+    from storage.db import reading_factory
 
     monkeypatch.setattr(exports, "CHUNK", 2)
-    pauses = []
+    calls = []
 
-    async def pause() -> None:
-        pauses.append(1)
+    async def write_meanwhile(function, *args):
+        calls.append(function)
+        if len(calls) == 2:  # the first chunk: the query is under way
+            # On SQLite a writing transaction would wait for the export's write lock, had it
+            # taken one; here the write must go through at once.
+            async with asyncio.timeout(10), transaction(sessions) as other:
+                other.add(activity(logged["赛罕区科协"], date(2026, 3, 10), "training", 77))
+        return function(*args)
 
-    sheets = []
-    for name, between in (("stream.xlsx", None), ("chunks.xlsx", pause)):
-        async with transaction(sessions) as session:
-            await exports.write_activities(
-                session, org=None, period=Period(date(2026, 1, 1), TODAY),
-                target=tmp_path / name, locale="zh_CN", tz=ZoneInfo("Asia/Shanghai"),
-                pause=between,
-            )  # fmt: skip
-        sheets.append(list(load_workbook(tmp_path / name)["活动明细"].iter_rows(values_only=True)))
-    assert sheets[0] == sheets[1] and len(sheets[0]) == 1 + 8
-    assert len(pauses) == 4  # 8 rows, 2 at a time
+    async with transaction(reading_factory(engine)) as session:
+        totals = await exports.write_activities(
+            session, org=None, period=Period(date(2026, 1, 1), TODAY),
+            target=tmp_path / "snapshot.xlsx", locale="zh_CN", tz=ZoneInfo("Asia/Shanghai"),
+            offload=write_meanwhile,
+        )  # fmt: skip
+    sheet = load_workbook(tmp_path / "snapshot.xlsx")["活动明细"]
+    assert totals.rows == sheet.max_row - 1 == 8  # 8 rows in 4 chunks; the new one is not in
+    assert 77 not in _column(sheet, "参与人数")
+    async with transaction(sessions) as session:
+        assert await session.get(Activity, 11) is not None  # ... but it was written

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.i18n import t
 from bot.services import orgs, people
 from storage import orgs_repo
-from storage.db import create_engine, session_factory, transaction
+from storage.db import create_engine, reading_factory, session_factory, transaction
 from storage.migrate import upgrade_to_head
 from storage.models import Role
 
@@ -98,14 +98,21 @@ def _register_admin(subparsers: argparse._SubParsersAction) -> None:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def with_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Migrate, then run ``work`` in one committed transaction."""
+def with_session(
+    settings: Settings, work: Callable[[AsyncSession], Awaitable[T]], *, read_only: bool = False
+) -> T:
+    """Migrate, then run ``work`` in one committed transaction.
+
+    ``read_only``: the work only reads (`storage.db.reading_factory`), so on SQLite a
+    running bot goes on writing meanwhile.
+    """
 
     async def main() -> T:
         engine = create_engine(settings.database_url)
+        factory = reading_factory if read_only else session_factory
         try:
             await upgrade_to_head(engine)
-            async with transaction(session_factory(engine)) as session:
+            async with transaction(factory(engine)) as session:
                 return await work(session)
         finally:
             await engine.dispose()

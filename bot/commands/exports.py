@@ -103,7 +103,7 @@ def cmd_export_activities(args: argparse.Namespace) -> int:
         return totals.rows
 
     try:
-        rows = with_session(settings, work)
+        rows = with_session(settings, work, read_only=True)
     except StatsError as error:
         return _fail(settings, error)
     print(f"{rows}\t{args.output}")
@@ -125,7 +125,7 @@ def cmd_export_task(args: argparse.Namespace) -> int:
         return await task_export.task_workbook(session, args.task_id, scope, settings.tz)
 
     try:
-        data = with_session(settings, work)
+        data = with_session(settings, work, read_only=True)
     except StatsError as error:
         return _fail(settings, error)
     args.output.write_bytes(data)
@@ -152,7 +152,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
         return await stats.compute(session, org=org, period=period, now=now, tz=settings.tz)
 
     try:
-        figures = with_session(settings, work)
+        figures = with_session(settings, work, read_only=True)
     except StatsError as error:
         return _fail(settings, error)
     if args.json:

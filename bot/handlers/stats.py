@@ -28,7 +28,7 @@ from bot.i18n import t
 from bot.runtime import StabotContext
 from bot.services import charts, exports
 from storage import conversations_repo, orgs_repo
-from storage.db import transaction
+from storage.db import reading_factory, transaction
 
 MakeOutcome = Callable[[FlowContext], Awaitable[flow.Outcome | None]]
 DOCUMENT_LIMIT = 50 * 1024 * 1024  # what Telegram accepts from a bot
@@ -149,9 +149,9 @@ async def _send_export(
 async def _write_export(
     context: StabotContext, job: flow.ExportJob, locale: str, target: IO[bytes]
 ) -> int:
-    """Write the workbook in its own transaction; the number of activity rows."""
+    """Write the workbook in its own read-only transaction; the number of activity rows."""
     rt = context.rt
-    async with transaction(rt.sessions) as session:
+    async with transaction(reading_factory(rt.engine)) as session:
         org = None
         if job.org_id is not None:
             org = await orgs_repo.get_org(session=session, org_id=job.org_id)
@@ -163,8 +163,6 @@ async def _write_export(
             locale=locale,
             tz=rt.settings.tz,
             offload=exports.offload_to_thread,
-            # SQLite: let other chats write between chunks (PostgreSQL's reads never block).
-            pause=session.commit if rt.engine.dialect.name == "sqlite" else None,
         )
     return totals.rows
 

@@ -13,7 +13,7 @@ import contextlib
 import os
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from typing import IO, Any
 from xml.sax.saxutils import escape, quoteattr
@@ -107,6 +107,24 @@ class Sheet:
         """Append rows of str, int, float, bool, date, datetime or None (an empty cell)."""
         self._write([self._row(values) for values in rows])
 
+    def columns(self, columns: Sequence[Sequence[bytes]]) -> None:
+        """Append rows given column by column, as cell XML made by the ``*_cells`` functions.
+
+        A big export renders each column with one list comprehension of a single cell kind
+        instead of deciding every cell's kind on its own, and in bytes, so that the sheet's
+        markup is not encoded again with every row. The cells carry no reference (``r``):
+        SpreadsheetML places them in order, and ``EMPTY`` holds the place of an empty one.
+        """
+        first = self._rows + 1
+        lines = [
+            b'<row r="%d">%b</row>' % (number, cells)
+            for number, cells in enumerate(map(b"".join, zip(*columns, strict=True)), first)
+        ]
+        self._rows += len(lines)
+        if self._rows > MAX_ROWS:
+            raise SheetFull(self._rows)
+        self._out.write(b"".join(lines))
+
     def _write(self, lines: list[str]) -> None:
         if self._rows > MAX_ROWS:
             raise SheetFull(self._rows)
@@ -160,6 +178,63 @@ def _cell(ref: str, value: Any, style: str) -> str:
     return _cell(ref, str(value), style)
 
 
+EMPTY = b"<c/>"
+
+
+def text_cell(value: str | None) -> bytes:
+    """One inline string cell (escaped when it has to be); None and "" give an empty cell."""
+    if value and (len(value) > CELL_MAX or _SPECIAL.search(value) is not None):
+        value = text(value)
+    if not value:
+        return EMPTY
+    if value[0].isspace() or value[-1].isspace():  # kept only when asked for (as openpyxl)
+        return f'<c t="inlineStr"><is><t xml:space="preserve">{value}</t></is></c>'.encode()
+    return f'<c t="inlineStr"><is><t>{value}</t></is></c>'.encode()
+
+
+def text_cells(values: Sequence[str | None]) -> list[bytes]:
+    """A column of inline string cells, for texts that seldom repeat (titles, summaries)."""
+    return [text_cell(value) for value in values]
+
+
+def number_cells(values: Sequence[int | None]) -> list[bytes]:
+    """A column of integer cells."""
+    return [EMPTY if value is None else b"<c><v>%d</v></c>" % value for value in values]
+
+
+def date_cell(serial: int) -> bytes:
+    """A date cell, given as an Excel day number (`date_serial`)."""
+    return b'<c s="%d"><v>%d</v></c>' % (STYLE_DATE, serial)
+
+
+def time_cells(serials: Sequence[float | None]) -> list[bytes]:
+    """A column of date-times, given as Excel day numbers with a fraction."""
+    cell = f'<c s="{STYLE_TIME}"><v>%r</v></c>'
+    return [EMPTY if n is None else (cell % n).encode() for n in serials]
+
+
+def date_serial(day: date) -> int:
+    """A date as Excel counts it (days since 1899-12-30)."""
+    return (day - EPOCH).days
+
+
+class CellCache(dict[Any, bytes]):
+    """The cell of each distinct value, rendered once: for columns that repeat a few values
+    (types, units, org names, days), ``cells`` is a dictionary look-up per row."""
+
+    def __init__(self, render: Callable[[Any], bytes]) -> None:
+        super().__init__()
+        self._render = render
+
+    def __missing__(self, value: Any) -> bytes:
+        cell = self[value] = self._render(value)
+        return cell
+
+    def cells(self, values: Iterable[Any]) -> list[bytes]:
+        """The column of cells for ``values``."""
+        return list(map(self.__getitem__, values))
+
+
 class Workbook:
     """An .xlsx file written sheet by sheet into ``target`` (a path or a binary file)."""
 
@@ -171,6 +246,17 @@ class Workbook:
         )
         self._names: list[str] = []
         self._open: Sheet | None = None
+        self._shared: dict[str, int] = {}
+
+    def shared_cell(self, value: str | None) -> bytes:
+        """A cell showing ``value`` from the shared-string table: a repeated text (an org's
+        path on every one of its rows) is stored once, and each cell holds its number."""
+        if value and (len(value) > CELL_MAX or _SPECIAL.search(value) is not None):
+            value = text(value)
+        if not value:
+            return EMPTY
+        index = self._shared.setdefault(value, len(self._shared))
+        return b'<c t="s"><v>%d</v></c>' % index
 
     def sheet(self, name: str, widths: Sequence[float] = ()) -> Sheet:
         """Start the next sheet (the previous one is closed first)."""
@@ -202,25 +288,32 @@ class Workbook:
             for i, name in enumerate(self._names, start=1)
         )
         parts = {
-            "[Content_Types].xml": _content_types(count),
+            "[Content_Types].xml": _content_types(count, bool(self._shared)),
             "_rels/.rels": f'{_HEAD}<Relationships xmlns="{_PACKAGE_RELS}">'
             f'<Relationship Id="rId1" Type="{_RELS}/officeDocument" Target="xl/workbook.xml"/>'
             "</Relationships>",
             "xl/workbook.xml": f"{_HEAD}<workbook {_NS} {_REL_NS}><sheets>{sheets}</sheets>"
             "</workbook>",
-            "xl/_rels/workbook.xml.rels": _workbook_rels(count),
+            "xl/_rels/workbook.xml.rels": _workbook_rels(count, bool(self._shared)),
             "xl/styles.xml": _STYLES,
         }
+        if self._shared:
+            parts["xl/sharedStrings.xml"] = _shared_strings(self._shared)
         for name, xml in parts.items():
             self._zip.writestr(name, xml)
         self._zip.close()
 
 
-def _content_types(count: int) -> str:
+def _content_types(count: int, shared: bool) -> str:
     sheets = "".join(
         f'<Override PartName="/xl/worksheets/sheet{i}.xml" ContentType="{_TYPES}.worksheet+xml"/>'
         for i in range(1, count + 1)
     )
+    if shared:
+        sheets += (
+            '<Override PartName="/xl/sharedStrings.xml" '
+            f'ContentType="{_TYPES}.sharedStrings+xml"/>'
+        )
     return (
         f'{_HEAD}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
         '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
@@ -230,11 +323,28 @@ def _content_types(count: int) -> str:
     )
 
 
-def _workbook_rels(count: int) -> str:
+def _workbook_rels(count: int, shared: bool) -> str:
     links = "".join(
         f'<Relationship Id="rId{i}" Type="{_RELS}/worksheet" '
         f'Target="/xl/worksheets/sheet{i}.xml"/>'
         for i in range(1, count + 1)
     )
-    styles = f'<Relationship Id="rId{count + 1}" Type="{_RELS}/styles" Target="/xl/styles.xml"/>'
-    return f'{_HEAD}<Relationships xmlns="{_PACKAGE_RELS}">{links}{styles}</Relationships>'
+    links += f'<Relationship Id="rId{count + 1}" Type="{_RELS}/styles" Target="/xl/styles.xml"/>'
+    if shared:
+        links += (
+            f'<Relationship Id="rId{count + 2}" Type="{_RELS}/sharedStrings" '
+            'Target="/xl/sharedStrings.xml"/>'
+        )
+    return f'{_HEAD}<Relationships xmlns="{_PACKAGE_RELS}">{links}</Relationships>'
+
+
+def _shared_strings(table: dict[str, int]) -> str:
+    # Dictionaries keep insertion order, which is the order of the numbers.
+    items = "".join(
+        f'<si><t xml:space="preserve">{value}</t></si>'
+        if value[0].isspace() or value[-1].isspace()
+        else f"<si><t>{value}</t></si>"
+        for value in table
+    )
+    count = len(table)
+    return f'{_HEAD}<sst {_NS} count="{count}" uniqueCount="{count}">{items}</sst>'
