@@ -65,7 +65,7 @@ async def test_free_question_more_sources_and_full_section(kb_settings, clock):
         calls = await bot.press(LI, "更多来源", message=answer)
         more = sent_texts(calls)[0]
         assert more.startswith("<b>“落实情况报告什么时候交？”的其他相关内容") and "2. " in more
-        assert "12月9日" in first + more
+        assert "12月9日" in first
         calls = await bot.press(LI, "查看全文", message=answer)
         section = sent_texts(calls)[0]
         assert "内蒙古自治区科学技术协会" in section and len(section) <= 4096

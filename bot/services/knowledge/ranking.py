@@ -169,7 +169,11 @@ CUES: tuple[Cue, ...] = (
 )
 CUE_TERM_WEIGHT = 0.3
 TITLE_ROWS = 100
-META_CUES = frozenset({"day", "year", "phone", "email", "addressee", "doc_number"})
+META_CUES = frozenset({"phone", "email", "addressee", "doc_number"})
+# A date in a signature block is when the document was issued: it answers "when" only when the
+# question is about issuing (哪天发出来的), not about what the text asks for (什么时候交).
+DATE_CUES = frozenset({"day", "year"})
+_ISSUE_WORDS = re.compile(r"发出|发布|印发|下发|发文|出台|发的|成文|签发|落款|转发")
 _META_WORDS = re.compile(r"谁发|发文单位|落款|印发|抄送|联系人|附件|哪个单位发")
 
 
@@ -198,6 +202,13 @@ _QUOTED_RE = re.compile(r"[“\"「『《]([^”\"」』》]{1,20})[”\"」』�
 def detect_cues(question: str) -> list[Cue]:
     """Question-type cues found in the raw question."""
     return [cue for cue in CUES if cue.pattern.search(question)]
+
+
+def wants_meta(question: str, cues: list[Cue]) -> bool:
+    """Whether signatures, dates and contacts may answer: who, when issued, whom to call."""
+    if any(cue.name in META_CUES for cue in cues) or _META_WORDS.search(question):
+        return True
+    return any(cue.name in DATE_CUES for cue in cues) and bool(_ISSUE_WORDS.search(question))
 
 
 def quoted_terms(question: str, normalize: Callable[[str], str]) -> list[str]:
@@ -358,9 +369,7 @@ class Ranker:
             for s in re.split(r"[，。？！?!,;；\s]+", QUESTION_RE.sub("，", normalize(question)))
             if len(s) > 1
         ]
-        meta_wanted = any(cue.name in META_CUES for cue in cues) or bool(
-            _META_WORDS.search(question)
-        )
+        meta_wanted = wants_meta(question, cues)
         out = []
         for row in rows:
             context = self.data.context(row)
