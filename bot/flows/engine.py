@@ -463,4 +463,5 @@ def _summary(form: FormSpec, model: FormModel, notices: list[Msg]) -> Reply:
             _button(model, Msg("form.button.cancel"), Action.CANCEL),
         ]
     )
-    return Reply(texts, rows)
+    # A form view like the steps: a new summary message takes the keyboard off the old one.
+    return Reply(texts, rows, form_view=True)
