@@ -2,15 +2,121 @@
 
 from __future__ import annotations
 
+import pytest
+
+from bot.services import activities as svc
+from bot.updates import TgUser
 from tests.harness import running_bot, sent_texts
 from tests.test_activities import (
     LI,
+    TODAY,
     li,
+    make_member,
     to_summary,
     tree,
 )
 
 __all__ = ["li", "tree"]  # fixtures shared with test_activities
+
+WANG = TgUser(id=30004, first_name="Wang", language_code="en")
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("上个月15号", "2026-02-15"),
+        ("上月15日", "2026-02-15"),
+        ("上个月十五号", "2026-02-15"),
+        ("上上个月3号", "2026-01-03"),
+        ("本月3号", "2026-03-03"),
+        ("3.15", "2026-03-15"),
+        ("3/15", "2026-03-15"),
+        ("0315", "2026-03-15"),
+        ("20260315", "2026-03-15"),
+        ("15", "2026-03-15"),
+        ("一周前", "2026-03-09"),
+        ("两周前", "2026-03-02"),
+        ("大前天", "2026-03-13"),
+        ("yesterday", "2026-03-15"),
+    ],
+)
+def test_more_typed_dates(typed, expected):
+    assert svc.parse_day(typed, TODAY).isoformat() == expected
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("2026", "activity.bad_date"),  # a year alone is no day (dateparser said today)
+        ("1332", "activity.bad_date"),  # nor are stray digits (dateparser said the year 1332)
+        ("上个月31号", "activity.bad_date"),  # February has no 31st
+        ("20270101", "activity.date_future"),
+        ("明天", "activity.date_future"),
+        ("1999-12-31", "activity.date_too_old"),
+    ],
+)
+def test_typed_dates_refused_with_their_hint(typed, key):
+    with pytest.raises(svc.ActivityError) as refused:
+        svc.parse_day(typed, TODAY)
+    assert refused.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("typed", "count"),
+    [
+        ("120余人", 120),
+        ("两千", 2000),
+        ("百余人", 100),
+        ("近百人", 100),
+        ("千余人", 1000),
+        ("1.2万人", 12000),
+        ("3万", 30000),
+        ("一百万", 1_000_000),
+    ],
+)
+def test_more_head_counts(typed, count):
+    assert svc.parse_participants(typed) == count
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("负五", "activity.participants_negative"),
+        ("零", "activity.participants_zero"),
+        ("一百万零一", "activity.participants_too_many"),
+        ("12.5", "activity.bad_participants"),
+    ],
+)
+def test_head_counts_refused_with_their_hint(typed, key):
+    with pytest.raises(svc.ActivityError) as refused:
+        svc.parse_participants(typed)
+    assert refused.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("text", "found"),
+    [
+        (
+            "上个月15号在包钢集团举办科技培训，共80名职工参加",
+            {"type": "training", "day": "2026-02-15", "place": "包钢集团", "participants": 80},
+        ),
+        (
+            "昨天在第二小学开展科普讲座，百余人参加",
+            {"type": "lecture", "day": "2026-03-15", "place": "第二小学", "participants": 100},
+        ),
+        (
+            "Yesterday we gave a lecture for 120 people",
+            {"type": "lecture", "day": "2026-03-15", "participants": 120},
+        ),
+    ],
+)
+def test_quick_log_reads_more_reports(text, found):
+    assert svc.looks_like_report(text)
+    assert svc.understand(text, TODAY) == found
+
+
+def test_an_english_question_is_no_report():
+    assert not svc.looks_like_report("What did yesterday's lecture for 120 people cover")
 
 
 def _keyboards(bot, chat_id: int) -> list[int]:
@@ -33,3 +139,23 @@ async def test_a_typed_answer_to_the_summary_leaves_one_keyboard(settings, clock
         assert len(_keyboards(bot, LI.id)) == 1
         calls = await bot.press(LI, "修改名称")  # the newest summary is the form's message
         assert [c.method for c in calls if c.method.startswith("edit")] == ["editMessageText"]
+
+
+async def test_log_with_last_months_date(settings, clock, sessions, li):
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(LI, "/log 上个月15号在包钢集团举办科技培训，共80名职工参加")
+        text = sent_texts(calls)[0]
+        assert "2026-02-15" in text and "80 人" in text and "活动名称" in text
+
+
+async def test_english_quick_log_and_hints(settings, clock, sessions, tree):
+    await make_member(sessions, clock, WANG, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(WANG, "/log yesterday lecture for 120 people")
+        text = sent_texts(calls)[0]
+        assert "2026-03-15" in text and "120" in text and "Title" in text
+        calls = await bot.text(WANG, "x" * 5000)
+        assert "at most 200 characters, you sent 5000" in sent_texts(calls)[0]
+
+
+# --- an admin's list of the org's records ----------------------------------------------------

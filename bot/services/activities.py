@@ -98,29 +98,42 @@ def unit_of(type_key: str) -> str:
 _CN_DIGITS = "零〇一二两三四五六七八九十百千万"
 _PEOPLE = re.compile(
     r"^(?:约|大约|近|逾|超过|共|共计|合计|总计|about|around|~)?\s*(?P<sign>[-−负])?\s*"
-    rf"(?P<num>[0-9][0-9,.]*|[{_CN_DIGITS}]+)\s*"
-    r"(?:余|多)?(?:人次|人|名|位|people|persons)?(?:左右)?$",
+    rf"(?P<num>[0-9][0-9,.]*[万千百]?|[{_CN_DIGITS}]+)\s*"
+    r"(?:余|多)?(?:人次|人|名|位|people|persons|participants)?(?:左右)?$",
     re.IGNORECASE,
 )
 _PEOPLE_IN_TEXT = re.compile(
-    rf"(?:约|大约|近|逾|超过|共|共计)?([0-9][0-9,]*|[{_CN_DIGITS}]+)(?:余|多)?(?:人次|人|名)"
+    rf"(?:约|大约|近|逾|超过|共|共计)?([0-9][0-9,]*(?:\.[0-9]+)?[万千]?|[{_CN_DIGITS}]+)"
+    r"(?:余|多)?(?:人次|人|名|people|participants)",
+    re.IGNORECASE,
 )
 _WEEKDAY = re.compile(r"^(上上|上|本|这)?(?:周|星期|礼拜)([1-7日天])$")
 _DAYS_AGO = re.compile(r"^(\d{1,3})天前$")
+_WEEKS_AGO = re.compile(r"^(\d{1,2}|两)(?:个)?(?:周|星期|礼拜)前$")
 _YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?$")
 _MD = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})[日号]?$")
-_D = re.compile(r"^(\d{1,2})[日号]$")
+_D = re.compile(r"^(\d{1,2})[日号]?$")  # 15号, or 15 alone
+_MONTH_REL_DAY = re.compile(r"^(上上|上|本|这)个?月(\d{1,2})[日号]?$")  # 上个月15号, 本月3日
+# Digits only, as a numeric keypad types them: 20260315, 0315.
+_COMPACT_YMD = re.compile(r"^(20\d{2})(\d{2})(\d{2})$")
+_COMPACT_MD = re.compile(r"^(\d{2})(\d{2})$")
 RELATIVE_DAYS = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2, "大前天": 3}
 _DATE_IN_TEXT = re.compile(
-    r"(大前天|前天|昨天|昨日|今天|今日|(?:上上|上|本|这)?(?:周|星期|礼拜)[一二三四五六日天]"
+    r"(大前天|前天|昨天|昨日|今天|今日|yesterday|today"
+    r"|(?:上上|上|本|这)?(?:周|星期|礼拜)[一二三四五六日天]"
     r"|\d{1,3}天前|\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}[日号]?"
-    r"|(?:\d{1,2}|[一二三四五六七八九十]{1,3})月(?:\d{1,2}|[一二三四五六七八九十]{1,3})[日号])"
+    r"|(?:上上|上|本|这)个?月(?:\d{1,2}|[一二三四五六七八九十]{1,3})[日号]"
+    r"|(?:\d{1,2}|[一二三四五六七八九十]{1,3})月(?:\d{1,2}|[一二三四五六七八九十]{1,3})[日号])",
+    re.IGNORECASE,
 )
 _PLACE_IN_TEXT = re.compile(
     r"在([^，,。；;！!？?\s]{2,40}?)(?:开展|举办|组织|举行|进行|召开|开设|主办|承办)"
 )
 _REPORT_VERBS = ("开展", "举办", "组织", "举行", "召开", "参加", "参与", "进行", "完成")
-_QUESTION = re.compile(r"[？?]|吗|怎么|如何|什么|哪|是否|能否|可以不")
+_QUESTION = re.compile(
+    r"[？?]|吗|怎么|如何|什么|哪|是否|能否|可以不|^(?:what|how|when|where|which|who|why)",
+    re.IGNORECASE,
+)
 
 
 def _normal(text: str) -> str:
@@ -147,6 +160,8 @@ def _number(raw: str) -> int:
     raw = raw.replace(",", "")
     if raw.isdigit():
         return int(raw)
+    if raw[0] in "十百千万":  # 百余人, 近千人: a leading unit means one of it
+        raw = f"一{raw}"
     try:
         value = cn2an.cn2an(raw, "smart")
     except (ValueError, KeyError):
@@ -163,8 +178,11 @@ def today_in(now: datetime, tz: ZoneInfo) -> date:
 
 def parse_day(text: str, today: date) -> date:
     """A past date: 今天/昨天/前天, 上周五, 3月15日, 2026-03-15, "March 15" …"""
-    day = _chinese_day(_normal(text), today)
-    if day is None:
+    normal = _normal(text)
+    day = _chinese_day(normal, today)
+    # Bare digits our patterns did not take (1332, 2026) are no date; dateparser would read
+    # them as a year.
+    if day is None and not normal.isdigit():
         day = _dateparser_day(text, today)
     if day is None:
         raise ActivityError("activity.bad_date")
@@ -228,12 +246,30 @@ def _day_of_month(match: re.Match[str], today: date) -> date | None:
         return None
 
 
+def _relative_month_day(match: re.Match[str], today: date) -> date | None:
+    back = {"上上": 2, "上": 1}.get(match.group(1), 0)
+    month_index = today.year * 12 + today.month - 1 - back
+    try:
+        return date(month_index // 12, month_index % 12 + 1, int(match.group(2)))
+    except ValueError:  # 上个月31号 in a 30-day month
+        return None
+
+
+def _weeks_ago(match: re.Match[str], today: date) -> date:
+    weeks = 2 if match.group(1) == "两" else int(match.group(1))
+    return today - timedelta(weeks=weeks)
+
+
 _DAY_PATTERNS = (
     (_WEEKDAY, _weekday),
     (_DAYS_AGO, lambda m, today: today - timedelta(days=int(m.group(1)))),
+    (_WEEKS_AGO, _weeks_ago),
     (_YMD, _ymd),
+    (_COMPACT_YMD, _ymd),
     (_MD, _month_day),
+    (_COMPACT_MD, _month_day),
     (_D, _day_of_month),
+    (_MONTH_REL_DAY, _relative_month_day),
 )
 
 
