@@ -6,12 +6,17 @@ import pytest
 
 from bot.services import activities as svc
 from bot.updates import TgUser
+from storage import users_repo
+from storage.db import transaction
 from tests.harness import running_bot, sent_texts
 from tests.test_activities import (
     LI,
     TODAY,
+    form_step,
     li,
     make_member,
+    stored,
+    to_participants,
     to_summary,
     tree,
 )
@@ -139,6 +144,90 @@ async def test_a_typed_answer_to_the_summary_leaves_one_keyboard(settings, clock
         assert len(_keyboards(bot, LI.id)) == 1
         calls = await bot.press(LI, "修改名称")  # the newest summary is the form's message
         assert [c.method for c in calls if c.method.startswith("edit")] == ["editMessageText"]
+
+
+async def test_an_old_same_as_last_button_keeps_the_open_form(settings, clock, sessions, li):
+    async with running_bot(settings, clock) as bot:
+        await to_summary(bot)
+        await bot.press(LI, "确认提交")
+        saved = bot.keyboard_message(LI.id)
+        await to_participants(bot)
+        calls = await bot.press(LI, "同上次", message=saved)
+        text = sent_texts(calls)[0]
+        assert "还有一个表单没有填完" in text and "参加人数" in text
+        assert await form_step(sessions, LI) == "participants"
+        await bot.press(LI, "我的记录", message=saved)  # a list does not end the form
+        await bot.press(LI, "科技助力乡村振兴", message=_current(bot, saved))
+        calls = await bot.press(LI, "修改", message=_current(bot, saved))
+        assert "还有一个表单没有填完" in sent_texts(calls)[0]
+        await bot.text(LI, "66")
+        await bot.press(LI, "青少年")
+        await bot.press(LI, "完成")
+        await bot.press(LI, "跳过")
+        calls = await bot.press(LI, "跳过")
+        assert "66 人" in sent_texts(calls)[0] and "青山区社区" in sent_texts(calls)[0]
+
+
+def _current(bot, message):
+    """The message as it reads now (after the bot edited it)."""
+    return next(
+        m for m in bot.api.sent_messages(LI.id) if m["message_id"] == message["message_id"]
+    )
+
+
+async def test_same_as_last_on_the_new_form_still_works(settings, clock, sessions, li):
+    async with running_bot(settings, clock) as bot:
+        await to_summary(bot)
+        await bot.press(LI, "确认提交")
+        await bot.text(LI, "/log")
+        calls = await bot.press(LI, "同上次")  # the form just opened holds nothing yet
+        assert "已沿用上次" in sent_texts(calls)[0]
+
+
+async def test_same_as_last_typed_alone(settings, clock, sessions, li):
+    async with running_bot(settings, clock) as bot:
+        await to_summary(bot)
+        await bot.press(LI, "确认提交")
+        calls = await bot.text(LI, "同上次")
+        assert "已沿用上次" in sent_texts(calls)[0]
+    assert await form_step(sessions, LI) == "type"
+
+
+async def test_same_as_last_asks_for_an_org_no_longer_yours(settings, clock, sessions, li, tree):
+    async with running_bot(settings, clock) as first:
+        await to_summary(first)
+        await first.press(LI, "确认提交")
+    await _move(sessions, LI, tree["赛罕区科协"])
+    async with running_bot(settings, clock, after=first) as bot:
+        await bot.text(LI, "/log 同上次")
+        await bot.press(LI, "科技培训")
+        await bot.text(LI, "节能培训")
+        calls = await bot.press(LI, "今天")
+        assert "主办组织" in sent_texts(calls)[0]
+        assert "赛罕区科协" in bot.button_texts(LI.id)
+
+
+async def _move(sessions, user, org):
+    async with transaction(sessions) as session:
+        row = await users_repo.get_user(session=session, telegram_id=user.id)
+        row.org_id = org.id
+
+
+async def test_a_confirm_that_fails_keeps_the_answers(settings, clock, sessions, li, tree):
+    async with running_bot(settings, clock) as bot:
+        await to_summary(bot)
+        await _move(sessions, LI, tree["赛罕区科协"])  # 青山区科协 is no longer the user's
+        calls = await bot.press(LI, "确认提交")
+        text = sent_texts(calls)[0]
+        assert "只能为你所在的组织" in text and "请核对" in text
+        assert await form_step(sessions, LI) == "summary"
+        assert await stored(sessions) == []
+        await bot.press(LI, "修改主办组织")
+        await bot.press(LI, "赛罕区科协")
+        calls = await bot.press(LI, "确认提交")
+        assert "已记录" in sent_texts(calls)[0]
+    [activity] = await stored(sessions)
+    assert (activity.org_id, activity.participants) == (tree["赛罕区科协"].id, 120)
 
 
 async def test_log_with_last_months_date(settings, clock, sessions, li):

@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from bot.flows.base import (
+    SUMMARY,
     Button,
     Choice,
     FieldSpec,
@@ -21,7 +22,7 @@ from bot.flows.base import (
     Options,
     Reply,
 )
-from bot.flows.engine import register
+from bot.flows.engine import register, render
 from bot.services import activities as svc
 from bot.services.activities import ActivityError
 from storage import orgs_repo
@@ -282,7 +283,10 @@ class ActivityForm(FormSpec):
         try:
             activity = await self._save(ctx, model, fields)
         except ActivityError as error:
-            return Reply([Msg(error.key, error.params)])
+            # The org left the user's subtree, or the edit window closed, since the answers
+            # were given: stay on the summary with the hint, the answers kept.
+            self.machine().set_state(SUMMARY, model)
+            return await render(self, ctx, model, [Msg(error.key, error.params)])
         key = "activity.updated" if model.ctx.get("activity_id") else "activity.saved"
         text = Msg(
             key,

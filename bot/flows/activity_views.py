@@ -13,9 +13,11 @@ from bot.services import people
 from bot.services.activities import ActivityError
 from storage import orgs_repo
 from storage.activity_models import Activity
+from storage.models import Org
 
 PREFIX = "act"
 SAME_WORDS = frozenset({"同上次", "同上", "上次", "same", "again"})
+SAME_TYPED = frozenset({"同上次"})  # alone as a message; the shorter words may mean other things
 PUSH_BUTTONS = (1, 2, 3, 5, 10)
 LIST_TITLE_MAX = 18  # a list button shows the start of the title; Telegram cuts long labels
 
@@ -48,6 +50,8 @@ async def quick_route(ctx: FlowContext, inp: Input) -> Reply | None:
     """A free message that reads as an activity report starts a pre-filled form."""
     if inp.kind is not InputKind.TEXT or not people.is_registered(ctx.actor):
         return None
+    if inp.text.strip() in SAME_TYPED:
+        return await same_as_last(ctx)
     if not svc.looks_like_report(inp.text):
         return None  # questions and chat are for the other text routes
     return await quick(ctx, inp.text)
@@ -99,22 +103,39 @@ async def same_as_last(ctx: FlowContext) -> Reply:
     last = await svc.last_activity(ctx.session, ctx.user_id)
     if last is None:
         return await engine.start(ctx, ActivityForm.name, notices=[Msg("activity.no_last")])
-    org = await orgs_repo.get_org(session=ctx.session, org_id=last.org_id)
-    data = {"place": last.place, "org_id": last.org_id, "audience": list(last.audience)}
+    org = await _still_allowed(ctx, last.org_id)
+    data = {"place": last.place, "audience": list(last.audience)}
+    if org is not None:
+        data["org_id"] = org.id
     notice = Msg(
         "activity.same_prefilled",
         place=last.place or Msg("form.empty"),
-        org=org.name if org else "",
+        org=org.name if org else Msg("form.empty"),
         audience=[Msg(f"activity.audience.{a}") for a in last.audience],
     )
     return await engine.start(
         ctx,
         ActivityForm.name,
         data=data,
-        extra={"labels": {"org_id": org.name if org else ""}},
+        extra={"labels": {"org_id": org.name} if org else {}},
         notices=[notice],
         fill_missing=True,
     )
+
+
+async def _still_allowed(ctx: FlowContext, org_id: int) -> Org | None:
+    # The user may have moved since: an org no longer theirs is asked for again.
+    try:
+        return await svc.allowed_org(ctx.session, ctx.actor, org_id, ctx.superadmin)
+    except ActivityError:
+        return None
+
+
+async def _form_in_the_way(ctx: FlowContext) -> Reply | None:
+    """A form with answers is open: show it again instead of replacing it with a new one."""
+    if not await engine.holds_answers(ctx):
+        return None
+    return await engine.current_view(ctx, [Msg("activity.finish_form_first")])
 
 
 # --- /mylogs ---------------------------------------------------------------------------------
@@ -278,16 +299,28 @@ async def on_button(ctx: FlowContext, data: str) -> Reply:
     """``act|…`` buttons: same, page N, open / edit / del / delok ID, push N."""
     _, action, *rest = data.split("|")
     arg = int(rest[0]) if rest and rest[0].isdigit() else 0
-    if action == "same":
-        return _as_button(await same_as_last(ctx))
+    if action in ("same", "edit"):
+        return await _new_form(ctx, action, arg)
     if action == "page":
         return await my_logs(ctx, arg, edit=True)
     if action == "push":
         return await pushed(ctx, str(arg), edit=True)
-    handlers = {"open": open_log, "edit": edit_log, "del": ask_delete, "delok": delete_log}
-    if action in handlers and arg:
-        return await handlers[action](ctx, arg)
+    records = {"open": open_log, "del": ask_delete, "delok": delete_log}
+    if action in records and arg:
+        return await records[action](ctx, arg)
     return Reply([], toast=Msg("form.stale"))
+
+
+async def _new_form(ctx: FlowContext, action: str, activity_id: int) -> Reply:
+    # A button on an older message must not throw away a form the user is filling in.
+    busy = await _form_in_the_way(ctx)
+    if busy is not None:
+        return busy
+    if action == "same":
+        return _as_button(await same_as_last(ctx))
+    if not activity_id:
+        return Reply([], toast=Msg("form.stale"))
+    return await edit_log(ctx, activity_id)
 
 
 def _as_button(reply: Reply) -> Reply:

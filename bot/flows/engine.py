@@ -75,6 +75,14 @@ async def active_flow(ctx: FlowContext) -> str | None:
     return row.flow if row else None
 
 
+async def holds_answers(ctx: FlowContext) -> bool:
+    """Whether the user's unfinished form has answers that starting another would discard."""
+    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    if row is None or row.flow not in FORMS:
+        return False
+    return FormModel(FORMS[row.flow], _loads(row.data)).has_answers()
+
+
 async def start(
     ctx: FlowContext,
     name: str,
