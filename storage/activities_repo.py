@@ -9,6 +9,7 @@ from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.activity_models import Activity
+from storage.models import Org
 
 
 async def add_activity(*, session: AsyncSession, activity: Activity) -> Activity:
@@ -54,6 +55,34 @@ async def page_by(
     query = (
         select(Activity)
         .where(*_mine(telegram_id))
+        .order_by(col(Activity.day).desc(), col(Activity.id).desc())
+        .offset(offset)
+        .limit(limit)
+    )
+    return (await session.exec(query)).all()
+
+
+def _in_subtree(path: str | None) -> tuple:
+    # path None: every org (a superadmin); deleted rows are never listed.
+    live = col(Activity.deleted_at).is_(None)
+    if path is None:
+        return (live,)
+    return (live, col(Activity.org_id).in_(select(Org.id).where(col(Org.path).startswith(path))))
+
+
+async def count_in(*, session: AsyncSession, path: str | None) -> int:
+    """How many activities the orgs under ``path`` have (not deleted)."""
+    query = select(func.count()).select_from(Activity).where(*_in_subtree(path))
+    return int((await session.exec(query)).one())
+
+
+async def page_in(
+    *, session: AsyncSession, path: str | None, offset: int, limit: int
+) -> Sequence[Activity]:
+    """A page of the activities of the orgs under ``path``, newest day first."""
+    query = (
+        select(Activity)
+        .where(*_in_subtree(path))
         .order_by(col(Activity.day).desc(), col(Activity.id).desc())
         .offset(offset)
         .limit(limit)

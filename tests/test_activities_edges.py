@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
+from bot.i18n import t
 from bot.services import activities as svc
 from bot.updates import TgUser
 from storage import users_repo
 from storage.db import transaction
-from tests.harness import running_bot, sent_texts
+from storage.models import Role
+from tests.harness import running_bot, sent_texts, toasts
 from tests.test_activities import (
     LI,
     TODAY,
+    ZHAO,
+    _log_many,
     form_step,
     li,
     make_member,
@@ -24,6 +30,7 @@ from tests.test_activities import (
 __all__ = ["li", "tree"]  # fixtures shared with test_activities
 
 WANG = TgUser(id=30004, first_name="Wang", language_code="en")
+ADMIN = TgUser(id=30005, first_name="王主席")
 
 
 @pytest.mark.parametrize(
@@ -248,3 +255,103 @@ async def test_english_quick_log_and_hints(settings, clock, sessions, tree):
 
 
 # --- an admin's list of the org's records ----------------------------------------------------
+
+
+@pytest.fixture
+async def old_record(sessions, clock, li, tree):
+    """李明's record, logged 40 days ago: past his own edit window."""
+    clock.advance(timedelta(days=-40))
+    await _log_many(sessions, clock, LI, tree["包钢集团科协"], 1)
+    clock.advance(timedelta(days=40))
+    [activity] = await stored(sessions)
+    return activity
+
+
+async def test_an_admin_corrects_a_record_of_the_subtree_at_any_time(
+    settings, clock, sessions, tree, old_record
+):
+    await make_member(sessions, clock, ADMIN, tree["包头市科协"], Role.ADMIN)
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(ADMIN, "/mylogs")
+        assert "还没有活动记录" in sent_texts(calls)[0]
+        calls = await bot.press(ADMIN, "本组织及下级的记录")
+        assert "第 1/1 页" in sent_texts(calls)[0]
+        calls = await bot.press(ADMIN, "培训01")
+        detail = sent_texts(calls)[0]
+        assert "记录人：李明" in detail and "不能再修改" not in detail
+        await bot.press(ADMIN, "修改")
+        await bot.press(ADMIN, "修改名称")
+        await bot.text(ADMIN, "培训第一期")
+        calls = await bot.press(ADMIN, "确认提交")
+        assert "已更新" in sent_texts(calls)[0]
+        await bot.press(ADMIN, "我的记录")
+        await bot.press(ADMIN, "本组织及下级的记录")
+        await bot.press(ADMIN, "培训第一期")
+        calls = await bot.press(ADMIN, "返回列表")
+        assert "本组织及下级的活动记录" in sent_texts(calls)[0]
+    [activity] = await stored(sessions)
+    assert (activity.title, activity.created_by) == ("培训第一期", LI.id)
+    assert (activity.updated_by, activity.updated_at) == (ADMIN.id, clock.now())
+
+
+async def test_the_owner_past_the_window_is_sent_to_the_admin(
+    settings, clock, sessions, old_record
+):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, "/mylogs")
+        assert "本组织及下级的记录" not in bot.button_texts(LI.id)
+        calls = await bot.press(LI, "培训01")
+        assert "联系组织管理员" in sent_texts(calls)[0]
+        assert "修改" not in bot.button_texts(LI.id)
+
+
+async def _forged(bot, user, data):
+    """A button press with callback data the bot never offered this user."""
+    await bot.text(user, "/pushed")  # any message with a keyboard will do to press on
+    message = bot.keyboard_message(user.id)
+    offered = message["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    update = bot.factory.callback(user, offered, message)
+    update["callback_query"]["data"] = data
+    return await bot.feed(update)
+
+
+async def test_others_cannot_open_edit_or_delete_a_record(
+    settings, clock, sessions, tree, old_record
+):
+    hohhot_admin = TgUser(id=30006, first_name="呼市")
+    await make_member(sessions, clock, hohhot_admin, tree["呼和浩特市科协"], Role.ADMIN)
+    await make_member(sessions, clock, ZHAO, tree["包钢集团科协"])  # same org, not the owner
+    gone = t("zh_CN", "activity.not_found")
+    async with running_bot(settings, clock) as bot:
+        for user in (hohhot_admin, ZHAO):
+            for action in ("open", "edit", "del", "delok"):
+                calls = await _forged(bot, user, f"act|{action}|{old_record.id}|o")
+                assert toasts(calls) == [gone], (user, action)
+        calls = await _forged(bot, ZHAO, "act|org|0")
+        assert toasts(calls) == [t("zh_CN", "activity.admins_only")]
+        await bot.text(hohhot_admin, "/mylogs")
+        calls = await bot.press(hohhot_admin, "本组织及下级的记录")
+        assert "还没有活动记录" in sent_texts(calls)[0]  # 包钢 is not in 呼和浩特's subtree
+    [activity] = await stored(sessions)
+    assert (activity.title, activity.updated_by) == ("培训01", None)
+
+
+async def test_the_org_list_pages(settings, clock, sessions, li, tree):
+    await make_member(sessions, clock, ADMIN, tree["包头市科协"], Role.ADMIN)
+    await _log_many(sessions, clock, LI, tree["青山区科协"], 7)
+    async with running_bot(settings, clock) as bot:
+        await bot.text(ADMIN, "/mylogs")
+        await bot.press(ADMIN, "本组织及下级的记录")
+        calls = await bot.press(ADMIN, "下一页")
+        assert "第 2/2 页" in sent_texts(calls)[0]
+        assert [b for b in bot.button_texts(ADMIN.id) if "培训" in b] == [
+            "03-10 培训02",
+            "03-09 培训01",
+        ]
+        await bot.press(ADMIN, "培训01")
+        await bot.press(ADMIN, "删除")
+        calls = await bot.press(ADMIN, "确定删除")
+        assert "已删除" in sent_texts(calls)[0]
+        calls = await bot.press(ADMIN, "返回列表")
+        assert "本组织及下级的活动记录" in sent_texts(calls)[0]
+    assert len(await stored(sessions)) == 6

@@ -11,7 +11,7 @@ from bot.flows.base import Button, FlowContext, Input, InputKind, Msg, Reply
 from bot.services import activities as svc
 from bot.services import people
 from bot.services.activities import ActivityError
-from storage import orgs_repo
+from storage import orgs_repo, users_repo
 from storage.activity_models import Activity
 from storage.models import Org
 
@@ -19,6 +19,7 @@ PREFIX = "act"
 SAME_WORDS = frozenset({"同上次", "同上", "上次", "same", "again"})
 SAME_TYPED = frozenset({"同上次"})  # alone as a message; the shorter words may mean other things
 PUSH_BUTTONS = (1, 2, 3, 5, 10)
+MINE, ORG = "m", "o"  # which list a record was opened from
 LIST_TITLE_MAX = 18  # a list button shows the start of the title; Telegram cuts long labels
 
 
@@ -146,16 +147,41 @@ async def my_logs(ctx: FlowContext, page: int = 0, *, edit: bool = False) -> Rep
     if not people.is_registered(ctx.actor):
         return _not_registered()
     listing = await svc.my_page(ctx.session, ctx.user_id, page)
+    admin = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin) is not None
+    # An admin also reaches the records of their org and those below it (to correct them).
+    switch = [Button(Msg("activity.button.org_logs"), f"{PREFIX}|org|0")] if admin else []
     if not listing.total:
-        return Reply([Msg("activity.mylogs_empty")], edit=edit)
+        return Reply([Msg("activity.mylogs_empty")], [switch], edit=edit)
     header = Msg("activity.mylogs_header", page=listing.page + 1, pages=listing.pages)
-    rows = [[Button(_list_label(a), f"{PREFIX}|open|{a.id}")] for a in listing.items]
+    return Reply([header], [*_list_rows(listing, MINE), switch], edit=edit)
+
+
+async def org_logs(ctx: FlowContext, page: int = 0) -> Reply:
+    """An admin's view: one page of the activities of their subtree, whoever logged them."""
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    if scope is None:
+        return Reply([], toast=Msg("activity.admins_only"))
+    listing = await svc.org_page(ctx.session, scope, page)
+    mine = [Button(Msg("activity.button.my_logs_only"), f"{PREFIX}|page|0")]
+    if not listing.total:
+        return Reply([Msg("activity.org_logs_empty")], [mine], edit=True)
+    header = Msg("activity.org_logs_header", page=listing.page + 1, pages=listing.pages)
+    return Reply([header], [*_list_rows(listing, ORG), mine], edit=True)
+
+
+def _list_rows(listing: svc.Page, origin: str) -> list[list[Button]]:
+    # The list a record was opened from is carried along, so "back" returns to it.
+    rows = [[Button(_list_label(a), f"{PREFIX}|open|{a.id}|{origin}")] for a in listing.items]
     nav = []
     if listing.page > 0:
-        nav.append(Button(Msg("activity.button.prev"), f"{PREFIX}|page|{listing.page - 1}"))
+        nav.append(Button(Msg("activity.button.prev"), _page_data(origin, listing.page - 1)))
     if listing.page + 1 < listing.pages:
-        nav.append(Button(Msg("activity.button.next"), f"{PREFIX}|page|{listing.page + 1}"))
-    return Reply([header], [*rows, nav], edit=edit)
+        nav.append(Button(Msg("activity.button.next"), _page_data(origin, listing.page + 1)))
+    return [*rows, nav]
+
+
+def _page_data(origin: str, page: int) -> str:
+    return f"{PREFIX}|{'org' if origin == ORG else 'page'}|{page}"
 
 
 def _list_label(activity: Activity) -> Msg:
@@ -167,7 +193,7 @@ def _list_label(activity: Activity) -> Msg:
     return Msg("activity.list_button", day=activity.day.isoformat()[5:], title=what)
 
 
-async def open_log(ctx: FlowContext, activity_id: int) -> Reply:
+async def open_log(ctx: FlowContext, activity_id: int, origin: str = MINE) -> Reply:
     """One activity in full, with edit and delete when the user may still change it."""
     try:
         activity = await svc.viewable(ctx.session, activity_id, ctx.actor, ctx.superadmin)
@@ -176,15 +202,19 @@ async def open_log(ctx: FlowContext, activity_id: int) -> Reply:
     texts = await _detail(ctx, activity)
     rows: list[list[Button]] = []
     if await svc.can_modify(ctx.session, activity, ctx.actor, ctx.now, ctx.superadmin):
-        rows.append(_change_buttons(activity))
+        rows.append(_change_buttons(activity, origin))
     else:
         texts.append(Msg("activity.locked", days=svc.EDIT_WINDOW.days))
-    rows.append([Button(Msg("activity.button.back_to_list"), f"{PREFIX}|page|0")])
+    rows.append([_back_to_list(origin)])
     return Reply(texts, rows, edit=True)
 
 
-def _change_buttons(activity: Activity) -> list[Button]:
-    delete = Button(Msg("activity.button.delete"), f"{PREFIX}|del|{activity.id}")
+def _back_to_list(origin: str) -> Button:
+    return Button(Msg("activity.button.back_to_list"), _page_data(origin, 0))
+
+
+def _change_buttons(activity: Activity, origin: str) -> list[Button]:
+    delete = Button(Msg("activity.button.delete"), f"{PREFIX}|del|{activity.id}|{origin}")
     if activity.type == svc.PUSH_TYPE:
         return [delete]  # a push count is changed with /pushed, not with the form
     return [Button(Msg("activity.button.edit"), f"{PREFIX}|edit|{activity.id}"), delete]
@@ -215,7 +245,17 @@ async def _detail(ctx: FlowContext, activity: Activity) -> list[Msg]:
         if value not in (None, "", [])
     ]
     counted = Msg("activity.counted", amount=activity.amount, unit=unit_label(activity.unit))
-    return [Msg("activity.detail_title", title=title), *lines, counted]
+    by = await _logged_by(ctx, activity)
+    return [Msg("activity.detail_title", title=title), *lines, *by, counted]
+
+
+async def _logged_by(ctx: FlowContext, activity: Activity) -> list[Msg]:
+    # An admin reading someone else's record sees who logged it.
+    if activity.created_by == ctx.user_id:
+        return []
+    user = await users_repo.get_user(session=ctx.session, telegram_id=activity.created_by)
+    name = (user.real_name if user else None) or str(activity.created_by)
+    return [Msg("form.summary_line", label=Msg("activity.label.logged_by"), value=name)]
 
 
 async def edit_log(ctx: FlowContext, activity_id: int) -> Reply:
@@ -234,7 +274,7 @@ async def edit_log(ctx: FlowContext, activity_id: int) -> Reply:
     return _as_button(reply)
 
 
-async def ask_delete(ctx: FlowContext, activity_id: int) -> Reply:
+async def ask_delete(ctx: FlowContext, activity_id: int, origin: str = MINE) -> Reply:
     """Ask before deleting."""
     try:
         activity = await svc.modifiable(
@@ -244,13 +284,13 @@ async def ask_delete(ctx: FlowContext, activity_id: int) -> Reply:
         return Reply([], toast=Msg(error.key, error.params))
     title = activity.title or Msg("activity.push_title", count=activity.amount)
     buttons = [
-        Button(Msg("activity.button.delete_yes"), f"{PREFIX}|delok|{activity.id}"),
-        Button(Msg("activity.button.delete_no"), f"{PREFIX}|open|{activity.id}"),
+        Button(Msg("activity.button.delete_yes"), f"{PREFIX}|delok|{activity.id}|{origin}"),
+        Button(Msg("activity.button.delete_no"), f"{PREFIX}|open|{activity.id}|{origin}"),
     ]
     return Reply([Msg("activity.delete_confirm", title=title)], [buttons], edit=True)
 
 
-async def delete_log(ctx: FlowContext, activity_id: int) -> Reply:
+async def delete_log(ctx: FlowContext, activity_id: int, origin: str = MINE) -> Reply:
     """Delete after the user said yes."""
     try:
         activity = await svc.delete_activity(
@@ -263,8 +303,7 @@ async def delete_log(ctx: FlowContext, activity_id: int) -> Reply:
     except ActivityError as error:
         return Reply([], toast=Msg(error.key, error.params))
     title = activity.title or Msg("activity.push_title", count=activity.amount)
-    back = [Button(Msg("activity.button.back_to_list"), f"{PREFIX}|page|0")]
-    return Reply([Msg("activity.deleted", title=title)], [back], edit=True)
+    return Reply([Msg("activity.deleted", title=title)], [[_back_to_list(origin)]], edit=True)
 
 
 # --- /pushed ---------------------------------------------------------------------------------
@@ -296,18 +335,21 @@ async def pushed(ctx: FlowContext, text: str, *, edit: bool = False) -> Reply:
 
 
 async def on_button(ctx: FlowContext, data: str) -> Reply:
-    """``act|…`` buttons: same, page N, open / edit / del / delok ID, push N."""
+    """``act|…`` buttons: same, page / org N, open / edit / del / delok ID [list], push N."""
     _, action, *rest = data.split("|")
     arg = int(rest[0]) if rest and rest[0].isdigit() else 0
+    origin = ORG if rest[1:] == [ORG] else MINE
     if action in ("same", "edit"):
         return await _new_form(ctx, action, arg)
     if action == "page":
         return await my_logs(ctx, arg, edit=True)
+    if action == "org":
+        return await org_logs(ctx, arg)
     if action == "push":
         return await pushed(ctx, str(arg), edit=True)
     records = {"open": open_log, "del": ask_delete, "delok": delete_log}
     if action in records and arg:
-        return await records[action](ctx, arg)
+        return await records[action](ctx, arg, origin)
     return Reply([], toast=Msg("form.stale"))
 
 

@@ -567,12 +567,27 @@ class Page:
 async def my_page(session: AsyncSession, telegram_id: int, page: int) -> Page:
     """Page ``page`` (from 0) of the user's activities, newest first; clamped to the last."""
     total = await activities_repo.count_by(session=session, telegram_id=telegram_id)
-    pages = max(1, -(-total // PAGE_SIZE))
-    page = min(max(page, 0), pages - 1)
+    page, pages = _clamp(page, total)
     items = await activities_repo.page_by(
         session=session, telegram_id=telegram_id, offset=page * PAGE_SIZE, limit=PAGE_SIZE
     )
     return Page(items, page, pages, total)
+
+
+async def org_page(session: AsyncSession, scope: people.Scope, page: int) -> Page:
+    """Page ``page`` of the activities an admin's subtree holds, whoever logged them."""
+    path = scope.org.path if scope.org is not None else None
+    total = await activities_repo.count_in(session=session, path=path)
+    page, pages = _clamp(page, total)
+    items = await activities_repo.page_in(
+        session=session, path=path, offset=page * PAGE_SIZE, limit=PAGE_SIZE
+    )
+    return Page(items, page, pages, total)
+
+
+def _clamp(page: int, total: int) -> tuple[int, int]:
+    pages = max(1, -(-total // PAGE_SIZE))
+    return min(max(page, 0), pages - 1), pages
 
 
 @dataclass(frozen=True)
