@@ -1,4 +1,6 @@
-"""The activity form's edges, through the real Application with real Update JSON."""
+"""The activity form's edges, through the real Application: more typed dates and head counts,
+bad input at every typed step, keyboards that do not pile up, old buttons that must not throw a
+form away, commands in the middle of the form, a confirm that fails, and an admin's org list."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from tests.test_activities import (
     LI,
     TODAY,
     ZHAO,
+    _at_title,
     _log_many,
     form_step,
     li,
@@ -131,6 +134,62 @@ def test_an_english_question_is_no_report():
     assert not svc.looks_like_report("What did yesterday's lecture for 120 people cover")
 
 
+async def _at_summary_step(bot):
+    await to_participants(bot)
+    await bot.text(LI, "120")
+    await bot.press(LI, "青少年")
+    await bot.press(LI, "完成")
+
+
+async def _at_people(bot):
+    await to_participants(bot)
+
+
+async def _at_type_other(bot):
+    await bot.text(LI, "/log")
+    await bot.press(LI, "其他")
+
+
+BAD_INPUTS = [
+    (_at_summary_step, "简" * 5000, "最多 1000 字，你发了 5000 字", "活动简介"),
+    (_at_type_other, "类" * 5000, "最多 50 字，你发了 5000 字", "具体类型"),
+    (_at_title, "   ", "内容不能为空", "活动名称"),
+    (_at_people, "120.5", "没有看懂人数", "参加人数"),
+]
+
+
+@pytest.mark.parametrize(("walk", "text", "hint", "prompt"), BAD_INPUTS)
+async def test_more_bad_text_repeats_the_step(
+    settings, clock, sessions, li, walk, text, hint, prompt
+):
+    async with running_bot(settings, clock) as bot:
+        await walk(bot)
+        step = await form_step(sessions, LI)
+        reply = sent_texts(await bot.text(LI, text))[0]
+        assert hint in reply and prompt in reply
+        assert await form_step(sessions, LI) == step
+    assert await stored(sessions) == []
+
+
+async def test_files_and_stickers_where_text_or_a_number_is_expected(
+    settings, clock, sessions, li
+):
+    async with running_bot(settings, clock) as bot:
+        await _at_people(bot)
+        calls = await bot.feed(bot.factory.photo(LI, b"photo"))
+        assert "照片请在最后" in sent_texts(calls)[0] and "参加人数" in sent_texts(calls)[0]
+        calls = await bot.feed(bot.factory.document(LI, b"%PDF", "report.pdf"))
+        assert "需要输入文字" in sent_texts(calls)[0]
+        assert await form_step(sessions, LI) == "participants"
+        await bot.press(LI, "上一步")
+        await bot.press(LI, "上一步")
+        await bot.press(LI, "上一步")
+        calls = await bot.feed(bot.factory.sticker(LI))
+        assert "需要输入文字" in sent_texts(calls)[0] and "活动日期" in sent_texts(calls)[0]
+        assert await form_step(sessions, LI) == "day"
+    assert await stored(sessions) == []
+
+
 def _keyboards(bot, chat_id: int) -> list[int]:
     return [
         m["message_id"]
@@ -237,11 +296,42 @@ async def test_a_confirm_that_fails_keeps_the_answers(settings, clock, sessions,
     assert (activity.org_id, activity.participants) == (tree["赛罕区科协"].id, 120)
 
 
+async def test_commands_in_the_middle_keep_the_form(settings, clock, sessions, li):
+    async with running_bot(settings, clock) as bot:
+        await to_participants(bot)
+        calls = await bot.text(LI, "/stats")
+        assert "/stats 暂时不能用" in sent_texts(calls)[0] and "参加人数" in sent_texts(calls)[0]
+        await bot.text(LI, "/ask 全国科普日是什么时候")
+        await bot.text(LI, "/help")
+        assert await form_step(sessions, LI) == "participants"
+        calls = await bot.text(LI, "一百二十")
+        assert "活动对象" in sent_texts(calls)[0]
+        await bot.press(LI, "青少年")
+        await bot.press(LI, "完成")
+        await bot.press(LI, "跳过")
+        await bot.press(LI, "跳过")
+        await bot.press(LI, "确认提交")
+    [activity] = await stored(sessions)
+    assert (activity.title, activity.participants) == ("科技助力乡村振兴", 120)
+
+
 async def test_log_with_last_months_date(settings, clock, sessions, li):
     async with running_bot(settings, clock) as bot:
         calls = await bot.text(LI, "/log 上个月15号在包钢集团举办科技培训，共80名职工参加")
         text = sent_texts(calls)[0]
         assert "2026-02-15" in text and "80 人" in text and "活动名称" in text
+
+
+async def test_the_unregistered_get_a_pointer_to_registration(settings, clock, sessions, tree):
+    guest = TgUser(id=30010, first_name="路人")
+    async with running_bot(settings, clock) as bot:
+        for command in ("/log", "/log 同上次", "/mylogs", "/pushed 3"):
+            calls = await bot.text(guest, command)
+            assert t("zh_CN", "activity.not_registered") == sent_texts(calls)[0]
+        calls = await bot.text(guest, "同上次")
+        assert "邀请链接" in sent_texts(calls)[0]
+    assert await form_step(sessions, guest) is None
+    assert await stored(sessions) == []
 
 
 async def test_english_quick_log_and_hints(settings, clock, sessions, tree):
