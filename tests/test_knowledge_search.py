@@ -12,6 +12,8 @@ import pytest
 from bot import PROJECT_ROOT
 from bot.services.knowledge import KnowledgeBase, QuestionCode, validate_question
 from bot.services.knowledge.errors import UnknownDocumentError
+from bot.services.knowledge.ranking import RankConfig
+from bot.services.knowledge.thesaurus import synonyms_by_word
 from bot.services.knowledge.tokenize import normalize
 
 CORPUS = PROJECT_ROOT / "corpus"
@@ -77,7 +79,7 @@ def test_which_documents_lists_each_document_once_first(kb: KnowledgeBase) -> No
 
 
 def test_section_passages_and_passage_lookup(kb: KnowledgeBase) -> None:
-    hit = kb.search("企业网站建好以后要接到哪个平台上？")[0]
+    hit = kb.search("落实情况报告最晚哪天要交上去？")[0]
     section = kb.section_passages(hit.doc_id, hit.section)
     assert hit.passage_id in [p.passage_id for p in section]
     assert [p.position for p in section] == sorted(p.position for p in section)
@@ -159,3 +161,23 @@ def test_cutter_matches_python_jieba(kb: KnowledgeBase, tmp_path: Path) -> None:
         text = normalize(path.read_text(encoding="utf-8"))
         expected = [w for w in reference.lcut_for_search(text, HMM=False) if words.search(w)]
         assert kb.analyzer.cut(text) == expected, path.name
+
+
+def test_a_word_no_document_uses_meets_its_thesaurus_synonym(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "notice.txt").write_text(
+        "关于做好企业科技人员工作的通知\n一、重点任务\n"
+        "企业科技人员要重点研究新材料、现代装备制造等领域的关键技术。\n"
+        "二、保障措施\n各单位要在12月9日前报送工作总结。\n",
+        encoding="utf-8",
+    )
+    question = "科技人员钻研哪些技术？"  # 钻研: the documents say 研究
+    assert "研究" in synonyms_by_word()["钻研"]
+    plain = KnowledgeBase(tmp_path / "plain", config=RankConfig(related_max=0))
+    plain.add_paths([folder])
+    assert plain.search(question) == []
+    with_thesaurus = KnowledgeBase(tmp_path / "thesaurus")
+    with_thesaurus.add_paths([folder])
+    hits = with_thesaurus.search(question)
+    assert hits and "重点研究新材料" in hits[0].text

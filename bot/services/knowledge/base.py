@@ -37,6 +37,7 @@ from bot.services.knowledge.metadata import (
 )
 from bot.services.knowledge.parallel import parallel_map
 from bot.services.knowledge.question import validate_question
+from bot.services.knowledge.thesaurus import synonyms_by_word
 from bot.services.knowledge.tokenize import Analyzer, normalize
 
 REGISTRY_FILE = "documents.json"
@@ -149,8 +150,9 @@ class KnowledgeBase:
         return self._analyzer
 
     def warm_up(self) -> None:
-        """Load jieba and the index now, so the first question is answered quickly."""
+        """Load jieba, the thesaurus and the index now, so the first question is quick."""
         self.analyzer.warm_up()
+        synonyms_by_word()
         self._state()
 
     def ensure_corpus(self, corpus_dir: Path) -> list[DocumentInfo]:
@@ -606,6 +608,7 @@ class KnowledgeBase:
             doc_of=snapshot.index.doc_of.tolist(),
             doc_titles=[normalize(f"{d.title} {d.issuer or ''}") for d in docs.values()],
             surface_forms=self._surface_forms,
+            thesaurus=synonyms_by_word,
         )
         snapshot.ranker = Ranker(snapshot.index, data, self._config or RankConfig())
         return snapshot

@@ -243,6 +243,10 @@ class RankConfig:
     answer_window: int = 3
     # Factor on answerability when the question wants a date/number/phone none of them has.
     missing_type_factor: float = 0.6
+    # Thesaurus synonyms of a question word that no document uses: query weight and credit.
+    related_weight: float = 0.3
+    related_credit: float = 0.6
+    related_max: int = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,6 +258,7 @@ class _Evidence:
     parts: dict[str, tuple[str, ...]]
     in_docs: dict[str, set[int]]
     cue_of: dict[str, Cue]
+    related: dict[str, tuple[str, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +278,7 @@ class RankInput:
     doc_of: Sequence[int]
     doc_titles: Sequence[str]
     surface_forms: Callable[[str], Sequence[str]]
+    thesaurus: Callable[[], dict[str, tuple[str, ...]]] = dict
 
 
 def fused_scores(
@@ -349,7 +355,8 @@ class Ranker:
     def rank(self, question: str, query: QueryTerms) -> list[Candidate]:
         """Candidates best first; an empty list when the documents do not answer."""
         cues = detect_cues(question)
-        words, bigrams = self._query_weights(query, cues)
+        related = self._related(query)
+        words, bigrams = self._query_weights(query, cues, related)
         selected, fused = fused_scores(self.index, words, bigrams, self.config)
         if self.config.title_weight:
             # Only the leading rows can still reach the candidates; titles of the rest are moot.
@@ -363,7 +370,7 @@ class Ranker:
         rows = [int(selected[i]) for i in picks]
         fused_of = {int(selected[i]): float(fused[i]) for i in picks}
         quotes = quoted_terms(question, normalize)
-        evidence = self._evidence(question, query, cues)
+        evidence = self._evidence(question, query, cues, related)
         segments = [
             s
             for s in re.split(r"[，。？！?!,;；\s]+", QUESTION_RE.sub("，", normalize(question)))
@@ -399,16 +406,41 @@ class Ranker:
         return share[doc_of]
 
     def _query_weights(
-        self, query: QueryTerms, cues: list[Cue]
+        self, query: QueryTerms, cues: list[Cue], related: dict[str, tuple[str, ...]]
     ) -> tuple[dict[str, float], dict[str, float]]:
         """Term weights for the passage fields, with the words of the question's cues added."""
         words = dict(query.words)
         for cue in cues:
             for term in cue.terms:
                 words.setdefault(term, CUE_TERM_WEIGHT)
+        for others in related.values():
+            for term in others:
+                words.setdefault(term, self.config.related_weight)
         return words, dict(query.bigrams)
 
-    def _evidence(self, question: str, query: QueryTerms, cues: list[Cue]) -> _Evidence:
+    def _related(self, query: QueryTerms) -> dict[str, tuple[str, ...]]:
+        """Thesaurus synonyms, used by some document, of question words no document uses."""
+        if not self.config.related_max:
+            return {}
+        table = self.data.thesaurus()
+        docs = self.index.words
+        out = {}
+        for term in query.content:
+            forms = (term, *query.variants.get(term, ()))
+            if len(term) < 2 or any(docs.doc_freq(form) for form in forms):
+                continue
+            seen = [w for w in table.get(term, ()) if docs.doc_freq(w)]
+            if seen:
+                out[term] = tuple(sorted(seen, key=docs.doc_freq)[: self.config.related_max])
+        return out
+
+    def _evidence(
+        self,
+        question: str,
+        query: QueryTerms,
+        cues: list[Cue],
+        related: dict[str, tuple[str, ...]],
+    ) -> _Evidence:
         """What coverage looks for: each content word's weight, spellings, parts and cue."""
         spans = [(cue, m.group(0)) for cue in cues for m in cue.pattern.finditer(question)]
         weights, forms, cue_of = {}, {}, {}
@@ -418,14 +450,17 @@ class Ranker:
             weight = self.index.words.idf(term)
             if cue is not None:
                 cue_of[term] = cue
-            elif not any(self.index.words.doc_freq(form) for form in forms[term]):
+            elif term not in related and not any(
+                self.index.words.doc_freq(form) for form in forms[term]
+            ):
                 # A word no document uses (会费, 注册) is the strongest sign of a question the
                 # documents do not answer; colloquial words reach documents through expansions.
                 weight *= self.config.unseen_factor
             if len(term) == 1:
                 weight *= self.config.single_char_weight
             weights[term] = weight
-        return _Evidence(weights, forms, query.parts, self._docs_with(query, weights), cue_of)
+        in_docs = self._docs_with(query, weights)
+        return _Evidence(weights, forms, query.parts, in_docs, cue_of, related)
 
     def answerability(self, ranked: list[Candidate], cues: list[Cue]) -> float:
         """How sure we are that the best passages answer: coverage, checked against the cues."""
@@ -474,6 +509,8 @@ class Ranker:
         parts = evidence.parts.get(term, ())
         share = sum(part in context for part in parts) / len(parts) if parts else 0.0
         credit = self.config.part_credit * share
+        if any(form in context for form in evidence.related.get(term, ())):
+            credit = max(credit, self.config.related_credit)
         if doc in evidence.in_docs.get(term, ()):
             credit = max(credit, self.config.same_doc_credit)
         return credit
