@@ -125,3 +125,97 @@ def test_a_new_version_keeps_its_place_among_the_documents(
     (folder / "a.txt").write_text(notice("11月20日"), encoding="utf-8")
     assert [d.source for d in kb.add_paths([folder], skip_duplicates=True)] == ["a.txt"]
     assert [d.source for d in kb.documents()] == ["a.txt", "b.md"]
+
+
+LECTURE = "# 关于开展科普讲座的通知\n\n## 一、讲座安排\n\n{often}举办一次科普讲座，由专家主讲。\n"
+
+
+@pytest.fixture
+def corpus(tmp_path: Path) -> Path:
+    """A corpus folder of two notices."""
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "volunteers.txt").write_text(notice("10月8日"), encoding="utf-8")
+    (folder / "lecture.md").write_text(LECTURE.format(often="每月"), encoding="utf-8")
+    return folder
+
+
+def test_a_removed_corpus_file_leaves_the_index(kb: KnowledgeBase, corpus: Path) -> None:
+    assert len(kb.ensure_corpus(corpus)) == 2
+    (corpus / "volunteers.txt").unlink()
+    assert kb.ensure_corpus(corpus) == []
+    assert [d.source for d in kb.documents()] == ["lecture.md"]
+    assert "10月8日" not in answers(KnowledgeBase(kb.data_dir))
+    assert len(passage_files(kb)) == 1
+
+
+def test_a_changed_corpus_file_is_a_new_version(kb: KnowledgeBase, corpus: Path) -> None:
+    kb.ensure_corpus(corpus)
+    (corpus / "lecture.md").write_text(LECTURE.format(often="每季度"), encoding="utf-8")
+    (changed,) = kb.ensure_corpus(corpus)
+    assert changed.source == "lecture.md" and changed.origin == "corpus"
+    found = answers(KnowledgeBase(kb.data_dir), "科普讲座多久办一次？")
+    assert "每季度举办一次" in found and "每月举办一次" not in found
+    assert [d.source for d in kb.documents()] == ["lecture.md", "volunteers.txt"]
+
+
+def test_a_corpus_file_that_breaks_keeps_its_old_version(
+    kb: KnowledgeBase, corpus: Path
+) -> None:
+    kb.ensure_corpus(corpus)
+    before = kb.documents()
+    (corpus / "lecture.md").write_bytes(b"\xff\xfe\x00")
+    changes = kb.sync_corpus(corpus)
+    broken = [(path.name, error.code) for path, error in changes.errors]
+    assert broken == [("lecture.md", IngestCode.BROKEN_FILE)]
+    assert kb.documents() == before
+    assert kb.ensure_corpus(corpus) == []  # the scan is remembered: no retry on every start
+
+
+def test_a_renamed_corpus_file_keeps_its_content(kb: KnowledgeBase, corpus: Path) -> None:
+    kb.ensure_corpus(corpus)
+    (corpus / "volunteers.txt").rename(corpus / "志愿服务.txt")
+    (renamed,) = kb.ensure_corpus(corpus)
+    assert renamed.source == "志愿服务.txt"
+    assert sorted(d.source for d in kb.documents()) == ["lecture.md", "志愿服务.txt"]
+    assert "10月8日" in answers(kb)
+
+
+def test_an_admin_upload_of_a_corpus_name_is_kept(
+    kb: KnowledgeBase, corpus: Path, tmp_path: Path
+) -> None:
+    kb.ensure_corpus(corpus)
+    upload = tmp_path / "uploads" / "volunteers.txt"
+    upload.parent.mkdir()
+    upload.write_text(notice("12月1日"), encoding="utf-8")
+    _, replaced = kb.put_file(upload)
+    assert replaced is not None and replaced.origin == "corpus"
+    (corpus / "new.md").write_text(LECTURE.format(often="每周"), encoding="utf-8")
+    kb.ensure_corpus(corpus)
+    assert "12月1日" in answers(kb) and "10月8日" not in answers(kb)
+    other = tmp_path / "uploads" / "own.md"
+    other.write_text(LECTURE.format(often="每年"), encoding="utf-8")
+    kb.add_file(other)
+    (corpus / "new.md").unlink()
+    kb.ensure_corpus(corpus)
+    assert sorted(d.source for d in kb.documents()) == ["lecture.md", "own.md", "volunteers.txt"]
+
+
+def test_a_registry_from_before_sources_follows_the_corpus(
+    kb: KnowledgeBase, corpus: Path, tmp_path: Path
+) -> None:
+    kb.ensure_corpus(corpus)
+    upload = tmp_path / "own.md"
+    upload.write_text(LECTURE.format(often="每年"), encoding="utf-8")
+    kb.add_file(upload)
+    registry = kb.data_dir / "documents.json"
+    payload = json.loads(registry.read_text("utf-8"))
+    for row in payload["documents"]:
+        del row["source"], row["origin"]
+    registry.write_text(json.dumps(payload, ensure_ascii=False), encoding="utf-8")
+    (corpus / "volunteers.txt").unlink()
+    kb.ensure_corpus(corpus)
+    assert sorted(d.file_name for d in KnowledgeBase(kb.data_dir).documents()) == [
+        "lecture.md",
+        "own.md",
+    ]

@@ -7,6 +7,7 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import logging
 import shutil
 import threading
 from collections import Counter
@@ -38,7 +39,9 @@ from bot.services.knowledge.metadata import (
 from bot.services.knowledge.parallel import parallel_map
 from bot.services.knowledge.question import validate_question
 from bot.services.knowledge.tokenize import Analyzer, normalize
-from bot.services.knowledge.versions import Batch
+from bot.services.knowledge.versions import Batch, Changes
+
+log = logging.getLogger(__name__)
 
 REGISTRY_FILE = "documents.json"
 PASSAGES_DIR = "passages"
@@ -170,23 +173,46 @@ class KnowledgeBase:
         self._state()
 
     def ensure_corpus(self, corpus_dir: Path) -> list[DocumentInfo]:
-        """Index the bundled corpus when it is new or changed (a cheap no-op otherwise).
+        """Bring the bundled corpus in step when its folder changed (a cheap no-op otherwise).
 
-        Documents an admin removed stay removed: their content hashes are remembered.
+        Returns the new documents and new versions; see ``sync_corpus``.
         """
         if not Path(corpus_dir).is_dir():
             return []
-        manifest = _manifest(Path(corpus_dir))
-        marker = self.data_dir / CORPUS_FILE
-        if _read_json(marker) == manifest:
+        if _read_json(self.data_dir / CORPUS_FILE) == _manifest(Path(corpus_dir)):
             return []
-        added = self.add_paths(
-            [corpus_dir], skip_duplicates=True, skip_removed=True, origin=ORIGIN_CORPUS
-        )
+        changes = self.sync_corpus(corpus_dir)
+        for path, error in changes.errors:
+            log.warning("corpus file %s not indexed: %s", path, error)
+        return changes.indexed
+
+    def sync_corpus(self, corpus_dir: Path) -> Changes:
+        """Index the corpus folder's new files, replace changed ones and drop removed ones.
+
+        A file that fails to read is reported in ``errors`` and its old version kept.
+        Documents an admin removed stay removed (their content hashes are remembered), and
+        one an admin replaced by uploading a file of the same name keeps the admin's version.
+        """
         from bot.services.knowledge.index import write_json
 
-        write_json(marker, manifest)
-        return added
+        folder = Path(corpus_dir)
+        manifest = _manifest(folder)
+        items = list(_sources([folder]))
+        with self._writing():
+            docs = self._load_registry()
+            owned = _corpus_owner(items, _read_json(self.data_dir / CORPUS_FILE))
+            batch = Batch(docs, removed=set(self._removed()), replaceable=owned)
+            present = {source for _, source in items}
+            for doc in docs.values():
+                if owned(doc) and doc.key not in present:
+                    batch.drop(doc)
+            errors: list[tuple[Path, IngestError]] = []
+            self._offer(batch, items, ORIGIN_CORPUS, skip_duplicates=True, errors=errors)
+            self._commit(batch)
+            write_json(self.data_dir / CORPUS_FILE, manifest)
+        changes = batch.changes()
+        changes.errors = errors
+        return changes
 
     # ----- reading ------------------------------------------------------------------------
 
@@ -774,6 +800,24 @@ def _read_json(path: Path) -> Any:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def _corpus_owner(
+    items: Sequence[tuple[Path, str]], previous: Any
+) -> Callable[[DocumentInfo], bool]:
+    """Whether a document is the corpus folder's to replace or drop.
+
+    Registries written before documents kept their origin: a document whose name is in the
+    folder now or was at the last scan (``previous``, the corpus.json manifest) counts.
+    """
+    names = {source for _, source in items}
+    if isinstance(previous, list):
+        names |= {row[0] for row in previous if isinstance(row, list) and row}
+
+    def owned(doc: DocumentInfo) -> bool:
+        return doc.origin == ORIGIN_CORPUS or (not doc.origin and doc.key in names)
+
+    return owned
 
 
 def _manifest(folder: Path) -> list[list[Any]]:
