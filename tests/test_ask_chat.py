@@ -137,6 +137,48 @@ async def test_manager_uploads_a_docx_confirms_and_it_answers(kb_settings, clock
     assert not list((kb_settings.data_dir / "uploads").glob("*/*"))
 
 
+def _volunteer_notice(path: Path, deadline: str) -> Path:
+    return _docx(path, [
+        "关于开展2026年科技志愿服务月活动的通知", "各盟市科协：",
+        "一、报送要求", f"请于{deadline}前报送志愿服务月活动总结。",
+        "内蒙古自治区科学技术协会", "2026年3月1日"])
+
+
+async def test_a_file_of_an_indexed_name_is_announced_and_replaces_it(kb_settings, clock, admins,
+                                                                     tmp_path):
+    old = _volunteer_notice(tmp_path / "old.docx", "6月10日").read_bytes()
+    new = _volunteer_notice(tmp_path / "new.docx", "7月15日").read_bytes()
+    async with running_bot(kb_settings, clock) as bot:
+        await bot.feed(bot.factory.document(BOSS, old, "志愿服务月.docx"))
+        await bot.press(BOSS, "确认提交")
+        calls = await bot.feed(bot.factory.document(BOSS, new, "志愿服务月.docx"))
+        summary = sent_texts(calls)[-1]
+        assert "已收录过同名文件 志愿服务月.docx" in "\n".join(sent_texts(calls))
+        assert "替换：《关于开展2026年科技志愿服务月活动的通知》" in summary
+        calls = await bot.press(BOSS, "确认提交")
+        assert "已用新版本替换《关于开展2026年科技志愿服务月活动的通知》" in sent_texts(calls)[0]
+        calls = await bot.text(LI, "/ask 志愿服务月活动总结什么时候报送？")
+        assert "7月15日" in sent_texts(calls)[0] and "6月10日" not in sent_texts(calls)[0]
+        calls = await bot.text(LI, "/docs")
+        assert "已收录 6 份文件" in sent_texts(calls)[0]
+
+
+async def test_a_corpus_document_replaced_in_chat_in_english(kb_settings, clock, admins):
+    english = TgUser(id=BOSS.id, first_name=BOSS.first_name, language_code="en")
+    name = "001_2b194d99716c1ff7.txt"
+    text = (PROJECT_ROOT / "corpus" / name).read_text(encoding="utf-8")
+    changed = text.replace("30人以上（含30人）", "50人以上（含50人）").encode()
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.feed(bot.factory.document(english, changed, name))
+        assert f"A file named {name} is already indexed" in "\n".join(sent_texts(calls))
+        calls = await bot.press(english, "Confirm")
+        assert sent_texts(calls)[0].startswith("Replaced “关于加强企业科协组织建设的意见”")
+        calls = await bot.text(LI, "/ask 企业科技人员多少人要单独成立科协？")
+        assert "50人以上（含50人）" in sent_texts(calls)[0].replace("<b>", "").replace("</b>", "")
+        calls = await bot.text(LI, "/docs")
+        assert "已收录 5 份文件" in sent_texts(calls)[0]
+
+
 @pytest.mark.parametrize(
     ("name", "data", "expected"),
     [("photo.jpg", b"\xff\xd8\xff", "只支持 .txt、.md、.docx 和 .pdf"),

@@ -227,6 +227,10 @@ class KnowledgeBase:
             raise UnknownDocumentError(doc_id)
         return doc
 
+    def document_at(self, source: str) -> DocumentInfo | None:
+        """The document indexed under a source (a file name), if any: a new file replaces it."""
+        return next((d for d in self._state().docs.values() if d.key == source), None)
+
     def search(self, question: str, top_k: int = 5) -> list[Hit]:
         """The passages that answer ``question``, best first; empty when none does."""
         state = self._state()
