@@ -334,13 +334,33 @@ class KnowledgeBase:
         indexed with other content is replaced. A bad file raises (and nothing is indexed)
         unless ``errors`` collects it instead; an older version of it stays as it was.
         """
+        return self.update_paths(
+            paths,
+            skip_duplicates=skip_duplicates,
+            skip_removed=skip_removed,
+            errors=errors,
+            origin=origin,
+        ).indexed
+
+    def update_paths(
+        self,
+        paths: Iterable[Path],
+        *,
+        skip_duplicates: bool = False,
+        skip_removed: bool = False,
+        errors: list[tuple[Path, IngestError]] | None = None,
+        origin: str = ORIGIN_INDEX,
+    ) -> Changes:
+        """``add_paths``, saying what changed (errors: the list given, when one is)."""
         items = list(_sources(paths))
         with self._writing():
             removed = set(self._removed()) if skip_removed else set()
             batch = Batch(self._load_registry(), removed=removed)
             self._offer(batch, items, origin, skip_duplicates=skip_duplicates, errors=errors)
             self._commit(batch)
-        return batch.changes().indexed
+        changes = batch.changes()
+        changes.errors = errors if errors is not None else []
+        return changes
 
     def remove(self, doc_id: str) -> DocumentInfo:
         """Drop a document and its passages from the index."""
