@@ -9,6 +9,7 @@ import docx
 import pytest
 
 from bot import PROJECT_ROOT
+from bot.flows.ask import reads_as_question
 from bot.i18n import SUPPORTED, load_catalog
 from bot.services import orgs, people
 from bot.services.knowledge import KnowledgeBase
@@ -88,6 +89,48 @@ async def test_bad_questions_get_a_clear_message(kb_settings, clock, question, e
         empty = await bot.text(LI, "/ask")
     assert expected in sent_texts(calls)[0]
     assert "请在 /ask 后面写上问题" in sent_texts(empty)[0]
+
+
+QUESTIONS = [
+    "科普讲座多久举办一次", "活动总结几时交", "哪些单位可以申报", "材料丢了怎么办",
+    "企业科协是否需要备案", "需不需要盖章", "能不能线上报名", "要不要先备案", "有没有补贴",
+    "报名截止是哪天", "谁负责审核", "咋申请科普e站", "申报要啥材料", "是不是每年都要评",
+    "几点开始", "多长时间能批下来", "科普大篷车一共配了几辆", "可以报销么", "能报销吗，谢谢",
+    "总结交没交", "企业科协成立有什么规定", "申报的要求", "How many members?",
+]
+ACKNOWLEDGEMENTS = [
+    "好的", "收到", "谢谢", "明白了", "👍", "ok", "OK", "好的，谢谢！", "收到，马上办", "知道了",
+    "辛苦了", "嗯嗯", "没问题", "好", "谢谢老师", "收到了，谢谢", "收到，按要求办理",
+    "好的，按规定执行", "哪怕下雨也照常举办",
+]
+
+
+@pytest.mark.parametrize(("text", "asks"),
+                         [(q, True) for q in QUESTIONS] + [(a, False) for a in ACKNOWLEDGEMENTS])
+def test_what_reads_as_a_question(text, asks):
+    assert reads_as_question(text) is asks
+
+
+async def test_acknowledgements_are_not_answered_and_questions_are(kb_settings, clock):
+    async with running_bot(kb_settings, clock) as bot:
+        baseline = sent_texts(await bot.text(LI, "今天天气不错"))
+        for text in ACKNOWLEDGEMENTS:
+            assert sent_texts(await bot.text(LI, text)) == baseline, text
+        calls = await bot.text(LI, "内蒙古的科普大篷车一共配了几辆")
+    assert "119 辆" in sent_texts(calls)[0].replace("<b>", "").replace("</b>", "")
+
+
+@pytest.mark.parametrize(
+    ("user", "text", "expected"),
+    [(LI, "企业科协" * 150 + "怎么成立？", "问题太长了（最多 500 个字）"),
+     (LI, "今天我们开了一个会。" * 60, "问题太长了（最多 500 个字）"),
+     (TgUser(id=50011, first_name="Ann", language_code="en"), "科协" * 300,
+      "The question is too long (at most 500 characters)")],
+)
+async def test_a_long_free_text_is_told_it_is_too_long(kb_settings, clock, user, text, expected):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.text(user, text)
+    assert [expected in reply for reply in sent_texts(calls)] == [True]
 
 
 async def test_docs_lists_documents_and_manager_removes_one(kb_settings, clock, admins):
