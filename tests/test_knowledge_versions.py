@@ -219,3 +219,16 @@ def test_a_registry_from_before_sources_follows_the_corpus(
         "lecture.md",
         "own.md",
     ]
+
+
+def test_a_document_an_admin_removed_returns_only_as_new_content(
+    kb: KnowledgeBase, corpus: Path
+) -> None:
+    kb.ensure_corpus(corpus)
+    lecture = kb.document_at("lecture.md")
+    assert lecture is not None
+    kb.remove(lecture.doc_id)
+    (corpus / "new.md").write_text(LECTURE.format(often="每周"), encoding="utf-8")
+    assert [d.source for d in kb.ensure_corpus(corpus)] == ["new.md"]
+    (corpus / "lecture.md").write_text(LECTURE.format(often="每季度"), encoding="utf-8")
+    assert [d.source for d in kb.ensure_corpus(corpus)] == ["lecture.md"]
