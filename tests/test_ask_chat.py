@@ -252,6 +252,7 @@ def test_every_refusal_and_question_code_has_a_message():
         catalog = load_catalog(locale)
         for code in IngestCode:
             assert f"docs.refused.{code}" in catalog
+            assert f"cli.index.refused.{code}" in catalog
         for code in QuestionCode:
             assert f"ask.bad.{code}" in catalog
 

@@ -160,7 +160,7 @@ def test_a_changed_corpus_file_is_a_new_version(kb: KnowledgeBase, corpus: Path)
 
 
 def test_a_corpus_file_that_breaks_keeps_its_old_version(
-    kb: KnowledgeBase, corpus: Path
+    kb: KnowledgeBase, corpus: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     kb.ensure_corpus(corpus)
     before = kb.documents()
@@ -170,6 +170,11 @@ def test_a_corpus_file_that_breaks_keeps_its_old_version(
     assert broken == [("lecture.md", IngestCode.BROKEN_FILE)]
     assert kb.documents() == before
     assert kb.ensure_corpus(corpus) == []  # the scan is remembered: no retry on every start
+    (corpus / "volunteers.txt").write_bytes(b"")
+    with caplog.at_level("WARNING"):
+        assert kb.ensure_corpus(corpus) == []
+    assert "volunteers.txt not indexed: empty_file" in caplog.text
+    assert kb.documents() == before
 
 
 def test_a_renamed_corpus_file_keeps_its_content(kb: KnowledgeBase, corpus: Path) -> None:
