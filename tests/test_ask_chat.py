@@ -120,6 +120,17 @@ async def test_acknowledgements_are_not_answered_and_questions_are(kb_settings, 
     assert "119 辆" in sent_texts(calls)[0].replace("<b>", "").replace("</b>", "")
 
 
+async def test_a_member_asking_about_an_activity_gets_no_activity_form(kb_settings, clock,
+                                                                       admins):
+    async with running_bot(kb_settings, clock) as bot:
+        asked = sent_texts(await bot.text(BOSS, "昨天的科普讲座需不需要拍照"))
+        # The same member's report does start the activity form.
+        calls = await bot.text(BOSS, "昨天在青山区社区开展科普讲座，约120人参加")
+    report = "\n".join(sent_texts(calls))
+    assert len(asked) == 1 and "没有找到" in asked[0] and "/docs" in asked[0]
+    assert "青山区社区" in report and "120" in report and "没有找到" not in report
+
+
 @pytest.mark.parametrize(
     ("user", "text", "expected"),
     [(LI, "企业科协" * 150 + "怎么成立？", "问题太长了（最多 500 个字）"),

@@ -7,7 +7,7 @@ import re
 
 from bot.flows.base import Button, FlowContext, Html, Input, InputKind, Msg, Reply
 from bot.services.knowledge import Hit
-from bot.services.knowledge.question import MAX_QUESTION_CHARS
+from bot.services.knowledge.question import MAX_QUESTION_CHARS, asks_something
 from bot.services.policy import PolicyLibrary, log_question, logged_question
 
 MORE_SOURCES = 3  # passages shown under "more sources"
@@ -15,13 +15,8 @@ SOURCE_PREVIEW = 300  # characters of each of them
 SECTION_PAGE = 3000  # characters of the full section per message (Telegram allows 4096)
 TOP_K = 1 + MORE_SOURCES
 QUESTION_MAX = MAX_QUESTION_CHARS
-# Words and marks that ask something: a question mark, question words, 吗/么 closing a clause,
-# and "A不A" / "A没A" (能不能, 是不是, 需不需要, 有没有, 交没交 …).
-_ASKING = re.compile(
-    r"[?？]|什么|啥|咋|谁|多少|多久|多长|多大|几[个项条天人次月年号点周位名家种岁辆所批届类份期场时]|"
-    r"怎|如何|哪(?!怕)|何时|何处|为什么|为何|是否|能否|可否|请问|吗(?:[，,。！!\s]|$)|么[。！!\s]*$|"
-    r"([\u4e00-\u9fff])[不没]\1"
-)
+# 几 with a measure word asks how many (几个 几天 几辆 …), though a report may say 几个社区.
+_COUNTING = re.compile(r"几[个项条天人次月年号点周位名家种岁辆所批届类份期场时]")
 # Words that name what a question is about, but also come in replies such as 收到，按要求办理.
 _TOPIC = re.compile(r"规定|要求")
 # How acknowledgements begin: with them only an asking word makes a question.
@@ -37,7 +32,7 @@ def reads_as_question(text: str) -> bool:
     Length is not checked here: ``question_route`` says when a text is too long.
     """
     text = text.strip()
-    if _ASKING.search(text):
+    if asks_something(text) or _COUNTING.search(text):
         return True
     return bool(_TOPIC.search(text)) and not _ACKNOWLEDGED.match(text)
 
