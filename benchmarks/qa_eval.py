@@ -41,8 +41,8 @@ def first_hit(answers: list[dict], phrases: list[str]) -> int | None:
     return None
 
 
-def run(command: list[str], questions: list[str]) -> tuple[list[dict], float]:
-    """Feed the questions to the command; its JSON lines and the wall time."""
+def run(command: list[str], questions: list[str]) -> tuple[list[dict | None], float]:
+    """Feed the questions to the command; its output lines (None: not a JSON object), wall time."""
     stdin = "".join(q.replace("\n", " ") + "\n" for q in questions)
     start = time.perf_counter()
     proc = subprocess.run(
@@ -51,22 +51,59 @@ def run(command: list[str], questions: list[str]) -> tuple[list[dict], float]:
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         sys.stderr.write(proc.stderr[-2000:])
-    rows = [json.loads(line) for line in proc.stdout.splitlines() if line.strip()]
-    return rows, wall
+    return parse_lines(proc.stdout), wall
 
 
-def score(items: list[dict], rows: list[dict]) -> dict[str, float]:
-    """The metrics, computed like the reference scorer."""
-    by_question = {row.get("question"): row for row in rows}
-    answerable = [it for it in items if it["kind"] != "unanswerable"]
-    unanswerable = [it for it in items if it["kind"] == "unanswerable"]
+def parse_lines(out: str) -> list[dict | None]:
+    """Each non-empty output line as a JSON object; None (reported on stderr) when it is not."""
+    rows: list[dict | None] = []
+    for number, line in enumerate(out.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError:
+            row = None
+        if not isinstance(row, dict):
+            sys.stderr.write(f"PROBLEM: output line {number} is not a JSON object: {line[:200]}\n")
+            row = None
+        rows.append(row)
+    return rows
+
+
+def align(items: list[dict], rows: list[dict | None]) -> list[dict | None]:
+    """Each item's output row, None when missing or broken: by the echoed question when every
+    JSON row has one (a stray line shifts nothing), else by position, as score.py pairs them."""
+    good = [row for row in rows if row is not None]
+    if good and all(isinstance(row.get("question"), str) for row in good):
+        pool: dict[str, list[dict]] = {}
+        for row in good:
+            pool.setdefault(_WS.sub("", row["question"]), []).append(row)
+        return [(pool.get(_WS.sub("", it["q"])) or [None]).pop(0) for it in items]
+    return [rows[i] if i < len(rows) else None for i in range(len(items))]
+
+
+def answers_of(row: dict | None) -> list[dict] | None:
+    """A row's answers, or None when the row is missing or has no answers list."""
+    answers = row.get("answers") if row is not None else None
+    return [a for a in answers if isinstance(a, dict)] if isinstance(answers, list) else None
+
+
+def score(items: list[dict], rows: list[dict | None]) -> dict[str, float]:
+    """The metrics, computed like the reference scorer (``rows`` aligned with ``items``).
+
+    A missing or broken row is a miss and a refusal, and never a correct refusal.
+    """
+    pairs = list(zip(items, rows, strict=True))
+    answerable = [(it, row) for it, row in pairs if it["kind"] != "unanswerable"]
+    unanswerable = [row for it, row in pairs if it["kind"] == "unanswerable"]
     ranks = []
     refused = 0
-    for item in answerable:
-        answers = by_question.get(item["q"], {}).get("answers", [])
+    for item, row in answerable:
+        answers = answers_of(row) or []
         refused += not answers
         ranks.append(first_hit(answers, item["answer_phrases"]))
-    refused_ok = sum(not by_question.get(it["q"], {}).get("answers") for it in unanswerable)
+    refused_ok = sum(answers_of(row) == [] for row in unanswerable)
     n = max(len(answerable), 1)
     return {
         "hit@1": sum(r == 1 for r in ranks if r) / n,
@@ -78,6 +115,18 @@ def score(items: list[dict], rows: list[dict]) -> dict[str, float]:
     }
 
 
+def problems(items: list[dict], rows: list[dict | None], aligned: list[dict | None]) -> list[str]:
+    """What went wrong with the command's output, if anything."""
+    found = []
+    if len(rows) != len(items):
+        found.append(f"{len(rows)} output lines for {len(items)} questions")
+    if broken := sum(row is None for row in rows):
+        found.append(f"{broken} output line(s) not JSON objects")
+    if missing := sum(answers_of(row) is None for row in aligned):
+        found.append(f"{missing} question(s) without a JSON answer, counted as misses")
+    return found
+
+
 def main() -> int:
     """Run the evaluation and print the figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -87,32 +136,32 @@ def main() -> int:
     args = parser.parse_args()
     items = [json.loads(line) for line in args.set.read_text("utf-8").splitlines() if line]
     rows, wall = run(shlex.split(args.command), [it["q"] for it in items])
-    figures = score(items, rows)
+    aligned = align(items, rows)
+    figures = score(items, aligned)
     if args.details:
-        _write_details(args.details, items, rows)
+        _write_details(args.details, items, aligned)
     n_unans = sum(it["kind"] == "unanswerable" for it in items)
     print(f"set: {args.set.name} ({len(items)} questions, {n_unans} unanswerable)")
     for name, value in figures.items():
         print(f"{name:<22}{value:.2f}")
     print(f"{'wall time':<22}{wall:.2f} s ({1000 * wall / max(len(items), 1):.0f} ms/question)")
-    if len(rows) != len(items):
-        print(f"PROBLEM: {len(rows)} output lines for {len(items)} questions")
-        return 1
-    return 0
+    for problem in problems(items, rows, aligned):
+        print(f"PROBLEM: {problem}")
+    return 1 if problems(items, rows, aligned) else 0
 
 
-def _write_details(path: Path, items: list[dict], rows: list[dict]) -> None:
+def _write_details(path: Path, items: list[dict], rows: list[dict | None]) -> None:
     """One line per question: its rank (or refusal) and the top passage."""
-    by_question = {row.get("question"): row for row in rows}
     with path.open("w", encoding="utf-8") as handle:
-        for item in items:
-            answers = by_question.get(item["q"], {}).get("answers", [])
+        for item, row in zip(items, rows, strict=True):
+            answers = answers_of(row) or []
             record = {
                 "id": item["id"],
                 "kind": item["kind"],
                 "rank": first_hit(answers, item["answer_phrases"]) if item["doc"] else None,
                 "refused": not answers,
-                "top": answers[0]["text"][:80] if answers else None,
+                "valid": answers_of(row) is not None,
+                "top": str(answers[0].get("text", ""))[:80] if answers else None,
             }
             handle.write(json.dumps(record, ensure_ascii=False) + "\n")
 

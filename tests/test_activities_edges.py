@@ -445,3 +445,16 @@ async def test_the_org_list_pages(settings, clock, sessions, li, tree):
         calls = await bot.press(ADMIN, "返回列表")
         assert "本组织及下级的活动记录" in sent_texts(calls)[0]
     assert len(await stored(sessions)) == 6
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["3月15日的科普讲座要不要报送", "昨天的科普讲座需不需要拍照", "上周五科普讲座能不能补录",
+     "昨天科普讲座谁组织的", "昨天的科技培训多少人参加才算数"],
+)
+def test_a_question_about_an_activity_is_no_report(text):
+    assert not svc.looks_like_report(text)
+
+
+def test_a_report_naming_several_places_is_still_a_report():
+    assert svc.looks_like_report("昨天联合几个社区开展科普讲座，约120人参加")

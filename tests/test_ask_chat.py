@@ -9,6 +9,7 @@ import docx
 import pytest
 
 from bot import PROJECT_ROOT
+from bot.flows.ask import reads_as_question
 from bot.i18n import SUPPORTED, load_catalog
 from bot.services import orgs, people
 from bot.services.knowledge import KnowledgeBase
@@ -90,6 +91,59 @@ async def test_bad_questions_get_a_clear_message(kb_settings, clock, question, e
     assert "请在 /ask 后面写上问题" in sent_texts(empty)[0]
 
 
+QUESTIONS = [
+    "科普讲座多久举办一次", "活动总结几时交", "哪些单位可以申报", "材料丢了怎么办",
+    "企业科协是否需要备案", "需不需要盖章", "能不能线上报名", "要不要先备案", "有没有补贴",
+    "报名截止是哪天", "谁负责审核", "咋申请科普e站", "申报要啥材料", "是不是每年都要评",
+    "几点开始", "多长时间能批下来", "科普大篷车一共配了几辆", "可以报销么", "能报销吗，谢谢",
+    "总结交没交", "企业科协成立有什么规定", "申报的要求", "How many members?",
+]
+ACKNOWLEDGEMENTS = [
+    "好的", "收到", "谢谢", "明白了", "👍", "ok", "OK", "好的，谢谢！", "收到，马上办", "知道了",
+    "辛苦了", "嗯嗯", "没问题", "好", "谢谢老师", "收到了，谢谢", "收到，按要求办理",
+    "好的，按规定执行", "哪怕下雨也照常举办",
+]
+
+
+@pytest.mark.parametrize(("text", "asks"),
+                         [(q, True) for q in QUESTIONS] + [(a, False) for a in ACKNOWLEDGEMENTS])
+def test_what_reads_as_a_question(text, asks):
+    assert reads_as_question(text) is asks
+
+
+async def test_acknowledgements_are_not_answered_and_questions_are(kb_settings, clock):
+    async with running_bot(kb_settings, clock) as bot:
+        baseline = sent_texts(await bot.text(LI, "今天天气不错"))
+        for text in ACKNOWLEDGEMENTS:
+            assert sent_texts(await bot.text(LI, text)) == baseline, text
+        calls = await bot.text(LI, "内蒙古的科普大篷车一共配了几辆")
+    assert "119 辆" in sent_texts(calls)[0].replace("<b>", "").replace("</b>", "")
+
+
+async def test_a_member_asking_about_an_activity_gets_no_activity_form(kb_settings, clock,
+                                                                       admins):
+    async with running_bot(kb_settings, clock) as bot:
+        asked = sent_texts(await bot.text(BOSS, "昨天的科普讲座需不需要拍照"))
+        # The same member's report does start the activity form.
+        calls = await bot.text(BOSS, "昨天在青山区社区开展科普讲座，约120人参加")
+    report = "\n".join(sent_texts(calls))
+    assert len(asked) == 1 and "没有找到" in asked[0] and "/docs" in asked[0]
+    assert "青山区社区" in report and "120" in report and "没有找到" not in report
+
+
+@pytest.mark.parametrize(
+    ("user", "text", "expected"),
+    [(LI, "企业科协" * 150 + "怎么成立？", "问题太长了（最多 500 个字）"),
+     (LI, "今天我们开了一个会。" * 60, "问题太长了（最多 500 个字）"),
+     (TgUser(id=50011, first_name="Ann", language_code="en"), "科协" * 300,
+      "The question is too long (at most 500 characters)")],
+)
+async def test_a_long_free_text_is_told_it_is_too_long(kb_settings, clock, user, text, expected):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.text(user, text)
+    assert [expected in reply for reply in sent_texts(calls)] == [True]
+
+
 async def test_docs_lists_documents_and_manager_removes_one(kb_settings, clock, admins):
     async with running_bot(kb_settings, clock) as bot:
         calls = await bot.text(LI, "/docs")
@@ -137,6 +191,48 @@ async def test_manager_uploads_a_docx_confirms_and_it_answers(kb_settings, clock
     assert not list((kb_settings.data_dir / "uploads").glob("*/*"))
 
 
+def _volunteer_notice(path: Path, deadline: str) -> Path:
+    return _docx(path, [
+        "关于开展2026年科技志愿服务月活动的通知", "各盟市科协：",
+        "一、报送要求", f"请于{deadline}前报送志愿服务月活动总结。",
+        "内蒙古自治区科学技术协会", "2026年3月1日"])
+
+
+async def test_a_file_of_an_indexed_name_is_announced_and_replaces_it(kb_settings, clock, admins,
+                                                                     tmp_path):
+    old = _volunteer_notice(tmp_path / "old.docx", "6月10日").read_bytes()
+    new = _volunteer_notice(tmp_path / "new.docx", "7月15日").read_bytes()
+    async with running_bot(kb_settings, clock) as bot:
+        await bot.feed(bot.factory.document(BOSS, old, "志愿服务月.docx"))
+        await bot.press(BOSS, "确认提交")
+        calls = await bot.feed(bot.factory.document(BOSS, new, "志愿服务月.docx"))
+        summary = sent_texts(calls)[-1]
+        assert "已收录过同名文件 志愿服务月.docx" in "\n".join(sent_texts(calls))
+        assert "替换：《关于开展2026年科技志愿服务月活动的通知》" in summary
+        calls = await bot.press(BOSS, "确认提交")
+        assert "已用新版本替换《关于开展2026年科技志愿服务月活动的通知》" in sent_texts(calls)[0]
+        calls = await bot.text(LI, "/ask 志愿服务月活动总结什么时候报送？")
+        assert "7月15日" in sent_texts(calls)[0] and "6月10日" not in sent_texts(calls)[0]
+        calls = await bot.text(LI, "/docs")
+        assert "已收录 6 份文件" in sent_texts(calls)[0]
+
+
+async def test_a_corpus_document_replaced_in_chat_in_english(kb_settings, clock, admins):
+    english = TgUser(id=BOSS.id, first_name=BOSS.first_name, language_code="en")
+    name = "001_2b194d99716c1ff7.txt"
+    text = (PROJECT_ROOT / "corpus" / name).read_text(encoding="utf-8")
+    changed = text.replace("30人以上（含30人）", "50人以上（含50人）").encode()
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.feed(bot.factory.document(english, changed, name))
+        assert f"A file named {name} is already indexed" in "\n".join(sent_texts(calls))
+        calls = await bot.press(english, "Confirm")
+        assert sent_texts(calls)[0].startswith("Replaced “关于加强企业科协组织建设的意见”")
+        calls = await bot.text(LI, "/ask 企业科技人员多少人要单独成立科协？")
+        assert "50人以上（含50人）" in sent_texts(calls)[0].replace("<b>", "").replace("</b>", "")
+        calls = await bot.text(LI, "/docs")
+        assert "已收录 5 份文件" in sent_texts(calls)[0]
+
+
 @pytest.mark.parametrize(
     ("name", "data", "expected"),
     [("photo.jpg", b"\xff\xd8\xff", "只支持 .txt、.md、.docx 和 .pdf"),
@@ -167,6 +263,7 @@ def test_every_refusal_and_question_code_has_a_message():
         catalog = load_catalog(locale)
         for code in IngestCode:
             assert f"docs.refused.{code}" in catalog
+            assert f"cli.index.refused.{code}" in catalog
         for code in QuestionCode:
             assert f"ask.bad.{code}" in catalog
 

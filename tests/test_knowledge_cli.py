@@ -71,14 +71,94 @@ def test_ask_without_json_is_readable(env: dict[str, str]) -> None:
     assert "《在内蒙古科协八届三次全委会上的工作报告》" in proc.stdout
 
 
+BAD_QUESTIONS = ["", "🙂🙂👍", "How many members?", "科协" * 300 + "？"]
+
+
+def test_ask_json_keeps_its_contract_for_bad_questions(env: dict[str, str]) -> None:
+    questions = ["企业科技人员多少人要单独成立科协？", *BAD_QUESTIONS]
+    proc = stabot(env, "ask", "--json", stdin="\n".join(questions) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert all(set(row) == {"question", "answers"} for row in rows)
+    assert [row["question"] for row in rows] == questions
+    assert all(set(answer) == ANSWER_KEYS for answer in rows[0]["answers"])
+    assert [row["answers"] for row in rows[1:]] == [[], [], [], []]
+    assert proc.stderr == ""
+
+
+@pytest.mark.parametrize(
+    ("locale", "expected"),
+    [
+        ("zh_CN", ["问题是空的", "没有读出文字", "请用中文提问", "问题太长了（最多 500 个字）"]),
+        ("en", ["The question is empty", "I couldn't read any words", "please ask in Chinese",
+                "too long (at most 500 characters)"]),
+    ],
+)
+def test_ask_text_says_why_a_question_cannot_be_answered(
+    env: dict[str, str], locale: str, expected: list[str]
+) -> None:
+    proc = stabot({**env, "DEFAULT_LOCALE": locale}, "ask",
+                  stdin="\n".join(BAD_QUESTIONS) + "\n")
+    assert proc.returncode == 0, proc.stderr
+    answers = proc.stdout.strip().split("\n\n")
+    assert len(answers) == len(expected)
+    for answer, message in zip(answers, expected, strict=True):
+        assert message in answer
+    assert "没有找到" not in proc.stdout and "No " not in proc.stdout
+
+
+def test_ask_text_in_english_names_the_source(env: dict[str, str]) -> None:
+    proc = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "“两中心”指的是哪两个中心？")
+    first = "Q: “两中心”指的是哪两个中心？\n1. “在内蒙古科协八届三次全委会上的工作报告”"
+    assert proc.stdout.startswith(first)
+    unknown = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "科协的食堂几点开饭？")
+    assert unknown.stdout == (
+        "Q: 科协的食堂几点开饭？\nThe indexed documents don't answer this question.\n\n"
+    )
+
+
 def test_index_adds_files_and_reports_bad_ones(env: dict[str, str], tmp_path: Path) -> None:
     good = tmp_path / "notice.md"
     good.write_text("# 关于开展科普讲座的通知\n\n## 一、时间安排\n\n每季度举办一次科普讲座。\n")
     bad = tmp_path / "table.xlsx"
     bad.write_bytes(b"PK")
-    proc = stabot(env, "index", str(good), str(bad))
+    broken = tmp_path / "broken.docx"
+    broken.write_bytes(b"PK\x03\x04 not a zip")
+    proc = stabot(env, "index", str(good), str(bad), str(broken))
     assert proc.returncode == 1
-    assert "notice.md" in proc.stdout
-    assert "unsupported_type" in proc.stderr
+    assert "+ notice.md\t《关于开展科普讲座的通知》（2 段）" in proc.stdout
+    assert proc.stdout.splitlines()[-1].startswith("共收录 ")
+    assert proc.stderr.splitlines() == [
+        f"! {bad}：无法读取，只支持 .txt、.md、.docx 和 .pdf 文件。",
+        f"! {broken}：文件已损坏或格式不对，无法打开。",
+    ]
+    english = stabot({**env, "DEFAULT_LOCALE": "en"}, "index", str(bad))
+    refused = f"! {bad}: cannot be read; only .txt, .md, .docx and .pdf files are.\n"
+    assert english.stderr == refused
     answer = stabot(env, "ask", "--json", "科普讲座多久举办一次？")
     assert "每季度举办一次" in json.loads(answer.stdout)["answers"][0]["text"]
+
+
+def test_index_replaces_a_changed_file_and_follows_the_corpus(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    lecture = corpus / "lecture.md"
+    lecture.write_text("# 关于开展科普讲座的通知\n\n## 一、时间安排\n\n每月举办一次科普讲座。\n")
+    other = corpus / "other.md"
+    other.write_text("# 关于开展科普日活动的通知\n\n## 一、报送\n\n请于9月前报送科普日方案。\n")
+    env = {**os.environ, "DATA_DIR": str(tmp_path / "data"), "CORPUS_DIR": str(corpus)}
+    first = stabot(env, "index").stdout.splitlines()
+    added = [line.split("\t")[0] for line in first]
+    assert added == ["+ lecture.md", "+ other.md", "共收录 2 份文件。"]
+    lecture.write_text("# 关于开展科普讲座的通知\n\n## 一、时间安排\n\n每季度举办一次科普讲座。\n")
+    other.unlink()
+    proc = stabot(env, "index")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "~ lecture.md\t《关于开展科普讲座的通知》（2 段），替换了旧版本《关于开展科普讲座的通知》",
+        "- other.md\t《关于开展科普日活动的通知》：文件已不在语料目录中，已移除",
+        "共收录 1 份文件。",
+    ]
+    answer = json.loads(stabot(env, "ask", "--json", "科普讲座多久举办一次？").stdout)
+    assert {a["doc"] for a in answer["answers"]} == {"lecture.md"}
+    assert "每季度举办一次" in answer["answers"][0]["text"]

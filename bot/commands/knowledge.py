@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from bot.services.knowledge import Hit, KnowledgeBase
+    from bot.services.knowledge import Hit, KnowledgeBase, QuestionCode
+    from bot.services.knowledge.versions import Changes
 
 KNOWLEDGE_SUBDIR = "knowledge"
 DEFAULT_TOP_K = 5
@@ -27,46 +28,60 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ask.set_defaults(func=run_ask)
 
 
-def open_knowledge_base() -> tuple[KnowledgeBase, Path]:
-    """The knowledge base in the configured data dir, and the bundled corpus folder."""
+def open_knowledge_base() -> tuple[KnowledgeBase, Path, str]:
+    """The knowledge base in the configured data dir, the bundled corpus folder, the locale."""
     # Imported here so that `stabot --help` and other commands do not pay for them.
     from bot.config import Settings
     from bot.services.knowledge import KnowledgeBase
 
     settings = Settings()
-    return KnowledgeBase(settings.data_dir / KNOWLEDGE_SUBDIR), settings.corpus_dir
+    kb = KnowledgeBase(settings.data_dir / KNOWLEDGE_SUBDIR)
+    return kb, settings.corpus_dir, settings.default_locale
 
 
 def run_index(args: argparse.Namespace) -> int:
-    """Index the given files and folders, or (re)index the bundled corpus."""
-    from bot.services.knowledge import IngestError
-
-    kb, corpus = open_knowledge_base()
-    errors: list[tuple[Path, IngestError]] = []
+    """Index the given files and folders, or bring the bundled corpus in step."""
+    kb, corpus, locale = open_knowledge_base()
     if args.paths:
-        added = kb.add_paths(args.paths, skip_duplicates=True, errors=errors)
+        changes = kb.update_paths(args.paths, skip_duplicates=True, errors=[])
     else:
-        added = kb.add_paths([corpus], skip_duplicates=True, errors=errors)
+        changes = kb.sync_corpus(corpus)
         kb.rebuild()
-    for info in added:
-        print(f"+ {info.file_name}\t{info.title}\t({info.passages} passages)")
-    for path, error in errors:
-        print(f"! {path}\t{error.code}", file=sys.stderr)
-    print(f"{len(kb.documents())} documents indexed")
-    return 1 if errors else 0
+    _print_changes(changes, len(kb.documents()), locale)
+    return 1 if changes.errors else 0
+
+
+def _print_changes(changes: Changes, total: int, locale: str) -> None:
+    """One line per document added, replaced or dropped, one per file refused, then a total."""
+    from bot.i18n import t
+    from bot.services.knowledge.ingest import MAX_BYTES
+
+    for info in changes.added:
+        print(t(locale, "cli.index.added", name=info.key, title=info.title,
+                passages=info.passages))
+    for old, info in changes.replaced:
+        print(t(locale, "cli.index.replaced", name=info.key, title=info.title,
+                passages=info.passages, old=old.title))
+    for info in changes.dropped:
+        print(t(locale, "cli.index.dropped", name=info.key, title=info.title))
+    limit = MAX_BYTES // (1024 * 1024)
+    for path, error in changes.errors:
+        print(t(locale, f"cli.index.refused.{error.code}", name=str(path), limit=limit),
+              file=sys.stderr)
+    print(t(locale, "cli.index.total", count=total))
 
 
 def run_ask(args: argparse.Namespace) -> int:
     """Answer the question argument, or each stdin line, as JSON or readable text."""
-    kb, corpus = open_knowledge_base()
+    kb, corpus, locale = open_knowledge_base()
     kb.ensure_corpus(corpus)
     questions = [args.question] if args.question is not None else _lines(sys.stdin)
     for question in questions:
-        hits = _search(kb, question, args.top_k)
+        problem, hits = _search(kb, question, args.top_k)
         if args.json:
             _print_json(question, hits, sys.stdout)
         else:
-            _print_text(question, hits, sys.stdout)
+            _print_text(question, problem, hits, sys.stdout, locale)
     return 0
 
 
@@ -76,11 +91,14 @@ def _lines(stream: TextIO) -> Any:
         yield line.rstrip("\r\n")
 
 
-def _search(kb: KnowledgeBase, question: str, top_k: int) -> list[Hit]:
-    """Hits for a valid question; none for an empty, overlong or wordless one."""
-    if kb.validate_question(question) is not None:
-        return []
-    return kb.search(question, top_k=max(top_k, 0))
+def _search(
+    kb: KnowledgeBase, question: str, top_k: int
+) -> tuple[QuestionCode | None, list[Hit]]:
+    """Why a question cannot be searched (empty, too long, no words …) or None, and its hits."""
+    problem = kb.validate_question(question)
+    if problem is not None:
+        return problem, []
+    return None, kb.search(question, top_k=max(top_k, 0))
 
 
 def _print_json(question: str, hits: list[Hit], out: TextIO) -> None:
@@ -93,18 +111,36 @@ def _print_json(question: str, hits: list[Hit], out: TextIO) -> None:
     out.flush()
 
 
-def _print_text(question: str, hits: list[Hit], out: TextIO) -> None:
-    """A short readable answer: the passages with their source."""
-    out.write(f"问：{question}\n")
-    if not hits:
-        out.write("文件中没有找到答案。\n\n")
+def _print_text(
+    question: str, problem: QuestionCode | None, hits: list[Hit], out: TextIO, locale: str
+) -> None:
+    """A short readable answer: the passages with their source, or why there is none."""
+    from bot.i18n import t
+    from bot.services.knowledge.question import MAX_QUESTION_CHARS
+
+    out.write(t(locale, "cli.ask.question", question=question) + "\n")
+    if problem is not None:
+        out.write(t(locale, f"ask.bad.{problem}", limit=MAX_QUESTION_CHARS) + "\n\n")
+    elif not hits:
+        out.write(t(locale, "ask.not_found") + "\n\n")
     for rank, hit in enumerate(hits, 1):
-        source = "，".join(part for part in (hit.issuer, hit.date) if part)
-        where = f"《{hit.title}》" + (f"（{source}）" if source else "")
-        if hit.section:
-            where += f" › {hit.section}"
-        out.write(f"{rank}. {where}  [{hit.score:.2f}]\n{hit.text}\n\n")
+        out.write(t(locale, "cli.ask.hit", rank=rank, source=_source(hit, locale),
+                    score=f"{hit.score:.2f}", text=hit.text) + "\n\n")
     out.flush()
+
+
+def _source(hit: Hit, locale: str) -> str:
+    """《title》 (issuer, date) › section, as chat shows it."""
+    from bot.i18n import t
+
+    return t(
+        locale,
+        "cli.ask.source",
+        title=hit.title,
+        issuer=hit.issuer or t(locale, "ask.unknown_issuer"),
+        date=hit.date or t(locale, "ask.undated"),
+        section=hit.section or t(locale, "ask.no_section"),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

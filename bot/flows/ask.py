@@ -7,24 +7,34 @@ import re
 
 from bot.flows.base import Button, FlowContext, Html, Input, InputKind, Msg, Reply
 from bot.services.knowledge import Hit
+from bot.services.knowledge.question import MAX_QUESTION_CHARS, asks_something
 from bot.services.policy import PolicyLibrary, log_question, logged_question
 
 MORE_SOURCES = 3  # passages shown under "more sources"
 SOURCE_PREVIEW = 300  # characters of each of them
 SECTION_PAGE = 3000  # characters of the full section per message (Telegram allows 4096)
 TOP_K = 1 + MORE_SOURCES
-QUESTION_MAX = 500
-# Words and marks that make a free text read as a question rather than a report or a chat line.
-_QUESTION = re.compile(
-    r"[?？]\s*$|什么|多少|几[个项条天人次月年号]|怎么|怎样|如何|哪[些个里天份家级类]|吗[。！!\s]*$|"
-    r"是否|能否|可否|要不要|需不需要|有没有|何时|为什么|为何|请问|规定|要求"
+QUESTION_MAX = MAX_QUESTION_CHARS
+# 几 with a measure word asks how many (几个 几天 几辆 …), though a report may say 几个社区.
+_COUNTING = re.compile(r"几[个项条天人次月年号点周位名家种岁辆所批届类份期场时]")
+# Words that name what a question is about, but also come in replies such as 收到，按要求办理.
+_TOPIC = re.compile(r"规定|要求")
+# How acknowledgements begin: with them only an asking word makes a question.
+_ACKNOWLEDGED = re.compile(
+    r"^(?:好的?|收到|谢谢|感谢|多谢|明白|知道|了解|清楚|嗯|行|可以|没问题|辛苦|ok|okay|👍)",
+    re.IGNORECASE,
 )
 
 
 def reads_as_question(text: str) -> bool:
-    """Whether a free text (outside any form) should be answered from the documents."""
+    """Whether a free text (outside any form) should be answered from the documents.
+
+    Length is not checked here: ``question_route`` says when a text is too long.
+    """
     text = text.strip()
-    return 0 < len(text) <= QUESTION_MAX and bool(_QUESTION.search(text))
+    if asks_something(text) or _COUNTING.search(text):
+        return True
+    return bool(_TOPIC.search(text)) and not _ACKNOWLEDGED.match(text)
 
 
 def bold_terms(text: str, terms: list[str]) -> Html:
@@ -134,6 +144,11 @@ def _pages(text: str) -> list[str]:
 
 async def question_route(ctx: FlowContext, inp: Input) -> Reply | None:
     """A free-text route: texts that read as questions get an answer from the documents."""
-    if inp.kind is not InputKind.TEXT or not reads_as_question(inp.text):
+    if inp.kind is not InputKind.TEXT:
+        return None
+    if len(inp.text.strip()) > QUESTION_MAX:
+        # Quick logs had their turn: a long text here is a question pasted with too much.
+        return Reply([Msg("ask.bad.too_long", limit=QUESTION_MAX)])
+    if not reads_as_question(inp.text):
         return None
     return await answer(ctx, ctx.services["policy"], inp.text)

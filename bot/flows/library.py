@@ -90,8 +90,14 @@ async def receive_upload(
     data = {"title": info.title, "date": info.date}
     extra = {"path": str(path), "file_name": file_name, "issuer": info.issuer or "",
              "passages": info.passages}
+    notices = [Msg("docs.read_ok", name=file_name, passages=info.passages)]
+    old = await library.same_name(path)
+    if old is not None:
+        # The same file name is a new version: say so before the admin confirms.
+        extra["replaces"] = old.title
+        notices.append(Msg("docs.will_replace", name=file_name, title=old.title))
     return await start(ctx, DocumentUploadForm.name, data=data, extra=extra, fill_missing=True,
-                       notices=[Msg("docs.read_ok", name=file_name, passages=info.passages)])
+                       notices=notices)
 
 
 def refuse_upload(code: str, file_name: str) -> Reply:
@@ -133,20 +139,27 @@ class DocumentUploadForm(FormSpec):
 
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """The file and what the reader found in it."""
-        return [Msg("docs.summary_file", name=model.ctx.get("file_name", ""),
-                    passages=model.ctx.get("passages", 0))]
+        lines = [Msg("docs.summary_file", name=model.ctx.get("file_name", ""),
+                     passages=model.ctx.get("passages", 0))]
+        if model.ctx.get("replaces"):
+            lines.append(Msg("docs.summary_replaces", title=model.ctx["replaces"]))
+        return lines
 
     async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
         """Index the file under the confirmed title and date."""
         library: PolicyLibrary = ctx.services["policy"]
         path = Path(model.ctx["path"])
         try:
-            info = await library.add(path, title=model.data["title"], date=model.data.get("date"))
+            info, old = await library.add(path, title=model.data["title"],
+                                          date=model.data.get("date"))
         except IngestError as error:
             return Reply([Msg(f"docs.refused.{error.code}", name=model.ctx.get("file_name", ""),
                               limit=MAX_UPLOAD_MB)])
         finally:
             library.discard_upload(path)
+        if old is not None:
+            return Reply([Msg("docs.replaced", old=old.title, title=info.title,
+                              passages=info.passages)])
         return Reply([Msg("docs.added", title=info.title, passages=info.passages)])
 
     async def on_cancel(self, ctx: FlowContext, model: FormModel) -> Reply:

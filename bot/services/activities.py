@@ -15,6 +15,7 @@ import cn2an
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services import people
+from bot.services.knowledge.question import asks_something
 from storage import activities_repo, orgs_repo
 from storage.activity_models import PLACE_MAX, Activity
 from storage.models import Org, User
@@ -312,13 +313,18 @@ def match_type(text: str) -> str | None:
 def looks_like_report(text: str) -> bool:
     """Whether a free message reads as "we did this activity" rather than a question."""
     text = _normal(text)
-    if not text or len(text) > QUICK_MAX or text.startswith("/") or _QUESTION.search(text):
+    if not text or len(text) > QUICK_MAX or text.startswith("/") or _asks(text):
         return False
     if match_type(text) is None:
         return False
     has_date = _DATE_IN_TEXT.search(text) is not None
     has_verb = any(verb in text for verb in _REPORT_VERBS)
     return has_date or (has_verb and _PEOPLE_IN_TEXT.search(text) is not None)
+
+
+def _asks(text: str) -> bool:
+    """A question about an activity (需不需要拍照, 谁组织的) is for the policy answers."""
+    return bool(_QUESTION.search(text)) or asks_something(text)
 
 
 def understand(text: str, today: date) -> dict[str, Any]:

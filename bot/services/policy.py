@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.knowledge import DocumentInfo, Hit, KnowledgeBase
 from bot.services.knowledge.ingest import SUPPORTED_SUFFIXES
+from bot.services.knowledge.metadata import Metadata
 from storage.knowledge_models import QuestionLog
 from storage.models import Org, User
 
@@ -77,10 +78,17 @@ class PolicyLibrary:
         """Read a file as it would be indexed (raises IngestError), without indexing it."""
         return await self._run(lambda kb: kb.inspect(path))
 
-    async def add(self, path: Path, *, title: str, date: str | None) -> DocumentInfo:
-        """Index a file with the confirmed title and date."""
+    async def same_name(self, path: Path) -> DocumentInfo | None:
+        """The indexed document an upload of this file would replace (the same file name)."""
+        return await self._run(lambda kb: kb.document_at(path.name))
+
+    async def add(
+        self, path: Path, *, title: str, date: str | None
+    ) -> tuple[DocumentInfo, DocumentInfo | None]:
+        """Index a file with the confirmed title and date: it, and the version it replaced."""
+        override = Metadata(title=title, date=date)
         async with self._writing:
-            return await self._run(lambda kb: kb.add_file(path, title=title, date=date))
+            return await self._run(lambda kb: kb.put_file(path, override))
 
     async def remove(self, doc_id: str) -> DocumentInfo:
         """Remove a document from the index."""

@@ -7,11 +7,12 @@ import datetime as dt
 import fcntl
 import hashlib
 import json
+import logging
 import shutil
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,6 +40,9 @@ from bot.services.knowledge.parallel import parallel_map
 from bot.services.knowledge.question import validate_question
 from bot.services.knowledge.thesaurus import synonyms_by_word
 from bot.services.knowledge.tokenize import Analyzer, normalize
+from bot.services.knowledge.versions import Batch, Changes
+
+log = logging.getLogger(__name__)
 
 REGISTRY_FILE = "documents.json"
 PASSAGES_DIR = "passages"
@@ -47,6 +51,11 @@ CURRENT_FILE = "current.json"
 ROWS_FILE = "rows.json"
 LOCK_FILE = ".lock"
 CORPUS_FILE = "corpus.json"
+# Where a document came from: the corpus folder (kept in step with it), a file an admin sent
+# in chat, a file given to `stabot index`.
+ORIGIN_CORPUS = "corpus"
+ORIGIN_UPLOAD = "upload"
+ORIGIN_INDEX = "index"
 # Part of the index key: bump when chunking or the stored layout changes.
 LAYOUT_VERSION = "2"
 # Per passage: index words and character bigrams (each space-joined: compact to pickle from
@@ -67,6 +76,16 @@ class DocumentInfo:
     sha256: str
     passages: int
     added_at: str
+    # The document's key (see versions.py): its path within the corpus folder, or the file
+    # name it was uploaded or indexed under; empty in registries written before it was kept.
+    source: str = ""
+    # ORIGIN_CORPUS, ORIGIN_UPLOAD or ORIGIN_INDEX; empty in older registries.
+    origin: str = ""
+
+    @property
+    def key(self) -> str:
+        """The source a new version of this document comes under."""
+        return self.source or self.file_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,21 +175,46 @@ class KnowledgeBase:
         self._state()
 
     def ensure_corpus(self, corpus_dir: Path) -> list[DocumentInfo]:
-        """Index the bundled corpus when it is new or changed (a cheap no-op otherwise).
+        """Bring the bundled corpus in step when its folder changed (a cheap no-op otherwise).
 
-        Documents an admin removed stay removed: their content hashes are remembered.
+        Returns the new documents and new versions; see ``sync_corpus``.
         """
         if not Path(corpus_dir).is_dir():
             return []
-        manifest = _manifest(Path(corpus_dir))
-        marker = self.data_dir / CORPUS_FILE
-        if _read_json(marker) == manifest:
+        if _read_json(self.data_dir / CORPUS_FILE) == _manifest(Path(corpus_dir)):
             return []
-        added = self.add_paths([corpus_dir], skip_duplicates=True, skip_removed=True)
+        changes = self.sync_corpus(corpus_dir)
+        for path, error in changes.errors:
+            log.warning("corpus file %s not indexed: %s", path, error)
+        return changes.indexed
+
+    def sync_corpus(self, corpus_dir: Path) -> Changes:
+        """Index the corpus folder's new files, replace changed ones and drop removed ones.
+
+        A file that fails to read is reported in ``errors`` and its old version kept.
+        Documents an admin removed stay removed (their content hashes are remembered), and
+        one an admin replaced by uploading a file of the same name keeps the admin's version.
+        """
         from bot.services.knowledge.index import write_json
 
-        write_json(marker, manifest)
-        return added
+        folder = Path(corpus_dir)
+        manifest = _manifest(folder)
+        items = list(_sources([folder]))
+        with self._writing():
+            docs = self._load_registry()
+            owned = _corpus_owner(items, _read_json(self.data_dir / CORPUS_FILE))
+            batch = Batch(docs, removed=set(self._removed()), replaceable=owned)
+            present = {source for _, source in items}
+            for doc in docs.values():
+                if owned(doc) and doc.key not in present:
+                    batch.drop(doc)
+            errors: list[tuple[Path, IngestError]] = []
+            self._offer(batch, items, ORIGIN_CORPUS, skip_duplicates=True, errors=errors)
+            self._commit(batch)
+            write_json(self.data_dir / CORPUS_FILE, manifest)
+        changes = batch.changes()
+        changes.errors = errors
+        return changes
 
     # ----- reading ------------------------------------------------------------------------
 
@@ -184,6 +228,10 @@ class KnowledgeBase:
         if doc is None:
             raise UnknownDocumentError(doc_id)
         return doc
+
+    def document_at(self, source: str) -> DocumentInfo | None:
+        """The document indexed under a source (a file name), if any: a new file replaces it."""
+        return next((d for d in self._state().docs.values() if d.key == source), None)
 
     def search(self, question: str, top_k: int = 5) -> list[Hit]:
         """The passages that answer ``question``, best first; empty when none does."""
@@ -250,16 +298,28 @@ class KnowledgeBase:
         issuer: str | None = None,
         doc_number: str | None = None,
     ) -> DocumentInfo:
-        """Index one file; raises IngestError (nothing is stored) when it cannot be."""
+        """Index one file; raises IngestError (nothing is stored) when it cannot be.
+
+        A document indexed under the same file name with other content is replaced.
+        """
         override = Metadata(title, issuer, date, doc_number)
+        info, _ = self.put_file(path, override)
+        return info
+
+    def put_file(
+        self, path: Path, override: Metadata | None = None, *, origin: str = ORIGIN_UPLOAD
+    ) -> tuple[DocumentInfo, DocumentInfo | None]:
+        """Index one file under its name: the new document, and the version it replaced."""
+        path = Path(path)
         with self._writing():
-            docs = self._load_registry()
-            prepared = self._prepare_task()((Path(path), override))
+            batch = Batch(self._load_registry())
+            prepared = self._prepare_task()((path, override or Metadata()))
             if isinstance(prepared, IngestError):
                 raise prepared
-            _check_duplicate(prepared, _by_hash(docs.values()))
-            self._commit(docs, [prepared])
-        return prepared.info
+            prepared = _tagged(prepared, path.name, origin)
+            batch.offer(prepared)
+            self._commit(batch)
+        return prepared.info, batch.replaced().get(prepared.info.doc_id)
 
     def add_paths(
         self,
@@ -268,36 +328,41 @@ class KnowledgeBase:
         skip_duplicates: bool = False,
         skip_removed: bool = False,
         errors: list[tuple[Path, IngestError]] | None = None,
+        origin: str = ORIGIN_INDEX,
     ) -> list[DocumentInfo]:
-        """Index files and folders (recursively) in one index update.
+        """Index files and folders (recursively) in one index update: new ones and new versions.
 
-        A bad file raises (and nothing is indexed) unless ``errors`` collects it instead.
+        A file's source is its path within the folder given (a file given: its name); one
+        indexed with other content is replaced. A bad file raises (and nothing is indexed)
+        unless ``errors`` collects it instead; an older version of it stays as it was.
         """
-        files = list(_expand(paths))
+        return self.update_paths(
+            paths,
+            skip_duplicates=skip_duplicates,
+            skip_removed=skip_removed,
+            errors=errors,
+            origin=origin,
+        ).indexed
+
+    def update_paths(
+        self,
+        paths: Iterable[Path],
+        *,
+        skip_duplicates: bool = False,
+        skip_removed: bool = False,
+        errors: list[tuple[Path, IngestError]] | None = None,
+        origin: str = ORIGIN_INDEX,
+    ) -> Changes:
+        """``add_paths``, saying what changed (errors: the list given, when one is)."""
+        items = list(_sources(paths))
         with self._writing():
-            docs = self._load_registry()
             removed = set(self._removed()) if skip_removed else set()
-            # Reading, chunking and tokenising run in worker processes for big batches.
-            results = parallel_map(self._prepare_task(), [(f, Metadata()) for f in files])
-            added: list[_Prepared] = []
-            seen = _by_hash(docs.values())
-            for file, result in zip(files, results, strict=True):
-                try:
-                    if isinstance(result, IngestError):
-                        raise result
-                    _check_duplicate(result, seen)
-                except IngestError as error:
-                    if skip_duplicates and error.code == IngestCode.DUPLICATE:
-                        continue
-                    if errors is None:
-                        raise
-                    errors.append((file, error))
-                    continue
-                if result.info.sha256 not in removed:
-                    seen[result.info.sha256] = result.info
-                    added.append(result)
-            self._commit(docs, added)
-        return [prepared.info for prepared in added]
+            batch = Batch(self._load_registry(), removed=removed)
+            self._offer(batch, items, origin, skip_duplicates=skip_duplicates, errors=errors)
+            self._commit(batch)
+        changes = batch.changes()
+        changes.errors = errors if errors is not None else []
+        return changes
 
     def remove(self, doc_id: str) -> DocumentInfo:
         """Drop a document and its passages from the index."""
@@ -355,25 +420,52 @@ class KnowledgeBase:
 
         return prepare
 
-    def _commit(self, docs: dict[str, DocumentInfo], added: list[_Prepared]) -> None:
-        """Store new documents and re-index; on any failure, undo so nothing is half-indexed."""
-        if not added:
+    def _offer(
+        self,
+        batch: Batch,
+        items: Sequence[tuple[Path, str]],
+        origin: str,
+        *,
+        skip_duplicates: bool,
+        errors: list[tuple[Path, IngestError]] | None,
+    ) -> None:
+        """Read files (big batches in worker processes) and offer each to the batch."""
+        results = parallel_map(self._prepare_task(), [(f, Metadata()) for f, _ in items])
+        for (file, source), result in zip(items, results, strict=True):
+            try:
+                if isinstance(result, IngestError):
+                    raise result
+                batch.offer(_tagged(result, source, origin))
+            except IngestError as error:
+                if skip_duplicates and error.code == IngestCode.DUPLICATE:
+                    continue
+                if errors is None:
+                    raise
+                errors.append((file, error))
+
+    def _commit(self, batch: Batch) -> None:
+        """Store a batch and re-index; on any failure, undo so nothing is half-indexed.
+
+        Old versions' passages files go only once the new registry is saved.
+        """
+        if batch.empty:
             return
         written: list[Path] = []
         try:
-            for prepared in added:
+            for prepared in batch.new.values():
                 written.append(self._write_passages(prepared))
-                docs[prepared.info.doc_id] = prepared.info
+            docs = batch.registry()
             # The new documents' passages are at hand: no need to read them back.
-            self._rebuild(docs, known={p.info.doc_id: p for p in added})
+            self._rebuild(docs, known={p.info.doc_id: p for p in batch.new.values()})
             self._save_registry(docs)
         except BaseException:
-            for prepared in added:
-                docs.pop(prepared.info.doc_id, None)
             for path in written:
                 path.unlink(missing_ok=True)
             self._snapshot = None
             raise
+        for old in batch.stale():
+            if old.doc_id not in docs:
+                (self.data_dir / PASSAGES_DIR / f"{old.doc_id}.json").unlink(missing_ok=True)
 
     def _analyzer_task(self) -> Callable[[tuple[str, str, str]], _Analysis]:
         """Per passage (index text, text, kind): words, bigrams and flags."""
@@ -724,12 +816,35 @@ def _check_duplicate(prepared: _Prepared, known: dict[str, DocumentInfo]) -> Non
         raise IngestError(IngestCode.DUPLICATE, prepared.info.file_name, doc_id=twin.doc_id)
 
 
+def _tagged(prepared: _Prepared, source: str, origin: str) -> _Prepared:
+    """A prepared file with the source it is indexed under and where it came from."""
+    return replace(prepared, info=replace(prepared.info, source=source, origin=origin))
+
+
 def _read_json(path: Path) -> Any:
     """Parsed JSON of a file, or None when missing or unreadable."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
+
+
+def _corpus_owner(
+    items: Sequence[tuple[Path, str]], previous: Any
+) -> Callable[[DocumentInfo], bool]:
+    """Whether a document is the corpus folder's to replace or drop.
+
+    Registries written before documents kept their origin: a document whose name is in the
+    folder now or was at the last scan (``previous``, the corpus.json manifest) counts.
+    """
+    names = {source for _, source in items}
+    if isinstance(previous, list):
+        names |= {row[0] for row in previous if isinstance(row, list) and row}
+
+    def owned(doc: DocumentInfo) -> bool:
+        return doc.origin == ORIGIN_CORPUS or (not doc.origin and doc.key in names)
+
+    return owned
 
 
 def _manifest(folder: Path) -> list[list[Any]]:
@@ -740,6 +855,17 @@ def _manifest(folder: Path) -> list[list[Any]]:
         for f in files
         if f.is_file()
     ]
+
+
+def _sources(paths: Iterable[Path]) -> Iterator[tuple[Path, str]]:
+    """Files under the given paths with their sources (the path within a folder given)."""
+    for path in paths:
+        path = Path(path)
+        if path.is_dir():
+            for file in _expand([path]):
+                yield file, file.relative_to(path).as_posix()
+        else:
+            yield path, path.name
 
 
 def _expand(paths: Iterable[Path]) -> Iterator[Path]:

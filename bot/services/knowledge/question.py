@@ -10,6 +10,17 @@ from bot.services.knowledge.errors import QuestionCode
 MAX_QUESTION_CHARS = 500
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 _LATIN_RE = re.compile(r"[A-Za-z]+|\d+")
+# Words and marks that ask something: a question mark, question words, 吗/么 closing a clause,
+# and "A不A" / "A没A" (能不能, 是不是, 需不需要, 有没有, 交没交 …).
+_ASKING_RE = re.compile(
+    r"[?？]|什么|啥|咋|谁|多少|多久|多长|多大|几时|怎|如何|哪(?!怕)|何时|何处|为什么|为何|"
+    r"是否|能否|可否|请问|吗(?:[，,。！!\s]|$)|么[。！!\s]*$|([\u4e00-\u9fff])[不没]\1"
+)
+
+
+def asks_something(text: str) -> bool:
+    """Whether a text asks a question (as opposed to reporting or acknowledging something)."""
+    return _ASKING_RE.search(text) is not None
 
 
 def validate_question(

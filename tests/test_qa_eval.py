@@ -1,0 +1,64 @@
+"""benchmarks/qa_eval.py against a system whose output has a line that is not JSON."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from benchmarks.qa_eval import align, score
+from bot import PROJECT_ROOT
+
+# A system under test: answers one question, refuses one, and for two prints a log line instead.
+FAKE_SYSTEM = '''
+import json, sys
+for line in sys.stdin:
+    q = line.rstrip("\\n")
+    if q.startswith("坏"):
+        print("WARNING: dictionary cache rebuilt for " + q, flush=True)
+    elif q == "停车费多少？":
+        print(json.dumps({"question": q, "answers": []}, ensure_ascii=False))
+    else:
+        answer = {"doc": "a.txt", "title": "t", "section": "", "text": "每季度一次", "score": 1.0}
+        print(json.dumps({"question": q, "answers": [answer]}, ensure_ascii=False))
+'''
+ITEMS = [
+    {"id": "a", "q": "科普讲座多久举办一次？", "doc": "a.txt", "answer_phrases": ["每季度"],
+     "kind": "fact"},
+    {"id": "b", "q": "坏了的问题？", "doc": "a.txt", "answer_phrases": ["每季度"], "kind": "fact"},
+    {"id": "c", "q": "坏了的拒答？", "doc": None, "answer_phrases": [], "kind": "unanswerable"},
+    {"id": "d", "q": "停车费多少？", "doc": None, "answer_phrases": [], "kind": "unanswerable"},
+]
+
+
+def test_a_line_that_is_not_json_is_reported_and_counted_as_a_miss(tmp_path: Path) -> None:
+    system = tmp_path / "system.py"
+    system.write_text(FAKE_SYSTEM, encoding="utf-8")
+    questions = tmp_path / "set.jsonl"
+    questions.write_text("".join(json.dumps(it, ensure_ascii=False) + "\n" for it in ITEMS),
+                         encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, "benchmarks/qa_eval.py", "--set", str(questions),
+         "--command", f"{sys.executable} {system}", "--details", str(tmp_path / "d.jsonl")],
+        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60, check=False,
+    )
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert "PROBLEM: output line 2 is not a JSON object: WARNING: dictionary cache" in proc.stderr
+    figures = dict(line.rsplit(None, 1) for line in proc.stdout.splitlines()[1:7])
+    assert figures == {"hit@1": "0.50", "hit@3": "0.50", "hit@5": "0.50", "mrr": "0.50",
+                       "unanswerable_refused": "0.50", "answerable_refused": "0.50"}
+    assert "PROBLEM: 2 output line(s) not JSON objects" in proc.stdout
+    assert "PROBLEM: 2 question(s) without a JSON answer, counted as misses" in proc.stdout
+    details = [json.loads(line) for line in (tmp_path / "d.jsonl").read_text().splitlines()]
+    assert [d["valid"] for d in details] == [True, False, False, True]
+
+
+def test_rows_pair_by_position_when_questions_are_not_echoed() -> None:
+    rows = [{"answers": [{"text": "每季度"}]}, None, {"answers": []}]
+    aligned = align(ITEMS, rows)
+    assert aligned == [rows[0], None, rows[2], None]
+    figures = score(ITEMS, aligned)
+    assert (figures["hit@1"], figures["answerable_refused"]) == (0.5, 0.5)
+    assert figures["unanswerable_refused"] == 0.5
