@@ -12,7 +12,7 @@ import pytest
 from bot import PROJECT_ROOT
 from bot.services.knowledge import KnowledgeBase, QuestionCode, validate_question
 from bot.services.knowledge.errors import UnknownDocumentError
-from bot.services.knowledge.ranking import RankConfig
+from bot.services.knowledge.ranking import RankConfig, is_phrasing
 from bot.services.knowledge.thesaurus import synonyms_by_word
 from bot.services.knowledge.tokenize import normalize
 
@@ -176,8 +176,17 @@ def test_a_word_no_document_uses_meets_its_thesaurus_synonym(tmp_path: Path) -> 
     assert "研究" in synonyms_by_word()["钻研"]
     plain = KnowledgeBase(tmp_path / "plain", config=RankConfig(related_max=0))
     plain.add_paths([folder])
-    assert plain.search(question) == []
     with_thesaurus = KnowledgeBase(tmp_path / "thesaurus")
     with_thesaurus.add_paths([folder])
     hits = with_thesaurus.search(question)
     assert hits and "重点研究新材料" in hits[0].text
+    # Without the thesaurus 钻研 counts as a word the documents lack: the passage scores lower.
+    before = next(h for h in plain.search(question) if h.passage_id == hits[0].passage_id)
+    assert hits[0].score > before.score
+
+
+def test_the_phrasing_of_a_question_weighs_less_than_its_subject(kb: KnowledgeBase) -> None:
+    query = kb.analyzer.query("企业科协到底是个啥性质的组织，咋建比较合适？")
+    assert query.tags["咋"] == "r" and query.tags["比较"] == "d" and query.tags["性质"] == "n"
+    assert is_phrasing("r") and is_phrasing("uj") and not is_phrasing("n")
+    assert not is_phrasing("v")

@@ -199,6 +199,17 @@ DOCS_CUE = re.compile(
 _QUOTED_RE = re.compile(r"[“\"「『《]([^”\"」』》]{1,20})[”\"」』》]")
 
 
+# jieba tags of words that shape a question rather than name its subject: pronouns (啥 咋),
+# adverbs (到底 比较), adjectives (合适), numerals and measure words, conjunctions,
+# prepositions, particles, locatives (里 之前), onomatopoeia and interjections.
+_PHRASING_TAGS = frozenset(["r", "d", "a", "ad", "c", "p", "u", "m", "q", "f", "y", "e", "o", "z"])
+
+
+def is_phrasing(tag: str) -> bool:
+    """Whether a jieba tag marks a word of the question's phrasing (uj, ul … are particles)."""
+    return tag in _PHRASING_TAGS or tag[:1] in {"u", "r", "y"}
+
+
 def detect_cues(question: str) -> list[Cue]:
     """Question-type cues found in the raw question."""
     return [cue for cue in CUES if cue.pattern.search(question)]
@@ -232,7 +243,7 @@ class RankConfig:
     prefilter: int = 500
     quote_boost: float = 0.3
     coverage_weight: float = 0.5
-    refuse_below: float = 0.55
+    refuse_below: float = 0.45
     single_char_weight: float = 0.5
     # Credit for a question word found elsewhere in the passage's document (安徽, 宁夏 …).
     same_doc_credit: float = 0.5
@@ -247,6 +258,8 @@ class RankConfig:
     related_weight: float = 0.3
     related_credit: float = 0.6
     related_max: int = 4
+    # Pronouns, adverbs, adjectives, numerals …: how a question is put, rarely what it asks.
+    phrasing_weight: float = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,6 +469,8 @@ class Ranker:
                 # A word no document uses (会费, 注册) is the strongest sign of a question the
                 # documents do not answer; colloquial words reach documents through expansions.
                 weight *= self.config.unseen_factor
+            if is_phrasing(query.tags.get(term, "")):
+                weight = self.index.words.idf(term) * self.config.phrasing_weight
             if len(term) == 1:
                 weight *= self.config.single_char_weight
             weights[term] = weight

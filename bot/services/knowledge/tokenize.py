@@ -7,7 +7,7 @@ import operator
 import re
 import threading
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
@@ -162,6 +162,8 @@ class QueryTerms:
     content: tuple[str, ...]
     variants: dict[str, tuple[str, ...]]
     parts: dict[str, tuple[str, ...]]
+    # jieba's part of speech of each content word (n, v, r, d …).
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 class Analyzer:
@@ -232,8 +234,10 @@ class Analyzer:
         """Weighted word and bigram terms of a question, with its content words and variants."""
         norm = QUESTION_RE.sub("，", normalize(question))
         stop, canonical = self.vocabulary.stopwords, self.vocabulary.canonical
-        coarse = [w for w in self._jieba.cut(norm, hmm=False) if _WORD_RE.search(w)]
+        tagged = [(w, t) for w, t in self._jieba.tag(norm, False) if _WORD_RE.search(w)]
+        coarse = [w for w, _ in tagged]
         content = tuple(dict.fromkeys(canonical.get(t, t) for t in coarse if t not in stop))
+        tags = {canonical.get(w, w): t for w, t in tagged if w not in stop}
         words = dict.fromkeys((canonical.get(t, t) for t in self.cut(norm) if t not in stop), 1.0)
         variants: dict[str, list[str]] = {term: [] for term in content}
         for key, targets in self._expansions(norm, coarse):
@@ -250,6 +254,7 @@ class Analyzer:
             content,
             {k: tuple(v) for k, v in variants.items()},
             {term: self._parts(term) for term in content if len(term) > 2},
+            tags,
         )
 
     def _parts(self, word: str) -> tuple[str, ...]:
