@@ -142,6 +142,36 @@ async def test_cli_task_export_is_scoped(cli_env, logged, reports, tmp_path):  #
     assert not (tmp_path / "none.xlsx").exists()
 
 
+async def test_cli_task_export_takes_org_or_all_not_both(
+    cli_env, sessions, logged, reports, tmp_path, capsys  # noqa: F811
+):
+    from storage.task_models import ReportTask
+
+    hohhot = logged["呼和浩特市科协"].id
+    async with transaction(sessions) as session:  # issued by 呼和浩特, yet asking 包钢 too
+        (await session.get(ReportTask, reports)).org_id = hohhot
+    task = str(reports)
+    for both in (("--org", str(hohhot), "--all"), ("--all", "--org", str(hohhot))):
+        with pytest.raises(SystemExit) as exited:
+            await _cli("export", "task", task, *both, "-o", "both.xlsx")
+        assert exited.value.code == 2
+        assert "not allowed with argument" in capsys.readouterr().err
+    assert not (tmp_path / "both.xlsx").exists()
+    assert await _cli("export", "task", task, "-o", "default.xlsx") == 0
+    assert await _cli("export", "task", task, "--all", "-o", "all.xlsx") == 0
+    orgs = {
+        name: _first_column(load_workbook(tmp_path / f"{name}.xlsx")["第1期"])
+        for name in ("default", "all")
+    }
+    assert orgs["default"] == ["组织", "赛罕区科协", "伊利集团科协"]  # the issuer's subtree
+    assert orgs["all"] == [*orgs["default"], "包钢集团科协"]
+    with pytest.raises(SystemExit):
+        await _cli("export", "task", "--help")
+    assert "Without --org or --all: the target orgs in the issuing org's subtree" in " ".join(
+        capsys.readouterr().out.split()
+    )
+
+
 async def test_cli_stats_json(cli_env, logged, capsys):  # noqa: F811
     hohhot = str(logged["呼和浩特市科协"].id)
     span = ("--from", "2026-01-01", "--to", "2026-03-31")

@@ -35,10 +35,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _period_arguments(activities)
     activities.add_argument("-o", "--output", required=True, type=Path, help="FILE.xlsx")
     activities.set_defaults(func=cmd_export_activities)
-    task = kinds.add_parser("task", help="a report task's submissions, one row per org")
+    task = kinds.add_parser(
+        "task",
+        help="a report task's submissions, one row per org",
+        description="A report task's submissions. Without --org or --all: the target orgs "
+        "in the issuing org's subtree.",
+    )
     task.add_argument("task_id", type=int)
-    task.add_argument("--org", type=int, help="only orgs in this subtree (default: the issuer's)")
-    task.add_argument("--all", action="store_true", help="every target org")
+    where = task.add_mutually_exclusive_group()
+    where.add_argument(
+        "--org", type=int, help="only the target orgs in this subtree (default: the issuer's)"
+    )
+    where.add_argument("--all", action="store_true", help="every target org")
     task.add_argument("-o", "--output", required=True, type=Path, help="FILE.xlsx")
     task.set_defaults(func=cmd_export_task)
     figures = subparsers.add_parser("stats", help="the figures of /stats for a subtree")
