@@ -11,8 +11,10 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.cli import main
+from bot.updates import TgUser
 from storage.activity_models import Activity
 from storage.db import transaction
+from storage.models import Role
 from tests.conftest import START
 from tests.harness import running_bot, sent_texts
 from tests.test_stats import (  # noqa: F401 - fixtures
@@ -21,6 +23,7 @@ from tests.test_stats import (  # noqa: F401 - fixtures
     TODAY,
     activity,
     logged,
+    member,
     reports,
     tree,
 )
@@ -170,6 +173,35 @@ async def test_cli_task_export_takes_org_or_all_not_both(
     assert "Without --org or --all: the target orgs in the issuing org's subtree" in " ".join(
         capsys.readouterr().out.split()
     )
+
+
+EN_ADMIN = TgUser(id=40003, first_name="Admin", language_code="en")
+
+
+async def test_task_workbook_speaks_the_admins_language(
+    settings, sessions, clock, logged, reports, cli_env, tmp_path  # noqa: F811
+):
+    await member(sessions, clock, EN_ADMIN, logged["呼和浩特市科协"], Role.ADMIN)
+    async with running_bot(settings, clock) as bot:
+        await bot.text(EN_ADMIN, "/tasks")
+        await bot.press(EN_ADMIN, "Progress: 落实情况")
+        calls = await bot.press(EN_ADMIN, "Export Excel")
+    [sent] = [c for c in calls if c.method == "sendDocument"]
+    assert await _cli("export", "task", str(reports), "--lang", "en", "-o", "en.xlsx") == 0
+    for book in (_book(sent.files["document"]), load_workbook(tmp_path / "en.xlsx")):
+        assert book.sheetnames == ["Summary", "Cycle 1", "Cycle 2"]
+        assert [c.value for c in book["Summary"][1]] == [
+            "Cycle", "Deadline", "Expected", "On time", "Late", "Missing"
+        ]  # fmt: skip
+        rows = list(book["Cycle 1"].iter_rows(values_only=True))
+        assert rows[0] == ("Organisation", "Organisation path", "State", "Submitted at",
+                           "Late", "工作抓手")  # fmt: skip  (the task's own words stay)
+        by_org = {row[0]: row for row in rows[1:]}
+        assert by_org["伊利集团科协"][2::2] == ("Late", "yes")
+        assert by_org["赛罕区科协"][2::2] == ("Submitted", "no")
+        assert set(_column(book["Cycle 2"], "State")) == {"Missing"}
+    with pytest.raises(SystemExit):
+        await _cli("export", "task", str(reports), "--lang", "fr", "-o", "fr.xlsx")
 
 
 async def test_cli_stats_json(cli_env, logged, capsys):  # noqa: F811
