@@ -87,6 +87,65 @@ async def test_export_in_chat_is_a_scoped_workbook(settings, clock, detailed):
             2, 280, 0) in totals  # fmt: skip
 
 
+def _cells(book) -> dict[str, list[tuple]]:
+    return {name: list(book[name].iter_rows(values_only=True)) for name in book.sheetnames}
+
+
+async def _extra_tasks(sessions, issuer, target, count: int) -> None:
+    from storage.task_models import ReportTask, TaskCycle, TaskTarget
+
+    async with transaction(sessions) as session:
+        for n in range(count):
+            task = ReportTask(title=f"月报{n + 1}", org_id=issuer.id, created_by=1,
+                              sections=["情况"], created_at=START, updated_at=START)  # fmt: skip
+            session.add(task)
+            await session.flush()
+            session.add(TaskTarget(task_id=task.id, org_id=target.id))
+            session.add(TaskCycle(task_id=task.id, seq=1, period_start=date(2026, 3, 1),
+                                  period_end=date(2026, 3, 31),
+                                  deadline=datetime(2026, 3, 31, 10, tzinfo=START.tzinfo)))  # fmt: skip
+
+
+async def test_export_offers_a_tasks_submissions_scoped_as_the_board(
+    settings, clock, sessions, logged, reports  # noqa: F811
+):
+    await _extra_tasks(sessions, logged["呼和浩特市科协"], logged["赛罕区科协"], 8)
+    baotou_admin = TgUser(id=40004, first_name="包头管理员")
+    tumote_admin = TgUser(id=40005, first_name="土左旗管理员")
+    await member(sessions, clock, baotou_admin, logged["包头市科协"], Role.ADMIN)
+    await member(sessions, clock, tumote_admin, logged["土默特左旗科协"], Role.ADMIN)
+    async with running_bot(settings, clock) as bot:
+        await bot.text(HOHHOT_ADMIN, "/export")
+        await bot.press(HOHHOT_ADMIN, "报送任务的填报情况")
+        assert "请选择任务" in bot.last_text(HOHHOT_ADMIN.id)
+        first = bot.button_texts(HOHHOT_ADMIN.id)
+        await bot.press(HOHHOT_ADMIN, "下一页")
+        second = bot.button_texts(HOHHOT_ADMIN.id)
+        chosen = await bot.press(HOHHOT_ADMIN, "落实情况")
+        await bot.text(HOHHOT_ADMIN, "/tasks")
+        await bot.press(HOHHOT_ADMIN, "进度：落实情况")
+        from_board = await bot.press(HOHHOT_ADMIN, "导出 Excel")
+        await bot.text(baotou_admin, "/export")
+        await bot.press(baotou_admin, "报送任务的填报情况")
+        baotou = bot.button_texts(baotou_admin.id)
+        baotou_file = await bot.press(baotou_admin, "落实情况")
+        await bot.text(tumote_admin, "/export")
+        await bot.press(tumote_admin, "报送任务的填报情况")
+        assert "还没有报送任务" in bot.last_text(tumote_admin.id)
+    assert [b for b in first if "月报" in b] == [f"📥 月报{n}" for n in range(8, 0, -1)]
+    assert "📥 落实情况" in second and "◀ 上一页" in second  # the oldest task, on page two
+    [sent] = [c for c in chosen if c.method == "sendDocument"]
+    [board] = [c for c in from_board if c.method == "sendDocument"]
+    cells = _cells(_book(sent.files["document"]))
+    assert cells == _cells(_book(board.files["document"]))  # the board's workbook and scope
+    assert [row[0] for row in cells["第1期"]] == ["组织", "赛罕区科协", "伊利集团科协"]
+    assert [b for b in baotou if b.startswith("📥")] == ["📥 落实情况"]  # not 呼和浩特's 月报
+    [other] = [c for c in baotou_file if c.method == "sendDocument"]
+    assert [row[0] for row in _cells(_book(other.files["document"]))["第1期"]] == [
+        "组织", "包钢集团科协"
+    ]  # fmt: skip
+
+
 async def test_export_refusals(settings, clock, logged):  # noqa: F811
     async with running_bot(settings, clock) as bot:
         refused = await bot.text(LIAISON, "/export")
