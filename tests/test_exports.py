@@ -15,7 +15,7 @@ from bot.updates import TgUser
 from storage.activity_models import Activity
 from storage.db import transaction
 from storage.models import Role
-from tests.conftest import START
+from tests.conftest import START, SUPERADMIN_ID
 from tests.harness import running_bot, sent_texts
 from tests.test_stats import (  # noqa: F401 - fixtures
     HOHHOT_ADMIN,
@@ -155,6 +155,43 @@ async def test_export_refusals(settings, clock, logged):  # noqa: F811
     assert "只有管理员可以导出" in "\n".join(sent_texts(refused))
     assert "没有可导出的内容" in "\n".join(sent_texts(empty))
     assert not [c for c in refused + empty if c.method == "sendDocument"]
+
+
+async def test_the_export_checks_the_scope_again_when_it_is_written(
+    settings, clock, sessions, logged, monkeypatch  # noqa: F811
+):
+    from bot.flows import stats as flow
+    from storage import users_repo
+
+    decided = flow.result
+
+    async def everything(ctx, mode, org_id, period):  # a job that forgot the admin's scope
+        outcome = await decided(ctx, mode, org_id, period)
+        return flow.Outcome(outcome.reply, export=flow.ExportJob(None, period))
+
+    async def demoted(ctx, mode, org_id, period):  # the admin loses the role meanwhile
+        outcome = await decided(ctx, mode, org_id, period)
+        ctx.actor.role = Role.LIAISON
+        return outcome
+
+    boss = TgUser(id=SUPERADMIN_ID, first_name="超管")
+    async with running_bot(settings, clock) as bot:
+        monkeypatch.setattr(flow, "result", everything)
+        await bot.text(HOHHOT_ADMIN, "/export")
+        widened = await bot.press(HOHHOT_ADMIN, "本年")
+        await bot.text(boss, "/export")
+        allowed = await bot.press(boss, "本年")
+        monkeypatch.setattr(flow, "result", demoted)
+        await bot.text(HOHHOT_ADMIN, "/export")
+        lost = await bot.press(HOHHOT_ADMIN, "本年")
+    assert "这个组织不在你的管理范围内" in "\n".join(sent_texts(widened))
+    assert "只有管理员可以导出" in "\n".join(sent_texts(lost))
+    assert not [c for c in widened + lost if c.method == "sendDocument"]
+    [sent] = [c for c in allowed if c.method == "sendDocument"]
+    assert "包钢集团科协" in _column(_book(sent.files["document"])["活动明细"], "组织")
+    async with transaction(sessions) as session:
+        admin = await users_repo.get_user(session=session, telegram_id=HOHHOT_ADMIN.id)
+    assert admin.role == Role.LIAISON  # the demotion was committed before the export ran
 
 
 # --- the command line ------------------------------------------------------------------------

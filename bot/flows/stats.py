@@ -129,13 +129,7 @@ def _org_key(org: Org | None) -> int:
 async def _allowed_org(ctx: FlowContext, org_id: int) -> Org | None:
     """The org behind a button, checked against the actor's scope (None: everything)."""
     scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
-    if scope is None:
-        raise StatsError("stats.admins_only")
-    if org_id == 0:
-        if scope.org is not None:
-            raise StatsError("stats.not_your_org")
-        return None
-    return await svc.org_in_scope(ctx.session, scope, org_id)
+    return await svc.export_org(ctx.session, scope, org_id or None)
 
 
 def _org_label(org: Org | None) -> Label:
