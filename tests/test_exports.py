@@ -11,6 +11,7 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.cli import main
+from bot.services.people import Scope
 from bot.updates import TgUser
 from storage.activity_models import Activity
 from storage.db import transaction
@@ -101,9 +102,9 @@ async def _extra_tasks(sessions, issuer, target, count: int) -> None:
             session.add(task)
             await session.flush()
             session.add(TaskTarget(task_id=task.id, org_id=target.id))
+            deadline = datetime(2026, 3, 31, 10, tzinfo=START.tzinfo)
             session.add(TaskCycle(task_id=task.id, seq=1, period_start=date(2026, 3, 1),
-                                  period_end=date(2026, 3, 31),
-                                  deadline=datetime(2026, 3, 31, 10, tzinfo=START.tzinfo)))  # fmt: skip
+                                  period_end=date(2026, 3, 31), deadline=deadline))  # fmt: skip
 
 
 async def test_export_offers_a_tasks_submissions_scoped_as_the_board(
@@ -144,6 +145,85 @@ async def test_export_offers_a_tasks_submissions_scoped_as_the_board(
     assert [row[0] for row in _cells(_book(other.files["document"]))["第1期"]] == [
         "组织", "包钢集团科协"
     ]  # fmt: skip
+
+
+async def test_activity_totals_sheet_adds_up_the_subtree(settings, clock, logged):  # noqa: F811
+    async with running_bot(settings, clock) as bot:
+        await bot.text(HOHHOT_ADMIN, "/export")
+        calls = await bot.press(HOHHOT_ADMIN, "本年")
+    [sent] = [c for c in calls if c.method == "sendDocument"]
+    path = "内蒙古自治区科协 › 呼和浩特市科协"
+    assert [tuple(v for v in row if v is not None) for row in _cells(_book(
+        sent.files["document"]))["汇总"]] == [
+        ("范围", path), ("期间", "2026-01-01 – 2026-03-16"), (),
+        ("类型", "单位", "记录数", "数量", "参与人数"),
+        ("科普讲座/报告", "场", 2, 2, 200),  # 120 + 80; the deleted 999 and 2025's 999 left out
+        ("科技培训", "期", 1, 1, 30),
+        ("展览展示", "场", 1, 1, 200),
+        ("转载推送科普信息", "篇次", 1, 7, 0),
+        ("活动合计（不含推送）", 4, 4, 430), (),
+        ("组织", "组织路径", "活动数", "参与人数", "推送篇次"),
+        ("赛罕区科协", f"{path} › 赛罕区科协", 2, 150, 0),
+        ("伊利集团科协", f"{path} › 和林格尔新区科协 › 伊利集团科协", 2, 280, 0),
+        ("呼和浩特市科协", path, 0, 0, 7),
+    ]  # fmt: skip
+
+
+@pytest.fixture
+async def late_task(sessions, logged):  # noqa: F811
+    """呼和浩特's task with sections in no sorted order: 赛罕 on time, 伊利 late, 土左旗 not."""
+    from storage.task_models import ReportSubmission, ReportTask, TaskCycle, TaskTarget
+
+    orgs = [logged[n] for n in ("赛罕区科协", "伊利集团科协", "土默特左旗科协")]
+    async with transaction(sessions) as session:
+        task = ReportTask(title="三季度", org_id=logged["呼和浩特市科协"].id, created_by=1,
+                          sections=["实际成效", "工作抓手", "有效措施"],
+                          indicators=["活动场次", "参与人次"],
+                          created_at=START, updated_at=START)  # fmt: skip
+        session.add(task)
+        await session.flush()
+        session.add_all(TaskTarget(task_id=task.id, org_id=o.id) for o in orgs)
+        cycle = TaskCycle(task_id=task.id, seq=1, period_start=date(2026, 1, 1),
+                          period_end=date(2026, 3, 31),
+                          deadline=datetime(2026, 3, 10, 10, tzinfo=START.tzinfo))  # fmt: skip
+        session.add(cycle)
+        await session.flush()
+        for org, late, n in ((orgs[0], False, 3), (orgs[1], True, 5)):
+            session.add(ReportSubmission(
+                cycle_id=cycle.id, org_id=org.id, submitted_by=1, submitted_at=START,
+                late=late, indicators={"参与人次": 100 * n, "活动场次": n},
+                sections={"有效措施": f"{org.name}措施", "工作抓手": f"{org.name}抓手",
+                          "实际成效": f"{org.name}成效"},
+            ))  # fmt: skip
+        return task.id
+
+
+async def test_task_workbook_cells(sessions, late_task):
+    from bot.services import task_export
+
+    async with transaction(sessions) as session:
+        data = await task_export.task_workbook(session, late_task, Scope(None))
+    book = _book(data)
+    assert book.sheetnames == ["汇总", "报送情况"]
+    sheet = book["报送情况"]
+    assert [c.value for c in sheet[1]] == [
+        "组织", "组织路径", "状态", "提交时间", "是否逾期", "实际成效", "工作抓手", "有效措施",
+        "活动场次", "参与人次",
+    ]  # fmt: skip  (the sections in the task's order)
+    rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    late = rows["伊利集团科协"]
+    assert (late[2].value, late[4].column_letter, late[4].value) == ("逾期提交", "E", "是")
+    assert [c.value for c in late[5:]] == ["伊利集团科协成效", "伊利集团科协抓手",
+                                           "伊利集团科协措施", 5, 500]  # fmt: skip
+    on_time = rows["赛罕区科协"]
+    assert (on_time[2].value, on_time[3].value, on_time[4].value) == (
+        "已提交", datetime(2026, 3, 16, 10, 0), "否"
+    )  # fmt: skip
+    assert [c.value for c in rows["土默特左旗科协"][2:]] == ["未提交"] + [None] * 7
+    assert list(book["汇总"].iter_rows(values_only=True)) == [
+        ("周期", "截止时间", "应报", "按时提交", "逾期提交", "未提交", "活动场次", "参与人次"),
+        (1, datetime(2026, 3, 10, 18, 0), 3, 1, 1, 1, 8, 800),
+    ]
 
 
 async def test_export_refusals(settings, clock, logged):  # noqa: F811
