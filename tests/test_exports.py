@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 from bot.cli import main
 from bot.services.people import Scope
 from bot.updates import TgUser
+from storage import users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
 from storage.models import Role
@@ -31,7 +32,7 @@ from tests.test_stats import (  # noqa: F401 - fixtures
 
 HEADERS = [
     "编号", "类型", "其他类型说明", "名称", "日期", "地点", "组织", "组织路径", "参与人数", "受众",
-    "单位", "数量", "简介", "照片数", "登记人", "登记时间", "修改时间",
+    "单位", "数量", "简介", "照片数", "登记人", "登记时间", "修改人", "修改时间",
 ]  # fmt: skip
 
 
@@ -55,8 +56,13 @@ async def detailed(sessions, logged):  # noqa: F811
     row.type_other, row.title, row.place = "科普大篷车", '=HYPERLINK("x")', "赛罕区\x07广场"
     row.audience, row.summary, row.photos = ["youth", "farmers"], "进村入户。", ["p1", "p2"]
     row.updated_at = datetime(2026, 3, 13, 1, 30, tzinfo=START.tzinfo)
+    row.updated_by = HOHHOT_ADMIN.id  # the admin corrected it
     async with transaction(sessions) as session:
         session.add(row)
+        admin = await users_repo.get_user(session=session, telegram_id=HOHHOT_ADMIN.id)
+        admin.real_name = "李主任"
+        first = await session.get(Activity, 1)  # 赛罕's lecture of 1月10日
+        first.updated_by, first.updated_at = 31337, START  # by someone never registered
     return logged
 
 
@@ -79,7 +85,8 @@ async def test_export_in_chat_is_a_scoped_workbook(settings, clock, detailed):
     assert last["组织路径"] == "内蒙古自治区科协 › 呼和浩特市科协 › 赛罕区科协"
     assert (last["照片数"], last["登记人"], last["单位"]) == (2, "王芳", "项")
     assert last["登记时间"] == datetime(2026, 3, 16, 10, 0)  # local time
-    assert last["修改时间"] == datetime(2026, 3, 13, 9, 30)
+    assert (last["修改人"], last["修改时间"]) == ("李主任", datetime(2026, 3, 13, 9, 30))
+    assert _column(detail, "修改人") == ["31337", None, None, None, None, "李主任"]
     totals = [row for row in book["汇总"].iter_rows(values_only=True)]
     flat = {cell for row in totals for cell in row if cell is not None}
     assert "包头市科协" not in flat and "包钢集团科协" not in flat
