@@ -306,6 +306,9 @@ async def test_cli_export_is_scoped_unless_all(cli_env, logged, tmp_path, capsys
     scoped = _column(load_workbook(tmp_path / "h.xlsx")["活动明细"], "组织")
     everything = _column(load_workbook(tmp_path / "all.xlsx")["活动明细"], "组织")
     assert "包钢集团科协" not in scoped and "包钢集团科协" in everything
+    assert await _cli("export", "activities", "--all", *span, "--lang", "en", "-o", "en.xlsx") == 0
+    capsys.readouterr()
+    assert load_workbook(tmp_path / "en.xlsx").sheetnames == ["Activities", "Totals"]
     with pytest.raises(SystemExit):  # neither --org nor --all
         await _cli("export", "activities", *span, "-o", "x.xlsx")
     assert await _cli("export", "activities", "--org", "999", *span, "-o", "x.xlsx") == 1
