@@ -316,6 +316,10 @@ async def test_a_button_naming_a_sibling_org_shows_nothing(sessions, clock, logg
             assert not outcome.charts and outcome.export is None
         outcome = await flow.on_button(ctx, f"st|e|y|{sibling}|")
         assert outcome.export is None
+        liaison = await users_repo.get_user(session=session, telegram_id=LIAISON.id)
+        ctx = FlowContext(session, clock.now(), TZ, LIAISON.id, LIAISON.id, liaison)
+        outcome = await flow.on_button(ctx, "st|e|t|0|0")  # the task list is for admins only
+        assert outcome.reply.texts == [Msg("stats.admins_only")] and not outcome.reply.buttons
 
 
 async def test_an_empty_period_says_so_without_charts(settings, clock, logged):

@@ -114,7 +114,7 @@ async def on_button(ctx: FlowContext, data: str) -> Outcome:
         return await ask_range(ctx, mode, org_id)
     if action == "k":
         return Outcome(await children(ctx, mode, org_id, int(arg) if arg.isdigit() else 0))
-    if action == "t":
+    if action == "t" and mode == EXPORT:
         return Outcome(await task_choices(ctx, org_id, int(arg) if arg.isdigit() else 0))
     return Outcome(await picker(ctx, mode, org_id, edit=True))
 
