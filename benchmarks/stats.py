@@ -4,7 +4,8 @@
     STABOT_BENCH_DATABASE_URL=postgresql://user@host:5432/db python benchmarks/stats.py
 
 The data is bulk-inserted once (a province, cities, counties and enterprises; a year of
-activities of every type, pushes included). Each measurement then runs in a fresh child process
+activities of every type, pushes included, logged by 3,000 named users, every tenth one since
+edited by another of them). Each measurement then runs in a fresh child process
 that imports everything first and measures only the work: wall and CPU seconds, and the
 process's peak resident memory (ru_maxrss, imports included; its value after the imports is
 printed too). /stats is `stats.compute` plus drawing its charts; /export is `write_activities`
@@ -37,13 +38,16 @@ from bot.services.activities import AUDIENCES, TYPES, unit_of
 from storage.activity_models import Activity
 from storage.db import create_engine, reading_factory, session_factory, transaction
 from storage.migrate import upgrade_to_head
-from storage.models import Org, OrgLevel
+from storage.models import Org, OrgLevel, User
 
 NOW = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
 TODAY = date(2026, 3, 16)
 TZ = ZoneInfo("Asia/Shanghai")
 YEAR = stats.Period(date(2025, 3, 17), TODAY)  # the last twelve months: every row counts
 CHUNK = 5_000
+USERS = 3_000
+FIRST_USER = 10_000
+EDITED_EVERY = 10
 KINDS = [t.key for t in TYPES] + ["push"] * 3  # pushes are daily, so they are common
 
 
@@ -82,8 +86,18 @@ def _activities(count: int, orgs: int, rng: random.Random) -> Any:
             "summary": None if push else "讲解了节能知识和防诈骗常识，发放宣传资料。",
             "photos": [] if push else [f"photo-{i}-{n}" for n in range(rng.randint(0, 3))],
             "unit": unit_of(kind), "amount": rng.randint(1, 10) if push else 1,
-            "created_by": 10_000 + i % 3000, "created_at": NOW,
+            "created_by": FIRST_USER + i % USERS, "created_at": NOW,
+            "updated_by": FIRST_USER + (i * 7) % USERS if i % EDITED_EVERY == 0 else None,
+            "updated_at": NOW if i % EDITED_EVERY == 0 else None,
         }  # fmt: skip
+
+
+def _users(orgs: int) -> list[dict[str, Any]]:
+    return [
+        {"telegram_id": FIRST_USER + n, "real_name": f"用户{n}", "org_id": 1 + n % orgs,
+         "role": "liaison", "active": True, "blocked_bot": False, "created_at": NOW}
+        for n in range(USERS)
+    ]  # fmt: skip
 
 
 async def fill(url: str, orgs: int, count: int) -> None:
@@ -93,8 +107,10 @@ async def fill(url: str, orgs: int, count: int) -> None:
     rng = random.Random(7)
     async with engine.begin() as connection:
         await connection.execute(delete(Activity))
+        await connection.execute(delete(User))
         await connection.execute(text("DELETE FROM org WHERE id > 0"))  # no FK cascades needed
         await connection.execute(insert(Org), _tree(orgs))
+        await connection.execute(insert(User), _users(orgs))
         batch: list[dict[str, Any]] = []
         for row in _activities(count, orgs, rng):
             batch.append(row)

@@ -11,9 +11,13 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.cli import main
+from bot.services.people import Scope
+from bot.updates import TgUser
+from storage import users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
-from tests.conftest import START
+from storage.models import Role
+from tests.conftest import START, SUPERADMIN_ID
 from tests.harness import running_bot, sent_texts
 from tests.test_stats import (  # noqa: F401 - fixtures
     HOHHOT_ADMIN,
@@ -21,13 +25,14 @@ from tests.test_stats import (  # noqa: F401 - fixtures
     TODAY,
     activity,
     logged,
+    member,
     reports,
     tree,
 )
 
 HEADERS = [
     "编号", "类型", "其他类型说明", "名称", "日期", "地点", "组织", "组织路径", "参与人数", "受众",
-    "单位", "数量", "简介", "照片数", "登记人", "登记时间", "修改时间",
+    "单位", "数量", "简介", "照片数", "登记人", "登记时间", "修改人", "修改时间",
 ]  # fmt: skip
 
 
@@ -51,8 +56,13 @@ async def detailed(sessions, logged):  # noqa: F811
     row.type_other, row.title, row.place = "科普大篷车", '=HYPERLINK("x")', "赛罕区\x07广场"
     row.audience, row.summary, row.photos = ["youth", "farmers"], "进村入户。", ["p1", "p2"]
     row.updated_at = datetime(2026, 3, 13, 1, 30, tzinfo=START.tzinfo)
+    row.updated_by = HOHHOT_ADMIN.id  # the admin corrected it
     async with transaction(sessions) as session:
         session.add(row)
+        admin = await users_repo.get_user(session=session, telegram_id=HOHHOT_ADMIN.id)
+        admin.real_name = "李主任"
+        first = await session.get(Activity, 1)  # 赛罕's lecture of 1月10日
+        first.updated_by, first.updated_at = 31337, START  # by someone never registered
     return logged
 
 
@@ -75,13 +85,152 @@ async def test_export_in_chat_is_a_scoped_workbook(settings, clock, detailed):
     assert last["组织路径"] == "内蒙古自治区科协 › 呼和浩特市科协 › 赛罕区科协"
     assert (last["照片数"], last["登记人"], last["单位"]) == (2, "王芳", "项")
     assert last["登记时间"] == datetime(2026, 3, 16, 10, 0)  # local time
-    assert last["修改时间"] == datetime(2026, 3, 13, 9, 30)
+    assert (last["修改人"], last["修改时间"]) == ("李主任", datetime(2026, 3, 13, 9, 30))
+    assert _column(detail, "修改人") == ["31337", None, None, None, None, "李主任"]
     totals = [row for row in book["汇总"].iter_rows(values_only=True)]
     flat = {cell for row in totals for cell in row if cell is not None}
     assert "包头市科协" not in flat and "包钢集团科协" not in flat
     assert ("活动合计（不含推送）", None, 5, 5, 490) in totals
     assert ("伊利集团科协", "内蒙古自治区科协 › 呼和浩特市科协 › 和林格尔新区科协 › 伊利集团科协",
             2, 280, 0) in totals  # fmt: skip
+
+
+def _cells(book) -> dict[str, list[tuple]]:
+    return {name: list(book[name].iter_rows(values_only=True)) for name in book.sheetnames}
+
+
+async def _extra_tasks(sessions, issuer, target, count: int) -> None:
+    from storage.task_models import ReportTask, TaskCycle, TaskTarget
+
+    async with transaction(sessions) as session:
+        for n in range(count):
+            task = ReportTask(title=f"月报{n + 1}", org_id=issuer.id, created_by=1,
+                              sections=["情况"], created_at=START, updated_at=START)  # fmt: skip
+            session.add(task)
+            await session.flush()
+            session.add(TaskTarget(task_id=task.id, org_id=target.id))
+            deadline = datetime(2026, 3, 31, 10, tzinfo=START.tzinfo)
+            session.add(TaskCycle(task_id=task.id, seq=1, period_start=date(2026, 3, 1),
+                                  period_end=date(2026, 3, 31), deadline=deadline))  # fmt: skip
+
+
+async def test_export_offers_a_tasks_submissions_scoped_as_the_board(
+    settings, clock, sessions, logged, reports  # noqa: F811
+):
+    await _extra_tasks(sessions, logged["呼和浩特市科协"], logged["赛罕区科协"], 8)
+    baotou_admin = TgUser(id=40004, first_name="包头管理员")
+    tumote_admin = TgUser(id=40005, first_name="土左旗管理员")
+    await member(sessions, clock, baotou_admin, logged["包头市科协"], Role.ADMIN)
+    await member(sessions, clock, tumote_admin, logged["土默特左旗科协"], Role.ADMIN)
+    async with running_bot(settings, clock) as bot:
+        await bot.text(HOHHOT_ADMIN, "/export")
+        await bot.press(HOHHOT_ADMIN, "报送任务的填报情况")
+        assert "请选择任务" in bot.last_text(HOHHOT_ADMIN.id)
+        first = bot.button_texts(HOHHOT_ADMIN.id)
+        await bot.press(HOHHOT_ADMIN, "下一页")
+        second = bot.button_texts(HOHHOT_ADMIN.id)
+        chosen = await bot.press(HOHHOT_ADMIN, "落实情况")
+        await bot.text(HOHHOT_ADMIN, "/tasks")
+        await bot.press(HOHHOT_ADMIN, "进度：落实情况")
+        from_board = await bot.press(HOHHOT_ADMIN, "导出 Excel")
+        await bot.text(baotou_admin, "/export")
+        await bot.press(baotou_admin, "报送任务的填报情况")
+        baotou = bot.button_texts(baotou_admin.id)
+        baotou_file = await bot.press(baotou_admin, "落实情况")
+        await bot.text(tumote_admin, "/export")
+        await bot.press(tumote_admin, "报送任务的填报情况")
+        assert "还没有报送任务" in bot.last_text(tumote_admin.id)
+    assert [b for b in first if "月报" in b] == [f"📥 月报{n}" for n in range(8, 0, -1)]
+    assert "📥 落实情况" in second and "◀ 上一页" in second  # the oldest task, on page two
+    [sent] = [c for c in chosen if c.method == "sendDocument"]
+    [board] = [c for c in from_board if c.method == "sendDocument"]
+    cells = _cells(_book(sent.files["document"]))
+    assert cells == _cells(_book(board.files["document"]))  # the board's workbook and scope
+    assert [row[0] for row in cells["第1期"]] == ["组织", "赛罕区科协", "伊利集团科协"]
+    assert [b for b in baotou if b.startswith("📥")] == ["📥 落实情况"]  # not 呼和浩特's 月报
+    [other] = [c for c in baotou_file if c.method == "sendDocument"]
+    assert [row[0] for row in _cells(_book(other.files["document"]))["第1期"]] == [
+        "组织", "包钢集团科协"
+    ]  # fmt: skip
+
+
+async def test_activity_totals_sheet_adds_up_the_subtree(settings, clock, logged):  # noqa: F811
+    async with running_bot(settings, clock) as bot:
+        await bot.text(HOHHOT_ADMIN, "/export")
+        calls = await bot.press(HOHHOT_ADMIN, "本年")
+    [sent] = [c for c in calls if c.method == "sendDocument"]
+    path = "内蒙古自治区科协 › 呼和浩特市科协"
+    assert [tuple(v for v in row if v is not None) for row in _cells(_book(
+        sent.files["document"]))["汇总"]] == [
+        ("范围", path), ("期间", "2026-01-01 – 2026-03-16"), (),
+        ("类型", "单位", "记录数", "数量", "参与人数"),
+        ("科普讲座/报告", "场", 2, 2, 200),  # 120 + 80; the deleted 999 and 2025's 999 left out
+        ("科技培训", "期", 1, 1, 30),
+        ("展览展示", "场", 1, 1, 200),
+        ("转载推送科普信息", "篇次", 1, 7, 0),
+        ("活动合计（不含推送）", 4, 4, 430), (),
+        ("组织", "组织路径", "活动数", "参与人数", "推送篇次"),
+        ("赛罕区科协", f"{path} › 赛罕区科协", 2, 150, 0),
+        ("伊利集团科协", f"{path} › 和林格尔新区科协 › 伊利集团科协", 2, 280, 0),
+        ("呼和浩特市科协", path, 0, 0, 7),
+    ]  # fmt: skip
+
+
+@pytest.fixture
+async def late_task(sessions, logged):  # noqa: F811
+    """呼和浩特's task with sections in no sorted order: 赛罕 on time, 伊利 late, 土左旗 not."""
+    from storage.task_models import ReportSubmission, ReportTask, TaskCycle, TaskTarget
+
+    orgs = [logged[n] for n in ("赛罕区科协", "伊利集团科协", "土默特左旗科协")]
+    async with transaction(sessions) as session:
+        task = ReportTask(title="三季度", org_id=logged["呼和浩特市科协"].id, created_by=1,
+                          sections=["实际成效", "工作抓手", "有效措施"],
+                          indicators=["活动场次", "参与人次"],
+                          created_at=START, updated_at=START)  # fmt: skip
+        session.add(task)
+        await session.flush()
+        session.add_all(TaskTarget(task_id=task.id, org_id=o.id) for o in orgs)
+        cycle = TaskCycle(task_id=task.id, seq=1, period_start=date(2026, 1, 1),
+                          period_end=date(2026, 3, 31),
+                          deadline=datetime(2026, 3, 10, 10, tzinfo=START.tzinfo))  # fmt: skip
+        session.add(cycle)
+        await session.flush()
+        for org, late, n in ((orgs[0], False, 3), (orgs[1], True, 5)):
+            session.add(ReportSubmission(
+                cycle_id=cycle.id, org_id=org.id, submitted_by=1, submitted_at=START,
+                late=late, indicators={"参与人次": 100 * n, "活动场次": n},
+                sections={"有效措施": f"{org.name}措施", "工作抓手": f"{org.name}抓手",
+                          "实际成效": f"{org.name}成效"},
+            ))  # fmt: skip
+        return task.id
+
+
+async def test_task_workbook_cells(sessions, late_task):
+    from bot.services import task_export
+
+    async with transaction(sessions) as session:
+        data = await task_export.task_workbook(session, late_task, Scope(None))
+    book = _book(data)
+    assert book.sheetnames == ["汇总", "报送情况"]
+    sheet = book["报送情况"]
+    assert [c.value for c in sheet[1]] == [
+        "组织", "组织路径", "状态", "提交时间", "是否逾期", "实际成效", "工作抓手", "有效措施",
+        "活动场次", "参与人次",
+    ]  # fmt: skip  (the sections in the task's order)
+    rows = {row[0].value: row for row in sheet.iter_rows(min_row=2)}
+    late = rows["伊利集团科协"]
+    assert (late[2].value, late[4].column_letter, late[4].value) == ("逾期提交", "E", "是")
+    assert [c.value for c in late[5:]] == ["伊利集团科协成效", "伊利集团科协抓手",
+                                           "伊利集团科协措施", 5, 500]  # fmt: skip
+    on_time = rows["赛罕区科协"]
+    assert (on_time[2].value, on_time[3].value, on_time[4].value) == (
+        "已提交", datetime(2026, 3, 16, 10, 0), "否"
+    )  # fmt: skip
+    assert [c.value for c in rows["土默特左旗科协"][2:]] == ["未提交"] + [None] * 7
+    assert list(book["汇总"].iter_rows(values_only=True)) == [
+        ("周期", "截止时间", "应报", "按时提交", "逾期提交", "未提交", "活动场次", "参与人次"),
+        (1, datetime(2026, 3, 10, 18, 0), 3, 1, 1, 1, 8, 800),
+    ]
 
 
 async def test_export_refusals(settings, clock, logged):  # noqa: F811
@@ -93,6 +242,43 @@ async def test_export_refusals(settings, clock, logged):  # noqa: F811
     assert "只有管理员可以导出" in "\n".join(sent_texts(refused))
     assert "没有可导出的内容" in "\n".join(sent_texts(empty))
     assert not [c for c in refused + empty if c.method == "sendDocument"]
+
+
+async def test_the_export_checks_the_scope_again_when_it_is_written(
+    settings, clock, sessions, logged, monkeypatch  # noqa: F811
+):
+    from bot.flows import stats as flow
+    from storage import users_repo
+
+    decided = flow.result
+
+    async def everything(ctx, mode, org_id, period):  # a job that forgot the admin's scope
+        outcome = await decided(ctx, mode, org_id, period)
+        return flow.Outcome(outcome.reply, export=flow.ExportJob(None, period))
+
+    async def demoted(ctx, mode, org_id, period):  # the admin loses the role meanwhile
+        outcome = await decided(ctx, mode, org_id, period)
+        ctx.actor.role = Role.LIAISON
+        return outcome
+
+    boss = TgUser(id=SUPERADMIN_ID, first_name="超管")
+    async with running_bot(settings, clock) as bot:
+        monkeypatch.setattr(flow, "result", everything)
+        await bot.text(HOHHOT_ADMIN, "/export")
+        widened = await bot.press(HOHHOT_ADMIN, "本年")
+        await bot.text(boss, "/export")
+        allowed = await bot.press(boss, "本年")
+        monkeypatch.setattr(flow, "result", demoted)
+        await bot.text(HOHHOT_ADMIN, "/export")
+        lost = await bot.press(HOHHOT_ADMIN, "本年")
+    assert "这个组织不在你的管理范围内" in "\n".join(sent_texts(widened))
+    assert "只有管理员可以导出" in "\n".join(sent_texts(lost))
+    assert not [c for c in widened + lost if c.method == "sendDocument"]
+    [sent] = [c for c in allowed if c.method == "sendDocument"]
+    assert "包钢集团科协" in _column(_book(sent.files["document"])["活动明细"], "组织")
+    async with transaction(sessions) as session:
+        admin = await users_repo.get_user(session=session, telegram_id=HOHHOT_ADMIN.id)
+    assert admin.role == Role.LIAISON  # the demotion was committed before the export ran
 
 
 # --- the command line ------------------------------------------------------------------------
@@ -120,6 +306,9 @@ async def test_cli_export_is_scoped_unless_all(cli_env, logged, tmp_path, capsys
     scoped = _column(load_workbook(tmp_path / "h.xlsx")["活动明细"], "组织")
     everything = _column(load_workbook(tmp_path / "all.xlsx")["活动明细"], "组织")
     assert "包钢集团科协" not in scoped and "包钢集团科协" in everything
+    assert await _cli("export", "activities", "--all", *span, "--lang", "en", "-o", "en.xlsx") == 0
+    capsys.readouterr()
+    assert load_workbook(tmp_path / "en.xlsx").sheetnames == ["Activities", "Totals"]
     with pytest.raises(SystemExit):  # neither --org nor --all
         await _cli("export", "activities", *span, "-o", "x.xlsx")
     assert await _cli("export", "activities", "--org", "999", *span, "-o", "x.xlsx") == 1
@@ -140,6 +329,65 @@ async def test_cli_task_export_is_scoped(cli_env, logged, reports, tmp_path):  #
     assert "包钢集团科协" not in scoped and {"赛罕区科协", "伊利集团科协"} <= set(scoped)
     assert "包钢集团科协" in [r[0] for r in issuer.iter_rows(values_only=True)]
     assert not (tmp_path / "none.xlsx").exists()
+
+
+async def test_cli_task_export_takes_org_or_all_not_both(
+    cli_env, sessions, logged, reports, tmp_path, capsys  # noqa: F811
+):
+    from storage.task_models import ReportTask
+
+    hohhot = logged["呼和浩特市科协"].id
+    async with transaction(sessions) as session:  # issued by 呼和浩特, yet asking 包钢 too
+        (await session.get(ReportTask, reports)).org_id = hohhot
+    task = str(reports)
+    for both in (("--org", str(hohhot), "--all"), ("--all", "--org", str(hohhot))):
+        with pytest.raises(SystemExit) as exited:
+            await _cli("export", "task", task, *both, "-o", "both.xlsx")
+        assert exited.value.code == 2
+        assert "not allowed with argument" in capsys.readouterr().err
+    assert not (tmp_path / "both.xlsx").exists()
+    assert await _cli("export", "task", task, "-o", "default.xlsx") == 0
+    assert await _cli("export", "task", task, "--all", "-o", "all.xlsx") == 0
+    orgs = {
+        name: _first_column(load_workbook(tmp_path / f"{name}.xlsx")["第1期"])
+        for name in ("default", "all")
+    }
+    assert orgs["default"] == ["组织", "赛罕区科协", "伊利集团科协"]  # the issuer's subtree
+    assert orgs["all"] == [*orgs["default"], "包钢集团科协"]
+    with pytest.raises(SystemExit):
+        await _cli("export", "task", "--help")
+    assert "Without --org or --all: the target orgs in the issuing org's subtree" in " ".join(
+        capsys.readouterr().out.split()
+    )
+
+
+EN_ADMIN = TgUser(id=40003, first_name="Admin", language_code="en")
+
+
+async def test_task_workbook_speaks_the_admins_language(
+    settings, sessions, clock, logged, reports, cli_env, tmp_path  # noqa: F811
+):
+    await member(sessions, clock, EN_ADMIN, logged["呼和浩特市科协"], Role.ADMIN)
+    async with running_bot(settings, clock) as bot:
+        await bot.text(EN_ADMIN, "/tasks")
+        await bot.press(EN_ADMIN, "Progress: 落实情况")
+        calls = await bot.press(EN_ADMIN, "Export Excel")
+    [sent] = [c for c in calls if c.method == "sendDocument"]
+    assert await _cli("export", "task", str(reports), "--lang", "en", "-o", "en.xlsx") == 0
+    for book in (_book(sent.files["document"]), load_workbook(tmp_path / "en.xlsx")):
+        assert book.sheetnames == ["Summary", "Cycle 1", "Cycle 2"]
+        assert [c.value for c in book["Summary"][1]] == [
+            "Cycle", "Deadline", "Expected", "On time", "Late", "Missing"
+        ]  # fmt: skip
+        rows = list(book["Cycle 1"].iter_rows(values_only=True))
+        assert rows[0] == ("Organisation", "Organisation path", "State", "Submitted at",
+                           "Late", "工作抓手")  # fmt: skip  (the task's own words stay)
+        by_org = {row[0]: row for row in rows[1:]}
+        assert by_org["伊利集团科协"][2::2] == ("Late", "yes")
+        assert by_org["赛罕区科协"][2::2] == ("Submitted", "no")
+        assert set(_column(book["Cycle 2"], "State")) == {"Missing"}
+    with pytest.raises(SystemExit):
+        await _cli("export", "task", str(reports), "--lang", "fr", "-o", "fr.xlsx")
 
 
 async def test_cli_stats_json(cli_env, logged, capsys):  # noqa: F811

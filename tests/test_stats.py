@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import struct
+import zlib
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -20,7 +22,7 @@ from bot.updates import TgUser
 from storage import conversations_repo, users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
-from storage.models import Role
+from storage.models import OrgLevel, Role
 from tests.conftest import START, SUPERADMIN_ID
 from tests.harness import running_bot, sent_texts
 
@@ -186,6 +188,66 @@ def test_a_chart_is_a_png_of_a_sensible_size():
         assert image.size == (960, 540)
 
 
+def png_size(data: bytes) -> tuple[int, int]:
+    """Width and height from a PNG's IHDR, after checking its signature, CRC and end."""
+    assert data[:8] == PNG, "not a PNG"
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert (length, kind) == (13, b"IHDR")
+    (crc,) = struct.unpack(">I", data[29:33])
+    assert zlib.crc32(data[12:29]) == crc, "IHDR checksum"
+    assert data[-12:] == b"\x00\x00\x00\x00IEND\xaeB`\x82", "no IEND at the end"
+    with Image.open(io.BytesIO(data)) as image:
+        image.verify()  # every chunk's CRC and the zlib stream
+    return struct.unpack(">II", data[16:24])
+
+
+def sensible(size: tuple[int, int]) -> bool:
+    width, height = size
+    return 640 <= width <= 2048 and 360 <= height <= 1536 and 1.2 <= width / height <= 2.2
+
+
+@pytest.fixture
+async def many_orgs(sessions, clock, logged):
+    """Twelve enterprises under 赛罕 with 1 … 12 activities this quarter, beside 赛罕 and 伊利."""
+    async with transaction(sessions) as session:
+        for n in range(1, 13):
+            org = await orgs.add_org(
+                session, name=f"第{n}企业科协", level=OrgLevel.ENTERPRISE,
+                parent_id=logged["赛罕区科协"].id, now=clock.now(),
+            )  # fmt: skip
+            session.add_all(activity(org, date(2026, 3, 1 + i % 10), "lecture", 10)
+                            for i in range(n))  # fmt: skip
+    return logged
+
+
+async def test_top_orgs_are_the_ten_largest(sessions, clock, many_orgs):
+    quarter = svc.period_of("quarter", TODAY)
+    async with transaction(sessions) as session:
+        figures = await svc.compute(
+            session, org=many_orgs["呼和浩特市科协"], period=quarter, now=clock.now(), tz=TZ
+        )
+    expected = [(f"第{n}企业科协", n) for n in range(12, 2, -1)]
+    assert [(o.name, o.count) for o in figures.top_orgs] == expected
+    assert (figures.activities, figures.active_orgs) == (4 + 78, 3 + 12)  # all counted
+    *_, top = flow.charts(figures)
+    assert (top.kind, top.title) == ("barh", Msg("stats.chart.top_orgs", count=10))
+    assert top.labels == [name for name, _ in expected] and top.values == list(range(12, 2, -1))
+    assert sensible(png_size(charts.render(top)))
+
+
+async def test_charts_in_the_chat_are_valid_pngs(settings, clock, many_orgs):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(HOHHOT_ADMIN, "/stats")
+        calls = await bot.press(HOHHOT_ADMIN, "本季度")
+    text = "\n".join(sent_texts(calls))
+    assert "活动 <b>82</b> 次" in text and "有记录的组织 15/19 个" in text
+    images = _photos(calls)
+    assert len(images) == 3
+    sizes = [png_size(data) for data in images]
+    assert all(sensible(size) for size in sizes)
+    assert set(sizes) == {(round(charts.WIDTH * charts.DPI), round(charts.HEIGHT * charts.DPI))}
+
+
 # --- in the chat -----------------------------------------------------------------------------
 
 
@@ -254,6 +316,10 @@ async def test_a_button_naming_a_sibling_org_shows_nothing(sessions, clock, logg
             assert not outcome.charts and outcome.export is None
         outcome = await flow.on_button(ctx, f"st|e|y|{sibling}|")
         assert outcome.export is None
+        liaison = await users_repo.get_user(session=session, telegram_id=LIAISON.id)
+        ctx = FlowContext(session, clock.now(), TZ, LIAISON.id, LIAISON.id, liaison)
+        outcome = await flow.on_button(ctx, "st|e|t|0|0")  # the task list is for admins only
+        assert outcome.reply.texts == [Msg("stats.admins_only")] and not outcome.reply.buttons
 
 
 async def test_an_empty_period_says_so_without_charts(settings, clock, logged):

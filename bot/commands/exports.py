@@ -17,7 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.clock import SystemClock
 from bot.commands.core import with_session
 from bot.config import Settings
-from bot.i18n import t
+from bot.i18n import SUPPORTED, t
 from bot.services import exports, stats
 from bot.services.activities import today_in
 from bot.services.people import Scope
@@ -34,12 +34,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _scope_arguments(activities)
     _period_arguments(activities)
     activities.add_argument("-o", "--output", required=True, type=Path, help="FILE.xlsx")
+    _lang_argument(activities)
     activities.set_defaults(func=cmd_export_activities)
-    task = kinds.add_parser("task", help="a report task's submissions, one row per org")
+    task = kinds.add_parser(
+        "task",
+        help="a report task's submissions, one row per org",
+        description="A report task's submissions. Without --org or --all: the target orgs "
+        "in the issuing org's subtree.",
+    )
     task.add_argument("task_id", type=int)
-    task.add_argument("--org", type=int, help="only orgs in this subtree (default: the issuer's)")
-    task.add_argument("--all", action="store_true", help="every target org")
+    where = task.add_mutually_exclusive_group()
+    where.add_argument(
+        "--org", type=int, help="only the target orgs in this subtree (default: the issuer's)"
+    )
+    where.add_argument("--all", action="store_true", help="every target org")
     task.add_argument("-o", "--output", required=True, type=Path, help="FILE.xlsx")
+    _lang_argument(task)
     task.set_defaults(func=cmd_export_task)
     figures = subparsers.add_parser("stats", help="the figures of /stats for a subtree")
     _scope_arguments(figures)
@@ -52,6 +62,18 @@ def _scope_arguments(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group(required=True)
     where.add_argument("--org", type=int, help="the subtree of this org (see `stabot org list`)")
     where.add_argument("--all", action="store_true", help="every org")
+
+
+def _lang_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--lang",
+        choices=SUPPORTED,
+        help="language of the headers and labels (default: the DEFAULT_LOCALE setting, zh_CN)",
+    )
+
+
+def _locale(args: argparse.Namespace, settings: Settings) -> str:
+    return args.lang or settings.default_locale
 
 
 def _period_arguments(parser: argparse.ArgumentParser) -> None:
@@ -97,7 +119,7 @@ def cmd_export_activities(args: argparse.Namespace) -> int:
             org=org,
             period=period,
             target=args.output,
-            locale=settings.default_locale,
+            locale=_locale(args, settings),
             tz=settings.tz,
         )
         return totals.rows
@@ -122,7 +144,8 @@ def cmd_export_task(args: argparse.Namespace) -> int:
         if task is None:
             raise StatsError("stats.unknown_task", task_id=args.task_id)
         scope = Scope(None) if args.all else Scope(await _task_scope(session, args, task))
-        return await task_export.task_workbook(session, args.task_id, scope, settings.tz)
+        locale = _locale(args, settings)
+        return await task_export.task_workbook(session, args.task_id, scope, settings.tz, locale)
 
     try:
         data = with_session(settings, work, read_only=True)

@@ -5,6 +5,10 @@ buttons ``st|<mode>|<action>|<org>|<arg>`` (mode ``s`` stats, ``e`` export; org 
 "everything" for a superadmin); every press checks the scope again. 自定义 opens a one-step
 form for the typed range. A liaison's /stats compares their org's month with the month before.
 
+/export also offers a report task's submissions (``st|e|t|<org>|<offset>``): the tasks the
+admin's /tasks lists (issued in their subtree or asking one of its orgs), each a
+``task:export:<task>`` button, the board's own export (`bot.handlers.tasks`).
+
 The flow returns an `Outcome`: the reply, plus charts to draw and an export to write, which the
 handler does after the transaction (they are slow and need no lock on the database).
 """
@@ -16,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from bot.flows import engine
+from bot.flows import engine, task_views
 from bot.flows.base import (
     Button,
     FieldSpec,
@@ -35,13 +39,14 @@ from bot.services import stats as svc
 from bot.services.activities import today_in
 from bot.services.charts import Chart
 from bot.services.stats import Period, StatsError
-from storage import conversations_repo, orgs_repo
+from storage import conversations_repo, orgs_repo, tasks_repo
 from storage.models import Org
 
 PREFIX = "st"
 STATS, EXPORT = "s", "e"
 PERIOD_ACTIONS = {"m": "month", "q": "quarter", "y": "year"}
 CHILDREN_PAGE = 8
+TASKS_PAGE = 8
 RANGE_FORM = "stats_range"
 
 
@@ -109,6 +114,8 @@ async def on_button(ctx: FlowContext, data: str) -> Outcome:
         return await ask_range(ctx, mode, org_id)
     if action == "k":
         return Outcome(await children(ctx, mode, org_id, int(arg) if arg.isdigit() else 0))
+    if action == "t" and mode == EXPORT:
+        return Outcome(await task_choices(ctx, org_id, int(arg) if arg.isdigit() else 0))
     return Outcome(await picker(ctx, mode, org_id, edit=True))
 
 
@@ -122,13 +129,7 @@ def _org_key(org: Org | None) -> int:
 async def _allowed_org(ctx: FlowContext, org_id: int) -> Org | None:
     """The org behind a button, checked against the actor's scope (None: everything)."""
     scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
-    if scope is None:
-        raise StatsError("stats.admins_only")
-    if org_id == 0:
-        if scope.org is not None:
-            raise StatsError("stats.not_your_org")
-        return None
-    return await svc.org_in_scope(ctx.session, scope, org_id)
+    return await svc.export_org(ctx.session, scope, org_id or None)
 
 
 def _org_label(org: Org | None) -> Label:
@@ -159,6 +160,8 @@ async def picker(ctx: FlowContext, mode: str, org_id: int, *, edit: bool = False
     up = await _parent_in_scope(ctx, org)
     if up is not None:
         rows.append([Button(Msg("stats.button.up"), f"{base}p|{up}|")])
+    if mode == EXPORT and up is None:  # the admin's own level: their tasks, as /tasks lists them
+        rows.append([Button(Msg("stats.button.tasks"), f"{base}t|{org_id}|0")])
     return Reply([Msg(head, org=_org_label(org))], rows, edit=edit)
 
 
@@ -194,6 +197,39 @@ async def children(ctx: FlowContext, mode: str, org_id: int, offset: int) -> Rep
     rows.append(nav)
     rows.append([Button(Msg("stats.button.back_to", org=_org_label(org)), f"{base}p|{org_id}|")])
     return Reply([Msg("stats.pick_child", org=_org_label(org))], rows, edit=True)
+
+
+# --- a report task's submissions ------------------------------------------------------------
+
+
+async def task_choices(ctx: FlowContext, org_id: int, offset: int) -> Reply:
+    """One page of the tasks the admin's board shows; each button is the board's export."""
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    if scope is None:
+        return Reply([Msg("stats.admins_only")], edit=True)
+    offset = max(offset, 0)
+    path = scope.org.path if scope.org is not None else None
+    found = await tasks_repo.tasks_within(
+        session=ctx.session, path=path, limit=TASKS_PAGE + 1, offset=offset
+    )
+    label = _org_label(scope.org)
+    back = [Button(Msg("stats.button.back_to", org=label), f"{PREFIX}|{EXPORT}|p|{org_id}|")]
+    if not found:
+        return Reply([Msg("stats.no_tasks", org=label)], [back], edit=True)
+    rows = [[task_views.export_button(task)] for task in found[:TASKS_PAGE]]
+    rows.append(_task_pages(org_id, offset, more=len(found) > TASKS_PAGE))
+    rows.append(back)
+    return Reply([Msg("stats.pick_task", org=label)], rows, edit=True)
+
+
+def _task_pages(org_id: int, offset: int, *, more: bool) -> list[Button]:
+    base = f"{PREFIX}|{EXPORT}|t|{org_id}|"
+    nav = []
+    if offset > 0:
+        nav.append(Button(Msg("stats.button.prev"), f"{base}{max(offset - TASKS_PAGE, 0)}"))
+    if more:
+        nav.append(Button(Msg("stats.button.next"), f"{base}{offset + TASKS_PAGE}"))
+    return nav
 
 
 # --- the custom range ------------------------------------------------------------------------

@@ -44,6 +44,13 @@ def _short(title: str) -> str:
     return title if len(title) <= TITLE_SHOWN else title[:TITLE_SHOWN] + "…"
 
 
+def export_button(task: ReportTask) -> Button:
+    """The .xlsx of a task's submissions (``task:export:<task>``), in the presser's scope."""
+    return Button(
+        Msg("task.button.export_of", title=_short(task.title)), f"{PREFIX}:export:{task.id}"
+    )
+
+
 def fill_button(cycle_id: int) -> Button:
     """The "填报" button that opens the report form for a cycle."""
     return Button(Msg("task.button.fill"), f"{PREFIX}:fill:{cycle_id}")

@@ -26,8 +26,9 @@ from bot.handlers.common import respond
 from bot.handlers.render import render_label
 from bot.i18n import t
 from bot.runtime import StabotContext
-from bot.services import charts, exports
-from storage import conversations_repo, orgs_repo
+from bot.services import charts, exports, people, stats
+from bot.services.stats import StatsError
+from storage import conversations_repo, users_repo
 from storage.db import reading_factory, transaction
 
 MakeOutcome = Callable[[FlowContext], Awaitable[flow.Outcome | None]]
@@ -132,7 +133,11 @@ async def _send_export(
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
     period = {"start": job.period.start, "end": job.period.end}
     with tempfile.SpooledTemporaryFile(max_size=SPOOL) as target:
-        rows = await _write_export(context, job, locale, target)
+        try:
+            rows = await _write_export(update, context, job, locale, target)
+        except StatsError as refusal:
+            await context.bot.send_message(chat_id, t(locale, refusal.key, **refusal.params))
+            return
         if rows == 0:
             await context.bot.send_message(chat_id, t(locale, "stats.export_empty", **period))
             return
@@ -147,14 +152,22 @@ async def _send_export(
 
 
 async def _write_export(
-    context: StabotContext, job: flow.ExportJob, locale: str, target: IO[bytes]
+    update: Update,
+    context: StabotContext,
+    job: flow.ExportJob,
+    locale: str,
+    target: IO[bytes],
 ) -> int:
-    """Write the workbook in its own read-only transaction; the number of activity rows."""
-    rt = context.rt
+    """Write the workbook in its own read-only transaction; the number of activity rows.
+
+    The scope is checked again in that transaction: the admin may have lost it, or the org
+    gone, since the press; everything (org None) only for a superadmin (`stats.export_org`).
+    """
+    rt, telegram_id = context.rt, update.effective_user.id
     async with transaction(reading_factory(rt.engine)) as session:
-        org = None
-        if job.org_id is not None:
-            org = await orgs_repo.get_org(session=session, org_id=job.org_id)
+        user = await users_repo.get_user(session=session, telegram_id=telegram_id)
+        scope = await people.admin_scope(session, user, rt.is_superadmin(telegram_id))
+        org = await stats.export_org(session, scope, job.org_id)
         totals = await exports.write_activities(
             session,
             org=org,

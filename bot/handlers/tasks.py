@@ -80,7 +80,7 @@ async def _workbook(ctx: FlowContext, task_id: int) -> tuple[bytes | None, Msg |
         await viewable_task(ctx.session, task_id, scope)
     except TaskError as error:
         return None, Msg(error.key, error.params)
-    return await task_workbook(ctx.session, task_id, scope, ctx.tz), None  # type: ignore[arg-type]
+    return await task_workbook(ctx.session, task_id, scope, ctx.tz, ctx.locale), None  # type: ignore[arg-type]
 
 
 def handlers() -> list[BaseHandler]:

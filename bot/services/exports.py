@@ -18,6 +18,7 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Text, cast, func
+from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -43,16 +44,17 @@ from storage.sql_functions import unix_seconds
 CHUNK = 2000
 COLUMNS = (
     "id", "type", "type_other", "title", "day", "place", "org", "org_path", "participants",
-    "audience", "unit", "amount", "summary", "photos", "created_by", "created_at", "updated_at",
+    "audience", "unit", "amount", "summary", "photos", "created_by", "created_at", "updated_by",
+    "updated_at",
 )  # fmt: skip
 DETAIL_FIELDS = (
     "id", "type", "type_other", "title", "day", "place", "org_id", "participants", "audience",
-    "unit", "amount", "summary", "created_by", "created_at", "updated_at",
+    "unit", "amount", "summary", "created_by", "created_at", "updated_by", "updated_at",
 )  # fmt: skip
 TYPE_COLUMNS = ("type", "unit", "records", "amount", "participants")
 ORG_COLUMNS = ("org", "org_path", "records", "participants", "pushes")
 # Column widths in characters, in COLUMNS order; the free texts get the most room.
-WIDTHS = (8, 14, 12, 28, 11, 16, 18, 40, 9, 18, 6, 6, 40, 7, 10, 16, 16)
+WIDTHS = (8, 14, 12, 28, 11, 16, 18, 40, 9, 18, 6, 6, 40, 7, 10, 16, 10, 16)
 TOTAL_WIDTHS = (22, 40, 10, 10, 12)
 
 
@@ -74,6 +76,7 @@ class Chunk(NamedTuple):
     photos: tuple[int | None, ...]
     person: tuple[str, ...]  # the registrant's name, or their Telegram id
     created_at: tuple[int, ...]  # UTC seconds
+    editor: tuple[str | None, ...]  # who last edited it: their name, or their Telegram id
     updated_at: tuple[int | None, ...]
 
 
@@ -137,18 +140,25 @@ def _detail_query() -> Any:
     # Columns in COLUMNS order. The database does what it does faster than Python per row:
     # the audience as its JSON text (decoded once per distinct list), the number of photos
     # (json_array_length exists in SQLite and PostgreSQL alike) instead of decoding every list
-    # of file ids, the registrant's name or id, and times as whole UTC seconds.
+    # of file ids, the registrant's and the last editor's name or id, and times as whole UTC
+    # seconds.
+    editor = aliased(User)
     fields: list[Any] = [getattr(Activity, name) for name in DETAIL_FIELDS]
-    fields[DETAIL_FIELDS.index("audience")] = cast(Activity.audience, Text)
-    fields[DETAIL_FIELDS.index("created_by")] = func.coalesce(
-        User.real_name, cast(Activity.created_by, Text)
-    )
-    fields[-2:] = [unix_seconds(Activity.created_at), unix_seconds(Activity.updated_at)]
+    replaced = {
+        "audience": cast(Activity.audience, Text),
+        "created_by": func.coalesce(User.real_name, cast(Activity.created_by, Text)),
+        "created_at": unix_seconds(Activity.created_at),
+        "updated_by": func.coalesce(editor.real_name, cast(Activity.updated_by, Text)),
+        "updated_at": unix_seconds(Activity.updated_at),
+    }
+    for name, expression in replaced.items():
+        fields[DETAIL_FIELDS.index(name)] = expression
     photos = func.json_array_length(Activity.photos)
     fields.insert(DETAIL_FIELDS.index("created_by"), photos)
     return (
         select(*fields)
         .outerjoin(User, col(User.telegram_id) == col(Activity.created_by))
+        .outerjoin(editor, col(editor.telegram_id) == col(Activity.updated_by))
         .order_by(col(Activity.day), col(Activity.id))
     )
 
@@ -221,7 +231,7 @@ class ActivityColumns:
             self._audience.cells(c.audience), self._unit.cells(c.unit), number(c.amount),
             text_cells(c.summary), number([n or 0 for n in c.photos]),
             self._person.cells(c.person), time_cells([local(s) for s in c.created_at]),
-            time_cells([local(s) for s in c.updated_at]),
+            self._person.cells(c.editor), time_cells([local(s) for s in c.updated_at]),
         ]  # fmt: skip
 
 

@@ -151,6 +151,20 @@ async def org_in_scope(session: AsyncSession, scope: people.Scope, org_id: int |
     return org
 
 
+async def export_org(
+    session: AsyncSession, scope: people.Scope | None, org_id: int | None
+) -> Org | None:
+    """The org whose subtree an export covers, checked against the scope (again) when it is
+    written: None, everything, only for a superadmin; an org gone meanwhile is refused too."""
+    if scope is None:
+        raise StatsError("stats.admins_only")
+    if org_id is None:
+        if scope.org is not None:
+            raise StatsError("stats.not_your_org")
+        return None
+    return await org_in_scope(session, scope, org_id)
+
+
 def in_subtree(org: Org | None) -> list[Any]:
     if org is None:  # everything (a superadmin, or the CLI with --all)
         return []

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.i18n import DEFAULT_LOCALE, t
 from bot.services import xlsx_stream
 from bot.services.orgs import PATH_SEPARATOR
 from bot.services.people import Scope
@@ -20,9 +21,9 @@ from storage import tasks_repo
 from storage.models import Org
 from storage.task_models import ReportSubmission, ReportTask, TaskCycle
 
-FIXED_HEADERS = ("组织", "组织路径", "状态", "提交时间", "是否逾期")
-SUMMARY_HEADERS = ("周期", "截止时间", "应报", "按时提交", "逾期提交", "未提交")
-STATE_WORDS = {"submitted": "已提交", "late": "逾期提交", "missing": "未提交"}
+FIXED_COLUMNS = ("org", "org_path", "state", "submitted_at", "late")
+SUMMARY_COLUMNS = ("cycle", "deadline", "expected", "on_time", "late", "missing")
+STATES = ("submitted", "late", "missing")
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 CELL_MAX = xlsx_stream.CELL_MAX
 ORG_WIDTHS = (24, 40, 10, 17, 9)
@@ -32,10 +33,35 @@ class ExportError(ValueError):
     """The task to export does not exist."""
 
 
+class Words:
+    """The workbook's headers and labels in one language."""
+
+    def __init__(self, locale: str) -> None:
+        self.locale = locale
+        self.fixed = [t(locale, f"task_export.col.{name}") for name in FIXED_COLUMNS]
+        self.summary = [t(locale, f"task_export.summary_col.{name}") for name in SUMMARY_COLUMNS]
+        self.states = {state: t(locale, f"task_export.state.{state}") for state in STATES}
+        self.yes, self.no = t(locale, "task_export.yes"), t(locale, "task_export.no")
+
+    def sheet(self, cycle: TaskCycle, cycles: int) -> str:
+        """A cycle's sheet name: 报送情况 for a one-off task, 第N期 for each of several."""
+        if cycles == 1:
+            return t(self.locale, "task_export.sheet.single")
+        return t(self.locale, "task_export.sheet.cycle", seq=cycle.seq)
+
+
 async def task_workbook(
-    session: AsyncSession, task_id: int, scope: Scope | None, tz: ZoneInfo = DEFAULT_TZ
+    session: AsyncSession,
+    task_id: int,
+    scope: Scope | None,
+    tz: ZoneInfo = DEFAULT_TZ,
+    locale: str = DEFAULT_LOCALE,
 ) -> bytes:
-    """The .xlsx bytes: 汇总 (a row per cycle), then a sheet per cycle (a row per org in scope)."""
+    """The .xlsx bytes: 汇总 (a row per cycle), then a sheet per cycle (a row per org in scope).
+
+    Headers, sheet names and states are in ``locale``; the task's own section and indicator
+    names are its issuer's words and stay as they are.
+    """
     task = await session.get(ReportTask, task_id)  # a withdrawn task can still be exported
     if task is None:
         raise ExportError(f"no task {task_id}")
@@ -44,24 +70,35 @@ async def task_workbook(
     out = io.BytesIO()
     book = xlsx_stream.Workbook(out)
     try:
-        summary = book.sheet("汇总", (8, 17, 8, 10, 10, 8))
-        summary.header([*SUMMARY_HEADERS, *task.indicators])
-        for cycle in cycles:  # the totals come first, so they are counted in a light pass
-            figures = await tasks_repo.submission_figures(session=session, cycle_id=cycle.id)  # type: ignore[arg-type]
-            summary.rows([_summary_row(task, cycle, orgs, figures, tz)])
-        paths = await _paths(session, orgs)
-        for cycle in cycles:
-            title = "报送情况" if len(cycles) == 1 else f"第{cycle.seq}期"
-            sheet = book.sheet(title, ORG_WIDTHS)
-            sheet.header([*FIXED_HEADERS, *task.sections, *task.indicators])
-            current = await tasks_repo.current_submissions(session=session, cycle_id=cycle.id)  # type: ignore[arg-type]
-            by_org = {row.org_id: row for row in current}
-            sheet.rows(_org_rows(task, orgs, paths, by_org, tz))
+        await _fill(session, book, task, orgs, cycles, tz, Words(locale))
         book.close()
     except BaseException:
         book.abort()
         raise
     return out.getvalue()
+
+
+async def _fill(
+    session: AsyncSession,
+    book: xlsx_stream.Workbook,
+    task: ReportTask,
+    orgs: list[Org],
+    cycles: list[TaskCycle],
+    tz: ZoneInfo,
+    words: Words,
+) -> None:
+    summary = book.sheet(t(words.locale, "task_export.sheet.summary"), (8, 17, 8, 10, 10, 8))
+    summary.header([*words.summary, *task.indicators])
+    for cycle in cycles:  # the totals come first, so they are counted in a light pass
+        figures = await tasks_repo.submission_figures(session=session, cycle_id=cycle.id)  # type: ignore[arg-type]
+        summary.rows([_summary_row(task, cycle, orgs, figures, tz)])
+    paths = await _paths(session, orgs)
+    for cycle in cycles:
+        sheet = book.sheet(words.sheet(cycle, len(cycles)), ORG_WIDTHS)
+        sheet.header([*words.fixed, *task.sections, *task.indicators])
+        current = await tasks_repo.current_submissions(session=session, cycle_id=cycle.id)  # type: ignore[arg-type]
+        by_org = {row.org_id: row for row in current}
+        sheet.rows(_org_rows(task, orgs, paths, by_org, tz, words))
 
 
 async def _target_orgs(session: AsyncSession, task_id: int, scope: Scope | None) -> list[Org]:
@@ -89,18 +126,19 @@ def _org_rows(
     paths: dict[int, str],
     by_org: dict[int, ReportSubmission],
     tz: ZoneInfo,
+    words: Words,
 ) -> Iterator[list[Any]]:
     for org in orgs:
         row = by_org.get(org.id)  # type: ignore[arg-type]
         if row is None:
-            yield [org.name, paths.get(org.id, org.name), STATE_WORDS["missing"]]  # type: ignore[arg-type]
+            yield [org.name, paths.get(org.id, org.name), words.states["missing"]]  # type: ignore[arg-type]
             continue
         yield [
             org.name,
             paths.get(org.id, org.name),  # type: ignore[arg-type]
-            STATE_WORDS["late" if row.late else "submitted"],
+            words.states["late" if row.late else "submitted"],
             _local(row.submitted_at, tz),
-            "是" if row.late else "否",
+            words.yes if row.late else words.no,
             *[row.sections.get(name, "")[:CELL_MAX] for name in task.sections],
             *[int(row.indicators.get(name, 0)) for name in task.indicators],
         ]
