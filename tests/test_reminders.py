@@ -187,16 +187,34 @@ async def test_hand_over_once_per_kind_and_only_to_pending_orgs(sessions, clock,
 
 
 async def test_published_at_night_waits_for_the_morning(sessions, clock, world):
+    """d1's time (the 16th 09:00) came before the task: the announcement says it all."""
     clock.set(local(2026, 3, 16, 23))
     await publish(sessions, clock, world, local(2026, 3, 17, 18), names=("伊利集团科协",))
-    for minute in range(0, 9 * 60, 30):  # 23:00 … 07:30: quiet
+    for minute in range(0, 9 * 60 + 30, 30):  # 23:00 … 07:30 quiet, then no reminder at 08:00
         assert await dispatch(sessions, clock.now() + timedelta(minutes=minute)) == 0
-    assert await dispatch(sessions, local(2026, 3, 17, 8)) == 1
     assert await dispatch(sessions, local(2026, 3, 17, 9)) == 1
-    assert await ledger(sessions) == [
-        (YILI, "d1@2026-03-17", "03-17 08:00"),
-        (YILI, "d0@2026-03-17", "03-17 09:00"),
-    ]
+    assert await ledger(sessions) == [(YILI, "d0@2026-03-17", "03-17 09:00")]
+
+
+async def test_reminders_whose_time_came_before_publication_are_not_sent(sessions, clock, world):
+    """Published Monday 10:00 for Wednesday 18:00: d7 and d3 lie before the task existed.
+
+    Publishing announces the task to everybody; a d3 right after it would only repeat it.
+    d1 and d0 come at their times, and the overdue ones after the deadline.
+    """
+    await publish(sessions, clock, world, local(2026, 3, 18, 18), names=("伊利集团科协",))
+    moments = [local(2026, 3, 16, 10), local(2026, 3, 16, 12)]  # publication, a later tick
+    moments += [local(2026, 3, day, hour) for day in range(17, 23) for hour in (9, 12)]
+    handed = {shown(moment): await dispatch(sessions, moment) for moment in moments}
+    assert {at: n for at, n in handed.items() if n} == {
+        "03-17 09:00": 1,
+        "03-18 09:00": 1,
+        "03-19 09:00": 1,
+        "03-20 09:00": 1,
+        "03-21 09:00": 1,
+    }
+    kinds = [kind.split("@")[0] for _, kind, _ in await ledger(sessions)]
+    assert kinds == ["d1", "d0", "overdue1", "overdue2", "overdue3"]
 
 
 async def test_a_deleted_task_stops_its_reminders(sessions, clock, world):
@@ -229,6 +247,7 @@ async def test_a_moved_deadline_brings_the_reminders_of_its_new_date(sessions, c
 
 
 async def test_a_deadline_moved_earlier_reminds_at_once(sessions, clock, world):
+    """d3 of the new date fell before publication, but nobody was told that date: it goes."""
     _, cycle = await publish(
         sessions, clock, world, local(2026, 3, 30, 18), names=("伊利集团科协",)
     )
