@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ from storage import reminders_repo, users_repo
 from storage.db import transaction
 from storage.models import Role
 from storage.reminder_models import LedgerStatus
+from storage.task_models import Recurrence
 
 TZ = ZoneInfo("Asia/Shanghai")
 ADMIN, SAIHAN, SAIHAN_2, YILI, BAOTOU_ADMIN = 50001, 50002, 50003, 50004, 50005
@@ -133,12 +135,15 @@ async def world(sessions, clock):
     return tree, users
 
 
-async def publish(sessions, clock, world, deadline, names=("赛罕区科协", "伊利集团科协")):
+async def publish(
+    sessions, clock, world, deadline, names=("赛罕区科协", "伊利集团科协"), recurrence=None
+):
     tree, users = world
     draft = task_svc.TaskDraft(
         title="2026年主题活动落实情况",
         deadline=deadline,
         org_ids=[tree[name].id for name in names],
+        recurrence=recurrence or Recurrence.NONE,
     )
     async with transaction(sessions) as session:
         scope = await people.admin_scope(session, users[ADMIN], False)
@@ -215,6 +220,60 @@ async def test_reminders_whose_time_came_before_publication_are_not_sent(session
     }
     kinds = [kind.split("@")[0] for _, kind, _ in await ledger(sessions)]
     assert kinds == ["d1", "d0", "overdue1", "overdue2", "overdue3"]
+
+
+async def submit(sessions, cycle_id, user, moment) -> None:
+    async with transaction(sessions) as session:
+        await task_svc.submit_report(
+            session,
+            cycle_id=cycle_id,
+            user=user,
+            sections={"工作抓手": "开展科普讲座三场"},
+            indicators={},
+            attachments=[],
+            now=moment,
+        )
+
+
+async def board(sessions, cycle_id) -> tuple[list[int], list[int], list[int]]:
+    async with transaction(sessions) as session:
+        status = await task_svc.cycle_status(session, cycle_id, None)
+    return status.submitted, status.late, status.missing
+
+
+async def test_a_quarterly_task_reminds_each_cycle_on_its_own(sessions, clock, world):
+    """Cycle 1 submitted by both orgs; cycle 2 (deadline three months on) still reminds both."""
+    tree, users = world
+    saihan, yili = tree["赛罕区科协"].id, tree["伊利集团科协"].id
+    _, first = await publish(
+        sessions, clock, world, local(2026, 3, 25, 18), recurrence=Recurrence.QUARTERLY
+    )
+    assert await dispatch(sessions, local(2026, 3, 18, 9)) == 3
+    await submit(sessions, first.id, users[SAIHAN], local(2026, 3, 20, 10))
+    await submit(sessions, first.id, users[YILI], local(2026, 3, 26, 10))  # a day late
+    assert await dispatch(sessions, local(2026, 3, 26, 11)) == 0  # cycle 2 is opened here
+    async with transaction(sessions) as session:
+        second = (await task_svc.open_cycles(session, local(2026, 3, 26, 11)))[-1]
+    assert (second.seq, second.deadline) == (2, local(2026, 6, 25, 18))
+    assert (second.period_start.isoformat(), second.period_end.isoformat()) == (
+        "2026-03-26",
+        "2026-06-25",
+    )
+    assert await board(sessions, first.id) == ([saihan], [yili], [])
+    assert await board(sessions, second.id) == ([], [], [saihan, yili])
+    for day in (3, 10):  # cycle 1 is answered: no overdue reminders; cycle 2 not yet due
+        assert await dispatch(sessions, local(2026, 4, day, 9)) == 0
+    assert await dispatch(sessions, local(2026, 6, 18, 9)) == 3  # cycle 2's d7, to everybody
+    await submit(sessions, second.id, users[YILI], local(2026, 6, 20, 10))
+    assert await dispatch(sessions, local(2026, 6, 22, 9)) == 2  # d3 for 赛罕区 only
+    assert await board(sessions, second.id) == ([yili], [], [saihan])
+    async with transaction(sessions) as session:
+        rows = await reminders_repo.rows(session=session)
+    assert Counter((r.cycle_id, r.kind) for r in rows) == {
+        (first.id, "d7@2026-03-25"): 3,
+        (second.id, "d7@2026-06-25"): 3,
+        (second.id, "d3@2026-06-25"): 2,
+    }
 
 
 async def test_a_deleted_task_stops_its_reminders(sessions, clock, world):
