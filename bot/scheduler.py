@@ -337,7 +337,12 @@ class ReminderService:
     def clocked(self, now: datetime | None = None) -> reminders.Clocked:
         """The moment (the runtime's clock unless given), zone and default language."""
         settings = self.rt.settings
-        return reminders.Clocked(now or self.rt.clock.now(), settings.tz, settings.default_locale)
+        return reminders.Clocked(
+            now or self.rt.clock.now(),
+            settings.tz,
+            settings.default_locale,
+            tuple(settings.superadmin_ids),
+        )
 
     async def tick(self, now: datetime | None = None) -> int:
         """Hand every reminder due now to the sender; returns how many rows were written."""

@@ -21,6 +21,7 @@ from storage.task_models import Recurrence
 
 TZ = ZoneInfo("Asia/Shanghai")
 ADMIN, SAIHAN, SAIHAN_2, YILI, BAOTOU_ADMIN = 50001, 50002, 50003, 50004, 50005
+SUPER = 50009  # one of SUPERADMIN_IDS
 
 
 def local(*args: int) -> datetime:
@@ -370,6 +371,37 @@ async def test_monday_digest_once_a_week_per_admin(sessions, clock, world):
     assert (first, second) == (1, 0)  # the 包头 admin's subtree has no target
     assert [(r.chat_id, r.kind) for r in rows] == [(ADMIN, "digest:2026-W13")]
     assert json.loads(rows[0].payload)["lines"][0]["figures"] == [1, 0, 1]
+
+
+async def test_a_superadmin_without_an_org_gets_the_digest_of_every_org(sessions, clock, world):
+    tree, users = world
+    await publish(sessions, clock, world, local(2026, 3, 25, 18))  # 呼和浩特's task
+    draft = task_svc.TaskDraft(
+        title="包头市科普日总结", deadline=local(2026, 3, 27, 18), org_ids=[tree["青山区科协"].id]
+    )
+    async with transaction(sessions) as session:
+        baotou = users[BAOTOU_ADMIN]
+        scope = await people.admin_scope(session, baotou, False)
+        await task_svc.publish_task(
+            session, draft, actor=baotou, scope=scope, now=clock.now(), tz=TZ
+        )
+        await users_repo.upsert_user(
+            session=session, telegram_id=SUPER, username=None, now=clock.now()
+        )  # talked to the bot once; no org, no role
+    monday = Clocked(local(2026, 3, 23, 8, 30), TZ, superadmins=(SUPER, 59999))  # 59999: unknown
+    async with transaction(sessions) as session:
+        assert await reminders.enqueue_digests(session, monday) == 3
+        rows = await reminders_repo.rows(session=session)
+    digests = {r.chat_id: json.loads(r.payload)["lines"] for r in rows}
+    titles = {
+        chat: [(line["title"], line["figures"]) for line in lines]
+        for chat, lines in digests.items()
+    }
+    assert titles == {
+        ADMIN: [("2026年主题活动落实情况", [0, 0, 2])],
+        BAOTOU_ADMIN: [("包头市科普日总结", [0, 0, 1])],
+        SUPER: [("2026年主题活动落实情况", [0, 0, 2]), ("包头市科普日总结", [0, 0, 1])],
+    }
 
 
 async def test_personal_reminders_ignore_quiet_hours(sessions, clock, world):

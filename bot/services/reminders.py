@@ -140,11 +140,13 @@ def ledger_kind(kind: str, deadline: datetime, tz: ZoneInfo) -> str:
 
 @dataclass(frozen=True)
 class Clocked:
-    """When and where: the moment, the organisation's zone and the default language."""
+    """When and where: the moment, the organisation's zone, the default language, and the
+    SUPERADMIN_IDS (their digest covers every org, with or without an org of their own)."""
 
     now: datetime
     tz: ZoneInfo = DEFAULT_TZ
     default_locale: str = DEFAULT_LOCALE
+    superadmins: tuple[int, ...] = ()
 
 
 async def dispatch_due(session: AsyncSession, at: Clocked) -> int:
@@ -320,31 +322,38 @@ async def enqueue_digests(session: AsyncSession, at: Clocked) -> int:
     cycles = await tasks.open_cycles(session, at.now, overdue_days=OPEN_DAYS_AFTER)
     titles = await _titles(session, [c.task_id for c in cycles])
     rows = []
-    for admin in await _admins(session):
-        lines = await _digest_lines(session, admin, cycles, titles)
+    for admin, scope in await _digest_readers(session, at.superadmins):
+        lines = await _digest_lines(session, scope, cycles, titles)
         if lines:
             payload = json.dumps({"week": kind, "lines": lines}, ensure_ascii=False)
             rows.append(_row(NO_CYCLE, admin, kind, payload, at, org_id=admin.org_id))
     return await repo.insert_new(session=session, rows=rows)
 
 
-async def _admins(session: AsyncSession) -> list[User]:
-    query = select(User).where(
-        col(User.role) == Role.ADMIN,
-        col(User.active).is_(True),
-        col(User.blocked_bot).is_(False),
-        col(User.org_id).is_not(None),
+async def _digest_readers(
+    session: AsyncSession, superadmins: Sequence[int]
+) -> list[tuple[User, people.Scope]]:
+    """Who gets a digest over which subtree: org admins their own, superadmins all orgs."""
+    reachable = (col(User.active).is_(True), col(User.blocked_bot).is_(False))
+    supers = select(User).where(col(User.telegram_id).in_(list(superadmins)), *reachable)
+    readers = [(user, people.Scope(None)) for user in (await session.exec(supers)).all()]
+    admins = select(User).where(
+        col(User.role) == Role.ADMIN, col(User.org_id).is_not(None), *reachable
     )
-    return list((await session.exec(query.order_by(col(User.id)))).all())
+    seen = {user.id for user, _ in readers}
+    for admin in (await session.exec(admins)).all():
+        org = await orgs_repo.get_org(session=session, org_id=admin.org_id)  # type: ignore[arg-type]
+        if org is not None and admin.id not in seen:
+            readers.append((admin, people.Scope(org)))
+    return sorted(readers, key=lambda reader: reader[0].id or 0)
 
 
 async def _digest_lines(
-    session: AsyncSession, admin: User, cycles: Sequence[TaskCycle], titles: dict[int, str]
+    session: AsyncSession,
+    scope: people.Scope,
+    cycles: Sequence[TaskCycle],
+    titles: dict[int, str],
 ) -> list[dict[str, Any]]:
-    org = await orgs_repo.get_org(session=session, org_id=admin.org_id)  # type: ignore[arg-type]
-    if org is None:
-        return []
-    scope = people.Scope(org)
     lines = []
     for cycle in sorted(cycles, key=lambda c: c.deadline):
         status = await tasks.cycle_status(session, cycle.id, scope)  # type: ignore[arg-type]
