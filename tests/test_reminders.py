@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy
 
 from bot.flows.remind_time import BadTime, parse_when
 from bot.services import orgs, people, reminders
@@ -275,6 +276,58 @@ async def test_a_quarterly_task_reminds_each_cycle_on_its_own(sessions, clock, w
         (second.id, "d7@2026-06-25"): 3,
         (second.id, "d3@2026-06-25"): 2,
     }
+
+
+class Statements:
+    """Counts the SQL statements run on an engine while active."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.count = engine.sync_engine, 0
+
+    def _seen(self, *_args) -> None:
+        self.count += 1
+
+    def __enter__(self) -> Statements:
+        sqlalchemy.event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        sqlalchemy.event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+async def test_cycles_with_nobody_to_remind_cost_the_same_few_queries(
+    sessions, clock, engine, world
+):
+    """Tasks for an org nobody has joined yet come back every minute (no ledger row says
+    they were handled): one query finds none of them has anyone, however many there are."""
+
+    async def statements_of_a_dispatch(minute: int) -> int:
+        with Statements(engine) as statements:
+            assert await dispatch(sessions, local(2026, 3, 18, 9, minute)) == 0
+        return statements.count
+
+    empty = ("土默特左旗科协",)
+    await publish(sessions, clock, world, local(2026, 3, 25, 18), names=empty)
+    one = await statements_of_a_dispatch(0)
+    for _ in range(5):
+        await publish(sessions, clock, world, local(2026, 3, 25, 18), names=empty)
+    assert await statements_of_a_dispatch(1) == one
+
+
+async def test_a_person_who_joins_an_empty_org_gets_the_current_reminder(sessions, clock, world):
+    tree, _ = world
+    await publish(sessions, clock, world, local(2026, 3, 25, 18), names=("土默特左旗科协",))
+    assert await dispatch(sessions, local(2026, 3, 18, 9)) == 0  # d7's time, nobody there
+    assert await dispatch(sessions, local(2026, 3, 19, 14)) == 0
+    async with transaction(sessions) as session:
+        newcomer = await users_repo.upsert_user(
+            session=session, telegram_id=50010, username=None, now=local(2026, 3, 19, 14)
+        )
+        newcomer.org_id, newcomer.role = tree["土默特左旗科协"].id, Role.LIAISON
+        newcomer.registered_at = local(2026, 3, 19, 14)
+    assert await dispatch(sessions, local(2026, 3, 19, 14, 1)) == 1  # the next minute
+    assert await dispatch(sessions, local(2026, 3, 19, 14, 2)) == 0
+    assert await ledger(sessions) == [(50010, "d7@2026-03-25", "03-19 14:01")]
 
 
 async def test_a_deleted_task_stops_its_reminders(sessions, clock, world):

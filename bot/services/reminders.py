@@ -182,7 +182,11 @@ async def _cycles_to_remind(
     # A (cycle, kind) is written in one transaction, so any row of it means it was handed over.
     keys = [(cycle.id, kind) for cycle, kind in wanted]
     done = await repo.dispatched(session=session, keys=keys)  # type: ignore[arg-type]
-    return [(cycle, kind) for cycle, kind in wanted if (cycle.id, kind) not in done]
+    todo = [(cycle, kind) for cycle, kind in wanted if (cycle.id, kind) not in done]
+    # A cycle with nobody to remind writes no row, so it comes back every minute: one query
+    # for all of them keeps that cheap, and whoever joins later is reminded the next minute.
+    awaiting = await tasks.cycles_awaiting(session, [cycle.id for cycle, _ in todo])  # type: ignore[misc]
+    return [(cycle, kind) for cycle, kind in todo if cycle.id in awaiting]
 
 
 async def _tasks_of(session: AsyncSession, task_ids: Sequence[int]) -> dict[int, ReportTask]:
