@@ -3,6 +3,8 @@
 "Handed to the sender" means what the per-minute job does: find the open cycles, their pending
 orgs and recipients, and write one ``pending`` ledger row per recipient (INSERT … ON CONFLICT
 DO NOTHING), committed. Sending them is Telegram's rate limit (about 25/s), not measured here.
+Then the next minute's dispatch (nothing left), and one after as many tasks again to as many
+orgs nobody has joined: cycles that write no ledger row, so every minute looks at them again.
 
     python benchmarks/reminders.py                      # SQLite (a temporary file)
     STABOT_BENCH_DATABASE_URL=postgresql://user@host:5432/db python benchmarks/reminders.py
