@@ -3,6 +3,8 @@
 "Handed to the sender" means what the per-minute job does: find the open cycles, their pending
 orgs and recipients, and write one ``pending`` ledger row per recipient (INSERT … ON CONFLICT
 DO NOTHING), committed. Sending them is Telegram's rate limit (about 25/s), not measured here.
+Then the next minute's dispatch (nothing left), and one after as many tasks again to as many
+orgs nobody has joined: cycles that write no ledger row, so every minute looks at them again.
 
     python benchmarks/reminders.py                      # SQLite (a temporary file)
     STABOT_BENCH_DATABASE_URL=postgresql://user@host:5432/db python benchmarks/reminders.py
@@ -155,12 +157,19 @@ async def measure(url: str, orgs: int, tasks: int) -> str:
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     handed, seconds = await _dispatch(sessions, due, commit=True)
-    again, _ = await _dispatch(sessions, due + timedelta(minutes=1), commit=True)
+    again, quiet = await _dispatch(sessions, due + timedelta(minutes=1), commit=True)
+    # As many orgs again that nobody has joined, asked by as many tasks: their cycles write
+    # no row, so every minute looks at them again.
+    empty_ids = await _orgs(sessions, orgs, setup_at, run + 10_000)
+    await _tasks(sessions, empty_ids, tasks, due + timedelta(days=1, hours=9), setup_at)
+    minutes = [await _dispatch(sessions, due + timedelta(minutes=m), commit=True) for m in (2, 3)]
     await engine.dispose()
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return (
         f"{engine.dialect.name:<11} orgs={orgs} tasks={tasks} handed={handed} in {seconds:5.2f} s"
-        f"  ({handed / seconds:,.0f}/s)  next minute: {again} more  |  "
+        f"  ({handed / seconds:,.0f}/s)  next minute: {again} more in {quiet * 1000:.0f} ms; "
+        f"with {tasks} tasks to {orgs} empty orgs: {minutes[-1][0]} in "
+        f"{minutes[-1][1] * 1000:.0f} ms  |  "
         f"hand-over peak (tracemalloc) {peak / 2**20:5.1f} MiB, process max RSS {rss:5.0f} MiB"
     )
 

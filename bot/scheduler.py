@@ -10,8 +10,11 @@ PostgreSQL advisory lock); the ledger's unique key makes a double hand-over impo
 
 The sender claims due ``pending`` ledger rows in small batches and sends them on the broadcast
 lane, through the broadcast sender's own RateLimiter, so reminders and notices together stay
-under Telegram's limits. In-flight policy as for broadcasts (at most once): a row still
-``sending`` after a crash is marked failed "interrupted" and never resent.
+under Telegram's limits. Between 22:00 and 08:00 local it claims personal reminders only (their
+owners chose the time): rows queued in the evening, or left by a process that stopped, wait for
+08:00, and so does a retry that would fall in the night. In-flight policy as for broadcasts
+(at most once): a row still ``sending`` after a crash is marked failed "interrupted" and never
+resent.
 """
 
 from __future__ import annotations
@@ -178,11 +181,28 @@ class ReminderSender:
             await self.settle()
             if not claimed:  # nothing was due: what waits is for later, not for this drain
                 return
-            async with transaction(self.sessions) as session:
-                due = await repo.next_due(session=session)
+            due = await self.next_due()
             if due is None or due > self.clock.now() + timedelta(seconds=MAX_BACKOFF):
                 return  # what is left waits for its time (quiet hours), not for this drain
             await self.sleep(max(0.0, (due - self.clock.now()).total_seconds()))
+
+    async def next_due(self) -> datetime | None:
+        """When the sender may next claim a row: quiet hours hold all but personal ones."""
+        async with transaction(self.sessions) as session:
+            personal = await repo.next_due(session=session, prefix=reminders.PERSONAL_KIND)
+            other = await repo.next_due(
+                session=session, prefix=reminders.PERSONAL_KIND, matching=False
+            )
+        if other is not None:
+            other = reminders.after_quiet_hours(max(other, self.clock.now()), self.tz)
+        found = [due for due in (personal, other) if due is not None]
+        return min(found) if found else None
+
+    def _claimable_prefix(self) -> str | None:
+        # Between 22:00 and 08:00 only personal reminders go out (the user chose the time);
+        # task reminders, digests and announcements left over from the evening wait.
+        quiet = reminders.in_quiet_hours(self.clock.now(), self.tz)
+        return reminders.PERSONAL_KIND if quiet else None
 
     async def settle(self) -> None:
         """Wait for the requests in flight."""
@@ -197,6 +217,7 @@ class ReminderSender:
                 now=self.clock.now(),
                 limit=self.config.claim_batch,
                 skip_locked=self.skip_locked,
+                only_prefix=self._claimable_prefix(),
             )
             stale = await _stale_rows(session, rows)
             for row in rows:
@@ -210,11 +231,16 @@ class ReminderSender:
     async def _dispatch(self, row: ReminderLedger) -> None:
         chat_wait = self.limiter.chat_wait(row.chat_id)
         if chat_wait > 0:  # the chat got a message under a second ago: a bit later
-            await self._save(row, status=LedgerStatus.PENDING, due_at=self._later(chat_wait))
+            await self._save(row, status=LedgerStatus.PENDING, due_at=self._later(row, chat_wait))
             self._undispatched.pop(0)
             return
         while (wait := self.limiter.wait()) > 0:
             await self.sleep(wait)
+        if self._claimable_prefix() is not None and not _personal(row):
+            # The rate limiter's wait (a 429 pause) ran into 22:00: back until the morning.
+            await self._save(row, status=LedgerStatus.PENDING, due_at=self._later(row, 0))
+            self._undispatched.pop(0)
+            return
         self.limiter.take(row.chat_id)
         self._undispatched.pop(0)  # from here on the request may reach Telegram
         task = asyncio.create_task(self._deliver(row))
@@ -223,8 +249,12 @@ class ReminderSender:
         while len(self._inflight) >= self.config.max_in_flight:
             await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
 
-    def _later(self, seconds: float) -> datetime:
-        return self.clock.now() + timedelta(seconds=seconds)
+    def _later(self, row: ReminderLedger, seconds: float) -> datetime:
+        """When a row goes again; a retry that would fall in quiet hours waits to 08:00."""
+        moment = self.clock.now() + timedelta(seconds=seconds)
+        if _personal(row):
+            return moment
+        return reminders.after_quiet_hours(moment, self.tz)
 
     async def _save(self, row: ReminderLedger, **values: Any) -> None:
         async with transaction(self.sessions) as session:
@@ -250,7 +280,8 @@ class ReminderSender:
             seconds = _retry_seconds(error)
             self.limiter.pause(seconds)
             # A 429 is not the row's fault: it goes back without using up an attempt.
-            return {"status": LedgerStatus.PENDING, "due_at": self._later(seconds), "error": "429"}
+            later = self._later(row, seconds)
+            return {"status": LedgerStatus.PENDING, "due_at": later, "error": "429"}
         except Forbidden as error:
             return {"status": LedgerStatus.BLOCKED, "error": str(error)[:200]}
         except BadRequest as error:  # chat not found …: retrying will not help
@@ -265,8 +296,12 @@ class ReminderSender:
         attempts = row.attempts + 1
         if attempts >= MAX_ATTEMPTS:
             return {"status": LedgerStatus.FAILED, "attempts": attempts, "error": error[:200]}
-        later = self._later(min(MAX_BACKOFF, 2.0**attempts))
+        later = self._later(row, min(MAX_BACKOFF, 2.0**attempts))
         return {"status": LedgerStatus.PENDING, "attempts": attempts, "due_at": later}
+
+
+def _personal(row: ReminderLedger) -> bool:
+    return row.kind.startswith(reminders.PERSONAL_KIND)
 
 
 async def _stale_rows(session: AsyncSession, rows: list[ReminderLedger]) -> set[int]:
@@ -302,7 +337,12 @@ class ReminderService:
     def clocked(self, now: datetime | None = None) -> reminders.Clocked:
         """The moment (the runtime's clock unless given), zone and default language."""
         settings = self.rt.settings
-        return reminders.Clocked(now or self.rt.clock.now(), settings.tz, settings.default_locale)
+        return reminders.Clocked(
+            now or self.rt.clock.now(),
+            settings.tz,
+            settings.default_locale,
+            tuple(settings.superadmin_ids),
+        )
 
     async def tick(self, now: datetime | None = None) -> int:
         """Hand every reminder due now to the sender; returns how many rows were written."""

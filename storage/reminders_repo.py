@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, tuple_
+from sqlalchemy import func, not_, true, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select, update
@@ -60,13 +60,33 @@ async def dispatched(
     return {(int(c), str(k)) for c, k in (await session.exec(query)).all()}
 
 
+def _kind_filter(prefix: str | None, matching: bool) -> Any:
+    """Rows whose kind starts (or, ``matching`` False, does not start) with ``prefix``."""
+    if prefix is None:
+        return true()
+    starts = col(Ledger.kind).startswith(prefix, autoescape=True)
+    return starts if matching else not_(starts)
+
+
 async def claim(
-    *, session: AsyncSession, now: datetime, limit: int, skip_locked: bool
+    *,
+    session: AsyncSession,
+    now: datetime,
+    limit: int,
+    skip_locked: bool,
+    only_prefix: str | None = None,
 ) -> list[ReminderLedger]:
-    """Mark up to ``limit`` due pending rows as sending, and return them (oldest first)."""
+    """Mark up to ``limit`` due pending rows as sending, and return them (oldest first).
+
+    ``only_prefix``: claim only rows of kinds starting with it (quiet hours: personal ones).
+    """
     query = (
         select(Ledger)
-        .where(col(Ledger.status) == LedgerStatus.PENDING, col(Ledger.due_at) <= now)
+        .where(
+            col(Ledger.status) == LedgerStatus.PENDING,
+            col(Ledger.due_at) <= now,
+            _kind_filter(only_prefix, True),
+        )
         .order_by(col(Ledger.due_at), col(Ledger.id))
         .limit(limit)
     )
@@ -79,9 +99,13 @@ async def claim(
     return rows
 
 
-async def next_due(*, session: AsyncSession) -> datetime | None:
-    """When the earliest pending row becomes due (None: nothing waits)."""
-    query = select(func.min(col(Ledger.due_at))).where(col(Ledger.status) == LedgerStatus.PENDING)
+async def next_due(
+    *, session: AsyncSession, prefix: str | None = None, matching: bool = True
+) -> datetime | None:
+    """When the earliest pending row (of kinds with or without ``prefix``) becomes due."""
+    query = select(func.min(col(Ledger.due_at))).where(
+        col(Ledger.status) == LedgerStatus.PENDING, _kind_filter(prefix, matching)
+    )
     return (await session.exec(query)).one()
 
 

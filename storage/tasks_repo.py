@@ -257,13 +257,42 @@ async def pending_org_ids(*, session: AsyncSession, cycle_id: int) -> list[int]:
 
 
 def _recipient_filter(org_ids: Sequence[int]) -> tuple:
+    return (col(User.org_id).in_(list(org_ids)), *_reachable())
+
+
+def _reachable() -> tuple:
     return (
-        col(User.org_id).in_(list(org_ids)),
         col(User.role).in_(RECIPIENT_ROLES),
         col(User.active).is_(True),
         col(User.blocked_bot).is_(False),
         col(User.registered_at).is_not(None),
     )
+
+
+async def cycles_awaiting(*, session: AsyncSession, cycle_ids: Sequence[int]) -> set[int]:
+    """Which of these cycles have someone to remind: a recipient in a targeted org that has
+    not submitted. One query however many cycles, so cycles nobody can be reminded of
+    (empty orgs, everything submitted) cost the per-minute dispatch next to nothing, and a
+    person who joins such an org is found at the next minute."""
+    if not cycle_ids:
+        return set()
+    person = select(User.id).where(col(User.org_id) == TaskTarget.org_id, *_reachable())
+    # Correlated to both outer queries: left to itself, SQLAlchemy would correlate only the
+    # nearest one and join task_cycle afresh, counting another cycle's submission.
+    submitted = (
+        select(ReportSubmission.id)
+        .where(
+            col(ReportSubmission.cycle_id) == TaskCycle.id,
+            col(ReportSubmission.org_id) == TaskTarget.org_id,
+            col(ReportSubmission.superseded_at).is_(None),
+        )
+        .correlate(TaskCycle, TaskTarget)
+    )
+    waiting = select(TaskTarget.id).where(
+        col(TaskTarget.task_id) == TaskCycle.task_id, person.exists(), ~submitted.exists()
+    )
+    query = select(TaskCycle.id).where(col(TaskCycle.id).in_(list(cycle_ids)), waiting.exists())
+    return {int(i) for i in (await session.exec(query)).all()}
 
 
 async def recipients(*, session: AsyncSession, org_ids: Sequence[int]) -> Sequence[User]:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+import sqlalchemy
 
 from bot.flows.remind_time import BadTime, parse_when
 from bot.services import orgs, people, reminders
@@ -16,9 +18,11 @@ from storage import reminders_repo, users_repo
 from storage.db import transaction
 from storage.models import Role
 from storage.reminder_models import LedgerStatus
+from storage.task_models import Recurrence
 
 TZ = ZoneInfo("Asia/Shanghai")
 ADMIN, SAIHAN, SAIHAN_2, YILI, BAOTOU_ADMIN = 50001, 50002, 50003, 50004, 50005
+SUPER = 50009  # one of SUPERADMIN_IDS
 
 
 def local(*args: int) -> datetime:
@@ -133,12 +137,15 @@ async def world(sessions, clock):
     return tree, users
 
 
-async def publish(sessions, clock, world, deadline, names=("赛罕区科协", "伊利集团科协")):
+async def publish(
+    sessions, clock, world, deadline, names=("赛罕区科协", "伊利集团科协"), recurrence=None
+):
     tree, users = world
     draft = task_svc.TaskDraft(
         title="2026年主题活动落实情况",
         deadline=deadline,
         org_ids=[tree[name].id for name in names],
+        recurrence=recurrence or Recurrence.NONE,
     )
     async with transaction(sessions) as session:
         scope = await people.admin_scope(session, users[ADMIN], False)
@@ -187,16 +194,140 @@ async def test_hand_over_once_per_kind_and_only_to_pending_orgs(sessions, clock,
 
 
 async def test_published_at_night_waits_for_the_morning(sessions, clock, world):
+    """d1's time (the 16th 09:00) came before the task: the announcement says it all."""
     clock.set(local(2026, 3, 16, 23))
     await publish(sessions, clock, world, local(2026, 3, 17, 18), names=("伊利集团科协",))
-    for minute in range(0, 9 * 60, 30):  # 23:00 … 07:30: quiet
+    for minute in range(0, 9 * 60 + 30, 30):  # 23:00 … 07:30 quiet, then no reminder at 08:00
         assert await dispatch(sessions, clock.now() + timedelta(minutes=minute)) == 0
-    assert await dispatch(sessions, local(2026, 3, 17, 8)) == 1
     assert await dispatch(sessions, local(2026, 3, 17, 9)) == 1
-    assert await ledger(sessions) == [
-        (YILI, "d1@2026-03-17", "03-17 08:00"),
-        (YILI, "d0@2026-03-17", "03-17 09:00"),
-    ]
+    assert await ledger(sessions) == [(YILI, "d0@2026-03-17", "03-17 09:00")]
+
+
+async def test_reminders_whose_time_came_before_publication_are_not_sent(sessions, clock, world):
+    """Published Monday 10:00 for Wednesday 18:00: d7 and d3 lie before the task existed.
+
+    Publishing announces the task to everybody; a d3 right after it would only repeat it.
+    d1 and d0 come at their times, and the overdue ones after the deadline.
+    """
+    await publish(sessions, clock, world, local(2026, 3, 18, 18), names=("伊利集团科协",))
+    moments = [local(2026, 3, 16, 10), local(2026, 3, 16, 12)]  # publication, a later tick
+    moments += [local(2026, 3, day, hour) for day in range(17, 23) for hour in (9, 12)]
+    handed = {shown(moment): await dispatch(sessions, moment) for moment in moments}
+    assert {at: n for at, n in handed.items() if n} == {
+        "03-17 09:00": 1,
+        "03-18 09:00": 1,
+        "03-19 09:00": 1,
+        "03-20 09:00": 1,
+        "03-21 09:00": 1,
+    }
+    kinds = [kind.split("@")[0] for _, kind, _ in await ledger(sessions)]
+    assert kinds == ["d1", "d0", "overdue1", "overdue2", "overdue3"]
+
+
+async def submit(sessions, cycle_id, user, moment) -> None:
+    async with transaction(sessions) as session:
+        await task_svc.submit_report(
+            session,
+            cycle_id=cycle_id,
+            user=user,
+            sections={"工作抓手": "开展科普讲座三场"},
+            indicators={},
+            attachments=[],
+            now=moment,
+        )
+
+
+async def board(sessions, cycle_id) -> tuple[list[int], list[int], list[int]]:
+    async with transaction(sessions) as session:
+        status = await task_svc.cycle_status(session, cycle_id, None)
+    return status.submitted, status.late, status.missing
+
+
+async def test_a_quarterly_task_reminds_each_cycle_on_its_own(sessions, clock, world):
+    """Cycle 1 submitted by both orgs; cycle 2 (deadline three months on) still reminds both."""
+    tree, users = world
+    saihan, yili = tree["赛罕区科协"].id, tree["伊利集团科协"].id
+    _, first = await publish(
+        sessions, clock, world, local(2026, 3, 25, 18), recurrence=Recurrence.QUARTERLY
+    )
+    assert await dispatch(sessions, local(2026, 3, 18, 9)) == 3
+    await submit(sessions, first.id, users[SAIHAN], local(2026, 3, 20, 10))
+    await submit(sessions, first.id, users[YILI], local(2026, 3, 26, 10))  # a day late
+    assert await dispatch(sessions, local(2026, 3, 26, 11)) == 0  # cycle 2 is opened here
+    async with transaction(sessions) as session:
+        second = (await task_svc.open_cycles(session, local(2026, 3, 26, 11)))[-1]
+    assert (second.seq, second.deadline) == (2, local(2026, 6, 25, 18))
+    assert (second.period_start.isoformat(), second.period_end.isoformat()) == (
+        "2026-03-26",
+        "2026-06-25",
+    )
+    assert await board(sessions, first.id) == ([saihan], [yili], [])
+    assert await board(sessions, second.id) == ([], [], [saihan, yili])
+    for day in (3, 10):  # cycle 1 is answered: no overdue reminders; cycle 2 not yet due
+        assert await dispatch(sessions, local(2026, 4, day, 9)) == 0
+    assert await dispatch(sessions, local(2026, 6, 18, 9)) == 3  # cycle 2's d7, to everybody
+    await submit(sessions, second.id, users[YILI], local(2026, 6, 20, 10))
+    assert await dispatch(sessions, local(2026, 6, 22, 9)) == 2  # d3 for 赛罕区 only
+    assert await board(sessions, second.id) == ([yili], [], [saihan])
+    async with transaction(sessions) as session:
+        rows = await reminders_repo.rows(session=session)
+    assert Counter((r.cycle_id, r.kind) for r in rows) == {
+        (first.id, "d7@2026-03-25"): 3,
+        (second.id, "d7@2026-06-25"): 3,
+        (second.id, "d3@2026-06-25"): 2,
+    }
+
+
+class Statements:
+    """Counts the SQL statements run on an engine while active."""
+
+    def __init__(self, engine) -> None:
+        self.engine, self.count = engine.sync_engine, 0
+
+    def _seen(self, *_args) -> None:
+        self.count += 1
+
+    def __enter__(self) -> Statements:
+        sqlalchemy.event.listen(self.engine, "before_cursor_execute", self._seen)
+        return self
+
+    def __exit__(self, *_exc) -> None:
+        sqlalchemy.event.remove(self.engine, "before_cursor_execute", self._seen)
+
+
+async def test_cycles_with_nobody_to_remind_cost_the_same_few_queries(
+    sessions, clock, engine, world
+):
+    """Tasks for an org nobody has joined yet come back every minute (no ledger row says
+    they were handled): one query finds none of them has anyone, however many there are."""
+
+    async def statements_of_a_dispatch(minute: int) -> int:
+        with Statements(engine) as statements:
+            assert await dispatch(sessions, local(2026, 3, 18, 9, minute)) == 0
+        return statements.count
+
+    empty = ("土默特左旗科协",)
+    await publish(sessions, clock, world, local(2026, 3, 25, 18), names=empty)
+    one = await statements_of_a_dispatch(0)
+    for _ in range(5):
+        await publish(sessions, clock, world, local(2026, 3, 25, 18), names=empty)
+    assert await statements_of_a_dispatch(1) == one
+
+
+async def test_a_person_who_joins_an_empty_org_gets_the_current_reminder(sessions, clock, world):
+    tree, _ = world
+    await publish(sessions, clock, world, local(2026, 3, 25, 18), names=("土默特左旗科协",))
+    assert await dispatch(sessions, local(2026, 3, 18, 9)) == 0  # d7's time, nobody there
+    assert await dispatch(sessions, local(2026, 3, 19, 14)) == 0
+    async with transaction(sessions) as session:
+        newcomer = await users_repo.upsert_user(
+            session=session, telegram_id=50010, username=None, now=local(2026, 3, 19, 14)
+        )
+        newcomer.org_id, newcomer.role = tree["土默特左旗科协"].id, Role.LIAISON
+        newcomer.registered_at = local(2026, 3, 19, 14)
+    assert await dispatch(sessions, local(2026, 3, 19, 14, 1)) == 1  # the next minute
+    assert await dispatch(sessions, local(2026, 3, 19, 14, 2)) == 0
+    assert await ledger(sessions) == [(50010, "d7@2026-03-25", "03-19 14:01")]
 
 
 async def test_a_deleted_task_stops_its_reminders(sessions, clock, world):
@@ -229,6 +360,7 @@ async def test_a_moved_deadline_brings_the_reminders_of_its_new_date(sessions, c
 
 
 async def test_a_deadline_moved_earlier_reminds_at_once(sessions, clock, world):
+    """d3 of the new date fell before publication, but nobody was told that date: it goes."""
     _, cycle = await publish(
         sessions, clock, world, local(2026, 3, 30, 18), names=("伊利集团科协",)
     )
@@ -292,6 +424,37 @@ async def test_monday_digest_once_a_week_per_admin(sessions, clock, world):
     assert (first, second) == (1, 0)  # the 包头 admin's subtree has no target
     assert [(r.chat_id, r.kind) for r in rows] == [(ADMIN, "digest:2026-W13")]
     assert json.loads(rows[0].payload)["lines"][0]["figures"] == [1, 0, 1]
+
+
+async def test_a_superadmin_without_an_org_gets_the_digest_of_every_org(sessions, clock, world):
+    tree, users = world
+    await publish(sessions, clock, world, local(2026, 3, 25, 18))  # 呼和浩特's task
+    draft = task_svc.TaskDraft(
+        title="包头市科普日总结", deadline=local(2026, 3, 27, 18), org_ids=[tree["青山区科协"].id]
+    )
+    async with transaction(sessions) as session:
+        baotou = users[BAOTOU_ADMIN]
+        scope = await people.admin_scope(session, baotou, False)
+        await task_svc.publish_task(
+            session, draft, actor=baotou, scope=scope, now=clock.now(), tz=TZ
+        )
+        await users_repo.upsert_user(
+            session=session, telegram_id=SUPER, username=None, now=clock.now()
+        )  # talked to the bot once; no org, no role
+    monday = Clocked(local(2026, 3, 23, 8, 30), TZ, superadmins=(SUPER, 59999))  # 59999: unknown
+    async with transaction(sessions) as session:
+        assert await reminders.enqueue_digests(session, monday) == 3
+        rows = await reminders_repo.rows(session=session)
+    digests = {r.chat_id: json.loads(r.payload)["lines"] for r in rows}
+    titles = {
+        chat: [(line["title"], line["figures"]) for line in lines]
+        for chat, lines in digests.items()
+    }
+    assert titles == {
+        ADMIN: [("2026年主题活动落实情况", [0, 0, 2])],
+        BAOTOU_ADMIN: [("包头市科普日总结", [0, 0, 1])],
+        SUPER: [("2026年主题活动落实情况", [0, 0, 2]), ("包头市科普日总结", [0, 0, 1])],
+    }
 
 
 async def test_personal_reminders_ignore_quiet_hours(sessions, clock, world):

@@ -18,6 +18,7 @@ import sqlalchemy
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from sqlalchemy import text
+from telegram import Bot
 
 from bot import scheduler as scheduler_mod
 from bot.runtime import runtime_of
@@ -37,6 +38,7 @@ from storage.db import create_engine, transaction
 from storage.models import Role
 from storage.reminder_models import LedgerStatus
 from tests.harness import BotHarness, running_bot
+from tests.test_broadcast import FlakyRequest
 
 TZ = ZoneInfo("Asia/Shanghai")
 # The dispatch job runs once a step, on odd hours (09:00, 23:00 …); others at their own times.
@@ -376,3 +378,54 @@ async def test_a_failing_store_write_does_not_end_the_wake_ups():
     await asyncio.wait_for(asyncio.gather(*RUNS), timeout=10)
     scheduler.shutdown(wait=False)
     assert all(run.done() for run in RUNS)
+
+
+async def test_a_backlog_left_in_the_evening_waits_for_eight_after_a_restart(
+    settings, clock, sessions, world, scheduled
+):
+    """Rows queued at 21:40 and a retry pushed past 22:00; a new process from 23:30 on."""
+    clock.set(local(2026, 3, 16, 11))
+    await publish(sessions, clock, world)
+    async with running_bot(settings, clock) as bot:
+        service = service_of(bot, clock)
+        clock.set(local(2026, 3, 18, 21, 40))  # down all day: d7 is handed over in the evening
+        await bot.text(SAIHAN, "/remind 今晚11点45分 给孩子签字")
+        assert await service.tick() == 3
+        # One row is tried at 21:59 and meets a 429 asking for 6 minutes: 22:05 is night.
+        clock.set(local(2026, 3, 18, 21, 59))
+        too_many = {"description": "Too Many Requests", "parameters": {"retry_after": 360}}
+        service.sender.bot = Bot(
+            bot.app.bot.token, request=FlakyRequest(bot.api, [(429, too_many)])
+        )
+        await service.sender.bot.initialize()
+        service.sender.config.claim_batch = 1
+        assert await service.sender.step() == 1
+        await service.sender.settle()
+        await scheduler_mod.stop_service(bot.app)
+    async with transaction(sessions) as session:
+        waiting = await reminders_repo.rows(session=session, statuses=[LedgerStatus.PENDING])
+    assert sorted((r.due_at, r.error) for r in waiting if r.cycle_id) == [
+        (local(2026, 3, 18, 21, 40), None),
+        (local(2026, 3, 18, 21, 40), None),
+        (local(2026, 3, 19, 8), "429"),  # the retry waits for the morning
+    ]
+    clock.set(local(2026, 3, 18, 23, 30))
+    async with running_bot(settings, clock, after=bot) as second:
+        service = service_of(second, clock)
+        assert await service.tick() == 0
+        await service.sender.drain()
+        assert second.api.calls_to("sendMessage") == []  # nothing at 23:30
+        await simulate(service, local(2026, 3, 19, 7, 59))
+        night = [c.params["chat_id"] for c in second.api.calls_to("sendMessage")]
+        assert night == [SAIHAN.id]  # only the personal reminder its owner set for 23:45
+        await simulate(service, local(2026, 3, 19, 8))
+        await simulate(service, local(2026, 3, 19, 10))  # 09:00 brings nothing again
+        await scheduler_mod.stop_service(second.app)
+        calls = second.api.calls_to("sendMessage")
+    sent = await sent_reminders(sessions)
+    assert sent == sorted(
+        [(SAIHAN.id, "personal:1", "03-19 01:30")]
+        + [(tg.id, "d7@2026-03-25", "03-19 08:00") for tg in (SAIHAN, SAIHAN_2, YILI)]
+    )
+    task_calls = Counter(c.params["chat_id"] for c in calls if "报送提醒" in c.params["text"])
+    assert task_calls == Counter({SAIHAN.id: 1, SAIHAN_2.id: 1, YILI.id: 1})

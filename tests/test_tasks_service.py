@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from bot.services import orgs, task_export
+from bot.services import activities, orgs, task_export
 from bot.services import tasks as svc
 from bot.services.people import Scope
 from storage import tasks_repo, users_repo
@@ -217,6 +217,36 @@ async def test_recipients_and_prefill_from_activities(sessions, clock, tree):
     assert {org: [u.telegram_id for u in users] for org, users in people.items()} == {
         liaison.org_id: [LIAISON_ID]
     }
+
+
+async def test_prefill_leaves_out_pushed_items(sessions, clock, tree):
+    """科普信息员 pushes (type push, counted in 篇次) are neither 活动场次 nor 参与人次."""
+    admin = await member(sessions, clock, ADMIN_ID, tree["呼和浩特市科协"], Role.ADMIN)
+    liaison = await member(sessions, clock, LIAISON_ID, tree["赛罕区科协"])
+    officer = await member(sessions, clock, OTHER_ID, tree["赛罕区科协"], Role.INFO_OFFICER)
+    task = await publish(sessions, clock, admin, Scope(tree["呼和浩特市科协"]), [liaison.org_id])
+    cycle = (await svc_cycles(sessions, task.id))[0]
+    async with transaction(sessions) as session:
+        for count in (12, 30):  # two pushes the same day: one record of 42 篇次
+            await activities.record_pushed(
+                session, actor=officer, count=count, now=clock.now(), tz=TZ
+            )
+        session.add(
+            Activity(
+                type="lecture",
+                title="科普讲座",
+                day=clock.now().astimezone(TZ).date(),
+                org_id=liaison.org_id,
+                participants=80,
+                unit="session",
+                amount=1,
+                created_by=LIAISON_ID,
+                created_at=clock.now(),
+            )
+        )
+        await session.flush()
+        values = await svc.prefill_indicators(session, task, cycle, liaison.org_id)
+    assert values == {"活动场次": 1, "参与人次": 80}
 
 
 async def test_recurring_cycles_are_created_once(sessions, clock, tree):

@@ -9,7 +9,9 @@ The schedule of one cycle: ``d7``, ``d3``, ``d1`` at 09:00 local 7, 3 and 1 days
 deadline day, ``d0`` at 09:00 on the deadline day, ``overdue1..3`` at 09:00 on each of the
 three days after; only to orgs that have not submitted, and nothing between 22:00 and 08:00.
 Only the latest due kind is handed over: one that was superseded before it could be sent (the
-bot was down, quiet hours) is skipped rather than sent late in a burst. A kind's key carries
+bot was down, quiet hours) is skipped rather than sent late in a burst, and one whose time
+came before the task was published is not due at all (the announcement told the same; a
+deadline moved since is told by the latest reminder of its date). A kind's key carries
 the deadline's date (``d1@2026-03-20``), so moving a deadline brings the reminders of the new
 date while a kind already sent for a date is never sent again.
 """
@@ -103,12 +105,29 @@ def after_quiet_hours(now: datetime, tz: ZoneInfo) -> datetime:
     return local_moment(day, QUIET_END, tz)
 
 
-def due_kind(deadline: datetime, now: datetime, tz: ZoneInfo) -> str | None:
-    """The latest reminder kind due at ``now`` (None: none yet, or quiet hours)."""
+def due_kind(
+    deadline: datetime, now: datetime, tz: ZoneInfo, since: datetime | None = None
+) -> str | None:
+    """The latest reminder kind due at ``now`` (None: none yet, or quiet hours).
+
+    ``since``: when the recipients were told this deadline (the task's announcement); a
+    reminder whose time came before it would only repeat that news, so it is not due.
+    """
     if in_quiet_hours(now, tz):
         return None
-    due = [kind for kind, at in schedule(deadline, tz) if at <= now]
+    due = [
+        kind for kind, at in schedule(deadline, tz) if at <= now and (since is None or at > since)
+    ]
     return due[-1] if due else None
+
+
+def told_at(task: ReportTask) -> datetime | None:
+    """When the recipients learnt the deadlines: publication, unless one was moved since.
+
+    Moving a deadline is announced by no message, so a task changed after publication
+    (`move_deadline` sets ``updated_at``) catches up on the latest reminder of the new date.
+    """
+    return task.created_at if task.updated_at <= task.created_at else None
 
 
 def ledger_kind(kind: str, deadline: datetime, tz: ZoneInfo) -> str:
@@ -121,11 +140,13 @@ def ledger_kind(kind: str, deadline: datetime, tz: ZoneInfo) -> str:
 
 @dataclass(frozen=True)
 class Clocked:
-    """When and where: the moment, the organisation's zone and the default language."""
+    """When and where: the moment, the organisation's zone, the default language, and the
+    SUPERADMIN_IDS (their digest covers every org, with or without an org of their own)."""
 
     now: datetime
     tz: ZoneInfo = DEFAULT_TZ
     default_locale: str = DEFAULT_LOCALE
+    superadmins: tuple[int, ...] = ()
 
 
 async def dispatch_due(session: AsyncSession, at: Clocked) -> int:
@@ -134,35 +155,49 @@ async def dispatch_due(session: AsyncSession, at: Clocked) -> int:
     if in_quiet_hours(at.now, at.tz):
         return handed
     await tasks.ensure_cycles(session, at.now, at.tz)
-    todo = await _cycles_to_remind(session, at)
-    titles = await _titles(session, [cycle.task_id for cycle, _ in todo])
+    cycles = await tasks.open_cycles(session, at.now, overdue_days=OPEN_DAYS_AFTER)
+    found = await _tasks_of(session, [cycle.task_id for cycle in cycles])
+    todo = await _cycles_to_remind(session, cycles, found, at)
     for cycle, kind in todo:
-        payload = {"title": titles.get(cycle.task_id, ""), "deadline": _iso(cycle.deadline)}
+        title = found[cycle.task_id].title if cycle.task_id in found else ""
+        payload = {"title": title, "deadline": _iso(cycle.deadline)}
         handed += await _enqueue_cycle(session, cycle.id, kind, payload, at)  # type: ignore[arg-type]
     return handed
 
 
-async def _cycles_to_remind(session: AsyncSession, at: Clocked) -> list[tuple[TaskCycle, str]]:
+async def _cycles_to_remind(
+    session: AsyncSession,
+    cycles: Sequence[TaskCycle],
+    found: dict[int, ReportTask],
+    at: Clocked,
+) -> list[tuple[TaskCycle, str]]:
     """Open cycles whose latest due kind has not been handed over yet, with that kind."""
-    cycles = await tasks.open_cycles(session, at.now, overdue_days=OPEN_DAYS_AFTER)
     wanted = [
         (cycle, ledger_kind(kind, cycle.deadline, at.tz))
         for cycle in cycles
-        if (kind := due_kind(cycle.deadline, at.now, at.tz)) is not None
+        if cycle.task_id in found
+        and (kind := due_kind(cycle.deadline, at.now, at.tz, told_at(found[cycle.task_id])))
+        is not None
     ]
     # A (cycle, kind) is written in one transaction, so any row of it means it was handed over.
     keys = [(cycle.id, kind) for cycle, kind in wanted]
     done = await repo.dispatched(session=session, keys=keys)  # type: ignore[arg-type]
-    return [(cycle, kind) for cycle, kind in wanted if (cycle.id, kind) not in done]
+    todo = [(cycle, kind) for cycle, kind in wanted if (cycle.id, kind) not in done]
+    # A cycle with nobody to remind writes no row, so it comes back every minute: one query
+    # for all of them keeps that cheap, and whoever joins later is reminded the next minute.
+    awaiting = await tasks.cycles_awaiting(session, [cycle.id for cycle, _ in todo])  # type: ignore[misc]
+    return [(cycle, kind) for cycle, kind in todo if cycle.id in awaiting]
+
+
+async def _tasks_of(session: AsyncSession, task_ids: Sequence[int]) -> dict[int, ReportTask]:
+    if not task_ids:
+        return {}
+    query = select(ReportTask).where(col(ReportTask.id).in_(list(set(task_ids))))
+    return {int(task.id): task for task in (await session.exec(query)).all()}  # type: ignore[arg-type]
 
 
 async def _titles(session: AsyncSession, task_ids: Sequence[int]) -> dict[int, str]:
-    if not task_ids:
-        return {}
-    query = select(col(ReportTask.id), col(ReportTask.title)).where(
-        col(ReportTask.id).in_(list(set(task_ids)))
-    )
-    return {int(i): str(title) for i, title in (await session.exec(query)).all()}
+    return {i: task.title for i, task in (await _tasks_of(session, task_ids)).items()}
 
 
 async def _enqueue_cycle(
@@ -291,31 +326,38 @@ async def enqueue_digests(session: AsyncSession, at: Clocked) -> int:
     cycles = await tasks.open_cycles(session, at.now, overdue_days=OPEN_DAYS_AFTER)
     titles = await _titles(session, [c.task_id for c in cycles])
     rows = []
-    for admin in await _admins(session):
-        lines = await _digest_lines(session, admin, cycles, titles)
+    for admin, scope in await _digest_readers(session, at.superadmins):
+        lines = await _digest_lines(session, scope, cycles, titles)
         if lines:
             payload = json.dumps({"week": kind, "lines": lines}, ensure_ascii=False)
             rows.append(_row(NO_CYCLE, admin, kind, payload, at, org_id=admin.org_id))
     return await repo.insert_new(session=session, rows=rows)
 
 
-async def _admins(session: AsyncSession) -> list[User]:
-    query = select(User).where(
-        col(User.role) == Role.ADMIN,
-        col(User.active).is_(True),
-        col(User.blocked_bot).is_(False),
-        col(User.org_id).is_not(None),
+async def _digest_readers(
+    session: AsyncSession, superadmins: Sequence[int]
+) -> list[tuple[User, people.Scope]]:
+    """Who gets a digest over which subtree: org admins their own, superadmins all orgs."""
+    reachable = (col(User.active).is_(True), col(User.blocked_bot).is_(False))
+    supers = select(User).where(col(User.telegram_id).in_(list(superadmins)), *reachable)
+    readers = [(user, people.Scope(None)) for user in (await session.exec(supers)).all()]
+    admins = select(User).where(
+        col(User.role) == Role.ADMIN, col(User.org_id).is_not(None), *reachable
     )
-    return list((await session.exec(query.order_by(col(User.id)))).all())
+    seen = {user.id for user, _ in readers}
+    for admin in (await session.exec(admins)).all():
+        org = await orgs_repo.get_org(session=session, org_id=admin.org_id)  # type: ignore[arg-type]
+        if org is not None and admin.id not in seen:
+            readers.append((admin, people.Scope(org)))
+    return sorted(readers, key=lambda reader: reader[0].id or 0)
 
 
 async def _digest_lines(
-    session: AsyncSession, admin: User, cycles: Sequence[TaskCycle], titles: dict[int, str]
+    session: AsyncSession,
+    scope: people.Scope,
+    cycles: Sequence[TaskCycle],
+    titles: dict[int, str],
 ) -> list[dict[str, Any]]:
-    org = await orgs_repo.get_org(session=session, org_id=admin.org_id)  # type: ignore[arg-type]
-    if org is None:
-        return []
-    scope = people.Scope(org)
     lines = []
     for cycle in sorted(cycles, key=lambda c: c.deadline):
         status = await tasks.cycle_status(session, cycle.id, scope)  # type: ignore[arg-type]

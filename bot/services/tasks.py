@@ -323,6 +323,11 @@ async def pending_org_ids(session: AsyncSession, cycle_id: int) -> list[int]:
     return await tasks_repo.pending_org_ids(session=session, cycle_id=cycle_id)
 
 
+async def cycles_awaiting(session: AsyncSession, cycle_ids: Sequence[int]) -> set[int]:
+    """The cycles with at least one recipient in a targeted org that has not submitted."""
+    return await tasks_repo.cycles_awaiting(session=session, cycle_ids=cycle_ids)
+
+
 async def task_recipients(session: AsyncSession, org_ids: Sequence[int]) -> dict[int, list[User]]:
     """Active registered liaisons, information officers and admins of these orgs, by org."""
     found: dict[int, list[User]] = {}
