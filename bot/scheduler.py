@@ -236,7 +236,7 @@ class ReminderSender:
             return
         while (wait := self.limiter.wait()) > 0:
             await self.sleep(wait)
-        if self._claimable_prefix() is not None and not _personal(row):
+        if self._claimable_prefix() is not None and not reminders.is_personal(row):
             # The rate limiter's wait (a 429 pause) ran into 22:00: back until the morning.
             await self._save(row, status=LedgerStatus.PENDING, due_at=self._later(row, 0))
             self._undispatched.pop(0)
@@ -252,7 +252,7 @@ class ReminderSender:
     def _later(self, row: ReminderLedger, seconds: float) -> datetime:
         """When a row goes again; a retry that would fall in quiet hours waits to 08:00."""
         moment = self.clock.now() + timedelta(seconds=seconds)
-        if _personal(row):
+        if reminders.is_personal(row):
             return moment
         return reminders.after_quiet_hours(moment, self.tz)
 
@@ -298,10 +298,6 @@ class ReminderSender:
             return {"status": LedgerStatus.FAILED, "attempts": attempts, "error": error[:200]}
         later = self._later(row, min(MAX_BACKOFF, 2.0**attempts))
         return {"status": LedgerStatus.PENDING, "attempts": attempts, "due_at": later}
-
-
-def _personal(row: ReminderLedger) -> bool:
-    return row.kind.startswith(reminders.PERSONAL_KIND)
 
 
 async def _stale_rows(session: AsyncSession, rows: list[ReminderLedger]) -> set[int]:

@@ -404,10 +404,15 @@ async def add_personal(
 # --- what a reminder says ----------------------------------------------------------------------
 
 
+def is_personal(row: ReminderLedger) -> bool:
+    """Whether a ledger row is a personal /remind reminder (sent at the time its owner chose)."""
+    return row.kind.startswith(PERSONAL_KIND)
+
+
 def reminder_reply(row: ReminderLedger, tz: ZoneInfo) -> Reply:
     """The message of one ledger row, as its recipient gets it."""
     data = json.loads(row.payload or "{}")
-    if row.kind.startswith(PERSONAL_KIND):
+    if is_personal(row):
         return Reply(texts=[Msg("remind.personal", text=data.get("text", ""))])
     if row.kind.startswith(DIGEST_KIND):
         return _digest_reply(data, tz)

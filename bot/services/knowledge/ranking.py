@@ -202,12 +202,14 @@ _QUOTED_RE = re.compile(r"[“\"「『《]([^”\"」』》]{1,20})[”\"」』�
 # jieba tags of words that shape a question rather than name its subject: pronouns (啥 咋),
 # adverbs (到底 比较), adjectives (合适), numerals and measure words, conjunctions,
 # prepositions, particles, locatives (里 之前), onomatopoeia and interjections.
-_PHRASING_TAGS = frozenset(["r", "d", "a", "ad", "c", "p", "u", "m", "q", "f", "y", "e", "o", "z"])
+_PHRASING_TAGS = frozenset(["d", "a", "ad", "c", "p", "m", "q", "f", "e", "o", "z"])
+# Tag families: r, rr, rz (pronouns); u, uj, ul … (particles); y (modal particles).
+_PHRASING_FAMILIES = frozenset("ruy")
 
 
 def is_phrasing(tag: str) -> bool:
-    """Whether a jieba tag marks a word of the question's phrasing (uj, ul … are particles)."""
-    return tag in _PHRASING_TAGS or tag[:1] in {"u", "r", "y"}
+    """Whether a jieba tag marks a word of the question's phrasing."""
+    return tag in _PHRASING_TAGS or tag[:1] in _PHRASING_FAMILIES
 
 
 def detect_cues(question: str) -> list[Cue]:
@@ -463,14 +465,16 @@ class Ranker:
             weight = self.index.words.idf(term)
             if cue is not None:
                 cue_of[term] = cue
-            elif term not in related and not any(
-                self.index.words.doc_freq(form) for form in forms[term]
+            if is_phrasing(query.tags.get(term, "")):
+                weight *= self.config.phrasing_weight
+            elif (
+                cue is None
+                and term not in related
+                and not any(self.index.words.doc_freq(form) for form in forms[term])
             ):
                 # A word no document uses (会费, 注册) is the strongest sign of a question the
                 # documents do not answer; colloquial words reach documents through expansions.
                 weight *= self.config.unseen_factor
-            if is_phrasing(query.tags.get(term, "")):
-                weight = self.index.words.idf(term) * self.config.phrasing_weight
             if len(term) == 1:
                 weight *= self.config.single_char_weight
             weights[term] = weight

