@@ -64,10 +64,15 @@ Label = Msg | str  # a str label is shown as it is (an org's name, a user's own 
 
 @dataclass(frozen=True)
 class Button:
-    """An inline button: what it says and the callback data it sends."""
+    """An inline button: what it says and the callback data it sends.
+
+    With ``start`` (a payload of bot/deeplinks.py) it is a link instead, which opens the
+    private chat with the bot there: what a group gets for a form.
+    """
 
     label: Label
-    data: str
+    data: str = ""
+    start: str | None = None
 
 
 @dataclass(frozen=True)
@@ -146,6 +151,7 @@ class FlowContext:
     superadmin: bool = False
     superadmin_ids: tuple[int, ...] = ()
     services: dict[str, Any] = field(default_factory=dict)  # the runtime's long-lived services
+    in_group: bool = False  # the update came from a group chat: nothing personal is shown
     # The form message id as this update saved it ([id] once saved), so the handler need not
     # read the state back to know which message to edit.
     saved_form_message: list[int | None] | None = None

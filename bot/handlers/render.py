@@ -7,10 +7,18 @@ import logging
 import re
 from typing import Any
 
-from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import (
+    Bot,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    ReplyParameters,
+)
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
+from bot import deeplinks
 from bot.flows.base import Button, Html, Label, Msg, Reply
 from bot.i18n import t
 
@@ -51,17 +59,36 @@ def _strip_tags(text: str) -> str:
     return _TAG.sub("", text)
 
 
-def render_markup(locale: str | None, buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
-    """The inline keyboard of a reply, or None when it has no buttons."""
+def render_markup(
+    locale: str | None, buttons: list[list[Button]], bot_username: str | None = None
+) -> InlineKeyboardMarkup | None:
+    """The inline keyboard of a reply, or None when it has no buttons.
+
+    Deep-link buttons (``Button.start``) need the bot's username; without it they are left out.
+    """
     rows = [
-        [
-            InlineKeyboardButton(render_label(locale, b.label, markup=False), callback_data=b.data)
-            for b in row
-        ]
+        [_inline_button(locale, b, bot_username) for b in row if b.start is None or bot_username]
         for row in buttons
-        if row
     ]
+    rows = [row for row in rows if row]
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _inline_button(
+    locale: str | None, button: Button, bot_username: str | None
+) -> InlineKeyboardButton:
+    text = render_label(locale, button.label, markup=False)
+    if button.start is not None and bot_username:
+        return InlineKeyboardButton(text, url=deeplinks.url(bot_username, button.start))
+    return InlineKeyboardButton(text, callback_data=button.data)
+
+
+def username_of(bot: Bot) -> str | None:
+    """The bot's username, known once it has asked Telegram who it is (``get_me``)."""
+    try:
+        return bot.username
+    except RuntimeError:  # not initialised: deep-link buttons are left out
+        return None
 
 
 async def answer_query(query: CallbackQuery | None, locale: str | None, toast: Msg | None) -> None:
@@ -82,6 +109,7 @@ async def deliver(
     *,
     query: CallbackQuery | None = None,
     previous_id: int | None = None,
+    reply_to: int | None = None,
 ) -> int | None:
     """Show a reply: edit the pressed message when the reply says so, else send a new one.
 
@@ -92,11 +120,15 @@ async def deliver(
     if not reply.texts:
         return None
     text = render_text(locale, reply)
-    markup = render_markup(locale, reply.buttons)
+    markup = render_markup(locale, reply.buttons, username_of(bot))
     pressed = query.message if query and isinstance(query.message, Message) else None
     if reply.edit and pressed is not None and await _edit(pressed, text, markup):
         return pressed.message_id
-    sent = await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    # In a group the answer quotes the message it answers, so busy chats can follow it.
+    quoted = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+    sent = await bot.send_message(
+        chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, reply_parameters=quoted
+    )
     stale = previous_id or (pressed.message_id if pressed and reply.edit else None)
     if stale and stale != sent.message_id:
         await _drop_keyboard(bot, chat_id, stale)
@@ -128,7 +160,7 @@ async def notify(bot: Bot, chat_id: int, locale: str | None, reply: Reply) -> bo
             chat_id,
             render_text(locale, reply),
             parse_mode=ParseMode.HTML,
-            reply_markup=render_markup(locale, reply.buttons),
+            reply_markup=render_markup(locale, reply.buttons, username_of(bot)),
         )
     except Forbidden:
         return False
