@@ -41,6 +41,15 @@ MENU: list[MenuCommand] = [
     MenuCommand("remind", "cmd.remind", MEMBERS),
 ]
 
+# The menu in group chats (every member sees the same one; forms open in private).
+GROUP_MENU: list[MenuCommand] = [
+    MenuCommand("ask", "group.cmd.ask", EVERYONE),
+    MenuCommand("tasks", "group.cmd.tasks", EVERYONE),
+    MenuCommand("docs", "group.cmd.docs", EVERYONE),
+    MenuCommand("help", "group.cmd.help", EVERYONE),
+    MenuCommand("bindgroup", "group.cmd.bindgroup", ADMINS),
+]
+
 # Commands that may interrupt a form without ending it.
 ALLOWED_DURING_FORM = frozenset({"help", "cancel", "me", "lang", "ask", "docs"})
 
