@@ -6,7 +6,12 @@ import asyncio
 import contextlib
 import logging
 
-from telegram import BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeDefault
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeDefault,
+)
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
@@ -19,12 +24,13 @@ from bot.handlers import reminders as reminder_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import tasks as task_handlers
 from bot.i18n import SUPPORTED, t
-from bot.menu import GROUP_MENU, GUEST, commands_for
+from bot.menu import GUEST, commands_for, group_commands
 from bot.processor import PerChatUpdateProcessor
 from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
 from bot.services.policy import PolicyLibrary
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_to_head
+from storage.models import Role
 
 log = logging.getLogger(__name__)
 OFFLINE_TOKEN = "0:offline"
@@ -113,7 +119,9 @@ async def _post_init(application: Application) -> None:
 async def _set_default_commands(application: Application) -> None:
     menus = (
         (BotCommandScopeDefault(), commands_for(GUEST)),
-        (BotCommandScopeAllGroupChats(), GROUP_MENU),
+        # Groups: everyone's menu, and the groups' own admins' with /bindgroup added.
+        (BotCommandScopeAllGroupChats(), group_commands(GUEST)),
+        (BotCommandScopeAllChatAdministrators(), group_commands(Role.ADMIN.value)),
     )
     for locale in SUPPORTED:
         # The default language (no code) gets zh_CN; English clients get their own list.

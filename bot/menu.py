@@ -64,3 +64,8 @@ def role_of(user: User | None) -> str:
 def commands_for(role: str) -> list[MenuCommand]:
     """The commands a role sees."""
     return [c for c in MENU if role in c.roles]
+
+
+def group_commands(role: str) -> list[MenuCommand]:
+    """The group menu of a role (``admin``: a group's own admins, who may bind it)."""
+    return [c for c in GROUP_MENU if role in c.roles]

@@ -151,6 +151,13 @@ async def test_added_by_an_admin_the_bot_says_how_to_bind(settings, clock, tree)
         other = bot.factory.group("另一个群", supergroup=True)
         calls = await bot.feed(bot.factory.bot_added(STRANGER, other))
         assert "还没有绑定组织" in sent_texts(calls)[0]
+        members = bot.api.my_commands({"type": "all_group_chats"})
+        admins = bot.api.my_commands({"type": "all_chat_administrators"}, "en")
+        assert [c["command"] for c in members] == ["ask", "tasks", "docs", "help"]
+        assert admins[-1] == {
+            "command": "bindgroup",
+            "description": "Link this group to an organisation (admins)",
+        }
 
 
 async def test_removed_bot_keeps_the_binding_inactive_and_finds_it_again(
