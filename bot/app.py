@@ -89,6 +89,7 @@ def _register_handlers(application: Application) -> None:
     # Group chats end in group -1, after the duplicate guard: no private handler answers there.
     application.add_handlers(groups.handlers(), group=-1)
     application.add_handlers(start.handlers())
+    application.add_handlers(groups.private_handlers())  # /bindgroup in private: a hint
     application.add_handlers(activities.handlers())  # /log, /mylogs, /pushed, quick log
     application.add_handlers(broadcast.handlers())  # /broadcast, its buttons, 已阅 receipts
     application.add_handlers(reminder_handlers.handlers())  # /remind and its delete buttons

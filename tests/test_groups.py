@@ -204,6 +204,9 @@ async def test_bindgroup_offers_the_admins_subtree_and_checks_every_press(
         assert bot.button_texts(group["id"]) == ["伊利集团科协"]
         calls = await bot.feed(bot.factory.command(ADMIN, "unbindgroup", None, group))
         assert "已解除与呼和浩特市科协的绑定" in sent_texts(calls)[0]
+        bot.api.register_chat(ADMIN.private_chat())
+        calls = await bot.text(ADMIN, "/bindgroup")
+        assert "在群里发送 /bindgroup" in sent_texts(calls)[0]
     async with transaction(sessions) as session:
         row = await groups_repo.get_group(session=session, chat_id=group["id"])
         assert row.org_id is None

@@ -23,6 +23,7 @@ from telegram.ext import (
     BaseHandler,
     CallbackQueryHandler,
     ChatMemberHandler,
+    CommandHandler,
     MessageHandler,
     filters,
 )
@@ -316,6 +317,21 @@ def register_deep_links() -> None:
     for name, handler in PRIVATE_COMMANDS.items():
         deeplinks.ROUTES.setdefault(name, _opening(handler))
     deeplinks.ROUTES.setdefault(deeplinks.FILL, _fill)
+
+
+async def bind_in_private(update: Update, context: StabotContext) -> None:
+    """/bindgroup sent to the bot privately: it belongs in the group."""
+    await respond(update, context, lambda ctx: _say("group.bind_in_group"))
+
+
+async def _say(key: str) -> Reply:
+    return Reply([Msg(key)])
+
+
+def private_handlers() -> list[BaseHandler]:
+    """Group 0: the group commands sent in a private chat get a hint."""
+    private = filters.ChatType.PRIVATE
+    return [CommandHandler(["bindgroup", "unbindgroup"], bind_in_private, filters=private)]
 
 
 def handlers() -> list[BaseHandler]:
