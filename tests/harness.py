@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -13,6 +14,7 @@ from bot.app import build_application
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.offline_api import ApiCall, OfflineBotAPI
+from bot.services import orgs
 from bot.updates import TgUser, UpdateFactory, to_update
 from storage import users_repo
 from storage.models import Org, Role
@@ -117,10 +119,12 @@ async def running_bot(
         yield BotHarness(app, api, factory)
 
 
-async def register_members(
-    session: AsyncSession, tree: dict[str, Org], members: Iterable[tuple[TgUser, str, Role]], now
-) -> None:
-    """Registered members: (Telegram user, org name, role), each named by their first name."""
+async def demo_tree(
+    session: AsyncSession, members: Iterable[tuple[TgUser, str, Role]], now: datetime
+) -> dict[str, Org]:
+    """The demo org tree by name, with registered members: (Telegram user, org name, role),
+    each named by their first name."""
+    tree = {org.name: org for org in await orgs.create_demo_tree(session, now=now)}
     for tg, org_name, role in members:
         user = await users_repo.upsert_user(
             session=session,
@@ -131,3 +135,4 @@ async def register_members(
         )
         user.real_name, user.org_id, user.role = tg.first_name, tree[org_name].id, role
         user.registered_at = now
+    return tree

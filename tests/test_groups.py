@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from bot import deeplinks
 from bot.broadcaster import SERVICE_KEY as SENDER_KEY
 from bot.group_edits import SERVICE_KEY as COUNTS_KEY
 from bot.runtime import runtime_of
-from bot.services import orgs, people
+from bot.services import people
 from bot.services import tasks as task_service
 from bot.updates import TgUser
 from storage import groups_repo, users_repo
@@ -26,10 +26,10 @@ from storage.group_models import GroupChat
 from storage.models import ConversationState, Role
 from tests import test_ask_chat
 from tests.conftest import SUPERADMIN_ID
-from tests.harness import BotHarness, register_members, running_bot, sent_texts, toasts
+from tests.harness import BotHarness, demo_tree, running_bot, sent_texts, toasts
 from tests.test_broadcast import FakeSleep
 from tests.test_tasks_bot import ADMIN as TASK_ADMIN
-from tests.test_tasks_bot import new_county_task
+from tests.test_tasks_bot import local, new_county_task
 
 # The indexed corpus of the policy answers' tests, as fixtures of this module too.
 indexed_dir = test_ask_chat.indexed_dir
@@ -49,7 +49,6 @@ SECRET = "本单位内部材料甲乙丙"  # a report's words that must never re
 @pytest.fixture
 async def tree(sessions, clock):
     async with transaction(sessions) as session:
-        tree = {org.name: org for org in await orgs.create_demo_tree(session, now=clock.now())}
         members = (
             (ADMIN, "呼和浩特市科协", Role.ADMIN),
             (TASK_ADMIN, "呼和浩特市科协", Role.ADMIN),
@@ -59,12 +58,7 @@ async def tree(sessions, clock):
             (EN_ADMIN, "呼和浩特市科协", Role.ADMIN),
             (EN_MEMBER, "赛罕区科协", Role.INFO_OFFICER),
         )
-        await register_members(session, tree, members, clock.now())
-        return tree
-
-
-def local(*args: int) -> datetime:
-    return datetime(*args, tzinfo=TZ).astimezone(UTC)
+        return await demo_tree(session, members, clock.now())
 
 
 async def publish(sessions, clock, tree, admin: TgUser, title: str, *targets: str) -> int:

@@ -20,7 +20,7 @@ from storage.db import transaction
 from storage.models import OrgLevel, Role
 from storage.reminder_models import ReminderLedger
 from tests.conftest import SUPERADMIN_ID
-from tests.harness import BotHarness, register_members, running_bot, sent_texts, toasts
+from tests.harness import BotHarness, demo_tree, running_bot, sent_texts, toasts
 
 TZ = ZoneInfo("Asia/Shanghai")
 ADMIN = TgUser(id=50001, first_name="市科协管理员")
@@ -33,7 +33,6 @@ QINGSHAN = TgUser(id=50005, first_name="青山联络员")
 @pytest.fixture
 async def tree(sessions, clock):
     async with transaction(sessions) as session:
-        tree = {org.name: org for org in await orgs.create_demo_tree(session, now=clock.now())}
         members = (
             (ADMIN, "呼和浩特市科协", Role.ADMIN),
             (SAIHAN, "赛罕区科协", Role.LIAISON),
@@ -41,8 +40,7 @@ async def tree(sessions, clock):
             (BAOTOU_ADMIN, "包头市科协", Role.ADMIN),
             (QINGSHAN, "青山区科协", Role.LIAISON),
         )
-        await register_members(session, tree, members, clock.now())
-        return tree
+        return await demo_tree(session, members, clock.now())
 
 
 def local(*args: int) -> datetime:
