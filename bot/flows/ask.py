@@ -6,6 +6,7 @@ import html
 import re
 
 from bot.flows.base import Button, FlowContext, Html, Input, InputKind, Msg, Reply
+from bot.flows.citation import citation
 from bot.services.knowledge import Hit
 from bot.services.knowledge.question import MAX_QUESTION_CHARS, asks_something
 from bot.services.policy import PolicyLibrary, log_question, logged_question
@@ -52,12 +53,11 @@ def bold_terms(text: str, terms: list[str]) -> Html:
 
 
 def source_line(hit: Hit) -> Msg:
-    """《title》 (issuer, date) › section."""
+    """《title》 (issuer, 文号, date) › section."""
     return Msg(
         "ask.source",
         title=hit.title,
-        issuer=hit.issuer or Msg("ask.unknown_issuer"),
-        date=hit.date or Msg("ask.undated"),
+        details=citation(hit.issuer, hit.doc_number, hit.date),
         section=hit.section or Msg("ask.no_section"),
     )
 
