@@ -7,6 +7,7 @@ import re
 
 from bot.flows.base import Button, FlowContext, Html, Input, InputKind, Msg, Reply
 from bot.flows.citation import citation
+from bot.flows.task_hint import task_hint
 from bot.services.knowledge import Hit
 from bot.services.knowledge.question import MAX_QUESTION_CHARS, asks_something
 from bot.services.policy import PolicyLibrary, log_question, logged_question
@@ -79,7 +80,11 @@ async def answer(ctx: FlowContext, library: PolicyLibrary, question: str) -> Rep
     if len(hits) > 1:
         buttons.insert(0, Button(Msg("ask.button.more"), f"ask|m|{log.id}"))
     passage = bold_terms(best.text, terms)
-    return Reply([Msg("ask.answer", passage=passage, source=source_line(best))], [buttons])
+    hint, hint_buttons = await task_hint(ctx, question, best)
+    return Reply(
+        [Msg("ask.answer", passage=passage, source=source_line(best)), *hint],
+        [buttons, *hint_buttons],
+    )
 
 
 async def more_sources(ctx: FlowContext, library: PolicyLibrary, question_id: int) -> Reply:
