@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import case, func, update
 from sqlalchemy.sql import ColumnElement
@@ -21,6 +22,22 @@ _ROLE_ORDER = case(
     {Role.ADMIN.value: 0, Role.LIAISON.value: 1, Role.INFO_OFFICER.value: 2},
     value=col(User.role),
     else_=3,
+)
+
+
+# What waits for a person, and what it becomes when they are deactivated.
+_DROPPED_WHEN_DEACTIVATED: tuple[tuple[Any, str, dict[str, str]], ...] = (
+    (
+        BroadcastDelivery,
+        DeliveryStatus.PENDING,
+        {"status": DeliveryStatus.CANCELLED, "error": "deactivated"},
+    ),
+    (
+        ReminderLedger,
+        LedgerStatus.PENDING,
+        {"status": LedgerStatus.SKIPPED, "error": "deactivated"},
+    ),
+    (PersonalReminder, PersonalStatus.ACTIVE, {"status": PersonalStatus.DELETED}),
 )
 
 
@@ -123,30 +140,12 @@ async def stop_queued(*, session: AsyncSession, user: User) -> None:
 
     Also ends any form they have open, so a half-filled /log cannot be saved afterwards.
     """
-    await session.exec(  # type: ignore[call-overload]
-        update(BroadcastDelivery)
-        .where(
-            col(BroadcastDelivery.user_id) == user.id,
-            col(BroadcastDelivery.status) == DeliveryStatus.PENDING,
+    for table, waiting, values in _DROPPED_WHEN_DEACTIVATED:
+        await session.exec(  # type: ignore[call-overload]
+            update(table)
+            .where(col(table.user_id) == user.id, col(table.status) == waiting)
+            .values(**values)
         )
-        .values(status=DeliveryStatus.CANCELLED, error="deactivated")
-    )
-    await session.exec(  # type: ignore[call-overload]
-        update(ReminderLedger)
-        .where(
-            col(ReminderLedger.user_id) == user.id,
-            col(ReminderLedger.status) == LedgerStatus.PENDING,
-        )
-        .values(status=LedgerStatus.SKIPPED, error="deactivated")
-    )
-    await session.exec(  # type: ignore[call-overload]
-        update(PersonalReminder)
-        .where(
-            col(PersonalReminder.user_id) == user.id,
-            col(PersonalReminder.status) == PersonalStatus.ACTIVE,
-        )
-        .values(status=PersonalStatus.DELETED)
-    )
     await session.exec(  # type: ignore[call-overload]
         delete(ConversationState).where(col(ConversationState.user_id) == user.telegram_id)
     )
