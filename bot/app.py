@@ -14,7 +14,7 @@ from telegram.request import BaseRequest
 from bot import broadcaster, scheduler
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.handlers import activities, ask, broadcast, errors, forms, guards, start
+from bot.handlers import activities, ask, broadcast, errors, forms, guards, members, start
 from bot.handlers import reminders as reminder_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import tasks as task_handlers
@@ -22,6 +22,7 @@ from bot.i18n import SUPPORTED, t
 from bot.menu import GUEST, commands_for
 from bot.processor import PerChatUpdateProcessor
 from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
+from bot.services.people import INVITE_LINKS, InviteLinks
 from bot.services.policy import PolicyLibrary
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_to_head
@@ -64,7 +65,10 @@ def build_application(
         engine=engine,
         sessions=session_factory(engine),
         clock=clock or SystemClock(),
-        services={"policy": PolicyLibrary(settings.data_dir, settings.corpus_dir)},
+        services={
+            "policy": PolicyLibrary(settings.data_dir, settings.corpus_dir),
+            INVITE_LINKS: InviteLinks(settings.bot_username),
+        },
     )
     application.bot_data["stabot.migrate"] = migrate
     _register_handlers(application)
@@ -82,6 +86,7 @@ def _register_handlers(application: Application) -> None:
     application.add_handlers(reminder_handlers.handlers())  # /remind and its delete buttons
     application.add_handlers(task_handlers.handlers())  # /newtask, /tasks, report form, board
     application.add_handlers(stats_handlers.handlers())  # /stats, /export and their buttons
+    application.add_handlers(members.handlers())  # /members: people, their changes, invites
     # The typed 自定义 range is caught in group -1, before the form engine would parse it.
     application.add_handlers(stats_handlers.early_handlers(), group=-1)
     application.add_handlers(ask.handlers())  # /ask, /docs, questions, documents from admins

@@ -23,9 +23,9 @@ from bot.flows.base import (
     Invalid,
     Label,
     Msg,
-    Options,
     Reply,
 )
+from bot.flows.org_picker import OrgPicker, org_names
 from bot.services import broadcasts, people
 from bot.services.broadcasts import (
     CAPTION_LIMIT,
@@ -36,12 +36,10 @@ from bot.services.broadcasts import (
     clean_html,
     count_audience,
 )
-from storage import orgs_repo
 from storage.broadcast_models import Broadcast, BroadcastStatus
 from storage.models import OrgLevel, Role
 
 PREFIX_ROOM = 100  # room for the reminder's first line
-ORG_CHOICES = 30
 EXCERPT = 60
 BAR_WIDTH = 20
 MAX_SCHEDULE = timedelta(days=60)
@@ -123,32 +121,7 @@ async def role_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     return choices
 
 
-async def org_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
-    """The first orgs of the scope in tree order; typing part of a name finds others."""
-    scope = await _scope(ctx)
-    orgs = await orgs_repo.list_orgs(session=ctx.session, within=scope.org)
-    return _org_options(model, orgs[:ORG_CHOICES])
-
-
-def _org_options(model: FormModel, orgs: Any) -> list[Choice]:
-    # Ticked orgs are shown by name in the summary, so remember every name offered.
-    names = model.ctx.setdefault("org_names", {})
-    for org in orgs:
-        names[str(org.id)] = org.name
-    return [Choice(org.id, org.name) for org in orgs]
-
-
-async def search_orgs(inp: Input, ctx: FlowContext, model: FormModel) -> Options:
-    """Typed part of a name → matching orgs of the scope, to tick."""
-    if inp.kind is not InputKind.TEXT or not inp.text.strip():
-        raise Invalid("form.expect_text")
-    scope = await _scope(ctx)
-    matches = await orgs_repo.search_orgs(
-        session=ctx.session, text=inp.text.strip()[:50], within=scope.org, limit=ORG_CHOICES
-    )
-    if not matches:
-        raise Invalid("broadcast.no_org_match", text=inp.text.strip()[:50])
-    return Options(_org_options(model, matches))
+ORGS = OrgPicker(_scope, "broadcast.no_org_match")
 
 
 async def parse_text(inp: Input, ctx: FlowContext, model: FormModel) -> str:
@@ -247,13 +220,11 @@ class BroadcastForm(FormSpec):
             "orgs",
             prompt="broadcast.ask_orgs",
             label="broadcast.label.orgs",
-            choices=org_choices,
-            parse=search_orgs,
+            choices=ORGS.choices,
+            parse=ORGS.search,
             multi=True,
             when=lambda data: data.get("audience") == "orgs",
-            display=lambda value, model: Msg(
-                "form.list", items=[_org_name(model, v) for v in value or []]
-            ),
+            display=org_names,
         ),
         FieldSpec(
             "role",
@@ -322,10 +293,6 @@ class BroadcastForm(FormSpec):
             return Reply([Msg(refusal.key, refusal.params)])
         button = Button(Msg("broadcast.button.preview"), f"bc|{draft.id}|v")
         return Reply([Msg("broadcast.draft_saved", count=count)], [[button]])
-
-
-def _org_name(model: FormModel, org_id: Any) -> Label:
-    return str(model.ctx.get("org_names", {}).get(str(org_id), org_id))
 
 
 def _audience(data: dict[str, Any]) -> Audience:

@@ -53,15 +53,15 @@ def _strip_tags(text: str) -> str:
 
 def render_markup(locale: str | None, buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
     """The inline keyboard of a reply, or None when it has no buttons."""
-    rows = [
-        [
-            InlineKeyboardButton(render_label(locale, b.label, markup=False), callback_data=b.data)
-            for b in row
-        ]
-        for row in buttons
-        if row
-    ]
+    rows = [[_inline_button(locale, b) for b in row] for row in buttons if row]
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _inline_button(locale: str | None, button: Button) -> InlineKeyboardButton:
+    text = render_label(locale, button.label, markup=False)
+    if button.url:
+        return InlineKeyboardButton(text, url=button.url)
+    return InlineKeyboardButton(text, callback_data=button.data)
 
 
 async def answer_query(query: CallbackQuery | None, locale: str | None, toast: Msg | None) -> None:
