@@ -19,7 +19,17 @@ from telegram.request import BaseRequest
 from bot import broadcaster, group_edits, scheduler
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.handlers import activities, ask, broadcast, errors, forms, groups, guards, start
+from bot.handlers import (
+    activities,
+    ask,
+    broadcast,
+    errors,
+    forms,
+    groups,
+    guards,
+    members,
+    start,
+)
 from bot.handlers import reminders as reminder_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import tasks as task_handlers
@@ -27,6 +37,7 @@ from bot.i18n import SUPPORTED, t
 from bot.menu import GUEST, commands_for, group_commands
 from bot.processor import PerChatUpdateProcessor
 from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
+from bot.services.people import INVITE_LINKS, InviteLinks
 from bot.services.policy import PolicyLibrary
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_to_head
@@ -73,6 +84,7 @@ def build_application(
         clock=clock,
         services={
             "policy": PolicyLibrary(settings.data_dir, settings.corpus_dir),
+            INVITE_LINKS: InviteLinks(settings.bot_username),
             group_edits.SERVICE_KEY: group_edits.CountEdits(clock),
         },
     )
@@ -95,6 +107,7 @@ def _register_handlers(application: Application) -> None:
     application.add_handlers(reminder_handlers.handlers())  # /remind and its delete buttons
     application.add_handlers(task_handlers.handlers())  # /newtask, /tasks, report form, board
     application.add_handlers(stats_handlers.handlers())  # /stats, /export and their buttons
+    application.add_handlers(members.handlers())  # /members: people, their changes, invites
     # The typed 自定义 range is caught in group -1, before the form engine would parse it.
     application.add_handlers(stats_handlers.early_handlers(), group=-1)
     application.add_handlers(ask.handlers())  # /ask, /docs, questions, documents from admins

@@ -8,14 +8,16 @@ never do (their alphabet is lower-case letters and digits), so ``/start <payload
 read as an invite code and an invite code is never read as a payload.
 
 The handlers that open each payload register in `ROUTES` (bot/handlers/groups.py wires them);
-this module imports nothing from Telegram, so flows build their buttons with it too.
+this module imports nothing from Telegram, so flows build their link buttons with it too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+
+from bot.services.people import INVITE_LINKS
 
 PREFIX = "go"
 FILL = "fill"
@@ -39,9 +41,13 @@ def parse(text: str) -> tuple[str, str] | None:
     return (match.group(1), match.group(2) or "") if match else None
 
 
-def url(bot_username: str, start: str) -> str:
-    """The link that opens the private chat with the bot and sends ``/start <payload>``."""
-    return f"https://t.me/{bot_username}?start={start}"
+def link(services: Mapping[str, Any], name: str, arg: int | None = None) -> str:
+    """``https://t.me/<BOT_USERNAME>?start=<payload>``: opens the private chat at ``name``.
+
+    ``services``: the runtime's (``FlowContext.services``), whose invite links know the bot's
+    username; an invite's link and this one differ only in the payload.
+    """
+    return services[INVITE_LINKS].link(payload(name, arg))
 
 
 def find(text: str) -> tuple[Callable[..., Any], str] | None:

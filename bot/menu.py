@@ -38,6 +38,7 @@ MENU: list[MenuCommand] = [
     MenuCommand("stats", "cmd.stats", MEMBERS),
     MenuCommand("export", "cmd.export", ADMINS),
     MenuCommand("broadcast", "cmd.broadcast", ADMINS),
+    MenuCommand("members", "cmd.members", ADMINS),
     MenuCommand("remind", "cmd.remind", MEMBERS),
 ]
 

@@ -5,6 +5,7 @@ from storage import (  # noqa: F401
     broadcast_models,
     group_models,
     knowledge_models,
+    member_models,
     models,
     reminder_models,
     task_models,

@@ -325,6 +325,7 @@ REDIRECTED = [
     "me",
     "lang",
     "cancel",
+    "members",
 ]
 
 

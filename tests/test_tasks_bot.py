@@ -53,11 +53,16 @@ def chats(bot: BotHarness) -> None:
 
 
 async def new_county_task(
-    bot: BotHarness, deadline: str = "3月30日", *, notice: bytes | None = None
+    bot: BotHarness,
+    deadline: str = "3月30日",
+    *,
+    notice: bytes | None = None,
+    notice_name: str = "通知.docx",
+    title: str = "2026年一季度科普工作落实情况",
 ) -> list:
     """/newtask to every county association under Hohhot, default sections and indicators."""
     await bot.text(ADMIN, "/newtask")
-    await bot.text(ADMIN, "2026年一季度科普工作落实情况")
+    await bot.text(ADMIN, title)
     await bot.text(ADMIN, "请按栏目如实填写。")
     await bot.text(ADMIN, deadline)
     await bot.press(ADMIN, "一次性")
@@ -68,10 +73,25 @@ async def new_county_task(
     if notice is None:
         await bot.press(ADMIN, "跳过")
     else:
-        await bot.feed(bot.factory.document(ADMIN, notice, "通知.docx"))
+        await bot.feed(bot.factory.document(ADMIN, notice, notice_name))
         await bot.press(ADMIN, "完成")
     await bot.press(ADMIN, "去核对")
     return await bot.press(ADMIN, "确认提交")
+
+
+async def submit_report(
+    bot: BotHarness, user: TgUser, first: str, indicators: str | None = None
+) -> list:
+    """Press 填报 on the newest keyboard, fill the first section, pass the others, no files."""
+    await bot.press(user, "填报")
+    await bot.text(user, first)
+    for _ in range(5):
+        await bot.press(user, "下一栏")
+    if indicators:
+        await bot.text(user, indicators)
+    await bot.press(user, "确认无误")
+    await bot.press(user, "跳过")
+    return await bot.press(user, "确认提交")
 
 
 async def only_cycle(sessions) -> int:
@@ -252,14 +272,7 @@ async def test_export_workbook_has_a_row_per_org_and_totals(settings, clock, ses
     async with running_bot(settings, clock) as bot:
         chats(bot)
         await new_county_task(bot)
-        await bot.press(SAIHAN, "填报")
-        await bot.text(SAIHAN, "工作抓手内容")
-        for _ in range(5):
-            await bot.press(SAIHAN, "下一栏")
-        await bot.text(SAIHAN, "活动场次 4")
-        await bot.press(SAIHAN, "确认无误")
-        await bot.press(SAIHAN, "跳过")
-        await bot.press(SAIHAN, "确认提交")
+        await submit_report(bot, SAIHAN, "工作抓手内容", "活动场次 4")
         await bot.text(ADMIN, "/tasks")
         await bot.press(ADMIN, "进度：")
         calls = await bot.press(ADMIN, "导出 Excel")

@@ -6,6 +6,8 @@ import html
 import re
 
 from bot.flows.base import Button, FlowContext, Html, Input, InputKind, Msg, Reply
+from bot.flows.citation import citation
+from bot.flows.task_hint import task_hint
 from bot.services.knowledge import Hit
 from bot.services.knowledge.question import MAX_QUESTION_CHARS, asks_something
 from bot.services.policy import PolicyLibrary, log_question, logged_question
@@ -58,12 +60,11 @@ def bold_terms(text: str, terms: list[str]) -> Html:
 
 
 def source_line(hit: Hit) -> Msg:
-    """《title》 (issuer, date) › section."""
+    """《title》 (issuer, 文号, date) › section."""
     return Msg(
         "ask.source",
         title=hit.title,
-        issuer=hit.issuer or Msg("ask.unknown_issuer"),
-        date=hit.date or Msg("ask.undated"),
+        details=citation(hit.issuer, hit.doc_number, hit.date),
         section=hit.section or Msg("ask.no_section"),
     )
 
@@ -90,7 +91,11 @@ async def answer(ctx: FlowContext, library: PolicyLibrary, question: str) -> Rep
     if len(hits) > 1:
         buttons.insert(0, Button(Msg("ask.button.more"), f"ask|m|{log.id}"))
     passage = bold_terms(best.text, terms)
-    return Reply([Msg("ask.answer", passage=passage, source=source_line(best))], [buttons])
+    hint, hint_buttons = await task_hint(ctx, question, best)
+    return Reply(
+        [Msg("ask.answer", passage=passage, source=source_line(best)), *hint],
+        [buttons, *hint_buttons],
+    )
 
 
 async def more_sources(ctx: FlowContext, library: PolicyLibrary, question_id: int) -> Reply:

@@ -64,15 +64,11 @@ Label = Msg | str  # a str label is shown as it is (an org's name, a user's own 
 
 @dataclass(frozen=True)
 class Button:
-    """An inline button: what it says and the callback data it sends.
-
-    With ``start`` (a payload of bot/deeplinks.py) it is a link instead, which opens the
-    private chat with the bot there: what a group gets for a form.
-    """
+    """An inline button: what it says and the callback data it sends (or the link it opens)."""
 
     label: Label
     data: str = ""
-    start: str | None = None
+    url: str | None = None  # a link button (sharing an invite) sends no callback
 
 
 @dataclass(frozen=True)
@@ -273,6 +269,8 @@ class FormSpec:
     name: ClassVar[str]
     fields: ClassVar[Sequence[FieldSpec]]
     summary_key: ClassVar[str] = "form.summary"
+    # A one-step picker: its answer is the whole form, so it confirms without a summary.
+    confirm_without_summary: ClassVar[bool] = False
     _machine: AsyncMachine | None = None
 
     @classmethod

@@ -24,9 +24,9 @@ from bot.flows.base import (
     Invalid,
     Label,
     Msg,
-    Options,
     Reply,
 )
+from bot.flows.org_picker import OrgPicker, org_names
 from bot.services import broadcasts, groups, people
 from bot.services.broadcasts import (
     CAPTION_LIMIT,
@@ -38,12 +38,11 @@ from bot.services.broadcasts import (
     clean_html,
     count_audience,
 )
-from storage import orgs_repo
 from storage.broadcast_models import Broadcast, BroadcastStatus
 from storage.models import OrgLevel, Role
 
 PREFIX_ROOM = 100  # room for the reminder's first line
-ORG_CHOICES = 30
+GROUP_CHOICES = 30  # work groups offered as an audience
 EXCERPT = 60
 BAR_WIDTH = 20
 MAX_SCHEDULE = timedelta(days=60)
@@ -112,7 +111,7 @@ async def group_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     bound = await groups.groups_in_scope(ctx.session, scope)
     names = model.ctx.setdefault("group_names", {})
     choices = []
-    for group, org in bound[:ORG_CHOICES]:
+    for group, org in bound[:GROUP_CHOICES]:
         label = Msg("broadcast.group_choice", title=group.title, org=org.name)
         names[str(group.id)] = label.to_json()
         choices.append(Choice(group.id, label))
@@ -142,32 +141,7 @@ async def role_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     return choices
 
 
-async def org_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
-    """The first orgs of the scope in tree order; typing part of a name finds others."""
-    scope = await _scope(ctx)
-    orgs = await orgs_repo.list_orgs(session=ctx.session, within=scope.org)
-    return _org_options(model, orgs[:ORG_CHOICES])
-
-
-def _org_options(model: FormModel, orgs: Any) -> list[Choice]:
-    # Ticked orgs are shown by name in the summary, so remember every name offered.
-    names = model.ctx.setdefault("org_names", {})
-    for org in orgs:
-        names[str(org.id)] = org.name
-    return [Choice(org.id, org.name) for org in orgs]
-
-
-async def search_orgs(inp: Input, ctx: FlowContext, model: FormModel) -> Options:
-    """Typed part of a name → matching orgs of the scope, to tick."""
-    if inp.kind is not InputKind.TEXT or not inp.text.strip():
-        raise Invalid("form.expect_text")
-    scope = await _scope(ctx)
-    matches = await orgs_repo.search_orgs(
-        session=ctx.session, text=inp.text.strip()[:50], within=scope.org, limit=ORG_CHOICES
-    )
-    if not matches:
-        raise Invalid("broadcast.no_org_match", text=inp.text.strip()[:50])
-    return Options(_org_options(model, matches))
+ORGS = OrgPicker(_scope, "broadcast.no_org_match")
 
 
 async def parse_text(inp: Input, ctx: FlowContext, model: FormModel) -> str:
@@ -266,13 +240,11 @@ class BroadcastForm(FormSpec):
             "orgs",
             prompt="broadcast.ask_orgs",
             label="broadcast.label.orgs",
-            choices=org_choices,
-            parse=search_orgs,
+            choices=ORGS.choices,
+            parse=ORGS.search,
             multi=True,
             when=lambda data: data.get("audience") == "orgs",
-            display=lambda value, model: Msg(
-                "form.list", items=[_org_name(model, v) for v in value or []]
-            ),
+            display=org_names,
         ),
         FieldSpec(
             "role",
@@ -359,10 +331,6 @@ class BroadcastForm(FormSpec):
 def counted(key: str, to_groups: bool) -> str:
     """The key of a message that counts recipients: people, or work groups."""
     return f"{key}_groups" if to_groups else key
-
-
-def _org_name(model: FormModel, org_id: Any) -> Label:
-    return str(model.ctx.get("org_names", {}).get(str(org_id), org_id))
 
 
 def _group_name(model: FormModel, group_id: Any) -> Label:

@@ -24,10 +24,9 @@ TITLE_SHOWN = 20  # characters of a task's title on its 填报 button
 BIND_PREFIX = "grp"
 
 
-def open_private(command: str, name: str | None = None, arg: int | None = None) -> Reply:
+def open_private(ctx: FlowContext, command: str) -> Reply:
     """A form or personal command sent in the group: a button that opens it in private."""
-    link = deeplinks.payload(name or command, arg)
-    button = Button(Msg("group.button.open_private"), start=link)
+    button = Button(Msg("group.button.open_private"), url=deeplinks.link(ctx.services, command))
     return Reply([Msg("group.private_only", command=f"/{command}")], [[button]])
 
 
@@ -35,7 +34,7 @@ async def help_reply(ctx: FlowContext) -> Reply:
     """/help or /start in a group: what works here, and whether the group is bound."""
     org = await groups.bound_org(ctx.session, ctx.chat_id)
     state = Msg("group.bound_to", org=org.name) if org else Msg("group.unbound_hint")
-    button = Button(Msg("group.button.open_private"), start=deeplinks.payload("help"))
+    button = Button(Msg("group.button.open_private"), url=deeplinks.link(ctx.services, "help"))
     return Reply([Msg("group.help"), state], [[button]])
 
 
@@ -101,9 +100,9 @@ async def tasks(ctx: FlowContext) -> Reply:
                 missing=item.missing,
             )
         )
-        link = deeplinks.payload(deeplinks.FILL, item.cycle.id)
+        link = deeplinks.link(ctx.services, deeplinks.FILL, item.cycle.id)
         label = Msg("group.button.fill", title=_short(item.task.title))
-        buttons.append([Button(label, start=link)])
+        buttons.append([Button(label, url=link)])
     texts.append(Msg("group.tasks_footer"))
     return Reply(texts, buttons)
 

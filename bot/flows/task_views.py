@@ -100,7 +100,8 @@ async def _group_notices(ctx: FlowContext, task: ReportTask, cycle: TaskCycle) -
     if scope is None or in_quiet_hours(ctx.now, ctx.tz):
         return []
     asked = await groups.groups_asked(ctx.session, task.id, scope)  # type: ignore[arg-type]
-    fill = Button(Msg("task.button.fill"), start=deeplinks.payload(deeplinks.FILL, cycle.id))
+    link = deeplinks.link(ctx.services, deeplinks.FILL, cycle.id)
+    fill = Button(Msg("task.button.fill"), url=link)
     text = _announcement(ctx, task, cycle).texts
     return [Notice(group.chat_id, group.locale, Reply(text, [[fill]])) for group in asked]
 
@@ -184,19 +185,19 @@ async def _member_part(
         return
     texts.append(Msg("task.mine_header", org=org.name))
     for task, cycle, submission in mine[:LIST_MAX]:
-        texts.append(_member_line(ctx, task, cycle, submission))
-        rows.append(
-            [
-                Button(
-                    Msg("task.button.open", title=_short(task.title)), f"{PREFIX}:fill:{cycle.id}"
-                )
-            ]
-        )
+        texts.append(member_line(ctx, task, cycle, submission))
+        rows.append([open_button(task, cycle)])
 
 
-def _member_line(
+def open_button(task: ReportTask, cycle: TaskCycle) -> Button:
+    """The "填报：<title>" button: the report form of one of several tasks listed together."""
+    return Button(Msg("task.button.open", title=_short(task.title)), f"{PREFIX}:fill:{cycle.id}")
+
+
+def member_line(
     ctx: FlowContext, task: ReportTask, cycle: TaskCycle, submission: ReportSubmission | None
 ) -> Msg:
+    """One task of a member's org: title, deadline, days left (or submitted, or overdue)."""
     if submission is not None:
         state = Msg("task.state.late" if submission.late else "task.state.done")
     else:

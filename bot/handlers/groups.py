@@ -35,12 +35,12 @@ from bot.flows.base import FlowContext, Msg, Reply
 from bot.flows.library import list_documents
 from bot.group_edits import SERVICE_KEY as COUNTS_KEY
 from bot.group_edits import CountEdits
-from bot.handlers import activities, ask, broadcast, start
+from bot.handlers import activities, ask, broadcast, members, start
 from bot.handlers import reminders as reminder_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import tasks as task_handlers
 from bot.handlers.common import respond
-from bot.handlers.render import render_markup, username_of
+from bot.handlers.render import render_markup
 from bot.runtime import StabotContext
 from bot.services import groups
 from bot.services.groups import ChatInfo
@@ -52,7 +52,7 @@ GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
 FILL_BUTTON = re.compile(r"^task:fill:(\d+)$")
 
 # Forms and personal commands: in a group they answer with a button that opens the private
-# chat, where ``/start go_<name>`` runs the same handler. (/members: add its handler here.)
+# chat, where ``/start go_<name>`` runs the same handler.
 PRIVATE_COMMANDS: dict[str, Handler] = {
     "log": activities.log,
     "mylogs": activities.my_logs,
@@ -67,6 +67,7 @@ PRIVATE_COMMANDS: dict[str, Handler] = {
     "cancel": start.cancel,
     "tasks": task_handlers.tasks,
     "help": start.help_command,
+    "members": members.members_command,
 }
 
 
@@ -76,17 +77,17 @@ PRIVATE_COMMANDS: dict[str, Handler] = {
 async def command(update: Update, context: StabotContext) -> None:
     """A command in a group: answered for the group, pointed to private, or ignored."""
     name, target, args = _parse_command(update.effective_message.text or "")
-    mine = not target or target.lower() == (username_of(context.bot) or "").lower()
+    mine = not target or target.lower() == context.bot.username.lower()
     if mine and update.effective_user is not None:
         if name in GROUP_COMMANDS:
             await GROUP_COMMANDS[name](update, context, args)
         elif name in PRIVATE_COMMANDS:
-            await respond(update, context, lambda ctx: _private(name), quote=True)
+            await respond(update, context, lambda ctx: _private(ctx, name), quote=True)
     raise ApplicationHandlerStop
 
 
-async def _private(name: str) -> Reply:
-    return flow.open_private(name)
+async def _private(ctx: FlowContext, name: str) -> Reply:
+    return flow.open_private(ctx, name)
 
 
 def _parse_command(text: str) -> tuple[str, str, str]:
@@ -151,7 +152,7 @@ async def text(update: Update, context: StabotContext) -> None:
 
 def addressed_text(message: Message, bot: Bot) -> str | None:
     """The text with the bot's mentions taken out, when it is meant for the bot; else None."""
-    username = (username_of(bot) or "").lower()
+    username = bot.username.lower()
     mentions = [
         part
         for entity, part in message.parse_entities(
@@ -199,7 +200,7 @@ async def button(update: Update, context: StabotContext) -> None:
         chat = _chat_info(update)
         await respond(update, context, lambda ctx: flow.bind(ctx, chat, org_id))
     elif match := FILL_BUTTON.match(data):
-        await _open_fill(query, context.bot, int(match.group(1)))
+        await _open_fill(query, context, int(match.group(1)))
     else:  # a private chat's button forwarded here, or forged: nothing shows in the group
         await respond(update, context, lambda ctx: _toast("group.private_button"))
     raise ApplicationHandlerStop
@@ -209,9 +210,9 @@ async def _toast(key: str) -> Reply:
     return Reply([], toast=Msg(key))
 
 
-async def _open_fill(query: CallbackQuery, bot: Bot, cycle_id: int) -> None:
+async def _open_fill(query: CallbackQuery, context: StabotContext, cycle_id: int) -> None:
     """A 填报 button pressed in a group opens the report form in the private chat."""
-    link = deeplinks.url(username_of(bot) or "", deeplinks.payload(deeplinks.FILL, cycle_id))
+    link = deeplinks.link(context.rt.services, deeplinks.FILL, cycle_id)
     try:
         await query.answer(url=link)
     except TelegramError as error:  # too old to answer: nothing else to do

@@ -18,7 +18,6 @@ from telegram import (
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot import deeplinks
 from bot.flows.base import Button, Html, Label, Msg, Reply
 from bot.i18n import t
 
@@ -59,36 +58,17 @@ def _strip_tags(text: str) -> str:
     return _TAG.sub("", text)
 
 
-def render_markup(
-    locale: str | None, buttons: list[list[Button]], bot_username: str | None = None
-) -> InlineKeyboardMarkup | None:
-    """The inline keyboard of a reply, or None when it has no buttons.
-
-    Deep-link buttons (``Button.start``) need the bot's username; without it they are left out.
-    """
-    rows = [
-        [_inline_button(locale, b, bot_username) for b in row if b.start is None or bot_username]
-        for row in buttons
-    ]
-    rows = [row for row in rows if row]
+def render_markup(locale: str | None, buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
+    """The inline keyboard of a reply, or None when it has no buttons."""
+    rows = [[_inline_button(locale, b) for b in row] for row in buttons if row]
     return InlineKeyboardMarkup(rows) if rows else None
 
 
-def _inline_button(
-    locale: str | None, button: Button, bot_username: str | None
-) -> InlineKeyboardButton:
+def _inline_button(locale: str | None, button: Button) -> InlineKeyboardButton:
     text = render_label(locale, button.label, markup=False)
-    if button.start is not None and bot_username:
-        return InlineKeyboardButton(text, url=deeplinks.url(bot_username, button.start))
+    if button.url:
+        return InlineKeyboardButton(text, url=button.url)
     return InlineKeyboardButton(text, callback_data=button.data)
-
-
-def username_of(bot: Bot) -> str | None:
-    """The bot's username, known once it has asked Telegram who it is (``get_me``)."""
-    try:
-        return bot.username
-    except RuntimeError:  # not initialised: deep-link buttons are left out
-        return None
 
 
 async def answer_query(query: CallbackQuery | None, locale: str | None, toast: Msg | None) -> None:
@@ -120,7 +100,7 @@ async def deliver(
     if not reply.texts:
         return None
     text = render_text(locale, reply)
-    markup = render_markup(locale, reply.buttons, username_of(bot))
+    markup = render_markup(locale, reply.buttons)
     pressed = query.message if query and isinstance(query.message, Message) else None
     if reply.edit and pressed is not None and await _edit(pressed, text, markup):
         return pressed.message_id
@@ -160,7 +140,7 @@ async def notify(bot: Bot, chat_id: int, locale: str | None, reply: Reply) -> bo
             chat_id,
             render_text(locale, reply),
             parse_mode=ParseMode.HTML,
-            reply_markup=render_markup(locale, reply.buttons, username_of(bot)),
+            reply_markup=render_markup(locale, reply.buttons),
         )
     except Forbidden:
         return False

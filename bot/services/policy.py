@@ -83,10 +83,13 @@ class PolicyLibrary:
         return await self._run(lambda kb: kb.document_at(path.name))
 
     async def add(
-        self, path: Path, *, title: str, date: str | None
+        self, path: Path, *, title: str, date: str | None, doc_number: str | None = None
     ) -> tuple[DocumentInfo, DocumentInfo | None]:
-        """Index a file with the confirmed title and date: it, and the version it replaced."""
-        override = Metadata(title=title, date=date)
+        """Index a file with the confirmed title, date and number: it, and what it replaced.
+
+        A date or number left empty stays empty: the admin saw what the text gave and removed it.
+        """
+        override = Metadata(title=title, date=date or "", doc_number=doc_number or "")
         async with self._writing:
             return await self._run(lambda kb: kb.put_file(path, override))
 
