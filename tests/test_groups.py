@@ -24,7 +24,7 @@ from storage import groups_repo, users_repo
 from storage.db import transaction
 from storage.group_models import GroupChat
 from storage.models import ConversationState, Role
-from tests import test_ask_chat
+from tests import test_ask_chat, test_ask_tasks
 from tests.conftest import SUPERADMIN_ID
 from tests.harness import BotHarness, demo_tree, running_bot, sent_texts, toasts
 from tests.test_broadcast import FakeSleep
@@ -419,6 +419,20 @@ async def test_ask_in_a_group_answers_for_everyone(kb_settings, clock, sessions,
 
         calls = await bot.feed(bot.factory.command(SAIHAN, "ask", None, group))
         assert "请在 /ask 后面写上问题" in sent_texts(calls)[0]
+
+
+async def test_an_answer_in_a_group_names_nobodys_task(kb_settings, clock, tree):
+    async with running_bot(kb_settings, clock) as bot:
+        await test_ask_tasks.publish_with_the_notice(bot)  # a task of 赛罕区科协, among others
+        group = bot.factory.group()
+        question = test_ask_tasks.QUESTION
+        calls = await bot.feed(bot.factory.command(SAIHAN, "ask", question, group))
+        text = sent_texts(calls)[0]
+        assert "12月9日" in text and "2026年一季度" not in text
+        assert bot.button_texts(group["id"]) == ["更多来源", "查看全文"]
+        bot.api.register_chat(SAIHAN.private_chat())
+        calls = await bot.text(SAIHAN, f"/ask {question}")
+        assert test_ask_tasks.HINT in sent_texts(calls)[0]  # in private, the asker's own task
 
 
 async def test_ask_in_a_supergroup_in_english(kb_settings, clock, tree):
