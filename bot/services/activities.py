@@ -17,6 +17,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.services import people
 from bot.services.knowledge.question import asks_something
 from storage import activities_repo, orgs_repo
+from storage.activities_repo import ActivityMatch
 from storage.activity_models import PLACE_MAX, Activity
 from storage.models import Org, User
 
@@ -570,23 +571,31 @@ class Page:
     total: int
 
 
-async def my_page(session: AsyncSession, telegram_id: int, page: int) -> Page:
+async def my_page(
+    session: AsyncSession, telegram_id: int, page: int, match: ActivityMatch | None = None
+) -> Page:
     """Page ``page`` (from 0) of the user's activities, newest first; clamped to the last."""
-    total = await activities_repo.count_by(session=session, telegram_id=telegram_id)
+    total = await activities_repo.count_by(session=session, telegram_id=telegram_id, match=match)
     page, pages = _clamp(page, total)
     items = await activities_repo.page_by(
-        session=session, telegram_id=telegram_id, offset=page * PAGE_SIZE, limit=PAGE_SIZE
+        session=session,
+        telegram_id=telegram_id,
+        offset=page * PAGE_SIZE,
+        limit=PAGE_SIZE,
+        match=match,
     )
     return Page(items, page, pages, total)
 
 
-async def org_page(session: AsyncSession, scope: people.Scope, page: int) -> Page:
+async def org_page(
+    session: AsyncSession, scope: people.Scope, page: int, match: ActivityMatch | None = None
+) -> Page:
     """Page ``page`` of the activities an admin's subtree holds, whoever logged them."""
     path = scope.org.path if scope.org is not None else None
-    total = await activities_repo.count_in(session=session, path=path)
+    total = await activities_repo.count_in(session=session, path=path, match=match)
     page, pages = _clamp(page, total)
     items = await activities_repo.page_in(
-        session=session, path=path, offset=page * PAGE_SIZE, limit=PAGE_SIZE
+        session=session, path=path, offset=page * PAGE_SIZE, limit=PAGE_SIZE, match=match
     )
     return Page(items, page, pages, total)
 
