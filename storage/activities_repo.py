@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.activity_models import Activity, ActivitySearch
 from storage.models import Org
+from storage.sql_functions import contains_text
 
 
 async def add_activity(*, session: AsyncSession, activity: Activity) -> Activity:
@@ -65,12 +66,12 @@ def _matching(match: ActivityMatch | None, path: str | None = None) -> list[Any]
 
 
 def _keyword_hits(word: str, types: tuple[str, ...], path: str | None) -> list[Any]:
-    # lower(x) LIKE lower('%word%') with % _ / escaped: portable, and case-blind for Latin
-    # letters on both databases. No index serves a substring; the list's own scope (the
-    # user's, or the subtree's orgs) picks the rows through its index first.
+    # LIKE '%word%' (ILIKE on PostgreSQL) with % _ / escaped. No index serves a substring;
+    # the list's own scope (the user's, or the subtree's orgs) picks the rows through its
+    # index first.
     texts = (Activity.title, Activity.place, Activity.summary, Activity.type_other)
-    hits = [col(column).icontains(word, autoescape=True) for column in texts]
-    orgs = select(Org.id).where(col(Org.name).icontains(word, autoescape=True))
+    hits = [contains_text(column, word) for column in texts]
+    orgs = select(Org.id).where(contains_text(Org.name, word))
     if path is not None:
         orgs = orgs.where(col(Org.path).startswith(path))
     hits.append(col(Activity.org_id).in_(orgs))
@@ -89,16 +90,22 @@ async def _count(session: AsyncSession, where: Sequence[Any]) -> int:
 
 
 async def _page(
-    session: AsyncSession, where: Sequence[Any], offset: int, limit: int
-) -> Sequence[Activity]:
-    query = (
-        select(Activity)
-        .where(*where)
-        .order_by(col(Activity.day).desc(), col(Activity.id).desc())
-        .offset(offset)
-        .limit(limit)
-    )
-    return (await session.exec(query)).all()
+    session: AsyncSession,
+    where: Sequence[Any],
+    offset: int,
+    limit: int,
+    match: ActivityMatch | None,
+) -> tuple[Sequence[Activity], int | None]:
+    order = (col(Activity.day).desc(), col(Activity.id).desc())
+    if match is None or not match.keyword:
+        # The total is a count the indexes answer alone; the page needs only its own rows.
+        query = select(Activity).where(*where).order_by(*order).offset(offset).limit(limit)
+        return (await session.exec(query)).all(), None
+    # A keyword reads every row of the scope anyway: the total comes with the page
+    # (count(*) OVER ()), one pass instead of two, which halves a search over a province.
+    counted = select(Activity, func.count().over()).where(*where).order_by(*order)
+    rows = (await session.exec(counted.offset(offset).limit(limit))).all()
+    return [row[0] for row in rows], (int(rows[0][1]) if rows else None)
 
 
 async def count_by(
@@ -115,9 +122,10 @@ async def page_by(
     offset: int,
     limit: int,
     match: ActivityMatch | None = None,
-) -> Sequence[Activity]:
-    """A page of the user's activities (optionally matching a search), newest day first."""
-    return await _page(session, [*_mine(telegram_id), *_matching(match)], offset, limit)
+) -> tuple[Sequence[Activity], int | None]:
+    """A page of the user's activities (optionally matching a search), newest day first, and
+    how many match in all when that came cheaply with the page (else None: `count_by`)."""
+    return await _page(session, [*_mine(telegram_id), *_matching(match)], offset, limit, match)
 
 
 def _in_subtree(path: str | None) -> tuple:
@@ -142,9 +150,11 @@ async def page_in(
     offset: int,
     limit: int,
     match: ActivityMatch | None = None,
-) -> Sequence[Activity]:
-    """A page of the activities of the orgs under ``path``, newest day first."""
-    return await _page(session, [*_in_subtree(path), *_matching(match, path)], offset, limit)
+) -> tuple[Sequence[Activity], int | None]:
+    """A page of the activities of the orgs under ``path``, newest day first, and the total
+    when it came with the page (else None: `count_in`)."""
+    where = [*_in_subtree(path), *_matching(match, path)]
+    return await _page(session, where, offset, limit, match)
 
 
 async def save_search(*, session: AsyncSession, search: ActivitySearch) -> ActivitySearch:

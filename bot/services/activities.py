@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -575,16 +575,16 @@ async def my_page(
     session: AsyncSession, telegram_id: int, page: int, match: ActivityMatch | None = None
 ) -> Page:
     """Page ``page`` (from 0) of the user's activities, newest first; clamped to the last."""
-    total = await activities_repo.count_by(session=session, telegram_id=telegram_id, match=match)
-    page, pages = _clamp(page, total)
-    items = await activities_repo.page_by(
-        session=session,
-        telegram_id=telegram_id,
-        offset=page * PAGE_SIZE,
-        limit=PAGE_SIZE,
-        match=match,
-    )
-    return Page(items, page, pages, total)
+
+    def fetch(offset: int) -> Awaitable[tuple[Sequence[Activity], int | None]]:
+        return activities_repo.page_by(
+            session=session, telegram_id=telegram_id, offset=offset, limit=PAGE_SIZE, match=match
+        )
+
+    def count() -> Awaitable[int]:
+        return activities_repo.count_by(session=session, telegram_id=telegram_id, match=match)
+
+    return await _paged(fetch, count, page)
 
 
 async def org_page(
@@ -592,12 +592,31 @@ async def org_page(
 ) -> Page:
     """Page ``page`` of the activities an admin's subtree holds, whoever logged them."""
     path = scope.org.path if scope.org is not None else None
-    total = await activities_repo.count_in(session=session, path=path, match=match)
-    page, pages = _clamp(page, total)
-    items = await activities_repo.page_in(
-        session=session, path=path, offset=page * PAGE_SIZE, limit=PAGE_SIZE, match=match
-    )
-    return Page(items, page, pages, total)
+
+    def fetch(offset: int) -> Awaitable[tuple[Sequence[Activity], int | None]]:
+        return activities_repo.page_in(
+            session=session, path=path, offset=offset, limit=PAGE_SIZE, match=match
+        )
+
+    def count() -> Awaitable[int]:
+        return activities_repo.count_in(session=session, path=path, match=match)
+
+    return await _paged(fetch, count, page)
+
+
+async def _paged(
+    fetch: Callable[[int], Awaitable[tuple[Sequence[Activity], int | None]]],
+    count: Callable[[], Awaitable[int]],
+    page: int,
+) -> Page:
+    page = max(page, 0)
+    items, total = await fetch(page * PAGE_SIZE)
+    if total is None:
+        total = await count()
+    clamped, pages = _clamp(page, total)
+    if clamped != page:  # a button from before deletions: the last page there is
+        items = (await fetch(clamped * PAGE_SIZE))[0]
+    return Page(items, clamped, pages, total)
 
 
 def _clamp(page: int, total: int) -> tuple[int, int]:
