@@ -4,28 +4,25 @@
     STABOT_BENCH_DATABASE_URL=postgresql://user@host:5432/db python benchmarks/mylogs_search.py
 
 Times one result page (the count and the page's five rows, as /mylogs shows them) of: the
-province admin's whole list, a province admin's keyword that matches one record (every row of the subtree is read), a keyword
-that names a type (全国科普日), a month; a city admin's keyword; a liaison's keyword in their
-own records. CPU seconds (time.process_time) and wall seconds, the best and the median of
-``--repeat`` runs, in one process after a warm-up query.
+province admin's whole list; a province admin's keyword that matches one record (every row of
+the subtree is read), a keyword that names a type (全国科普日), a month; a city admin's keyword;
+a liaison's keyword in their own records. CPU seconds (time.process_time) and wall seconds,
+the best and the median of ``--repeat`` runs, in one process after a warm-up query.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.stats import FIRST_USER, TODAY, fill  # noqa: E402
-from bot.config import async_database_url  # noqa: E402
+from benchmarks.stats import FIRST_USER, TODAY, fill, on_each_database  # noqa: E402
 from bot.services import activities as svc  # noqa: E402
 from bot.services import activity_search as search  # noqa: E402
 from bot.services.people import Scope  # noqa: E402
@@ -83,15 +80,7 @@ def main() -> None:
     parser.add_argument("--activities", type=int, default=200_000)
     parser.add_argument("--orgs", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=5)
-    args = parser.parse_args()
-    print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
-    with tempfile.TemporaryDirectory() as folder:
-        run("sqlite", f"sqlite+aiosqlite:///{folder}/bench.db", args)
-    pg = os.environ.get("STABOT_BENCH_DATABASE_URL")
-    if pg:
-        run("postgresql", async_database_url(pg), args)
-    else:
-        print("postgresql  skipped (set STABOT_BENCH_DATABASE_URL)")
+    on_each_database(run, parser.parse_args())
 
 
 if __name__ == "__main__":

@@ -80,6 +80,15 @@ async def new_county_task(
     return await bot.press(ADMIN, "确认提交")
 
 
+async def to_attachments(bot: BotHarness, user: TgUser, text: str) -> None:
+    """填报 on the newest task: ``text`` in the first section, the rest empty, values as given."""
+    await bot.press(user, "填报")
+    await bot.text(user, text)
+    for _ in range(5):
+        await bot.press(user, "下一栏")
+    await bot.press(user, "确认无误")
+
+
 async def only_cycle(sessions) -> int:
     async with transaction(sessions) as session:
         cycles = await tasks_repo.open_cycles(
@@ -199,11 +208,7 @@ async def test_late_report_and_board(settings, clock, sessions, tree):
         chats(bot)
         await new_county_task(bot, "3月20日 12:00")
         clock.set(local(2026, 3, 21, 9))
-        await bot.press(TUMOTE, "填报")
-        await bot.text(TUMOTE, "迟到的报告")
-        for _ in range(5):
-            await bot.press(TUMOTE, "下一栏")
-        await bot.press(TUMOTE, "确认无误")
+        await to_attachments(bot, TUMOTE, "迟到的报告")
         await bot.feed(bot.factory.photo(TUMOTE, b"activity photo"))
         await bot.press(TUMOTE, "完成")
         calls = await bot.press(TUMOTE, "确认提交")
@@ -231,11 +236,7 @@ async def test_the_board_shows_a_reports_photos_and_documents_as_albums(
     async with running_bot(settings, clock) as bot:
         chats(bot)
         await new_county_task(bot)
-        await bot.press(TUMOTE, "填报")
-        await bot.text(TUMOTE, "报告正文")
-        for _ in range(5):
-            await bot.press(TUMOTE, "下一栏")
-        await bot.press(TUMOTE, "确认无误")
+        await to_attachments(bot, TUMOTE, "报告正文")
         for number in range(3):
             await bot.feed(bot.factory.photo(TUMOTE, f"现场{number}".encode()))
         for name in ("签到表.xlsx", "总结.docx"):

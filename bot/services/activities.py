@@ -575,16 +575,8 @@ async def my_page(
     session: AsyncSession, telegram_id: int, page: int, match: ActivityMatch | None = None
 ) -> Page:
     """Page ``page`` (from 0) of the user's activities, newest first; clamped to the last."""
-
-    def fetch(offset: int) -> Awaitable[tuple[Sequence[Activity], int | None]]:
-        return activities_repo.page_by(
-            session=session, telegram_id=telegram_id, offset=offset, limit=PAGE_SIZE, match=match
-        )
-
-    def count() -> Awaitable[int]:
-        return activities_repo.count_by(session=session, telegram_id=telegram_id, match=match)
-
-    return await _paged(fetch, count, page)
+    mine = {"session": session, "telegram_id": telegram_id, "match": match}
+    return await _paged(activities_repo.page_by, activities_repo.count_by, mine, page)
 
 
 async def org_page(
@@ -592,30 +584,23 @@ async def org_page(
 ) -> Page:
     """Page ``page`` of the activities an admin's subtree holds, whoever logged them."""
     path = scope.org.path if scope.org is not None else None
-
-    def fetch(offset: int) -> Awaitable[tuple[Sequence[Activity], int | None]]:
-        return activities_repo.page_in(
-            session=session, path=path, offset=offset, limit=PAGE_SIZE, match=match
-        )
-
-    def count() -> Awaitable[int]:
-        return activities_repo.count_in(session=session, path=path, match=match)
-
-    return await _paged(fetch, count, page)
+    subtree = {"session": session, "path": path, "match": match}
+    return await _paged(activities_repo.page_in, activities_repo.count_in, subtree, page)
 
 
 async def _paged(
-    fetch: Callable[[int], Awaitable[tuple[Sequence[Activity], int | None]]],
-    count: Callable[[], Awaitable[int]],
+    fetch: Callable[..., Awaitable[tuple[Sequence[Activity], int | None]]],
+    count: Callable[..., Awaitable[int]],
+    which: dict[str, Any],
     page: int,
 ) -> Page:
     page = max(page, 0)
-    items, total = await fetch(page * PAGE_SIZE)
-    if total is None:
-        total = await count()
+    items, total = await fetch(**which, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
+    if total is None:  # the page came without its total: count it
+        total = await count(**which)
     clamped, pages = _clamp(page, total)
     if clamped != page:  # a button from before deletions: the last page there is
-        items = (await fetch(clamped * PAGE_SIZE))[0]
+        items, _ = await fetch(**which, offset=clamped * PAGE_SIZE, limit=PAGE_SIZE)
     return Page(items, clamped, pages, total)
 
 
