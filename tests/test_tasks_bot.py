@@ -80,15 +80,6 @@ async def new_county_task(
     return await bot.press(ADMIN, "确认提交")
 
 
-async def to_attachments(bot: BotHarness, user: TgUser, text: str) -> None:
-    """填报 on the newest task: ``text`` in the first section, the rest empty, values as given."""
-    await bot.press(user, "填报")
-    await bot.text(user, text)
-    for _ in range(5):
-        await bot.press(user, "下一栏")
-    await bot.press(user, "确认无误")
-
-
 async def only_cycle(sessions) -> int:
     async with transaction(sessions) as session:
         cycles = await tasks_repo.open_cycles(
@@ -228,6 +219,15 @@ async def test_late_report_and_board(settings, clock, sessions, tree):
         data = f"task:files:{cycle_id}:{tree['土默特左旗科协'].id}"
         refused = await bot.feed(forged(bot, BAOTOU_ADMIN, data))
         assert "不是您所辖范围内发布的" in toasts(refused)[0]
+
+
+async def to_attachments(bot: BotHarness, user: TgUser, text: str) -> None:
+    """填报 on the newest task: ``text`` in the first section, the rest empty, values as given."""
+    await bot.press(user, "填报")
+    await bot.text(user, text)
+    for _ in range(5):
+        await bot.press(user, "下一栏")
+    await bot.press(user, "确认无误")
 
 
 async def test_the_board_shows_a_reports_photos_and_documents_as_albums(
