@@ -17,6 +17,7 @@ import io
 import json
 import mimetypes
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -245,6 +246,9 @@ class OfflineBotAPI(BaseRequest):
         self._last_message_id: dict[int, int] = {}
         self._files: dict[str, StoredFile] = {}
         self._file_seq = 0
+        # File ids differ from one instance to the next, as Telegram's never repeat: a terminal
+        # chat started again must not hand yesterday's stored ids to today's photos.
+        self._file_salt = secrets.token_hex(8)
         self._photo_sets: dict[str, list[JSON]] = {}  # any size's file_id -> the whole ladder
         self._media_group_seq = 0
         self._callback_queries: dict[str, bool] = {}
@@ -875,7 +879,7 @@ class OfflineBotAPI(BaseRequest):
         tag: str = "",
     ) -> StoredFile:
         self._file_seq += 1
-        seq_digest = hashlib.sha256(f"{kind}:{self._file_seq}".encode()).digest()
+        seq_digest = hashlib.sha256(f"{self._file_salt}:{kind}:{self._file_seq}".encode()).digest()
         file_id = FILE_ID_PREFIX[kind] + _b64(seq_digest, 52)
         unique_id = "AQAD" + _b64(hashlib.sha256(data + tag.encode()).digest(), 12)
         extension = _extension(kind, file_name, mime_type)

@@ -213,11 +213,7 @@ async def test_late_report_and_board(settings, clock, sessions, tree):
         chats(bot)
         await new_county_task(bot, "3月20日 12:00")
         clock.set(local(2026, 3, 21, 9))
-        await bot.press(TUMOTE, "填报")
-        await bot.text(TUMOTE, "迟到的报告")
-        for _ in range(5):
-            await bot.press(TUMOTE, "下一栏")
-        await bot.press(TUMOTE, "确认无误")
+        await to_attachments(bot, TUMOTE, "迟到的报告")
         await bot.feed(bot.factory.photo(TUMOTE, b"activity photo"))
         await bot.press(TUMOTE, "完成")
         calls = await bot.press(TUMOTE, "确认提交")
@@ -237,6 +233,51 @@ async def test_late_report_and_board(settings, clock, sessions, tree):
         data = f"task:files:{cycle_id}:{tree['土默特左旗科协'].id}"
         refused = await bot.feed(forged(bot, BAOTOU_ADMIN, data))
         assert "不是您所辖范围内发布的" in toasts(refused)[0]
+
+
+async def to_attachments(bot: BotHarness, user: TgUser, text: str) -> None:
+    """填报 on the newest task: ``text`` in the first section, the rest empty, values as given."""
+    await bot.press(user, "填报")
+    await bot.text(user, text)
+    for _ in range(5):
+        await bot.press(user, "下一栏")
+    await bot.press(user, "确认无误")
+
+
+async def test_the_board_shows_a_reports_photos_and_documents_as_albums(
+    settings, clock, sessions, tree
+):
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await new_county_task(bot)
+        await to_attachments(bot, TUMOTE, "报告正文")
+        for number in range(3):
+            await bot.feed(bot.factory.photo(TUMOTE, f"现场{number}".encode()))
+        for name in ("签到表.xlsx", "总结.docx"):
+            await bot.feed(bot.factory.document(TUMOTE, name.encode(), name))
+        await bot.press(TUMOTE, "完成")
+        await bot.press(TUMOTE, "确认提交")
+        await bot.text(ADMIN, "/tasks")
+        await bot.press(ADMIN, "进度：")
+        await bot.press(ADMIN, "查看报告")
+        await bot.press(ADMIN, "土默特左旗科协")
+        calls = await bot.press(ADMIN, "查看附件（5）")
+        cycle_id = await only_cycle(sessions)
+        data = f"task:files:{cycle_id}:{tree['土默特左旗科协'].id}"
+        refused = await bot.feed(forged(bot, BAOTOU_ADMIN, data))
+    photos, documents = (c.params["media"] for c in calls if c.method == "sendMediaGroup")
+    assert [bot.api.file_bytes(m["media"]) for m in photos] == [
+        f"现场{n}".encode() for n in range(3)
+    ]
+    assert [bot.api.file_bytes(m["media"]) for m in documents] == [
+        "签到表.xlsx".encode(), "总结.docx".encode()
+    ]  # fmt: skip
+    assert [m["type"] for m in photos + documents] == ["photo"] * 3 + ["document"] * 2
+    caption = "📎 <b>土默特左旗科协</b> · 2026年一季度科普工作落实情况 的报告附件"
+    assert photos[0]["caption"] == f"{caption}（1/2）"
+    assert documents[0]["caption"] == f"{caption}（2/2）"
+    assert "不是您所辖范围内发布的" in toasts(refused)[0]
+    assert not [c for c in refused if c.method.startswith("send")]
 
 
 def forged(bot: BotHarness, user: TgUser, data: str) -> dict:

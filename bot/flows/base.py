@@ -10,6 +10,7 @@ Flows know nothing of Telegram: they take an `Input` and return a `Reply` of mes
 
 from __future__ import annotations
 
+import itertools
 import json
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,6 +29,7 @@ SUMMARY = "summary"
 DONE = "done"
 CANCELLED = "cancelled"
 CALLBACK_PREFIX = "f"
+ALBUM_MAX = 10  # Telegram's media group holds at most ten items
 
 
 class Msg:
@@ -72,6 +74,42 @@ class Button:
 
 
 @dataclass(frozen=True)
+class Media:
+    """A file Telegram already holds, shown again by its file id: a photo or a document."""
+
+    kind: str  # "photo" or "document"
+    file_id: str
+
+
+@dataclass(frozen=True)
+class Album:
+    """Files shown together; the caption (on the first) says what they belong to."""
+
+    items: tuple[Media, ...]
+    caption: Label | None = None
+
+
+def albums(items: Sequence[Media], caption: Label | None = None) -> list[Album]:
+    """Photos and documents as albums of at most ten, sized evenly (11 → 6 + 5, never 10 + 1).
+
+    Telegram's media groups hold 2–10 items and do not mix photos with documents; a lone item
+    is sent on its own. With several albums each caption says which part it is.
+    """
+    groups: list[tuple[Media, ...]] = []
+    for kind in ("photo", "document"):
+        same = [item for item in items if item.kind == kind]
+        count = -(-len(same) // ALBUM_MAX)
+        cuts = [-(-index * len(same) // count) for index in range(count + 1)] if count else []
+        groups += [tuple(same[a:b]) for a, b in itertools.pairwise(cuts)]
+    if len(groups) <= 1 or caption is None:
+        return [Album(group, caption) for group in groups]
+    return [
+        Album(group, Msg("media.album_part", caption=caption, part=number, parts=len(groups)))
+        for number, group in enumerate(groups, 1)
+    ]
+
+
+@dataclass(frozen=True)
 class Notice:
     """A message for someone else (an admin, the requester), rendered in their language."""
 
@@ -91,6 +129,7 @@ class Reply:
     finished: bool = False  # the form ended: its message keeps no keyboard
     notices: list[Notice] = field(default_factory=list)
     form_view: bool = False  # shows a form step: its message id is remembered for edits
+    albums: list[Album] = field(default_factory=list)  # sent after the text, as albums
 
 
 class InputKind(StrEnum):

@@ -3,8 +3,8 @@ reading submissions, withdrawing a task; also the announcement a new task sends.
 
 Buttons: ``task:fill:<cycle>`` (open the report form), ``task:board:<cycle>[:<page>]``,
 ``task:subs:<cycle>:<page>``, ``task:sub:<cycle>:<org>``, ``task:remind:<cycle>``,
-``task:move:<cycle>``, ``task:del:<task>`` / ``task:delok:<task>``; the handler sends files
-for ``task:export:<task>`` (.xlsx) and ``task:files:<cycle>[:<org>]`` (the task's or a report's).
+``task:move:<cycle>``, ``task:del:<task>`` / ``task:delok:<task>``, ``task:files:<cycle>[:<org>]``
+(the task's or a report's files, as albums); the handler sends the .xlsx of ``task:export:<task>``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from bot import deeplinks
 from bot.flows import engine
-from bot.flows.base import Button, FlowContext, Msg, Notice, Reply
+from bot.flows.base import Button, FlowContext, Media, Msg, Notice, Reply, albums
 from bot.services import groups, people
 from bot.services import tasks as svc
 from bot.services.reminders import after_quiet_hours, in_quiet_hours
@@ -442,12 +442,24 @@ async def move(ctx: FlowContext, cycle_id: int) -> Reply:
     return await engine.start(ctx, "task_move", extra=extra)
 
 
-async def attachments(
-    ctx: FlowContext, cycle_id: int, org_id: int | None = None
-) -> tuple[list[dict], Msg | None]:
-    """The task's own files (for its members and board viewers), or one org's report files."""
+async def files(ctx: FlowContext, cycle_id: int, org_id: int | None = None) -> Reply:
+    """The task's own files (for its members and board viewers), or one org's report files,
+    as albums: photos together, documents together, ten at most in each."""
     if org_id is not None:
-        return await _report_files(ctx, cycle_id, org_id)
+        found, caption, refusal = await _report_files(ctx, cycle_id, org_id)
+    else:
+        found, caption, refusal = await _task_files(ctx, cycle_id)
+    if refusal is not None:
+        return Reply([], toast=refusal)
+    media = [Media(_kind(item), item["file_id"]) for item in found if item.get("file_id")]
+    return Reply([], albums=albums(media, caption))
+
+
+def _kind(item: dict) -> str:
+    return "photo" if item.get("kind") == "photo" else "document"
+
+
+async def _task_files(ctx: FlowContext, cycle_id: int) -> tuple[list[dict], Msg, Msg | None]:
     try:
         task, _ = await svc.fillable_cycle(ctx.session, cycle_id, ctx.actor)
     except TaskError as refusal:
@@ -455,23 +467,24 @@ async def attachments(
         try:
             task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
         except TaskError:
-            return [], Msg(refusal.key, refusal.params)
-    return list(task.attachments), None
+            return [], Msg(""), Msg(refusal.key, refusal.params)
+    return list(task.attachments), Msg("task.files_caption", title=task.title), None
 
 
 async def _report_files(
     ctx: FlowContext, cycle_id: int, org_id: int
-) -> tuple[list[dict], Msg | None]:
+) -> tuple[list[dict], Msg, Msg | None]:
     """The files of an org's current report, for an admin whose board shows that org."""
     scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
     org = await orgs_repo.get_org(session=ctx.session, org_id=org_id)
     try:
-        await svc.board_cycle(ctx.session, cycle_id, scope)
+        task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
     except TaskError as error:
-        return [], Msg(error.key, error.params)
+        return [], Msg(""), Msg(error.key, error.params)
     row = await tasks_repo.current_submission(
         session=ctx.session, cycle_id=cycle_id, org_id=org_id
     )
     if row is None or org is None or scope is None or not scope.covers(org):
-        return [], Msg("task.no_submission")
-    return list(row.attachments), None
+        return [], Msg(""), Msg("task.no_submission")
+    caption = Msg("task.report_files_caption", org=org.name, title=task.title)
+    return list(row.attachments), caption, None

@@ -27,8 +27,10 @@ async def log(update: Update, context: StabotContext) -> None:
 
 
 async def my_logs(update: Update, context: StabotContext) -> None:
-    """The user's activities, paged."""
-    await respond(update, context, _private(update, activity_views.my_logs))
+    """The user's activities, paged; with a keyword or a range of days, a search in them."""
+    text = _args(context)
+    produce = _private(update, lambda ctx: activity_views.search_logs(ctx, text))
+    await respond(update, context, produce)
 
 
 async def pushed(update: Update, context: StabotContext) -> None:

@@ -12,13 +12,15 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
     Message,
     ReplyParameters,
 )
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.flows.base import Button, Html, Label, Msg, Reply
+from bot.flows.base import Album, Button, Html, Label, Media, Msg, Reply
 from bot.i18n import t
 
 log = logging.getLogger(__name__)
@@ -97,6 +99,21 @@ async def deliver(
     older form message, the older one loses its keyboard so stale buttons do not pile up.
     """
     await answer_query(query, locale, reply.toast)
+    shown = await _show_text(bot, chat_id, locale, reply, query, previous_id, reply_to)
+    if reply.albums:
+        await send_albums(bot, chat_id, locale, reply.albums)
+    return shown
+
+
+async def _show_text(
+    bot: Bot,
+    chat_id: int,
+    locale: str | None,
+    reply: Reply,
+    query: CallbackQuery | None,
+    previous_id: int | None,
+    reply_to: int | None = None,
+) -> int | None:
     if not reply.texts:
         return None
     text = render_text(locale, reply)
@@ -113,6 +130,35 @@ async def deliver(
     if stale and stale != sent.message_id:
         await _drop_keyboard(bot, chat_id, stale)
     return sent.message_id
+
+
+async def send_albums(bot: Bot, chat_id: int, locale: str | None, albums: list[Album]) -> None:
+    """Send files Telegram holds as albums (a lone file on its own), each with its caption."""
+    for album in albums:
+        caption = render_label(locale, album.caption) if album.caption is not None else None
+        try:
+            await _send_album(bot, chat_id, album.items, caption)
+        except BadRequest as error:  # a file id this bot cannot send (another bot's, or gone)
+            log.info("album of %d files not sent: %s", len(album.items), error)
+            unavailable = t(locale, "media.unavailable", count=len(album.items))
+            await bot.send_message(chat_id, unavailable, parse_mode=ParseMode.HTML)
+
+
+async def _send_album(
+    bot: Bot, chat_id: int, items: tuple[Media, ...], caption: str | None
+) -> None:
+    html = ParseMode.HTML
+    if len(items) == 1:
+        item = items[0]
+        send = bot.send_photo if item.kind == "photo" else bot.send_document
+        await send(chat_id, item.file_id, caption=caption, parse_mode=html)
+        return
+    kinds = {"photo": InputMediaPhoto, "document": InputMediaDocument}
+    media = [
+        kinds[item.kind](item.file_id, caption=caption if n == 0 else None, parse_mode=html)
+        for n, item in enumerate(items)
+    ]
+    await bot.send_media_group(chat_id, media)
 
 
 async def _edit(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> bool:
