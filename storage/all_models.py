@@ -3,6 +3,7 @@
 from storage import (  # noqa: F401
     activity_models,
     broadcast_models,
+    group_models,
     knowledge_models,
     member_models,
     models,

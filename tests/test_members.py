@@ -463,7 +463,10 @@ async def test_liaisons_groups_and_other_subtrees_are_refused(settings, clock, s
         assert sent_texts(await bot.text(LIAISON, "/members")) == ["只有管理员可以管理成员。"]
         group = bot.factory.group()
         calls = await bot.feed(bot.factory.command(CITY, "/members", chat=group))
-        assert sent_texts(calls) == ["成员管理只在与机器人的私聊中提供。"]
+        # Like every form in a group: a note and a link that opens it in private.
+        assert sent_texts(calls)[0].startswith("/members 涉及个人信息或需要填写表单")
+        markup = calls[-1].params["reply_markup"]["inline_keyboard"]
+        assert markup[0][0]["url"].endswith("?start=go_members")
 
         await bot.text(BAOTOU, "/members")  # a sibling subtree: 包头 cannot reach 赛罕区
         async with transaction(sessions) as session:

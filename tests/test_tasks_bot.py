@@ -20,7 +20,7 @@ from storage.db import transaction
 from storage.models import OrgLevel, Role
 from storage.reminder_models import ReminderLedger
 from tests.conftest import SUPERADMIN_ID
-from tests.harness import BotHarness, running_bot, sent_texts, toasts
+from tests.harness import BotHarness, demo_tree, running_bot, sent_texts, toasts
 
 TZ = ZoneInfo("Asia/Shanghai")
 ADMIN = TgUser(id=50001, first_name="市科协管理员")
@@ -33,20 +33,14 @@ QINGSHAN = TgUser(id=50005, first_name="青山联络员")
 @pytest.fixture
 async def tree(sessions, clock):
     async with transaction(sessions) as session:
-        tree = {org.name: org for org in await orgs.create_demo_tree(session, now=clock.now())}
-        for tg, name, role in (
+        members = (
             (ADMIN, "呼和浩特市科协", Role.ADMIN),
             (SAIHAN, "赛罕区科协", Role.LIAISON),
             (TUMOTE, "土默特左旗科协", Role.LIAISON),
             (BAOTOU_ADMIN, "包头市科协", Role.ADMIN),
             (QINGSHAN, "青山区科协", Role.LIAISON),
-        ):
-            user = await users_repo.upsert_user(
-                session=session, telegram_id=tg.id, username=None, now=clock.now()
-            )
-            user.real_name, user.org_id, user.role = tg.first_name, tree[name].id, role
-            user.registered_at = clock.now()
-        return tree
+        )
+        return await demo_tree(session, members, clock.now())
 
 
 def local(*args: int) -> datetime:

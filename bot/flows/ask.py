@@ -39,6 +39,12 @@ def reads_as_question(text: str) -> bool:
     return bool(_TOPIC.search(text)) and not _ACKNOWLEDGED.match(text)
 
 
+def acknowledges(text: str) -> bool:
+    """Whether a text only acknowledges (收到, 好的, 👍) and asks nothing."""
+    text = text.strip()
+    return bool(_ACKNOWLEDGED.match(text)) and not reads_as_question(text)
+
+
 def bold_terms(text: str, terms: list[str]) -> Html:
     """The passage as HTML, with the question's words in bold."""
     if not terms:
@@ -70,7 +76,12 @@ async def answer(ctx: FlowContext, library: PolicyLibrary, question: str) -> Rep
         return Reply([Msg(f"ask.bad.{problem}", limit=QUESTION_MAX)])
     hits = await library.search(question, TOP_K)
     log = await log_question(
-        ctx.session, telegram_id=ctx.user_id, question=question.strip(), hits=hits, now=ctx.now
+        ctx.session,
+        telegram_id=ctx.user_id,
+        question=question.strip(),
+        hits=hits,
+        now=ctx.now,
+        chat_id=ctx.chat_id,
     )
     if not hits:
         return Reply([Msg("ask.not_found"), Msg("ask.try_docs")])
@@ -88,8 +99,13 @@ async def answer(ctx: FlowContext, library: PolicyLibrary, question: str) -> Rep
 
 
 async def more_sources(ctx: FlowContext, library: PolicyLibrary, question_id: int) -> Reply:
-    """The next passages for an earlier question of the same user."""
-    log = await logged_question(ctx.session, question_id=question_id, telegram_id=ctx.user_id)
+    """The next passages for an earlier question of the same user (in a group: of the group)."""
+    log = await logged_question(
+        ctx.session,
+        question_id=question_id,
+        telegram_id=ctx.user_id,
+        group_id=ctx.chat_id if ctx.in_group else None,
+    )
     if log is None:
         return Reply([], toast=Msg("form.stale"))
     hits = (await library.search(log.question, TOP_K))[1:]

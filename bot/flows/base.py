@@ -186,6 +186,7 @@ class FlowContext:
     superadmin: bool = False
     superadmin_ids: tuple[int, ...] = ()
     services: dict[str, Any] = field(default_factory=dict)  # the runtime's long-lived services
+    in_group: bool = False  # the update came from a group chat: nothing personal is shown
     # The form message id as this update saved it ([id] once saved), so the handler need not
     # read the state back to know which message to edit.
     saved_form_message: list[int | None] | None = None

@@ -1,8 +1,9 @@
 """/broadcast: the form that builds a notice, and the views of its preview, progress and report.
 
-Form: audience (with counts) → level | orgs | role → text → attachment → receipt → when →
-summary. Confirming saves a draft; the admin then sees the preview exactly as recipients will,
-and launches it (buttons ``bc|<id>|<action>``). Recipients acknowledge with ``bca|<id>``.
+Form: audience (with counts) → level | orgs | role | work groups → text → attachment →
+receipt → when → summary. Confirming saves a draft; the admin then sees the preview exactly as
+recipients will, and launches it (buttons ``bc|<id>|<action>``). Recipients acknowledge with
+``bca|<id>``; members of a work group under the group's copy with ``bcg|<id>``.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from bot.flows.base import (
     Reply,
 )
 from bot.flows.org_picker import OrgPicker, org_names
-from bot.services import broadcasts, people
+from bot.services import broadcasts, groups, people
 from bot.services.broadcasts import (
     CAPTION_LIMIT,
+    GROUPS,
     TEXT_LIMIT,
     Audience,
     BroadcastError,
@@ -40,6 +42,7 @@ from storage.broadcast_models import Broadcast, BroadcastStatus
 from storage.models import OrgLevel, Role
 
 PREFIX_ROOM = 100  # room for the reminder's first line
+GROUP_CHOICES = 30  # work groups offered as an audience
 EXCERPT = 60
 BAR_WIDTH = 20
 MAX_SCHEDULE = timedelta(days=60)
@@ -90,12 +93,29 @@ async def audience_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
         if scope.org is None
         else Msg("broadcast.aud.subtree", org=scope.org.name, count=count)
     )
-    return [
+    choices = [
         Choice(whole.kind, first),
         Choice("level", Msg("broadcast.aud.level")),
         Choice("orgs", Msg("broadcast.aud.orgs")),
         Choice("role", Msg("broadcast.aud.role")),
     ]
+    bound = await groups.groups_in_scope(ctx.session, scope)
+    if bound:  # work groups bound to orgs of the subtree: the notice is posted in each
+        choices.append(Choice(GROUPS, Msg("broadcast.aud.groups", count=len(bound))))
+    return choices
+
+
+async def group_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
+    """The work groups bound within the scope, by title and org."""
+    scope = await _scope(ctx)
+    bound = await groups.groups_in_scope(ctx.session, scope)
+    names = model.ctx.setdefault("group_names", {})
+    choices = []
+    for group, org in bound[:GROUP_CHOICES]:
+        label = Msg("broadcast.group_choice", title=group.title, org=org.name)
+        names[str(group.id)] = label.to_json()
+        choices.append(Choice(group.id, label))
+    return choices
 
 
 async def level_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
@@ -235,6 +255,18 @@ class BroadcastForm(FormSpec):
             columns=1,
         ),
         FieldSpec(
+            "groups",
+            prompt="broadcast.ask_groups",
+            label="broadcast.label.groups",
+            choices=group_choices,
+            multi=True,
+            when=lambda data: data.get("audience") == GROUPS,
+            display=lambda value, model: Msg(
+                "form.list", items=[_group_name(model, v) for v in value or []]
+            ),
+            columns=1,
+        ),
+        FieldSpec(
             "text",
             prompt="broadcast.ask_text",
             label="broadcast.label.text",
@@ -292,7 +324,18 @@ class BroadcastForm(FormSpec):
         except BroadcastError as refusal:
             return Reply([Msg(refusal.key, refusal.params)])
         button = Button(Msg("broadcast.button.preview"), f"bc|{draft.id}|v")
-        return Reply([Msg("broadcast.draft_saved", count=count)], [[button]])
+        saved = Msg(counted("broadcast.draft_saved", data["audience"] == GROUPS), count=count)
+        return Reply([saved], [[button]])
+
+
+def counted(key: str, to_groups: bool) -> str:
+    """The key of a message that counts recipients: people, or work groups."""
+    return f"{key}_groups" if to_groups else key
+
+
+def _group_name(model: FormModel, group_id: Any) -> Label:
+    label = model.ctx.get("group_names", {}).get(str(group_id))
+    return Msg(label["key"], label["params"]) if label else str(group_id)
 
 
 def _audience(data: dict[str, Any]) -> Audience:
@@ -302,6 +345,7 @@ def _audience(data: dict[str, Any]) -> Audience:
         level=data.get("level") if kind == "level" else None,
         org_ids=[int(v) for v in data.get("orgs") or []] if kind == "orgs" else [],
         role=data.get("role") if kind == "role" else None,
+        group_ids=[int(v) for v in data.get("groups") or []] if kind == GROUPS else [],
     )
 
 
@@ -311,11 +355,17 @@ engine.register(BroadcastForm())
 # --- views shared with the sender ------------------------------------------------------------
 
 
-def notice_buttons(broadcast: Broadcast) -> list[list[Button]]:
-    """The 已阅 button under a notice that asks for a receipt."""
+def notice_buttons(
+    broadcast: Broadcast, *, group: bool = False, acked: int = 0
+) -> list[list[Button]]:
+    """The 已阅 button under a notice that asks for a receipt; under a group's copy it counts
+    the members who pressed it (``acked``), without names."""
     if not broadcast.receipt:
         return []
     root = broadcast.parent_id or broadcast.id
+    if group:
+        label = Msg("group.button.ack_count", count=acked) if acked else Msg("group.button.ack")
+        return [[Button(label, f"bcg|{root}")]]
     return [[Button(Msg("broadcast.button.ack"), f"bca|{root}")]]
 
 
@@ -379,7 +429,11 @@ def report_reply(broadcast: Broadcast, figures: Progress) -> Reply:
     )
     texts = [text]
     buttons: list[list[Button]] = []
-    if broadcast.receipt:
+    if broadcast.receipt and broadcasts.to_groups(broadcast):
+        # Members read a group's copy where it was posted: no reminder, counts of people.
+        texts.append(Msg("broadcast.report_group_receipts", acked=figures.acked))
+        buttons = [[Button(Msg("broadcast.button.who"), f"bc|{broadcast.id}|w")]]
+    elif broadcast.receipt:
         root = broadcast.parent_id or broadcast.id
         texts.append(Msg("broadcast.report_receipts", acked=figures.acked, sent=figures.sent))
         buttons = [

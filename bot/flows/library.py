@@ -49,7 +49,7 @@ async def list_documents(ctx: FlowContext, library: PolicyLibrary) -> Reply:
             passages=d.passages)
         for n, d in enumerate(docs, start=1)
     ]
-    if not await may_manage(ctx):
+    if ctx.in_group or not await may_manage(ctx):  # managing documents is done in private
         return Reply(texts)
     texts.append(Msg("docs.how_to_add", limit=MAX_UPLOAD_MB))
     buttons = [Button(Msg("docs.button.remove", number=n), f"doc|rm|{d.doc_id}")

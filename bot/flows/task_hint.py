@@ -14,9 +14,10 @@ async def task_hint(
     """Texts and buttons to add to the answer: each linked task as /tasks shows it, and 填报.
 
     Nothing when the question is not about a deadline or reporting, when the asker has no
-    org, or when no open task of their org came with the answer's document.
+    org, or when no open task of their org came with the answer's document; nothing in a
+    group either, where the asker's org's task and its state are nobody else's business.
     """
-    if not leads_to_report(question, hit.text):
+    if ctx.in_group or not leads_to_report(question, hit.text):
         return [], []
     doc = DocumentRef(hit.doc, hit.title, hit.doc_number)
     links = await linked_tasks(ctx.session, user=ctx.actor, doc=doc, now=ctx.now, tz=ctx.tz)

@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
+from bot import deeplinks
 from bot.flows import engine
 from bot.flows.base import Button, FlowContext, Media, Msg, Notice, Reply, albums
-from bot.services import people
+from bot.services import groups, people
 from bot.services import tasks as svc
 from bot.services.reminders import after_quiet_hours, in_quiet_hours
 from bot.services.tasks import TaskError
@@ -83,8 +84,26 @@ async def announce(ctx: FlowContext, task: ReportTask) -> Reply:
         await _queue_announcement(ctx, task, cycle, recipients)
         key = "task.published_queued"
     board = Button(Msg("task.button.board"), f"{PREFIX}:board:{cycle.id}")
-    done = Msg(key, title=task.title, orgs=len(targets), people=len(recipients))
-    return Reply([done], [[board]], notices=notices)
+    done = [Msg(key, title=task.title, orgs=len(targets), people=len(recipients))]
+    posted = await _group_notices(ctx, task, cycle)
+    if posted:
+        done.append(Msg("task.published_groups", count=len(posted)))
+    return Reply(done, [[board]], notices=notices + posted)
+
+
+async def _group_notices(ctx: FlowContext, task: ReportTask, cycle: TaskCycle) -> list[Notice]:
+    """The announcement in the work groups of the asked orgs, with 填报 as a deep link.
+
+    Groups bound within the issuer's subtree only, and not at night (their /tasks lists it).
+    """
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    if scope is None or in_quiet_hours(ctx.now, ctx.tz):
+        return []
+    asked = await groups.groups_asked(ctx.session, task.id, scope)  # type: ignore[arg-type]
+    link = deeplinks.link(ctx.services, deeplinks.FILL, cycle.id)
+    fill = Button(Msg("task.button.fill"), url=link)
+    text = _announcement(ctx, task, cycle).texts
+    return [Notice(group.chat_id, group.locale, Reply(text, [[fill]])) for group in asked]
 
 
 def _announcement(ctx: FlowContext, task: ReportTask, cycle: TaskCycle) -> Reply:
@@ -179,19 +198,24 @@ def member_line(
     ctx: FlowContext, task: ReportTask, cycle: TaskCycle, submission: ReportSubmission | None
 ) -> Msg:
     """One task of a member's org: title, deadline, days left (or submitted, or overdue)."""
-    days = svc.days_left(cycle.deadline, ctx.now, ctx.tz)
     if submission is not None:
         state = Msg("task.state.late" if submission.late else "task.state.done")
-    elif ctx.now > cycle.deadline:
-        state = Msg("task.state.overdue", days=max(1, -days))
     else:
-        state = Msg("task.state.left", days=days)
+        state = time_left(ctx, cycle)
     return Msg(
         "task.mine_line",
         title=task.title,
         deadline=local_text(cycle.deadline, ctx.tz),
         state=state,
     )
+
+
+def time_left(ctx: FlowContext, cycle: TaskCycle) -> Msg:
+    """Days left until a cycle's deadline, or days overdue."""
+    days = svc.days_left(cycle.deadline, ctx.now, ctx.tz)
+    if ctx.now > cycle.deadline:
+        return Msg("task.state.overdue", days=max(1, -days))
+    return Msg("task.state.left", days=days)
 
 
 async def _admin_part(

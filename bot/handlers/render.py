@@ -15,6 +15,7 @@ from telegram import (
     InputMediaDocument,
     InputMediaPhoto,
     Message,
+    ReplyParameters,
 )
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
@@ -90,6 +91,7 @@ async def deliver(
     *,
     query: CallbackQuery | None = None,
     previous_id: int | None = None,
+    reply_to: int | None = None,
 ) -> int | None:
     """Show a reply: edit the pressed message when the reply says so, else send a new one.
 
@@ -97,7 +99,7 @@ async def deliver(
     older form message, the older one loses its keyboard so stale buttons do not pile up.
     """
     await answer_query(query, locale, reply.toast)
-    shown = await _show_text(bot, chat_id, locale, reply, query, previous_id)
+    shown = await _show_text(bot, chat_id, locale, reply, query, previous_id, reply_to)
     if reply.albums:
         await send_albums(bot, chat_id, locale, reply.albums)
     return shown
@@ -110,6 +112,7 @@ async def _show_text(
     reply: Reply,
     query: CallbackQuery | None,
     previous_id: int | None,
+    reply_to: int | None = None,
 ) -> int | None:
     if not reply.texts:
         return None
@@ -118,7 +121,11 @@ async def _show_text(
     pressed = query.message if query and isinstance(query.message, Message) else None
     if reply.edit and pressed is not None and await _edit(pressed, text, markup):
         return pressed.message_id
-    sent = await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    # In a group the answer quotes the message it answers, so busy chats can follow it.
+    quoted = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+    sent = await bot.send_message(
+        chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, reply_parameters=quoted
+    )
     stale = previous_id or (pressed.message_id if pressed and reply.edit else None)
     if stale and stale != sent.message_id:
         await _drop_keyboard(bot, chat_id, stale)

@@ -124,11 +124,18 @@ def manages_library(user: User | None, org: Org | None, superadmin: bool) -> boo
 
 
 async def log_question(
-    session: AsyncSession, *, telegram_id: int, question: str, hits: list[Hit], now: datetime
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    question: str,
+    hits: list[Hit],
+    now: datetime,
+    chat_id: int | None = None,
 ) -> QuestionLog:
-    """Record a question and whether it was answered."""
+    """Record a question (and the chat it was asked in) and whether it was answered."""
     row = QuestionLog(
         telegram_id=telegram_id,
+        chat_id=chat_id,
         question=question,
         answered=bool(hits),
         top_passage=hits[0].passage_id if hits else None,
@@ -140,10 +147,13 @@ async def log_question(
 
 
 async def logged_question(
-    session: AsyncSession, *, question_id: int, telegram_id: int
+    session: AsyncSession, *, question_id: int, telegram_id: int, group_id: int | None = None
 ) -> QuestionLog | None:
-    """A question the same user asked earlier (others' questions stay private)."""
-    query = select(QuestionLog).where(
-        col(QuestionLog.id) == question_id, QuestionLog.telegram_id == telegram_id
-    )
+    """A question the same user asked earlier (others' questions stay private); in a group
+    (``group_id``, its chat id), any question asked in that group, by whoever asked it."""
+    query = select(QuestionLog).where(col(QuestionLog.id) == question_id)
+    if group_id is not None:
+        query = query.where(QuestionLog.chat_id == group_id)
+    else:
+        query = query.where(QuestionLog.telegram_id == telegram_id)
     return (await session.exec(query)).first()
