@@ -12,6 +12,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
 from bot import broadcaster, scheduler
+from bot import inbox as inbox_wiring
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.handlers import activities, ask, broadcast, errors, forms, guards, start
@@ -39,8 +40,14 @@ def build_application(
     clock: Clock | None = None,
     polling: bool = False,
     migrate: bool = True,
+    inbox: bool = False,
 ) -> Application:
-    """The bot: real handlers, our update processor, and the runtime in ``bot_data``."""
+    """The bot: real handlers, our update processor, and the runtime in ``bot_data``.
+
+    ``inbox``: updates go through the durable inbox (always when ``polling``); the tests and
+    the terminal chat call ``process_update`` themselves and leave it out.
+    """
+    inbox = inbox or polling
     builder = (
         ApplicationBuilder()
         .token(settings.token or OFFLINE_TOKEN)
@@ -49,8 +56,12 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
+    if inbox:
+        builder = inbox_wiring.wire(builder, request, polling=polling)
     if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+        builder = builder.request(request)
+        if not polling:
+            builder = builder.get_updates_request(request)
     else:
         builder = builder.base_url(settings.telegram_api_base_url).base_file_url(
             settings.telegram_file_base_url
@@ -67,6 +78,8 @@ def build_application(
         services={"policy": PolicyLibrary(settings.data_dir, settings.corpus_dir)},
     )
     application.bot_data["stabot.migrate"] = migrate
+    if inbox:
+        inbox_wiring.install(application)  # its error handler goes before errors.on_error
     _register_handlers(application)
     return application
 
@@ -102,6 +115,7 @@ async def _post_init(application: Application) -> None:
         application.bot_data[WARMUP_KEY] = warmup
     await broadcaster.start_service(application)  # the outbox sender, on its own lane
     await scheduler.start_service(application)  # reminders: jobs, ledger sender (same lane)
+    await inbox_wiring.start(application)  # updates stored before a restart, in order
 
 
 async def _set_default_commands(application: Application) -> None:

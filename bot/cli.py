@@ -19,8 +19,9 @@ COMMAND_MODULES = (
 # Which module defines each sub-command: a command imports only its own module, so that
 # ``stabot ask`` does not pay for the database stack (about a second of imports).
 COMMAND_HOMES = {
-    **dict.fromkeys(("run", "chat", "migrate", "org", "invite", "admin", "demo-data"),
-                    "bot.commands.core"),
+    **dict.fromkeys(
+        ("run", "chat", "migrate", "org", "invite", "admin", "demo-data"), "bot.commands.core"
+    ),
     **dict.fromkeys(("index", "ask"), "bot.commands.knowledge"),
     "activity": "bot.commands.activities",
     **dict.fromkeys(("export", "stats"), "bot.commands.exports"),

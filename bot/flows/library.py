@@ -43,15 +43,23 @@ async def list_documents(ctx: FlowContext, library: PolicyLibrary) -> Reply:
         return Reply([Msg("docs.empty")])
     texts = [Msg("docs.header", count=len(docs))]
     texts += [
-        Msg("docs.line", number=n, title=d.title, issuer=d.issuer or Msg("ask.unknown_issuer"),
-            date=d.date or Msg("ask.undated"), passages=d.passages)
+        Msg(
+            "docs.line",
+            number=n,
+            title=d.title,
+            issuer=d.issuer or Msg("ask.unknown_issuer"),
+            date=d.date or Msg("ask.undated"),
+            passages=d.passages,
+        )
         for n, d in enumerate(docs, start=1)
     ]
     if not await may_manage(ctx):
         return Reply(texts)
     texts.append(Msg("docs.how_to_add", limit=MAX_UPLOAD_MB))
-    buttons = [Button(Msg("docs.button.remove", number=n), f"doc|rm|{d.doc_id}")
-               for n, d in enumerate(docs, start=1)]
+    buttons = [
+        Button(Msg("docs.button.remove", number=n), f"doc|rm|{d.doc_id}")
+        for n, d in enumerate(docs, start=1)
+    ]
     return Reply(texts, [buttons[i : i + 4] for i in range(0, len(buttons), 4)])
 
 
@@ -62,9 +70,16 @@ async def ask_removal(ctx: FlowContext, library: PolicyLibrary, doc_id: str) -> 
     doc = next((d for d in await library.documents() if d.doc_id == doc_id), None)
     if doc is None:
         return Reply([], toast=Msg("ask.gone"))
-    return Reply([Msg("docs.remove_confirm", title=doc.title)],
-                 [[Button(Msg("docs.button.remove_yes"), f"doc|rmy|{doc_id}"),
-                   Button(Msg("form.button.cancel_no"), "doc|rmn")]], edit=True)
+    return Reply(
+        [Msg("docs.remove_confirm", title=doc.title)],
+        [
+            [
+                Button(Msg("docs.button.remove_yes"), f"doc|rmy|{doc_id}"),
+                Button(Msg("form.button.cancel_no"), "doc|rmn"),
+            ]
+        ],
+        edit=True,
+    )
 
 
 async def remove(ctx: FlowContext, library: PolicyLibrary, doc_id: str) -> Reply:
@@ -88,16 +103,21 @@ async def receive_upload(
         library.discard_upload(path)
         return Reply([Msg(f"docs.refused.{error.code}", name=file_name, limit=MAX_UPLOAD_MB)])
     data = {"title": info.title, "date": info.date}
-    extra = {"path": str(path), "file_name": file_name, "issuer": info.issuer or "",
-             "passages": info.passages}
+    extra = {
+        "path": str(path),
+        "file_name": file_name,
+        "issuer": info.issuer or "",
+        "passages": info.passages,
+    }
     notices = [Msg("docs.read_ok", name=file_name, passages=info.passages)]
     old = await library.same_name(path)
     if old is not None:
         # The same file name is a new version: say so before the admin confirms.
         extra["replaces"] = old.title
         notices.append(Msg("docs.will_replace", name=file_name, title=old.title))
-    return await start(ctx, DocumentUploadForm.name, data=data, extra=extra, fill_missing=True,
-                       notices=notices)
+    return await start(
+        ctx, DocumentUploadForm.name, data=data, extra=extra, fill_missing=True, notices=notices
+    )
 
 
 def refuse_upload(code: str, file_name: str) -> Reply:
@@ -131,16 +151,31 @@ class DocumentUploadForm(FormSpec):
     name = "docupload"
     summary_key = "docs.summary"
     fields = (
-        FieldSpec("title", prompt="docs.ask_title", label="docs.label.title", parse=parse_title,
-                  params={"min": TITLE_MIN, "max": TITLE_MAX}),
-        FieldSpec("date", prompt="docs.ask_date", label="docs.label.date", parse=parse_doc_date,
-                  optional=True),
+        FieldSpec(
+            "title",
+            prompt="docs.ask_title",
+            label="docs.label.title",
+            parse=parse_title,
+            params={"min": TITLE_MIN, "max": TITLE_MAX},
+        ),
+        FieldSpec(
+            "date",
+            prompt="docs.ask_date",
+            label="docs.label.date",
+            parse=parse_doc_date,
+            optional=True,
+        ),
     )
 
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """The file and what the reader found in it."""
-        lines = [Msg("docs.summary_file", name=model.ctx.get("file_name", ""),
-                     passages=model.ctx.get("passages", 0))]
+        lines = [
+            Msg(
+                "docs.summary_file",
+                name=model.ctx.get("file_name", ""),
+                passages=model.ctx.get("passages", 0),
+            )
+        ]
         if model.ctx.get("replaces"):
             lines.append(Msg("docs.summary_replaces", title=model.ctx["replaces"]))
         return lines
@@ -150,16 +185,25 @@ class DocumentUploadForm(FormSpec):
         library: PolicyLibrary = ctx.services["policy"]
         path = Path(model.ctx["path"])
         try:
-            info, old = await library.add(path, title=model.data["title"],
-                                          date=model.data.get("date"))
+            info, old = await library.add(
+                path, title=model.data["title"], date=model.data.get("date")
+            )
         except IngestError as error:
-            return Reply([Msg(f"docs.refused.{error.code}", name=model.ctx.get("file_name", ""),
-                              limit=MAX_UPLOAD_MB)])
+            return Reply(
+                [
+                    Msg(
+                        f"docs.refused.{error.code}",
+                        name=model.ctx.get("file_name", ""),
+                        limit=MAX_UPLOAD_MB,
+                    )
+                ]
+            )
         finally:
             library.discard_upload(path)
         if old is not None:
-            return Reply([Msg("docs.replaced", old=old.title, title=info.title,
-                              passages=info.passages)])
+            return Reply(
+                [Msg("docs.replaced", old=old.title, title=info.title, passages=info.passages)]
+            )
         return Reply([Msg("docs.added", title=info.title, passages=info.passages)])
 
     async def on_cancel(self, ctx: FlowContext, model: FormModel) -> Reply:
