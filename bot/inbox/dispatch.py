@@ -80,7 +80,7 @@ class Dispatcher:
         self.rt = runtime_of(application)
         self.leased = leased
         self.owner = worker_id()
-        self._sleep = sleep
+        self.sleep = sleep  # tests pass one that does not wait
         self._queued: dict[int, deque[Item]] = {}  # local mode: the chat's items in order
         self._received: dict[int, dict[int, Item]] = {}  # leased: parsed items by update id
         self._runners: dict[int, asyncio.Task[None]] = {}
@@ -211,7 +211,7 @@ class Dispatcher:
                 claim = Claim(item.update, retry=True) if item.update else None
             if claim is None or not claim.retry or not self.open:
                 return
-            await self._sleep(backoff(item.attempts + 1))
+            await self.sleep(backoff(item.attempts + 1))
             item.recovered = True
 
     async def _attempt(self, item: Item) -> Claim | None:
