@@ -45,9 +45,9 @@ def derived_secret(token: str) -> str:
 class UpdateEndpoint(RequestHandler):
     """``POST <path>``: Telegram's update, stored before the 200."""
 
-    def initialize(self, ingress: Ingress, application: Application, secret: str) -> None:
+    def initialize(self, ingress: Ingress, bot_app: Application, secret: str) -> None:
         self.ingress = ingress
-        self.application = application
+        self.bot_app = bot_app  # tornado's handlers have an ``application`` of their own
         self.secret = secret
 
     def check_xsrf_cookie(self) -> None:
@@ -62,7 +62,7 @@ class UpdateEndpoint(RequestHandler):
             return
         raw = self.request.body.decode("utf-8", errors="replace")
         try:
-            update = Update.de_json(json.loads(raw), self.application.bot)
+            update = Update.de_json(json.loads(raw), self.bot_app.bot)
         except Exception:
             log.warning("webhook body is not an update; refused")
             self.send_error(HTTPStatus.BAD_REQUEST)
@@ -89,7 +89,7 @@ def make_server(application: Application, ingress: Ingress, path: str, secret: s
     """The HTTP server of the webhook (not yet listening)."""
     path = "/" + path.strip("/")
     routes = [
-        (path, UpdateEndpoint, {"ingress": ingress, "application": application, "secret": secret}),
+        (path, UpdateEndpoint, {"ingress": ingress, "bot_app": application, "secret": secret}),
         (path.rstrip("/") + "/healthz", Health),
     ]
     return HTTPServer(WebApp(routes))
