@@ -135,6 +135,23 @@ class Chaos:
         self.users: list[ScriptedUser] = []
         self.stage: dict[int, str] = {}  # user -> "form" while filling a form
 
+    async def prepare(self) -> None:
+        """Schema and users, by the code under test (its migrations may differ from ours)."""
+        if not self.options.bot_root:
+            await prepare(self.url, [u.user for u in self.users])
+            return
+        ids = [u.user.id for u in self.users]
+        script = (
+            "import asyncio; from benchmarks.form_step import prepare; "
+            "from bot.updates import TgUser; "
+            f"asyncio.run(prepare({self.url!r}, [TgUser(id=i, first_name='u') for i in {ids}]))"
+        )
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, cwd=self.options.bot_root
+        )
+        if await process.wait():
+            raise RuntimeError("preparing the database failed")
+
     async def start_bot(self) -> None:
         """Start ``stabot run`` (from ``--bot-root``) and wait until it polls."""
         root = Path(self.options.bot_root or ROOT)
@@ -200,7 +217,7 @@ class Chaos:
         self.users = users_of(
             self.api, USER_BASE, self.options.users, polling_delivery(self.api), 1
         )
-        await prepare(self.url, [u.user for u in self.users])
+        await self.prepare()
         server = make_server(self.api, self.port)
         try:
             await self.start_bot()

@@ -3,6 +3,7 @@ order, exactly once; failures are retried or given up; the store is gated before
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import pytest
@@ -10,8 +11,11 @@ from sqlmodel import select
 from telegram import Update
 from telegram.ext import TypeHandler
 
+from bot.app import build_application
 from bot.inbox.dispatch import MAX_RETRIES
 from bot.inbox.ingress import PollGate
+from bot.inbox.webhook import register_webhook, release_registrar
+from bot.offline_api import OfflineBotAPI
 from bot.runtime import KEEP_PROCESSED
 from bot.services import orgs
 from bot.updates import TgUser
@@ -203,3 +207,31 @@ async def test_the_next_get_updates_waits_until_the_batch_is_stored(
         assert await rows(sessions) == {}  # queued in memory only: not acknowledged yet
         await gate.do_request("http://api/bot0:offline/getUpdates", "POST")
         assert list(await rows(sessions)) == [update["update_id"]]
+
+
+class WebhookApi(OfflineBotAPI):
+    """The offline API, plus setWebhook: answered 429 (retry after 0 s) the first time."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.webhooks: list[dict] = []
+
+    async def do_request(self, url: str, method: str, request_data=None, **timeouts):
+        if url.endswith("/setWebhook"):
+            self.webhooks.append(dict(request_data.parameters) if request_data else {})
+            if len(self.webhooks) == 1:
+                body = {"ok": False, "error_code": 429, "description": "Too Many Requests"}
+                return 429, json.dumps(body | {"parameters": {"retry_after": 0}}).encode()
+            return 200, b'{"ok": true, "result": true}'
+        return await super().do_request(url, method, request_data, **timeouts)
+
+
+async def test_the_webhook_is_registered_with_its_secret_after_a_429(settings, clock):
+    api = WebhookApi(bot_username=settings.bot_username)
+    app = build_application(settings, request=api, clock=clock, migrate=False, inbox=True)
+    async with app:
+        lock = await register_webhook(app, "https://bot.example.org/hook", "s3cret", ["message"])
+        await release_registrar(lock)
+    assert len(api.webhooks) == 2  # the 429, then the same call again
+    assert api.webhooks[-1]["secret_token"] == "s3cret"
+    assert api.webhooks[-1]["url"] == "https://bot.example.org/hook"

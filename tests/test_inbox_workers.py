@@ -13,11 +13,21 @@ import pytest
 from telegram import Update
 from telegram.ext import TypeHandler
 
+from bot.app import build_application
 from bot.inbox.dispatch import LEASE_TTL
+from bot.inbox.webhook import register_webhook, release_registrar
 from storage import inbox_repo
 from storage.db import is_sqlite, transaction
 from tests.harness import inbox_bot
-from tests.test_inbox import LI, ZHAO, form_of, members, quick_log_then_title, rows
+from tests.test_inbox import (
+    LI,
+    ZHAO,
+    WebhookApi,
+    form_of,
+    members,
+    quick_log_then_title,
+    rows,
+)
 
 __all__ = ["members"]  # the fixture, shared with test_inbox
 
@@ -128,3 +138,17 @@ async def test_a_dead_worker_s_chats_go_on_once_its_lease_expires(
     assert stored[first["update_id"]].attempts == 1  # resumed: counted as another attempt
     assert stored[second["update_id"]].done_at is not None
     assert (await form_of(sessions, LI))[0] == "audience"
+
+
+async def test_only_one_worker_registers_the_webhook(settings, clock):
+    apis = [WebhookApi(bot_username=settings.bot_username) for _ in range(2)]
+    apps = [
+        build_application(settings, request=api, clock=clock, migrate=False, inbox=True)
+        for api in apis
+    ]
+    async with apps[0], apps[1]:
+        first = await register_webhook(apps[0], "https://bot.example.org/hook", "s", ["message"])
+        second = await register_webhook(apps[1], "https://bot.example.org/hook", "s", ["message"])
+        assert first is not None and second is None
+        await release_registrar(first)
+    assert len(apis[0].webhooks) == 2 and apis[1].webhooks == []  # a 429, then registered

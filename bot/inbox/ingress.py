@@ -150,9 +150,15 @@ class InboxQueue(asyncio.Queue):
     gate: PollGate | None = None
 
     async def put(self, item: Any) -> None:
-        """Store an update (the next getUpdates waits for it); queue anything else."""
+        """Store an update; queue anything else.
+
+        Behind the poller's gate the next getUpdates waits for the store, so a batch is one
+        transaction; any other producer (PTB's own webhook server) waits here.
+        """
         if self.ingress is not None and isinstance(item, Update):
-            self.ingress.receive(item)
+            stored = self.ingress.receive(item, wait=self.gate is None)
+            if stored is not None:
+                await stored
             return
         await super().put(item)
 
