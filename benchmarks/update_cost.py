@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -109,10 +110,14 @@ async def measure(bot: str, options: argparse.Namespace, round_no: int) -> dict[
         try:
             await wait_polling(api, process, 120)
             await asyncio.gather(*(drive(u, 1, options.think) for u in users))  # warm-up
+            profiler = await _profile(process.pid, options, bot, work)
             cpu0, wall0 = cpu_seconds(process.pid), time.perf_counter()
             steps = await asyncio.gather(*(drive(u, options.forms, options.think) for u in users))
             await asyncio.sleep(0.2)  # the last updates' trailing calls and commits
             cpu, wall = cpu_seconds(process.pid) - cpu0, time.perf_counter() - wall0
+            if profiler is not None:
+                profiler.send_signal(signal.SIGINT)
+                await profiler.wait()
         finally:
             process.terminate()
             await process.wait()
@@ -126,6 +131,16 @@ async def measure(bot: str, options: argparse.Namespace, round_no: int) -> dict[
         "cpu_ms_per_update": round(cpu / updates * 1000, 3),
         "updates_per_s": round(updates / wall, 1),
     }
+
+
+async def _profile(pid: int, options: argparse.Namespace, bot: str, work: Path):
+    """py-spy sampling the bot process (``--profile DIR``: collapsed stacks per run)."""
+    if not options.profile:
+        return None
+    target = Path(options.profile) / f"{bot}-{time.strftime('%H%M%S')}.txt"
+    command = ("py-spy", "record", "-p", str(pid), "-f", "raw", "-r", "250", "-o", str(target))
+    log = (work / "py-spy.log").open("ab")
+    return await asyncio.create_subprocess_exec(*command, stdout=log, stderr=log)
 
 
 async def run(options: argparse.Namespace) -> dict[str, Any]:
@@ -186,6 +201,7 @@ def main() -> None:
     parser.add_argument("--think", type=float, default=0.0, help="seconds between inputs")
     parser.add_argument("--limits", action="store_true", help="keep Telegram's 429 limits")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--profile", metavar="DIR", help="record py-spy profiles into DIR")
     parser.add_argument("--serve-echo", metavar="BASE_URL", help=argparse.SUPPRESS)
     options = parser.parse_args()
     if options.serve_echo:

@@ -24,6 +24,7 @@ from bot.menu import GUEST, commands_for
 from bot.processor import PerChatUpdateProcessor
 from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
 from bot.services.policy import PolicyLibrary
+from bot.transport import bot_api_request
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_to_head
 
@@ -57,14 +58,18 @@ def build_application(
         .post_shutdown(_post_shutdown)
     )
     if inbox:
-        builder = inbox_wiring.wire(builder, request, polling=polling)
+        builder = inbox_wiring.wire(
+            builder, request, polling=polling, transport=settings.bot_api_transport
+        )
     if request is not None:
         builder = builder.request(request)
         if not polling:
             builder = builder.get_updates_request(request)
     else:
-        builder = builder.base_url(settings.telegram_api_base_url).base_file_url(
-            settings.telegram_file_base_url
+        builder = (
+            builder.request(bot_api_request(settings.bot_api_transport))
+            .base_url(settings.telegram_api_base_url)
+            .base_file_url(settings.telegram_file_base_url)
         )
     if not polling:
         builder = builder.updater(None)

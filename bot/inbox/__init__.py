@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from telegram.ext import Application, ApplicationBuilder
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 from bot.inbox.dispatch import Dispatcher, note_failure
 from bot.inbox.ingress import InboxQueue, Ingress, PollGate
 from bot.runtime import runtime_of
+from bot.transport import bot_api_request
 
 __all__ = ["Inbox", "inbox_of", "install", "start", "wire"]
 INBOX_KEY = "stabot.inbox"
@@ -25,13 +26,15 @@ class Inbox:
     dispatcher: Dispatcher
 
 
-def wire(builder: ApplicationBuilder, request: BaseRequest | None, *, polling: bool):
-    """The builder with the inbox's update queue and, when polling, its getUpdates transport."""
+def wire(
+    builder: ApplicationBuilder, request: BaseRequest | None, *, polling: bool, transport: str
+):
+    """The builder with the inbox's update queue and, when polling, its getUpdates transport
+    (``request``, or one connection of ``transport``) behind the gate."""
     queue = InboxQueue()
     builder = builder.update_queue(queue).post_stop(_post_stop)
     if polling:
-        # PTB's default transport of getUpdates (one connection), behind the gate.
-        queue.gate = PollGate(request or HTTPXRequest(connection_pool_size=1))
+        queue.gate = PollGate(request or bot_api_request(transport, connections=1))
         builder = builder.get_updates_request(queue.gate)
     return builder
 
