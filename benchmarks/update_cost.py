@@ -2,7 +2,9 @@
 echo bot, each a child process long-polling the same loopback fake Bot API.
 
 The echo bot is PTB at its defaults (HTTPXRequest, ``run_polling``) with one handler that
-sends each text back. Its users send texts; stabot's users fill the activity form (the 12
+sends each text back; ``echo-aiohttp`` is the same bot on stabot's aiohttp transport, and
+``stabot-httpx`` is stabot on PTB's (``BOT_API_TRANSPORT=httpx``), so that both bots can be
+compared on either transport. Its users send texts; stabot's users fill the activity form (the 12
 steps of benchmarks/form_step.py: typed answers and pressed buttons). Each user waits for the
 bot's answer before the next input, ``--think`` seconds after it. The figure is the child's
 CPU time (user + system, /proc) over the measured updates divided by their number, after a
@@ -54,15 +56,20 @@ STEP_TIMEOUT = 30.0
 ECHO_TEXTS = tuple(value for kind, value in SCRIPT if kind == "text")
 
 
-def serve_echo(base_url: str) -> None:
-    """The bare echo bot (run in the child process)."""
+def serve_echo(base_url: str, transport: str) -> None:
+    """The bare echo bot (run in the child process), on PTB's transport or on stabot's."""
     from telegram import Update
     from telegram.ext import ApplicationBuilder, MessageHandler, filters
 
     async def echo(update: Update, _context: Any) -> None:
         await update.effective_message.reply_text(update.effective_message.text)
 
-    app = ApplicationBuilder().token(os.environ["BOT_TOKEN"]).base_url(base_url).build()
+    builder = ApplicationBuilder().token(os.environ["BOT_TOKEN"]).base_url(base_url)
+    if transport == "aiohttp":
+        from bot.transport import AiohttpRequest
+
+        builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest())
+    app = builder.build()
     app.add_handler(MessageHandler(filters.TEXT, echo))
     app.run_polling(allowed_updates=Update.ALL_TYPES)
 
@@ -97,15 +104,17 @@ async def measure(bot: str, options: argparse.Namespace, round_no: int) -> dict[
         url = f"sqlite+aiosqlite:///{work / 'bot.db'}"
         base = USER_BASE + round_no * 1000
         users = users_of(api, base, options.users, polling_delivery(api), first_update_id=1)
-        env = stabot_env(work, url, port)
-        if bot == "stabot":
+        kind, _, transport = bot.partition("-")
+        env = stabot_env(work, url, port, BOT_API_TRANSPORT=transport or "aiohttp")
+        if kind == "stabot":
             await prepare(url, [u.user for u in users])
             process = await start_process(work, env, "-m", "bot", "run")
             drive = fill_forms
         else:
             base_url = f"http://127.0.0.1:{port}/bot"
             script = str(Path(__file__).resolve())
-            process = await start_process(work, env, script, "--serve-echo", base_url)
+            args = (script, "--serve-echo", base_url, transport or "httpx")
+            process = await start_process(work, env, *args)
             drive = echo_texts
         try:
             await wait_polling(api, process, 120)
@@ -157,7 +166,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
         "runs": [],
     }
     for round_no in range(options.rounds):
-        for bot in ("echo", "stabot"):
+        for bot in options.bots:
             run_result = await measure(bot, options, round_no)
             results["runs"].append(run_result)
             if not options.json:
@@ -173,22 +182,21 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
 
 
 def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """Median CPU per update of each bot, and stabot's as a multiple of the echo's."""
-    per_bot = {
-        bot: statistics.median(r["cpu_ms_per_update"] for r in runs if r["bot"] == bot)
-        for bot in ("echo", "stabot")
-    }
-    ranges = {
-        bot: [
-            min(r["cpu_ms_per_update"] for r in runs if r["bot"] == bot),
-            max(r["cpu_ms_per_update"] for r in runs if r["bot"] == bot),
-        ]
-        for bot in ("echo", "stabot")
+    """Median and range of CPU per update of each bot, and stabot's against each echo's."""
+    bots = list(dict.fromkeys(r["bot"] for r in runs))
+    per_bot = {b: [r["cpu_ms_per_update"] for r in runs if r["bot"] == b] for b in bots}
+    median = {b: statistics.median(v) for b, v in per_bot.items()}
+    ratios = {
+        f"{s}/{e}": round(median[s] / median[e], 2)
+        for s in bots
+        if s.startswith("stabot")
+        for e in bots
+        if e.startswith("echo")
     }
     return {
-        "median_ms": per_bot,
-        "range_ms": ranges,
-        "ratio": round(per_bot["stabot"] / per_bot["echo"], 2),
+        "median_ms": median,
+        "range_ms": {b: [min(v), max(v)] for b, v in per_bot.items()},
+        "ratios": ratios,
     }
 
 
@@ -202,10 +210,18 @@ def main() -> None:
     parser.add_argument("--limits", action="store_true", help="keep Telegram's 429 limits")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--profile", metavar="DIR", help="record py-spy profiles into DIR")
-    parser.add_argument("--serve-echo", metavar="BASE_URL", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--bots",
+        nargs="+",
+        default=["echo", "stabot", "stabot-httpx", "echo-aiohttp"],
+        help="echo (PTB's httpx), echo-aiohttp, stabot (aiohttp), stabot-httpx",
+    )
+    parser.add_argument(
+        "--serve-echo", nargs=2, metavar=("BASE_URL", "TRANSPORT"), help=argparse.SUPPRESS
+    )
     options = parser.parse_args()
     if options.serve_echo:
-        serve_echo(options.serve_echo)
+        serve_echo(*options.serve_echo)
         return
     logging.getLogger("tornado").setLevel(logging.CRITICAL)  # a poll cut off at the end
     results = asyncio.run(run(options))
@@ -213,12 +229,11 @@ def main() -> None:
         print(json.dumps(results, ensure_ascii=False, indent=2))
     else:
         s = results["summary"]
-        print(
-            f"median cpu per update: echo {s['median_ms']['echo']:.2f} ms, stabot "
-            f"{s['median_ms']['stabot']:.2f} ms, ratio {s['ratio']}x  "
-            f"(load {results['conditions']['load_before']} -> "
-            f"{results['conditions']['load_after']})"
-        )
+        medians = ", ".join(f"{b} {ms:.2f} ms" for b, ms in s["median_ms"].items())
+        ratios = ", ".join(f"{pair} {ratio}x" for pair, ratio in s["ratios"].items())
+        load = results["conditions"]
+        print(f"median cpu per update: {medians}; {ratios}")
+        print(f"load {load['load_before']} -> {load['load_after']}")
 
 
 if __name__ == "__main__":
