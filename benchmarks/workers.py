@@ -6,8 +6,11 @@ webhook's secret token) to the next worker in turn, and serves the Bot API the w
 updates, not Telegram's sending limits). Two kinds of users, all at once:
 - form users fill the activity form (12 steps), each waiting for the answer before the next;
 - burst users send two messages back to back (a quick log, then the answer to its first
-  question), so each chat's two updates usually reach different workers at once: only when
-  they are handled in the order sent does the form end at the audience step with that title.
+  question): the second is delivered as soon as the first is stored (Telegram's order),
+  without waiting for it to be handled, and usually to another worker, which must wait for
+  the first: only when they are handled in that order does the form end at the audience step
+  with that title. ``--simultaneous`` POSTs both at the same moment instead; then the order
+  they are stored in is the order they arrive in, which may be either.
 
 Measured: updates handled per second (all updates / wall time until the inbox is empty), the
 chats whose order broke, updates not handled exactly once, and the workers' CPU seconds.
@@ -131,11 +134,15 @@ async def form_user(user: ScriptedUser, forms: int) -> None:
                 raise TimeoutError(f"user {user.user.id}: no answer to {value!r}")
 
 
-async def burst_user(user: ScriptedUser) -> None:
-    """The quick log and the answer to its first question, sent at once."""
+async def burst_user(user: ScriptedUser, simultaneous: bool) -> None:
+    """The quick log and the answer to its first question, one right after the other."""
     first = user.factory.message(user.user, QUICK)
     second = user.factory.message(user.user, TITLE)
-    await asyncio.gather(user.send(first), user.send(second))
+    if simultaneous:
+        await asyncio.gather(user.send(first), user.send(second))
+    else:
+        await user.send(first)
+        await user.send(second)
 
 
 async def inbox_state(url: str) -> dict[str, int]:
@@ -195,7 +202,7 @@ async def measure_updates(options: argparse.Namespace, count: int) -> dict[str, 
             began = time.perf_counter()
             await asyncio.gather(
                 *(form_user(u, options.forms) for u in form_users),
-                *(burst_user(u) for u in bursts),
+                *(burst_user(u, options.simultaneous) for u in bursts),
             )
             await wait_drained(url)
             wall = time.perf_counter() - began
@@ -237,6 +244,7 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
             "form_users": options.form_users,
             "forms": options.forms,
             "burst_users": options.burst_users,
+            "simultaneous": options.simultaneous,
             "load_before": round(os.getloadavg()[0], 2),
             "cores": os.cpu_count(),
         },
@@ -258,6 +266,7 @@ def main() -> None:
     parser.add_argument("--form-users", type=int, default=20)
     parser.add_argument("--forms", type=int, default=2)
     parser.add_argument("--burst-users", type=int, default=100)
+    parser.add_argument("--simultaneous", action="store_true", help="burst updates at once")
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args()
     if not os.environ.get("STABOT_BENCH_DATABASE_URL"):
