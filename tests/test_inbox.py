@@ -200,7 +200,7 @@ async def test_the_next_get_updates_waits_until_the_batch_is_stored(
     settings, clock, sessions, members
 ):
     async with inbox_bot(settings, clock, start=False) as bot:
-        gate = PollGate(bot.api)
+        gate = bot.app.update_queue.gate = PollGate(bot.api)  # as wired for polling
         gate.ingress = bot.inbox.ingress
         update = bot.factory.command(LI, "/me")
         await bot.app.update_queue.put(Update.de_json(update, bot.app.bot))
