@@ -40,7 +40,15 @@ from telegram.ext import Application, ApplicationHandlerStop
 
 from bot.i18n import normalize_locale, t
 from bot.inbox.ingress import Item
-from bot.runtime import Claim, current_claim, reset_claim, run_with_claim, runtime_of
+from bot.runtime import (
+    KEEP_PROCESSED,
+    PRUNE_EVERY,
+    Claim,
+    current_claim,
+    reset_claim,
+    run_with_claim,
+    runtime_of,
+)
 from storage import inbox_repo
 from storage.db import transaction
 
@@ -254,10 +262,13 @@ class Dispatcher:
         return attempts
 
     async def _finish(self, item: Item, *, gave_up: bool) -> None:
+        now = self.rt.clock.now()
         async with transaction(self.rt.sessions) as session:
             await inbox_repo.finish(
-                session=session, update_id=item.update_id, now=self.rt.clock.now(), gave_up=gave_up
+                session=session, update_id=item.update_id, now=now, gave_up=gave_up
             )
+            if item.update_id % PRUNE_EVERY == 0:  # as Runtime.unit does for the others
+                await inbox_repo.forget_done_before(session=session, moment=now - KEEP_PROCESSED)
 
     async def _give_up(self, item: Item, update: Update) -> None:
         await self._finish(item, gave_up=True)
