@@ -74,11 +74,6 @@ def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else ""
 
 
-def _insert_for(session: AsyncSession):
-    # Both databases speak INSERT … ON CONFLICT; SQLAlchemy has one construct per dialect.
-    return pg_insert if _dialect(session) == "postgresql" else sqlite_insert
-
-
 async def store_received(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[int]:
     """Insert received updates (``update_id``, ``chat_id``, ``payload``, ``received_at``);
     returns the ids that were new (a redelivered update is stored once)."""
@@ -127,18 +122,33 @@ async def forget_done_before(*, session: AsyncSession, moment: datetime) -> None
 # --- chat leases (several workers on one PostgreSQL) -------------------------------------------
 
 
+@cache
+def _claim_statement(dialect: str) -> Insert:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(LEASE).values(
+        chat_id=bindparam("chat"), owner=bindparam("owner"), expires_at=bindparam("until")
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["chat_id"],
+        set_={"owner": statement.excluded.owner, "expires_at": statement.excluded.expires_at},
+        where=(LEASE.c.owner == statement.excluded.owner)
+        | (LEASE.c.expires_at < bindparam("now")),
+    ).returning(LEASE.c.chat_id)
+
+
+_RELEASE = delete(LEASE).where(
+    LEASE.c.chat_id == bindparam("chat"), LEASE.c.owner == bindparam("owner")
+)
+_CHAT_HAS_PENDING = select(exists().where(INBOX.c.chat_id == bindparam("chat"), PENDING))
+
+
 async def claim_chat(
     *, session: AsyncSession, chat_id: int, owner: str, now: datetime, until: datetime
 ) -> bool:
     """Take (or renew) the lease of a chat unless another live worker holds it."""
-    insert = _insert_for(session)
-    statement = insert(LEASE).values(chat_id=chat_id, owner=owner, expires_at=until)
-    statement = statement.on_conflict_do_update(
-        index_elements=["chat_id"],
-        set_={"owner": statement.excluded.owner, "expires_at": statement.excluded.expires_at},
-        where=(LEASE.c.owner == owner) | (LEASE.c.expires_at < now),
-    ).returning(LEASE.c.chat_id)
-    return (await session.exec(statement)).first() is not None
+    params = {"chat": chat_id, "owner": owner, "until": until, "now": now}
+    result = await session.exec(_claim_statement(_dialect(session)), params=params)
+    return result.first() is not None
 
 
 async def release_chat(*, session: AsyncSession, chat_id: int, owner: str) -> bool:
@@ -147,9 +157,8 @@ async def release_chat(*, session: AsyncSession, chat_id: int, owner: str) -> bo
     The pending check reads after the lease row is deleted (and locked): a worker that stored
     an update and failed to claim the chat did so while this lease lived, so its row is seen.
     """
-    await session.exec(delete(LEASE).where(LEASE.c.chat_id == chat_id, LEASE.c.owner == owner))
-    query = select(exists().where(INBOX.c.chat_id == chat_id, PENDING))
-    return bool((await session.exec(query)).scalar())
+    await session.exec(_RELEASE, params={"chat": chat_id, "owner": owner})
+    return bool((await session.exec(_CHAT_HAS_PENDING, params={"chat": chat_id})).scalar())
 
 
 async def renew_leases(

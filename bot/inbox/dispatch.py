@@ -160,8 +160,10 @@ class Dispatcher:
                     if not self.open:
                         break
                     await self.handle(item)
-                if batch:
+                if batch and not self.leased:
                     continue
+                # Leased: give the chat up at once (one transaction, not a claim and a read
+                # that finds nothing) and look again only if updates came meanwhile.
                 if await self._idle(chat_id) or chat_id in self._dirty:
                     continue
                 break
