@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 from telegram import Update
+from telegram.error import NetworkError
 from telegram.ext import TypeHandler
 
 from bot.app import build_application
@@ -235,3 +236,39 @@ async def test_the_webhook_is_registered_with_its_secret_after_a_429(settings, c
     assert len(api.webhooks) == 2  # the 429, then the same call again
     assert api.webhooks[-1]["secret_token"] == "s3cret"
     assert api.webhooks[-1]["url"] == "https://bot.example.org/hook"
+
+
+async def test_updates_that_could_not_be_stored_are_not_acknowledged_until_they_are(
+    tmp_path, clock
+):
+    from bot.inbox.ingress import Ingress
+    from storage.db import create_engine, session_factory
+    from storage.migrate import upgrade_to_head
+
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'late.db'}")  # no tables yet
+    delivered: list[int] = []
+    ingress = Ingress(
+        session_factory(engine), clock, lambda items: delivered.extend(i.update_id for i in items)
+    )
+    gate = PollGate(OfflineBotAPI())
+    gate.ingress = ingress
+    update = Update.de_json(
+        {
+            "update_id": 7,
+            "message": {
+                "message_id": 1,
+                "date": 0,
+                "text": "你好",
+                "chat": {"id": 5, "type": "private"},
+            },
+        },
+        None,
+    )
+    ingress.receive(update)
+    with pytest.raises(NetworkError):  # PTB's poller retries; the offset does not move
+        await gate.do_request("http://api/bot0:offline/getUpdates", "POST")
+    assert delivered == []
+    await upgrade_to_head(engine)  # the database is back
+    await ingress.flushed()
+    assert delivered == [7]
+    await engine.dispose()
