@@ -20,11 +20,11 @@ from bot.offline_api import OfflineBotAPI
 from bot.runtime import KEEP_PROCESSED
 from bot.services import orgs
 from bot.updates import TgUser
-from storage import conversations_repo, inbox_repo, users_repo
+from storage import conversations_repo, inbox_repo
 from storage.db import transaction
 from storage.inbox_models import InboxUpdate
-from storage.models import Role
 from tests.harness import inbox_bot, sent_texts
+from tests.test_activities import make_member
 
 LI = TgUser(id=32001, first_name="小李")
 ZHAO = TgUser(id=32002, first_name="小赵")
@@ -35,12 +35,8 @@ QUICK = "昨天在青山区社区开展科普讲座，约120人参加"
 async def members(sessions, clock):
     async with transaction(sessions) as session:
         tree = {o.name: o for o in await orgs.create_demo_tree(session, now=clock.now())}
-        for user in (LI, ZHAO):
-            row = await users_repo.upsert_user(
-                session=session, telegram_id=user.id, username=None, now=clock.now()
-            )
-            row.real_name, row.org_id, row.role = "李明", tree["青山区科协"].id, Role.LIAISON
-            row.registered_at = clock.now()
+    for user in (LI, ZHAO):
+        await make_member(sessions, clock, user, tree["青山区科协"])
 
 
 async def rows(sessions) -> dict[int, InboxUpdate]:

@@ -141,7 +141,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from telegram import Update
 
     from bot.app import build_application
-    from bot.inbox.webhook import derived_secret, run_webhook
+    from bot.inbox.webhook import WebhookOptions, derived_secret, run_webhook
 
     settings = Settings()
     if settings.token is None:
@@ -159,14 +159,10 @@ def cmd_run(args: argparse.Namespace) -> int:
                 else derived_secret(settings.token)
             )
             application = build_application(settings, inbox=True)
-            run_webhook(
-                application,
-                listen=args.listen,
-                port=args.port,
-                url=args.webhook_url,
-                secret=secret,
-                allowed=Update.ALL_TYPES,
+            options = WebhookOptions(
+                args.listen, args.port, args.webhook_url, secret, Update.ALL_TYPES
             )
+            run_webhook(application, options)
         else:
             application = build_application(settings, polling=True)
             application.run_polling(allowed_updates=Update.ALL_TYPES)

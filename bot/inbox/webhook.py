@@ -16,6 +16,7 @@ import json
 import logging
 import signal
 from collections.abc import Sequence
+from dataclasses import dataclass
 from http import HTTPStatus
 
 from sqlalchemy import text
@@ -149,27 +150,23 @@ def _seconds(value) -> float:
     return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
 
 
-def run_webhook(
-    application: Application,
-    *,
-    listen: str,
-    port: int,
-    url: str,
-    secret: str,
-    allowed: Sequence[str],
-) -> None:
+@dataclass(frozen=True)
+class WebhookOptions:
+    """Where to listen, the public URL to register, its secret, and the updates wanted."""
+
+    listen: str
+    port: int
+    url: str
+    secret: str
+    allowed: Sequence[str]
+
+
+def run_webhook(application: Application, options: WebhookOptions) -> None:
     """Serve the webhook until SIGINT or SIGTERM, with the Application's whole life cycle."""
-    asyncio.run(_serve(application, listen, port, url, secret, allowed))
+    asyncio.run(_serve(application, options))
 
 
-async def _serve(
-    application: Application,
-    listen: str,
-    port: int,
-    url: str,
-    secret: str,
-    allowed: Sequence[str],
-) -> None:
+async def _serve(application: Application, options: WebhookOptions) -> None:
     from bot.inbox import inbox_of  # the package wires what this module serves
 
     stop = asyncio.Event()
@@ -181,11 +178,13 @@ async def _serve(
     try:
         if application.post_init:
             await application.post_init(application)
-        path = url.split("://", 1)[-1].partition("/")[2]
-        server = make_server(application, inbox_of(application).ingress, path, secret)
-        server.listen(port, address=listen)
+        path = options.url.split("://", 1)[-1].partition("/")[2]
+        server = make_server(application, inbox_of(application).ingress, path, options.secret)
+        server.listen(options.port, address=options.listen)
         try:
-            lock = await register_webhook(application, url, secret, allowed)
+            lock = await register_webhook(
+                application, options.url, options.secret, options.allowed
+            )
             await application.start()
             await stop.wait()
         finally:
