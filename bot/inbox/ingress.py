@@ -106,7 +106,10 @@ class Ingress:
                 _settle(batch, error)
                 raise
             _settle(batch, None)
-            self._deliver([item for item in batch if item.update_id in new])
+            # Updates that arrived together (webhook requests at the same moment) go on in
+            # Telegram's order, not in the order their requests happened to be read.
+            fresh = sorted((i for i in batch if i.update_id in new), key=lambda i: i.update_id)
+            self._deliver(fresh)
 
     async def _store(self, batch: list[Item]) -> set[int]:
         now = self._clock.now()
