@@ -207,7 +207,7 @@ async def test_the_next_get_updates_waits_until_the_batch_is_stored(
 
 
 class WebhookApi(OfflineBotAPI):
-    """The offline API, plus setWebhook: answered 429 (retry after 0 s) the first time."""
+    """The offline API, plus setWebhook: answered 429 (retry after 1 s) the first time."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -218,7 +218,7 @@ class WebhookApi(OfflineBotAPI):
             self.webhooks.append(dict(request_data.parameters) if request_data else {})
             if len(self.webhooks) == 1:
                 body = {"ok": False, "error_code": 429, "description": "Too Many Requests"}
-                return 429, json.dumps(body | {"parameters": {"retry_after": 0}}).encode()
+                return 429, json.dumps(body | {"parameters": {"retry_after": 1}}).encode()
             return 200, b'{"ok": true, "result": true}'
         return await super().do_request(url, method, request_data, **timeouts)
 
@@ -226,10 +226,18 @@ class WebhookApi(OfflineBotAPI):
 async def test_the_webhook_is_registered_with_its_secret_after_a_429(settings, clock):
     api = WebhookApi(bot_username=settings.bot_username)
     app = build_application(settings, request=api, clock=clock, migrate=False, inbox=True)
+    waits: list[float] = []
+
+    async def no_wait(seconds: float) -> None:
+        waits.append(seconds)
+
     async with app:
-        lock = await register_webhook(app, "https://bot.example.org/hook", "s3cret", ["message"])
+        lock = await register_webhook(
+            app, "https://bot.example.org/hook", "s3cret", ["message"], sleep=no_wait
+        )
         await release_registrar(lock)
     assert len(api.webhooks) == 2  # the 429, then the same call again
+    assert waits == [1.0]  # as long as Telegram's retry_after said
     assert api.webhooks[-1]["secret_token"] == "s3cret"
     assert api.webhooks[-1]["url"] == "https://bot.example.org/hook"
 

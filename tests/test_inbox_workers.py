@@ -146,9 +146,14 @@ async def test_only_one_worker_registers_the_webhook(settings, clock):
         build_application(settings, request=api, clock=clock, migrate=False, inbox=True)
         for api in apis
     ]
+
+    async def no_wait(_seconds: float) -> None:
+        return None
+
+    url = "https://bot.example.org/hook"
     async with apps[0], apps[1]:
-        first = await register_webhook(apps[0], "https://bot.example.org/hook", "s", ["message"])
-        second = await register_webhook(apps[1], "https://bot.example.org/hook", "s", ["message"])
+        first = await register_webhook(apps[0], url, "s", ["message"], sleep=no_wait)
+        second = await register_webhook(apps[1], url, "s", ["message"], sleep=no_wait)
         assert first is not None and second is None
         await release_registrar(first)
     assert len(apis[0].webhooks) == 2 and apis[1].webhooks == []  # a 429, then registered

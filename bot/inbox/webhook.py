@@ -15,7 +15,7 @@ import hmac
 import json
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -97,10 +97,16 @@ def make_server(application: Application, ingress: Ingress, path: str, secret: s
 
 
 async def register_webhook(
-    application: Application, url: str, secret: str, allowed: Sequence[str]
+    application: Application,
+    url: str,
+    secret: str,
+    allowed: Sequence[str],
+    *,
+    sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
 ) -> AsyncConnection | None:
     """Register the webhook when this worker is the registrar; returns the lock's connection
-    (keep it open while running, so that later workers leave the webhook alone)."""
+    (keep it open while running, so that later workers leave the webhook alone). ``sleep``
+    waits between tries (tests pass one that does not)."""
     engine = runtime_of(application).engine
     lock: AsyncConnection | None = None
     if engine.dialect.name == "postgresql":
@@ -111,7 +117,7 @@ async def register_webhook(
             log.info("another worker registers the webhook")
             return None
     try:
-        await _set_webhook(application, url, secret, allowed)
+        await _set_webhook(application, url, secret, allowed, sleep)
     except BaseException:
         await release_registrar(lock)
         raise
@@ -126,7 +132,11 @@ async def release_registrar(lock: AsyncConnection | None) -> None:
 
 
 async def _set_webhook(
-    application: Application, url: str, secret: str, allowed: Sequence[str]
+    application: Application,
+    url: str,
+    secret: str,
+    allowed: Sequence[str],
+    sleep: Callable[[float], Awaitable[object]],
 ) -> None:
     pause = 1.0
     for attempt in range(1, REGISTER_TRIES + 1):
@@ -142,7 +152,7 @@ async def _set_webhook(
             wait, pause = pause, min(pause * 2, MAX_PAUSE)
             log.warning("setWebhook failed (%s), try %d of %d", error, attempt, REGISTER_TRIES)
         if attempt < REGISTER_TRIES:
-            await asyncio.sleep(wait)
+            await sleep(wait)
     raise RuntimeError(f"could not register the webhook after {REGISTER_TRIES} tries")
 
 
