@@ -17,6 +17,7 @@ from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
 from bot import broadcaster, group_edits, scheduler
+from bot import inbox as inbox_wiring
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.handlers import (
@@ -39,6 +40,7 @@ from bot.processor import PerChatUpdateProcessor
 from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
 from bot.services.people import INVITE_LINKS, InviteLinks
 from bot.services.policy import PolicyLibrary
+from bot.transport import bot_api_request
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_to_head
 from storage.models import Role
@@ -56,8 +58,14 @@ def build_application(
     clock: Clock | None = None,
     polling: bool = False,
     migrate: bool = True,
+    inbox: bool = False,
 ) -> Application:
-    """The bot: real handlers, our update processor, and the runtime in ``bot_data``."""
+    """The bot: real handlers, our update processor, and the runtime in ``bot_data``.
+
+    ``inbox``: updates go through the durable inbox (always when ``polling``); the tests and
+    the terminal chat call ``process_update`` themselves and leave it out.
+    """
+    inbox = inbox or polling
     builder = (
         ApplicationBuilder()
         .token(settings.token or OFFLINE_TOKEN)
@@ -66,11 +74,19 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
+    if inbox:
+        builder = inbox_wiring.wire(
+            builder, request, polling=polling, transport=settings.bot_api_transport
+        )
     if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+        builder = builder.request(request)
+        if not polling:
+            builder = builder.get_updates_request(request)
     else:
-        builder = builder.base_url(settings.telegram_api_base_url).base_file_url(
-            settings.telegram_file_base_url
+        builder = (
+            builder.request(bot_api_request(settings.bot_api_transport))
+            .base_url(settings.telegram_api_base_url)
+            .base_file_url(settings.telegram_file_base_url)
         )
     if not polling:
         builder = builder.updater(None)
@@ -89,6 +105,8 @@ def build_application(
         },
     )
     application.bot_data["stabot.migrate"] = migrate
+    if inbox:
+        inbox_wiring.install(application)  # its error handler goes before errors.on_error
     _register_handlers(application)
     return application
 
@@ -128,6 +146,7 @@ async def _post_init(application: Application) -> None:
         application.bot_data[WARMUP_KEY] = warmup
     await broadcaster.start_service(application)  # the outbox sender, on its own lane
     await scheduler.start_service(application)  # reminders: jobs, ledger sender (same lane)
+    await inbox_wiring.start(application)  # updates stored before a restart, in order
 
 
 async def _set_default_commands(application: Application) -> None:

@@ -38,6 +38,7 @@ from bot.handlers.render import render_markup, render_text
 from bot.i18n import t
 from bot.runtime import runtime_of
 from bot.services import broadcasts
+from bot.transport import AiohttpRequest, bot_api_request
 from storage import broadcasts_repo as repo
 from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus, DeliveryStatus
 from storage.db import SessionFactory, transaction
@@ -425,10 +426,11 @@ def _lane_bot(application: Application, config: BroadcastSettings) -> Bot:
     settings = runtime_of(application).settings
     request = application.bot.request
     updates_request = request
-    if isinstance(request, HTTPXRequest):
+    if isinstance(request, HTTPXRequest | AiohttpRequest):
         # Its own connection pool: broadcast requests never wait for a reply's connection.
-        request = HTTPXRequest(connection_pool_size=config.max_in_flight + 4)
-        updates_request = HTTPXRequest(connection_pool_size=1)
+        kind = settings.bot_api_transport
+        request = bot_api_request(kind, connections=config.max_in_flight + 4)
+        updates_request = bot_api_request(kind, connections=1)
     return Bot(
         application.bot.token,
         base_url=settings.telegram_api_base_url,

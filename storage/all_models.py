@@ -4,6 +4,7 @@ from storage import (  # noqa: F401
     activity_models,
     broadcast_models,
     group_models,
+    inbox_models,
     knowledge_models,
     member_models,
     models,

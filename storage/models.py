@@ -115,12 +115,3 @@ class ConversationState(SQLModel, table=True):
     step: str = Field(max_length=40)
     data: str = Field(sa_type=Text)
     updated_at: datetime
-
-
-class ProcessedUpdate(SQLModel, table=True):
-    """Update ids already handled, so an update delivered twice is handled once."""
-
-    __tablename__ = "processed_update"
-
-    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    processed_at: datetime = Field(index=True)

@@ -136,3 +136,53 @@ async def demo_tree(
         user.real_name, user.org_id, user.role = tg.first_name, tree[org_name].id, role
         user.registered_at = now
     return tree
+
+
+class InboxHarness(BotHarness):
+    """A harness whose updates go through the durable inbox, as with ``stabot run``."""
+
+    @property
+    def inbox(self):
+        """The Application's inbox (ingress and dispatcher)."""
+        from bot.inbox import inbox_of
+
+        return inbox_of(self.app)
+
+    async def receive(self, update: JSON) -> None:
+        """Store an update as the webhook or the poller would (the 200 / the next offset)."""
+        await self.inbox.ingress.receive(to_update(update, self.app.bot), wait=True)
+
+    async def settle(self) -> None:
+        """Wait until every chat's stored updates are handled."""
+        await self.inbox.dispatcher.idle()
+
+
+@asynccontextmanager
+async def inbox_bot(
+    settings: Settings,
+    clock: FrozenClock,
+    *,
+    start: bool = True,
+    after: BotHarness | None = None,
+) -> AsyncIterator[InboxHarness]:
+    """An Application with the inbox on the test database; ``start=False`` leaves the
+    dispatcher closed, so updates are stored and not handled (a process about to die).
+
+    ``after``: the harness of a process that died; Telegram (its API and its update ids)
+    goes on as it was.
+    """
+    if after is not None:
+        api, factory = after.api, after.factory
+    else:
+        api = OfflineBotAPI(
+            bot_username=settings.bot_username, clock=lambda: clock.now().timestamp()
+        )
+        factory = UpdateFactory(api, clock=lambda: clock.now().timestamp())
+    app = build_application(settings, request=api, clock=clock, migrate=False, inbox=True)
+    harness = InboxHarness(app, api, factory)
+    async with app:
+        if start:
+            await app.post_init(app)
+        yield harness
+        if start:
+            await app.post_stop(app)

@@ -440,14 +440,13 @@ async def test_status_message_is_edited_at_most_every_few_seconds(
 
 
 def test_broadcasts_use_their_own_lane(settings):
-    from telegram.request import HTTPXRequest
-
     from bot.app import build_application
     from bot.broadcaster import BroadcastSettings, _lane_bot
+    from bot.transport import AiohttpRequest
 
     app = build_application(settings, polling=True, migrate=False)
     lane = _lane_bot(app, BroadcastSettings(_env_file=None))
-    assert isinstance(lane.request, HTTPXRequest)
+    assert isinstance(lane.request, AiohttpRequest)  # BOT_API_TRANSPORT's, as the bot's
     assert lane.request is not app.bot.request  # its own connection pool, no shared queue
     assert lane.token == app.bot.token
 

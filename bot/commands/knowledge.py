@@ -57,17 +57,28 @@ def _print_changes(changes: Changes, total: int, locale: str) -> None:
     from bot.services.knowledge.ingest import MAX_BYTES
 
     for info in changes.added:
-        print(t(locale, "cli.index.added", name=info.key, title=info.title,
-                passages=info.passages))
+        print(
+            t(locale, "cli.index.added", name=info.key, title=info.title, passages=info.passages)
+        )
     for old, info in changes.replaced:
-        print(t(locale, "cli.index.replaced", name=info.key, title=info.title,
-                passages=info.passages, old=old.title))
+        print(
+            t(
+                locale,
+                "cli.index.replaced",
+                name=info.key,
+                title=info.title,
+                passages=info.passages,
+                old=old.title,
+            )
+        )
     for info in changes.dropped:
         print(t(locale, "cli.index.dropped", name=info.key, title=info.title))
     limit = MAX_BYTES // (1024 * 1024)
     for path, error in changes.errors:
-        print(t(locale, f"cli.index.refused.{error.code}", name=str(path), limit=limit),
-              file=sys.stderr)
+        print(
+            t(locale, f"cli.index.refused.{error.code}", name=str(path), limit=limit),
+            file=sys.stderr,
+        )
     print(t(locale, "cli.index.total", count=total))
 
 
@@ -91,9 +102,7 @@ def _lines(stream: TextIO) -> Any:
         yield line.rstrip("\r\n")
 
 
-def _search(
-    kb: KnowledgeBase, question: str, top_k: int
-) -> tuple[QuestionCode | None, list[Hit]]:
+def _search(kb: KnowledgeBase, question: str, top_k: int) -> tuple[QuestionCode | None, list[Hit]]:
     """Why a question cannot be searched (empty, too long, no words …) or None, and its hits."""
     problem = kb.validate_question(question)
     if problem is not None:
@@ -125,8 +134,17 @@ def _print_text(
     elif not hits:
         out.write(t(locale, "ask.not_found") + "\n\n")
     for rank, hit in enumerate(hits, 1):
-        out.write(t(locale, "cli.ask.hit", rank=rank, source=_source(hit, locale),
-                    score=f"{hit.score:.2f}", text=hit.text) + "\n\n")
+        out.write(
+            t(
+                locale,
+                "cli.ask.hit",
+                rank=rank,
+                source=_source(hit, locale),
+                score=f"{hit.score:.2f}",
+                text=hit.text,
+            )
+            + "\n\n"
+        )
     out.flush()
 
 

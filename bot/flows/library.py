@@ -52,8 +52,10 @@ async def list_documents(ctx: FlowContext, library: PolicyLibrary) -> Reply:
     if ctx.in_group or not await may_manage(ctx):  # managing documents is done in private
         return Reply(texts)
     texts.append(Msg("docs.how_to_add", limit=MAX_UPLOAD_MB))
-    buttons = [Button(Msg("docs.button.remove", number=n), f"doc|rm|{d.doc_id}")
-               for n, d in enumerate(docs, start=1)]
+    buttons = [
+        Button(Msg("docs.button.remove", number=n), f"doc|rm|{d.doc_id}")
+        for n, d in enumerate(docs, start=1)
+    ]
     return Reply(texts, [buttons[i : i + 4] for i in range(0, len(buttons), 4)])
 
 
@@ -64,9 +66,16 @@ async def ask_removal(ctx: FlowContext, library: PolicyLibrary, doc_id: str) -> 
     doc = next((d for d in await library.documents() if d.doc_id == doc_id), None)
     if doc is None:
         return Reply([], toast=Msg("ask.gone"))
-    return Reply([Msg("docs.remove_confirm", title=doc.title)],
-                 [[Button(Msg("docs.button.remove_yes"), f"doc|rmy|{doc_id}"),
-                   Button(Msg("form.button.cancel_no"), "doc|rmn")]], edit=True)
+    return Reply(
+        [Msg("docs.remove_confirm", title=doc.title)],
+        [
+            [
+                Button(Msg("docs.button.remove_yes"), f"doc|rmy|{doc_id}"),
+                Button(Msg("form.button.cancel_no"), "doc|rmn"),
+            ]
+        ],
+        edit=True,
+    )
 
 
 async def remove(ctx: FlowContext, library: PolicyLibrary, doc_id: str) -> Reply:
@@ -98,8 +107,9 @@ async def receive_upload(
         # The same file name is a new version: say so before the admin confirms.
         extra["replaces"] = old.title
         notices.append(Msg("docs.will_replace", name=file_name, title=old.title))
-    return await start(ctx, DocumentUploadForm.name, data=data, extra=extra, fill_missing=True,
-                       notices=notices)
+    return await start(
+        ctx, DocumentUploadForm.name, data=data, extra=extra, fill_missing=True, notices=notices
+    )
 
 
 def refuse_upload(code: str, file_name: str) -> Reply:
@@ -156,8 +166,13 @@ class DocumentUploadForm(FormSpec):
 
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """The file and what the reader found in it."""
-        lines = [Msg("docs.summary_file", name=model.ctx.get("file_name", ""),
-                     passages=model.ctx.get("passages", 0))]
+        lines = [
+            Msg(
+                "docs.summary_file",
+                name=model.ctx.get("file_name", ""),
+                passages=model.ctx.get("passages", 0),
+            )
+        ]
         if model.ctx.get("replaces"):
             lines.append(Msg("docs.summary_replaces", title=model.ctx["replaces"]))
         return lines
@@ -171,13 +186,21 @@ class DocumentUploadForm(FormSpec):
                                           date=model.data.get("date"),
                                           doc_number=model.data.get("doc_number"))
         except IngestError as error:
-            return Reply([Msg(f"docs.refused.{error.code}", name=model.ctx.get("file_name", ""),
-                              limit=MAX_UPLOAD_MB)])
+            return Reply(
+                [
+                    Msg(
+                        f"docs.refused.{error.code}",
+                        name=model.ctx.get("file_name", ""),
+                        limit=MAX_UPLOAD_MB,
+                    )
+                ]
+            )
         finally:
             library.discard_upload(path)
         if old is not None:
-            return Reply([Msg("docs.replaced", old=old.title, title=info.title,
-                              passages=info.passages)])
+            return Reply(
+                [Msg("docs.replaced", old=old.title, title=info.title, passages=info.passages)]
+            )
         return Reply([Msg("docs.added", title=info.title, passages=info.passages)])
 
     async def on_cancel(self, ctx: FlowContext, model: FormModel) -> Reply:

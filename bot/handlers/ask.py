@@ -84,8 +84,11 @@ async def document(update: Update, context: StabotContext) -> None:
     else:
         path = _library(context).upload_path(sent.file_unique_id, name)
         await (await sent.get_file()).download_to_drive(path)
-        await respond(update, context, lambda ctx: library_flow.receive_upload(
-            ctx, _library(context), path, name))
+        await respond(
+            update,
+            context,
+            lambda ctx: library_flow.receive_upload(ctx, _library(context), path, name),
+        )
 
 
 def _refusal(code: str, name: str):

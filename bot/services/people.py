@@ -261,7 +261,8 @@ async def decide_access(
         user = await users_repo.upsert_user(
             session=session, telegram_id=request.telegram_id, username=None, now=now, seen=False
         )
-        _attach(user, org_id=request.org_id, role=request.role, now=now,
-                real_name=request.real_name)
+        _attach(
+            user, org_id=request.org_id, role=request.role, now=now, real_name=request.real_name
+        )
         await session.flush()
     return request
