@@ -60,10 +60,13 @@ async def quick_route(ctx: FlowContext, inp: Input) -> Reply | None:
 
 async def quick(ctx: FlowContext, text: str) -> Reply:
     """Pre-fill type, date, place and participants from a text; ask only for the rest."""
-    found = svc.understand(text, svc.today_in(ctx.now, ctx.tz))
+    today = svc.today_in(ctx.now, ctx.tz)
+    found = svc.understand(text, today)
     data, labels = await _own_org(ctx)
     data.update(found)
     notices = _understood(found) if found else [Msg("activity.quick_nothing")]
+    if problem := svc.day_problem(text, today):  # 2月30日: say so before asking for the date
+        notices.append(Msg(problem.key, problem.params))
     return await engine.start(
         ctx,
         ActivityForm.name,
