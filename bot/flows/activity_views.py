@@ -7,7 +7,7 @@ from typing import Any
 
 from bot.flows import engine
 from bot.flows.activity import ActivityForm, type_label, unit_label
-from bot.flows.base import Button, FlowContext, Input, InputKind, Msg, Reply
+from bot.flows.base import Button, FlowContext, Input, InputKind, Msg, Reply, button_number
 from bot.services import activities as svc
 from bot.services import people
 from bot.services.activities import ActivityError
@@ -340,7 +340,7 @@ async def pushed(ctx: FlowContext, text: str, *, edit: bool = False) -> Reply:
 async def on_button(ctx: FlowContext, data: str) -> Reply:
     """``act|…`` buttons: same, page / org N, open / edit / del / delok ID [list], push N."""
     _, action, *rest = data.split("|")
-    arg = int(rest[0]) if rest and rest[0].isdigit() else 0
+    arg = button_number(rest[0], 0) if rest else 0
     origin = ORG if rest[1:] == [ORG] else MINE
     if action in ("same", "edit"):
         return await _new_form(ctx, action, arg)

@@ -6,9 +6,15 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import activity_views
+from bot.flows.activity_views import MINE, ORG
+from bot.flows.base import ID
 from bot.handlers import forms
 from bot.handlers.common import Producer, respond
 from bot.runtime import StabotContext
+
+# act|same, act|page|N, act|org|N, act|push|N, act|open|ID|list (edit, del, delok)
+RECORD = rf"(?:open|edit|del|delok)\|{ID}(?:\|[{MINE}{ORG}])?"
+BUTTONS = rf"^act\|(?:same|(?:page|org|push)\|{ID}|{RECORD})$"
 
 
 def _args(context: StabotContext) -> str:
@@ -52,5 +58,5 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("log", log),
         CommandHandler("mylogs", my_logs),
         CommandHandler("pushed", pushed),
-        CallbackQueryHandler(button, pattern=r"^act\|"),
+        CallbackQueryHandler(button, pattern=BUTTONS),
     ]

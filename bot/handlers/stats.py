@@ -21,7 +21,7 @@ from telegram.ext import (
 )
 
 from bot.flows import stats as flow
-from bot.flows.base import FlowContext, Reply
+from bot.flows.base import ID, FlowContext, Reply
 from bot.handlers.common import respond
 from bot.handlers.render import render_label
 from bot.i18n import t
@@ -38,6 +38,8 @@ UPLOAD = 120  # seconds to upload a workbook of up to 50 MB (PTB's default is 20
 # Every date range has a digit or a Chinese numeral; other texts skip the state look-up.
 MAYBE_RANGE = re.compile(r"[0-9０-９〇零一二三四五六七八九十]")
 RANGE_MAX = 80
+# st|MODE|ACTION|ORG|ARG: a period (m q y), 自定义 (c), children (k), tasks (t), picker (p)
+BUTTONS = rf"^st\|[{flow.STATS}{flow.EXPORT}]\|[mqyckpt]\|{ID}\|(?:{ID})?$"
 
 
 def _args(context: StabotContext) -> str:
@@ -185,7 +187,7 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("stats", stats_command),
         CommandHandler("export", export_command),
-        CallbackQueryHandler(button, pattern=r"^st\|"),
+        CallbackQueryHandler(button, pattern=BUTTONS),
     ]
 
 
