@@ -6,25 +6,43 @@ import asyncio
 import contextlib
 import logging
 
-from telegram import BotCommand, BotCommandScopeDefault
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeDefault,
+)
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
-from bot import broadcaster, scheduler
+from bot import broadcaster, group_edits, scheduler
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.handlers import activities, ask, broadcast, errors, forms, guards, start, unserved
+from bot.handlers import (
+    activities,
+    ask,
+    broadcast,
+    errors,
+    forms,
+    groups,
+    guards,
+    members,
+    start,
+    unserved,
+)
 from bot.handlers import reminders as reminder_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import tasks as task_handlers
 from bot.i18n import SUPPORTED, t
-from bot.menu import GUEST, commands_for
+from bot.menu import GUEST, commands_for, group_commands
 from bot.processor import PerChatUpdateProcessor
 from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
+from bot.services.people import INVITE_LINKS, InviteLinks
 from bot.services.policy import PolicyLibrary
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_to_head
+from storage.models import Role
 
 log = logging.getLogger(__name__)
 OFFLINE_TOKEN = "0:offline"
@@ -59,12 +77,17 @@ def build_application(
         builder = builder.updater(None)
     application = builder.build()
     engine = create_engine(settings.database_url)
+    clock = clock or SystemClock()
     application.bot_data[RUNTIME_KEY] = Runtime(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
-        clock=clock or SystemClock(),
-        services={"policy": PolicyLibrary(settings.data_dir, settings.corpus_dir)},
+        clock=clock,
+        services={
+            "policy": PolicyLibrary(settings.data_dir, settings.corpus_dir),
+            INVITE_LINKS: InviteLinks(settings.bot_username),
+            group_edits.SERVICE_KEY: group_edits.CountEdits(clock),
+        },
     )
     application.bot_data["stabot.migrate"] = migrate
     _register_handlers(application)
@@ -78,12 +101,16 @@ def _register_handlers(application: Application) -> None:
     application.add_handlers(unserved.handlers(), group=unserved.GROUP)
     for group, group_handlers in guards.handlers().items():
         application.add_handlers(group_handlers, group=group)
+    # Group chats end in group -1, after the duplicate guard: no private handler answers there.
+    application.add_handlers(groups.handlers(), group=-1)
     application.add_handlers(start.handlers())
+    application.add_handlers(groups.private_handlers())  # /bindgroup in private: a hint
     application.add_handlers(activities.handlers())  # /log, /mylogs, /pushed, quick log
     application.add_handlers(broadcast.handlers())  # /broadcast, its buttons, 已阅 receipts
     application.add_handlers(reminder_handlers.handlers())  # /remind and its delete buttons
     application.add_handlers(task_handlers.handlers())  # /newtask, /tasks, report form, board
     application.add_handlers(stats_handlers.handlers())  # /stats, /export and their buttons
+    application.add_handlers(members.handlers())  # /members: people, their changes, invites
     # The typed 自定义 range is caught in group -1, before the form engine would parse it.
     application.add_handlers(stats_handlers.early_handlers(), group=-1)
     application.add_handlers(ask.handlers())  # /ask, /docs, questions, documents from admins
@@ -108,16 +135,23 @@ async def _post_init(application: Application) -> None:
 
 
 async def _set_default_commands(application: Application) -> None:
+    menus = (
+        (BotCommandScopeDefault(), commands_for(GUEST)),
+        # Groups: everyone's menu, and the groups' own admins' with /bindgroup added.
+        (BotCommandScopeAllGroupChats(), group_commands(GUEST)),
+        (BotCommandScopeAllChatAdministrators(), group_commands(Role.ADMIN.value)),
+    )
     for locale in SUPPORTED:
-        commands = [BotCommand(c.command, t(locale, c.description)) for c in commands_for(GUEST)]
         # The default language (no code) gets zh_CN; English clients get their own list.
         language = None if locale == "zh_CN" else locale
-        try:
-            await application.bot.set_my_commands(
-                commands, scope=BotCommandScopeDefault(), language_code=language
-            )
-        except TelegramError as error:
-            log.warning("set_my_commands (%s) failed: %s", locale, error)
+        for scope, menu in menus:
+            commands = [BotCommand(c.command, t(locale, c.description)) for c in menu]
+            try:
+                await application.bot.set_my_commands(
+                    commands, scope=scope, language_code=language
+                )
+            except TelegramError as error:
+                log.warning("set_my_commands (%s, %s) failed: %s", scope.type, locale, error)
 
 
 async def _post_shutdown(application: Application) -> None:
@@ -126,6 +160,7 @@ async def _post_shutdown(application: Application) -> None:
         warmup.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await warmup
+    await runtime_of(application).services[group_edits.SERVICE_KEY].close()
     await scheduler.stop_service(application)
     await broadcaster.stop_service(application)
     await runtime_of(application).engine.dispose()

@@ -108,12 +108,15 @@ def _retry_seconds(error: RetryAfter) -> float:
     return value.total_seconds() if isinstance(value, timedelta) else float(value)
 
 
-async def send_notice(bot: Bot, chat_id: int, locale: str, broadcast: Broadcast) -> Message:
-    """The notice exactly as recipients get it (the preview uses it too)."""
+async def send_notice(
+    bot: Bot, chat_id: int, locale: str, broadcast: Broadcast, *, group: bool = False
+) -> Message:
+    """The notice exactly as recipients get it (the preview uses it too); ``group``: the copy
+    posted in a work group, whose 已阅 button counts its members."""
     text = broadcast.text
     if broadcast.parent_id is not None:
         text = f"{t(locale, 'broadcast.reminder_prefix')}\n{text}"
-    markup = render_markup(locale, views.notice_buttons(broadcast))
+    markup = render_markup(locale, views.notice_buttons(broadcast, group=group))
     common = {"parse_mode": ParseMode.HTML, "reply_markup": markup}
     if broadcast.media_kind == "photo":
         return await bot.send_photo(chat_id, broadcast.media_file_id, caption=text, **common)
@@ -280,12 +283,14 @@ class BroadcastSender:
         async with transaction(self.sessions) as session:
             await repo.set_delivery(session=session, delivery_id=row.id, **values)
             if values["status"] == DeliveryStatus.BLOCKED:
-                await repo.mark_user_blocked(session=session, user_id=row.user_id)
+                await repo.mark_unreachable(session=session, row=row)
 
     async def _attempt(self, row: BroadcastDelivery, broadcast: Broadcast) -> dict[str, object]:
         now = self.clock.now()
         try:
-            message = await send_notice(self.lane, row.chat_id, row.locale, broadcast)
+            message = await send_notice(
+                self.lane, row.chat_id, row.locale, broadcast, group=row.group_id is not None
+            )
         except RetryAfter as error:
             seconds = _retry_seconds(error)
             self.limiter.pause(seconds)

@@ -24,6 +24,7 @@ from storage.db import SessionFactory, transaction
 
 log = logging.getLogger(__name__)
 RUNTIME_KEY = "stabot.runtime"
+GROUP_CHATS = ("group", "supergroup")
 KEEP_PROCESSED = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
 PRUNE_EVERY = 1000  # update ids are sequential, so this prunes about once per 1000 updates
 
@@ -115,6 +116,7 @@ class Runtime:
                 superadmin=self.is_superadmin(tg_user.id),
                 superadmin_ids=tuple(self.settings.superadmin_ids),
                 services=self.services,
+                in_group=chat.type in GROUP_CHATS,
             )
         if claim is not None:  # committed: later units of this update need not record it
             claim.recorded = True

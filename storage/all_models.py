@@ -3,7 +3,9 @@
 from storage import (  # noqa: F401
     activity_models,
     broadcast_models,
+    group_models,
     knowledge_models,
+    member_models,
     models,
     reminder_models,
     task_models,

@@ -16,6 +16,7 @@ from storage.broadcast_models import (
     BroadcastStatus,
     DeliveryStatus,
 )
+from storage.group_models import GroupChat
 from storage.models import Org, User
 
 Delivery = BroadcastDelivery
@@ -96,6 +97,7 @@ async def enqueue_unacknowledged(*, session: AsyncSession, broadcast_id: int, ro
         literal(0),
     ).where(
         col(Delivery.broadcast_id) == root_id,
+        col(Delivery.user_id).is_not(None),  # a group's copy stays where its members read it
         col(Delivery.status) == DeliveryStatus.SENT,
         col(Delivery.acked_at).is_(None),
     )
@@ -178,6 +180,15 @@ async def mark_user_blocked(*, session: AsyncSession, user_id: int) -> None:
     """The user blocked the bot (403): no more sends until they come back."""
     statement = update(User).where(col(User.id) == user_id).values(active=False, blocked_bot=True)
     await session.exec(statement)  # type: ignore[call-overload]
+
+
+async def mark_unreachable(*, session: AsyncSession, row: BroadcastDelivery) -> None:
+    """A 403 for an outbox row: the person blocked the bot, or the group removed it."""
+    if row.group_id is not None:
+        statement = update(GroupChat).where(col(GroupChat.id) == row.group_id).values(active=False)
+        await session.exec(statement)  # type: ignore[call-overload]
+    elif row.user_id is not None:
+        await mark_user_blocked(session=session, user_id=row.user_id)
 
 
 async def interrupt_in_flight(*, session: AsyncSession, now: datetime) -> int:

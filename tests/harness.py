@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application
 
 from bot.app import build_application
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.offline_api import ApiCall, OfflineBotAPI
+from bot.services import orgs
 from bot.updates import TgUser, UpdateFactory, to_update
+from storage import users_repo
+from storage.models import Org, Role
 
 JSON = dict[str, Any]
 
@@ -26,7 +31,13 @@ class BotHarness:
         self.factory = factory
 
     async def feed(self, update: JSON) -> list[ApiCall]:
-        """Process one Update and return the Bot API calls it caused."""
+        """Process one Update and return the Bot API calls it caused.
+
+        An update Telegram would not deliver (group chatter under privacy mode) never
+        reaches the bot: no calls.
+        """
+        if not self.api.receives(update):
+            return []
         before = len(self.api.calls)
         await self.app.process_update(to_update(update, self.app.bot))
         return self.api.calls[before:]
@@ -84,16 +95,44 @@ def toasts(calls: list[ApiCall]) -> list[str]:
 
 @asynccontextmanager
 async def running_bot(
-    settings: Settings, clock: FrozenClock, *, after: BotHarness | None = None
+    settings: Settings,
+    clock: FrozenClock,
+    *,
+    after: BotHarness | None = None,
+    group_privacy: bool = True,
 ) -> AsyncIterator[BotHarness]:
     """A started Application (post_init included) on the test database.
 
     ``after``: a harness whose process "died"; Telegram's update ids go on where it stopped.
+    ``group_privacy``: Telegram's privacy mode of the bot (on by default, as at @BotFather).
     """
-    api = OfflineBotAPI(bot_username=settings.bot_username, clock=lambda: clock.now().timestamp())
+    api = OfflineBotAPI(
+        bot_username=settings.bot_username,
+        clock=lambda: clock.now().timestamp(),
+        group_privacy=group_privacy,
+    )
     app = build_application(settings, request=api, clock=clock, migrate=False)
     first = after.factory._update_id + 1 if after is not None else 1
     factory = UpdateFactory(api, clock=lambda: clock.now().timestamp(), first_update_id=first)
     async with app:
         await app.post_init(app)
         yield BotHarness(app, api, factory)
+
+
+async def demo_tree(
+    session: AsyncSession, members: Iterable[tuple[TgUser, str, Role]], now: datetime
+) -> dict[str, Org]:
+    """The demo org tree by name, with registered members: (Telegram user, org name, role),
+    each named by their first name."""
+    tree = {org.name: org for org in await orgs.create_demo_tree(session, now=now)}
+    for tg, org_name, role in members:
+        user = await users_repo.upsert_user(
+            session=session,
+            telegram_id=tg.id,
+            username=None,
+            now=now,
+            language_code=tg.language_code,
+        )
+        user.real_name, user.org_id, user.role = tg.first_name, tree[org_name].id, role
+        user.registered_at = now
+    return tree

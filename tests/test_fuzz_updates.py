@@ -41,7 +41,7 @@ from bot.flows import broadcast as broadcast_form
 from bot.flows import remind_time
 from bot.offline_api import ApiCall
 from bot.runtime import runtime_of
-from bot.services import activities, orgs, people, reminders, stats, tasks
+from bot.services import activities, activity_search, orgs, people, reminders, stats, tasks
 from bot.services.activities import ActivityFields
 from bot.services.dates import NoSuchDate
 from bot.services.knowledge import KnowledgeBase
@@ -97,7 +97,7 @@ class ErrorRecorder(logging.Handler):
         self.records.append(record)
 
 
-@dataclass
+@dataclass(repr=False)  # Hypothesis prints the test's arguments: keep it short
 class FuzzRun:
     """The running bot, the fuzzer, and what was seen so far."""
 
@@ -116,6 +116,9 @@ class FuzzRun:
     # The long run goes on after a failure and reports each distinct one at the end.
     collect: bool = False
     found: dict[str, str] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"FuzzRun({self.examples} examples, {sum(self.kinds.values())} updates)"
 
     async def begin(self, data: st.DataObject) -> None:
         """Every example starts from the same world, so a failure replays and shrinks."""
@@ -346,7 +349,11 @@ async def test_no_update_reaches_the_error_handler(fuzz: FuzzRun, data: st.DataO
 @settings(
     max_examples=1000 if not LONG_RUN else 10_000, derandomize=True, database=None, deadline=None
 )
-@given(text=st.one_of(free_text(), command_args("remind"), command_args("stats")))
+@given(
+    text=st.one_of(
+        free_text(), command_args("remind"), command_args("stats"), command_args("mylogs")
+    )
+)
 def test_date_readers_refuse_only_with_a_reason(text: str) -> None:
     """Every reader of typed dates returns a value or refuses with a message key."""
     now, tz = START, ZoneInfo("Asia/Shanghai")
@@ -357,6 +364,7 @@ def test_date_readers_refuse_only_with_a_reason(text: str) -> None:
         (lambda: stats.parse_range(text, today), (stats.StatsError,)),
         (lambda: activities.parse_day(text, today), (activities.ActivityError,)),
         (lambda: activities.day_problem(text, today), ()),
+        (lambda: activity_search.read_query(text, today), (activities.ActivityError,)),
         (lambda: broadcast_form._parse_local(text, now.astimezone(tz)), (NoSuchDate,)),
     ]
     for read, refusals in readers:

@@ -12,7 +12,7 @@ import pytest
 
 from bot import PROJECT_ROOT
 
-ANSWER_KEYS = {"doc", "title", "section", "text", "score"}
+ANSWER_KEYS = {"doc", "title", "section", "text", "score", "doc_number"}
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,7 @@ def test_ask_with_an_argument_prints_one_json_object(env: dict[str, str]) -> Non
     first = payload["answers"][0]
     assert set(first) == ANSWER_KEYS
     assert first["doc"] == "001_2b194d99716c1ff7.txt"
+    assert first["doc_number"] == "宁科协发[2017]212号"
     assert "30人以上（含30人）" in first["text"]
     assert isinstance(first["score"], float)
 
@@ -68,7 +69,8 @@ def test_ask_without_json_is_readable(env: dict[str, str]) -> None:
     proc = stabot(env, "ask", "“两中心”指的是哪两个中心？")
     assert proc.returncode == 0, proc.stderr
     assert "基层党群服务中心、新时代文明实践中心" in proc.stdout
-    assert "《在内蒙古科协八届三次全委会上的工作报告》" in proc.stdout
+    source = "《在内蒙古科协八届三次全委会上的工作报告》（内蒙古自治区科学技术协会，2022-03-18）› "
+    assert source in proc.stdout
 
 
 BAD_QUESTIONS = ["", "🙂🙂👍", "How many members?", "科协" * 300 + "？"]
@@ -111,6 +113,9 @@ def test_ask_text_in_english_names_the_source(env: dict[str, str]) -> None:
     proc = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "“两中心”指的是哪两个中心？")
     first = "Q: “两中心”指的是哪两个中心？\n1. “在内蒙古科协八届三次全委会上的工作报告”"
     assert proc.stdout.startswith(first)
+    numbered = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "企业科技人员多少人要单独成立科协？")
+    assert ("1. “关于加强企业科协组织建设的意见” (宁夏回族自治区科学技术协会, "
+            "宁科协发[2017]212号, 2017-11-29) › ") in numbered.stdout
     unknown = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "科协的食堂几点开饭？")
     assert unknown.stdout == (
         "Q: 科协的食堂几点开饭？\nThe indexed documents don't answer this question.\n\n"

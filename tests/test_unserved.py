@@ -11,18 +11,12 @@ from bot.updates import TgUser
 from storage.db import transaction
 from storage.models import ProcessedUpdate, User
 from tests.harness import running_bot, toasts
+from tests.update_strategies import ANONYMOUS_ADMIN, SERVICE_USER
 
 LI = TgUser(id=71001, first_name="联络员")
 EN = TgUser(id=71002, first_name="Officer", language_code="en")
 CHANNEL = {"id": -1001000000202, "type": "channel", "title": "科协通知"}
 GROUP = {"id": -4000000101, "type": "group", "title": "科协工作群"}
-ANONYMOUS = {
-    "id": 1087968824,
-    "is_bot": True,
-    "first_name": "Group",
-    "username": "GroupAnonymousBot",
-}
-TELEGRAM = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
 
 
 def _message(text: str, chat: dict, **fields) -> dict:
@@ -43,11 +37,15 @@ UNSERVED = {
         "edited_channel_post": _message("/stats", CHANNEL, sender_chat=CHANNEL, edit_date=1)
     },
     "anonymous group admin": {
-        "message": _message("/help", GROUP, sender_chat=GROUP, **{"from": ANONYMOUS})
+        "message": _message("/help", GROUP, sender_chat=GROUP, **{"from": ANONYMOUS_ADMIN})
     },
     "channel's automatic forward": {
         "message": _message(
-            "/tasks", GROUP, sender_chat=CHANNEL, is_automatic_forward=True, **{"from": TELEGRAM}
+            "/tasks",
+            GROUP,
+            sender_chat=CHANNEL,
+            is_automatic_forward=True,
+            **{"from": SERVICE_USER},
         )
     },
     "message without a sender": {"message": _message("/me", GROUP)},

@@ -42,9 +42,12 @@ SERVICE_USER = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
 # the first element of a list more often than the others).
 READERS = ["remind", "log", "stats", "export", "pushed", "ask", "start"]
 COMMANDS = READERS + [c.command for c in MENU if c.command not in READERS]
-UNKNOWN_COMMANDS = ["settings", "foo", "Start", "LOG", "remind_me", "a" * 32]
+UNKNOWN_COMMANDS = ["bindgroup", "unbindgroup", "settings", "Start", "LOG", "remind_me", "a" * 32]
 # Every callback family the bot registers, with its separator.
-PREFIXES = ["f|", "act|", "ask|", "doc|", "bc|", "bca|", "lang|", "st|", "ar|", "rmd|", "task:"]
+PREFIXES = [
+    *["f|", "act|", "ask|", "doc|", "bc|", "bca|", "bcg|", "lang|", "st|", "ar|", "rmd|"],
+    *["mb|", "grp|", "task:"],
+]
 # The words between separators that the families use (and some they do not), and nothing.
 ACTION_WORDS = frozenset(
     [
@@ -93,6 +96,13 @@ ACTION_WORDS = frozenset(
         "choose",
         "done",
         "answer",
+        "l",
+        "F",
+        "o",
+        "a",
+        "i",
+        "b",
+        "pics",
     ]
 ) | {""}
 
@@ -305,6 +315,19 @@ def argument() -> st.SearchStrategy[str]:
 
 
 @cache
+def _year_month() -> st.SearchStrategy[str]:
+    """A year or a month of one, as /mylogs reads them (2026年, 2026-03, 3月)."""
+    year, month = st.integers(0, 9999), st.integers(0, 13)
+    return st.one_of(
+        st.builds(lambda y: f"{y:04d}年", year),
+        st.builds(lambda y: f"{y:04d}", year),
+        st.builds(lambda y, m: f"{y:04d}-{m:02d}", year, month),
+        st.builds(lambda y, m: f"{y}年{m}月", year, month),
+        st.builds(lambda m: f"{m}月", month),
+    )
+
+
+@cache
 def report_text() -> st.SearchStrategy[str]:
     """A one-line activity report, as the quick log reads them (with impossible dates too)."""
     return st.builds(
@@ -324,6 +347,7 @@ def command_args(name: str) -> st.SearchStrategy[str]:
         "stats": _range(),
         "export": _range(),
         "log": report_text(),
+        "mylogs": st.one_of(_range(), _when(), _year_month(), _words()),
         "pushed": _number_text(),
         "ask": st.one_of(_words(), long_text()),
         "start": st.one_of(st.text(PLAIN, max_size=64), st.from_regex(r"[A-Za-z0-9_-]{1,64}")),
@@ -540,7 +564,7 @@ OPENERS = [
     "/docs",
     "/pushed",
 ]
-# Kinds of update stabot does not serve: they must cause no Bot API call at all.
+# Kinds of update other than messages and buttons; all but my_chat_member are not served.
 OTHER_KINDS = (
     "inline_query",
     "chosen_inline_result",
@@ -638,7 +662,10 @@ class UpdateFuzzer:
             minutes = data.draw(st.sampled_from([1, 59, 600, 1440, 4320]), label="minutes")
             self.clock.advance(timedelta(minutes=minutes))
             kind = "text"
-        return kind, self._numbered(getattr(self, f"_{kind}")(data))
+        update = getattr(self, f"_{kind}")(data)
+        if "my_chat_member" in update:  # the bot's own membership: served (handlers/groups.py)
+            kind = "member"
+        return kind, self._numbered(update)
 
     def _numbered(self, update: JSON) -> JSON:
         self.update_id += 1
@@ -893,11 +920,8 @@ class UpdateFuzzer:
     # --- buttons -----------------------------------------------------------------------------
 
     def _keyboards(self, chat_id: int) -> list[JSON]:
-        return [
-            m
-            for m in self.api.sent_messages(chat_id)
-            if (m.get("reply_markup") or {}).get("inline_keyboard")
-        ]
+        """The bot's messages in a chat with at least one callback button (not only links)."""
+        return [m for m in self.api.sent_messages(chat_id) if _callback_data(m)]
 
     def _press(self, data: Any) -> JSON:
         """A real button of one of the bot's messages, by a known user (sometimes mutated)."""
@@ -906,17 +930,16 @@ class UpdateFuzzer:
         change = data.draw(
             st.one_of(st.none(), st.none(), st.none(), mutation()), label="mutation"
         )
+        where = data.draw(st.sampled_from(["private", "private", "group", "supergroup"]))
         fallback = self._forged(data)
-        shown = self._keyboards(user["id"])
+        chat_id = {"group": self.group["id"], "supergroup": self.supergroup["id"]}.get(
+            where, user["id"]
+        )
+        shown = self._keyboards(chat_id)
         if not shown:
             return fallback
         message = shown[::-1][which[0] % len(shown)]
-        buttons = [
-            b["callback_data"]
-            for row in message["reply_markup"]["inline_keyboard"]
-            for b in row
-            if "callback_data" in b
-        ]
+        buttons = _callback_data(message)
         real = buttons[which[1] % len(buttons)]
         return self._query(user, mutate(real, change) if change else real, message)
 
@@ -1070,3 +1093,8 @@ class UpdateFuzzer:
             "old_chat_member": old,
             "new_chat_member": new,
         }
+
+
+def _callback_data(message: JSON) -> list[str]:
+    rows = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+    return [b["callback_data"] for row in rows for b in row if "callback_data" in b]

@@ -104,7 +104,8 @@ def _search(
 def _print_json(question: str, hits: list[Hit], out: TextIO) -> None:
     """One JSON object on one line, flushed (other tools read it line by line)."""
     answers = [
-        {"doc": h.doc, "title": h.title, "section": h.section, "text": h.text, "score": h.score}
+        {"doc": h.doc, "title": h.title, "section": h.section, "text": h.text, "score": h.score,
+         "doc_number": h.doc_number}
         for h in hits
     ]
     out.write(json.dumps({"question": question, "answers": answers}, ensure_ascii=False) + "\n")
@@ -130,17 +131,18 @@ def _print_text(
 
 
 def _source(hit: Hit, locale: str) -> str:
-    """《title》 (issuer, date) › section, as chat shows it."""
+    """《title》 (issuer, 文号, date) › section, as chat shows it (bot/flows/citation.py)."""
     from bot.i18n import t
 
-    return t(
-        locale,
-        "cli.ask.source",
-        title=hit.title,
-        issuer=hit.issuer or t(locale, "ask.unknown_issuer"),
-        date=hit.date or t(locale, "ask.undated"),
-        section=hit.section or t(locale, "ask.no_section"),
-    )
+    issuer = hit.issuer or t(locale, "ask.unknown_issuer")
+    date = hit.date or t(locale, "ask.undated")
+    if hit.doc_number:
+        details = t(locale, "ask.details_numbered", issuer=issuer, doc_number=hit.doc_number,
+                    date=date)
+    else:
+        details = t(locale, "ask.details", issuer=issuer, date=date)
+    return t(locale, "cli.ask.source", title=hit.title, details=details,
+             section=hit.section or t(locale, "ask.no_section"))
 
 
 def main(argv: list[str] | None = None) -> int:

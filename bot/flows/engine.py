@@ -375,6 +375,8 @@ async def _advance(form: FormSpec, ctx: FlowContext, model: FormModel) -> Reply:
     if model.target == SUMMARY:
         model.editing = model.fill_missing = False
     await model.trigger("advance")
+    if model.state == SUMMARY and form.confirm_without_summary:
+        return await _on_summary(form, ctx, model, Input(InputKind.ACTION, action=Action.CONFIRM))
     return await render(form, ctx, model, [])
 
 

@@ -1,4 +1,4 @@
-"""/docs and the document upload form: list, add (confirming title and date), remove."""
+"""/docs and the document upload form: list, add (confirming title, date, 文号), remove."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.flows.base import (
     Msg,
     Reply,
 )
+from bot.flows.citation import citation
 from bot.flows.engine import register, start
 from bot.services.knowledge import IngestError
 from bot.services.knowledge.errors import UnknownDocumentError
@@ -25,6 +26,7 @@ from bot.services.policy import PolicyLibrary, manages_library
 from storage import orgs_repo
 
 TITLE_MIN, TITLE_MAX = 2, 120
+DOC_NUMBER_MAX = 40
 MAX_UPLOAD_MB = 20  # the Bot API lets bots download files up to 20 MB
 
 
@@ -43,11 +45,11 @@ async def list_documents(ctx: FlowContext, library: PolicyLibrary) -> Reply:
         return Reply([Msg("docs.empty")])
     texts = [Msg("docs.header", count=len(docs))]
     texts += [
-        Msg("docs.line", number=n, title=d.title, issuer=d.issuer or Msg("ask.unknown_issuer"),
-            date=d.date or Msg("ask.undated"), passages=d.passages)
+        Msg("docs.line", number=n, title=d.title, details=citation(d.issuer, d.doc_number, d.date),
+            passages=d.passages)
         for n, d in enumerate(docs, start=1)
     ]
-    if not await may_manage(ctx):
+    if ctx.in_group or not await may_manage(ctx):  # managing documents is done in private
         return Reply(texts)
     texts.append(Msg("docs.how_to_add", limit=MAX_UPLOAD_MB))
     buttons = [Button(Msg("docs.button.remove", number=n), f"doc|rm|{d.doc_id}")
@@ -87,7 +89,7 @@ async def receive_upload(
     except IngestError as error:
         library.discard_upload(path)
         return Reply([Msg(f"docs.refused.{error.code}", name=file_name, limit=MAX_UPLOAD_MB)])
-    data = {"title": info.title, "date": info.date}
+    data = {"title": info.title, "date": info.date, "doc_number": info.doc_number}
     extra = {"path": str(path), "file_name": file_name, "issuer": info.issuer or "",
              "passages": info.passages}
     notices = [Msg("docs.read_ok", name=file_name, passages=info.passages)]
@@ -125,6 +127,19 @@ async def parse_doc_date(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     return parsed
 
 
+async def parse_doc_number(inp: Input, ctx: FlowContext, model: FormModel) -> str:
+    """A document number such as 内科协发〔2026〕58号, spaces removed (its brackets kept)."""
+    if inp.kind is not InputKind.TEXT:
+        raise Invalid("form.expect_text")
+    number = "".join(inp.text.split())
+    # Loose on purpose: numbers such as 国务院令第708号 follow no bracket pattern.
+    if not 2 < len(number) <= DOC_NUMBER_MAX or not number.endswith("号") or not any(
+        ch.isdigit() for ch in number
+    ):
+        raise Invalid("docs.bad_doc_number", max=DOC_NUMBER_MAX)
+    return number
+
+
 class DocumentUploadForm(FormSpec):
     """Confirm (or correct) what was read from an uploaded document, then index it."""
 
@@ -135,6 +150,8 @@ class DocumentUploadForm(FormSpec):
                   params={"min": TITLE_MIN, "max": TITLE_MAX}),
         FieldSpec("date", prompt="docs.ask_date", label="docs.label.date", parse=parse_doc_date,
                   optional=True),
+        FieldSpec("doc_number", prompt="docs.ask_doc_number", label="docs.label.doc_number",
+                  parse=parse_doc_number, optional=True, params={"max": DOC_NUMBER_MAX}),
     )
 
     def summary_extra(self, model: FormModel) -> list[Msg]:
@@ -151,7 +168,8 @@ class DocumentUploadForm(FormSpec):
         path = Path(model.ctx["path"])
         try:
             info, old = await library.add(path, title=model.data["title"],
-                                          date=model.data.get("date"))
+                                          date=model.data.get("date"),
+                                          doc_number=model.data.get("doc_number"))
         except IngestError as error:
             return Reply([Msg(f"docs.refused.{error.code}", name=model.ctx.get("file_name", ""),
                               limit=MAX_UPLOAD_MB)])

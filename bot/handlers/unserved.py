@@ -1,11 +1,12 @@
 """Updates the bot does not serve, set aside quietly, and buttons that match no family.
 
-stabot talks with people: their messages (private chats, and commands in groups) and their
-presses of its buttons. Everything else Telegram may deliver stops before the first guard, with
-a debug line and nothing more (no reply, no error, no database row): channel posts, messages
-sent on behalf of a chat (an anonymous group admin, a channel's automatic forward) or without a
-sender, service messages (members joined or left, a message pinned), and the update kinds the
-bot never asked for (inline queries, polls, reactions, chat members, join requests, boosts …).
+stabot talks with people: their messages (private chats, and groups) and their presses of its
+buttons, and it follows its own membership of groups. Everything else Telegram may deliver
+stops before the first guard, with a debug line and nothing more (no reply, no error, no
+database row): channel posts, messages sent on behalf of a chat (an anonymous group admin, a
+channel's automatic forward) or without a sender, service messages (members joined or left, a
+message pinned; a group's move to a supergroup is served), and the update kinds the bot never
+asked for (inline queries, polls, reactions, other members' changes, join requests, boosts …).
 A button whose data no handler claims, or one under a message the bot cannot see (an inline
 message), is answered with a toast saying that it no longer works.
 """
@@ -31,6 +32,8 @@ from bot.runtime import StabotContext
 log = logging.getLogger(__name__)
 STALE = Msg("button.stale")
 GROUP = -3  # before the guards (-2, -1): nothing of an unserved update is recorded
+# The one service message the bot acts on: a group became a supergroup (its binding follows).
+SERVED_STATUS = filters.StatusUpdate.MIGRATE
 
 
 def why_unserved(update: Update) -> str | None:
@@ -39,9 +42,13 @@ def why_unserved(update: Update) -> str | None:
         if update.callback_query.message is None:
             return "a button under an inline message"
         return None
+    if update.my_chat_member is not None:
+        return None  # the bot added to or removed from a group (handlers/groups.py)
     message = update.message or update.edited_message
     if message is None:  # channel posts and every kind that is not a message to the bot
         return "not a message to the bot"
+    if SERVED_STATUS.check_update(update):
+        return None
     if message.from_user is None or message.sender_chat is not None:
         return "not sent by a person"
     if message.from_user.is_bot:

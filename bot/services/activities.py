@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -18,6 +18,7 @@ from bot.services import people
 from bot.services.dates import NoSuchDate, make_date
 from bot.services.knowledge.question import asks_something
 from storage import activities_repo, orgs_repo
+from storage.activities_repo import ActivityMatch
 from storage.activity_models import PLACE_MAX, Activity
 from storage.models import Org, User
 
@@ -589,25 +590,37 @@ class Page:
     total: int
 
 
-async def my_page(session: AsyncSession, telegram_id: int, page: int) -> Page:
+async def my_page(
+    session: AsyncSession, telegram_id: int, page: int, match: ActivityMatch | None = None
+) -> Page:
     """Page ``page`` (from 0) of the user's activities, newest first; clamped to the last."""
-    total = await activities_repo.count_by(session=session, telegram_id=telegram_id)
-    page, pages = _clamp(page, total)
-    items = await activities_repo.page_by(
-        session=session, telegram_id=telegram_id, offset=page * PAGE_SIZE, limit=PAGE_SIZE
-    )
-    return Page(items, page, pages, total)
+    mine = {"session": session, "telegram_id": telegram_id, "match": match}
+    return await _paged(activities_repo.page_by, activities_repo.count_by, mine, page)
 
 
-async def org_page(session: AsyncSession, scope: people.Scope, page: int) -> Page:
+async def org_page(
+    session: AsyncSession, scope: people.Scope, page: int, match: ActivityMatch | None = None
+) -> Page:
     """Page ``page`` of the activities an admin's subtree holds, whoever logged them."""
     path = scope.org.path if scope.org is not None else None
-    total = await activities_repo.count_in(session=session, path=path)
-    page, pages = _clamp(page, total)
-    items = await activities_repo.page_in(
-        session=session, path=path, offset=page * PAGE_SIZE, limit=PAGE_SIZE
-    )
-    return Page(items, page, pages, total)
+    subtree = {"session": session, "path": path, "match": match}
+    return await _paged(activities_repo.page_in, activities_repo.count_in, subtree, page)
+
+
+async def _paged(
+    fetch: Callable[..., Awaitable[tuple[Sequence[Activity], int | None]]],
+    count: Callable[..., Awaitable[int]],
+    which: dict[str, Any],
+    page: int,
+) -> Page:
+    page = max(page, 0)
+    items, total = await fetch(**which, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
+    if total is None:  # the page came without its total: count it
+        total = await count(**which)
+    clamped, pages = _clamp(page, total)
+    if clamped != page:  # a button from before deletions: the last page there is
+        items, _ = await fetch(**which, offset=clamped * PAGE_SIZE, limit=PAGE_SIZE)
+    return Page(items, clamped, pages, total)
 
 
 def _clamp(page: int, total: int) -> tuple[int, int]:

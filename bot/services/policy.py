@@ -83,10 +83,13 @@ class PolicyLibrary:
         return await self._run(lambda kb: kb.document_at(path.name))
 
     async def add(
-        self, path: Path, *, title: str, date: str | None
+        self, path: Path, *, title: str, date: str | None, doc_number: str | None = None
     ) -> tuple[DocumentInfo, DocumentInfo | None]:
-        """Index a file with the confirmed title and date: it, and the version it replaced."""
-        override = Metadata(title=title, date=date)
+        """Index a file with the confirmed title, date and number: it, and what it replaced.
+
+        A date or number left empty stays empty: the admin saw what the text gave and removed it.
+        """
+        override = Metadata(title=title, date=date or "", doc_number=doc_number or "")
         async with self._writing:
             return await self._run(lambda kb: kb.put_file(path, override))
 
@@ -121,11 +124,18 @@ def manages_library(user: User | None, org: Org | None, superadmin: bool) -> boo
 
 
 async def log_question(
-    session: AsyncSession, *, telegram_id: int, question: str, hits: list[Hit], now: datetime
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    question: str,
+    hits: list[Hit],
+    now: datetime,
+    chat_id: int | None = None,
 ) -> QuestionLog:
-    """Record a question and whether it was answered."""
+    """Record a question (and the chat it was asked in) and whether it was answered."""
     row = QuestionLog(
         telegram_id=telegram_id,
+        chat_id=chat_id,
         question=question,
         answered=bool(hits),
         top_passage=hits[0].passage_id if hits else None,
@@ -137,10 +147,13 @@ async def log_question(
 
 
 async def logged_question(
-    session: AsyncSession, *, question_id: int, telegram_id: int
+    session: AsyncSession, *, question_id: int, telegram_id: int, group_id: int | None = None
 ) -> QuestionLog | None:
-    """A question the same user asked earlier (others' questions stay private)."""
-    query = select(QuestionLog).where(
-        col(QuestionLog.id) == question_id, QuestionLog.telegram_id == telegram_id
-    )
+    """A question the same user asked earlier (others' questions stay private); in a group
+    (``group_id``, its chat id), any question asked in that group, by whoever asked it."""
+    query = select(QuestionLog).where(col(QuestionLog.id) == question_id)
+    if group_id is not None:
+        query = query.where(QuestionLog.chat_id == group_id)
+    else:
+        query = query.where(QuestionLog.telegram_id == telegram_id)
     return (await session.exec(query)).first()

@@ -23,7 +23,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.services import people
 from bot.services.activities import BY_KEY, EARLIEST_DAY, PUSH_TYPE, unit_of
 from bot.services.dates import NoSuchDate, make_date
-from storage import orgs_repo
+from storage import orgs_repo, users_repo
 from storage.activity_models import Activity
 from storage.models import Org
 from storage.task_models import ReportSubmission, ReportTask, TaskCycle, TaskTarget
@@ -164,6 +164,15 @@ async def export_org(
             raise StatsError("stats.not_your_org")
         return None
     return await org_in_scope(session, scope, org_id)
+
+
+async def export_org_of(
+    session: AsyncSession, telegram_id: int, superadmin: bool, org_id: int | None
+) -> Org | None:
+    """`export_org` for a person by Telegram id, read afresh in the export's own transaction."""
+    user = await users_repo.get_user(session=session, telegram_id=telegram_id)
+    scope = await people.admin_scope(session, user, superadmin)
+    return await export_org(session, scope, org_id)
 
 
 def in_subtree(org: Org | None) -> list[Any]:

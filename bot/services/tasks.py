@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -491,11 +491,19 @@ async def submit_report(
 
 
 async def my_cycles(
-    session: AsyncSession, org: Org, now: datetime
+    session: AsyncSession,
+    org: Org,
+    now: datetime,
+    keep: Callable[[ReportTask], bool] | None = None,
 ) -> list[tuple[ReportTask, TaskCycle, ReportSubmission | None]]:
-    """An org's open cycles (up to the overdue window) with its current submission."""
+    """An org's open cycles (up to the overdue window) with its current submission.
+
+    ``keep``: only the cycles of the tasks it accepts (their submissions are not read).
+    """
     after = now - timedelta(days=OVERDUE_DAYS)
     rows = await tasks_repo.org_cycles(session=session, org_id=org.id, after=after)  # type: ignore[arg-type]
+    if keep is not None:
+        rows = [(task, cycle) for task, cycle in rows if keep(task)]
     return [
         (
             task,
