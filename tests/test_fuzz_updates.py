@@ -41,7 +41,7 @@ from bot.flows import broadcast as broadcast_form
 from bot.flows import remind_time
 from bot.offline_api import ApiCall
 from bot.runtime import runtime_of
-from bot.services import activities, activity_search, orgs, people, reminders, stats, tasks
+from bot.services import activities, activity_search, people, reminders, stats, tasks
 from bot.services.activities import ActivityFields
 from bot.services.dates import NoSuchDate
 from bot.services.knowledge import KnowledgeBase
@@ -53,7 +53,7 @@ from storage.db import SessionFactory, transaction
 from storage.models import Role
 from tests.conftest import START, SUPERADMIN_ID
 from tests.conftest import _empty_tables as empty_tables
-from tests.harness import BotHarness, running_bot
+from tests.harness import BotHarness, demo_tree, running_bot
 from tests.update_strategies import UpdateFuzzer, command_args, free_text
 
 LIAISON = TgUser(id=81001, first_name="联络员")
@@ -208,26 +208,13 @@ def _trace(record: logging.LogRecord) -> str:
 async def seed(sessions: SessionFactory, now: datetime, tz: ZoneInfo) -> None:
     """The demo tree with users of every role, and one of each thing a button can point at."""
     async with transaction(sessions) as session:
-        tree = {o.name: o for o in await orgs.create_demo_tree(session, now=now)}
+        members = [
+            (LIAISON, "赛罕区科协", Role.LIAISON),
+            (OFFICER, "赛罕区科协", Role.INFO_OFFICER),
+        ]
+        tree = await demo_tree(session, members, now)
         root = next(o for o in tree.values() if o.parent_id is None)
         city, county = tree["呼和浩特市科协"], tree["赛罕区科协"]
-        for tg, org, role in (
-            (LIAISON, county, Role.LIAISON),
-            (OFFICER, county, Role.INFO_OFFICER),
-        ):
-            user = await users_repo.upsert_user(
-                session=session,
-                telegram_id=tg.id,
-                username=None,
-                now=now,
-                language_code=tg.language_code,
-            )
-            user.real_name, user.org_id, user.role, user.registered_at = (
-                tg.first_name,
-                org.id,
-                role,
-                now,
-            )
         await people.grant_admin(session, telegram_id=CITY.id, org_id=city.id, now=now)
         await people.grant_admin(session, telegram_id=PROVINCE.id, org_id=root.id, now=now)
         liaison = await users_repo.get_user(session=session, telegram_id=LIAISON.id)

@@ -88,6 +88,7 @@ def test_unreadable_deadline_is_refused(clock, typed):
         ("2026-02-30", "2月没有30日。", "Month 2 has no day 30."),
         ("4月31日 18:00", "4月没有31日。", "Month 4 has no day 31."),
         ("12月9日 25:00", "没有25点（小时是 0–23）。", "There is no hour 25 (hours are 0–23)."),
+        ("0001/1/1 0:00", "年份 1 不对。", "1 is not a year I can use."),  # was OverflowError
         ("12月9日 18:75", "没有75分（分钟是 0–59）。",
             "There is no minute 75 (minutes are 0–59)."),
     ],

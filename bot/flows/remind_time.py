@@ -174,9 +174,12 @@ def _dateparser(words: str, now: datetime) -> tuple[datetime, str]:
     }
     # The longest leading run of words that reads as a time (at most four words).
     for size in range(min(4, len(tokens) - 1), 0, -1):
-        moment = dateparser.parse(
-            " ".join(tokens[:size]), languages=["zh", "en"], settings=settings
-        )
+        try:
+            moment = dateparser.parse(
+                " ".join(tokens[:size]), languages=["zh", "en"], settings=settings
+            )
+        except OverflowError:  # 0001;1;1: a moment of year 1 has none in UTC
+            continue
         if moment is not None:
             return moment.astimezone(UTC), " ".join(tokens[size:])
     raise BadTime(words)

@@ -13,6 +13,9 @@ import calendar
 from datetime import MAXYEAR, MINYEAR, date, time
 
 LEAP_YEAR = 2000  # a year in which every month has its most days
+# Years whose every moment exists in every time zone: 0001-01-01 00:00 in Asia/Shanghai is
+# before the first moment datetime has in UTC, and 9999-12-31 23:00 in UTC-1 after its last.
+FIRST_YEAR, LAST_YEAR = MINYEAR + 1, MAXYEAR - 1
 
 
 class NoSuchDate(ValueError):
@@ -32,7 +35,7 @@ def make_date(year: int, month: int, day: int) -> date:
         raise NoSuchDate("when.no_month", month=month)
     if not 1 <= day <= calendar.monthrange(LEAP_YEAR, month)[1]:
         raise NoSuchDate("when.no_day", month=month, day=day)
-    if not MINYEAR <= year <= MAXYEAR:
+    if not FIRST_YEAR <= year <= LAST_YEAR:
         raise NoSuchDate("when.no_year", year=year)
     if day > calendar.monthrange(year, month)[1]:  # 2月29日 outside a leap year
         raise NoSuchDate("when.no_leap_day", year=year)
