@@ -30,6 +30,7 @@ from bot.handlers import (
     guards,
     members,
     start,
+    unserved,
 )
 from bot.handlers import reminders as reminder_handlers
 from bot.handlers import stats as stats_handlers
@@ -112,8 +113,10 @@ def build_application(
 
 
 def _register_handlers(application: Application) -> None:
-    # Guards first (duplicate updates, commands inside forms), then commands and their
-    # buttons, and last the catch-all for form input and free text.
+    # Updates the bot does not serve are set aside first; then the guards (duplicate updates,
+    # commands inside forms), commands and their buttons, and last the catch-all for form
+    # input and free text, and the answer to buttons that match no family.
+    application.add_handlers(unserved.handlers(), group=unserved.GROUP)
     for group, group_handlers in guards.handlers().items():
         application.add_handlers(group_handlers, group=group)
     # Group chats end in group -1, after the duplicate guard: no private handler answers there.
@@ -130,6 +133,7 @@ def _register_handlers(application: Application) -> None:
     application.add_handlers(stats_handlers.early_handlers(), group=-1)
     application.add_handlers(ask.handlers())  # /ask, /docs, questions, documents from admins
     application.add_handlers(forms.handlers())
+    application.add_handlers(unserved.fallback_handlers())
     application.add_error_handler(errors.on_error)
 
 

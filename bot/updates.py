@@ -193,6 +193,24 @@ class UpdateFactory:
         }
         return self._wrap("callback_query", query)
 
+    def forged_callback(self, user: TgUser, data: str, message: JSON | None = None) -> JSON:
+        """A press with ``data`` no button may carry, under ``message`` or an inline message.
+
+        ``message`` may be an InaccessibleMessage (``chat``, ``message_id``, ``date`` 0).
+        """
+        self._query_seq += 1
+        query: JSON = {
+            "id": str(FIRST_QUERY_ID + self._query_seq),
+            "from": user.to_dict(),
+            "chat_instance": str(user.id * 7919 % 10**19),
+            "data": data,
+        }
+        if message is None:
+            query["inline_message_id"] = f"AgAAA{self._query_seq:010d}"
+        else:
+            query["message"] = strip_bookkeeping(message)
+        return self._wrap("callback_query", query)
+
     def my_chat_member(self, user: TgUser, *, blocked: bool = True) -> JSON:
         """The user blocks (or unblocks) the bot; the API starts (or stops) answering 403."""
         bot_user = self._files.bot_user if self.api is None else self.api.bot_user

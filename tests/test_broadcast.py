@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import col, select
@@ -13,9 +14,11 @@ from telegram import Bot
 from telegram.request import BaseRequest, RequestData
 
 from bot.broadcaster import SERVICE_KEY, BroadcastSender, RateLimiter
+from bot.flows import broadcast as broadcast_form
 from bot.runtime import runtime_of
 from bot.services import broadcasts, orgs, people
 from bot.services.broadcasts import Audience, BroadcastError
+from bot.services.dates import NoSuchDate
 from bot.updates import TgUser
 from storage import broadcasts_repo, users_repo
 from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus, DeliveryStatus
@@ -169,6 +172,48 @@ async def test_remind_those_who_have_not_acknowledged(settings, clock, sessions,
         root = (await session.exec(select(Broadcast).order_by(col(Broadcast.id)))).first()
         figures = await broadcasts.progress(session, root.id)
     assert figures.acked == 2  # the reminder's button acknowledges the original notice
+
+
+async def test_receipt_under_an_inaccessible_notice_still_counts(
+    settings, clock, sessions, people_tree
+):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, *OFFICERS)
+        sender = sender_of(bot, clock)
+        await launch_via_form(bot)
+        await sender.drain()
+        notice = notices_to(bot, OFFICERS[0])[0]
+        data = notice["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        # Telegram sends an InaccessibleMessage (date 0) for a message the bot can no longer see.
+        gone = {"chat": notice["chat"], "message_id": notice["message_id"], "date": 0}
+        calls = await bot.feed(bot.factory.forged_callback(OFFICERS[0], data, gone))
+    assert toasts(calls) == ["已确认阅读，谢谢！"]
+    assert "editMessageReplyMarkup" not in [c.method for c in calls]  # nothing there to edit
+    assert sum(r.acked_at is not None for r in await deliveries(sessions)) == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("2028-02-29 09:00", "2028-02-29T09:00:00+08:00"),
+        ("02-29 09:00", "2028-02-29T09:00:00+08:00"),  # strptime's year 1900 refused it
+        ("09:00", "2028-02-21T09:00:00+08:00"),  # typed in the afternoon: tomorrow
+        ("02-30 09:00", "when.no_day"),
+        ("2028-13-01 09:00", "when.no_month"),
+        ("25:00", "when.no_hour"),
+        ("09:60", "when.no_minute"),
+        ("2027-02-29 09:00", "when.no_leap_day"),
+        ("明早", None),
+    ],
+)
+def test_start_time_is_read_or_what_does_not_exist_is_named(typed, expected):
+    now = datetime(2028, 2, 20, 15, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    try:
+        moment = broadcast_form._parse_local(typed, now)
+    except NoSuchDate as refusal:
+        assert refusal.key == expected
+    else:
+        assert (moment.isoformat() if moment else None) == expected
 
 
 async def test_targeting_stays_inside_the_admin_scope(sessions, clock, people_tree):

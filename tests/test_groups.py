@@ -391,6 +391,20 @@ async def test_buttons_of_private_chats_do_nothing_in_a_group(settings, clock, s
         assert SECRET not in group_texts(bot, group)
 
 
+
+async def test_forged_group_buttons_do_nothing(settings, clock, sessions, tree):
+    # ask|x failed to unpack; huge or odd ids (²) reached int() and the database.
+    async with running_bot(settings, clock) as bot:
+        group = bot.factory.group()
+        await bot.feed(bot.factory.command(ADMIN, "help", None, group))
+        message = bot.api.last_message(group["id"])
+        huge = "9" * 40
+        for data in ("ask|x", "ask|", f"ask|m|{huge}", f"bcg|{huge}", "bcg|²", f"grp|b|{huge}",
+                     "grp|b|²", f"task:fill:{huge}"):
+            calls = await bot.feed(forged_press(bot, ADMIN, data, message))
+            assert toasts(calls) == ["请在与我的私聊中操作。"], data
+            assert [c.method for c in calls] == ["answerCallbackQuery"], data
+
 # --- questions -----------------------------------------------------------------------------
 
 

@@ -483,6 +483,14 @@ async def test_liaisons_groups_and_other_subtrees_are_refused(settings, clock, s
             "mb|zz",
             "mb|l|x|q|0",
             "mb|y|1|2",
+            # Huge or odd numbers: they reached a query (SQLite OverflowError, PostgreSQL
+            # out of range) or int() ("²" is a digit to isdigit()).
+            f"mb|p|{'9' * 30}|0..0",
+            f"mb|l|{'9' * 30}||0",
+            f"mb|i|{'9' * 25}",
+            f"mb|x|{'9' * 25}|0",
+            f"mb|p|{liaison.id}|²..0",
+            f"mb|y|{liaison.id}|{token}|m²|0..0",
         ):
             calls = await forged(bot, BAOTOU, data)
             assert toasts(calls) == [stale], data

@@ -144,8 +144,9 @@ async def test_an_admin_searches_the_subtree_the_same_way(settings, clock, recor
     ("typed", "says"),
     [
         ("2026-03-31 至 2026-03-01", "结束日期 2026-03-01 早于开始日期 2026-03-31"),
-        ("2026-02-30 至 2026-03-31", "没看懂这个日期范围"),
-        ("2026-02-30", "没看懂“2026-02-30”这个日期或时间段"),
+        ("2026-02-30 至 2026-03-31", "2月没有30日"),  # what does not exist, named
+        ("2026-02-30", "2月没有30日"),
+        ("0000年", "年份 0 不对"),
         ("13月", "没看懂“13月”这个日期或时间段"),
         ("科" * 300, "查找的内容太长：最多 50 字，你发了 300 字"),
         ("2026-04-01 至 2026-04-30", "开始日期不能晚于今天（2026-03-16）"),
@@ -236,8 +237,10 @@ def test_reading_a_search(typed, query):
     [
         ("2026-03-31 至 2026-03-01", "stats.range_reversed"),
         ("3月5日到", "stats.bad_range"),
-        ("2026-02-30", "activity.search_bad_date"),
+        ("2026-02-30", "when.no_day"),  # 2月没有30日
         ("13月", "activity.search_bad_date"),
+        ("0000年", "when.no_year"),  # was a ValueError (the error handler's apology)
+        ("0000", "when.no_year"),
         ("3月20日", "activity.date_future"),
         ("x" * 51, "activity.search_too_long"),
     ],

@@ -18,6 +18,7 @@ from bot.flows.base import (
     Msg,
     Reply,
     albums,
+    button_number,
 )
 from bot.services import activities as svc
 from bot.services import activity_search as search
@@ -73,10 +74,13 @@ async def quick_route(ctx: FlowContext, inp: Input) -> Reply | None:
 
 async def quick(ctx: FlowContext, text: str) -> Reply:
     """Pre-fill type, date, place and participants from a text; ask only for the rest."""
-    found = svc.understand(text, svc.today_in(ctx.now, ctx.tz))
+    today = svc.today_in(ctx.now, ctx.tz)
+    found = svc.understand(text, today)
     data, labels = await _own_org(ctx)
     data.update(found)
     notices = _understood(found) if found else [Msg("activity.quick_nothing")]
+    if problem := svc.day_problem(text, today):  # 2月30日: say so before asking for the date
+        notices.append(Msg(problem.key, problem.params))
     return await engine.start(
         ctx,
         ActivityForm.name,
@@ -434,12 +438,12 @@ async def on_button(ctx: FlowContext, data: str) -> Reply:
     """``act|…`` buttons: same, page / org N [search], open / edit / del / delok / pics ID
     [list], push N."""
     _, action, *rest = data.split("|")
-    arg = int(rest[0]) if rest and rest[0].isdigit() else 0
+    arg = button_number(rest[0], 0) if rest else 0
     extra = rest[1] if len(rest) > 1 else ""
     if action in ("same", "edit"):
         return await _new_form(ctx, action, arg)
     if action in ("page", "org"):
-        search_id = int(extra) if extra.isdigit() else 0
+        search_id = button_number(extra, 0)
         if action == "org":
             return await org_logs(ctx, arg, search_id)
         return await my_logs(ctx, arg, edit=True, search_id=search_id)

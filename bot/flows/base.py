@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,6 +31,24 @@ DONE = "done"
 CANCELLED = "cancelled"
 CALLBACK_PREFIX = "f"
 ALBUM_MAX = 10  # Telegram's media group holds at most ten items
+# A number in callback data (a database id, a page, an index): 1-9 ASCII digits, which int()
+# always reads and every integer column holds (PostgreSQL's int4 ends at 2,147,483,647).
+# Handlers match their families' data with it, so forged ids never reach a query.
+ID = "[0-9]{1,9}"
+_ID = re.compile(ID)
+
+
+@overload
+def button_number(text: str) -> int | None: ...
+
+
+@overload
+def button_number(text: str, default: int) -> int: ...
+
+
+def button_number(text: str, default: int | None = None) -> int | None:
+    """The number a part of callback data holds, or ``default`` when it holds none."""
+    return int(text) if _ID.fullmatch(text) else default
 
 
 class Msg:

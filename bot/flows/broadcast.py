@@ -8,6 +8,7 @@ recipients will, and launches it (buttons ``bc|<id>|<action>``). Recipients ackn
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +39,7 @@ from bot.services.broadcasts import (
     clean_html,
     count_audience,
 )
+from bot.services.dates import NoSuchDate, make_date, make_time
 from storage.broadcast_models import Broadcast, BroadcastStatus
 from storage.models import OrgLevel, Role
 
@@ -63,7 +65,8 @@ STATUS_KEYS = {
     BroadcastStatus.DONE: "broadcast.status.done",
     BroadcastStatus.CANCELLED: "broadcast.status.cancelled",
 }
-TIME_FORMATS = ("%Y-%m-%d %H:%M", "%m-%d %H:%M", "%H:%M")
+# 2026-03-20 09:00, 03-20 09:00 or 09:00; the calendar check says what does not exist.
+START_TIME = re.compile(r"^(?:(?:(\d{4})-)?(\d{1,2})-(\d{1,2})\s+)?(\d{1,2}):(\d{1,2})$")
 
 
 async def _scope(ctx: FlowContext) -> people.Scope:
@@ -168,7 +171,10 @@ async def parse_when(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     if inp.kind is not InputKind.TEXT:
         raise Invalid("broadcast.bad_time")
     local_now = ctx.now.astimezone(ctx.tz)
-    moment = _parse_local(inp.text.strip(), local_now)
+    try:
+        moment = _parse_local(inp.text.strip(), local_now)
+    except NoSuchDate as error:  # 02-30, 25:00: say which part does not exist
+        raise Invalid(error.key, **error.params) from None
     if moment is None:
         raise Invalid("broadcast.bad_time")
     if moment <= local_now or moment - local_now > MAX_SCHEDULE:
@@ -177,20 +183,16 @@ async def parse_when(inp: Input, ctx: FlowContext, model: FormModel) -> str:
 
 
 def _parse_local(text: str, now: datetime) -> datetime | None:
-    for fmt in TIME_FORMATS:
-        try:
-            parsed = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        year = parsed.year if "%Y" in fmt else now.year
-        day = (parsed.month, parsed.day) if "%m" in fmt else (now.month, now.day)
-        moment = now.replace(
-            year=year, month=day[0], day=day[1], hour=parsed.hour, minute=parsed.minute, second=0
-        )
-        if fmt == "%H:%M" and moment <= now:
-            moment += timedelta(days=1)  # "09:00" typed in the afternoon means tomorrow
-        return moment.replace(microsecond=0)
-    return None
+    match = START_TIME.match(text)
+    if not match:
+        return None
+    year, month, day, hour, minute = (int(g) if g else None for g in match.groups())
+    at = make_time(hour, minute)  # type: ignore[arg-type]
+    if month is None:  # "09:00" typed in the afternoon means tomorrow
+        moment = datetime.combine(now.date(), at, now.tzinfo)
+        return moment if moment > now else moment + timedelta(days=1)
+    on = make_date(year or now.year, month, day)  # type: ignore[arg-type]
+    return datetime.combine(on, at, now.tzinfo)
 
 
 def _excerpt(value: Any, model: FormModel) -> Label:

@@ -27,6 +27,7 @@ from bot.flows.base import (
     Msg,
     Options,
     Reply,
+    button_number,
 )
 from storage import conversations_repo as repo
 from storage.models import ConversationState
@@ -309,7 +310,7 @@ async def _on_skip(form: FormSpec, ctx: FlowContext, model: FormModel, spec: Fie
 async def _on_choice(
     form: FormSpec, ctx: FlowContext, model: FormModel, spec: FieldSpec, arg: str
 ) -> Reply:
-    index = int(arg) if arg.isdigit() else -1
+    index = button_number(arg, -1)
     if not 0 <= index < len(model.options):
         return await render(form, ctx, model, [])
     value = model.options[index]["v"]

@@ -29,6 +29,7 @@ from bot.flows.base import (
     Msg,
     Notice,
     Reply,
+    button_number,
 )
 from bot.flows.org_picker import OrgPicker, org_name
 from bot.flows.registration import role_label
@@ -93,7 +94,15 @@ class ListState:
         org, role, offset = text.split(".")
         if role and role not in ROLE_CODES:
             raise ValueError(role)
-        return cls(int(org), role, int(offset))
+        return cls(_number(org), role, _number(offset))
+
+
+def _number(text: str) -> int:
+    # A number in a button: 1-9 ASCII digits (huge or odd digits would reach a query).
+    number = button_number(text)
+    if number is None:
+        raise ValueError(text)  # on_button answers it as out of date
+    return number
 
 
 def _stale() -> Outcome:
@@ -305,13 +314,13 @@ def _card_actions(user: User, ls: str) -> list[list[Button]]:
 
 async def _person(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
     ls = ListState.unpack(args[1]).pack()
-    person = await svc.member(ctx.session, scope, int(args[0]))
+    person = await svc.member(ctx.session, scope, _number(args[0]))
     return Outcome(await card(ctx, scope, person, ls))
 
 
 async def _current(ctx: FlowContext, scope: Scope, user_id: str, token: str) -> Member:
     """The person behind a button, as long as they are still as the card showed them."""
-    person = await svc.member(ctx.session, scope, int(user_id))
+    person = await svc.member(ctx.session, scope, _number(user_id))
     if token != svc.fingerprint(person.user) or not svc.may_manage(scope, ctx.user_id, person):
         raise AccessError("members.stale")
     return person
@@ -338,7 +347,7 @@ def _change(text: str) -> Change:
     kind, value = ChangeKind(text[:1]), text[1:]
     if kind is ChangeKind.ROLE:
         return Change(kind, ROLE_CODES[value].value)
-    if kind is ChangeKind.MOVE and not value.isdigit():
+    if kind is ChangeKind.MOVE and button_number(value) is None:
         raise ValueError(value)
     return Change(kind, value)
 
@@ -386,7 +395,7 @@ async def _question(ctx: FlowContext, person: Member, change: Change, target: Or
 async def confirm(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
     """Make a confirmed change, tell the person, and have their command menu sent again."""
     user_id, token, raw, ls = args[0], args[1], args[2], ListState.unpack(args[3]).pack()
-    person = await svc.member(ctx.session, scope, int(user_id))
+    person = await svc.member(ctx.session, scope, _number(user_id))
     change = _change(raw)
     applied = await svc.apply(
         ctx.session,
@@ -487,12 +496,12 @@ def _invite_line(
 
 
 async def _invites(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
-    return Outcome(await invites_view(ctx, scope, max(int(args[0]), 0), []))
+    return Outcome(await invites_view(ctx, scope, _number(args[0]), []))
 
 
 async def _revoke(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
     invite = await svc.revoke_invite(
-        ctx.session, scope, actor_id=ctx.user_id, invite_id=int(args[0]), now=ctx.now
+        ctx.session, scope, actor_id=ctx.user_id, invite_id=_number(args[0]), now=ctx.now
     )
     org = await orgs_repo.get_org(session=ctx.session, org_id=invite.org_id)
     note = Msg("members.revoked", org=org.name if org else "", role=role_label(invite.role))

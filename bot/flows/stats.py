@@ -34,6 +34,7 @@ from bot.flows.base import (
     Label,
     Msg,
     Reply,
+    button_number,
 )
 from bot.services import people
 from bot.services import stats as svc
@@ -120,19 +121,20 @@ async def private_only(ctx: FlowContext) -> Outcome:
 async def on_button(ctx: FlowContext, data: str) -> Outcome:
     """``st|…`` buttons: a period, the custom range, the children of an org, an org's picker."""
     parts = data.split("|")
-    if len(parts) != 5 or parts[1] not in MODES or not parts[3].isdigit():
+    org_id = button_number(parts[3]) if len(parts) == 5 else None
+    if org_id is None or parts[1] not in MODES:
         return Outcome(Reply([], toast=Msg("stats.stale")))
-    _, mode, action, raw_org, arg = parts
-    org_id = int(raw_org)
+    _, mode, action, _, arg = parts
+    page = button_number(arg, 0)
     if action in PERIOD_ACTIONS:
         period = svc.period_of(PERIOD_ACTIONS[action], _today(ctx))
         return await result(ctx, mode, org_id, period)
     if action == "c":
         return await ask_range(ctx, mode, org_id)
     if action == "k":
-        return Outcome(await children(ctx, mode, org_id, int(arg) if arg.isdigit() else 0))
+        return Outcome(await children(ctx, mode, org_id, page))
     if action == "t" and mode == EXPORT:
-        return Outcome(await task_choices(ctx, org_id, int(arg) if arg.isdigit() else 0))
+        return Outcome(await task_choices(ctx, org_id, page))
     return Outcome(await picker(ctx, mode, org_id, edit=True))
 
 

@@ -31,7 +31,7 @@ from telegram.ext import (
 from bot import deeplinks
 from bot.flows import groups as flow
 from bot.flows import task_report
-from bot.flows.base import FlowContext, Msg, Reply
+from bot.flows.base import ID, FlowContext, Msg, Reply
 from bot.flows.library import list_documents
 from bot.group_edits import SERVICE_KEY as COUNTS_KEY
 from bot.group_edits import CountEdits
@@ -49,7 +49,10 @@ from storage.db import transaction
 log = logging.getLogger(__name__)
 Handler = Callable[[Update, StabotContext], Awaitable[None]]
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
-FILL_BUTTON = re.compile(r"^task:fill:(\d+)$")
+# The buttons of group messages, by family (ids as every family's: flows.base.ID).
+FILL_BUTTON = re.compile(rf"^task:fill:({ID})$")
+ACK_BUTTON = re.compile(rf"^bcg\|({ID})$")
+BIND_BUTTON = re.compile(rf"^{flow.BIND_PREFIX}\|b\|({ID})$")
 
 # Forms and personal commands: in a group they answer with a button that opens the private
 # chat, where ``/start go_<name>`` runs the same handler.
@@ -191,12 +194,12 @@ async def button(update: Update, context: StabotContext) -> None:
     """Buttons under the bot's group messages; anything else is for the private chat."""
     query = update.callback_query
     data = query.data or ""
-    if data.startswith("ask|"):
+    if re.match(ask.ASK_BUTTONS, data):
         await ask.ask_button(update, context)  # public documents; "more sources" per group
-    elif data.startswith("bcg|") and data[4:].isdigit():
-        await _acknowledge(update, context, int(data[4:]))
-    elif data.startswith(f"{flow.BIND_PREFIX}|b|") and data.rsplit("|", 1)[1].isdigit():
-        org_id = int(data.rsplit("|", 1)[1])
+    elif match := ACK_BUTTON.match(data):
+        await _acknowledge(update, context, int(match.group(1)))
+    elif match := BIND_BUTTON.match(data):
+        org_id = int(match.group(1))
         chat = _chat_info(update)
         await respond(update, context, lambda ctx: flow.bind(ctx, chat, org_id))
     elif match := FILL_BUTTON.match(data):

@@ -118,7 +118,10 @@ async def _show_text(
         return None
     text = render_text(locale, reply)
     markup = render_markup(locale, reply.buttons)
+    # A message the bot can no longer see (PTB gives it date 0) is not edited: a new one is sent.
     pressed = query.message if query and isinstance(query.message, Message) else None
+    if pressed is not None and not pressed.is_accessible:
+        pressed = None
     if reply.edit and pressed is not None and await _edit(pressed, text, markup):
         return pressed.message_id
     # In a group the answer quotes the message it answers, so busy chats can follow it.

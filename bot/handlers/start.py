@@ -7,7 +7,9 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import deeplinks
 from bot.flows import onboarding
+from bot.flows.base import ID
 from bot.handlers.common import refresh_menu, respond
+from bot.i18n import SUPPORTED
 from bot.runtime import StabotContext
 
 
@@ -73,7 +75,7 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("me", me),
         CommandHandler("lang", lang),
         CommandHandler("cancel", cancel),
-        CallbackQueryHandler(language_button, pattern=r"^lang\|"),
+        CallbackQueryHandler(language_button, pattern=rf"^lang\|(?:{'|'.join(SUPPORTED)})$"),
         CallbackQueryHandler(request_button, pattern=r"^st\|req$"),
-        CallbackQueryHandler(decision_button, pattern=r"^ar\|\d+\|[yn]$"),
+        CallbackQueryHandler(decision_button, pattern=rf"^ar\|{ID}\|[yn]$"),
     ]

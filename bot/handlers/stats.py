@@ -20,7 +20,7 @@ from telegram.ext import (
 )
 
 from bot.flows import stats as flow
-from bot.flows.base import FlowContext, Reply
+from bot.flows.base import ID, FlowContext, Reply
 from bot.handlers import exports as export_files
 from bot.handlers.common import respond
 from bot.handlers.render import render_label
@@ -33,6 +33,8 @@ MakeOutcome = Callable[[FlowContext], Awaitable[flow.Outcome | None]]
 # Every date range has a digit or a Chinese numeral; other texts skip the state look-up.
 MAYBE_RANGE = re.compile(r"[0-9０-９〇零一二三四五六七八九十]")
 RANGE_MAX = 80
+# st|MODE|ACTION|ORG|ARG: a period (m q y), 自定义 (c), children (k), tasks (t), picker (p)
+BUTTONS = rf"^st\|[{''.join(flow.MODES)}]\|[mqyckpt]\|{ID}\|(?:{ID})?$"
 
 
 def _args(context: StabotContext) -> str:
@@ -126,7 +128,7 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("stats", stats_command),
         CommandHandler("export", export_command),
-        CallbackQueryHandler(button, pattern=r"^st\|"),
+        CallbackQueryHandler(button, pattern=BUTTONS),
     ]
 
 

@@ -6,7 +6,7 @@ from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import task_new, task_report, task_views
-from bot.flows.base import FlowContext, Msg
+from bot.flows.base import ID, FlowContext, Msg
 from bot.handlers.common import respond
 from bot.handlers.render import answer_query
 from bot.runtime import StabotContext
@@ -25,6 +25,12 @@ ROUTES = {
     "delok": lambda ctx, a: task_views.delete(ctx, a[0]),
     "files": lambda ctx, a: task_views.files(ctx, a[0], a[1] if len(a) > 1 else None),
 }
+# How many numbers each action takes after ``task:<action>:`` (the export and files too).
+ARITY = {"fill": "1", "board": "1,2", "subs": "2", "sub": "2", "remind": "1", "move": "1",
+         "del": "1", "delok": "1", "export": "1", "files": "1,2"}
+BUTTONS = "^task:(?:{})$".format(
+    "|".join(rf"{action}(?::{ID}){{{count}}}" for action, count in ARITY.items())
+)
 
 
 async def new_task(update: Update, context: StabotContext) -> None:
@@ -71,5 +77,5 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("newtask", new_task),
         CommandHandler("tasks", tasks),
-        CallbackQueryHandler(button, pattern=r"^task:[a-z]+(:\d+){1,2}$"),
+        CallbackQueryHandler(button, pattern=BUTTONS),
     ]

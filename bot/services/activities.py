@@ -15,6 +15,7 @@ import cn2an
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services import people
+from bot.services.dates import NoSuchDate, make_date
 from bot.services.knowledge.question import asks_something
 from storage import activities_repo, orgs_repo
 from storage.activities_repo import ActivityMatch
@@ -181,7 +182,10 @@ def today_in(now: datetime, tz: ZoneInfo) -> date:
 def parse_day(text: str, today: date) -> date:
     """A past date: 今天/昨天/前天, 上周五, 3月15日, 2026-03-15, "March 15" …"""
     normal = _normal(text)
-    day = _chinese_day(normal, today)
+    try:
+        day = _chinese_day(normal, today)
+    except NoSuchDate as error:  # 2月30日, 13月1日: say which part does not exist
+        raise ActivityError(error.key, **error.params) from None
     # Bare digits our patterns did not take (1332, 2026) are no date; dateparser would read
     # them as a year.
     if day is None and not normal.isdigit():
@@ -225,36 +229,38 @@ def _weekday(match: re.Match[str], today: date) -> date:
     return today - timedelta(days=(today.weekday() - weekday) % 7)
 
 
-def _ymd(match: re.Match[str], today: date) -> date | None:
-    try:
-        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    except ValueError:
-        return None
+def _ymd(match: re.Match[str], today: date) -> date:
+    return make_date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
 
 
-def _month_day(match: re.Match[str], today: date) -> date | None:
-    try:
-        day = date(today.year, int(match.group(1)), int(match.group(2)))
-    except ValueError:
-        return None
+def _month_day(match: re.Match[str], today: date) -> date:
+    month, day_of_month = int(match.group(1)), int(match.group(2))
+    day = make_date(today.year, month, day_of_month)
     # Without a year, a date well ahead of today means last year's (a December event in March).
-    return day.replace(year=today.year - 1) if day - today > timedelta(days=31) else day
+    if day - today > timedelta(days=31):
+        return make_date(today.year - 1, month, day_of_month)
+    return day
 
 
-def _day_of_month(match: re.Match[str], today: date) -> date | None:
-    try:
-        return today.replace(day=int(match.group(1)))
-    except ValueError:
-        return None
+def _day_of_month(match: re.Match[str], today: date) -> date:
+    return make_date(today.year, today.month, int(match.group(1)))
 
 
-def _relative_month_day(match: re.Match[str], today: date) -> date | None:
+def _relative_month_day(match: re.Match[str], today: date) -> date:
     back = {"上上": 2, "上": 1}.get(match.group(1), 0)
     month_index = today.year * 12 + today.month - 1 - back
-    try:
-        return date(month_index // 12, month_index % 12 + 1, int(match.group(2)))
-    except ValueError:  # 上个月31号 in a 30-day month
-        return None
+    return make_date(month_index // 12, month_index % 12 + 1, int(match.group(2)))
+
+
+def _compact(build: Callable[[re.Match[str], date], date]) -> Callable[..., date | None]:
+    # Digits alone (0230, 20261301) that make no date are no date at all, not a wrong one.
+    def read(match: re.Match[str], today: date) -> date | None:
+        try:
+            return build(match, today)
+        except NoSuchDate:
+            return None
+
+    return read
 
 
 def _weeks_ago(match: re.Match[str], today: date) -> date:
@@ -267,9 +273,9 @@ _DAY_PATTERNS = (
     (_DAYS_AGO, lambda m, today: today - timedelta(days=int(m.group(1)))),
     (_WEEKS_AGO, _weeks_ago),
     (_YMD, _ymd),
-    (_COMPACT_YMD, _ymd),
+    (_COMPACT_YMD, _compact(_ymd)),
     (_MD, _month_day),
-    (_COMPACT_MD, _month_day),
+    (_COMPACT_MD, _compact(_month_day)),
     (_D, _day_of_month),
     (_MONTH_REL_DAY, _relative_month_day),
 )
@@ -350,6 +356,19 @@ def _day_in_text(text: str, today: date) -> date | None:
             return parse_day(match.group(1), today)
         except ActivityError:
             continue  # a date the user got wrong is asked for again, with its own hint
+    return None
+
+
+def day_problem(text: str, today: date) -> ActivityError | None:
+    """Why the date a report names cannot be taken (2月30日, a future day), if none can."""
+    text = _normal(text)
+    if _day_in_text(text, today) is not None:
+        return None
+    for match in _DATE_IN_TEXT.finditer(text):
+        try:
+            parse_day(match.group(1), today)
+        except ActivityError as error:
+            return error
     return None
 
 

@@ -8,6 +8,7 @@ only adds the whole weeks, months and years a search names (上周, 3月, 2026�
 
 from __future__ import annotations
 
+import calendar
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import SUPPORTED, t
 from bot.services import stats
 from bot.services.activities import BY_KEY, ActivityError, parse_day
+from bot.services.dates import NoSuchDate, make_date
 from bot.services.stats import Period, StatsError
 from storage import activities_repo
 from storage.activities_repo import ActivityMatch
@@ -69,7 +71,10 @@ def _period(text: str, today: date) -> Period | None:
     if named is not None:
         return named
     compact = cn2an.transform(text.replace(" ", ""), "cn2an")  # 三月 → 3月
-    whole = _whole_month(compact, today) or _whole_year(compact)
+    try:
+        whole = _whole_month(compact, today) or _whole_year(compact)
+    except NoSuchDate as error:  # 0000年: say which part does not exist
+        raise ActivityError(error.key, **error.params) from None
     if whole is not None:
         return whole
     try:
@@ -115,9 +120,8 @@ def _whole_month(text: str, today: date) -> Period | None:
         raise ActivityError("activity.search_bad_date", text=text)
     # Without a year, a month after this one is last year's (12月, typed in March).
     year = int(match.group(1) or (today.year if month <= today.month else today.year - 1))
-    first = date(year, month, 1)
-    following = date(year + month // 12, month % 12 + 1, 1)
-    return Period(first, following - timedelta(days=1))
+    first = make_date(year, month, 1)
+    return Period(first, make_date(year, month, calendar.monthrange(year, month)[1]))
 
 
 def _whole_year(text: str) -> Period | None:
@@ -125,7 +129,7 @@ def _whole_year(text: str) -> Period | None:
     if not match:
         return None
     year = int(match.group(1))
-    return Period(date(year, 1, 1), date(year, 12, 31))
+    return Period(make_date(year, 1, 1), make_date(year, 12, 31))
 
 
 def matching_types(keyword: str) -> tuple[str, ...]:
