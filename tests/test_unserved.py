@@ -9,8 +9,9 @@ from sqlmodel import func, select
 
 from bot.updates import TgUser
 from storage.db import transaction
-from storage.models import ProcessedUpdate, User
-from tests.harness import running_bot, toasts
+from storage.inbox_models import InboxUpdate
+from storage.models import User
+from tests.harness import inbox_bot, running_bot, toasts
 from tests.update_strategies import ANONYMOUS_ADMIN, SERVICE_USER
 
 LI = TgUser(id=71001, first_name="联络员")
@@ -102,7 +103,7 @@ UNSERVED = {
 async def _counts(sessions) -> tuple[int, int]:
     async with transaction(sessions) as session:
         users = (await session.exec(select(func.count()).select_from(User))).one()
-        seen = (await session.exec(select(func.count()).select_from(ProcessedUpdate))).one()
+        seen = (await session.exec(select(func.count()).select_from(InboxUpdate))).one()
     return users, seen
 
 
@@ -160,3 +161,25 @@ async def test_forged_data_of_any_family_gets_the_stale_toast(settings, clock, s
         calls = await bot.feed(bot.factory.forged_callback(LI, data, message))
     assert toasts(calls) == ["这个按钮已失效。"]
     assert [c.method for c in calls] == ["answerCallbackQuery"]
+
+
+@pytest.mark.parametrize("kind", ["channel post", "anonymous group admin", "inline query"])
+async def test_unserved_updates_through_the_inbox_are_marked_done(
+    settings, clock, sessions, caplog, kind
+):
+    # In `stabot run` the dispatcher marks an update done once its handlers end, so one the
+    # bot sets aside never stays pending (and never blocks its chat).
+    caplog.set_level(logging.DEBUG)
+    async with inbox_bot(settings, clock) as bot:
+        bot.api.register_chat(GROUP)
+        bot.api.register_chat(CHANNEL)
+        before = len(bot.api.calls)  # start-up calls (getMe, the command menus)
+        await bot.receive({"update_id": 501, **UNSERVED[kind]})
+        await bot.settle()
+        calls = bot.api.calls[before:]
+    async with transaction(sessions) as session:
+        row = await session.get(InboxUpdate, 501)
+        users = (await session.exec(select(func.count()).select_from(User))).one()
+    assert row is not None and row.done_at is not None and not row.gave_up
+    assert users == 0 and calls == []
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
