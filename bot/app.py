@@ -64,7 +64,11 @@ def build_application(
         engine=engine,
         sessions=session_factory(engine),
         clock=clock or SystemClock(),
-        services={"policy": PolicyLibrary(settings.data_dir, settings.corpus_dir)},
+        services={
+            "policy": PolicyLibrary(
+                settings.data_dir, settings.corpus_dir, embeddings=settings.knowledge_embeddings
+            )
+        },
     )
     application.bot_data["stabot.migrate"] = migrate
     _register_handlers(application)
