@@ -94,7 +94,7 @@ def run_ask(args: argparse.Namespace) -> int:
     _embed(kb, locale)
     questions = [args.question] if args.question is not None else _lines(sys.stdin)
     for question in questions:
-        problem, answer = _search(kb, question, args.top_k)
+        problem, answer = answer_question(kb, question, args.top_k)
         if args.json:
             _print_json(question, answer, sys.stdout)
         else:
@@ -108,7 +108,9 @@ def _lines(stream: TextIO) -> Any:
         yield line.rstrip("\r\n")
 
 
-def _search(kb: KnowledgeBase, question: str, top_k: int) -> tuple[QuestionCode | None, Answer]:
+def answer_question(
+    kb: KnowledgeBase, question: str, top_k: int
+) -> tuple[QuestionCode | None, Answer]:
     """Why a question cannot be searched (empty, too long, no words …) or None, and the answer.
 
     The answer of ``stabot ask --json`` and of the test that holds the dev set's floors.

@@ -809,6 +809,9 @@ class KnowledgeBase:
         dim = next((len(v) for v in cached.values()), 0) or self._dense_dim()
         dense = DenseRows.empty(hashes, dim)
         dense.fill(cached)
+        if dense.complete and len(cached) > len(set(hashes)):
+            # Documents were removed or replaced: their passages' vectors go too.
+            self._dense_worker.save_for(dense, cached)
         return dense
 
     def _dense_dim(self) -> int:

@@ -16,7 +16,7 @@ import os
 import tempfile
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -225,8 +225,6 @@ class DenseRows:
     # Rows whose document failed to embed: they count as done, without a vector.
     failed: np.ndarray
     complete: bool = False
-    # Documents (their rows' doc ids) whose failure was logged.
-    logged: set[str] = field(default_factory=set)
 
     @classmethod
     def empty(cls, hashes: list[str], dim: int) -> DenseRows:
@@ -321,9 +319,9 @@ class DenseWorker:
                 cached[dense.hashes[row]] = vector
             pending += len(doc_rows)
             if pending >= SAVE_EVERY:
-                self._save(cached, dense)
+                self.save_for(dense, cached)
                 pending = 0
-        self._save(cached, dense)
+        self.save_for(dense, cached)
 
     def _embed_rows(self, rows: list[int], texts: list[str]) -> np.ndarray:
         out = []
@@ -335,7 +333,7 @@ class DenseWorker:
             out.append(vectors)
         return np.concatenate(out)
 
-    def _save(self, cached: dict[str, np.ndarray], dense: DenseRows) -> None:
+    def save_for(self, dense: DenseRows, cached: dict[str, np.ndarray]) -> None:
         """Persist the vectors of the snapshot's passages (those of dropped ones go)."""
         keep = {h: cached[h] for h in dense.hashes if h in cached}
         self.cache.save(keep)
