@@ -42,17 +42,25 @@ ITEMS = [
 SCORE_PY = PROJECT_ROOT.parent / "shared" / "qa" / "score.py"
 
 
-def test_a_line_that_is_not_json_is_reported_and_counted_as_a_miss(tmp_path: Path) -> None:
+def _fixtures(tmp_path: Path) -> tuple[str, Path]:
+    """The fake system's command and the question set, written to ``tmp_path``."""
     system = tmp_path / "system.py"
     system.write_text(FAKE_SYSTEM, encoding="utf-8")
     questions = tmp_path / "set.jsonl"
     questions.write_text("".join(json.dumps(it, ensure_ascii=False) + "\n" for it in ITEMS),
                          encoding="utf-8")
-    proc = subprocess.run(
-        [sys.executable, "benchmarks/qa_eval.py", "--set", str(questions),
-         "--command", f"{sys.executable} {system}", "--details", str(tmp_path / "d.jsonl")],
-        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60, check=False,
-    )
+    return f"{sys.executable} {system}", questions
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                          cwd=PROJECT_ROOT, timeout=60, check=False)
+
+
+def test_a_line_that_is_not_json_is_reported_and_counted_as_a_miss(tmp_path: Path) -> None:
+    command, questions = _fixtures(tmp_path)
+    proc = _run("benchmarks/qa_eval.py", "--set", str(questions), "--command", command,
+                "--details", str(tmp_path / "d.jsonl"))
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert "PROBLEM: output line 2 is not a JSON object: WARNING: dictionary cache" in proc.stderr
@@ -69,20 +77,9 @@ def test_a_line_that_is_not_json_is_reported_and_counted_as_a_miss(tmp_path: Pat
 
 @pytest.mark.skipif(not SCORE_PY.is_file(), reason="../shared/qa/score.py is not beside the repo")
 def test_qa_eval_agrees_with_the_reference_scorer(tmp_path: Path) -> None:
-    system = tmp_path / "system.py"
-    system.write_text(FAKE_SYSTEM, encoding="utf-8")
-    questions = tmp_path / "set.jsonl"
-    questions.write_text("".join(json.dumps(it, ensure_ascii=False) + "\n" for it in ITEMS),
-                         encoding="utf-8")
-    command = f"{sys.executable} {system}"
-    ours = subprocess.run(
-        [sys.executable, "benchmarks/qa_eval.py", "--set", str(questions), "--command", command],
-        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60, check=False,
-    )
-    reference = subprocess.run(
-        [sys.executable, str(SCORE_PY), "-q", "--set", str(questions), command],
-        capture_output=True, text=True, cwd=PROJECT_ROOT, timeout=60, check=False,
-    )
+    command, questions = _fixtures(tmp_path)
+    ours = _run("benchmarks/qa_eval.py", "--set", str(questions), "--command", command)
+    reference = _run(str(SCORE_PY), "-q", "--set", str(questions), command)
     mine = dict(line.rsplit(None, 1) for line in ours.stdout.splitlines()[1:8])
     theirs = dict(pair.split("=") for pair in reference.stdout.split()[:7])
     names = {"hit@1": "hit@1", "hit@3": "hit@3", "hit@5": "hit@5", "mrr": "mrr",
