@@ -101,24 +101,28 @@ def bot_first_answer(data: Path) -> list[tuple[str, str]]:
     """The bot's library on a fresh data dir: start, then answer while vectors are computed."""
     from bot.services.policy import PolicyLibrary
 
-    async def run() -> tuple[float, float, bool]:
+    async def run() -> tuple[float, float, bool, float]:
         library = PolicyLibrary(data, ROOT / "corpus", embeddings="bundled")
         start = time.perf_counter()
-        await library.knowledge_base()
+        kb = await library.knowledge_base()
         ready = time.perf_counter() - start
         asked = time.perf_counter()
         await library.answer("科普信息员队伍要建成什么样子", 4)
-        kb = await library.knowledge_base()
-        return ready, time.perf_counter() - asked, kb.dense_ready()
+        answered = time.perf_counter() - asked
+        computing = not kb.dense_ready()
+        # Let the background thread finish, so that it weighs on no later figure.
+        await asyncio.to_thread(kb.embed_now)
+        return ready, answered, computing, time.perf_counter() - start
 
-    ready, answer, dense = asyncio.run(run())
+    ready, answer, computing, vectors = asyncio.run(run())
     return [
         ("bot: knowledge base ready after start (fresh data dir, index built)", f"{ready:.2f} s"),
         (
             "bot: first answer after that (vectors still being computed: "
-            f"{'no' if dense else 'yes'})",
+            f"{'yes' if computing else 'no'})",
             f"{answer * 1000:.0f} ms",
         ),
+        ("bot: every vector ready, in the background, after start", f"{vectors:.1f} s"),
     ]
 
 

@@ -307,9 +307,14 @@ class KnowledgeBase:
         """Compute the missing passage vectors and wait for them; whether they are ready."""
         if self._dense_worker is None:
             return False
-        self._start_embedding()
-        self._dense_worker.join(timeout)
-        return self.dense_ready()
+        # A worker that was just finishing an older index may have ended before this one
+        # was published: start it again (each pass leaves the index it saw complete).
+        for _ in range(3):
+            self._start_embedding()
+            self._dense_worker.join(timeout)
+            if self.dense_ready():
+                return True
+        return False
 
     def _cosines(self, state: _Snapshot, question: str) -> Any:
         """Cosine of every passage with the question, or None while vectors are not ready."""
@@ -736,11 +741,13 @@ class KnowledgeBase:
         """The current snapshot, (re)loaded when another writer published a new index."""
         snapshot = self._snapshot
         current = self._read_current()
-        if snapshot is not None and current is not None and snapshot.key == current.get("key"):
-            return snapshot
-        with self._lock:
-            snapshot = self._load_snapshot()
+        fresh = snapshot is not None and current is not None and snapshot.key == current.get("key")
+        if not fresh:
+            with self._lock:
+                snapshot = self._load_snapshot()
+        assert snapshot is not None
         if snapshot.dense is not None and not snapshot.dense.complete:
+            # Cheap when the worker runs; restarts it when it stopped just before this index.
             self._start_embedding()
         return snapshot
 

@@ -1,4 +1,4 @@
-"""Scoring: word/bigram BM25 fusion, question-type cues, title match, and the refusal decision."""
+"""Scoring: word/bigram BM25 fusion, question-type cues, title match, and answerability."""
 
 from __future__ import annotations
 
