@@ -30,7 +30,8 @@ BUNDLED = "bundled"
 DISABLED = frozenset({"", "none", "off", "false", "0"})
 # Passages embedded per call: big enough to keep both cores busy, small enough to save often.
 BATCH = 32
-# Save the cache at least this often (passages), so a stopped process loses little work.
+# Save the cache after this many new passages, or a tenth of those cached if more: a stopped
+# process loses little work, and a big corpus is not rewritten every few hundred passages.
 SAVE_EVERY = 256
 
 
@@ -318,7 +319,7 @@ class DenseWorker:
             for row, vector in zip(doc_rows, vectors, strict=True):
                 cached[dense.hashes[row]] = vector
             pending += len(doc_rows)
-            if pending >= SAVE_EVERY:
+            if pending >= max(SAVE_EVERY, len(cached) // 10):
                 self.save_for(dense, cached)
                 pending = 0
         self.save_for(dense, cached)
