@@ -272,7 +272,7 @@ class KnowledgeBase:
 
     def answer(self, question: str, top_k: int = 5) -> Answer:
         """The closest passages and whether they answer confidently (see fusion.grade)."""
-        from bot.services.knowledge.fusion import Grade, fuse, grade, plain_scores
+        from bot.services.knowledge.fusion import Grade, fuse, grade
 
         state = self._state()
         if state.ranker is None or top_k <= 0 or not question.strip():
@@ -288,8 +288,7 @@ class KnowledgeBase:
         verdict = grade(ranking, state.ranker.relates(query), best, center, config)
         if verdict is Grade.NONE:
             return Answer([], False)
-        plain = plain_scores(state.index, query)
-        fused = fuse(question, ranking, plain, cosines, state.index.doc_of, config)
+        fused = fuse(question, ranking, state.index, query, cosines, config)
         hits = [self._hit(state, row, score) for row, score in fused[:top_k]]
         return Answer(hits, verdict is Grade.CONFIDENT)
 

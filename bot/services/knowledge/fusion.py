@@ -5,7 +5,8 @@ Each signal is scaled to its best passage, so the weights (RankConfig) compare l
 like: the ranker's fused BM25 with boosts and coverage, a BM25 over the question's own words
 with no boosts (it does better than a tuned ranker on questions unlike the tuning ones), and
 the dense cosine over its best ``fusion_pool`` passages (cosines of unrelated passages sit
-close together, so only the lead counts). Weights were chosen on the pooled question sets and
+close together, so only the lead counts). The plain BM25 scores the candidates of the other
+two only. Weights were chosen on the pooled question sets and
 checked across them (README, "Policy answers").
 """
 
@@ -17,13 +18,7 @@ from enum import StrEnum
 import numpy as np
 
 from bot.services.knowledge.index import PassageIndex
-from bot.services.knowledge.ranking import (
-    DOCS_CUE,
-    RankConfig,
-    Ranking,
-    one_per_doc_first,
-    top_rows,
-)
+from bot.services.knowledge.ranking import DOCS_CUE, RankConfig, Ranking, one_per_doc_first
 from bot.services.knowledge.tokenize import QueryTerms
 
 
@@ -46,47 +41,58 @@ class Fused:
     grade: Grade
 
 
-def plain_scores(index: PassageIndex, query: QueryTerms) -> np.ndarray:
-    """BM25 of every passage over the question's own words (no expansions, no boosts)."""
+def plain_scores(index: PassageIndex, query: QueryTerms, rows: np.ndarray) -> np.ndarray:
+    """BM25 of the given passages over the question's own words (no expansions, no boosts)."""
     terms = {term: 1.0 for term, weight in query.words.items() if weight >= 1.0}
-    return index.words.scores(terms)
+    return index.words.scores_for(terms, rows)
 
 
-def dense_part(cosines: np.ndarray, pool: int) -> np.ndarray:
-    """Cosines rescaled to 0 at the ``pool``-th best passage and 1 at the best, 0 below."""
-    if not len(cosines):
-        return cosines
-    lead = np.partition(cosines, len(cosines) - min(pool, len(cosines)))
-    low = float(lead[len(cosines) - min(pool, len(cosines))])
-    span = float(cosines.max()) - low
-    if span <= 0:
-        return np.zeros_like(cosines)
-    return np.clip((cosines - low) / span, 0.0, None)
+def dense_lead(cosines: np.ndarray, pool: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``pool`` best passages by cosine, rescaled to 1 at the best and 0 at the last."""
+    count = min(pool, len(cosines))
+    if count <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    rows = np.argpartition(-cosines, count - 1)[:count]
+    lead = cosines[rows].astype(np.float64)
+    span = float(lead.max() - lead.min())
+    scaled = (lead - lead.min()) / span if span > 0 else np.zeros(count)
+    return rows.astype(np.int64), scaled
 
 
 def fuse(
     question: str,
     ranking: Ranking,
-    plain: np.ndarray,
-    dense: np.ndarray | None,
-    doc_of: np.ndarray,
+    index: PassageIndex,
+    query: QueryTerms,
+    cosines: np.ndarray | None,
     config: RankConfig,
 ) -> list[tuple[int, float]]:
-    """Rows and fused scores, best first (the ranker's candidates and the leads of the rest)."""
-    total = np.zeros(len(plain), dtype=np.float64)
+    """Rows and fused scores, best first: the ranker's candidates and the dense signal's lead.
+
+    Only those rows are scored (a passage in neither list cannot reach the answers), so the
+    cost does not grow with the index.
+    """
+    total: dict[int, float] = {}
     if ranking.candidates:
         best = max(c.score for c in ranking.candidates) or 1.0
-        rows = np.asarray([c.row for c in ranking.candidates], dtype=np.int64)
-        total[rows] += np.asarray([c.score for c in ranking.candidates]) / best
+        for cand in ranking.candidates:
+            total[cand.row] = cand.score / best
+    if cosines is not None and config.dense_weight:
+        rows, scaled = dense_lead(cosines, config.fusion_pool)
+        for row, value in zip(rows.tolist(), scaled.tolist(), strict=True):
+            total[row] = total.get(row, 0.0) + config.dense_weight * value
+    if not total:
+        return []
+    rows = np.fromiter(total, dtype=np.int64, count=len(total))
+    plain = plain_scores(index, query, rows)
     top = float(plain.max(initial=0.0))
     if top > 0 and config.plain_weight:
-        total += (config.plain_weight / top) * plain
-    if dense is not None and config.dense_weight:
-        total += config.dense_weight * dense_part(dense, config.fusion_pool)
-    rows = top_rows(total, config.candidates)
+        for row, value in zip(rows.tolist(), plain.tolist(), strict=True):
+            total[row] += config.plain_weight * value / top
+    ordered = sorted(total, key=lambda row: -total[row])[: config.candidates]
     if DOCS_CUE.search(question):
-        rows = one_per_doc_first(rows, lambda row: int(doc_of[row]))
-    return [(row, float(total[row])) for row in rows]
+        ordered = one_per_doc_first(ordered, lambda row: int(index.doc_of[row]))
+    return [(row, total[row]) for row in ordered]
 
 
 def grade(
