@@ -100,7 +100,9 @@ def build_application(
         sessions=session_factory(engine),
         clock=clock,
         services={
-            "policy": PolicyLibrary(settings.data_dir, settings.corpus_dir),
+            "policy": PolicyLibrary(
+                settings.data_dir, settings.corpus_dir, embeddings=settings.knowledge_embeddings
+            ),
             INVITE_LINKS: InviteLinks(settings.bot_username),
             group_edits.SERVICE_KEY: group_edits.CountEdits(clock),
         },

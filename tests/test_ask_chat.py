@@ -77,8 +77,23 @@ async def test_free_question_more_sources_and_full_section(kb_settings, clock):
 
 async def test_not_in_the_documents_points_to_docs(kb_settings, clock):
     async with running_bot(kb_settings, clock) as bot:
-        calls = await bot.text(LI, "/ask 科协的食堂几点开饭？")
+        calls = await bot.text(LI, "/ask 手把肉咋煮才嫩？")
     assert "没有找到" in sent_texts(calls)[0] and "/docs" in sent_texts(calls)[0]
+
+
+async def test_a_low_confidence_answer_shows_the_closest_passage_with_a_caution(
+    kb_settings, clock
+):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.text(LI, "/ask 科协的食堂几点开饭？")
+        sure = await bot.text(LI, "/ask 民营企业搞技术的人够多少就得单独建科协？")
+    (text,) = sent_texts(calls)
+    assert text.startswith("文件里可能没有直接回答这个问题，下面是最接近的内容：")
+    assert "—— 《" in text  # the same source line as a confident answer
+    labels = [b["text"] for row in calls[-1].params["reply_markup"]["inline_keyboard"]
+              for b in row]
+    assert labels == ["更多来源", "查看全文"]
+    assert "可能没有直接回答" not in sent_texts(sure)[0]
 
 
 @pytest.mark.parametrize(
@@ -130,7 +145,7 @@ async def test_a_member_asking_about_an_activity_gets_no_activity_form(kb_settin
         # The same member's report does start the activity form.
         calls = await bot.text(BOSS, "昨天在青山区社区开展科普讲座，约120人参加")
     report = "\n".join(sent_texts(calls))
-    assert len(asked) == 1 and "没有找到" in asked[0] and "/docs" in asked[0]
+    assert len(asked) == 1 and "可能没有直接回答" in asked[0]
     assert "青山区社区" in report and "120" in report and "没有找到" not in report
 
 

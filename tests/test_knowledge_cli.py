@@ -62,7 +62,9 @@ def test_ask_reads_stdin_one_question_per_line(env: dict[str, str]) -> None:
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [row["question"] for row in rows] == questions
     assert "119 辆" in rows[0]["answers"][0]["text"]
-    assert [row["answers"] for row in rows[1:]] == [[], [], []]
+    assert [row["confident"] for row in rows] == [True, False, False, False]
+    # Low confidence keeps the closest passages; empty and emoji-only questions get none.
+    assert rows[1]["answers"] and [row["answers"] for row in rows[2:]] == [[], []]
 
 
 def test_ask_without_json_is_readable(env: dict[str, str]) -> None:
@@ -81,10 +83,11 @@ def test_ask_json_keeps_its_contract_for_bad_questions(env: dict[str, str]) -> N
     proc = stabot(env, "ask", "--json", stdin="\n".join(questions) + "\n")
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert all(set(row) == {"question", "answers"} for row in rows)
+    assert all(set(row) == {"question", "confident", "answers"} for row in rows)
     assert [row["question"] for row in rows] == questions
     assert all(set(answer) == ANSWER_KEYS for answer in rows[0]["answers"])
     assert [row["answers"] for row in rows[1:]] == [[], [], [], []]
+    assert [row["confident"] for row in rows] == [True, False, False, False, False]
     assert proc.stderr == ""
 
 
@@ -116,9 +119,14 @@ def test_ask_text_in_english_names_the_source(env: dict[str, str]) -> None:
     numbered = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "企业科技人员多少人要单独成立科协？")
     assert ("1. “关于加强企业科协组织建设的意见” (宁夏回族自治区科学技术协会, "
             "宁科协发[2017]212号, 2017-11-29) › ") in numbered.stdout
-    unknown = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "科协的食堂几点开饭？")
+    unknown = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "手把肉咋煮才嫩？")
     assert unknown.stdout == (
-        "Q: 科协的食堂几点开饭？\nThe indexed documents don't answer this question.\n\n"
+        "Q: 手把肉咋煮才嫩？\nThe indexed documents don't answer this question.\n\n"
+    )
+    unsure = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "科协的食堂几点开饭？")
+    assert unsure.stdout.startswith(
+        "Q: 科协的食堂几点开饭？\nThe documents may not answer this directly. The closest "
+        "passages:\n\n1. “"
     )
 
 

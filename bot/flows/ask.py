@@ -70,11 +70,13 @@ def source_line(hit: Hit) -> Msg:
 
 
 async def answer(ctx: FlowContext, library: PolicyLibrary, question: str) -> Reply:
-    """The best passage for a question, or a plain "not in the documents"."""
+    """The best passage for a question (under a caution when it may not answer it), or a
+    plain "not in the documents" when nothing in them relates."""
     problem = await library.validate(question)
     if problem is not None:
         return Reply([Msg(f"ask.bad.{problem}", limit=QUESTION_MAX)])
-    hits = await library.search(question, TOP_K)
+    result = await library.answer(question, TOP_K)
+    hits = result.hits
     log = await log_question(
         ctx.session,
         telegram_id=ctx.user_id,
@@ -82,6 +84,7 @@ async def answer(ctx: FlowContext, library: PolicyLibrary, question: str) -> Rep
         hits=hits,
         now=ctx.now,
         chat_id=ctx.chat_id,
+        confident=result.confident,
     )
     if not hits:
         return Reply([Msg("ask.not_found"), Msg("ask.try_docs")])
@@ -91,9 +94,11 @@ async def answer(ctx: FlowContext, library: PolicyLibrary, question: str) -> Rep
     if len(hits) > 1:
         buttons.insert(0, Button(Msg("ask.button.more"), f"ask|m|{log.id}"))
     passage = bold_terms(best.text, terms)
+    # A low-confidence answer shows the closest passage all the same, saying what it is.
+    key = "ask.answer" if result.confident else "ask.answer_low"
     hint, hint_buttons = await task_hint(ctx, question, best)
     return Reply(
-        [Msg("ask.answer", passage=passage, source=source_line(best)), *hint],
+        [Msg(key, passage=passage, source=source_line(best)), *hint],
         [buttons, *hint_buttons],
     )
 

@@ -12,7 +12,7 @@ from typing import TypeVar
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.knowledge import DocumentInfo, Hit, KnowledgeBase
+from bot.services.knowledge import Answer, DocumentInfo, Hit, KnowledgeBase
 from bot.services.knowledge.ingest import SUPPORTED_SUFFIXES
 from bot.services.knowledge.metadata import Metadata
 from storage.knowledge_models import QuestionLog
@@ -26,9 +26,13 @@ T = TypeVar("T")
 class PolicyLibrary:
     """Async access to the knowledge base; the engine is CPU-bound, so it runs in threads."""
 
-    def __init__(self, data_dir: Path, corpus_dir: Path) -> None:
+    def __init__(
+        self, data_dir: Path, corpus_dir: Path, *, embeddings: str | Path | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.corpus_dir = Path(corpus_dir)
+        # The dense model's setting (see dense.load_embedder); loaded with the knowledge base.
+        self.embeddings = embeddings
         self._kb: KnowledgeBase | None = None
         self._ready = asyncio.Lock()
         # One writer at a time; searches read an immutable snapshot and need no lock.
@@ -38,9 +42,14 @@ class PolicyLibrary:
         """The knowledge base, with the bundled corpus indexed and jieba loaded on first use."""
         async with self._ready:
             if self._kb is None:
-                kb = KnowledgeBase(self.data_dir / KNOWLEDGE_SUBDIR)
+                from bot.services.knowledge.dense import open_embedder
+
+                embedder = await asyncio.to_thread(open_embedder, self.embeddings)
+                kb = KnowledgeBase(self.data_dir / KNOWLEDGE_SUBDIR, embedder=embedder)
                 if self.corpus_dir.is_dir():
                     await asyncio.to_thread(kb.ensure_corpus, self.corpus_dir)
+                # Loads the index; missing passage vectors are then computed in a background
+                # thread while questions are answered lexically.
                 await asyncio.to_thread(kb.warm_up)
                 self._kb = kb
         return self._kb
@@ -50,8 +59,12 @@ class PolicyLibrary:
         return await asyncio.to_thread(work, kb)
 
     async def search(self, question: str, top_k: int = 5) -> list[Hit]:
-        """The passages answering a question, best first; empty: not in the documents."""
+        """The passages closest to a question, best first; empty: nothing in them relates."""
         return await self._run(lambda kb: kb.search(question, top_k))
+
+    async def answer(self, question: str, top_k: int = 5) -> Answer:
+        """The closest passages and whether they answer the question confidently."""
+        return await self._run(lambda kb: kb.answer(question, top_k))
 
     async def validate(self, question: str) -> str | None:
         """Why the text cannot be searched (a code), or None."""
@@ -131,13 +144,15 @@ async def log_question(
     hits: list[Hit],
     now: datetime,
     chat_id: int | None = None,
+    confident: bool = True,
 ) -> QuestionLog:
-    """Record a question (and the chat it was asked in) and whether it was answered."""
+    """Record a question (and the chat it was asked in) and whether it was answered (a
+    low-confidence answer was not)."""
     row = QuestionLog(
         telegram_id=telegram_id,
         chat_id=chat_id,
         question=question,
-        answered=bool(hits),
+        answered=bool(hits) and confident,
         top_passage=hits[0].passage_id if hits else None,
         created_at=now,
     )
