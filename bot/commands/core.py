@@ -289,7 +289,7 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
         t(
             settings.default_locale,
             "cli.invite_created",
-            uses=invite.max_uses,
+            count=invite.max_uses,
             expires=invite.expires_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
         ),
         file=sys.stderr,

@@ -63,7 +63,7 @@ def _button(model: FormModel, label: Label, action: Action, arg: str = "") -> Bu
 
 
 def _label_from_json(raw: Any) -> Label:
-    return Msg(raw["key"], raw.get("params", {})) if isinstance(raw, dict) else str(raw)
+    return Msg.from_json(raw) if isinstance(raw, dict) else str(raw)
 
 
 def _label_to_json(label: Label) -> Any:
