@@ -286,9 +286,7 @@ async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
     except StatsError as refusal:
         return Outcome(await engine.current_view(ctx, [Msg(refusal.key, refusal.params)]))
     saved = json.loads(row.data).get("ctx", {})
-    await conversations_repo.delete_state(
-        session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id
-    )
+    await engine.finish(ctx, row)
     return await result(ctx, saved.get("mode", STATS), int(saved.get("org", 0)), period)
 
 

@@ -1,0 +1,116 @@
+"""What new users tripped on (issue 17 parts 8 and 9), through the real Application.
+
+Buttons of a form that ended, a pending applicant's /me, invite links opened by someone
+already registered, and edited messages (which never run a command or a form step again).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from sqlmodel import func, select
+
+from bot.i18n import normalize_locale, t
+from bot.services import orgs
+from bot.updates import TgUser
+from storage import users_repo
+from storage.activity_models import Activity
+from storage.db import transaction
+from storage.models import Role
+from tests.harness import running_bot, toasts
+
+LOCALES = {"zh_CN": "zh-hans", "en": "en"}
+
+
+def person(user_id: int, locale: str, name: str = "小李") -> TgUser:
+    return TgUser(id=user_id, first_name=name, language_code=LOCALES[locale])
+
+
+@pytest.fixture
+async def tree(sessions, clock):
+    async with transaction(sessions) as session:
+        return {org.name: org for org in await orgs.create_demo_tree(session, now=clock.now())}
+
+
+async def make_member(sessions, clock, user, org, role=Role.LIAISON):
+    async with transaction(sessions) as session:
+        row = await users_repo.upsert_user(
+            session=session,
+            telegram_id=user.id,
+            username=None,
+            now=clock.now(),
+            language_code=user.language_code,
+        )
+        row.real_name, row.org_id, row.role, row.registered_at = "李明", org.id, role, clock.now()
+
+
+async def activities(sessions) -> int:
+    async with transaction(sessions) as session:
+        return (await session.exec(select(func.count()).select_from(Activity))).one()
+
+
+def lang(user: TgUser) -> str:
+    return normalize_locale(user.language_code)
+
+
+# --- buttons of a form that ended ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_button_of_a_cancelled_form_says_it_was_cancelled(
+    settings, clock, sessions, tree, locale
+):
+    user = person(50001, locale)
+    await make_member(sessions, clock, user, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await bot.text(user, "/log")
+        await bot.press(user, t(locale, "activity.type.lecture"))
+        form = copy.deepcopy(bot.keyboard_message(user.id))
+        await bot.text(user, "/cancel")
+        calls = await bot.press(user, t(locale, "form.button.back"), message=form)
+        assert toasts(calls) == [t(locale, "form.stale_cancelled")]
+        assert [c.method for c in calls] == ["answerCallbackQuery"]
+        # Another form since: an old button only says the form moved on, as before.
+        await bot.text(user, "/log")
+        calls = await bot.press(user, t(locale, "form.button.back"), message=form)
+        assert toasts(calls) == [t(locale, "form.stale")]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_button_of_a_saved_form_says_it_was_saved(settings, clock, sessions, tree, locale):
+    user = person(50002, locale)
+    await make_member(sessions, clock, user, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await bot.text(user, "/log")
+        await bot.press(user, t(locale, "activity.type.lecture"))
+        await bot.text(user, "讲座")
+        await bot.press(user, t(locale, "activity.day.today", date="").strip())
+        await bot.text(user, "礼堂")
+        await bot.press(user, "青山区科协")
+        await bot.text(user, "50")
+        await bot.press(user, t(locale, "activity.audience.youth"))
+        await bot.press(user, t(locale, "form.button.done"))
+        await bot.press(user, t(locale, "form.button.skip"))
+        await bot.press(user, t(locale, "form.button.skip"))
+        summary = copy.deepcopy(bot.keyboard_message(user.id))
+        await bot.press(user, t(locale, "form.button.confirm"), message=summary)
+        assert await activities(sessions) == 1
+        # A second tap on the summary's confirm (a slow client, a double tap) saves nothing.
+        calls = await bot.press(user, t(locale, "form.button.confirm"), message=summary)
+        assert toasts(calls) == [t(locale, "form.stale_saved")]
+        assert [c.method for c in calls] == ["answerCallbackQuery"]
+    assert await activities(sessions) == 1
+
+
+async def test_an_older_step_of_an_open_form_still_says_it_moved_on(
+    settings, clock, sessions, tree
+):
+    user = person(50003, "zh_CN")
+    await make_member(sessions, clock, user, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await bot.text(user, "/log")
+        first = copy.deepcopy(bot.keyboard_message(user.id))
+        await bot.press(user, "科普讲座")
+        calls = await bot.press(user, "科技培训", message=first)
+    assert toasts(calls) == [t("zh_CN", "form.stale")]
