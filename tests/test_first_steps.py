@@ -7,6 +7,7 @@ already registered, and edited messages (which never run a command or a form ste
 from __future__ import annotations
 
 import copy
+from datetime import timedelta
 
 import pytest
 from sqlmodel import func, select
@@ -18,7 +19,7 @@ from storage import users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
 from storage.models import Role
-from tests.harness import running_bot, toasts
+from tests.harness import running_bot, sent_texts, toasts
 
 LOCALES = {"zh_CN": "zh-hans", "en": "en"}
 
@@ -114,3 +115,58 @@ async def test_an_older_step_of_an_open_form_still_says_it_moved_on(
         await bot.press(user, "科普讲座")
         calls = await bot.press(user, "科技培训", message=first)
     assert toasts(calls) == [t("zh_CN", "form.stale")]
+
+
+# --- a pending applicant's /me ---------------------------------------------------------------
+
+
+async def request_access(bot, user: TgUser, name: str, org: str) -> None:
+    locale = lang(user)
+    await bot.text(user, "/start")
+    await bot.press(user, t(locale, "start.button.request"))
+    await bot.text(user, name)
+    await bot.text(user, org[:2])
+    await bot.press(user, org)
+    await bot.press(user, t(locale, "role.liaison"))
+    await bot.press(user, t(locale, "form.button.confirm"))
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_pending_applicant_me_says_what_waits_for_whom(
+    settings, clock, sessions, tree, locale
+):
+    admin = person(50010, "zh_CN", "包头管理员")
+    await make_member(sessions, clock, admin, tree["包头市科协"], Role.ADMIN)
+    async with transaction(sessions) as session:
+        (await users_repo.get_user(session=session, telegram_id=admin.id)).real_name = "王管理"
+    user = person(50011, locale, "Wang")
+    async with running_bot(settings, clock) as bot:
+        bot.api.register_chat(admin.private_chat())
+        await request_access(bot, user, "Wang Wei", "青山区科协")
+        sent_at = clock.now()
+        clock.advance(timedelta(hours=3))
+        calls = await bot.text(user, "/me")
+    (text,) = sent_texts(calls)
+    head = t(locale, "me.pending").splitlines()[0]
+    assert text.startswith(head) and t(locale, "me.guest").splitlines()[0] not in text
+    assert "Wang Wei" in text and "包头市科协 › 青山区科协" in text
+    assert t(locale, "role.liaison") in text
+    assert sent_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M") in text
+    assert t(locale, "me.reviewers", org="包头市科协", names="王管理") in text
+
+
+async def test_pending_request_without_an_org_admin_names_the_superadmins(
+    settings, clock, sessions, tree
+):
+    user = person(50012, "zh_CN", "小赵")
+    async with running_bot(settings, clock) as bot:
+        await request_access(bot, user, "赵六", "赛罕区科协")
+        calls = await bot.text(user, "/me")
+    assert t("zh_CN", "me.reviewers_superadmins") in sent_texts(calls)[0]
+
+
+async def test_me_of_a_guest_without_a_request_is_unchanged(settings, clock, tree):
+    user = person(50013, "en", "Guest")
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(user, "/me")
+    assert sent_texts(calls)[0].startswith("You are not registered.")

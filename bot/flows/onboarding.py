@@ -5,10 +5,12 @@ from __future__ import annotations
 from bot.flows import access_request, engine, registration
 from bot.flows.base import Button, FlowContext, Msg, Notice, Reply
 from bot.flows.registration import role_label
+from bot.flows.task_views import local_text
 from bot.i18n import SUPPORTED, normalize_locale
 from bot.menu import commands_for, role_of
 from bot.services import orgs, people
 from storage import orgs_repo, users_repo
+from storage.models import AccessRequest, Org
 
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 
@@ -90,6 +92,9 @@ async def me(ctx: FlowContext) -> Reply:
     if people.is_deactivated(ctx.actor):
         return Reply([Msg("members.you_are_deactivated")])
     if not people.is_registered(ctx.actor):
+        request = await users_repo.pending_request(session=ctx.session, telegram_id=ctx.user_id)
+        if request is not None:
+            return Reply([await _pending(ctx, request, language)])
         return Reply([Msg("me.guest", user_id=ctx.user_id, language=language)])
     user = ctx.actor
     org = await orgs_repo.get_org(session=ctx.session, org_id=user.org_id)
@@ -106,6 +111,30 @@ async def me(ctx: FlowContext) -> Reply:
             )
         ]
     )
+
+
+async def _pending(ctx: FlowContext, request: AccessRequest, language: str) -> Msg:
+    """/me of someone whose access request waits: what they asked for, when, and who decides."""
+    org = await orgs_repo.get_org(session=ctx.session, org_id=request.org_id)
+    return Msg(
+        "me.pending",
+        name=request.real_name,
+        org=await orgs.org_path(ctx.session, org),
+        role=role_label(request.role),
+        submitted=local_text(request.created_at, ctx.tz),
+        reviewers=await _reviewers(ctx, org),
+        user_id=ctx.user_id,
+        language=language,
+    )
+
+
+async def _reviewers(ctx: FlowContext, org: Org | None) -> Msg:
+    # The same people the request went to (access_request.AccessRequestForm.on_confirm).
+    found, admins = await people.reviewers(ctx.session, org) if org else (None, [])
+    if found is not None:
+        names = [a.real_name or str(a.telegram_id) for a in admins]
+        return Msg("me.reviewers", org=found.name, names=names)
+    return Msg("me.reviewers_superadmins" if ctx.superadmin_ids else "me.reviewers_none")
 
 
 async def language_menu(ctx: FlowContext) -> Reply:
