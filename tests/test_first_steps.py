@@ -13,9 +13,9 @@ import pytest
 from sqlmodel import func, select
 
 from bot.i18n import normalize_locale, t
-from bot.services import orgs
+from bot.services import orgs, people
 from bot.updates import TgUser
-from storage import users_repo
+from storage import conversations_repo, users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
 from storage.models import Role
@@ -170,3 +170,71 @@ async def test_me_of_a_guest_without_a_request_is_unchanged(settings, clock, tre
     async with running_bot(settings, clock) as bot:
         calls = await bot.text(user, "/me")
     assert sent_texts(calls)[0].startswith("You are not registered.")
+
+
+# --- invite links opened by someone already registered ---------------------------------------
+
+
+async def make_invite(sessions, clock, org, role=Role.ADMIN, ttl=timedelta(days=7)) -> str:
+    async with transaction(sessions) as session:
+        invite = await people.create_invite(
+            session, org_id=org.id, role=role, now=clock.now(), ttl=ttl
+        )
+        return invite.code
+
+
+async def member_row(sessions, user: TgUser) -> tuple:
+    async with transaction(sessions) as session:
+        row = await users_repo.get_user(session=session, telegram_id=user.id)
+        open_form = await conversations_repo.get_state(
+            session=session, chat_id=user.id, user_id=user.id
+        )
+        return row.org_id, row.role, row.real_name, row.registered_at, open_form
+
+
+async def invite_uses(sessions, code: str) -> int:
+    async with transaction(sessions) as session:
+        return (await users_repo.get_invite(session=session, code=code)).used
+
+
+def where(locale: str) -> dict[str, str]:
+    return {"org": "内蒙古自治区科协 › 包头市科协 › 青山区科协", "role": t(locale, "role.liaison")}
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_member_opening_a_bogus_or_expired_invite_is_told_and_unchanged(
+    settings, clock, sessions, tree, locale
+):
+    user = person(50020, locale)
+    await make_member(sessions, clock, user, tree["青山区科协"])
+    expired = await make_invite(sessions, clock, tree["包头市科协"], ttl=timedelta(hours=1))
+    clock.advance(timedelta(hours=2))
+    before = await member_row(sessions, user)
+    async with running_bot(settings, clock) as bot:
+        bogus = sent_texts(await bot.text(user, "/start nosuchcode"))
+        late = sent_texts(await bot.text(user, f"/start {expired}"))
+    registered = t(locale, "start.invite_changes_nothing", **where(locale))
+    assert bogus == [f"{t(locale, 'invite.unknown')}\n{registered}"]
+    assert late == [f"{t(locale, 'invite.expired')}\n{registered}"]
+    assert await member_row(sessions, user) == before
+    assert await invite_uses(sessions, expired) == 0
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_member_opening_a_valid_invite_does_not_use_it(
+    settings, clock, sessions, tree, locale
+):
+    user = person(50021, locale)
+    await make_member(sessions, clock, user, tree["青山区科协"])
+    code = await make_invite(sessions, clock, tree["包头市科协"])
+    before = await member_row(sessions, user)
+    async with running_bot(settings, clock) as bot:
+        (text,) = sent_texts(await bot.text(user, f"/start {code}"))
+    assert text == "\n".join(
+        [
+            t(locale, "start.welcome_back", name="李明"),
+            t(locale, "start.invite_not_used", **where(locale)),
+        ]
+    )
+    assert await member_row(sessions, user) == before
+    assert await invite_uses(sessions, code) == 0

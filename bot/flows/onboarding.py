@@ -22,6 +22,8 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
     if people.is_deactivated(ctx.actor):  # an invite or a request would undo an admin's decision
         return Reply([Msg("members.you_are_deactivated")])
     if people.is_registered(ctx.actor):
+        if payload:
+            return await _invite_when_registered(ctx, payload)
         return Reply(
             [
                 Msg("start.welcome_back", name=ctx.actor.real_name or ctx.first_name),
@@ -36,6 +38,20 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
         [Msg("start.intro"), Msg("start.how_to_join")],
         [[Button(Msg("start.button.request"), "st|req")]],
     )
+
+
+async def _invite_when_registered(ctx: FlowContext, code: str) -> Reply:
+    """An invite link opened by a member: what is wrong with it, or that it was not needed;
+    either way the invite is not used and nothing about the member changes."""
+    user = ctx.actor
+    org = await orgs_repo.get_org(session=ctx.session, org_id=user.org_id)
+    who = {"org": await orgs.org_path(ctx.session, org), "role": role_label(user.role)}
+    try:
+        await people.usable_invite(ctx.session, code, ctx.now)
+    except people.AccessError as refusal:
+        return Reply([Msg(refusal.key, refusal.params), Msg("start.invite_changes_nothing", who)])
+    name = user.real_name or ctx.first_name
+    return Reply([Msg("start.welcome_back", name=name), Msg("start.invite_not_used", who)])
 
 
 async def _start_with_invite(ctx: FlowContext, code: str) -> Reply:
