@@ -19,6 +19,7 @@ from storage import conversations_repo, users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
 from storage.models import Role
+from storage.reminder_models import PersonalReminder
 from tests.harness import running_bot, sent_texts, toasts
 
 LOCALES = {"zh_CN": "zh-hans", "en": "en"}
@@ -238,3 +239,97 @@ async def test_member_opening_a_valid_invite_does_not_use_it(
     )
     assert await member_row(sessions, user) == before
     assert await invite_uses(sessions, code) == 0
+
+
+# --- edited messages run nothing again --------------------------------------------------------
+
+QUICK = {
+    "zh_CN": "昨天在青山区社区开展科普讲座，约120人参加",
+    "en": "Yesterday we gave a lecture for 120 people",
+}
+
+
+async def reminders(sessions, user: TgUser) -> list[str]:
+    async with transaction(sessions) as session:
+        query = select(PersonalReminder.text).where(PersonalReminder.chat_id == user.id)
+        return list((await session.exec(query)).all())
+
+
+async def form_row(sessions, user: TgUser) -> tuple[str, str, str] | None:
+    async with transaction(sessions) as session:
+        row = await conversations_repo.get_state(session=session, chat_id=user.id, user_id=user.id)
+        return (row.flow, row.step, row.data) if row else None
+
+
+def edit_note(locale: str, calls) -> None:
+    assert sent_texts(calls) == [t(locale, "edit.ignored")]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_an_edited_remind_command_sets_no_second_reminder(
+    settings, clock, sessions, tree, locale
+):
+    user = person(50030, locale)
+    await make_member(sessions, clock, user, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        sent = bot.factory.command(user, "/remind", "明天上午9点 提交照片")
+        await bot.feed(sent)
+        calls = await bot.feed(
+            bot.factory.edited_message(user, sent, "/remind 明天上午10点 提交照片")
+        )
+    edit_note(locale, calls)
+    assert await reminders(sessions, user) == ["提交照片"]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("command", [True, False], ids=["/log text", "quick log text"])
+async def test_an_edited_quick_log_starts_nothing_again(
+    settings, clock, sessions, tree, locale, command
+):
+    user = person(50031, locale)
+    await make_member(sessions, clock, user, tree["青山区科协"])
+    text = QUICK[locale]
+    async with running_bot(settings, clock) as bot:
+        sent = (
+            bot.factory.command(user, "/log", text) if command else bot.factory.message(user, text)
+        )
+        await bot.feed(sent)
+        before = await form_row(sessions, user)
+        assert before is not None and before[0] == "activity"
+        edited = f"/log {text}，再加一场" if command else f"{text}，再加一场"
+        calls = await bot.feed(bot.factory.edited_message(user, sent, edited))
+    assert sent_texts(calls) == [t(locale, "form.edit_ignored")]
+    assert await form_row(sessions, user) == before
+    assert await activities(sessions) == 0
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_an_edited_form_answer_changes_nothing(settings, clock, sessions, tree, locale):
+    user = person(50032, locale)
+    await make_member(sessions, clock, user, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await bot.text(user, "/log")
+        await bot.press(user, t(locale, "activity.type.lecture"))
+        answer = bot.factory.message(user, "讲座")
+        await bot.feed(answer)
+        before = await form_row(sessions, user)
+        calls = await bot.feed(bot.factory.edited_message(user, answer, "培训"))
+        assert sent_texts(calls) == [t(locale, "form.edit_ignored")]
+        assert await form_row(sessions, user) == before
+        assert '"title": "讲座"' in before[2]
+        # Outside a form an edit gets the general note, and runs nothing either.
+        await bot.text(user, "/cancel")
+        question = bot.factory.message(user, "科普讲座要报送哪些材料？")
+        calls = await bot.feed(bot.factory.edited_message(user, question, "/cancel"))
+    edit_note(locale, calls)
+
+
+async def test_an_edit_in_a_group_passes_unnoticed(settings, clock, sessions, tree):
+    user = person(50033, "zh_CN")
+    await make_member(sessions, clock, user, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        group = bot.factory.group()
+        sent = bot.factory.command(user, "/ask", "科普讲座", chat=group, mention=True)
+        await bot.feed(sent)
+        calls = await bot.feed(bot.factory.edited_message(user, sent, "/ask@stabot_test_bot 培训"))
+    assert calls == []

@@ -177,6 +177,11 @@ async def cancel(ctx: FlowContext) -> Reply:
     return reply or Reply([Msg("cancel.nothing")])
 
 
+async def edited(ctx: FlowContext) -> Reply:
+    """An edited message: nothing runs again; the note names the form when one is open."""
+    return Reply([Msg("form.edit_ignored" if await engine.active_flow(ctx) else "edit.ignored")])
+
+
 async def busy(ctx: FlowContext, command: str) -> Reply | None:
     """A command that would start something while a form is open: show the form again."""
     if await engine.active_flow(ctx) is None:
