@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import func, select
 
 from bot.i18n import normalize_locale, t
-from bot.services import orgs, people
+from bot.services import people
 from bot.updates import TgUser
 from storage import conversations_repo, users_repo
 from storage.activity_models import Activity
@@ -21,30 +21,15 @@ from storage.db import transaction
 from storage.models import Role
 from storage.reminder_models import PersonalReminder
 from tests.harness import running_bot, sent_texts, toasts
+from tests.test_activities import make_member, tree
+
+__all__ = ["tree"]  # the fixture, shared with test_activities
 
 LOCALES = {"zh_CN": "zh-hans", "en": "en"}
 
 
 def person(user_id: int, locale: str, name: str = "小李") -> TgUser:
     return TgUser(id=user_id, first_name=name, language_code=LOCALES[locale])
-
-
-@pytest.fixture
-async def tree(sessions, clock):
-    async with transaction(sessions) as session:
-        return {org.name: org for org in await orgs.create_demo_tree(session, now=clock.now())}
-
-
-async def make_member(sessions, clock, user, org, role=Role.LIAISON):
-    async with transaction(sessions) as session:
-        row = await users_repo.upsert_user(
-            session=session,
-            telegram_id=user.id,
-            username=None,
-            now=clock.now(),
-            language_code=user.language_code,
-        )
-        row.real_name, row.org_id, row.role, row.registered_at = "李明", org.id, role, clock.now()
 
 
 async def activities(sessions) -> int:
