@@ -337,8 +337,42 @@ async def test_liaison_sees_this_month_against_last(settings, clock, logged):
         calls = await bot.text(LIAISON, "/stats")
     text = "\n".join(sent_texts(calls))
     assert "伊利集团科协" in text and "活动 <b>2</b> 次（上月 0）" in text
-    assert "科普讲座/报告：1（上月 0）" in text
+    # Each type in its unit and its participants, like the admin's summary.
+    assert "科普讲座/报告：1 场，80 人次（上月 0 场，0 人次）" in text
+    assert "展览展示：1 场，200 人次（上月 0 场，0 人次）" in text
     assert [c.method for c in calls if c.files] == ["sendPhoto"]
+
+
+async def test_liaison_month_counts_in_units_in_both_languages(settings, clock, sessions, logged):
+    yili = logged["伊利集团科协"]
+    async with transaction(sessions) as session:
+        session.add_all(
+            [
+                activity(yili, date(2026, 2, 10), "training", 25, amount=2),
+                activity(yili, date(2026, 3, 10), "training", 1),
+                activity(yili, date(2026, 3, 11), "push", None, amount=1),
+            ]
+        )
+    english = TgUser(id=LIAISON.id, first_name="Wang", language_code="en")
+    async with running_bot(settings, clock) as bot:
+        chinese = "\n".join(sent_texts(await bot.text(LIAISON, "/stats")))
+        text = "\n".join(sent_texts(await bot.text(english, "/stats")))
+    assert "科技培训：1 期，1 人次（上月 2 期，25 人次）" in chinese
+    assert "科普信息推送 <b>1</b> 篇次（上月 0）" in chinese
+    training = "Technical training: 1 course, 1 participant (last month 2 courses, 25 participants"
+    lecture = "Lecture / talk: 1 session, 80 participants (last month 0 sessions, 0 participants)"
+    assert training in text and lecture in text
+    assert "(s)" not in text
+
+
+async def test_admin_summary_speaks_english_plurals(settings, clock, logged):
+    boss = TgUser(id=HOHHOT_ADMIN.id, first_name="Boss", language_code="en")
+    async with running_bot(settings, clock) as bot:
+        await bot.text(boss, "/stats")
+        calls = await bot.press(boss, "This quarter")
+    text = "\n".join(sent_texts(calls))
+    assert "Lecture / talk: 2 sessions, 200 participants" in text
+    assert "Technical training: 1 course, 30 participants" in text and "(s)" not in text
 
 
 @pytest.fixture

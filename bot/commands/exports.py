@@ -254,7 +254,7 @@ def _print_stats(figures: stats.Stats, locale: str) -> None:
         f"pushes\t{figures.pushes}\nactive_orgs\t{figures.active_orgs}/{figures.orgs}"
     )
     for row in figures.by_type:
-        unit = t(locale, f"activity.unit.{row.unit}")
+        unit = t(locale, f"activity.unit.{row.unit}", count=row.amount)
         print(f"type\t{t(locale, f'activity.type.{row.type}')}\t{row.amount} {unit}")
     for month, count in figures.by_month.items():
         print(f"month\t{month}\t{count}")

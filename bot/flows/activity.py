@@ -48,9 +48,9 @@ def type_label(key: str) -> Msg:
     return Msg(f"activity.type.{key}")
 
 
-def unit_label(key: str) -> Msg:
-    """The localised statistical unit (场/期/项/篇次)."""
-    return Msg(f"activity.unit.{key}")
+def unit_label(key: str, amount: int) -> Msg:
+    """The localised statistical unit (场/期/项/篇次) in the form ``amount`` of it takes."""
+    return Msg(f"activity.unit.{key}", count=amount)
 
 
 def _refuse(error: ActivityError) -> Invalid:
@@ -272,7 +272,7 @@ class ActivityForm(FormSpec):
 
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """The statistical unit the record counts in, and whether a saved record is edited."""
-        unit = Msg("activity.summary_unit", unit=unit_label(svc.unit_of(model.data["type"])))
+        unit = Msg("activity.summary_unit", unit=unit_label(svc.unit_of(model.data["type"]), 1))
         return [Msg("activity.editing"), unit] if model.ctx.get("activity_id") else [unit]
 
     async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
@@ -293,7 +293,7 @@ class ActivityForm(FormSpec):
             title=activity.title,
             day=activity.day.isoformat(),
             amount=activity.amount,
-            unit=unit_label(activity.unit),
+            unit=unit_label(activity.unit, activity.amount),
         )
         return Reply([text], [next_buttons()])
 

@@ -321,7 +321,9 @@ async def _detail(ctx: FlowContext, activity: Activity) -> list[Msg]:
         for name, value in values
         if value not in (None, "", [])
     ]
-    counted = Msg("activity.counted", amount=activity.amount, unit=unit_label(activity.unit))
+    counted = Msg(
+        "activity.counted", amount=activity.amount, unit=unit_label(activity.unit, activity.amount)
+    )
     by = await _logged_by(ctx, activity)
     return [Msg("activity.detail_title", title=title), *lines, *by, counted]
 
@@ -427,7 +429,7 @@ async def pushed(ctx: FlowContext, text: str, *, edit: bool = False) -> Reply:
     if result.earlier:
         text_msg = Msg("activity.push_added", added=count, earlier=result.earlier, total=total)
     else:
-        text_msg = Msg("activity.push_recorded", total=total)
+        text_msg = Msg("activity.push_recorded", count=total)
     return Reply([text_msg], edit=edit)
 
 

@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 from bot.flows import engine, task_views
+from bot.flows.activity import unit_label
 from bot.flows.base import (
     Button,
     FieldSpec,
@@ -38,7 +39,7 @@ from bot.flows.base import (
 )
 from bot.services import people
 from bot.services import stats as svc
-from bot.services.activities import today_in
+from bot.services.activities import today_in, unit_of
 from bot.services.charts import Chart
 from bot.services.stats import Period, StatsError
 from storage import conversations_repo, orgs_repo, tasks_repo
@@ -285,9 +286,7 @@ async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
     except StatsError as refusal:
         return Outcome(await engine.current_view(ctx, [Msg(refusal.key, refusal.params)]))
     saved = json.loads(row.data).get("ctx", {})
-    await conversations_repo.delete_state(
-        session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id
-    )
+    await engine.finish(ctx, row)
     return await result(ctx, saved.get("mode", STATS), int(saved.get("org", 0)), period)
 
 
@@ -345,6 +344,17 @@ def _type_name(kind: str) -> Msg:
     return Msg(f"activity.type.{kind}")
 
 
+def _in_units(kind: str, row: svc.TypeTotal | None, prefix: str = "") -> dict[str, Any]:
+    """A type's amount in its unit (3 场, 2 期) and its participants (120 人次) as parameters,
+    the same for the admin's summary and a liaison's month; no row: none that period."""
+    amount, participants = (row.amount, row.participants) if row else (0, 0)
+    return {
+        f"{prefix}amount": amount,
+        f"{prefix}unit": unit_label(unit_of(kind), amount),
+        f"{prefix}participants": Msg("count.participants", count=participants),
+    }
+
+
 def summary(figures: svc.Stats, org: Label) -> list[Msg]:
     """The short text: totals, activities by type with units, pushes, orgs, report tasks."""
     period = figures.period
@@ -360,13 +370,7 @@ def summary(figures: svc.Stats, org: Label) -> list[Msg]:
         ),
     ]
     texts += [
-        Msg(
-            "stats.type_line",
-            type=_type_name(row.type),
-            amount=row.amount,
-            unit=Msg(f"activity.unit.{row.unit}"),
-            participants=row.participants,
-        )
+        Msg("stats.type_line", type=_type_name(row.type), **_in_units(row.type, row))
         for row in figures.by_type
     ]
     tasks = figures.tasks
@@ -448,8 +452,8 @@ def _month_texts(
         Msg(
             "stats.month_type_line",
             type=_type_name(kind),
-            count=now.by_type.get(kind, 0),
-            last=before.by_type.get(kind, 0),
+            **_in_units(kind, now.by_type.get(kind)),
+            **_in_units(kind, before.by_type.get(kind), "last_"),
         )
         for kind in kinds
     ]
@@ -463,9 +467,14 @@ def _month_chart(now: svc.MonthFigures, before: svc.MonthFigures, kinds: list[st
         "pair",
         Msg("stats.chart.month_vs_last"),
         [_type_name(kind) for kind in kinds],
-        [now.by_type.get(kind, 0) for kind in kinds],
+        [_records(now, kind) for kind in kinds],
         Msg("stats.chart.activities"),
-        second=[before.by_type.get(kind, 0) for kind in kinds],
+        second=[_records(before, kind) for kind in kinds],
         legend=(Msg("stats.chart.this_month"), Msg("stats.chart.last_month")),
     )
     return [chart]
+
+
+def _records(figures: svc.MonthFigures, kind: str) -> int:
+    row = figures.by_type.get(kind)
+    return row.count if row else 0

@@ -27,6 +27,7 @@ from bot.flows.base import (
     Reply,
 )
 from bot.flows.org_picker import OrgPicker, org_names
+from bot.flows.task_views import reach
 from bot.services import people
 from bot.services import tasks as svc
 from bot.services.tasks import TaskDraft, TaskError
@@ -109,11 +110,11 @@ async def target_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     scope = await _scope(ctx)
     ids = await svc.subtree_org_ids(ctx.session, scope)
     people_count = await svc.count_recipients(ctx.session, ids)
-    # Labels are kept as JSON in the form state, so their parameters stay plain values.
+    # Labels are kept as JSON in the form state (a nested Msg included).
     whole = (
-        Msg("task.target.subtree", org=scope.org.name, orgs=len(ids), people=people_count)
+        Msg("task.target.subtree", org=scope.org.name, **reach(len(ids), people_count))
         if scope.org
-        else Msg("task.target.everything", orgs=len(ids), people=people_count)
+        else Msg("task.target.everything", **reach(len(ids), people_count))
     )
     return [
         Choice("subtree", whole),
@@ -329,15 +330,14 @@ class NewTaskForm(FormSpec):
         model.ctx["tz"] = ctx.tz.key
         if spec.name != "check":
             return {}
-        return {"orgs": len(model.ctx.get("org_ids", [])), "people": model.ctx.get("people", 0)}
+        return reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0))
 
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """Who receives it, and the 18:00 rule when no time was typed."""
         lines = [
             Msg(
                 "task.reach",
-                orgs=len(model.ctx.get("org_ids", [])),
-                people=model.ctx.get("people", 0),
+                **reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0)),
             )
         ]
         if model.ctx.get("time_defaulted"):

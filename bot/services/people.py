@@ -225,12 +225,18 @@ async def request_access(
 
 async def nearest_admins(session: AsyncSession, org: Org) -> list[User]:
     """The admins of the org itself, or else of its nearest ancestor that has any."""
+    return (await reviewers(session, org))[1]
+
+
+async def reviewers(session: AsyncSession, org: Org) -> tuple[Org | None, list[User]]:
+    """Who decides an access request to ``org``: the org itself or its nearest ancestor that
+    has admins, and those admins (None and none: only the superadmins can)."""
     chain = await orgs_repo.ancestors(session=session, org=org)
     for candidate in reversed(chain):
         admins = await users_repo.admins_of(session=session, org_ids=[candidate.id])  # type: ignore[list-item]
         if admins:
-            return list(admins)
-    return []
+            return candidate, list(admins)
+    return None, []
 
 
 async def decide_access(

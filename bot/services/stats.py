@@ -401,7 +401,7 @@ class MonthFigures:
     """One org's own figures for one period: records by type, participants, pushes."""
 
     period: Period
-    by_type: dict[str, int]
+    by_type: dict[str, TypeTotal]  # records, amount in the type's unit, participants
     activities: int
     participants: int
     pushes: int
@@ -419,15 +419,23 @@ async def own_org_month(session: AsyncSession, *, org_id: int, period: Period) -
         .where(*alive_between(period), Activity.org_id == org_id)
         .group_by(col(Activity.type))
     )
-    by_type: dict[str, int] = {}
-    participants = pushes = 0
+    by_type: dict[str, TypeTotal] = {}
+    pushes = 0
     for kind, count, amount, people_count in await session.exec(query):
         if kind == PUSH_TYPE:
             pushes += int(amount or 0)
             continue
-        by_type[kind] = int(count)
-        participants += int(people_count or 0)
-    return MonthFigures(period, by_type, sum(by_type.values()), participants, pushes)
+        by_type[kind] = TypeTotal(
+            kind, unit_of(kind), int(count), int(amount or 0), int(people_count or 0)
+        )
+    totals = by_type.values()
+    return MonthFigures(
+        period,
+        by_type,
+        sum(t.count for t in totals),
+        sum(t.participants for t in totals),
+        pushes,
+    )
 
 
 async def child_orgs(
