@@ -174,6 +174,7 @@ class KnowledgeBase:
         max_bytes: int = MAX_BYTES,
         config: Any = None,
         embedder: Embedder | None = None,
+        seed_vectors: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.max_bytes = max_bytes
@@ -187,8 +188,11 @@ class KnowledgeBase:
         if embedder is not None:
             # numpy comes with it: imported only when vectors are wanted.
             from bot.services.knowledge.dense import VECTORS_DIR, DenseWorker, VectorCache
+            from bot.services.knowledge.seeds import seed_file
 
-            cache = VectorCache(self.data_dir / VECTORS_DIR / embedder.key)
+            # ``seed_vectors``: the folder of the bundled corpus's seed files (seeds.py).
+            seeds = seed_file(seed_vectors, embedder.key) if seed_vectors is not None else None
+            cache = VectorCache(self.data_dir / VECTORS_DIR / embedder.key, seeds)
             self._dense_worker = DenseWorker(embedder, cache)
         self._query_failed = False
 
@@ -301,6 +305,22 @@ class KnowledgeBase:
         """Passages of the current index still without a vector (0 without an embedder)."""
         dense = self._state().dense
         return 0 if dense is None else len(dense.missing())
+
+    def passage_hashes(self) -> list[str]:
+        """The cache key of each passage of the current index: the hash of the text embedded."""
+        return self._text_hashes(self._state())
+
+    def embedded_texts(self) -> list[str]:
+        """What is embedded for each passage of the current index (title, headings, text)."""
+        state = self._state()
+        return [self._embedded_text(state, i) for i in range(len(state.rows))]
+
+    def passage_vectors(self) -> dict[str, Any]:
+        """The vectors known for the current index's passages, by text hash."""
+        dense = self._state().dense
+        if dense is None:
+            return {}
+        return {h: dense.matrix[i].copy() for i, h in enumerate(dense.hashes) if dense.known[i]}
 
     def embed_now(self, timeout: float | None = None) -> bool:
         """Compute the missing passage vectors and wait for them; whether they are ready."""
@@ -805,17 +825,23 @@ class KnowledgeBase:
         title = snapshot.docs[item.doc_id].title
         return f"{title}\n{SECTION_SEPARATOR.join(item.section)}\n{item.text}"
 
+    def _text_hashes(self, snapshot: _Snapshot) -> list[str]:
+        """The cache key of each passage: the hash of its embedded text."""
+        from bot.services.knowledge.dense import text_hash
+
+        return [text_hash(self._embedded_text(snapshot, i)) for i in range(len(snapshot.rows))]
+
     def _dense_rows(self, snapshot: _Snapshot) -> DenseRows:
         """The snapshot's vectors from the cache; the rest are embedded in the background."""
-        from bot.services.knowledge.dense import DenseRows, text_hash
+        from bot.services.knowledge.dense import DenseRows
 
         assert self._dense_worker is not None
-        hashes = [text_hash(self._embedded_text(snapshot, i)) for i in range(len(snapshot.rows))]
+        hashes = self._text_hashes(snapshot)
         cached = self._dense_worker.cache.load()
         dim = next((len(v) for v in cached.values()), 0) or self._dense_dim()
         dense = DenseRows.empty(hashes, dim)
         dense.fill(cached)
-        if dense.complete and len(cached) > len(set(hashes)):
+        if dense.complete and self._dense_worker.cache.holds_others(cached, hashes):
             # Documents were removed or replaced: their passages' vectors go too.
             self._dense_worker.save_for(dense, cached)
         return dense
