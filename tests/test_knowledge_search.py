@@ -13,7 +13,7 @@ from bot import PROJECT_ROOT
 from bot.services.knowledge import Answer, KnowledgeBase, QuestionCode, validate_question
 from bot.services.knowledge.errors import UnknownDocumentError
 from bot.services.knowledge.ranking import RankConfig, is_phrasing
-from bot.services.knowledge.thesaurus import synonyms_by_word
+from bot.services.knowledge.thesaurus import general_idf, synonyms_by_word
 from bot.services.knowledge.tokenize import normalize
 
 CORPUS = PROJECT_ROOT / "corpus"
@@ -200,3 +200,17 @@ def test_the_phrasing_of_a_question_weighs_less_than_its_subject(kb: KnowledgeBa
     assert query.tags["咋"] == "r" and query.tags["比较"] == "d" and query.tags["性质"] == "n"
     assert is_phrasing("r") and is_phrasing("uj") and not is_phrasing("n")
     assert not is_phrasing("v")
+
+
+def test_a_word_no_document_uses_counts_by_how_rare_it_is(kb: KnowledgeBase) -> None:
+    """An everyday word (找) is how the asker talks; a rare one (会费) is what they ask about."""
+    assert general_idf("找") <= 8.0 < 10.0 <= general_idf("开会") < general_idf("会费") == 12.0
+    ranker = kb._state().ranker
+
+    def answerability(question: str) -> float:
+        return ranker.rank(question, kb.analyzer.query(question)).answerability
+
+    base = "企业科技人员多少人要单独成立科协，"
+    assert answerability(base + "要找谁吗？") > 0.9 > 0.5 > answerability(base + "要交会费吗？")
+    assert kb.answer(base + "要找谁吗？").confident
+    assert not kb.answer(base + "要交会费吗？").confident

@@ -38,12 +38,13 @@ from bot.services.knowledge.metadata import (
 )
 from bot.services.knowledge.parallel import parallel_map
 from bot.services.knowledge.question import validate_question
-from bot.services.knowledge.thesaurus import synonyms_by_word
+from bot.services.knowledge.thesaurus import general_idf, synonyms_by_word
 from bot.services.knowledge.tokenize import Analyzer, normalize
 from bot.services.knowledge.versions import Batch, Changes
 
 if TYPE_CHECKING:
     from bot.services.knowledge.dense import DenseRows, DenseWorker, Embedder
+    from bot.services.knowledge.fusion import Signals
 
 log = logging.getLogger(__name__)
 
@@ -206,9 +207,11 @@ class KnowledgeBase:
         return self._analyzer
 
     def warm_up(self) -> None:
-        """Load jieba, the thesaurus and the index now, so the first question is quick."""
+        """Load jieba, the thesaurus, word frequencies and the index now, so the first question
+        is quick."""
         self.analyzer.warm_up()
         synonyms_by_word()
+        general_idf("科协")
         self._state()
 
     def ensure_corpus(self, corpus_dir: Path) -> list[DocumentInfo]:
@@ -278,23 +281,44 @@ class KnowledgeBase:
         """The closest passages and whether they answer confidently (see fusion.grade)."""
         from bot.services.knowledge.fusion import Grade, fuse, grade
 
-        state = self._state()
-        if state.ranker is None or top_k <= 0 or not question.strip():
+        assessed = self._assess(question) if top_k > 0 else None
+        if assessed is None:
             return Answer([], False)
-        query = self.analyzer.query(question)
-        if not query.words and not query.bigrams:
-            return Answer([], False)
-        ranking = state.ranker.rank(question, query)
-        cosines = self._cosines(state, question)
-        best = float(cosines[state.dense.known].max(initial=-1.0)) if cosines is not None else None
-        center = self.embedder.center if self.embedder is not None else None
+        state, query, ranking, cosines, signals = assessed
         config = state.ranker.config
-        verdict = grade(ranking, state.ranker.relates(query), best, center, config)
+        verdict = grade(signals, config)
         if verdict is Grade.NONE:
             return Answer([], False)
         fused = fuse(question, ranking, state.index, query, cosines, config)
         hits = [self._hit(state, row, score) for row, score in fused[:top_k]]
         return Answer(hits, verdict is Grade.CONFIDENT)
+
+    def signals(self, question: str) -> Signals | None:
+        """What the grade of an answer rests on (benchmarks/qa_confidence.py weighs them);
+        None when the question has nothing to search for."""
+        assessed = self._assess(question)
+        return None if assessed is None else assessed[-1]
+
+    def _assess(self, question: str) -> tuple[_Snapshot, Any, Any, Any, Signals] | None:
+        """The snapshot, the question's terms, the ranking, the cosines and the signals."""
+        from bot.services.knowledge.fusion import Signals
+
+        state = self._state()
+        if state.ranker is None or not question.strip():
+            return None
+        query = self.analyzer.query(question)
+        if not query.words and not query.bigrams:
+            return None
+        ranking = state.ranker.rank(question, query)
+        cosines = self._cosines(state, question)
+        best = float(cosines[state.dense.known].max(initial=-1.0)) if cosines is not None else None
+        signals = Signals(
+            answerability=ranking.answerability,
+            relates=bool(ranking.candidates) and state.ranker.relates(query),
+            best_cosine=best,
+            center=self.embedder.center if self.embedder is not None else None,
+        )
+        return state, query, ranking, cosines, signals
 
     def dense_ready(self) -> bool:
         """Whether every passage of the current index has its vector (or failed to get one)."""
@@ -811,6 +835,7 @@ class KnowledgeBase:
             doc_titles=[normalize(f"{d.title} {d.issuer or ''}") for d in docs.values()],
             surface_forms=self._surface_forms,
             thesaurus=synonyms_by_word,
+            general_idf=general_idf,
         )
         snapshot.ranker = Ranker(snapshot.index, data, self._config or RankConfig())
         if self._dense_worker is not None:

@@ -95,21 +95,27 @@ def fuse(
     return [(row, total[row]) for row in ordered]
 
 
-def grade(
-    ranking: Ranking,
-    relates: bool,
-    best_cosine: float | None,
-    center: float | None,
-    config: RankConfig,
-) -> Grade:
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """What the grade of an answer is decided on."""
+
+    # The ranker's: how much of the question the best passages cover (ranking.answerability).
+    answerability: float
+    # Some content word of the question (or a variant) occurs in some passage.
+    relates: bool
+    # The best passage's cosine with the question; None while vectors are not ready.
+    best_cosine: float | None
+    # The cosine at which the model's best passage starts to count (Embedder.center).
+    center: float | None
+
+
+def grade(signals: Signals, config: RankConfig) -> Grade:
     """Confident, low-confidence, or none (no word of the question occurs in any passage)."""
-    if not relates or not ranking.candidates:
+    if not signals.relates:
         return Grade.NONE
-    sure = ranking.answerability
+    sure = signals.answerability
     threshold = config.confident_at
-    if best_cosine is not None and center is not None:
-        sure += config.dense_confidence * (best_cosine - center)
+    if signals.best_cosine is not None and signals.center is not None:
+        sure += config.dense_confidence * (signals.best_cosine - signals.center)
         threshold = config.dense_confident_at
     return Grade.CONFIDENT if sure >= threshold else Grade.LOW
-
-
