@@ -15,11 +15,15 @@ criterion picks on all six (those committed in RankConfig).
 
 Rules compared:
   single factor   answerability + lam * (cosine - centre) >= t, a word no document uses always
-                  weighing unseen_factor (the rule before), lam and t chosen;
+                  weighing unseen_factor (the rule of 412fa74), lam and t chosen;
   by rarity       the same, the unseen word weighed by how rare it is in Chinese at large
-                  (RankConfig.everyday_idf / rare_idf, chosen too): the rule committed;
-  logistic        an L2-regularised logistic regression (numpy) on both answerabilities and
-                  the cosine, its regularisation and threshold chosen.
+                  (RankConfig.everyday_idf / rare_idf, chosen too);
+  logistic        L2-regularised logistic regressions (numpy; every set's answerable and
+                  unanswerable questions weigh alike) on a few signals, the regularisation and
+                  the threshold chosen: the rule committed (confidence.py) is the one on the
+                  answerability by rarity, the cosine and the question's subject words;
+and the same without vectors (the lexical path).
+The last lines print the committed calibrations, fitted on all six sets.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bot.services.knowledge import KnowledgeBase  # noqa: E402
+from bot.services.knowledge.confidence import MAX_WORDS, Calibration  # noqa: E402
 from bot.services.knowledge.dense import BundledE5  # noqa: E402
 from bot.services.knowledge.ranking import RankConfig  # noqa: E402
 from bot.services.knowledge.seeds import SEEDS_DIR  # noqa: E402
@@ -50,7 +55,10 @@ LAMBDAS = (0.0, 2.5, 5.0, 7.5)
 RARITY = ((8.0, 9.0), (8.0, 10.0), (8.0, 11.0), (9.0, 10.0), (9.0, 11.0), (9.0, 12.0),
           (10.0, 11.0), (10.0, 12.0), (10.0, 13.0))
 SINGLE = (-1.0, 0.0)
+COMMITTED = (8.0, 10.0)
 REGULARISATION = (1.0, 3.0, 10.0)
+DENSE_SIGNALS = ("answerability", "cosine", "words")
+LEXICAL_SIGNALS = ("answerability", "words")
 
 
 @dataclass(frozen=True)
@@ -60,8 +68,18 @@ class Data:
     sets: np.ndarray
     unanswerable: np.ndarray
     cosine: np.ndarray
+    # Subject words of the question (at most confidence.MAX_WORDS).
+    words: np.ndarray
     # By (everyday_idf, rare_idf).
     answerability: dict[tuple[float, float], np.ndarray]
+
+    def feature(self, name: str) -> np.ndarray:
+        """A signal by name: cosine, words, answerability (by rarity 8-10) or single."""
+        if name == "answerability":
+            return self.answerability[COMMITTED]
+        if name == "single":
+            return self.answerability[SINGLE]
+        return getattr(self, name)
 
 
 # A candidate rule: a label and a score per question (declined when below the threshold).
@@ -79,6 +97,7 @@ def collect() -> Data:
     ]
     answerability: dict[tuple[float, float], list[float]] = {}
     cosine: list[float] = []
+    words: list[int] = []
     model = BundledE5()
     with tempfile.TemporaryDirectory(prefix="stabot-confidence-") as work:
         for everyday, rare in (SINGLE, *RARITY):
@@ -92,10 +111,12 @@ def collect() -> Data:
             if not cosine:
                 cosine = [s.best_cosine if s and s.best_cosine is not None else 0.0
                           for s in signals]
+                words = [min(s.words, MAX_WORDS) if s else 0 for s in signals]
     return Data(
         sets=np.asarray([name for name, _ in items]),
         unanswerable=np.asarray([item["kind"] == "unanswerable" for _, item in items]),
         cosine=np.asarray(cosine) - float(BundledE5.center or 0.0),
+        words=np.asarray(words, dtype=float),
         answerability={k: np.asarray(v) for k, v in answerability.items()},
     )
 
@@ -139,20 +160,31 @@ def hand_rules(
     ]
 
 
-def logistic_rules(data: Data, train: np.ndarray) -> Scores:
-    """Logits of L2-regularised logistic regressions fitted on ``train`` (sets weighed alike)."""
-    features = np.column_stack(
-        [data.answerability[SINGLE], data.answerability[(8.0, 10.0)], data.cosine]
-    )
+def logistic_fit(
+    data: Data, names: tuple[str, ...], train: np.ndarray, strength: float
+) -> tuple[float, np.ndarray]:
+    """Bias and coefficients, in the signals' own units, of a regression fitted on ``train``."""
+    features = np.column_stack([data.feature(name) for name in names])
     mean, std = features[train].mean(axis=0), features[train].std(axis=0) + 1e-9
     design = np.column_stack([np.ones(len(features)), (features - mean) / std])
-    weights = _set_weights(data, train)
-    out = []
-    for strength in REGULARISATION:
-        coef = fit_logistic(design[train], (~data.unanswerable[train]).astype(float),
-                            weights[train], strength)
-        out.append((f"logistic C {strength:g}", design @ coef))
-    return out
+    coef = fit_logistic(design[train], (~data.unanswerable[train]).astype(float),
+                        _set_weights(data, train)[train], strength)
+    weights = coef[1:] / std
+    return float(coef[0] - weights @ mean), weights
+
+
+def logistic_rules(data: Data, names: tuple[str, ...]) -> Callable[[np.ndarray], Scores]:
+    """Logits of regressions on ``names`` fitted on the training questions, per strength."""
+
+    def make(train: np.ndarray) -> Scores:
+        features = np.column_stack([data.feature(name) for name in names])
+        out = []
+        for strength in REGULARISATION:
+            bias, weights = logistic_fit(data, names, train, strength)
+            out.append((f"logistic C {strength:g}", bias + features @ weights))
+        return out
+
+    return make
 
 
 def _set_weights(data: Data, train: np.ndarray) -> np.ndarray:
@@ -199,18 +231,54 @@ def main() -> int:
     families: dict[str, Callable[[np.ndarray], Scores]] = {
         "single factor": lambda _train: hand_rules(data, (SINGLE,)),
         "by rarity": lambda _train: hand_rules(data, RARITY),
-        "logistic": lambda train: logistic_rules(data, train),
-        # Without vectors (KNOWLEDGE_EMBEDDINGS=none, or while they are computed): RankConfig's
-        # confident_at, for the ranker chosen above.
-        "lexical path, by rarity 8-10": lambda _train: hand_rules(data, ((8.0, 10.0),), (0.0,)),
+        "logistic: both answerabilities, cosine": logistic_rules(
+            data, ("single", "answerability", "cosine")),
+        "logistic: answerability, cosine, words (committed)": logistic_rules(
+            data, DENSE_SIGNALS),
+        # Without vectors (KNOWLEDGE_EMBEDDINGS=none, or while they are computed).
         "lexical path, single factor": lambda _train: hand_rules(data, (SINGLE,), (0.0,)),
+        "lexical path, by rarity 8-10": lambda _train: hand_rules(data, (COMMITTED,), (0.0,)),
+        "lexical path, logistic: answerability, words (committed)": logistic_rules(
+            data, LEXICAL_SIGNALS),
     }
     print("answerable declined / unanswerable declined, each set held out in turn\n")
     for family, make in families.items():
         print(f"{family}:")
         for name, figures in held_out(data, make):
             print(f"  {name:<18}{figures}")
+    print("\ncommitted (bot/services/knowledge/confidence.py):")
+    for label, names in (("DENSE", DENSE_SIGNALS), ("LEXICAL", LEXICAL_SIGNALS)):
+        chosen = calibration(data, names)
+        print(f"{label} = {chosen!r}")
+        declined = in_sample(data, chosen, dense=label == "DENSE")
+        print("  on the six sets: " + ", ".join(
+            "{} {:.2f} / {:.2f}".format(name, *declined_shares(data, declined, data.sets == name))
+            for name in SETS))
     return 0
+
+
+def in_sample(data: Data, chosen: Calibration, *, dense: bool) -> np.ndarray:
+    """Which questions the calibration declines."""
+    total = (chosen.bias + chosen.answerability * data.feature("answerability")
+             + chosen.words * data.words)
+    if dense:
+        total = total + chosen.cosine * data.cosine
+    return total < 0
+
+
+def calibration(data: Data, names: tuple[str, ...]) -> Calibration:
+    """The regression on ``names`` the criterion picks on all six sets, threshold folded in."""
+    everything = np.ones(len(data.sets), dtype=bool)
+    label, _, threshold = best_rule(data, logistic_rules(data, names)(everything), everything)
+    strength = float(label.rsplit(" ", 1)[1])
+    bias, weights = logistic_fit(data, names, everything, strength)
+    coef = dict(zip(names, (round(float(w), 4) for w in weights), strict=True))
+    return Calibration(
+        bias=round(bias - threshold, 4),
+        answerability=coef.get("answerability", 0.0),
+        cosine=coef.get("cosine", 0.0),
+        words=coef.get("words", 0.0),
+    )
 
 
 if __name__ == "__main__":

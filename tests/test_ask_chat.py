@@ -108,8 +108,9 @@ async def test_the_bundled_model_answers_at_once_from_the_seed_vectors(kb_settin
         kb = await runtime_of(bot.app).services["policy"].knowledge_base()
     text, more = (re.sub("</?b>", "", reply) for reply in (sent_texts(calls)[0], more))
     assert kb.dense_ready() and kb.vectors_missing() == 0
-    # 004's passage on the three teams, 科普信息员队伍 among them, then 000's on what the
-    # information officers' team is to be.
+    # A confident answer: 004's passage on the three teams, 科普信息员队伍 among them, then
+    # 000's on what the information officers' team is to be.
+    assert "可能没有直接回答" not in text
     assert "建强用好“三支队伍”" in text and "科普信息员队伍人数达到 44.3 万人" in text
     assert "《在内蒙古科协八届三次全委会上的工作报告》" in text
     assert "以企业职工为主体，以手机终端为阵地和媒介" in more

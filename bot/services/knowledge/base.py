@@ -43,8 +43,8 @@ from bot.services.knowledge.tokenize import Analyzer, normalize
 from bot.services.knowledge.versions import Batch, Changes
 
 if TYPE_CHECKING:
+    from bot.services.knowledge.confidence import Signals
     from bot.services.knowledge.dense import DenseRows, DenseWorker, Embedder
-    from bot.services.knowledge.fusion import Signals
 
 log = logging.getLogger(__name__)
 
@@ -278,15 +278,16 @@ class KnowledgeBase:
         return self.answer(question, top_k).hits
 
     def answer(self, question: str, top_k: int = 5) -> Answer:
-        """The closest passages and whether they answer confidently (see fusion.grade)."""
-        from bot.services.knowledge.fusion import Grade, fuse, grade
+        """The closest passages and whether they answer confidently (see confidence.grade)."""
+        from bot.services.knowledge.confidence import Grade, grade
+        from bot.services.knowledge.fusion import fuse
 
         assessed = self._assess(question) if top_k > 0 else None
         if assessed is None:
             return Answer([], False)
         state, query, ranking, cosines, signals = assessed
         config = state.ranker.config
-        verdict = grade(signals, config)
+        verdict = grade(signals, config.confidence, config.lexical_confidence)
         if verdict is Grade.NONE:
             return Answer([], False)
         fused = fuse(question, ranking, state.index, query, cosines, config)
@@ -301,7 +302,8 @@ class KnowledgeBase:
 
     def _assess(self, question: str) -> tuple[_Snapshot, Any, Any, Any, Signals] | None:
         """The snapshot, the question's terms, the ranking, the cosines and the signals."""
-        from bot.services.knowledge.fusion import Signals
+        from bot.services.knowledge.confidence import Signals
+        from bot.services.knowledge.ranking import is_phrasing
 
         state = self._state()
         if state.ranker is None or not question.strip():
@@ -315,6 +317,7 @@ class KnowledgeBase:
         signals = Signals(
             answerability=ranking.answerability,
             relates=bool(ranking.candidates) and state.ranker.relates(query),
+            words=sum(not is_phrasing(query.tags.get(term, "")) for term in query.content),
             best_cosine=best,
             center=self.embedder.center if self.embedder is not None else None,
         )

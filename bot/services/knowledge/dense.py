@@ -40,7 +40,7 @@ class Embedder(Protocol):
 
     # Names the model in the cache path: vectors of two models never mix.
     key: str
-    # The cosine at which the best passage starts to count for confidence (see ranking.grade);
+    # The cosine at which the best passage starts to count for confidence (see confidence.py);
     # None: the model is not calibrated, and confidence is decided lexically.
     center: float | None
 

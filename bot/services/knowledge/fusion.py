@@ -1,5 +1,4 @@
-"""Hybrid ranking: the ranker's score, a plain BM25 and a dense cosine in one weighted sum;
-and the grade of an answer (confident, low-confidence, or nothing in the documents relates).
+"""Hybrid ranking: the ranker's score, a plain BM25 and a dense cosine in one weighted sum.
 
 Each signal is scaled to its best passage, so the weights (RankConfig) compare like with
 like: the ranker's fused BM25 with boosts and coverage, a BM25 over the question's own words
@@ -12,33 +11,11 @@ checked across them (README, "Policy answers").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
 import numpy as np
 
 from bot.services.knowledge.index import PassageIndex
 from bot.services.knowledge.ranking import DOCS_CUE, RankConfig, Ranking, one_per_doc_first
 from bot.services.knowledge.tokenize import QueryTerms
-
-
-class Grade(StrEnum):
-    """How an answer is shown."""
-
-    CONFIDENT = "confident"
-    # The closest passages, under a sentence that they may not answer the question.
-    LOW = "low"
-    # Nothing in the documents relates: "not in the documents".
-    NONE = "none"
-
-
-@dataclass(frozen=True, slots=True)
-class Fused:
-    """Rows best first with their fused scores, and the answer's grade."""
-
-    rows: list[int]
-    scores: list[float]
-    grade: Grade
 
 
 def plain_scores(index: PassageIndex, query: QueryTerms, rows: np.ndarray) -> np.ndarray:
@@ -94,28 +71,3 @@ def fuse(
         ordered = one_per_doc_first(ordered, lambda row: int(index.doc_of[row]))
     return [(row, total[row]) for row in ordered]
 
-
-@dataclass(frozen=True, slots=True)
-class Signals:
-    """What the grade of an answer is decided on."""
-
-    # The ranker's: how much of the question the best passages cover (ranking.answerability).
-    answerability: float
-    # Some content word of the question (or a variant) occurs in some passage.
-    relates: bool
-    # The best passage's cosine with the question; None while vectors are not ready.
-    best_cosine: float | None
-    # The cosine at which the model's best passage starts to count (Embedder.center).
-    center: float | None
-
-
-def grade(signals: Signals, config: RankConfig) -> Grade:
-    """Confident, low-confidence, or none (no word of the question occurs in any passage)."""
-    if not signals.relates:
-        return Grade.NONE
-    sure = signals.answerability
-    threshold = config.confident_at
-    if signals.best_cosine is not None and signals.center is not None:
-        sure += config.dense_confidence * (signals.best_cosine - signals.center)
-        threshold = config.dense_confident_at
-    return Grade.CONFIDENT if sure >= threshold else Grade.LOW

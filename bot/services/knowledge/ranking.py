@@ -11,6 +11,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from bot.services.knowledge.confidence import DENSE, LEXICAL, Calibration
 from bot.services.knowledge.index import Field, PassageIndex
 from bot.services.knowledge.lines import DATE_RE, DOC_NUMBER_RE, PHONE_RE, LineKind, classify
 from bot.services.knowledge.tokenize import QUESTION_RE, QueryTerms, normalize
@@ -249,8 +250,6 @@ class RankConfig:
     prefilter: int = 500
     quote_boost: float = 0.3
     coverage_weight: float = 0.5
-    # Below this answerability (lexical signals only) an answer is shown as low-confidence.
-    confident_at: float = 0.493
     single_char_weight: float = 0.5
     # Credit for a question word found elsewhere in the passage's document (安徽, 宁夏 …).
     same_doc_credit: float = 0.5
@@ -278,10 +277,11 @@ class RankConfig:
     plain_weight: float = 0.2
     dense_weight: float = 0.5
     fusion_pool: int = 30
-    # With a calibrated dense model: confident when answerability plus this factor times
-    # (best cosine - the model's centre) reaches ``dense_confident_at``.
-    dense_confidence: float = 2.5
-    dense_confident_at: float = 0.451
+    # When an answer is confident (confidence.py): with a calibrated model's cosine, and
+    # without one (no vectors yet, no model, or a model folder). Fitted by
+    # benchmarks/qa_confidence.py on the six question sets.
+    confidence: Calibration = DENSE
+    lexical_confidence: Calibration = LEXICAL
 
 
 @dataclass(frozen=True, slots=True)
