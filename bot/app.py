@@ -11,9 +11,11 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
-from bot import broadcaster, scheduler
+from bot import scheduler
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.delivery import service as delivery
+from bot.delivery.settings import DeliverySettings
 from bot.handlers import activities, ask, broadcast, errors, forms, guards, start
 from bot.handlers import reminders as reminder_handlers
 from bot.handlers import stats as stats_handlers
@@ -49,9 +51,9 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
-    if request is not None:
-        builder = builder.request(request).get_updates_request(request)
-    else:
+    # Replies go through one policy (429s waited out, safe retries; bot/delivery/replies.py).
+    builder = delivery.with_reply_policy(builder, request, DeliverySettings())
+    if request is None:
         builder = builder.base_url(settings.telegram_api_base_url).base_file_url(
             settings.telegram_file_base_url
         )
@@ -100,8 +102,8 @@ async def _post_init(application: Application) -> None:
         # keep and to cancel at shutdown.
         warmup = asyncio.get_running_loop().create_task(rt.services["policy"].knowledge_base())
         application.bot_data[WARMUP_KEY] = warmup
-    await broadcaster.start_service(application)  # the outbox sender, on its own lane
-    await scheduler.start_service(application)  # reminders: jobs, ledger sender (same lane)
+    await delivery.start_service(application)  # broadcasts and reminders, on their own lane
+    await scheduler.start_service(application)  # reminders: the jobs that hand them over
 
 
 async def _set_default_commands(application: Application) -> None:
@@ -124,5 +126,5 @@ async def _post_shutdown(application: Application) -> None:
         with contextlib.suppress(asyncio.CancelledError):
             await warmup
     await scheduler.stop_service(application)
-    await broadcaster.stop_service(application)
+    await delivery.stop_service(application)
     await runtime_of(application).engine.dispose()

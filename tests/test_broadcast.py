@@ -7,17 +7,21 @@ import json
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from sqlmodel import col, select
 from telegram import Bot
+from telegram.error import NetworkError
 from telegram.request import BaseRequest, RequestData
 
-from bot.broadcaster import SERVICE_KEY, BroadcastSender, RateLimiter
+from bot.delivery.budget import ChatPacer, SendBudget
+from bot.delivery.pipeline import Pipeline
+from bot.delivery.service import SERVICE_KEY
 from bot.runtime import runtime_of
 from bot.services import broadcasts, orgs, people
 from bot.services.broadcasts import Audience, BroadcastError
 from bot.updates import TgUser
-from storage import broadcasts_repo, users_repo
+from storage import broadcasts_repo, outbox_repo, users_repo
 from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus, DeliveryStatus
 from storage.db import transaction
 from storage.models import Role
@@ -68,7 +72,7 @@ class FakeSleep:
         await asyncio.sleep(0)
 
 
-def sender_of(bot: BotHarness, clock) -> BroadcastSender:
+def sender_of(bot: BotHarness, clock) -> Pipeline:
     sender = runtime_of(bot.app).services[SERVICE_KEY]
     sender.sleep = FakeSleep(clock)
     return sender
@@ -249,7 +253,8 @@ async def launch_direct(sessions, clock, *, role: str = "info_officer") -> int:
 
 
 class FlakyRequest(BaseRequest):
-    """The offline API behind scripted failures: each entry answers one sendMessage."""
+    """The offline API behind scripted failures: each entry answers one sendMessage, as a
+    (status, body) answer or as an exception raised instead of one."""
 
     def __init__(self, api: BaseRequest, failures: list[tuple[int, dict[str, Any]]]) -> None:
         self.api = api
@@ -274,14 +279,27 @@ class FlakyRequest(BaseRequest):
         **kwargs: Any,
     ) -> tuple[int, bytes]:
         if url.endswith("/sendMessage") and self.failures:
-            status, body = self.failures.pop(0)
+            failure = self.failures.pop(0)
+            if isinstance(failure, Exception):
+                raise failure
+            status, body = failure
             return status, json.dumps({"ok": False, "error_code": status, **body}).encode()
         return await self.api.do_request(url, method, request_data, *args, **kwargs)
 
 
-async def flaky_lane(bot: BotHarness, sender: BroadcastSender, failures) -> None:
-    sender.lane = Bot(bot.app.bot.token, request=FlakyRequest(bot.api, failures))
-    await sender.lane.initialize()
+async def flaky_lane(bot: BotHarness, sender: Pipeline, failures) -> None:
+    sender.sender.lane = Bot(bot.app.bot.token, request=FlakyRequest(bot.api, failures))
+    await sender.sender.lane.initialize()
+
+
+def refused() -> NetworkError:
+    """What PTB raises when httpx could not connect: the request never left."""
+    try:
+        raise httpx.ConnectError("connection refused")
+    except httpx.ConnectError as cause:
+        error = NetworkError("httpx.ConnectError: connection refused")
+        error.__cause__ = cause
+        return error
 
 
 async def test_429_is_honoured_and_nothing_is_sent_twice(settings, clock, sessions, people_tree):
@@ -306,23 +324,71 @@ async def test_429_is_honoured_and_nothing_is_sent_twice(settings, clock, sessio
     assert [r.attempts for r in rows] == [0] * 4  # a 429 uses up no attempt
 
 
-async def test_transient_errors_back_off_then_give_up(settings, clock, sessions, people_tree):
-    bad_gateway = (502, {"description": "Bad Gateway"})
+async def test_a_refused_connection_is_retried_then_given_up(settings, clock, sessions, people_tree):
+    """A connection never made provably sent nothing: retried with backoff, then failed."""
     async with running_bot(settings, clock) as bot:
         register_chats(bot, ADMIN, LIAISON)
         sender = sender_of(bot, clock)
-        await flaky_lane(bot, sender, [bad_gateway] * 5)
+        await flaky_lane(bot, sender, [refused() for _ in range(5)])
         await launch_direct(sessions, clock, role="liaison")
         await sender.drain()
         assert [round(s) for s in sender.sleep.calls if s >= 1] == [2, 4, 8, 16]
         (given_up,) = await deliveries(sessions)
         assert (given_up.status, given_up.attempts) == (DeliveryStatus.FAILED, 5)
 
-        await flaky_lane(bot, sender, [bad_gateway])
+        await flaky_lane(bot, sender, [refused()])
         await launch_direct(sessions, clock, role="liaison")
         await sender.drain()
     retried = (await deliveries(sessions))[-1]
     assert (retried.status, retried.attempts) == (DeliveryStatus.SENT, 1)
+
+
+async def test_a_5xx_or_a_dropped_answer_is_unknown_and_never_resent(
+    settings, clock, sessions, people_tree
+):
+    """It may have arrived: reported as unknown, and the admin may choose to resend."""
+    dropped = NetworkError("httpx.RemoteProtocolError: Server disconnected")
+    dropped.__cause__ = httpx.RemoteProtocolError("Server disconnected")
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        sender = sender_of(bot, clock)
+        await flaky_lane(bot, sender, [(502, {"description": "Bad Gateway"}), dropped])
+        await launch_direct(sessions, clock)
+        await sender.drain()
+        sends = [c for c in bot.api.calls_to("sendMessage") if c.params["chat_id"] != ADMIN.id]
+        assert len(sends) == 2  # two of the four answered; the others were tried once each
+        report = bot.last_text(ADMIN.id)
+        assert "送达 2/4" in report and "未确认送达 2" in report
+        calls = await bot.press(ADMIN, "重发给未确认送达的 2 人")
+        assert "可能已经收到过" in sent_texts(calls)[0]
+        assert len(await _unknown(sessions)) == 2  # nothing happens before the confirmation
+        await bot.press(ADMIN, "确认重发")
+        await sender.drain()
+        sends = [c for c in bot.api.calls_to("sendMessage") if c.params["chat_id"] != ADMIN.id]
+        assert sorted(c.params["chat_id"] for c in sends) == sorted(o.id for o in OFFICERS)
+        assert "送达 4/4" in bot.last_text(ADMIN.id)
+    assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
+
+
+async def _unknown(sessions) -> list[BroadcastDelivery]:
+    return [r for r in await deliveries(sessions) if r.status == DeliveryStatus.UNKNOWN]
+
+
+async def test_only_the_sender_or_a_superadmin_may_resend(settings, clock, sessions, people_tree):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        sender = sender_of(bot, clock)
+        await flaky_lane(bot, sender, [(500, {"description": "Internal Server Error"})])
+        await launch_direct(sessions, clock)
+        await sender.drain()
+        report = bot.keyboard_message(ADMIN.id)
+        calls = await bot.press(OFFICERS[0], "重发", message=report)
+        assert toasts(calls) == ["这不是您发布的通知。"]
+        await bot.press(ADMIN, "重发", message=report)
+        confirm = bot.keyboard_message(ADMIN.id)  # an officer somehow holds the confirm button
+        calls = await bot.press(OFFICERS[0], "确认重发", message=confirm)
+        assert toasts(calls) == ["这不是您发布的通知。"]
+    assert len(await _unknown(sessions)) == 1
 
 
 async def test_403_marks_the_user_blocked(settings, clock, sessions, people_tree):
@@ -344,7 +410,7 @@ async def test_pause_resume_cancel(settings, clock, sessions, people_tree):
     async with running_bot(settings, clock) as bot:
         register_chats(bot, *OFFICERS)
         sender = sender_of(bot, clock)
-        sender.batch = 1
+        sender.config.claim_batch = 1
         await launch_via_form(bot)
         await sender.step()
         await sender.settle()
@@ -364,50 +430,83 @@ async def test_pause_resume_cancel(settings, clock, sessions, people_tree):
 
 
 async def test_restart_resumes_without_resending(settings, clock, sessions, people_tree):
+    """Officer 1's request had started when the process died (unknown, never resent by
+    itself); officer 2's row was only claimed (provably not requested: sent after the restart)."""
     async with running_bot(settings, clock) as first:
         register_chats(first, ADMIN, *OFFICERS)
         sender = sender_of(first, clock)
-        sender.batch = 1
+        sender.config.claim_batch = 1
         await launch_direct(sessions, clock)
         await sender.step()  # officer 0 confirmed sent
         await sender.settle()
-        async with transaction(sessions) as session:  # officer 1 claimed; then the process dies
-            (claimed,) = await broadcasts_repo.claim(
-                session=session, now=clock.now(), limit=1, skip_locked=False
+        async with transaction(sessions) as session:  # then the process dies
+            in_flight, claimed = await broadcasts_repo.claim(
+                session=session, now=clock.now(), limit=2, skip_locked=False
+            )
+            await outbox_repo.mark_sending(
+                session=session, model=BroadcastDelivery, ids=[in_flight.id]
             )
     async with running_bot(settings, clock, after=first) as bot:
         bot.api.register_chat(ADMIN.private_chat())
-        bot.api = first.api  # the same Telegram for the recipients
+        admin_api, bot.api = bot.api, first.api  # the same Telegram for the recipients
         sender = sender_of(bot, clock)
-        sender.lane = Bot(bot.app.bot.token, request=first.api)
-        await sender.lane.initialize()
-        assert await sender.recover() == 1
+        sender.sender.lane = Bot(bot.app.bot.token, request=first.api)
+        await sender.sender.lane.initialize()
+        assert await sender.recover() == (1, 1)
         await sender.drain()
+        report = admin_api.last_message(ADMIN.id)["text"]
+        assert "未确认送达 1（其中重启时中断 1）" in report
     per_chat = [
         len([c for c in first.api.calls_to("sendMessage") if c.params["chat_id"] == o.id])
         for o in OFFICERS
     ]
-    expected = [0 if o.id == claimed.chat_id else 1 for o in OFFICERS]
-    assert per_chat == expected  # the in-flight one is never resent (at most once)
+    expected = [0 if o.id == in_flight.chat_id else 1 for o in OFFICERS]
+    assert per_chat == expected  # the one in flight is never resent by itself
     rows = {r.chat_id: r for r in await deliveries(sessions)}
-    assert rows[claimed.chat_id].status == DeliveryStatus.FAILED
-    assert rows[claimed.chat_id].error == "interrupted"
+    assert (rows[in_flight.chat_id].status, rows[in_flight.chat_id].error) == (
+        DeliveryStatus.UNKNOWN,
+        "interrupted",
+    )
+    assert rows[claimed.chat_id].status == DeliveryStatus.SENT
     async with transaction(sessions) as session:
         broadcast = (await session.exec(select(Broadcast))).one()
     assert broadcast.status == BroadcastStatus.DONE
 
 
-def test_rate_limiter_paces_globally_and_per_chat():
+def budget(rate: float, now, *, limit: int = 30, window: float = 1.0) -> SendBudget:
+    return SendBudget(
+        rate=rate, limit=limit, window=window, now=now, chats=ChatPacer(1.0, 3.0)
+    )
+
+
+async def test_budget_paces_globally_and_per_chat():
     now = [0.0]
-    limiter = RateLimiter(rate=25, per_chat_interval=1.0, now=lambda: now[0])
+    limiter = budget(25, lambda: now[0])
     for chat in range(25):
-        assert limiter.wait() <= 0 or chat > 0
-        now[0] = max(now[0], now[0] + limiter.wait())
+        now[0] = max(now[0], now[0] + await limiter.ready())
         limiter.take(chat)
     assert now[0] == pytest.approx(24 / 25)
     assert limiter.chat_wait(0) == pytest.approx(1.0 - 24 / 25)
-    limiter.pause(5)
-    assert limiter.wait() == pytest.approx(5)
+    assert budget(1, lambda: 0.0).chats.wait(-100, 0.0) == 0  # groups: 20 a minute
+    limiter.take(-100)
+    assert limiter.chat_wait(-100) == pytest.approx(3.0)
+    await limiter.pause(5)
+    assert await limiter.ready() == pytest.approx(5)
+
+
+async def test_replies_go_first_and_the_bulk_lane_fills_what_they_leave():
+    now = [0.0]
+    lane = budget(30, lambda: now[0], limit=30, window=1.0)
+    for chat in range(10):
+        lane.charge(chat)  # ten replies in one instant: none waits
+    assert await lane.ready() == pytest.approx(10 / 30)
+    sent = 10
+    while now[0] < 1.0:
+        now[0] = max(now[0], now[0] + await lane.ready())
+        if now[0] < 1.0:
+            lane.take(100 + sent)
+            sent += 1
+    assert sent == 30  # replies and bulk together: 30 in the first second, never more
 
 
 async def test_unique_row_per_broadcast_and_user(sessions, clock, people_tree):
@@ -426,8 +525,9 @@ async def test_status_message_is_edited_at_most_every_few_seconds(
     async with running_bot(settings, clock) as bot:
         register_chats(bot, ADMIN, *OFFICERS)
         sender = sender_of(bot, clock)
-        sender.limiter = RateLimiter(rate=0.25, per_chat_interval=1, now=sender._timestamp)
-        sender.batch = 1
+        sender.budget = budget(0.25, lambda: clock.now().timestamp())
+        sender.budget.sleep = sender.sleep
+        sender.config.claim_batch = 1
         await launch_direct(sessions, clock)
         start = clock.now()
         await sender.drain()
@@ -443,10 +543,10 @@ def test_broadcasts_use_their_own_lane(settings):
     from telegram.request import HTTPXRequest
 
     from bot.app import build_application
-    from bot.broadcaster import BroadcastSettings, _lane_bot
+    from bot.delivery.telegram import lane_bot
 
     app = build_application(settings, polling=True, migrate=False)
-    lane = _lane_bot(app, BroadcastSettings(_env_file=None))
+    lane = lane_bot(app, pool_size=50, base_url=settings.telegram_api_base_url, file_url="x")
     assert isinstance(lane.request, HTTPXRequest)
     assert lane.request is not app.bot.request  # its own connection pool, no shared queue
     assert lane.token == app.bot.token
@@ -464,11 +564,11 @@ async def test_graceful_stop_puts_claimed_rows_back(settings, clock, sessions, p
             await asyncio.Event().wait()
 
         sender.sleep = never
-        sender.limiter.pause(60)  # the batch is claimed, then waits for the lane
+        await sender.budget.pause(60)  # the batch is claimed, then waits for the lane
         await launch_direct(sessions, clock)
         sender._task = asyncio.create_task(sender.step())
         await asyncio.wait_for(blocked.wait(), 5)
-        assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENDING}
+        assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.CLAIMED}
         await sender.stop()
         assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.PENDING}
         sender.sleep = fake_sleep

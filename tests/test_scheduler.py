@@ -333,7 +333,7 @@ async def test_one_leader_per_database(settings, clock, sessions, engine):
             rt=replace(first.rt, engine=other_engine), sender=first.sender, config=first.config
         )
         leads = [await first.lead(), await second.lead()]
-        released = first._lock is not None
+        released = first.leader.lock is not None
         await scheduler_mod.stop_service(bot.app)  # releases the lock
         after = await second.lead()
         await second.stop()
@@ -394,10 +394,10 @@ async def test_a_backlog_left_in_the_evening_waits_for_eight_after_a_restart(
         # One row is tried at 21:59 and meets a 429 asking for 6 minutes: 22:05 is night.
         clock.set(local(2026, 3, 18, 21, 59))
         too_many = {"description": "Too Many Requests", "parameters": {"retry_after": 360}}
-        service.sender.bot = Bot(
+        service.sender.sender.lane = Bot(
             bot.app.bot.token, request=FlakyRequest(bot.api, [(429, too_many)])
         )
-        await service.sender.bot.initialize()
+        await service.sender.sender.lane.initialize()
         service.sender.config.claim_batch = 1
         assert await service.sender.step() == 1
         await service.sender.settle()

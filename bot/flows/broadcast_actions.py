@@ -148,6 +148,32 @@ async def remind(ctx: FlowContext, broadcast_id: int) -> Reply:
     return await _guarded(work)
 
 
+async def confirm_resend(ctx: FlowContext, broadcast_id: int) -> Reply:
+    """Ask before resending to the rows whose delivery is unknown: some may get it twice."""
+
+    async def work() -> Reply:
+        broadcast = await _owned(ctx, broadcast_id)
+        figures = await broadcasts.progress(ctx.session, broadcast_id)
+        if not figures.unknown:
+            raise BroadcastError("broadcast.nothing_unconfirmed")
+        text = Msg("broadcast.resend_confirm", id=broadcast.id, count=figures.unknown)
+        go = Button(Msg("broadcast.button.resend_confirm"), f"bc|{broadcast.id}|uu")
+        return Reply([text], [[go]])
+
+    return await _guarded(work)
+
+
+async def resend(ctx: FlowContext, broadcast_id: int) -> Reply:
+    """The admin confirmed: the unconfirmed rows are queued again."""
+
+    async def work() -> Reply:
+        broadcast = await _owned(ctx, broadcast_id)
+        count = await broadcasts.resend_unconfirmed(ctx.session, broadcast, now=ctx.now)
+        return Reply([Msg("broadcast.resending", count=count)], edit=True)
+
+    return await _guarded(work)
+
+
 async def acknowledge(ctx: FlowContext, broadcast_id: int) -> Reply:
     """A recipient taps 已阅."""
     done = await broadcasts_repo.acknowledge(

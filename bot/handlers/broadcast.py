@@ -8,7 +8,8 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.broadcaster import SERVICE_KEY, send_notice
+from bot.delivery.service import SERVICE_KEY
+from bot.delivery.telegram import send_notice
 from bot.flows import broadcast as form
 from bot.flows import broadcast_actions as actions
 from bot.flows.base import Button, Msg
@@ -36,13 +37,15 @@ async def preview_button(update: Update, context: StabotContext) -> None:
 
 
 async def control_button(update: Update, context: StabotContext) -> None:
-    """Send, pause, resume, cancel, receipts or remind; the sender learns at once."""
+    """Send, pause, resume, cancel, receipts, remind or resend; the pipeline learns at once."""
     _, raw_id, action = update.callback_query.data.split("|")
     broadcast_id = int(raw_id)
     produce = {
         "go": lambda ctx: actions.launch(ctx, broadcast_id),
         "w": lambda ctx: actions.receipts(ctx, broadcast_id),
         "m": lambda ctx: actions.remind(ctx, broadcast_id),
+        "u": lambda ctx: actions.confirm_resend(ctx, broadcast_id),
+        "uu": lambda ctx: actions.resend(ctx, broadcast_id),
     }.get(action, lambda ctx: actions.control(ctx, broadcast_id, action))
     await respond(update, context, produce)
     sender = context.rt.services.get(SERVICE_KEY)
@@ -72,6 +75,6 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("broadcast", broadcast_command),
         CallbackQueryHandler(preview_button, pattern=r"^bc\|\d+\|v$"),
-        CallbackQueryHandler(control_button, pattern=r"^bc\|\d+\|(go|p|r|x|w|m)$"),
+        CallbackQueryHandler(control_button, pattern=r"^bc\|\d+\|(go|p|r|x|w|m|u|uu)$"),
         CallbackQueryHandler(ack_button, pattern=r"^bca\|\d+$"),
     ]
