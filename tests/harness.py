@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from telegram.ext import Application
@@ -12,6 +14,7 @@ from bot.app import build_application
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.offline_api import ApiCall, OfflineBotAPI
+from bot.runtime import runtime_of
 from bot.updates import TgUser, UpdateFactory, to_update
 
 JSON = dict[str, Any]
@@ -96,4 +99,19 @@ async def running_bot(
     factory = UpdateFactory(api, clock=lambda: clock.now().timestamp(), first_update_id=first)
     async with app:
         await app.post_init(app)
+        # The frozen clock only moves when told: the delivery pipeline's waits move it.
+        runtime_of(app).services["delivery"].sleep = ClockSleep(clock)
         yield BotHarness(app, api, factory)
+
+
+class ClockSleep:
+    """Sleeping moves the frozen clock instead of waiting (and remembers each wait)."""
+
+    def __init__(self, clock: FrozenClock) -> None:
+        self.clock = clock
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        self.clock.advance(timedelta(seconds=seconds))
+        await asyncio.sleep(0)

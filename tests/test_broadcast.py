@@ -25,7 +25,7 @@ from storage import broadcasts_repo, outbox_repo, users_repo
 from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus, DeliveryStatus
 from storage.db import transaction
 from storage.models import Role
-from tests.harness import BotHarness, running_bot, sent_texts, toasts
+from tests.harness import BotHarness, ClockSleep, running_bot, sent_texts, toasts
 
 ADMIN = TgUser(id=30001, first_name="管理员")
 OFFICERS = [TgUser(id=31000 + i, first_name=f"信息员{i}") for i in range(4)]
@@ -59,22 +59,11 @@ async def people_tree(sessions, clock, tree):
     return tree
 
 
-class FakeSleep:
-    """Sleeping moves the frozen clock instead of waiting."""
-
-    def __init__(self, clock) -> None:
-        self.clock = clock
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.clock.advance(timedelta(seconds=seconds))
-        await asyncio.sleep(0)
 
 
 def sender_of(bot: BotHarness, clock) -> Pipeline:
     sender = runtime_of(bot.app).services[SERVICE_KEY]
-    sender.sleep = FakeSleep(clock)
+    sender.sleep = ClockSleep(clock)
     return sender
 
 
@@ -324,7 +313,9 @@ async def test_429_is_honoured_and_nothing_is_sent_twice(settings, clock, sessio
     assert [r.attempts for r in rows] == [0] * 4  # a 429 uses up no attempt
 
 
-async def test_a_refused_connection_is_retried_then_given_up(settings, clock, sessions, people_tree):
+async def test_a_refused_connection_is_retried_then_given_up(
+    settings, clock, sessions, people_tree
+):
     """A connection never made provably sent nothing: retried with backoff, then failed."""
     async with running_bot(settings, clock) as bot:
         register_chats(bot, ADMIN, LIAISON)

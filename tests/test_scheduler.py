@@ -37,7 +37,7 @@ from storage import reminders_repo, users_repo
 from storage.db import create_engine, transaction
 from storage.models import Role
 from storage.reminder_models import LedgerStatus
-from tests.harness import BotHarness, running_bot
+from tests.harness import BotHarness, ClockSleep, running_bot
 from tests.test_broadcast import FlakyRequest
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -59,15 +59,6 @@ def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=TZ).astimezone(UTC)
 
 
-class FakeSleep:
-    """The sender's pauses move the frozen clock instead of waiting."""
-
-    def __init__(self, clock) -> None:
-        self.clock = clock
-
-    async def __call__(self, seconds: float) -> None:
-        self.clock.advance(timedelta(seconds=seconds))
-        await asyncio.sleep(0)
 
 
 @pytest.fixture
@@ -104,7 +95,7 @@ async def world(sessions, clock):
 
 def service_of(bot: BotHarness, clock) -> ReminderService:
     service = runtime_of(bot.app).services[scheduler_mod.SERVICE_KEY]
-    service.sender.sleep = FakeSleep(clock)
+    service.sender.sleep = ClockSleep(clock)
     for tg in MEMBERS:
         bot.api.register_chat(tg.private_chat())
     return service
