@@ -97,6 +97,8 @@ class ReplyPolicy(BaseRequest):
             if code == 429 and limited < MAX_429:
                 limited += 1
                 await self._wait_retry_after(payload)
+                if not send and self.budget is not None:
+                    await self.budget.sleep(self.budget.paused_for())
                 continue
             if code >= 500:
                 if not send and transient < self.retries:
@@ -122,8 +124,9 @@ class ReplyPolicy(BaseRequest):
     async def _wait_retry_after(self, payload: bytes) -> None:
         seconds = _retry_after(payload)
         if self.budget is not None:
-            await self.budget.pause(seconds)
-        await self.sleep(seconds)
+            await self.budget.pause(seconds)  # the next send waits it out (_before_send)
+        else:
+            await self.sleep(seconds)
 
 
 def _chat_id(request_data: RequestData | None) -> int | None:
