@@ -3,6 +3,7 @@ the database by two senders (on SQLite and PostgreSQL alike)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from datetime import timedelta
 from typing import Any
@@ -15,7 +16,7 @@ from telegram.request import BaseRequest, HTTPXRequest, RequestData
 
 from bot.delivery.budget import ChatPacer, SharedBudget
 from bot.delivery.outcome import Outcome
-from bot.delivery.replies import ReplyPolicy, UnconfirmedSend
+from bot.delivery.replies import ReplyPolicy
 from bot.delivery.telegram import classify
 from bot.updates import TgUser
 from tests.harness import running_bot, sent_texts
@@ -133,7 +134,8 @@ async def test_a_reply_that_may_have_arrived_is_not_repeated_the_user_is_told_on
         await scripted_bot(bot, {"sendMessage": [(502, {"description": "Bad Gateway"})]})
         calls = await bot.text(USER, "/help")
         messages = bot.api.sent_messages(USER.id)
-        assert [m["text"] for m in messages] == ["网络不稳定，刚才的回复可能没有发出，请再试一次。"]
+        try_again = "网络不稳定，刚才的回复可能没有发出，请再试一次。"
+        assert [m["text"] for m in messages] == [try_again]
         assert len([c for c in calls if c.method == "sendMessage"]) == 1
 
 
@@ -179,7 +181,7 @@ async def test_two_senders_share_one_budget_and_one_pause(sessions, clock):
         slots.append(now() + max(0.0, wait))
         lane.take(turn)
     slots.sort()
-    gaps = [b - a for a, b in zip(slots, slots[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
     assert min(gaps) >= 1 / 30 - 1e-6  # together never above 30 a second
     assert sum(1 for s in slots if s < slots[0] + 1.0) <= 30
 
