@@ -2,7 +2,14 @@
 loopback fake Bot API that enforces 30 messages/s overall and 1/s per chat (429 beyond), while
 other users send /help; reports the achieved rate, 429s, duplicates, misses and reply latency.
 
-    .venv/bin/python benchmarks/broadcast.py [--recipients 10000] [--rate 25] [--timeout 900]
+    .venv/bin/python benchmarks/broadcast.py [--recipients 10000] [--timeout 900]
+        [--faults 0.10,0.03 --seed 1]   # 10% answered 500/502, 3% dropped connections
+        [--paid]                        # allow_paid_broadcast: the fake allows 1,000/s
+        [--crash-at 0.5]                # SIGKILL half-way, then restart
+
+With faults, half of each kind strike after the fake processed the send (the message went
+out, its answer is lost); the report checks every recipient against the outbox: duplicates,
+silent losses (no message and no row saying so), and whether the report's figures add up.
 
 Everything stays on 127.0.0.1 and in a temporary directory; the run is bounded by --timeout.
 """
@@ -30,7 +37,7 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.fake_bot_api import FakeBotApi, make_server  # noqa: E402
+from benchmarks.fake_bot_api import FakeBotApi, Faults, make_server  # noqa: E402
 from bot.services import broadcasts  # noqa: E402
 from bot.services.people import Scope  # noqa: E402
 from storage import orgs_repo  # noqa: E402
@@ -55,7 +62,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def populate(url: str, recipients: int, start_in: float) -> int:
+async def populate(url: str, recipients: int, start_in: float, paid: bool = False) -> int:
     """Schema, an org tree, the recipients and probe users, and one launched broadcast."""
     engine = create_engine(url)
     await upgrade_to_head(engine)
@@ -92,6 +99,7 @@ async def populate(url: str, recipients: int, start_in: float) -> int:
             scheduled_at=now + timedelta(seconds=start_in),
             now=now,
         )
+        draft.paid = paid  # what a superadmin's "paid" choice in the form sets
         total = await broadcasts.launch(
             session, draft, scope=Scope(None), default_locale="zh_CN", now=now
         )
@@ -128,7 +136,9 @@ def help_update(update_id: int, user_id: int) -> dict[str, Any]:
     }
 
 
-def start_bot(work: Path, url: str, port: int, rate: float) -> asyncio.subprocess.Process:
+def start_bot(
+    work: Path, url: str, port: int, rate: float | None
+) -> asyncio.subprocess.Process:
     """``stabot run`` against the fake server, in the temporary directory."""
     env = {
         **os.environ,
@@ -137,23 +147,27 @@ def start_bot(work: Path, url: str, port: int, rate: float) -> asyncio.subproces
         "DATABASE_URL": url,
         "DATA_DIR": str(work / "data"),
         "CORPUS_DIR": str(work / "corpus"),
-        "BROADCAST_RATE": str(rate),
+        "KNOWLEDGE_WARMUP": "false",
     }
+    if rate is not None:
+        env["DELIVERY_RATE"] = str(rate)
     log = (work / "bot.log").open("ab")
     return asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=work, env=env, stdout=log, stderr=log
     )
 
 
-async def probe(api: FakeBotApi, stop: asyncio.Event, sent: dict[int, tuple[int, int]]) -> None:
-    """Other users' /help commands, one every PROBE_EVERY seconds."""
+async def probe(
+    api: FakeBotApi, stop: asyncio.Event, sent: dict[int, tuple[int, int]], every: float
+) -> None:
+    """Other users' /help commands, one every ``every`` seconds."""
     update_id = 1
     while not stop.is_set():
         user_id = PROBE_BASE + update_id % PROBE_USERS
         sent[update_id] = (user_id, len(api.accepted))
         api.push_update(help_update(update_id, user_id))
         update_id += 1
-        await asyncio.sleep(PROBE_EVERY)
+        await asyncio.sleep(every)
 
 
 def latencies(
@@ -186,6 +200,35 @@ def _latency_figures(values: list[float], lost: int) -> dict[str, Any]:
         "p50_ms": round(statistics.median(values) * 1000, 1),
         "p95_ms": round(statistics.quantiles(values, n=100)[94] * 1000, 1),
         "max_ms": round(max(values) * 1000, 1),
+    }
+
+
+def outbox_rows(db: Path) -> dict[int, tuple[str, str | None]]:
+    """Each recipient's row: chat id → (status, error)."""
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute(
+            "SELECT chat_id, status, error FROM broadcast_delivery"
+            " WHERE broadcast_id = (SELECT min(id) FROM broadcast)"
+        ).fetchall()
+    return {chat: (status, error) for chat, status, error in rows}
+
+
+def audit(api: FakeBotApi, rows: dict[int, tuple[str, str | None]], ids: set[int]) -> dict:
+    """Every recipient against what the fake saw: duplicates, silent losses, unknown ones."""
+    final = {"sent", "failed", "blocked", "unknown", "cancelled"}
+    got = {chat: api.per_chat[chat] for chat in ids}
+    unknown = [c for c in ids if rows.get(c, ("",))[0] == "unknown"]
+    return {
+        "duplicates": sum(max(0, n - 1) for n in got.values()),
+        "silent_losses": sum(
+            1 for c in ids if rows.get(c, ("missing",))[0] not in final
+            or (rows[c][0] == "sent" and got[c] == 0)
+        ),
+        "sent_but_not_received": sum(1 for c in ids if rows[c][0] == "sent" and got[c] == 0),
+        "failed_but_received": sum(1 for c in ids if rows[c][0] == "failed" and got[c] > 0),
+        "unknown": len(unknown),
+        "unknown_that_arrived": sum(1 for c in unknown if got[c] > 0),
+        "report_adds_up": sum(1 for c in ids if rows.get(c, ("",))[0] in final) == len(ids),
     }
 
 
@@ -230,17 +273,25 @@ async def crash_and_restart(api: FakeBotApi, bot: dict[str, Any], args, start) -
     bot["process"] = await start()
 
 
+def parse_faults(spec: str | None, seed: int) -> Faults:
+    """``0.10,0.03``: the share answered 500/502 and the share of dropped connections."""
+    if not spec:
+        return Faults(seed=seed)
+    error_5xx, drop = (float(v) for v in spec.split(","))
+    return Faults(error_5xx=error_5xx, drop=drop, seed=seed)
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="stabot-bench-"))
     (work / "corpus").mkdir()
     db = work / "bench.db"
     url = f"sqlite+aiosqlite:///{db}"
-    total = await populate(url, args.recipients, args.baseline + STARTUP)
-    api, port = FakeBotApi(), free_port()
+    total = await populate(url, args.recipients, args.baseline + STARTUP, args.paid)
+    api, port = FakeBotApi(faults=parse_faults(args.faults, args.seed)), free_port()
     server = make_server(api, port)
     bot = {"process": await start_bot(work, url, port, args.rate)}
     stop, probes = asyncio.Event(), {}
-    probing = asyncio.create_task(probe(api, stop, probes))
+    probing = asyncio.create_task(probe(api, stop, probes, args.probe_every))
     started = time.perf_counter()
     if args.crash_at:
         restart = functools.partial(start_bot, work, url, port, args.rate)
@@ -269,8 +320,11 @@ def report(api, probes, total, args, db, elapsed) -> dict[str, Any]:
     return {
         "recipients": total,
         "configured_rate": args.rate,
+        "paid": args.paid,
+        "faults": args.faults,
         "achieved_rate": round(rate, 2),
-        "rate_share": round(rate / args.rate, 3),
+        "rate_share_of_30": round(rate / 30, 3),
+        "busiest_second": busiest_second(times),
         "broadcast_seconds": round(span, 1),
         "wall_seconds": round(elapsed, 1),
         "429s": api.rejected_429,
@@ -281,13 +335,29 @@ def report(api, probes, total, args, db, elapsed) -> dict[str, Any]:
         "replies_during_broadcast": _latency_figures(*phases["during"]),
         "crash_at": args.crash_at or None,
         "outbox": outbox_statuses(db),
+        "audit": audit(api, outbox_rows(db), ids),
+        "faults_injected": {" ".join(k): n for k, n in sorted(api.fault_log.items())},
     }
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most sends the fake accepted in any sliding second."""
+    best, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipients", type=int, default=10_000)
-    parser.add_argument("--rate", type=float, default=25.0, help="BROADCAST_RATE for the bot")
+    parser.add_argument("--rate", type=float, default=None, help="DELIVERY_RATE for the bot")
+    parser.add_argument("--faults", default=None, help="5xx share,drop share (0.10,0.03)")
+    parser.add_argument("--seed", type=int, default=1, help="the faults' random seed")
+    parser.add_argument("--paid", action="store_true", help="a paid broadcast (1,000/s)")
+    parser.add_argument("--probe-every", type=float, default=PROBE_EVERY)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before giving up")
     parser.add_argument(
         "--crash-at",

@@ -31,6 +31,7 @@ Sleep = Callable[[float], Awaitable[None]]
 Now = Callable[[], float]
 FREE_LANE, PAID_LANE = "free", "paid"
 STALE = 0.5  # a reserved slot more than half an interval past is dropped, not used late
+CATCH_UP = 0.1  # seconds of slots a late lane may make up (the window guard caps any second)
 
 
 class ChatPacer:
@@ -115,7 +116,8 @@ class SendBudget:
     def _spend(self, chat_id: int, now: float) -> None:
         self._trim(now)
         self._recent.append(now)
-        self._next = max(self._next, now) + self.interval
+        # A lane that woke late (a busy loop, a claim) may make up a few slots, no more.
+        self._next = max(self._next, now - min(CATCH_UP, 3 * self.interval)) + self.interval
         self.chats.take(chat_id, now)
 
     def _trim(self, now: float) -> None:
