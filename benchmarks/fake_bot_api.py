@@ -79,6 +79,9 @@ class FakeBotApi:
     per_chat: Counter[int] = field(default_factory=Counter)
     rejected_429: int = 0
     rejected_by: Counter[str] = field(default_factory=Counter)  # "global" or "chat"
+    edits: Counter[int] = field(default_factory=Counter)  # processed edits per chat
+    track_keyboards: bool = False  # remember each chat's last message with a keyboard
+    keyboards: dict[int, dict[str, Any]] = field(default_factory=dict)
     updates: list[dict[str, Any]] = field(default_factory=list)
     update_handed_out: dict[int, float] = field(default_factory=dict)  # update_id -> time
     _message_id: int = 0
@@ -165,6 +168,7 @@ class BotApiHandler(RequestHandler):
             return self._send(method, params)
         if method in EDITS:
             chat_id = int(params.get("chat_id") or 0)
+            self.api.edits[chat_id] += 1
             return self._ok(self.api.message(chat_id, params.get("text")))
         if method == "getMe":
             return self._ok(BOT_USER)
@@ -204,7 +208,12 @@ class BotApiHandler(RequestHandler):
             return
         self.api.accepted.append((now, chat_id, method))
         self.api.per_chat[chat_id] += 1
-        self._ok(self.api.message(chat_id, params.get("text") or params.get("caption")))
+        message = self.api.message(chat_id, params.get("text") or params.get("caption"))
+        markup = params.get("reply_markup")
+        if self.api.track_keyboards and markup:
+            message["reply_markup"] = json.loads(markup) if isinstance(markup, str) else markup
+            self.api.keyboards[chat_id] = message
+        self._ok(message)
 
     def _params(self) -> dict[str, Any]:
         if self.request.headers.get("Content-Type", "").startswith("application/json"):

@@ -2,8 +2,9 @@
 per group; a 429's ``retry_after`` stops every send of the bot until it has passed.
 
 `SendBudget` keeps them in one process (SQLite's one process, or tests). Sends are spaced
-``1/rate`` apart (a GCRA schedule: no catch-up bursts) and, as a guard against jitter, never
-more than ``limit`` fall in any ``window`` seconds. Replies *charge* the budget without waiting
+``1/rate`` apart (a GCRA schedule; a lane that woke late makes up at most 0.1 s) and, as a guard,
+the bulk lane never puts more than ``limit - 1`` in any ``window`` seconds: the last one is a
+reply's. Replies *charge* the budget without waiting
 (they go first); the bulk lane *waits* for its turn, so it fills what replies leave.
 
 `SharedBudget` keeps the schedule in PostgreSQL (table ``send_budget``, a row per lane): a
@@ -31,6 +32,7 @@ Sleep = Callable[[float], Awaitable[None]]
 Now = Callable[[], float]
 FREE_LANE, PAID_LANE = "free", "paid"
 STALE = 0.5  # a reserved slot more than half an interval past is dropped, not used late
+REPLY_RESERVE = 1  # of each window's sends, kept for a reply the bulk lane cannot foresee
 CATCH_UP = 0.1  # seconds of slots a late lane may make up (the window guard caps any second)
 
 
@@ -82,9 +84,10 @@ class SendBudget:
     def _wait(self, now: float) -> float:
         self._trim(now)
         wait = max(self._next, self._paused_until) - now
-        if len(self._recent) >= self.limit:
+        bulk_limit = max(1, self.limit - REPLY_RESERVE)
+        if len(self._recent) >= bulk_limit:
             # The oldest sends of the window must age out before one more fits.
-            wait = max(wait, self._recent[len(self._recent) - self.limit] + self.window - now)
+            wait = max(wait, self._recent[len(self._recent) - bulk_limit] + self.window - now)
         return wait
 
     def take(self, chat_id: int) -> None:

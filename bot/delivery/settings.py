@@ -20,9 +20,10 @@ class DeliverySettings(BaseSettings):
 
     # Every message of the bot (replies and bulk) is paced at ``rate`` and never more than
     # ``limit`` fall in any ``window`` seconds: Telegram allows about 30/s per bot.
-    rate: float = Field(29.5, validation_alias=_names("DELIVERY_RATE", "BROADCAST_RATE"))
+    # 28.9: at most 29 evenly spaced sends fit in any second, and the 30th is a reply's.
+    rate: float = Field(28.9, validation_alias=_names("DELIVERY_RATE", "BROADCAST_RATE"))
     limit: int = Field(30, validation_alias=_names("DELIVERY_LIMIT"))
-    window: float = Field(1.03, validation_alias=_names("DELIVERY_WINDOW"))
+    window: float = Field(1.0, validation_alias=_names("DELIVERY_WINDOW"))
     per_chat_interval: float = Field(
         1.0, validation_alias=_names("DELIVERY_PER_CHAT_INTERVAL", "BROADCAST_PER_CHAT_INTERVAL")
     )
