@@ -25,6 +25,7 @@ from storage import broadcasts_repo, outbox_repo, users_repo
 from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus, DeliveryStatus
 from storage.db import transaction
 from storage.models import Role
+from tests.conftest import SUPERADMIN_ID
 from tests.harness import BotHarness, ClockSleep, running_bot, sent_texts, toasts
 
 ADMIN = TgUser(id=30001, first_name="管理员")
@@ -566,3 +567,47 @@ async def test_graceful_stop_puts_claimed_rows_back(settings, clock, sessions, p
         await sender.drain()
     assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
     assert len(bot.api.calls_to("sendMessage")) == len(OFFICERS) + 2  # + status and report
+
+
+async def test_a_superadmin_sees_the_cost_and_chooses_a_paid_broadcast(
+    settings, clock, sessions, people_tree
+):
+    boss = TgUser(id=SUPERADMIN_ID, first_name="超管")
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, boss, *OFFICERS, FAR_AWAY)
+        sender = sender_of(bot, clock)
+        await bot.text(boss, "/broadcast")
+        await bot.press(boss, "按角色")
+        await bot.press(boss, "科普信息员")
+        await bot.text(boss, "通知：付费广播测试")
+        await bot.press(boss, "跳过")
+        await bot.press(boss, "不要回执")
+        await bot.press(boss, "立即发送")
+        await bot.press(boss, "确认提交")
+        calls = await bot.press(boss, "预览")
+        offer = sent_texts(calls)[-1]
+        assert "每条 0.1 Telegram Star，共 0.5 Stars" in offer  # 5 officers in all the tree
+        await bot.press(boss, "付费快速发送（0.5 Stars）")
+        await sender.drain()
+        notices = [
+            c
+            for c in bot.api.calls_to("sendMessage")
+            if "付费广播测试" in c.params["text"] and c.params["chat_id"] != boss.id
+        ]
+        assert sorted(c.params["chat_id"] for c in notices) == sorted(
+            o.id for o in (*OFFICERS, FAR_AWAY)
+        )
+        assert all(c.params.get("allow_paid_broadcast") is True for c in notices)
+    async with transaction(sessions) as session:
+        (broadcast,) = (await session.exec(select(Broadcast))).all()
+    assert broadcast.paid
+
+
+async def test_other_admins_get_no_paid_offer(settings, clock, people_tree):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        await fill_form(bot)
+        await bot.press(ADMIN, "确认提交")
+        calls = await bot.press(ADMIN, "预览")
+        assert "Stars" not in sent_texts(calls)[-1]
+        assert not any("付费" in label for label in bot.button_texts(ADMIN.id))

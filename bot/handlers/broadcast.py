@@ -42,6 +42,7 @@ async def control_button(update: Update, context: StabotContext) -> None:
     broadcast_id = int(raw_id)
     produce = {
         "go": lambda ctx: actions.launch(ctx, broadcast_id),
+        "gp": lambda ctx: actions.launch(ctx, broadcast_id, paid=True),
         "w": lambda ctx: actions.receipts(ctx, broadcast_id),
         "m": lambda ctx: actions.remind(ctx, broadcast_id),
         "u": lambda ctx: actions.confirm_resend(ctx, broadcast_id),
@@ -75,6 +76,6 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("broadcast", broadcast_command),
         CallbackQueryHandler(preview_button, pattern=r"^bc\|\d+\|v$"),
-        CallbackQueryHandler(control_button, pattern=r"^bc\|\d+\|(go|p|r|x|w|m|u|uu)$"),
+        CallbackQueryHandler(control_button, pattern=r"^bc\|\d+\|(go|gp|p|r|x|w|m|u|uu)$"),
         CallbackQueryHandler(ack_button, pattern=r"^bca\|\d+$"),
     ]
