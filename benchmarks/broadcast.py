@@ -6,6 +6,8 @@ other users send /help; reports the achieved rate, 429s, duplicates, misses and 
         [--faults 0.10,0.03 --seed 1]   # 10% answered 500/502, 3% dropped connections
         [--paid]                        # allow_paid_broadcast: the fake allows 1,000/s
         [--crash-at 0.5]                # SIGKILL half-way, then restart
+        [--workers 3 --database-url postgresql://… [--kill-leader-at 0.3]]
+                                        # N processes on one PostgreSQL: one budget
 
 With faults, half of each kind strike after the fake processed the send (the message went
 out, its answer is lost); the report checks every recipient against the outbox: duplicates,
@@ -23,7 +25,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -32,12 +33,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
 from sqlalchemy import insert
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.fake_bot_api import FakeBotApi, Faults, make_server  # noqa: E402
+from bot.config import async_database_url  # noqa: E402
+from bot.scheduler import sync_database_url  # noqa: E402
 from bot.services import broadcasts  # noqa: E402
 from bot.services.people import Scope  # noqa: E402
 from storage import orgs_repo  # noqa: E402
@@ -136,9 +140,7 @@ def help_update(update_id: int, user_id: int) -> dict[str, Any]:
     }
 
 
-def start_bot(
-    work: Path, url: str, port: int, rate: float | None
-) -> asyncio.subprocess.Process:
+def start_bot(work: Path, url: str, port: int, rate: float | None) -> asyncio.subprocess.Process:
     """``stabot run`` against the fake server, in the temporary directory."""
     env = {
         **os.environ,
@@ -203,14 +205,24 @@ def _latency_figures(values: list[float], lost: int) -> dict[str, Any]:
     }
 
 
-def outbox_rows(db: Path) -> dict[int, tuple[str, str | None]]:
+def outbox_rows(db: str) -> dict[int, tuple[str, str | None]]:
     """Each recipient's row: chat id → (status, error)."""
-    with sqlite3.connect(db) as connection:
-        rows = connection.execute(
-            "SELECT chat_id, status, error FROM broadcast_delivery"
-            " WHERE broadcast_id = (SELECT min(id) FROM broadcast)"
-        ).fetchall()
+    rows = query(
+        db,
+        "SELECT chat_id, status, error FROM broadcast_delivery"
+        " WHERE broadcast_id = (SELECT min(id) FROM broadcast)",
+    )
     return {chat: (status, error) for chat, status, error in rows}
+
+
+def query(url: str, sql: str) -> list[Any]:
+    """Rows of one query, read beside the running bot (SQLite in WAL mode, or PostgreSQL)."""
+    engine = sqlalchemy.create_engine(sync_database_url(url))
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(sqlalchemy.text(sql)).fetchall())
+    finally:
+        engine.dispose()
 
 
 def audit(api: FakeBotApi, rows: dict[int, tuple[str, str | None]], ids: set[int]) -> dict:
@@ -221,8 +233,9 @@ def audit(api: FakeBotApi, rows: dict[int, tuple[str, str | None]], ids: set[int
     return {
         "duplicates": sum(max(0, n - 1) for n in got.values()),
         "silent_losses": sum(
-            1 for c in ids if rows.get(c, ("missing",))[0] not in final
-            or (rows[c][0] == "sent" and got[c] == 0)
+            1
+            for c in ids
+            if rows.get(c, ("missing",))[0] not in final or (rows[c][0] == "sent" and got[c] == 0)
         ),
         "sent_but_not_received": sum(1 for c in ids if rows[c][0] == "sent" and got[c] == 0),
         "failed_but_received": sum(1 for c in ids if rows[c][0] == "failed" and got[c] > 0),
@@ -232,23 +245,20 @@ def audit(api: FakeBotApi, rows: dict[int, tuple[str, str | None]], ids: set[int
     }
 
 
-def outbox_statuses(db: Path) -> dict[str, int]:
+def outbox_statuses(db: str) -> dict[str, int]:
     """Rows per status (and error, when there is one) in the outbox, after the bot stopped."""
-    with sqlite3.connect(db) as connection:
-        rows = connection.execute(
-            "SELECT status || coalesce(':' || error, ''), count(*) FROM broadcast_delivery"
-            " WHERE broadcast_id = (SELECT min(id) FROM broadcast) GROUP BY 1"
-        ).fetchall()
-    return dict(rows)
+    rows = query(
+        db,
+        "SELECT status || coalesce(':' || error, ''), count(*) FROM broadcast_delivery"
+        " WHERE broadcast_id = (SELECT min(id) FROM broadcast) GROUP BY 1",
+    )
+    return {str(k): int(n) for k, n in rows}
 
 
-def broadcast_status(db: Path) -> str | None:
+def broadcast_status(db: str) -> str | None:
     """The notice's status as the bot recorded it (read beside the running bot, WAL)."""
-    with sqlite3.connect(db) as connection:
-        row = connection.execute(
-            "SELECT status FROM broadcast WHERE parent_id IS NULL ORDER BY id LIMIT 1"
-        ).fetchone()
-    return row[0] if row else None
+    rows = query(db, "SELECT status FROM broadcast WHERE parent_id IS NULL ORDER BY id LIMIT 1")
+    return rows[0][0] if rows else None
 
 
 def delivered(api: FakeBotApi, recipients: int) -> int:
@@ -256,7 +266,7 @@ def delivered(api: FakeBotApi, recipients: int) -> int:
     return sum(1 for i in range(RECIPIENT_BASE, RECIPIENT_BASE + recipients) if api.per_chat[i])
 
 
-async def wait_until_done(api: FakeBotApi, db: Path, recipients: int, deadline: float) -> None:
+async def wait_until_done(api: FakeBotApi, db: str, recipients: int, deadline: float) -> None:
     """Until every recipient got it, or the bot marked the notice done (after a crash)."""
     while time.perf_counter() < deadline:
         if delivered(api, recipients) >= recipients or broadcast_status(db) == "done":
@@ -281,15 +291,30 @@ def parse_faults(spec: str | None, seed: int) -> Faults:
     return Faults(error_5xx=error_5xx, drop=drop, seed=seed)
 
 
+async def kill_leader(api: FakeBotApi, bot: dict[str, Any], args) -> None:
+    """SIGKILL the first worker (the pipeline's leader) at ``--kill-leader-at``; no restart."""
+    while delivered(api, args.recipients) < args.kill_leader_at * args.recipients:
+        await asyncio.sleep(0.05)
+    bot["process"].kill()
+    await bot["process"].wait()
+    api.killed_at = time.perf_counter()
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="stabot-bench-"))
     (work / "corpus").mkdir()
-    db = work / "bench.db"
-    url = f"sqlite+aiosqlite:///{db}"
+    url = async_database_url(args.database_url or f"sqlite+aiosqlite:///{work / 'bench.db'}")
+    db = url
     total = await populate(url, args.recipients, args.baseline + STARTUP, args.paid)
     api, port = FakeBotApi(faults=parse_faults(args.faults, args.seed)), free_port()
     server = make_server(api, port)
     bot = {"process": await start_bot(work, url, port, args.rate)}
+    others = []
+    for _ in range(args.workers - 1):  # the first holds the pipeline's lock; these follow
+        await asyncio.sleep(2.0)
+        others.append(await start_bot(work, url, port, args.rate))
+    if args.kill_leader_at:
+        bot["killer"] = asyncio.create_task(kill_leader(api, bot, args))
     stop, probes = asyncio.Event(), {}
     probing = asyncio.create_task(probe(api, stop, probes, args.probe_every))
     started = time.perf_counter()
@@ -300,12 +325,14 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.sleep(3.0)  # let stragglers (and any duplicate) arrive
     stop.set()
     await probing
-    process = bot["process"]
-    process.send_signal(signal.SIGINT)
-    try:
-        await asyncio.wait_for(process.wait(), 30)
-    except TimeoutError:
-        process.kill()
+    for process in (bot["process"], *others):
+        if process.returncode is not None:
+            continue
+        process.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(process.wait(), 30)
+        except TimeoutError:
+            process.kill()
     server.stop()
     return report(api, probes, total, args, db, time.perf_counter() - started)
 
@@ -334,10 +361,21 @@ def report(api, probes, total, args, db, elapsed) -> dict[str, Any]:
         "replies_before_broadcast": _latency_figures(*phases["baseline"]),
         "replies_during_broadcast": _latency_figures(*phases["during"]),
         "crash_at": args.crash_at or None,
+        "workers": args.workers,
+        "failover_gap_s": failover_gap(api, times),
         "outbox": outbox_statuses(db),
         "audit": audit(api, outbox_rows(db), ids),
         "faults_injected": {" ".join(k): n for k, n in sorted(api.fault_log.items())},
     }
+
+
+def failover_gap(api: FakeBotApi, times: list[float]) -> float | None:
+    """Seconds without a notice after the leader was killed (the next leader's takeover)."""
+    killed = getattr(api, "killed_at", None)
+    if killed is None:
+        return None
+    after = [t for t in times if t > killed]
+    return round(after[0] - killed, 1) if after else None
 
 
 def busiest_second(times: list[float]) -> int:
@@ -358,6 +396,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=1, help="the faults' random seed")
     parser.add_argument("--paid", action="store_true", help="a paid broadcast (1,000/s)")
     parser.add_argument("--probe-every", type=float, default=PROBE_EVERY)
+    parser.add_argument("--workers", type=int, default=1, help="bot processes on one database")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL for --workers > 1")
+    parser.add_argument("--kill-leader-at", type=float, default=0.0)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before giving up")
     parser.add_argument(
         "--crash-at",
