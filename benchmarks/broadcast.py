@@ -291,6 +291,17 @@ def parse_faults(spec: str | None, seed: int) -> Faults:
     return Faults(error_5xx=error_5xx, drop=drop, seed=seed)
 
 
+async def stop_bot(process: asyncio.subprocess.Process) -> None:
+    """SIGINT (a graceful stop), and SIGKILL after 30 s; nothing for one already gone."""
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(process.wait(), 30)
+    except TimeoutError:
+        process.kill()
+
+
 async def kill_leader(api: FakeBotApi, bot: dict[str, Any], args) -> None:
     """SIGKILL the first worker (the pipeline's leader) at ``--kill-leader-at``; no restart."""
     while delivered(api, args.recipients) < args.kill_leader_at * args.recipients:
@@ -326,13 +337,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     stop.set()
     await probing
     for process in (bot["process"], *others):
-        if process.returncode is not None:
-            continue
-        process.send_signal(signal.SIGINT)
-        try:
-            await asyncio.wait_for(process.wait(), 30)
-        except TimeoutError:
-            process.kill()
+        await stop_bot(process)
     server.stop()
     return report(api, probes, total, args, db, time.perf_counter() - started)
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import signal
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.broadcast import free_port, parse_faults, start_bot  # noqa: E402
+from benchmarks.broadcast import free_port, parse_faults, start_bot, stop_bot  # noqa: E402
 from benchmarks.fake_bot_api import FakeBotApi, Faults, make_server  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.migrate import upgrade_to_head  # noqa: E402
@@ -145,11 +144,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     deadline = min(started + args.timeout, time.perf_counter() + 20.0)  # keyboards lost stay so
     pressed = await press_buttons(api, kinds, deadline)
     await asyncio.sleep(args.settle)  # the last replies, retries and "try again" messages
-    process.send_signal(signal.SIGINT)
-    try:
-        await asyncio.wait_for(process.wait(), 30)
-    except TimeoutError:
-        process.kill()
+    await stop_bot(process)
     server.stop()
     return {
         "faults": args.faults,

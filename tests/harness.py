@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 from telegram.ext import Application
+from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application
 from bot.clock import FrozenClock
@@ -115,3 +117,35 @@ class ClockSleep:
         self.calls.append(seconds)
         self.clock.advance(timedelta(seconds=seconds))
         await asyncio.sleep(0)
+
+
+class ScriptedRequest(BaseRequest):
+    """The offline API behind scripted answers to chosen methods: each entry answers one call,
+    as (status, body) or as an exception raised instead (a 429, a 502, a refused connection)."""
+
+    def __init__(self, api: BaseRequest, script: dict[str, list[Any]]) -> None:
+        self.api, self.script = api, script
+
+    @property
+    def read_timeout(self) -> float | None:
+        """No timeout of its own."""
+        return None
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *args, **kwargs
+    ) -> tuple[int, bytes]:
+        """The next scripted answer for this method, or the offline API's."""
+        answers = self.script.get(url.rsplit("/", 1)[-1])
+        if answers:
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            status, body = answer
+            return status, json.dumps({"ok": False, "error_code": status, **body}).encode()
+        return await self.api.do_request(url, method, request_data, *args, **kwargs)

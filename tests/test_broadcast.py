@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -12,7 +11,7 @@ import pytest
 from sqlmodel import col, select
 from telegram import Bot
 from telegram.error import NetworkError
-from telegram.request import BaseRequest, RequestData
+from telegram.request import BaseRequest
 
 from bot.delivery.budget import ChatPacer, SendBudget
 from bot.delivery.pipeline import Pipeline
@@ -26,7 +25,14 @@ from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStat
 from storage.db import transaction
 from storage.models import Role
 from tests.conftest import SUPERADMIN_ID
-from tests.harness import BotHarness, ClockSleep, running_bot, sent_texts, toasts
+from tests.harness import (
+    BotHarness,
+    ClockSleep,
+    ScriptedRequest,
+    running_bot,
+    sent_texts,
+    toasts,
+)
 
 ADMIN = TgUser(id=30001, first_name="管理员")
 OFFICERS = [TgUser(id=31000 + i, first_name=f"信息员{i}") for i in range(4)]
@@ -242,39 +248,9 @@ async def launch_direct(sessions, clock, *, role: str = "info_officer") -> int:
         return draft.id
 
 
-class FlakyRequest(BaseRequest):
-    """The offline API behind scripted failures: each entry answers one sendMessage, as a
-    (status, body) answer or as an exception raised instead of one."""
-
-    def __init__(self, api: BaseRequest, failures: list[tuple[int, dict[str, Any]]]) -> None:
-        self.api = api
-        self.failures = failures
-
-    @property
-    def read_timeout(self) -> float | None:
-        return None
-
-    async def initialize(self) -> None:
-        """Nothing to open."""
-
-    async def shutdown(self) -> None:
-        """Nothing to close."""
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        *args: Any,
-        **kwargs: Any,
-    ) -> tuple[int, bytes]:
-        if url.endswith("/sendMessage") and self.failures:
-            failure = self.failures.pop(0)
-            if isinstance(failure, Exception):
-                raise failure
-            status, body = failure
-            return status, json.dumps({"ok": False, "error_code": status, **body}).encode()
-        return await self.api.do_request(url, method, request_data, *args, **kwargs)
+def FlakyRequest(api: BaseRequest, failures: list[Any]) -> ScriptedRequest:
+    """The offline API behind scripted failures, each answering one sendMessage."""
+    return ScriptedRequest(api, {"sendMessage": failures})
 
 
 async def flaky_lane(bot: BotHarness, sender: Pipeline, failures) -> None:

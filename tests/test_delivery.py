@@ -4,7 +4,6 @@ the database by two senders (on SQLite and PostgreSQL alike)."""
 from __future__ import annotations
 
 import itertools
-import json
 from datetime import timedelta
 from typing import Any
 
@@ -12,14 +11,14 @@ import httpx
 import pytest
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
-from telegram.request import BaseRequest, HTTPXRequest, RequestData
+from telegram.request import HTTPXRequest
 
 from bot.delivery.budget import ChatPacer, SharedBudget
 from bot.delivery.outcome import Outcome
 from bot.delivery.replies import ReplyPolicy
 from bot.delivery.telegram import classify
 from bot.updates import TgUser
-from tests.harness import running_bot, sent_texts
+from tests.harness import ScriptedRequest, running_bot, sent_texts
 
 USER = TgUser(id=41001, first_name="用户")
 
@@ -66,38 +65,10 @@ async def test_ptb_wraps_a_refused_connection_so_that_it_reads_as_never_sent():
         await request.shutdown()
 
 
-class Scripted(BaseRequest):
-    """The offline API behind scripted answers to chosen methods: (status, body) or errors."""
-
-    def __init__(self, api: BaseRequest, script: dict[str, list[Any]]) -> None:
-        self.api, self.script = api, script
-
-    @property
-    def read_timeout(self) -> float | None:
-        return None
-
-    async def initialize(self) -> None:
-        """Nothing to open."""
-
-    async def shutdown(self) -> None:
-        """Nothing to close."""
-
-    async def do_request(self, url: str, method: str, request_data: RequestData | None = None,
-                         *args: Any, **kwargs: Any) -> tuple[int, bytes]:  # fmt: skip
-        answers = self.script.get(url.rsplit("/", 1)[-1])
-        if answers:
-            answer = answers.pop(0)
-            if isinstance(answer, Exception):
-                raise answer
-            status, body = answer
-            return status, json.dumps({"ok": False, "error_code": status, **body}).encode()
-        return await self.api.do_request(url, method, request_data, *args, **kwargs)
-
-
 async def scripted_bot(bot, script: dict[str, list[Any]]) -> list[float]:
     """Put the scripted answers under the application's reply policy; returns its waits."""
     policy: ReplyPolicy = bot.app.bot.request
-    policy.inner = Scripted(bot.api, script)
+    policy.inner = ScriptedRequest(bot.api, script)
     waits: list[float] = []
 
     async def no_wait(seconds: float) -> None:
