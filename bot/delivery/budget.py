@@ -2,7 +2,7 @@
 per group; a 429's ``retry_after`` stops every send of the bot until it has passed.
 
 `SendBudget` keeps them in one process (SQLite's one process, or tests). Sends are spaced
-``1/rate`` apart (a GCRA schedule; a lane that woke late makes up at most 0.1 s) and, as a guard,
+``1/rate`` apart (a GCRA schedule; a lane that woke late makes up at most 5 ms) and, as a guard,
 the bulk lane never puts more than ``limit - 1`` in any ``window`` seconds: the last one is a
 reply's. Replies *charge* the budget without waiting
 (they go first); the bulk lane *waits* for its turn, so it fills what replies leave.
@@ -33,7 +33,9 @@ Now = Callable[[], float]
 FREE_LANE, PAID_LANE = "free", "paid"
 STALE = 0.5  # a reserved slot more than half an interval past is dropped, not used late
 REPLY_RESERVE = 1  # of each window's sends, kept for a reply the bulk lane cannot foresee
-CATCH_UP = 0.1  # seconds of slots a late lane may make up (the window guard caps any second)
+# A lane that woke late may make up this much, no more: asyncio.sleep oversleeps by a few ms,
+# and more credit (0.1 s, one slot) let sends bunch up at the server (429s, measured).
+CATCH_UP = 0.005
 
 
 class ChatPacer:
@@ -119,8 +121,7 @@ class SendBudget:
     def _spend(self, chat_id: int, now: float) -> None:
         self._trim(now)
         self._recent.append(now)
-        # A lane that woke late (a busy loop, a claim) may make up a few slots, no more.
-        self._next = max(self._next, now - min(CATCH_UP, 3 * self.interval)) + self.interval
+        self._next = max(self._next, now - min(CATCH_UP, self.interval)) + self.interval
         self.chats.take(chat_id, now)
 
     def _trim(self, now: float) -> None:

@@ -32,7 +32,7 @@ class DeliverySettings(BaseSettings):
     max_in_flight: int = Field(
         50, validation_alias=_names("DELIVERY_MAX_IN_FLIGHT", "BROADCAST_MAX_IN_FLIGHT")
     )
-    paid_max_in_flight: int = Field(300, validation_alias=_names("DELIVERY_PAID_MAX_IN_FLIGHT"))
+    paid_max_in_flight: int = Field(100, validation_alias=_names("DELIVERY_PAID_MAX_IN_FLIGHT"))
     # Rows claimed per step and source: small, since a graceful stop hands them back anyway
     # and a crash only doubts the rows marked ``sending``.
     claim_batch: int = Field(
