@@ -8,7 +8,8 @@ half of them after it processed the request); counts how many commands got exact
 ``help``: each user sends /help once (one sendMessage). ``buttons``: each user opens /lang and
 presses a language button (answerCallbackQuery and editMessageText, retried safely).
 "Exactly one reply": for /help, one message arrived (the answer or the "please try again");
-for a button, its message was edited once and no extra message came. Loopback only; bounded.
+for /lang and its button, one message came and the press edited it (or, when the /lang answer
+was lost, one "please try again" came instead). Loopback only; bounded.
 """
 
 from __future__ import annotations
@@ -108,16 +109,11 @@ def verdicts(api: FakeBotApi, kinds: dict[str, str], pressed: set[int]) -> dict[
         sends = api.per_chat[chat_id]
         if kind == "help":
             verdict = "exactly_one" if sends == 1 else ("none" if sends == 0 else "more")
-        elif chat_id not in pressed:
-            verdict = "no_keyboard" if sends == 0 else "more"
+        elif chat_id not in pressed:  # /lang's keyboard never came: one "try again" is fine
+            verdict = {0: "none", 1: "exactly_one"}.get(sends, "more")
         else:
-            edits = api.edits[chat_id]
-            extra = sends - 1  # the /lang message itself
-            verdict = (
-                "exactly_one"
-                if edits >= 1 and extra == 0
-                else ("none" if edits == 0 and extra == 0 else "more")
-            )
+            edits, extra = api.edits[chat_id], sends - 1  # the /lang message itself
+            verdict = "more" if extra else "exactly_one" if edits >= 1 else "none"
         result[kind][verdict] += 1
     total = sum(c["exactly_one"] for c in result.values())
     return {
