@@ -38,6 +38,7 @@ def caused(error: Exception, cause: Exception) -> Exception:
         (caused(TimedOut(), httpx.ConnectTimeout("slow")), Outcome.NOT_SENT),
         (caused(TimedOut(), httpx.PoolTimeout("busy")), Outcome.NOT_SENT),
         (caused(TimedOut(), httpx.ReadTimeout("late")), Outcome.UNKNOWN),
+        (TimedOut("Connect or pool timeout: the request was not sent"), Outcome.NOT_SENT),
         (caused(NetworkError("x"), httpx.RemoteProtocolError("gone")), Outcome.UNKNOWN),
         (NetworkError("Bad Gateway"), Outcome.UNKNOWN),
     ],

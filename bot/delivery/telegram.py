@@ -23,6 +23,7 @@ from telegram.error import (
     Forbidden,
     InvalidToken,
     RetryAfter,
+    TimedOut,
 )
 from telegram.ext import Application
 from telegram.request import HTTPXRequest
@@ -49,6 +50,9 @@ def never_connected(error: BaseException) -> bool:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         if isinstance(current, (*NEVER_CONNECTED, NotConnected)):
+            return True
+        # PTB's pool timeout (and a transport that says so) tells it in words: "*not* sent".
+        if isinstance(current, TimedOut) and "not sent" in str(current).replace("*", "").lower():
             return True
         seen.add(id(current))
         current = current.__cause__ or current.__context__
