@@ -10,6 +10,10 @@ either gets ``429 Too Many Requests`` with ``retry_after``, as Telegram answers.
 502, and a share whose connection is dropped without an answer; each either *before* the
 request is processed (nothing was sent) or *after* (the message went out, the answer is lost),
 which is exactly what a client cannot tell apart.
+
+The messages the bot sent are kept per chat with their keyboards (edits change them in place),
+so scripted users can press the buttons of the newest one; `FakeBotApi.wait_for` lets them wait
+for the bot's answer. setWebhook / getWebhookInfo / deleteWebhook keep one webhook URL.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -25,8 +30,9 @@ from typing import Any
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 
-SENDS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "copyMessage", "forwardMessage"})
 EDITS = frozenset({"editMessageText", "editMessageReplyMarkup", "editMessageCaption"})
+_TAGS = re.compile(r"<[^>]+>")
+SENDS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "copyMessage", "forwardMessage"})
 FAULTY = SENDS | EDITS | {"answerCallbackQuery", "deleteMessage"}
 BOT_USER = {"id": 7_000_000_001, "is_bot": True, "first_name": "stabot", "username": "bench_bot"}
 
@@ -79,13 +85,19 @@ class FakeBotApi:
     per_chat: Counter[int] = field(default_factory=Counter)
     rejected_429: int = 0
     rejected_by: Counter[str] = field(default_factory=Counter)  # "global" or "chat"
-    edits: Counter[int] = field(default_factory=Counter)  # processed edits per chat
-    track_keyboards: bool = False  # remember each chat's last message with a keyboard
-    keyboards: dict[int, dict[str, Any]] = field(default_factory=dict)
     updates: list[dict[str, Any]] = field(default_factory=list)
     update_handed_out: dict[int, float] = field(default_factory=dict)  # update_id -> time
     _message_id: int = 0
     _new_update: asyncio.Event = field(default_factory=asyncio.Event)
+    # What scripted users need: the bot's messages per chat (id -> message, keyboards
+    # included), every call per chat as (time, method), answered callback query ids.
+    chat_messages: dict[int, dict[int, dict[str, Any]]] = field(default_factory=dict)
+    chat_calls: dict[int, list[tuple[float, str]]] = field(default_factory=dict)
+    answered: set[str] = field(default_factory=set)
+    webhook: dict[str, Any] = field(default_factory=dict)  # setWebhook's parameters
+    webhook_sets: int = 0  # setWebhook calls accepted
+    polls: int = 0  # getUpdates calls received
+    _activity: asyncio.Condition | None = None
 
     def push_update(self, update: dict[str, Any]) -> None:
         """Queue an update for the bot's next getUpdates."""
@@ -111,16 +123,69 @@ class FakeBotApi:
         self.chat_last[chat_id] = now
         return None
 
-    def message(self, chat_id: int, text: str | None) -> dict[str, Any]:
-        """A minimal valid Message the bot "sent"."""
+    def message(
+        self, chat_id: int, text: str | None, markup: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A minimal valid Message the bot "sent", kept with its keyboard."""
         self._message_id += 1
-        return {
+        message = {
             "message_id": self._message_id,
             "from": BOT_USER,
             "chat": {"id": chat_id, "type": "private", "first_name": "u"},
             "date": int(time.time()),
-            "text": text or "",
+            "text": _TAGS.sub("", text or ""),  # Telegram answers with the text without tags
         }
+        if markup:
+            message["reply_markup"] = markup
+        self.chat_messages.setdefault(chat_id, {})[self._message_id] = message
+        return message
+
+    def edit(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        """Change a kept message as an edit does (text and keyboard), and answer with it."""
+        chat_id = int(params.get("chat_id") or 0)
+        message_id = int(params.get("message_id") or 0)
+        kept = self.chat_messages.get(chat_id, {}).get(message_id)
+        if kept is None:  # not one of ours: answer as before, a fresh message
+            return self.message(chat_id, params.get("text"))
+        if method == "editMessageText":
+            kept["text"] = _TAGS.sub("", params.get("text") or "")
+        markup = _markup(params)
+        if markup:
+            kept["reply_markup"] = markup
+        else:
+            kept.pop("reply_markup", None)
+        return kept
+
+    def keyboard(self, chat_id: int) -> dict[str, Any] | None:
+        """The newest message the bot sent to ``chat_id`` that still has an inline keyboard."""
+        for message in reversed(self.chat_messages.get(chat_id, {}).values()):
+            if (message.get("reply_markup") or {}).get("inline_keyboard"):
+                return message
+        return None
+
+    def note_call(self, chat_id: int | None, method: str) -> None:
+        """Record a call about a chat and wake whoever waits for one."""
+        if chat_id is not None:
+            self.chat_calls.setdefault(chat_id, []).append((time.perf_counter(), method))
+        if self._activity is not None:
+            condition = self._activity
+
+            async def notify() -> None:
+                async with condition:
+                    condition.notify_all()
+
+            asyncio.get_running_loop().create_task(notify())
+
+    async def wait_for(self, predicate: Any, timeout: float) -> bool:
+        """Wait until ``predicate()`` holds (checked after each call), up to ``timeout`` s."""
+        if self._activity is None:
+            self._activity = asyncio.Condition()
+        async with self._activity:
+            try:
+                await asyncio.wait_for(self._activity.wait_for(predicate), timeout)
+            except TimeoutError:
+                return False
+        return True
 
     async def get_updates(self, offset: int, timeout: float) -> list[dict[str, Any]]:
         """Updates from ``offset`` on, waiting up to ``timeout`` seconds for one."""
@@ -150,6 +215,7 @@ class BotApiHandler(RequestHandler):
         params = self._params()
         if method == "getUpdates":
             offset = int(params.get("offset") or 0)
+            self.api.polls += 1
             updates = await self.api.get_updates(offset, float(params.get("timeout") or 0))
             return self._ok(updates)
         fault = self.api.faults.draw(method)
@@ -167,11 +233,25 @@ class BotApiHandler(RequestHandler):
         if method in SENDS:
             return self._send(method, params)
         if method in EDITS:
-            chat_id = int(params.get("chat_id") or 0)
-            self.api.edits[chat_id] += 1
-            return self._ok(self.api.message(chat_id, params.get("text")))
+            result = self.api.edit(method, params)
+            self.api.note_call(result["chat"]["id"], method)
+            return self._ok(result)
         if method == "getMe":
             return self._ok(BOT_USER)
+        if method == "answerCallbackQuery":
+            self.api.answered.add(str(params.get("callback_query_id")))
+            self.api.note_call(None, method)
+        return self._webhook(method, params)
+
+    def _webhook(self, method: str, params: dict[str, Any]) -> None:
+        if method == "setWebhook":
+            self.api.webhook = dict(params)
+            self.api.webhook_sets += 1
+        elif method == "deleteWebhook":
+            self.api.webhook = {}
+        elif method == "getWebhookInfo":
+            info = {"url": self.api.webhook.get("url", ""), "has_custom_certificate": False}
+            return self._ok(info | {"pending_update_count": len(self.api.updates)})
         return self._ok(True)
 
     def _fail(self, kind: str) -> None:
@@ -208,12 +288,9 @@ class BotApiHandler(RequestHandler):
             return
         self.api.accepted.append((now, chat_id, method))
         self.api.per_chat[chat_id] += 1
-        message = self.api.message(chat_id, params.get("text") or params.get("caption"))
-        markup = params.get("reply_markup")
-        if self.api.track_keyboards and markup:
-            message["reply_markup"] = json.loads(markup) if isinstance(markup, str) else markup
-            self.api.keyboards[chat_id] = message
-        self._ok(message)
+        text = params.get("text") or params.get("caption")
+        self._ok(self.api.message(chat_id, text, _markup(params)))
+        self.api.note_call(chat_id, method)
 
     def _params(self) -> dict[str, Any]:
         if self.request.headers.get("Content-Type", "").startswith("application/json"):
@@ -223,6 +300,13 @@ class BotApiHandler(RequestHandler):
     def _ok(self, result: Any) -> None:
         self.set_header("Content-Type", "application/json")
         self.write(json.dumps({"ok": True, "result": result}, ensure_ascii=False))
+
+
+def _markup(params: dict[str, Any]) -> dict[str, Any] | None:
+    markup = params.get("reply_markup")
+    if isinstance(markup, str):  # form-encoded calls carry it as JSON text
+        markup = json.loads(markup or "null")
+    return markup or None
 
 
 def make_server(api: FakeBotApi, port: int) -> HTTPServer:

@@ -2,9 +2,11 @@
 """Score `stabot ask --json --top-k 5` on a question set (default: benchmarks/data/qa_dev.jsonl).
 
 Runs the command as a subprocess, feeding the questions on stdin, and prints hit@1/3/5, MRR,
-the share of unanswerable questions refused, the share of answerable ones wrongly refused,
-and wall time. A hit is a returned passage containing one of the item's answer_phrases
-(verbatim or with whitespace removed), exactly as ../shared/qa/score.py counts it.
+the share of unanswerable questions declined, the share of answerable ones declined, the share
+of answerable ones with no passage at all, and wall time, exactly as ../shared/qa/score.py
+counts them: a hit is a returned passage containing one of the item's answer_phrases
+(verbatim or with whitespace removed; low-confidence passages count, the user sees them), and
+a question is declined when its answers are empty or it carries ``"confident": false``.
 
     python benchmarks/qa_eval.py
     python benchmarks/qa_eval.py --set benchmarks/data/qa_extra.jsonl --details /tmp/d.jsonl
@@ -89,6 +91,11 @@ def answers_of(row: dict | None) -> list[dict] | None:
     return [a for a in answers if isinstance(a, dict)] if isinstance(answers, list) else None
 
 
+def declined(row: dict | None) -> bool:
+    """No passage, or passages shown as a low-confidence answer (``"confident": false``)."""
+    return not answers_of(row) or (row is not None and row.get("confident") is False)
+
+
 def score(items: list[dict], rows: list[dict | None]) -> dict[str, float]:
     """The metrics, computed like the reference scorer (``rows`` aligned with ``items``).
 
@@ -97,21 +104,17 @@ def score(items: list[dict], rows: list[dict | None]) -> dict[str, float]:
     pairs = list(zip(items, rows, strict=True))
     answerable = [(it, row) for it, row in pairs if it["kind"] != "unanswerable"]
     unanswerable = [row for it, row in pairs if it["kind"] == "unanswerable"]
-    ranks = []
-    refused = 0
-    for item, row in answerable:
-        answers = answers_of(row) or []
-        refused += not answers
-        ranks.append(first_hit(answers, item["answer_phrases"]))
-    refused_ok = sum(answers_of(row) == [] for row in unanswerable)
+    ranks = [first_hit(answers_of(row) or [], it["answer_phrases"]) for it, row in answerable]
+    declined_ok = sum(answers_of(row) is not None and declined(row) for row in unanswerable)
     n = max(len(answerable), 1)
     return {
         "hit@1": sum(r == 1 for r in ranks if r) / n,
         "hit@3": sum(r <= 3 for r in ranks if r) / n,
         "hit@5": sum(r <= 5 for r in ranks if r) / n,
         "mrr": sum(1 / r for r in ranks if r) / n,
-        "unanswerable_refused": refused_ok / max(len(unanswerable), 1),
-        "answerable_refused": refused / n,
+        "unanswerable_declined": declined_ok / max(len(unanswerable), 1),
+        "answerable_declined": sum(declined(row) for _, row in answerable) / n,
+        "answerable_no_answer": sum(not answers_of(row) for _, row in answerable) / n,
     }
 
 
@@ -159,7 +162,8 @@ def _write_details(path: Path, items: list[dict], rows: list[dict | None]) -> No
                 "id": item["id"],
                 "kind": item["kind"],
                 "rank": first_hit(answers, item["answer_phrases"]) if item["doc"] else None,
-                "refused": not answers,
+                "empty": not answers,
+                "declined": declined(row),
                 "valid": answers_of(row) is not None,
                 "top": str(answers[0].get("text", ""))[:80] if answers else None,
             }

@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.broadcast import free_port, parse_faults, start_bot, stop_bot  # noqa: E402
-from benchmarks.fake_bot_api import FakeBotApi, Faults, make_server  # noqa: E402
+from benchmarks.fake_bot_api import EDITS, FakeBotApi, Faults, make_server  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.migrate import upgrade_to_head  # noqa: E402
 
@@ -90,8 +90,9 @@ async def press_buttons(api: FakeBotApi, kinds: dict[str, str], deadline: float)
     while time.perf_counter() < deadline and len(pressed) < sum(
         1 for k in kinds.values() if k == "buttons"
     ):
-        for chat_id, message in list(api.keyboards.items()):
-            if chat_id in pressed:
+        for chat_id in list(api.chat_messages):
+            message = api.keyboard(chat_id)
+            if chat_id in pressed or message is None:
                 continue
             data = message["reply_markup"]["inline_keyboard"][0][-1]["callback_data"]
             api.push_update(press(update_id, chat_id, message, data))
@@ -112,7 +113,8 @@ def verdicts(api: FakeBotApi, kinds: dict[str, str], pressed: set[int]) -> dict[
         elif chat_id not in pressed:  # /lang's keyboard never came: one "try again" is fine
             verdict = {0: "none", 1: "exactly_one"}.get(sends, "more")
         else:
-            edits, extra = api.edits[chat_id], sends - 1  # the /lang message itself
+            edits = sum(method in EDITS for _, method in api.chat_calls.get(chat_id, []))
+            extra = sends - 1  # the /lang message itself
             verdict = "more" if extra else "exactly_one" if edits >= 1 else "none"
         result[kind][verdict] += 1
     total = sum(c["exactly_one"] for c in result.values())
@@ -132,7 +134,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     await upgrade_to_head(engine)
     await engine.dispose()
     faults: Faults = parse_faults(args.faults, args.seed)
-    api, port = FakeBotApi(faults=faults, track_keyboards=True), free_port()
+    api, port = FakeBotApi(faults=faults), free_port()
     server = make_server(api, port)
     process = await start_bot(work, url, port, None)
     started = time.perf_counter()

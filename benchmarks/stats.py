@@ -219,6 +219,11 @@ def main() -> None:
     if args.measure:
         measure(args)
         return
+    on_each_database(run, args)
+
+
+def on_each_database(run: Any, args: argparse.Namespace) -> None:
+    """``run(name, url, args)`` on a temporary SQLite file, then on STABOT_BENCH_DATABASE_URL."""
     print(f"load average {os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory() as folder:
         run("sqlite", f"sqlite+aiosqlite:///{folder}/bench.db", args)

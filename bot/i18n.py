@@ -60,4 +60,3 @@ def t(locale: str | None, key: str, /, **params: object) -> str:
 def placeholders(text: str) -> set[str]:
     """Names of the ``{placeholders}`` in a message."""
     return set(PLACEHOLDER.findall(text))
-

@@ -38,7 +38,17 @@ MENU: list[MenuCommand] = [
     MenuCommand("stats", "cmd.stats", MEMBERS),
     MenuCommand("export", "cmd.export", ADMINS),
     MenuCommand("broadcast", "cmd.broadcast", ADMINS),
+    MenuCommand("members", "cmd.members", ADMINS),
     MenuCommand("remind", "cmd.remind", MEMBERS),
+]
+
+# The menu in group chats (every member sees the same one; forms open in private).
+GROUP_MENU: list[MenuCommand] = [
+    MenuCommand("ask", "group.cmd.ask", EVERYONE),
+    MenuCommand("tasks", "group.cmd.tasks", EVERYONE),
+    MenuCommand("docs", "group.cmd.docs", EVERYONE),
+    MenuCommand("help", "group.cmd.help", EVERYONE),
+    MenuCommand("bindgroup", "group.cmd.bindgroup", ADMINS),
 ]
 
 # Commands that may interrupt a form without ending it.
@@ -55,3 +65,8 @@ def role_of(user: User | None) -> str:
 def commands_for(role: str) -> list[MenuCommand]:
     """The commands a role sees."""
     return [c for c in MENU if role in c.roles]
+
+
+def group_commands(role: str) -> list[MenuCommand]:
+    """The group menu of a role (``admin``: a group's own admins, who may bind it)."""
+    return [c for c in GROUP_MENU if role in c.roles]

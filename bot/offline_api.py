@@ -17,6 +17,7 @@ import io
 import json
 import mimetypes
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -214,15 +215,18 @@ class OfflineBotAPI(BaseRequest):
         bot_username: str = "stabot_bot",
         first_name: str = "stabot",
         clock: Callable[[], float] = time.time,
+        group_privacy: bool = True,
     ) -> None:
         self.clock = clock
+        # Telegram's privacy mode (on by default, set with @BotFather): see `receives`.
+        self.group_privacy = group_privacy
         self.bot_user: JSON = {
             "id": BOT_ID,
             "is_bot": True,
             "first_name": first_name,
             "username": bot_username,
             "can_join_groups": True,
-            "can_read_all_group_messages": False,
+            "can_read_all_group_messages": not group_privacy,
             "supports_inline_queries": False,
             "can_connect_to_business": False,
             "has_main_web_app": False,
@@ -235,12 +239,16 @@ class OfflineBotAPI(BaseRequest):
         self.reply_keyboards: dict[int, tuple[int, JSON]] = {}
         self.menu_buttons: dict[int | None, JSON] = {}
         self.pinned: dict[int, int] = {}
+        self.admin_in: set[int] = set()  # groups where the bot is an admin (it sees everything)
         self.webhook: JSON | None = None
         self._incoming: dict[tuple[int, int], JSON] = {}
         self._seen_users: set[int] = set()  # users Telegram knows, private chat or not
         self._last_message_id: dict[int, int] = {}
         self._files: dict[str, StoredFile] = {}
         self._file_seq = 0
+        # File ids differ from one instance to the next, as Telegram's never repeat: a terminal
+        # chat started again must not hand yesterday's stored ids to today's photos.
+        self._file_salt = secrets.token_hex(8)
         self._photo_sets: dict[str, list[JSON]] = {}  # any size's file_id -> the whole ladder
         self._media_group_seq = 0
         self._callback_queries: dict[str, bool] = {}
@@ -399,6 +407,32 @@ class OfflineBotAPI(BaseRequest):
             for key in ("my_chat_member", "chat_member", "chat_join_request"):
                 if key in update:
                     self.register_chat(update[key]["chat"])
+
+    def receives(self, update: JSON) -> bool:
+        """Whether Telegram would deliver this update to the bot at all.
+
+        In a group with privacy mode on (the default) and the bot not an admin there, Telegram
+        delivers only commands (``/cmd`` or ``/cmd@this_bot``, not ``/cmd@other_bot``),
+        replies to the bot's own messages and service messages; other chatter, and a plain
+        @mention, never arrives (core.telegram.org/bots/features#privacy-mode).
+        """
+        message = update.get("message") or update.get("edited_message")
+        if message is None or message["chat"]["type"] not in ("group", "supergroup"):
+            return True
+        if not self.group_privacy or message["chat"]["id"] in self.admin_in:
+            return True
+        replied = (message.get("reply_to_message") or {}).get("from", {})
+        if replied.get("id") == BOT_ID or not any(k in message for k in _USER_CONTENT):
+            return True  # a reply to the bot, or a service message
+        return self._command_for_me(message)
+
+    def _command_for_me(self, message: JSON) -> bool:
+        text = message.get("text") or ""
+        for entity in message.get("entities") or []:
+            if entity["type"] == "bot_command" and entity["offset"] == 0:
+                target = text[: entity["length"]].partition("@")[2]
+                return not target or target.lower() == self.bot_user["username"].lower()
+        return False
 
     def _observe_message(self, message: JSON) -> None:
         chat_id = message["chat"]["id"]
@@ -756,6 +790,10 @@ class OfflineBotAPI(BaseRequest):
 
     def _answer_callback_query(self, params: JSON, uploads: dict[str, Upload]) -> bool:
         query_id = params["callback_query_id"]
+        # A bot without games may only send people to its own chat: t.me/<bot>?start=…
+        link = f"https://t.me/{self.bot_user['username']}?start="
+        if "url" in params and not params["url"].startswith(link):
+            raise bad_request("URL_INVALID")
         # Telegram accepts one answer per query; a second one is "too old" as well.
         if self._callback_queries.get(query_id) is not False:
             raise bad_request(QUERY_TOO_OLD)
@@ -841,7 +879,7 @@ class OfflineBotAPI(BaseRequest):
         tag: str = "",
     ) -> StoredFile:
         self._file_seq += 1
-        seq_digest = hashlib.sha256(f"{kind}:{self._file_seq}".encode()).digest()
+        seq_digest = hashlib.sha256(f"{self._file_salt}:{kind}:{self._file_seq}".encode()).digest()
         file_id = FILE_ID_PREFIX[kind] + _b64(seq_digest, 52)
         unique_id = "AQAD" + _b64(hashlib.sha256(data + tag.encode()).digest(), 12)
         extension = _extension(kind, file_name, mime_type)
@@ -940,6 +978,8 @@ class OfflineBotAPI(BaseRequest):
 
 
 _SENDER_KEYS = ("id", "is_bot", "first_name", "username")
+# What a person writes; a group message with none of these is a service message.
+_USER_CONTENT = ("text", "photo", "document", "sticker", "caption", "voice", "video", "audio")
 _CHAT_KEYS = (
     "id",
     "type",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -18,22 +18,33 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, E
 from bot.clock import Clock
 from bot.config import Settings
 from bot.flows.base import FlowContext
+from bot.processor import chat_key
 from bot.services.people import user_locale
-from storage import conversations_repo, users_repo
+from storage import inbox_repo, users_repo
 from storage.db import SessionFactory, transaction
 
 log = logging.getLogger(__name__)
 RUNTIME_KEY = "stabot.runtime"
+GROUP_CHATS = ("group", "supergroup")
 KEEP_PROCESSED = timedelta(days=2)  # Telegram keeps an unconfirmed update for 24 hours
 PRUNE_EVERY = 1000  # update ids are sequential, so this prunes about once per 1000 updates
 
 
 @dataclass
 class Claim:
-    """An update whose id the first transaction of its handlers still has to record."""
+    """An update whose id the first transaction of its handlers still has to record.
+
+    ``managed``: the inbox dispatcher runs the update and reads the outcome afterwards:
+    ``failed`` (a handler raised before its effects were kept) and ``retry`` (the failure is
+    worth another try, so the error was not reported to the user).
+    """
 
     update: Update
     recorded: bool = False
+    managed: bool = False
+    may_retry: bool = False
+    failed: bool = False
+    retry: bool = False
 
 
 # Set by the duplicate guard when PTB starts on an update; every handler of that update runs
@@ -43,7 +54,25 @@ _CLAIM: ContextVar[Claim | None] = ContextVar("stabot_update_claim", default=Non
 
 def expect_claim(update: Update) -> None:
     """Have the next transaction of this update's handlers record its id (the duplicate guard)."""
-    _CLAIM.set(Claim(update))
+    claim = _CLAIM.get()
+    if claim is None or claim.update is not update:  # the dispatcher's claim stays
+        _CLAIM.set(Claim(update))
+
+
+def current_claim(update: object) -> Claim | None:
+    """The claim of the update being handled in this task, if it is ``update``'s."""
+    claim = _CLAIM.get()
+    return claim if claim is not None and claim.update is update else None
+
+
+def run_with_claim(claim: Claim) -> Token:
+    """Make ``claim`` the current one in this task (``_CLAIM.reset(token)`` undoes it)."""
+    return _CLAIM.set(claim)
+
+
+def reset_claim(token: Token) -> None:
+    """Undo ``run_with_claim``."""
+    _CLAIM.reset(token)
 
 
 def _pending_claim(update: Update) -> Claim | None:
@@ -54,15 +83,16 @@ def _pending_claim(update: Update) -> Claim | None:
     return claim
 
 
-async def _record_update(session: AsyncSession, update_id: int, now: datetime) -> None:
-    """Record the update id in this transaction; stop its handlers if it was handled before."""
-    if not await conversations_repo.mark_processed(session=session, update_id=update_id, now=now):
+async def _record_update(session: AsyncSession, update: Update, now: datetime) -> None:
+    """Mark the update done in this transaction; stop its handlers if it was handled before."""
+    update_id = update.update_id
+    if not await inbox_repo.mark_done(
+        session=session, update_id=update_id, chat_id=chat_key(update) or 0, now=now
+    ):
         log.info("update %s delivered again; ignored", update_id)
         raise ApplicationHandlerStop
     if update_id % PRUNE_EVERY == 0:
-        await conversations_repo.forget_processed_before(
-            session=session, moment=now - KEEP_PROCESSED
-        )
+        await inbox_repo.forget_done_before(session=session, moment=now - KEEP_PROCESSED)
 
 
 @dataclass
@@ -94,7 +124,7 @@ class Runtime:
         claim = _pending_claim(update)
         async with transaction(self.sessions) as session:
             if claim is not None:
-                await _record_update(session, update.update_id, now)
+                await _record_update(session, update, now)
             user = await users_repo.upsert_user(
                 session=session,
                 telegram_id=tg_user.id,
@@ -115,6 +145,7 @@ class Runtime:
                 superadmin=self.is_superadmin(tg_user.id),
                 superadmin_ids=tuple(self.settings.superadmin_ids),
                 services=self.services,
+                in_group=chat.type in GROUP_CHATS,
             )
         if claim is not None:  # committed: later units of this update need not record it
             claim.recorded = True

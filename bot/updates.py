@@ -193,6 +193,24 @@ class UpdateFactory:
         }
         return self._wrap("callback_query", query)
 
+    def forged_callback(self, user: TgUser, data: str, message: JSON | None = None) -> JSON:
+        """A press with ``data`` no button may carry, under ``message`` or an inline message.
+
+        ``message`` may be an InaccessibleMessage (``chat``, ``message_id``, ``date`` 0).
+        """
+        self._query_seq += 1
+        query: JSON = {
+            "id": str(FIRST_QUERY_ID + self._query_seq),
+            "from": user.to_dict(),
+            "chat_instance": str(user.id * 7919 % 10**19),
+            "data": data,
+        }
+        if message is None:
+            query["inline_message_id"] = f"AgAAA{self._query_seq:010d}"
+        else:
+            query["message"] = strip_bookkeeping(message)
+        return self._wrap("callback_query", query)
+
     def my_chat_member(self, user: TgUser, *, blocked: bool = True) -> JSON:
         """The user blocks (or unblocks) the bot; the API starts (or stops) answering 403."""
         bot_user = self._files.bot_user if self.api is None else self.api.bot_user
@@ -210,6 +228,44 @@ class UpdateFactory:
         if self.api:
             (self.api.block if blocked else self.api.unblock)(user.id)
         return update
+
+    def bot_added(self, user: TgUser, chat: JSON, *, admin: bool = False) -> JSON:
+        """``user`` adds the bot to a group (as an admin: it then sees every message)."""
+        status = "administrator" if admin else "member"
+        update = self._group_membership(user, chat, "left", status)
+        if self.api:
+            self.api.unblock(chat["id"])
+            (self.api.admin_in.add if admin else self.api.admin_in.discard)(chat["id"])
+        return update
+
+    def bot_removed(self, user: TgUser, chat: JSON) -> JSON:
+        """``user`` removes the bot from a group; sends there get 403 from now on."""
+        update = self._group_membership(user, chat, "member", "kicked")
+        if self.api:
+            self.api.block(chat["id"])
+            self.api.admin_in.discard(chat["id"])
+        return update
+
+    def _group_membership(self, user: TgUser, chat: JSON, old: str, new: str) -> JSON:
+        bot_user = self._files.bot_user if self.api is None else self.api.bot_user
+        member = {
+            "chat": copy.deepcopy(chat),
+            "from": user.to_dict(),
+            "date": int(self.clock()),
+            "old_chat_member": {"status": old, "user": dict(bot_user)},
+            "new_chat_member": {"status": new, "user": dict(bot_user)},
+        }
+        if new == "administrator":
+            member["new_chat_member"] |= _ADMIN_RIGHTS
+        if new == "kicked":
+            member["new_chat_member"]["until_date"] = 0
+        return self._wrap("my_chat_member", member)
+
+    def upgrade_to_supergroup(self, user: TgUser, group: JSON) -> tuple[JSON, JSON]:
+        """The group becomes a supergroup: the old chat's service message, and the new chat."""
+        supergroup = self.group(group.get("title", ""), supergroup=True)
+        update = self._message_update(user, group, {"migrate_to_chat_id": supergroup["id"]})
+        return update, supergroup
 
     # --- plumbing ----------------------------------------------------------------------------
 
@@ -238,6 +294,22 @@ class UpdateFactory:
 
     def _bot_username(self) -> str:
         return (self.api or self._files).bot_user["username"]
+
+
+_ADMIN_RIGHTS: JSON = {
+    "can_be_edited": False,
+    "is_anonymous": False,
+    "can_manage_chat": True,
+    "can_delete_messages": True,
+    "can_manage_video_chats": True,
+    "can_restrict_members": True,
+    "can_promote_members": False,
+    "can_change_info": True,
+    "can_invite_users": True,
+    "can_post_stories": False,
+    "can_edit_stories": False,
+    "can_delete_stories": False,
+}
 
 
 def _command_entity(text: str) -> list[JSON]:

@@ -71,6 +71,8 @@ trap 'exit 143' TERM
 
 banner "setup"
 bash "$scripts/setup.sh"
+# Charts label in Chinese; as root a missing CJK font is installed like PostgreSQL below.
+bash "$scripts/fonts.sh" install
 export PATH="$venv/bin:$PATH"
 
 declare -a summary=()

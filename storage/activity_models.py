@@ -9,6 +9,7 @@ TITLE_MAX = 200
 PLACE_MAX = 200
 SUMMARY_MAX = 1000
 TYPE_OTHER_MAX = 50
+SEARCH_KEYWORD_MAX = 50
 # (org_id, day) look-ups, plus every column the totals of /stats read, so they skip the table.
 TOTALS_INDEX = ("org_id", "day", "type", "deleted_at", "amount", "participants")
 
@@ -47,3 +48,19 @@ class Activity(ActivityBase, table=True):
     updated_at: datetime | None = None
     deleted_by: int | None = Field(default=None, sa_type=BigInteger)
     deleted_at: datetime | None = None
+
+
+class ActivitySearch(SQLModel, table=True):
+    """A /mylogs search, kept so that its pages fit in a button's 64 bytes (``…|<id>``)."""
+
+    __tablename__ = "activity_search"
+    # Ids are never reused (SQLite would after the newest row is dropped), so an old button
+    # finds its search gone instead of a newer one.
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    telegram_id: int = Field(sa_type=BigInteger, index=True)
+    keyword: str | None = Field(default=None, max_length=SEARCH_KEYWORD_MAX)
+    first_day: date | None = None
+    last_day: date | None = None
+    created_at: datetime

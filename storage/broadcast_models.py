@@ -54,18 +54,24 @@ class Broadcast(SQLModel, table=True):
 
 
 class BroadcastDelivery(SQLModel, table=True):
-    """One recipient of one broadcast: the outbox row the sender drains."""
+    """One recipient of one broadcast: the outbox row the sender drains.
+
+    A recipient is a person (``user_id``) or a bound work group (``group_id``, see
+    storage/group_models.py); ``chat_id`` is where the message goes either way.
+    """
 
     __tablename__ = "broadcast_delivery"
     __table_args__ = (
         UniqueConstraint("broadcast_id", "user_id", name="uq_delivery_broadcast_user"),
+        UniqueConstraint("broadcast_id", "group_id", name="uq_delivery_broadcast_group"),
         Index("ix_delivery_broadcast_status", "broadcast_id", "status"),
         Index("ix_delivery_status_due", "status", "next_attempt_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     broadcast_id: int = Field(foreign_key="broadcast.id")
-    user_id: int = Field(foreign_key="tg_user.id")
+    user_id: int | None = Field(default=None, foreign_key="tg_user.id")
+    group_id: int | None = Field(default=None, foreign_key="group_chat.id")
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
     locale: str = Field(default="zh_CN", max_length=10)
     status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=Text)

@@ -97,6 +97,7 @@ async def enqueue_unacknowledged(*, session: AsyncSession, broadcast_id: int, ro
         literal(0),
     ).where(
         col(Delivery.broadcast_id) == root_id,
+        col(Delivery.user_id).is_not(None),  # a group's copy stays where its members read it
         col(Delivery.status) == DeliveryStatus.SENT,
         col(Delivery.acked_at).is_(None),
     )
@@ -211,11 +212,14 @@ async def counts(*, session: AsyncSession, broadcast_id: int) -> dict[str, int]:
 
 async def requeue_unconfirmed(*, session: AsyncSession, broadcast_id: int) -> int:
     """Rows whose delivery is unknown go back to pending (the admin chose to resend)."""
+    active = select(User.id).where(col(User.active).is_(True))
     statement = (
         update(Delivery)
         .where(
             col(Delivery.broadcast_id) == broadcast_id,
             col(Delivery.status) == DeliveryStatus.UNKNOWN,
+            # People deactivated (or blocking the bot) since are not sent it again.
+            or_(col(Delivery.user_id).is_(None), col(Delivery.user_id).in_(active)),
         )
         .values(status=DeliveryStatus.PENDING, attempts=0, error=None, next_attempt_at=None)
     )

@@ -1,18 +1,15 @@
-"""Form state per (chat, user), and the ledger of processed updates."""
+"""Form state per (chat, user)."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import cache
 
-from sqlalchemy import Insert, bindparam, inspect, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import bindparam, inspect, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, delete, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import ConversationState, ProcessedUpdate
+from storage.models import ConversationState
 
 # Statements run at every update are built once: building one took longer than running it
 # (about 0.1 ms each), and SQLAlchemy's compiled cache then finds them at once.
@@ -112,28 +109,3 @@ async def delete_state(*, session: AsyncSession, chat_id: int, user_id: int) -> 
             col(ConversationState.chat_id) == chat_id, col(ConversationState.user_id) == user_id
         )
     )
-
-
-@cache
-def _mark_statement(dialect: str) -> Insert:
-    # One INSERT … ON CONFLICT DO NOTHING instead of a savepoint around an ORM insert: this
-    # runs for every update, and both databases speak the same statement.
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    return (
-        insert(ProcessedUpdate.__table__)
-        .values(update_id=bindparam("id"), processed_at=bindparam("at"))
-        .on_conflict_do_nothing(index_elements=["update_id"])
-    )
-
-
-async def mark_processed(*, session: AsyncSession, update_id: int, now: datetime) -> bool:
-    """Record an update id; False when it was already recorded (a duplicate delivery)."""
-    dialect = session.bind.dialect.name if session.bind is not None else ""
-    statement = _mark_statement(dialect)
-    result = await session.exec(statement, params={"id": update_id, "at": now})  # type: ignore[call-overload]
-    return result.rowcount == 1
-
-
-async def forget_processed_before(*, session: AsyncSession, moment: datetime) -> None:
-    """Drop ledger rows older than Telegram would ever redeliver."""
-    await session.exec(delete(ProcessedUpdate).where(col(ProcessedUpdate.processed_at) < moment))

@@ -15,6 +15,7 @@ from storage import sqlite_inline
 
 SessionFactory = async_sessionmaker[AsyncSession]
 SQLITE_TIMEOUT = 30.0  # seconds a write waits for SQLite's lock before "database is locked"
+SQLITE_POOL = 32  # pooled inline SQLite connections (and as many more on overflow)
 READ_ONLY = "stabot_read_only"  # execution option of `reading_factory`'s connections
 
 
@@ -37,7 +38,11 @@ def create_engine(url: str, *, threaded: bool = False) -> AsyncEngine:
             engine = create_async_engine(url, connect_args={"timeout": SQLITE_TIMEOUT})
         else:
             connect = sqlite_inline.connector(database, timeout=SQLITE_TIMEOUT)
-            engine = create_async_engine(url, async_creator=connect)
+            # Inline connections cost no thread; a pool as large as the updates in hand at
+            # once keeps them open instead of reopening one (and its pragmas) per transaction.
+            engine = create_async_engine(
+                url, async_creator=connect, pool_size=SQLITE_POOL, max_overflow=SQLITE_POOL
+            )
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine

@@ -13,6 +13,8 @@ class QuestionLog(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     telegram_id: int = Field(sa_type=BigInteger, index=True)
+    # Where it was asked: a group's "more sources" button serves that group's questions only.
+    chat_id: int | None = Field(default=None, sa_type=BigInteger)
     question: str = Field(sa_type=Text)
     answered: bool
     top_passage: str | None = Field(default=None, max_length=64)

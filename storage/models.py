@@ -63,6 +63,10 @@ class User(UserBase, table=True):
     blocked_bot: bool = False
     registered_at: datetime | None = None
     created_at: datetime
+    # The last update from the user, refreshed at most hourly (a write per update would cost
+    # every update a statement; /members shows days).
+    last_seen_at: datetime | None = None
+    deactivated_at: datetime | None = None  # set by an admin; the person keeps their records
 
 
 class Invite(SQLModel, table=True):
@@ -75,6 +79,7 @@ class Invite(SQLModel, table=True):
     expires_at: datetime
     created_by: int | None = Field(default=None, sa_type=BigInteger)
     created_at: datetime
+    revoked_at: datetime | None = None
 
 
 class AccessRequestStatus(StrEnum):
@@ -110,12 +115,3 @@ class ConversationState(SQLModel, table=True):
     step: str = Field(max_length=40)
     data: str = Field(sa_type=Text)
     updated_at: datetime
-
-
-class ProcessedUpdate(SQLModel, table=True):
-    """Update ids already handled, so an update delivered twice is handled once."""
-
-    __tablename__ = "processed_update"
-
-    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    processed_at: datetime = Field(index=True)

@@ -49,12 +49,14 @@ async def search_orgs(
     return (await session.exec(query)).all()
 
 
-async def list_orgs(*, session: AsyncSession, within: Org | None = None) -> Sequence[Org]:
-    """Every org (of a subtree), in tree order."""
+async def list_orgs(
+    *, session: AsyncSession, within: Org | None = None, limit: int | None = None
+) -> Sequence[Org]:
+    """Every org (of a subtree), or the first ``limit`` of them, in tree order."""
     query = select(Org)
     if within is not None:
         query = query.where(col(Org.path).startswith(within.path))
-    return (await session.exec(query.order_by(col(Org.path)))).all()
+    return (await session.exec(query.order_by(col(Org.path)).limit(limit))).all()
 
 
 async def children(*, session: AsyncSession, org_id: int) -> Sequence[Org]:

@@ -1,6 +1,7 @@
 """What the delivery pipeline does to any outbox table (broadcast rows, the reminder ledger).
 
-Both tables share the columns these touch (id, status, attempts, error, sent_at, user_id) and
+Both tables share the columns these touch (id, status, attempts, error, sent_at, user_id; a
+broadcast row may be a work group's, with ``group_id`` instead of ``user_id``) and
 the same states: pending → claimed → sending → sent | failed | blocked | unknown.
 """
 
@@ -15,6 +16,7 @@ from sqlalchemy import bindparam
 from sqlmodel import SQLModel, col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.group_models import GroupChat
 from storage.models import User
 
 PENDING, CLAIMED, SENDING, UNKNOWN = "pending", "claimed", "sending", "unknown"
@@ -105,4 +107,14 @@ async def mark_users_blocked(*, session: AsyncSession, user_ids: Sequence[int]) 
             .where(col(User.id).in_(list(set(user_ids))))
             .values(active=False, blocked_bot=True)
         )
+        await session.exec(statement)  # type: ignore[call-overload]
+
+
+async def mark_unreachable(*, session: AsyncSession, rows: Sequence[Any]) -> None:
+    """403s for outbox rows: the people blocked the bot, or the work groups removed it."""
+    group_ids = {row.group_id for row in rows if getattr(row, "group_id", None) is not None}
+    user_ids = [row.user_id for row in rows if getattr(row, "group_id", None) is None]
+    await mark_users_blocked(session=session, user_ids=[u for u in user_ids if u is not None])
+    if group_ids:
+        statement = update(GroupChat).where(col(GroupChat.id).in_(group_ids)).values(active=False)
         await session.exec(statement)  # type: ignore[call-overload]

@@ -327,14 +327,6 @@ async def level_counts(*, session: AsyncSession, path: str | None) -> dict[str, 
     return {str(level): int(n) for level, n in (await session.exec(query)).all()}
 
 
-async def first_orgs(*, session: AsyncSession, path: str | None, limit: int) -> Sequence[Org]:
-    """The first orgs of a subtree in tree order."""
-    query = select(Org)
-    if path is not None:
-        query = query.where(col(Org.path).startswith(path))
-    return (await session.exec(query.order_by(col(Org.path)).limit(limit))).all()
-
-
 async def org_paths(*, session: AsyncSession, org_ids: Sequence[int]) -> dict[int, str]:
     """id → materialised path of the orgs with these ids (unknown ids are left out)."""
     query = select(Org.id, Org.path).where(col(Org.id).in_(list(set(org_ids))))

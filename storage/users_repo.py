@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam
 from sqlmodel import col, select, update
@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import AccessRequest, AccessRequestStatus, Invite, Role, User
 
+SEEN_EVERY = timedelta(hours=1)  # last_seen_at is refreshed at most this often
 # Read at every update: built once, as building it took longer than running it.
 _USER = select(User).where(col(User.telegram_id) == bindparam("telegram_id"))
 
@@ -27,12 +28,20 @@ async def upsert_user(
     username: str | None,
     now: datetime,
     language_code: str | None = None,
+    seen: bool = True,
 ) -> User:
-    """The user row for a Telegram id, created on first sight, with its latest details."""
+    """The user row for a Telegram id, created on first sight, with its latest details.
+
+    ``seen``: the update came from this user (not an admin or the CLI acting on them).
+    """
     user = await get_user(session=session, telegram_id=telegram_id)
     if user is None:
         user = User(
-            telegram_id=telegram_id, username=username, language_code=language_code, created_at=now
+            telegram_id=telegram_id,
+            username=username,
+            language_code=language_code,
+            created_at=now,
+            last_seen_at=now if seen else None,
         )
         session.add(user)
         await session.flush()
@@ -41,7 +50,18 @@ async def upsert_user(
         user.username = username
     if language_code and user.language_code != language_code:
         user.language_code = language_code
+    if seen:
+        _seen(user, now)
     return user
+
+
+def _seen(user: User, now: datetime) -> None:
+    """Note that the user wrote to the bot: last seen, and no longer blocking it."""
+    if user.last_seen_at is None or now - user.last_seen_at >= SEEN_EVERY:
+        user.last_seen_at = now
+    if user.blocked_bot:  # they could not write to a bot they block: they unblocked it
+        user.blocked_bot = False
+        user.active = user.deactivated_at is None
 
 
 async def admins_of(*, session: AsyncSession, org_ids: Sequence[int]) -> Sequence[User]:
@@ -67,6 +87,7 @@ async def consume_invite(*, session: AsyncSession, invite_id: int, now: datetime
             col(Invite.id) == invite_id,
             col(Invite.used) < col(Invite.max_uses),
             col(Invite.expires_at) > now,
+            col(Invite.revoked_at).is_(None),
         )
         .values(used=col(Invite.used) + 1)
     )

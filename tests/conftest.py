@@ -20,6 +20,10 @@ from bot.config import Settings, async_database_url
 from storage.db import SessionFactory, create_engine, is_sqlite, session_factory
 from storage.migrate import upgrade_to_head
 
+# The dense model embeds the bundled corpus in about 20 s of two cores: tests (and the
+# `stabot` subprocesses they start) answer lexically unless they ask for it (test_knowledge_dense).
+os.environ.setdefault("KNOWLEDGE_EMBEDDINGS", "none")
+
 SUPERADMIN_ID = 900_000_001
 # 2026-03-16 10:00 in Asia/Shanghai, a Monday.
 START = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
@@ -96,4 +100,5 @@ def settings(database_url: str, tmp_path: Path, engine: AsyncEngine) -> Settings
         superadmin_ids=[SUPERADMIN_ID],
         bot_username="stabot_test_bot",
         knowledge_warmup=False,
+        knowledge_embeddings="none",
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
@@ -17,7 +18,10 @@ from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.offline_api import ApiCall, OfflineBotAPI
 from bot.runtime import runtime_of
+from bot.services import orgs
 from bot.updates import TgUser, UpdateFactory, to_update
+from storage import users_repo
+from storage.models import Org, Role
 
 JSON = dict[str, Any]
 
@@ -31,7 +35,13 @@ class BotHarness:
         self.factory = factory
 
     async def feed(self, update: JSON) -> list[ApiCall]:
-        """Process one Update and return the Bot API calls it caused."""
+        """Process one Update and return the Bot API calls it caused.
+
+        An update Telegram would not deliver (group chatter under privacy mode) never
+        reaches the bot: no calls.
+        """
+        if not self.api.receives(update):
+            return []
         before = len(self.api.calls)
         await self.app.process_update(to_update(update, self.app.bot))
         return self.api.calls[before:]
@@ -89,13 +99,22 @@ def toasts(calls: list[ApiCall]) -> list[str]:
 
 @asynccontextmanager
 async def running_bot(
-    settings: Settings, clock: FrozenClock, *, after: BotHarness | None = None
+    settings: Settings,
+    clock: FrozenClock,
+    *,
+    after: BotHarness | None = None,
+    group_privacy: bool = True,
 ) -> AsyncIterator[BotHarness]:
     """A started Application (post_init included) on the test database.
 
     ``after``: a harness whose process "died"; Telegram's update ids go on where it stopped.
+    ``group_privacy``: Telegram's privacy mode of the bot (on by default, as at @BotFather).
     """
-    api = OfflineBotAPI(bot_username=settings.bot_username, clock=lambda: clock.now().timestamp())
+    api = OfflineBotAPI(
+        bot_username=settings.bot_username,
+        clock=lambda: clock.now().timestamp(),
+        group_privacy=group_privacy,
+    )
     app = build_application(settings, request=api, clock=clock, migrate=False)
     first = after.factory._update_id + 1 if after is not None else 1
     factory = UpdateFactory(api, clock=lambda: clock.now().timestamp(), first_update_id=first)
@@ -149,3 +168,73 @@ class ScriptedRequest(BaseRequest):
             status, body = answer
             return status, json.dumps({"ok": False, "error_code": status, **body}).encode()
         return await self.api.do_request(url, method, request_data, *args, **kwargs)
+
+
+async def demo_tree(
+    session: AsyncSession, members: Iterable[tuple[TgUser, str, Role]], now: datetime
+) -> dict[str, Org]:
+    """The demo org tree by name, with registered members: (Telegram user, org name, role),
+    each named by their first name."""
+    tree = {org.name: org for org in await orgs.create_demo_tree(session, now=now)}
+    for tg, org_name, role in members:
+        user = await users_repo.upsert_user(
+            session=session,
+            telegram_id=tg.id,
+            username=None,
+            now=now,
+            language_code=tg.language_code,
+        )
+        user.real_name, user.org_id, user.role = tg.first_name, tree[org_name].id, role
+        user.registered_at = now
+    return tree
+
+
+class InboxHarness(BotHarness):
+    """A harness whose updates go through the durable inbox, as with ``stabot run``."""
+
+    @property
+    def inbox(self):
+        """The Application's inbox (ingress and dispatcher)."""
+        from bot.inbox import inbox_of
+
+        return inbox_of(self.app)
+
+    async def receive(self, update: JSON) -> None:
+        """Store an update as the webhook or the poller would (the 200 / the next offset)."""
+        await self.inbox.ingress.receive(to_update(update, self.app.bot), wait=True)
+
+    async def settle(self) -> None:
+        """Wait until every chat's stored updates are handled."""
+        await self.inbox.dispatcher.idle()
+
+
+@asynccontextmanager
+async def inbox_bot(
+    settings: Settings,
+    clock: FrozenClock,
+    *,
+    start: bool = True,
+    after: BotHarness | None = None,
+) -> AsyncIterator[InboxHarness]:
+    """An Application with the inbox on the test database; ``start=False`` leaves the
+    dispatcher closed, so updates are stored and not handled (a process about to die).
+
+    ``after``: the harness of a process that died; Telegram (its API and its update ids)
+    goes on as it was.
+    """
+    if after is not None:
+        api, factory = after.api, after.factory
+    else:
+        api = OfflineBotAPI(
+            bot_username=settings.bot_username, clock=lambda: clock.now().timestamp()
+        )
+        factory = UpdateFactory(api, clock=lambda: clock.now().timestamp())
+    app = build_application(settings, request=api, clock=clock, migrate=False, inbox=True)
+    harness = InboxHarness(app, api, factory)
+    async with app:
+        if start:
+            await app.post_init(app)
+            runtime_of(app).services["delivery"].sleep = ClockSleep(clock)
+        yield harness
+        if start:
+            await app.post_stop(app)

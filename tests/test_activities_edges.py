@@ -64,7 +64,7 @@ def test_more_typed_dates(typed, expected):
     [
         ("2026", "activity.bad_date"),  # a year alone is no day (dateparser said today)
         ("1332", "activity.bad_date"),  # nor are stray digits (dateparser said the year 1332)
-        ("上个月31号", "activity.bad_date"),  # February has no 31st
+        ("上个月31号", "when.no_day"),  # February has no 31st, and the user is told so
         ("20270101", "activity.date_future"),
         ("明天", "activity.date_future"),
         ("1999-12-31", "activity.date_too_old"),
@@ -74,6 +74,32 @@ def test_typed_dates_refused_with_their_hint(typed, key):
     with pytest.raises(svc.ActivityError) as refused:
         svc.parse_day(typed, TODAY)
     assert refused.value.key == key
+
+
+@pytest.mark.parametrize(
+    ("typed", "said"),
+    [
+        ("2月30日", "2月没有30日。"),
+        ("2026-02-30", "2月没有30日。"),
+        ("13月1日", "没有13月（月份是 1–12）。"),
+        ("2026-02-29", "2026年不是闰年，2月没有29日。"),
+        ("上个月31号", "2月没有31日。"),
+        ("0230", "没有看懂这个日期"),  # digits alone that make no date are no date at all
+    ],
+)
+def test_impossible_dates_say_what_does_not_exist(typed, said):
+    with pytest.raises(svc.ActivityError) as refused:
+        svc.parse_day(typed, TODAY)
+    assert t("zh_CN", refused.value.key, **refused.value.params).startswith(said)
+
+
+def test_quick_log_with_an_impossible_date_says_so_and_keeps_no_date():
+    text = "2月30日在青山区社区开展科普讲座，约120人参加"
+    assert "day" not in svc.understand(text, TODAY)
+    problem = svc.day_problem(text, TODAY)
+    assert problem is not None
+    assert t("en", problem.key, **problem.params) == "Month 2 has no day 30."
+    assert svc.day_problem("昨天在青山区社区开展科普讲座", TODAY) is None
 
 
 @pytest.mark.parametrize(

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -16,14 +17,16 @@ from telegram.request import BaseRequest
 from bot.delivery.budget import ChatPacer, SendBudget
 from bot.delivery.pipeline import Pipeline
 from bot.delivery.service import SERVICE_KEY
+from bot.flows import broadcast as broadcast_form
 from bot.runtime import runtime_of
 from bot.services import broadcasts, orgs, people
 from bot.services.broadcasts import Audience, BroadcastError
+from bot.services.dates import NoSuchDate
 from bot.updates import TgUser
-from storage import broadcasts_repo, outbox_repo, users_repo
+from storage import broadcasts_repo, members_repo, outbox_repo, users_repo
 from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus, DeliveryStatus
 from storage.db import transaction
-from storage.models import Role
+from storage.models import Role, User
 from tests.conftest import SUPERADMIN_ID
 from tests.harness import (
     BotHarness,
@@ -64,8 +67,6 @@ async def people_tree(sessions, clock, tree):
     await add_user(sessions, clock, LIAISON, tree["赛罕区科协"], Role.LIAISON)
     await add_user(sessions, clock, FAR_AWAY, tree["青山区科协"], Role.INFO_OFFICER)
     return tree
-
-
 
 
 def sender_of(bot: BotHarness, clock) -> Pipeline:
@@ -169,6 +170,48 @@ async def test_remind_those_who_have_not_acknowledged(settings, clock, sessions,
         root = (await session.exec(select(Broadcast).order_by(col(Broadcast.id)))).first()
         figures = await broadcasts.progress(session, root.id)
     assert figures.acked == 2  # the reminder's button acknowledges the original notice
+
+
+async def test_receipt_under_an_inaccessible_notice_still_counts(
+    settings, clock, sessions, people_tree
+):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, *OFFICERS)
+        sender = sender_of(bot, clock)
+        await launch_via_form(bot)
+        await sender.drain()
+        notice = notices_to(bot, OFFICERS[0])[0]
+        data = notice["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        # Telegram sends an InaccessibleMessage (date 0) for a message the bot can no longer see.
+        gone = {"chat": notice["chat"], "message_id": notice["message_id"], "date": 0}
+        calls = await bot.feed(bot.factory.forged_callback(OFFICERS[0], data, gone))
+    assert toasts(calls) == ["已确认阅读，谢谢！"]
+    assert "editMessageReplyMarkup" not in [c.method for c in calls]  # nothing there to edit
+    assert sum(r.acked_at is not None for r in await deliveries(sessions)) == 1
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("2028-02-29 09:00", "2028-02-29T09:00:00+08:00"),
+        ("02-29 09:00", "2028-02-29T09:00:00+08:00"),  # strptime's year 1900 refused it
+        ("09:00", "2028-02-21T09:00:00+08:00"),  # typed in the afternoon: tomorrow
+        ("02-30 09:00", "when.no_day"),
+        ("2028-13-01 09:00", "when.no_month"),
+        ("25:00", "when.no_hour"),
+        ("09:60", "when.no_minute"),
+        ("2027-02-29 09:00", "when.no_leap_day"),
+        ("明早", None),
+    ],
+)
+def test_start_time_is_read_or_what_does_not_exist_is_named(typed, expected):
+    now = datetime(2028, 2, 20, 15, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+    try:
+        moment = broadcast_form._parse_local(typed, now)
+    except NoSuchDate as refusal:
+        assert refusal.key == expected
+    else:
+        assert (moment.isoformat() if moment else None) == expected
 
 
 async def test_targeting_stays_inside_the_admin_scope(sessions, clock, people_tree):
@@ -336,6 +379,43 @@ async def test_a_5xx_or_a_dropped_answer_is_unknown_and_never_resent(
         assert sorted(c.params["chat_id"] for c in sends) == sorted(o.id for o in OFFICERS)
         assert "送达 4/4" in bot.last_text(ADMIN.id)
     assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
+
+
+async def test_people_deactivated_since_get_neither_a_resend_nor_a_claimed_row(
+    sessions, clock, people_tree
+):
+    """/members deactivation drops what waits for a person, claimed rows included (released,
+    they would go out), and the resend of unconfirmed rows leaves them out."""
+    broadcast_id = await launch_direct(sessions, clock)
+    async with transaction(sessions) as session:
+        await broadcasts_repo.activate_due(session=session, now=clock.now())
+        claimed = await broadcasts_repo.claim(
+            session=session, now=clock.now(), limit=1, skip_locked=False
+        )
+        rows = await _rows_of(session, broadcast_id)
+        unknown = next(r for r in rows if r.id != claimed[0].id)
+        unknown.status = DeliveryStatus.UNKNOWN
+        for row in (claimed[0], unknown):
+            user = await session.get(User, row.user_id)
+            user.active, user.deactivated_at = False, clock.now()
+            await members_repo.stop_queued(session=session, user=user)
+        # The pipeline lets the claimed row go (its chat was busy): it stays cancelled.
+        await outbox_repo.release(
+            session=session, model=BroadcastDelivery, ids=[claimed[0].id], due_column="x"
+        )
+        resent = await broadcasts_repo.requeue_unconfirmed(
+            session=session, broadcast_id=broadcast_id
+        )
+    assert resent == 0
+    async with transaction(sessions) as session:
+        after = {r.id: r for r in await _rows_of(session, broadcast_id)}
+    assert after[claimed[0].id].status == DeliveryStatus.CANCELLED
+    assert after[unknown.id].status == DeliveryStatus.UNKNOWN
+
+
+async def _rows_of(session, broadcast_id: int) -> list[BroadcastDelivery]:
+    query = select(BroadcastDelivery).where(BroadcastDelivery.broadcast_id == broadcast_id)
+    return list((await session.exec(query)).all())
 
 
 async def _unknown(sessions) -> list[BroadcastDelivery]:
@@ -508,14 +588,19 @@ async def test_status_message_is_edited_at_most_every_few_seconds(
 
 
 def test_broadcasts_use_their_own_lane(settings):
-    from telegram.request import HTTPXRequest
-
     from bot.app import build_application
     from bot.delivery.telegram import lane_bot
+    from bot.transport import AiohttpRequest
 
     app = build_application(settings, polling=True, migrate=False)
-    lane = lane_bot(app, pool_size=50, base_url=settings.telegram_api_base_url, file_url="x")
-    assert isinstance(lane.request, HTTPXRequest)
+    lane = lane_bot(
+        app,
+        pool_size=50,
+        transport=settings.bot_api_transport,
+        base_url=settings.telegram_api_base_url,
+        file_url="x",
+    )
+    assert isinstance(lane.request, AiohttpRequest)  # BOT_API_TRANSPORT's, as the bot's
     assert lane.request is not app.bot.request  # its own connection pool, no shared queue
     assert lane.token == app.bot.token
 

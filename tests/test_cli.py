@@ -27,6 +27,21 @@ def test_run_without_token_exits_2_with_one_line(cli_env, capsys):
     assert len(err) == 1 and "BOT_TOKEN" in err[0]
 
 
+def test_a_second_run_on_one_sqlite_database_says_so_and_exits(
+    cli_env, capsys, monkeypatch, tmp_path
+):
+    import fcntl
+
+    database = tmp_path / "bot.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{database}")
+    monkeypatch.setenv("BOT_TOKEN", "123456:cli-test")
+    with open(f"{database}.run-lock", "w") as running:  # the first `stabot run` holds it
+        fcntl.flock(running, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert main(["run"]) == 1
+    err = capsys.readouterr().err
+    assert str(database) in err and "PostgreSQL" in err
+
+
 def test_org_tree_invite_and_admin(cli_env, capsys, tmp_path):
     assert main(["org", "add", "内蒙古自治区科协", "--level", "省级"]) == 0
     assert main(["org", "add", "包头市科协", "--level", "city", "--parent", "1"]) == 0

@@ -9,8 +9,9 @@ from typing import Any
 
 import httpx
 import pytest
-from telegram import Bot
+from telegram import Bot, Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.ext import ApplicationHandlerStop, TypeHandler
 from telegram.request import HTTPXRequest
 
 from bot.delivery.budget import ChatPacer, SharedBudget
@@ -18,9 +19,12 @@ from bot.delivery.outcome import Outcome
 from bot.delivery.replies import ReplyPolicy
 from bot.delivery.telegram import classify
 from bot.updates import TgUser
-from tests.harness import ScriptedRequest, running_bot, sent_texts
+from storage.db import transaction
+from storage.inbox_models import InboxUpdate
+from tests.harness import ScriptedRequest, inbox_bot, running_bot, sent_texts
 
 USER = TgUser(id=41001, first_name="用户")
+TRY_AGAIN = "网络不稳定，刚才的回复可能没有发出，请再试一次。"
 
 
 def caused(error: Exception, cause: Exception) -> Exception:
@@ -106,9 +110,38 @@ async def test_a_reply_that_may_have_arrived_is_not_repeated_the_user_is_told_on
         await scripted_bot(bot, {"sendMessage": [(502, {"description": "Bad Gateway"})]})
         calls = await bot.text(USER, "/help")
         messages = bot.api.sent_messages(USER.id)
-        try_again = "网络不稳定，刚才的回复可能没有发出，请再试一次。"
-        assert [m["text"] for m in messages] == [try_again]
+        assert [m["text"] for m in messages] == [TRY_AGAIN]
         assert len([c for c in calls if c.method == "sendMessage"]) == 1
+
+
+async def reply_inside_its_transaction(update: Update, context) -> None:
+    """A handler that replies before its transaction commits: a failed send undoes it."""
+    async with context.rt.unit(update) as ctx:
+        await context.bot.send_message(ctx.chat_id, "好的")
+    raise ApplicationHandlerStop
+
+
+@pytest.mark.parametrize("inside", [False, True])
+async def test_through_the_inbox_an_unconfirmed_reply_is_done_not_retried(
+    settings, clock, sessions, inside
+):
+    """The inbox retries only what may pass (the database); an update whose reply may have
+    arrived is not handled again (that would send the reply twice), and the user is told once,
+    whether the reply went after its transaction (/help) or inside it (rolled back)."""
+    async with inbox_bot(settings, clock) as bot:
+        if inside:  # group chatter no other handler answers, so this one is the only reply
+            bot.app.add_handler(TypeHandler(Update, reply_inside_its_transaction), group=-9)
+            chat = bot.factory.group()
+            update = bot.factory.message(USER, "大家好", chat)
+        else:
+            chat, update = USER.private_chat(), bot.factory.command(USER, "/help")
+        await scripted_bot(bot, {"sendMessage": [(502, {"description": "Bad Gateway"})]})
+        await bot.receive(update)
+        await bot.settle()
+    async with transaction(sessions) as session:
+        row = await session.get(InboxUpdate, update["update_id"])
+    assert row.done_at is not None and row.attempts == 0
+    assert [m["text"] for m in bot.api.sent_messages(chat["id"])] == [TRY_AGAIN]
 
 
 async def test_edits_and_answers_are_retried_after_transient_failures(settings, clock):

@@ -83,3 +83,20 @@ async def test_a_finished_form_sends_the_menu_only_when_it_changed_it(settings, 
         await bot.text(LI, "/log")
         calls = await bot.press(LI, "取消")  # finished, and nothing the menu shows changed
         assert calls and "setMyCommands" not in [c.method for c in calls]
+
+
+async def test_a_press_under_an_inaccessible_message_sends_the_step_anew(
+    settings, clock, sessions, li
+):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, "/log")
+        shown = bot.keyboard_message(LI.id)
+        data = shown["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+        # Telegram sends an InaccessibleMessage (date 0) once the bot cannot see the message.
+        gone = {"chat": shown["chat"], "message_id": shown["message_id"], "date": 0}
+        calls = await bot.feed(bot.factory.forged_callback(LI, data, gone))
+    methods = [c.method for c in calls]
+    assert "editMessageText" not in methods and "sendMessage" in methods
+    assert (await saved(sessions))["message_id"] == calls[methods.index("sendMessage")].result[
+        "message_id"
+    ]

@@ -13,7 +13,8 @@ from bot.services import orgs
 from bot.updates import TgUser, to_update
 from storage import conversations_repo, users_repo
 from storage.db import transaction
-from storage.models import ProcessedUpdate, Role
+from storage.inbox_models import InboxUpdate
+from storage.models import Role
 from tests.harness import running_bot, sent_texts
 
 LI = TgUser(id=31001, first_name="小李")
@@ -32,7 +33,7 @@ async def li(sessions, clock):
 
 async def recorded_ids(sessions) -> list[int]:
     async with transaction(sessions) as session:
-        return list((await session.exec(select(ProcessedUpdate.update_id))).all())
+        return list((await session.exec(select(InboxUpdate.update_id))).all())
 
 
 async def form_step(sessions) -> str | None:

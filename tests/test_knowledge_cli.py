@@ -12,7 +12,7 @@ import pytest
 
 from bot import PROJECT_ROOT
 
-ANSWER_KEYS = {"doc", "title", "section", "text", "score"}
+ANSWER_KEYS = {"doc", "title", "section", "text", "score", "doc_number"}
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +50,7 @@ def test_ask_with_an_argument_prints_one_json_object(env: dict[str, str]) -> Non
     first = payload["answers"][0]
     assert set(first) == ANSWER_KEYS
     assert first["doc"] == "001_2b194d99716c1ff7.txt"
+    assert first["doc_number"] == "宁科协发[2017]212号"
     assert "30人以上（含30人）" in first["text"]
     assert isinstance(first["score"], float)
 
@@ -61,14 +62,17 @@ def test_ask_reads_stdin_one_question_per_line(env: dict[str, str]) -> None:
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [row["question"] for row in rows] == questions
     assert "119 辆" in rows[0]["answers"][0]["text"]
-    assert [row["answers"] for row in rows[1:]] == [[], [], []]
+    assert [row["confident"] for row in rows] == [True, False, False, False]
+    # Low confidence keeps the closest passages; empty and emoji-only questions get none.
+    assert rows[1]["answers"] and [row["answers"] for row in rows[2:]] == [[], []]
 
 
 def test_ask_without_json_is_readable(env: dict[str, str]) -> None:
     proc = stabot(env, "ask", "“两中心”指的是哪两个中心？")
     assert proc.returncode == 0, proc.stderr
     assert "基层党群服务中心、新时代文明实践中心" in proc.stdout
-    assert "《在内蒙古科协八届三次全委会上的工作报告》" in proc.stdout
+    source = "《在内蒙古科协八届三次全委会上的工作报告》（内蒙古自治区科学技术协会，2022-03-18）› "
+    assert source in proc.stdout
 
 
 BAD_QUESTIONS = ["", "🙂🙂👍", "How many members?", "科协" * 300 + "？"]
@@ -79,10 +83,11 @@ def test_ask_json_keeps_its_contract_for_bad_questions(env: dict[str, str]) -> N
     proc = stabot(env, "ask", "--json", stdin="\n".join(questions) + "\n")
     assert proc.returncode == 0, proc.stderr
     rows = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert all(set(row) == {"question", "answers"} for row in rows)
+    assert all(set(row) == {"question", "confident", "answers"} for row in rows)
     assert [row["question"] for row in rows] == questions
     assert all(set(answer) == ANSWER_KEYS for answer in rows[0]["answers"])
     assert [row["answers"] for row in rows[1:]] == [[], [], [], []]
+    assert [row["confident"] for row in rows] == [True, False, False, False, False]
     assert proc.stderr == ""
 
 
@@ -111,9 +116,17 @@ def test_ask_text_in_english_names_the_source(env: dict[str, str]) -> None:
     proc = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "“两中心”指的是哪两个中心？")
     first = "Q: “两中心”指的是哪两个中心？\n1. “在内蒙古科协八届三次全委会上的工作报告”"
     assert proc.stdout.startswith(first)
-    unknown = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "科协的食堂几点开饭？")
+    numbered = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "企业科技人员多少人要单独成立科协？")
+    assert ("1. “关于加强企业科协组织建设的意见” (宁夏回族自治区科学技术协会, "
+            "宁科协发[2017]212号, 2017-11-29) › ") in numbered.stdout
+    unknown = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "手把肉咋煮才嫩？")
     assert unknown.stdout == (
-        "Q: 科协的食堂几点开饭？\nThe indexed documents don't answer this question.\n\n"
+        "Q: 手把肉咋煮才嫩？\nThe indexed documents don't answer this question.\n\n"
+    )
+    unsure = stabot({**env, "DEFAULT_LOCALE": "en"}, "ask", "科协的食堂几点开饭？")
+    assert unsure.stdout.startswith(
+        "Q: 科协的食堂几点开饭？\nThe documents may not answer this directly. The closest "
+        "passages:\n\n1. “"
     )
 
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bot import PROJECT_ROOT
-from bot.services.knowledge.lines import logical_lines, parse_date
+from bot.services.knowledge.lines import doc_number_key, logical_lines, parse_date
 from bot.services.knowledge.metadata import Metadata, extract_metadata, load_metadata_file
 
 CORPUS = PROJECT_ROOT / "corpus"
@@ -55,11 +55,38 @@ def test_dates(text: str, expected: str | None) -> None:
         ("宁科协发[2017]212号", "宁科协发[2017]212号"),
         ("滁科协〔2016〕73号", "滁科协〔2016〕73号"),
         ("内科协字〔2021〕 5 号", "内科协字〔2021〕5号"),
+        ("内科协发〔2026〕58号", "内科协发〔2026〕58号"),
+        ("内科协发【2026】第58号", "内科协发【2026】第58号"),
+        ("内科协发（2026）58号", "内科协发（2026）58号"),
+        ("内科协发(2026)58号", "内科协发(2026)58号"),
+        ("内科协发［2026］58号", "内科协发［2026］58号"),
+        ("内科协发﹝2026﹞58号", "内科协发﹝2026﹞58号"),
+        # Spaces from a PDF's text layer, between any two characters.
+        ("内 科 协 发 〔 2026 〕 58 号", "内科协发〔2026〕58号"),
+        ("内科协发〔2 0 2 6〕5 8号", "内科协发〔2026〕58号"),
+        ("内科协发〔2026〕58号          签发人：王某", "内科协发〔2026〕58号"),
     ],
 )
 def test_document_numbers(line: str, number: str) -> None:
     text = f"{line}\n关于开展科普活动的通知\n各盟市科协：\n请认真落实。\n"
     assert extract_metadata(logical_lines(text)).doc_number == number
+
+
+def test_a_number_cited_in_a_sentence_is_not_the_documents_own() -> None:
+    text = ("关于转发科普工作要点的通知\n各旗县科协：\n"
+            "根据内科协发〔2026〕3号文件要求，现转发给你们。\n呼科协发〔2026〕12号\n")
+    assert extract_metadata(logical_lines(text)).doc_number == "呼科协发〔2026〕12号"
+    cited = extract_metadata(logical_lines(text.replace("呼科协发〔2026〕12号\n", "")))
+    assert cited.doc_number is None  # the number of the document it forwards is not its own
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    ["宁科协发[2017]212号", "宁科协发〔2017〕212号", "宁科协发【2017】第212号",
+     "宁科协发 （２０１７） 212 号", "宁科协发﹝2017﹞212号"],
+)
+def test_document_number_spellings_compare_equal(spelling: str) -> None:
+    assert doc_number_key(spelling) == "宁科协发〔2017〕212号"
 
 
 def test_chinese_numeral_signature_date() -> None:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot import PROJECT_ROOT
-from bot.services.knowledge import KnowledgeBase, QuestionCode, validate_question
+from bot.services.knowledge import Answer, KnowledgeBase, QuestionCode, validate_question
 from bot.services.knowledge.errors import UnknownDocumentError
 from bot.services.knowledge.ranking import RankConfig, is_phrasing
 from bot.services.knowledge.thesaurus import synonyms_by_word
@@ -66,10 +66,19 @@ def test_hits_carry_their_source(kb: KnowledgeBase) -> None:
     "question",
     ["科协会员证去哪里办理？", "企业科协的章程模板在哪能找到？", "科普信息员每个月有补贴吗？"],
 )
-def test_questions_the_documents_do_not_answer_are_refused(
+def test_questions_the_documents_do_not_answer_get_low_confidence_answers(
     kb: KnowledgeBase, question: str
 ) -> None:
-    assert kb.search(question) == []
+    answer = kb.answer(question)
+    assert answer.hits and not answer.confident
+
+
+def test_a_question_nothing_in_the_documents_relates_to_gets_no_passage(
+    kb: KnowledgeBase,
+) -> None:
+    assert kb.answer("手把肉咋煮才嫩？") == Answer([], False)
+    assert kb.search("手把肉咋煮才嫩？") == []
+    assert kb.answer("企业科技人员多少人要单独成立科协？").confident
 
 
 def test_which_documents_lists_each_document_once_first(kb: KnowledgeBase) -> None:
@@ -180,9 +189,10 @@ def test_a_word_no_document_uses_meets_its_thesaurus_synonym(tmp_path: Path) -> 
     with_thesaurus.add_paths([folder])
     hits = with_thesaurus.search(question)
     assert hits and "重点研究新材料" in hits[0].text
-    # Without the thesaurus 钻研 counts as a word the documents lack: the passage scores lower.
-    before = next(h for h in plain.search(question) if h.passage_id == hits[0].passage_id)
-    assert hits[0].score > before.score
+    # Without the thesaurus 钻研 counts as a word the documents lack: the passage leads by less.
+    before = plain.search(question)
+    assert before[0].passage_id == hits[0].passage_id
+    assert hits[0].score - hits[1].score > before[0].score - before[1].score
 
 
 def test_the_phrasing_of_a_question_weighs_less_than_its_subject(kb: KnowledgeBase) -> None:

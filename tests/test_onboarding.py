@@ -245,7 +245,7 @@ async def test_old_update_ids_are_pruned_now_and_then(settings, clock, sessions,
     from sqlmodel import select
 
     from bot.handlers.guards import KEEP_PROCESSED, PRUNE_EVERY
-    from storage.models import ProcessedUpdate
+    from storage.inbox_models import InboxUpdate
 
     async with running_bot(settings, clock) as bot:
         await bot.feed(bot.factory.command(LI, "/me"))
@@ -253,5 +253,5 @@ async def test_old_update_ids_are_pruned_now_and_then(settings, clock, sessions,
         bot.factory._update_id = PRUNE_EVERY - 1
         await bot.feed(bot.factory.command(LI, "/me"))
     async with transaction(sessions) as session:
-        ids = (await session.exec(select(ProcessedUpdate.update_id))).all()
+        ids = (await session.exec(select(InboxUpdate.update_id))).all()
     assert ids == [PRUNE_EVERY]

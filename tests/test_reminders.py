@@ -13,6 +13,7 @@ import sqlalchemy
 from bot.flows.remind_time import BadTime, parse_when
 from bot.services import orgs, people, reminders
 from bot.services import tasks as task_svc
+from bot.services.dates import NoSuchDate
 from bot.services.reminders import Clocked, ReminderError
 from storage import reminders_repo, users_repo
 from storage.db import transaction
@@ -105,10 +106,28 @@ def test_remind_times(typed, moment, rest):
     assert parse_when(typed, NOW, TZ) == (moment, rest)
 
 
-@pytest.mark.parametrize("typed", ["随便 看看", "13月40日 开会", "明天25点 开会"])
+# 0001;1;1 made dateparser raise OverflowError (year 1 has no such moment in UTC).
+@pytest.mark.parametrize("typed", ["随便 看看", "开会 明天", "0001;1;1 0 开会"])
 def test_unreadable_remind_times(typed):
     with pytest.raises(BadTime):
         parse_when(typed, NOW, TZ)
+
+
+@pytest.mark.parametrize(
+    ("typed", "key"),
+    [
+        ("13月40日 开会", "when.no_month"),
+        ("明天25点 开会", "when.no_hour"),
+        ("2026-02-30 09:00 开会", "when.no_day"),  # was a ValueError: the error handler's apology
+        ("2026-03-20 25:00 开会", "when.no_hour"),
+        ("2912369天后 开会", "when.too_far"),  # was an OverflowError
+        ("0001-01-01 00:00 开会", "when.no_year"),  # so was this: before UTC's first moment
+    ],
+)
+def test_impossible_remind_times_name_what_does_not_exist(typed, key):
+    with pytest.raises(NoSuchDate) as refused:
+        parse_when(typed, NOW, TZ)
+    assert refused.value.key == key
 
 
 # --- against the database ----------------------------------------------------------------------

@@ -62,3 +62,32 @@ async def test_refusals_explain_and_store_nothing(settings, clock, member, typed
         assert hint in bot.last_text(LIAISON.id)
         await bot.text(LIAISON, "/remind")
         assert "还没有待发的提醒" in bot.last_text(LIAISON.id)
+
+
+@pytest.mark.parametrize(
+    ("typed", "zh", "en"),
+    [
+        ("/remind 2026-03-20 25:00 开会", "没有25点（小时是 0–23）。",
+         "There is no hour 25 (hours are 0–23)."),
+        ("/remind 2026-02-30 09:00 开会", "2月没有30日。", "Month 2 has no day 30."),
+        ("/remind 2026-13-01 开会", "没有13月（月份是 1–12）。",
+         "There is no month 13 (months are 1–12)."),
+        ("/remind 4月31日 开会", "4月没有31日。", "Month 4 has no day 31."),
+        ("/remind 明天9点75分 开会", "没有75分（分钟是 0–59）。",
+         "There is no minute 75 (minutes are 0–59)."),
+        ("/remind 2912369天后 开会", "这个时间太远了（日历只到 9999 年）。",
+         "That is too far ahead (the calendar ends with the year 9999)."),
+    ],
+)
+async def test_impossible_times_say_what_is_wrong_and_store_nothing(
+    settings, clock, sessions, member, typed, zh, en
+):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LIAISON, typed)
+        assert bot.last_text(LIAISON.id) == zh
+        await bot.text(LIAISON, "/lang")
+        await bot.press(LIAISON, "English")
+        await bot.text(LIAISON, typed)
+        assert bot.last_text(LIAISON.id) == en
+        await bot.text(LIAISON, "/remind")
+        assert "no reminders" in bot.last_text(LIAISON.id).lower()

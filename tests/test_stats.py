@@ -113,7 +113,9 @@ def test_typed_ranges(text, start, end):
     ("text", "key"),
     [
         ("上个季度", "stats.bad_range"),
-        ("2026-02-30 至 2026-03-31", "stats.bad_range"),
+        ("2026-02-30 至 2026-03-31", "when.no_day"),  # 2月没有30日
+        ("1月1日 至 2月29日", "when.no_leap_day"),
+        ("2026-13-01 至 2026-03-31", "when.no_month"),
         ("2026-03-31 至 2026-01-01", "stats.range_reversed"),
         ("2026-04-01 至 2026-04-30", "stats.range_future"),
         ("1990-01-01 至 2026-01-01", "stats.range_too_long"),

@@ -20,7 +20,7 @@ from storage.db import transaction
 from storage.models import OrgLevel, Role
 from storage.reminder_models import ReminderLedger
 from tests.conftest import SUPERADMIN_ID
-from tests.harness import BotHarness, running_bot, sent_texts, toasts
+from tests.harness import BotHarness, demo_tree, running_bot, sent_texts, toasts
 
 TZ = ZoneInfo("Asia/Shanghai")
 ADMIN = TgUser(id=50001, first_name="市科协管理员")
@@ -33,20 +33,14 @@ QINGSHAN = TgUser(id=50005, first_name="青山联络员")
 @pytest.fixture
 async def tree(sessions, clock):
     async with transaction(sessions) as session:
-        tree = {org.name: org for org in await orgs.create_demo_tree(session, now=clock.now())}
-        for tg, name, role in (
+        members = (
             (ADMIN, "呼和浩特市科协", Role.ADMIN),
             (SAIHAN, "赛罕区科协", Role.LIAISON),
             (TUMOTE, "土默特左旗科协", Role.LIAISON),
             (BAOTOU_ADMIN, "包头市科协", Role.ADMIN),
             (QINGSHAN, "青山区科协", Role.LIAISON),
-        ):
-            user = await users_repo.upsert_user(
-                session=session, telegram_id=tg.id, username=None, now=clock.now()
-            )
-            user.real_name, user.org_id, user.role = tg.first_name, tree[name].id, role
-            user.registered_at = clock.now()
-        return tree
+        )
+        return await demo_tree(session, members, clock.now())
 
 
 def local(*args: int) -> datetime:
@@ -59,11 +53,16 @@ def chats(bot: BotHarness) -> None:
 
 
 async def new_county_task(
-    bot: BotHarness, deadline: str = "3月30日", *, notice: bytes | None = None
+    bot: BotHarness,
+    deadline: str = "3月30日",
+    *,
+    notice: bytes | None = None,
+    notice_name: str = "通知.docx",
+    title: str = "2026年一季度科普工作落实情况",
 ) -> list:
     """/newtask to every county association under Hohhot, default sections and indicators."""
     await bot.text(ADMIN, "/newtask")
-    await bot.text(ADMIN, "2026年一季度科普工作落实情况")
+    await bot.text(ADMIN, title)
     await bot.text(ADMIN, "请按栏目如实填写。")
     await bot.text(ADMIN, deadline)
     await bot.press(ADMIN, "一次性")
@@ -74,10 +73,25 @@ async def new_county_task(
     if notice is None:
         await bot.press(ADMIN, "跳过")
     else:
-        await bot.feed(bot.factory.document(ADMIN, notice, "通知.docx"))
+        await bot.feed(bot.factory.document(ADMIN, notice, notice_name))
         await bot.press(ADMIN, "完成")
     await bot.press(ADMIN, "去核对")
     return await bot.press(ADMIN, "确认提交")
+
+
+async def submit_report(
+    bot: BotHarness, user: TgUser, first: str, indicators: str | None = None
+) -> list:
+    """Press 填报 on the newest keyboard, fill the first section, pass the others, no files."""
+    await bot.press(user, "填报")
+    await bot.text(user, first)
+    for _ in range(5):
+        await bot.press(user, "下一栏")
+    if indicators:
+        await bot.text(user, indicators)
+    await bot.press(user, "确认无误")
+    await bot.press(user, "跳过")
+    return await bot.press(user, "确认提交")
 
 
 async def only_cycle(sessions) -> int:
@@ -199,11 +213,7 @@ async def test_late_report_and_board(settings, clock, sessions, tree):
         chats(bot)
         await new_county_task(bot, "3月20日 12:00")
         clock.set(local(2026, 3, 21, 9))
-        await bot.press(TUMOTE, "填报")
-        await bot.text(TUMOTE, "迟到的报告")
-        for _ in range(5):
-            await bot.press(TUMOTE, "下一栏")
-        await bot.press(TUMOTE, "确认无误")
+        await to_attachments(bot, TUMOTE, "迟到的报告")
         await bot.feed(bot.factory.photo(TUMOTE, b"activity photo"))
         await bot.press(TUMOTE, "完成")
         calls = await bot.press(TUMOTE, "确认提交")
@@ -223,6 +233,51 @@ async def test_late_report_and_board(settings, clock, sessions, tree):
         data = f"task:files:{cycle_id}:{tree['土默特左旗科协'].id}"
         refused = await bot.feed(forged(bot, BAOTOU_ADMIN, data))
         assert "不是您所辖范围内发布的" in toasts(refused)[0]
+
+
+async def to_attachments(bot: BotHarness, user: TgUser, text: str) -> None:
+    """填报 on the newest task: ``text`` in the first section, the rest empty, values as given."""
+    await bot.press(user, "填报")
+    await bot.text(user, text)
+    for _ in range(5):
+        await bot.press(user, "下一栏")
+    await bot.press(user, "确认无误")
+
+
+async def test_the_board_shows_a_reports_photos_and_documents_as_albums(
+    settings, clock, sessions, tree
+):
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await new_county_task(bot)
+        await to_attachments(bot, TUMOTE, "报告正文")
+        for number in range(3):
+            await bot.feed(bot.factory.photo(TUMOTE, f"现场{number}".encode()))
+        for name in ("签到表.xlsx", "总结.docx"):
+            await bot.feed(bot.factory.document(TUMOTE, name.encode(), name))
+        await bot.press(TUMOTE, "完成")
+        await bot.press(TUMOTE, "确认提交")
+        await bot.text(ADMIN, "/tasks")
+        await bot.press(ADMIN, "进度：")
+        await bot.press(ADMIN, "查看报告")
+        await bot.press(ADMIN, "土默特左旗科协")
+        calls = await bot.press(ADMIN, "查看附件（5）")
+        cycle_id = await only_cycle(sessions)
+        data = f"task:files:{cycle_id}:{tree['土默特左旗科协'].id}"
+        refused = await bot.feed(forged(bot, BAOTOU_ADMIN, data))
+    photos, documents = (c.params["media"] for c in calls if c.method == "sendMediaGroup")
+    assert [bot.api.file_bytes(m["media"]) for m in photos] == [
+        f"现场{n}".encode() for n in range(3)
+    ]
+    assert [bot.api.file_bytes(m["media"]) for m in documents] == [
+        "签到表.xlsx".encode(), "总结.docx".encode()
+    ]  # fmt: skip
+    assert [m["type"] for m in photos + documents] == ["photo"] * 3 + ["document"] * 2
+    caption = "📎 <b>土默特左旗科协</b> · 2026年一季度科普工作落实情况 的报告附件"
+    assert photos[0]["caption"] == f"{caption}（1/2）"
+    assert documents[0]["caption"] == f"{caption}（2/2）"
+    assert "不是您所辖范围内发布的" in toasts(refused)[0]
+    assert not [c for c in refused if c.method.startswith("send")]
 
 
 def forged(bot: BotHarness, user: TgUser, data: str) -> dict:
@@ -258,14 +313,7 @@ async def test_export_workbook_has_a_row_per_org_and_totals(settings, clock, ses
     async with running_bot(settings, clock) as bot:
         chats(bot)
         await new_county_task(bot)
-        await bot.press(SAIHAN, "填报")
-        await bot.text(SAIHAN, "工作抓手内容")
-        for _ in range(5):
-            await bot.press(SAIHAN, "下一栏")
-        await bot.text(SAIHAN, "活动场次 4")
-        await bot.press(SAIHAN, "确认无误")
-        await bot.press(SAIHAN, "跳过")
-        await bot.press(SAIHAN, "确认提交")
+        await submit_report(bot, SAIHAN, "工作抓手内容", "活动场次 4")
         await bot.text(ADMIN, "/tasks")
         await bot.press(ADMIN, "进度：")
         calls = await bot.press(ADMIN, "导出 Excel")

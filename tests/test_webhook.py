@@ -1,4 +1,5 @@
-"""Webhook mode: the real PTB webhook server on loopback checks Telegram's secret token."""
+"""Webhook mode: our endpoint on loopback checks Telegram's secret token and answers 200 only
+once the update is stored in the inbox; a redelivery of a stored update is not handled again."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ import socket
 
 import httpx
 
-from bot.app import build_application
-from bot.offline_api import OfflineBotAPI
-from bot.updates import TgUser, UpdateFactory
+from bot.inbox.webhook import SECRET_HEADER, make_server
+from tests.harness import inbox_bot
+from tests.test_inbox import LI, members, rows, sends_to
 
-SECRET = "s3cret-token_for-test"
-USER = TgUser(id=30001, first_name="测试")
+__all__ = ["members"]  # the fixture, shared with test_inbox
 
 
 def _free_port() -> int:
@@ -20,29 +20,26 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def test_webhook_rejects_missing_secret_and_handles_real_updates(settings, clock):
-    api = OfflineBotAPI(bot_username=settings.bot_username)
-    app = build_application(settings, request=api, clock=clock, polling=True, migrate=False)
-    factory = UpdateFactory(api)
-    port = _free_port()
-    async with app:
-        await app.post_init(app)
-        await app.updater.start_webhook(listen="127.0.0.1", port=port, url_path="hook",
-                                        webhook_url="https://bot.example.org/hook",
-                                        secret_token=SECRET)
-        await app.start()
+async def test_the_webhook_answers_once_the_update_is_stored_and_checks_the_secret(
+    settings, clock, sessions, members
+):
+    async with inbox_bot(settings, clock) as bot:
+        server = make_server(bot.app, bot.inbox.ingress, "hook", "s3cret")
+        port = _free_port()
+        server.listen(port, address="127.0.0.1")
+        url = f"http://127.0.0.1:{port}/hook"
+        update = bot.factory.command(LI, "/me")
         try:
-            assert api.calls_to("setWebhook")[-1].params["secret_token"] == SECRET
-            url = f"http://127.0.0.1:{port}/hook"
             async with httpx.AsyncClient() as client:
-                forged = await client.post(url, json=factory.command(USER, "/start"))
-                real = await client.post(url, json=factory.command(USER, "/start"),
-                                         headers={"X-Telegram-Bot-Api-Secret-Token": SECRET})
-            assert forged.status_code == 403
-            assert real.status_code == 200
-            # The update goes through the queue; stopping the app drains it.
+                assert (await client.post(url, json=update)).status_code == 403
+                assert update["update_id"] not in await rows(sessions)
+                secret = {SECRET_HEADER: "s3cret"}
+                assert (await client.post(url, json=update, headers=secret)).status_code == 200
+                assert update["update_id"] in await rows(sessions)  # stored before the 200
+                assert (await client.post(url, json=update, headers=secret)).status_code == 200
+                assert (await client.get(f"{url}/healthz")).status_code == 200
+            await bot.settle()
         finally:
-            await app.updater.stop()
-            await app.stop()
-    texts = [c.params["text"] for c in api.calls_to("sendMessage")]
-    assert len(texts) == 1 and "stabot" in texts[0]
+            server.stop()
+    assert (await rows(sessions))[update["update_id"]].done_at is not None
+    assert len(sends_to(bot, LI)) == 1  # Telegram's retry of a stored update is not handled

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import secrets
+import contextlib
+import fcntl
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
+from sqlalchemy.engine import make_url
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import SystemClock
@@ -17,7 +19,13 @@ from bot.config import Settings
 from bot.i18n import t
 from bot.services import orgs, people
 from storage import orgs_repo
-from storage.db import create_engine, reading_factory, session_factory, transaction
+from storage.db import (
+    create_engine,
+    is_sqlite,
+    reading_factory,
+    session_factory,
+    transaction,
+)
 from storage.migrate import upgrade_to_head
 from storage.models import Role
 
@@ -133,28 +141,54 @@ def cmd_run(args: argparse.Namespace) -> int:
     from telegram import Update
 
     from bot.app import build_application
+    from bot.inbox.webhook import WebhookOptions, derived_secret, run_webhook
 
     settings = Settings()
     if settings.token is None:
         print(t(settings.default_locale, "cli.no_token"), file=sys.stderr)
         return EXIT_USAGE
-    application = build_application(settings, polling=True)
-    if args.webhook_url:
-        secret = (
-            settings.webhook_secret.get_secret_value()
-            if settings.webhook_secret
-            else secrets.token_urlsafe(32)
-        )
-        application.run_webhook(
-            listen=args.listen,
-            port=args.port,
-            webhook_url=args.webhook_url,
-            secret_token=secret,
-            allowed_updates=Update.ALL_TYPES,
-        )
-    else:
-        application.run_polling(allowed_updates=Update.ALL_TYPES)
+    with _single_sqlite_runner(settings) as refused:
+        if refused:
+            return _fail(settings, "cli.already_running", {"path": refused})
+        if args.webhook_url:
+            # Every worker must check the same secret: a configured one, or one derived from
+            # the token that all of them share.
+            secret = (
+                settings.webhook_secret.get_secret_value()
+                if settings.webhook_secret
+                else derived_secret(settings.token)
+            )
+            application = build_application(settings, inbox=True)
+            options = WebhookOptions(
+                args.listen, args.port, args.webhook_url, secret, Update.ALL_TYPES
+            )
+            run_webhook(application, options)
+        else:
+            application = build_application(settings, polling=True)
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
+
+
+@contextlib.contextmanager
+def _single_sqlite_runner(settings: Settings) -> Iterator[str | None]:
+    """On SQLite, hold a lock file beside the database while the bot runs; yields the
+    database path when another ``stabot run`` holds it (SQLite serves one process: its
+    inbox is dispatched from memory). PostgreSQL takes any number of workers."""
+    if not is_sqlite(settings.database_url):
+        yield None
+        return
+    database = make_url(settings.database_url).database or ""
+    if database in ("", ":memory:"):
+        yield None
+        return
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
+    with open(f"{database}.run-lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield database
+            return
+        yield None
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

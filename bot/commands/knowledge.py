@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
-    from bot.services.knowledge import Hit, KnowledgeBase, QuestionCode
+    from bot.services.knowledge import Answer, Hit, KnowledgeBase, QuestionCode
     from bot.services.knowledge.versions import Changes
 
 KNOWLEDGE_SUBDIR = "knowledge"
@@ -33,9 +33,11 @@ def open_knowledge_base() -> tuple[KnowledgeBase, Path, str]:
     # Imported here so that `stabot --help` and other commands do not pay for them.
     from bot.config import Settings
     from bot.services.knowledge import KnowledgeBase
+    from bot.services.knowledge.dense import open_embedder
 
     settings = Settings()
-    kb = KnowledgeBase(settings.data_dir / KNOWLEDGE_SUBDIR)
+    embedder = open_embedder(settings.knowledge_embeddings)
+    kb = KnowledgeBase(settings.data_dir / KNOWLEDGE_SUBDIR, embedder=embedder)
     return kb, settings.corpus_dir, settings.default_locale
 
 
@@ -48,7 +50,18 @@ def run_index(args: argparse.Namespace) -> int:
         changes = kb.sync_corpus(corpus)
         kb.rebuild()
     _print_changes(changes, len(kb.documents()), locale)
+    _embed(kb, locale)
     return 1 if changes.errors else 0
+
+
+def _embed(kb: KnowledgeBase, locale: str) -> None:
+    """Compute the passage vectors still missing (said on stderr: the first time takes long)."""
+    from bot.i18n import t
+
+    missing = kb.vectors_missing()
+    if missing:
+        print(t(locale, "cli.ask.embedding", count=missing), file=sys.stderr, flush=True)
+        kb.embed_now()
 
 
 def _print_changes(changes: Changes, total: int, locale: str) -> None:
@@ -57,17 +70,28 @@ def _print_changes(changes: Changes, total: int, locale: str) -> None:
     from bot.services.knowledge.ingest import MAX_BYTES
 
     for info in changes.added:
-        print(t(locale, "cli.index.added", name=info.key, title=info.title,
-                passages=info.passages))
+        print(
+            t(locale, "cli.index.added", name=info.key, title=info.title, passages=info.passages)
+        )
     for old, info in changes.replaced:
-        print(t(locale, "cli.index.replaced", name=info.key, title=info.title,
-                passages=info.passages, old=old.title))
+        print(
+            t(
+                locale,
+                "cli.index.replaced",
+                name=info.key,
+                title=info.title,
+                passages=info.passages,
+                old=old.title,
+            )
+        )
     for info in changes.dropped:
         print(t(locale, "cli.index.dropped", name=info.key, title=info.title))
     limit = MAX_BYTES // (1024 * 1024)
     for path, error in changes.errors:
-        print(t(locale, f"cli.index.refused.{error.code}", name=str(path), limit=limit),
-              file=sys.stderr)
+        print(
+            t(locale, f"cli.index.refused.{error.code}", name=str(path), limit=limit),
+            file=sys.stderr,
+        )
     print(t(locale, "cli.index.total", count=total))
 
 
@@ -75,13 +99,17 @@ def run_ask(args: argparse.Namespace) -> int:
     """Answer the question argument, or each stdin line, as JSON or readable text."""
     kb, corpus, locale = open_knowledge_base()
     kb.ensure_corpus(corpus)
+    # A batch tool whose answers must not depend on timing: vectors missing from the cache
+    # (a fresh data dir, new documents) are computed before the first answer. The bot never
+    # waits for them.
+    _embed(kb, locale)
     questions = [args.question] if args.question is not None else _lines(sys.stdin)
     for question in questions:
-        problem, hits = _search(kb, question, args.top_k)
+        problem, answer = answer_question(kb, question, args.top_k)
         if args.json:
-            _print_json(question, hits, sys.stdout)
+            _print_json(question, answer, sys.stdout)
         else:
-            _print_text(question, problem, hits, sys.stdout, locale)
+            _print_text(question, problem, answer, sys.stdout, locale)
     return 0
 
 
@@ -91,56 +119,86 @@ def _lines(stream: TextIO) -> Any:
         yield line.rstrip("\r\n")
 
 
-def _search(
+def answer_question(
     kb: KnowledgeBase, question: str, top_k: int
-) -> tuple[QuestionCode | None, list[Hit]]:
-    """Why a question cannot be searched (empty, too long, no words …) or None, and its hits."""
+) -> tuple[QuestionCode | None, Answer]:
+    """Why a question cannot be searched (empty, too long, no words …) or None, and the answer.
+
+    The answer of ``stabot ask --json`` and of the test that holds the dev set's floors.
+    """
+    from bot.services.knowledge import Answer
+
     problem = kb.validate_question(question)
     if problem is not None:
-        return problem, []
-    return None, kb.search(question, top_k=max(top_k, 0))
+        return problem, Answer([], False)
+    return None, kb.answer(question, top_k=max(top_k, 0))
 
 
-def _print_json(question: str, hits: list[Hit], out: TextIO) -> None:
-    """One JSON object on one line, flushed (other tools read it line by line)."""
+def answer_json(question: str, answer: Answer) -> dict[str, Any]:
+    """The JSON object of one question (the scoring contract)."""
     answers = [
-        {"doc": h.doc, "title": h.title, "section": h.section, "text": h.text, "score": h.score}
-        for h in hits
+        {
+            "doc": h.doc,
+            "title": h.title,
+            "section": h.section,
+            "text": h.text,
+            "score": h.score,
+            "doc_number": h.doc_number,
+        }
+        for h in answer.hits
     ]
-    out.write(json.dumps({"question": question, "answers": answers}, ensure_ascii=False) + "\n")
+    return {"question": question, "confident": answer.confident, "answers": answers}
+
+
+def _print_json(question: str, answer: Answer, out: TextIO) -> None:
+    """One JSON object on one line, flushed (other tools read it line by line)."""
+    out.write(json.dumps(answer_json(question, answer), ensure_ascii=False) + "\n")
     out.flush()
 
 
 def _print_text(
-    question: str, problem: QuestionCode | None, hits: list[Hit], out: TextIO, locale: str
+    question: str, problem: QuestionCode | None, answer: Answer, out: TextIO, locale: str
 ) -> None:
     """A short readable answer: the passages with their source, or why there is none."""
     from bot.i18n import t
     from bot.services.knowledge.question import MAX_QUESTION_CHARS
 
+    hits = answer.hits
     out.write(t(locale, "cli.ask.question", question=question) + "\n")
     if problem is not None:
         out.write(t(locale, f"ask.bad.{problem}", limit=MAX_QUESTION_CHARS) + "\n\n")
     elif not hits:
         out.write(t(locale, "ask.not_found") + "\n\n")
+    elif not answer.confident:
+        out.write(t(locale, "ask.low_confidence") + "\n\n")
     for rank, hit in enumerate(hits, 1):
-        out.write(t(locale, "cli.ask.hit", rank=rank, source=_source(hit, locale),
-                    score=f"{hit.score:.2f}", text=hit.text) + "\n\n")
+        out.write(
+            t(
+                locale,
+                "cli.ask.hit",
+                rank=rank,
+                source=_source(hit, locale),
+                score=f"{hit.score:.2f}",
+                text=hit.text,
+            )
+            + "\n\n"
+        )
     out.flush()
 
 
 def _source(hit: Hit, locale: str) -> str:
-    """《title》 (issuer, date) › section, as chat shows it."""
+    """《title》 (issuer, 文号, date) › section, as chat shows it (bot/flows/citation.py)."""
     from bot.i18n import t
 
-    return t(
-        locale,
-        "cli.ask.source",
-        title=hit.title,
-        issuer=hit.issuer or t(locale, "ask.unknown_issuer"),
-        date=hit.date or t(locale, "ask.undated"),
-        section=hit.section or t(locale, "ask.no_section"),
-    )
+    issuer = hit.issuer or t(locale, "ask.unknown_issuer")
+    date = hit.date or t(locale, "ask.undated")
+    if hit.doc_number:
+        details = t(locale, "ask.details_numbered", issuer=issuer, doc_number=hit.doc_number,
+                    date=date)
+    else:
+        details = t(locale, "ask.details", issuer=issuer, date=date)
+    return t(locale, "cli.ask.source", title=hit.title, details=details,
+             section=hit.section or t(locale, "ask.no_section"))
 
 
 def main(argv: list[str] | None = None) -> int:

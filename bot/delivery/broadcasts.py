@@ -34,20 +34,23 @@ class AdminChannel(Protocol):
     async def edit(self, chat_id: int, message_id: int, locale: str, reply: Reply) -> None: ...
 
 
-def notice_reply(broadcast: Broadcast) -> Reply:
-    """A notice as its recipients get it (a reminder of it starts with the reminder line)."""
+def notice_reply(broadcast: Broadcast, *, group: bool = False) -> Reply:
+    """A notice as its recipients get it (a reminder of it starts with the reminder line);
+    ``group``: the copy posted in a work group, whose 已阅 button counts its members."""
     texts: list[Any] = [Html(broadcast.text)]
     if broadcast.parent_id is not None:
         texts.insert(0, Msg("broadcast.reminder_prefix"))
-    return Reply(texts, views.notice_buttons(broadcast))
+    return Reply(texts, views.notice_buttons(broadcast, group=group))
 
 
-def notice_outgoing(chat_id: int, locale: str, broadcast: Broadcast) -> Outgoing:
-    """A notice to one recipient."""
+def notice_outgoing(
+    chat_id: int, locale: str, broadcast: Broadcast, *, group: bool = False
+) -> Outgoing:
+    """A notice to one recipient (a person, or a work group)."""
     return Outgoing(
         chat_id,
         locale,
-        notice_reply(broadcast),
+        notice_reply(broadcast, group=group),
         media_kind=broadcast.media_kind,
         media_file_id=broadcast.media_file_id,
         paid=broadcast.paid,
@@ -108,7 +111,8 @@ class BroadcastSource:
     def render(self, item: Item, now: datetime) -> Outgoing:
         """The notice for this row's recipient."""
         row = item.row
-        return notice_outgoing(row.chat_id, row.locale, self._running[row.broadcast_id])
+        broadcast = self._running[row.broadcast_id]
+        return notice_outgoing(row.chat_id, row.locale, broadcast, group=row.group_id is not None)
 
     def sent_values(self, item: Item, result: Result) -> dict[str, Any]:
         """Broadcast rows keep the message id (for later edits)."""

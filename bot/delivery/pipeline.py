@@ -83,10 +83,10 @@ class Source(Protocol):
 
 @dataclass
 class Buffer:
-    """Outcomes waiting to be written, per source, and users who blocked the bot."""
+    """Outcomes waiting to be written, per source, and rows whose chat refused the bot (403)."""
 
     outcomes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
-    blocked: list[int] = field(default_factory=list)
+    blocked: list[Any] = field(default_factory=list)
     rows: int = 0
 
 
@@ -313,7 +313,7 @@ class Pipeline:
         values = {"id": item.row.id, **self._values(item, result, now)}
         self._buffer.outcomes.setdefault(item.source.name, []).append(values)
         if result.outcome is Outcome.BLOCKED:
-            self._buffer.blocked.append(item.row.user_id)
+            self._buffer.blocked.append(item.row)
         self._buffer.rows += 1
         await self.flush(force=False)
 
@@ -356,7 +356,7 @@ class Pipeline:
                         await outbox_repo.record(
                             session=session, model=source.model, outcomes=outcomes
                         )
-                await outbox_repo.mark_users_blocked(session=session, user_ids=buffer.blocked)
+                await outbox_repo.mark_unreachable(session=session, rows=buffer.blocked)
 
 
 def _zip_longest(batches: list[list[Item]]) -> list[list[Item]]:

@@ -22,7 +22,7 @@ from telegram.error import NetworkError, TelegramError
 from telegram.request import BaseRequest, RequestData
 
 from bot.delivery.budget import SendBudget
-from bot.delivery.telegram import never_connected
+from bot.transport import never_sent
 
 log = logging.getLogger(__name__)
 SENDS = frozenset(
@@ -87,11 +87,11 @@ class ReplyPolicy(BaseRequest):
                     url, method, request_data, *args, **kwargs
                 )
             except TelegramError as error:
-                if (not send or never_connected(error)) and transient < self.retries:
+                if (not send or never_sent(error)) and transient < self.retries:
                     transient += 1
                     await self._back_off(api, transient, error)
                     continue
-                if send and not never_connected(error):
+                if send and not never_sent(error):
                     raise UnconfirmedSend(f"{api}: {error}") from error
                 raise
             if code == 429 and limited < MAX_429:

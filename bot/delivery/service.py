@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telegram.ext import Application, ApplicationBuilder
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest
 
 from bot.clock import Clock
 from bot.delivery.broadcasts import BroadcastSource
@@ -15,6 +15,7 @@ from bot.delivery.replies import ReplyPolicy
 from bot.delivery.settings import DeliverySettings
 from bot.delivery.telegram import TelegramSender, lane_bot
 from bot.runtime import Runtime, runtime_of
+from bot.transport import bot_api_request
 from storage.db import SessionFactory
 
 SERVICE_KEY = "delivery"
@@ -25,12 +26,21 @@ REPLY_POOL = 256  # PTB's own default for the bot's connection pool
 
 
 def with_reply_policy(
-    builder: ApplicationBuilder, request: BaseRequest | None, config: DeliverySettings
+    builder: ApplicationBuilder,
+    request: BaseRequest | None,
+    config: DeliverySettings,
+    *,
+    transport: str,
+    polling: bool = False,
 ) -> ApplicationBuilder:
-    """The builder with ``application.bot`` behind the reply policy (getUpdates stays bare)."""
-    inner = request if request is not None else HTTPXRequest(connection_pool_size=REPLY_POOL)
+    """The builder with ``application.bot`` behind the reply policy, around ``request`` or a
+    new ``transport`` (BOT_API_TRANSPORT); getUpdates stays bare (the inbox's gate when
+    polling, else ``request`` itself)."""
+    inner = request if request is not None else bot_api_request(transport, connections=REPLY_POOL)
     builder = builder.request(ReplyPolicy(inner, retries=config.reply_retries))
-    return builder.get_updates_request(request) if request is not None else builder
+    if request is not None and not polling:
+        builder = builder.get_updates_request(request)
+    return builder
 
 
 def build_budgets(
@@ -74,6 +84,7 @@ def build_pipeline(application: Application, config: DeliverySettings) -> Pipeli
     lane = lane_bot(
         application,
         pool_size=max(config.max_in_flight, config.paid_max_in_flight),
+        transport=settings.bot_api_transport,
         base_url=settings.telegram_api_base_url,
         file_url=settings.telegram_file_base_url,
     )

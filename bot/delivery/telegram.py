@@ -1,10 +1,11 @@
 """The Telegram adapter of the pipeline: render and send an `Outgoing`, classify the answer.
 
-How PTB 22 surfaces failures (telegram/request/_httpxrequest.py, _baserequest.py): httpx's
-``ConnectTimeout`` and ``PoolTimeout`` become ``TimedOut`` and every other ``httpx.HTTPError``
-(``ConnectError``, ``RemoteProtocolError`` …) a ``NetworkError``, each raised *from* the httpx
-error; a 5xx answer is a ``NetworkError`` with no cause; a 429 with ``retry_after`` is
-``RetryAfter``. So "the connection was never made" is read from the exception's cause chain.
+How PTB 22 surfaces failures (telegram/request/_httpxrequest.py, _baserequest.py; our aiohttp
+transport in bot/transport.py keeps the same meaning): a connect or pool timeout becomes
+``TimedOut`` and every other transport error (a refused connection, a dropped one …) a
+``NetworkError``, each raised *from* the library's error; a 5xx answer is a ``NetworkError``
+with no cause; a 429 with ``retry_after`` is ``RetryAfter``. So "the connection was never
+made" is read from the exception's cause chain (`bot.transport.never_sent`).
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import logging
 import warnings
 from datetime import timedelta
 
-import httpx
 from telegram import Bot, Message
 from telegram.constants import ParseMode
 from telegram.error import (
@@ -23,7 +23,6 @@ from telegram.error import (
     Forbidden,
     InvalidToken,
     RetryAfter,
-    TimedOut,
 )
 from telegram.ext import Application
 from telegram.request import HTTPXRequest
@@ -33,30 +32,11 @@ from bot.delivery.broadcasts import notice_outgoing
 from bot.delivery.outcome import Outcome, Outgoing, Result
 from bot.flows.base import Reply
 from bot.handlers.render import render_markup, render_text
+from bot.transport import AiohttpRequest, bot_api_request, never_sent
 from storage.broadcast_models import Broadcast
 
 log = logging.getLogger(__name__)
-NEVER_CONNECTED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 PERMANENT = (BadRequest, ChatMigrated, Conflict, InvalidToken)
-
-
-class NotConnected(OSError):
-    """A request that provably never left this process (fakes and tests raise it too)."""
-
-
-def never_connected(error: BaseException) -> bool:
-    """Whether the request provably never reached the server: no connection was made."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        if isinstance(current, (*NEVER_CONNECTED, NotConnected)):
-            return True
-        # PTB's pool timeout (and a transport that says so) tells it in words: "*not* sent".
-        if isinstance(current, TimedOut) and "not sent" in str(current).replace("*", "").lower():
-            return True
-        seen.add(id(current))
-        current = current.__cause__ or current.__context__
-    return False
 
 
 def retry_seconds(error: RetryAfter) -> float:
@@ -76,7 +56,7 @@ def classify(error: Exception) -> Result:
         return Result(Outcome.BLOCKED, error=text)
     if isinstance(error, PERMANENT):  # chat not found, bad file id …: retrying will not help
         return Result(Outcome.FAILED, error=text)
-    if never_connected(error):
+    if never_sent(error):
         return Result(Outcome.NOT_SENT, error=text or type(error).__name__)
     # A timeout, a 5xx, a dropped connection, an unreadable answer: it may have arrived.
     return Result(Outcome.UNKNOWN, error=text or type(error).__name__)
@@ -98,9 +78,12 @@ async def send(bot: Bot, out: Outgoing) -> Message:
     return await bot.send_message(out.chat_id, text, **common)
 
 
-async def send_notice(bot: Bot, chat_id: int, locale: str, broadcast: Broadcast) -> Message:
-    """The notice exactly as recipients get it (the preview uses it too)."""
-    return await send(bot, notice_outgoing(chat_id, locale, broadcast))
+async def send_notice(
+    bot: Bot, chat_id: int, locale: str, broadcast: Broadcast, *, group: bool = False
+) -> Message:
+    """The notice exactly as recipients get it (the preview uses it too); ``group``: the copy
+    posted in a work group."""
+    return await send(bot, notice_outgoing(chat_id, locale, broadcast, group=group))
 
 
 class TelegramSender:
@@ -141,15 +124,16 @@ class TelegramSender:
             log.debug("status edit failed: %s", error)
 
 
-def lane_bot(application: Application, *, pool_size: int, base_url: str, file_url: str) -> Bot:
+def lane_bot(
+    application: Application, *, pool_size: int, transport: str, base_url: str, file_url: str
+) -> Bot:
     """The bulk lane's own Bot: its own connection pool, so replies never queue behind it."""
     request = application.bot.request
-    updates_request = request
     inner = getattr(request, "inner", request)  # the reply policy's wrapped request
-    if isinstance(inner, HTTPXRequest):
-        request = HTTPXRequest(connection_pool_size=pool_size + 4)
-        updates_request = HTTPXRequest(connection_pool_size=1)
-    else:
+    if isinstance(inner, HTTPXRequest | AiohttpRequest):
+        request = bot_api_request(transport, connections=pool_size + 4)
+        updates_request = bot_api_request(transport, connections=1)
+    else:  # an in-process API (offline chat, tests): the lane shares it
         request = updates_request = inner
     return Bot(
         application.bot.token,

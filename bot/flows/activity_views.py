@@ -3,12 +3,25 @@ text, /mylogs with open / edit / delete, and /pushed."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from bot.flows import engine
 from bot.flows.activity import ActivityForm, type_label, unit_label
-from bot.flows.base import Button, FlowContext, Input, InputKind, Msg, Reply
+from bot.flows.base import (
+    Button,
+    FlowContext,
+    Input,
+    InputKind,
+    Label,
+    Media,
+    Msg,
+    Reply,
+    albums,
+    button_number,
+)
 from bot.services import activities as svc
+from bot.services import activity_search as search
 from bot.services import people
 from bot.services.activities import ActivityError
 from storage import orgs_repo, users_repo
@@ -20,6 +33,7 @@ SAME_WORDS = frozenset({"同上次", "同上", "上次", "same", "again"})
 SAME_TYPED = frozenset({"同上次"})  # alone as a message; the shorter words may mean other things
 PUSH_BUTTONS = (1, 2, 3, 5, 10)
 MINE, ORG = "m", "o"  # which list a record was opened from
+_ORIGIN = re.compile(r"[mo]\d*")  # the list, and the id of the search it shows, if any
 LIST_TITLE_MAX = 18  # a list button shows the start of the title; Telegram cuts long labels
 
 
@@ -60,10 +74,13 @@ async def quick_route(ctx: FlowContext, inp: Input) -> Reply | None:
 
 async def quick(ctx: FlowContext, text: str) -> Reply:
     """Pre-fill type, date, place and participants from a text; ask only for the rest."""
-    found = svc.understand(text, svc.today_in(ctx.now, ctx.tz))
+    today = svc.today_in(ctx.now, ctx.tz)
+    found = svc.understand(text, today)
     data, labels = await _own_org(ctx)
     data.update(found)
     notices = _understood(found) if found else [Msg("activity.quick_nothing")]
+    if problem := svc.day_problem(text, today):  # 2月30日: say so before asking for the date
+        notices.append(Msg(problem.key, problem.params))
     return await engine.start(
         ctx,
         ActivityForm.name,
@@ -140,33 +157,91 @@ async def _form_in_the_way(ctx: FlowContext) -> Reply | None:
 
 
 # --- /mylogs ---------------------------------------------------------------------------------
+# A list is "m" (mine) or "o" (the admin's subtree), followed by a kept search's id when it is
+# a search ("m12"); buttons carry it so that "back" and the page buttons stay in that list.
 
 
-async def my_logs(ctx: FlowContext, page: int = 0, *, edit: bool = False) -> Reply:
-    """One page of the user's activities, each a button that opens it."""
+async def search_logs(ctx: FlowContext, text: str) -> Reply:
+    """/mylogs, or /mylogs with a keyword or a range of days ("科普日", "3月", "上周")."""
     if not people.is_registered(ctx.actor):
         return _not_registered()
-    listing = await svc.my_page(ctx.session, ctx.user_id, page)
+    if not text.strip():
+        return await my_logs(ctx)
+    try:
+        query = search.read_query(text, svc.today_in(ctx.now, ctx.tz))
+    except ActivityError as error:  # nothing is kept: the refusal changes nothing
+        return Reply([Msg(error.key, error.params)])
+    search_id = await search.keep(ctx.session, ctx.user_id, query, ctx.now)
+    return await my_logs(ctx, 0, search_id=search_id)
+
+
+async def my_logs(
+    ctx: FlowContext, page: int = 0, *, edit: bool = False, search_id: int = 0
+) -> Reply:
+    """One page of the user's activities (or of a search in them), each a button to open."""
+    if not people.is_registered(ctx.actor):
+        return _not_registered()
+    query = await _kept_search(ctx, search_id)
+    if search_id and query is None:
+        return Reply([], toast=Msg("activity.search_gone"))
+    listing = await svc.my_page(ctx.session, ctx.user_id, page, search.as_match(query))
     admin = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin) is not None
     # An admin also reaches the records of their org and those below it (to correct them).
-    switch = [Button(Msg("activity.button.org_logs"), f"{PREFIX}|org|0")] if admin else []
+    switch = [Button(Msg("activity.button.org_logs"), _page_data(f"{ORG}{search_id or ''}", 0))]
+    rows = [switch if admin else [], _all_button(search_id, MINE)]
     if not listing.total:
-        return Reply([Msg("activity.mylogs_empty")], [switch], edit=edit)
-    header = Msg("activity.mylogs_header", page=listing.page + 1, pages=listing.pages)
-    return Reply([header], [*_list_rows(listing, MINE), switch], edit=edit)
+        return Reply([_empty(query, "activity.mylogs_empty")], rows, edit=edit)
+    header = _header(query, "activity.mylogs_header", listing)
+    origin = f"{MINE}{search_id or ''}"
+    return Reply([header], [*_list_rows(listing, origin), *rows], edit=edit)
 
 
-async def org_logs(ctx: FlowContext, page: int = 0) -> Reply:
+async def org_logs(ctx: FlowContext, page: int = 0, search_id: int = 0) -> Reply:
     """An admin's view: one page of the activities of their subtree, whoever logged them."""
     scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
     if scope is None:
         return Reply([], toast=Msg("activity.admins_only"))
-    listing = await svc.org_page(ctx.session, scope, page)
-    mine = [Button(Msg("activity.button.my_logs_only"), f"{PREFIX}|page|0")]
+    query = await _kept_search(ctx, search_id)
+    if search_id and query is None:
+        return Reply([], toast=Msg("activity.search_gone"))
+    listing = await svc.org_page(ctx.session, scope, page, search.as_match(query))
+    mine = [Button(Msg("activity.button.my_logs_only"), _page_data(f"{MINE}{search_id or ''}", 0))]
+    rows = [mine, _all_button(search_id, ORG)]
     if not listing.total:
-        return Reply([Msg("activity.org_logs_empty")], [mine], edit=True)
-    header = Msg("activity.org_logs_header", page=listing.page + 1, pages=listing.pages)
-    return Reply([header], [*_list_rows(listing, ORG), mine], edit=True)
+        return Reply([_empty(query, "activity.org_logs_empty")], rows, edit=True)
+    header = _header(query, "activity.org_logs_header", listing)
+    origin = f"{ORG}{search_id or ''}"
+    return Reply([header], [*_list_rows(listing, origin), *rows], edit=True)
+
+
+async def _kept_search(ctx: FlowContext, search_id: int) -> search.Query | None:
+    if not search_id:
+        return None
+    return await search.kept(ctx.session, search_id, ctx.user_id)
+
+
+def _all_button(search_id: int, kind: str) -> list[Button]:
+    # From a search back to the whole list of the same kind.
+    return [Button(Msg("activity.button.all_logs"), _page_data(kind, 0))] if search_id else []
+
+
+def _searched(query: search.Query) -> Msg:
+    if query.keyword:
+        return Msg("activity.search_keyword", keyword=query.keyword)
+    if query.first_day == query.last_day:
+        return Msg("activity.search_day", day=str(query.first_day))
+    return Msg("activity.search_days", first=str(query.first_day), last=str(query.last_day))
+
+
+def _header(query: search.Query | None, key: str, listing: svc.Page) -> Msg:
+    pages = {"page": listing.page + 1, "pages": listing.pages}
+    if query is None:
+        return Msg(key, pages)
+    return Msg(f"{key}_search", pages, searched=_searched(query), total=listing.total)
+
+
+def _empty(query: search.Query | None, key: str) -> Msg:
+    return Msg(key) if query is None else Msg("activity.search_empty", searched=_searched(query))
 
 
 def _list_rows(listing: svc.Page, origin: str) -> list[list[Button]]:
@@ -181,7 +256,9 @@ def _list_rows(listing: svc.Page, origin: str) -> list[list[Button]]:
 
 
 def _page_data(origin: str, page: int) -> str:
-    return f"{PREFIX}|{'org' if origin == ORG else 'page'}|{page}"
+    kind, search_id = origin[:1], origin[1:]
+    data = f"{PREFIX}|{'org' if kind == ORG else 'page'}|{page}"
+    return f"{data}|{search_id}" if search_id else data
 
 
 def _list_label(activity: Activity) -> Msg:
@@ -201,6 +278,9 @@ async def open_log(ctx: FlowContext, activity_id: int, origin: str = MINE) -> Re
         return Reply([], toast=Msg(error.key, error.params))
     texts = await _detail(ctx, activity)
     rows: list[list[Button]] = []
+    if activity.photos:
+        label = Msg("activity.button.photos", count=len(activity.photos))
+        rows.append([Button(label, f"{PREFIX}|pics|{activity.id}")])
     if await svc.can_modify(ctx.session, activity, ctx.actor, ctx.now, ctx.superadmin):
         rows.append(_change_buttons(activity, origin))
     else:
@@ -222,11 +302,8 @@ def _change_buttons(activity: Activity, origin: str) -> list[Button]:
 
 async def _detail(ctx: FlowContext, activity: Activity) -> list[Msg]:
     org = await orgs_repo.get_org(session=ctx.session, org_id=activity.org_id)
-    what = type_label(activity.type)
-    if activity.type == svc.OTHER_TYPE and activity.type_other:
-        what = Msg("activity.other_named", name=activity.type_other)
     values: list[tuple[str, Any]] = [
-        ("type", what),
+        ("type", _type_name(activity)),
         ("day", activity.day.isoformat()),
         ("place", activity.place),
         ("org", org.name if org else ""),
@@ -256,6 +333,29 @@ async def _logged_by(ctx: FlowContext, activity: Activity) -> list[Msg]:
     user = await users_repo.get_user(session=ctx.session, telegram_id=activity.created_by)
     name = (user.real_name if user else None) or str(activity.created_by)
     return [Msg("form.summary_line", label=Msg("activity.label.logged_by"), value=name)]
+
+
+async def show_photos(ctx: FlowContext, activity_id: int) -> Reply:
+    """The record's evidence photos as albums, named after the activity."""
+    try:
+        activity = await svc.viewable(ctx.session, activity_id, ctx.actor, ctx.superadmin)
+    except ActivityError as error:
+        return Reply([], toast=Msg(error.key, error.params))
+    if not activity.photos:
+        return Reply([], toast=Msg("activity.no_photos"))
+    caption = Msg(
+        "activity.photos_caption",
+        title=activity.title,
+        day=activity.day.isoformat(),
+        type=_type_name(activity),
+    )
+    return Reply([], albums=albums([Media("photo", f) for f in activity.photos], caption))
+
+
+def _type_name(activity: Activity) -> Label:
+    if activity.type == svc.OTHER_TYPE and activity.type_other:
+        return Msg("activity.other_named", name=activity.type_other)
+    return type_label(activity.type)
 
 
 async def edit_log(ctx: FlowContext, activity_id: int) -> Reply:
@@ -335,21 +435,25 @@ async def pushed(ctx: FlowContext, text: str, *, edit: bool = False) -> Reply:
 
 
 async def on_button(ctx: FlowContext, data: str) -> Reply:
-    """``act|…`` buttons: same, page / org N, open / edit / del / delok ID [list], push N."""
+    """``act|…`` buttons: same, page / org N [search], open / edit / del / delok / pics ID
+    [list], push N."""
     _, action, *rest = data.split("|")
-    arg = int(rest[0]) if rest and rest[0].isdigit() else 0
-    origin = ORG if rest[1:] == [ORG] else MINE
+    arg = button_number(rest[0], 0) if rest else 0
+    extra = rest[1] if len(rest) > 1 else ""
     if action in ("same", "edit"):
         return await _new_form(ctx, action, arg)
-    if action == "page":
-        return await my_logs(ctx, arg, edit=True)
-    if action == "org":
-        return await org_logs(ctx, arg)
+    if action in ("page", "org"):
+        search_id = button_number(extra, 0)
+        if action == "org":
+            return await org_logs(ctx, arg, search_id)
+        return await my_logs(ctx, arg, edit=True, search_id=search_id)
     if action == "push":
         return await pushed(ctx, str(arg), edit=True)
+    if action == "pics" and arg:
+        return await show_photos(ctx, arg)
     records = {"open": open_log, "del": ask_delete, "delok": delete_log}
     if action in records and arg:
-        return await records[action](ctx, arg, origin)
+        return await records[action](ctx, arg, extra if _ORIGIN.fullmatch(extra) else MINE)
     return Reply([], toast=Msg("form.stale"))
 
 

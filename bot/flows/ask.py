@@ -6,6 +6,8 @@ import html
 import re
 
 from bot.flows.base import Button, FlowContext, Html, Input, InputKind, Msg, Reply
+from bot.flows.citation import citation
+from bot.flows.task_hint import task_hint
 from bot.services.knowledge import Hit
 from bot.services.knowledge.question import MAX_QUESTION_CHARS, asks_something
 from bot.services.policy import PolicyLibrary, log_question, logged_question
@@ -37,6 +39,12 @@ def reads_as_question(text: str) -> bool:
     return bool(_TOPIC.search(text)) and not _ACKNOWLEDGED.match(text)
 
 
+def acknowledges(text: str) -> bool:
+    """Whether a text only acknowledges (收到, 好的, 👍) and asks nothing."""
+    text = text.strip()
+    return bool(_ACKNOWLEDGED.match(text)) and not reads_as_question(text)
+
+
 def bold_terms(text: str, terms: list[str]) -> Html:
     """The passage as HTML, with the question's words in bold."""
     if not terms:
@@ -52,24 +60,31 @@ def bold_terms(text: str, terms: list[str]) -> Html:
 
 
 def source_line(hit: Hit) -> Msg:
-    """《title》 (issuer, date) › section."""
+    """《title》 (issuer, 文号, date) › section."""
     return Msg(
         "ask.source",
         title=hit.title,
-        issuer=hit.issuer or Msg("ask.unknown_issuer"),
-        date=hit.date or Msg("ask.undated"),
+        details=citation(hit.issuer, hit.doc_number, hit.date),
         section=hit.section or Msg("ask.no_section"),
     )
 
 
 async def answer(ctx: FlowContext, library: PolicyLibrary, question: str) -> Reply:
-    """The best passage for a question, or a plain "not in the documents"."""
+    """The best passage for a question (under a caution when it may not answer it), or a
+    plain "not in the documents" when nothing in them relates."""
     problem = await library.validate(question)
     if problem is not None:
         return Reply([Msg(f"ask.bad.{problem}", limit=QUESTION_MAX)])
-    hits = await library.search(question, TOP_K)
+    result = await library.answer(question, TOP_K)
+    hits = result.hits
     log = await log_question(
-        ctx.session, telegram_id=ctx.user_id, question=question.strip(), hits=hits, now=ctx.now
+        ctx.session,
+        telegram_id=ctx.user_id,
+        question=question.strip(),
+        hits=hits,
+        now=ctx.now,
+        chat_id=ctx.chat_id,
+        confident=result.confident,
     )
     if not hits:
         return Reply([Msg("ask.not_found"), Msg("ask.try_docs")])
@@ -79,12 +94,23 @@ async def answer(ctx: FlowContext, library: PolicyLibrary, question: str) -> Rep
     if len(hits) > 1:
         buttons.insert(0, Button(Msg("ask.button.more"), f"ask|m|{log.id}"))
     passage = bold_terms(best.text, terms)
-    return Reply([Msg("ask.answer", passage=passage, source=source_line(best))], [buttons])
+    # A low-confidence answer shows the closest passage all the same, saying what it is.
+    key = "ask.answer" if result.confident else "ask.answer_low"
+    hint, hint_buttons = await task_hint(ctx, question, best)
+    return Reply(
+        [Msg(key, passage=passage, source=source_line(best)), *hint],
+        [buttons, *hint_buttons],
+    )
 
 
 async def more_sources(ctx: FlowContext, library: PolicyLibrary, question_id: int) -> Reply:
-    """The next passages for an earlier question of the same user."""
-    log = await logged_question(ctx.session, question_id=question_id, telegram_id=ctx.user_id)
+    """The next passages for an earlier question of the same user (in a group: of the group)."""
+    log = await logged_question(
+        ctx.session,
+        question_id=question_id,
+        telegram_id=ctx.user_id,
+        group_id=ctx.chat_id if ctx.in_group else None,
+    )
     if log is None:
         return Reply([], toast=Msg("form.stale"))
     hits = (await library.search(log.question, TOP_K))[1:]

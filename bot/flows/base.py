@@ -10,13 +10,15 @@ Flows know nothing of Telegram: they take an `Input` and return a `Reply` of mes
 
 from __future__ import annotations
 
+import itertools
 import json
+import re
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, overload
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -28,6 +30,25 @@ SUMMARY = "summary"
 DONE = "done"
 CANCELLED = "cancelled"
 CALLBACK_PREFIX = "f"
+ALBUM_MAX = 10  # Telegram's media group holds at most ten items
+# A number in callback data (a database id, a page, an index): 1-9 ASCII digits, which int()
+# always reads and every integer column holds (PostgreSQL's int4 ends at 2,147,483,647).
+# Handlers match their families' data with it, so forged ids never reach a query.
+ID = "[0-9]{1,9}"
+_ID = re.compile(ID)
+
+
+@overload
+def button_number(text: str) -> int | None: ...
+
+
+@overload
+def button_number(text: str, default: int) -> int: ...
+
+
+def button_number(text: str, default: int | None = None) -> int | None:
+    """The number a part of callback data holds, or ``default`` when it holds none."""
+    return int(text) if _ID.fullmatch(text) else default
 
 
 class Msg:
@@ -64,10 +85,47 @@ Label = Msg | str  # a str label is shown as it is (an org's name, a user's own 
 
 @dataclass(frozen=True)
 class Button:
-    """An inline button: what it says and the callback data it sends."""
+    """An inline button: what it says and the callback data it sends (or the link it opens)."""
 
     label: Label
-    data: str
+    data: str = ""
+    url: str | None = None  # a link button (sharing an invite) sends no callback
+
+
+@dataclass(frozen=True)
+class Media:
+    """A file Telegram already holds, shown again by its file id: a photo or a document."""
+
+    kind: str  # "photo" or "document"
+    file_id: str
+
+
+@dataclass(frozen=True)
+class Album:
+    """Files shown together; the caption (on the first) says what they belong to."""
+
+    items: tuple[Media, ...]
+    caption: Label | None = None
+
+
+def albums(items: Sequence[Media], caption: Label | None = None) -> list[Album]:
+    """Photos and documents as albums of at most ten, sized evenly (11 → 6 + 5, never 10 + 1).
+
+    Telegram's media groups hold 2–10 items and do not mix photos with documents; a lone item
+    is sent on its own. With several albums each caption says which part it is.
+    """
+    groups: list[tuple[Media, ...]] = []
+    for kind in ("photo", "document"):
+        same = [item for item in items if item.kind == kind]
+        count = -(-len(same) // ALBUM_MAX)
+        cuts = [-(-index * len(same) // count) for index in range(count + 1)] if count else []
+        groups += [tuple(same[a:b]) for a, b in itertools.pairwise(cuts)]
+    if len(groups) <= 1 or caption is None:
+        return [Album(group, caption) for group in groups]
+    return [
+        Album(group, Msg("media.album_part", caption=caption, part=number, parts=len(groups)))
+        for number, group in enumerate(groups, 1)
+    ]
 
 
 @dataclass(frozen=True)
@@ -90,6 +148,7 @@ class Reply:
     finished: bool = False  # the form ended: its message keeps no keyboard
     notices: list[Notice] = field(default_factory=list)
     form_view: bool = False  # shows a form step: its message id is remembered for edits
+    albums: list[Album] = field(default_factory=list)  # sent after the text, as albums
 
 
 class InputKind(StrEnum):
@@ -146,6 +205,7 @@ class FlowContext:
     superadmin: bool = False
     superadmin_ids: tuple[int, ...] = ()
     services: dict[str, Any] = field(default_factory=dict)  # the runtime's long-lived services
+    in_group: bool = False  # the update came from a group chat: nothing personal is shown
     # The form message id as this update saved it ([id] once saved), so the handler need not
     # read the state back to know which message to edit.
     saved_form_message: list[int | None] | None = None
@@ -267,6 +327,8 @@ class FormSpec:
     name: ClassVar[str]
     fields: ClassVar[Sequence[FieldSpec]]
     summary_key: ClassVar[str] = "form.summary"
+    # A one-step picker: its answer is the whole form, so it confirms without a summary.
+    confirm_without_summary: ClassVar[bool] = False
     _machine: AsyncMachine | None = None
 
     @classmethod

@@ -1,12 +1,14 @@
 """/broadcast: the form that builds a notice, and the views of its preview, progress and report.
 
-Form: audience (with counts) → level | orgs | role → text → attachment → receipt → when →
-summary. Confirming saves a draft; the admin then sees the preview exactly as recipients will,
-and launches it (buttons ``bc|<id>|<action>``). Recipients acknowledge with ``bca|<id>``.
+Form: audience (with counts) → level | orgs | role | work groups → text → attachment →
+receipt → when → summary. Confirming saves a draft; the admin then sees the preview exactly as
+recipients will, and launches it (buttons ``bc|<id>|<action>``). Recipients acknowledge with
+``bca|<id>``; members of a work group under the group's copy with ``bcg|<id>``.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,12 +25,13 @@ from bot.flows.base import (
     Invalid,
     Label,
     Msg,
-    Options,
     Reply,
 )
-from bot.services import broadcasts, people
+from bot.flows.org_picker import OrgPicker, org_names
+from bot.services import broadcasts, groups, people
 from bot.services.broadcasts import (
     CAPTION_LIMIT,
+    GROUPS,
     TEXT_LIMIT,
     Audience,
     BroadcastError,
@@ -36,12 +39,12 @@ from bot.services.broadcasts import (
     clean_html,
     count_audience,
 )
-from storage import orgs_repo
+from bot.services.dates import NoSuchDate, make_date, make_time
 from storage.broadcast_models import Broadcast, BroadcastStatus
 from storage.models import OrgLevel, Role
 
 PREFIX_ROOM = 100  # room for the reminder's first line
-ORG_CHOICES = 30
+GROUP_CHOICES = 30  # work groups offered as an audience
 EXCERPT = 60
 BAR_WIDTH = 20
 MAX_SCHEDULE = timedelta(days=60)
@@ -62,7 +65,8 @@ STATUS_KEYS = {
     BroadcastStatus.DONE: "broadcast.status.done",
     BroadcastStatus.CANCELLED: "broadcast.status.cancelled",
 }
-TIME_FORMATS = ("%Y-%m-%d %H:%M", "%m-%d %H:%M", "%H:%M")
+# 2026-03-20 09:00, 03-20 09:00 or 09:00; the calendar check says what does not exist.
+START_TIME = re.compile(r"^(?:(?:(\d{4})-)?(\d{1,2})-(\d{1,2})\s+)?(\d{1,2}):(\d{1,2})$")
 
 
 async def _scope(ctx: FlowContext) -> people.Scope:
@@ -92,12 +96,29 @@ async def audience_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
         if scope.org is None
         else Msg("broadcast.aud.subtree", org=scope.org.name, count=count)
     )
-    return [
+    choices = [
         Choice(whole.kind, first),
         Choice("level", Msg("broadcast.aud.level")),
         Choice("orgs", Msg("broadcast.aud.orgs")),
         Choice("role", Msg("broadcast.aud.role")),
     ]
+    bound = await groups.groups_in_scope(ctx.session, scope)
+    if bound:  # work groups bound to orgs of the subtree: the notice is posted in each
+        choices.append(Choice(GROUPS, Msg("broadcast.aud.groups", count=len(bound))))
+    return choices
+
+
+async def group_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
+    """The work groups bound within the scope, by title and org."""
+    scope = await _scope(ctx)
+    bound = await groups.groups_in_scope(ctx.session, scope)
+    names = model.ctx.setdefault("group_names", {})
+    choices = []
+    for group, org in bound[:GROUP_CHOICES]:
+        label = Msg("broadcast.group_choice", title=group.title, org=org.name)
+        names[str(group.id)] = label.to_json()
+        choices.append(Choice(group.id, label))
+    return choices
 
 
 async def level_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
@@ -123,32 +144,7 @@ async def role_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     return choices
 
 
-async def org_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
-    """The first orgs of the scope in tree order; typing part of a name finds others."""
-    scope = await _scope(ctx)
-    orgs = await orgs_repo.list_orgs(session=ctx.session, within=scope.org)
-    return _org_options(model, orgs[:ORG_CHOICES])
-
-
-def _org_options(model: FormModel, orgs: Any) -> list[Choice]:
-    # Ticked orgs are shown by name in the summary, so remember every name offered.
-    names = model.ctx.setdefault("org_names", {})
-    for org in orgs:
-        names[str(org.id)] = org.name
-    return [Choice(org.id, org.name) for org in orgs]
-
-
-async def search_orgs(inp: Input, ctx: FlowContext, model: FormModel) -> Options:
-    """Typed part of a name → matching orgs of the scope, to tick."""
-    if inp.kind is not InputKind.TEXT or not inp.text.strip():
-        raise Invalid("form.expect_text")
-    scope = await _scope(ctx)
-    matches = await orgs_repo.search_orgs(
-        session=ctx.session, text=inp.text.strip()[:50], within=scope.org, limit=ORG_CHOICES
-    )
-    if not matches:
-        raise Invalid("broadcast.no_org_match", text=inp.text.strip()[:50])
-    return Options(_org_options(model, matches))
+ORGS = OrgPicker(_scope, "broadcast.no_org_match")
 
 
 async def parse_text(inp: Input, ctx: FlowContext, model: FormModel) -> str:
@@ -175,7 +171,10 @@ async def parse_when(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     if inp.kind is not InputKind.TEXT:
         raise Invalid("broadcast.bad_time")
     local_now = ctx.now.astimezone(ctx.tz)
-    moment = _parse_local(inp.text.strip(), local_now)
+    try:
+        moment = _parse_local(inp.text.strip(), local_now)
+    except NoSuchDate as error:  # 02-30, 25:00: say which part does not exist
+        raise Invalid(error.key, **error.params) from None
     if moment is None:
         raise Invalid("broadcast.bad_time")
     if moment <= local_now or moment - local_now > MAX_SCHEDULE:
@@ -184,20 +183,16 @@ async def parse_when(inp: Input, ctx: FlowContext, model: FormModel) -> str:
 
 
 def _parse_local(text: str, now: datetime) -> datetime | None:
-    for fmt in TIME_FORMATS:
-        try:
-            parsed = datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        year = parsed.year if "%Y" in fmt else now.year
-        day = (parsed.month, parsed.day) if "%m" in fmt else (now.month, now.day)
-        moment = now.replace(
-            year=year, month=day[0], day=day[1], hour=parsed.hour, minute=parsed.minute, second=0
-        )
-        if fmt == "%H:%M" and moment <= now:
-            moment += timedelta(days=1)  # "09:00" typed in the afternoon means tomorrow
-        return moment.replace(microsecond=0)
-    return None
+    match = START_TIME.match(text)
+    if not match:
+        return None
+    year, month, day, hour, minute = (int(g) if g else None for g in match.groups())
+    at = make_time(hour, minute)  # type: ignore[arg-type]
+    if month is None:  # "09:00" typed in the afternoon means tomorrow
+        moment = datetime.combine(now.date(), at, now.tzinfo)
+        return moment if moment > now else moment + timedelta(days=1)
+    on = make_date(year or now.year, month, day)  # type: ignore[arg-type]
+    return datetime.combine(on, at, now.tzinfo)
 
 
 def _excerpt(value: Any, model: FormModel) -> Label:
@@ -247,13 +242,11 @@ class BroadcastForm(FormSpec):
             "orgs",
             prompt="broadcast.ask_orgs",
             label="broadcast.label.orgs",
-            choices=org_choices,
-            parse=search_orgs,
+            choices=ORGS.choices,
+            parse=ORGS.search,
             multi=True,
             when=lambda data: data.get("audience") == "orgs",
-            display=lambda value, model: Msg(
-                "form.list", items=[_org_name(model, v) for v in value or []]
-            ),
+            display=org_names,
         ),
         FieldSpec(
             "role",
@@ -261,6 +254,18 @@ class BroadcastForm(FormSpec):
             label="broadcast.label.role",
             choices=role_choices,
             when=lambda data: data.get("audience") == "role",
+            columns=1,
+        ),
+        FieldSpec(
+            "groups",
+            prompt="broadcast.ask_groups",
+            label="broadcast.label.groups",
+            choices=group_choices,
+            multi=True,
+            when=lambda data: data.get("audience") == GROUPS,
+            display=lambda value, model: Msg(
+                "form.list", items=[_group_name(model, v) for v in value or []]
+            ),
             columns=1,
         ),
         FieldSpec(
@@ -321,11 +326,18 @@ class BroadcastForm(FormSpec):
         except BroadcastError as refusal:
             return Reply([Msg(refusal.key, refusal.params)])
         button = Button(Msg("broadcast.button.preview"), f"bc|{draft.id}|v")
-        return Reply([Msg("broadcast.draft_saved", count=count)], [[button]])
+        saved = Msg(counted("broadcast.draft_saved", data["audience"] == GROUPS), count=count)
+        return Reply([saved], [[button]])
 
 
-def _org_name(model: FormModel, org_id: Any) -> Label:
-    return str(model.ctx.get("org_names", {}).get(str(org_id), org_id))
+def counted(key: str, to_groups: bool) -> str:
+    """The key of a message that counts recipients: people, or work groups."""
+    return f"{key}_groups" if to_groups else key
+
+
+def _group_name(model: FormModel, group_id: Any) -> Label:
+    label = model.ctx.get("group_names", {}).get(str(group_id))
+    return Msg(label["key"], label["params"]) if label else str(group_id)
 
 
 def _audience(data: dict[str, Any]) -> Audience:
@@ -335,6 +347,7 @@ def _audience(data: dict[str, Any]) -> Audience:
         level=data.get("level") if kind == "level" else None,
         org_ids=[int(v) for v in data.get("orgs") or []] if kind == "orgs" else [],
         role=data.get("role") if kind == "role" else None,
+        group_ids=[int(v) for v in data.get("groups") or []] if kind == GROUPS else [],
     )
 
 
@@ -344,11 +357,17 @@ engine.register(BroadcastForm())
 # --- views shared with the sender ------------------------------------------------------------
 
 
-def notice_buttons(broadcast: Broadcast) -> list[list[Button]]:
-    """The 已阅 button under a notice that asks for a receipt."""
+def notice_buttons(
+    broadcast: Broadcast, *, group: bool = False, acked: int = 0
+) -> list[list[Button]]:
+    """The 已阅 button under a notice that asks for a receipt; under a group's copy it counts
+    the members who pressed it (``acked``), without names."""
     if not broadcast.receipt:
         return []
     root = broadcast.parent_id or broadcast.id
+    if group:
+        label = Msg("group.button.ack_count", count=acked) if acked else Msg("group.button.ack")
+        return [[Button(label, f"bcg|{root}")]]
     return [[Button(Msg("broadcast.button.ack"), f"bca|{root}")]]
 
 
@@ -419,7 +438,11 @@ def report_reply(broadcast: Broadcast, figures: Progress) -> Reply:
         texts.append(unknown)
         resend = Msg("broadcast.button.resend", count=figures.unknown)
         buttons.append([Button(resend, f"bc|{broadcast.id}|u")])
-    if broadcast.receipt:
+    if broadcast.receipt and broadcasts.to_groups(broadcast):
+        # Members read a group's copy where it was posted: no reminder, counts of people.
+        texts.append(Msg("broadcast.report_group_receipts", acked=figures.acked))
+        buttons += [[Button(Msg("broadcast.button.who"), f"bc|{broadcast.id}|w")]]
+    elif broadcast.receipt:
         root = broadcast.parent_id or broadcast.id
         texts.append(Msg("broadcast.report_receipts", acked=figures.acked, sent=figures.sent))
         buttons += [

@@ -6,8 +6,8 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.flows.base import Button, FlowContext, Label, Msg, Reply
-from bot.flows.broadcast import _duration, _scope, progress_reply, report_reply
-from bot.services import broadcasts
+from bot.flows.broadcast import _duration, _scope, counted, progress_reply, report_reply
+from bot.services import broadcasts, groups
 from bot.services.broadcasts import BroadcastError
 from storage import broadcasts_repo
 from storage.broadcast_models import Broadcast, BroadcastStatus
@@ -54,7 +54,8 @@ async def preview_reply(ctx: FlowContext, broadcast_id: int) -> Reply:
         when: Label = (
             _local(ctx, draft.scheduled_at) if draft.scheduled_at else Msg("broadcast.when_now")
         )
-        text = Msg("broadcast.confirm", count=draft.total, when=when)
+        key = counted("broadcast.confirm", broadcasts.to_groups(draft))
+        text = Msg(key, count=draft.total, when=when)
         prefix = f"bc|{draft.id}|"
         buttons = [
             [
@@ -100,11 +101,13 @@ async def launch(ctx: FlowContext, broadcast_id: int, *, paid: bool = False) -> 
         total = await broadcasts.launch(
             ctx.session, draft, scope=scope, default_locale=ctx.locale, now=ctx.now
         )
+        to_groups = broadcasts.to_groups(draft)
         if draft.scheduled_at and draft.scheduled_at > ctx.now:
-            msg = Msg("broadcast.scheduled", count=total, when=_local(ctx, draft.scheduled_at))
+            when = _local(ctx, draft.scheduled_at)
+            msg = Msg(counted("broadcast.scheduled", to_groups), count=total, when=when)
             cancel = Button(Msg("broadcast.button.cancel"), f"bc|{draft.id}|x")
             return Reply([msg], [[cancel]], edit=True)
-        return Reply([Msg("broadcast.launched", count=total)], edit=True)
+        return Reply([Msg(counted("broadcast.launched", to_groups), count=total)], edit=True)
 
     return await _guarded(work)
 
@@ -144,6 +147,8 @@ async def receipts(ctx: FlowContext, broadcast_id: int) -> Reply:
 
     async def work() -> Reply:
         broadcast = await _owned(ctx, broadcast_id)
+        if broadcasts.to_groups(broadcast):
+            return await _group_receipts(ctx, broadcast)
         figures = await broadcasts.progress(ctx.session, broadcast_id)
         acked, waiting = await broadcasts_repo.receipt_lists(
             session=ctx.session, broadcast_id=broadcast_id, limit=WHO_LIMIT
@@ -161,6 +166,21 @@ async def receipts(ctx: FlowContext, broadcast_id: int) -> Reply:
         return Reply(texts)
 
     return await _guarded(work)
+
+
+async def _group_receipts(ctx: FlowContext, broadcast: Broadcast) -> Reply:
+    """Per work group: how many members acknowledged, and who (for the admin's eyes only)."""
+    found = await groups.receipts(ctx.session, broadcast.id, WHO_LIMIT)  # type: ignore[arg-type]
+    total = sum(group.count for group in found)
+    texts = [Msg("broadcast.group_receipts_head", id=broadcast.id, acked=total)]
+    for group in found:
+        names = _names(group.readers) or Msg("broadcast.nobody")
+        texts.append(
+            Msg("broadcast.group_receipts_line", group=group.title, count=group.count, names=names)
+        )
+    if any(group.count > WHO_LIMIT for group in found):
+        texts.append(Msg("broadcast.receipts_truncated", limit=WHO_LIMIT))
+    return Reply(texts)
 
 
 async def remind(ctx: FlowContext, broadcast_id: int) -> Reply:

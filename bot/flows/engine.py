@@ -27,6 +27,7 @@ from bot.flows.base import (
     Msg,
     Options,
     Reply,
+    button_number,
 )
 from storage import conversations_repo as repo
 from storage.models import ConversationState
@@ -309,7 +310,7 @@ async def _on_skip(form: FormSpec, ctx: FlowContext, model: FormModel, spec: Fie
 async def _on_choice(
     form: FormSpec, ctx: FlowContext, model: FormModel, spec: FieldSpec, arg: str
 ) -> Reply:
-    index = int(arg) if arg.isdigit() else -1
+    index = button_number(arg, -1)
     if not 0 <= index < len(model.options):
         return await render(form, ctx, model, [])
     value = model.options[index]["v"]
@@ -374,6 +375,8 @@ async def _advance(form: FormSpec, ctx: FlowContext, model: FormModel) -> Reply:
     if model.target == SUMMARY:
         model.editing = model.fill_missing = False
     await model.trigger("advance")
+    if model.state == SUMMARY and form.confirm_without_summary:
+        return await _on_summary(form, ctx, model, Input(InputKind.ACTION, action=Action.CONFIRM))
     return await render(form, ctx, model, [])
 
 

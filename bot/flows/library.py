@@ -1,4 +1,4 @@
-"""/docs and the document upload form: list, add (confirming title and date), remove."""
+"""/docs and the document upload form: list, add (confirming title, date, 文号), remove."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.flows.base import (
     Msg,
     Reply,
 )
+from bot.flows.citation import citation
 from bot.flows.engine import register, start
 from bot.services.knowledge import IngestError
 from bot.services.knowledge.errors import UnknownDocumentError
@@ -25,6 +26,7 @@ from bot.services.policy import PolicyLibrary, manages_library
 from storage import orgs_repo
 
 TITLE_MIN, TITLE_MAX = 2, 120
+DOC_NUMBER_MAX = 40
 MAX_UPLOAD_MB = 20  # the Bot API lets bots download files up to 20 MB
 
 
@@ -43,15 +45,17 @@ async def list_documents(ctx: FlowContext, library: PolicyLibrary) -> Reply:
         return Reply([Msg("docs.empty")])
     texts = [Msg("docs.header", count=len(docs))]
     texts += [
-        Msg("docs.line", number=n, title=d.title, issuer=d.issuer or Msg("ask.unknown_issuer"),
-            date=d.date or Msg("ask.undated"), passages=d.passages)
+        Msg("docs.line", number=n, title=d.title, details=citation(d.issuer, d.doc_number, d.date),
+            passages=d.passages)
         for n, d in enumerate(docs, start=1)
     ]
-    if not await may_manage(ctx):
+    if ctx.in_group or not await may_manage(ctx):  # managing documents is done in private
         return Reply(texts)
     texts.append(Msg("docs.how_to_add", limit=MAX_UPLOAD_MB))
-    buttons = [Button(Msg("docs.button.remove", number=n), f"doc|rm|{d.doc_id}")
-               for n, d in enumerate(docs, start=1)]
+    buttons = [
+        Button(Msg("docs.button.remove", number=n), f"doc|rm|{d.doc_id}")
+        for n, d in enumerate(docs, start=1)
+    ]
     return Reply(texts, [buttons[i : i + 4] for i in range(0, len(buttons), 4)])
 
 
@@ -62,9 +66,16 @@ async def ask_removal(ctx: FlowContext, library: PolicyLibrary, doc_id: str) -> 
     doc = next((d for d in await library.documents() if d.doc_id == doc_id), None)
     if doc is None:
         return Reply([], toast=Msg("ask.gone"))
-    return Reply([Msg("docs.remove_confirm", title=doc.title)],
-                 [[Button(Msg("docs.button.remove_yes"), f"doc|rmy|{doc_id}"),
-                   Button(Msg("form.button.cancel_no"), "doc|rmn")]], edit=True)
+    return Reply(
+        [Msg("docs.remove_confirm", title=doc.title)],
+        [
+            [
+                Button(Msg("docs.button.remove_yes"), f"doc|rmy|{doc_id}"),
+                Button(Msg("form.button.cancel_no"), "doc|rmn"),
+            ]
+        ],
+        edit=True,
+    )
 
 
 async def remove(ctx: FlowContext, library: PolicyLibrary, doc_id: str) -> Reply:
@@ -87,7 +98,7 @@ async def receive_upload(
     except IngestError as error:
         library.discard_upload(path)
         return Reply([Msg(f"docs.refused.{error.code}", name=file_name, limit=MAX_UPLOAD_MB)])
-    data = {"title": info.title, "date": info.date}
+    data = {"title": info.title, "date": info.date, "doc_number": info.doc_number}
     extra = {"path": str(path), "file_name": file_name, "issuer": info.issuer or "",
              "passages": info.passages}
     notices = [Msg("docs.read_ok", name=file_name, passages=info.passages)]
@@ -96,8 +107,9 @@ async def receive_upload(
         # The same file name is a new version: say so before the admin confirms.
         extra["replaces"] = old.title
         notices.append(Msg("docs.will_replace", name=file_name, title=old.title))
-    return await start(ctx, DocumentUploadForm.name, data=data, extra=extra, fill_missing=True,
-                       notices=notices)
+    return await start(
+        ctx, DocumentUploadForm.name, data=data, extra=extra, fill_missing=True, notices=notices
+    )
 
 
 def refuse_upload(code: str, file_name: str) -> Reply:
@@ -125,6 +137,19 @@ async def parse_doc_date(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     return parsed
 
 
+async def parse_doc_number(inp: Input, ctx: FlowContext, model: FormModel) -> str:
+    """A document number such as 内科协发〔2026〕58号, spaces removed (its brackets kept)."""
+    if inp.kind is not InputKind.TEXT:
+        raise Invalid("form.expect_text")
+    number = "".join(inp.text.split())
+    # Loose on purpose: numbers such as 国务院令第708号 follow no bracket pattern.
+    if not 2 < len(number) <= DOC_NUMBER_MAX or not number.endswith("号") or not any(
+        ch.isdigit() for ch in number
+    ):
+        raise Invalid("docs.bad_doc_number", max=DOC_NUMBER_MAX)
+    return number
+
+
 class DocumentUploadForm(FormSpec):
     """Confirm (or correct) what was read from an uploaded document, then index it."""
 
@@ -135,12 +160,19 @@ class DocumentUploadForm(FormSpec):
                   params={"min": TITLE_MIN, "max": TITLE_MAX}),
         FieldSpec("date", prompt="docs.ask_date", label="docs.label.date", parse=parse_doc_date,
                   optional=True),
+        FieldSpec("doc_number", prompt="docs.ask_doc_number", label="docs.label.doc_number",
+                  parse=parse_doc_number, optional=True, params={"max": DOC_NUMBER_MAX}),
     )
 
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """The file and what the reader found in it."""
-        lines = [Msg("docs.summary_file", name=model.ctx.get("file_name", ""),
-                     passages=model.ctx.get("passages", 0))]
+        lines = [
+            Msg(
+                "docs.summary_file",
+                name=model.ctx.get("file_name", ""),
+                passages=model.ctx.get("passages", 0),
+            )
+        ]
         if model.ctx.get("replaces"):
             lines.append(Msg("docs.summary_replaces", title=model.ctx["replaces"]))
         return lines
@@ -151,15 +183,24 @@ class DocumentUploadForm(FormSpec):
         path = Path(model.ctx["path"])
         try:
             info, old = await library.add(path, title=model.data["title"],
-                                          date=model.data.get("date"))
+                                          date=model.data.get("date"),
+                                          doc_number=model.data.get("doc_number"))
         except IngestError as error:
-            return Reply([Msg(f"docs.refused.{error.code}", name=model.ctx.get("file_name", ""),
-                              limit=MAX_UPLOAD_MB)])
+            return Reply(
+                [
+                    Msg(
+                        f"docs.refused.{error.code}",
+                        name=model.ctx.get("file_name", ""),
+                        limit=MAX_UPLOAD_MB,
+                    )
+                ]
+            )
         finally:
             library.discard_upload(path)
         if old is not None:
-            return Reply([Msg("docs.replaced", old=old.title, title=info.title,
-                              passages=info.passages)])
+            return Reply(
+                [Msg("docs.replaced", old=old.title, title=info.title, passages=info.passages)]
+            )
         return Reply([Msg("docs.added", title=info.title, passages=info.passages)])
 
     async def on_cancel(self, ctx: FlowContext, model: FormModel) -> Reply:

@@ -17,6 +17,8 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
     """``/start`` with or without an invite code."""
     if not private:
         return Reply([Msg("start.private_only")])
+    if people.is_deactivated(ctx.actor):  # an invite or a request would undo an admin's decision
+        return Reply([Msg("members.you_are_deactivated")])
     if people.is_registered(ctx.actor):
         return Reply(
             [
@@ -54,6 +56,8 @@ async def begin_access_request(ctx: FlowContext) -> Reply:
     """The "request access" button."""
     if people.is_registered(ctx.actor):
         return Reply([Msg("start.already_registered")], toast=Msg("start.already_registered"))
+    if people.is_deactivated(ctx.actor):
+        return Reply([Msg("members.you_are_deactivated")])
     if await users_repo.pending_request(session=ctx.session, telegram_id=ctx.user_id):
         return Reply([Msg("access.already_pending")])
     return await engine.start(
@@ -83,6 +87,8 @@ async def help_reply(ctx: FlowContext) -> Reply:
 async def me(ctx: FlowContext) -> Reply:
     """``/me``: who the bot thinks you are."""
     language = LANGUAGE_NAMES.get(ctx.locale, ctx.locale)
+    if people.is_deactivated(ctx.actor):
+        return Reply([Msg("members.you_are_deactivated")])
     if not people.is_registered(ctx.actor):
         return Reply([Msg("me.guest", user_id=ctx.user_id, language=language)])
     user = ctx.actor

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot.flows.base import Button, FlowContext, Msg, Reply
 from bot.flows.remind_time import BadTime, parse_when
 from bot.services import reminders
+from bot.services.dates import NoSuchDate
 from bot.services.reminders import ReminderError
 from storage import reminders_repo as repo
 
@@ -28,6 +29,8 @@ async def remind(ctx: FlowContext, args: str) -> Reply:
         )
     except BadTime:
         return Reply(texts=[Msg("remind.bad_time")])
+    except NoSuchDate as error:
+        return Reply(texts=[Msg(error.key, error.params)])
     except ReminderError as error:
         return Reply(texts=[Msg(error.key, error.params)])
     at = reminders.local_text(reminder.remind_at, ctx.tz)

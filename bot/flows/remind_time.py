@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 import cn2an
 import dateparser
 
+from bot.services.dates import NoSuchDate, make_date, make_time
+
 DEFAULT_AT = time(9, 0)  # a day without a time: 09:00
 _N = r"(?:\d+|[零〇一二两三四五六七八九十百]+)"
 _ISO = re.compile(r"^(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?:[ T]+(\d{1,2})[:：](\d{2}))?")
@@ -40,7 +42,11 @@ _HALF_DEFAULT = {"早上": 8, "早晨": 8, "上午": 9, "中午": 12, "下午": 
 
 
 class BadTime(ValueError):
-    """The text does not start with a time we can read."""
+    """The text does not start with a time we can read.
+
+    One that reads as a date or time that does not exist (2026-02-30, 25点) raises
+    `bot.services.dates.NoSuchDate` instead, which says what is wrong with it.
+    """
 
 
 def parse_when(text: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, str]:
@@ -64,8 +70,8 @@ def _iso(words: str, now: datetime) -> tuple[datetime, str] | None:
     if not match:
         return None
     year, month, day, hour, minute = (int(g) if g else None for g in match.groups())
-    at = time(hour, minute) if hour is not None else DEFAULT_AT  # type: ignore[arg-type]
-    return _combine(date(year, month, day), at, now), words[match.end() :]  # type: ignore[arg-type]
+    at = make_time(hour, minute or 0) if hour is not None else DEFAULT_AT
+    return _combine(make_date(year, month, day), at, now), words[match.end() :]  # type: ignore[arg-type]
 
 
 def _offset(words: str, now: datetime) -> tuple[datetime, str] | None:
@@ -75,7 +81,10 @@ def _offset(words: str, now: datetime) -> tuple[datetime, str] | None:
     only_half, amount, plus_half, unit = match.groups()
     count = 0.5 if only_half else _number(amount) + (0.5 if plus_half else 0)
     minutes = count * _UNITS.get(unit, 10080)
-    return now + timedelta(minutes=minutes), words[match.end() :]
+    try:
+        return now + timedelta(minutes=minutes), words[match.end() :]
+    except OverflowError:  # 2912369天后 lies past the year 9999
+        raise NoSuchDate("when.too_far") from None
 
 
 def _day_time(words: str, now: datetime) -> tuple[datetime, str] | None:
@@ -118,17 +127,15 @@ def _weekday(today: date, prefix: str | None, target: int) -> date:
 
 
 def _month_day(today: date, month: str | None, day: int) -> date:
-    try:
-        if month is None:
-            found = date(today.year, today.month, day)
-            if found < today:
-                next_month = today.replace(day=1) + timedelta(32)
-                found = date(next_month.year, next_month.month, day)
-            return found
-        found = date(today.year, _number(month), day)
-        return found if found >= today else found.replace(year=today.year + 1)
-    except ValueError as error:
-        raise BadTime(str(error)) from error
+    # A day that does not exist in the month meant (4月31日, 31号 in April) is NoSuchDate.
+    if month is None:
+        if day >= today.day:
+            return make_date(today.year, today.month, day)
+        next_month = today.replace(day=1) + timedelta(32)
+        return make_date(next_month.year, next_month.month, day)
+    number = _number(month)
+    found = make_date(today.year, number, day)
+    return found if found >= today else make_date(today.year + 1, number, day)
 
 
 def _time(
@@ -150,9 +157,7 @@ def _time(
     period = half or (day_word if day_word in _EVENING else None)
     if (period in _EVENING and value < 12) or (period == "中午" and value < 6):
         value += 12
-    if value > 23 or minutes > 59:
-        raise BadTime(f"{value}:{minutes}")
-    return time(value, minutes)
+    return make_time(value, minutes)
 
 
 def _combine(day: date, at: time, now: datetime) -> datetime:
@@ -169,9 +174,12 @@ def _dateparser(words: str, now: datetime) -> tuple[datetime, str]:
     }
     # The longest leading run of words that reads as a time (at most four words).
     for size in range(min(4, len(tokens) - 1), 0, -1):
-        moment = dateparser.parse(
-            " ".join(tokens[:size]), languages=["zh", "en"], settings=settings
-        )
+        try:
+            moment = dateparser.parse(
+                " ".join(tokens[:size]), languages=["zh", "en"], settings=settings
+            )
+        except OverflowError:  # 0001;1;1: a moment of year 1 has none in UTC
+            continue
         if moment is not None:
             return moment.astimezone(UTC), " ".join(tokens[size:])
     raise BadTime(words)

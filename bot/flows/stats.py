@@ -1,8 +1,9 @@
 """/stats and /export: the period and org picker, the summary, the charts and the export job.
 
 Admins pick a period (本月, 本季度, 本年, 自定义) and an org of their subtree with stateless
-buttons ``st|<mode>|<action>|<org>|<arg>`` (mode ``s`` stats, ``e`` export; org 0 is
-"everything" for a superadmin); every press checks the scope again. 自定义 opens a one-step
+buttons ``st|<mode>|<action>|<org>|<arg>`` (mode ``s`` stats, ``e`` export, ``z`` the export's
+photos as zip files; org 0 is "everything" for a superadmin); every press checks the scope
+again. 自定义 opens a one-step
 form for the typed range. A liaison's /stats compares their org's month with the month before.
 
 /export also offers a report task's submissions (``st|e|t|<org>|<offset>``): the tasks the
@@ -33,6 +34,7 @@ from bot.flows.base import (
     Label,
     Msg,
     Reply,
+    button_number,
 )
 from bot.services import people
 from bot.services import stats as svc
@@ -43,7 +45,12 @@ from storage import conversations_repo, orgs_repo, tasks_repo
 from storage.models import Org
 
 PREFIX = "st"
-STATS, EXPORT = "s", "e"
+STATS, EXPORT, PHOTOS = "s", "e", "z"  # the photos' zip goes through the export's picker
+MODES = (STATS, EXPORT, PHOTOS)
+PICK_KEYS = {STATS: "stats.pick", EXPORT: "stats.pick_export", PHOTOS: "stats.pick_photos"}
+WAIT_KEYS = {EXPORT: "stats.export_wait", PHOTOS: "stats.photos_wait"}
+PHOTO_WORDS = ("照片", "photos", "photo")  # /export 照片 2026-01-01 至 2026-03-31
+WORKBOOK, ZIP = "xlsx", "zip"
 PERIOD_ACTIONS = {"m": "month", "q": "quarter", "y": "year"}
 CHILDREN_PAGE = 8
 TASKS_PAGE = 8
@@ -52,10 +59,12 @@ RANGE_FORM = "stats_range"
 
 @dataclass(frozen=True)
 class ExportJob:
-    """An export the handler writes after the transaction: whose activities, which days."""
+    """An export the handler writes after the transaction: whose activities, which days, and
+    whether the .xlsx of the activities or a zip of their photos."""
 
     org_id: int | None  # None: everything (a superadmin)
     period: Period
+    kind: str = WORKBOOK
 
 
 @dataclass
@@ -85,6 +94,7 @@ async def begin(ctx: FlowContext, mode: str, text: str = "") -> Outcome:
     scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
     if scope is None:
         return _say("stats.admins_only") if mode == EXPORT else await liaison_month(ctx)
+    mode, text = _photos_asked(mode, text)
     org_id = _org_key(scope.org)
     if not text.strip():
         return Outcome(await picker(ctx, mode, org_id))
@@ -95,6 +105,14 @@ async def begin(ctx: FlowContext, mode: str, text: str = "") -> Outcome:
     return await result(ctx, mode, org_id, period)
 
 
+def _photos_asked(mode: str, text: str) -> tuple[str, str]:
+    """/export 照片 [range]: the photos' zip instead of the workbook."""
+    head, _, rest = text.strip().partition(" ")
+    if mode == EXPORT and head.lower() in PHOTO_WORDS:
+        return PHOTOS, rest
+    return mode, text
+
+
 async def private_only(ctx: FlowContext) -> Outcome:
     """/stats or /export in a group: figures are for the admin's eyes, in the private chat."""
     return _say("stats.private_only")
@@ -103,19 +121,20 @@ async def private_only(ctx: FlowContext) -> Outcome:
 async def on_button(ctx: FlowContext, data: str) -> Outcome:
     """``st|…`` buttons: a period, the custom range, the children of an org, an org's picker."""
     parts = data.split("|")
-    if len(parts) != 5 or parts[1] not in (STATS, EXPORT) or not parts[3].isdigit():
+    org_id = button_number(parts[3]) if len(parts) == 5 else None
+    if org_id is None or parts[1] not in MODES:
         return Outcome(Reply([], toast=Msg("stats.stale")))
-    _, mode, action, raw_org, arg = parts
-    org_id = int(raw_org)
+    _, mode, action, _, arg = parts
+    page = button_number(arg, 0)
     if action in PERIOD_ACTIONS:
         period = svc.period_of(PERIOD_ACTIONS[action], _today(ctx))
         return await result(ctx, mode, org_id, period)
     if action == "c":
         return await ask_range(ctx, mode, org_id)
     if action == "k":
-        return Outcome(await children(ctx, mode, org_id, int(arg) if arg.isdigit() else 0))
+        return Outcome(await children(ctx, mode, org_id, page))
     if action == "t" and mode == EXPORT:
-        return Outcome(await task_choices(ctx, org_id, int(arg) if arg.isdigit() else 0))
+        return Outcome(await task_choices(ctx, org_id, page))
     return Outcome(await picker(ctx, mode, org_id, edit=True))
 
 
@@ -142,7 +161,6 @@ async def picker(ctx: FlowContext, mode: str, org_id: int, *, edit: bool = False
         org = await _allowed_org(ctx, org_id)
     except StatsError as refusal:
         return Reply([Msg(refusal.key, refusal.params)], edit=edit)
-    head = "stats.pick_export" if mode == EXPORT else "stats.pick"
     base = f"{PREFIX}|{mode}|"
     rows = [
         [
@@ -162,7 +180,17 @@ async def picker(ctx: FlowContext, mode: str, org_id: int, *, edit: bool = False
         rows.append([Button(Msg("stats.button.up"), f"{base}p|{up}|")])
     if mode == EXPORT and up is None:  # the admin's own level: their tasks, as /tasks lists them
         rows.append([Button(Msg("stats.button.tasks"), f"{base}t|{org_id}|0")])
-    return Reply([Msg(head, org=_org_label(org))], rows, edit=edit)
+    rows += _export_switch(mode, org_id)
+    return Reply([Msg(PICK_KEYS[mode], org=_org_label(org))], rows, edit=edit)
+
+
+def _export_switch(mode: str, org_id: int) -> list[list[Button]]:
+    """/export's other kind of file for the same org: the photos' zip, or the workbook."""
+    if mode == EXPORT:
+        return [[Button(Msg("stats.button.photos"), f"{PREFIX}|{PHOTOS}|p|{org_id}|")]]
+    if mode == PHOTOS:
+        return [[Button(Msg("stats.button.workbook"), f"{PREFIX}|{EXPORT}|p|{org_id}|")]]
+    return []
 
 
 async def _parent_in_scope(ctx: FlowContext, org: Org | None) -> int | None:
@@ -303,9 +331,10 @@ async def result(ctx: FlowContext, mode: str, org_id: int, period: Period) -> Ou
         org = await _allowed_org(ctx, org_id)
     except StatsError as refusal:
         return _say(refusal.key, **refusal.params)
-    if mode == EXPORT:
-        text = Msg("stats.export_wait", org=_org_label(org), start=period.start, end=period.end)
-        return Outcome(Reply([text]), export=ExportJob(org.id if org else None, period))
+    if mode in WAIT_KEYS:
+        text = Msg(WAIT_KEYS[mode], org=_org_label(org), start=period.start, end=period.end)
+        kind = ZIP if mode == PHOTOS else WORKBOOK
+        return Outcome(Reply([text]), export=ExportJob(org.id if org else None, period, kind))
     figures = await svc.compute(ctx.session, org=org, period=period, now=ctx.now, tz=ctx.tz)
     if figures.empty:
         return _say("stats.empty", org=_org_label(org), start=period.start, end=period.end)

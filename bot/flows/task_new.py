@@ -24,17 +24,15 @@ from bot.flows.base import (
     Invalid,
     Label,
     Msg,
-    Options,
     Reply,
 )
+from bot.flows.org_picker import OrgPicker, org_names
 from bot.services import people
 from bot.services import tasks as svc
 from bot.services.tasks import TaskDraft, TaskError
-from storage import orgs_repo, tasks_repo
 from storage.models import OrgLevel
 from storage.task_models import DESCRIPTION_MAX, TITLE_MAX, Recurrence
 
-ORG_CHOICES = 30
 EXCERPT = 60
 QUICK_DEADLINES = ("一周后", "两周后", "月底")
 DEFAULT, NONE = "default", "none"  # choice values (lists would not do as choice values)
@@ -133,31 +131,7 @@ async def level_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     ]
 
 
-async def org_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
-    """The first orgs of the subtree in tree order; typing part of a name finds others."""
-    scope = await _scope(ctx)
-    path = scope.org.path if scope.org is not None else None
-    orgs = await tasks_repo.first_orgs(session=ctx.session, path=path, limit=ORG_CHOICES)
-    return _org_options(model, orgs)
-
-
-def _org_options(model: FormModel, orgs: Any) -> list[Choice]:
-    names = model.ctx.setdefault("org_names", {})
-    for org in orgs:
-        names[str(org.id)] = org.name
-    return [Choice(org.id, org.name) for org in orgs]
-
-
-async def search_orgs(inp: Input, ctx: FlowContext, model: FormModel) -> Options:
-    """Typed part of a name → matching orgs of the subtree, to tick."""
-    text = _typed(inp)[:50]
-    scope = await _scope(ctx)
-    matches = await orgs_repo.search_orgs(
-        session=ctx.session, text=text, within=scope.org, limit=ORG_CHOICES
-    )
-    if not matches:
-        raise Invalid("task.no_org_match", text=text)
-    return Options(_org_options(model, matches))
+ORGS = OrgPicker(_scope, "task.no_org_match")
 
 
 async def parse_names(inp: Input, ctx: FlowContext, model: FormModel) -> list[str]:
@@ -231,10 +205,6 @@ def _listed(names: list[str]) -> Label:
     return Msg("form.list", items=names) if names else Msg("task.none")
 
 
-def _org_name(model: FormModel, org_id: Any) -> Label:
-    return str(model.ctx.get("org_names", {}).get(str(org_id), org_id))
-
-
 def _attachments(value: Any, model: FormModel) -> Label:
     return Msg("task.attachment_count", count=len(value or []))
 
@@ -298,11 +268,11 @@ class NewTaskForm(FormSpec):
             "orgs",
             prompt="task.ask_orgs",
             label="task.label.orgs",
-            choices=org_choices,
-            parse=search_orgs,
+            choices=ORGS.choices,
+            parse=ORGS.search,
             multi=True,
             when=lambda d: d.get("target") == "orgs",
-            display=lambda v, m: Msg("form.list", items=[_org_name(m, i) for i in v or []]),
+            display=org_names,
         ),
         FieldSpec(
             "sections",

@@ -3,8 +3,8 @@ reading submissions, withdrawing a task; also the announcement a new task sends.
 
 Buttons: ``task:fill:<cycle>`` (open the report form), ``task:board:<cycle>[:<page>]``,
 ``task:subs:<cycle>:<page>``, ``task:sub:<cycle>:<org>``, ``task:remind:<cycle>``,
-``task:move:<cycle>``, ``task:del:<task>`` / ``task:delok:<task>``; the handler sends files
-for ``task:export:<task>`` (.xlsx) and ``task:files:<cycle>[:<org>]`` (the task's or a report's).
+``task:move:<cycle>``, ``task:del:<task>`` / ``task:delok:<task>``, ``task:files:<cycle>[:<org>]``
+(the task's or a report's files, as albums); the handler sends the .xlsx of ``task:export:<task>``.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
+from bot import deeplinks
 from bot.flows import engine
-from bot.flows.base import Button, FlowContext, Msg, Notice, Reply
-from bot.services import people
+from bot.flows.base import Button, FlowContext, Media, Msg, Notice, Reply, albums
+from bot.services import groups, people
 from bot.services import tasks as svc
 from bot.services.reminders import after_quiet_hours, in_quiet_hours
 from bot.services.tasks import TaskError
@@ -83,8 +84,26 @@ async def announce(ctx: FlowContext, task: ReportTask) -> Reply:
         await _queue_announcement(ctx, task, cycle, recipients)
         key = "task.published_queued"
     board = Button(Msg("task.button.board"), f"{PREFIX}:board:{cycle.id}")
-    done = Msg(key, title=task.title, orgs=len(targets), people=len(recipients))
-    return Reply([done], [[board]], notices=notices)
+    done = [Msg(key, title=task.title, orgs=len(targets), people=len(recipients))]
+    posted = await _group_notices(ctx, task, cycle)
+    if posted:
+        done.append(Msg("task.published_groups", count=len(posted)))
+    return Reply(done, [[board]], notices=notices + posted)
+
+
+async def _group_notices(ctx: FlowContext, task: ReportTask, cycle: TaskCycle) -> list[Notice]:
+    """The announcement in the work groups of the asked orgs, with 填报 as a deep link.
+
+    Groups bound within the issuer's subtree only, and not at night (their /tasks lists it).
+    """
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    if scope is None or in_quiet_hours(ctx.now, ctx.tz):
+        return []
+    asked = await groups.groups_asked(ctx.session, task.id, scope)  # type: ignore[arg-type]
+    link = deeplinks.link(ctx.services, deeplinks.FILL, cycle.id)
+    fill = Button(Msg("task.button.fill"), url=link)
+    text = _announcement(ctx, task, cycle).texts
+    return [Notice(group.chat_id, group.locale, Reply(text, [[fill]])) for group in asked]
 
 
 def _announcement(ctx: FlowContext, task: ReportTask, cycle: TaskCycle) -> Reply:
@@ -166,32 +185,37 @@ async def _member_part(
         return
     texts.append(Msg("task.mine_header", org=org.name))
     for task, cycle, submission in mine[:LIST_MAX]:
-        texts.append(_member_line(ctx, task, cycle, submission))
-        rows.append(
-            [
-                Button(
-                    Msg("task.button.open", title=_short(task.title)), f"{PREFIX}:fill:{cycle.id}"
-                )
-            ]
-        )
+        texts.append(member_line(ctx, task, cycle, submission))
+        rows.append([open_button(task, cycle)])
 
 
-def _member_line(
+def open_button(task: ReportTask, cycle: TaskCycle) -> Button:
+    """The "填报：<title>" button: the report form of one of several tasks listed together."""
+    return Button(Msg("task.button.open", title=_short(task.title)), f"{PREFIX}:fill:{cycle.id}")
+
+
+def member_line(
     ctx: FlowContext, task: ReportTask, cycle: TaskCycle, submission: ReportSubmission | None
 ) -> Msg:
-    days = svc.days_left(cycle.deadline, ctx.now, ctx.tz)
+    """One task of a member's org: title, deadline, days left (or submitted, or overdue)."""
     if submission is not None:
         state = Msg("task.state.late" if submission.late else "task.state.done")
-    elif ctx.now > cycle.deadline:
-        state = Msg("task.state.overdue", days=max(1, -days))
     else:
-        state = Msg("task.state.left", days=days)
+        state = time_left(ctx, cycle)
     return Msg(
         "task.mine_line",
         title=task.title,
         deadline=local_text(cycle.deadline, ctx.tz),
         state=state,
     )
+
+
+def time_left(ctx: FlowContext, cycle: TaskCycle) -> Msg:
+    """Days left until a cycle's deadline, or days overdue."""
+    days = svc.days_left(cycle.deadline, ctx.now, ctx.tz)
+    if ctx.now > cycle.deadline:
+        return Msg("task.state.overdue", days=max(1, -days))
+    return Msg("task.state.left", days=days)
 
 
 async def _admin_part(
@@ -418,12 +442,24 @@ async def move(ctx: FlowContext, cycle_id: int) -> Reply:
     return await engine.start(ctx, "task_move", extra=extra)
 
 
-async def attachments(
-    ctx: FlowContext, cycle_id: int, org_id: int | None = None
-) -> tuple[list[dict], Msg | None]:
-    """The task's own files (for its members and board viewers), or one org's report files."""
+async def files(ctx: FlowContext, cycle_id: int, org_id: int | None = None) -> Reply:
+    """The task's own files (for its members and board viewers), or one org's report files,
+    as albums: photos together, documents together, ten at most in each."""
     if org_id is not None:
-        return await _report_files(ctx, cycle_id, org_id)
+        found, caption, refusal = await _report_files(ctx, cycle_id, org_id)
+    else:
+        found, caption, refusal = await _task_files(ctx, cycle_id)
+    if refusal is not None:
+        return Reply([], toast=refusal)
+    media = [Media(_kind(item), item["file_id"]) for item in found if item.get("file_id")]
+    return Reply([], albums=albums(media, caption))
+
+
+def _kind(item: dict) -> str:
+    return "photo" if item.get("kind") == "photo" else "document"
+
+
+async def _task_files(ctx: FlowContext, cycle_id: int) -> tuple[list[dict], Msg, Msg | None]:
     try:
         task, _ = await svc.fillable_cycle(ctx.session, cycle_id, ctx.actor)
     except TaskError as refusal:
@@ -431,23 +467,24 @@ async def attachments(
         try:
             task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
         except TaskError:
-            return [], Msg(refusal.key, refusal.params)
-    return list(task.attachments), None
+            return [], Msg(""), Msg(refusal.key, refusal.params)
+    return list(task.attachments), Msg("task.files_caption", title=task.title), None
 
 
 async def _report_files(
     ctx: FlowContext, cycle_id: int, org_id: int
-) -> tuple[list[dict], Msg | None]:
+) -> tuple[list[dict], Msg, Msg | None]:
     """The files of an org's current report, for an admin whose board shows that org."""
     scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
     org = await orgs_repo.get_org(session=ctx.session, org_id=org_id)
     try:
-        await svc.board_cycle(ctx.session, cycle_id, scope)
+        task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
     except TaskError as error:
-        return [], Msg(error.key, error.params)
+        return [], Msg(""), Msg(error.key, error.params)
     row = await tasks_repo.current_submission(
         session=ctx.session, cycle_id=cycle_id, org_id=org_id
     )
     if row is None or org is None or scope is None or not scope.covers(org):
-        return [], Msg("task.no_submission")
-    return list(row.attachments), None
+        return [], Msg(""), Msg("task.no_submission")
+    caption = Msg("task.report_files_caption", org=org.name, title=task.title)
+    return list(row.attachments), caption, None

@@ -6,9 +6,16 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import activity_views
+from bot.flows.activity_views import MINE, ORG
+from bot.flows.base import ID
 from bot.handlers import forms
 from bot.handlers.common import Producer, respond
 from bot.runtime import StabotContext
+
+# act|same, act|page|N[|SEARCH] (org), act|push|N, act|pics|ID, act|open|ID[|LIST[SEARCH]]
+# (edit, del, delok)
+RECORD = rf"(?:open|edit|del|delok)\|{ID}(?:\|[{MINE}{ORG}](?:{ID})?)?"
+BUTTONS = rf"^act\|(?:same|(?:page|org)\|{ID}(?:\|{ID})?|(?:push|pics)\|{ID}|{RECORD})$"
 
 
 def _args(context: StabotContext) -> str:
@@ -27,8 +34,10 @@ async def log(update: Update, context: StabotContext) -> None:
 
 
 async def my_logs(update: Update, context: StabotContext) -> None:
-    """The user's activities, paged."""
-    await respond(update, context, _private(update, activity_views.my_logs))
+    """The user's activities, paged; with a keyword or a range of days, a search in them."""
+    text = _args(context)
+    produce = _private(update, lambda ctx: activity_views.search_logs(ctx, text))
+    await respond(update, context, produce)
 
 
 async def pushed(update: Update, context: StabotContext) -> None:
@@ -52,5 +61,5 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("log", log),
         CommandHandler("mylogs", my_logs),
         CommandHandler("pushed", pushed),
-        CallbackQueryHandler(button, pattern=r"^act\|"),
+        CallbackQueryHandler(button, pattern=BUTTONS),
     ]

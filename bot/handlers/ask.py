@@ -8,13 +8,17 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot.flows import ask as ask_flow
 from bot.flows import engine
 from bot.flows import library as library_flow
-from bot.flows.base import FlowContext, Msg, Reply
+from bot.flows.base import ID, FlowContext, Msg, Reply, button_number
 from bot.handlers import forms
 from bot.handlers.common import respond
 from bot.runtime import StabotContext
 from bot.services.policy import PolicyLibrary, readable_suffix
 
 MB = 1024 * 1024
+# ask|m|QUESTION (more sources), ask|s|PASSAGE|PAGE (full section), ask|p|PASSAGE|PAGE (turn)
+ASK_BUTTONS = rf"^ask\|(?:m\|{ID}|[sp]\|[^|]+\|{ID})$"
+# doc|rm|DOC (ask), doc|rmy|DOC (remove), doc|rmn (keep)
+DOC_BUTTONS = r"^doc\|(?:rmy?\|[^|]+|rmn)$"
 
 
 def _library(context: StabotContext) -> PolicyLibrary:
@@ -40,12 +44,12 @@ async def docs(update: Update, context: StabotContext) -> None:
 
 async def ask_button(update: Update, context: StabotContext) -> None:
     """More sources, full section, page turns."""
-    _, kind, arg, *rest = update.callback_query.data.split("|")
+    _, kind, arg, *rest = update.callback_query.data.split("|")  # the pattern's shape
     library = _library(context)
-    page = int(rest[0]) if rest and rest[0].isdigit() else 0
+    page = button_number(rest[0], 0) if rest else 0
 
     async def produce(ctx: FlowContext) -> Reply:
-        if kind == "m" and arg.isdigit():
+        if kind == "m":
             return await ask_flow.more_sources(ctx, library, int(arg))
         return await ask_flow.full_section(ctx, library, arg, page, turning=kind == "p")
 
@@ -84,8 +88,11 @@ async def document(update: Update, context: StabotContext) -> None:
     else:
         path = _library(context).upload_path(sent.file_unique_id, name)
         await (await sent.get_file()).download_to_drive(path)
-        await respond(update, context, lambda ctx: library_flow.receive_upload(
-            ctx, _library(context), path, name))
+        await respond(
+            update,
+            context,
+            lambda ctx: library_flow.receive_upload(ctx, _library(context), path, name),
+        )
 
 
 def _refusal(code: str, name: str):
@@ -104,7 +111,7 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("ask", ask),
         CommandHandler("docs", docs),
-        CallbackQueryHandler(ask_button, pattern=r"^ask\|"),
-        CallbackQueryHandler(doc_button, pattern=r"^doc\|"),
+        CallbackQueryHandler(ask_button, pattern=ASK_BUTTONS),
+        CallbackQueryHandler(doc_button, pattern=DOC_BUTTONS),
         MessageHandler(private & filters.UpdateType.MESSAGE & filters.Document.ALL, document),
     ]

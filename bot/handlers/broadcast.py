@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+from typing import TypeGuard
 
-from telegram import Update
+from telegram import MaybeInaccessibleMessage, Message, Update
 from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
@@ -12,7 +13,7 @@ from bot.delivery.service import SERVICE_KEY
 from bot.delivery.telegram import send_notice
 from bot.flows import broadcast as form
 from bot.flows import broadcast_actions as actions
-from bot.flows.base import Button, Msg
+from bot.flows.base import ID, Button, Msg
 from bot.handlers.common import respond
 from bot.handlers.render import render_markup
 from bot.runtime import StabotContext
@@ -60,22 +61,29 @@ async def ack_button(update: Update, context: StabotContext) -> None:
     """A recipient acknowledges a notice; the button then shows it was read."""
     broadcast_id = int(update.callback_query.data.split("|")[1])
     reply = await respond(update, context, lambda ctx: actions.acknowledge(ctx, broadcast_id))
-    if reply is None or reply.toast != Msg("broadcast.acked"):
+    notice = update.callback_query.message
+    # A notice the bot can no longer see (deleted, or too old: PTB gives it date 0) keeps its
+    # button; the receipt still counts.
+    if reply is None or reply.toast != Msg("broadcast.acked") or not _visible(notice):
         return
     async with context.rt.unit(update) as ctx:
         locale = ctx.locale
     done = [[Button(Msg("broadcast.button.acked"), f"bca|{broadcast_id}")]]
     try:
-        await update.callback_query.edit_message_reply_markup(render_markup(locale, done))
+        await notice.edit_reply_markup(render_markup(locale, done))
     except TelegramError as error:  # the message is too old to edit: the receipt still counts
         log.info("could not mark the notice as read: %s", error)
+
+
+def _visible(message: MaybeInaccessibleMessage | None) -> TypeGuard[Message]:
+    return isinstance(message, Message) and message.is_accessible
 
 
 def handlers() -> list[BaseHandler]:
     """The handlers of this module, in match order."""
     return [
         CommandHandler("broadcast", broadcast_command),
-        CallbackQueryHandler(preview_button, pattern=r"^bc\|\d+\|v$"),
-        CallbackQueryHandler(control_button, pattern=r"^bc\|\d+\|(go|gp|p|r|x|w|m|u|uu)$"),
-        CallbackQueryHandler(ack_button, pattern=r"^bca\|\d+$"),
+        CallbackQueryHandler(preview_button, pattern=rf"^bc\|{ID}\|v$"),
+        CallbackQueryHandler(control_button, pattern=rf"^bc\|{ID}\|(go|gp|p|r|x|w|m|u|uu)$"),
+        CallbackQueryHandler(ack_button, pattern=rf"^bca\|{ID}$"),
     ]

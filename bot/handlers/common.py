@@ -22,8 +22,13 @@ log = logging.getLogger(__name__)
 Producer = Callable[[FlowContext], Awaitable[Reply | None]]
 
 
-async def respond(update: Update, context: StabotContext, produce: Producer) -> Reply | None:
-    """Run ``produce`` in one transaction, then show its reply and send its notices."""
+async def respond(
+    update: Update, context: StabotContext, produce: Producer, *, quote: bool = False
+) -> Reply | None:
+    """Run ``produce`` in one transaction, then show its reply and send its notices.
+
+    ``quote``: a new message replies to the message it answers (groups).
+    """
     rt = context.rt
     async with rt.unit(update) as ctx:
         reply = await produce(ctx)
@@ -37,6 +42,7 @@ async def respond(update: Update, context: StabotContext, produce: Producer) -> 
         reply,
         query=update.callback_query,
         previous_id=previous,
+        reply_to=update.message.message_id if quote and update.message else None,
     )
     if reply.form_view and shown and shown != previous:  # an edit in place changes nothing
         async with transaction(rt.sessions) as session:

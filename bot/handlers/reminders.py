@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import remind as flow
+from bot.flows.base import ID
 from bot.handlers.common import respond
 from bot.runtime import StabotContext
 
@@ -26,5 +27,5 @@ def handlers() -> list[BaseHandler]:
     """The handlers of this module, in match order."""
     return [
         CommandHandler("remind", remind_command),
-        CallbackQueryHandler(delete_button, pattern=r"^rmd\|\d+$"),
+        CallbackQueryHandler(delete_button, pattern=rf"^rmd\|{ID}$"),
     ]

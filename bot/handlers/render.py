@@ -7,11 +7,20 @@ import logging
 import re
 from typing import Any
 
-from telegram import Bot, CallbackQuery, InlineKeyboardButton, InlineKeyboardMarkup, Message
+from telegram import (
+    Bot,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputMediaDocument,
+    InputMediaPhoto,
+    Message,
+    ReplyParameters,
+)
 from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
-from bot.flows.base import Button, Html, Label, Msg, Reply
+from bot.flows.base import Album, Button, Html, Label, Media, Msg, Reply
 from bot.i18n import t
 
 log = logging.getLogger(__name__)
@@ -53,15 +62,15 @@ def _strip_tags(text: str) -> str:
 
 def render_markup(locale: str | None, buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:
     """The inline keyboard of a reply, or None when it has no buttons."""
-    rows = [
-        [
-            InlineKeyboardButton(render_label(locale, b.label, markup=False), callback_data=b.data)
-            for b in row
-        ]
-        for row in buttons
-        if row
-    ]
+    rows = [[_inline_button(locale, b) for b in row] for row in buttons if row]
     return InlineKeyboardMarkup(rows) if rows else None
+
+
+def _inline_button(locale: str | None, button: Button) -> InlineKeyboardButton:
+    text = render_label(locale, button.label, markup=False)
+    if button.url:
+        return InlineKeyboardButton(text, url=button.url)
+    return InlineKeyboardButton(text, callback_data=button.data)
 
 
 async def answer_query(query: CallbackQuery | None, locale: str | None, toast: Msg | None) -> None:
@@ -82,6 +91,7 @@ async def deliver(
     *,
     query: CallbackQuery | None = None,
     previous_id: int | None = None,
+    reply_to: int | None = None,
 ) -> int | None:
     """Show a reply: edit the pressed message when the reply says so, else send a new one.
 
@@ -89,18 +99,69 @@ async def deliver(
     older form message, the older one loses its keyboard so stale buttons do not pile up.
     """
     await answer_query(query, locale, reply.toast)
+    shown = await _show_text(bot, chat_id, locale, reply, query, previous_id, reply_to)
+    if reply.albums:
+        await send_albums(bot, chat_id, locale, reply.albums)
+    return shown
+
+
+async def _show_text(
+    bot: Bot,
+    chat_id: int,
+    locale: str | None,
+    reply: Reply,
+    query: CallbackQuery | None,
+    previous_id: int | None,
+    reply_to: int | None = None,
+) -> int | None:
     if not reply.texts:
         return None
     text = render_text(locale, reply)
     markup = render_markup(locale, reply.buttons)
+    # A message the bot can no longer see (PTB gives it date 0) is not edited: a new one is sent.
     pressed = query.message if query and isinstance(query.message, Message) else None
+    if pressed is not None and not pressed.is_accessible:
+        pressed = None
     if reply.edit and pressed is not None and await _edit(pressed, text, markup):
         return pressed.message_id
-    sent = await bot.send_message(chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup)
+    # In a group the answer quotes the message it answers, so busy chats can follow it.
+    quoted = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+    sent = await bot.send_message(
+        chat_id, text, parse_mode=ParseMode.HTML, reply_markup=markup, reply_parameters=quoted
+    )
     stale = previous_id or (pressed.message_id if pressed and reply.edit else None)
     if stale and stale != sent.message_id:
         await _drop_keyboard(bot, chat_id, stale)
     return sent.message_id
+
+
+async def send_albums(bot: Bot, chat_id: int, locale: str | None, albums: list[Album]) -> None:
+    """Send files Telegram holds as albums (a lone file on its own), each with its caption."""
+    for album in albums:
+        caption = render_label(locale, album.caption) if album.caption is not None else None
+        try:
+            await _send_album(bot, chat_id, album.items, caption)
+        except BadRequest as error:  # a file id this bot cannot send (another bot's, or gone)
+            log.info("album of %d files not sent: %s", len(album.items), error)
+            unavailable = t(locale, "media.unavailable", count=len(album.items))
+            await bot.send_message(chat_id, unavailable, parse_mode=ParseMode.HTML)
+
+
+async def _send_album(
+    bot: Bot, chat_id: int, items: tuple[Media, ...], caption: str | None
+) -> None:
+    html = ParseMode.HTML
+    if len(items) == 1:
+        item = items[0]
+        send = bot.send_photo if item.kind == "photo" else bot.send_document
+        await send(chat_id, item.file_id, caption=caption, parse_mode=html)
+        return
+    kinds = {"photo": InputMediaPhoto, "document": InputMediaDocument}
+    media = [
+        kinds[item.kind](item.file_id, caption=caption if n == 0 else None, parse_mode=html)
+        for n, item in enumerate(items)
+    ]
+    await bot.send_media_group(chat_id, media)
 
 
 async def _edit(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> bool:

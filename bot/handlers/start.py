@@ -5,15 +5,23 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
+from bot import deeplinks
 from bot.flows import onboarding
+from bot.flows.base import ID
 from bot.handlers.common import refresh_menu, respond
+from bot.i18n import SUPPORTED
 from bot.runtime import StabotContext
 
 
 async def start(update: Update, context: StabotContext) -> None:
-    """Welcome, invite registration, or the way to ask for access."""
+    """Welcome, invite registration, the way to ask for access, or a group's deep link."""
     payload = context.args[0] if context.args else ""
     private = update.effective_chat.type == "private"
+    found = deeplinks.find(payload) if private else None
+    if found is not None:  # a group's button: open that form or command here
+        route, arg = found
+        await route(update, context, arg)
+        return
     await respond(update, context, lambda ctx: onboarding.start(ctx, payload, private=private))
     await refresh_menu(update, context)
 
@@ -67,7 +75,7 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("me", me),
         CommandHandler("lang", lang),
         CommandHandler("cancel", cancel),
-        CallbackQueryHandler(language_button, pattern=r"^lang\|"),
+        CallbackQueryHandler(language_button, pattern=rf"^lang\|(?:{'|'.join(SUPPORTED)})$"),
         CallbackQueryHandler(request_button, pattern=r"^st\|req$"),
-        CallbackQueryHandler(decision_button, pattern=r"^ar\|\d+\|[yn]$"),
+        CallbackQueryHandler(decision_button, pattern=rf"^ar\|{ID}\|[yn]$"),
     ]

@@ -1,15 +1,14 @@
-"""/stats and /export, their buttons and the typed custom range; then the charts and the .xlsx."""
+"""/stats and /export, their buttons and the typed custom range; then the charts, and the files
+of /export (`bot.handlers.exports`)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import re
-import tempfile
 from collections.abc import Awaitable, Callable
-from typing import IO
 
-from telegram import InputFile, InputMediaPhoto, Update
+from telegram import InputMediaPhoto, Update
 from telegram.constants import ChatAction
 from telegram.ext import (
     ApplicationHandlerStop,
@@ -21,23 +20,21 @@ from telegram.ext import (
 )
 
 from bot.flows import stats as flow
-from bot.flows.base import FlowContext, Reply
+from bot.flows.base import ID, FlowContext, Reply
+from bot.handlers import exports as export_files
 from bot.handlers.common import respond
 from bot.handlers.render import render_label
-from bot.i18n import t
 from bot.runtime import StabotContext
-from bot.services import charts, exports, people, stats
-from bot.services.stats import StatsError
-from storage import conversations_repo, users_repo
-from storage.db import reading_factory, transaction
+from bot.services import charts
+from storage import conversations_repo
+from storage.db import transaction
 
 MakeOutcome = Callable[[FlowContext], Awaitable[flow.Outcome | None]]
-DOCUMENT_LIMIT = 50 * 1024 * 1024  # what Telegram accepts from a bot
-SPOOL = 8 * 1024 * 1024  # bigger workbooks go to a temporary file instead of memory
-UPLOAD = 120  # seconds to upload a workbook of up to 50 MB (PTB's default is 20)
 # Every date range has a digit or a Chinese numeral; other texts skip the state look-up.
 MAYBE_RANGE = re.compile(r"[0-9０-９〇零一二三四五六七八九十]")
 RANGE_MAX = 80
+# st|MODE|ACTION|ORG|ARG: a period (m q y), 自定义 (c), children (k), tasks (t), picker (p)
+BUTTONS = rf"^st\|[{''.join(flow.MODES)}]\|[mqyckpt]\|{ID}\|(?:{ID})?$"
 
 
 def _args(context: StabotContext) -> str:
@@ -95,7 +92,7 @@ async def _run(update: Update, context: StabotContext, make: MakeOutcome) -> Non
         outcome, locale = done[0]
         await _send_charts(update, context, outcome.charts, locale)
         if outcome.export is not None:
-            await _send_export(update, context, outcome.export, locale)
+            await export_files.send(update, context, outcome.export, locale)
 
 
 def _draw(chart: charts.Chart, locale: str) -> bytes:
@@ -126,66 +123,12 @@ async def _send_charts(
         await context.bot.send_media_group(chat_id, [InputMediaPhoto(png) for png in images])
 
 
-async def _send_export(
-    update: Update, context: StabotContext, job: flow.ExportJob, locale: str
-) -> None:
-    chat_id = update.effective_chat.id
-    await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
-    period = {"start": job.period.start, "end": job.period.end}
-    with tempfile.SpooledTemporaryFile(max_size=SPOOL) as target:
-        try:
-            rows = await _write_export(update, context, job, locale, target)
-        except StatsError as refusal:
-            await context.bot.send_message(chat_id, t(locale, refusal.key, **refusal.params))
-            return
-        if rows == 0:
-            await context.bot.send_message(chat_id, t(locale, "stats.export_empty", **period))
-            return
-        if target.tell() > DOCUMENT_LIMIT:
-            await context.bot.send_message(chat_id, t(locale, "stats.export_too_big", **period))
-            return
-        target.seek(0)
-        name = f"activities_{job.period.start:%Y%m%d}-{job.period.end:%Y%m%d}.xlsx"
-        document = InputFile(target.read(), filename=name)  # PTB reads the upload whole anyway
-    caption = t(locale, "stats.export_caption", rows=rows, **period)
-    await context.bot.send_document(chat_id, document, caption=caption, write_timeout=UPLOAD)
-
-
-async def _write_export(
-    update: Update,
-    context: StabotContext,
-    job: flow.ExportJob,
-    locale: str,
-    target: IO[bytes],
-) -> int:
-    """Write the workbook in its own read-only transaction; the number of activity rows.
-
-    The scope is checked again in that transaction: the admin may have lost it, or the org
-    gone, since the press; everything (org None) only for a superadmin (`stats.export_org`).
-    """
-    rt, telegram_id = context.rt, update.effective_user.id
-    async with transaction(reading_factory(rt.engine)) as session:
-        user = await users_repo.get_user(session=session, telegram_id=telegram_id)
-        scope = await people.admin_scope(session, user, rt.is_superadmin(telegram_id))
-        org = await stats.export_org(session, scope, job.org_id)
-        totals = await exports.write_activities(
-            session,
-            org=org,
-            period=job.period,
-            target=target,
-            locale=locale,
-            tz=rt.settings.tz,
-            offload=exports.offload_to_thread,
-        )
-    return totals.rows
-
-
 def handlers() -> list[BaseHandler]:
     """The handlers of this module, in match order (group 0)."""
     return [
         CommandHandler("stats", stats_command),
         CommandHandler("export", export_command),
-        CallbackQueryHandler(button, pattern=r"^st\|"),
+        CallbackQueryHandler(button, pattern=BUTTONS),
     ]
 
 

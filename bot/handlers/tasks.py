@@ -6,7 +6,7 @@ from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import task_new, task_report, task_views
-from bot.flows.base import FlowContext, Msg
+from bot.flows.base import ID, FlowContext, Msg
 from bot.handlers.common import respond
 from bot.handlers.render import answer_query
 from bot.runtime import StabotContext
@@ -23,7 +23,14 @@ ROUTES = {
     "move": lambda ctx, a: task_views.move(ctx, a[0]),
     "del": lambda ctx, a: task_views.ask_delete(ctx, a[0]),
     "delok": lambda ctx, a: task_views.delete(ctx, a[0]),
+    "files": lambda ctx, a: task_views.files(ctx, a[0], a[1] if len(a) > 1 else None),
 }
+# How many numbers each action takes after ``task:<action>:`` (the export and files too).
+ARITY = {"fill": "1", "board": "1,2", "subs": "2", "sub": "2", "remind": "1", "move": "1",
+         "del": "1", "delok": "1", "export": "1", "files": "1,2"}
+BUTTONS = "^task:(?:{})$".format(
+    "|".join(rf"{action}(?::{ID}){{{count}}}" for action, count in ARITY.items())
+)
 
 
 async def new_task(update: Update, context: StabotContext) -> None:
@@ -43,9 +50,6 @@ async def button(update: Update, context: StabotContext) -> None:
     if action == "export":
         await _export(update, context, args[0])
         return
-    if action == "files":
-        await _files(update, context, args[0], args[1] if len(args) > 1 else None)
-        return
     await respond(update, context, lambda ctx: ROUTES[action](ctx, args))
 
 
@@ -57,21 +61,6 @@ async def _export(update: Update, context: StabotContext, task_id: int) -> None:
     await answer_query(update.callback_query, locale, toast)
     if data is not None:
         await context.bot.send_document(chat_id, InputFile(data, filename=f"task-{task_id}.xlsx"))
-
-
-async def _files(
-    update: Update, context: StabotContext, cycle_id: int, org_id: int | None
-) -> None:
-    """Send the task's own files, or an org's report files, to someone who may see them."""
-    async with context.rt.unit(update) as ctx:
-        files, toast = await task_views.attachments(ctx, cycle_id, org_id)
-        chat_id, locale = ctx.chat_id, ctx.locale
-    await answer_query(update.callback_query, locale, toast)
-    for item in files:
-        if item.get("kind") == "photo":
-            await context.bot.send_photo(chat_id, item["file_id"])
-        else:
-            await context.bot.send_document(chat_id, item["file_id"])
 
 
 async def _workbook(ctx: FlowContext, task_id: int) -> tuple[bytes | None, Msg | None]:
@@ -88,5 +77,5 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("newtask", new_task),
         CommandHandler("tasks", tasks),
-        CallbackQueryHandler(button, pattern=r"^task:[a-z]+(:\d+){1,2}$"),
+        CallbackQueryHandler(button, pattern=BUTTONS),
     ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -15,8 +15,10 @@ import cn2an
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services import people
+from bot.services.dates import NoSuchDate, make_date
 from bot.services.knowledge.question import asks_something
 from storage import activities_repo, orgs_repo
+from storage.activities_repo import ActivityMatch
 from storage.activity_models import PLACE_MAX, Activity
 from storage.models import Org, User
 
@@ -180,7 +182,10 @@ def today_in(now: datetime, tz: ZoneInfo) -> date:
 def parse_day(text: str, today: date) -> date:
     """A past date: 今天/昨天/前天, 上周五, 3月15日, 2026-03-15, "March 15" …"""
     normal = _normal(text)
-    day = _chinese_day(normal, today)
+    try:
+        day = _chinese_day(normal, today)
+    except NoSuchDate as error:  # 2月30日, 13月1日: say which part does not exist
+        raise ActivityError(error.key, **error.params) from None
     # Bare digits our patterns did not take (1332, 2026) are no date; dateparser would read
     # them as a year.
     if day is None and not normal.isdigit():
@@ -224,36 +229,38 @@ def _weekday(match: re.Match[str], today: date) -> date:
     return today - timedelta(days=(today.weekday() - weekday) % 7)
 
 
-def _ymd(match: re.Match[str], today: date) -> date | None:
-    try:
-        return date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-    except ValueError:
-        return None
+def _ymd(match: re.Match[str], today: date) -> date:
+    return make_date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
 
 
-def _month_day(match: re.Match[str], today: date) -> date | None:
-    try:
-        day = date(today.year, int(match.group(1)), int(match.group(2)))
-    except ValueError:
-        return None
+def _month_day(match: re.Match[str], today: date) -> date:
+    month, day_of_month = int(match.group(1)), int(match.group(2))
+    day = make_date(today.year, month, day_of_month)
     # Without a year, a date well ahead of today means last year's (a December event in March).
-    return day.replace(year=today.year - 1) if day - today > timedelta(days=31) else day
+    if day - today > timedelta(days=31):
+        return make_date(today.year - 1, month, day_of_month)
+    return day
 
 
-def _day_of_month(match: re.Match[str], today: date) -> date | None:
-    try:
-        return today.replace(day=int(match.group(1)))
-    except ValueError:
-        return None
+def _day_of_month(match: re.Match[str], today: date) -> date:
+    return make_date(today.year, today.month, int(match.group(1)))
 
 
-def _relative_month_day(match: re.Match[str], today: date) -> date | None:
+def _relative_month_day(match: re.Match[str], today: date) -> date:
     back = {"上上": 2, "上": 1}.get(match.group(1), 0)
     month_index = today.year * 12 + today.month - 1 - back
-    try:
-        return date(month_index // 12, month_index % 12 + 1, int(match.group(2)))
-    except ValueError:  # 上个月31号 in a 30-day month
-        return None
+    return make_date(month_index // 12, month_index % 12 + 1, int(match.group(2)))
+
+
+def _compact(build: Callable[[re.Match[str], date], date]) -> Callable[..., date | None]:
+    # Digits alone (0230, 20261301) that make no date are no date at all, not a wrong one.
+    def read(match: re.Match[str], today: date) -> date | None:
+        try:
+            return build(match, today)
+        except NoSuchDate:
+            return None
+
+    return read
 
 
 def _weeks_ago(match: re.Match[str], today: date) -> date:
@@ -266,9 +273,9 @@ _DAY_PATTERNS = (
     (_DAYS_AGO, lambda m, today: today - timedelta(days=int(m.group(1)))),
     (_WEEKS_AGO, _weeks_ago),
     (_YMD, _ymd),
-    (_COMPACT_YMD, _ymd),
+    (_COMPACT_YMD, _compact(_ymd)),
     (_MD, _month_day),
-    (_COMPACT_MD, _month_day),
+    (_COMPACT_MD, _compact(_month_day)),
     (_D, _day_of_month),
     (_MONTH_REL_DAY, _relative_month_day),
 )
@@ -349,6 +356,19 @@ def _day_in_text(text: str, today: date) -> date | None:
             return parse_day(match.group(1), today)
         except ActivityError:
             continue  # a date the user got wrong is asked for again, with its own hint
+    return None
+
+
+def day_problem(text: str, today: date) -> ActivityError | None:
+    """Why the date a report names cannot be taken (2月30日, a future day), if none can."""
+    text = _normal(text)
+    if _day_in_text(text, today) is not None:
+        return None
+    for match in _DATE_IN_TEXT.finditer(text):
+        try:
+            parse_day(match.group(1), today)
+        except ActivityError as error:
+            return error
     return None
 
 
@@ -570,25 +590,37 @@ class Page:
     total: int
 
 
-async def my_page(session: AsyncSession, telegram_id: int, page: int) -> Page:
+async def my_page(
+    session: AsyncSession, telegram_id: int, page: int, match: ActivityMatch | None = None
+) -> Page:
     """Page ``page`` (from 0) of the user's activities, newest first; clamped to the last."""
-    total = await activities_repo.count_by(session=session, telegram_id=telegram_id)
-    page, pages = _clamp(page, total)
-    items = await activities_repo.page_by(
-        session=session, telegram_id=telegram_id, offset=page * PAGE_SIZE, limit=PAGE_SIZE
-    )
-    return Page(items, page, pages, total)
+    mine = {"session": session, "telegram_id": telegram_id, "match": match}
+    return await _paged(activities_repo.page_by, activities_repo.count_by, mine, page)
 
 
-async def org_page(session: AsyncSession, scope: people.Scope, page: int) -> Page:
+async def org_page(
+    session: AsyncSession, scope: people.Scope, page: int, match: ActivityMatch | None = None
+) -> Page:
     """Page ``page`` of the activities an admin's subtree holds, whoever logged them."""
     path = scope.org.path if scope.org is not None else None
-    total = await activities_repo.count_in(session=session, path=path)
-    page, pages = _clamp(page, total)
-    items = await activities_repo.page_in(
-        session=session, path=path, offset=page * PAGE_SIZE, limit=PAGE_SIZE
-    )
-    return Page(items, page, pages, total)
+    subtree = {"session": session, "path": path, "match": match}
+    return await _paged(activities_repo.page_in, activities_repo.count_in, subtree, page)
+
+
+async def _paged(
+    fetch: Callable[..., Awaitable[tuple[Sequence[Activity], int | None]]],
+    count: Callable[..., Awaitable[int]],
+    which: dict[str, Any],
+    page: int,
+) -> Page:
+    page = max(page, 0)
+    items, total = await fetch(**which, offset=page * PAGE_SIZE, limit=PAGE_SIZE)
+    if total is None:  # the page came without its total: count it
+        total = await count(**which)
+    clamped, pages = _clamp(page, total)
+    if clamped != page:  # a button from before deletions: the last page there is
+        items, _ = await fetch(**which, offset=clamped * PAGE_SIZE, limit=PAGE_SIZE)
+    return Page(items, clamped, pages, total)
 
 
 def _clamp(page: int, total: int) -> tuple[int, int]:

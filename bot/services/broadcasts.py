@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services import groups
 from bot.services.people import Scope
 from storage import broadcasts_repo as repo
-from storage import orgs_repo
+from storage import groups_repo, orgs_repo
 from storage.broadcast_models import Broadcast, BroadcastStatus, DeliveryStatus
 
 TEXT_LIMIT = 4096
@@ -37,12 +38,14 @@ class BroadcastError(Exception):
 
 @dataclass(frozen=True)
 class Audience:
-    """Who gets a notice: the whole scope, one level of it, picked orgs, or one role."""
+    """Who gets a notice: the whole scope, one level of it, picked orgs, one role, or picked
+    work groups (groups bound to orgs of the scope; the notice is posted in each group)."""
 
-    kind: str  # all | subtree | level | orgs | role
+    kind: str  # all | subtree | level | orgs | role | groups
     level: str | None = None
     org_ids: list[int] = field(default_factory=list)
     role: str | None = None
+    group_ids: list[int] = field(default_factory=list)
 
     def to_json(self) -> str:
         """Stored on the broadcast, so the report can say who it was for."""
@@ -52,7 +55,27 @@ class Audience:
     def from_json(cls, raw: str) -> Audience:
         """The inverse of `to_json`."""
         data = json.loads(raw)
-        return cls(**{k: data.get(k) for k in ("kind", "level", "role")}, org_ids=data["org_ids"])
+        return cls(
+            **{k: data.get(k) for k in ("kind", "level", "role")},
+            org_ids=data["org_ids"],
+            group_ids=data.get("group_ids") or [],
+        )
+
+
+GROUPS = "groups"
+
+
+def to_groups(broadcast: Broadcast) -> bool:
+    """Whether a notice (or its reminder's root) went to work groups instead of people."""
+    return json.loads(broadcast.audience).get("kind") == GROUPS
+
+
+async def audience_groups(session: AsyncSession, scope: Scope, audience: Audience) -> list[int]:
+    """The picked groups, all bound within the admin's scope (or a refusal)."""
+    found = await groups.groups_in_scope(session, scope, ids=audience.group_ids)
+    if len(found) != len(set(audience.group_ids)):
+        raise BroadcastError("broadcast.group_out_of_scope")
+    return [group.id for group, _ in found]  # type: ignore[misc]
 
 
 async def audience_filter(
@@ -76,7 +99,9 @@ async def audience_filter(
 
 
 async def count_audience(session: AsyncSession, scope: Scope, audience: Audience) -> int:
-    """How many people an audience reaches now."""
+    """How many people (or work groups) an audience reaches now."""
+    if audience.kind == GROUPS:
+        return len(await audience_groups(session, scope, audience))
     where = await audience_filter(session, scope, audience)
     return await repo.count_recipients(session=session, where=where)
 
@@ -182,10 +207,19 @@ async def launch(
     """Queue a draft: one outbox row per recipient (chosen now), to start at its time."""
     if broadcast.status != BroadcastStatus.DRAFT:
         raise BroadcastError("broadcast.already_launched")
-    where = await audience_filter(session, scope, Audience.from_json(broadcast.audience))
-    total = await repo.enqueue(
-        session=session, broadcast_id=broadcast.id, where=where, default_locale=default_locale
-    )
+    audience = Audience.from_json(broadcast.audience)
+    if audience.kind == GROUPS:
+        total = await groups_repo.enqueue_notice(
+            session=session,
+            broadcast_id=broadcast.id,  # type: ignore[arg-type]
+            group_ids=await audience_groups(session, scope, audience),
+            default_locale=default_locale,
+        )
+    else:
+        where = await audience_filter(session, scope, audience)
+        total = await repo.enqueue(
+            session=session, broadcast_id=broadcast.id, where=where, default_locale=default_locale
+        )
     if total == 0:
         raise BroadcastError("broadcast.no_recipients")
     broadcast.total = total
@@ -264,7 +298,7 @@ class Progress:
     blocked: int
     cancelled: int
     waiting: int  # pending, claimed or sending
-    acked: int
+    acked: int  # people who acknowledged, in their private chat or under a group's copy
     unknown: int = 0  # may or may not have arrived (a 5xx, a timeout, a dropped connection)
     interrupted: int = 0  # of the unknown: in flight when a process died
 
@@ -277,6 +311,7 @@ class Progress:
 async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
     """The current figures of a broadcast."""
     counts = await repo.counts(session=session, broadcast_id=broadcast_id)
+    in_groups = await groups_repo.receipt_total(session=session, broadcast_id=broadcast_id)
     return Progress(
         total=sum(counts[s.value] for s in DeliveryStatus),
         sent=counts[DeliveryStatus.SENT],
@@ -286,7 +321,7 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
         waiting=counts[DeliveryStatus.PENDING]
         + counts[DeliveryStatus.CLAIMED]
         + counts[DeliveryStatus.SENDING],
-        acked=counts["acked"],
+        acked=counts["acked"] + in_groups,
         unknown=counts[DeliveryStatus.UNKNOWN],
         interrupted=counts["interrupted"],
     )

@@ -6,6 +6,7 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -19,6 +20,7 @@ DEFAULT_INVITE_TTL = timedelta(days=7)
 MAX_INVITE_USES = 10_000
 NAME_MIN, NAME_MAX = 2, 40
 _DURATION = re.compile(r"^(\d{1,4})\s*([dhm])$")
+INVITE_LINKS = "invite_links"  # the runtime's service key of `InviteLinks`
 
 
 class AccessError(Exception):
@@ -78,11 +80,28 @@ def invite_link(bot_username: str, code: str) -> str:
     return f"https://t.me/{bot_username}?start={code}"
 
 
+@dataclass(frozen=True)
+class InviteLinks:
+    """Invite deep links of this bot (BOT_USERNAME), for the flows that show them."""
+
+    bot_username: str
+
+    def link(self, code: str) -> str:
+        """The deep link of an invite code."""
+        return invite_link(self.bot_username, code)
+
+    def share(self, code: str) -> str:
+        """Telegram's share dialog, with the invite's link filled in."""
+        return "https://t.me/share/url?" + urlencode({"url": self.link(code)})
+
+
 async def usable_invite(session: AsyncSession, code: str, now: datetime) -> Invite:
     """The invite behind a code, or the reason it cannot be used."""
     invite = await users_repo.get_invite(session=session, code=code.strip().lower()[:32])
     if invite is None:
         raise AccessError("invite.unknown")
+    if invite.revoked_at is not None:
+        raise AccessError("invite.revoked")
     if invite.expires_at <= now:
         raise AccessError("invite.expired")
     if invite.used >= invite.max_uses:
@@ -126,6 +145,7 @@ def _attach(
     if real_name is not None:
         user.real_name = real_name
     user.org_id, user.role, user.active, user.registered_at = org_id, role, True, now
+    user.deactivated_at = None
 
 
 def user_locale(user: User | None, default: str = DEFAULT_LOCALE) -> str:
@@ -133,6 +153,11 @@ def user_locale(user: User | None, default: str = DEFAULT_LOCALE) -> str:
     if user is None:
         return default
     return user.locale or normalize_locale(user.language_code, default)
+
+
+def is_deactivated(user: User | None) -> bool:
+    """Whether an admin deactivated the user (who then uses nothing a member may)."""
+    return user is not None and user.deactivated_at is not None
 
 
 def is_registered(user: User | None) -> bool:
@@ -168,7 +193,7 @@ async def grant_admin(
     if await orgs_repo.get_org(session=session, org_id=org_id) is None:
         raise AccessError("org.unknown", org_id=org_id)
     user = await users_repo.upsert_user(
-        session=session, telegram_id=telegram_id, username=None, now=now
+        session=session, telegram_id=telegram_id, username=None, now=now, seen=False
     )
     _attach(user, org_id=org_id, role=Role.ADMIN, now=user.registered_at or now)
     await session.flush()
@@ -234,9 +259,10 @@ async def decide_access(
     await session.refresh(request)
     if approve:
         user = await users_repo.upsert_user(
-            session=session, telegram_id=request.telegram_id, username=None, now=now
+            session=session, telegram_id=request.telegram_id, username=None, now=now, seen=False
         )
-        _attach(user, org_id=request.org_id, role=request.role, now=now,
-                real_name=request.real_name)
+        _attach(
+            user, org_id=request.org_id, role=request.role, now=now, real_name=request.real_name
+        )
         await session.flush()
     return request

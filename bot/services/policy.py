@@ -12,7 +12,7 @@ from typing import TypeVar
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services.knowledge import DocumentInfo, Hit, KnowledgeBase
+from bot.services.knowledge import Answer, DocumentInfo, Hit, KnowledgeBase
 from bot.services.knowledge.ingest import SUPPORTED_SUFFIXES
 from bot.services.knowledge.metadata import Metadata
 from storage.knowledge_models import QuestionLog
@@ -26,9 +26,13 @@ T = TypeVar("T")
 class PolicyLibrary:
     """Async access to the knowledge base; the engine is CPU-bound, so it runs in threads."""
 
-    def __init__(self, data_dir: Path, corpus_dir: Path) -> None:
+    def __init__(
+        self, data_dir: Path, corpus_dir: Path, *, embeddings: str | Path | None = None
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.corpus_dir = Path(corpus_dir)
+        # The dense model's setting (see dense.load_embedder); loaded with the knowledge base.
+        self.embeddings = embeddings
         self._kb: KnowledgeBase | None = None
         self._ready = asyncio.Lock()
         # One writer at a time; searches read an immutable snapshot and need no lock.
@@ -38,9 +42,14 @@ class PolicyLibrary:
         """The knowledge base, with the bundled corpus indexed and jieba loaded on first use."""
         async with self._ready:
             if self._kb is None:
-                kb = KnowledgeBase(self.data_dir / KNOWLEDGE_SUBDIR)
+                from bot.services.knowledge.dense import open_embedder
+
+                embedder = await asyncio.to_thread(open_embedder, self.embeddings)
+                kb = KnowledgeBase(self.data_dir / KNOWLEDGE_SUBDIR, embedder=embedder)
                 if self.corpus_dir.is_dir():
                     await asyncio.to_thread(kb.ensure_corpus, self.corpus_dir)
+                # Loads the index; missing passage vectors are then computed in a background
+                # thread while questions are answered lexically.
                 await asyncio.to_thread(kb.warm_up)
                 self._kb = kb
         return self._kb
@@ -50,8 +59,12 @@ class PolicyLibrary:
         return await asyncio.to_thread(work, kb)
 
     async def search(self, question: str, top_k: int = 5) -> list[Hit]:
-        """The passages answering a question, best first; empty: not in the documents."""
+        """The passages closest to a question, best first; empty: nothing in them relates."""
         return await self._run(lambda kb: kb.search(question, top_k))
+
+    async def answer(self, question: str, top_k: int = 5) -> Answer:
+        """The closest passages and whether they answer the question confidently."""
+        return await self._run(lambda kb: kb.answer(question, top_k))
 
     async def validate(self, question: str) -> str | None:
         """Why the text cannot be searched (a code), or None."""
@@ -83,10 +96,13 @@ class PolicyLibrary:
         return await self._run(lambda kb: kb.document_at(path.name))
 
     async def add(
-        self, path: Path, *, title: str, date: str | None
+        self, path: Path, *, title: str, date: str | None, doc_number: str | None = None
     ) -> tuple[DocumentInfo, DocumentInfo | None]:
-        """Index a file with the confirmed title and date: it, and the version it replaced."""
-        override = Metadata(title=title, date=date)
+        """Index a file with the confirmed title, date and number: it, and what it replaced.
+
+        A date or number left empty stays empty: the admin saw what the text gave and removed it.
+        """
+        override = Metadata(title=title, date=date or "", doc_number=doc_number or "")
         async with self._writing:
             return await self._run(lambda kb: kb.put_file(path, override))
 
@@ -121,13 +137,22 @@ def manages_library(user: User | None, org: Org | None, superadmin: bool) -> boo
 
 
 async def log_question(
-    session: AsyncSession, *, telegram_id: int, question: str, hits: list[Hit], now: datetime
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    question: str,
+    hits: list[Hit],
+    now: datetime,
+    chat_id: int | None = None,
+    confident: bool = True,
 ) -> QuestionLog:
-    """Record a question and whether it was answered."""
+    """Record a question (and the chat it was asked in) and whether it was answered (a
+    low-confidence answer was not)."""
     row = QuestionLog(
         telegram_id=telegram_id,
+        chat_id=chat_id,
         question=question,
-        answered=bool(hits),
+        answered=bool(hits) and confident,
         top_passage=hits[0].passage_id if hits else None,
         created_at=now,
     )
@@ -137,10 +162,13 @@ async def log_question(
 
 
 async def logged_question(
-    session: AsyncSession, *, question_id: int, telegram_id: int
+    session: AsyncSession, *, question_id: int, telegram_id: int, group_id: int | None = None
 ) -> QuestionLog | None:
-    """A question the same user asked earlier (others' questions stay private)."""
-    query = select(QuestionLog).where(
-        col(QuestionLog.id) == question_id, QuestionLog.telegram_id == telegram_id
-    )
+    """A question the same user asked earlier (others' questions stay private); in a group
+    (``group_id``, its chat id), any question asked in that group, by whoever asked it."""
+    query = select(QuestionLog).where(col(QuestionLog.id) == question_id)
+    if group_id is not None:
+        query = query.where(QuestionLog.chat_id == group_id)
+    else:
+        query = query.where(QuestionLog.telegram_id == telegram_id)
     return (await session.exec(query)).first()

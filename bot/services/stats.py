@@ -22,7 +22,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services import people
 from bot.services.activities import BY_KEY, EARLIEST_DAY, PUSH_TYPE, unit_of
-from storage import orgs_repo
+from bot.services.dates import NoSuchDate, make_date
+from storage import orgs_repo, users_repo
 from storage.activity_models import Activity
 from storage.models import Org
 from storage.task_models import ReportSubmission, ReportTask, TaskCycle, TaskTarget
@@ -89,8 +90,11 @@ def last_month(today: date) -> Period:
 def parse_range(text: str, today: date) -> Period:
     """ "2026-01-01 至 2026-03-31", "1月1日-3月31日", "2026.1.1~2026.3.31" → a custom period."""
     first, second = _split_range(unicodedata.normalize("NFKC", text).strip())
-    start = _day(first, today, None)
-    end = _day(second, today, start)
+    try:
+        start = _day(first, today, None)
+        end = _day(second, today, start)
+    except NoSuchDate as error:  # 2月30日: say which part does not exist
+        raise StatsError(error.key, **error.params) from None
     if start is None or end is None:
         raise StatsError("stats.bad_range")
     if end < start:
@@ -116,24 +120,21 @@ def _split_range(text: str) -> tuple[str, str]:
 def _day(text: str, today: date, start: date | None) -> date | None:
     # cn2an turns 一月一日 into 1月1日, so one pair of patterns serves both ways of writing.
     text = cn2an.transform(text.replace(" ", ""), "cn2an")
-    try:
-        if match := _YMD.match(text):
-            return date(*(int(g) for g in match.groups()))
-        if match := _MD.match(text):
-            month, day = int(match.group(1)), int(match.group(2))
-            return _year_for(month, day, today, start)
-    except ValueError:  # 2月30日
-        return None
+    if match := _YMD.match(text):
+        return make_date(*(int(g) for g in match.groups()))
+    if match := _MD.match(text):
+        month, day = int(match.group(1)), int(match.group(2))
+        return _year_for(month, day, today, start)
     return None
 
 
 def _year_for(month: int, day: int, today: date, start: date | None) -> date:
     if start is None:
         # Without a year a start after today is last year's ("12月1日-1月31日" typed in March).
-        found = date(today.year, month, day)
-        return found.replace(year=today.year - 1) if found > today else found
-    found = date(start.year, month, day)
-    return found if found >= start else found.replace(year=start.year + 1)
+        found = make_date(today.year, month, day)
+        return make_date(today.year - 1, month, day) if found > today else found
+    found = make_date(start.year, month, day)
+    return found if found >= start else make_date(start.year + 1, month, day)
 
 
 # --- scope -----------------------------------------------------------------------------------
@@ -163,6 +164,15 @@ async def export_org(
             raise StatsError("stats.not_your_org")
         return None
     return await org_in_scope(session, scope, org_id)
+
+
+async def export_org_of(
+    session: AsyncSession, telegram_id: int, superadmin: bool, org_id: int | None
+) -> Org | None:
+    """`export_org` for a person by Telegram id, read afresh in the export's own transaction."""
+    user = await users_repo.get_user(session=session, telegram_id=telegram_id)
+    scope = await people.admin_scope(session, user, superadmin)
+    return await export_org(session, scope, org_id)
 
 
 def in_subtree(org: Org | None) -> list[Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.activities import PUSH_TYPE
+from bot.services.dates import NoSuchDate, make_date, make_time
 from bot.services.people import Scope
 from storage import orgs_repo, tasks_repo
 from storage.models import Org, OrgLevel, User
@@ -68,10 +69,13 @@ def parse_deadline(text: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, bo
     """
     words = " ".join(text.split())
     today = now.astimezone(tz).date()
-    day, rest = _deadline_day(words, today)
+    try:
+        day, rest = _deadline_day(words, today)
+        moment = _deadline_time(rest) if day is not None else None
+    except NoSuchDate as error:  # 2月30日, 25:00: say which part does not exist
+        raise TaskError(error.key, **error.params) from None
     if day is None:
         raise TaskError("task.bad_deadline")
-    moment = _deadline_time(rest)
     local = datetime.combine(day, moment or DEFAULT_TIME, tzinfo=tz)
     if local <= now:
         raise TaskError("task.deadline_past")
@@ -86,21 +90,14 @@ def _deadline_day(words: str, today: date) -> tuple[date | None, str]:
         weeks = _CN_NUM.get(quick.group(1)) or int(quick.group(1))
         return today + timedelta(weeks=weeks), ""
     if match := _YMD.match(words):
-        return _safe_date(*map(int, match.groups())), words[match.end() :].strip()
+        return make_date(*map(int, match.groups())), words[match.end() :].strip()
     if match := _MD.match(words):
         month, day = int(match.group(1)), int(match.group(2))
-        found = _safe_date(today.year, month, day)
-        if found is not None and found < today:  # 12月9日 typed in January means next year's
-            found = _safe_date(today.year + 1, month, day)
+        found = make_date(today.year, month, day)
+        if found < today:  # 12月9日 typed in January means next year's
+            found = make_date(today.year + 1, month, day)
         return found, words[match.end() :].strip()
     return None, words
-
-
-def _safe_date(year: int, month: int, day: int) -> date | None:
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
 
 
 def _deadline_time(rest: str) -> time | None:
@@ -113,9 +110,7 @@ def _deadline_time(rest: str) -> time | None:
     half, hour, minute = match.group(1), int(match.group(2)), match.group(3) or match.group(4)
     if half in ("下午", "晚上") and hour < 12:
         hour += 12
-    if hour > 23 or int(minute or 0) > 59:
-        raise TaskError("task.bad_deadline")
-    return time(hour, int(minute or 0))
+    return make_time(hour, int(minute or 0))
 
 
 def add_months(moment: datetime, months: int, tz: ZoneInfo) -> datetime:
@@ -496,11 +491,19 @@ async def submit_report(
 
 
 async def my_cycles(
-    session: AsyncSession, org: Org, now: datetime
+    session: AsyncSession,
+    org: Org,
+    now: datetime,
+    keep: Callable[[ReportTask], bool] | None = None,
 ) -> list[tuple[ReportTask, TaskCycle, ReportSubmission | None]]:
-    """An org's open cycles (up to the overdue window) with its current submission."""
+    """An org's open cycles (up to the overdue window) with its current submission.
+
+    ``keep``: only the cycles of the tasks it accepts (their submissions are not read).
+    """
     after = now - timedelta(days=OVERDUE_DAYS)
     rows = await tasks_repo.org_cycles(session=session, org_id=org.id, after=after)  # type: ignore[arg-type]
+    if keep is not None:
+        rows = [(task, cycle) for task, cycle in rows if keep(task)]
     return [
         (
             task,

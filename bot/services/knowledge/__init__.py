@@ -3,7 +3,7 @@
 Importing this package is cheap; jieba, numpy and bm25s load on first use.
 """
 
-from bot.services.knowledge.base import DocumentInfo, Hit, KnowledgeBase
+from bot.services.knowledge.base import Answer, DocumentInfo, Hit, KnowledgeBase
 from bot.services.knowledge.errors import (
     IngestCode,
     IngestError,
@@ -14,6 +14,7 @@ from bot.services.knowledge.errors import (
 from bot.services.knowledge.question import validate_question
 
 __all__ = [
+    "Answer",
     "DocumentInfo",
     "Hit",
     "IngestCode",

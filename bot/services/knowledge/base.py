@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from bot.services.knowledge.chunking import SECTION_SEPARATOR, Passage, PassageKind, chunk_lines
 from bot.services.knowledge.errors import (
@@ -41,6 +41,9 @@ from bot.services.knowledge.question import validate_question
 from bot.services.knowledge.thesaurus import synonyms_by_word
 from bot.services.knowledge.tokenize import Analyzer, normalize
 from bot.services.knowledge.versions import Batch, Changes
+
+if TYPE_CHECKING:
+    from bot.services.knowledge.dense import DenseRows, DenseWorker, Embedder
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +133,18 @@ class _Prepared:
     stored: str
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The passages shown for a question, and whether they are a confident answer.
+
+    Empty hits: nothing in the documents relates. Hits that are not confident are the
+    closest passages, shown under a sentence that they may not answer the question.
+    """
+
+    hits: list[Hit]
+    confident: bool
+
+
 @dataclass(slots=True)
 class _Snapshot:
     """Everything a search reads; replaced whole when documents change."""
@@ -140,6 +155,8 @@ class _Snapshot:
     index: Any = None
     ranker: Any = None
     contexts: dict[int, str] = field(default_factory=dict)
+    # Passage vectors (dense.DenseRows), when an embedder is configured; used once complete.
+    dense: Any = None
 
 
 def passage_id(doc_id: str, position: int) -> str:
@@ -150,7 +167,14 @@ def passage_id(doc_id: str, position: int) -> str:
 class KnowledgeBase:
     """Indexed policy documents in ``data_dir``, independent of the bot's database."""
 
-    def __init__(self, data_dir: Path, *, max_bytes: int = MAX_BYTES, config: Any = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        max_bytes: int = MAX_BYTES,
+        config: Any = None,
+        embedder: Embedder | None = None,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.max_bytes = max_bytes
         self._lock = threading.RLock()
@@ -158,6 +182,15 @@ class KnowledgeBase:
         self._analyzer: Analyzer | None = None
         # A ranking.RankConfig; None means the measured defaults.
         self._config = config
+        self.embedder = embedder
+        self._dense_worker: DenseWorker | None = None
+        if embedder is not None:
+            # numpy comes with it: imported only when vectors are wanted.
+            from bot.services.knowledge.dense import VECTORS_DIR, DenseWorker, VectorCache
+
+            cache = VectorCache(self.data_dir / VECTORS_DIR / embedder.key)
+            self._dense_worker = DenseWorker(embedder, cache)
+        self._query_failed = False
 
     # ----- set-up -------------------------------------------------------------------------
 
@@ -234,15 +267,67 @@ class KnowledgeBase:
         return next((d for d in self._state().docs.values() if d.key == source), None)
 
     def search(self, question: str, top_k: int = 5) -> list[Hit]:
-        """The passages that answer ``question``, best first; empty when none does."""
+        """The passages closest to ``question``, best first; empty when nothing relates."""
+        return self.answer(question, top_k).hits
+
+    def answer(self, question: str, top_k: int = 5) -> Answer:
+        """The closest passages and whether they answer confidently (see fusion.grade)."""
+        from bot.services.knowledge.fusion import Grade, fuse, grade
+
         state = self._state()
         if state.ranker is None or top_k <= 0 or not question.strip():
-            return []
+            return Answer([], False)
         query = self.analyzer.query(question)
         if not query.words and not query.bigrams:
-            return []
-        candidates = state.ranker.rank(question, query)
-        return [self._hit(state, c.row, c.score) for c in candidates[:top_k]]
+            return Answer([], False)
+        ranking = state.ranker.rank(question, query)
+        cosines = self._cosines(state, question)
+        best = float(cosines[state.dense.known].max(initial=-1.0)) if cosines is not None else None
+        center = self.embedder.center if self.embedder is not None else None
+        config = state.ranker.config
+        verdict = grade(ranking, state.ranker.relates(query), best, center, config)
+        if verdict is Grade.NONE:
+            return Answer([], False)
+        fused = fuse(question, ranking, state.index, query, cosines, config)
+        hits = [self._hit(state, row, score) for row, score in fused[:top_k]]
+        return Answer(hits, verdict is Grade.CONFIDENT)
+
+    def dense_ready(self) -> bool:
+        """Whether every passage of the current index has its vector (or failed to get one)."""
+        dense = self._state().dense
+        return dense is not None and dense.complete
+
+    def vectors_missing(self) -> int:
+        """Passages of the current index still without a vector (0 without an embedder)."""
+        dense = self._state().dense
+        return 0 if dense is None else len(dense.missing())
+
+    def embed_now(self, timeout: float | None = None) -> bool:
+        """Compute the missing passage vectors and wait for them; whether they are ready."""
+        if self._dense_worker is None:
+            return False
+        # A worker that was just finishing an older index may have ended before this one
+        # was published: start it again (each pass leaves the index it saw complete).
+        for _ in range(3):
+            self._start_embedding()
+            self._dense_worker.join(timeout)
+            if self.dense_ready():
+                return True
+        return False
+
+    def _cosines(self, state: _Snapshot, question: str) -> Any:
+        """Cosine of every passage with the question, or None while vectors are not ready."""
+        dense = state.dense
+        if dense is None or not dense.complete or self.embedder is None:
+            return None
+        try:
+            vector = self.embedder.query(question)
+        except Exception:  # a broken model must not take the lexical answer with it
+            if not self._query_failed:
+                self._query_failed = True
+                log.exception("embedding a question failed; answering lexically")
+            return None
+        return dense.scores(vector)
 
     def passage(self, pid: str) -> Hit | None:
         """A passage by its id (``doc_id:position``), or None."""
@@ -655,10 +740,15 @@ class KnowledgeBase:
         """The current snapshot, (re)loaded when another writer published a new index."""
         snapshot = self._snapshot
         current = self._read_current()
-        if snapshot is not None and current is not None and snapshot.key == current.get("key"):
-            return snapshot
-        with self._lock:
-            return self._load_snapshot()
+        fresh = snapshot is not None and current is not None and snapshot.key == current.get("key")
+        if not fresh:
+            with self._lock:
+                snapshot = self._load_snapshot()
+        assert snapshot is not None
+        if snapshot.dense is not None and not snapshot.dense.complete:
+            # Cheap when the worker runs; restarts it when it stopped just before this index.
+            self._start_embedding()
+        return snapshot
 
     def _read_current(self) -> dict[str, str] | None:
         """The published index pointer, if any."""
@@ -703,7 +793,52 @@ class KnowledgeBase:
             thesaurus=synonyms_by_word,
         )
         snapshot.ranker = Ranker(snapshot.index, data, self._config or RankConfig())
+        if self._dense_worker is not None:
+            snapshot.dense = self._dense_rows(snapshot)
         return snapshot
+
+    # ----- internals: passage vectors -----------------------------------------------------
+
+    def _embedded_text(self, snapshot: _Snapshot, row: int) -> str:
+        """What is embedded for a passage: its document's title, heading path and text."""
+        item = snapshot.rows[row]
+        title = snapshot.docs[item.doc_id].title
+        return f"{title}\n{SECTION_SEPARATOR.join(item.section)}\n{item.text}"
+
+    def _dense_rows(self, snapshot: _Snapshot) -> DenseRows:
+        """The snapshot's vectors from the cache; the rest are embedded in the background."""
+        from bot.services.knowledge.dense import DenseRows, text_hash
+
+        assert self._dense_worker is not None
+        hashes = [text_hash(self._embedded_text(snapshot, i)) for i in range(len(snapshot.rows))]
+        cached = self._dense_worker.cache.load()
+        dim = next((len(v) for v in cached.values()), 0) or self._dense_dim()
+        dense = DenseRows.empty(hashes, dim)
+        dense.fill(cached)
+        if dense.complete and len(cached) > len(set(hashes)):
+            # Documents were removed or replaced: their passages' vectors go too.
+            self._dense_worker.save_for(dense, cached)
+        return dense
+
+    def _dense_dim(self) -> int:
+        """The embedder's vector size (asks the model once when the cache is empty)."""
+        assert self.embedder is not None
+        dim = getattr(self.embedder, "dim", None)
+        return int(dim) if dim else len(self.embedder.query("科协"))
+
+    def _start_embedding(self) -> None:
+        """Embed the current index's missing passages in the background (if any)."""
+        if self._dense_worker is not None:
+            self._dense_worker.start(self._dense_job)
+
+    def _dense_job(self) -> tuple[DenseRows, list[str], list[str]] | None:
+        """The current snapshot's vectors still to compute, or None when there are none."""
+        state = self._state()
+        dense = state.dense
+        if dense is None or dense.complete:
+            return None
+        texts = [self._embedded_text(state, i) for i in range(len(state.rows))]
+        return dense, texts, [row.doc_id for row in state.rows]
 
     def _context(self, snapshot: _Snapshot, row: int) -> str:
         """Normalised title, heading path and text of a passage (cached per snapshot)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -25,8 +26,20 @@ DATE_LINE_RE = re.compile(
     r"|[〇零一二三四五六七八九○Ｏ0]{4}\s*年\s*[一二三四五六七八九十]{1,3}\s*月\s*[一二三四五六七八九十]{1,3}\s*日)"
     r"\s*[）)]?\s*(?:印发|发布|制定|通过)?$"
 )
+# A document number (文号): issuer's abbreviation, year in brackets, serial, 号. Real variants:
+# 〔〕 (the standard), [] 【】 （） () ［］ ﹝﹞, with or without 第, and spaces from PDF
+# extraction between any two characters (内 科 协 发 〔 2026 〕 58 号); a spaced-out prefix is
+# single characters each followed by a space, so "通知 内科协发〔…" does not take 通知 along.
+_DOC_OPEN, _DOC_CLOSE = "〔[【（(［﹝", "〕]】）)］﹞"
 DOC_NUMBER_RE = re.compile(
-    r"[\u4e00-\u9fff]{1,12}\s*[〔\[【（(［]\s*\d{4}\s*[〕\]】）)］]\s*第?\s*\d{1,4}\s*号"
+    r"(?:[\u4e00-\u9fff](?:\s[\u4e00-\u9fff]){1,11}|[\u4e00-\u9fff]{1,12})"
+    rf"\s*[{re.escape(_DOC_OPEN)}]\s*\d(?:\s?\d){{3}}\s*[{re.escape(_DOC_CLOSE)}]"
+    r"\s*第?\s*\d(?:\s?\d){0,3}\s*号"
+)
+# A sentence cites other documents' numbers (根据内科协发〔2026〕3号文件要求，…): not its own.
+_SENTENCE_MARKS_RE = re.compile(r"[，。；,;]")
+_DOC_BRACKETS = str.maketrans(
+    {**dict.fromkeys(_DOC_OPEN, "〔"), **dict.fromkeys(_DOC_CLOSE, "〕")}
 )
 PHONE_RE = re.compile(r"(?<!\d)(?:0\d{2,3}[-－—]?\d{7,8}|1[3-9]\d{9})(?!\d)")
 ORG_SUFFIX_RE = re.compile(
@@ -226,9 +239,26 @@ def _cn_small_number(text: str) -> int:
 
 
 def find_doc_number(lines: Iterable[Line]) -> str | None:
-    """The first document number (e.g. 宁科协发[2017]212号) among ``lines``, spaces removed."""
-    for line in lines:
+    """The document number (e.g. 宁科协发[2017]212号) among ``lines``, spaces removed.
+
+    A line that is the number alone wins; else a line that carries it beside other header
+    fields (内科协发〔2026〕58号 签发人：王某). A number cited in a sentence is another document's.
+    """
+    lines = list(lines)
+    own = [ln for ln in lines if ln.kind == LineKind.DOC_NUMBER]
+    header = [ln for ln in lines if not _SENTENCE_MARKS_RE.search(ln.text)]
+    for line in own or header:
         match = DOC_NUMBER_RE.search(line.text)
         if match:
-            return match.group(0).replace(" ", "")
+            return _SPACES_RE.sub("", match.group(0))
     return None
+
+
+def doc_number_key(number: str) -> str:
+    """A document number in one spelling, to compare numbers written differently.
+
+    Widths fold, brackets become 〔〕, spaces and 第 go:
+    宁科协发[2017]212号 = 宁科协发〔2017〕第212号.
+    """
+    compact = _SPACES_RE.sub("", unicodedata.normalize("NFKC", number)).translate(_DOC_BRACKETS)
+    return compact.replace("〕第", "〕")

@@ -34,8 +34,12 @@ class Metadata:
     doc_number: str | None = None
 
     def merged(self, override: Metadata) -> Metadata:
-        """Fields of ``override`` that are set win over ours."""
-        values = {k: v for k, v in _fields(override).items() if v}
+        """Fields of ``override`` that are set win over ours; an empty string clears ours.
+
+        None means "not known", so the text's reading stays; "" is an admin who removed a
+        wrongly read value (a date or document number) at the upload's confirmation.
+        """
+        values = {k: v or None for k, v in _fields(override).items() if v is not None}
         return replace(self, **values)
 
 

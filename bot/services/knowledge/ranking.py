@@ -1,4 +1,4 @@
-"""Scoring: word/bigram BM25 fusion, question-type cues, title match, and the refusal decision."""
+"""Scoring: word/bigram BM25 fusion, question-type cues, title match, and answerability."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import IntFlag
+from typing import TypeVar
 
 import numpy as np
 
 from bot.services.knowledge.index import Field, PassageIndex
 from bot.services.knowledge.lines import DATE_RE, DOC_NUMBER_RE, PHONE_RE, LineKind, classify
 from bot.services.knowledge.tokenize import QUESTION_RE, QueryTerms, normalize
+
+T = TypeVar("T")
 
 
 class Flag(IntFlag):
@@ -245,7 +248,8 @@ class RankConfig:
     prefilter: int = 500
     quote_boost: float = 0.3
     coverage_weight: float = 0.5
-    refuse_below: float = 0.45
+    # Below this answerability (lexical signals only) an answer is shown as low-confidence.
+    confident_at: float = 0.45
     single_char_weight: float = 0.5
     # Credit for a question word found elsewhere in the passage's document (安徽, 宁夏 …).
     same_doc_credit: float = 0.5
@@ -262,6 +266,15 @@ class RankConfig:
     related_max: int = 4
     # Pronouns, adverbs, adjectives, numerals …: how a question is put, rarely what it asks.
     phrasing_weight: float = 0.3
+    # Hybrid fusion (fusion.py): a plain BM25 over the words and a dense cosine join the
+    # ranker's score, each scaled to its best passage; the dense one over its best ``pool``.
+    plain_weight: float = 0.2
+    dense_weight: float = 0.5
+    fusion_pool: int = 30
+    # With a calibrated dense model: confident when answerability plus this factor times
+    # (best cosine - the model's centre) reaches ``dense_confident_at``.
+    dense_confidence: float = 5.0
+    dense_confident_at: float = 0.46
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +296,15 @@ class Candidate:
     row: int
     score: float
     coverage: float
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    """The ranker's candidates, best first, and how sure it is that they answer."""
+
+    candidates: list[Candidate]
+    answerability: float
+    cues: list[Cue]
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,8 +389,8 @@ class Ranker:
         self.data = data
         self.config = config
 
-    def rank(self, question: str, query: QueryTerms) -> list[Candidate]:
-        """Candidates best first; an empty list when the documents do not answer."""
+    def rank(self, question: str, query: QueryTerms) -> Ranking:
+        """Candidates best first, with how sure we are that the best ones answer."""
         cues = detect_cues(question)
         related = self._related(query)
         words, bigrams = self._query_weights(query, cues, related)
@@ -381,7 +403,7 @@ class Ranker:
                 fused[lead] += self.config.title_weight * self._title_share(query, selected[lead])
         picks = top_rows(fused, self.config.candidates)
         if not picks:
-            return []
+            return Ranking([], 0.0, cues)
         rows = [int(selected[i]) for i in picks]
         fused_of = {int(selected[i]): float(fused[i]) for i in picks}
         quotes = quoted_terms(question, normalize)
@@ -404,11 +426,16 @@ class Ranker:
                 score *= self.config.meta_factor
             out.append(Candidate(row, score, coverage))
         out.sort(key=lambda c: -c.score)
-        if self.answerability(out, cues) < self.config.refuse_below:
-            return []
-        if DOCS_CUE.search(question):
-            out = _one_per_doc_first(out, self.data.doc_of)
-        return out
+        return Ranking(out, self.answerability(out, cues), cues)
+
+    def relates(self, query: QueryTerms) -> bool:
+        """Whether any content word of the question (or a variant) occurs in some passage."""
+        words = self.index.words
+        return any(
+            words.doc_freq(form)
+            for term in query.content
+            for form in (term, *query.variants.get(term, ()))
+        ) or bool(self._related(query))
 
     def _title_share(self, query: QueryTerms, rows: np.ndarray) -> np.ndarray:
         """Per row: share of the question's content words found in its document's title."""
@@ -548,12 +575,12 @@ class Ranker:
         return boost
 
 
-def _one_per_doc_first(candidates: list[Candidate], doc_of: Sequence[int]) -> list[Candidate]:
+def one_per_doc_first(rows: list[T], doc_of: Callable[[T], int]) -> list[T]:
     """For "which documents mention X": the best passage of each document first."""
     seen: set[int] = set()
     firsts, rest = [], []
-    for cand in candidates:
-        doc = doc_of[cand.row]
-        (rest if doc in seen else firsts).append(cand)
+    for row in rows:
+        doc = doc_of(row)
+        (rest if doc in seen else firsts).append(row)
         seen.add(doc)
     return firsts + rest

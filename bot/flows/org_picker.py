@@ -1,0 +1,78 @@
+"""The org picker of the forms: the first orgs of the actor's subtree, or those a typed name finds.
+
+/broadcast and /newtask tick several orgs with it, /members picks one (a filter, a person's new
+org, an invite's org). The form keeps the names it offered, so its summary can show them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bot.flows.base import (
+    Choice,
+    FlowContext,
+    FormModel,
+    Input,
+    InputKind,
+    Invalid,
+    Label,
+    Msg,
+    Options,
+)
+from bot.services import people
+from storage import orgs_repo
+from storage.models import Org
+
+ORG_CHOICES = 30
+QUERY_MAX = 50
+
+ScopeOf = Callable[[FlowContext], Awaitable[people.Scope]]
+
+
+@dataclass(frozen=True)
+class OrgPicker:
+    """Choices and typed search over the orgs of the scope ``scope_of`` returns."""
+
+    scope_of: ScopeOf
+    no_match: str  # the message key when a typed name matches no org; takes {text}
+
+    async def choices(self, ctx: FlowContext, model: FormModel) -> list[Choice]:
+        """The first orgs of the scope in tree order; typing part of a name finds others."""
+        scope = await self.scope_of(ctx)
+        orgs = await orgs_repo.list_orgs(session=ctx.session, within=scope.org, limit=ORG_CHOICES)
+        return offer(model, orgs)
+
+    async def search(self, inp: Input, ctx: FlowContext, model: FormModel) -> Options:
+        """Typed part of a name → matching orgs of the scope, as buttons."""
+        if inp.kind is not InputKind.TEXT or not inp.text.strip():
+            raise Invalid("form.expect_text")
+        text = inp.text.strip()[:QUERY_MAX]
+        scope = await self.scope_of(ctx)
+        matches = await orgs_repo.search_orgs(
+            session=ctx.session, text=text, within=scope.org, limit=ORG_CHOICES
+        )
+        if not matches:
+            raise Invalid(self.no_match, text=text)
+        return Options(offer(model, matches))
+
+
+def offer(model: FormModel, orgs: Iterable[Org]) -> list[Choice]:
+    """Choices for these orgs; their names are remembered for the summary."""
+    names = model.ctx.setdefault("org_names", {})
+    choices = []
+    for org in orgs:
+        names[str(org.id)] = org.name
+        choices.append(Choice(org.id, org.name))
+    return choices
+
+
+def org_name(model: FormModel, org_id: Any) -> Label:
+    """The name of an org the form offered (its id when it was never offered)."""
+    return str(model.ctx.get("org_names", {}).get(str(org_id), org_id))
+
+
+def org_names(value: Any, model: FormModel) -> Label:
+    """Ticked orgs, by name, for a summary line."""
+    return Msg("form.list", items=[org_name(model, org_id) for org_id in value or []])
