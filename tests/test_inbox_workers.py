@@ -14,6 +14,7 @@ from telegram import Update
 from telegram.ext import TypeHandler
 
 from bot.app import build_application
+from bot.handlers import unserved
 from bot.inbox.dispatch import LEASE_TTL
 from bot.inbox.webhook import register_webhook, release_registrar
 from storage import inbox_repo
@@ -29,6 +30,8 @@ from tests.test_inbox import (
     rows,
 )
 
+# Before the group that sets aside unserved updates: its handler claims every update there.
+FIRST = unserved.GROUP - 1
 __all__ = ["members"]  # the fixture, shared with test_inbox
 
 pytestmark = pytest.mark.usefixtures("postgres_only")
@@ -73,8 +76,8 @@ async def test_an_update_received_by_another_worker_waits_for_the_chat_s_earlier
 ):
     watch = Watch()
     async with inbox_bot(settings, clock) as a, inbox_bot(settings, clock, after=a) as b:
-        a.app.add_handler(watch.handler("a"), group=-3)
-        b.app.add_handler(watch.handler("b"), group=-3)
+        a.app.add_handler(watch.handler("a"), group=FIRST)
+        b.app.add_handler(watch.handler("b"), group=FIRST)
         first, second = quick_log_then_title(a, LI)
         watch.hold = first["update_id"]
         await a.receive(first)
@@ -95,8 +98,8 @@ async def test_two_workers_taking_turns_keep_every_chat_s_order(
 ):
     watch = Watch()
     async with inbox_bot(settings, clock) as a, inbox_bot(settings, clock, after=a) as b:
-        a.app.add_handler(watch.handler("a"), group=-3)
-        b.app.add_handler(watch.handler("b"), group=-3)
+        a.app.add_handler(watch.handler("a"), group=FIRST)
+        b.app.add_handler(watch.handler("b"), group=FIRST)
         li, zhao = quick_log_then_title(a, LI), quick_log_then_title(a, ZHAO)
         updates = [li[0], zhao[0], li[1], zhao[1]]
         # A load balancer's round robin: each chat's two updates reach different workers.
