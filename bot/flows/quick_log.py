@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.flows import engine
 from bot.flows.activity import ActivityForm, type_label, unit_label
-from bot.flows.ask import acknowledges
+from bot.flows.ask import acknowledges, reads_as_question
 from bot.flows.base import Button, FlowContext, Msg, Reply
 from bot.flows.when_notes import shown
 from bot.services import activities as svc
@@ -25,10 +25,12 @@ OFFER_BUTTON = "act|quick"  # the offer quotes the user's message; the press rea
 
 
 def read_free_text(text: str, today: date) -> Understood:
-    """What a free message says about activities; an acknowledgement (收到，按要求办理, 好的,
-    👍) is nothing, unless it goes on with a report (好的，昨天在社区开展科普讲座50人)."""
+    """What a free message says about activities. An acknowledgement (收到，按要求办理, 好的,
+    👍) or a question for the documents (讲座的要求) is nothing, unless it goes on with a whole
+    report (好的，昨天在社区开展科普讲座50人): the question route and the groups read them so."""
     understood = read_report(text, today)
-    if understood.outcome in (NONE, OFFER) and acknowledges(text):
+    weak = understood.outcome in (NONE, OFFER)
+    if weak and (acknowledges(text) or reads_as_question(text)):
         return Understood(NONE)
     return understood
 
