@@ -40,6 +40,7 @@ ORG_QUERY_MAX = 50
 ORG_MATCHES = 8
 ORG_CHILD_BUTTONS = 5
 QUICK_DAYS = ("today", "yesterday", "before_yesterday")  # 今天 / 昨天 / 前天
+TITLE_SHOWN = 24  # characters of a suggested title on its button (the whole title is taken)
 
 TYPE_CHOICES = [Choice(t.key, Msg(f"activity.type.{t.key}")) for t in svc.TYPES]
 AUDIENCE_CHOICES = [Choice(a, Msg(f"activity.audience.{a}")) for a in svc.AUDIENCES]
@@ -124,7 +125,10 @@ async def parse_amount(inp: Input, ctx: FlowContext, model: FormModel) -> int:
 async def title_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     """The title the quick log read from the report, to take with one press."""
     hint = model.ctx.get("title_hint")
-    return [Choice(hint, Msg("activity.use_title", title=hint))] if hint else []
+    if not hint:
+        return []
+    shown = hint if len(hint) <= TITLE_SHOWN else hint[:TITLE_SHOWN] + "…"
+    return [Choice(hint, Msg("activity.use_title", title=shown))]
 
 
 async def parse_participants(inp: Input, ctx: FlowContext, model: FormModel) -> int:
