@@ -135,7 +135,9 @@ def _register_handlers(application: Application) -> None:
     application.add_handlers(task_handlers.handlers())  # /newtask, /tasks, report form, board
     application.add_handlers(stats_handlers.handlers())  # /stats, /export and their buttons
     application.add_handlers(members.handlers())  # /members: people, their changes, invites
-    # The typed 自定义 range is caught in group -1, before the form engine would parse it.
+    # Replies acknowledging a notice (收到 → 已阅), and the typed 自定义 range, are caught in
+    # group -1, before the form engine would parse them.
+    application.add_handlers(broadcast.early_handlers(), group=-1)
     application.add_handlers(stats_handlers.early_handlers(), group=-1)
     application.add_handlers(ask.handlers())  # /ask, /docs, questions, documents from admins
     application.add_handlers(forms.handlers())

@@ -4,6 +4,11 @@ Each typed line becomes an Update for ``app.process_update``; everything the bot
 or deleted since is printed from the offline Bot API's call log. Buttons are numbered, and a
 bare number presses one on the newest keyboard. Messages that arrive on their own (reminders,
 broadcasts) are printed as they come, via a listener on the API.
+
+An edit is printed as an edit of its message (``bot (edited #12)>``), and only what changed:
+a message whose buttons were taken off (an older step of a form) prints nothing, one whose
+buttons changed prints them, not its text again. Photos and documents the bot sends (albums
+too) are saved into a folder and their paths printed.
 """
 
 from __future__ import annotations
@@ -12,16 +17,21 @@ import asyncio
 import contextlib
 import mimetypes
 import sys
+import time
 from pathlib import Path
 from typing import Any, TextIO
 
 from telegram.ext import Application
 
+from bot.i18n import normalize_locale, t
 from bot.offline_api import ApiCall, OfflineBotAPI
 from bot.updates import TgUser, UpdateFactory, to_update
 
 JSON = dict[str, Any]
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp"})
+# What a saved photo is, by its first bytes (Telegram would hand back a JPEG; offline the
+# bytes are the ones the bot uploaded, such as PNG charts).
+IMAGE_MAGIC = ((b"\x89PNG", ".png"), (b"\xff\xd8", ".jpg"), (b"GIF8", ".gif"), (b"BM", ".bmp"))
 PROMPT = "you> "
 BOT = "bot> "
 INDENT = " " * len(BOT)
@@ -43,14 +53,18 @@ async def run_terminal_chat(
     stdout: TextIO = sys.stdout,
     manage_lifecycle: bool = True,
     factory: UpdateFactory | None = None,
+    files_dir: Path | None = None,
 ) -> None:
     """Chat with ``app`` as ``user`` until ``/quit`` or EOF.
 
     With ``manage_lifecycle`` an app that is not running yet is initialized, started and shut
     down here with its ``post_init``/``post_stop``/``post_shutdown`` hooks, as ``run_polling``
-    would do; an app the caller already started is left to the caller.
+    would do; an app the caller already started is left to the caller. ``files_dir``: where
+    the photos and documents the bot sends are saved (None: not saved).
     """
-    chat = TerminalChat(app, api, user, stdin=stdin, stdout=stdout, factory=factory)
+    chat = TerminalChat(
+        app, api, user, stdin=stdin, stdout=stdout, factory=factory, files_dir=files_dir
+    )
     started_here = manage_lifecycle and not app.running
     if started_here:
         await _start(app)
@@ -89,10 +103,15 @@ class TerminalChat:
         stdin: TextIO,
         stdout: TextIO,
         factory: UpdateFactory | None = None,
+        files_dir: Path | None = None,
     ) -> None:
         self.app, self.api, self.user = app, api, user
         self.stdin, self.stdout = stdin, stdout
         self.factory = factory or UpdateFactory(api)
+        self.files_dir = files_dir
+        self.locale = normalize_locale(user.language_code)
+        # What each message showed when last printed: (chat, message id) → (text, buttons).
+        self._shown: dict[tuple[int, int], tuple[str, list[str]]] = {}
         self.api.register_chat(user.private_chat())
         self._cursor = len(api.calls)
         self._at_prompt = False
@@ -250,7 +269,7 @@ class TerminalChat:
         if call.method == "sendMediaGroup":
             return [line for message in call.result for line in self._render_message(message)]
         if call.method in EDITING:
-            return self._render_message(call.result, None, edited=True)
+            return self._render_edit(call.result) if isinstance(call.result, dict) else []
         if call.method == "deleteMessage":
             return [f"(消息 #{call.params['message_id']} 已删除 / deleted)"]
         if call.method == "answerCallbackQuery" and call.params.get("text"):
@@ -258,23 +277,58 @@ class TerminalChat:
             return [INDENT + mark + call.params["text"]]
         return []
 
-    def _render_message(
-        self, message: JSON, markup: JSON | None = None, *, edited: bool = False
-    ) -> list[str]:
+    def _render_message(self, message: JSON, markup: JSON | None = None) -> list[str]:
         body = "\n".join(filter(None, [_media_label(message), _body(message)]))
-        if edited:
-            body = f"(已编辑 #{message['message_id']} / edited) {body}"
+        rendered = self._lines(BOT, message, body)
+        rendered += self._saved_lines(message)
+        rendered += _keyboard_lines(_inline_rows(message))
+        if markup and "keyboard" in markup:
+            rendered += _keyboard_lines(markup["keyboard"], mark="⌨ ")
+        self._remember(message, body)
+        return rendered
+
+    def _render_edit(self, message: JSON) -> list[str]:
+        """An edit, marked as one, showing only what changed since the message was printed."""
+        body = "\n".join(filter(None, [_media_label(message), _body(message)]))
+        rows = _inline_rows(message)
+        before = self._shown.get(_key(message))
+        self._remember(message, body)
+        label = t(self.locale, "chat.edited", id=message["message_id"])
+        head = f"bot ({label})> "
+        if before is not None and before[0] == body:
+            if not rows or _labels(rows) == before[1]:
+                return []  # buttons taken off an older message, or nothing visible changed
+            return self._lines(head, message, t(self.locale, "chat.buttons_changed")) + (
+                _keyboard_lines(rows)
+            )
+        return self._lines(head, message, body) + _keyboard_lines(rows)
+
+    def _lines(self, head: str, message: JSON, body: str) -> list[str]:
         chat = message["chat"]
         if chat["id"] != self.user.id:
             body = f"[→ {chat.get('title') or chat.get('first_name') or chat['id']}] {body}"
         lines = body.split("\n")
-        rendered = [BOT + lines[0]] + [INDENT + line for line in lines[1:]]
-        inline = message.get("reply_markup")
-        if inline:
-            rendered += _keyboard_lines(inline["inline_keyboard"])
-        if markup and "keyboard" in markup:
-            rendered += _keyboard_lines(markup["keyboard"], mark="⌨ ")
-        return rendered
+        return [head + lines[0]] + [INDENT + line for line in lines[1:]]
+
+    def _remember(self, message: JSON, body: str) -> None:
+        self._shown[_key(message)] = (body, _labels(_inline_rows(message)))
+
+    # --- files the bot sends -----------------------------------------------------------------
+
+    def _saved_lines(self, message: JSON) -> list[str]:
+        """Save the message's photo or document; the line that says where (none: no file)."""
+        found = _attached_file(message)
+        if self.files_dir is None or found is None:
+            return []
+        file_id, name = found
+        data = self.api.file_bytes(file_id)
+        if name is None:  # a photo: named by when it was sent, typed by its bytes
+            stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(message.get("date", 0)))
+            name = f"photo_{stamp}_{message['message_id']}{_image_suffix(data)}"
+        path = _free_path(self.files_dir, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return [INDENT + "📎 " + t(self.locale, "chat.saved", path=_shown_path(path))]
 
     def _chat_id(self, raw: int | str) -> int:
         if isinstance(raw, str) and raw.startswith("@"):
@@ -284,6 +338,56 @@ class TerminalChat:
     def _print(self, text: str) -> None:
         self.stdout.write(text + "\n")
         self.stdout.flush()
+
+
+def _key(message: JSON) -> tuple[int, int]:
+    return message["chat"]["id"], message["message_id"]
+
+
+def _inline_rows(message: JSON) -> list[list[Any]]:
+    return (message.get("reply_markup") or {}).get("inline_keyboard") or []
+
+
+def _labels(rows: list[list[Any]]) -> list[str]:
+    return [button.get("text", "") for row in rows for button in row]
+
+
+def _attached_file(message: JSON) -> tuple[str, str | None] | None:
+    """The file id of a message's photo (its largest size) or document, and the document's
+    name (None for a photo)."""
+    if message.get("photo"):
+        return message["photo"][-1]["file_id"], None
+    document = message.get("document")
+    if document:
+        return document["file_id"], Path(document.get("file_name") or "document").name
+    return None
+
+
+def _image_suffix(data: bytes) -> str:
+    for magic, suffix in IMAGE_MAGIC:
+        if data.startswith(magic):
+            return suffix
+    if data[8:12] == b"WEBP":
+        return ".webp"
+    return ".jpg"
+
+
+def _free_path(folder: Path, name: str) -> Path:
+    """``folder/name``, or ``name (2)``, ``name (3)`` … when that is taken (earlier sessions)."""
+    path = folder / name
+    number = 1
+    while path.exists():
+        number += 1
+        path = folder / f"{Path(name).stem} ({number}){Path(name).suffix}"
+    return path
+
+
+def _shown_path(path: Path) -> str:
+    """The path relative to the working directory when it lies below it (data/chat-files/…)."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _buttons(kind: str, source: JSON) -> list[Any]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from pathlib import Path
 from typing import TextIO
 
 from bot.app import build_application
@@ -22,8 +23,10 @@ async def run_offline_chat(
     language: str,
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
+    files_dir: Path | None = None,
 ) -> None:
-    """Chat with the bot in the terminal as the given Telegram user."""
+    """Chat with the bot in the terminal as the given Telegram user; the photos and documents
+    the bot sends are saved into ``files_dir``."""
     # Without a token the broadcast sender stays off by default; offline, its lane is this API.
     os.environ.setdefault("BROADCAST_AUTOSTART", "1")
     api = OfflineBotAPI(bot_username=settings.bot_username)
@@ -33,4 +36,6 @@ async def run_offline_chat(
     # drop a new session's updates as already handled.
     factory = UpdateFactory(api, first_update_id=int(time.time() * 1000))
     # run_terminal_chat initialises the app and runs post_init, as run_polling would.
-    await run_terminal_chat(application, api, user, factory=factory, stdin=stdin, stdout=stdout)
+    await run_terminal_chat(
+        application, api, user, factory=factory, stdin=stdin, stdout=stdout, files_dir=files_dir
+    )

@@ -4,7 +4,7 @@
 # corpus, the offline Bot API: no token needed). Extra arguments go to `stabot chat`
 # (e.g. --user 10002 --lang en).
 #
-#   scripts/chat.sh [--user ID] [--name NAME] [--lang zh|en]
+#   scripts/chat.sh [--user ID] [--name NAME] [--lang zh|en] [--files DIR]
 #   scripts/chat.sh --help     this help and the chat's options, without setting anything up
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -17,8 +17,10 @@ Options of the chat:
   --user ID       your Telegram user id (default 10001)
   --name NAME     your Telegram first name (default 联络员)
   --lang zh|en    your app language (default zh)
+  --files DIR     where the photos and documents the bot sends are saved
+                  (default data/chat-files; each saved file's path is printed)
 In the chat: buttons are numbered (type the number), /file PATH sends a photo or document,
-/quit leaves.
+/quit leaves. A message the bot edits shows as "bot (edited #N)>" with what changed.
 USAGE
         exit 0
     fi

@@ -1,4 +1,10 @@
-"""Form state per (chat, user)."""
+"""Form state per (chat, user).
+
+A form that ended (confirmed or cancelled) keeps its row as a small marker, its step ``done``
+or ``cancelled`` and its data only the form's instance, until the next form takes the row: a
+button of that form pressed later can then say what became of it. `get_state` reads the open
+form only; `get_last` reads the row whatever it holds.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +17,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import ConversationState
 
+ENDED_STEPS = ("done", "cancelled")  # the engine's end states (bot.flows.base.DONE, CANCELLED)
+
 # Statements run at every update are built once: building one took longer than running it
 # (about 0.1 ms each), and SQLAlchemy's compiled cache then finds them at once.
-_STATE = select(ConversationState).where(
+_LAST = select(ConversationState).where(
     col(ConversationState.chat_id) == bindparam("chat"),
     col(ConversationState.user_id) == bindparam("user"),
 )
+_STATE = _LAST.where(col(ConversationState.step).not_in(ENDED_STEPS))
 
 # Core statements on the tables: with parameters, an ORM insert or update would turn into
 # a bulk operation without a row count.
@@ -45,8 +54,20 @@ _OVERWRITE = (
 async def get_state(
     *, session: AsyncSession, chat_id: int, user_id: int
 ) -> ConversationState | None:
-    """The saved form of a user in a chat, if any."""
+    """The open form of a user in a chat, if any."""
     return (await session.exec(_STATE, params={"chat": chat_id, "user": user_id})).first()
+
+
+async def get_last(
+    *, session: AsyncSession, chat_id: int, user_id: int
+) -> ConversationState | None:
+    """The form row of a user in a chat: the open form, or the marker of the one that ended."""
+    return (await session.exec(_LAST, params={"chat": chat_id, "user": user_id})).first()
+
+
+def has_ended(row: ConversationState) -> bool:
+    """Whether the row is the marker of a form that ended."""
+    return row.step in ENDED_STEPS
 
 
 async def save_state(
@@ -60,7 +81,7 @@ async def save_state(
     now: datetime,
     loaded: ConversationState | None = None,
 ) -> ConversationState:
-    """Insert or overwrite the form state of a user in a chat.
+    """Insert or overwrite the form state (or the end marker) of a user in a chat.
 
     ``loaded``: the row this session already read for the same chat and user; it is updated
     without reading it again, unless it was deleted meanwhile.
@@ -69,7 +90,7 @@ async def save_state(
     fresh = loaded is not None and inspect(loaded).persistent
     if fresh and await _overwrite(session, loaded, values):
         return loaded
-    row = await get_state(session=session, chat_id=chat_id, user_id=user_id)
+    row = await get_last(session=session, chat_id=chat_id, user_id=user_id)
     if row is None:
         row = ConversationState(
             chat_id=chat_id, user_id=user_id, flow=flow, step=step, data=data, updated_at=now
@@ -103,7 +124,7 @@ async def replace_data(
 
 
 async def delete_state(*, session: AsyncSession, chat_id: int, user_id: int) -> None:
-    """Forget a finished or cancelled form."""
+    """Forget a user's form in a chat, open or ended."""
     await session.exec(
         delete(ConversationState).where(
             col(ConversationState.chat_id) == chat_id, col(ConversationState.user_id) == user_id

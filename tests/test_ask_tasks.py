@@ -76,7 +76,7 @@ async def test_the_hint_in_english_and_only_for_questions_about_reporting(
         calls = await bot.text(english, "/ask 报告最晚哪天交")
         hint = "Your organisation has a report task that comes with this document:"
         assert hint in sent_texts(calls)[0]
-        assert "| 14 day(s) left" in sent_texts(calls)[0]
+        assert "| 14 days left" in sent_texts(calls)[0]
         assert buttons(calls)[-1] == "Fill in"
         # A question about the notice's content, not its deadline or reporting, stays plain.
         calls = await bot.text(SAIHAN, "/ask 主题活动的活动主题是什么")

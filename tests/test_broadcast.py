@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -17,11 +16,9 @@ from telegram.request import BaseRequest
 from bot.delivery.budget import ChatPacer, SendBudget
 from bot.delivery.pipeline import Pipeline
 from bot.delivery.service import SERVICE_KEY
-from bot.flows import broadcast as broadcast_form
 from bot.runtime import runtime_of
 from bot.services import broadcasts, orgs, people
 from bot.services.broadcasts import Audience, BroadcastError
-from bot.services.dates import NoSuchDate
 from bot.updates import TgUser
 from storage import broadcasts_repo, members_repo, outbox_repo, users_repo
 from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus, DeliveryStatus
@@ -188,30 +185,6 @@ async def test_receipt_under_an_inaccessible_notice_still_counts(
     assert toasts(calls) == ["已确认阅读，谢谢！"]
     assert "editMessageReplyMarkup" not in [c.method for c in calls]  # nothing there to edit
     assert sum(r.acked_at is not None for r in await deliveries(sessions)) == 1
-
-
-@pytest.mark.parametrize(
-    ("typed", "expected"),
-    [
-        ("2028-02-29 09:00", "2028-02-29T09:00:00+08:00"),
-        ("02-29 09:00", "2028-02-29T09:00:00+08:00"),  # strptime's year 1900 refused it
-        ("09:00", "2028-02-21T09:00:00+08:00"),  # typed in the afternoon: tomorrow
-        ("02-30 09:00", "when.no_day"),
-        ("2028-13-01 09:00", "when.no_month"),
-        ("25:00", "when.no_hour"),
-        ("09:60", "when.no_minute"),
-        ("2027-02-29 09:00", "when.no_leap_day"),
-        ("明早", None),
-    ],
-)
-def test_start_time_is_read_or_what_does_not_exist_is_named(typed, expected):
-    now = datetime(2028, 2, 20, 15, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    try:
-        moment = broadcast_form._parse_local(typed, now)
-    except NoSuchDate as refusal:
-        assert refusal.key == expected
-    else:
-        assert (moment.isoformat() if moment else None) == expected
 
 
 async def test_targeting_stays_inside_the_admin_scope(sessions, clock, people_tree):

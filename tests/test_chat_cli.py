@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import re
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,7 @@ import pytest
 from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputMediaPhoto,
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
@@ -25,10 +28,17 @@ from telegram.ext import (
 )
 
 from bot.chat_cli import TerminalChat, run_terminal_chat
+from bot.i18n import t
 from bot.offline_api import OfflineBotAPI
+from bot.services import orgs, people
 from bot.updates import TgUser
+from storage.activity_models import Activity
+from storage.db import transaction
+from tests.harness import running_bot
 
 USER = TgUser(id=4242, first_name="王", last_name="科协")
+PNG = b"\x89PNG\r\n\x1a\n"
+CANCEL = InlineKeyboardButton("取消", callback_data="cancel")
 ADMIN_CHAT = {"id": 9001, "type": "private", "first_name": "管理员"}
 
 
@@ -75,6 +85,10 @@ def handlers(seen: dict[str, list[Any]]) -> list[Any]:
                     InlineKeyboardButton("昨天", callback_data="day:1"),
                 ],
                 [InlineKeyboardButton("通知原文", url="https://kx.example/n/1")],
+                [
+                    InlineKeyboardButton("下一步", callback_data="next"),
+                    InlineKeyboardButton("青少年", callback_data="relabel"),
+                ],
             ]
         )
         await update.message.reply_text(
@@ -111,11 +125,32 @@ def handlers(seen: dict[str, list[Any]]) -> list[Any]:
         sent = await context.bot.send_message(ADMIN_CHAT["id"], "新报送：王科协")
         await context.bot.delete_message(ADMIN_CHAT["id"], sent.message_id)
 
+    async def album(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        media = [InputMediaPhoto(PNG + bytes([n])) for n in range(2)]
+        media[0] = InputMediaPhoto(PNG + b"\x00", caption="现场照片")
+        await update.message.reply_media_group(media)
+        await update.message.reply_document(b"PK\x03\x04", filename="活动明细.xlsx")
+
+    async def next_step(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # As a form does: the next step in a new message, the old one's buttons taken off.
+        old = update.callback_query.message
+        await update.callback_query.answer()
+        await old.reply_text("活动名称？", reply_markup=InlineKeyboardMarkup([[CANCEL]]))
+        await old.edit_reply_markup(None)
+
+    async def relabel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        await update.callback_query.answer()
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton("✅ 青少年", callback_data="n")]])
+        await update.callback_query.edit_message_reply_markup(markup)
+
     return [
         CommandHandler("day", day),
         CommandHandler("confirm", confirm),
         CommandHandler("broken", broken),
         CommandHandler("notify", notify),
+        CommandHandler("album", album),
+        CallbackQueryHandler(next_step, pattern="^next$"),
+        CallbackQueryHandler(relabel, pattern="^relabel$"),
         CallbackQueryHandler(pressed),
         MessageHandler(filters.PHOTO, photo),
         MessageHandler(filters.Document.ALL, document),
@@ -123,10 +158,14 @@ def handlers(seen: dict[str, list[Any]]) -> list[Any]:
     ]
 
 
-async def chat(app: Application, api: OfflineBotAPI, lines: str) -> list[str]:
+async def chat(
+    app: Application, api: OfflineBotAPI, lines: str, files_dir: Path | None = None
+) -> list[str]:
     """Run a whole session and return its transcript after the banner."""
     stdout = io.StringIO()
-    await run_terminal_chat(app, api, USER, stdin=io.StringIO(lines), stdout=stdout)
+    await run_terminal_chat(
+        app, api, USER, stdin=io.StringIO(lines), stdout=stdout, files_dir=files_dir
+    )
     transcript = stdout.getvalue().splitlines()
     return transcript[3:]
 
@@ -141,9 +180,10 @@ async def test_buttons_are_numbered_and_a_number_presses_one(
         "     请选择",
         "     [1] 今天  [2] 昨天",
         "     [3] 通知原文 ↗",
+        "     [4] 下一步  [5] 青少年",
         "you> 2",
         "     💬 已记录",
-        "bot> (已编辑 #2 / edited) 日期：day:1",
+        "bot (已编辑 #2)> 日期：day:1",
         "you> ",
     ]
     assert seen["callbacks"] == ["day:1"]
@@ -238,3 +278,135 @@ async def test_an_app_started_by_the_caller_is_left_running(
         await run_terminal_chat(app, api, USER, stdin=io.StringIO("hi\n"), stdout=io.StringIO())
         assert app.running and seen["texts"] == ["hi"]
         await app.stop()
+
+
+# --- edits: shown as edits, only what changed ------------------------------------------------
+
+
+async def test_an_older_prompt_whose_buttons_go_is_not_printed_again(
+    app: Application, api: OfflineBotAPI
+) -> None:
+    transcript = await chat(app, api, "/day\n4\n")
+    after = transcript[transcript.index("you> 4") + 1 :]
+    # The new step, and nothing of the old prompt: its buttons went away quietly.
+    assert after == ["bot> 活动名称？", "     [1] 取消", "you> "]
+    assert not any("活动日期" in line for line in after)
+
+
+async def test_changed_buttons_are_printed_without_the_text_again(
+    app: Application, api: OfflineBotAPI
+) -> None:
+    transcript = await chat(app, api, "/day\n5\n")
+    after = transcript[transcript.index("you> 5") + 1 :]
+    assert after == ["bot (已编辑 #2)> （按钮已更新）", "     [1] ✅ 青少年", "you> "]
+
+
+async def test_an_edit_is_labelled_in_the_user_s_language(api: OfflineBotAPI, seen) -> None:
+    application = ApplicationBuilder().token("123:TEST").request(api).updater(None).build()
+    application.add_handlers(handlers(seen))
+    stdout = io.StringIO()
+    english = TgUser(id=4243, first_name="Wang", language_code="en")
+    await run_terminal_chat(
+        application, api, english, stdin=io.StringIO("/day\n1\n"), stdout=stdout
+    )
+    assert "bot (edited #2)> 日期：day:0" in stdout.getvalue().splitlines()
+
+
+# --- files the bot sends are saved --------------------------------------------------------------
+
+
+async def test_photos_albums_and_documents_are_saved_with_their_paths(
+    app: Application, api: OfflineBotAPI, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "data" / "chat-files"
+    transcript = await chat(app, api, "/album\n/album\n", files_dir=folder)
+    saved = sorted(p.name for p in folder.iterdir())
+    assert len(saved) == 6
+    photos = sorted(p for p in folder.iterdir() if p.suffix == ".png")
+    assert sorted(p.read_bytes() for p in photos) == sorted([PNG + b"\x00", PNG + b"\x01"] * 2)
+    # A second file of the same name keeps the first.
+    assert {"活动明细.xlsx", "活动明细 (2).xlsx"} <= set(saved)
+    assert (folder / "活动明细 (2).xlsx").read_bytes() == b"PK\x03\x04"
+    shown = [line.strip() for line in transcript if "📎" in line]
+    assert len(shown) == 6 and "📎 已保存：data/chat-files/活动明细.xlsx" in shown
+    assert all((tmp_path / line.split("：", 1)[1]).is_file() for line in shown)
+    assert transcript[transcript.index("you> /album") + 1] == "bot> [photo]"
+
+
+async def test_without_a_folder_nothing_is_saved(
+    app: Application, api: OfflineBotAPI, tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    transcript = await chat(app, api, "/album\n")
+    assert not any("📎" in line for line in transcript) and list(tmp_path.iterdir()) == []
+
+
+# --- the real bot in the terminal chat -----------------------------------------------------------
+
+
+@pytest.fixture
+async def city_admin(sessions, clock) -> TgUser:
+    """An admin of 呼和浩特市科协 whose subtree logged two lectures this month."""
+    admin = TgUser(id=4301, first_name="呼市管理员")
+    async with transaction(sessions) as session:
+        tree = {o.name: o for o in await orgs.create_demo_tree(session, now=clock.now())}
+        await people.grant_admin(
+            session, telegram_id=admin.id, org_id=tree["呼和浩特市科协"].id, now=clock.now()
+        )
+        for org in ("赛罕区科协", "伊利集团科协"):
+            session.add(
+                Activity(type="lecture", title="讲座", day=date(2026, 3, 2), org_id=tree[org].id,
+                         participants=50, unit="session", amount=1, created_by=admin.id,
+                         created_at=clock.now())
+            )  # fmt: skip
+    return admin
+
+
+def strip_tags(text: str) -> str:
+    return re.sub(r"<[^>]+>", "", text)
+
+
+def button_number(bot, user: TgUser, label: str) -> str:
+    return str(next(n for n, text in enumerate(bot.button_texts(user.id), 1) if label in text))
+
+
+async def test_the_bot_s_charts_and_export_are_saved_from_the_chat(
+    settings, clock, city_admin, tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    folder = tmp_path / "files"
+    stdout = io.StringIO()
+    async with running_bot(settings, clock) as bot:
+        terminal = TerminalChat(
+            bot.app, bot.api, city_admin, stdin=io.StringIO(), stdout=stdout,
+            factory=bot.factory, files_dir=folder,
+        )  # fmt: skip
+        await terminal.handle_line("/stats")
+        await terminal.handle_line(button_number(bot, city_admin, "本月"))
+        await terminal.handle_line("/export")
+        await terminal.handle_line(button_number(bot, city_admin, "本月"))
+        terminal.flush()
+    charts = sorted(folder.glob("photo_*.png"))
+    assert len(charts) == 2  # by type and the top orgs (one month draws no month chart)
+    assert all(p.read_bytes().startswith(PNG) for p in charts)
+    (workbook,) = folder.glob("*.xlsx")
+    assert workbook.read_bytes().startswith(b"PK")
+    printed = [line.strip() for line in stdout.getvalue().splitlines() if "📎" in line]
+    assert printed == [f"📎 已保存：files/{p.name}" for p in [*charts, workbook]]
+
+
+async def test_a_form_in_the_chat_does_not_ask_an_old_step_again(settings, clock, city_admin):
+    stdout = io.StringIO()
+    async with running_bot(settings, clock) as bot:
+        terminal = TerminalChat(
+            bot.app, bot.api, city_admin, stdin=io.StringIO(), stdout=stdout, factory=bot.factory
+        )
+        await terminal.handle_line("/log")
+        await terminal.handle_line(button_number(bot, city_admin, "科普讲座"))
+        await terminal.handle_line("青少年科技讲座")  # typed: a new message for the next step
+        terminal.flush()
+    transcript = stdout.getvalue()
+    title_prompt = t("zh_CN", "activity.ask_title", limit=60).split("（")[0]
+    assert transcript.count(strip_tags(title_prompt)) == 1
+    assert transcript.count(strip_tags(t("zh_CN", "activity.ask_type")).split("：")[0]) == 1

@@ -13,6 +13,7 @@ from telegram.error import NetworkError
 from telegram.ext import TypeHandler
 
 from bot.app import build_application
+from bot.handlers import unserved
 from bot.inbox.dispatch import MAX_RETRIES
 from bot.inbox.ingress import PollGate
 from bot.inbox.webhook import register_webhook, release_registrar
@@ -25,6 +26,9 @@ from storage.db import transaction
 from storage.inbox_models import InboxUpdate
 from tests.harness import inbox_bot, sent_texts
 from tests.test_activities import make_member
+
+# Before the group that sets aside unserved updates: its handler claims every update there.
+FIRST = unserved.GROUP - 1
 
 LI = TgUser(id=32001, first_name="小李")
 ZHAO = TgUser(id=32002, first_name="小赵")
@@ -140,7 +144,7 @@ async def test_a_failure_that_may_pass_is_tried_again_without_an_apology(
         return None
 
     async with inbox_bot(settings, clock) as bot:
-        bot.app.add_handler(TypeHandler(Update, flaky), group=-3)
+        bot.app.add_handler(TypeHandler(Update, flaky), group=FIRST)
         bot.inbox.dispatcher.sleep = no_wait
         await bot.receive(bot.factory.command(LI, "/me"))
         await bot.settle()
@@ -158,7 +162,7 @@ async def test_a_failing_handler_is_reported_once_and_not_tried_again(
         raise ValueError("a bug")
 
     async with inbox_bot(settings, clock) as bot:
-        bot.app.add_handler(TypeHandler(Update, broken), group=-3)
+        bot.app.add_handler(TypeHandler(Update, broken), group=FIRST)
         group = bot.factory.group()
         update = bot.factory.message(LI, "大家好", group)  # no other handler takes it
         await bot.receive(update)

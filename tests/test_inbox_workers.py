@@ -20,6 +20,7 @@ from storage import inbox_repo
 from storage.db import is_sqlite, transaction
 from tests.harness import inbox_bot
 from tests.test_inbox import (
+    FIRST,
     LI,
     ZHAO,
     WebhookApi,
@@ -73,8 +74,8 @@ async def test_an_update_received_by_another_worker_waits_for_the_chat_s_earlier
 ):
     watch = Watch()
     async with inbox_bot(settings, clock) as a, inbox_bot(settings, clock, after=a) as b:
-        a.app.add_handler(watch.handler("a"), group=-3)
-        b.app.add_handler(watch.handler("b"), group=-3)
+        a.app.add_handler(watch.handler("a"), group=FIRST)
+        b.app.add_handler(watch.handler("b"), group=FIRST)
         first, second = quick_log_then_title(a, LI)
         watch.hold = first["update_id"]
         await a.receive(first)
@@ -95,8 +96,8 @@ async def test_two_workers_taking_turns_keep_every_chat_s_order(
 ):
     watch = Watch()
     async with inbox_bot(settings, clock) as a, inbox_bot(settings, clock, after=a) as b:
-        a.app.add_handler(watch.handler("a"), group=-3)
-        b.app.add_handler(watch.handler("b"), group=-3)
+        a.app.add_handler(watch.handler("a"), group=FIRST)
+        b.app.add_handler(watch.handler("b"), group=FIRST)
         li, zhao = quick_log_then_title(a, LI), quick_log_then_title(a, ZHAO)
         updates = [li[0], zhao[0], li[1], zhao[1]]
         # A load balancer's round robin: each chat's two updates reach different workers.

@@ -6,9 +6,19 @@ import re
 from pathlib import Path
 
 import pytest
+from babel.messages.pofile import read_po
 
 from bot import PROJECT_ROOT
-from bot.i18n import SUPPORTED, load_catalog, placeholders
+from bot.i18n import (
+    LOCALES_DIR,
+    PLURAL_PARAM,
+    SUPPORTED,
+    load_catalog,
+    load_forms,
+    placeholders,
+    plural_keys,
+    t,
+)
 
 # Message ids as the code writes them: Msg("a.b"), t(locale, "a.b"), prompt="a.b" …
 KEY_IN_CODE = re.compile(r"""["']((?:[a-z_]+\.)+[a-z_0-9]+)["']""")
@@ -69,3 +79,66 @@ def test_dynamic_families_are_complete(catalogs, prefix):
     )
     for catalog in catalogs.values():
         assert expected <= set(catalog)
+
+
+# --- plural messages (msgid_plural), rendered through gettext's ngettext -------------------
+
+PLURAL_FORMS = {"zh_CN": (1, "0"), "en": (2, "(n != 1)")}
+
+
+@pytest.fixture(scope="module")
+def forms() -> dict[str, dict[str, tuple[str, ...]]]:
+    return {locale: load_forms(locale) for locale in SUPPORTED}
+
+
+@pytest.mark.parametrize("locale", SUPPORTED)
+def test_every_file_of_a_language_declares_its_plural_forms(locale):
+    for po_file in sorted((LOCALES_DIR / locale / "LC_MESSAGES").glob("*.po")):
+        with po_file.open("rb") as handle:
+            catalog = read_po(handle, locale=locale)
+        header = dict(catalog.mime_headers).get("Plural-Forms")
+        assert header is not None, po_file.name
+        assert (catalog.num_plurals, catalog.plural_expr) == PLURAL_FORMS[locale], po_file.name
+
+
+def test_plural_messages_are_the_same_in_both_languages(forms):
+    assert plural_keys("zh_CN") == plural_keys("en")
+    for locale, (count, _) in PLURAL_FORMS.items():
+        for key in plural_keys(locale):
+            assert len(forms[locale][key]) == count, (locale, key)
+
+
+def test_every_form_of_a_plural_message_has_the_same_placeholders(forms):
+    for key in plural_keys("en"):
+        expected = placeholders(forms["zh_CN"][key][0])
+        for form in forms["en"][key]:
+            assert placeholders(form) == expected, (key, form)
+
+
+@pytest.mark.parametrize("locale", SUPPORTED)
+@pytest.mark.parametrize("count", [0, 1, 2])
+def test_each_plural_message_renders_its_form_for_the_count(forms, locale, count):
+    for key in sorted(plural_keys(locale)):
+        written = forms[locale][key]
+        others = {name: f"<{name}>" for name in placeholders(written[0]) - {PLURAL_PARAM}}
+        expected = written[1 if locale == "en" and count != 1 else 0]
+        rendered = t(locale, key, count=count, **others)
+        assert rendered == expected.format(count=count, **others), (key, count)
+        assert "{" not in rendered
+
+
+def test_english_plurals_read_as_english():
+    assert t("en", "activity.unit.session", count=1) == "session"
+    assert t("en", "activity.unit.session", count=2) == "sessions"
+    assert t("en", "count.people", count=1) == "1 person"
+    assert t("en", "task.state.left", count=1) == "1 day left"
+    assert t("en", "task.state.left", count=0) == "0 days left"
+    assert t("zh_CN", "activity.unit.session", count=2) == "场"
+    # Without a count (a column label, the unit's name) the singular form is the name.
+    assert t("en", "activity.unit.term") == "course"
+
+
+def test_no_english_message_hedges_its_plural(forms):
+    hedged = re.compile(r"\w\((?:s|es)\)")  # "session(s)": a plural message says it properly
+    found = {k: v for k, v in forms["en"].items() if any(hedged.search(f) for f in v)}
+    assert found == {}

@@ -34,7 +34,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     page = with_session(Settings(), lambda s: svc.my_page(s, args.user, args.page - 1))
     locale = Settings().default_locale
     for a in page.items:
-        unit = t(locale, f"activity.unit.{a.unit}")
+        unit = t(locale, f"activity.unit.{a.unit}", count=a.amount)
         what = t(locale, f"activity.type.{a.type}")
         print(f"{a.id}\t{a.day}\t{what}\t{a.title}\t{a.participants or ''}\t{a.amount} {unit}")
     print(f"-- page {page.page + 1}/{page.pages}, {page.total} in all")

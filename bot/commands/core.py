@@ -31,6 +31,7 @@ from storage.models import Role
 
 T = TypeVar("T")
 EXIT_USAGE = 2
+CHAT_FILES = "chat-files"  # under DATA_DIR: what the bot sends in `stabot chat`
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,6 +62,12 @@ def _register_chat(subparsers: argparse._SubParsersAction) -> None:
     chat.add_argument("--user", type=int, default=10001, help="your Telegram user id")
     chat.add_argument("--name", default="联络员", help="your Telegram first name")
     chat.add_argument("--lang", choices=["zh", "en"], default="zh", help="your app language")
+    chat.add_argument(
+        "--files",
+        type=Path,
+        default=None,
+        help="folder for the photos and documents the bot sends (default: DATA_DIR/chat-files)",
+    )
     chat.set_defaults(func=cmd_chat)
 
 
@@ -197,7 +204,12 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     settings = Settings()
     language = "zh-hans" if args.lang == "zh" else "en"
-    asyncio.run(run_offline_chat(settings, user_id=args.user, name=args.name, language=language))
+    files = args.files or settings.data_dir / CHAT_FILES
+    asyncio.run(
+        run_offline_chat(
+            settings, user_id=args.user, name=args.name, language=language, files_dir=files
+        )
+    )
     return 0
 
 
@@ -289,7 +301,7 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
         t(
             settings.default_locale,
             "cli.invite_created",
-            uses=invite.max_uses,
+            count=invite.max_uses,
             expires=invite.expires_at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M"),
         ),
         file=sys.stderr,

@@ -69,9 +69,18 @@ def _print_changes(changes: Changes, total: int, locale: str) -> None:
     from bot.i18n import t
     from bot.services.knowledge.ingest import MAX_BYTES
 
+    def passages(count: int) -> str:
+        return t(locale, "count.passages", count=count)
+
     for info in changes.added:
         print(
-            t(locale, "cli.index.added", name=info.key, title=info.title, passages=info.passages)
+            t(
+                locale,
+                "cli.index.added",
+                name=info.key,
+                title=info.title,
+                passages=passages(info.passages),
+            )
         )
     for old, info in changes.replaced:
         print(
@@ -80,7 +89,7 @@ def _print_changes(changes: Changes, total: int, locale: str) -> None:
                 "cli.index.replaced",
                 name=info.key,
                 title=info.title,
-                passages=info.passages,
+                passages=passages(info.passages),
                 old=old.title,
             )
         )

@@ -70,8 +70,28 @@ class Msg:
         return f"Msg({self.key!r}, {self.params!r})"
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-safe form (for labels kept in the form state)."""
-        return {"key": self.key, "params": self.params}
+        """A JSON-safe form (for labels kept in the form state); nested ones included."""
+        params = {
+            name: {NESTED: value.to_json()} if isinstance(value, Msg) else value
+            for name, value in self.params.items()
+        }
+        return {"key": self.key, "params": params}
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Msg:
+        """The message `to_json` wrote."""
+        params = {
+            name: cls.from_json(value[NESTED]) if _is_nested(value) else value
+            for name, value in raw.get("params", {}).items()
+        }
+        return cls(raw["key"], params)
+
+
+NESTED = "msg"  # a parameter that is itself a message, in JSON: {"msg": {"key": …, "params": …}}
+
+
+def _is_nested(value: Any) -> bool:
+    return isinstance(value, dict) and list(value) == [NESTED]
 
 
 class Html(str):
@@ -149,6 +169,7 @@ class Reply:
     notices: list[Notice] = field(default_factory=list)
     form_view: bool = False  # shows a form step: its message id is remembered for edits
     albums: list[Album] = field(default_factory=list)  # sent after the text, as albums
+    quote: bool = False  # a new message replies to the user's (its button may read it back)
 
 
 class InputKind(StrEnum):

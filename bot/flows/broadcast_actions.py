@@ -222,7 +222,7 @@ async def resend(ctx: FlowContext, broadcast_id: int) -> Reply:
 
 async def acknowledge(ctx: FlowContext, broadcast_id: int) -> Reply:
     """A recipient taps 已阅."""
-    done = await broadcasts_repo.acknowledge(
-        session=ctx.session, broadcast_id=broadcast_id, telegram_id=ctx.user_id, now=ctx.now
+    done = await broadcasts.acknowledge(
+        ctx.session, broadcast_id=broadcast_id, telegram_id=ctx.user_id, now=ctx.now
     )
     return Reply([], toast=Msg("broadcast.acked" if done else "broadcast.ack_nothing"))

@@ -33,6 +33,8 @@ from storage import conversations_repo as repo
 from storage.models import ConversationState
 
 FORMS: dict[str, FormSpec] = {}
+# What a button of a form that ended says: confirmed (its answers were saved), or cancelled.
+ENDED_TOASTS = {DONE: "form.stale_saved", CANCELLED: "form.stale_cancelled"}
 # What the current update saved last, as (chat_id, user_id, flow, JSON): remember_message
 # patches the message id into it with one UPDATE instead of reading the row back. It is only
 # a hint; the UPDATE applies only while the row still holds exactly that JSON.
@@ -63,7 +65,7 @@ def _button(model: FormModel, label: Label, action: Action, arg: str = "") -> Bu
 
 
 def _label_from_json(raw: Any) -> Label:
-    return Msg(raw["key"], raw.get("params", {})) if isinstance(raw, dict) else str(raw)
+    return Msg.from_json(raw) if isinstance(raw, dict) else str(raw)
 
 
 def _label_to_json(label: Label) -> Any:
@@ -118,10 +120,16 @@ async def start(
 
 
 async def handle(ctx: FlowContext, inp: Input) -> Reply | None:
-    """Feed one input to the user's active form; None when no form is active."""
-    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    """Feed one input to the user's active form; None when no form is active.
+
+    A button of a form that ended is answered with what became of it (saved, cancelled); the
+    row read to find the open form tells, so this costs no query of its own.
+    """
+    row = await repo.get_last(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
     if row is None or row.flow not in FORMS:
         return None
+    if repo.has_ended(row):
+        return _ended_form_button(row, inp)
     form = FORMS[row.flow]
     model = FormModel(form, _loads(row.data))
     if inp.kind is InputKind.ACTION and inp.token != model.token:
@@ -131,12 +139,46 @@ async def handle(ctx: FlowContext, inp: Input) -> Reply | None:
     try:
         reply = await _dispatch(form, ctx, model, inp)
         if model.state in (DONE, CANCELLED):
-            await repo.delete_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+            await _end(ctx, form.name, model.instance, model.state, row)
         else:
             await _save(ctx, form, model, row)
     finally:
         machine.remove_model(model)
     return reply
+
+
+def _ended_form_button(row: ConversationState, inp: Input) -> Reply | None:
+    """The toast for a button of the form that ended last; None for anything else."""
+    instance = _loads(row.data).get("instance")
+    if (
+        inp.kind is not InputKind.ACTION
+        or not instance
+        or not (inp.token or "").startswith(instance)
+    ):
+        return None  # typed text, or a button of an older form: as if no form were open
+    return Reply([], toast=Msg(ENDED_TOASTS[row.step]))
+
+
+async def _end(
+    ctx: FlowContext, flow: str, instance: str, step: str, row: ConversationState | None
+) -> None:
+    """Replace the form's state by its end marker: the instance its buttons carry, no answers."""
+    await repo.save_state(
+        session=ctx.session,
+        chat_id=ctx.chat_id,
+        user_id=ctx.user_id,
+        flow=flow,
+        step=step,
+        data=json.dumps({"instance": instance}),
+        now=ctx.now,
+        loaded=row,
+    )
+
+
+async def finish(ctx: FlowContext, row: ConversationState) -> None:
+    """End the open form ``row`` as done, outside its machine (a picker that answered)."""
+    instance = _loads(row.data).get("instance") or ""
+    await _end(ctx, row.flow, instance, DONE, row)
 
 
 async def remember_message(
@@ -176,7 +218,7 @@ async def cancel(ctx: FlowContext) -> Reply | None:
     if row is None:
         return None
     form = FORMS.get(row.flow)
-    await repo.delete_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    await _end(ctx, row.flow, _loads(row.data).get("instance") or "", CANCELLED, row)
     if form is None:
         return Reply([Msg("form.cancelled")], finished=True)
     return await form.on_cancel(ctx, FormModel(form, _loads(row.data)))

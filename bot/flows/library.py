@@ -38,6 +38,11 @@ async def may_manage(ctx: FlowContext) -> bool:
     return manages_library(ctx.actor, org, ctx.superadmin)
 
 
+def passages(count: int) -> Msg:
+    """A document's passage count with its noun ("12 passages", "12 段")."""
+    return Msg("count.passages", count=count)
+
+
 async def list_documents(ctx: FlowContext, library: PolicyLibrary) -> Reply:
     """/docs: every indexed document; managers get a remove button per document."""
     docs = await library.documents()
@@ -46,7 +51,7 @@ async def list_documents(ctx: FlowContext, library: PolicyLibrary) -> Reply:
     texts = [Msg("docs.header", count=len(docs))]
     texts += [
         Msg("docs.line", number=n, title=d.title, details=citation(d.issuer, d.doc_number, d.date),
-            passages=d.passages)
+            passages=passages(d.passages))
         for n, d in enumerate(docs, start=1)
     ]
     if ctx.in_group or not await may_manage(ctx):  # managing documents is done in private
@@ -101,7 +106,7 @@ async def receive_upload(
     data = {"title": info.title, "date": info.date, "doc_number": info.doc_number}
     extra = {"path": str(path), "file_name": file_name, "issuer": info.issuer or "",
              "passages": info.passages}
-    notices = [Msg("docs.read_ok", name=file_name, passages=info.passages)]
+    notices = [Msg("docs.read_ok", name=file_name, passages=passages(info.passages))]
     old = await library.same_name(path)
     if old is not None:
         # The same file name is a new version: say so before the admin confirms.
@@ -170,7 +175,7 @@ class DocumentUploadForm(FormSpec):
             Msg(
                 "docs.summary_file",
                 name=model.ctx.get("file_name", ""),
-                passages=model.ctx.get("passages", 0),
+                passages=passages(model.ctx.get("passages", 0)),
             )
         ]
         if model.ctx.get("replaces"):
@@ -198,10 +203,9 @@ class DocumentUploadForm(FormSpec):
         finally:
             library.discard_upload(path)
         if old is not None:
-            return Reply(
-                [Msg("docs.replaced", old=old.title, title=info.title, passages=info.passages)]
-            )
-        return Reply([Msg("docs.added", title=info.title, passages=info.passages)])
+            found = passages(info.passages)
+            return Reply([Msg("docs.replaced", old=old.title, title=info.title, passages=found)])
+        return Reply([Msg("docs.added", title=info.title, passages=passages(info.passages))])
 
     async def on_cancel(self, ctx: FlowContext, model: FormModel) -> Reply:
         """Drop the waiting file."""

@@ -611,14 +611,13 @@ class MoveForm(FormSpec):
             return Reply([Msg(refusal.key, refusal.params)])
 
 
-def _count_step(name: str, counts: tuple[int, ...], keys: tuple[str, str]) -> FieldSpec:
-    """A step of three buttons: 1 / 10 / 50 uses, 1 / 7 / 30 days ("1 use", not "1 uses")."""
-    one, many = keys
+def _count_step(name: str, counts: tuple[int, ...]) -> FieldSpec:
+    """A step of three buttons: 1 / 10 / 50 uses, 1 / 7 / 30 days (a plural message each)."""
     return FieldSpec(
         name,
         prompt=f"members.ask_invite_{name}",
         label=f"members.label.{name}",
-        choices=[Choice(n, Msg(one) if n == 1 else Msg(many, count=n)) for n in counts],
+        choices=[Choice(n, Msg(f"members.{name}", count=n)) for n in counts],
         columns=3,
     )
 
@@ -646,8 +645,8 @@ class InviteForm(FormSpec):
             display=lambda value, model: role_label(value),
             columns=1,
         ),
-        _count_step("uses", svc.INVITE_USES, ("members.uses.one", "members.uses.many")),
-        _count_step("days", svc.INVITE_DAYS, ("members.days.one", "members.days.many")),
+        _count_step("uses", svc.INVITE_USES),
+        _count_step("days", svc.INVITE_DAYS),
     )
 
     async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from bot.flows import access_request, engine, registration
 from bot.flows.base import Button, FlowContext, Msg, Notice, Reply
 from bot.flows.registration import role_label
+from bot.flows.task_views import local_text
 from bot.i18n import SUPPORTED, normalize_locale
 from bot.menu import commands_for, role_of
 from bot.services import orgs, people
 from storage import orgs_repo, users_repo
+from storage.models import AccessRequest, Org
 
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 
@@ -20,6 +22,8 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
     if people.is_deactivated(ctx.actor):  # an invite or a request would undo an admin's decision
         return Reply([Msg("members.you_are_deactivated")])
     if people.is_registered(ctx.actor):
+        if payload:
+            return await _invite_when_registered(ctx, payload)
         return Reply(
             [
                 Msg("start.welcome_back", name=ctx.actor.real_name or ctx.first_name),
@@ -34,6 +38,20 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
         [Msg("start.intro"), Msg("start.how_to_join")],
         [[Button(Msg("start.button.request"), "st|req")]],
     )
+
+
+async def _invite_when_registered(ctx: FlowContext, code: str) -> Reply:
+    """An invite link opened by a member: what is wrong with it, or that it was not needed;
+    either way the invite is not used and nothing about the member changes."""
+    user = ctx.actor
+    org = await orgs_repo.get_org(session=ctx.session, org_id=user.org_id)
+    who = {"org": await orgs.org_path(ctx.session, org), "role": role_label(user.role)}
+    try:
+        await people.usable_invite(ctx.session, code, ctx.now)
+    except people.AccessError as refusal:
+        return Reply([Msg(refusal.key, refusal.params), Msg("start.invite_changes_nothing", who)])
+    name = user.real_name or ctx.first_name
+    return Reply([Msg("start.welcome_back", name=name), Msg("start.invite_not_used", who)])
 
 
 async def _start_with_invite(ctx: FlowContext, code: str) -> Reply:
@@ -90,6 +108,9 @@ async def me(ctx: FlowContext) -> Reply:
     if people.is_deactivated(ctx.actor):
         return Reply([Msg("members.you_are_deactivated")])
     if not people.is_registered(ctx.actor):
+        request = await users_repo.pending_request(session=ctx.session, telegram_id=ctx.user_id)
+        if request is not None:
+            return Reply([await _pending(ctx, request, language)])
         return Reply([Msg("me.guest", user_id=ctx.user_id, language=language)])
     user = ctx.actor
     org = await orgs_repo.get_org(session=ctx.session, org_id=user.org_id)
@@ -106,6 +127,30 @@ async def me(ctx: FlowContext) -> Reply:
             )
         ]
     )
+
+
+async def _pending(ctx: FlowContext, request: AccessRequest, language: str) -> Msg:
+    """/me of someone whose access request waits: what they asked for, when, and who decides."""
+    org = await orgs_repo.get_org(session=ctx.session, org_id=request.org_id)
+    return Msg(
+        "me.pending",
+        name=request.real_name,
+        org=await orgs.org_path(ctx.session, org),
+        role=role_label(request.role),
+        submitted=local_text(request.created_at, ctx.tz),
+        reviewers=await _reviewers(ctx, org),
+        user_id=ctx.user_id,
+        language=language,
+    )
+
+
+async def _reviewers(ctx: FlowContext, org: Org | None) -> Msg:
+    # The same people the request went to (access_request.AccessRequestForm.on_confirm).
+    found, admins = await people.reviewers(ctx.session, org) if org else (None, [])
+    if found is not None:
+        names = [a.real_name or str(a.telegram_id) for a in admins]
+        return Msg("me.reviewers", org=found.name, names=names)
+    return Msg("me.reviewers_superadmins" if ctx.superadmin_ids else "me.reviewers_none")
 
 
 async def language_menu(ctx: FlowContext) -> Reply:
@@ -130,6 +175,11 @@ async def cancel(ctx: FlowContext) -> Reply:
     """``/cancel``: end the active form, or say there is none."""
     reply = await engine.cancel(ctx)
     return reply or Reply([Msg("cancel.nothing")])
+
+
+async def edited(ctx: FlowContext) -> Reply:
+    """An edited message: nothing runs again; the note names the form when one is open."""
+    return Reply([Msg("form.edit_ignored" if await engine.active_flow(ctx) else "edit.ignored")])
 
 
 async def busy(ctx: FlowContext, command: str) -> Reply | None:

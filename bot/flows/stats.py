@@ -22,6 +22,7 @@ from datetime import date
 from typing import Any
 
 from bot.flows import engine, task_views
+from bot.flows.activity import unit_label
 from bot.flows.base import (
     Button,
     FieldSpec,
@@ -36,9 +37,10 @@ from bot.flows.base import (
     Reply,
     button_number,
 )
-from bot.services import people
+from bot.flows.when_notes import refusal, said
+from bot.services import people, when
 from bot.services import stats as svc
-from bot.services.activities import today_in
+from bot.services.activities import unit_of
 from bot.services.charts import Chart
 from bot.services.stats import Period, StatsError
 from storage import conversations_repo, orgs_repo, tasks_repo
@@ -81,7 +83,7 @@ def _say(key: str, **params: Any) -> Outcome:
 
 
 def _today(ctx: FlowContext) -> date:
-    return today_in(ctx.now, ctx.tz)
+    return when.today_in(ctx.now, ctx.tz)
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -99,9 +101,10 @@ async def begin(ctx: FlowContext, mode: str, text: str = "") -> Outcome:
     if not text.strip():
         return Outcome(await picker(ctx, mode, org_id))
     try:
-        period = svc.parse_range(text, _today(ctx))
-    except StatsError as refusal:
-        return _say(refusal.key, **refusal.params)
+        period = svc.typed_period(text, _today(ctx))
+    except when.WhenError as error:
+        # The range form opens with what was wrong, so the typed re-entry is taken there.
+        return await ask_range(ctx, mode, org_id, notice=said(error))
     return await result(ctx, mode, org_id, period)
 
 
@@ -263,14 +266,18 @@ def _task_pages(org_id: int, offset: int, *, more: bool) -> list[Button]:
 # --- the custom range ------------------------------------------------------------------------
 
 
-async def ask_range(ctx: FlowContext, mode: str, org_id: int) -> Outcome:
-    """自定义: a one-step form for the typed range (the typed text is caught by `typed_range`)."""
+async def ask_range(
+    ctx: FlowContext, mode: str, org_id: int, notice: Msg | None = None
+) -> Outcome:
+    """自定义: a one-step form for the typed range (the typed text is caught by `typed_range`);
+    ``notice``: why a range typed after the command was not taken."""
     try:
         await _allowed_org(ctx, org_id)
     except StatsError as refusal:
         return _say(refusal.key, **refusal.params)
     extra = {"mode": mode, "org": org_id}
-    return Outcome(await engine.start(ctx, RANGE_FORM, extra=extra))
+    notices = [notice] if notice else []
+    return Outcome(await engine.start(ctx, RANGE_FORM, extra=extra, notices=notices))
 
 
 async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
@@ -281,23 +288,21 @@ async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
     if row is None or row.flow != RANGE_FORM:
         return None
     try:
-        period = svc.parse_range(text, _today(ctx))
-    except StatsError as refusal:
-        return Outcome(await engine.current_view(ctx, [Msg(refusal.key, refusal.params)]))
+        period = svc.typed_period(text, _today(ctx))
+    except when.WhenError as error:
+        return Outcome(await engine.current_view(ctx, [said(error)]))
     saved = json.loads(row.data).get("ctx", {})
-    await conversations_repo.delete_state(
-        session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id
-    )
+    await engine.finish(ctx, row)
     return await result(ctx, saved.get("mode", STATS), int(saved.get("org", 0)), period)
 
 
 async def _parse_range(inp: Input, ctx: FlowContext, model: FormModel) -> dict[str, str]:
     if inp.kind is not InputKind.TEXT:
-        raise Invalid("stats.bad_range")
+        raise Invalid("when.unreadable.range")
     try:
-        period = svc.parse_range(inp.text, _today(ctx))
-    except StatsError as refusal:
-        raise Invalid(refusal.key, **refusal.params) from None
+        period = svc.typed_period(inp.text, _today(ctx))
+    except when.WhenError as error:
+        raise refusal(error) from None
     return {"start": period.start.isoformat(), "end": period.end.isoformat()}
 
 
@@ -305,6 +310,7 @@ class RangeForm(FormSpec):
     """自定义: the one typed step of the picker (the handler answers the text with charts)."""
 
     name = RANGE_FORM
+    confirm_without_summary = True  # the range is the whole form: no summary to confirm
     fields = (
         FieldSpec(
             "range", prompt="stats.ask_range", label="stats.label.range", parse=_parse_range
@@ -345,6 +351,17 @@ def _type_name(kind: str) -> Msg:
     return Msg(f"activity.type.{kind}")
 
 
+def _in_units(kind: str, row: svc.TypeTotal | None, prefix: str = "") -> dict[str, Any]:
+    """A type's amount in its unit (3 场, 2 期) and its participants (120 人次) as parameters,
+    the same for the admin's summary and a liaison's month; no row: none that period."""
+    amount, participants = (row.amount, row.participants) if row else (0, 0)
+    return {
+        f"{prefix}amount": amount,
+        f"{prefix}unit": unit_label(unit_of(kind), amount),
+        f"{prefix}participants": Msg("count.participants", count=participants),
+    }
+
+
 def summary(figures: svc.Stats, org: Label) -> list[Msg]:
     """The short text: totals, activities by type with units, pushes, orgs, report tasks."""
     period = figures.period
@@ -360,13 +377,7 @@ def summary(figures: svc.Stats, org: Label) -> list[Msg]:
         ),
     ]
     texts += [
-        Msg(
-            "stats.type_line",
-            type=_type_name(row.type),
-            amount=row.amount,
-            unit=Msg(f"activity.unit.{row.unit}"),
-            participants=row.participants,
-        )
+        Msg("stats.type_line", type=_type_name(row.type), **_in_units(row.type, row))
         for row in figures.by_type
     ]
     tasks = figures.tasks
@@ -448,8 +459,8 @@ def _month_texts(
         Msg(
             "stats.month_type_line",
             type=_type_name(kind),
-            count=now.by_type.get(kind, 0),
-            last=before.by_type.get(kind, 0),
+            **_in_units(kind, now.by_type.get(kind)),
+            **_in_units(kind, before.by_type.get(kind), "last_"),
         )
         for kind in kinds
     ]
@@ -463,9 +474,14 @@ def _month_chart(now: svc.MonthFigures, before: svc.MonthFigures, kinds: list[st
         "pair",
         Msg("stats.chart.month_vs_last"),
         [_type_name(kind) for kind in kinds],
-        [now.by_type.get(kind, 0) for kind in kinds],
+        [_records(now, kind) for kind in kinds],
         Msg("stats.chart.activities"),
-        second=[before.by_type.get(kind, 0) for kind in kinds],
+        second=[_records(before, kind) for kind in kinds],
         legend=(Msg("stats.chart.this_month"), Msg("stats.chart.last_month")),
     )
     return [chart]
+
+
+def _records(figures: svc.MonthFigures, kind: str) -> int:
+    row = figures.by_type.get(kind)
+    return row.count if row else 0

@@ -84,7 +84,7 @@ async def announce(ctx: FlowContext, task: ReportTask) -> Reply:
         await _queue_announcement(ctx, task, cycle, recipients)
         key = "task.published_queued"
     board = Button(Msg("task.button.board"), f"{PREFIX}:board:{cycle.id}")
-    done = [Msg(key, title=task.title, orgs=len(targets), people=len(recipients))]
+    done = [Msg(key, title=task.title, **reach(len(targets), len(recipients)))]
     posted = await _group_notices(ctx, task, cycle)
     if posted:
         done.append(Msg("task.published_groups", count=len(posted)))
@@ -210,12 +210,20 @@ def member_line(
     )
 
 
+def reach(orgs: int, people: int) -> dict[str, Msg]:
+    """The ``orgs`` and ``people`` of a task's reach, each number with its noun in its form."""
+    return {
+        "orgs": Msg("count.organisations", count=orgs),
+        "people": Msg("count.people", count=people),
+    }
+
+
 def time_left(ctx: FlowContext, cycle: TaskCycle) -> Msg:
     """Days left until a cycle's deadline, or days overdue."""
     days = svc.days_left(cycle.deadline, ctx.now, ctx.tz)
     if ctx.now > cycle.deadline:
-        return Msg("task.state.overdue", days=max(1, -days))
-    return Msg("task.state.left", days=days)
+        return Msg("task.state.overdue", count=max(1, -days))
+    return Msg("task.state.left", count=days)
 
 
 async def _admin_part(

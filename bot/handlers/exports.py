@@ -70,7 +70,7 @@ async def _send_workbook(
         target.seek(0)
         name = f"activities_{job.period.start:%Y%m%d}-{job.period.end:%Y%m%d}.xlsx"
         document = InputFile(target.read(), filename=name)  # PTB reads the upload whole anyway
-    caption = t(locale, "stats.export_caption", rows=rows, **period)
+    caption = t(locale, "stats.export_caption", count=rows, **period)
     await context.bot.send_document(chat_id, document, caption=caption, write_timeout=UPLOAD)
 
 

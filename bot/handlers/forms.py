@@ -70,15 +70,6 @@ async def form_button(update: Update, context: StabotContext) -> None:
     await _after_form(update, context, reply, watch)
 
 
-async def edited(update: Update, context: StabotContext) -> None:
-    """An edited message changes nothing; say so when a form is open."""
-
-    async def produce(ctx: FlowContext) -> Reply | None:
-        return Reply([Msg("form.edit_ignored")]) if await engine.active_flow(ctx) else None
-
-    await respond(update, context, produce)
-
-
 class MenuWatch:
     """Notes whether an update changed what the user's command menu shows (role, language)."""
 
@@ -116,6 +107,5 @@ def handlers() -> list[BaseHandler]:
     private = filters.ChatType.PRIVATE
     return [
         CallbackQueryHandler(form_button, pattern=r"^f\|"),
-        MessageHandler(private & filters.UpdateType.EDITED_MESSAGE, edited),
         MessageHandler(private & filters.UpdateType.MESSAGE & ~filters.COMMAND, message_input),
     ]

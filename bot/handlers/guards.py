@@ -1,8 +1,10 @@
-"""Handlers that run before all others: duplicate updates, and commands in the middle of a form."""
+"""Handlers that run before all others: duplicate updates, edited messages, and commands in
+the middle of a form."""
 
 from __future__ import annotations
 
 from telegram import Update
+from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, BaseHandler, MessageHandler, TypeHandler, filters
 
 from bot.flows import onboarding
@@ -12,7 +14,14 @@ from bot.runtime import KEEP_PROCESSED, PRUNE_EVERY, StabotContext, expect_claim
 from storage import conversations_repo
 from storage.db import transaction
 
-__all__ = ["KEEP_PROCESSED", "PRUNE_EVERY", "command_in_form", "drop_duplicates", "handlers"]
+__all__ = [
+    "KEEP_PROCESSED",
+    "PRUNE_EVERY",
+    "command_in_form",
+    "drop_duplicates",
+    "edited_message",
+    "handlers",
+]
 
 
 async def drop_duplicates(update: Update, _context: StabotContext) -> None:
@@ -24,6 +33,18 @@ async def drop_duplicates(update: Update, _context: StabotContext) -> None:
     acts without a unit is not covered.
     """
     expect_claim(update)
+
+
+async def edited_message(update: Update, context: StabotContext) -> None:
+    """An edited message runs nothing again: no command, no form step, no quick log.
+
+    PTB's CommandHandler and MessageHandler take edits too, so without this an edited
+    "/remind 明天9点 开会" set a second reminder. In a private chat a short note says that
+    edits are not read; in a group the edit passes unnoticed.
+    """
+    if update.effective_chat.type == ChatType.PRIVATE:
+        await respond(update, context, onboarding.edited)
+    raise ApplicationHandlerStop
 
 
 async def command_in_form(update: Update, context: StabotContext) -> None:
@@ -49,5 +70,8 @@ def handlers() -> dict[int, list[BaseHandler]]:
     """Guard handlers by group (lower groups run first)."""
     return {
         -2: [TypeHandler(Update, drop_duplicates)],
-        -1: [MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, command_in_form)],
+        -1: [
+            MessageHandler(filters.UpdateType.EDITED_MESSAGE, edited_message),
+            MessageHandler(filters.ChatType.PRIVATE & filters.COMMAND, command_in_form),
+        ],
     }

@@ -38,7 +38,9 @@ def render_label(locale: str | None, label: Label, *, markup: bool = True) -> st
     return t(locale, label.key, **params)
 
 
-def _param(locale: str | None, value: Any, markup: bool) -> str:
+def _param(locale: str | None, value: Any, markup: bool) -> str | int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value  # a count stays a number: a plural message picks its form by it
     if isinstance(value, Msg | str):
         return render_label(locale, value, markup=markup)
     if isinstance(value, list | tuple):

@@ -283,6 +283,16 @@ async def remind(
     return reminder, total
 
 
+async def acknowledge(
+    session: AsyncSession, *, broadcast_id: int, telegram_id: int, now: datetime
+) -> bool:
+    """A recipient's 已阅 (the button, or a reply such as 收到); False when there was nothing
+    (more) to acknowledge: already read, or a preview."""
+    return await repo.acknowledge(
+        session=session, broadcast_id=broadcast_id, telegram_id=telegram_id, now=now
+    )
+
+
 def receipt_root(broadcast: Broadcast) -> int:
     """The broadcast whose receipts a notice's button records (a reminder's root)."""
     return broadcast.parent_id or broadcast.id  # type: ignore[return-value]

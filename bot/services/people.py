@@ -114,9 +114,18 @@ def clean_name(text: str) -> str:
     name = " ".join(text.split())
     if len(name) < NAME_MIN or len(name) > NAME_MAX:
         raise AccessError("register.bad_name_length", min=NAME_MIN, max=NAME_MAX)
-    if name.startswith("/") or not any(ch.isalpha() for ch in name):
+    if name.startswith("/") or not all(_name_char(ch) for ch in name):
         raise AccessError("register.bad_name")
     return name
+
+
+# Names carry letters, spaces and the joiners of names (阿依古丽·买买提, O'Neil, J. Smith);
+# digits or sentence punctuation mean something else was typed (an activity report, a phone).
+_NAME_JOINERS = frozenset(" ·•・.'-’")
+
+
+def _name_char(ch: str) -> bool:
+    return ch.isalpha() or ch in _NAME_JOINERS
 
 
 async def register_with_invite(
@@ -225,12 +234,18 @@ async def request_access(
 
 async def nearest_admins(session: AsyncSession, org: Org) -> list[User]:
     """The admins of the org itself, or else of its nearest ancestor that has any."""
+    return (await reviewers(session, org))[1]
+
+
+async def reviewers(session: AsyncSession, org: Org) -> tuple[Org | None, list[User]]:
+    """Who decides an access request to ``org``: the org itself or its nearest ancestor that
+    has admins, and those admins (None and none: only the superadmins can)."""
     chain = await orgs_repo.ancestors(session=session, org=org)
     for candidate in reversed(chain):
         admins = await users_repo.admins_of(session=session, org_ids=[candidate.id])  # type: ignore[list-item]
         if admins:
-            return list(admins)
-    return []
+            return candidate, list(admins)
+    return None, []
 
 
 async def decide_access(

@@ -435,10 +435,10 @@ def reminder_reply(row: ReminderLedger, tz: ZoneInfo) -> Reply:
 def _left(deadline: datetime, now: datetime, tz: ZoneInfo) -> Msg:
     days = (deadline.astimezone(tz).date() - now.astimezone(tz).date()).days
     if now > deadline:
-        return Msg("reminder.overdue", days=max(1, -days))
+        return Msg("reminder.overdue", count=max(1, -days))
     if days == 0:
         return Msg("reminder.due_today")
-    return Msg("reminder.days_left", days=days)
+    return Msg("reminder.days_left", count=days)
 
 
 def local_text(moment: datetime, tz: ZoneInfo) -> str:
