@@ -151,6 +151,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         **verdicts(api, kinds, pressed),
         "faults_injected": {" ".join(k): n for k, n in sorted(api.fault_log.items())},
         "429s": api.rejected_429,
+        "429s_by_limit": dict(api.rejected_by),
     }
 
 
