@@ -415,14 +415,21 @@ def report_reply(broadcast: Broadcast, figures: Progress) -> Reply:
     )
     texts = [text]
     buttons: list[list[Button]] = []
+    if figures.unknown:
+        unknown = Msg(
+            "broadcast.report_unknown", unknown=figures.unknown, interrupted=figures.interrupted
+        )
+        texts.append(unknown)
+        resend = Msg("broadcast.button.resend", count=figures.unknown)
+        buttons.append([Button(resend, f"bc|{broadcast.id}|u")])
     if broadcast.receipt and broadcasts.to_groups(broadcast):
         # Members read a group's copy where it was posted: no reminder, counts of people.
         texts.append(Msg("broadcast.report_group_receipts", acked=figures.acked))
-        buttons = [[Button(Msg("broadcast.button.who"), f"bc|{broadcast.id}|w")]]
+        buttons += [[Button(Msg("broadcast.button.who"), f"bc|{broadcast.id}|w")]]
     elif broadcast.receipt:
         root = broadcast.parent_id or broadcast.id
         texts.append(Msg("broadcast.report_receipts", acked=figures.acked, sent=figures.sent))
-        buttons = [
+        buttons += [
             [Button(Msg("broadcast.button.who"), f"bc|{root}|w")],
             [Button(Msg("broadcast.button.remind"), f"bc|{root}|m")],
         ]

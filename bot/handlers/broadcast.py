@@ -16,7 +16,8 @@ from telegram.ext import (
     filters,
 )
 
-from bot.broadcaster import SERVICE_KEY, send_notice
+from bot.delivery.service import SERVICE_KEY
+from bot.delivery.telegram import send_notice
 from bot.flows import acks
 from bot.flows import broadcast as form
 from bot.flows import broadcast_actions as actions
@@ -46,13 +47,16 @@ async def preview_button(update: Update, context: StabotContext) -> None:
 
 
 async def control_button(update: Update, context: StabotContext) -> None:
-    """Send, pause, resume, cancel, receipts or remind; the sender learns at once."""
+    """Send, pause, resume, cancel, receipts, remind or resend; the pipeline learns at once."""
     _, raw_id, action = update.callback_query.data.split("|")
     broadcast_id = int(raw_id)
     produce = {
         "go": lambda ctx: actions.launch(ctx, broadcast_id),
+        "gp": lambda ctx: actions.launch(ctx, broadcast_id, paid=True),
         "w": lambda ctx: actions.receipts(ctx, broadcast_id),
         "m": lambda ctx: actions.remind(ctx, broadcast_id),
+        "u": lambda ctx: actions.confirm_resend(ctx, broadcast_id),
+        "uu": lambda ctx: actions.resend(ctx, broadcast_id),
     }.get(action, lambda ctx: actions.control(ctx, broadcast_id, action))
     await respond(update, context, produce)
     sender = context.rt.services.get(SERVICE_KEY)
@@ -139,6 +143,6 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("broadcast", broadcast_command),
         CallbackQueryHandler(preview_button, pattern=rf"^bc\|{ID}\|v$"),
-        CallbackQueryHandler(control_button, pattern=rf"^bc\|{ID}\|(go|p|r|x|w|m)$"),
+        CallbackQueryHandler(control_button, pattern=rf"^bc\|{ID}\|(go|gp|p|r|x|w|m|u|uu)$"),
         CallbackQueryHandler(ack_button, pattern=rf"^bca\|{ID}$"),
     ]
