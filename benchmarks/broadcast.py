@@ -2,7 +2,16 @@
 loopback fake Bot API that enforces 30 messages/s overall and 1/s per chat (429 beyond), while
 other users send /help; reports the achieved rate, 429s, duplicates, misses and reply latency.
 
-    .venv/bin/python benchmarks/broadcast.py [--recipients 10000] [--rate 25] [--timeout 900]
+    .venv/bin/python benchmarks/broadcast.py [--recipients 10000] [--timeout 900]
+        [--faults 0.10,0.03 --seed 1]   # 10% answered 500/502, 3% dropped connections
+        [--paid]                        # allow_paid_broadcast: the fake allows 1,000/s
+        [--crash-at 0.5]                # SIGKILL half-way, then restart
+        [--workers 3 --database-url postgresql://… [--kill-leader-at 0.3]]
+                                        # N processes on one PostgreSQL: one budget
+
+With faults, half of each kind strike after the fake processed the send (the message went
+out, its answer is lost); the report checks every recipient against the outbox: duplicates,
+silent losses (no message and no row saying so), and whether the report's figures add up.
 
 Everything stays on 127.0.0.1 and in a temporary directory; the run is bounded by --timeout.
 """
@@ -16,7 +25,6 @@ import json
 import os
 import signal
 import socket
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -25,12 +33,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy
 from sqlalchemy import insert
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.fake_bot_api import FakeBotApi, make_server  # noqa: E402
+from benchmarks.fake_bot_api import FakeBotApi, Faults, make_server  # noqa: E402
+from bot.config import async_database_url  # noqa: E402
+from bot.scheduler import sync_database_url  # noqa: E402
 from bot.services import broadcasts  # noqa: E402
 from bot.services.people import Scope  # noqa: E402
 from storage import orgs_repo  # noqa: E402
@@ -55,7 +66,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-async def populate(url: str, recipients: int, start_in: float) -> int:
+async def populate(url: str, recipients: int, start_in: float, paid: bool = False) -> int:
     """Schema, an org tree, the recipients and probe users, and one launched broadcast."""
     engine = create_engine(url)
     await upgrade_to_head(engine)
@@ -92,6 +103,7 @@ async def populate(url: str, recipients: int, start_in: float) -> int:
             scheduled_at=now + timedelta(seconds=start_in),
             now=now,
         )
+        draft.paid = paid  # what a superadmin's "paid" choice in the form sets
         total = await broadcasts.launch(
             session, draft, scope=Scope(None), default_locale="zh_CN", now=now
         )
@@ -128,7 +140,7 @@ def help_update(update_id: int, user_id: int) -> dict[str, Any]:
     }
 
 
-def start_bot(work: Path, url: str, port: int, rate: float) -> asyncio.subprocess.Process:
+def start_bot(work: Path, url: str, port: int, rate: float | None) -> asyncio.subprocess.Process:
     """``stabot run`` against the fake server, in the temporary directory."""
     env = {
         **os.environ,
@@ -137,23 +149,27 @@ def start_bot(work: Path, url: str, port: int, rate: float) -> asyncio.subproces
         "DATABASE_URL": url,
         "DATA_DIR": str(work / "data"),
         "CORPUS_DIR": str(work / "corpus"),
-        "BROADCAST_RATE": str(rate),
+        "KNOWLEDGE_WARMUP": "false",
     }
+    if rate is not None:
+        env["DELIVERY_RATE"] = str(rate)
     log = (work / "bot.log").open("ab")
     return asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", cwd=work, env=env, stdout=log, stderr=log
     )
 
 
-async def probe(api: FakeBotApi, stop: asyncio.Event, sent: dict[int, tuple[int, int]]) -> None:
-    """Other users' /help commands, one every PROBE_EVERY seconds."""
+async def probe(
+    api: FakeBotApi, stop: asyncio.Event, sent: dict[int, tuple[int, int]], every: float
+) -> None:
+    """Other users' /help commands, one every ``every`` seconds."""
     update_id = 1
     while not stop.is_set():
         user_id = PROBE_BASE + update_id % PROBE_USERS
         sent[update_id] = (user_id, len(api.accepted))
         api.push_update(help_update(update_id, user_id))
         update_id += 1
-        await asyncio.sleep(PROBE_EVERY)
+        await asyncio.sleep(every)
 
 
 def latencies(
@@ -189,23 +205,60 @@ def _latency_figures(values: list[float], lost: int) -> dict[str, Any]:
     }
 
 
-def outbox_statuses(db: Path) -> dict[str, int]:
+def outbox_rows(db: str) -> dict[int, tuple[str, str | None]]:
+    """Each recipient's row: chat id → (status, error)."""
+    rows = query(
+        db,
+        "SELECT chat_id, status, error FROM broadcast_delivery"
+        " WHERE broadcast_id = (SELECT min(id) FROM broadcast)",
+    )
+    return {chat: (status, error) for chat, status, error in rows}
+
+
+def query(url: str, sql: str) -> list[Any]:
+    """Rows of one query, read beside the running bot (SQLite in WAL mode, or PostgreSQL)."""
+    engine = sqlalchemy.create_engine(sync_database_url(url))
+    try:
+        with engine.connect() as connection:
+            return list(connection.execute(sqlalchemy.text(sql)).fetchall())
+    finally:
+        engine.dispose()
+
+
+def audit(api: FakeBotApi, rows: dict[int, tuple[str, str | None]], ids: set[int]) -> dict:
+    """Every recipient against what the fake saw: duplicates, silent losses, unknown ones."""
+    final = {"sent", "failed", "blocked", "unknown", "cancelled"}
+    got = {chat: api.per_chat[chat] for chat in ids}
+    unknown = [c for c in ids if rows.get(c, ("",))[0] == "unknown"]
+    return {
+        "duplicates": sum(max(0, n - 1) for n in got.values()),
+        "silent_losses": sum(
+            1
+            for c in ids
+            if rows.get(c, ("missing",))[0] not in final or (rows[c][0] == "sent" and got[c] == 0)
+        ),
+        "sent_but_not_received": sum(1 for c in ids if rows[c][0] == "sent" and got[c] == 0),
+        "failed_but_received": sum(1 for c in ids if rows[c][0] == "failed" and got[c] > 0),
+        "unknown": len(unknown),
+        "unknown_that_arrived": sum(1 for c in unknown if got[c] > 0),
+        "report_adds_up": sum(1 for c in ids if rows.get(c, ("",))[0] in final) == len(ids),
+    }
+
+
+def outbox_statuses(db: str) -> dict[str, int]:
     """Rows per status (and error, when there is one) in the outbox, after the bot stopped."""
-    with sqlite3.connect(db) as connection:
-        rows = connection.execute(
-            "SELECT status || coalesce(':' || error, ''), count(*) FROM broadcast_delivery"
-            " WHERE broadcast_id = (SELECT min(id) FROM broadcast) GROUP BY 1"
-        ).fetchall()
-    return dict(rows)
+    rows = query(
+        db,
+        "SELECT status || coalesce(':' || error, ''), count(*) FROM broadcast_delivery"
+        " WHERE broadcast_id = (SELECT min(id) FROM broadcast) GROUP BY 1",
+    )
+    return {str(k): int(n) for k, n in rows}
 
 
-def broadcast_status(db: Path) -> str | None:
+def broadcast_status(db: str) -> str | None:
     """The notice's status as the bot recorded it (read beside the running bot, WAL)."""
-    with sqlite3.connect(db) as connection:
-        row = connection.execute(
-            "SELECT status FROM broadcast WHERE parent_id IS NULL ORDER BY id LIMIT 1"
-        ).fetchone()
-    return row[0] if row else None
+    rows = query(db, "SELECT status FROM broadcast WHERE parent_id IS NULL ORDER BY id LIMIT 1")
+    return rows[0][0] if rows else None
 
 
 def delivered(api: FakeBotApi, recipients: int) -> int:
@@ -213,7 +266,7 @@ def delivered(api: FakeBotApi, recipients: int) -> int:
     return sum(1 for i in range(RECIPIENT_BASE, RECIPIENT_BASE + recipients) if api.per_chat[i])
 
 
-async def wait_until_done(api: FakeBotApi, db: Path, recipients: int, deadline: float) -> None:
+async def wait_until_done(api: FakeBotApi, db: str, recipients: int, deadline: float) -> None:
     """Until every recipient got it, or the bot marked the notice done (after a crash)."""
     while time.perf_counter() < deadline:
         if delivered(api, recipients) >= recipients or broadcast_status(db) == "done":
@@ -230,17 +283,51 @@ async def crash_and_restart(api: FakeBotApi, bot: dict[str, Any], args, start) -
     bot["process"] = await start()
 
 
+def parse_faults(spec: str | None, seed: int) -> Faults:
+    """``0.10,0.03``: the share answered 500/502 and the share of dropped connections."""
+    if not spec:
+        return Faults(seed=seed)
+    error_5xx, drop = (float(v) for v in spec.split(","))
+    return Faults(error_5xx=error_5xx, drop=drop, seed=seed)
+
+
+async def stop_bot(process: asyncio.subprocess.Process) -> None:
+    """SIGINT (a graceful stop), and SIGKILL after 30 s; nothing for one already gone."""
+    if process.returncode is not None:
+        return
+    process.send_signal(signal.SIGINT)
+    try:
+        await asyncio.wait_for(process.wait(), 30)
+    except TimeoutError:
+        process.kill()
+
+
+async def kill_leader(api: FakeBotApi, bot: dict[str, Any], args) -> None:
+    """SIGKILL the first worker (the pipeline's leader) at ``--kill-leader-at``; no restart."""
+    while delivered(api, args.recipients) < args.kill_leader_at * args.recipients:
+        await asyncio.sleep(0.05)
+    bot["process"].kill()
+    await bot["process"].wait()
+    api.killed_at = time.perf_counter()
+
+
 async def main(args: argparse.Namespace) -> dict[str, Any]:
     work = Path(tempfile.mkdtemp(prefix="stabot-bench-"))
     (work / "corpus").mkdir()
-    db = work / "bench.db"
-    url = f"sqlite+aiosqlite:///{db}"
-    total = await populate(url, args.recipients, args.baseline + STARTUP)
-    api, port = FakeBotApi(), free_port()
+    url = async_database_url(args.database_url or f"sqlite+aiosqlite:///{work / 'bench.db'}")
+    db = url
+    total = await populate(url, args.recipients, args.baseline + STARTUP, args.paid)
+    api, port = FakeBotApi(faults=parse_faults(args.faults, args.seed)), free_port()
     server = make_server(api, port)
     bot = {"process": await start_bot(work, url, port, args.rate)}
+    others = []
+    for _ in range(args.workers - 1):  # the first holds the pipeline's lock; these follow
+        await asyncio.sleep(2.0)
+        others.append(await start_bot(work, url, port, args.rate))
+    if args.kill_leader_at:
+        bot["killer"] = asyncio.create_task(kill_leader(api, bot, args))
     stop, probes = asyncio.Event(), {}
-    probing = asyncio.create_task(probe(api, stop, probes))
+    probing = asyncio.create_task(probe(api, stop, probes, args.probe_every))
     started = time.perf_counter()
     if args.crash_at:
         restart = functools.partial(start_bot, work, url, port, args.rate)
@@ -249,12 +336,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     await asyncio.sleep(3.0)  # let stragglers (and any duplicate) arrive
     stop.set()
     await probing
-    process = bot["process"]
-    process.send_signal(signal.SIGINT)
-    try:
-        await asyncio.wait_for(process.wait(), 30)
-    except TimeoutError:
-        process.kill()
+    for process in (bot["process"], *others):
+        await stop_bot(process)
     server.stop()
     return report(api, probes, total, args, db, time.perf_counter() - started)
 
@@ -269,8 +352,11 @@ def report(api, probes, total, args, db, elapsed) -> dict[str, Any]:
     return {
         "recipients": total,
         "configured_rate": args.rate,
+        "paid": args.paid,
+        "faults": args.faults,
         "achieved_rate": round(rate, 2),
-        "rate_share": round(rate / args.rate, 3),
+        "rate_share_of_30": round(rate / 30, 3),
+        "busiest_second": busiest_second(times),
         "broadcast_seconds": round(span, 1),
         "wall_seconds": round(elapsed, 1),
         "429s": api.rejected_429,
@@ -280,14 +366,44 @@ def report(api, probes, total, args, db, elapsed) -> dict[str, Any]:
         "replies_before_broadcast": _latency_figures(*phases["baseline"]),
         "replies_during_broadcast": _latency_figures(*phases["during"]),
         "crash_at": args.crash_at or None,
+        "workers": args.workers,
+        "failover_gap_s": failover_gap(api, times),
         "outbox": outbox_statuses(db),
+        "audit": audit(api, outbox_rows(db), ids),
+        "faults_injected": {" ".join(k): n for k, n in sorted(api.fault_log.items())},
     }
+
+
+def failover_gap(api: FakeBotApi, times: list[float]) -> float | None:
+    """Seconds without a notice after the leader was killed (the next leader's takeover)."""
+    killed = getattr(api, "killed_at", None)
+    if killed is None:
+        return None
+    after = [t for t in times if t > killed]
+    return round(after[0] - killed, 1) if after else None
+
+
+def busiest_second(times: list[float]) -> int:
+    """The most sends the fake accepted in any sliding second."""
+    best, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= 1.0:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--recipients", type=int, default=10_000)
-    parser.add_argument("--rate", type=float, default=25.0, help="BROADCAST_RATE for the bot")
+    parser.add_argument("--rate", type=float, default=None, help="DELIVERY_RATE for the bot")
+    parser.add_argument("--faults", default=None, help="5xx share,drop share (0.10,0.03)")
+    parser.add_argument("--seed", type=int, default=1, help="the faults' random seed")
+    parser.add_argument("--paid", action="store_true", help="a paid broadcast (1,000/s)")
+    parser.add_argument("--probe-every", type=float, default=PROBE_EVERY)
+    parser.add_argument("--workers", type=int, default=1, help="bot processes on one database")
+    parser.add_argument("--database-url", default=None, help="PostgreSQL for --workers > 1")
+    parser.add_argument("--kill-leader-at", type=float, default=0.0)
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds before giving up")
     parser.add_argument(
         "--crash-at",

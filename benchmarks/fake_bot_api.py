@@ -3,7 +3,13 @@
 Enough of the Bot API for ``stabot run`` in long-polling mode: getMe, getUpdates (long poll,
 fed by `FakeBotApi.push_update`), sendMessage / editMessageText and friends. Every send counts
 against a global limit (30 per sliding second) and a per-chat limit (1 per second); a send over
-either gets ``429 Too Many Requests`` with ``retry_after``, as Telegram answers.
+either gets ``429 Too Many Requests`` with ``retry_after``, as Telegram answers. A send with
+``allow_paid_broadcast`` counts against the paid limit instead (1,000 per sliding second).
+
+`Faults` injects failures, from a seeded random generator: a share of requests answered 500 or
+502, and a share whose connection is dropped without an answer; each either *before* the
+request is processed (nothing was sent) or *after* (the message went out, the answer is lost),
+which is exactly what a client cannot tell apart.
 
 The messages the bot sent are kept per chat with their keyboards (edits change them in place),
 so scripted users can press the buttons of the newest one; `FakeBotApi.wait_for` lets them wait
@@ -14,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import time
 from collections import Counter, deque
@@ -26,6 +33,7 @@ from tornado.web import Application, RequestHandler
 EDITS = frozenset({"editMessageText", "editMessageReplyMarkup", "editMessageCaption"})
 _TAGS = re.compile(r"<[^>]+>")
 SENDS = frozenset({"sendMessage", "sendPhoto", "sendDocument", "copyMessage", "forwardMessage"})
+FAULTY = SENDS | EDITS | {"answerCallbackQuery", "deleteMessage"}
 BOT_USER = {"id": 7_000_000_001, "is_bot": True, "first_name": "stabot", "username": "bench_bot"}
 
 
@@ -36,6 +44,31 @@ class Limits:
     per_second: int = 30
     per_chat_interval: float = 1.0
     retry_after: int = 1
+    paid_per_second: int = 1000
+
+
+@dataclass
+class Faults:
+    """Which share of requests fail, and how (see the module doc)."""
+
+    error_5xx: float = 0.0  # answered 500 or 502
+    drop: float = 0.0  # the connection closes without an answer
+    after_share: float = 0.5  # of either, the share that fails after processing
+    seed: int = 1
+    methods: frozenset[str] = FAULTY
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def draw(self, method: str) -> tuple[str, str] | None:
+        """None, or (``5xx`` | ``drop``, ``before`` | ``after``) for one request."""
+        if method not in self.methods:
+            return None
+        roll = self.rng.random()
+        if roll >= self.error_5xx + self.drop:
+            return None
+        kind = "5xx" if roll < self.error_5xx else "drop"
+        return kind, "after" if self.rng.random() < self.after_share else "before"
 
 
 @dataclass
@@ -43,7 +76,10 @@ class FakeBotApi:
     """The server's state: limits, what was sent, and the update queue."""
 
     limits: Limits = field(default_factory=Limits)
+    faults: Faults = field(default_factory=Faults)
+    fault_log: Counter[tuple[str, str, str]] = field(default_factory=Counter)  # method,kind,when
     sends: deque[float] = field(default_factory=deque)  # accepted send times, last second
+    paid_sends: deque[float] = field(default_factory=deque)  # the same for paid sends
     chat_last: dict[int, float] = field(default_factory=dict)
     accepted: list[tuple[float, int, str]] = field(default_factory=list)  # (time, chat, method)
     per_chat: Counter[int] = field(default_factory=Counter)
@@ -68,17 +104,22 @@ class FakeBotApi:
         self.updates.append(update)
         self._new_update.set()
 
-    def admit(self, chat_id: int, now: float) -> int | None:
+    def admit(self, chat_id: int, now: float, paid: bool = False) -> int | None:
         """None when a send to ``chat_id`` is within limits, else the retry_after to answer."""
-        while self.sends and now - self.sends[0] >= 1.0:
-            self.sends.popleft()
-        if len(self.sends) >= self.limits.per_second:
-            self.rejected_by["global"] += 1
+        window, limit = (
+            (self.paid_sends, self.limits.paid_per_second)
+            if paid
+            else (self.sends, self.limits.per_second)
+        )
+        while window and now - window[0] >= 1.0:
+            window.popleft()
+        if len(window) >= limit:
+            self.rejected_by["paid" if paid else "global"] += 1
             return self.limits.retry_after
         if now - self.chat_last.get(chat_id, -1e9) < self.limits.per_chat_interval:
             self.rejected_by["chat"] += 1
             return self.limits.retry_after
-        self.sends.append(now)
+        window.append(now)
         self.chat_last[chat_id] = now
         return None
 
@@ -177,6 +218,18 @@ class BotApiHandler(RequestHandler):
             self.api.polls += 1
             updates = await self.api.get_updates(offset, float(params.get("timeout") or 0))
             return self._ok(updates)
+        fault = self.api.faults.draw(method)
+        if fault is not None:
+            self.api.fault_log[(method, *fault)] += 1
+        if fault is not None and fault[1] == "before":
+            return self._fail(fault[0])
+        self._answer(method, params)
+        if fault is not None:  # processed; the answer is lost
+            return self._fail(fault[0])
+        return self._flush()
+
+    def _answer(self, method: str, params: dict[str, Any]) -> None:
+        """Process the request and write (not yet send) the answer."""
         if method in SENDS:
             return self._send(method, params)
         if method in EDITS:
@@ -201,14 +254,30 @@ class BotApiHandler(RequestHandler):
             return self._ok(info | {"pending_update_count": len(self.api.updates)})
         return self._ok(True)
 
+    def _fail(self, kind: str) -> None:
+        self.clear()
+        if kind == "drop":
+            # No answer at all: the client sees the connection close under its request.
+            self.request.connection.stream.close()  # type: ignore[attr-defined]
+            return
+        self.set_status(self.api.faults.rng.choice((500, 502)))
+        self.set_header("Content-Type", "application/json")
+        self.write({"ok": False, "error_code": self.get_status(), "description": "Bad Gateway"})
+        self.finish()
+
+    def _flush(self) -> None:
+        if not self._finished:
+            self.finish()
+
     def _send(self, method: str, params: dict[str, Any]) -> None:
         chat_id = int(params["chat_id"])
         now = time.perf_counter()
-        retry = self.api.admit(chat_id, now)
+        paid = str(params.get("allow_paid_broadcast", "")).lower() == "true"
+        retry = self.api.admit(chat_id, now, paid)
         if retry is not None:
             self.api.rejected_429 += 1
             self.set_status(429)
-            self.finish(
+            self.write(
                 {
                     "ok": False,
                     "error_code": 429,
@@ -230,7 +299,7 @@ class BotApiHandler(RequestHandler):
 
     def _ok(self, result: Any) -> None:
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"ok": True, "result": result}, ensure_ascii=False))
+        self.write(json.dumps({"ok": True, "result": result}, ensure_ascii=False))
 
 
 def _markup(params: dict[str, Any]) -> dict[str, Any] | None:

@@ -16,10 +16,12 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
-from bot import broadcaster, group_edits, scheduler
+from bot import group_edits, scheduler
 from bot import inbox as inbox_wiring
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
+from bot.delivery import service as delivery
+from bot.delivery.settings import DeliverySettings
 from bot.handlers import (
     activities,
     ask,
@@ -41,7 +43,6 @@ from bot.processor import PerChatUpdateProcessor
 from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
 from bot.services.people import INVITE_LINKS, InviteLinks
 from bot.services.policy import PolicyLibrary
-from bot.transport import bot_api_request
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_to_head
 from storage.models import Role
@@ -79,15 +80,18 @@ def build_application(
         builder = inbox_wiring.wire(
             builder, request, polling=polling, transport=settings.bot_api_transport
         )
-    if request is not None:
-        builder = builder.request(request)
-        if not polling:
-            builder = builder.get_updates_request(request)
-    else:
-        builder = (
-            builder.request(bot_api_request(settings.bot_api_transport))
-            .base_url(settings.telegram_api_base_url)
-            .base_file_url(settings.telegram_file_base_url)
+    # Replies go through one policy (429s waited out, safe retries; bot/delivery/replies.py)
+    # around ``request`` or the configured transport; getUpdates stays bare.
+    builder = delivery.with_reply_policy(
+        builder,
+        request,
+        DeliverySettings(),
+        transport=settings.bot_api_transport,
+        polling=polling,
+    )
+    if request is None:
+        builder = builder.base_url(settings.telegram_api_base_url).base_file_url(
+            settings.telegram_file_base_url
         )
     if not polling:
         builder = builder.updater(None)
@@ -131,7 +135,9 @@ def _register_handlers(application: Application) -> None:
     application.add_handlers(task_handlers.handlers())  # /newtask, /tasks, report form, board
     application.add_handlers(stats_handlers.handlers())  # /stats, /export and their buttons
     application.add_handlers(members.handlers())  # /members: people, their changes, invites
-    # The typed 自定义 range is caught in group -1, before the form engine would parse it.
+    # Replies acknowledging a notice (收到 → 已阅), and the typed 自定义 range, are caught in
+    # group -1, before the form engine would parse them.
+    application.add_handlers(broadcast.early_handlers(), group=-1)
     application.add_handlers(stats_handlers.early_handlers(), group=-1)
     application.add_handlers(ask.handlers())  # /ask, /docs, questions, documents from admins
     application.add_handlers(forms.handlers())
@@ -150,8 +156,8 @@ async def _post_init(application: Application) -> None:
         # keep and to cancel at shutdown.
         warmup = asyncio.get_running_loop().create_task(rt.services["policy"].knowledge_base())
         application.bot_data[WARMUP_KEY] = warmup
-    await broadcaster.start_service(application)  # the outbox sender, on its own lane
-    await scheduler.start_service(application)  # reminders: jobs, ledger sender (same lane)
+    await delivery.start_service(application)  # broadcasts and reminders, on their own lane
+    await scheduler.start_service(application)  # reminders: the jobs that hand them over
     await inbox_wiring.start(application)  # updates stored before a restart, in order
 
 
@@ -183,5 +189,5 @@ async def _post_shutdown(application: Application) -> None:
             await warmup
     await runtime_of(application).services[group_edits.SERVICE_KEY].close()
     await scheduler.stop_service(application)
-    await broadcaster.stop_service(application)
+    await delivery.stop_service(application)
     await runtime_of(application).engine.dispose()

@@ -35,10 +35,15 @@ _NOT_SENT = (
 
 def never_sent(error: BaseException) -> bool:
     """Whether a failed call provably never reached Telegram (no connection, no pool slot)."""
+    seen: set[int] = set()
     cause: BaseException | None = error
-    while cause is not None:
+    while cause is not None and id(cause) not in seen:
         if isinstance(cause, _NOT_SENT):
             return True
+        # PTB's pool timeout (and a transport that says so) tells it in words: "*not* sent".
+        if isinstance(cause, TimedOut) and "not sent" in str(cause).replace("*", "").lower():
+            return True
+        seen.add(id(cause))
         cause = cause.__cause__
     return False
 

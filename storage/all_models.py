@@ -3,6 +3,7 @@
 from storage import (  # noqa: F401
     activity_models,
     broadcast_models,
+    delivery_models,
     group_models,
     inbox_models,
     knowledge_models,

@@ -22,10 +22,12 @@ class DeliveryStatus(StrEnum):
     """One recipient's row in the outbox."""
 
     PENDING = "pending"
-    SENDING = "sending"  # claimed by the sender; the request may be on its way
+    CLAIMED = "claimed"  # taken by the sender; no request made yet (a crash puts it back)
+    SENDING = "sending"  # the request may be on its way (a crash leaves it unknown)
     SENT = "sent"
     FAILED = "failed"
     BLOCKED = "blocked"  # 403: the user blocked the bot
+    UNKNOWN = "unknown"  # a timeout, a 5xx or a dropped connection: it may have arrived
     CANCELLED = "cancelled"  # the broadcast was cancelled before this row was sent
 
 
@@ -40,6 +42,7 @@ class Broadcast(SQLModel, table=True):
     media_kind: str | None = Field(default=None, max_length=16)  # photo | document
     media_file_id: str | None = Field(default=None, sa_type=Text)
     receipt: bool = False
+    paid: bool = False  # allow_paid_broadcast: up to 1,000 messages/s, 0.1 Star a message
     status: BroadcastStatus = Field(default=BroadcastStatus.DRAFT, sa_type=Text, index=True)
     parent_id: int | None = Field(default=None, foreign_key="broadcast.id")  # a reminder's root
     total: int = 0

@@ -16,8 +16,8 @@ from storage.broadcast_models import (
     BroadcastStatus,
     DeliveryStatus,
 )
-from storage.group_models import GroupChat
 from storage.models import Org, User
+from storage.outbox_repo import INTERRUPTED
 
 Delivery = BroadcastDelivery
 
@@ -135,7 +135,7 @@ async def broadcasts_with_status(
 async def claim(
     *, session: AsyncSession, now: datetime, limit: int, skip_locked: bool
 ) -> list[BroadcastDelivery]:
-    """Mark up to ``limit`` due pending rows of running broadcasts as sending, and return them."""
+    """Mark up to ``limit`` due pending rows of running broadcasts as claimed, and return them."""
     query = (
         select(Delivery)
         .join(Broadcast, col(Broadcast.id) == Delivery.broadcast_id)
@@ -152,7 +152,7 @@ async def claim(
         query = query.with_for_update(skip_locked=True, of=Delivery)
     rows = list((await session.exec(query)).all())
     for row in rows:
-        row.status = DeliveryStatus.SENDING
+        row.status = DeliveryStatus.CLAIMED
     await session.flush()
     return rows
 
@@ -176,42 +176,6 @@ async def set_delivery(*, session: AsyncSession, delivery_id: int, **values: Any
     await session.exec(statement)  # type: ignore[call-overload]
 
 
-async def mark_user_blocked(*, session: AsyncSession, user_id: int) -> None:
-    """The user blocked the bot (403): no more sends until they come back."""
-    statement = update(User).where(col(User.id) == user_id).values(active=False, blocked_bot=True)
-    await session.exec(statement)  # type: ignore[call-overload]
-
-
-async def mark_unreachable(*, session: AsyncSession, row: BroadcastDelivery) -> None:
-    """A 403 for an outbox row: the person blocked the bot, or the group removed it."""
-    if row.group_id is not None:
-        statement = update(GroupChat).where(col(GroupChat.id) == row.group_id).values(active=False)
-        await session.exec(statement)  # type: ignore[call-overload]
-    elif row.user_id is not None:
-        await mark_user_blocked(session=session, user_id=row.user_id)
-
-
-async def interrupt_in_flight(*, session: AsyncSession, now: datetime) -> int:
-    """After a restart: rows left in ``sending`` become failed "interrupted" (never resent)."""
-    statement = (
-        update(Delivery)
-        .where(col(Delivery.status) == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.FAILED, error="interrupted")
-    )
-    return (await session.exec(statement)).rowcount  # type: ignore[call-overload]
-
-
-async def release_unsent(*, session: AsyncSession, ids: Sequence[int]) -> None:
-    """Claimed rows whose request was never made go back to pending (graceful stop)."""
-    if not ids:
-        return
-    statement = (
-        update(Delivery)
-        .where(col(Delivery.id).in_(list(ids)), col(Delivery.status) == DeliveryStatus.SENDING)
-        .values(status=DeliveryStatus.PENDING)
-    )
-    await session.exec(statement)  # type: ignore[call-overload]
-
 
 async def cancel_pending(*, session: AsyncSession, broadcast_id: int) -> int:
     """Rows not yet sent of a cancelled broadcast are cancelled too."""
@@ -227,18 +191,39 @@ async def cancel_pending(*, session: AsyncSession, broadcast_id: int) -> int:
 
 
 async def counts(*, session: AsyncSession, broadcast_id: int) -> dict[str, int]:
-    """Rows per status, plus ``acked``."""
+    """Rows per status, plus ``acked`` and ``interrupted`` (unknown rows a crash left)."""
+    interrupted = func.sum(case((col(Delivery.error) == INTERRUPTED, 1), else_=0))
     query = (
-        select(col(Delivery.status), func.count(), func.count(col(Delivery.acked_at)))
+        select(
+            col(Delivery.status), func.count(), func.count(col(Delivery.acked_at)), interrupted
+        )
         .where(col(Delivery.broadcast_id) == broadcast_id)
         .group_by(col(Delivery.status))
     )
     result: dict[str, int] = {status.value: 0 for status in DeliveryStatus}
-    result["acked"] = 0
-    for status, number, acked in (await session.exec(query)).all():
+    result["acked"] = result["interrupted"] = 0
+    for status, number, acked, cut in (await session.exec(query)).all():
         result[str(status)] = int(number)
         result["acked"] += int(acked)
+        if status == DeliveryStatus.UNKNOWN:
+            result["interrupted"] += int(cut or 0)
     return result
+
+
+async def requeue_unconfirmed(*, session: AsyncSession, broadcast_id: int) -> int:
+    """Rows whose delivery is unknown go back to pending (the admin chose to resend)."""
+    active = select(User.id).where(col(User.active).is_(True))
+    statement = (
+        update(Delivery)
+        .where(
+            col(Delivery.broadcast_id) == broadcast_id,
+            col(Delivery.status) == DeliveryStatus.UNKNOWN,
+            # People deactivated (or blocking the bot) since are not sent it again.
+            or_(col(Delivery.user_id).is_(None), col(Delivery.user_id).in_(active)),
+        )
+        .values(status=DeliveryStatus.PENDING, attempts=0, error=None, next_attempt_at=None)
+    )
+    return (await session.exec(statement)).rowcount  # type: ignore[call-overload]
 
 
 async def acknowledge(

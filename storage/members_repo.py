@@ -25,19 +25,21 @@ _ROLE_ORDER = case(
 )
 
 
-# What waits for a person, and what it becomes when they are deactivated.
-_DROPPED_WHEN_DEACTIVATED: tuple[tuple[Any, str, dict[str, str]], ...] = (
+# What waits for a person, and what it becomes when they are deactivated. A row the delivery
+# pipeline has claimed but not yet requested counts as waiting: were it released, it would go
+# back to pending and be sent; one already ``sending`` is on its way and gets its outcome.
+_DROPPED_WHEN_DEACTIVATED: tuple[tuple[Any, tuple[str, ...], dict[str, str]], ...] = (
     (
         BroadcastDelivery,
-        DeliveryStatus.PENDING,
+        (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED),
         {"status": DeliveryStatus.CANCELLED, "error": "deactivated"},
     ),
     (
         ReminderLedger,
-        LedgerStatus.PENDING,
+        (LedgerStatus.PENDING, LedgerStatus.CLAIMED),
         {"status": LedgerStatus.SKIPPED, "error": "deactivated"},
     ),
-    (PersonalReminder, PersonalStatus.ACTIVE, {"status": PersonalStatus.DELETED}),
+    (PersonalReminder, (PersonalStatus.ACTIVE,), {"status": PersonalStatus.DELETED}),
 )
 
 
@@ -143,7 +145,7 @@ async def stop_queued(*, session: AsyncSession, user: User) -> None:
     for table, waiting, values in _DROPPED_WHEN_DEACTIVATED:
         await session.exec(  # type: ignore[call-overload]
             update(table)
-            .where(col(table.user_id) == user.id, col(table.status) == waiting)
+            .where(col(table.user_id) == user.id, col(table.status).in_(waiting))
             .values(**values)
         )
     await session.exec(  # type: ignore[call-overload]

@@ -29,10 +29,12 @@ class LedgerStatus(StrEnum):
     """One reminder's way through the sender."""
 
     PENDING = "pending"
-    SENDING = "sending"  # claimed; the request may be on its way
+    CLAIMED = "claimed"  # taken by the sender; no request made yet (a crash puts it back)
+    SENDING = "sending"  # the request may be on its way (a crash leaves it unknown)
     SENT = "sent"
     FAILED = "failed"
     BLOCKED = "blocked"  # 403: the user blocked the bot
+    UNKNOWN = "unknown"  # a timeout, a 5xx or a dropped connection: it may have arrived
     SKIPPED = "skipped"  # no longer true when its turn came (submitted, task deleted)
 
 

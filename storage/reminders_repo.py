@@ -76,7 +76,7 @@ async def claim(
     skip_locked: bool,
     only_prefix: str | None = None,
 ) -> list[ReminderLedger]:
-    """Mark up to ``limit`` due pending rows as sending, and return them (oldest first).
+    """Mark up to ``limit`` due pending rows as claimed, and return them (oldest first).
 
     ``only_prefix``: claim only rows of kinds starting with it (quiet hours: personal ones).
     """
@@ -94,7 +94,7 @@ async def claim(
         query = query.with_for_update(skip_locked=True)
     rows = list((await session.exec(query)).all())
     for row in rows:
-        row.status = LedgerStatus.SENDING
+        row.status = LedgerStatus.CLAIMED
     await session.flush()
     return rows
 
@@ -114,35 +114,17 @@ async def set_row(*, session: AsyncSession, row_id: int, **values: Any) -> None:
     await session.exec(update(Ledger).where(col(Ledger.id) == row_id).values(**values))  # type: ignore[call-overload]
 
 
-async def interrupt_in_flight(*, session: AsyncSession) -> int:
-    """After a restart: rows left in ``sending`` become failed "interrupted" (never resent)."""
-    statement = (
-        update(Ledger)
-        .where(col(Ledger.status) == LedgerStatus.SENDING)
-        .values(status=LedgerStatus.FAILED, error="interrupted")
-    )
-    return (await session.exec(statement)).rowcount  # type: ignore[call-overload]
-
 
 async def prune(*, session: AsyncSession, before: datetime) -> int:
     """Forget finished rows written before ``before``; returns how many."""
     statement = delete(Ledger).where(
         col(Ledger.created_at) < before,
-        col(Ledger.status).not_in([LedgerStatus.PENDING, LedgerStatus.SENDING]),
+        col(Ledger.status).not_in(
+            [LedgerStatus.PENDING, LedgerStatus.CLAIMED, LedgerStatus.SENDING]
+        ),
     )
     return (await session.exec(statement)).rowcount  # type: ignore[call-overload]
 
-
-async def release(*, session: AsyncSession, ids: Sequence[int]) -> None:
-    """Claimed rows whose request was never made go back to pending (graceful stop)."""
-    if not ids:
-        return
-    statement = (
-        update(Ledger)
-        .where(col(Ledger.id).in_(list(ids)), col(Ledger.status) == LedgerStatus.SENDING)
-        .values(status=LedgerStatus.PENDING)
-    )
-    await session.exec(statement)  # type: ignore[call-overload]
 
 
 async def rows(

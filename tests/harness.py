@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram.ext import Application
+from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application
 from bot.clock import FrozenClock
 from bot.config import Settings
 from bot.offline_api import ApiCall, OfflineBotAPI
+from bot.runtime import runtime_of
 from bot.services import orgs
 from bot.updates import TgUser, UpdateFactory, to_update
 from storage import users_repo
@@ -116,7 +120,54 @@ async def running_bot(
     factory = UpdateFactory(api, clock=lambda: clock.now().timestamp(), first_update_id=first)
     async with app:
         await app.post_init(app)
+        # The frozen clock only moves when told: the delivery pipeline's waits move it.
+        runtime_of(app).services["delivery"].sleep = ClockSleep(clock)
         yield BotHarness(app, api, factory)
+
+
+class ClockSleep:
+    """Sleeping moves the frozen clock instead of waiting (and remembers each wait)."""
+
+    def __init__(self, clock: FrozenClock) -> None:
+        self.clock = clock
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        self.clock.advance(timedelta(seconds=seconds))
+        await asyncio.sleep(0)
+
+
+class ScriptedRequest(BaseRequest):
+    """The offline API behind scripted answers to chosen methods: each entry answers one call,
+    as (status, body) or as an exception raised instead (a 429, a 502, a refused connection)."""
+
+    def __init__(self, api: BaseRequest, script: dict[str, list[Any]]) -> None:
+        self.api, self.script = api, script
+
+    @property
+    def read_timeout(self) -> float | None:
+        """No timeout of its own."""
+        return None
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *args, **kwargs
+    ) -> tuple[int, bytes]:
+        """The next scripted answer for this method, or the offline API's."""
+        answers = self.script.get(url.rsplit("/", 1)[-1])
+        if answers:
+            answer = answers.pop(0)
+            if isinstance(answer, Exception):
+                raise answer
+            status, body = answer
+            return status, json.dumps({"ok": False, "error_code": status, **body}).encode()
+        return await self.api.do_request(url, method, request_data, *args, **kwargs)
 
 
 async def demo_tree(
@@ -183,6 +234,7 @@ async def inbox_bot(
     async with app:
         if start:
             await app.post_init(app)
+            runtime_of(app).services["delivery"].sleep = ClockSleep(clock)
         yield harness
         if start:
             await app.post_stop(app)

@@ -240,9 +240,9 @@ async def _at_place(bot):
 
 
 BAD_INPUTS = [
-    (_at_day, "2026-03-20", "不能晚于今天（2026-03-16）", "活动日期"),
+    (_at_day, "2026-03-20", "还没到（今天是 2026-03-16）", "活动日期"),
     (_at_day, "1999-12-31", "不能早于 2000-01-01", "活动日期"),
-    (_at_day, "下下个月", "没有看懂这个日期", "活动日期"),
+    (_at_day, "下下个月", "没看懂这个日期", "活动日期"),
     (to_participants, "-5", "不能是负数", "参加人数"),
     (to_participants, "0", "不能为 0", "参加人数"),
     (to_participants, "1000001", "超过 1000000", "参加人数"),
@@ -463,50 +463,11 @@ TODAY = date(2026, 3, 16)  # a Monday
 
 
 @pytest.mark.parametrize(
-    ("typed", "expected"),
-    [
-        ("今天", "2026-03-16"),
-        ("前天", "2026-03-14"),
-        ("上周五", "2026-03-13"),
-        ("上星期日", "2026-03-15"),
-        ("周五", "2026-03-13"),
-        ("3月15日", "2026-03-15"),
-        ("三月十五日", "2026-03-15"),
-        ("2026-03-15", "2026-03-15"),
-        ("2026年3月1日", "2026-03-01"),
-        ("12月5日", "2025-12-05"),
-        ("March 15", "2026-03-15"),
-    ],
-)
-def test_typed_dates(typed, expected):
-    assert svc.parse_day(typed, TODAY).isoformat() == expected
-
-
-@pytest.mark.parametrize(
     ("typed", "count"),
     [("120", 120), ("约120人", 120), ("一百二十", 120), ("１２０人", 120), ("1,200余人", 1200)],
 )
 def test_head_counts(typed, count):
     assert svc.parse_participants(typed) == count
-
-
-@pytest.mark.parametrize(
-    ("text", "found"),
-    [
-        (
-            QUICK,
-            {"type": "lecture", "day": "2026-03-15", "place": "青山区社区", "participants": 120},
-        ),
-        (
-            "上周五在包钢集团举办科技培训，共80名职工参加",
-            {"type": "training", "day": "2026-03-13", "place": "包钢集团", "participants": 80},
-        ),
-        ("组织全国科普日活动，三百人参加", {"type": "science_day", "participants": 300}),
-    ],
-)
-def test_quick_log_understanding(text, found):
-    assert svc.looks_like_report(text)
-    assert svc.understand(text, TODAY) == found
 
 
 async def test_english_user_gets_english_form(settings, clock, sessions, tree):
@@ -519,7 +480,7 @@ async def test_english_user_gets_english_form(settings, clock, sessions, tree):
         assert "Title" in sent_texts(calls)[0]
         await bot.text(wang, "Energy saving")
         calls = await bot.text(wang, "2026-03-20")
-        assert "cannot be after today (2026-03-16)" in sent_texts(calls)[0]
+        assert "2026-03-20 is still ahead (today is 2026-03-16)" in sent_texts(calls)[0]
 
 
 async def test_log_in_a_group_points_to_the_private_chat(settings, clock, sessions, li):

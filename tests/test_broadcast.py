@@ -3,28 +3,36 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
+import httpx
 import pytest
 from sqlmodel import col, select
 from telegram import Bot
-from telegram.request import BaseRequest, RequestData
+from telegram.error import NetworkError
+from telegram.request import BaseRequest
 
-from bot.broadcaster import SERVICE_KEY, BroadcastSender, RateLimiter
-from bot.flows import broadcast as broadcast_form
+from bot.delivery.budget import ChatPacer, SendBudget
+from bot.delivery.pipeline import Pipeline
+from bot.delivery.service import SERVICE_KEY
 from bot.runtime import runtime_of
 from bot.services import broadcasts, orgs, people
 from bot.services.broadcasts import Audience, BroadcastError
-from bot.services.dates import NoSuchDate
 from bot.updates import TgUser
-from storage import broadcasts_repo, users_repo
+from storage import broadcasts_repo, members_repo, outbox_repo, users_repo
 from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus, DeliveryStatus
 from storage.db import transaction
-from storage.models import Role
-from tests.harness import BotHarness, running_bot, sent_texts, toasts
+from storage.models import Role, User
+from tests.conftest import SUPERADMIN_ID
+from tests.harness import (
+    BotHarness,
+    ClockSleep,
+    ScriptedRequest,
+    running_bot,
+    sent_texts,
+    toasts,
+)
 
 ADMIN = TgUser(id=30001, first_name="管理员")
 OFFICERS = [TgUser(id=31000 + i, first_name=f"信息员{i}") for i in range(4)]
@@ -58,22 +66,9 @@ async def people_tree(sessions, clock, tree):
     return tree
 
 
-class FakeSleep:
-    """Sleeping moves the frozen clock instead of waiting."""
-
-    def __init__(self, clock) -> None:
-        self.clock = clock
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        self.clock.advance(timedelta(seconds=seconds))
-        await asyncio.sleep(0)
-
-
-def sender_of(bot: BotHarness, clock) -> BroadcastSender:
+def sender_of(bot: BotHarness, clock) -> Pipeline:
     sender = runtime_of(bot.app).services[SERVICE_KEY]
-    sender.sleep = FakeSleep(clock)
+    sender.sleep = ClockSleep(clock)
     return sender
 
 
@@ -192,30 +187,6 @@ async def test_receipt_under_an_inaccessible_notice_still_counts(
     assert sum(r.acked_at is not None for r in await deliveries(sessions)) == 1
 
 
-@pytest.mark.parametrize(
-    ("typed", "expected"),
-    [
-        ("2028-02-29 09:00", "2028-02-29T09:00:00+08:00"),
-        ("02-29 09:00", "2028-02-29T09:00:00+08:00"),  # strptime's year 1900 refused it
-        ("09:00", "2028-02-21T09:00:00+08:00"),  # typed in the afternoon: tomorrow
-        ("02-30 09:00", "when.no_day"),
-        ("2028-13-01 09:00", "when.no_month"),
-        ("25:00", "when.no_hour"),
-        ("09:60", "when.no_minute"),
-        ("2027-02-29 09:00", "when.no_leap_day"),
-        ("明早", None),
-    ],
-)
-def test_start_time_is_read_or_what_does_not_exist_is_named(typed, expected):
-    now = datetime(2028, 2, 20, 15, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
-    try:
-        moment = broadcast_form._parse_local(typed, now)
-    except NoSuchDate as refusal:
-        assert refusal.key == expected
-    else:
-        assert (moment.isoformat() if moment else None) == expected
-
-
 async def test_targeting_stays_inside_the_admin_scope(sessions, clock, people_tree):
     tree = people_tree
     async with transaction(sessions) as session:
@@ -293,40 +264,24 @@ async def launch_direct(sessions, clock, *, role: str = "info_officer") -> int:
         return draft.id
 
 
-class FlakyRequest(BaseRequest):
-    """The offline API behind scripted failures: each entry answers one sendMessage."""
-
-    def __init__(self, api: BaseRequest, failures: list[tuple[int, dict[str, Any]]]) -> None:
-        self.api = api
-        self.failures = failures
-
-    @property
-    def read_timeout(self) -> float | None:
-        return None
-
-    async def initialize(self) -> None:
-        """Nothing to open."""
-
-    async def shutdown(self) -> None:
-        """Nothing to close."""
-
-    async def do_request(
-        self,
-        url: str,
-        method: str,
-        request_data: RequestData | None = None,
-        *args: Any,
-        **kwargs: Any,
-    ) -> tuple[int, bytes]:
-        if url.endswith("/sendMessage") and self.failures:
-            status, body = self.failures.pop(0)
-            return status, json.dumps({"ok": False, "error_code": status, **body}).encode()
-        return await self.api.do_request(url, method, request_data, *args, **kwargs)
+def FlakyRequest(api: BaseRequest, failures: list[Any]) -> ScriptedRequest:
+    """The offline API behind scripted failures, each answering one sendMessage."""
+    return ScriptedRequest(api, {"sendMessage": failures})
 
 
-async def flaky_lane(bot: BotHarness, sender: BroadcastSender, failures) -> None:
-    sender.lane = Bot(bot.app.bot.token, request=FlakyRequest(bot.api, failures))
-    await sender.lane.initialize()
+async def flaky_lane(bot: BotHarness, sender: Pipeline, failures) -> None:
+    sender.sender.lane = Bot(bot.app.bot.token, request=FlakyRequest(bot.api, failures))
+    await sender.sender.lane.initialize()
+
+
+def refused() -> NetworkError:
+    """What PTB raises when httpx could not connect: the request never left."""
+    try:
+        raise httpx.ConnectError("connection refused")
+    except httpx.ConnectError as cause:
+        error = NetworkError("httpx.ConnectError: connection refused")
+        error.__cause__ = cause
+        return error
 
 
 async def test_429_is_honoured_and_nothing_is_sent_twice(settings, clock, sessions, people_tree):
@@ -351,23 +306,110 @@ async def test_429_is_honoured_and_nothing_is_sent_twice(settings, clock, sessio
     assert [r.attempts for r in rows] == [0] * 4  # a 429 uses up no attempt
 
 
-async def test_transient_errors_back_off_then_give_up(settings, clock, sessions, people_tree):
-    bad_gateway = (502, {"description": "Bad Gateway"})
+async def test_a_refused_connection_is_retried_then_given_up(
+    settings, clock, sessions, people_tree
+):
+    """A connection never made provably sent nothing: retried with backoff, then failed."""
     async with running_bot(settings, clock) as bot:
         register_chats(bot, ADMIN, LIAISON)
         sender = sender_of(bot, clock)
-        await flaky_lane(bot, sender, [bad_gateway] * 5)
+        await flaky_lane(bot, sender, [refused() for _ in range(5)])
         await launch_direct(sessions, clock, role="liaison")
         await sender.drain()
         assert [round(s) for s in sender.sleep.calls if s >= 1] == [2, 4, 8, 16]
         (given_up,) = await deliveries(sessions)
         assert (given_up.status, given_up.attempts) == (DeliveryStatus.FAILED, 5)
 
-        await flaky_lane(bot, sender, [bad_gateway])
+        await flaky_lane(bot, sender, [refused()])
         await launch_direct(sessions, clock, role="liaison")
         await sender.drain()
     retried = (await deliveries(sessions))[-1]
     assert (retried.status, retried.attempts) == (DeliveryStatus.SENT, 1)
+
+
+async def test_a_5xx_or_a_dropped_answer_is_unknown_and_never_resent(
+    settings, clock, sessions, people_tree
+):
+    """It may have arrived: reported as unknown, and the admin may choose to resend."""
+    dropped = NetworkError("httpx.RemoteProtocolError: Server disconnected")
+    dropped.__cause__ = httpx.RemoteProtocolError("Server disconnected")
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        sender = sender_of(bot, clock)
+        await flaky_lane(bot, sender, [(502, {"description": "Bad Gateway"}), dropped])
+        await launch_direct(sessions, clock)
+        await sender.drain()
+        sends = [c for c in bot.api.calls_to("sendMessage") if c.params["chat_id"] != ADMIN.id]
+        assert len(sends) == 2  # two of the four answered; the others were tried once each
+        report = bot.last_text(ADMIN.id)
+        assert "送达 2/4" in report and "未确认送达 2" in report
+        calls = await bot.press(ADMIN, "重发给未确认送达的 2 人")
+        assert "可能已经收到过" in sent_texts(calls)[0]
+        assert len(await _unknown(sessions)) == 2  # nothing happens before the confirmation
+        await bot.press(ADMIN, "确认重发")
+        await sender.drain()
+        sends = [c for c in bot.api.calls_to("sendMessage") if c.params["chat_id"] != ADMIN.id]
+        assert sorted(c.params["chat_id"] for c in sends) == sorted(o.id for o in OFFICERS)
+        assert "送达 4/4" in bot.last_text(ADMIN.id)
+    assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
+
+
+async def test_people_deactivated_since_get_neither_a_resend_nor_a_claimed_row(
+    sessions, clock, people_tree
+):
+    """/members deactivation drops what waits for a person, claimed rows included (released,
+    they would go out), and the resend of unconfirmed rows leaves them out."""
+    broadcast_id = await launch_direct(sessions, clock)
+    async with transaction(sessions) as session:
+        await broadcasts_repo.activate_due(session=session, now=clock.now())
+        claimed = await broadcasts_repo.claim(
+            session=session, now=clock.now(), limit=1, skip_locked=False
+        )
+        rows = await _rows_of(session, broadcast_id)
+        unknown = next(r for r in rows if r.id != claimed[0].id)
+        unknown.status = DeliveryStatus.UNKNOWN
+        for row in (claimed[0], unknown):
+            user = await session.get(User, row.user_id)
+            user.active, user.deactivated_at = False, clock.now()
+            await members_repo.stop_queued(session=session, user=user)
+        # The pipeline lets the claimed row go (its chat was busy): it stays cancelled.
+        await outbox_repo.release(
+            session=session, model=BroadcastDelivery, ids=[claimed[0].id], due_column="x"
+        )
+        resent = await broadcasts_repo.requeue_unconfirmed(
+            session=session, broadcast_id=broadcast_id
+        )
+    assert resent == 0
+    async with transaction(sessions) as session:
+        after = {r.id: r for r in await _rows_of(session, broadcast_id)}
+    assert after[claimed[0].id].status == DeliveryStatus.CANCELLED
+    assert after[unknown.id].status == DeliveryStatus.UNKNOWN
+
+
+async def _rows_of(session, broadcast_id: int) -> list[BroadcastDelivery]:
+    query = select(BroadcastDelivery).where(BroadcastDelivery.broadcast_id == broadcast_id)
+    return list((await session.exec(query)).all())
+
+
+async def _unknown(sessions) -> list[BroadcastDelivery]:
+    return [r for r in await deliveries(sessions) if r.status == DeliveryStatus.UNKNOWN]
+
+
+async def test_only_the_sender_or_a_superadmin_may_resend(settings, clock, sessions, people_tree):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        sender = sender_of(bot, clock)
+        await flaky_lane(bot, sender, [(500, {"description": "Internal Server Error"})])
+        await launch_direct(sessions, clock)
+        await sender.drain()
+        report = bot.keyboard_message(ADMIN.id)
+        calls = await bot.press(OFFICERS[0], "重发", message=report)
+        assert toasts(calls) == ["这不是您发布的通知。"]
+        await bot.press(ADMIN, "重发", message=report)
+        confirm = bot.keyboard_message(ADMIN.id)  # an officer somehow holds the confirm button
+        calls = await bot.press(OFFICERS[0], "确认重发", message=confirm)
+        assert toasts(calls) == ["这不是您发布的通知。"]
+    assert len(await _unknown(sessions)) == 1
 
 
 async def test_403_marks_the_user_blocked(settings, clock, sessions, people_tree):
@@ -389,7 +431,7 @@ async def test_pause_resume_cancel(settings, clock, sessions, people_tree):
     async with running_bot(settings, clock) as bot:
         register_chats(bot, *OFFICERS)
         sender = sender_of(bot, clock)
-        sender.batch = 1
+        sender.config.claim_batch = 1
         await launch_via_form(bot)
         await sender.step()
         await sender.settle()
@@ -409,50 +451,83 @@ async def test_pause_resume_cancel(settings, clock, sessions, people_tree):
 
 
 async def test_restart_resumes_without_resending(settings, clock, sessions, people_tree):
+    """Officer 1's request had started when the process died (unknown, never resent by
+    itself); officer 2's row was only claimed (provably not requested: sent after the restart)."""
     async with running_bot(settings, clock) as first:
         register_chats(first, ADMIN, *OFFICERS)
         sender = sender_of(first, clock)
-        sender.batch = 1
+        sender.config.claim_batch = 1
         await launch_direct(sessions, clock)
         await sender.step()  # officer 0 confirmed sent
         await sender.settle()
-        async with transaction(sessions) as session:  # officer 1 claimed; then the process dies
-            (claimed,) = await broadcasts_repo.claim(
-                session=session, now=clock.now(), limit=1, skip_locked=False
+        async with transaction(sessions) as session:  # then the process dies
+            in_flight, claimed = await broadcasts_repo.claim(
+                session=session, now=clock.now(), limit=2, skip_locked=False
+            )
+            await outbox_repo.mark_sending(
+                session=session, model=BroadcastDelivery, ids=[in_flight.id]
             )
     async with running_bot(settings, clock, after=first) as bot:
         bot.api.register_chat(ADMIN.private_chat())
-        bot.api = first.api  # the same Telegram for the recipients
+        admin_api, bot.api = bot.api, first.api  # the same Telegram for the recipients
         sender = sender_of(bot, clock)
-        sender.lane = Bot(bot.app.bot.token, request=first.api)
-        await sender.lane.initialize()
-        assert await sender.recover() == 1
+        sender.sender.lane = Bot(bot.app.bot.token, request=first.api)
+        await sender.sender.lane.initialize()
+        assert await sender.recover() == (1, 1)
         await sender.drain()
+        report = admin_api.last_message(ADMIN.id)["text"]
+        assert "未确认送达 1（其中重启时中断 1）" in report
     per_chat = [
         len([c for c in first.api.calls_to("sendMessage") if c.params["chat_id"] == o.id])
         for o in OFFICERS
     ]
-    expected = [0 if o.id == claimed.chat_id else 1 for o in OFFICERS]
-    assert per_chat == expected  # the in-flight one is never resent (at most once)
+    expected = [0 if o.id == in_flight.chat_id else 1 for o in OFFICERS]
+    assert per_chat == expected  # the one in flight is never resent by itself
     rows = {r.chat_id: r for r in await deliveries(sessions)}
-    assert rows[claimed.chat_id].status == DeliveryStatus.FAILED
-    assert rows[claimed.chat_id].error == "interrupted"
+    assert (rows[in_flight.chat_id].status, rows[in_flight.chat_id].error) == (
+        DeliveryStatus.UNKNOWN,
+        "interrupted",
+    )
+    assert rows[claimed.chat_id].status == DeliveryStatus.SENT
     async with transaction(sessions) as session:
         broadcast = (await session.exec(select(Broadcast))).one()
     assert broadcast.status == BroadcastStatus.DONE
 
 
-def test_rate_limiter_paces_globally_and_per_chat():
+def budget(rate: float, now, *, limit: int = 30, window: float = 1.0) -> SendBudget:
+    return SendBudget(
+        rate=rate, limit=limit, window=window, now=now, chats=ChatPacer(1.0, 3.0)
+    )
+
+
+async def test_budget_paces_globally_and_per_chat():
     now = [0.0]
-    limiter = RateLimiter(rate=25, per_chat_interval=1.0, now=lambda: now[0])
+    limiter = budget(25, lambda: now[0])
     for chat in range(25):
-        assert limiter.wait() <= 0 or chat > 0
-        now[0] = max(now[0], now[0] + limiter.wait())
+        now[0] = max(now[0], now[0] + await limiter.ready())
         limiter.take(chat)
     assert now[0] == pytest.approx(24 / 25)
     assert limiter.chat_wait(0) == pytest.approx(1.0 - 24 / 25)
-    limiter.pause(5)
-    assert limiter.wait() == pytest.approx(5)
+    assert budget(1, lambda: 0.0).chats.wait(-100, 0.0) == 0  # groups: 20 a minute
+    limiter.take(-100)
+    assert limiter.chat_wait(-100) == pytest.approx(3.0)
+    await limiter.pause(5)
+    assert await limiter.ready() == pytest.approx(5)
+
+
+async def test_replies_go_first_and_the_bulk_lane_fills_what_they_leave():
+    now = [0.0]
+    lane = budget(30, lambda: now[0], limit=30, window=1.0)
+    for chat in range(10):
+        lane.charge(chat)  # ten replies in one instant: none waits
+    assert await lane.ready() == pytest.approx(10 / 30)
+    sent = 10
+    while now[0] < 1.0:
+        now[0] = max(now[0], now[0] + await lane.ready())
+        if now[0] < 1.0:
+            lane.take(100 + sent)
+            sent += 1
+    assert sent == 29  # replies and bulk together: the bulk lane leaves the 30th to replies
 
 
 async def test_unique_row_per_broadcast_and_user(sessions, clock, people_tree):
@@ -471,8 +546,9 @@ async def test_status_message_is_edited_at_most_every_few_seconds(
     async with running_bot(settings, clock) as bot:
         register_chats(bot, ADMIN, *OFFICERS)
         sender = sender_of(bot, clock)
-        sender.limiter = RateLimiter(rate=0.25, per_chat_interval=1, now=sender._timestamp)
-        sender.batch = 1
+        sender.budget = budget(0.25, lambda: clock.now().timestamp())
+        sender.budget.sleep = sender.sleep
+        sender.config.claim_batch = 1
         await launch_direct(sessions, clock)
         start = clock.now()
         await sender.drain()
@@ -486,11 +562,17 @@ async def test_status_message_is_edited_at_most_every_few_seconds(
 
 def test_broadcasts_use_their_own_lane(settings):
     from bot.app import build_application
-    from bot.broadcaster import BroadcastSettings, _lane_bot
+    from bot.delivery.telegram import lane_bot
     from bot.transport import AiohttpRequest
 
     app = build_application(settings, polling=True, migrate=False)
-    lane = _lane_bot(app, BroadcastSettings(_env_file=None))
+    lane = lane_bot(
+        app,
+        pool_size=50,
+        transport=settings.bot_api_transport,
+        base_url=settings.telegram_api_base_url,
+        file_url="x",
+    )
     assert isinstance(lane.request, AiohttpRequest)  # BOT_API_TRANSPORT's, as the bot's
     assert lane.request is not app.bot.request  # its own connection pool, no shared queue
     assert lane.token == app.bot.token
@@ -508,14 +590,58 @@ async def test_graceful_stop_puts_claimed_rows_back(settings, clock, sessions, p
             await asyncio.Event().wait()
 
         sender.sleep = never
-        sender.limiter.pause(60)  # the batch is claimed, then waits for the lane
+        await sender.budget.pause(60)  # the batch is claimed, then waits for the lane
         await launch_direct(sessions, clock)
         sender._task = asyncio.create_task(sender.step())
         await asyncio.wait_for(blocked.wait(), 5)
-        assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENDING}
+        assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.CLAIMED}
         await sender.stop()
         assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.PENDING}
         sender.sleep = fake_sleep
         await sender.drain()
     assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
     assert len(bot.api.calls_to("sendMessage")) == len(OFFICERS) + 2  # + status and report
+
+
+async def test_a_superadmin_sees_the_cost_and_chooses_a_paid_broadcast(
+    settings, clock, sessions, people_tree
+):
+    boss = TgUser(id=SUPERADMIN_ID, first_name="超管")
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, boss, *OFFICERS, FAR_AWAY)
+        sender = sender_of(bot, clock)
+        await bot.text(boss, "/broadcast")
+        await bot.press(boss, "按角色")
+        await bot.press(boss, "科普信息员")
+        await bot.text(boss, "通知：付费广播测试")
+        await bot.press(boss, "跳过")
+        await bot.press(boss, "不要回执")
+        await bot.press(boss, "立即发送")
+        await bot.press(boss, "确认提交")
+        calls = await bot.press(boss, "预览")
+        offer = sent_texts(calls)[-1]
+        assert "每条 0.1 Telegram Star，共 0.5 Stars" in offer  # 5 officers in all the tree
+        await bot.press(boss, "付费快速发送（0.5 Stars）")
+        await sender.drain()
+        notices = [
+            c
+            for c in bot.api.calls_to("sendMessage")
+            if "付费广播测试" in c.params["text"] and c.params["chat_id"] != boss.id
+        ]
+        assert sorted(c.params["chat_id"] for c in notices) == sorted(
+            o.id for o in (*OFFICERS, FAR_AWAY)
+        )
+        assert all(c.params.get("allow_paid_broadcast") is True for c in notices)
+    async with transaction(sessions) as session:
+        (broadcast,) = (await session.exec(select(Broadcast))).all()
+    assert broadcast.paid
+
+
+async def test_other_admins_get_no_paid_offer(settings, clock, people_tree):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        await fill_form(bot)
+        await bot.press(ADMIN, "确认提交")
+        calls = await bot.press(ADMIN, "预览")
+        assert "Stars" not in sent_texts(calls)[-1]
+        assert not any("付费" in label for label in bot.button_texts(ADMIN.id))

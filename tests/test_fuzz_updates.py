@@ -37,13 +37,11 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from telegram import Update
 
-from bot.flows import broadcast as broadcast_form
-from bot.flows import remind_time
+from bot.flows.quick_log import read_free_text
 from bot.offline_api import ApiCall
 from bot.runtime import runtime_of
-from bot.services import activities, activity_search, people, reminders, stats, tasks
+from bot.services import activities, activity_search, people, reminders, when
 from bot.services.activities import ActivityFields
-from bot.services.dates import NoSuchDate
 from bot.services.knowledge import KnowledgeBase
 from bot.services.policy import KNOWLEDGE_SUBDIR, PolicyLibrary
 from bot.services.tasks import TaskDraft, publish_task
@@ -345,14 +343,16 @@ def test_date_readers_refuse_only_with_a_reason(text: str) -> None:
     """Every reader of typed dates returns a value or refuses with a message key."""
     now, tz = START, ZoneInfo("Asia/Shanghai")
     today = now.astimezone(tz).date()
+    refused = (when.WhenError,)
     readers = [
-        (lambda: remind_time.parse_when(text, now, tz), (remind_time.BadTime, NoSuchDate)),
-        (lambda: tasks.parse_deadline(text, now, tz), (tasks.TaskError,)),
-        (lambda: stats.parse_range(text, today), (stats.StatsError,)),
-        (lambda: activities.parse_day(text, today), (activities.ActivityError,)),
-        (lambda: activities.day_problem(text, today), ()),
-        (lambda: activity_search.read_query(text, today), (activities.ActivityError,)),
-        (lambda: broadcast_form._parse_local(text, now.astimezone(tz)), (NoSuchDate,)),
+        (lambda: when.read_leading_moment(text, now, tz, when.REMINDER), refused),
+        (lambda: when.read_moment(text, now, tz, when.DEADLINE), refused),
+        (lambda: when.read_moment(text, now, tz, when.BROADCAST), refused),
+        (lambda: when.read_span(text, today), refused),
+        (lambda: when.read_day(text, today), refused),
+        (lambda: when.find_days(text, today), ()),
+        (lambda: read_free_text(text, today), ()),
+        (lambda: activity_search.read_query(text, today), (activities.ActivityError, *refused)),
     ]
     for read, refusals in readers:
         with contextlib.suppress(*refusals):

@@ -14,7 +14,7 @@ import pytest
 from sqlmodel import select
 
 from bot import deeplinks
-from bot.broadcaster import SERVICE_KEY as SENDER_KEY
+from bot.delivery.service import SERVICE_KEY as SENDER_KEY
 from bot.group_edits import SERVICE_KEY as COUNTS_KEY
 from bot.runtime import runtime_of
 from bot.services import people
@@ -27,7 +27,6 @@ from storage.models import ConversationState, Role
 from tests import test_ask_chat, test_ask_tasks
 from tests.conftest import SUPERADMIN_ID
 from tests.harness import BotHarness, demo_tree, running_bot, sent_texts, toasts
-from tests.test_broadcast import FakeSleep
 from tests.test_tasks_bot import ADMIN as TASK_ADMIN
 from tests.test_tasks_bot import local, new_county_task
 
@@ -544,9 +543,7 @@ async def post_notice(bot: BotHarness, clock, admin: TgUser, group_label: str) -
     await bot.press(admin, "确认提交" if zh else "Confirm")
     await bot.press(admin, "预览" if zh else "Preview")
     await bot.press(admin, "确认发送" if zh else "Send")
-    sender = runtime_of(bot.app).services[SENDER_KEY]
-    sender.sleep = FakeSleep(clock)
-    await sender.drain()
+    await runtime_of(bot.app).services[SENDER_KEY].drain()  # waits move the frozen clock
 
 
 async def test_a_group_notice_counts_receipts_without_names(settings, clock, sessions, tree):

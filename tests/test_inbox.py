@@ -27,7 +27,8 @@ from storage.inbox_models import InboxUpdate
 from tests.harness import inbox_bot, sent_texts
 from tests.test_activities import make_member
 
-FIRST = unserved.GROUP - 1  # a test's own handler runs before set_aside (group -3)
+# Before the group that sets aside unserved updates: its handler claims every update there.
+FIRST = unserved.GROUP - 1
 
 LI = TgUser(id=32001, first_name="小李")
 ZHAO = TgUser(id=32002, first_name="小赵")

@@ -17,7 +17,7 @@ from bot.services.broadcasts import Audience
 from bot.services.members import fingerprint
 from bot.services.reminders import Clocked
 from bot.updates import TgUser
-from storage import broadcasts_repo, reminders_repo, users_repo
+from storage import outbox_repo, reminders_repo, users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
 from storage.member_models import MemberAction, MemberAudit
@@ -170,7 +170,7 @@ async def test_statuses_and_last_activity(settings, clock, sessions, world):
                 )
             )
             quiet = await users_repo.get_user(session=session, telegram_id=31001)
-            await broadcasts_repo.mark_user_blocked(session=session, user_id=quiet.id)
+            await outbox_repo.mark_users_blocked(session=session, user_ids=[quiet.id])
         page = sent_texts(await bot.text(CITY, "/members"))[0]
         assert "最近活动 2026-03-18" in page.split("李明")[1].split("\n")[1]
         assert (

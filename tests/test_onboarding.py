@@ -118,7 +118,10 @@ async def test_invite_used_up_while_filling_is_refused_at_confirm(settings, cloc
     assert (await load_user(sessions, LI.id)).role is None
 
 
-@pytest.mark.parametrize("bad_name", [" ", "名" * 200, "12345"])
+@pytest.mark.parametrize(
+    "bad_name",
+    [" ", "名" * 200, "12345", "2月3日在赛罕区开展科普讲座，50人参加", "王芳13800001111"],
+)
 async def test_bad_names_repeat_the_step(settings, clock, sessions, tree, bad_name):
     code = await make_invite(sessions, clock, tree["青山区科协"])
     async with running_bot(settings, clock) as bot:
@@ -225,6 +228,12 @@ async def test_access_request_approved_by_the_orgs_admin(settings, clock, sessio
     assert (user.role, user.org_id) == (Role.INFO_OFFICER, tree["青山区科协"].id)
 
 
+def _name_of(user: TgUser) -> str:
+    """A distinct real name per test user (names carry no digits)."""
+    i = user.id % 100
+    return f"同事{'甲乙丙丁戊己庚辛壬癸'[i % 10]}{'子丑寅卯辰'[i // 10]}"
+
+
 async def test_many_users_at_once_keep_the_database_consistent(settings, clock, sessions, tree):
     import asyncio
 
@@ -233,7 +242,7 @@ async def test_many_users_at_once_keep_the_database_consistent(settings, clock, 
     async with running_bot(settings, clock) as bot:
         await asyncio.gather(*(bot.text(user, f"/start {code}") for user in users))
         await asyncio.gather(*(bot.press(user, "是，这是我的组织") for user in users))
-        await asyncio.gather(*(bot.text(user, f"同事{user.id}") for user in users))
+        await asyncio.gather(*(bot.text(user, _name_of(user)) for user in users))
         results = await asyncio.gather(*(bot.press(user, "确认提交") for user in users))
     assert all("注册成功" in sent_texts(calls)[0] for calls in results)
     async with transaction(sessions) as session:

@@ -10,10 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy
 
-from bot.flows.remind_time import BadTime, parse_when
 from bot.services import orgs, people, reminders
 from bot.services import tasks as task_svc
-from bot.services.dates import NoSuchDate
 from bot.services.reminders import Clocked, ReminderError
 from storage import reminders_repo, users_repo
 from storage.db import transaction
@@ -84,50 +82,6 @@ def test_the_ledger_kind_names_the_deadline_date():
 # --- /remind times -----------------------------------------------------------------------------
 
 NOW = local(2026, 3, 16, 10)  # a Monday
-
-
-@pytest.mark.parametrize(
-    ("typed", "moment", "rest"),
-    [
-        ("明天上午9点 提交照片", local(2026, 3, 17, 9), "提交照片"),
-        ("明天上午九点提交照片", local(2026, 3, 17, 9), "提交照片"),
-        ("2026-03-20 15:00 开会", local(2026, 3, 20, 15), "开会"),
-        ("3天后 报送总结", local(2026, 3, 19, 10), "报送总结"),
-        ("下周一 9:00 例会", local(2026, 3, 23, 9), "例会"),
-        ("今晚8点 打电话", local(2026, 3, 16, 20), "打电话"),
-        ("下午3点半 开会", local(2026, 3, 16, 15, 30), "开会"),
-        ("两小时后 喝水", local(2026, 3, 16, 12), "喝水"),
-        ("12月9日 报送", local(2026, 12, 9, 9), "报送"),
-        ("9:30 晨会", local(2026, 3, 17, 9, 30), "晨会"),  # 09:30 has passed today
-        ("tomorrow 9am call back", local(2026, 3, 17, 9), "call back"),
-    ],
-)
-def test_remind_times(typed, moment, rest):
-    assert parse_when(typed, NOW, TZ) == (moment, rest)
-
-
-# 0001;1;1 made dateparser raise OverflowError (year 1 has no such moment in UTC).
-@pytest.mark.parametrize("typed", ["随便 看看", "开会 明天", "0001;1;1 0 开会"])
-def test_unreadable_remind_times(typed):
-    with pytest.raises(BadTime):
-        parse_when(typed, NOW, TZ)
-
-
-@pytest.mark.parametrize(
-    ("typed", "key"),
-    [
-        ("13月40日 开会", "when.no_month"),
-        ("明天25点 开会", "when.no_hour"),
-        ("2026-02-30 09:00 开会", "when.no_day"),  # was a ValueError: the error handler's apology
-        ("2026-03-20 25:00 开会", "when.no_hour"),
-        ("2912369天后 开会", "when.too_far"),  # was an OverflowError
-        ("0001-01-01 00:00 开会", "when.no_year"),  # so was this: before UTC's first moment
-    ],
-)
-def test_impossible_remind_times_name_what_does_not_exist(typed, key):
-    with pytest.raises(NoSuchDate) as refused:
-        parse_when(typed, NOW, TZ)
-    assert refused.value.key == key
 
 
 # --- against the database ----------------------------------------------------------------------

@@ -37,7 +37,7 @@ from storage import reminders_repo, users_repo
 from storage.db import create_engine, transaction
 from storage.models import Role
 from storage.reminder_models import LedgerStatus
-from tests.harness import BotHarness, running_bot
+from tests.harness import BotHarness, ClockSleep, running_bot
 from tests.test_broadcast import FlakyRequest
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -59,15 +59,6 @@ def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=TZ).astimezone(UTC)
 
 
-class FakeSleep:
-    """The sender's pauses move the frozen clock instead of waiting."""
-
-    def __init__(self, clock) -> None:
-        self.clock = clock
-
-    async def __call__(self, seconds: float) -> None:
-        self.clock.advance(timedelta(seconds=seconds))
-        await asyncio.sleep(0)
 
 
 @pytest.fixture
@@ -104,7 +95,7 @@ async def world(sessions, clock):
 
 def service_of(bot: BotHarness, clock) -> ReminderService:
     service = runtime_of(bot.app).services[scheduler_mod.SERVICE_KEY]
-    service.sender.sleep = FakeSleep(clock)
+    service.sender.sleep = ClockSleep(clock)
     for tg in MEMBERS:
         bot.api.register_chat(tg.private_chat())
     return service
@@ -333,7 +324,7 @@ async def test_one_leader_per_database(settings, clock, sessions, engine):
             rt=replace(first.rt, engine=other_engine), sender=first.sender, config=first.config
         )
         leads = [await first.lead(), await second.lead()]
-        released = first._lock is not None
+        released = first.leader.lock is not None
         await scheduler_mod.stop_service(bot.app)  # releases the lock
         after = await second.lead()
         await second.stop()
@@ -394,10 +385,10 @@ async def test_a_backlog_left_in_the_evening_waits_for_eight_after_a_restart(
         # One row is tried at 21:59 and meets a 429 asking for 6 minutes: 22:05 is night.
         clock.set(local(2026, 3, 18, 21, 59))
         too_many = {"description": "Too Many Requests", "parameters": {"retry_after": 360}}
-        service.sender.bot = Bot(
+        service.sender.sender.lane = Bot(
             bot.app.bot.token, request=FlakyRequest(bot.api, [(429, too_many)])
         )
-        await service.sender.bot.initialize()
+        await service.sender.sender.lane.initialize()
         service.sender.config.claim_batch = 1
         assert await service.sender.step() == 1
         await service.sender.settle()

@@ -132,7 +132,7 @@ async def test_deadline_in_the_past_and_no_target_are_refused(settings, clock, s
         await bot.text(ADMIN, "标题")
         await bot.press(ADMIN, "跳过")
         await bot.text(ADMIN, "2026-03-01")
-        assert "截止时间已经过去了" in bot.last_text(ADMIN.id)
+        assert "2026-03-01 18:00 已经过去了" in bot.last_text(ADMIN.id)
         await bot.press(ADMIN, "两周后")
         await bot.press(ADMIN, "一次性")
         await bot.press(ADMIN, "选择组织")
@@ -353,7 +353,7 @@ async def test_admin_moves_the_deadline_reminds_and_withdraws(settings, clock, s
         await bot.press(ADMIN, "修改截止时间")
         assert "当前截止 2026-03-30 18:00" in bot.last_text(ADMIN.id)
         await bot.text(ADMIN, "2026-03-10 18:00")
-        assert "截止时间已经过去了" in bot.last_text(ADMIN.id)
+        assert "已经过去了" in bot.last_text(ADMIN.id)
         await bot.text(ADMIN, "4月10日 12:00")
         calls = await bot.press(ADMIN, "确认提交")
         assert "已改为 2026-04-10 12:00" in sent_texts(calls)[0]

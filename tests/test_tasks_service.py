@@ -9,7 +9,6 @@ from zoneinfo import ZoneInfo
 import pytest
 from openpyxl import load_workbook
 
-from bot.i18n import t
 from bot.services import activities, orgs, task_export
 from bot.services import tasks as svc
 from bot.services.people import Scope
@@ -53,51 +52,6 @@ async def publish(sessions, clock, admin, scope, org_ids, **extra):
         return await svc.publish_task(
             session, draft, actor=admin, scope=scope, now=clock.now(), tz=TZ
         )
-
-
-def test_parse_deadline_forms(clock):
-    now = clock.now()  # 2026-03-16 10:00 local
-    assert svc.parse_deadline("12月9日", now, TZ) == (local(2026, 12, 9, 18), True)
-    assert svc.parse_deadline("12月9日 9:30", now, TZ) == (local(2026, 12, 9, 9, 30), False)
-    assert svc.parse_deadline("2026-12-09 18:00", now, TZ)[0] == local(2026, 12, 9, 18)
-    assert svc.parse_deadline("3月20日下午5点", now, TZ)[0] == local(2026, 3, 20, 17)
-    assert svc.parse_deadline("一周后", now, TZ)[0] == local(2026, 3, 23, 18)
-    assert svc.parse_deadline("两周后", now, TZ)[0] == local(2026, 3, 30, 18)
-    assert svc.parse_deadline("月底", now, TZ)[0] == local(2026, 3, 31, 18)
-    assert svc.parse_deadline("1月5日", now, TZ)[0] == local(2027, 1, 5, 18)  # next year's
-
-
-@pytest.mark.parametrize("typed", ["2025-12-09", "2026-03-16 09:00", "3月16日 8点"])
-def test_deadline_in_the_past_is_refused(clock, typed):
-    with pytest.raises(svc.TaskError) as refused:
-        svc.parse_deadline(typed, clock.now(), TZ)
-    assert refused.value.key == "task.deadline_past"
-
-
-@pytest.mark.parametrize("typed", ["下个月吧", "12月9日 下班前"])
-def test_unreadable_deadline_is_refused(clock, typed):
-    with pytest.raises(svc.TaskError) as refused:
-        svc.parse_deadline(typed, clock.now(), TZ)
-    assert refused.value.key == "task.bad_deadline"
-
-
-@pytest.mark.parametrize(
-    ("typed", "zh", "en"),
-    [
-        ("13月40日", "没有13月（月份是 1–12）。", "There is no month 13 (months are 1–12)."),
-        ("2026-02-30", "2月没有30日。", "Month 2 has no day 30."),
-        ("4月31日 18:00", "4月没有31日。", "Month 4 has no day 31."),
-        ("12月9日 25:00", "没有25点（小时是 0–23）。", "There is no hour 25 (hours are 0–23)."),
-        ("0001/1/1 0:00", "年份 1 不对。", "1 is not a year I can use."),  # was OverflowError
-        ("12月9日 18:75", "没有75分（分钟是 0–59）。",
-            "There is no minute 75 (minutes are 0–59)."),
-    ],
-)
-def test_impossible_deadline_says_what_does_not_exist(clock, typed, zh, en):
-    with pytest.raises(svc.TaskError) as refused:
-        svc.parse_deadline(typed, clock.now(), TZ)
-    error = refused.value
-    assert (t("zh_CN", error.key, **error.params), t("en", error.key, **error.params)) == (zh, en)
 
 
 async def test_targets_by_subtree_and_by_level(sessions, clock, tree):

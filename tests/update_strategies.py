@@ -52,6 +52,9 @@ PREFIXES = [
 ACTION_WORDS = frozenset(
     [
         "go",
+        "gp",  # a paid broadcast
+        "u",  # resend to those whose delivery is not confirmed, and its confirmation
+        "uu",
         "p",
         "r",
         "x",

@@ -20,8 +20,7 @@ from bot.clock import SystemClock
 from bot.commands.core import with_session
 from bot.config import Settings
 from bot.i18n import SUPPORTED, t
-from bot.services import exports, photo_export, stats
-from bot.services.activities import today_in
+from bot.services import exports, photo_export, stats, when
 from bot.services.people import Scope
 from bot.services.stats import Period, StatsError
 from storage import orgs_repo
@@ -95,15 +94,13 @@ def _period_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _period(args: argparse.Namespace, settings: Settings) -> Period:
-    today = today_in(SystemClock().now(), settings.tz)
+    # The one reader takes --from and --to as it takes a typed range (2026-01-01, 3月1日 …).
+    today = when.today_in(SystemClock().now(), settings.tz)
+    first = args.start or date(today.year, 1, 1).isoformat()
     try:
-        start = date.fromisoformat(args.start) if args.start else date(today.year, 1, 1)
-        end = date.fromisoformat(args.end) if args.end else today
-    except ValueError:
-        raise StatsError("stats.bad_range") from None
-    if end < start:
-        raise StatsError("stats.range_reversed", start=start.isoformat(), end=end.isoformat())
-    return Period(start, end)
+        return stats.typed_period(f"{first} 至 {args.end or today.isoformat()}", today)
+    except when.WhenError as error:
+        raise StatsError(error.key, **error.params) from None
 
 
 async def _org(session: AsyncSession, args: argparse.Namespace) -> Org | None:

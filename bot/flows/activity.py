@@ -23,7 +23,9 @@ from bot.flows.base import (
     Reply,
 )
 from bot.flows.engine import register, render
+from bot.flows.when_notes import note_json, notes_of, refusal
 from bot.services import activities as svc
+from bot.services import when
 from bot.services.activities import ActivityError
 from storage import orgs_repo
 from storage.activity_models import (
@@ -38,6 +40,7 @@ ORG_QUERY_MAX = 50
 ORG_MATCHES = 8
 ORG_CHILD_BUTTONS = 5
 QUICK_DAYS = ("today", "yesterday", "before_yesterday")  # 今天 / 昨天 / 前天
+TITLE_SHOWN = 24  # characters of a suggested title on its button (the whole title is taken)
 
 TYPE_CHOICES = [Choice(t.key, Msg(f"activity.type.{t.key}")) for t in svc.TYPES]
 AUDIENCE_CHOICES = [Choice(a, Msg(f"activity.audience.{a}")) for a in svc.AUDIENCES]
@@ -102,11 +105,30 @@ async def parse_summary(inp: Input, ctx: FlowContext, model: FormModel) -> str:
 
 
 async def parse_day(inp: Input, ctx: FlowContext, model: FormModel) -> str:
-    """A typed date in the org's time zone, as an ISO string."""
+    """A typed date as the one reader takes it (not after today, not before 2000), ISO."""
     try:
-        return svc.parse_day(_text(inp), svc.today_in(ctx.now, ctx.tz)).isoformat()
+        read = when.read_day(_text(inp), when.today_in(ctx.now, ctx.tz), when.ACTIVITY_DAY)
+    except when.WhenError as error:
+        raise refusal(error) from None
+    model.ctx["day_notes"] = [note_json(note) for note in read.notes]
+    return read.day.isoformat()
+
+
+async def parse_amount(inp: Input, ctx: FlowContext, model: FormModel) -> int:
+    """How many 场/期/项 the record counts (asked only when a report said more than one)."""
+    try:
+        return svc.parse_amount(_text(inp))
     except ActivityError as error:
         raise _refuse(error) from None
+
+
+async def title_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
+    """The title the quick log read from the report, to take with one press."""
+    hint = model.ctx.get("title_hint")
+    if not hint:
+        return []
+    shown = hint if len(hint) <= TITLE_SHOWN else hint[:TITLE_SHOWN] + "…"
+    return [Choice(hint, Msg("activity.use_title", title=shown))]
 
 
 async def parse_participants(inp: Input, ctx: FlowContext, model: FormModel) -> int:
@@ -148,7 +170,7 @@ async def search_org(inp: Input, ctx: FlowContext, model: FormModel) -> Options:
 
 async def day_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     """今天 / 昨天 / 前天 with their dates."""
-    today = svc.today_in(ctx.now, ctx.tz)
+    today = when.today_in(ctx.now, ctx.tz)
     return [
         Choice(day.isoformat(), Msg(f"activity.day.{name}", date=_short(day)))
         for name, day in ((n, today - timedelta(days=i)) for i, n in enumerate(QUICK_DAYS))
@@ -210,7 +232,9 @@ class ActivityForm(FormSpec):
             "activity.ask_title",
             "activity.label.title",
             parse=parse_title,
+            choices=title_choices,
             params={"limit": TITLE_MAX},
+            columns=1,
         ),
         FieldSpec(
             "day",
@@ -244,6 +268,14 @@ class ActivityForm(FormSpec):
             display=_show_people,
         ),
         FieldSpec(
+            "amount",  # only a report that said 3场 or 两期 fills it; the summary offers a change
+            "activity.ask_amount",
+            "activity.label.amount",
+            parse=parse_amount,
+            when=lambda data: "amount" in data,
+            params={"limit": svc.MAX_AMOUNT},
+        ),
+        FieldSpec(
             "audience",
             "activity.ask_audience",
             "activity.label.audience",
@@ -271,9 +303,19 @@ class ActivityForm(FormSpec):
     )
 
     def summary_extra(self, model: FormModel) -> list[Msg]:
-        """The statistical unit the record counts in, and whether a saved record is edited."""
-        unit = Msg("activity.summary_unit", unit=unit_label(svc.unit_of(model.data["type"]), 1))
-        return [Msg("activity.editing"), unit] if model.ctx.get("activity_id") else [unit]
+        """The statistical unit the record counts in, whether a saved record is edited, what
+        the date reader guessed, and the reports still to log after this one."""
+        amount = model.data.get("amount") or 1
+        unit = Msg(
+            "activity.summary_unit",
+            amount=amount,
+            unit=unit_label(svc.unit_of(model.data["type"]), amount),
+        )
+        lines = [Msg("activity.editing")] if model.ctx.get("activity_id") else []
+        lines += [unit, *notes_of(model.ctx.get("day_notes"))]
+        if queued := model.ctx.get("queue"):
+            lines.append(Msg("activity.queue_after", count=len(queued)))
+        return lines
 
     async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
         """Store the activity (or its changes) and offer the next steps."""
@@ -295,7 +337,29 @@ class ActivityForm(FormSpec):
             amount=activity.amount,
             unit=unit_label(activity.unit, activity.amount),
         )
+        if model.ctx.get("queue"):
+            return await self._next_in_queue(ctx, model, text)
         return Reply([text], [next_buttons()])
+
+    async def _next_in_queue(self, ctx: FlowContext, model: FormModel, saved: Msg) -> Reply:
+        """A message that reported several activities: the next one, as the quick log read it,
+        in the same form (its organising org kept)."""
+        item, *rest = model.ctx["queue"]
+        total = model.ctx.get("queue_total") or len(rest) + 2
+        org = {"org_id": model.data["org_id"]} if "org_id" in model.data else {}
+        org_label = model.ctx.get("labels", {}).get("org_id")
+        model.data = {**org, **item["data"]}
+        model.ctx = {
+            "queue": rest,
+            "queue_total": total,
+            "title_hint": item.get("title_hint"),
+            "labels": {"org_id": org_label} if org_label else {},
+        }
+        model.fill_missing, model.editing = True, False
+        self.machine().set_state(self.next_step(model), model)
+        number = Msg("activity.queue_next", number=total - len(rest), total=total)
+        notices = [Msg(n["key"], n["params"]) for n in item.get("notices", [])]
+        return await render(self, ctx, model, [saved, number, *notices])
 
     async def _save(
         self, ctx: FlowContext, model: FormModel, fields: svc.ActivityFields

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.flows import engine
+from bot.flows import engine, quick_log
 from bot.flows.activity import ActivityForm, type_label, unit_label
 from bot.flows.base import (
     Button,
@@ -20,9 +20,10 @@ from bot.flows.base import (
     albums,
     button_number,
 )
+from bot.flows.when_notes import said
 from bot.services import activities as svc
 from bot.services import activity_search as search
-from bot.services import people
+from bot.services import people, when
 from bot.services.activities import ActivityError
 from storage import orgs_repo, users_repo
 from storage.activity_models import Activity
@@ -54,7 +55,7 @@ async def begin(ctx: FlowContext, text: str = "") -> Reply:
     if text.lower() in SAME_WORDS:
         return await same_as_last(ctx)
     if text:
-        return await quick(ctx, text)
+        return await quick_log.quick(ctx, text)
     reply = await engine.start(ctx, ActivityForm.name, notices=[Msg("activity.intro")])
     if await svc.last_activity(ctx.session, ctx.user_id) is not None:
         reply.buttons.insert(0, [Button(Msg("activity.button.same_as_last"), f"{PREFIX}|same")])
@@ -67,51 +68,7 @@ async def quick_route(ctx: FlowContext, inp: Input) -> Reply | None:
         return None
     if inp.text.strip() in SAME_TYPED:
         return await same_as_last(ctx)
-    if not svc.looks_like_report(inp.text):
-        return None  # questions and chat are for the other text routes
-    return await quick(ctx, inp.text)
-
-
-async def quick(ctx: FlowContext, text: str) -> Reply:
-    """Pre-fill type, date, place and participants from a text; ask only for the rest."""
-    today = svc.today_in(ctx.now, ctx.tz)
-    found = svc.understand(text, today)
-    data, labels = await _own_org(ctx)
-    data.update(found)
-    notices = _understood(found) if found else [Msg("activity.quick_nothing")]
-    if problem := svc.day_problem(text, today):  # 2月30日: say so before asking for the date
-        notices.append(Msg(problem.key, problem.params))
-    return await engine.start(
-        ctx,
-        ActivityForm.name,
-        data=data,
-        extra={"labels": labels},
-        notices=notices,
-        fill_missing=True,
-    )
-
-
-async def _own_org(ctx: FlowContext) -> tuple[dict[str, Any], dict[str, Any]]:
-    # The organising org defaults to the user's own; the summary still offers to change it.
-    org = await svc.own_org(ctx.session, ctx.actor)
-    if org is None:
-        return {}, {}
-    return {"org_id": org.id}, {"org_id": org.name}
-
-
-def _understood(found: dict[str, Any]) -> list[Msg]:
-    shown = {
-        "type": type_label,
-        "day": str,
-        "place": str,
-        "participants": lambda v: Msg("activity.people", count=v),
-    }
-    lines = [
-        Msg("form.summary_line", label=Msg(f"activity.label.{name}"), value=show(found[name]))
-        for name, show in shown.items()
-        if name in found
-    ]
-    return [Msg("activity.quick_understood"), *lines, Msg("activity.quick_rest")]
+    return await quick_log.from_free_text(ctx, inp.text)
 
 
 async def same_as_last(ctx: FlowContext) -> Reply:
@@ -149,13 +106,6 @@ async def _still_allowed(ctx: FlowContext, org_id: int) -> Org | None:
         return None
 
 
-async def _form_in_the_way(ctx: FlowContext) -> Reply | None:
-    """A form with answers is open: show it again instead of replacing it with a new one."""
-    if not await engine.holds_answers(ctx):
-        return None
-    return await engine.current_view(ctx, [Msg("activity.finish_form_first")])
-
-
 # --- /mylogs ---------------------------------------------------------------------------------
 # A list is "m" (mine) or "o" (the admin's subtree), followed by a kept search's id when it is
 # a search ("m12"); buttons carry it so that "back" and the page buttons stay in that list.
@@ -168,9 +118,13 @@ async def search_logs(ctx: FlowContext, text: str) -> Reply:
     if not text.strip():
         return await my_logs(ctx)
     try:
-        query = search.read_query(text, svc.today_in(ctx.now, ctx.tz))
+        query = search.read_query(text, when.today_in(ctx.now, ctx.tz))
     except ActivityError as error:  # nothing is kept: the refusal changes nothing
         return Reply([Msg(error.key, error.params)])
+    except when.Unreadable as error:  # digits that are no date: a keyword works too
+        return Reply([said(error), Msg("activity.search_keyword_hint")])
+    except when.WhenError as error:
+        return Reply([said(error)])
     search_id = await search.keep(ctx.session, ctx.user_id, query, ctx.now)
     return await my_logs(ctx, 0, search_id=search_id)
 
@@ -461,7 +415,7 @@ async def on_button(ctx: FlowContext, data: str) -> Reply:
 
 async def _new_form(ctx: FlowContext, action: str, activity_id: int) -> Reply:
     # A button on an older message must not throw away a form the user is filling in.
-    busy = await _form_in_the_way(ctx)
+    busy = await quick_log.form_in_the_way(ctx)
     if busy is not None:
         return busy
     if action == "same":

@@ -23,7 +23,8 @@ _COUNTING = re.compile(r"几[个项条天人次月年号点周位名家种岁辆
 _TOPIC = re.compile(r"规定|要求")
 # How acknowledgements begin: with them only an asking word makes a question.
 _ACKNOWLEDGED = re.compile(
-    r"^(?:好的?|收到|谢谢|感谢|多谢|明白|知道|了解|清楚|嗯|行|可以|没问题|辛苦|ok|okay|👍)",
+    r"^(?:好的?|收到|谢谢|感谢|多谢|明白|知道|了解|清楚|嗯|行|可以|没问题|辛苦|已阅|已读|已收到|收悉|知悉|"
+    r"ok|okay|thanks|thank you|got it|noted|received|👍|👌|🙏|✅|🆗)",
     re.IGNORECASE,
 )
 

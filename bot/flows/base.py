@@ -169,6 +169,7 @@ class Reply:
     notices: list[Notice] = field(default_factory=list)
     form_view: bool = False  # shows a form step: its message id is remembered for edits
     albums: list[Album] = field(default_factory=list)  # sent after the text, as albums
+    quote: bool = False  # a new message replies to the user's (its button may read it back)
 
 
 class InputKind(StrEnum):

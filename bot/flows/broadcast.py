@@ -8,8 +8,7 @@ recipients will, and launches it (buttons ``bc|<id>|<action>``). Recipients ackn
 
 from __future__ import annotations
 
-import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from bot.flows import engine
@@ -28,7 +27,8 @@ from bot.flows.base import (
     Reply,
 )
 from bot.flows.org_picker import OrgPicker, org_names
-from bot.services import broadcasts, groups, people
+from bot.flows.when_notes import note_json, notes_of, refusal
+from bot.services import broadcasts, groups, people, when
 from bot.services.broadcasts import (
     CAPTION_LIMIT,
     GROUPS,
@@ -39,7 +39,6 @@ from bot.services.broadcasts import (
     clean_html,
     count_audience,
 )
-from bot.services.dates import NoSuchDate, make_date, make_time
 from storage.broadcast_models import Broadcast, BroadcastStatus
 from storage.models import OrgLevel, Role
 
@@ -47,7 +46,6 @@ PREFIX_ROOM = 100  # room for the reminder's first line
 GROUP_CHOICES = 30  # work groups offered as an audience
 EXCERPT = 60
 BAR_WIDTH = 20
-MAX_SCHEDULE = timedelta(days=60)
 LEVEL_KEYS = {
     OrgLevel.PROVINCE: "broadcast.level.province",
     OrgLevel.CITY: "broadcast.level.city",
@@ -65,8 +63,6 @@ STATUS_KEYS = {
     BroadcastStatus.DONE: "broadcast.status.done",
     BroadcastStatus.CANCELLED: "broadcast.status.cancelled",
 }
-# 2026-03-20 09:00, 03-20 09:00 or 09:00; the calendar check says what does not exist.
-START_TIME = re.compile(r"^(?:(?:(\d{4})-)?(\d{1,2})-(\d{1,2})\s+)?(\d{1,2}):(\d{1,2})$")
 
 
 async def _scope(ctx: FlowContext) -> people.Scope:
@@ -167,32 +163,16 @@ async def parse_attachment(inp: Input, ctx: FlowContext, model: FormModel) -> di
 
 
 async def parse_when(inp: Input, ctx: FlowContext, model: FormModel) -> str:
-    """A start time typed as ``2026-03-20 09:00``, ``03-20 09:00`` or ``09:00`` (local)."""
+    """A start time as the one reader takes it (明天上午9点, 12月8日 9:00, 2026-03-20 09:00,
+    09:00), local, within 60 days; a day without a time is asked again with its time."""
     if inp.kind is not InputKind.TEXT:
-        raise Invalid("broadcast.bad_time")
-    local_now = ctx.now.astimezone(ctx.tz)
+        raise Invalid("when.unreadable.moment")
     try:
-        moment = _parse_local(inp.text.strip(), local_now)
-    except NoSuchDate as error:  # 02-30, 25:00: say which part does not exist
-        raise Invalid(error.key, **error.params) from None
-    if moment is None:
-        raise Invalid("broadcast.bad_time")
-    if moment <= local_now or moment - local_now > MAX_SCHEDULE:
-        raise Invalid("broadcast.time_range")
-    return moment.isoformat()
-
-
-def _parse_local(text: str, now: datetime) -> datetime | None:
-    match = START_TIME.match(text)
-    if not match:
-        return None
-    year, month, day, hour, minute = (int(g) if g else None for g in match.groups())
-    at = make_time(hour, minute)  # type: ignore[arg-type]
-    if month is None:  # "09:00" typed in the afternoon means tomorrow
-        moment = datetime.combine(now.date(), at, now.tzinfo)
-        return moment if moment > now else moment + timedelta(days=1)
-    on = make_date(year or now.year, month, day)  # type: ignore[arg-type]
-    return datetime.combine(on, at, now.tzinfo)
+        moment = when.read_moment(inp.text, ctx.now, ctx.tz, when.BROADCAST)
+    except when.WhenError as error:
+        raise refusal(error) from None
+    model.ctx["when_notes"] = [note_json(note) for note in moment.notes]
+    return moment.local.isoformat()
 
 
 def _excerpt(value: Any, model: FormModel) -> Label:
@@ -304,6 +284,10 @@ class BroadcastForm(FormSpec):
             display=_when_label,
         ),
     )
+
+    def summary_extra(self, model: FormModel) -> list[Msg]:
+        """What the reader guessed of the start time (a year left out), if anything."""
+        return notes_of(model.ctx.get("when_notes")) if model.data.get("when") != "now" else []
 
     async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
         """Save the draft; the admin previews it next."""
@@ -431,14 +415,21 @@ def report_reply(broadcast: Broadcast, figures: Progress) -> Reply:
     )
     texts = [text]
     buttons: list[list[Button]] = []
+    if figures.unknown:
+        unknown = Msg(
+            "broadcast.report_unknown", unknown=figures.unknown, interrupted=figures.interrupted
+        )
+        texts.append(unknown)
+        resend = Msg("broadcast.button.resend", count=figures.unknown)
+        buttons.append([Button(resend, f"bc|{broadcast.id}|u")])
     if broadcast.receipt and broadcasts.to_groups(broadcast):
         # Members read a group's copy where it was posted: no reminder, counts of people.
         texts.append(Msg("broadcast.report_group_receipts", acked=figures.acked))
-        buttons = [[Button(Msg("broadcast.button.who"), f"bc|{broadcast.id}|w")]]
+        buttons += [[Button(Msg("broadcast.button.who"), f"bc|{broadcast.id}|w")]]
     elif broadcast.receipt:
         root = broadcast.parent_id or broadcast.id
         texts.append(Msg("broadcast.report_receipts", acked=figures.acked, sent=figures.sent))
-        buttons = [
+        buttons += [
             [Button(Msg("broadcast.button.who"), f"bc|{root}|w")],
             [Button(Msg("broadcast.button.remind"), f"bc|{root}|m")],
         ]

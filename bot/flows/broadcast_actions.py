@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.flows.base import Button, FlowContext, Label, Msg, Reply
-from bot.flows.broadcast import _scope, counted, progress_reply, report_reply
+from bot.flows.broadcast import _duration, _scope, counted, progress_reply, report_reply
 from bot.services import broadcasts, groups
 from bot.services.broadcasts import BroadcastError
 from storage import broadcasts_repo
@@ -14,6 +14,8 @@ from storage.broadcast_models import Broadcast, BroadcastStatus
 from storage.models import User
 
 WHO_LIMIT = 40  # names per list in the receipts view; the counts say the rest
+STARS_PER_MESSAGE = 0.1  # Telegram's price of a paid broadcast message
+FREE_RATE, PAID_RATE = 28.9, 1000.0  # messages a second, for the time estimates
 
 
 def _local(ctx: FlowContext, moment: datetime | None) -> str:
@@ -61,16 +63,40 @@ async def preview_reply(ctx: FlowContext, broadcast_id: int) -> Reply:
                 Button(Msg("broadcast.button.cancel"), prefix + "x"),
             ]
         ]
-        return Reply([Msg("broadcast.preview_above"), text], buttons)
+        texts = [Msg("broadcast.preview_above"), text]
+        if ctx.superadmin:  # only they may spend the bot's Stars: the cost comes first
+            texts.append(paid_offer(draft.total))
+            stars = Msg("broadcast.button.paid", stars=stars_for(draft.total))
+            buttons.insert(1, [Button(stars, prefix + "gp")])
+        return Reply(texts, buttons)
 
     return await _guarded(work)
 
 
-async def launch(ctx: FlowContext, broadcast_id: int) -> Reply:
-    """Queue the draft: now, or at its time."""
+def stars_for(recipients: int) -> str:
+    """What a paid broadcast costs: 0.1 Telegram Star a message."""
+    return f"{recipients * STARS_PER_MESSAGE:.1f}"
+
+
+def paid_offer(recipients: int) -> Msg:
+    """Free or paid, with the time each takes and the Stars the paid one costs."""
+    return Msg(
+        "broadcast.ask_paid",
+        count=recipients,
+        free_time=_duration(recipients / FREE_RATE),
+        paid_time=_duration(max(1.0, recipients / PAID_RATE)),
+        stars=stars_for(recipients),
+    )
+
+
+async def launch(ctx: FlowContext, broadcast_id: int, *, paid: bool = False) -> Reply:
+    """Queue the draft: now, or at its time (paid: at up to 1,000 a second, superadmins only)."""
 
     async def work() -> Reply:
+        if paid and not ctx.superadmin:
+            raise BroadcastError("broadcast.paid_refused")
         draft = await _owned(ctx, broadcast_id)
+        draft.paid = paid
         scope = await _scope(ctx)
         total = await broadcasts.launch(
             ctx.session, draft, scope=scope, default_locale=ctx.locale, now=ctx.now
@@ -168,9 +194,35 @@ async def remind(ctx: FlowContext, broadcast_id: int) -> Reply:
     return await _guarded(work)
 
 
+async def confirm_resend(ctx: FlowContext, broadcast_id: int) -> Reply:
+    """Ask before resending to the rows whose delivery is unknown: some may get it twice."""
+
+    async def work() -> Reply:
+        broadcast = await _owned(ctx, broadcast_id)
+        figures = await broadcasts.progress(ctx.session, broadcast_id)
+        if not figures.unknown:
+            raise BroadcastError("broadcast.nothing_unconfirmed")
+        text = Msg("broadcast.resend_confirm", id=broadcast.id, count=figures.unknown)
+        go = Button(Msg("broadcast.button.resend_confirm"), f"bc|{broadcast.id}|uu")
+        return Reply([text], [[go]])
+
+    return await _guarded(work)
+
+
+async def resend(ctx: FlowContext, broadcast_id: int) -> Reply:
+    """The admin confirmed: the unconfirmed rows are queued again."""
+
+    async def work() -> Reply:
+        broadcast = await _owned(ctx, broadcast_id)
+        count = await broadcasts.resend_unconfirmed(ctx.session, broadcast, now=ctx.now)
+        return Reply([Msg("broadcast.resending", count=count)], edit=True)
+
+    return await _guarded(work)
+
+
 async def acknowledge(ctx: FlowContext, broadcast_id: int) -> Reply:
     """A recipient taps 已阅."""
-    done = await broadcasts_repo.acknowledge(
-        session=ctx.session, broadcast_id=broadcast_id, telegram_id=ctx.user_id, now=ctx.now
+    done = await broadcasts.acknowledge(
+        ctx.session, broadcast_id=broadcast_id, telegram_id=ctx.user_id, now=ctx.now
     )
     return Reply([], toast=Msg("broadcast.acked" if done else "broadcast.ack_nothing"))

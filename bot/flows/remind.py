@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from bot.flows.base import Button, FlowContext, Msg, Reply
-from bot.flows.remind_time import BadTime, parse_when
-from bot.services import reminders
-from bot.services.dates import NoSuchDate
+from bot.flows.when_notes import said, shown
+from bot.services import reminders, when
 from bot.services.reminders import ReminderError
 from storage import reminders_repo as repo
 
@@ -18,23 +17,22 @@ async def remind(ctx: FlowContext, args: str) -> Reply:
     if not args.strip():
         return await listing(ctx)
     try:
-        when, text = parse_when(args, ctx.now, ctx.tz)
+        # A day without a time (3天后, 明天) means 09:00 of it: when.REMINDER's daytime hour.
+        moment, text = when.read_leading_moment(args, ctx.now, ctx.tz, when.REMINDER)
         reminder = await reminders.add_personal(
             ctx.session,
             ctx.actor,
             ctx.chat_id,
-            when,
+            moment.at,
             text,
             ctx.now,  # type: ignore[arg-type]
         )
-    except BadTime:
-        return Reply(texts=[Msg("remind.bad_time")])
-    except NoSuchDate as error:
-        return Reply(texts=[Msg(error.key, error.params)])
+    except when.WhenError as error:
+        return Reply(texts=[said(error)])
     except ReminderError as error:
         return Reply(texts=[Msg(error.key, error.params)])
     at = reminders.local_text(reminder.remind_at, ctx.tz)
-    return Reply(texts=[Msg("remind.created", at=at, text=reminder.text)])
+    return Reply(texts=[Msg("remind.created", at=at, text=reminder.text), *shown(moment.notes)])
 
 
 async def listing(ctx: FlowContext, *, edit: bool = False, toast: Msg | None = None) -> Reply:

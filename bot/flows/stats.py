@@ -37,9 +37,10 @@ from bot.flows.base import (
     Reply,
     button_number,
 )
-from bot.services import people
+from bot.flows.when_notes import refusal, said
+from bot.services import people, when
 from bot.services import stats as svc
-from bot.services.activities import today_in, unit_of
+from bot.services.activities import unit_of
 from bot.services.charts import Chart
 from bot.services.stats import Period, StatsError
 from storage import conversations_repo, orgs_repo, tasks_repo
@@ -82,7 +83,7 @@ def _say(key: str, **params: Any) -> Outcome:
 
 
 def _today(ctx: FlowContext) -> date:
-    return today_in(ctx.now, ctx.tz)
+    return when.today_in(ctx.now, ctx.tz)
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -100,9 +101,10 @@ async def begin(ctx: FlowContext, mode: str, text: str = "") -> Outcome:
     if not text.strip():
         return Outcome(await picker(ctx, mode, org_id))
     try:
-        period = svc.parse_range(text, _today(ctx))
-    except StatsError as refusal:
-        return _say(refusal.key, **refusal.params)
+        period = svc.typed_period(text, _today(ctx))
+    except when.WhenError as error:
+        # The range form opens with what was wrong, so the typed re-entry is taken there.
+        return await ask_range(ctx, mode, org_id, notice=said(error))
     return await result(ctx, mode, org_id, period)
 
 
@@ -264,14 +266,18 @@ def _task_pages(org_id: int, offset: int, *, more: bool) -> list[Button]:
 # --- the custom range ------------------------------------------------------------------------
 
 
-async def ask_range(ctx: FlowContext, mode: str, org_id: int) -> Outcome:
-    """自定义: a one-step form for the typed range (the typed text is caught by `typed_range`)."""
+async def ask_range(
+    ctx: FlowContext, mode: str, org_id: int, notice: Msg | None = None
+) -> Outcome:
+    """自定义: a one-step form for the typed range (the typed text is caught by `typed_range`);
+    ``notice``: why a range typed after the command was not taken."""
     try:
         await _allowed_org(ctx, org_id)
     except StatsError as refusal:
         return _say(refusal.key, **refusal.params)
     extra = {"mode": mode, "org": org_id}
-    return Outcome(await engine.start(ctx, RANGE_FORM, extra=extra))
+    notices = [notice] if notice else []
+    return Outcome(await engine.start(ctx, RANGE_FORM, extra=extra, notices=notices))
 
 
 async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
@@ -282,9 +288,9 @@ async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
     if row is None or row.flow != RANGE_FORM:
         return None
     try:
-        period = svc.parse_range(text, _today(ctx))
-    except StatsError as refusal:
-        return Outcome(await engine.current_view(ctx, [Msg(refusal.key, refusal.params)]))
+        period = svc.typed_period(text, _today(ctx))
+    except when.WhenError as error:
+        return Outcome(await engine.current_view(ctx, [said(error)]))
     saved = json.loads(row.data).get("ctx", {})
     await engine.finish(ctx, row)
     return await result(ctx, saved.get("mode", STATS), int(saved.get("org", 0)), period)
@@ -292,11 +298,11 @@ async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
 
 async def _parse_range(inp: Input, ctx: FlowContext, model: FormModel) -> dict[str, str]:
     if inp.kind is not InputKind.TEXT:
-        raise Invalid("stats.bad_range")
+        raise Invalid("when.unreadable.range")
     try:
-        period = svc.parse_range(inp.text, _today(ctx))
-    except StatsError as refusal:
-        raise Invalid(refusal.key, **refusal.params) from None
+        period = svc.typed_period(inp.text, _today(ctx))
+    except when.WhenError as error:
+        raise refusal(error) from None
     return {"start": period.start.isoformat(), "end": period.end.isoformat()}
 
 
@@ -304,6 +310,7 @@ class RangeForm(FormSpec):
     """自定义: the one typed step of the picker (the handler answers the text with charts)."""
 
     name = RANGE_FORM
+    confirm_without_summary = True  # the range is the whole form: no summary to confirm
     fields = (
         FieldSpec(
             "range", prompt="stats.ask_range", label="stats.label.range", parse=_parse_range

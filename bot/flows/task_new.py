@@ -28,7 +28,8 @@ from bot.flows.base import (
 )
 from bot.flows.org_picker import OrgPicker, org_names
 from bot.flows.task_views import reach
-from bot.services import people
+from bot.flows.when_notes import note_json, notes_of, refusal
+from bot.services import people, when
 from bot.services import tasks as svc
 from bot.services.tasks import TaskDraft, TaskError
 from storage.models import OrgLevel
@@ -80,17 +81,15 @@ async def parse_description(inp: Input, ctx: FlowContext, model: FormModel) -> s
 
 
 async def parse_deadline(inp: Input, ctx: FlowContext, model: FormModel) -> str:
-    """A deadline typed as 12月9日 / 12月9日 18:00 / 2026-12-09 18:00 (local time)."""
-    return _deadline(_typed(inp), ctx, model)
-
-
-def _deadline(text: str, ctx: FlowContext, model: FormModel) -> str:
+    """A deadline as the one reader takes it (12月9日, 下周三 18:00, 2026-12-09 18:00, 月底;
+    a day alone means 18:00 local), in UTC."""
     try:
-        moment, defaulted = svc.parse_deadline(text, ctx.now, ctx.tz)
-    except TaskError as error:
-        raise _refuse(error) from None
-    model.ctx["time_defaulted"] = defaulted
-    return moment.isoformat()
+        moment = when.read_moment(_typed(inp), ctx.now, ctx.tz, when.DEADLINE)
+    except when.WhenError as error:
+        raise refusal(error) from None
+    model.ctx["time_defaulted"] = not moment.time_given
+    model.ctx["deadline_notes"] = [note_json(note) for note in moment.notes]
+    return moment.at.isoformat()
 
 
 async def deadline_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
@@ -98,8 +97,8 @@ async def deadline_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     choices = []
     for word in QUICK_DEADLINES:
         try:
-            value = svc.parse_deadline(word, ctx.now, ctx.tz)[0].isoformat()
-        except TaskError:  # the month's end at 18:00 may have passed already
+            value = when.read_moment(word, ctx.now, ctx.tz, when.DEADLINE).at.isoformat()
+        except when.WhenError:  # the month's end at 18:00 may have passed already
             continue
         choices.append(Choice(value, Msg(f"task.quick.{QUICK_DEADLINES.index(word)}")))
     return choices
@@ -342,7 +341,7 @@ class NewTaskForm(FormSpec):
         ]
         if model.ctx.get("time_defaulted"):
             lines.append(Msg("task.time_defaulted"))
-        return lines
+        return lines + notes_of(model.ctx.get("deadline_notes"))
 
     async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
         """Publish the task; the handler then sends it to the people of the target orgs."""
@@ -401,7 +400,8 @@ class MoveDeadlineForm(FormSpec):
 
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """The task whose deadline moves."""
-        return [Msg("task.move_of", title=model.ctx.get("title", ""), old=model.ctx.get("old"))]
+        moving = Msg("task.move_of", title=model.ctx.get("title", ""), old=model.ctx.get("old"))
+        return [moving, *notes_of(model.ctx.get("deadline_notes"))]
 
     async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
         """Move the deadline; reminders follow because they read the database."""

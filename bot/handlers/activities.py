@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.flows import activity_views
+from bot.flows import activity_views, quick_log
 from bot.flows.activity_views import MINE, ORG
 from bot.flows.base import ID
 from bot.handlers import forms
@@ -46,6 +48,14 @@ async def pushed(update: Update, context: StabotContext) -> None:
     await respond(update, context, _private(update, lambda ctx: activity_views.pushed(ctx, text)))
 
 
+async def offer_button(update: Update, context: StabotContext) -> None:
+    """"Log it" under an offer: the form with what the quoted message says."""
+    message = update.callback_query.message
+    quoted = getattr(message, "reply_to_message", None)  # None when the message is gone
+    text = (quoted.text or quoted.caption) if quoted is not None else None
+    await respond(update, context, lambda ctx: quick_log.take_offer(ctx, text))
+
+
 async def button(update: Update, context: StabotContext) -> None:
     """Buttons of the activity list, the detail view and the push count."""
     data = update.callback_query.data
@@ -61,5 +71,6 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("log", log),
         CommandHandler("mylogs", my_logs),
         CommandHandler("pushed", pushed),
+        CallbackQueryHandler(offer_button, pattern=rf"^{re.escape(quick_log.OFFER_BUTTON)}$"),
         CallbackQueryHandler(button, pattern=BUTTONS),
     ]

@@ -7,12 +7,22 @@ from typing import TypeGuard
 
 from telegram import MaybeInaccessibleMessage, Message, Update
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
-from bot.broadcaster import SERVICE_KEY, send_notice
+from bot.delivery.service import SERVICE_KEY
+from bot.delivery.telegram import send_notice
+from bot.flows import acks
 from bot.flows import broadcast as form
 from bot.flows import broadcast_actions as actions
 from bot.flows.base import ID, Button, Msg
+from bot.handlers import forms
 from bot.handlers.common import respond
 from bot.handlers.render import render_markup
 from bot.runtime import StabotContext
@@ -37,13 +47,16 @@ async def preview_button(update: Update, context: StabotContext) -> None:
 
 
 async def control_button(update: Update, context: StabotContext) -> None:
-    """Send, pause, resume, cancel, receipts or remind; the sender learns at once."""
+    """Send, pause, resume, cancel, receipts, remind or resend; the pipeline learns at once."""
     _, raw_id, action = update.callback_query.data.split("|")
     broadcast_id = int(raw_id)
     produce = {
         "go": lambda ctx: actions.launch(ctx, broadcast_id),
+        "gp": lambda ctx: actions.launch(ctx, broadcast_id, paid=True),
         "w": lambda ctx: actions.receipts(ctx, broadcast_id),
         "m": lambda ctx: actions.remind(ctx, broadcast_id),
+        "u": lambda ctx: actions.confirm_resend(ctx, broadcast_id),
+        "uu": lambda ctx: actions.resend(ctx, broadcast_id),
     }.get(action, lambda ctx: actions.control(ctx, broadcast_id, action))
     await respond(update, context, produce)
     sender = context.rt.services.get(SERVICE_KEY)
@@ -62,6 +75,28 @@ async def ack_button(update: Update, context: StabotContext) -> None:
     # button; the receipt still counts.
     if reply is None or reply.toast != Msg("broadcast.acked") or not _visible(notice):
         return
+    await _show_read(update, context, notice, broadcast_id)
+
+
+async def ack_reply(update: Update, context: StabotContext) -> None:
+    """A reply to a notice that asks for 已阅 (收到, 好的, 👍, a sticker): it counts as 已阅,
+    as the button does; a reply that says more goes on to the other handlers."""
+    message = update.effective_message
+    if not acks.acknowledging(message.text, sticker=message.sticker is not None):
+        return
+    notice = message.reply_to_message
+    broadcast_id = acks.receipt_asked(_button_data(notice)) or 0  # the filter found one
+    reply = await respond(update, context, lambda ctx: acks.by_reply(ctx, broadcast_id))
+    read = reply is not None and reply.texts == [Msg("broadcast.acked_by_reply")]
+    if read and _visible(notice):
+        await _show_read(update, context, notice, broadcast_id)
+    raise ApplicationHandlerStop
+
+
+async def _show_read(
+    update: Update, context: StabotContext, notice: Message, broadcast_id: int
+) -> None:
+    """The notice's button now says it was read."""
     async with context.rt.unit(update) as ctx:
         locale = ctx.locale
     done = [[Button(Msg("broadcast.button.acked"), f"bca|{broadcast_id}")]]
@@ -71,8 +106,36 @@ async def ack_button(update: Update, context: StabotContext) -> None:
         log.info("could not mark the notice as read: %s", error)
 
 
+def _button_data(message: Message | None) -> list[str]:
+    markup = message.reply_markup if message is not None else None
+    rows = markup.inline_keyboard if markup is not None else ()
+    return [button.callback_data for row in rows for button in row if button.callback_data]
+
+
+class RepliesToReceipt(filters.MessageFilter):
+    """A message replying to one of the bot's notices that asks for a 已阅 receipt."""
+
+    def filter(self, message: Message) -> bool:
+        """Whether the replied message is the bot's and carries a 已阅 button."""
+        replied = message.reply_to_message
+        if replied is None or replied.from_user is None or not replied.from_user.is_bot:
+            return False
+        return acks.receipt_asked(_button_data(replied)) is not None
+
+
 def _visible(message: MaybeInaccessibleMessage | None) -> TypeGuard[Message]:
     return isinstance(message, Message) and message.is_accessible
+
+
+def early_handlers() -> list[BaseHandler]:
+    """Group -1: replies acknowledging a notice, before a form or the quick log reads them."""
+    if acks.quiet_route not in forms.TEXT_ROUTES:
+        # After the quick log (好的，昨天开展了讲座… is a report), before the fallback's 没看懂:
+        # an acknowledgement outside a reply gets no answer.
+        forms.TEXT_ROUTES.append(acks.quiet_route)
+    private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
+    said = (filters.TEXT & ~filters.COMMAND) | filters.Sticker.ALL
+    return [MessageHandler(private & said & RepliesToReceipt(), ack_reply)]
 
 
 def handlers() -> list[BaseHandler]:
@@ -80,6 +143,6 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("broadcast", broadcast_command),
         CallbackQueryHandler(preview_button, pattern=rf"^bc\|{ID}\|v$"),
-        CallbackQueryHandler(control_button, pattern=rf"^bc\|{ID}\|(go|p|r|x|w|m)$"),
+        CallbackQueryHandler(control_button, pattern=rf"^bc\|{ID}\|(go|gp|p|r|x|w|m|u|uu)$"),
         CallbackQueryHandler(ack_button, pattern=rf"^bca\|{ID}$"),
     ]

@@ -42,7 +42,7 @@ async def respond(
         reply,
         query=update.callback_query,
         previous_id=previous,
-        reply_to=update.message.message_id if quote and update.message else None,
+        reply_to=update.message.message_id if (quote or reply.quote) and update.message else None,
     )
     if reply.form_view and shown and shown != previous:  # an edit in place changes nothing
         async with transaction(rt.sessions) as session:

@@ -8,6 +8,7 @@ from telegram import Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
+from bot.delivery.replies import UnconfirmedSend
 from bot.i18n import normalize_locale, t
 from bot.runtime import StabotContext
 
@@ -24,6 +25,9 @@ async def on_error(update: object, context: StabotContext) -> None:
     locale = normalize_locale(
         user.language_code if user else None, context.rt.settings.default_locale
     )
+    if isinstance(context.error, UnconfirmedSend):
+        await tell_to_try_again(update, context, locale)
+        return
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(t(locale, "error.generic"))
@@ -33,3 +37,11 @@ async def on_error(update: object, context: StabotContext) -> None:
             )
     except TelegramError:
         log.warning("could not tell chat %s about the failure", update.effective_chat.id)
+
+
+async def tell_to_try_again(update: Update, context: StabotContext, locale: str) -> None:
+    """A reply may not have arrived: one short "please try again", never the reply twice."""
+    try:
+        await context.bot.send_message(update.effective_chat.id, t(locale, "error.try_again"))
+    except TelegramError:
+        log.warning("could not ask chat %s to try again", update.effective_chat.id)

@@ -30,8 +30,12 @@ from storage import conversations_repo
 from storage.db import transaction
 
 MakeOutcome = Callable[[FlowContext], Awaitable[flow.Outcome | None]]
-# Every date range has a digit or a Chinese numeral; other texts skip the state look-up.
-MAYBE_RANGE = re.compile(r"[0-9０-９〇零一二三四五六七八九十]")
+# Every date range has a digit, a Chinese numeral or a word of time (上季度, last month); other
+# texts skip the state look-up.
+MAYBE_RANGE = re.compile(
+    r"[0-9０-９〇零一二两三四五六七八九十周月季年今昨去上本这]|week|month|quarter|year|day",
+    re.IGNORECASE,
+)
 RANGE_MAX = 80
 # st|MODE|ACTION|ORG|ARG: a period (m q y), 自定义 (c), children (k), tasks (t), picker (p)
 BUTTONS = rf"^st\|[{''.join(flow.MODES)}]\|[mqyckpt]\|{ID}\|(?:{ID})?$"

@@ -14,23 +14,20 @@ from zoneinfo import ZoneInfo
 import cn2an
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services import people
-from bot.services.dates import NoSuchDate, make_date
-from bot.services.knowledge.question import asks_something
+from bot.services import people, when
 from storage import activities_repo, orgs_repo
 from storage.activities_repo import ActivityMatch
-from storage.activity_models import PLACE_MAX, Activity
+from storage.activity_models import Activity
 from storage.models import Org, User
 
 EDIT_WINDOW = timedelta(days=30)
-EARLIEST_DAY = date(2000, 1, 1)
 MAX_PARTICIPANTS = 1_000_000
 MAX_PUSHED = 10_000
+MAX_AMOUNT = 1000  # 场/期/项 one record counts
 MAX_PHOTOS = 9
 PAGE_SIZE = 5
 PUSH_TYPE = "push"
 OTHER_TYPE = "other"
-QUICK_MAX = 500  # longer texts are not a one-line report
 
 
 class ActivityError(Exception):
@@ -61,7 +58,11 @@ TYPES: tuple[ActivityType, ...] = (
         "item",
         ("学术交流", "学术会议", "研讨会", "论坛", "学术", "academic", "seminar"),
     ),
-    ActivityType("exhibition", "session", ("展览", "展示", "展出", "展会", "exhibition")),
+    ActivityType(
+        "exhibition",
+        "session",
+        ("展览", "展示", "展出", "展会", "科普展", "成果展", "流动科技", "exhibition"),
+    ),
     ActivityType("volunteer", "item", ("志愿服务", "志愿者", "志愿", "volunteer")),
     ActivityType("countryside", "item", ("送科技下乡", "科技下乡", "下乡", "countryside")),
     ActivityType(
@@ -91,6 +92,11 @@ MATCH_ORDER = (
 AUDIENCES = ("workers", "youth", "farmers", "residents", "scientists", "other")
 
 
+def type_keywords(type_key: str) -> tuple[str, ...]:
+    """The words that name a type in a text."""
+    return BY_KEY[type_key].keywords
+
+
 def unit_of(type_key: str) -> str:
     """The statistical unit of a type (``session`` 场, ``term`` 期, ``item`` 项 …)."""
     return BY_KEY[type_key].unit if type_key in BY_KEY else "item"
@@ -103,38 +109,6 @@ _PEOPLE = re.compile(
     r"^(?:约|大约|近|逾|超过|共|共计|合计|总计|about|around|~)?\s*(?P<sign>[-−负])?\s*"
     rf"(?P<num>[0-9][0-9,.]*[万千百]?|[{_CN_DIGITS}]+)\s*"
     r"(?:余|多)?(?:人次|人|名|位|people|persons|participants)?(?:左右)?$",
-    re.IGNORECASE,
-)
-_PEOPLE_IN_TEXT = re.compile(
-    rf"(?:约|大约|近|逾|超过|共|共计)?([0-9][0-9,]*(?:\.[0-9]+)?[万千]?|[{_CN_DIGITS}]+)"
-    r"(?:余|多)?(?:人次|人|名|people|participants)",
-    re.IGNORECASE,
-)
-_WEEKDAY = re.compile(r"^(上上|上|本|这)?(?:周|星期|礼拜)([1-7日天])$")
-_DAYS_AGO = re.compile(r"^(\d{1,3})天前$")
-_WEEKS_AGO = re.compile(r"^(\d{1,2}|两)(?:个)?(?:周|星期|礼拜)前$")
-_YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?$")
-_MD = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})[日号]?$")
-_D = re.compile(r"^(\d{1,2})[日号]?$")  # 15号, or 15 alone
-_MONTH_REL_DAY = re.compile(r"^(上上|上|本|这)个?月(\d{1,2})[日号]?$")  # 上个月15号, 本月3日
-# Digits only, as a numeric keypad types them: 20260315, 0315.
-_COMPACT_YMD = re.compile(r"^(20\d{2})(\d{2})(\d{2})$")
-_COMPACT_MD = re.compile(r"^(\d{2})(\d{2})$")
-RELATIVE_DAYS = {"今天": 0, "今日": 0, "昨天": 1, "昨日": 1, "前天": 2, "大前天": 3}
-_DATE_IN_TEXT = re.compile(
-    r"(大前天|前天|昨天|昨日|今天|今日|yesterday|today"
-    r"|(?:上上|上|本|这)?(?:周|星期|礼拜)[一二三四五六日天]"
-    r"|\d{1,3}天前|\d{4}[-/.年]\d{1,2}[-/.月]\d{1,2}[日号]?"
-    r"|(?:上上|上|本|这)个?月(?:\d{1,2}|[一二三四五六七八九十]{1,3})[日号]"
-    r"|(?:\d{1,2}|[一二三四五六七八九十]{1,3})月(?:\d{1,2}|[一二三四五六七八九十]{1,3})[日号])",
-    re.IGNORECASE,
-)
-_PLACE_IN_TEXT = re.compile(
-    r"在([^，,。；;！!？?\s]{2,40}?)(?:开展|举办|组织|举行|进行|召开|开设|主办|承办)"
-)
-_REPORT_VERBS = ("开展", "举办", "组织", "举行", "召开", "参加", "参与", "进行", "完成")
-_QUESTION = re.compile(
-    r"[？?]|吗|怎么|如何|什么|哪|是否|能否|可以不|^(?:what|how|when|where|which|who|why)",
     re.IGNORECASE,
 )
 
@@ -160,139 +134,32 @@ def parse_participants(text: str) -> int:
 
 
 def _number(raw: str) -> int:
-    raw = raw.replace(",", "")
-    if raw.isdigit():
+    value = head_count(raw)
+    if value is None:
+        raise ActivityError("activity.bad_participants")
+    return value
+
+
+_NEIGHBOURS = re.compile(r"^([一二三四五六七八九])([一二三四五六七八九])([十百千万])$")
+
+
+def head_count(raw: str) -> int | None:
+    """A number of people as written: 120, 1,200, 1.2万, 一百二十, 千 (1000), 上百 (100), 五六十
+    (50, the lower of two neighbours); None when it is no whole number."""
+    raw = raw.replace(",", "").replace(" ", "")
+    if raw.isascii() and raw.isdigit():
         return int(raw)
-    if raw[0] in "十百千万":  # 百余人, 近千人: a leading unit means one of it
+    if pair := _NEIGHBOURS.match(raw):
+        raw = pair.group(1) + pair.group(3)
+    if raw.startswith("上"):  # 上百人: a hundred or so
+        raw = raw[1:]
+    if raw[:1] in ("十", "百", "千", "万"):  # 百余人, 近千人: a leading unit means one of it
         raw = f"一{raw}"
     try:
         value = cn2an.cn2an(raw, "smart")
     except (ValueError, KeyError):
-        raise ActivityError("activity.bad_participants") from None
-    if value != int(value):  # "12.5 people"
-        raise ActivityError("activity.bad_participants")
-    return int(value)
-
-
-def today_in(now: datetime, tz: ZoneInfo) -> date:
-    """Today's date in the organisation's time zone."""
-    return now.astimezone(tz).date()
-
-
-def parse_day(text: str, today: date) -> date:
-    """A past date: 今天/昨天/前天, 上周五, 3月15日, 2026-03-15, "March 15" …"""
-    normal = _normal(text)
-    try:
-        day = _chinese_day(normal, today)
-    except NoSuchDate as error:  # 2月30日, 13月1日: say which part does not exist
-        raise ActivityError(error.key, **error.params) from None
-    # Bare digits our patterns did not take (1332, 2026) are no date; dateparser would read
-    # them as a year.
-    if day is None and not normal.isdigit():
-        day = _dateparser_day(text, today)
-    if day is None:
-        raise ActivityError("activity.bad_date")
-    return check_day(day, today)
-
-
-def check_day(day: date, today: date) -> date:
-    """Refuse a date after today or before 2000."""
-    if day > today:
-        raise ActivityError("activity.date_future", today=today.isoformat())
-    if day < EARLIEST_DAY:
-        raise ActivityError("activity.date_too_old", earliest=EARLIEST_DAY.isoformat())
-    return day
-
-
-def _chinese_day(text: str, today: date) -> date | None:
-    if text in RELATIVE_DAYS:
-        return today - timedelta(days=RELATIVE_DAYS[text])
-    # cn2an turns 三月十五日 into 3月15日 and 上周五 into 上周5, so one set of patterns serves.
-    text = cn2an.transform(text, "cn2an")
-    for pattern, build in _DAY_PATTERNS:
-        match = pattern.match(text)
-        if match:
-            return build(match, today)
-    return None
-
-
-def _weekday(match: re.Match[str], today: date) -> date:
-    prefix, name = match.groups()
-    weekday = 6 if name in "日天" else int(name) - 1
-    monday = today - timedelta(days=today.weekday())
-    if prefix in ("本", "这"):
-        return monday + timedelta(days=weekday)
-    if prefix:
-        weeks = 2 if prefix == "上上" else 1
-        return monday - timedelta(weeks=weeks) + timedelta(days=weekday)
-    # A bare 周五 in a report means the latest Friday, which may be last week's.
-    return today - timedelta(days=(today.weekday() - weekday) % 7)
-
-
-def _ymd(match: re.Match[str], today: date) -> date:
-    return make_date(int(match.group(1)), int(match.group(2)), int(match.group(3)))
-
-
-def _month_day(match: re.Match[str], today: date) -> date:
-    month, day_of_month = int(match.group(1)), int(match.group(2))
-    day = make_date(today.year, month, day_of_month)
-    # Without a year, a date well ahead of today means last year's (a December event in March).
-    if day - today > timedelta(days=31):
-        return make_date(today.year - 1, month, day_of_month)
-    return day
-
-
-def _day_of_month(match: re.Match[str], today: date) -> date:
-    return make_date(today.year, today.month, int(match.group(1)))
-
-
-def _relative_month_day(match: re.Match[str], today: date) -> date:
-    back = {"上上": 2, "上": 1}.get(match.group(1), 0)
-    month_index = today.year * 12 + today.month - 1 - back
-    return make_date(month_index // 12, month_index % 12 + 1, int(match.group(2)))
-
-
-def _compact(build: Callable[[re.Match[str], date], date]) -> Callable[..., date | None]:
-    # Digits alone (0230, 20261301) that make no date are no date at all, not a wrong one.
-    def read(match: re.Match[str], today: date) -> date | None:
-        try:
-            return build(match, today)
-        except NoSuchDate:
-            return None
-
-    return read
-
-
-def _weeks_ago(match: re.Match[str], today: date) -> date:
-    weeks = 2 if match.group(1) == "两" else int(match.group(1))
-    return today - timedelta(weeks=weeks)
-
-
-_DAY_PATTERNS = (
-    (_WEEKDAY, _weekday),
-    (_DAYS_AGO, lambda m, today: today - timedelta(days=int(m.group(1)))),
-    (_WEEKS_AGO, _weeks_ago),
-    (_YMD, _ymd),
-    (_COMPACT_YMD, _compact(_ymd)),
-    (_MD, _month_day),
-    (_COMPACT_MD, _compact(_month_day)),
-    (_D, _day_of_month),
-    (_MONTH_REL_DAY, _relative_month_day),
-)
-
-
-def _dateparser_day(text: str, today: date) -> date | None:
-    import dateparser  # imported late: only unusual spellings ("March 15", "15.03.26") need it
-
-    parsed = dateparser.parse(
-        text,
-        languages=["zh", "en"],
-        settings={
-            "RELATIVE_BASE": datetime(today.year, today.month, today.day, 12),
-            "PREFER_DATES_FROM": "past",
-        },
-    )
-    return parsed.date() if parsed else None
+        return None
+    return int(value) if value == int(value) else None  # "12.5 people" is no count
 
 
 def clean_text(text: str, limit: int) -> str:
@@ -309,76 +176,15 @@ def match_type(text: str) -> str | None:
     """The type a text names, by its keywords (Chinese, or English for English users)."""
     text = text.lower()
     for key in MATCH_ORDER:
-        if any(word in text for word in BY_KEY[key].keywords):
+        if any(keyword_in(word).search(text) for word in BY_KEY[key].keywords):
             return key
     return None
 
 
-# --- the quick log ---------------------------------------------------------------------------
-
-
-def looks_like_report(text: str) -> bool:
-    """Whether a free message reads as "we did this activity" rather than a question."""
-    text = _normal(text)
-    if not text or len(text) > QUICK_MAX or text.startswith("/") or _asks(text):
-        return False
-    if match_type(text) is None:
-        return False
-    has_date = _DATE_IN_TEXT.search(text) is not None
-    has_verb = any(verb in text for verb in _REPORT_VERBS)
-    return has_date or (has_verb and _PEOPLE_IN_TEXT.search(text) is not None)
-
-
-def _asks(text: str) -> bool:
-    """A question about an activity (需不需要拍照, 谁组织的) is for the policy answers."""
-    return bool(_QUESTION.search(text)) or asks_something(text)
-
-
-def understand(text: str, today: date) -> dict[str, Any]:
-    """What a one-line report says: type, day, place, participants (form data keys)."""
-    text = _normal(text)
-    found: dict[str, Any] = {}
-    if type_key := match_type(text):
-        found["type"] = type_key
-    if day := _day_in_text(text, today):
-        found["day"] = day.isoformat()
-    place = _PLACE_IN_TEXT.search(text)
-    if place:
-        found["place"] = place.group(1)[:PLACE_MAX]
-    if (count := _participants_in_text(text)) is not None:
-        found["participants"] = count
-    return found
-
-
-def _day_in_text(text: str, today: date) -> date | None:
-    for match in _DATE_IN_TEXT.finditer(text):
-        try:
-            return parse_day(match.group(1), today)
-        except ActivityError:
-            continue  # a date the user got wrong is asked for again, with its own hint
-    return None
-
-
-def day_problem(text: str, today: date) -> ActivityError | None:
-    """Why the date a report names cannot be taken (2月30日, a future day), if none can."""
-    text = _normal(text)
-    if _day_in_text(text, today) is not None:
-        return None
-    for match in _DATE_IN_TEXT.finditer(text):
-        try:
-            parse_day(match.group(1), today)
-        except ActivityError as error:
-            return error
-    return None
-
-
-def _participants_in_text(text: str) -> int | None:
-    for match in _PEOPLE_IN_TEXT.finditer(text):
-        try:
-            return parse_participants(match.group(0))
-        except ActivityError:
-            continue
-    return None
+def keyword_in(word: str) -> re.Pattern[str]:
+    """A type's word as found in a text: English words whole ("team" is no 班组 in "our team
+    gave a lecture"), Chinese ones anywhere."""
+    return re.compile(rf"\b{re.escape(word)}\b" if word.isascii() else re.escape(word))
 
 
 # --- saving, listing, permissions ------------------------------------------------------------
@@ -398,6 +204,7 @@ class ActivityFields:
     audience: list[str] = field(default_factory=list)
     summary: str | None = None
     photos: list[str] = field(default_factory=list)
+    amount: int = 1  # 3场, 两期: how many of its unit the record counts
 
     @classmethod
     def from_form(cls, data: dict[str, Any]) -> ActivityFields:
@@ -413,6 +220,7 @@ class ActivityFields:
             audience=list(data.get("audience") or []),
             summary=data.get("brief"),
             photos=list(data.get("photos") or []),
+            amount=int(data.get("amount") or 1),
         )
 
 
@@ -431,6 +239,8 @@ def form_data(activity: Activity) -> dict[str, Any]:
     }
     if activity.type == OTHER_TYPE:
         data["type_other"] = activity.type_other
+    if activity.amount != 1:  # the amount step is shown only for a record counting several
+        data["amount"] = activity.amount
     return data
 
 
@@ -482,6 +292,8 @@ def _check_fields(fields: ActivityFields) -> None:
         raise ActivityError("activity.bad_type")
     if len(fields.photos) > MAX_PHOTOS:
         raise ActivityError("activity.too_many_photos", limit=MAX_PHOTOS)
+    if not 1 <= fields.amount <= MAX_AMOUNT:
+        raise ActivityError("activity.bad_amount", limit=MAX_AMOUNT)
 
 
 async def update_activity(
@@ -645,7 +457,7 @@ async def record_pushed(
         raise ActivityError("activity.push_bad_count", limit=MAX_PUSHED)
     if actor.org_id is None:
         raise ActivityError("activity.org_not_yours")
-    today = today_in(now, tz)
+    today = when.today_in(now, tz)
     activity = await activities_repo.find_of_day(
         session=session, telegram_id=actor.telegram_id, type=PUSH_TYPE, day=today
     )
@@ -667,6 +479,14 @@ async def record_pushed(
     )
     await activities_repo.add_activity(session=session, activity=activity)
     return PushResult(activity, count, 0)
+
+
+def parse_amount(text: str) -> int:
+    """How many 场/期/项 a record counts: 3, 三, 3场, 两期."""
+    value = head_count(_normal(text).rstrip("场期项次"))
+    if value is None or not 1 <= value <= MAX_AMOUNT:
+        raise ActivityError("activity.bad_amount", limit=MAX_AMOUNT)
+    return value
 
 
 def parse_count(text: str) -> int:

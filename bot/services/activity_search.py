@@ -1,27 +1,22 @@
 """/mylogs searches: what follows the command read as a keyword or a range of days, and the
 searches kept so that the buttons of their pages carry only an id.
 
-Dates are read by the readers that exist (`stats.parse_range` for "A 至 B", `activities.
-parse_day` for one day, `stats.period_of` and `stats.last_month` for 本月 / 上个月); this module
-only adds the whole weeks, months and years a search names (上周, 3月, 2026年).
+Days, weeks, months, quarters, years and ranges are read by the one reader
+(`bot.services.when.read_span`); this module decides whether a text is a keyword or a date.
 """
 
 from __future__ import annotations
 
-import calendar
 import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-import cn2an
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import SUPPORTED, t
-from bot.services import stats
-from bot.services.activities import BY_KEY, ActivityError, parse_day
-from bot.services.dates import NoSuchDate, make_date
-from bot.services.stats import Period, StatsError
+from bot.services import when
+from bot.services.activities import BY_KEY, ActivityError
 from storage import activities_repo
 from storage.activities_repo import ActivityMatch
 from storage.activity_models import SEARCH_KEYWORD_MAX, ActivitySearch
@@ -30,12 +25,12 @@ KEYWORD_MAX = SEARCH_KEYWORD_MAX
 SEARCH_KEPT = timedelta(days=30)  # older searches are dropped; their buttons say so
 # A text made only of these reads as a date or a range; anything else is a keyword.
 _DATE_CHARS = re.compile(
-    r"^[\d〇零一二两三四五六七八九十百年月日号周星期礼拜天今昨前去上本这个季度至到~～—–\-/.\s]+$"
+    r"^[\d〇零一二两三四五六七八九十百年月日号周星期礼拜天今昨前去上本这个当季度第份初中底末至到~～—–\-/.\sq]+$"
 )
-_DATE_WORDS = re.compile(r"\b(?:to|until|this|last|week|month|quarter|year)\b", re.IGNORECASE)
+_DATE_WORDS = re.compile(
+    r"\b(?:to|until|this|last|week|month|quarter|year|yesterday|today)\b", re.IGNORECASE
+)
 _RANGE_SIGN = re.compile(r"至|到|~|～|—|–|\bto\b|\buntil\b|\s-\s|[日号]\s*-", re.IGNORECASE)
-_MONTH = re.compile(r"^(?:(\d{4})[年\-/.])?(\d{1,2})月?$")
-_YEAR = re.compile(r"^(\d{4})年?$")
 
 
 @dataclass(frozen=True)
@@ -50,86 +45,22 @@ class Query:
 def read_query(text: str, today: date) -> Query:
     """ "科普日" → a keyword; "3月", "上周", "2026-03-01 至 2026-03-31" → a range of days.
 
-    Refuses (`ActivityError`) a keyword over `KEYWORD_MAX` characters, a range the readers
-    cannot take (reversed, in the future, more than five years), and digits that are no date.
+    Refuses a keyword over `KEYWORD_MAX` characters (`ActivityError`), and a range the reader
+    cannot take (`bot.services.when.WhenError`: reversed, in the future, more than five years,
+    a day that does not exist, digits that are no date).
     """
     text = " ".join(unicodedata.normalize("NFKC", text).split())
     if len(text) > KEYWORD_MAX:
         raise ActivityError("activity.search_too_long", limit=KEYWORD_MAX, length=len(text))
     if not _DATE_CHARS.match(_DATE_WORDS.sub("", text)):
         return Query(keyword=text)
-    period = _period(text, today)
-    if period is not None:
-        return Query(first_day=period.start, last_day=period.end)
-    if any(c.isdigit() for c in text) or _RANGE_SIGN.search(text):
-        raise ActivityError("activity.search_bad_date", text=text)
-    return Query(keyword=text)  # 十周年: date characters, but no date
-
-
-def _period(text: str, today: date) -> Period | None:
-    named = _named_period(text.lower(), today)
-    if named is not None:
-        return named
-    compact = cn2an.transform(text.replace(" ", ""), "cn2an")  # 三月 → 3月
     try:
-        whole = _whole_month(compact, today) or _whole_year(compact)
-    except NoSuchDate as error:  # 0000年: say which part does not exist
-        raise ActivityError(error.key, **error.params) from None
-    if whole is not None:
-        return whole
-    try:
-        return stats.parse_range(text, today)
-    except StatsError as refusal:
-        if refusal.key != "stats.bad_range" or _RANGE_SIGN.search(text):
-            raise ActivityError(refusal.key, **refusal.params) from None
-    try:
-        day = parse_day(text, today)
-    except ActivityError as refusal:
-        if refusal.key != "activity.bad_date":
+        span = when.read_span(text, today)
+    except when.Unreadable:
+        if any(c.isdigit() for c in text) or _RANGE_SIGN.search(text):
             raise
-        return None
-    return Period(day, day)
-
-
-def _named_period(word: str, today: date) -> Period | None:
-    monday = today - timedelta(days=today.weekday())
-    if word in ("本周", "这周", "this week"):
-        return Period(monday, today)
-    if word in ("上周", "上星期", "last week"):
-        return Period(monday - timedelta(days=7), monday - timedelta(days=1))
-    if word in ("本月", "这个月", "this month"):
-        return stats.period_of("month", today)
-    if word in ("上月", "上个月", "last month"):
-        return stats.last_month(today)
-    if word in ("本季度", "this quarter"):
-        return stats.period_of("quarter", today)
-    if word in ("今年", "本年", "this year"):
-        return stats.period_of("year", today)
-    if word in ("去年", "last year"):
-        return Period(date(today.year - 1, 1, 1), date(today.year - 1, 12, 31))
-    return None
-
-
-def _whole_month(text: str, today: date) -> Period | None:
-    match = _MONTH.match(text)
-    # A bare number is a day of this month (parse_day); a month needs 月 or a year.
-    if not match or not (match.group(1) or text.endswith("月")):
-        return None
-    month = int(match.group(2))
-    if not 1 <= month <= 12:  # 13月: dateparser would make a day of it
-        raise ActivityError("activity.search_bad_date", text=text)
-    # Without a year, a month after this one is last year's (12月, typed in March).
-    year = int(match.group(1) or (today.year if month <= today.month else today.year - 1))
-    first = make_date(year, month, 1)
-    return Period(first, make_date(year, month, calendar.monthrange(year, month)[1]))
-
-
-def _whole_year(text: str) -> Period | None:
-    match = _YEAR.match(text)
-    if not match:
-        return None
-    year = int(match.group(1))
-    return Period(make_date(year, 1, 1), make_date(year, 12, 31))
+        return Query(keyword=text)  # 十周年: date characters, but no date
+    return Query(first_day=span.first, last_day=span.last)
 
 
 def matching_types(keyword: str) -> tuple[str, ...]:

@@ -283,6 +283,16 @@ async def remind(
     return reminder, total
 
 
+async def acknowledge(
+    session: AsyncSession, *, broadcast_id: int, telegram_id: int, now: datetime
+) -> bool:
+    """A recipient's 已阅 (the button, or a reply such as 收到); False when there was nothing
+    (more) to acknowledge: already read, or a preview."""
+    return await repo.acknowledge(
+        session=session, broadcast_id=broadcast_id, telegram_id=telegram_id, now=now
+    )
+
+
 def receipt_root(broadcast: Broadcast) -> int:
     """The broadcast whose receipts a notice's button records (a reminder's root)."""
     return broadcast.parent_id or broadcast.id  # type: ignore[return-value]
@@ -297,13 +307,15 @@ class Progress:
     failed: int
     blocked: int
     cancelled: int
-    waiting: int  # pending or sending
+    waiting: int  # pending, claimed or sending
     acked: int  # people who acknowledged, in their private chat or under a group's copy
+    unknown: int = 0  # may or may not have arrived (a 5xx, a timeout, a dropped connection)
+    interrupted: int = 0  # of the unknown: in flight when a process died
 
     @property
     def done(self) -> int:
         """Rows that reached a final state."""
-        return self.sent + self.failed + self.blocked + self.cancelled
+        return self.sent + self.failed + self.blocked + self.cancelled + self.unknown
 
 
 async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
@@ -316,6 +328,29 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
         failed=counts[DeliveryStatus.FAILED],
         blocked=counts[DeliveryStatus.BLOCKED],
         cancelled=counts[DeliveryStatus.CANCELLED],
-        waiting=counts[DeliveryStatus.PENDING] + counts[DeliveryStatus.SENDING],
+        waiting=counts[DeliveryStatus.PENDING]
+        + counts[DeliveryStatus.CLAIMED]
+        + counts[DeliveryStatus.SENDING],
         acked=counts["acked"] + in_groups,
+        unknown=counts[DeliveryStatus.UNKNOWN],
+        interrupted=counts["interrupted"],
     )
+
+
+async def resend_unconfirmed(session: AsyncSession, broadcast: Broadcast, *, now: datetime) -> int:
+    """Queue again the rows whose delivery is unknown (the admin accepted possible doubles).
+
+    A finished broadcast runs again with a new status message; a paused one stays paused.
+    """
+    if broadcast.status in (BroadcastStatus.CANCELLED, BroadcastStatus.DRAFT):
+        raise BroadcastError("broadcast.not_possible_now")
+    count = await repo.requeue_unconfirmed(session=session, broadcast_id=broadcast.id)
+    if count == 0:
+        raise BroadcastError("broadcast.nothing_unconfirmed")
+    if broadcast.status == BroadcastStatus.DONE:
+        broadcast.status = BroadcastStatus.RUNNING
+        broadcast.finished_at = None
+        broadcast.progress_message_id = None
+        broadcast.started_at = broadcast.started_at or now
+    await session.flush()
+    return count

@@ -114,9 +114,18 @@ def clean_name(text: str) -> str:
     name = " ".join(text.split())
     if len(name) < NAME_MIN or len(name) > NAME_MAX:
         raise AccessError("register.bad_name_length", min=NAME_MIN, max=NAME_MAX)
-    if name.startswith("/") or not any(ch.isalpha() for ch in name):
+    if name.startswith("/") or not all(_name_char(ch) for ch in name):
         raise AccessError("register.bad_name")
     return name
+
+
+# Names carry letters, spaces and the joiners of names (阿依古丽·买买提, O'Neil, J. Smith);
+# digits or sentence punctuation mean something else was typed (an activity report, a phone).
+_NAME_JOINERS = frozenset(" ·•・.'-’")
+
+
+def _name_char(ch: str) -> bool:
+    return ch.isalpha() or ch in _NAME_JOINERS
 
 
 async def register_with_invite(

@@ -7,22 +7,18 @@ are folded in Python from the per-day rows, which reads the same on SQLite and P
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import cn2an
 from sqlalchemy import case, func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services import people
-from bot.services.activities import BY_KEY, EARLIEST_DAY, PUSH_TYPE, unit_of
-from bot.services.dates import NoSuchDate, make_date
+from bot.services import people, when
+from bot.services.activities import BY_KEY, PUSH_TYPE, unit_of
 from storage import orgs_repo, users_repo
 from storage.activity_models import Activity
 from storage.models import Org
@@ -30,13 +26,6 @@ from storage.task_models import ReportSubmission, ReportTask, TaskCycle, TaskTar
 
 TOP_ORGS = 10
 PERIOD_KINDS = ("month", "quarter", "year")
-MAX_RANGE_DAYS = 366 * 5  # a custom range beyond five years is a typo, not a question
-_YMD = re.compile(r"^(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})[日号]?$")
-_MD = re.compile(r"^(\d{1,2})[-/.月](\d{1,2})[日号]?$")
-# "至", "到", "~", "to", or a dash between two dates ("1月1日-3月31日", "2026-01-01 - 2026-03-31").
-_RANGE_WORDS = re.compile(r"\s*(?:至|到|~|～|—|–|\bto\b|\buntil\b)\s*", re.IGNORECASE)
-_DASH_AFTER_DAY = re.compile(r"(?<=[日号])\s*-\s*|\s+-\s+")
-_ISO_PAIR = re.compile(r"^(\d{4}-\d{1,2}-\d{1,2})-(\d{4}-\d{1,2}-\d{1,2})$")
 
 
 class StatsError(Exception):
@@ -70,71 +59,21 @@ class Period:
 
 def period_of(kind: str, today: date) -> Period:
     """This month, this quarter or this year, up to today."""
-    if kind == "month":
-        start = today.replace(day=1)
-    elif kind == "quarter":
-        start = date(today.year, 3 * ((today.month - 1) // 3) + 1, 1)
-    elif kind == "year":
-        start = date(today.year, 1, 1)
-    else:
+    if kind not in PERIOD_KINDS:
         raise StatsError("stats.bad_period")
-    return Period(start, today, kind)
+    return Period(*when.this_period(kind, today), kind)
 
 
 def last_month(today: date) -> Period:
     """The whole calendar month before today's."""
-    end = today.replace(day=1) - timedelta(days=1)
-    return Period(end.replace(day=1), end, "last_month")
+    return Period(*when.last_period("month", today), "last_month")
 
 
-def parse_range(text: str, today: date) -> Period:
-    """ "2026-01-01 至 2026-03-31", "1月1日-3月31日", "2026.1.1~2026.3.31" → a custom period."""
-    first, second = _split_range(unicodedata.normalize("NFKC", text).strip())
-    try:
-        start = _day(first, today, None)
-        end = _day(second, today, start)
-    except NoSuchDate as error:  # 2月30日: say which part does not exist
-        raise StatsError(error.key, **error.params) from None
-    if start is None or end is None:
-        raise StatsError("stats.bad_range")
-    if end < start:
-        raise StatsError("stats.range_reversed", start=start.isoformat(), end=end.isoformat())
-    if start > today:
-        raise StatsError("stats.range_future", today=today.isoformat())
-    if start < EARLIEST_DAY or (end - start).days > MAX_RANGE_DAYS:
-        raise StatsError("stats.range_too_long", earliest=EARLIEST_DAY.isoformat())
-    return Period(start, end, "custom")
-
-
-def _split_range(text: str) -> tuple[str, str]:
-    iso = _ISO_PAIR.match(text.replace(" ", ""))
-    if iso:
-        return iso.group(1), iso.group(2)
-    for splitter in (_RANGE_WORDS, _DASH_AFTER_DAY):
-        parts = [p for p in splitter.split(text, maxsplit=1) if p.strip()]
-        if len(parts) == 2:
-            return parts[0].strip(), parts[1].strip()
-    raise StatsError("stats.bad_range")
-
-
-def _day(text: str, today: date, start: date | None) -> date | None:
-    # cn2an turns 一月一日 into 1月1日, so one pair of patterns serves both ways of writing.
-    text = cn2an.transform(text.replace(" ", ""), "cn2an")
-    if match := _YMD.match(text):
-        return make_date(*(int(g) for g in match.groups()))
-    if match := _MD.match(text):
-        month, day = int(match.group(1)), int(match.group(2))
-        return _year_for(month, day, today, start)
-    return None
-
-
-def _year_for(month: int, day: int, today: date, start: date | None) -> date:
-    if start is None:
-        # Without a year a start after today is last year's ("12月1日-1月31日" typed in March).
-        found = make_date(today.year, month, day)
-        return make_date(today.year - 1, month, day) if found > today else found
-    found = make_date(start.year, month, day)
-    return found if found >= start else make_date(start.year + 1, month, day)
+def typed_period(text: str, today: date) -> Period:
+    """A range typed after /stats or /export or into 自定义, as the one reader takes it
+    (`bot.services.when.read_span`); its refusals are `when.WhenError`s."""
+    span = when.read_span(text, today)
+    return Period(span.first, span.last, "custom")
 
 
 # --- scope -----------------------------------------------------------------------------------

@@ -6,14 +6,13 @@ import calendar
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.activities import PUSH_TYPE
-from bot.services.dates import NoSuchDate, make_date, make_time
 from bot.services.people import Scope
 from storage import orgs_repo, tasks_repo
 from storage.models import Org, OrgLevel, User
@@ -33,21 +32,12 @@ DEFAULT_SECTIONS = ("工作抓手", "有效措施", "实际成效", "存在问�
 DEFAULT_INDICATORS = ("活动场次", "参与人次")
 # Indicators filled from the org's logged activities: name → index in activity_totals().
 PREFILLED = {"活动场次": 0, "参与人次": 1}
-DEFAULT_TIME = time(18, 0)  # a deadline typed without a time
 MAX_SECTIONS = 10
 MAX_INDICATORS = 10
 MAX_INDICATOR_VALUE = 100_000_000
 MAX_ATTACHMENTS = 10
 MONTHS = {Recurrence.MONTHLY: 1, Recurrence.QUARTERLY: 3}
 OVERDUE_DAYS = 3
-
-_CN_NUM = {"一": 1, "两": 2, "二": 2, "三": 3, "四": 4}
-_QUICK_WEEKS = re.compile(r"^([一两二三四1-4])\s*(?:周|个星期|星期)后$")
-_YMD = re.compile(r"^(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
-_MD = re.compile(r"^(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*[日号]?")
-_TIME = re.compile(
-    r"^(上午|下午|晚上)?\s*(\d{1,2})\s*(?:[:：]\s*(\d{2})|[点时]\s*(?:(\d{1,2})\s*分?)?)$"
-)
 
 
 class TaskError(Exception):
@@ -60,57 +50,6 @@ class TaskError(Exception):
 
 
 # ---------------------------------------------------------------- deadlines
-
-
-def parse_deadline(text: str, now: datetime, tz: ZoneInfo) -> tuple[datetime, bool]:
-    """An aware UTC deadline from 12月9日 / 12月9日 18:00 / 2026-12-09 18:00 / 一周后 / 月底.
-
-    Returns the deadline and whether the time was defaulted (18:00 local).
-    """
-    words = " ".join(text.split())
-    today = now.astimezone(tz).date()
-    try:
-        day, rest = _deadline_day(words, today)
-        moment = _deadline_time(rest) if day is not None else None
-    except NoSuchDate as error:  # 2月30日, 25:00: say which part does not exist
-        raise TaskError(error.key, **error.params) from None
-    if day is None:
-        raise TaskError("task.bad_deadline")
-    local = datetime.combine(day, moment or DEFAULT_TIME, tzinfo=tz)
-    if local <= now:
-        raise TaskError("task.deadline_past")
-    return local.astimezone(ZoneInfo("UTC")), moment is None
-
-
-def _deadline_day(words: str, today: date) -> tuple[date | None, str]:
-    """The day part of a deadline and the text after it."""
-    if words in ("月底", "本月底"):
-        return today.replace(day=calendar.monthrange(today.year, today.month)[1]), ""
-    if quick := _QUICK_WEEKS.match(words):
-        weeks = _CN_NUM.get(quick.group(1)) or int(quick.group(1))
-        return today + timedelta(weeks=weeks), ""
-    if match := _YMD.match(words):
-        return make_date(*map(int, match.groups())), words[match.end() :].strip()
-    if match := _MD.match(words):
-        month, day = int(match.group(1)), int(match.group(2))
-        found = make_date(today.year, month, day)
-        if found < today:  # 12月9日 typed in January means next year's
-            found = make_date(today.year + 1, month, day)
-        return found, words[match.end() :].strip()
-    return None, words
-
-
-def _deadline_time(rest: str) -> time | None:
-    """The time part: 18:00, 18点, 下午6点, 下午6点30分; None when absent."""
-    if not rest:
-        return None
-    match = _TIME.match(rest)
-    if not match:
-        raise TaskError("task.bad_deadline")
-    half, hour, minute = match.group(1), int(match.group(2)), match.group(3) or match.group(4)
-    if half in ("下午", "晚上") and hour < 12:
-        hour += 12
-    return make_time(hour, int(minute or 0))
 
 
 def add_months(moment: datetime, months: int, tz: ZoneInfo) -> datetime:

@@ -1,0 +1,205 @@
+"""The broadcast outbox as a pipeline source: notices, their reminders, status and report."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.delivery.outcome import Outgoing, Result
+from bot.delivery.pipeline import Item
+from bot.delivery.settings import DeliverySettings
+from bot.flows import broadcast as views
+from bot.flows.base import Html, Msg, Reply
+from bot.services import broadcasts
+from storage import broadcasts_repo as repo
+from storage import outbox_repo
+from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus
+from storage.db import SessionFactory, transaction
+
+if TYPE_CHECKING:
+    from bot.delivery.pipeline import Pipeline
+
+log = logging.getLogger(__name__)
+
+
+class AdminChannel(Protocol):
+    """How the source speaks to the admin who sent a notice (the Telegram adapter)."""
+
+    async def post(self, chat_id: int, locale: str, reply: Reply) -> int | None: ...
+
+    async def edit(self, chat_id: int, message_id: int, locale: str, reply: Reply) -> None: ...
+
+
+def notice_reply(broadcast: Broadcast, *, group: bool = False) -> Reply:
+    """A notice as its recipients get it (a reminder of it starts with the reminder line);
+    ``group``: the copy posted in a work group, whose 已阅 button counts its members."""
+    texts: list[Any] = [Html(broadcast.text)]
+    if broadcast.parent_id is not None:
+        texts.insert(0, Msg("broadcast.reminder_prefix"))
+    return Reply(texts, views.notice_buttons(broadcast, group=group))
+
+
+def notice_outgoing(
+    chat_id: int, locale: str, broadcast: Broadcast, *, group: bool = False
+) -> Outgoing:
+    """A notice to one recipient (a person, or a work group)."""
+    return Outgoing(
+        chat_id,
+        locale,
+        notice_reply(broadcast, group=group),
+        media_kind=broadcast.media_kind,
+        media_file_id=broadcast.media_file_id,
+        paid=broadcast.paid,
+    )
+
+
+class BroadcastSource:
+    """Claims rows of running broadcasts; keeps each admin's status message and report."""
+
+    name = "broadcasts"
+    model = BroadcastDelivery
+    due_column = "next_attempt_at"
+
+    def __init__(
+        self, *, sessions: SessionFactory, admin: AdminChannel, config: DeliverySettings
+    ) -> None:
+        self.sessions, self.admin, self.config = sessions, admin, config
+        self._running: dict[int, Broadcast] = {}
+        self._halted: set[int] = set()
+        self._shown: dict[int, tuple[float, int]] = {}  # broadcast → (time shown, sent then)
+        self._now = 0.0
+
+    # --- the pipeline's questions --------------------------------------------------------------
+
+    async def claim(
+        self, session: AsyncSession, now: datetime, limit: int, skip_locked: bool
+    ) -> list[Item]:
+        """Start scheduled broadcasts that are due, then claim rows of running ones."""
+        await repo.activate_due(session=session, now=now)
+        running = await repo.broadcasts_with_status(
+            session=session, statuses=[BroadcastStatus.RUNNING]
+        )
+        self._running = {b.id: b for b in running}  # type: ignore[misc]
+        self._halted.clear()  # claims only take running broadcasts; halts matter per batch
+        if any(b.paid for b in running):  # a paid lane needs bigger bites to keep 1,000/s
+            limit = max(limit, self.config.paid_claim_batch)
+        rows = await repo.claim(session=session, now=now, limit=limit, skip_locked=skip_locked)
+        return [
+            Item(self, row, row.chat_id, paid=self._running[row.broadcast_id].paid) for row in rows
+        ]
+
+    def halt(self, broadcast_id: int) -> None:
+        """A pause or cancel: rows of it already claimed are not sent."""
+        self._halted.add(broadcast_id)
+
+    def halted(self, item: Item) -> bool:
+        """Whether the item's broadcast was paused or cancelled since the claim."""
+        return item.row.broadcast_id in self._halted
+
+    def may_send(self, item: Item, now: datetime) -> bool:
+        """Notices go at any hour (the admin chose when)."""
+        return True
+
+    def later(self, item: Item, moment: datetime) -> datetime:
+        """A retry goes at its time."""
+        return moment
+
+    def render(self, item: Item, now: datetime) -> Outgoing:
+        """The notice for this row's recipient."""
+        row = item.row
+        broadcast = self._running[row.broadcast_id]
+        return notice_outgoing(row.chat_id, row.locale, broadcast, group=row.group_id is not None)
+
+    def sent_values(self, item: Item, result: Result) -> dict[str, Any]:
+        """Broadcast rows keep the message id (for later edits)."""
+        return {"message_id": result.message_id}
+
+    async def release(
+        self, session: AsyncSession, items: Sequence[Item], moment: datetime | None
+    ) -> None:
+        """Back to pending; rows of a broadcast cancelled meanwhile are cancelled too."""
+        await outbox_repo.release(
+            session=session,
+            model=self.model,
+            ids=[i.row.id for i in items],
+            due_column=self.due_column,
+            at=moment,
+        )
+        for broadcast_id in {i.row.broadcast_id for i in items}:
+            broadcast = await session.get(Broadcast, broadcast_id)
+            if broadcast is not None and broadcast.status == BroadcastStatus.CANCELLED:
+                await repo.cancel_pending(session=session, broadcast_id=broadcast_id)
+
+    async def next_due(self, session: AsyncSession, now: datetime) -> datetime | None:
+        """The earliest pending row of a running broadcast."""
+        return await repo.next_due(session=session)
+
+    # --- status messages and the report --------------------------------------------------------
+
+    async def between_steps(self, pipeline: Pipeline, *, full: bool) -> None:
+        """Open, edit (every ``progress_every`` s) or finish each running broadcast's status."""
+        self._now = pipeline.clock.now().timestamp()
+        async with transaction(self.sessions) as session:
+            active = await repo.broadcasts_with_status(
+                session=session, statuses=[BroadcastStatus.RUNNING]
+            )
+        for broadcast in active:
+            due = self._progress_due(broadcast.id)  # type: ignore[arg-type]
+            fresh = broadcast.progress_message_id is None
+            if due or full or fresh:
+                await self._show_progress(pipeline, broadcast, force=due or fresh)
+
+    def _progress_due(self, broadcast_id: int) -> bool:
+        shown = self._shown.get(broadcast_id)
+        return shown is None or self._now - shown[0] >= self.config.progress_every
+
+    async def _show_progress(
+        self, pipeline: Pipeline, broadcast: Broadcast, *, force: bool
+    ) -> None:
+        async with transaction(self.sessions) as session:
+            figures = await broadcasts.progress(session, broadcast.id)  # type: ignore[arg-type]
+        if figures.waiting == 0:
+            await self._finish(pipeline, broadcast, figures)
+            return
+        if not force:
+            return
+        rate, eta = self._rate(broadcast.id, figures)  # type: ignore[arg-type]
+        await self._show(broadcast, views.progress_reply(broadcast, figures, rate=rate, eta=eta))
+
+    def _rate(self, broadcast_id: int, figures: broadcasts.Progress) -> tuple[float, float]:
+        before = self._shown.get(broadcast_id)
+        self._shown[broadcast_id] = (self._now, figures.sent)
+        if before is None or self._now <= before[0]:
+            return 0.0, 0.0
+        rate = (figures.sent - before[1]) / (self._now - before[0])
+        return rate, (figures.waiting / rate if rate > 0 else 0.0)
+
+    async def _finish(
+        self, pipeline: Pipeline, broadcast: Broadcast, figures: broadcasts.Progress
+    ) -> None:
+        async with transaction(self.sessions) as session:
+            row = await session.get(Broadcast, broadcast.id)
+            if row is None or row.status != BroadcastStatus.RUNNING:
+                return
+            row.status = BroadcastStatus.DONE
+            row.finished_at = pipeline.clock.now()
+        self._shown.pop(broadcast.id, None)  # type: ignore[arg-type]
+        await self._show(row, views.progress_reply(row, figures, rate=0.0, eta=0.0))
+        await self.admin.post(row.created_by, row.admin_locale, views.report_reply(row, figures))
+
+    async def _show(self, broadcast: Broadcast, reply: Reply) -> None:
+        chat, locale = broadcast.created_by, broadcast.admin_locale
+        if broadcast.progress_message_id is None:
+            # 0: the admin can't be reached; the source does not try again every step.
+            message_id = await self.admin.post(chat, locale, reply) or 0
+            async with transaction(self.sessions) as session:
+                row = await session.get(Broadcast, broadcast.id)
+                if row is not None:
+                    row.progress_message_id = message_id
+            broadcast.progress_message_id = message_id
+        elif broadcast.progress_message_id:
+            await self.admin.edit(chat, broadcast.progress_message_id, locale, reply)

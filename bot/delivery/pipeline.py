@@ -1,0 +1,364 @@
+"""The delivery loop: claim → render → send → classify → record, for every source at once.
+
+A *source* is one outbox table with its per-kind pieces (bot/delivery/broadcasts.py,
+bot/delivery/reminders.py): what to claim, how a row reads, when it may go, how a release or an
+outcome is written, and what to do between steps (progress messages). The pipeline owns the
+budget, the in-flight requests, the outcome buffer and the error policy (see the package doc).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.clock import Clock
+from bot.delivery.budget import SendBudget
+from bot.delivery.outcome import Outcome, Outgoing, Result
+from bot.delivery.settings import DeliverySettings
+from storage import outbox_repo
+from storage.db import SessionFactory, transaction
+
+log = logging.getLogger(__name__)
+IDLE_POLL = 1.0  # seconds between outbox polls when idle (scheduled notices, other writers)
+MAX_BACKOFF = 300.0  # the longest wait before retrying a connection that was never made
+EARLY = 0.0005  # a send this close to its slot goes (clocks count whole microseconds)
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(eq=False)
+class Item:
+    """One claimed row on its way."""
+
+    source: Source
+    row: Any
+    chat_id: int
+    paid: bool = False
+    marked: bool = False  # written ``sending``: a crash from here on leaves it unknown
+
+
+class Sender(Protocol):
+    """What sends (the Telegram adapter, or a fake in tests)."""
+
+    async def send(self, out: Outgoing) -> Result: ...
+
+
+class Source(Protocol):
+    """The per-kind pieces of one outbox."""
+
+    name: str
+    model: Any  # the table model
+    due_column: str
+
+    async def claim(
+        self, session: AsyncSession, now: datetime, limit: int, skip_locked: bool
+    ) -> list[Item]: ...
+
+    def halted(self, item: Item) -> bool: ...
+
+    def may_send(self, item: Item, now: datetime) -> bool: ...
+
+    def later(self, item: Item, moment: datetime) -> datetime: ...
+
+    def render(self, item: Item, now: datetime) -> Outgoing: ...
+
+    def sent_values(self, item: Item, result: Result) -> dict[str, Any]: ...
+
+    async def release(
+        self, session: AsyncSession, items: Sequence[Item], moment: datetime | None
+    ) -> None: ...
+
+    async def next_due(self, session: AsyncSession, now: datetime) -> datetime | None: ...
+
+    async def between_steps(self, pipeline: Pipeline, *, full: bool) -> None: ...
+
+
+@dataclass
+class Buffer:
+    """Outcomes waiting to be written, per source, and rows whose chat refused the bot (403)."""
+
+    outcomes: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    blocked: list[Any] = field(default_factory=list)
+    rows: int = 0
+
+
+class Pipeline:
+    """Drains every source under one budget; outcomes are written in batches."""
+
+    def __init__(
+        self,
+        *,
+        sessions: SessionFactory,
+        sources: Sequence[Source],
+        sender: Sender,
+        budget: SendBudget,
+        paid_budget: SendBudget,
+        clock: Clock,
+        config: DeliverySettings,
+        skip_locked: bool = False,
+    ) -> None:
+        self.sessions, self.sources, self.sender = sessions, list(sources), sender
+        self.budget, self.paid_budget = budget, paid_budget
+        self.clock, self.config, self.skip_locked = clock, config, skip_locked
+        self._sleep: Sleep = asyncio.sleep
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._undispatched: deque[Item] = deque()
+        self._buffer = Buffer()
+        self._flushed_at = time.monotonic()
+        self._flush_lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    # --- knobs tests turn --------------------------------------------------------------------
+
+    @property
+    def sleep(self) -> Sleep:
+        """How the pipeline (and its budgets) wait: asyncio.sleep, or a fake that moves a clock."""
+        return self._sleep
+
+    @sleep.setter
+    def sleep(self, value: Sleep) -> None:
+        self._sleep = self.budget.sleep = self.paid_budget.sleep = value
+
+    @property
+    def retry_after_hits(self) -> int:
+        """429s met by the bulk lanes."""
+        return self.budget.retry_after_hits + self.paid_budget.retry_after_hits
+
+    def source(self, name: str) -> Any:
+        """The source of that name (``broadcasts``, ``reminders``)."""
+        return next(s for s in self.sources if s.name == name)
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run in the background."""
+        self._task = asyncio.create_task(self.run(), name="delivery-pipeline")
+
+    @property
+    def running(self) -> bool:
+        """Whether the background loop runs."""
+        return self._task is not None and not self._task.done()
+
+    async def stop(self) -> None:
+        """Stop the loop; rows without a request go back, requests in flight finish."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.settle()
+        # A graceful stop leaves nothing claimed: only a crash makes rows unknown.
+        await self._release(list(self._undispatched), None)
+        self._undispatched.clear()
+
+    def wake(self) -> None:
+        """Something changed (a launch, a hand-over): look at the outboxes now."""
+        self._wake.set()
+
+    def halt(self, broadcast_id: int) -> None:
+        """Stop sending rows of a broadcast already claimed (pause, cancel)."""
+        self.source("broadcasts").halt(broadcast_id)
+
+    async def run(self) -> None:
+        """Recover, then drain the outboxes for as long as the bot runs."""
+        await self.recover()
+        while True:
+            try:
+                claimed = await self.step()
+            except Exception:  # a database hiccup must not end the pipeline for good
+                log.exception("delivery step failed")
+                claimed = 0
+            if not claimed:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
+
+    async def recover(self) -> tuple[int, int]:
+        """Rows a previous process left: claimed ones go back, those in flight become unknown."""
+        back = lost = 0
+        async with transaction(self.sessions) as session:
+            for source in self.sources:
+                released, unknown = await outbox_repo.recover(session=session, model=source.model)
+                back, lost = back + released, lost + unknown
+        if lost:
+            log.warning("%d sends were in flight at the last stop: recorded as unknown", lost)
+        return back, lost
+
+    async def drain(self, max_steps: int = 100_000) -> None:
+        """Send until nothing due is left (tests and the CLI; waits through ``sleep``).
+
+        What falls due later than a retry would (a scheduled notice, the morning after quiet
+        hours) is left for its time, as is anything when this drain claimed nothing.
+        """
+        claimed = 0
+        for _ in range(max_steps):
+            if step := await self.step():
+                claimed += step
+                continue
+            await self.settle()
+            due = await self.next_due()
+            now = self.clock.now()
+            if due is None or not claimed or due > now + timedelta(seconds=MAX_BACKOFF):
+                break
+            await self.sleep(max(0.0, (due - now).total_seconds()))
+        await self.between_steps(full=True)
+
+    async def next_due(self) -> datetime | None:
+        """When the earliest row of any source may be claimed."""
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            found = [await s.next_due(session, now) for s in self.sources]
+        return min((due for due in found if due is not None), default=None)
+
+    async def settle(self) -> None:
+        """Wait for the requests in flight and record their outcomes."""
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight), return_exceptions=True)
+        await self.flush()
+
+    async def between_steps(self, *, full: bool) -> None:
+        """Each source's upkeep (status messages, finishing broadcasts)."""
+        for source in self.sources:
+            await source.between_steps(self, full=full)
+
+    # --- one step ----------------------------------------------------------------------------
+
+    async def step(self) -> int:
+        """Claim a batch from every source and send it; returns how many rows were claimed."""
+        now = self.clock.now()
+        batches: list[list[Item]] = []
+        async with transaction(self.sessions) as session:
+            for source in self.sources:
+                batches.append(await source.claim(session, now, self._batch(), self.skip_locked))
+        # Interleaved, so a long broadcast never holds up a reminder for a whole batch.
+        items = [i for group in _zip_longest(batches) for i in group]
+        self._undispatched = deque(items)
+        while self._undispatched:
+            await self._dispatch_next()
+        await self.flush(force=False)
+        await self.between_steps(full=len(items) < self.config.claim_batch)
+        return len(items)
+
+    def _batch(self) -> int:
+        return max(1, self.config.claim_batch)
+
+    async def _dispatch_next(self) -> None:
+        item = self._undispatched[0]
+        if item.source.halted(item):
+            await self._release_first(None)
+            return
+        chat_wait = self.budget.chat_wait(item.chat_id)
+        if chat_wait > 0:  # the chat got a message under a second ago: it goes a bit later
+            await self._release_first(chat_wait)
+            return
+        lane = self.paid_budget if item.paid else self.budget
+        while (wait := await lane.ready()) > EARLY:
+            await self.sleep(wait)
+        if not item.source.may_send(item, self.clock.now()):  # the wait ran into quiet hours
+            await self._release_first(0.0)
+            return
+        if not item.marked:
+            await self._mark_ahead(lane)
+        lane.take(item.chat_id)
+        self._undispatched.popleft()
+        task = asyncio.create_task(self._deliver(item, lane))
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        limit = self.config.paid_max_in_flight if item.paid else self.config.max_in_flight
+        while len(self._inflight) >= limit:
+            await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _mark_ahead(self, lane: SendBudget) -> None:
+        """Write ``sending`` for the rows about to go (the next ``mark_ahead`` seconds)."""
+        count = max(1, int(self.config.mark_ahead / lane.interval))
+        group = [i for i in list(self._undispatched)[:count] if not i.marked]
+        async with transaction(self.sessions) as session:
+            for source in self.sources:
+                ids = [i.row.id for i in group if i.source is source]
+                await outbox_repo.mark_sending(session=session, model=source.model, ids=ids)
+        for item in group:
+            item.marked = True
+
+    async def _release_first(self, delay: float | None) -> None:
+        item = self._undispatched.popleft()
+        await self._release([item], delay)
+
+    async def _release(self, items: Sequence[Item], delay: float | None) -> None:
+        if not items:
+            return
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            for source in self.sources:
+                mine = [i for i in items if i.source is source]
+                if mine:
+                    moment = None if delay is None else now + timedelta(seconds=delay)
+                    await source.release(session, mine, moment)
+
+    # --- one send ----------------------------------------------------------------------------
+
+    async def _deliver(self, item: Item, lane: SendBudget) -> None:
+        now = self.clock.now()
+        result = await self.sender.send(item.source.render(item, now))
+        if result.outcome is Outcome.RETRY_AFTER:
+            await lane.pause(result.retry_after)
+        values = {"id": item.row.id, **self._values(item, result, now)}
+        self._buffer.outcomes.setdefault(item.source.name, []).append(values)
+        if result.outcome is Outcome.BLOCKED:
+            self._buffer.blocked.append(item.row)
+        self._buffer.rows += 1
+        await self.flush(force=False)
+
+    def _values(self, item: Item, result: Result, now: datetime) -> dict[str, Any]:
+        """The columns one outcome writes (the error policy)."""
+        source, row = item.source, item.row
+        match result.outcome:
+            case Outcome.SENT:
+                extra = source.sent_values(item, result)
+                return {"status": "sent", "sent_at": now, "error": None, **extra}
+            case Outcome.RETRY_AFTER:  # not the row's fault: no attempt used up
+                later = source.later(item, now + timedelta(seconds=result.retry_after))
+                return {"status": "pending", source.due_column: later, "error": "429"}
+            case Outcome.NOT_SENT:
+                attempts = row.attempts + 1
+                if attempts >= self.config.max_attempts:
+                    return {"status": "failed", "attempts": attempts, "error": result.error}
+                wait = timedelta(seconds=min(MAX_BACKOFF, 2.0**attempts))
+                later = source.later(item, now + wait)
+                due = {source.due_column: later}
+                return {"status": "pending", "attempts": attempts, "error": result.error, **due}
+            case _:  # sent to nobody (failed, blocked) or to somebody perhaps (unknown)
+                return {"status": result.outcome.value, "error": result.error}
+
+    async def flush(self, *, force: bool = True) -> None:
+        """Write the buffered outcomes (all when forced, else when enough have gathered)."""
+        due = time.monotonic() - self._flushed_at >= self.config.flush_every
+        enough = force or due or self._buffer.rows >= self.config.flush_rows
+        if not self._buffer.rows or not enough:
+            return
+        async with self._flush_lock:
+            buffer, self._buffer = self._buffer, Buffer()
+            self._flushed_at = time.monotonic()
+            if not buffer.rows:
+                return
+            async with transaction(self.sessions) as session:
+                for source in self.sources:
+                    outcomes = buffer.outcomes.get(source.name)
+                    if outcomes:
+                        await outbox_repo.record(
+                            session=session, model=source.model, outcomes=outcomes
+                        )
+                await outbox_repo.mark_unreachable(session=session, rows=buffer.blocked)
+
+
+def _zip_longest(batches: list[list[Item]]) -> list[list[Item]]:
+    longest = max((len(b) for b in batches), default=0)
+    return [[b[i] for b in batches if i < len(b)] for i in range(longest)]

@@ -1,0 +1,146 @@
+"""One policy for replies (everything sent through ``application.bot``).
+
+- A 429 is not an answer: the reply waits its ``retry_after`` (pausing the bulk lane too) and
+  is sent again.
+- A request that cannot duplicate anything when repeated (answerCallbackQuery, edits, deletes,
+  setMyCommands, getFile …: every method that is not a send) is retried after a transient
+  failure (a 5xx, a timeout, a dropped connection), a few times with a short backoff.
+- A send is repeated only when its connection was never made. Any other failure of a send may
+  have reached the user, so it is not repeated: it raises `UnconfirmedSend`, and the error
+  handler tells the user, once, to try again.
+Every send charges the shared budget (replies go first; the bulk lane fills what they leave).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from typing import Any
+
+from telegram.error import NetworkError, TelegramError
+from telegram.request import BaseRequest, RequestData
+
+from bot.delivery.budget import SendBudget
+from bot.transport import never_sent
+
+log = logging.getLogger(__name__)
+SENDS = frozenset(
+    {
+        "sendMessage", "sendPhoto", "sendDocument", "sendVideo", "sendAudio", "sendVoice",
+        "sendAnimation", "sendSticker", "sendMediaGroup", "sendLocation", "sendVenue",
+        "sendContact", "sendPoll", "sendDice", "sendVideoNote", "sendPaidMedia", "sendInvoice",
+        "copyMessage", "copyMessages", "forwardMessage", "forwardMessages",
+    }
+)  # fmt: skip
+NOT_REPLIES = frozenset({"getUpdates", "setWebhook", "deleteWebhook", "close", "logOut"})
+MAX_429 = 5  # a reply waits out at most this many 429s in a row
+BACKOFF = 0.25  # seconds before the first retry of a transient failure; doubles each time
+
+
+class UnconfirmedSend(NetworkError):
+    """A send failed in a way that may have reached the user (5xx, timeout, dropped)."""
+
+
+class ReplyPolicy(BaseRequest):
+    """Wraps the bot's request object with the policy above."""
+
+    def __init__(self, inner: BaseRequest, *, retries: int = 3) -> None:
+        self.inner = inner
+        self.retries = retries
+        self.budget: SendBudget | None = None  # set when the delivery service starts
+        self.sleep = asyncio.sleep
+
+    @property
+    def read_timeout(self) -> float | None:
+        """The wrapped request's."""
+        return self.inner.read_timeout
+
+    async def initialize(self) -> None:
+        """Initialise the wrapped request."""
+        await self.inner.initialize()
+
+    async def shutdown(self) -> None:
+        """Shut the wrapped request down."""
+        await self.inner.shutdown()
+
+    async def do_request(
+        self,
+        url: str,
+        method: str,
+        request_data: RequestData | None = None,
+        *args: Any,
+        **kwargs: Any,
+    ) -> tuple[int, bytes]:
+        """Send with the reply policy."""
+        api = url.rsplit("/", 1)[-1]
+        if api in NOT_REPLIES:
+            return await self.inner.do_request(url, method, request_data, *args, **kwargs)
+        send = api in SENDS
+        chat_id = _chat_id(request_data)
+        limited = transient = 0
+        while True:
+            if send:
+                await self._before_send(chat_id)
+            try:
+                code, payload = await self.inner.do_request(
+                    url, method, request_data, *args, **kwargs
+                )
+            except TelegramError as error:
+                if (not send or never_sent(error)) and transient < self.retries:
+                    transient += 1
+                    await self._back_off(api, transient, error)
+                    continue
+                if send and not never_sent(error):
+                    raise UnconfirmedSend(f"{api}: {error}") from error
+                raise
+            if code == 429 and limited < MAX_429:
+                limited += 1
+                await self._wait_retry_after(payload)
+                if not send and self.budget is not None:
+                    await self.budget.sleep(self.budget.paused_for())
+                continue
+            if code >= 500:
+                if not send and transient < self.retries:
+                    transient += 1
+                    await self._back_off(api, transient, f"HTTP {code}")
+                    continue
+                if send:
+                    raise UnconfirmedSend(f"{api}: HTTP {code}")
+            return code, payload
+
+    async def _before_send(self, chat_id: int | None) -> None:
+        if self.budget is None:
+            return
+        # A 429 anyone of the bot met: sending now would only meet another.
+        if (paused := self.budget.paused_for()) > 0:
+            await self.budget.sleep(paused)
+        self.budget.charge(chat_id or 0)
+
+    async def _back_off(self, api: str, attempt: int, error: object) -> None:
+        log.info("%s failed (%s); retry %d", api, error, attempt)
+        await self.sleep(BACKOFF * 2 ** (attempt - 1))
+
+    async def _wait_retry_after(self, payload: bytes) -> None:
+        seconds = _retry_after(payload)
+        if self.budget is not None:
+            await self.budget.pause(seconds)  # the next send waits it out (_before_send)
+        else:
+            await self.sleep(seconds)
+
+
+def _chat_id(request_data: RequestData | None) -> int | None:
+    if request_data is None:
+        return None
+    value = request_data.parameters.get("chat_id")
+    try:
+        return int(value) if value is not None else None
+    except (TypeError, ValueError):  # a channel's @username
+        return None
+
+
+def _retry_after(payload: bytes) -> float:
+    try:
+        return float(json.loads(payload)["parameters"]["retry_after"])
+    except (ValueError, KeyError, TypeError):
+        return 1.0

@@ -1,0 +1,58 @@
+"""``DELIVERY_*`` settings of the pipeline; the older ``BROADCAST_*``/``REMINDERS_*`` names of
+the same settings still work (the first name found wins)."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _names(*names: str) -> AliasChoices:
+    return AliasChoices(*names, *(name.lower() for name in names))
+
+
+class DeliverySettings(BaseSettings):
+    """How fast, how many at once, and how the pipeline records what it sent."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="DELIVERY_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # Every message of the bot (replies and bulk) is paced at ``rate`` and never more than
+    # ``limit`` fall in any ``window`` seconds: Telegram allows about 30/s per bot.
+    # 28.9: at most 29 evenly spaced sends fit in any second, and the 30th is a reply's.
+    rate: float = Field(28.9, validation_alias=_names("DELIVERY_RATE", "BROADCAST_RATE"))
+    limit: int = Field(30, validation_alias=_names("DELIVERY_LIMIT"))
+    window: float = Field(1.0, validation_alias=_names("DELIVERY_WINDOW"))
+    per_chat_interval: float = Field(
+        1.0, validation_alias=_names("DELIVERY_PER_CHAT_INTERVAL", "BROADCAST_PER_CHAT_INTERVAL")
+    )
+    group_interval: float = Field(3.0, validation_alias=_names("DELIVERY_GROUP_INTERVAL"))
+    paid_rate: float = Field(1000.0, validation_alias=_names("DELIVERY_PAID_RATE"))
+    max_in_flight: int = Field(
+        50, validation_alias=_names("DELIVERY_MAX_IN_FLIGHT", "BROADCAST_MAX_IN_FLIGHT")
+    )
+    paid_max_in_flight: int = Field(100, validation_alias=_names("DELIVERY_PAID_MAX_IN_FLIGHT"))
+    # Rows claimed per step and source: small, since a graceful stop hands them back anyway
+    # and a crash only doubts the rows marked ``sending``.
+    claim_batch: int = Field(
+        25,
+        validation_alias=_names(
+            "DELIVERY_CLAIM_BATCH", "BROADCAST_CLAIM_BATCH", "REMINDERS_CLAIM_BATCH"
+        ),
+    )
+    paid_claim_batch: int = Field(1000, validation_alias=_names("DELIVERY_PAID_CLAIM_BATCH"))
+    mark_ahead: float = Field(0.1, validation_alias=_names("DELIVERY_MARK_AHEAD"))
+    flush_every: float = Field(0.25, validation_alias=_names("DELIVERY_FLUSH_EVERY"))
+    flush_rows: int = Field(500, validation_alias=_names("DELIVERY_FLUSH_ROWS"))
+    max_attempts: int = Field(5, validation_alias=_names("DELIVERY_MAX_ATTEMPTS"))
+    reserve_ahead: float = Field(0.2, validation_alias=_names("DELIVERY_RESERVE_AHEAD"))
+    shared_budget: bool | None = Field(None, validation_alias=_names("DELIVERY_SHARED_BUDGET"))
+    progress_every: float = Field(
+        3.0, validation_alias=_names("DELIVERY_PROGRESS_EVERY", "BROADCAST_PROGRESS_EVERY")
+    )
+    reply_retries: int = Field(3, validation_alias=_names("DELIVERY_REPLY_RETRIES"))
+    autostart: bool | None = Field(
+        None,
+        validation_alias=_names("DELIVERY_AUTOSTART", "BROADCAST_AUTOSTART", "REMINDERS_SENDER"),
+    )
