@@ -16,6 +16,8 @@ from telegram.request import BaseRequest
 from bot.delivery.budget import ChatPacer, SendBudget
 from bot.delivery.pipeline import Pipeline
 from bot.delivery.service import SERVICE_KEY
+from bot.flows.broadcast import EXCERPT
+from bot.i18n import t
 from bot.runtime import runtime_of
 from bot.services import broadcasts, orgs, people
 from bot.services.broadcasts import Audience, BroadcastError
@@ -35,6 +37,7 @@ from tests.harness import (
 )
 
 ADMIN = TgUser(id=30001, first_name="管理员")
+ADMIN_EN = TgUser(id=30002, first_name="Admin", language_code="en")
 OFFICERS = [TgUser(id=31000 + i, first_name=f"信息员{i}") for i in range(4)]
 LIAISON = TgUser(id=32001, first_name="联络员")
 FAR_AWAY = TgUser(id=33001, first_name="包头信息员")
@@ -66,6 +69,19 @@ async def people_tree(sessions, clock, tree):
     return tree
 
 
+@pytest.fixture(params=["zh_CN", "en"])
+async def admin(request, sessions, clock, people_tree) -> TgUser:
+    """The admin of 呼和浩特市科协, speaking Chinese or English."""
+    if request.param == "en":
+        await add_user(sessions, clock, ADMIN_EN, people_tree["呼和浩特市科协"], Role.ADMIN)
+        return ADMIN_EN
+    return ADMIN
+
+
+def locale_of(user: TgUser) -> str:
+    return "en" if user.language_code == "en" else "zh_CN"
+
+
 def sender_of(bot: BotHarness, clock) -> Pipeline:
     sender = runtime_of(bot.app).services[SERVICE_KEY]
     sender.sleep = ClockSleep(clock)
@@ -91,11 +107,25 @@ async def deliveries(sessions) -> list[BroadcastDelivery]:
         return list((await session.exec(query)).all())
 
 
+def bold(text: str, part: str) -> dict[str, Any]:
+    """A bold entity over ``part`` of ``text``, as the app's formatting menu makes it (the
+    texts here are in the Basic Multilingual Plane: UTF-16 offsets are str offsets)."""
+    return {"type": "bold", "offset": text.index(part), "length": len(part)}
+
+
+def formatted(message: dict[str, Any]) -> set[tuple[str, str]]:
+    """(entity type, the text it covers) of a message the bot sent, as Telegram stored it."""
+    text = message.get("text") or message.get("caption") or ""
+    entities = message.get("entities") or message.get("caption_entities") or []
+    return {(e["type"], text[e["offset"] : e["offset"] + e["length"]]) for e in entities}
+
+
 async def fill_form(bot: BotHarness, *, role_label: str = "科普信息员") -> None:
     await bot.text(ADMIN, "/broadcast")
     await bot.press(ADMIN, "按角色")
     await bot.press(ADMIN, role_label)
-    await bot.text(ADMIN, "<b>通知</b>：请于12月9日前报送落实情况")
+    text = "通知：请于12月9日前报送落实情况"
+    await bot.feed(bot.factory.message(ADMIN, text, entities=[bold(text, "通知")]))
     await bot.press(ADMIN, "跳过")
     await bot.press(ADMIN, "要求回执")
     await bot.press(ADMIN, "立即发送")
@@ -117,6 +147,7 @@ async def test_form_preview_confirm_send_and_receipts(settings, clock, sessions,
         await fill_form(bot)
         summary = bot.last_text(ADMIN.id)
         assert "请核对通知" in summary and "要求回执" in summary
+        assert ("bold", "通知") in formatted(bot.api.last_message(ADMIN.id))
         calls = await bot.press(ADMIN, "确认提交")
         assert "<b>4</b> 人" in sent_texts(calls)[0]
         calls = await bot.press(ADMIN, "预览")
@@ -187,6 +218,44 @@ async def test_receipt_under_an_inaccessible_notice_still_counts(
     assert sum(r.acked_at is not None for r in await deliveries(sessions)) == 1
 
 
+async def test_the_review_preview_and_notice_show_the_formatting_set_in_the_app(
+    settings, clock, sessions, admin
+):
+    """Bold and a link set with the app's formatting menu arrive as entities: the review shows
+    them formatted (its excerpt cut inside the link, which stays a link), the preview's caption
+    is the notice's; a "<b>" typed as text stays text in all three."""
+    locale = locale_of(admin)
+    head = "重要通知：标题写成 <b>…</b> 即可。"
+    filler = ("请各单位按时报送" * 8)[: EXCERPT - 1 - len(head) - len("，详见")]
+    text = head + filler + "，详见链接。"  # the review's excerpt ends inside the link
+    url = "https://kx.example/a?b=1&c=2"
+    link = {"type": "text_link", "offset": text.index("链接"), "length": 2, "url": url}
+    entities = [bold(text, "重要通知"), link]
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, admin, *OFFICERS)
+        sender = sender_of(bot, clock)
+        await bot.text(admin, "/broadcast")
+        await bot.press(admin, t(locale, "broadcast.aud.role"))
+        await bot.press(admin, t(locale, "role.info_officer"))
+        await bot.feed(bot.factory.message(admin, text, entities=entities))
+        await bot.feed(bot.factory.photo(admin, b"\x89PNG poster"))
+        await bot.press(admin, t(locale, "broadcast.receipt_no"))
+        await bot.press(admin, t(locale, "broadcast.when_now"))
+        review = bot.api.last_message(admin.id)
+        await bot.press(admin, t(locale, "form.button.confirm"))
+        await bot.press(admin, t(locale, "broadcast.button.preview"))
+        preview = bot.api.sent_messages(admin.id)[-2]
+        await bot.press(admin, t(locale, "broadcast.button.send"))
+        await sender.drain()
+    (notice,) = [m for m in bot.api.sent_messages(OFFICERS[0].id) if "photo" in m]
+    assert preview["caption"] == notice["caption"] == text
+    assert preview["caption_entities"] == notice["caption_entities"]
+    assert formatted(notice) == {("bold", "重要通知"), ("text_link", "链接")}
+    assert "标题写成 <b>…</b> 即可" in review["text"]
+    assert {("bold", "重要通知"), ("text_link", "链")} <= formatted(review)
+    assert "详见链…" in review["text"]
+
+
 async def test_targeting_stays_inside_the_admin_scope(sessions, clock, people_tree):
     tree = people_tree
     async with transaction(sessions) as session:
@@ -216,16 +285,15 @@ async def test_non_admins_cannot_broadcast(settings, clock, people_tree):
         assert "只有管理员" in sent_texts(calls)[0]
 
 
-async def test_bad_html_and_scheduled_time(settings, clock, sessions, people_tree):
+async def test_typed_markup_is_text_and_a_scheduled_time(settings, clock, sessions, people_tree):
+    typed = "通知：a < b & c，<script>x</script> 与 <b>粗体</b> 照打照发"
     async with running_bot(settings, clock) as bot:
         register_chats(bot, *OFFICERS)
         sender = sender_of(bot, clock)
         await bot.text(ADMIN, "/broadcast")
         await bot.press(ADMIN, "按角色")
         await bot.press(ADMIN, "科普信息员")
-        calls = await bot.text(ADMIN, "<script>x</script>")
-        assert "格式标记有误" in sent_texts(calls)[0]
-        await bot.text(ADMIN, "通知：a < b & c")
+        await bot.text(ADMIN, typed)
         await bot.press(ADMIN, "跳过")
         await bot.press(ADMIN, "不要回执")
         calls = await bot.text(ADMIN, "09:00")  # 10:00 now in Shanghai: tomorrow 09:00
@@ -239,7 +307,8 @@ async def test_bad_html_and_scheduled_time(settings, clock, sessions, people_tre
         clock.advance(timedelta(hours=23, minutes=1))
         await sender.drain()
         (notice,) = notices_to(bot, OFFICERS[0])
-        assert notice["text"] == "通知：a < b & c" and "reply_markup" not in notice
+        assert notice["text"] == typed and "reply_markup" not in notice
+        assert "entities" not in notice  # what was typed as "<b>" is not made bold
 
 
 async def launch_direct(sessions, clock, *, role: str = "info_officer") -> int:

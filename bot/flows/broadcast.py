@@ -8,6 +8,7 @@ recipients will, and launches it (buttons ``bc|<id>|<action>``). Recipients ackn
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.flows.base import (
     FlowContext,
     FormModel,
     FormSpec,
+    Html,
     Input,
     InputKind,
     Invalid,
@@ -38,6 +40,7 @@ from bot.services.broadcasts import (
     Progress,
     clean_html,
     count_audience,
+    excerpt_html,
 )
 from storage.broadcast_models import Broadcast, BroadcastStatus
 from storage.models import OrgLevel, Role
@@ -144,11 +147,13 @@ ORGS = OrgPicker(_scope, "broadcast.no_org_match")
 
 
 async def parse_text(inp: Input, ctx: FlowContext, model: FormModel) -> str:
-    """The notice's text, with Telegram's HTML tags allowed."""
+    """The notice's text as Telegram HTML: the formatting the admin set in the app (bold,
+    italics, links: entities) is kept, and what they typed reads as typed (a "<b>" too)."""
     if inp.kind is not InputKind.TEXT:
         raise Invalid("broadcast.text_first")
+    typed = inp.html if inp.html is not None else html.escape(inp.text, quote=False)
     try:
-        return clean_html(inp.html or inp.text, TEXT_LIMIT - PREFIX_ROOM)
+        return clean_html(typed, TEXT_LIMIT - PREFIX_ROOM)
     except BroadcastError as refusal:
         raise Invalid(refusal.key, **refusal.params) from None
 
@@ -176,8 +181,7 @@ async def parse_when(inp: Input, ctx: FlowContext, model: FormModel) -> str:
 
 
 def _excerpt(value: Any, model: FormModel) -> Label:
-    text = str(value or "")
-    return text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
+    return Html(excerpt_html(str(value or ""), EXCERPT))  # formatted as the notice will be
 
 
 def _attachment_label(value: Any, model: FormModel) -> Label:
