@@ -349,11 +349,25 @@ class Progress:
     acked: int  # people who acknowledged, in their private chat or under a group's copy
     unknown: int = 0  # may or may not have arrived (a 5xx, a timeout, a dropped connection)
     interrupted: int = 0  # of the unknown: in flight when a process died
+    in_flight: int = 0  # of the waiting: claimed or sending (a pause does not stop these)
 
     @property
     def done(self) -> int:
         """Rows that reached a final state."""
         return self.sent + self.failed + self.blocked + self.cancelled + self.unknown
+
+    @property
+    def answered(self) -> int:
+        """Rows whose send got an outcome (everything done but the cancelled)."""
+        return self.done - self.cancelled
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast a broadcast went: rows answered a second, over this many seconds of sending."""
+
+    rate: float
+    seconds: float
 
 
 async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
@@ -372,6 +386,7 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
         acked=counts["acked"] + in_groups,
         unknown=counts[DeliveryStatus.UNKNOWN],
         interrupted=counts["interrupted"],
+        in_flight=counts[DeliveryStatus.CLAIMED] + counts[DeliveryStatus.SENDING],
     )
 
 
