@@ -312,6 +312,31 @@ async def test_typed_markup_is_text_and_a_scheduled_time(settings, clock, sessio
         assert "entities" not in notice  # what was typed as "<b>" is not made bold
 
 
+async def test_telegram_tags_typed_in_full_format_the_notice(
+    settings, clock, sessions, people_tree
+):
+    # No formatting entities (the terminal chat, or tags typed by hand): well-formed Telegram
+    # tags are markup, in the review and in the notice alike.
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, *OFFICERS)
+        sender = sender_of(bot, clock)
+        await bot.text(ADMIN, "/broadcast")
+        await bot.press(ADMIN, "按角色")
+        await bot.press(ADMIN, "科普信息员")
+        await bot.text(ADMIN, "通知：请于<b>周五前</b>报送")
+        await bot.press(ADMIN, "跳过")
+        await bot.press(ADMIN, "不要回执")
+        calls = await bot.press(ADMIN, "立即发送")
+        assert "<b>周五前</b>" in sent_texts(calls)[-1]  # rendered, not escaped
+        await bot.press(ADMIN, "确认提交")
+        await bot.press(ADMIN, "预览")
+        await bot.press(ADMIN, "确认发送")
+        await sender.drain()
+        (notice,) = notices_to(bot, OFFICERS[0])
+        assert notice["text"] == "通知：请于周五前报送"
+        assert notice["entities"] == [{"type": "bold", "offset": 5, "length": 3}]
+
+
 async def launch_direct(
     sessions, clock, *, role: str = "info_officer", by: TgUser = ADMIN, receipt: bool = False
 ) -> int:

@@ -152,11 +152,25 @@ async def parse_text(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     italics, links: entities) is kept, and what they typed reads as typed (a "<b>" too)."""
     if inp.kind is not InputKind.TEXT:
         raise Invalid("broadcast.text_first")
-    typed = inp.html if inp.html is not None else html.escape(inp.text, quote=False)
+    limit = TEXT_LIMIT - PREFIX_ROOM
     try:
-        return clean_html(typed, TEXT_LIMIT - PREFIX_ROOM)
+        if inp.html is not None:
+            return clean_html(inp.html, limit)
+        return _typed_html(inp.text, limit)
     except BroadcastError as refusal:
         raise Invalid(refusal.key, **refusal.params) from None
+
+
+def _typed_html(text: str, limit: int) -> str:
+    """Text without the app's formatting: Telegram's own tags typed in full (<b>…</b>, as the
+    terminal chat and some desktop users write them) are kept; anything else is plain text,
+    so a stray "<" or an unknown tag reads as typed."""
+    try:
+        return clean_html(text, limit)
+    except BroadcastError as refusal:
+        if refusal.key != "broadcast.bad_html":
+            raise
+    return clean_html(html.escape(text, quote=False), limit)
 
 
 async def parse_attachment(inp: Input, ctx: FlowContext, model: FormModel) -> dict[str, Any]:
