@@ -6,7 +6,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.flows.base import Button, FlowContext, Label, Msg, Reply
-from bot.flows.broadcast import _duration, _scope, counted, progress_reply, report_reply
+from bot.flows.broadcast import admin_scope, counted, duration_text, progress_reply, report_reply
 from bot.services import broadcasts, groups
 from bot.services.broadcasts import BroadcastError
 from storage import broadcasts_repo
@@ -83,8 +83,8 @@ def paid_offer(recipients: int) -> Msg:
     return Msg(
         "broadcast.ask_paid",
         count=recipients,
-        free_time=_duration(recipients / FREE_RATE),
-        paid_time=_duration(max(1.0, recipients / PAID_RATE)),
+        free_time=duration_text(recipients / FREE_RATE),
+        paid_time=duration_text(max(1.0, recipients / PAID_RATE)),
         stars=stars_for(recipients),
     )
 
@@ -97,7 +97,7 @@ async def launch(ctx: FlowContext, broadcast_id: int, *, paid: bool = False) -> 
             raise BroadcastError("broadcast.paid_refused")
         draft = await _owned(ctx, broadcast_id)
         draft.paid = paid
-        scope = await _scope(ctx)
+        scope = await admin_scope(ctx)
         total = await broadcasts.launch(
             ctx.session, draft, scope=scope, default_locale=ctx.locale, now=ctx.now
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.flows.base import Button, FlowContext, Msg, Reply
+from bot.flows.task_views import local_text
 from bot.flows.when_notes import said, shown
 from bot.services import reminders, when
 from bot.services.reminders import ReminderError
@@ -31,7 +32,7 @@ async def remind(ctx: FlowContext, args: str) -> Reply:
         return Reply(texts=[said(error)])
     except ReminderError as error:
         return Reply(texts=[Msg(error.key, error.params)])
-    at = reminders.local_text(reminder.remind_at, ctx.tz)
+    at = local_text(reminder.remind_at, ctx.tz)
     return Reply(texts=[Msg("remind.created", at=at, text=reminder.text), *shown(moment.notes)])
 
 
@@ -43,7 +44,7 @@ async def listing(ctx: FlowContext, *, edit: bool = False, toast: Msg | None = N
     texts = [Msg("remind.list.header", count=len(mine))]
     buttons = []
     for number, reminder in enumerate(mine, start=1):
-        at = reminders.local_text(reminder.remind_at, ctx.tz)
+        at = local_text(reminder.remind_at, ctx.tz)
         texts.append(Msg("remind.list.item", number=number, at=at, text=reminder.text))
         label = Msg("remind.button.delete", number=number)
         buttons.append([Button(label, f"{CALLBACK}{reminder.id}")])

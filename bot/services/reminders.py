@@ -28,7 +28,6 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.flows.base import Button, Msg, Reply
 from bot.i18n import DEFAULT_LOCALE
 from bot.services import people, tasks
 from storage import orgs_repo
@@ -54,9 +53,7 @@ DIGEST_KIND = "digest:"
 MANUAL_KIND = "manual:"
 PERSONAL_KIND = "personal:"
 PUBLISHED_KIND = "published"  # a new task's announcement queued by the task flow
-FILL_CALLBACK = "task:fill:{cycle_id}"
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
-DIGEST_LINES = 30  # tasks listed in one digest; the rest are counted
 LEDGER_KEPT = timedelta(days=90)  # how long finished ledger rows stay (for looking back)
 
 
@@ -401,66 +398,9 @@ async def add_personal(
     return await repo.add_personal(session=session, reminder=reminder)
 
 
-# --- what a reminder says ----------------------------------------------------------------------
+# --- kinds of rows ------------------------------------------------------------------------------
 
 
 def is_personal(row: ReminderLedger) -> bool:
     """Whether a ledger row is a personal /remind reminder (sent at the time its owner chose)."""
     return row.kind.startswith(PERSONAL_KIND)
-
-
-def reminder_reply(row: ReminderLedger, tz: ZoneInfo) -> Reply:
-    """The message of one ledger row, as its recipient gets it."""
-    data = json.loads(row.payload or "{}")
-    if is_personal(row):
-        return Reply(texts=[Msg("remind.personal", text=data.get("text", ""))])
-    if row.kind.startswith(DIGEST_KIND):
-        return _digest_reply(data, tz)
-    deadline = datetime.fromisoformat(data["deadline"])
-    button = Button(Msg("reminder.button.fill"), FILL_CALLBACK.format(cycle_id=row.cycle_id))
-    key = "reminder.published" if row.kind == PUBLISHED_KIND else "reminder.task"
-    return Reply(
-        texts=[
-            Msg(
-                key,
-                title=data.get("title", ""),
-                deadline=local_text(deadline, tz),
-                left=_left(deadline, row.sent_at or row.due_at, tz),
-            )
-        ],
-        buttons=[[button]],
-    )
-
-
-def _left(deadline: datetime, now: datetime, tz: ZoneInfo) -> Msg:
-    days = (deadline.astimezone(tz).date() - now.astimezone(tz).date()).days
-    if now > deadline:
-        return Msg("reminder.overdue", count=max(1, -days))
-    if days == 0:
-        return Msg("reminder.due_today")
-    return Msg("reminder.days_left", count=days)
-
-
-def local_text(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-
-
-def _digest_reply(data: dict[str, Any], tz: ZoneInfo) -> Reply:
-    lines = data.get("lines", [])
-    texts: list[Msg] = [Msg("reminder.digest.header", count=len(lines))]
-    for line in lines[:DIGEST_LINES]:
-        submitted, late, missing = line["figures"]
-        deadline = datetime.fromisoformat(line["deadline"])
-        texts.append(
-            Msg(
-                "reminder.digest.line",
-                title=line["title"],
-                deadline=local_text(deadline, tz),
-                submitted=submitted,
-                late=late,
-                missing=missing,
-            )
-        )
-    if len(lines) > DIGEST_LINES:
-        texts.append(Msg("reminder.digest.more", count=len(lines) - DIGEST_LINES))
-    return Reply(texts=texts)

@@ -122,7 +122,7 @@ class _Row(NamedTuple):
 
 
 @dataclass(frozen=True, slots=True)
-class _Prepared:
+class Prepared:
     """A file read, chunked, described and analysed, waiting to be committed."""
 
     info: DocumentInfo
@@ -527,12 +527,12 @@ class KnowledgeBase:
 
     # ----- internals: ingestion ----------------------------------------------------------
 
-    def _prepare_task(self) -> Callable[[tuple[Path, Metadata]], _Prepared | IngestError]:
+    def _prepare_task(self) -> Callable[[tuple[Path, Metadata]], Prepared | IngestError]:
         """Read, chunk, describe and analyse one file (nothing is written); runs in workers."""
         self.analyzer.warm_up()  # load jieba before any fork, so workers share it
         max_bytes = self.max_bytes
 
-        def prepare(item: tuple[Path, Metadata]) -> _Prepared | IngestError:
+        def prepare(item: tuple[Path, Metadata]) -> Prepared | IngestError:
             path, override = item
             try:
                 text = read_document(path, max_bytes=max_bytes)
@@ -548,7 +548,7 @@ class KnowledgeBase:
             analyses, ids = self._analyze_document(info.title, passages)
             # Encoded here, in the worker: one string crosses the process boundary cheaply.
             stored = self._passages_json(passages, analyses)
-            return _Prepared(info, passages, [a[2] for a in analyses], ids, stored)
+            return Prepared(info, passages, [a[2] for a in analyses], ids, stored)
 
         return prepare
 
@@ -646,7 +646,7 @@ class KnowledgeBase:
         ]
         return to_json({"analyzer": self.analyzer.fingerprint, "passages": rows})
 
-    def _write_passages(self, prepared: _Prepared) -> Path:
+    def _write_passages(self, prepared: Prepared) -> Path:
         """Write a document's passages file."""
         from bot.services.knowledge.index import write_text
 
@@ -732,7 +732,7 @@ class KnowledgeBase:
         docs: dict[str, DocumentInfo],
         *,
         force: bool = False,
-        known: dict[str, _Prepared] | None = None,
+        known: dict[str, Prepared] | None = None,
     ) -> None:
         """Build and atomically publish the index for ``docs`` (``known``: documents in hand)."""
         from bot.services.knowledge.index import PassageIndex, write_json
@@ -959,7 +959,7 @@ def _describe(
     )
 
 
-def _stored(prepared: _Prepared) -> list[tuple[_Row, _Analysis]]:
+def _stored(prepared: Prepared) -> list[tuple[_Row, _Analysis]]:
     """A prepared document's passages and flags (its words and bigrams come as ids)."""
     doc_id = prepared.info.doc_id
     return [
@@ -979,7 +979,7 @@ def _ids_by_document(
     docs: dict[str, DocumentInfo],
     rows: Sequence[_Row],
     analyses: Sequence[_Analysis],
-    known: dict[str, _Prepared],
+    known: dict[str, Prepared],
 ) -> list[tuple[Any, Any]]:
     """Word and bigram ids per document, in ``docs`` order: from the workers when at hand."""
     counts = Counter(row.doc_id for row in rows)
@@ -998,14 +998,14 @@ def _by_hash(docs: Iterable[DocumentInfo]) -> dict[str, DocumentInfo]:
     return {info.sha256: info for info in docs}
 
 
-def _check_duplicate(prepared: _Prepared, known: dict[str, DocumentInfo]) -> None:
+def _check_duplicate(prepared: Prepared, known: dict[str, DocumentInfo]) -> None:
     """Raise ``duplicate`` when the same content is already indexed (``known``: by hash)."""
     twin = known.get(prepared.info.sha256)
     if twin is not None:
         raise IngestError(IngestCode.DUPLICATE, prepared.info.file_name, doc_id=twin.doc_id)
 
 
-def _tagged(prepared: _Prepared, source: str, origin: str) -> _Prepared:
+def _tagged(prepared: Prepared, source: str, origin: str) -> Prepared:
     """A prepared file with the source it is indexed under and where it came from."""
     return replace(prepared, info=replace(prepared.info, source=source, origin=origin))
 
