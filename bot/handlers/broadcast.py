@@ -24,7 +24,7 @@ from bot.flows import broadcast_actions as actions
 from bot.flows.base import ID, Button, Msg
 from bot.handlers import forms
 from bot.handlers.common import respond
-from bot.handlers.render import render_markup
+from bot.render import render_markup
 from bot.runtime import StabotContext
 
 log = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from telegram.error import TelegramError
 
 from bot.flows import engine
 from bot.flows.base import FlowContext, Reply
-from bot.handlers.render import deliver, notify
 from bot.i18n import t
 from bot.menu import commands_for, role_of
+from bot.render import deliver, notify
 from bot.runtime import StabotContext
 from bot.services import people
 from storage.db import transaction

@@ -40,7 +40,7 @@ from bot.handlers import reminders as reminder_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import tasks as task_handlers
 from bot.handlers.common import respond
-from bot.handlers.render import render_markup
+from bot.render import render_markup
 from bot.runtime import StabotContext
 from bot.services import groups
 from bot.services.groups import ChatInfo

@@ -23,7 +23,7 @@ from bot.flows import stats as flow
 from bot.flows.base import ID, FlowContext, Reply
 from bot.handlers import exports as export_files
 from bot.handlers.common import respond
-from bot.handlers.render import render_label
+from bot.render import render_label
 from bot.runtime import StabotContext
 from bot.services import charts
 from storage import conversations_repo

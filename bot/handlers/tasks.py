@@ -8,7 +8,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.flows import task_new, task_report, task_views
 from bot.flows.base import ID, FlowContext, Msg
 from bot.handlers.common import respond
-from bot.handlers.render import answer_query
+from bot.render import answer_query
 from bot.runtime import StabotContext
 from bot.services import people
 from bot.services.task_export import task_workbook
