@@ -21,7 +21,6 @@ from bot import inbox as inbox_wiring
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.delivery import service as delivery
-from bot.delivery.settings import DeliverySettings
 from bot.handlers import (
     activities,
     ask,
@@ -85,7 +84,7 @@ def build_application(
     builder = delivery.with_reply_policy(
         builder,
         request,
-        DeliverySettings(),
+        settings.delivery,
         transport=settings.bot_api_transport,
         polling=polling,
     )
@@ -105,7 +104,7 @@ def build_application(
         clock=clock,
         services={
             "policy": PolicyLibrary(
-                settings.data_dir, settings.corpus_dir, embeddings=settings.knowledge_embeddings
+                settings.data_dir, settings.corpus_dir, embeddings=settings.knowledge.embeddings
             ),
             INVITE_LINKS: InviteLinks(settings.bot_username),
             group_edits.SERVICE_KEY: group_edits.CountEdits(clock),
@@ -150,7 +149,7 @@ async def _post_init(application: Application) -> None:
     if application.bot_data.get("stabot.migrate", True):
         await upgrade_to_head(rt.engine)
     await _set_default_commands(application)
-    if rt.settings.knowledge_warmup:
+    if rt.settings.knowledge.warmup:
         # Index the bundled corpus and load jieba now, off the first question's clock.
         # post_init runs before the application counts as running, so the task is ours to
         # keep and to cancel at shutdown.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,8 +26,10 @@ async def run_offline_chat(
 ) -> None:
     """Chat with the bot in the terminal as the given Telegram user; the photos and documents
     the bot sends are saved into ``files_dir``."""
-    # Without a token the broadcast sender stays off by default; offline, its lane is this API.
-    os.environ.setdefault("BROADCAST_AUTOSTART", "1")
+    # Without a token the delivery pipeline stays off by default; offline, its lane is this API.
+    if settings.delivery.autostart is None:
+        delivery = settings.delivery.model_copy(update={"autostart": True})
+        settings = settings.model_copy(update={"delivery": delivery})
     api = OfflineBotAPI(bot_username=settings.bot_username)
     application = build_application(settings, request=api)
     user = TgUser(id=user_id, first_name=name, language_code=language)

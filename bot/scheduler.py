@@ -24,11 +24,11 @@ from zoneinfo import ZoneInfo
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from telegram.ext import Application
 
+from bot.config import ReminderSettings
 from bot.delivery.leader import AdvisoryLeader
 from bot.delivery.pipeline import Pipeline
 from bot.delivery.service import SERVICE_KEY as DELIVERY_KEY
@@ -43,15 +43,6 @@ DIGEST_JOB = "reminders-digest"
 LEADER_LOCK = 0x5_7AB0_7001  # pg_try_advisory_lock key of the scheduler's leader
 LEADER_RETRY = 60.0  # seconds between a follower's attempts to become the leader
 _ACTIVE: ReminderService | None = None  # what the stored jobs call (they hold no objects)
-
-
-class ReminderSettings(BaseSettings):
-    """``REMINDERS_*`` settings of the scheduler (the sending is the pipeline's: DELIVERY_*)."""
-
-    model_config = SettingsConfigDict(env_prefix="REMINDERS_", env_file=".env", extra="ignore")
-
-    scheduler: bool | None = None  # None: run the scheduler when a bot token is set
-    paused: bool = False  # start the scheduler without running jobs (tests, maintenance)
 
 
 def sync_database_url(url: str) -> str:
@@ -215,7 +206,7 @@ async def start_service(application: Application) -> ReminderService:
     """Build the reminder service (``rt.services["reminders"]``) and start it when configured."""
     global _ACTIVE
     rt = runtime_of(application)
-    config = ReminderSettings()
+    config = rt.settings.reminders
     service = ReminderService(rt=rt, sender=rt.services[DELIVERY_KEY], config=config)
     rt.services[SERVICE_KEY] = service
     _ACTIVE = service

@@ -99,6 +99,5 @@ def settings(database_url: str, tmp_path: Path, engine: AsyncEngine) -> Settings
         data_dir=tmp_path / "data",
         superadmin_ids=[SUPERADMIN_ID],
         bot_username="stabot_test_bot",
-        knowledge_warmup=False,
-        knowledge_embeddings="none",
+        knowledge={"warmup": False, "embeddings": "none"},
     )

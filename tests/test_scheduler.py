@@ -62,10 +62,10 @@ def local(*args: int) -> datetime:
 
 
 @pytest.fixture
-def scheduled(monkeypatch, settings):
+def scheduled(settings):
     """The scheduler starts (paused: the test fires its jobs) without a bot token."""
-    monkeypatch.setenv("REMINDERS_SCHEDULER", "true")
-    monkeypatch.setenv("REMINDERS_PAUSED", "true")
+    settings.reminders.scheduler = True  # this test's own settings (REMINDERS_SCHEDULER)
+    settings.reminders.paused = True
     empty_job_store(settings)
 
 
@@ -292,10 +292,10 @@ async def test_rows_that_no_longer_hold_are_skipped(settings, clock, sessions, w
 
 
 async def test_the_running_scheduler_runs_the_stored_job(
-    settings, clock, sessions, world, monkeypatch
+    settings, clock, sessions, world
 ):
     """Unpaused, APScheduler itself calls the stored dispatch job on PTB's loop."""
-    monkeypatch.setenv("REMINDERS_SCHEDULER", "true")
+    settings.reminders.scheduler = True
     empty_job_store(settings)
     await publish(sessions, clock, world)
     clock.set(local(2026, 3, 18, 9))

@@ -109,7 +109,7 @@ async def start_service(application: Application) -> Pipeline:
     """Build the pipeline (``rt.services["delivery"]``), give replies its budget, and run it
     on the leader when configured to (by default: when a bot token is set)."""
     rt = runtime_of(application)
-    config = DeliverySettings()
+    config = rt.settings.delivery
     pipeline = build_pipeline(application, config)
     await pipeline.sender.lane.initialize()  # type: ignore[attr-defined]
     policy = application.bot.request
