@@ -107,7 +107,7 @@ async def test_the_bundled_model_answers_at_once_from_the_seed_vectors(kb_settin
         calls = await bot.text(LI, "/ask 科普信息员队伍要建成什么样子")
         answer = bot.keyboard_message(LI.id)
         more = sent_texts(await bot.press(LI, "更多来源", message=answer))[0]
-        kb = await runtime_of(bot.app).services["policy"].knowledge_base()
+        kb = await runtime_of(bot.app).policy.knowledge_base()
     text, more = (re.sub("</?b>", "", reply) for reply in (sent_texts(calls)[0], more))
     assert kb.dense_ready() and kb.vectors_missing() == 0
     # A confident answer: 004's passage on the three teams, 科普信息员队伍 among them, then

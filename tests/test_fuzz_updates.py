@@ -275,7 +275,7 @@ async def fuzz(settings, clock, engine, sessions, tmp_path) -> AsyncIterator[Fuz
                 # Uploads and removals change the library; each example gets the pristine one.
                 data_dir = tmp_path / f"data{run.examples}"
                 shutil.copytree(pristine, data_dir)
-                rt.services["policy"] = PolicyLibrary(data_dir, corpus)
+                rt.policy = PolicyLibrary(data_dir, corpus)
 
             users = [u.to_dict() for u in USERS]
             run = FuzzRun(bot, UpdateFuzzer(bot.api, clock, users), errors, reset)

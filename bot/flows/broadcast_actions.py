@@ -9,7 +9,6 @@ from bot.flows.base import Button, FlowContext, Label, Msg, Reply
 from bot.flows.broadcast import admin_scope, counted, duration_text, progress_reply, report_reply
 from bot.services import broadcasts, groups
 from bot.services.broadcasts import BroadcastError
-from storage import broadcasts_repo
 from storage.broadcast_models import Broadcast, BroadcastStatus
 from storage.models import User
 
@@ -150,9 +149,7 @@ async def receipts(ctx: FlowContext, broadcast_id: int) -> Reply:
         if broadcasts.to_groups(broadcast):
             return await _group_receipts(ctx, broadcast)
         figures = await broadcasts.progress(ctx.session, broadcast_id)
-        acked, waiting = await broadcasts_repo.receipt_lists(
-            session=ctx.session, broadcast_id=broadcast_id, limit=WHO_LIMIT
-        )
+        acked, waiting = await broadcasts.receipt_lists(ctx.session, broadcast_id, WHO_LIMIT)
         empty = Msg("broadcast.nobody")
         texts = [
             Msg(

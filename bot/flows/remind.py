@@ -7,7 +7,6 @@ from bot.flows.task_views import local_text
 from bot.flows.when_notes import said, shown
 from bot.services import reminders, when
 from bot.services.reminders import ReminderError
-from storage import reminders_repo as repo
 
 CALLBACK = "rmd|"
 LISTED = 20  # reminders shown by /remind (the cap per user is reminders.PERSONAL_MAX)
@@ -38,7 +37,7 @@ async def remind(ctx: FlowContext, args: str) -> Reply:
 
 async def listing(ctx: FlowContext, *, edit: bool = False, toast: Msg | None = None) -> Reply:
     """The user's waiting reminders, each with a delete button."""
-    mine = await repo.personal_of(session=ctx.session, user_id=ctx.actor.id, limit=LISTED)  # type: ignore[union-attr,arg-type]
+    mine = await reminders.personal_of(ctx.session, ctx.actor.id, LISTED)  # type: ignore[union-attr,arg-type]
     if not mine:
         return Reply(texts=[Msg("remind.list.empty")], edit=edit, toast=toast)
     texts = [Msg("remind.list.header", count=len(mine))]
@@ -54,10 +53,8 @@ async def listing(ctx: FlowContext, *, edit: bool = False, toast: Msg | None = N
 async def delete(ctx: FlowContext, data: str) -> Reply:
     """Delete one of the user's reminders (a button of the list), then show the list again."""
     reminder_id = int(data.removeprefix(CALLBACK))
-    gone = await repo.delete_personal(
-        session=ctx.session,
-        reminder_id=reminder_id,
-        user_id=ctx.actor.id,  # type: ignore[union-attr,arg-type]
+    gone = await reminders.delete_personal(
+        ctx.session, reminder_id, ctx.actor.id  # type: ignore[union-attr,arg-type]
     )
     toast = Msg("remind.deleted" if gone else "remind.delete_gone")
     return await listing(ctx, edit=True, toast=toast)

@@ -38,12 +38,12 @@ from bot.flows.base import (
     button_number,
 )
 from bot.flows.when_notes import refusal, said
-from bot.services import people, when
+from bot.services import orgs, people, tasks, when
 from bot.services import stats as svc
 from bot.services.activities import unit_of
 from bot.services.charts import Chart
 from bot.services.stats import Period, StatsError
-from storage import conversations_repo, orgs_repo, tasks_repo
+from storage import conversations_repo
 from storage.models import Org
 
 PREFIX = "st"
@@ -204,7 +204,7 @@ async def _parent_in_scope(ctx: FlowContext, org: Org | None) -> int | None:
         return None
     if org.parent_id is None:
         return 0  # a superadmin climbs from a root back to "everything"
-    parent = await orgs_repo.get_org(session=ctx.session, org_id=org.parent_id)
+    parent = await orgs.get_org(ctx.session, org.parent_id)
     return parent.id if parent is not None and scope.covers(parent) else None
 
 
@@ -240,9 +240,7 @@ async def task_choices(ctx: FlowContext, org_id: int, offset: int) -> Reply:
         return Reply([Msg("stats.admins_only")], edit=True)
     offset = max(offset, 0)
     path = scope.org.path if scope.org is not None else None
-    found = await tasks_repo.tasks_within(
-        session=ctx.session, path=path, limit=TASKS_PAGE + 1, offset=offset
-    )
+    found = await tasks.tasks_within(ctx.session, path, limit=TASKS_PAGE + 1, offset=offset)
     label = _org_label(scope.org)
     back = [Button(Msg("stats.button.back_to", org=label), f"{PREFIX}|{EXPORT}|p|{org_id}|")]
     if not found:
@@ -429,7 +427,7 @@ def charts(figures: svc.Stats) -> list[Chart]:
 async def liaison_month(ctx: FlowContext) -> Outcome:
     """This month against last month, for the liaison's own org."""
     actor = ctx.actor
-    org = await orgs_repo.get_org(session=ctx.session, org_id=actor.org_id) if actor else None
+    org = await orgs.get_org(ctx.session, actor.org_id) if actor else None
     if org is None or org.id is None:
         return _say("stats.not_registered")
     today = _today(ctx)

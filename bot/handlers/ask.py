@@ -22,7 +22,7 @@ DOC_BUTTONS = r"^doc\|(?:rmy?\|[^|]+|rmn)$"
 
 
 def _library(context: StabotContext) -> PolicyLibrary:
-    return context.rt.services["policy"]
+    return context.rt.policy
 
 
 async def ask(update: Update, context: StabotContext) -> None:

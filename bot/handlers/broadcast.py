@@ -16,7 +16,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot.delivery.service import SERVICE_KEY
 from bot.delivery.telegram import send_notice
 from bot.flows import acks
 from bot.flows import broadcast as form
@@ -59,7 +58,7 @@ async def control_button(update: Update, context: StabotContext) -> None:
         "uu": lambda ctx: actions.resend(ctx, broadcast_id),
     }.get(action, lambda ctx: actions.control(ctx, broadcast_id, action))
     await respond(update, context, produce)
-    sender = context.rt.services.get(SERVICE_KEY)
+    sender = context.rt.delivery
     if sender is not None and action in ("p", "x"):
         sender.halt(broadcast_id)
     elif sender is not None:

@@ -33,7 +33,6 @@ from bot.flows import groups as flow
 from bot.flows import task_report
 from bot.flows.base import ID, FlowContext, Msg, Reply
 from bot.flows.library import list_documents
-from bot.group_edits import SERVICE_KEY as COUNTS_KEY
 from bot.group_edits import CountEdits
 from bot.handlers import activities, ask, broadcast, members, start
 from bot.handlers import reminders as reminder_handlers
@@ -101,7 +100,7 @@ def _parse_command(text: str) -> tuple[str, str, str]:
 
 
 async def _ask(update: Update, context: StabotContext, question: str) -> None:
-    library = context.rt.services["policy"]
+    library = context.rt.policy
     await respond(update, context, lambda ctx: flow.ask(ctx, library, question), quote=True)
 
 
@@ -110,7 +109,7 @@ async def _tasks(update: Update, context: StabotContext, _args: str) -> None:
 
 
 async def _docs(update: Update, context: StabotContext, _args: str) -> None:
-    library = context.rt.services["policy"]
+    library = context.rt.policy
     await respond(update, context, lambda ctx: list_documents(ctx, library), quote=True)
 
 
@@ -144,7 +143,7 @@ async def text(update: Update, context: StabotContext) -> None:
     """A reply to the bot or a mention of it is read like /ask; other chatter is left alone."""
     question = addressed_text(update.effective_message, context.bot)
     if question is not None and update.effective_user is not None:
-        library = context.rt.services["policy"]
+        library = context.rt.policy
 
         async def produce(ctx: FlowContext) -> Reply | None:
             return await flow.addressed(ctx, library, question)
@@ -215,7 +214,7 @@ async def _toast(key: str) -> Reply:
 
 async def _open_fill(query: CallbackQuery, context: StabotContext, cycle_id: int) -> None:
     """A 填报 button pressed in a group opens the report form in the private chat."""
-    link = deeplinks.link(context.rt.services, deeplinks.FILL, cycle_id)
+    link = deeplinks.link(context.rt.invite_links, deeplinks.FILL, cycle_id)
     try:
         await query.answer(url=link)
     except TelegramError as error:  # too old to answer: nothing else to do
@@ -240,7 +239,7 @@ async def _acknowledge(update: Update, context: StabotContext, broadcast_id: int
 
 
 def _counts(context: StabotContext) -> CountEdits:
-    return context.rt.services[COUNTS_KEY]  # built with the application (bot/app.py)
+    return context.rt.group_counts
 
 
 def _count_shower(

@@ -404,3 +404,47 @@ async def add_personal(
 def is_personal(row: ReminderLedger) -> bool:
     """Whether a ledger row is a personal /remind reminder (sent at the time its owner chose)."""
     return row.kind.startswith(PERSONAL_KIND)
+
+
+async def personal_of(
+    session: AsyncSession, user_id: int, limit: int
+) -> Sequence[PersonalReminder]:
+    """A user's waiting personal reminders, soonest first."""
+    return await repo.personal_of(session=session, user_id=user_id, limit=limit)
+
+
+async def delete_personal(session: AsyncSession, reminder_id: int, user_id: int) -> bool:
+    """The owner deletes a waiting reminder; False when it is not theirs or no longer waits."""
+    return await repo.delete_personal(session=session, reminder_id=reminder_id, user_id=user_id)
+
+
+async def queue_announcement(
+    session: AsyncSession,
+    *,
+    cycle: TaskCycle,
+    title: str,
+    recipients: Sequence[tuple[int, User]],
+    now: datetime,
+    tz: ZoneInfo,
+) -> int:
+    """A new task's announcement as one ledger row per (org id, user), sent like a reminder
+    (with 填报) by the pipeline, and at night at 08:00; returns how many rows were written."""
+    due = after_quiet_hours(now, tz)
+    payload = json.dumps({"title": title, "deadline": cycle.deadline.isoformat()})
+    rows = [
+        {
+            "cycle_id": cycle.id,
+            "user_id": user.id,
+            "kind": PUBLISHED_KIND,
+            "org_id": org_id,
+            "chat_id": user.telegram_id,
+            "locale": people.user_locale(user),
+            "payload": payload,
+            "status": LedgerStatus.PENDING.value,
+            "due_at": due,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for org_id, user in recipients
+    ]
+    return await repo.insert_new(session=session, rows=rows)
