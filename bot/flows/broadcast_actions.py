@@ -217,9 +217,9 @@ async def resend(ctx: FlowContext, broadcast_id: int) -> Reply:
     return await _guarded(work)
 
 
-async def acknowledge(ctx: FlowContext, broadcast_id: int) -> Reply:
-    """A recipient taps 已阅."""
+async def acknowledge(ctx: FlowContext, broadcast_id: int) -> tuple[Reply, bool]:
+    """A recipient taps 已阅; True when this press recorded the receipt."""
     done = await broadcasts.acknowledge(
         ctx.session, broadcast_id=broadcast_id, telegram_id=ctx.user_id, now=ctx.now
     )
-    return Reply([], toast=Msg("broadcast.acked" if done else "broadcast.ack_nothing"))
+    return Reply([], toast=Msg("broadcast.acked" if done else "broadcast.ack_nothing")), done

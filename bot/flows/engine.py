@@ -74,7 +74,12 @@ def _label_to_json(label: Label) -> Any:
 
 async def active_flow(ctx: FlowContext) -> str | None:
     """The name of the user's unfinished form in this chat, if any."""
-    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    return await open_form(ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+
+
+async def open_form(session: AsyncSession, *, chat_id: int, user_id: int) -> str | None:
+    """`active_flow` in a bare session: the guards ask it before any unit loads the user."""
+    row = await repo.get_state(session=session, chat_id=chat_id, user_id=user_id)
     return row.flow if row else None
 
 

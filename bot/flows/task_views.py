@@ -20,6 +20,7 @@ from bot.flows.base import Button, FlowContext, Media, Msg, Notice, Reply, album
 from bot.services import groups, orgs, people, reminders
 from bot.services import tasks as svc
 from bot.services.reminders import in_quiet_hours
+from bot.services.task_export import task_workbook
 from bot.services.tasks import TaskError
 from storage.models import Org
 from storage.task_models import ReportSubmission, ReportTask, TaskCycle
@@ -468,3 +469,13 @@ async def _report_files(
         return [], Msg(""), Msg("task.no_submission")
     caption = Msg("task.report_files_caption", org=org.name, title=task.title)
     return list(row.attachments), caption, None
+
+
+async def export_workbook(ctx: FlowContext, task_id: int) -> tuple[bytes | None, Msg | None]:
+    """The task's submissions as .xlsx within the admin's subtree, or why not (a toast)."""
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    try:
+        await svc.viewable_task(ctx.session, task_id, scope)
+    except TaskError as error:
+        return None, Msg(error.key, error.params)
+    return await task_workbook(ctx.session, task_id, scope, ctx.tz, ctx.locale), None  # type: ignore[arg-type]

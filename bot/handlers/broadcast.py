@@ -22,7 +22,7 @@ from bot.flows import broadcast as form
 from bot.flows import broadcast_actions as actions
 from bot.flows.base import ID, Button, Msg
 from bot.handlers import forms
-from bot.handlers.common import respond
+from bot.handlers.common import respond, respond_and_tell
 from bot.render import render_markup
 from bot.runtime import StabotContext
 
@@ -68,11 +68,13 @@ async def control_button(update: Update, context: StabotContext) -> None:
 async def ack_button(update: Update, context: StabotContext) -> None:
     """A recipient acknowledges a notice; the button then shows it was read."""
     broadcast_id = int(update.callback_query.data.split("|")[1])
-    reply = await respond(update, context, lambda ctx: actions.acknowledge(ctx, broadcast_id))
+    recorded = await respond_and_tell(
+        update, context, lambda ctx: actions.acknowledge(ctx, broadcast_id)
+    )
     notice = update.callback_query.message
     # A notice the bot can no longer see (deleted, or too old: PTB gives it date 0) keeps its
     # button; the receipt still counts.
-    if reply is None or reply.toast != Msg("broadcast.acked") or not _visible(notice):
+    if not recorded or not _visible(notice):
         return
     await _show_read(update, context, notice, broadcast_id)
 
@@ -85,8 +87,7 @@ async def ack_reply(update: Update, context: StabotContext) -> None:
         return
     notice = message.reply_to_message
     broadcast_id = acks.receipt_asked(_button_data(notice)) or 0  # the filter found one
-    reply = await respond(update, context, lambda ctx: acks.by_reply(ctx, broadcast_id))
-    read = reply is not None and reply.texts == [Msg("broadcast.acked_by_reply")]
+    read = await respond_and_tell(update, context, lambda ctx: acks.by_reply(ctx, broadcast_id))
     if read and _visible(notice):
         await _show_read(update, context, notice, broadcast_id)
     raise ApplicationHandlerStop

@@ -21,7 +21,7 @@ from telegram.error import TelegramError
 from bot.flows import stats as flow
 from bot.i18n import t
 from bot.runtime import StabotContext
-from bot.services import exports, photo_export, stats
+from bot.services import exports, photo_export
 from bot.services.stats import StatsError
 from bot.telegram_files import BotFiles
 from storage.db import reading_factory, transaction
@@ -84,12 +84,11 @@ async def _write_workbook(
     """Write the workbook in its own read-only transaction; the number of activity rows."""
     rt, telegram_id = context.rt, update.effective_user.id
     async with transaction(reading_factory(rt.engine)) as session:
-        org = await stats.export_org_of(
-            session, telegram_id, rt.is_superadmin(telegram_id), job.org_id
-        )
-        totals = await exports.write_activities(
+        totals = await exports.write_for_admin(
             session,
-            org=org,
+            telegram_id=telegram_id,
+            superadmin=rt.is_superadmin(telegram_id),
+            org_id=job.org_id,
             period=job.period,
             target=target,
             locale=locale,
@@ -139,11 +138,14 @@ async def _scoped_photos(
     """
     rt, telegram_id = context.rt, update.effective_user.id
     async with transaction(reading_factory(rt.engine)) as session:
-        org = await stats.export_org_of(
-            session, telegram_id, rt.is_superadmin(telegram_id), job.org_id
+        return await photo_export.photos_for_admin(
+            session,
+            telegram_id=telegram_id,
+            superadmin=rt.is_superadmin(telegram_id),
+            org_id=job.org_id,
+            period=job.period,
+            locale=locale,
         )
-        photos = await photo_export.list_photos(session, org=org, period=job.period, locale=locale)
-    return org, photos
 
 
 async def _progress(

@@ -38,7 +38,7 @@ from bot.handlers import activities, ask, broadcast, members, start
 from bot.handlers import reminders as reminder_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import tasks as task_handlers
-from bot.handlers.common import respond
+from bot.handlers.common import respond, respond_and_tell
 from bot.render import render_markup
 from bot.runtime import StabotContext
 from bot.services import groups
@@ -224,15 +224,10 @@ async def _open_fill(query: CallbackQuery, context: StabotContext, cycle_id: int
 async def _acknowledge(update: Update, context: StabotContext, broadcast_id: int) -> None:
     """已阅 under a group notice: a toast for the presser, the count for everyone (spaced)."""
     message_id = update.callback_query.message.message_id
-    changed: list[bool] = []
-
-    async def produce(ctx: FlowContext) -> Reply:
-        reply, added = await flow.acknowledge(ctx, broadcast_id, message_id)
-        changed.append(added)
-        return reply
-
-    await respond(update, context, produce)
-    if changed and changed[0]:
+    added = await respond_and_tell(
+        update, context, lambda ctx: flow.acknowledge(ctx, broadcast_id, message_id)
+    )
+    if added:
         chat_id = update.effective_chat.id
         show = _count_shower(context, chat_id, message_id, broadcast_id)
         await _counts(context).request(chat_id, message_id, show)
