@@ -25,7 +25,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.i18n import t
 from bot.services.activities import PUSH_TYPE, unit_of
 from bot.services.orgs import PATH_SEPARATOR
-from bot.services.stats import Period, alive_between, export_org_of, in_subtree
+from bot.services.stats import Period, alive_between, in_subtree
 from bot.services.xlsx_stream import (
     CellCache,
     Sheet,
@@ -349,23 +349,3 @@ def _write_totals(
 def offload_to_thread(function: Callable[..., Any], *args: Any) -> Any:
     """Run the workbook's CPU work in a worker thread (the bot's event loop stays free)."""
     return asyncio.to_thread(function, *args)
-
-
-async def write_for_admin(
-    session: AsyncSession,
-    *,
-    telegram_id: int,
-    superadmin: bool,
-    org_id: int | None,
-    period: Period,
-    target: Target,
-    locale: str,
-    tz: ZoneInfo,
-    offload: Callable[..., Awaitable[Any]] | None = None,
-) -> Totals:
-    """/export's workbook: the admin's scope read again in this transaction (they may have
-    lost it since the press), then `write_activities` of the org (None: all, superadmins)."""
-    org = await export_org_of(session, telegram_id, superadmin, org_id)
-    return await write_activities(
-        session, org=org, period=period, target=target, locale=locale, tz=tz, offload=offload
-    )

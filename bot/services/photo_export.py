@@ -23,13 +23,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import t
-from bot.services.stats import (
-    Period,
-    StatsError,
-    alive_between,
-    export_org_of,
-    in_subtree,
-)
+from bot.services.stats import Period, StatsError, alive_between, in_subtree
 from storage.activity_models import Activity
 from storage.models import Org
 
@@ -275,18 +269,3 @@ def _missing_text(missing: list[tuple[Photo, str]], locale: str) -> str:
     ]
     # A BOM and CRLF: Notepad on the admins' Windows PCs (GBK by default) reads it right then.
     return "\ufeff" + "\r\n".join(lines) + "\r\n"
-
-
-async def photos_for_admin(
-    session: AsyncSession,
-    *,
-    telegram_id: int,
-    superadmin: bool,
-    org_id: int | None,
-    period: Period,
-    locale: str,
-) -> tuple[Org | None, list[Photo]]:
-    """/export's photos: the admin's scope read again in this transaction, then `list_photos`
-    of the org (None: all, superadmins)."""
-    org = await export_org_of(session, telegram_id, superadmin, org_id)
-    return org, await list_photos(session, org=org, period=period, locale=locale)
