@@ -21,8 +21,8 @@ KNOWN_PRIVATE = {
 
 
 def test_import_contracts_hold() -> None:
-    """Handlers > scheduler > delivery > flows > services > storage; flows reach storage
-    through services, and nothing below the adapters imports telegram (report printed)."""
+    """Handlers > scheduler > delivery > flows > services > storage; handlers and flows reach
+    storage through services, and neither flows nor services import telegram (report printed)."""
     status = import_linter.lint_imports(
         config_filename=str(ROOT / "pyproject.toml"), no_cache=True, no_logo=True
     )
