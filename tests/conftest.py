@@ -57,7 +57,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
 
 
-async def _empty_tables(engine: AsyncEngine) -> None:
+async def empty_tables(engine: AsyncEngine) -> None:
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
@@ -72,7 +72,7 @@ async def _empty_tables(engine: AsyncEngine) -> None:
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on the test database, whose tables start empty."""
     engine = create_engine(database_url)
-    await _empty_tables(engine)
+    await empty_tables(engine)
     yield engine
     await engine.dispose()
 

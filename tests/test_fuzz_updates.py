@@ -49,8 +49,7 @@ from bot.updates import TgUser
 from storage import users_repo
 from storage.db import SessionFactory, transaction
 from storage.models import Role
-from tests.conftest import START, SUPERADMIN_ID
-from tests.conftest import _empty_tables as empty_tables
+from tests.conftest import START, SUPERADMIN_ID, empty_tables
 from tests.harness import BotHarness, demo_tree, running_bot
 from tests.update_strategies import UpdateFuzzer, command_args, free_text
 
