@@ -19,6 +19,7 @@ from bot.flows.base import (
     Options,
     Reply,
 )
+from bot.flows.callback_data import AccessDecisionButton
 from bot.flows.engine import register
 from bot.flows.registration import REAL_NAME, role_label
 from bot.services import people
@@ -96,8 +97,8 @@ class AccessRequestForm(FormSpec):
             ],
             [
                 [
-                    Button(Msg("access.button.approve"), f"ar|{request.id}|y"),
-                    Button(Msg("access.button.reject"), f"ar|{request.id}|n"),
+                    Button(Msg("access.button.approve"), AccessDecisionButton(request.id, True).pack()),
+                    Button(Msg("access.button.reject"), AccessDecisionButton(request.id, False).pack()),
                 ]
             ],
         )

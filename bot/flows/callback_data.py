@@ -445,3 +445,8 @@ class InviteRevokeButton(CallbackData, prefix="invite-revoke"):
 @dataclasses.dataclass(frozen=True)
 class InviteNewButton(CallbackData, prefix="invite-new"):
     """Make an invite: the invite form."""
+
+
+def any_of(*families: type[CallbackData]) -> Callable[[object], bool]:
+    """A ``CallbackQueryHandler`` pattern: data of any of these families."""
+    return lambda data: any(family.find(data) is not None for family in families)
