@@ -219,7 +219,7 @@ async def test_a_sibling_admin_and_a_liaison_get_none_of_them(
         refused = await bot.text(LIAISON, "/export 照片 2026-01-01 至 2026-03-16")
         baotou = await bot.text(BAOTOU_ADMIN, "/export 照片 2026-01-01 至 2026-03-16")
         hohhot = str(logged["呼和浩特市科协"].id)
-        forged = await bot.feed(_forged(bot, BAOTOU_ADMIN, f"st|z|y|{hohhot}|"))
+        forged = await bot.feed(_forged(bot, BAOTOU_ADMIN, f"stats:z:year:{hohhot}"))
         await bot.text(BAOTOU_ADMIN, "/export 照片")
         await bot.press(BAOTOU_ADMIN, "自定义")
         empty = await bot.text(BAOTOU_ADMIN, "2026-03-01 至 2026-03-16")
