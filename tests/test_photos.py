@@ -113,7 +113,7 @@ async def test_twelve_photos_come_in_two_albums_for_the_admin_too(
             f"{caption}（2/2）",
         )
         assert all("caption" not in item for item in first[1:] + second[1:])
-        others = await bot.feed(_forged(bot, BAOTOU_ADMIN, f"act|pics|{record}"))
+        others = await bot.feed(_forged(bot, BAOTOU_ADMIN, f"log:photos:{record}"))
     assert toasts(others) == ["找不到这条记录（可能已删除）。"]  # a sibling subtree's record
     assert not media_groups(others)
 

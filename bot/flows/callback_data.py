@@ -130,6 +130,14 @@ def family_of(data: object) -> type[CallbackData] | None:
     return FAMILIES.get(_split_head(data)[0]) if isinstance(data, str) else None
 
 
+def parse_any(data: object) -> CallbackData:
+    """The button ``data`` stands for, of whichever family; `CallbackDataError` if none."""
+    family = family_of(data)
+    if family is None:
+        raise CallbackDataError(f"no family: {data!r}")
+    return family.parse(data)
+
+
 def _split_head(data: str) -> tuple[str, str]:
     found = _HEAD.search(data)
     return (data[: found.start()], found.group()) if found else (data, "")

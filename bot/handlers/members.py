@@ -9,7 +9,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import members as flow
 from bot.flows.base import FlowContext, Reply
-from bot.flows.callback_data import any_of, family_of
+from bot.flows.callback_data import any_of, parse_any
 from bot.handlers.common import respond, sync_commands
 from bot.runtime import StabotContext
 from bot.services import people
@@ -26,7 +26,7 @@ async def members_command(update: Update, context: StabotContext) -> None:
 
 async def button(update: Update, context: StabotContext) -> None:
     """A button of /members: paging, filters, a person, a change, invites."""
-    pressed = family_of(update.callback_query.data).parse(update.callback_query.data)
+    pressed = parse_any(update.callback_query.data)
     await _run(update, context, lambda ctx: flow.on_button(ctx, pressed))
 
 
