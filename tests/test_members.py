@@ -514,7 +514,8 @@ async def test_admins_of_one_org_cannot_remove_each_other(settings, clock, sessi
         assert bot.button_texts(SAIHAN_ADMIN.id) == ["‹ 成员列表"]
         async with transaction(sessions) as session:
             peer = await users_repo.get_user(session=session, telegram_id=SAIHAN_PEER.id)
-        calls = await forged(bot, SAIHAN_ADMIN, f"member-set:y:{peer.id}:{fingerprint(peer)}:d:0..0")
+        data = f"member-set:y:{peer.id}:{fingerprint(peer)}:d:0..0"
+        calls = await forged(bot, SAIHAN_ADMIN, data)
         assert toasts(calls) == [t("zh_CN", "members.stale")]
         # The city admin above them may.
         await open_card(bot, CITY, "钱伟")

@@ -288,7 +288,8 @@ async def test_a_button_naming_a_sibling_org_shows_nothing(sessions, clock, logg
         assert outcome.export is None
         liaison = await users_repo.get_user(session=session, telegram_id=LIAISON.id)
         ctx = FlowContext(session, clock.now(), TZ, LIAISON.id, LIAISON.id, liaison)
-        outcome = await flow.on_button(ctx, StatsButton("e", "tasks", 0, 0))  # the task list is for admins only
+        # The task list is for admins only.
+        outcome = await flow.on_button(ctx, StatsButton("e", "tasks", 0, 0))
         assert outcome.reply.texts == [Msg("stats.admins_only")] and not outcome.reply.buttons
 
 

@@ -97,8 +97,8 @@ class AccessRequestForm(FormSpec):
             ],
             [
                 [
-                    Button(Msg("access.button.approve"), AccessDecisionButton(request.id, True).pack()),
-                    Button(Msg("access.button.reject"), AccessDecisionButton(request.id, False).pack()),
+                    Button(Msg("access.button.approve"), _decision(request.id, approve=True)),
+                    Button(Msg("access.button.reject"), _decision(request.id, approve=False)),
                 ]
             ],
         )
@@ -111,6 +111,10 @@ class AccessRequestForm(FormSpec):
     def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
         """No parameters; the prompts say it all."""
         return {}
+
+
+def _decision(request_id: int, *, approve: bool) -> str:
+    return AccessDecisionButton(request_id, approve).pack()
 
 
 register(AccessRequestForm())

@@ -61,7 +61,8 @@ async def begin(ctx: FlowContext, text: str = "") -> Reply:
         return await quick_log.quick(ctx, text)
     reply = await engine.start(ctx, ActivityForm.name, notices=[Msg("activity.intro")])
     if await svc.last_activity(ctx.session, ctx.user_id) is not None:
-        reply.buttons.insert(0, [Button(Msg("activity.button.same_as_last"), SameAsLastButton().pack())])
+        same = Button(Msg("activity.button.same_as_last"), SameAsLastButton().pack())
+        reply.buttons.insert(0, [same])
     return reply
 
 
@@ -258,7 +259,8 @@ def _change_buttons(activity: Activity, origin: str) -> list[Button]:
     delete = Button(Msg("activity.button.delete"), ask.pack())
     if activity.type == svc.PUSH_TYPE:
         return [delete]  # a push count is changed with /pushed, not with the form
-    return [Button(Msg("activity.button.edit"), ActivityButton("edit", activity.id).pack()), delete]
+    edit = ActivityButton("edit", activity.id)
+    return [Button(Msg("activity.button.edit"), edit.pack()), delete]
 
 
 async def _detail(ctx: FlowContext, activity: Activity) -> list[Msg]:
@@ -351,7 +353,9 @@ async def ask_delete(ctx: FlowContext, activity_id: int, origin: str = MINE) -> 
             Msg("activity.button.delete_yes"),
             ActivityButton("delete-yes", activity.id, origin).pack(),
         ),
-        Button(Msg("activity.button.delete_no"), ActivityButton("open", activity.id, origin).pack()),
+        Button(
+            Msg("activity.button.delete_no"), ActivityButton("open", activity.id, origin).pack()
+        ),
     ]
     return Reply([Msg("activity.delete_confirm", title=title)], [buttons], edit=True)
 

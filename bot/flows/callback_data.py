@@ -138,6 +138,14 @@ def parse_any(data: object) -> CallbackData:
     return family.parse(data)
 
 
+def find_any(data: object) -> CallbackData | None:
+    """The button ``data`` stands for, of whichever family, or None."""
+    try:
+        return parse_any(data)
+    except CallbackDataError:
+        return None
+
+
 def _split_head(data: str) -> tuple[str, str]:
     found = _HEAD.search(data)
     return (data[: found.start()], found.group()) if found else (data, "")
@@ -166,7 +174,7 @@ def _write(spec: dataclasses.Field[Any], value: Any) -> str:
         return "y" if value else "n"
     if isinstance(value, enum.Enum):
         return str(value.value)
-    if isinstance(value, int) and not (0 <= value and _NUMBER.fullmatch(str(value))):
+    if isinstance(value, int) and not (value >= 0 and _NUMBER.fullmatch(str(value))):
         raise CallbackDataError(f"{spec.name}={value!r}: not 0-999999999")
     return str(value)
 
@@ -318,6 +326,10 @@ class DocumentButton(CallbackData, prefix="doc"):
 
     action: Literal["remove", "remove-yes", "keep"]
     doc: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.action == "keep") != (self.doc == ""):
+            raise ValueError(f"{self.action} of {self.doc!r}")
 
 
 TaskAction = Literal[

@@ -23,7 +23,6 @@ from bot.services.activity_text import MULTI, NONE, OFFER, Reading, Understood, 
 from storage.activity_models import TYPE_OTHER_MAX
 
 
-
 def read_free_text(text: str, today: date) -> Understood:
     """What a free message says about activities. An acknowledgement (收到，按要求办理, 好的,
     👍) or a question for the documents (讲座的要求) is nothing, unless it goes on with a whole

@@ -35,7 +35,6 @@ from bot.flows.base import (
     Label,
     Msg,
     Reply,
-    button_number,
 )
 from bot.flows.callback_data import StatsButton
 from bot.flows.when_notes import refusal, said
@@ -242,7 +241,8 @@ async def task_choices(ctx: FlowContext, org_id: int, offset: int) -> Reply:
         session=ctx.session, path=path, limit=TASKS_PAGE + 1, offset=offset
     )
     label = _org_label(scope.org)
-    back = [Button(Msg("stats.button.back_to", org=label), StatsButton(EXPORT, "pick", org_id).pack())]
+    to_picker = StatsButton(EXPORT, "pick", org_id)
+    back = [Button(Msg("stats.button.back_to", org=label), to_picker.pack())]
     if not found:
         return Reply([Msg("stats.no_tasks", org=label)], [back], edit=True)
     rows = [[task_views.export_button(task)] for task in found[:TASKS_PAGE]]

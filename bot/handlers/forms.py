@@ -6,8 +6,8 @@ from telegram import Message, MessageEntity, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot.flows import engine
-from bot.flows.callback_data import FormButton
 from bot.flows.base import FlowContext, Input, InputKind, Msg, Reply
+from bot.flows.callback_data import FormButton
 from bot.handlers.common import Producer, refresh_menu, respond
 from bot.menu import role_of
 from bot.runtime import StabotContext
