@@ -146,6 +146,25 @@ def find_any(data: object) -> CallbackData | None:
         return None
 
 
+def family_words() -> frozenset[str]:
+    """Every word a family's fields may hold (its literals, enums and booleans)."""
+    words: set[str] = set()
+    for family in set(FAMILIES.values()):
+        for hint in _hints(family).values():
+            words.update(_words_of(hint))
+    return frozenset(words)
+
+
+def _words_of(hint: Any) -> set[str]:
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return set().union(*(_words_of(option) for option in typing.get_args(hint)))
+    if typing.get_origin(hint) is Literal:
+        return set(typing.get_args(hint))
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        return {str(member.value) for member in hint}
+    return set(_BOOLS) if hint is bool else set()
+
+
 def _split_head(data: str) -> tuple[str, str]:
     found = _HEAD.search(data)
     return (data[: found.start()], found.group()) if found else (data, "")
