@@ -32,9 +32,9 @@ CANCELLED = "cancelled"
 ALBUM_MAX = 10  # Telegram's media group holds at most ten items
 # A number in callback data (a database id, a page, an index): 1-9 ASCII digits, which int()
 # always reads and every integer column holds (PostgreSQL's int4 ends at 2,147,483,647).
-# Handlers match their families' data with it, so forged ids never reach a query.
-ID = "[0-9]{1,9}"
-_ID = re.compile(ID)
+# Every family's int fields are read with it (bot/flows/callback_data.py), so forged ids never
+# reach a query.
+_ID = re.compile("[0-9]{1,9}")
 
 
 @overload

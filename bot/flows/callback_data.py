@@ -28,7 +28,7 @@ import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal, Self
 
-from bot.flows.base import Action
+from bot.flows.base import Action, button_number
 from bot.i18n import SUPPORTED
 
 MAX_BYTES = 64  # Telegram's limit on callback_data
@@ -36,7 +36,6 @@ SEPARATOR = ":"
 LEGACY_SEPARATOR = "|"
 _PREFIX = re.compile(r"[a-z][a-z0-9-]*")
 _HEAD = re.compile(r"[:|]")
-_NUMBER = re.compile(r"[0-9]{1,9}")
 _BOOLS = {"y": True, "n": False}
 
 FAMILIES: dict[str, type[CallbackData]] = {}  # every prefix (and legacy prefix) -> its family
@@ -63,15 +62,14 @@ class CallbackData:
 
     def pack(self) -> str:
         """The callback data; raises `CallbackDataError` when it cannot be one."""
-        values = [_write(f, getattr(self, f.name)) for f in dataclasses.fields(self)]
         fields = dataclasses.fields(self)
-        while values and _default_of(fields[len(values) - 1]) == getattr(
-            self, fields[len(values) - 1].name
-        ):
-            values.pop()  # trailing defaults are implied
-        if any(SEPARATOR in value for value in values[:-1]):
+        texts = [_write(spec, getattr(self, spec.name)) for spec in fields]
+        if any(SEPARATOR in text for text in texts[:-1]):
             raise CallbackDataError(f"{self!r}: only the last field may hold {SEPARATOR!r}")
-        data = SEPARATOR.join([self.prefix, *values])
+        kept = len(texts)
+        while kept and getattr(self, fields[kept - 1].name) == _default_of(fields[kept - 1]):
+            kept -= 1  # trailing defaults are implied: parse fills them in
+        data = SEPARATOR.join([self.prefix, *texts[:kept]])
         if len(data.encode("utf-8")) > MAX_BYTES:
             raise CallbackDataError(f"callback data over {MAX_BYTES} bytes: {data!r}")
         return data
@@ -109,9 +107,7 @@ class CallbackData:
     @classmethod
     def _from_parts(cls, data: str, sep: str) -> Self:
         fields = dataclasses.fields(cls)
-        raw = data.split(sep, len(fields))[1:] if sep else []
-        if len(raw) > len(fields):
-            raise CallbackDataError(f"too many parts: {data!r}")
+        raw = data.split(sep, len(fields))[1:] if sep else []  # the last field takes the rest
         hints = _hints(cls)
         values: dict[str, Any] = {}
         for index, spec in enumerate(fields):
@@ -193,7 +189,7 @@ def _write(spec: dataclasses.Field[Any], value: Any) -> str:
         return "y" if value else "n"
     if isinstance(value, enum.Enum):
         return str(value.value)
-    if isinstance(value, int) and not (value >= 0 and _NUMBER.fullmatch(str(value))):
+    if isinstance(value, int) and button_number(str(value)) is None:
         raise CallbackDataError(f"{spec.name}={value!r}: not 0-999999999")
     return str(value)
 
@@ -213,8 +209,8 @@ def _read(hint: Any, text: str, data: str) -> Any:
         if text in _BOOLS:
             return _BOOLS[text]
     elif hint is int:
-        if _NUMBER.fullmatch(text):
-            return int(text)
+        if (number := button_number(text)) is not None:
+            return number
     elif isinstance(hint, type) and issubclass(hint, enum.Enum):
         if text in {member.value for member in hint}:
             return hint(text)
