@@ -38,8 +38,7 @@ from bot.flows.callback_data import (
     LanguageButton,
     MemberButton,
     MemberChangeButton,
-    MemberMoveButton,
-    MemberRolesButton,
+    MemberEditButton,
     MembersButton,
     MembersFilterButton,
     NoticeButton,
@@ -81,8 +80,7 @@ LARGEST: list[CallbackData] = [
     MembersButton(BIG, "a", BIG),
     MembersFilterButton("a"),
     MemberButton(BIG, f"{BIG}.a.{BIG}"),
-    MemberRolesButton(BIG, TOKEN, f"{BIG}.a.{BIG}"),
-    MemberMoveButton(BIG, TOKEN, f"{BIG}.a.{BIG}"),
+    MemberEditButton("role", BIG, TOKEN, f"{BIG}.a.{BIG}"),
     MemberChangeButton(True, BIG, TOKEN, f"m{BIG}", f"{BIG}.a.{BIG}"),
     InvitesButton(BIG),
     InviteRevokeButton(BIG, BIG),
@@ -256,5 +254,5 @@ def test_a_separator_in_a_field_before_implied_defaults_is_refused():
     # InviteRevokeButton(invite, offset=0) packs as ``invite-revoke:<invite>``; a string field
     # in that place holding ":" would read back as two fields.
     with pytest.raises(CallbackDataError, match="only the last field"):
-        MemberRolesButton(1, "a:b", "0..0").pack()
+        MemberEditButton("role", 1, "a:b", "0..0").pack()
     assert DocumentButton.parse(DocumentButton("remove", "a:b").pack()).doc == "a:b"

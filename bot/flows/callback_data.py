@@ -434,18 +434,10 @@ class MemberButton(CallbackData, prefix="member"):
 
 
 @dataclasses.dataclass(frozen=True)
-class MemberRolesButton(CallbackData, prefix="member-roles"):
-    """The roles a person may be given."""
+class MemberEditButton(CallbackData, prefix="member-edit"):
+    """What to change of a person: the roles they may be given, or the org picker to move them."""
 
-    user: int
-    token: str
-    back: str
-
-
-@dataclasses.dataclass(frozen=True)
-class MemberMoveButton(CallbackData, prefix="member-move"):
-    """The org picker to move a person to."""
-
+    what: Literal["role", "org"]
     user: int
     token: str
     back: str

@@ -34,8 +34,7 @@ from bot.flows.callback_data import (
     InvitesButton,
     MemberButton,
     MemberChangeButton,
-    MemberMoveButton,
-    MemberRolesButton,
+    MemberEditButton,
     MembersButton,
     MembersFilterButton,
 )
@@ -302,11 +301,12 @@ def _card_actions(user: User, ls: str) -> list[list[Button]]:
         if user.deactivated_at is not None
         else Button(Msg("members.button.deactivate"), _change(user.id, token, "d", ls).pack())
     )
+    role, move = (MemberEditButton(what, user.id, token, ls) for what in ("role", "org"))
     return [
         [toggle],
         [
-            Button(Msg("members.button.role"), MemberRolesButton(user.id, token, ls).pack()),
-            Button(Msg("members.button.move"), MemberMoveButton(user.id, token, ls).pack()),
+            Button(Msg("members.button.role"), role.pack()),
+            Button(Msg("members.button.move"), move.pack()),
         ],
     ]
 
@@ -329,7 +329,11 @@ async def _current(ctx: FlowContext, scope: Scope, user_id: int, token: str) -> 
     return person
 
 
-async def _roles(ctx: FlowContext, scope: Scope, pressed: MemberRolesButton) -> Outcome:
+async def _edit(ctx: FlowContext, scope: Scope, pressed: MemberEditButton) -> Outcome:
+    return await (_roles if pressed.what == "role" else _move)(ctx, scope, pressed)
+
+
+async def _roles(ctx: FlowContext, scope: Scope, pressed: MemberEditButton) -> Outcome:
     user_id, token, ls = pressed.user, pressed.token, ListState.unpack(pressed.back).pack()
     person = await _current(ctx, scope, user_id, token)
     roles = [r for r in svc.grantable_roles(scope, person.org) if r != person.user.role]
@@ -342,7 +346,7 @@ async def _roles(ctx: FlowContext, scope: Scope, pressed: MemberRolesButton) -> 
     return Outcome(Reply([text], [row, back], edit=True))
 
 
-async def _move(ctx: FlowContext, scope: Scope, pressed: MemberMoveButton) -> Outcome:
+async def _move(ctx: FlowContext, scope: Scope, pressed: MemberEditButton) -> Outcome:
     token, ls = pressed.token, ListState.unpack(pressed.back).pack()
     person = await _current(ctx, scope, pressed.user, token)
     extra = {"user": person.user.id, "token": token, "ls": ls, "name": _name(person.user)}
@@ -561,8 +565,7 @@ ROUTES: dict[type[CallbackData], Callable[[FlowContext, Scope, Any], Awaitable[O
     MembersButton: _list,
     MembersFilterButton: _filter,
     MemberButton: _person,
-    MemberRolesButton: _roles,
-    MemberMoveButton: _move,
+    MemberEditButton: _edit,
     MemberChangeButton: _change_pressed,
     InvitesButton: _invites,
     InviteRevokeButton: _revoke,
