@@ -2,8 +2,9 @@
 
 Form: audience (with counts) → level | orgs | role | work groups → text → attachment →
 receipt → when → summary. Confirming saves a draft; the admin then sees the preview exactly as
-recipients will, and launches it (buttons ``bc|<id>|<action>``). Recipients acknowledge with
-``bca|<id>``; members of a work group under the group's copy with ``bcg|<id>``.
+recipients will, and launches it (buttons ``notice:<id>:<action>``). Recipients acknowledge
+with ``read:<id>``; members of a work group under the group's copy with ``group-read:<id>``
+(`bot.flows.callback_data`).
 """
 
 from __future__ import annotations

@@ -361,7 +361,7 @@ class TaskButton(CallbackData, prefix="task"):
 
     action: TaskAction
     target: int  # a cycle, or a task (export, delete)
-    arg: int | None = None  # a page, a submission's index, an org
+    arg: int | None = None  # a page, or the org of a submission or of files
 
     def __post_init__(self) -> None:
         needed = _TASK_ARG.get(self.action, False)

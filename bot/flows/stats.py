@@ -1,12 +1,13 @@
 """/stats and /export: the period and org picker, the summary, the charts and the export job.
 
 Admins pick a period (本月, 本季度, 本年, 自定义) and an org of their subtree with stateless
-buttons ``st|<mode>|<action>|<org>|<arg>`` (mode ``s`` stats, ``e`` export, ``z`` the export's
-photos as zip files; org 0 is "everything" for a superadmin); every press checks the scope
+buttons ``stats:<mode>:<action>:<org>[:<offset>]`` (`StatsButton`; mode ``s`` stats, ``e``
+export, ``z`` the export's photos as zip files; org 0 is "everything" for a superadmin); every
+press checks the scope
 again. 自定义 opens a one-step
 form for the typed range. A liaison's /stats compares their org's month with the month before.
 
-/export also offers a report task's submissions (``st|e|t|<org>|<offset>``): the tasks the
+/export also offers a report task's submissions (``stats:e:tasks:<org>:<offset>``): the tasks the
 admin's /tasks lists (issued in their subtree or asking one of its orgs), each a
 ``task:export:<task>`` button, the board's own export (`bot.handlers.tasks`).
 

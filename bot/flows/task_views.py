@@ -1,10 +1,11 @@
 """/tasks and the buttons behind it: a liaison's open tasks, an admin's tasks and status board,
 reading submissions, withdrawing a task; also the announcement a new task sends.
 
-Buttons: ``task:fill:<cycle>`` (open the report form), ``task:board:<cycle>[:<page>]``,
-``task:subs:<cycle>:<page>``, ``task:sub:<cycle>:<org>``, ``task:remind:<cycle>``,
-``task:move:<cycle>``, ``task:del:<task>`` / ``task:delok:<task>``, ``task:files:<cycle>[:<org>]``
-(the task's or a report's files, as albums); the handler sends the .xlsx of ``task:export:<task>``.
+Buttons (`TaskButton`): ``task:fill:<cycle>`` (open the report form),
+``task:board:<cycle>[:<page>]``, ``task:submissions:<cycle>:<page>``,
+``task:submission:<cycle>:<org>``, ``task:remind:<cycle>``, ``task:move:<cycle>``,
+``task:delete:<task>`` / ``task:delete-yes:<task>``, ``task:files:<cycle>[:<org>]`` (the task's
+or a report's files, as albums); the handler sends the .xlsx of ``task:export:<task>``.
 """
 
 from __future__ import annotations
