@@ -7,7 +7,16 @@ from contextlib import asynccontextmanager
 
 from bot.clock import FrozenClock
 from bot.flows import engine
-from bot.flows.base import Action, FlowContext, Input, InputKind, Reply
+from bot.flows.base import (
+    Action,
+    FieldSpec,
+    FlowContext,
+    FormModel,
+    FormSpec,
+    Input,
+    InputKind,
+    Reply,
+)
 from bot.flows.registration import RegistrationForm
 from bot.services import orgs, people
 from storage import conversations_repo, users_repo
@@ -136,3 +145,52 @@ def test_machine_has_no_auto_transitions():
     machine = RegistrationForm.machine()
     assert "to_summary" not in machine.events
     assert set(machine.events) == {"advance", "back", "edit", "confirm", "cancel"}
+
+
+class _Trip(FormSpec):
+    """Three steps; the middle one only for a train, the last one counted again every time."""
+
+    name = "trip_test"
+    fields = (
+        FieldSpec("mode", prompt="p", label="l"),
+        FieldSpec("train", prompt="p", label="l", when=lambda d: d.get("mode") == "train"),
+        FieldSpec("note", prompt="p", label="l"),
+        FieldSpec("count", prompt="p", label="l", revisit=True),
+    )
+
+
+async def _moved(data: dict, step: str, trigger: str, **flags) -> tuple[str, FormModel]:
+    model = FormModel(_Trip(), {"data": data, **flags})
+    machine = _Trip.machine()
+    machine.add_model(model, initial=step)
+    try:
+        await model.trigger(trigger, **({"step": flags["edit"]} if "edit" in flags else {}))
+    finally:
+        machine.remove_model(model)
+    return model.state, model
+
+
+async def test_advance_and_back_follow_the_steps_that_apply():
+    assert (await _moved({"mode": "bus"}, "mode", "advance"))[0] == "note"
+    assert (await _moved({"mode": "train"}, "mode", "advance"))[0] == "train"
+    assert (await _moved({"mode": "bus"}, "note", "back"))[0] == "mode"
+    assert (await _moved({"mode": "train"}, "note", "back"))[0] == "train"
+    assert (await _moved({"mode": "bus"}, "summary", "back"))[0] == "count"
+
+
+async def test_editing_passes_answered_steps_but_not_a_revisited_one():
+    answered = {"mode": "bus", "note": "n", "count": 3}
+    state, model = await _moved(answered, "summary", "edit", edit="mode")
+    assert (state, model.editing) == ("mode", True)
+    state, model = await _moved(answered, "mode", "advance", editing=True)
+    assert (state, model.editing) == ("count", True)  # note answered; count is asked again
+    state, model = await _moved(answered, "count", "advance", editing=True)
+    assert (state, model.editing) == ("summary", False)
+    state, model = await _moved({**answered, "mode": "train"}, "mode", "advance", editing=True)
+    assert state == "train"  # a step the new answer brought in is asked
+    assert (await _moved(answered, "note", "back", editing=True))[0] == "summary"
+
+
+async def test_back_from_the_first_step_goes_nowhere():
+    state, _ = await _moved({}, "mode", "back")
+    assert state == "mode"

@@ -18,6 +18,7 @@ from bot.flows.base import (
     Notice,
     Options,
     Reply,
+    said,
 )
 from bot.flows.engine import register
 from bot.flows.registration import REAL_NAME, role_label
@@ -81,7 +82,7 @@ class AccessRequestForm(FormSpec):
                 now=ctx.now,
             )
         except people.AccessError as refusal:
-            return Reply([Msg(refusal.key, refusal.params)])
+            return Reply([said(refusal)])
         org = await orgs_repo.get_org(session=ctx.session, org_id=request.org_id)
         notice = Reply(
             [

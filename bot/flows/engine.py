@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
@@ -103,20 +105,24 @@ async def start(
     form = FORMS[name]
     raw = {"data": dict(data or {}), "ctx": dict(extra or {}), "fill_missing": fill_missing}
     model = FormModel(form, raw)
-    machine = form.machine()
-    machine.add_model(model, initial=form.steps()[0])
-    try:
+    with _attached(form, model, form.steps()[0]):
         first = form.fields[0]
         if not first.applies(model.data) or first.name in model.data:
-            model.target = form.next_step(model)
-            if model.target != first.name:
-                model.fill_missing = model.fill_missing and model.target != SUMMARY
-                await model.trigger("advance")
+            await model.trigger("advance")
         reply = await render(form, ctx, model, list(notices or []))
         await _save(ctx, form, model)
+    return reply
+
+
+@contextmanager
+def _attached(form: FormSpec, model: FormModel, step: str) -> Iterator[None]:
+    """The model in its form's machine at ``step`` for one update (the machine is shared)."""
+    machine = form.machine()
+    machine.add_model(model, initial=step)
+    try:
+        yield
     finally:
         machine.remove_model(model)
-    return reply
 
 
 async def handle(ctx: FlowContext, inp: Input) -> Reply | None:
@@ -134,16 +140,12 @@ async def handle(ctx: FlowContext, inp: Input) -> Reply | None:
     model = FormModel(form, _loads(row.data))
     if inp.kind is InputKind.ACTION and inp.token != model.token:
         return Reply([], toast=Msg("form.stale"))
-    machine = form.machine()
-    machine.add_model(model, initial=row.step)
-    try:
+    with _attached(form, model, row.step):
         reply = await _dispatch(form, ctx, model, inp)
         if model.state in (DONE, CANCELLED):
             await _end(ctx, form.name, model.instance, model.state, row)
         else:
             await _save(ctx, form, model, row)
-    finally:
-        machine.remove_model(model)
     return reply
 
 
@@ -231,9 +233,9 @@ async def current_view(ctx: FlowContext, notices: list[Msg] | None = None) -> Re
         return None
     form = FORMS[row.flow]
     model = FormModel(form, _loads(row.data))
-    model.state = row.step
-    reply = await render(form, ctx, model, list(notices or []))
-    await _save(ctx, form, model, row)
+    with _attached(form, model, row.step):
+        reply = await render(form, ctx, model, list(notices or []))
+        await _save(ctx, form, model, row)
     return reply
 
 
@@ -311,13 +313,8 @@ async def _on_cancel(form: FormSpec, ctx: FlowContext, model: FormModel) -> Repl
 
 
 async def _on_back(form: FormSpec, ctx: FlowContext, model: FormModel) -> Reply:
-    target = form.previous_step(model)
-    if target is None:
+    if not await model.trigger("back"):  # the first step: no transition's conditions hold
         return await render(form, ctx, model, [Msg("form.no_back")])
-    if target == SUMMARY:
-        model.editing = False
-    model.target = target
-    await model.trigger("back")
     return await render(form, ctx, model, [])
 
 
@@ -328,10 +325,7 @@ async def _on_summary(form: FormSpec, ctx: FlowContext, model: FormModel, inp: I
         reply = await form.on_confirm(ctx, model)
         reply.finished = True
         return _as_edit(reply)
-    if inp.action is Action.EDIT and inp.arg in form.steps():
-        model.editing = True
-        model.target = inp.arg
-        await model.trigger("edit")
+    if inp.action is Action.EDIT and await model.trigger("edit", step=inp.arg):
         return _as_edit(await render(form, ctx, model, []))
     return await render(form, ctx, model, [Msg("form.use_buttons")])
 
@@ -413,9 +407,6 @@ async def _collect(
 
 
 async def _advance(form: FormSpec, ctx: FlowContext, model: FormModel) -> Reply:
-    model.target = form.next_step(model)
-    if model.target == SUMMARY:
-        model.editing = model.fill_missing = False
     await model.trigger("advance")
     if model.state == SUMMARY and form.confirm_without_summary:
         return await _on_summary(form, ctx, model, Input(InputKind.ACTION, action=Action.CONFIRM))
@@ -446,7 +437,7 @@ async def render(
         model.options = []
     params = {**spec.params, **form.prompt_params(ctx, model, spec)}
     texts = [*notices, Msg(spec.prompt, params)]
-    rows = [*_choice_rows(model, spec), _nav_row(form, model, spec)]
+    rows = [*_choice_rows(model, spec), await _nav_row(model, spec)]
     return Reply(texts, rows, form_view=True)
 
 
@@ -472,9 +463,9 @@ def _choice_rows(model: FormModel, spec: FieldSpec) -> list[list[Button]]:
     return rows
 
 
-def _nav_row(form: FormSpec, model: FormModel, spec: FieldSpec) -> list[Button]:
+async def _nav_row(model: FormModel, spec: FieldSpec) -> list[Button]:
     row = []
-    if form.previous_step(model) is not None:
+    if await model.may_trigger("back"):
         row.append(_button(model, Msg("form.button.back"), Action.BACK))
     if spec.optional:
         row.append(_button(model, Msg("form.button.skip"), Action.SKIP))

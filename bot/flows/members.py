@@ -30,6 +30,7 @@ from bot.flows.base import (
     Notice,
     Reply,
     button_number,
+    said,
 )
 from bot.flows.org_picker import OrgPicker, org_name
 from bot.flows.registration import role_label
@@ -113,7 +114,7 @@ def _refusal(error: AccessError, *, edit: bool) -> Outcome:
     # No button offers what is beyond the admin's reach: such data is old or forged.
     if error.key in ("members.stale", "members.not_yours"):
         return _stale()
-    return Outcome(Reply([Msg(error.key, error.params)], edit=edit))
+    return Outcome(Reply([said(error)], edit=edit))
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -586,7 +587,7 @@ class FilterForm(FormSpec):
             state = ListState(int(model.data["org"]), str(model.ctx.get("role", "")), 0)
             return await list_view(ctx, scope, state, edit=True)
         except AccessError as refusal:
-            return Reply([Msg(refusal.key, refusal.params)])
+            return Reply([said(refusal)])
 
 
 class MoveForm(FormSpec):
@@ -608,7 +609,7 @@ class MoveForm(FormSpec):
             scope = await _form_scope(ctx)
             return (await ask(ctx, scope, args)).reply
         except AccessError as refusal:  # said in the message: a toast would leave the picker
-            return Reply([Msg(refusal.key, refusal.params)])
+            return Reply([said(refusal)])
 
 
 def _count_step(name: str, counts: tuple[int, ...]) -> FieldSpec:

@@ -36,8 +36,8 @@ from bot.flows.base import (
     Msg,
     Reply,
     button_number,
+    said,
 )
-from bot.flows.when_notes import refusal, said
 from bot.services import people, when
 from bot.services import stats as svc
 from bot.services.activities import unit_of
@@ -163,7 +163,7 @@ async def picker(ctx: FlowContext, mode: str, org_id: int, *, edit: bool = False
     try:
         org = await _allowed_org(ctx, org_id)
     except StatsError as refusal:
-        return Reply([Msg(refusal.key, refusal.params)], edit=edit)
+        return Reply([said(refusal)], edit=edit)
     base = f"{PREFIX}|{mode}|"
     rows = [
         [
@@ -213,7 +213,7 @@ async def children(ctx: FlowContext, mode: str, org_id: int, offset: int) -> Rep
     try:
         org = await _allowed_org(ctx, org_id)
     except StatsError as refusal:
-        return Reply([Msg(refusal.key, refusal.params)], edit=True)
+        return Reply([said(refusal)], edit=True)
     offset = max(offset, 0)
     kids, total = await svc.child_orgs(ctx.session, org=org, offset=offset, limit=CHILDREN_PAGE)
     base = f"{PREFIX}|{mode}|"
@@ -302,7 +302,7 @@ async def _parse_range(inp: Input, ctx: FlowContext, model: FormModel) -> dict[s
     try:
         period = svc.typed_period(inp.text, _today(ctx))
     except when.WhenError as error:
-        raise refusal(error) from None
+        raise Invalid.of(error) from None
     return {"start": period.start.isoformat(), "end": period.end.isoformat()}
 
 

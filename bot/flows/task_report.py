@@ -27,6 +27,7 @@ from bot.flows.base import (
     Msg,
     Options,
     Reply,
+    said,
 )
 from bot.services import tasks as svc
 from bot.services.tasks import TaskError
@@ -69,7 +70,7 @@ async def parse_section(inp: Input, ctx: FlowContext, model: FormModel) -> Optio
     try:
         svc.check_section(joined)
     except TaskError as error:
-        raise Invalid(error.key, **error.params) from None
+        raise Invalid.of(error) from None
     texts[name] = joined
     model.data[model.state] = "typing"
     return Options(
@@ -93,7 +94,7 @@ async def parse_indicator(inp: Input, ctx: FlowContext, model: FormModel) -> Opt
     try:
         values[name] = svc.parse_indicator(raw)
     except TaskError as error:
-        raise Invalid(error.key, **error.params) from None
+        raise Invalid.of(error) from None
     return Options([Choice("ok", Msg("task.button.values_ok"))], Msg("task.indicator_set"))
 
 
@@ -205,7 +206,7 @@ class ReportForm(FormSpec):
                 now=ctx.now,
             )
         except TaskError as error:
-            return Reply([Msg(error.key, error.params)])
+            return Reply([said(error)])
         key = "task.submitted_late" if row.late else "task.submitted"
         return Reply([Msg(key, title=model.ctx["title"], version=row.version)])
 
@@ -218,7 +219,7 @@ async def start_report(ctx: FlowContext, cycle_id: int) -> Reply:
     try:
         task, cycle = await svc.fillable_cycle(ctx.session, cycle_id, ctx.actor)
     except TaskError as error:
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     resumed = await _resume(ctx, cycle_id)
     if resumed is not None:
         return resumed
