@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -74,9 +75,37 @@ def _label_to_json(label: Label) -> Any:
     return label.to_json() if isinstance(label, Msg) else label
 
 
+@dataclass(frozen=True)
+class OpenForm:
+    """A user's unfinished form as others may read it: which form, its answers, its context.
+
+    ``row`` is the engine's own handle (passed back to `end`, so ending costs no second read).
+    """
+
+    name: str
+    step: str
+    answers: dict[str, Any]
+    extra: dict[str, Any]  # what the form was started with (``start(extra=…)``)
+    row: ConversationState = field(repr=False)
+
+
+async def open_form(ctx: FlowContext) -> OpenForm | None:
+    """The user's unfinished form in this chat, if any."""
+    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    if row is None:
+        return None
+    raw = _loads(row.data)
+    return OpenForm(row.flow, row.step, raw.get("data", {}), raw.get("ctx", {}), row)
+
+
 async def active_flow(ctx: FlowContext) -> str | None:
     """The name of the user's unfinished form in this chat, if any."""
-    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    return await open_flow_in(ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+
+
+async def open_flow_in(session: AsyncSession, *, chat_id: int, user_id: int) -> str | None:
+    """The name of the unfinished form of a user in a chat (for a handler without a unit)."""
+    row = await repo.get_state(session=session, chat_id=chat_id, user_id=user_id)
     return row.flow if row else None
 
 
@@ -177,10 +206,10 @@ async def _end(
     )
 
 
-async def finish(ctx: FlowContext, row: ConversationState) -> None:
-    """End the open form ``row`` as done, outside its machine (a picker that answered)."""
-    instance = _loads(row.data).get("instance") or ""
-    await _end(ctx, row.flow, instance, DONE, row)
+async def end(ctx: FlowContext, form: OpenForm) -> None:
+    """End the open form as done, outside its machine (a picker answered by a handler)."""
+    instance = _loads(form.row.data).get("instance") or ""
+    await _end(ctx, form.name, instance, DONE, form.row)
 
 
 async def remember_message(

@@ -16,7 +16,6 @@ handler does after the transaction (they are slow and need no lock on the databa
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -43,7 +42,7 @@ from bot.services import stats as svc
 from bot.services.activities import unit_of
 from bot.services.charts import Chart
 from bot.services.stats import Period, StatsError
-from storage import conversations_repo, orgs_repo, tasks_repo
+from storage import orgs_repo, tasks_repo
 from storage.models import Org
 
 PREFIX = "st"
@@ -282,18 +281,15 @@ async def ask_range(
 
 async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
     """The range typed into the open 自定义 form; None when that form is not open."""
-    row = await conversations_repo.get_state(
-        session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id
-    )
-    if row is None or row.flow != RANGE_FORM:
+    form = await engine.open_form(ctx)
+    if form is None or form.name != RANGE_FORM:
         return None
     try:
         period = svc.typed_period(text, _today(ctx))
     except when.WhenError as error:
         return Outcome(await engine.current_view(ctx, [said(error)]))
-    saved = json.loads(row.data).get("ctx", {})
-    await engine.finish(ctx, row)
-    return await result(ctx, saved.get("mode", STATS), int(saved.get("org", 0)), period)
+    await engine.end(ctx, form)
+    return await result(ctx, form.extra.get("mode", STATS), int(form.extra.get("org", 0)), period)
 
 
 async def _parse_range(inp: Input, ctx: FlowContext, model: FormModel) -> dict[str, str]:

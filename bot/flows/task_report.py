@@ -9,7 +9,6 @@ step, so the draft survives restarts; opening the same task again resumes it.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -31,7 +30,7 @@ from bot.flows.base import (
 )
 from bot.services import tasks as svc
 from bot.services.tasks import TaskError
-from storage import conversations_repo, tasks_repo
+from storage import tasks_repo
 from storage.task_models import SECTION_MAX
 
 NEXT = "next"
@@ -238,14 +237,10 @@ async def start_report(ctx: FlowContext, cycle_id: int) -> Reply:
 async def _resume(ctx: FlowContext, cycle_id: int) -> Reply | None:
     """The saved draft of the same cycle where the user left it; any other open form is shown
     again rather than replaced, so no draft is lost to a stray 填报 button."""
-    row = await conversations_repo.get_state(
-        session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id
-    )
-    if row is None:
+    form = await engine.open_form(ctx)
+    if form is None:
         return None
-    same = (
-        row.flow == FORM_NAME and json.loads(row.data).get("ctx", {}).get("cycle_id") == cycle_id
-    )
+    same = form.name == FORM_NAME and form.extra.get("cycle_id") == cycle_id
     notice = Msg("task.draft_resumed") if same else Msg("task.other_form_open")
     return await engine.current_view(ctx, [notice])
 
