@@ -29,7 +29,7 @@ from bot.flows.base import (
     Reply,
     said,
 )
-from bot.flows.org_picker import OrgPicker, org_names
+from bot.flows.org_picker import OrgPicker
 from bot.flows.when_notes import note_json, notes_of
 from bot.services import broadcasts, groups, people, when
 from bot.services.broadcasts import (
@@ -223,31 +223,7 @@ class BroadcastForm(FormSpec):
     name = "broadcast"
     summary_key = "broadcast.summary"
     fields = (
-        FieldSpec(
-            "audience",
-            prompt="broadcast.ask_audience",
-            label="broadcast.label.audience",
-            choices=audience_choices,
-            columns=1,
-        ),
-        FieldSpec(
-            "level",
-            prompt="broadcast.ask_level",
-            label="broadcast.label.level",
-            choices=level_choices,
-            when=lambda data: data.get("audience") == "level",
-            columns=1,
-        ),
-        FieldSpec(
-            "orgs",
-            prompt="broadcast.ask_orgs",
-            label="broadcast.label.orgs",
-            choices=ORGS.choices,
-            parse=ORGS.search,
-            multi=True,
-            when=lambda data: data.get("audience") == "orgs",
-            display=org_names,
-        ),
+        *ORGS.reach_steps("broadcast", "audience", audience_choices, level_choices),
         FieldSpec(
             "role",
             prompt="broadcast.ask_role",

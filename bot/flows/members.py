@@ -32,7 +32,7 @@ from bot.flows.base import (
     button_number,
     said,
 )
-from bot.flows.org_picker import OrgPicker, org_name
+from bot.flows.org_picker import OrgPicker
 from bot.flows.registration import role_label
 from bot.services import members as svc
 from bot.services import orgs, people
@@ -562,15 +562,7 @@ ORGS = OrgPicker(_form_scope, "members.no_org_match")
 
 
 def _org_field(prompt: str) -> FieldSpec:
-    return FieldSpec(
-        "org",
-        prompt=prompt,
-        label="members.label.org",
-        choices=ORGS.choices,
-        parse=ORGS.search,
-        display=lambda value, model: org_name(model, value),
-        columns=2,
-    )
+    return ORGS.step("org", prompt=prompt, label="members.label.org")
 
 
 class FilterForm(FormSpec):

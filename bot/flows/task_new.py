@@ -26,7 +26,7 @@ from bot.flows.base import (
     Reply,
     said,
 )
-from bot.flows.org_picker import OrgPicker, org_names
+from bot.flows.org_picker import OrgPicker
 from bot.flows.task_views import reach
 from bot.flows.when_notes import note_json, notes_of
 from bot.services import people, when
@@ -249,31 +249,7 @@ class NewTaskForm(FormSpec):
             choices=RECURRENCE_CHOICES,
             columns=3,
         ),
-        FieldSpec(
-            "target",
-            prompt="task.ask_target",
-            label="task.label.target",
-            choices=target_choices,
-            columns=1,
-        ),
-        FieldSpec(
-            "level",
-            prompt="task.ask_level",
-            label="task.label.level",
-            choices=level_choices,
-            when=lambda d: d.get("target") == "level",
-            columns=1,
-        ),
-        FieldSpec(
-            "orgs",
-            prompt="task.ask_orgs",
-            label="task.label.orgs",
-            choices=ORGS.choices,
-            parse=ORGS.search,
-            multi=True,
-            when=lambda d: d.get("target") == "orgs",
-            display=org_names,
-        ),
+        *ORGS.reach_steps("task", "target", target_choices, level_choices),
         FieldSpec(
             "sections",
             prompt="task.ask_sections",
