@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from bot.clock import FrozenClock
 from bot.flows import engine
+from bot.flows.access_request import AccessRequestForm
 from bot.flows.base import (
     Action,
     FieldSpec,
@@ -24,6 +25,7 @@ from storage.db import SessionFactory, transaction
 from storage.models import Role
 
 CHAT = USER = 4242
+FORMS = engine.by_name([RegistrationForm(), AccessRequestForm()])
 
 
 @asynccontextmanager
@@ -39,6 +41,7 @@ async def flow_ctx(sessions: SessionFactory, clock: FrozenClock) -> AsyncIterato
             chat_id=CHAT,
             user_id=USER,
             actor=actor,
+            forms=FORMS,
         )
 
 
@@ -194,3 +197,23 @@ async def test_editing_passes_answered_steps_but_not_a_revisited_one():
 async def test_back_from_the_first_step_goes_nowhere():
     state, _ = await _moved({}, "mode", "back")
     assert state == "mode"
+
+
+def test_the_app_lists_every_form_once_and_nothing_registers_itself():
+    import importlib
+    import pkgutil
+
+    import bot.flows
+    from bot.app import FORMS as APP_FORMS
+
+    for module in pkgutil.iter_modules(bot.flows.__path__):
+        importlib.import_module(f"bot.flows.{module.name}")
+    declared = {cls for cls in _subclasses(FormSpec) if cls.__module__.startswith("bot.flows.")}
+    listed = [type(form) for form in APP_FORMS]
+    assert sorted(map(str, listed)) == sorted(map(str, declared))
+    assert len(engine.by_name(APP_FORMS)) == len(APP_FORMS)
+    assert not hasattr(engine, "FORMS")
+
+
+def _subclasses(cls: type) -> set[type]:
+    return {sub for direct in cls.__subclasses__() for sub in {direct, *_subclasses(direct)}}

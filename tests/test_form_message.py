@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from bot.app import FORMS
 from bot.flows import engine
 from bot.services import orgs
 from bot.updates import TgUser
@@ -73,7 +74,9 @@ async def test_a_state_changed_meanwhile_keeps_its_answers_and_gets_the_id(
         row = await conversations_repo.get_state(session=session, chat_id=LI.id, user_id=LI.id)
         row.data = json.dumps(state, ensure_ascii=False)
     async with transaction(sessions) as session:
-        await engine.remember_message(session, chat_id=LI.id, user_id=LI.id, message_id=4242)
+        await engine.remember_message(
+            session, engine.by_name(FORMS), chat_id=LI.id, user_id=LI.id, message_id=4242
+        )
     after = await saved(sessions)
     assert after["message_id"] == 4242 and after["data"]["title"] == "另一个标题"
 

@@ -20,7 +20,6 @@ from bot.flows.base import (
     Reply,
     said,
 )
-from bot.flows.engine import register
 from bot.flows.registration import REAL_NAME, role_label
 from bot.services import people
 from storage import orgs_repo
@@ -111,6 +110,3 @@ class AccessRequestForm(FormSpec):
     def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
         """No parameters; the prompts say it all."""
         return {}
-
-
-register(AccessRequestForm())

@@ -23,7 +23,7 @@ from bot.flows.base import (
     Reply,
     said,
 )
-from bot.flows.engine import register, render
+from bot.flows.engine import render
 from bot.flows.when_notes import note_json, notes_of
 from bot.services import activities as svc
 from bot.services import when
@@ -380,6 +380,3 @@ def next_buttons() -> list[Button]:
         Button(Msg("activity.button.same_again"), "act|same"),
         Button(Msg("activity.button.mylogs"), "act|page|0"),
     ]
-
-
-register(ActivityForm())

@@ -14,7 +14,7 @@ import itertools
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -227,6 +227,7 @@ class FlowContext:
     superadmin: bool = False
     superadmin_ids: tuple[int, ...] = ()
     services: dict[str, Any] = field(default_factory=dict)  # the runtime's long-lived services
+    forms: Mapping[str, FormSpec] = field(default_factory=dict)  # the forms the engine runs
     in_group: bool = False  # the update came from a group chat: nothing personal is shown
     # The form message id as this update saved it ([id] once saved), so the handler need not
     # read the state back to know which message to edit.
@@ -269,6 +270,8 @@ class Choice:
 
 
 Parser = Callable[[Input, FlowContext, "FormModel"], Awaitable[Any]]
+# Free text outside a form: a route answers it, or returns None to let the next one try.
+TextRoute = Callable[[FlowContext, Input], Awaitable["Reply | None"]]
 ChoiceSource = Callable[[FlowContext, "FormModel"], Awaitable[list[Choice]]]
 Display = Callable[[Any, "FormModel"], Label]
 

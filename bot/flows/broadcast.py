@@ -331,9 +331,6 @@ def _audience(data: dict[str, Any]) -> Audience:
     )
 
 
-engine.register(BroadcastForm())
-
-
 # --- views shared with the sender ------------------------------------------------------------
 
 

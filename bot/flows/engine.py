@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -35,7 +35,6 @@ from bot.flows.base import (
 from storage import conversations_repo as repo
 from storage.models import ConversationState
 
-FORMS: dict[str, FormSpec] = {}
 # What a button of a form that ended says: confirmed (its answers were saved), or cancelled.
 ENDED_TOASTS = {DONE: "form.stale_saved", CANCELLED: "form.stale_cancelled"}
 # What the current update saved last, as (chat_id, user_id, flow, JSON): remember_message
@@ -44,10 +43,14 @@ ENDED_TOASTS = {DONE: "form.stale_saved", CANCELLED: "form.stale_cancelled"}
 _SAVED: ContextVar[tuple[int, int, str, str] | None] = ContextVar("stabot_saved", default=None)
 
 
-def register(form: FormSpec) -> FormSpec:
-    """Make a form known to the engine under its name."""
-    FORMS[form.name] = form
-    return form
+def by_name(forms: Iterable[FormSpec]) -> dict[str, FormSpec]:
+    """The forms the application runs, by the name their stored state carries."""
+    known: dict[str, FormSpec] = {}
+    for form in forms:
+        if form.name in known:
+            raise ValueError(f"two forms are named {form.name!r}")
+        known[form.name] = form
+    return known
 
 
 def parse_callback(data: str) -> tuple[str, Action, str] | None:
@@ -112,9 +115,9 @@ async def open_flow_in(session: AsyncSession, *, chat_id: int, user_id: int) -> 
 async def holds_answers(ctx: FlowContext) -> bool:
     """Whether the user's unfinished form has answers that starting another would discard."""
     row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
-    if row is None or row.flow not in FORMS:
+    if row is None or row.flow not in ctx.forms:
         return False
-    return FormModel(FORMS[row.flow], _loads(row.data)).has_answers()
+    return FormModel(ctx.forms[row.flow], _loads(row.data)).has_answers()
 
 
 async def start(
@@ -131,7 +134,7 @@ async def start(
     ``fill_missing``: steps already answered in ``data`` are passed over on the way to the
     summary, where they can still be edited.
     """
-    form = FORMS[name]
+    form = ctx.forms[name]
     raw = {"data": dict(data or {}), "ctx": dict(extra or {}), "fill_missing": fill_missing}
     model = FormModel(form, raw)
     with _attached(form, model, form.steps()[0]):
@@ -161,11 +164,11 @@ async def handle(ctx: FlowContext, inp: Input) -> Reply | None:
     row read to find the open form tells, so this costs no query of its own.
     """
     row = await repo.get_last(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
-    if row is None or row.flow not in FORMS:
+    if row is None or row.flow not in ctx.forms:
         return None
     if repo.has_ended(row):
         return _ended_form_button(row, inp)
-    form = FORMS[row.flow]
+    form = ctx.forms[row.flow]
     model = FormModel(form, _loads(row.data))
     if inp.kind is InputKind.ACTION and inp.token != model.token:
         return Reply([], toast=Msg("form.stale"))
@@ -213,25 +216,30 @@ async def end(ctx: FlowContext, form: OpenForm) -> None:
 
 
 async def remember_message(
-    session: AsyncSession, *, chat_id: int, user_id: int, message_id: int
+    session: AsyncSession,
+    forms: Mapping[str, FormSpec],
+    *,
+    chat_id: int,
+    user_id: int,
+    message_id: int,
 ) -> None:
     """Note which message shows the form now, so a later button press can edit it."""
     saved = _SAVED.get()
-    if saved is not None and saved[:2] == (chat_id, user_id) and saved[2] in FORMS:
+    if saved is not None and saved[:2] == (chat_id, user_id) and saved[2] in forms:
         raw = _loads(saved[3])
         raw["message_id"] = message_id
-        data = FormModel(FORMS[saved[2]], raw).to_json()
+        data = FormModel(forms[saved[2]], raw).to_json()
         if await repo.replace_data(
             session=session, chat_id=chat_id, user_id=user_id, old=saved[3], new=data
         ):
             _SAVED.set((chat_id, user_id, saved[2], data))
             return
     row = await repo.get_state(session=session, chat_id=chat_id, user_id=user_id)
-    if row is None or row.flow not in FORMS:
+    if row is None or row.flow not in forms:
         return
     raw = _loads(row.data)
     raw["message_id"] = message_id
-    row.data = FormModel(FORMS[row.flow], raw).to_json()
+    row.data = FormModel(forms[row.flow], raw).to_json()
     await session.flush()
 
 
@@ -248,7 +256,7 @@ async def cancel(ctx: FlowContext) -> Reply | None:
     row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
     if row is None:
         return None
-    form = FORMS.get(row.flow)
+    form = ctx.forms.get(row.flow)
     await _end(ctx, row.flow, _loads(row.data).get("instance") or "", CANCELLED, row)
     if form is None:
         return Reply([Msg("form.cancelled")], finished=True)
@@ -258,9 +266,9 @@ async def cancel(ctx: FlowContext) -> Reply | None:
 async def current_view(ctx: FlowContext, notices: list[Msg] | None = None) -> Reply | None:
     """The active form's current step again (after an interruption)."""
     row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
-    if row is None or row.flow not in FORMS:
+    if row is None or row.flow not in ctx.forms:
         return None
-    form = FORMS[row.flow]
+    form = ctx.forms[row.flow]
     model = FormModel(form, _loads(row.data))
     with _attached(form, model, row.step):
         reply = await render(form, ctx, model, list(notices or []))

@@ -660,8 +660,3 @@ class InviteForm(FormSpec):
         except AccessError as refusal:
             return Reply([Msg("members.stale" if refusal.key == "members.stale" else refusal.key)])
         return invite_made(ctx, invite, await orgs.org_path(ctx.session, org))
-
-
-engine.register(FilterForm())
-engine.register(MoveForm())
-engine.register(InviteForm())

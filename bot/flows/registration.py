@@ -17,7 +17,6 @@ from bot.flows.base import (
     Reply,
     said,
 )
-from bot.flows.engine import register
 from bot.services import people
 from storage.models import Role
 
@@ -103,6 +102,3 @@ class RegistrationForm(FormSpec):
                 Msg("register.next_steps"),
             ]
         )
-
-
-register(RegistrationForm())

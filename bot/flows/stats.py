@@ -321,9 +321,6 @@ class RangeForm(FormSpec):
         return outcome.reply
 
 
-engine.register(RangeForm())
-
-
 # --- results ---------------------------------------------------------------------------------
 
 

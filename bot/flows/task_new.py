@@ -343,9 +343,6 @@ class NewTaskForm(FormSpec):
         return await announce(ctx, task)
 
 
-engine.register(NewTaskForm())
-
-
 class MoveDeadlineForm(FormSpec):
     """A one-step form: a new deadline for one cycle of a task."""
 
@@ -383,6 +380,3 @@ class MoveDeadlineForm(FormSpec):
             return Reply([said(error)])
         shown = deadline_label(model.data["deadline"], model)
         return Reply([Msg("task.moved", title=model.ctx.get("title", ""), deadline=shown)])
-
-
-engine.register(MoveDeadlineForm())

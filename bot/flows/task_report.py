@@ -210,9 +210,6 @@ class ReportForm(FormSpec):
         return Reply([Msg(key, title=model.ctx["title"], version=row.version)])
 
 
-engine.register(ReportForm())
-
-
 async def start_report(ctx: FlowContext, cycle_id: int) -> Reply:
     """Open the report form for a cycle: resume its draft, or start from the current report."""
     try:
