@@ -2,8 +2,10 @@
 
 A form is declared as a list of `FieldSpec`. Its states are the field names plus ``summary``,
 ``done`` and ``cancelled``; the triggers are ``advance``, ``back``, ``edit``, ``confirm`` and
-``cancel`` (``skip`` is an ``advance`` with an empty value). One `AsyncMachine` per form is built
-once; each update adds the model at its stored step, triggers, and removes it again.
+``cancel`` (``skip`` is an ``advance`` with an empty value). Where a trigger leads is decided by
+the machine: each destination is declared with the conditions that lead there (`_asks`,
+`_applies`), and the first that holds wins. One `AsyncMachine` per form is built once; each
+update adds the model at its stored step, triggers, and removes it again.
 
 Flows know nothing of Telegram: they take an `Input` and return a `Reply` of message keys.
 """
