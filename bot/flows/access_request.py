@@ -18,9 +18,9 @@ from bot.flows.base import (
     Notice,
     Options,
     Reply,
+    said,
 )
 from bot.flows.callback_data import AccessDecisionButton
-from bot.flows.engine import register
 from bot.flows.registration import REAL_NAME, role_label
 from bot.services import people
 from storage import orgs_repo
@@ -82,7 +82,7 @@ class AccessRequestForm(FormSpec):
                 now=ctx.now,
             )
         except people.AccessError as refusal:
-            return Reply([Msg(refusal.key, refusal.params)])
+            return Reply([said(refusal)])
         org = await orgs_repo.get_org(session=ctx.session, org_id=request.org_id)
         notice = Reply(
             [
@@ -115,6 +115,3 @@ class AccessRequestForm(FormSpec):
 
 def _decision(request_id: int, *, approve: bool) -> str:
     return AccessDecisionButton(request_id, approve).pack()
-
-
-register(AccessRequestForm())
