@@ -18,6 +18,7 @@ from bot.flows.base import (
     InputKind,
     Reply,
 )
+from bot.flows.callback_data import FormButton
 from bot.flows.registration import RegistrationForm
 from bot.services import orgs, people
 from storage import conversations_repo, users_repo
@@ -63,13 +64,12 @@ async def send(sessions, clock, inp: Input) -> Reply:
 
 def press(reply: Reply, action: Action, arg: str = "") -> Input:
     """The input of pressing the reply's button with this action."""
-    wanted = f"|{action.value}|{arg}" if arg else f"|{action.value}"
     for row in reply.buttons:
         for button in row:
-            if button.data.endswith(wanted):
-                token, parsed, parsed_arg = engine.parse_callback(button.data)
-                return Input(InputKind.ACTION, action=parsed, arg=parsed_arg, token=token)
-    raise AssertionError(f"no button {wanted} in {reply.buttons}")
+            pressed = FormButton.find(button.data)
+            if pressed is not None and (pressed.action, pressed.arg) == (action, arg):
+                return Input(InputKind.ACTION, action=action, arg=arg, token=pressed.token)
+    raise AssertionError(f"no button {action} {arg} in {reply.buttons}")
 
 
 async def _start(sessions, clock) -> Reply:

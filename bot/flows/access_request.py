@@ -20,6 +20,7 @@ from bot.flows.base import (
     Reply,
     said,
 )
+from bot.flows.callback_data import AccessDecisionButton
 from bot.flows.registration import REAL_NAME, role_label
 from bot.services import people
 from storage import orgs_repo
@@ -96,8 +97,8 @@ class AccessRequestForm(FormSpec):
             ],
             [
                 [
-                    Button(Msg("access.button.approve"), f"ar|{request.id}|y"),
-                    Button(Msg("access.button.reject"), f"ar|{request.id}|n"),
+                    Button(Msg("access.button.approve"), _decision(request.id, approve=True)),
+                    Button(Msg("access.button.reject"), _decision(request.id, approve=False)),
                 ]
             ],
         )
@@ -110,3 +111,7 @@ class AccessRequestForm(FormSpec):
     def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
         """No parameters; the prompts say it all."""
         return {}
+
+
+def _decision(request_id: int, *, approve: bool) -> str:
+    return AccessDecisionButton(request_id, approve).pack()

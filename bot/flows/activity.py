@@ -23,6 +23,7 @@ from bot.flows.base import (
     Reply,
     said,
 )
+from bot.flows.callback_data import ActivityListButton, SameAsLastButton
 from bot.flows.engine import render
 from bot.flows.when_notes import note_json, notes_of
 from bot.services import activities as svc
@@ -377,6 +378,6 @@ class ActivityForm(FormSpec):
 def next_buttons() -> list[Button]:
     """After saving: log another like it, or see the list."""
     return [
-        Button(Msg("activity.button.same_again"), "act|same"),
-        Button(Msg("activity.button.mylogs"), "act|page|0"),
+        Button(Msg("activity.button.same_again"), SameAsLastButton().pack()),
+        Button(Msg("activity.button.mylogs"), ActivityListButton("mine", 0).pack()),
     ]

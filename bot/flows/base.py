@@ -32,13 +32,12 @@ from storage.models import User
 SUMMARY = "summary"
 DONE = "done"
 CANCELLED = "cancelled"
-CALLBACK_PREFIX = "f"
 ALBUM_MAX = 10  # Telegram's media group holds at most ten items
 # A number in callback data (a database id, a page, an index): 1-9 ASCII digits, which int()
 # always reads and every integer column holds (PostgreSQL's int4 ends at 2,147,483,647).
-# Handlers match their families' data with it, so forged ids never reach a query.
-ID = "[0-9]{1,9}"
-_ID = re.compile(ID)
+# Every family's int fields are read with it (bot/flows/callback_data.py), so forged ids never
+# reach a query.
+_ID = re.compile("[0-9]{1,9}")
 
 
 @overload
@@ -187,17 +186,17 @@ class InputKind(StrEnum):
 
 
 class Action(StrEnum):
-    """Form buttons; the values go into callback data, so they stay short."""
+    """Form buttons; the values go into callback data (`callback_data.FormButton`)."""
 
-    CHOICE = "c"
-    BACK = "b"
-    SKIP = "s"
-    CANCEL = "x"
-    CANCEL_YES = "xy"
-    CANCEL_NO = "xn"
-    EDIT = "e"
-    CONFIRM = "ok"
-    DONE = "d"
+    CHOICE = "choose"
+    BACK = "back"
+    SKIP = "skip"
+    CANCEL = "cancel"
+    CANCEL_YES = "cancel-yes"
+    CANCEL_NO = "cancel-no"
+    EDIT = "edit"
+    CONFIRM = "confirm"
+    DONE = "done"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,6 @@ from typing import Any
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.flows.base import (
-    CALLBACK_PREFIX,
     CANCELLED,
     DONE,
     SUMMARY,
@@ -32,6 +31,7 @@ from bot.flows.base import (
     Reply,
     button_number,
 )
+from bot.flows.callback_data import FormButton
 from storage import conversations_repo as repo
 from storage.models import ConversationState
 
@@ -53,21 +53,8 @@ def by_name(forms: Iterable[FormSpec]) -> dict[str, FormSpec]:
     return known
 
 
-def parse_callback(data: str) -> tuple[str, Action, str] | None:
-    """Split ``f|token|action|arg`` callback data; None when it is not a form button."""
-    parts = data.split("|", 3)
-    if len(parts) < 3 or parts[0] != CALLBACK_PREFIX:
-        return None
-    try:
-        action = Action(parts[2])
-    except ValueError:
-        return None
-    return parts[1], action, parts[3] if len(parts) > 3 else ""
-
-
 def _button(model: FormModel, label: Label, action: Action, arg: str = "") -> Button:
-    suffix = f"|{arg}" if arg else ""
-    return Button(label, f"{CALLBACK_PREFIX}|{model.token}|{action.value}{suffix}")
+    return Button(label, FormButton(model.token, action, arg).pack())
 
 
 def _label_from_json(raw: Any) -> Label:

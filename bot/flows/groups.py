@@ -13,6 +13,7 @@ from bot import deeplinks
 from bot.flows import ask as ask_flow
 from bot.flows.base import Button, FlowContext, Msg, Reply, said
 from bot.flows.broadcast import notice_buttons
+from bot.flows.callback_data import GroupBindButton
 from bot.flows.task_views import local_text, time_left
 from bot.services import groups, people
 from bot.services.groups import ChatInfo, GroupError
@@ -21,7 +22,6 @@ from storage import groups_repo
 from storage.broadcast_models import Broadcast
 
 TITLE_SHOWN = 20  # characters of a task's title on its 填报 button
-BIND_PREFIX = "grp"
 
 
 def open_private(ctx: FlowContext, command: str) -> Reply:
@@ -123,7 +123,7 @@ async def bind_menu(ctx: FlowContext, text: str) -> Reply:
     found = await groups.bind_choices(ctx.session, scope, text.strip())
     if not found:
         return Reply([Msg("group.bind_no_match", text=text.strip()[:50])])
-    buttons = [[Button(org.name, f"{BIND_PREFIX}|b|{org.id}")] for org in found]
+    buttons = [[Button(org.name, GroupBindButton(org.id).pack())] for org in found]
     return Reply([Msg("group.bind_pick")], buttons)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.flows import access_request, engine, registration
 from bot.flows.base import Button, FlowContext, Msg, Notice, Reply, said
+from bot.flows.callback_data import AccessRequestButton, LanguageButton
 from bot.flows.registration import role_label
 from bot.flows.task_views import local_text
 from bot.i18n import SUPPORTED, normalize_locale
@@ -36,7 +37,7 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
         return Reply([Msg("start.intro"), Msg("access.already_pending")])
     return Reply(
         [Msg("start.intro"), Msg("start.how_to_join")],
-        [[Button(Msg("start.button.request"), "st|req")]],
+        [[Button(Msg("start.button.request"), AccessRequestButton().pack())]],
     )
 
 
@@ -60,7 +61,7 @@ async def _start_with_invite(ctx: FlowContext, code: str) -> Reply:
     except people.AccessError as refusal:
         return Reply(
             [said(refusal), Msg("start.how_to_join")],
-            [[Button(Msg("start.button.request"), "st|req")]],
+            [[Button(Msg("start.button.request"), AccessRequestButton().pack())]],
         )
     org = await orgs_repo.get_org(session=ctx.session, org_id=invite.org_id)
     path = await orgs.org_path(ctx.session, org)
@@ -157,7 +158,7 @@ async def language_menu(ctx: FlowContext) -> Reply:
     """``/lang``: the languages as buttons."""
     return Reply(
         [Msg("lang.choose")],
-        [[Button(LANGUAGE_NAMES[code], f"lang|{code}") for code in SUPPORTED]],
+        [[Button(LANGUAGE_NAMES[code], LanguageButton(code).pack()) for code in SUPPORTED]],
     )
 
 

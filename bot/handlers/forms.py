@@ -9,6 +9,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filt
 
 from bot.flows import engine
 from bot.flows.base import FlowContext, Input, InputKind, Msg, Reply, TextRoute
+from bot.flows.callback_data import FormButton
 from bot.handlers.common import Producer, refresh_menu, respond
 from bot.menu import role_of
 from bot.runtime import StabotContext
@@ -59,9 +60,8 @@ async def message_input(update: Update, context: StabotContext) -> None:
 
 async def form_button(update: Update, context: StabotContext) -> None:
     """A button of a form; an old one only gets a note that the form moved on."""
-    parsed = engine.parse_callback(update.callback_query.data)
-    token, action, arg = parsed if parsed else ("", None, "")
-    inp = Input(InputKind.ACTION, action=action, arg=arg, token=token)
+    pressed = FormButton.parse(update.callback_query.data)
+    inp = Input(InputKind.ACTION, action=pressed.action, arg=pressed.arg, token=pressed.token)
 
     async def produce(ctx: FlowContext) -> Reply:
         return await engine.handle(ctx, inp) or Reply([], toast=Msg("form.stale"))
@@ -107,6 +107,6 @@ def handlers() -> list[BaseHandler]:
     """The handlers of this module, in match order."""
     private = filters.ChatType.PRIVATE
     return [
-        CallbackQueryHandler(form_button, pattern=r"^f\|"),
+        CallbackQueryHandler(form_button, pattern=FormButton.filter()),
         MessageHandler(private & filters.UpdateType.MESSAGE & ~filters.COMMAND, message_input),
     ]
