@@ -265,6 +265,9 @@ def test_asking_for_what_the_best_passages_cannot_hold_is_unmet() -> None:
     assert question_numbers("23年和2021年的119辆") == {"2023", "2021", "119"}
     assert unmet("23年配了多少辆大篷车") == "number"
     assert unmet("21年配了119辆大篷车吗") is None
+    # A rule book none of them names.
+    assert unmet("科普大篷车管理办法里考核咋考") == "rule book"
+    assert unmet("企业科协规范化建设抓什么") is None
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ set held out in turn (README, "Policy answers").
 
 Before it, one check that no share of covered words can make up for (``unmet_ask``): the question
 asks for something the best passages cannot hold, an amount of money none of them states, a
-place none of their documents names, or a number (a year) none of their documents uses. Such
-an answer is never confident.
+place none of their documents names, a number (a year) none of their documents uses, or a rule
+book (…办法, …细则, …章程) none of them names. Such an answer is never confident.
 """
 
 from __future__ import annotations
@@ -111,6 +111,8 @@ PROVINCES = frozenset(
     }
 )
 _PLACE_ENDS = "省市州盟旗县"
+# A rule book named in the question (科普大篷车管理办法, 打分细则, 章程), not 规范化建设.
+_RULE_BOOK = re.compile(r"[\u4e00-\u9fff]{2}(?:管理办法|实施办法|办法|条例|细则|规范|章程)(?!化)")
 # A number in the question; 23年 is read as 2023.
 _NUMBER = re.compile(r"\d+")
 
@@ -138,11 +140,11 @@ def unmet_ask(
     named: Callable[[str], bool],
 ) -> str | None:
     """What the question asks for that the best passages cannot hold: "money", "place",
-    "number", or None.
+    "number", "rule book", or None.
 
     ``places`` are the question's place names, each with its variants; ``passages`` the best
     passages' text; ``named(form)`` whether one of their documents uses ``form``. On the eight
-    question sets no answerable question meets one of these, and 1 in 8 unanswerable ones does
+    question sets no answerable question meets one of these, and 3 in 10 unanswerable ones do
     (广东省科协对企业科协组建有啥人数要求, 2023年内蒙科协全委会定的重点任务有哪些).
     """
     if (
@@ -156,4 +158,9 @@ def unmet_ask(
     for number in question_numbers(question):
         if not any(number in text for text in passages) and not named(number):
             return "number"
+    if any(
+        not any(book.group(0) in text for text in passages)
+        for book in _RULE_BOOK.finditer(question)
+    ):
+        return "rule book"
     return None
