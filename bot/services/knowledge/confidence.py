@@ -4,8 +4,8 @@ A logistic regression on three signals decides "confident": the ranker's answera
 of the question the best passages cover, a word no document uses weighing by its rarity), the
 best passage's cosine with the question, and how many words name the question's subject (a
 share of a long question is smaller for the same answer). Its coefficients were fitted by
-``benchmarks/qa_confidence.py`` on the six question sets and beat hand-set thresholds with each
-set held out in turn (README, "Policy answers").
+``benchmarks/qa_confidence.py`` on the eight question sets and beat hand-set thresholds with
+each set held out in turn (README, "Policy answers").
 
 Before it, one check that no share of covered words can make up for (``unmet_ask``): the question
 asks for something the best passages cannot hold, an amount of money none of them states, a
