@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """How "confident" is decided, checked by leave-one-set-out cross-validation.
 
-For every question of the six sets (qa_dev, qa_extra, qa_heldout_a/b/c/e) it takes the grade's
-signals from the real code (``KnowledgeBase.signals``: the ranker's answerability and the best
-cosine of the bundled model, its vectors from the seed file) under several rankers, then compares
-ways of turning them into a grade. Each set is held out in turn; every parameter (weights,
-thresholds, regularisation) is chosen on the other five by one criterion, the issue's targets:
-the least total shortfall over those sets of "answerable declined <= 0.10" and "unanswerable
-declined >= 0.75", ties broken by the mean of (unanswerable - answerable declined). Reported:
-answerable declined / unanswerable declined of each held-out set, then the parameters the same
-criterion picks on all six (those committed in RankConfig).
+For every question of the eight sets (qa_dev, qa_extra, qa_heldout_a … f) it takes the grade's
+signals from the real code (``KnowledgeBase.signals``: the ranker's answerability, the best
+cosine of the bundled model, its vectors from the seed file, and what the question asks for that
+the best passages cannot hold) under several rankers, then compares ways of turning them into a
+grade. Each set is held out in turn; every parameter (weights, thresholds, regularisation) is
+chosen on the other seven by one criterion, the issue's targets: the least total shortfall over
+those sets of "answerable declined <= 0.10" (counting 1.5 times) and "unanswerable declined >=
+0.75", ties broken by the mean of (unanswerable - answerable declined). Reported: answerable
+declined / unanswerable declined of each held-out set, then the parameters the same criterion
+picks on all eight (those committed in RankConfig).
 
     python benchmarks/qa_confidence.py
 
@@ -22,8 +23,10 @@ Rules compared:
                   unanswerable questions weigh alike) on a few signals, the regularisation and
                   the threshold chosen: the rule committed (confidence.py) is the one on the
                   answerability by rarity, the cosine and the question's subject words;
-and the same without vectors (the lexical path).
-The last lines print the committed calibrations, fitted on all six sets.
+each of them also with the check that no score makes up for (confidence.unmet_ask: an amount
+of money, a place or a number asked for that the best passages cannot hold declines the answer;
+the regression is then fitted on the other questions), and the same without vectors (the
+lexical path). The last lines print the committed calibrations, fitted on all eight sets.
 """
 
 from __future__ import annotations
@@ -47,9 +50,16 @@ from bot.services.knowledge.dense import BundledE5  # noqa: E402
 from bot.services.knowledge.ranking import RankConfig  # noqa: E402
 from bot.services.knowledge.seeds import SEEDS_DIR  # noqa: E402
 
-SETS = ("qa_dev", "qa_extra", "qa_heldout_a", "qa_heldout_b", "qa_heldout_c", "qa_heldout_e")
+SETS = (
+    "qa_dev", "qa_extra", "qa_heldout_a", "qa_heldout_b", "qa_heldout_c", "qa_heldout_d",
+    "qa_heldout_e", "qa_heldout_f",
+)
 MAX_DECLINED_ANSWERABLE = 0.10
 MIN_DECLINED_UNANSWERABLE = 0.75
+# The issue makes "answerable declined <= 0.10" a must that other work may not break; each point
+# over it costs more than one short of the unanswerable target (1.5: held out in turn, it kept
+# qa_heldout_b's answerable declined at 0.12 rather than 0.19, every unanswerable share equal).
+ANSWERABLE_WEIGHT = 1.5
 LAMBDAS = (0.0, 2.5, 5.0, 7.5)
 # (everyday_idf, rare_idf); SINGLE: every word is rare (general idf is never below 0).
 RARITY = ((8.0, 9.0), (8.0, 10.0), (8.0, 11.0), (9.0, 10.0), (9.0, 11.0), (9.0, 12.0),
@@ -70,6 +80,8 @@ class Data:
     cosine: np.ndarray
     # Subject words of the question (at most confidence.MAX_WORDS).
     words: np.ndarray
+    # The question asks for something the best passages cannot hold (Signals.unmet).
+    unmet: np.ndarray
     # By (everyday_idf, rare_idf).
     answerability: dict[tuple[float, float], np.ndarray]
 
@@ -98,6 +110,7 @@ def collect() -> Data:
     answerability: dict[tuple[float, float], list[float]] = {}
     cosine: list[float] = []
     words: list[int] = []
+    unmet: list[bool] = []
     model = BundledE5()
     with tempfile.TemporaryDirectory(prefix="stabot-confidence-") as work:
         for everyday, rare in (SINGLE, *RARITY):
@@ -112,11 +125,13 @@ def collect() -> Data:
                 cosine = [s.best_cosine if s and s.best_cosine is not None else 0.0
                           for s in signals]
                 words = [min(s.words, MAX_WORDS) if s else 0 for s in signals]
+                unmet = [bool(s and s.unmet) for s in signals]
     return Data(
         sets=np.asarray([name for name, _ in items]),
         unanswerable=np.asarray([item["kind"] == "unanswerable" for _, item in items]),
         cosine=np.asarray(cosine) - float(BundledE5.center or 0.0),
         words=np.asarray(words, dtype=float),
+        unmet=np.asarray(unmet, dtype=bool),
         answerability={k: np.asarray(v) for k, v in answerability.items()},
     )
 
@@ -128,11 +143,15 @@ def declined_shares(data: Data, declined: np.ndarray, mask: np.ndarray) -> tuple
 
 
 def criterion(data: Data, declined: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
-    """Larger is better: minus the targets' total shortfall over the sets, then the mean margin."""
+    """Larger is better: minus the targets' total shortfall over the sets (answerable declined
+    counting ANSWERABLE_WEIGHT times), then the mean margin."""
     shares = [declined_shares(data, declined, mask & (data.sets == s))
               for s in SETS if (mask & (data.sets == s)).any()]
-    shortfall = sum(max(0.0, a - MAX_DECLINED_ANSWERABLE) + max(0.0, MIN_DECLINED_UNANSWERABLE - u)
-                    for a, u in shares)
+    shortfall = sum(
+        ANSWERABLE_WEIGHT * max(0.0, a - MAX_DECLINED_ANSWERABLE)
+        + max(0.0, MIN_DECLINED_UNANSWERABLE - u)
+        for a, u in shares
+    )
     return -shortfall, float(np.mean([u - a for a, u in shares]))
 
 
@@ -173,18 +192,27 @@ def logistic_fit(
     return float(coef[0] - weights @ mean), weights
 
 
-def logistic_rules(data: Data, names: tuple[str, ...]) -> Callable[[np.ndarray], Scores]:
-    """Logits of regressions on ``names`` fitted on the training questions, per strength."""
+def logistic_rules(
+    data: Data, names: tuple[str, ...], *, checked: bool = False
+) -> Callable[[np.ndarray], Scores]:
+    """Logits of regressions on ``names`` fitted on the training questions, per strength;
+    ``checked``: fitted on those the unmet check leaves, which it declines."""
 
     def make(train: np.ndarray) -> Scores:
         features = np.column_stack([data.feature(name) for name in names])
+        fitted = train & ~data.unmet if checked else train
         out = []
         for strength in REGULARISATION:
-            bias, weights = logistic_fit(data, names, train, strength)
+            bias, weights = logistic_fit(data, names, fitted, strength)
             out.append((f"logistic C {strength:g}", bias + features @ weights))
-        return out
+        return with_check(data, out) if checked else out
 
     return make
+
+
+def with_check(data: Data, scores: Scores) -> Scores:
+    """The same rules, with every question the unmet check flags declined."""
+    return [(label, np.where(data.unmet, -np.inf, score)) for label, score in scores]
 
 
 def _set_weights(data: Data, train: np.ndarray) -> np.ndarray:
@@ -222,7 +250,7 @@ def held_out(data: Data, make: Callable[[np.ndarray], Scores]) -> Iterator[tuple
     a, u = declined_shares(data, declined, everything)
     label, _, threshold = best_rule(data, make(everything), everything)
     yield "pooled", f"{a:.2f} / {u:.2f}"
-    yield "chosen on all six", f"{label}, t {threshold:.3f}"
+    yield "chosen on all eight", f"{label}, t {threshold:.3f}"
 
 
 def main() -> int:
@@ -231,15 +259,18 @@ def main() -> int:
     families: dict[str, Callable[[np.ndarray], Scores]] = {
         "single factor": lambda _train: hand_rules(data, (SINGLE,)),
         "by rarity": lambda _train: hand_rules(data, RARITY),
+        "by rarity, checked": lambda _train: with_check(data, hand_rules(data, RARITY)),
         "logistic: both answerabilities, cosine": logistic_rules(
             data, ("single", "answerability", "cosine")),
-        "logistic: answerability, cosine, words (committed)": logistic_rules(
-            data, DENSE_SIGNALS),
+        "logistic: answerability, cosine, words": logistic_rules(data, DENSE_SIGNALS),
+        "logistic: answerability, cosine, words, checked (committed)": logistic_rules(
+            data, DENSE_SIGNALS, checked=True),
         # Without vectors (KNOWLEDGE_EMBEDDINGS=none, or while they are computed).
         "lexical path, single factor": lambda _train: hand_rules(data, (SINGLE,), (0.0,)),
         "lexical path, by rarity 8-10": lambda _train: hand_rules(data, (COMMITTED,), (0.0,)),
-        "lexical path, logistic: answerability, words (committed)": logistic_rules(
-            data, LEXICAL_SIGNALS),
+        "lexical path, logistic: answerability, words": logistic_rules(data, LEXICAL_SIGNALS),
+        "lexical path, logistic: answerability, words, checked (committed)": logistic_rules(
+            data, LEXICAL_SIGNALS, checked=True),
     }
     print("answerable declined / unanswerable declined, each set held out in turn\n")
     for family, make in families.items():
@@ -251,27 +282,29 @@ def main() -> int:
         chosen = calibration(data, names)
         print(f"{label} = {chosen!r}")
         declined = in_sample(data, chosen, dense=label == "DENSE")
-        print("  on the six sets: " + ", ".join(
+        print("  on the eight sets: " + ", ".join(
             "{} {:.2f} / {:.2f}".format(name, *declined_shares(data, declined, data.sets == name))
             for name in SETS))
     return 0
 
 
 def in_sample(data: Data, chosen: Calibration, *, dense: bool) -> np.ndarray:
-    """Which questions the calibration declines."""
+    """Which questions the calibration declines (the unmet check first)."""
     total = (chosen.bias + chosen.answerability * data.feature("answerability")
              + chosen.words * data.words)
     if dense:
         total = total + chosen.cosine * data.cosine
-    return total < 0
+    return (total < 0) | data.unmet
 
 
 def calibration(data: Data, names: tuple[str, ...]) -> Calibration:
-    """The regression on ``names`` the criterion picks on all six sets, threshold folded in."""
+    """The regression on ``names`` the criterion picks on all eight sets (with the unmet check),
+    threshold folded in."""
     everything = np.ones(len(data.sets), dtype=bool)
-    label, _, threshold = best_rule(data, logistic_rules(data, names)(everything), everything)
+    rules = logistic_rules(data, names, checked=True)(everything)
+    label, _, threshold = best_rule(data, rules, everything)
     strength = float(label.rsplit(" ", 1)[1])
-    bias, weights = logistic_fit(data, names, everything, strength)
+    bias, weights = logistic_fit(data, names, everything & ~data.unmet, strength)
     coef = dict(zip(names, (round(float(w), 4) for w in weights), strict=True))
     return Calibration(
         bias=round(bias - threshold, 4),

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar, Token
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -17,7 +17,7 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, E
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.flows.base import FlowContext
+from bot.flows.base import FlowContext, FormSpec, TextRoute
 from bot.group_edits import CountEdits
 from bot.processor import chat_key
 from bot.services.people import InviteLinks, user_locale
@@ -112,6 +112,10 @@ class Runtime:
     policy: PolicyLibrary  # /ask and /docs: the knowledge base, built on first use
     invite_links: InviteLinks  # t.me links with the bot's username (invites, deep links)
     group_counts: CountEdits  # the 已阅 counts under group notices, edited in batches
+    # The forms the engine runs, by name, and the routes free text outside a form takes in
+    # order: build_application passes both; nothing registers itself on import.
+    forms: Mapping[str, FormSpec] = field(default_factory=dict)
+    text_routes: Sequence[TextRoute] = ()
     # Started in post_init and stopped in post_shutdown (bot/app.py); None outside them.
     delivery: Pipeline | None = None  # bot/delivery/service.py
     reminders: ReminderService | None = None  # bot/scheduler.py
@@ -157,6 +161,7 @@ class Runtime:
                 superadmin_ids=tuple(self.settings.superadmin_ids),
                 policy=self.policy,
                 invite_links=self.invite_links,
+                forms=self.forms,
                 in_group=chat.type in GROUP_CHATS,
             )
         if claim is not None:  # committed: later units of this update need not record it

@@ -11,7 +11,16 @@ import pytest
 
 from bot import PROJECT_ROOT
 from bot.services.knowledge import Answer, KnowledgeBase, QuestionCode, validate_question
-from bot.services.knowledge.confidence import MAX_WORDS, Calibration, Grade, Signals, grade
+from bot.services.knowledge.confidence import (
+    MAX_WORDS,
+    Calibration,
+    Grade,
+    Signals,
+    grade,
+    is_place,
+    question_numbers,
+    unmet_ask,
+)
 from bot.services.knowledge.errors import UnknownDocumentError
 from bot.services.knowledge.ranking import RankConfig, is_phrasing
 from bot.services.knowledge.thesaurus import general_idf, synonyms_by_word
@@ -232,3 +241,41 @@ def test_the_grade_weighs_answerability_cosine_and_subject_words() -> None:
     # No cosine (vectors not ready, or a model without a centre): the lexical calibration.
     assert grade(signals(0.5, 0, None), calibration, lexical) is Grade.CONFIDENT
     assert grade(replace(signals(0.9, 9), relates=False), calibration, lexical) is Grade.NONE
+    # Something asked for that the best passages cannot hold: never confident, whatever the score.
+    assert grade(replace(signals(1.0, 9), unmet="money"), calibration, lexical) is Grade.LOW
+
+
+def test_asking_for_what_the_best_passages_cannot_hold_is_unmet() -> None:
+    passages = ["企业科协开展工作所需经费由企业提供", "2021年配备科普大篷车119辆，投入40万元"]
+    named = {"内蒙古", "宁夏", "2021"}.__contains__
+
+    def unmet(question: str, places: list[tuple[str, ...]] = (), texts: list[str] = passages):
+        return unmet_ask(question, places, texts, named)
+
+    # An amount of money: unmet unless a passage states one.
+    assert unmet("企业科协会员一年交多少会费") is None
+    assert unmet("企业科协会员一年交多少会费", texts=passages[:1]) == "money"
+    assert unmet("企业科协的经费由谁提供？", texts=passages[:1]) is None
+    # A place none of their documents names; 内蒙 comes with its variant 内蒙古.
+    assert unmet("广东企业科协要多少人？", [("广东",)]) == "place"
+    assert unmet("内蒙企业科协要多少人？", [("内蒙", "内蒙古")]) is None
+    assert is_place("广东", "ns") and is_place("滁州市", "ns") and is_place("宁夏", "")
+    assert not is_place("东西", "ns") and not is_place("新建", "ns")
+    # A number (a two-digit year read as 20xx) that neither they nor their documents use.
+    assert question_numbers("23年和2021年的119辆") == {"2023", "2021", "119"}
+    assert unmet("23年配了多少辆大篷车") == "number"
+    assert unmet("21年配了119辆大篷车吗") is None
+    # A rule book none of them names.
+    assert unmet("科普大篷车管理办法里考核咋考") == "rule book"
+    assert unmet("企业科协规范化建设抓什么") is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["广东省科协对企业科协组建有啥人数要求", "2023年内蒙科协全委会定的重点任务有哪些"],
+)
+def test_an_unmet_ask_makes_a_low_confidence_answer(kb: KnowledgeBase, question: str) -> None:
+    answer = kb.answer(question)
+    assert answer.hits and not answer.confident
+    signals = kb.signals(question)
+    assert signals is not None and signals.unmet in {"place", "number"}

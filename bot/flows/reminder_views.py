@@ -9,11 +9,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.flows.base import Button, Msg, Reply
+from bot.flows.callback_data import TaskButton
 from bot.flows.task_views import local_text
 from bot.services import reminders
 from storage.reminder_models import ReminderLedger
 
-FILL_CALLBACK = "task:fill:{cycle_id}"
 DIGEST_LINES = 30  # tasks listed in one digest; the rest are counted
 
 
@@ -25,7 +25,7 @@ def reminder_reply(row: ReminderLedger, tz: ZoneInfo) -> Reply:
     if row.kind.startswith(reminders.DIGEST_KIND):
         return _digest_reply(data, tz)
     deadline = datetime.fromisoformat(data["deadline"])
-    button = Button(Msg("reminder.button.fill"), FILL_CALLBACK.format(cycle_id=row.cycle_id))
+    button = Button(Msg("reminder.button.fill"), TaskButton("fill", row.cycle_id).pack())
     key = "reminder.published" if row.kind == reminders.PUBLISHED_KIND else "reminder.task"
     return Reply(
         texts=[

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import DEFAULT_LOCALE, normalize_locale
+from bot.services.errors import UserError
 from storage import orgs_repo, users_repo
 from storage.models import AccessRequest, AccessRequestStatus, Invite, Org, Role, User
 
@@ -22,13 +23,8 @@ NAME_MIN, NAME_MAX = 2, 40
 _DURATION = re.compile(r"^(\d{1,4})\s*([dhm])$")
 
 
-class AccessError(Exception):
+class AccessError(UserError):
     """A refusal with a message key for the user."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 def parse_duration(text: str) -> timedelta:

@@ -280,17 +280,15 @@ class KnowledgeBase:
     def answer(self, question: str, top_k: int = 5) -> Answer:
         """The closest passages and whether they answer confidently (see confidence.grade)."""
         from bot.services.knowledge.confidence import Grade, grade
-        from bot.services.knowledge.fusion import fuse
 
         assessed = self._assess(question) if top_k > 0 else None
         if assessed is None:
             return Answer([], False)
-        state, query, ranking, cosines, signals = assessed
+        state, fused, signals = assessed
         config = state.ranker.config
         verdict = grade(signals, config.confidence, config.lexical_confidence)
         if verdict is Grade.NONE:
             return Answer([], False)
-        fused = fuse(question, ranking, state.index, query, cosines, config)
         hits = [self._hit(state, row, score) for row, score in fused[:top_k]]
         return Answer(hits, verdict is Grade.CONFIDENT)
 
@@ -300,9 +298,12 @@ class KnowledgeBase:
         assessed = self._assess(question)
         return None if assessed is None else assessed[-1]
 
-    def _assess(self, question: str) -> tuple[_Snapshot, Any, Any, Any, Signals] | None:
-        """The snapshot, the question's terms, the ranking, the cosines and the signals."""
+    def _assess(
+        self, question: str
+    ) -> tuple[_Snapshot, list[tuple[int, float]], Signals] | None:
+        """The snapshot, the fused ranking (rows and scores, best first) and the signals."""
         from bot.services.knowledge.confidence import Signals
+        from bot.services.knowledge.fusion import fuse
         from bot.services.knowledge.ranking import is_phrasing
 
         state = self._state()
@@ -314,14 +315,17 @@ class KnowledgeBase:
         ranking = state.ranker.rank(question, query)
         cosines = self._cosines(state, question)
         best = float(cosines[state.dense.known].max(initial=-1.0)) if cosines is not None else None
+        fused = fuse(question, ranking, state.index, query, cosines, state.ranker.config)
+        window = [row for row, _ in fused[: state.ranker.config.answer_window]]
         signals = Signals(
             answerability=ranking.answerability,
             relates=bool(ranking.candidates) and state.ranker.relates(query),
             words=sum(not is_phrasing(query.tags.get(term, "")) for term in query.content),
             best_cosine=best,
             center=self.embedder.center if self.embedder is not None else None,
+            unmet=state.ranker.unmet_ask(question, query, window) if window else None,
         )
-        return state, query, ranking, cosines, signals
+        return state, fused, signals
 
     def dense_ready(self) -> bool:
         """Whether every passage of the current index has its vector (or failed to get one)."""

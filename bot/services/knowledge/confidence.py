@@ -4,12 +4,19 @@ A logistic regression on three signals decides "confident": the ranker's answera
 of the question the best passages cover, a word no document uses weighing by its rarity), the
 best passage's cosine with the question, and how many words name the question's subject (a
 share of a long question is smaller for the same answer). Its coefficients were fitted by
-``benchmarks/qa_confidence.py`` on the six question sets and beat hand-set thresholds with each
-set held out in turn (README, "Policy answers").
+``benchmarks/qa_confidence.py`` on the eight question sets and beat hand-set thresholds with
+each set held out in turn (README, "Policy answers").
+
+Before it, one check that no share of covered words can make up for (``unmet_ask``): the question
+asks for something the best passages cannot hold, an amount of money none of them states, a
+place none of their documents names, a number (a year) none of their documents uses, or a rule
+book (…办法, …细则, …章程) none of them names. Such an answer is never confident.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -42,6 +49,8 @@ class Signals:
     # The cosine at which the model's best passage starts to count (Embedder.center); None for
     # a model whose cosines were never calibrated (its answers are graded lexically).
     center: float | None
+    # What the question asks for that the best passages cannot hold (unmet_ask), else None.
+    unmet: str | None = None
 
     @property
     def cosine(self) -> float | None:
@@ -72,13 +81,86 @@ class Calibration:
 
 
 # Fitted by benchmarks/qa_confidence.py (its last lines print these).
-DENSE = Calibration(bias=-4.1215, answerability=6.4773, cosine=8.4932, words=0.2677)
-LEXICAL = Calibration(bias=-6.3335, answerability=9.2307, cosine=0.0, words=0.4396)
+DENSE = Calibration(bias=-4.4744, answerability=7.9116, cosine=18.0344, words=0.2121)
+LEXICAL = Calibration(bias=-5.2516, answerability=8.124, cosine=0.0, words=0.2841)
 
 
 def grade(signals: Signals, dense: Calibration, lexical: Calibration) -> Grade:
     """Confident, low-confidence, or none (no word of the question occurs in any passage)."""
     if not signals.relates:
         return Grade.NONE
+    if signals.unmet is not None:
+        return Grade.LOW
     calibration = lexical if signals.cosine is None else dense
     return Grade.CONFIDENT if calibration.confident(signals) else Grade.LOW
+
+
+# An amount of money asked for (多少钱, 一年交多少会费, 每月补贴), and one stated (40万元, 5000元).
+_MONEY_WORDS = re.compile(r"钱|补贴|奖金|经费|资助|津贴|会费|费用|报销|拨款")
+_AMOUNT_ASKED = re.compile(r"多少|几[百千万]|每个?[月年人]|一[个年月]")
+_MONEY_STATED = re.compile(r"\d\s*[万亿]?元|万元")
+# Province-level names (the analyzer's short forms, 内蒙 -> 内蒙古, come as variants) and, among
+# the words jieba tags as places (ns, which also tags 东西 新建 厦), those that end as a city,
+# prefecture, league, banner or county does.
+PROVINCES = frozenset(
+    {
+        "北京", "天津", "上海", "重庆", "河北", "山西", "辽宁", "吉林", "黑龙江",
+        "江苏", "浙江", "安徽", "福建", "江西", "山东", "河南", "湖北", "湖南",
+        "广东", "海南", "四川", "贵州", "云南", "陕西", "甘肃", "青海", "台湾",
+        "内蒙古", "广西", "西藏", "宁夏", "新疆", "香港", "澳门",
+    }
+)
+_PLACE_ENDS = "省市州盟旗县"
+# A rule book named in the question (科普大篷车管理办法, 打分细则, 章程), not 规范化建设.
+_RULE_BOOK = re.compile(r"[\u4e00-\u9fff]{2}(?:管理办法|实施办法|办法|条例|细则|规范|章程)(?!化)")
+# A number in the question; 23年 is read as 2023.
+_NUMBER = re.compile(r"\d+")
+
+
+def is_place(word: str, tag: str) -> bool:
+    """Whether a content word of the question names a province, city, league, banner or county."""
+    return word in PROVINCES or (tag == "ns" and len(word) >= 2 and word[-1] in _PLACE_ENDS)
+
+
+def question_numbers(question: str) -> set[str]:
+    """The numbers a question names, a two-digit year (23年) as four digits."""
+    out = set()
+    for match in _NUMBER.finditer(question):
+        number = match.group(0)
+        if len(number) == 2 and question[match.end() : match.end() + 1] == "年":
+            number = "20" + number
+        out.add(number)
+    return out
+
+
+def unmet_ask(
+    question: str,
+    places: Sequence[Sequence[str]],
+    passages: Sequence[str],
+    named: Callable[[str], bool],
+) -> str | None:
+    """What the question asks for that the best passages cannot hold: "money", "place",
+    "number", "rule book", or None.
+
+    ``places`` are the question's place names, each with its variants; ``passages`` the best
+    passages' text; ``named(form)`` whether one of their documents uses ``form``. On the eight
+    question sets no answerable question meets one of these, and 3 in 10 unanswerable ones do
+    (广东省科协对企业科协组建有啥人数要求, 2023年内蒙科协全委会定的重点任务有哪些).
+    """
+    if (
+        _MONEY_WORDS.search(question)
+        and _AMOUNT_ASKED.search(question)
+        and not any(_MONEY_STATED.search(text) for text in passages)
+    ):
+        return "money"
+    if any(not any(named(form) for form in forms) for forms in places):
+        return "place"
+    for number in question_numbers(question):
+        if not any(number in text for text in passages) and not named(number):
+            return "number"
+    if any(
+        not any(book.group(0) in text for text in passages)
+        for book in _RULE_BOOK.finditer(question)
+    ):
+        return "rule book"
+    return None

@@ -11,7 +11,7 @@ from typing import TypeVar
 
 import numpy as np
 
-from bot.services.knowledge.confidence import DENSE, LEXICAL, Calibration
+from bot.services.knowledge.confidence import DENSE, LEXICAL, Calibration, is_place, unmet_ask
 from bot.services.knowledge.index import Field, PassageIndex
 from bot.services.knowledge.lines import DATE_RE, DOC_NUMBER_RE, PHONE_RE, LineKind, classify
 from bot.services.knowledge.tokenize import QUESTION_RE, QueryTerms, normalize
@@ -279,7 +279,7 @@ class RankConfig:
     fusion_pool: int = 30
     # When an answer is confident (confidence.py): with a calibrated model's cosine, and
     # without one (no vectors yet, no model, or a model folder). Fitted by
-    # benchmarks/qa_confidence.py on the six question sets.
+    # benchmarks/qa_confidence.py on the eight question sets.
     confidence: Calibration = DENSE
     lexical_confidence: Calibration = LEXICAL
 
@@ -450,6 +450,29 @@ class Ranker:
             for term in query.content
             for form in (term, *query.variants.get(term, ()))
         ) or bool(self._related(query))
+
+    def documents_use(self, form: str, rows: Sequence[int]) -> bool:
+        """Whether the document of one of ``rows`` uses ``form``: in its text (as a word), its
+        title or its issuer."""
+        docs = {self.data.doc_of[row] for row in rows}
+        return not docs.isdisjoint(self.index.docs.postings(form)) or any(
+            form in self.data.doc_titles[doc] for doc in docs
+        )
+
+    def unmet_ask(self, question: str, query: QueryTerms, rows: Sequence[int]) -> str | None:
+        """What the question asks for that the passages of ``rows`` cannot hold (see
+        confidence.unmet_ask)."""
+        places = [
+            (term, *query.variants.get(term, ()))
+            for term in query.content
+            if is_place(term, query.tags.get(term, ""))
+        ]
+        return unmet_ask(
+            normalize(question),
+            places,
+            [self.data.context(row) for row in rows],
+            lambda form: self.documents_use(form, rows),
+        )
 
     def _title_share(self, query: QueryTerms, rows: np.ndarray) -> np.ndarray:
         """Per row: share of the question's content words found in its document's title."""
