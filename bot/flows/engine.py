@@ -30,7 +30,7 @@ from bot.flows.base import (
     button_number,
 )
 from storage import conversations_repo as repo
-from storage.models import ConversationState
+from storage.conversations_repo import FormRow
 
 FORMS: dict[str, FormSpec] = {}
 # What a button of a form that ended says: confirmed (its answers were saved), or cancelled.
@@ -147,7 +147,7 @@ async def handle(ctx: FlowContext, inp: Input) -> Reply | None:
     return reply
 
 
-def _ended_form_button(row: ConversationState, inp: Input) -> Reply | None:
+def _ended_form_button(row: FormRow, inp: Input) -> Reply | None:
     """The toast for a button of the form that ended last; None for anything else."""
     instance = _loads(row.data).get("instance")
     if (
@@ -160,7 +160,7 @@ def _ended_form_button(row: ConversationState, inp: Input) -> Reply | None:
 
 
 async def _end(
-    ctx: FlowContext, flow: str, instance: str, step: str, row: ConversationState | None
+    ctx: FlowContext, flow: str, instance: str, step: str, row: FormRow | None
 ) -> None:
     """Replace the form's state by its end marker: the instance its buttons carry, no answers."""
     await repo.save_state(
@@ -175,7 +175,7 @@ async def _end(
     )
 
 
-async def finish(ctx: FlowContext, row: ConversationState) -> None:
+async def finish(ctx: FlowContext, row: FormRow) -> None:
     """End the open form ``row`` as done, outside its machine (a picker that answered)."""
     instance = _loads(row.data).get("instance") or ""
     await _end(ctx, row.flow, instance, DONE, row)
@@ -200,8 +200,10 @@ async def remember_message(
         return
     raw = _loads(row.data)
     raw["message_id"] = message_id
-    row.data = FormModel(FORMS[row.flow], raw).to_json()
-    await session.flush()
+    data = FormModel(FORMS[row.flow], raw).to_json()
+    await repo.replace_data(
+        session=session, chat_id=chat_id, user_id=user_id, old=row.data, new=data
+    )
 
 
 async def form_message_id(ctx: FlowContext) -> int | None:
@@ -242,7 +244,7 @@ def _loads(data: str) -> dict[str, Any]:
 
 
 async def _save(
-    ctx: FlowContext, form: FormSpec, model: FormModel, row: ConversationState | None = None
+    ctx: FlowContext, form: FormSpec, model: FormModel, row: FormRow | None = None
 ) -> None:
     data = model.to_json()
     await repo.save_state(
