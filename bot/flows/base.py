@@ -342,6 +342,20 @@ def _to_dest(dest: str) -> Callable[[Any], bool]:
     return check
 
 
+class _SequentialMachine(AsyncMachine):
+    """An AsyncMachine that awaits its conditions one after the other.
+
+    `transitions` gathers them, which wraps each in a task of its own: with a condition per
+    possible destination, a step spent more on scheduling those tasks than on the rest of its
+    form logic. Our conditions are plain checks and the machine has no callbacks, so running
+    them in order gives the same results.
+    """
+
+    @staticmethod
+    async def await_all(callables: Sequence[Callable[[], Any]]) -> list[Any]:
+        return [await func() for func in callables]
+
+
 class FormSpec:
     """A form definition: subclasses set ``name`` and ``fields`` and implement `on_confirm`."""
 
@@ -361,7 +375,7 @@ class FormSpec:
     def machine(cls) -> AsyncMachine:
         """The one machine of this form, built on first use."""
         if cls.__dict__.get("_machine") is None:
-            cls._machine = AsyncMachine(
+            cls._machine = _SequentialMachine(
                 model=None,
                 states=[*cls.steps(), SUMMARY, DONE, CANCELLED],
                 transitions=cls.transitions(),
