@@ -343,17 +343,25 @@ def _to_dest(dest: str) -> Callable[[Any], bool]:
 
 
 class _SequentialMachine(AsyncMachine):
-    """An AsyncMachine that awaits its conditions one after the other.
+    """An AsyncMachine made cheap for a model added and removed at every step.
 
-    `transitions` gathers them, which wraps each in a task of its own: with a condition per
-    possible destination, a step spent more on scheduling those tasks than on the rest of its
-    form logic. Our conditions are plain checks and the machine has no callbacks, so running
-    them in order gives the same results.
+    `transitions` gathers conditions, which wraps each in a task of its own: with a condition
+    per possible destination, a step spent more on scheduling those tasks than on the rest of
+    its form logic. Our conditions are plain checks and the machine has no callbacks, so
+    awaiting them in order gives the same results. Adding a model also binds a method per
+    event (``model.advance``, ``model.may_advance``) and per state (``model.is_summary``);
+    the engine only calls ``model.trigger(name)``, so those are left out.
     """
 
     @staticmethod
     async def await_all(callables: Sequence[Callable[[], Any]]) -> list[Any]:
         return [await func() for func in callables]
+
+    def _add_trigger_to_model(self, trigger: str, model: Any) -> None:
+        pass
+
+    def _add_model_to_state(self, state: Any, model: Any) -> None:
+        pass
 
 
 class FormSpec:
