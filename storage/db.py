@@ -90,15 +90,10 @@ def reading_factory(engine: AsyncEngine) -> SessionFactory:
 @asynccontextmanager
 async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
     """One session, committed when the block succeeds and rolled back when it raises."""
-    session = factory()
-    try:
-        yield session
-        await session.commit()
-    except BaseException:
-        async with session:  # SQLAlchemy's exit closes it even if this task is cancelled
+    async with factory() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
             await session.rollback()
-        raise
-    # Committed: the connection is back in the pool, so closing only detaches the objects and
-    # needs none of the task and shield that `async with` spends on every exit (a tenth of a
-    # transaction's cost, and every update has one or two).
-    await session.close()
+            raise
