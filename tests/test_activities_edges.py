@@ -349,10 +349,10 @@ async def test_others_cannot_open_edit_or_delete_a_record(
     gone = t("zh_CN", "activity.not_found")
     async with running_bot(settings, clock) as bot:
         for user in (hohhot_admin, ZHAO):
-            for action in ("open", "edit", "del", "delok"):
-                calls = await _forged(bot, user, f"act|{action}|{old_record.id}|o")
+            for action in ("open", "edit", "delete", "delete-yes"):
+                calls = await _forged(bot, user, f"log:{action}:{old_record.id}:o")
                 assert toasts(calls) == [gone], (user, action)
-        calls = await _forged(bot, ZHAO, "act|org|0")
+        calls = await _forged(bot, ZHAO, "logs:org:0")
         assert toasts(calls) == [t("zh_CN", "activity.admins_only")]
         await bot.text(hohhot_admin, "/mylogs")
         calls = await bot.press(hohhot_admin, "本组织及下级的记录")

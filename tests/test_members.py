@@ -473,27 +473,34 @@ async def test_liaisons_groups_and_other_subtrees_are_refused(settings, clock, s
             liaison = await users_repo.get_user(session=session, telegram_id=LIAISON.id)
         token = fingerprint(liaison)
         stale = t("en", "members.stale")
-        for data in (
-            f"mb|p|{liaison.id}|0..0",
-            f"mb|a|{liaison.id}|{token}|d|0..0",
-            f"mb|y|{liaison.id}|{token}|d|0..0",
-            f"mb|y|{liaison.id}|{token}|oa|0..0",
-            f"mb|l|{world['赛罕区科协'].id}||0",
-            "mb|x|1|0",
-            "mb|zz",
-            "mb|l|x|q|0",
-            "mb|y|1|2",
-            # Huge or odd numbers: they reached a query (SQLite OverflowError, PostgreSQL
-            # out of range) or int() ("²" is a digit to isdigit()).
-            f"mb|p|{'9' * 30}|0..0",
-            f"mb|l|{'9' * 30}||0",
-            f"mb|i|{'9' * 25}",
-            f"mb|x|{'9' * 25}|0",
-            f"mb|p|{liaison.id}|²..0",
-            f"mb|y|{liaison.id}|{token}|m²|0..0",
+        for data in (  # well-formed buttons of /members, beyond 包头's reach or out of date
+            f"member:{liaison.id}:0..0",
+            f"member-set:n:{liaison.id}:{token}:d:0..0",
+            f"member-set:y:{liaison.id}:{token}:d:0..0",
+            f"member-set:y:{liaison.id}:{token}:oa:0..0",
+            f"members:{world['赛罕区科协'].id}::0",
+            "invite-revoke:1:0",
+            f"member:{liaison.id}:²..0",
+            f"member-set:y:{liaison.id}:{token}:m²:0..0",
         ):
             calls = await forged(bot, BAOTOU, data)
             assert toasts(calls) == [stale], data
+            assert not sent_texts(calls), data
+        for data in (  # no button of the bot: the handlers never see them
+            "members:zz",
+            "members:x:q:0",
+            "member-set:y:1:2",
+            f"mb|p|{liaison.id}|0..0",  # the data of a button from before the typed families
+            # Huge or odd numbers: they reached a query (SQLite OverflowError, PostgreSQL
+            # out of range) or int() ("²" is a digit to isdigit()).
+            f"member:{'9' * 30}:0..0",
+            f"members:{'9' * 30}::0",
+            f"invites:{'9' * 25}",
+            f"invite-revoke:{'9' * 25}:0",
+            f"member:{liaison.id}²:0..0",
+        ):
+            calls = await forged(bot, BAOTOU, data)
+            assert toasts(calls) == [t("en", "button.stale")], data
             assert not sent_texts(calls), data
     liaison = await load(sessions, LIAISON.id)
     assert (liaison.active, liaison.role) == (True, Role.LIAISON)
@@ -507,7 +514,8 @@ async def test_admins_of_one_org_cannot_remove_each_other(settings, clock, sessi
         assert bot.button_texts(SAIHAN_ADMIN.id) == ["‹ 成员列表"]
         async with transaction(sessions) as session:
             peer = await users_repo.get_user(session=session, telegram_id=SAIHAN_PEER.id)
-        calls = await forged(bot, SAIHAN_ADMIN, f"mb|y|{peer.id}|{fingerprint(peer)}|d|0..0")
+        data = f"member-set:y:{peer.id}:{fingerprint(peer)}:d:0..0"
+        calls = await forged(bot, SAIHAN_ADMIN, data)
         assert toasts(calls) == [t("zh_CN", "members.stale")]
         # The city admin above them may.
         await open_card(bot, CITY, "钱伟")

@@ -166,7 +166,7 @@ async def test_bad_input_is_said_and_changes_nothing(
 
 def _back_data(message: dict) -> str:
     return next(b["callback_data"] for row in message["reply_markup"]["inline_keyboard"]
-                for b in row if b["callback_data"].startswith("act|page|0|"))  # fmt: skip
+                for b in row if b["callback_data"].startswith("logs:mine:0:"))  # fmt: skip
 
 
 async def test_a_gone_or_someone_elses_search_is_said(settings, clock, sessions, records):

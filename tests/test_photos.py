@@ -113,7 +113,7 @@ async def test_twelve_photos_come_in_two_albums_for_the_admin_too(
             f"{caption}（2/2）",
         )
         assert all("caption" not in item for item in first[1:] + second[1:])
-        others = await bot.feed(_forged(bot, BAOTOU_ADMIN, f"act|pics|{record}"))
+        others = await bot.feed(_forged(bot, BAOTOU_ADMIN, f"log:photos:{record}"))
     assert toasts(others) == ["找不到这条记录（可能已删除）。"]  # a sibling subtree's record
     assert not media_groups(others)
 
@@ -219,7 +219,7 @@ async def test_a_sibling_admin_and_a_liaison_get_none_of_them(
         refused = await bot.text(LIAISON, "/export 照片 2026-01-01 至 2026-03-16")
         baotou = await bot.text(BAOTOU_ADMIN, "/export 照片 2026-01-01 至 2026-03-16")
         hohhot = str(logged["呼和浩特市科协"].id)
-        forged = await bot.feed(_forged(bot, BAOTOU_ADMIN, f"st|z|y|{hohhot}|"))
+        forged = await bot.feed(_forged(bot, BAOTOU_ADMIN, f"stats:z:year:{hohhot}"))
         await bot.text(BAOTOU_ADMIN, "/export 照片")
         await bot.press(BAOTOU_ADMIN, "自定义")
         empty = await bot.text(BAOTOU_ADMIN, "2026-03-01 至 2026-03-16")

@@ -14,6 +14,7 @@ from PIL import Image
 
 from bot.flows import stats as flow
 from bot.flows.base import FlowContext, Msg
+from bot.flows.callback_data import StatsButton
 from bot.services import charts, orgs
 from bot.services import stats as svc
 from bot.services.activities import unit_of
@@ -279,15 +280,16 @@ async def test_a_button_naming_a_sibling_org_shows_nothing(sessions, clock, logg
         admin = await users_repo.get_user(session=session, telegram_id=HOHHOT_ADMIN.id)
         ctx = FlowContext(session, clock.now(), TZ, admin.telegram_id, admin.telegram_id, admin)
         sibling = logged["包头市科协"].id
-        for action in ("y", "k", "p", "c"):
-            outcome = await flow.on_button(ctx, f"st|s|{action}|{sibling}|")
+        for action in ("year", "children", "pick", "custom"):
+            outcome = await flow.on_button(ctx, StatsButton("s", action, sibling))
             assert outcome.reply.texts == [Msg("stats.not_your_org")]
             assert not outcome.charts and outcome.export is None
-        outcome = await flow.on_button(ctx, f"st|e|y|{sibling}|")
+        outcome = await flow.on_button(ctx, StatsButton("e", "year", sibling))
         assert outcome.export is None
         liaison = await users_repo.get_user(session=session, telegram_id=LIAISON.id)
         ctx = FlowContext(session, clock.now(), TZ, LIAISON.id, LIAISON.id, liaison)
-        outcome = await flow.on_button(ctx, "st|e|t|0|0")  # the task list is for admins only
+        # The task list is for admins only.
+        outcome = await flow.on_button(ctx, StatsButton("e", "tasks", 0, 0))
         assert outcome.reply.texts == [Msg("stats.admins_only")] and not outcome.reply.buttons
 
 

@@ -130,7 +130,7 @@ async def test_button_under_an_inline_message_gets_the_stale_toast(
     settings, clock, sessions, user, toast
 ):
     async with running_bot(settings, clock) as bot:
-        calls = await bot.feed(bot.factory.forged_callback(user, "ask|m|1"))
+        calls = await bot.feed(bot.factory.forged_callback(user, "ask-more:1"))
     assert toasts(calls) == [toast]
     assert [c.method for c in calls] == ["answerCallbackQuery"]
     assert await _counts(sessions) == (0, 0)
@@ -139,19 +139,29 @@ async def test_button_under_an_inline_message_gets_the_stale_toast(
 @pytest.mark.parametrize(
     "data",
     [
-        "ask|x",
-        "ask|",
+        "ask-more:x",
+        "ask-section:",
         "zzz",
         "task:zzz:1",
-        "task:sub:1",
-        "rmd|99999999999999999999",
-        "bca|" + "9" * 60,
-        "act|open|²",
-        "st|s|m|99999999999|",
-        "bc|1|zz",
-        "lang|xx",
+        "task:submission:1",
+        "task:fill:1:2",
+        "reminder-delete:99999999999999999999",
+        "read:" + "9" * 59,
+        "bca|" + "9" * 60,  # a family's data from before the typed families, forged
+        "log:open:²",
+        "stats:s:month:99999999999",
+        "notice:1:zz",
+        "lang:xx",
         "doc",
-        "ar|1|maybe",
+        "doc:remove",
+        "access:1:maybe",
+        "members:1:x:0",
+        # Buttons sent before the typed families, still in chats: old, not an error.
+        "st|req",
+        "f|abcd0|c|0",
+        "act|page|0",
+        "bc|1|w",
+        "rmd|1",
     ],
 )
 async def test_forged_data_of_any_family_gets_the_stale_toast(settings, clock, sessions, data):

@@ -22,6 +22,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from bot.flows.callback_data import FAMILIES, LEGACY_SEPARATOR, SEPARATOR, family_words
 from bot.menu import MENU
 from bot.offline_formatting import utf16_len
 from bot.updates import FIRST_QUERY_ID
@@ -43,11 +44,13 @@ SERVICE_USER = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
 READERS = ["remind", "log", "stats", "export", "pushed", "ask", "start"]
 COMMANDS = READERS + [c.command for c in MENU if c.command not in READERS]
 UNKNOWN_COMMANDS = ["bindgroup", "unbindgroup", "settings", "Start", "LOG", "remind_me", "a" * 32]
-# Every callback family the bot registers, with its separator.
+# Every callback family the bot registers, with its separator; then the prefixes of buttons
+# sent before the typed families (old messages still carry them).
 PREFIXES = [
-    *["f|", "act|", "ask|", "doc|", "bc|", "bca|", "bcg|", "lang|", "st|", "ar|", "rmd|"],
-    *["mb|", "grp|", "task:"],
-]
+    *(name + (SEPARATOR if name == family.prefix else LEGACY_SEPARATOR)
+      for name, family in FAMILIES.items()),
+    *["f|", "act|", "ask|", "doc|", "bc|", "st|", "rmd|", "mb|", "grp|"],
+]  # fmt: skip
 # The words between separators that the families use (and some they do not), and nothing.
 ACTION_WORDS = frozenset(
     [
@@ -107,7 +110,7 @@ ACTION_WORDS = frozenset(
         "b",
         "pics",
     ]
-) | {""}
+) | {""} | family_words()
 
 # --- pieces of text --------------------------------------------------------------------------
 
@@ -478,7 +481,7 @@ def mutation() -> st.SearchStrategy[tuple[str, int, str]]:
 
 def mutate(real: str, how: tuple[str, int, str]) -> str:
     """``real`` changed as ``how`` says (a real button's data, one part off)."""
-    sep = ":" if real.startswith("task:") else "|"
+    sep = SEPARATOR
     parts = real.split(sep)
     action, index, token = how
     i = index % len(parts)

@@ -18,8 +18,9 @@ from bot.flows.base import (
     Notice,
     Options,
     Reply,
+    said,
 )
-from bot.flows.engine import register
+from bot.flows.callback_data import AccessDecisionButton
 from bot.flows.registration import REAL_NAME, role_label
 from bot.services import people
 from storage import orgs_repo
@@ -81,7 +82,7 @@ class AccessRequestForm(FormSpec):
                 now=ctx.now,
             )
         except people.AccessError as refusal:
-            return Reply([Msg(refusal.key, refusal.params)])
+            return Reply([said(refusal)])
         org = await orgs_repo.get_org(session=ctx.session, org_id=request.org_id)
         notice = Reply(
             [
@@ -96,8 +97,8 @@ class AccessRequestForm(FormSpec):
             ],
             [
                 [
-                    Button(Msg("access.button.approve"), f"ar|{request.id}|y"),
-                    Button(Msg("access.button.reject"), f"ar|{request.id}|n"),
+                    Button(Msg("access.button.approve"), _decision(request.id, approve=True)),
+                    Button(Msg("access.button.reject"), _decision(request.id, approve=False)),
                 ]
             ],
         )
@@ -112,4 +113,5 @@ class AccessRequestForm(FormSpec):
         return {}
 
 
-register(AccessRequestForm())
+def _decision(request_id: int, *, approve: bool) -> str:
+    return AccessDecisionButton(request_id, approve).pack()

@@ -5,21 +5,19 @@ test the question route and the groups use."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from bot.flows.ask import acknowledges
 from bot.flows.base import FlowContext, Input, InputKind, Msg, Reply
+from bot.flows.callback_data import ReceiptButton
 from bot.services import broadcasts
-
-RECEIPT_BUTTON = re.compile(r"^bca\|([0-9]{1,9})$")  # the 已阅 button under a notice
 
 
 def receipt_asked(button_data: Iterable[str]) -> int | None:
     """The notice whose 已阅 button is among a message's buttons (their callback data)."""
     for data in button_data:
-        if match := RECEIPT_BUTTON.match(data):
-            return int(match.group(1))
+        if (pressed := ReceiptButton.find(data)) is not None:
+            return pressed.broadcast
     return None
 
 

@@ -3,7 +3,6 @@ text, /mylogs with open / edit / delete, and /pushed."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from bot.flows import engine, quick_log
@@ -18,9 +17,15 @@ from bot.flows.base import (
     Msg,
     Reply,
     albums,
-    button_number,
+    said,
 )
-from bot.flows.when_notes import said
+from bot.flows.callback_data import (
+    ActivityButton,
+    ActivityListButton,
+    CallbackData,
+    PushedButton,
+    SameAsLastButton,
+)
 from bot.services import activities as svc
 from bot.services import activity_search as search
 from bot.services import people, when
@@ -29,12 +34,10 @@ from storage import orgs_repo, users_repo
 from storage.activity_models import Activity
 from storage.models import Org
 
-PREFIX = "act"
 SAME_WORDS = frozenset({"同上次", "同上", "上次", "same", "again"})
 SAME_TYPED = frozenset({"同上次"})  # alone as a message; the shorter words may mean other things
 PUSH_BUTTONS = (1, 2, 3, 5, 10)
 MINE, ORG = "m", "o"  # which list a record was opened from
-_ORIGIN = re.compile(r"[mo]\d*")  # the list, and the id of the search it shows, if any
 LIST_TITLE_MAX = 18  # a list button shows the start of the title; Telegram cuts long labels
 
 
@@ -58,7 +61,8 @@ async def begin(ctx: FlowContext, text: str = "") -> Reply:
         return await quick_log.quick(ctx, text)
     reply = await engine.start(ctx, ActivityForm.name, notices=[Msg("activity.intro")])
     if await svc.last_activity(ctx.session, ctx.user_id) is not None:
-        reply.buttons.insert(0, [Button(Msg("activity.button.same_as_last"), f"{PREFIX}|same")])
+        same = Button(Msg("activity.button.same_as_last"), SameAsLastButton().pack())
+        reply.buttons.insert(0, [same])
     return reply
 
 
@@ -120,7 +124,7 @@ async def search_logs(ctx: FlowContext, text: str) -> Reply:
     try:
         query = search.read_query(text, when.today_in(ctx.now, ctx.tz))
     except ActivityError as error:  # nothing is kept: the refusal changes nothing
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     except when.Unreadable as error:  # digits that are no date: a keyword works too
         return Reply([said(error), Msg("activity.search_keyword_hint")])
     except when.WhenError as error:
@@ -200,7 +204,10 @@ def _empty(query: search.Query | None, key: str) -> Msg:
 
 def _list_rows(listing: svc.Page, origin: str) -> list[list[Button]]:
     # The list a record was opened from is carried along, so "back" returns to it.
-    rows = [[Button(_list_label(a), f"{PREFIX}|open|{a.id}|{origin}")] for a in listing.items]
+    rows = [
+        [Button(_list_label(a), ActivityButton("open", a.id, origin).pack())]
+        for a in listing.items
+    ]
     nav = []
     if listing.page > 0:
         nav.append(Button(Msg("activity.button.prev"), _page_data(origin, listing.page - 1)))
@@ -211,8 +218,8 @@ def _list_rows(listing: svc.Page, origin: str) -> list[list[Button]]:
 
 def _page_data(origin: str, page: int) -> str:
     kind, search_id = origin[:1], origin[1:]
-    data = f"{PREFIX}|{'org' if kind == ORG else 'page'}|{page}"
-    return f"{data}|{search_id}" if search_id else data
+    scope = "org" if kind == ORG else "mine"
+    return ActivityListButton(scope, page, int(search_id) if search_id else None).pack()
 
 
 def _list_label(activity: Activity) -> Msg:
@@ -229,12 +236,12 @@ async def open_log(ctx: FlowContext, activity_id: int, origin: str = MINE) -> Re
     try:
         activity = await svc.viewable(ctx.session, activity_id, ctx.actor, ctx.superadmin)
     except ActivityError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     texts = await _detail(ctx, activity)
     rows: list[list[Button]] = []
     if activity.photos:
         label = Msg("activity.button.photos", count=len(activity.photos))
-        rows.append([Button(label, f"{PREFIX}|pics|{activity.id}")])
+        rows.append([Button(label, ActivityButton("photos", activity.id).pack())])
     if await svc.can_modify(ctx.session, activity, ctx.actor, ctx.now, ctx.superadmin):
         rows.append(_change_buttons(activity, origin))
     else:
@@ -248,10 +255,12 @@ def _back_to_list(origin: str) -> Button:
 
 
 def _change_buttons(activity: Activity, origin: str) -> list[Button]:
-    delete = Button(Msg("activity.button.delete"), f"{PREFIX}|del|{activity.id}|{origin}")
+    ask = ActivityButton("delete", activity.id, origin)
+    delete = Button(Msg("activity.button.delete"), ask.pack())
     if activity.type == svc.PUSH_TYPE:
         return [delete]  # a push count is changed with /pushed, not with the form
-    return [Button(Msg("activity.button.edit"), f"{PREFIX}|edit|{activity.id}"), delete]
+    edit = ActivityButton("edit", activity.id)
+    return [Button(Msg("activity.button.edit"), edit.pack()), delete]
 
 
 async def _detail(ctx: FlowContext, activity: Activity) -> list[Msg]:
@@ -296,7 +305,7 @@ async def show_photos(ctx: FlowContext, activity_id: int) -> Reply:
     try:
         activity = await svc.viewable(ctx.session, activity_id, ctx.actor, ctx.superadmin)
     except ActivityError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     if not activity.photos:
         return Reply([], toast=Msg("activity.no_photos"))
     caption = Msg(
@@ -321,7 +330,7 @@ async def edit_log(ctx: FlowContext, activity_id: int) -> Reply:
             ctx.session, activity_id, ctx.actor, ctx.now, superadmin=ctx.superadmin
         )
     except ActivityError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     org = await orgs_repo.get_org(session=ctx.session, org_id=activity.org_id)
     extra = {"activity_id": activity.id, "labels": {"org_id": org.name if org else ""}}
     reply = await engine.start(
@@ -337,11 +346,16 @@ async def ask_delete(ctx: FlowContext, activity_id: int, origin: str = MINE) -> 
             ctx.session, activity_id, ctx.actor, ctx.now, superadmin=ctx.superadmin
         )
     except ActivityError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     title = activity.title or Msg("activity.push_title", count=activity.amount)
     buttons = [
-        Button(Msg("activity.button.delete_yes"), f"{PREFIX}|delok|{activity.id}|{origin}"),
-        Button(Msg("activity.button.delete_no"), f"{PREFIX}|open|{activity.id}|{origin}"),
+        Button(
+            Msg("activity.button.delete_yes"),
+            ActivityButton("delete-yes", activity.id, origin).pack(),
+        ),
+        Button(
+            Msg("activity.button.delete_no"), ActivityButton("open", activity.id, origin).pack()
+        ),
     ]
     return Reply([Msg("activity.delete_confirm", title=title)], [buttons], edit=True)
 
@@ -357,7 +371,7 @@ async def delete_log(ctx: FlowContext, activity_id: int, origin: str = MINE) -> 
             superadmin=ctx.superadmin,
         )
     except ActivityError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     title = activity.title or Msg("activity.push_title", count=activity.amount)
     return Reply([Msg("activity.deleted", title=title)], [[_back_to_list(origin)]], edit=True)
 
@@ -370,7 +384,7 @@ async def pushed(ctx: FlowContext, text: str, *, edit: bool = False) -> Reply:
     if not people.is_registered(ctx.actor):
         return _not_registered()
     if not text.strip():
-        buttons = [Button(str(n), f"{PREFIX}|push|{n}") for n in PUSH_BUTTONS]
+        buttons = [Button(str(n), PushedButton(n).pack()) for n in PUSH_BUTTONS]
         return Reply([Msg("activity.push_ask")], [buttons])
     try:
         count = svc.parse_count(text)
@@ -378,7 +392,7 @@ async def pushed(ctx: FlowContext, text: str, *, edit: bool = False) -> Reply:
             ctx.session, actor=ctx.actor, count=count, now=ctx.now, tz=ctx.tz
         )
     except ActivityError as error:
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     total = result.activity.amount
     if result.earlier:
         text_msg = Msg("activity.push_added", added=count, earlier=result.earlier, total=total)
@@ -390,27 +404,27 @@ async def pushed(ctx: FlowContext, text: str, *, edit: bool = False) -> Reply:
 # --- buttons ---------------------------------------------------------------------------------
 
 
-async def on_button(ctx: FlowContext, data: str) -> Reply:
-    """``act|…`` buttons: same, page / org N [search], open / edit / del / delok / pics ID
-    [list], push N."""
-    _, action, *rest = data.split("|")
-    arg = button_number(rest[0], 0) if rest else 0
-    extra = rest[1] if len(rest) > 1 else ""
-    if action in ("same", "edit"):
-        return await _new_form(ctx, action, arg)
-    if action in ("page", "org"):
-        search_id = button_number(extra, 0)
-        if action == "org":
-            return await org_logs(ctx, arg, search_id)
-        return await my_logs(ctx, arg, edit=True, search_id=search_id)
-    if action == "push":
-        return await pushed(ctx, str(arg), edit=True)
-    if action == "pics" and arg:
-        return await show_photos(ctx, arg)
-    records = {"open": open_log, "del": ask_delete, "delok": delete_log}
-    if action in records and arg:
-        return await records[action](ctx, arg, extra if _ORIGIN.fullmatch(extra) else MINE)
-    return Reply([], toast=Msg("form.stale"))
+async def on_button(ctx: FlowContext, pressed: CallbackData) -> Reply:
+    """Same as last, a page of a list, an activity (open, photos, edit, delete), pushed N."""
+    if isinstance(pressed, SameAsLastButton):
+        return await _new_form(ctx, "same", 0)
+    if isinstance(pressed, ActivityListButton):
+        if pressed.scope == "org":
+            return await org_logs(ctx, pressed.page, pressed.search or 0)
+        return await my_logs(ctx, pressed.page, edit=True, search_id=pressed.search or 0)
+    if isinstance(pressed, PushedButton):
+        return await pushed(ctx, str(pressed.count), edit=True)
+    if not isinstance(pressed, ActivityButton) or not pressed.activity:
+        return Reply([], toast=Msg("form.stale"))
+    if pressed.action == "edit":
+        return await _new_form(ctx, "edit", pressed.activity)
+    if pressed.action == "photos":
+        return await show_photos(ctx, pressed.activity)
+    records = {"open": open_log, "delete": ask_delete, "delete-yes": delete_log}
+    return await records[pressed.action](ctx, pressed.activity, pressed.origin or MINE)
+
+
+FAMILIES = (SameAsLastButton, ActivityListButton, ActivityButton, PushedButton)
 
 
 async def _new_form(ctx: FlowContext, action: str, activity_id: int) -> Reply:

@@ -6,6 +6,7 @@ import html
 import re
 
 from bot.flows.base import Button, FlowContext, Html, Input, InputKind, Msg, Reply
+from bot.flows.callback_data import AskMoreButton, AskSectionButton
 from bot.flows.citation import citation
 from bot.flows.task_hint import task_hint
 from bot.services.knowledge import Hit
@@ -91,9 +92,10 @@ async def answer(ctx: FlowContext, library: PolicyLibrary, question: str) -> Rep
         return Reply([Msg("ask.not_found"), Msg("ask.try_docs")])
     best = hits[0]
     terms = await library.highlight_terms(question, best.text)
-    buttons = [Button(Msg("ask.button.section"), f"ask|s|{best.passage_id}|0")]
+    section = AskSectionButton(False, 0, best.passage_id)
+    buttons = [Button(Msg("ask.button.section"), section.pack())]
     if len(hits) > 1:
-        buttons.insert(0, Button(Msg("ask.button.more"), f"ask|m|{log.id}"))
+        buttons.insert(0, Button(Msg("ask.button.more"), AskMoreButton(log.id).pack()))
     passage = bold_terms(best.text, terms)
     # A low-confidence answer shows the closest passage all the same, saying what it is.
     key = "ask.answer" if result.confident else "ask.answer_low"
@@ -131,7 +133,10 @@ async def more_sources(ctx: FlowContext, library: PolicyLibrary, question_id: in
             )
         )
         buttons.append(
-            Button(Msg("ask.button.section_n", number=number), f"ask|s|{hit.passage_id}|0")
+            Button(
+                Msg("ask.button.section_n", number=number),
+                AskSectionButton(False, 0, hit.passage_id).pack(),
+            )
         )
     return Reply(texts, [buttons])
 
@@ -149,13 +154,10 @@ async def full_section(
     texts = [source_line(hit), Msg("ask.section_text", text=pages[page])]
     nav = []
     if page > 0:
-        nav.append(Button(Msg("ask.button.prev"), f"ask|p|{pid}|{page - 1}"))
+        nav.append(Button(Msg("ask.button.prev"), AskSectionButton(True, page - 1, pid).pack()))
     if page + 1 < len(pages):
-        nav.append(
-            Button(
-                Msg("ask.button.next", page=page + 2, pages=len(pages)), f"ask|p|{pid}|{page + 1}"
-            )
-        )
+        ahead = AskSectionButton(True, page + 1, pid)
+        nav.append(Button(Msg("ask.button.next", page=page + 2, pages=len(pages)), ahead.pack()))
     return Reply(texts, [nav] if nav else [], edit=turning)
 
 

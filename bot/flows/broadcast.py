@@ -2,8 +2,9 @@
 
 Form: audience (with counts) → level | orgs | role | work groups → text → attachment →
 receipt → when → summary. Confirming saves a draft; the admin then sees the preview exactly as
-recipients will, and launches it (buttons ``bc|<id>|<action>``). Recipients acknowledge with
-``bca|<id>``; members of a work group under the group's copy with ``bcg|<id>``.
+recipients will, and launches it (buttons ``notice:<id>:<action>``). Recipients acknowledge
+with ``read:<id>``; members of a work group under the group's copy with ``group-read:<id>``
+(`bot.flows.callback_data`).
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from bot.flows.base import (
     Label,
     Msg,
     Reply,
+    said,
 )
-from bot.flows.org_picker import OrgPicker, org_names
-from bot.flows.when_notes import note_json, notes_of, refusal
+from bot.flows.callback_data import GroupReceiptButton, NoticeAction, NoticeButton, ReceiptButton
+from bot.flows.org_picker import OrgPicker
+from bot.flows.when_notes import note_json, notes_of
 from bot.services import broadcasts, groups, people, when
 from bot.services.broadcasts import (
     CAPTION_LIMIT,
@@ -158,7 +161,7 @@ async def parse_text(inp: Input, ctx: FlowContext, model: FormModel) -> str:
             return clean_html(inp.html, limit)
         return _typed_html(inp.text, limit)
     except BroadcastError as refusal:
-        raise Invalid(refusal.key, **refusal.params) from None
+        raise Invalid.of(refusal) from None
 
 
 def _typed_html(text: str, limit: int) -> str:
@@ -190,7 +193,7 @@ async def parse_when(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     try:
         moment = when.read_moment(inp.text, ctx.now, ctx.tz, when.BROADCAST)
     except when.WhenError as error:
-        raise refusal(error) from None
+        raise Invalid.of(error) from None
     model.ctx["when_notes"] = [note_json(note) for note in moment.notes]
     return moment.local.isoformat()
 
@@ -222,31 +225,7 @@ class BroadcastForm(FormSpec):
     name = "broadcast"
     summary_key = "broadcast.summary"
     fields = (
-        FieldSpec(
-            "audience",
-            prompt="broadcast.ask_audience",
-            label="broadcast.label.audience",
-            choices=audience_choices,
-            columns=1,
-        ),
-        FieldSpec(
-            "level",
-            prompt="broadcast.ask_level",
-            label="broadcast.label.level",
-            choices=level_choices,
-            when=lambda data: data.get("audience") == "level",
-            columns=1,
-        ),
-        FieldSpec(
-            "orgs",
-            prompt="broadcast.ask_orgs",
-            label="broadcast.label.orgs",
-            choices=ORGS.choices,
-            parse=ORGS.search,
-            multi=True,
-            when=lambda data: data.get("audience") == "orgs",
-            display=org_names,
-        ),
+        *ORGS.reach_steps("broadcast", "audience", audience_choices, level_choices),
         FieldSpec(
             "role",
             prompt="broadcast.ask_role",
@@ -327,8 +306,8 @@ class BroadcastForm(FormSpec):
                 now=ctx.now,
             )
         except BroadcastError as refusal:
-            return Reply([Msg(refusal.key, refusal.params)])
-        button = Button(Msg("broadcast.button.preview"), f"bc|{draft.id}|v")
+            return Reply([said(refusal)])
+        button = Button(Msg("broadcast.button.preview"), NoticeButton(draft.id, "preview").pack())
         saved = Msg(counted("broadcast.draft_saved", data["audience"] == GROUPS), count=count)
         return Reply([saved], [[button]])
 
@@ -354,9 +333,6 @@ def _audience(data: dict[str, Any]) -> Audience:
     )
 
 
-engine.register(BroadcastForm())
-
-
 # --- views shared with the sender ------------------------------------------------------------
 
 
@@ -370,8 +346,8 @@ def notice_buttons(
     root = broadcast.parent_id or broadcast.id
     if group:
         label = Msg("group.button.ack_count", count=acked) if acked else Msg("group.button.ack")
-        return [[Button(label, f"bcg|{root}")]]
-    return [[Button(Msg("broadcast.button.ack"), f"bca|{root}")]]
+        return [[Button(label, GroupReceiptButton(root).pack())]]
+    return [[Button(Msg("broadcast.button.ack"), ReceiptButton(root).pack())]]
 
 
 def _bar(done: int, total: int) -> str:
@@ -443,16 +419,19 @@ def _rate(rate: float) -> str:
 
 
 def _controls(broadcast: Broadcast) -> list[list[Button]]:
-    prefix = f"bc|{broadcast.id}|"
     status = broadcast.status
     row: list[Button] = []
     if status == BroadcastStatus.RUNNING:
-        row.append(Button(Msg("broadcast.button.pause"), prefix + "p"))
+        row.append(Button(Msg("broadcast.button.pause"), _control(broadcast.id, "pause")))
     if status == BroadcastStatus.PAUSED:
-        row.append(Button(Msg("broadcast.button.resume"), prefix + "r"))
+        row.append(Button(Msg("broadcast.button.resume"), _control(broadcast.id, "resume")))
     if status in (BroadcastStatus.RUNNING, BroadcastStatus.PAUSED, BroadcastStatus.SCHEDULED):
-        row.append(Button(Msg("broadcast.button.cancel"), prefix + "x"))
+        row.append(Button(Msg("broadcast.button.cancel"), _control(broadcast.id, "cancel")))
     return [row] if row else []
+
+
+def _control(broadcast_id: int, action: NoticeAction) -> str:
+    return NoticeButton(broadcast_id, action).pack()
 
 
 def report_reply(broadcast: Broadcast, figures: Progress) -> Reply:
@@ -477,16 +456,16 @@ def report_reply(broadcast: Broadcast, figures: Progress) -> Reply:
         )
         texts.append(unknown)
         resend = Msg("broadcast.button.resend", count=figures.unknown)
-        buttons.append([Button(resend, f"bc|{broadcast.id}|u")])
+        buttons.append([Button(resend, _control(broadcast.id, "resend"))])
     if broadcast.receipt and broadcasts.to_groups(broadcast):
         # Members read a group's copy where it was posted: no reminder, counts of people.
         texts.append(Msg("broadcast.report_group_receipts", acked=figures.acked))
-        buttons += [[Button(Msg("broadcast.button.who"), f"bc|{broadcast.id}|w")]]
+        buttons += [[Button(Msg("broadcast.button.who"), _control(broadcast.id, "who"))]]
     elif broadcast.receipt:
         root = broadcast.parent_id or broadcast.id
         texts.append(Msg("broadcast.report_receipts", acked=figures.acked, sent=figures.sent))
         buttons += [
-            [Button(Msg("broadcast.button.who"), f"bc|{root}|w")],
-            [Button(Msg("broadcast.button.remind"), f"bc|{root}|m")],
+            [Button(Msg("broadcast.button.who"), _control(root, "who"))],
+            [Button(Msg("broadcast.button.remind"), _control(root, "remind"))],
         ]
     return Reply(texts, buttons)

@@ -5,8 +5,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from bot.flows.base import Button, FlowContext, Label, Msg, Reply
+from bot.flows.base import Button, FlowContext, Label, Msg, Reply, said
 from bot.flows.broadcast import _duration, _scope, counted, progress_reply, report_reply
+from bot.flows.callback_data import NoticeButton
 from bot.services import broadcasts, groups
 from bot.services.broadcasts import BroadcastError
 from storage import broadcasts_repo
@@ -32,7 +33,7 @@ async def _guarded(work: Callable[[], Awaitable[Reply]]) -> Reply:
     try:
         return await work()
     except BroadcastError as refusal:
-        return Reply([], toast=Msg(refusal.key, refusal.params))
+        return Reply([], toast=said(refusal))
 
 
 async def draft_for_preview(ctx: FlowContext, broadcast_id: int) -> Broadcast | None:
@@ -56,18 +57,17 @@ async def preview_reply(ctx: FlowContext, broadcast_id: int) -> Reply:
         )
         key = counted("broadcast.confirm", broadcasts.to_groups(draft))
         text = Msg(key, count=draft.total, when=when)
-        prefix = f"bc|{draft.id}|"
         buttons = [
             [
-                Button(Msg("broadcast.button.send"), prefix + "go"),
-                Button(Msg("broadcast.button.cancel"), prefix + "x"),
+                Button(Msg("broadcast.button.send"), NoticeButton(draft.id, "send").pack()),
+                Button(Msg("broadcast.button.cancel"), NoticeButton(draft.id, "cancel").pack()),
             ]
         ]
         texts = [Msg("broadcast.preview_above"), text]
         if ctx.superadmin:  # only they may spend the bot's Stars: the cost comes first
             texts.append(paid_offer(draft.total))
             stars = Msg("broadcast.button.paid", stars=stars_for(draft.total))
-            buttons.insert(1, [Button(stars, prefix + "gp")])
+            buttons.insert(1, [Button(stars, NoticeButton(draft.id, "send-paid").pack())])
         return Reply(texts, buttons)
 
     return await _guarded(work)
@@ -105,7 +105,8 @@ async def launch(ctx: FlowContext, broadcast_id: int, *, paid: bool = False) -> 
         if draft.scheduled_at and draft.scheduled_at > ctx.now:
             when = _local(ctx, draft.scheduled_at)
             msg = Msg(counted("broadcast.scheduled", to_groups), count=total, when=when)
-            cancel = Button(Msg("broadcast.button.cancel"), f"bc|{draft.id}|x")
+            undo = NoticeButton(draft.id, "cancel")
+            cancel = Button(Msg("broadcast.button.cancel"), undo.pack())
             return Reply([msg], [[cancel]], edit=True)
         return Reply([Msg(counted("broadcast.launched", to_groups), count=total)], edit=True)
 
@@ -113,20 +114,20 @@ async def launch(ctx: FlowContext, broadcast_id: int, *, paid: bool = False) -> 
 
 
 async def control(ctx: FlowContext, broadcast_id: int, action: str) -> Reply:
-    """Pause (``p``), resume (``r``) or cancel (``x``); the status message shows the result."""
+    """Pause, resume or cancel; the status message shows the result."""
 
     async def work() -> Reply:
         broadcast = await _owned(ctx, broadcast_id)
-        if action == "x":
+        if action == "cancel":
             was_draft = broadcast.status == BroadcastStatus.DRAFT
             await broadcasts.cancel(ctx.session, broadcast, now=ctx.now)
             if was_draft:
                 return Reply([Msg("broadcast.draft_cancelled")], edit=True)
         else:
-            await broadcasts.set_paused(ctx.session, broadcast, paused=action == "p")
+            await broadcasts.set_paused(ctx.session, broadcast, paused=action == "pause")
         figures = await broadcasts.progress(ctx.session, broadcast_id)
         # A cancelled notice gets its delivery report in place of the status message.
-        view = report_reply if action == "x" else _paused_view
+        view = report_reply if action == "cancel" else _paused_view
         reply = view(broadcast, figures)
         reply.edit = True
         return reply
@@ -203,7 +204,8 @@ async def confirm_resend(ctx: FlowContext, broadcast_id: int) -> Reply:
         if not figures.unknown:
             raise BroadcastError("broadcast.nothing_unconfirmed")
         text = Msg("broadcast.resend_confirm", id=broadcast.id, count=figures.unknown)
-        go = Button(Msg("broadcast.button.resend_confirm"), f"bc|{broadcast.id}|uu")
+        yes = NoticeButton(broadcast.id, "resend-yes")
+        go = Button(Msg("broadcast.button.resend_confirm"), yes.pack())
         return Reply([text], [[go]])
 
     return await _guarded(work)

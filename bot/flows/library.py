@@ -17,8 +17,9 @@ from bot.flows.base import (
     Msg,
     Reply,
 )
+from bot.flows.callback_data import DocumentButton
 from bot.flows.citation import citation
-from bot.flows.engine import register, start
+from bot.flows.engine import start
 from bot.services.knowledge import IngestError
 from bot.services.knowledge.errors import UnknownDocumentError
 from bot.services.knowledge.lines import parse_date
@@ -58,7 +59,7 @@ async def list_documents(ctx: FlowContext, library: PolicyLibrary) -> Reply:
         return Reply(texts)
     texts.append(Msg("docs.how_to_add", limit=MAX_UPLOAD_MB))
     buttons = [
-        Button(Msg("docs.button.remove", number=n), f"doc|rm|{d.doc_id}")
+        Button(Msg("docs.button.remove", number=n), DocumentButton("remove", d.doc_id).pack())
         for n, d in enumerate(docs, start=1)
     ]
     return Reply(texts, [buttons[i : i + 4] for i in range(0, len(buttons), 4)])
@@ -75,8 +76,8 @@ async def ask_removal(ctx: FlowContext, library: PolicyLibrary, doc_id: str) -> 
         [Msg("docs.remove_confirm", title=doc.title)],
         [
             [
-                Button(Msg("docs.button.remove_yes"), f"doc|rmy|{doc_id}"),
-                Button(Msg("form.button.cancel_no"), "doc|rmn"),
+                Button(Msg("docs.button.remove_yes"), DocumentButton("remove-yes", doc_id).pack()),
+                Button(Msg("form.button.cancel_no"), DocumentButton("keep").pack()),
             ]
         ],
         edit=True,
@@ -216,6 +217,3 @@ class DocumentUploadForm(FormSpec):
     def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
         """No extra parameters."""
         return {}
-
-
-register(DocumentUploadForm())

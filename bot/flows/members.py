@@ -1,18 +1,14 @@
 """/members: an admin's people (paged, filtered), a person's card and changes, and invites.
 
-Buttons are stateless, ``mb|<action>|…``; every press loads the actor's scope again:
-  ``l|org|role|offset``            the list (org 0: the admin's whole subtree; role "" or l/i/a)
-  ``F|role``                        filter by org: the org picker (a one-step form)
-  ``p|user|ls``                     a person's card (``ls`` packs the list to go back to)
-  ``o|user|token|ls``               the roles to change to;  ``m|user|token|ls``: the org picker
-  ``a|user|token|change|ls``        ask to confirm a change;  ``y|…``: make it
-  ``i|offset``  ``x|invite|offset``  ``n``   open invites, revoke one, make one (a form)
-A change is ``d`` (deactivate), ``r`` (reactivate), ``o<role code>`` or ``m<org id>``; the
-token is the person's `fingerprint` when the card was shown, so an old card changes nothing.
+Buttons are stateless (the ``Member…``, ``Members…`` and ``Invite…`` families of
+`bot.flows.callback_data`); every press loads the actor's scope again. A change is ``d``
+(deactivate), ``r`` (reactivate), ``o<role code>`` or ``m<org id>``; the token is the person's
+`fingerprint` when the card was shown, so an old card changes nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,8 +26,20 @@ from bot.flows.base import (
     Notice,
     Reply,
     button_number,
+    said,
 )
-from bot.flows.org_picker import OrgPicker, org_name
+from bot.flows.callback_data import (
+    CallbackData,
+    InviteNewButton,
+    InviteRevokeButton,
+    InvitesButton,
+    MemberButton,
+    MemberChangeButton,
+    MemberEditButton,
+    MembersButton,
+    MembersFilterButton,
+)
+from bot.flows.org_picker import OrgPicker
 from bot.flows.registration import role_label
 from bot.services import members as svc
 from bot.services import orgs, people
@@ -41,8 +49,6 @@ from storage import orgs_repo
 from storage.member_models import MemberAction
 from storage.models import Invite, Org, Role, User
 
-PREFIX = "mb"
-CALLBACK_MAX = 64  # bytes, Telegram's limit
 ROLE_CODES = {"l": Role.LIAISON, "i": Role.INFO_OFFICER, "a": Role.ADMIN}
 CODE_OF = {role: code for code, role in ROLE_CODES.items()}
 STATUS_KEYS = {
@@ -67,13 +73,6 @@ class Outcome:
 
     reply: Reply
     menus: list[User] = field(default_factory=list)
-
-
-def _cb(*parts: object) -> str:
-    data = "|".join([PREFIX, *(str(part) for part in parts)])
-    if len(data.encode()) > CALLBACK_MAX:  # ids are bounded; this would be a bug, not input
-        raise ValueError(f"callback data too long: {data}")
-    return data
 
 
 @dataclass(frozen=True)
@@ -113,7 +112,7 @@ def _refusal(error: AccessError, *, edit: bool) -> Outcome:
     # No button offers what is beyond the admin's reach: such data is old or forged.
     if error.key in ("members.stale", "members.not_yours"):
         return _stale()
-    return Outcome(Reply([Msg(error.key, error.params)], edit=edit))
+    return Outcome(Reply([said(error)], edit=edit))
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -133,18 +132,15 @@ async def private_only(ctx: FlowContext) -> Outcome:
     return Outcome(Reply([Msg("members.private_only")]))
 
 
-async def on_button(ctx: FlowContext, data: str) -> Outcome:
-    """Any ``mb|`` button; malformed or out-of-scope data gets the "out of date" toast."""
-    parts = data.split("|")[1:]
-    route = ROUTES.get(parts[0] if parts else "")
+async def on_button(ctx: FlowContext, pressed: CallbackData) -> Outcome:
+    """Any button of /members; malformed or out-of-scope data gets the "out of date" toast."""
+    route = ROUTES[type(pressed)]
     try:
         scope = await svc.scope_of(ctx.session, ctx.actor, ctx.superadmin)
-        if route is None:
-            return _stale()
-        return await route(ctx, scope, parts[1:])
+        return await route(ctx, scope, pressed)
     except AccessError as refusal:
         return _refusal(refusal, edit=True)
-    except (ValueError, IndexError, KeyError):  # forged or truncated data
+    except (ValueError, KeyError):  # a forged list state or change
         return _stale()
 
 
@@ -195,14 +191,14 @@ async def list_view(ctx: FlowContext, scope: Scope, state: ListState, *, edit: b
         texts.append(Msg("members.none"))
     ls = state.pack()
     people_buttons = [
-        Button(f"{n}. {_name(p.user)}", _cb("p", p.user.id, ls)) for n, p in numbered
+        Button(f"{n}. {_name(p.user)}", MemberButton(p.user.id, ls).pack()) for n, p in numbered
     ]
     rows = [people_buttons[i : i + 2] for i in range(0, len(people_buttons), 2)]
     rows += [_role_filters(state), _org_filters(state), _pages(state, found.total)]
     rows.append(
         [
-            Button(Msg("members.button.new_invite"), _cb("n")),
-            Button(Msg("members.button.invites"), _cb("i", 0)),
+            Button(Msg("members.button.new_invite"), InviteNewButton().pack()),
+            Button(Msg("members.button.invites"), InvitesButton().pack()),
         ]
     )
     return Reply(texts, rows, edit=edit)
@@ -215,14 +211,14 @@ def _role_filters(state: ListState) -> list[Button]:
         *((c, role_label(r)) for c, r in ROLE_CODES.items()),
     ]:
         shown: Label = Msg("form.checked", label=label) if code == state.role else label
-        row.append(Button(shown, _cb("l", state.org, code, 0)))
+        row.append(Button(shown, MembersButton(state.org, code).pack()))
     return row
 
 
 def _org_filters(state: ListState) -> list[Button]:
-    row = [Button(Msg("members.button.filter_org"), _cb("F", state.role))]
+    row = [Button(Msg("members.button.filter_org"), MembersFilterButton(state.role).pack())]
     if state.org:
-        row.append(Button(Msg("members.button.all_orgs"), _cb("l", 0, state.role, 0)))
+        row.append(Button(Msg("members.button.all_orgs"), MembersButton(0, state.role).pack()))
     return row
 
 
@@ -230,15 +226,17 @@ def _pages(state: ListState, total: int) -> list[Button]:
     row = []
     if state.offset > 0:
         back = max(state.offset - svc.PAGE, 0)
-        row.append(Button(Msg("members.button.prev"), _cb("l", state.org, state.role, back)))
+        back_page = MembersButton(state.org, state.role, back)
+        row.append(Button(Msg("members.button.prev"), back_page.pack()))
     if state.offset + svc.PAGE < total:
         ahead = state.offset + svc.PAGE
-        row.append(Button(Msg("members.button.next"), _cb("l", state.org, state.role, ahead)))
+        next_page = MembersButton(state.org, state.role, ahead)
+        row.append(Button(Msg("members.button.next"), next_page.pack()))
     return row
 
 
-async def _list(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
-    state = ListState.unpack(".".join(args[:3]))
+async def _list(ctx: FlowContext, scope: Scope, pressed: MembersButton) -> Outcome:
+    state = ListState(pressed.org, pressed.role, pressed.offset)
     return Outcome(await list_view(ctx, scope, state, edit=True))
 
 
@@ -249,9 +247,8 @@ async def _start_form(ctx: FlowContext, name: str, extra: dict[str, Any] | None 
     return Outcome(await engine.start(ctx, name, extra=extra))
 
 
-async def _filter(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
-    role = args[0] if args and args[0] in ROLE_CODES else ""
-    return await _start_form(ctx, FILTER_FORM, {"role": role})
+async def _filter(ctx: FlowContext, scope: Scope, pressed: MembersFilterButton) -> Outcome:
+    return await _start_form(ctx, FILTER_FORM, {"role": pressed.role})
 
 
 # --- a person --------------------------------------------------------------------------------
@@ -292,58 +289,72 @@ async def card(
         rows = _card_actions(user, ls)
     else:
         texts.append(Msg("members.card_not_yours"))
-    rows.append([Button(Msg("members.button.back_to_list"), _cb("l", *ls.split(".")))])
+    back = ListState.unpack(ls)
+    to_list = MembersButton(back.org, back.role, back.offset)
+    rows.append([Button(Msg("members.button.back_to_list"), to_list.pack())])
     return Reply(texts, rows, edit=True)
 
 
 def _card_actions(user: User, ls: str) -> list[list[Button]]:
     token = svc.fingerprint(user)
     toggle = (
-        Button(Msg("members.button.reactivate"), _cb("a", user.id, token, "r", ls))
+        Button(Msg("members.button.reactivate"), _change(user.id, token, "r", ls).pack())
         if user.deactivated_at is not None
-        else Button(Msg("members.button.deactivate"), _cb("a", user.id, token, "d", ls))
+        else Button(Msg("members.button.deactivate"), _change(user.id, token, "d", ls).pack())
     )
+    role, move = (MemberEditButton(what, user.id, token, ls) for what in ("role", "org"))
     return [
         [toggle],
         [
-            Button(Msg("members.button.role"), _cb("o", user.id, token, ls)),
-            Button(Msg("members.button.move"), _cb("m", user.id, token, ls)),
+            Button(Msg("members.button.role"), role.pack()),
+            Button(Msg("members.button.move"), move.pack()),
         ],
     ]
 
 
-async def _person(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
-    ls = ListState.unpack(args[1]).pack()
-    person = await svc.member(ctx.session, scope, _number(args[0]))
+def _change(user_id: int, token: str, change: str, ls: str) -> MemberChangeButton:
+    return MemberChangeButton(False, user_id, token, change, ls)
+
+
+async def _person(ctx: FlowContext, scope: Scope, pressed: MemberButton) -> Outcome:
+    ls = ListState.unpack(pressed.back).pack()
+    person = await svc.member(ctx.session, scope, pressed.user)
     return Outcome(await card(ctx, scope, person, ls))
 
 
-async def _current(ctx: FlowContext, scope: Scope, user_id: str, token: str) -> Member:
+async def _current(ctx: FlowContext, scope: Scope, user_id: int, token: str) -> Member:
     """The person behind a button, as long as they are still as the card showed them."""
-    person = await svc.member(ctx.session, scope, _number(user_id))
+    person = await svc.member(ctx.session, scope, user_id)
     if token != svc.fingerprint(person.user) or not svc.may_manage(scope, ctx.user_id, person):
         raise AccessError("members.stale")
     return person
 
 
-async def _roles(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
-    user_id, token, ls = args[0], args[1], ListState.unpack(args[2]).pack()
+async def _edit(ctx: FlowContext, scope: Scope, pressed: MemberEditButton) -> Outcome:
+    return await (_roles if pressed.what == "role" else _move)(ctx, scope, pressed)
+
+
+async def _roles(ctx: FlowContext, scope: Scope, pressed: MemberEditButton) -> Outcome:
+    user_id, token, ls = pressed.user, pressed.token, ListState.unpack(pressed.back).pack()
     person = await _current(ctx, scope, user_id, token)
     roles = [r for r in svc.grantable_roles(scope, person.org) if r != person.user.role]
-    row = [Button(role_label(r), _cb("a", user_id, token, f"o{CODE_OF[r]}", ls)) for r in roles]
-    back = [Button(Msg("members.button.back"), _cb("p", user_id, ls))]
+    row = [
+        Button(role_label(r), _change(user_id, token, f"o{CODE_OF[r]}", ls).pack())
+        for r in roles
+    ]
+    back = [Button(Msg("members.button.back"), MemberButton(user_id, ls).pack())]
     text = Msg("members.ask_role", name=_name(person.user), role=role_label(person.user.role))
     return Outcome(Reply([text], [row, back], edit=True))
 
 
-async def _move(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
-    user_id, token, ls = args[0], args[1], ListState.unpack(args[2]).pack()
-    person = await _current(ctx, scope, user_id, token)
+async def _move(ctx: FlowContext, scope: Scope, pressed: MemberEditButton) -> Outcome:
+    token, ls = pressed.token, ListState.unpack(pressed.back).pack()
+    person = await _current(ctx, scope, pressed.user, token)
     extra = {"user": person.user.id, "token": token, "ls": ls, "name": _name(person.user)}
     return await _start_form(ctx, MOVE_FORM, extra)
 
 
-def _change(text: str) -> Change:
+def _read_change(text: str) -> Change:
     kind, value = ChangeKind(text[:1]), text[1:]
     if kind is ChangeKind.ROLE:
         return Change(kind, ROLE_CODES[value].value)
@@ -352,11 +363,12 @@ def _change(text: str) -> Change:
     return Change(kind, value)
 
 
-async def ask(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
+async def ask(ctx: FlowContext, scope: Scope, pressed: MemberChangeButton) -> Outcome:
     """The confirmation of a change, with a warning when it takes the admin's own rights."""
-    user_id, token, raw, ls = args[0], args[1], args[2], ListState.unpack(args[3]).pack()
+    user_id, token, raw = pressed.user, pressed.token, pressed.change
+    ls = ListState.unpack(pressed.back).pack()
     person = await _current(ctx, scope, user_id, token)
-    change = _change(raw)
+    change = _read_change(raw)
     target = await svc.check(ctx.session, scope, ctx.user_id, person, change)
     texts = [await _question(ctx, person, change, target)]
     warning = svc.warning(scope, ctx.user_id, person, change)
@@ -364,8 +376,11 @@ async def ask(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
         texts.insert(0, Msg(warning))
     rows = [
         [
-            Button(Msg("members.button.confirm"), _cb("y", user_id, token, raw, ls)),
-            Button(Msg("members.button.cancel"), _cb("p", user_id, ls)),
+            Button(
+                Msg("members.button.confirm"),
+                MemberChangeButton(True, user_id, token, raw, ls).pack(),
+            ),
+            Button(Msg("members.button.cancel"), MemberButton(user_id, ls).pack()),
         ]
     ]
     return Outcome(Reply(texts, rows, edit=True))
@@ -392,11 +407,11 @@ async def _question(ctx: FlowContext, person: Member, change: Change, target: Or
     )
 
 
-async def confirm(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
+async def confirm(ctx: FlowContext, scope: Scope, pressed: MemberChangeButton) -> Outcome:
     """Make a confirmed change, tell the person, and have their command menu sent again."""
-    user_id, token, raw, ls = args[0], args[1], args[2], ListState.unpack(args[3]).pack()
-    person = await svc.member(ctx.session, scope, _number(user_id))
-    change = _change(raw)
+    token, ls = pressed.token, ListState.unpack(pressed.back).pack()
+    person = await svc.member(ctx.session, scope, pressed.user)
+    change = _read_change(pressed.change)
     applied = await svc.apply(
         ctx.session,
         scope,
@@ -460,20 +475,27 @@ async def invites_view(ctx: FlowContext, scope: Scope, offset: int, notes: list[
     for number, (invite, org, creator) in enumerate(listed, start=offset + 1):
         texts.append(_invite_line(ctx, number, invite, org, creator))
         rows.append(
-            [Button(Msg("members.button.revoke", number=number), _cb("x", invite.id, offset))]
+            [
+                Button(
+                    Msg("members.button.revoke", number=number),
+                    InviteRevokeButton(invite.id, offset).pack(),
+                )
+            ]
         )
     if not listed:
         texts.append(Msg("members.no_invites"))
     nav = []
     if offset > 0:
-        nav.append(Button(Msg("members.button.prev"), _cb("i", max(offset - svc.INVITE_PAGE, 0))))
+        back = InvitesButton(max(offset - svc.INVITE_PAGE, 0))
+        nav.append(Button(Msg("members.button.prev"), back.pack()))
     if offset + svc.INVITE_PAGE < total:
-        nav.append(Button(Msg("members.button.next"), _cb("i", offset + svc.INVITE_PAGE)))
+        ahead = InvitesButton(offset + svc.INVITE_PAGE)
+        nav.append(Button(Msg("members.button.next"), ahead.pack()))
     rows.append(nav)
     rows.append(
         [
-            Button(Msg("members.button.new_invite"), _cb("n")),
-            Button(Msg("members.button.back_to_list"), _cb("l", 0, "", 0)),
+            Button(Msg("members.button.new_invite"), InviteNewButton().pack()),
+            Button(Msg("members.button.back_to_list"), MembersButton().pack()),
         ]
     )
     return Reply(texts, rows, edit=True)
@@ -495,13 +517,13 @@ def _invite_line(
     )
 
 
-async def _invites(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
-    return Outcome(await invites_view(ctx, scope, _number(args[0]), []))
+async def _invites(ctx: FlowContext, scope: Scope, pressed: InvitesButton) -> Outcome:
+    return Outcome(await invites_view(ctx, scope, pressed.offset, []))
 
 
-async def _revoke(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
+async def _revoke(ctx: FlowContext, scope: Scope, pressed: InviteRevokeButton) -> Outcome:
     invite = await svc.revoke_invite(
-        ctx.session, scope, actor_id=ctx.user_id, invite_id=_number(args[0]), now=ctx.now
+        ctx.session, scope, actor_id=ctx.user_id, invite_id=pressed.invite, now=ctx.now
     )
     org = await orgs_repo.get_org(session=ctx.session, org_id=invite.org_id)
     note = Msg("members.revoked", org=org.name if org else "", role=role_label(invite.role))
@@ -510,7 +532,7 @@ async def _revoke(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
     return Outcome(reply)
 
 
-async def _new_invite(ctx: FlowContext, scope: Scope, args: list[str]) -> Outcome:
+async def _new_invite(ctx: FlowContext, scope: Scope, pressed: InviteNewButton) -> Outcome:
     return await _start_form(ctx, INVITE_FORM)
 
 
@@ -529,25 +551,28 @@ def invite_made(ctx: FlowContext, invite: Invite, org_path: str) -> Reply:
     rows = [
         [Button(Msg("members.button.share"), url=links.share(invite.code))],
         [
-            Button(Msg("members.button.invites"), _cb("i", 0)),
-            Button(Msg("members.button.back_to_list"), _cb("l", 0, "", 0)),
+            Button(Msg("members.button.invites"), InvitesButton().pack()),
+            Button(Msg("members.button.back_to_list"), MembersButton().pack()),
         ],
     ]
     return Reply([text], rows)
 
 
-ROUTES = {
-    "l": _list,
-    "F": _filter,
-    "p": _person,
-    "o": _roles,
-    "m": _move,
-    "a": ask,
-    "y": confirm,
-    "i": _invites,
-    "x": _revoke,
-    "n": _new_invite,
+async def _change_pressed(ctx: FlowContext, scope: Scope, pressed: MemberChangeButton) -> Outcome:
+    return await (confirm if pressed.confirmed else ask)(ctx, scope, pressed)
+
+
+ROUTES: dict[type[CallbackData], Callable[[FlowContext, Scope, Any], Awaitable[Outcome]]] = {
+    MembersButton: _list,
+    MembersFilterButton: _filter,
+    MemberButton: _person,
+    MemberEditButton: _edit,
+    MemberChangeButton: _change_pressed,
+    InvitesButton: _invites,
+    InviteRevokeButton: _revoke,
+    InviteNewButton: _new_invite,
 }
+FAMILIES = tuple(ROUTES)  # the buttons of /members, matched by bot/handlers/members.py
 
 
 # --- the forms: picking an org (filter, move) and making an invite -----------------------------
@@ -561,15 +586,7 @@ ORGS = OrgPicker(_form_scope, "members.no_org_match")
 
 
 def _org_field(prompt: str) -> FieldSpec:
-    return FieldSpec(
-        "org",
-        prompt=prompt,
-        label="members.label.org",
-        choices=ORGS.choices,
-        parse=ORGS.search,
-        display=lambda value, model: org_name(model, value),
-        columns=2,
-    )
+    return ORGS.step("org", prompt=prompt, label="members.label.org")
 
 
 class FilterForm(FormSpec):
@@ -586,7 +603,7 @@ class FilterForm(FormSpec):
             state = ListState(int(model.data["org"]), str(model.ctx.get("role", "")), 0)
             return await list_view(ctx, scope, state, edit=True)
         except AccessError as refusal:
-            return Reply([Msg(refusal.key, refusal.params)])
+            return Reply([said(refusal)])
 
 
 class MoveForm(FormSpec):
@@ -603,12 +620,14 @@ class MoveForm(FormSpec):
     async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
         """Ask to confirm the move to the picked org."""
         extra = model.ctx
-        args = [str(extra["user"]), str(extra["token"]), f"m{model.data['org']}", str(extra["ls"])]
+        pressed = MemberChangeButton(
+            False, int(extra["user"]), str(extra["token"]), f"m{model.data['org']}", extra["ls"]
+        )
         try:
             scope = await _form_scope(ctx)
-            return (await ask(ctx, scope, args)).reply
+            return (await ask(ctx, scope, pressed)).reply
         except AccessError as refusal:  # said in the message: a toast would leave the picker
-            return Reply([Msg(refusal.key, refusal.params)])
+            return Reply([said(refusal)])
 
 
 def _count_step(name: str, counts: tuple[int, ...]) -> FieldSpec:
@@ -667,8 +686,3 @@ class InviteForm(FormSpec):
         except AccessError as refusal:
             return Reply([Msg("members.stale" if refusal.key == "members.stale" else refusal.key)])
         return invite_made(ctx, invite, await orgs.org_path(ctx.session, org))
-
-
-engine.register(FilterForm())
-engine.register(MoveForm())
-engine.register(InviteForm())

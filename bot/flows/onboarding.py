@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from bot.flows import access_request, engine, registration
-from bot.flows.base import Button, FlowContext, Msg, Notice, Reply
+from bot.flows.base import Button, FlowContext, Msg, Notice, Reply, said
+from bot.flows.callback_data import AccessRequestButton, LanguageButton
 from bot.flows.registration import role_label
 from bot.flows.task_views import local_text
 from bot.i18n import SUPPORTED, normalize_locale
@@ -36,7 +37,7 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
         return Reply([Msg("start.intro"), Msg("access.already_pending")])
     return Reply(
         [Msg("start.intro"), Msg("start.how_to_join")],
-        [[Button(Msg("start.button.request"), "st|req")]],
+        [[Button(Msg("start.button.request"), AccessRequestButton().pack())]],
     )
 
 
@@ -49,7 +50,7 @@ async def _invite_when_registered(ctx: FlowContext, code: str) -> Reply:
     try:
         await people.usable_invite(ctx.session, code, ctx.now)
     except people.AccessError as refusal:
-        return Reply([Msg(refusal.key, refusal.params), Msg("start.invite_changes_nothing", who)])
+        return Reply([said(refusal), Msg("start.invite_changes_nothing", who)])
     name = user.real_name or ctx.first_name
     return Reply([Msg("start.welcome_back", name=name), Msg("start.invite_not_used", who)])
 
@@ -59,8 +60,8 @@ async def _start_with_invite(ctx: FlowContext, code: str) -> Reply:
         invite = await people.usable_invite(ctx.session, code, ctx.now)
     except people.AccessError as refusal:
         return Reply(
-            [Msg(refusal.key, refusal.params), Msg("start.how_to_join")],
-            [[Button(Msg("start.button.request"), "st|req")]],
+            [said(refusal), Msg("start.how_to_join")],
+            [[Button(Msg("start.button.request"), AccessRequestButton().pack())]],
         )
     org = await orgs_repo.get_org(session=ctx.session, org_id=invite.org_id)
     path = await orgs.org_path(ctx.session, org)
@@ -157,7 +158,7 @@ async def language_menu(ctx: FlowContext) -> Reply:
     """``/lang``: the languages as buttons."""
     return Reply(
         [Msg("lang.choose")],
-        [[Button(LANGUAGE_NAMES[code], f"lang|{code}") for code in SUPPORTED]],
+        [[Button(LANGUAGE_NAMES[code], LanguageButton(code).pack()) for code in SUPPORTED]],
     )
 
 
@@ -201,7 +202,7 @@ async def decide(ctx: FlowContext, request_id: int, approve: bool) -> Reply:
             now=ctx.now,
         )
     except people.AccessError as refusal:
-        return Reply([], toast=Msg(refusal.key, refusal.params))
+        return Reply([], toast=said(refusal))
     outcome = "access.approved_by_you" if approve else "access.rejected_by_you"
     applicant = await users_repo.get_user(session=ctx.session, telegram_id=request.telegram_id)
     told = Msg("access.you_are_approved" if approve else "access.you_are_rejected")

@@ -15,13 +15,12 @@ from bot.flows import engine
 from bot.flows.activity import ActivityForm, type_label, unit_label
 from bot.flows.ask import acknowledges, reads_as_question
 from bot.flows.base import Button, FlowContext, Msg, Reply
+from bot.flows.callback_data import QuickLogButton
 from bot.flows.when_notes import shown
 from bot.services import activities as svc
 from bot.services import when
 from bot.services.activity_text import MULTI, NONE, OFFER, Reading, Understood, read_report
 from storage.activity_models import TYPE_OTHER_MAX
-
-OFFER_BUTTON = "act|quick"  # the offer quotes the user's message; the press reads it back
 
 
 def read_free_text(text: str, today: date) -> Understood:
@@ -41,7 +40,8 @@ async def from_free_text(ctx: FlowContext, text: str) -> Reply | None:
     if understood.outcome == NONE:
         return None  # questions and chat are for the other text routes
     if understood.outcome == OFFER:
-        button = Button(Msg("activity.button.log_this"), OFFER_BUTTON)
+        # The offer quotes the user's message; the press reads it back.
+        button = Button(Msg("activity.button.log_this"), QuickLogButton().pack())
         return Reply([Msg("activity.offer")], [[button]], quote=True)
     return await start(ctx, understood)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from bot.flows.base import Button, FlowContext, Msg, Reply
-from bot.flows.when_notes import said, shown
+from bot.flows.base import Button, FlowContext, Msg, Reply, said
+from bot.flows.callback_data import ReminderDeleteButton
+from bot.flows.when_notes import shown
 from bot.services import reminders, when
 from bot.services.reminders import ReminderError
 from storage import reminders_repo as repo
 
-CALLBACK = "rmd|"
 LISTED = 20  # reminders shown by /remind (the cap per user is reminders.PERSONAL_MAX)
 
 
@@ -30,7 +30,7 @@ async def remind(ctx: FlowContext, args: str) -> Reply:
     except when.WhenError as error:
         return Reply(texts=[said(error)])
     except ReminderError as error:
-        return Reply(texts=[Msg(error.key, error.params)])
+        return Reply(texts=[said(error)])
     at = reminders.local_text(reminder.remind_at, ctx.tz)
     return Reply(texts=[Msg("remind.created", at=at, text=reminder.text), *shown(moment.notes)])
 
@@ -46,13 +46,12 @@ async def listing(ctx: FlowContext, *, edit: bool = False, toast: Msg | None = N
         at = reminders.local_text(reminder.remind_at, ctx.tz)
         texts.append(Msg("remind.list.item", number=number, at=at, text=reminder.text))
         label = Msg("remind.button.delete", number=number)
-        buttons.append([Button(label, f"{CALLBACK}{reminder.id}")])
+        buttons.append([Button(label, ReminderDeleteButton(reminder.id).pack())])
     return Reply(texts=texts, buttons=buttons, edit=edit, toast=toast)
 
 
-async def delete(ctx: FlowContext, data: str) -> Reply:
+async def delete(ctx: FlowContext, reminder_id: int) -> Reply:
     """Delete one of the user's reminders (a button of the list), then show the list again."""
-    reminder_id = int(data.removeprefix(CALLBACK))
     gone = await repo.delete_personal(
         session=ctx.session,
         reminder_id=reminder_id,

@@ -1,12 +1,13 @@
 """/stats and /export: the period and org picker, the summary, the charts and the export job.
 
 Admins pick a period (本月, 本季度, 本年, 自定义) and an org of their subtree with stateless
-buttons ``st|<mode>|<action>|<org>|<arg>`` (mode ``s`` stats, ``e`` export, ``z`` the export's
-photos as zip files; org 0 is "everything" for a superadmin); every press checks the scope
+buttons ``stats:<mode>:<action>:<org>[:<offset>]`` (`StatsButton`; mode ``s`` stats, ``e``
+export, ``z`` the export's photos as zip files; org 0 is "everything" for a superadmin); every
+press checks the scope
 again. 自定义 opens a one-step
 form for the typed range. A liaison's /stats compares their org's month with the month before.
 
-/export also offers a report task's submissions (``st|e|t|<org>|<offset>``): the tasks the
+/export also offers a report task's submissions (``stats:e:tasks:<org>:<offset>``): the tasks the
 admin's /tasks lists (issued in their subtree or asking one of its orgs), each a
 ``task:export:<task>`` button, the board's own export (`bot.handlers.tasks`).
 
@@ -16,7 +17,6 @@ handler does after the transaction (they are slow and need no lock on the databa
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -35,25 +35,24 @@ from bot.flows.base import (
     Label,
     Msg,
     Reply,
-    button_number,
+    said,
 )
-from bot.flows.when_notes import refusal, said
+from bot.flows.callback_data import StatsButton
 from bot.services import people, when
 from bot.services import stats as svc
 from bot.services.activities import unit_of
 from bot.services.charts import Chart
 from bot.services.stats import Period, StatsError
-from storage import conversations_repo, orgs_repo, tasks_repo
+from storage import orgs_repo, tasks_repo
 from storage.models import Org
 
-PREFIX = "st"
 STATS, EXPORT, PHOTOS = "s", "e", "z"  # the photos' zip goes through the export's picker
 MODES = (STATS, EXPORT, PHOTOS)
 PICK_KEYS = {STATS: "stats.pick", EXPORT: "stats.pick_export", PHOTOS: "stats.pick_photos"}
 WAIT_KEYS = {EXPORT: "stats.export_wait", PHOTOS: "stats.photos_wait"}
 PHOTO_WORDS = ("照片", "photos", "photo")  # /export 照片 2026-01-01 至 2026-03-31
 WORKBOOK, ZIP = "xlsx", "zip"
-PERIOD_ACTIONS = {"m": "month", "q": "quarter", "y": "year"}
+PERIOD_ACTIONS = ("month", "quarter", "year")
 CHILDREN_PAGE = 8
 TASKS_PAGE = 8
 RANGE_FORM = "stats_range"
@@ -121,22 +120,17 @@ async def private_only(ctx: FlowContext) -> Outcome:
     return _say("stats.private_only")
 
 
-async def on_button(ctx: FlowContext, data: str) -> Outcome:
-    """``st|…`` buttons: a period, the custom range, the children of an org, an org's picker."""
-    parts = data.split("|")
-    org_id = button_number(parts[3]) if len(parts) == 5 else None
-    if org_id is None or parts[1] not in MODES:
-        return Outcome(Reply([], toast=Msg("stats.stale")))
-    _, mode, action, _, arg = parts
-    page = button_number(arg, 0)
+async def on_button(ctx: FlowContext, pressed: StatsButton) -> Outcome:
+    """A period, the custom range, the children of an org, an org's picker, the tasks."""
+    mode, action, org_id, page = pressed.mode, pressed.action, pressed.org, pressed.page or 0
     if action in PERIOD_ACTIONS:
-        period = svc.period_of(PERIOD_ACTIONS[action], _today(ctx))
+        period = svc.period_of(action, _today(ctx))
         return await result(ctx, mode, org_id, period)
-    if action == "c":
+    if action == "custom":
         return await ask_range(ctx, mode, org_id)
-    if action == "k":
+    if action == "children":
         return Outcome(await children(ctx, mode, org_id, page))
-    if action == "t" and mode == EXPORT:
+    if action == "tasks" and mode == EXPORT:
         return Outcome(await task_choices(ctx, org_id, page))
     return Outcome(await picker(ctx, mode, org_id, edit=True))
 
@@ -163,26 +157,27 @@ async def picker(ctx: FlowContext, mode: str, org_id: int, *, edit: bool = False
     try:
         org = await _allowed_org(ctx, org_id)
     except StatsError as refusal:
-        return Reply([Msg(refusal.key, refusal.params)], edit=edit)
-    base = f"{PREFIX}|{mode}|"
+        return Reply([said(refusal)], edit=edit)
     rows = [
         [
-            Button(Msg("stats.button.month"), f"{base}m|{org_id}|"),
-            Button(Msg("stats.button.quarter"), f"{base}q|{org_id}|"),
+            Button(Msg("stats.button.month"), StatsButton(mode, "month", org_id).pack()),
+            Button(Msg("stats.button.quarter"), StatsButton(mode, "quarter", org_id).pack()),
         ],
         [
-            Button(Msg("stats.button.year"), f"{base}y|{org_id}|"),
-            Button(Msg("stats.button.custom"), f"{base}c|{org_id}|"),
+            Button(Msg("stats.button.year"), StatsButton(mode, "year", org_id).pack()),
+            Button(Msg("stats.button.custom"), StatsButton(mode, "custom", org_id).pack()),
         ],
     ]
     _, count = await svc.child_orgs(ctx.session, org=org, offset=0, limit=0)
     if count:
-        rows.append([Button(Msg("stats.button.children", count=count), f"{base}k|{org_id}|0")])
+        kids = StatsButton(mode, "children", org_id, 0)
+        rows.append([Button(Msg("stats.button.children", count=count), kids.pack())])
     up = await _parent_in_scope(ctx, org)
     if up is not None:
-        rows.append([Button(Msg("stats.button.up"), f"{base}p|{up}|")])
+        rows.append([Button(Msg("stats.button.up"), StatsButton(mode, "pick", up).pack())])
     if mode == EXPORT and up is None:  # the admin's own level: their tasks, as /tasks lists them
-        rows.append([Button(Msg("stats.button.tasks"), f"{base}t|{org_id}|0")])
+        tasks = StatsButton(mode, "tasks", org_id, 0)
+        rows.append([Button(Msg("stats.button.tasks"), tasks.pack())])
     rows += _export_switch(mode, org_id)
     return Reply([Msg(PICK_KEYS[mode], org=_org_label(org))], rows, edit=edit)
 
@@ -190,9 +185,11 @@ async def picker(ctx: FlowContext, mode: str, org_id: int, *, edit: bool = False
 def _export_switch(mode: str, org_id: int) -> list[list[Button]]:
     """/export's other kind of file for the same org: the photos' zip, or the workbook."""
     if mode == EXPORT:
-        return [[Button(Msg("stats.button.photos"), f"{PREFIX}|{PHOTOS}|p|{org_id}|")]]
+        photos = StatsButton(PHOTOS, "pick", org_id)
+        return [[Button(Msg("stats.button.photos"), photos.pack())]]
     if mode == PHOTOS:
-        return [[Button(Msg("stats.button.workbook"), f"{PREFIX}|{EXPORT}|p|{org_id}|")]]
+        workbook = StatsButton(EXPORT, "pick", org_id)
+        return [[Button(Msg("stats.button.workbook"), workbook.pack())]]
     return []
 
 
@@ -213,20 +210,20 @@ async def children(ctx: FlowContext, mode: str, org_id: int, offset: int) -> Rep
     try:
         org = await _allowed_org(ctx, org_id)
     except StatsError as refusal:
-        return Reply([Msg(refusal.key, refusal.params)], edit=True)
+        return Reply([said(refusal)], edit=True)
     offset = max(offset, 0)
     kids, total = await svc.child_orgs(ctx.session, org=org, offset=offset, limit=CHILDREN_PAGE)
-    base = f"{PREFIX}|{mode}|"
-    rows = [[Button(kid.name, f"{base}p|{kid.id}|")] for kid in kids]
+    rows = [[Button(kid.name, StatsButton(mode, "pick", kid.id).pack())] for kid in kids]
     nav = []
     if offset > 0:
-        back = max(offset - CHILDREN_PAGE, 0)
-        nav.append(Button(Msg("stats.button.prev"), f"{base}k|{org_id}|{back}"))
+        back = StatsButton(mode, "children", org_id, max(offset - CHILDREN_PAGE, 0))
+        nav.append(Button(Msg("stats.button.prev"), back.pack()))
     if offset + CHILDREN_PAGE < total:
-        ahead = offset + CHILDREN_PAGE
-        nav.append(Button(Msg("stats.button.next"), f"{base}k|{org_id}|{ahead}"))
+        ahead = StatsButton(mode, "children", org_id, offset + CHILDREN_PAGE)
+        nav.append(Button(Msg("stats.button.next"), ahead.pack()))
     rows.append(nav)
-    rows.append([Button(Msg("stats.button.back_to", org=_org_label(org)), f"{base}p|{org_id}|")])
+    to_org = StatsButton(mode, "pick", org_id)
+    rows.append([Button(Msg("stats.button.back_to", org=_org_label(org)), to_org.pack())])
     return Reply([Msg("stats.pick_child", org=_org_label(org))], rows, edit=True)
 
 
@@ -244,7 +241,8 @@ async def task_choices(ctx: FlowContext, org_id: int, offset: int) -> Reply:
         session=ctx.session, path=path, limit=TASKS_PAGE + 1, offset=offset
     )
     label = _org_label(scope.org)
-    back = [Button(Msg("stats.button.back_to", org=label), f"{PREFIX}|{EXPORT}|p|{org_id}|")]
+    to_picker = StatsButton(EXPORT, "pick", org_id)
+    back = [Button(Msg("stats.button.back_to", org=label), to_picker.pack())]
     if not found:
         return Reply([Msg("stats.no_tasks", org=label)], [back], edit=True)
     rows = [[task_views.export_button(task)] for task in found[:TASKS_PAGE]]
@@ -254,12 +252,13 @@ async def task_choices(ctx: FlowContext, org_id: int, offset: int) -> Reply:
 
 
 def _task_pages(org_id: int, offset: int, *, more: bool) -> list[Button]:
-    base = f"{PREFIX}|{EXPORT}|t|{org_id}|"
     nav = []
     if offset > 0:
-        nav.append(Button(Msg("stats.button.prev"), f"{base}{max(offset - TASKS_PAGE, 0)}"))
+        back = StatsButton(EXPORT, "tasks", org_id, max(offset - TASKS_PAGE, 0))
+        nav.append(Button(Msg("stats.button.prev"), back.pack()))
     if more:
-        nav.append(Button(Msg("stats.button.next"), f"{base}{offset + TASKS_PAGE}"))
+        ahead = StatsButton(EXPORT, "tasks", org_id, offset + TASKS_PAGE)
+        nav.append(Button(Msg("stats.button.next"), ahead.pack()))
     return nav
 
 
@@ -282,18 +281,15 @@ async def ask_range(
 
 async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
     """The range typed into the open 自定义 form; None when that form is not open."""
-    row = await conversations_repo.get_state(
-        session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id
-    )
-    if row is None or row.flow != RANGE_FORM:
+    form = await engine.open_form(ctx)
+    if form is None or form.name != RANGE_FORM:
         return None
     try:
         period = svc.typed_period(text, _today(ctx))
     except when.WhenError as error:
         return Outcome(await engine.current_view(ctx, [said(error)]))
-    saved = json.loads(row.data).get("ctx", {})
-    await engine.finish(ctx, row)
-    return await result(ctx, saved.get("mode", STATS), int(saved.get("org", 0)), period)
+    await engine.end(ctx, form)
+    return await result(ctx, form.extra.get("mode", STATS), int(form.extra.get("org", 0)), period)
 
 
 async def _parse_range(inp: Input, ctx: FlowContext, model: FormModel) -> dict[str, str]:
@@ -302,7 +298,7 @@ async def _parse_range(inp: Input, ctx: FlowContext, model: FormModel) -> dict[s
     try:
         period = svc.typed_period(inp.text, _today(ctx))
     except when.WhenError as error:
-        raise refusal(error) from None
+        raise Invalid.of(error) from None
     return {"start": period.start.isoformat(), "end": period.end.isoformat()}
 
 
@@ -323,9 +319,6 @@ class RangeForm(FormSpec):
         period = Period(date.fromisoformat(value["start"]), date.fromisoformat(value["end"]))
         outcome = await result(ctx, model.ctx.get("mode", STATS), model.ctx.get("org", 0), period)
         return outcome.reply
-
-
-engine.register(RangeForm())
 
 
 # --- results ---------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 """/tasks and the buttons behind it: a liaison's open tasks, an admin's tasks and status board,
 reading submissions, withdrawing a task; also the announcement a new task sends.
 
-Buttons: ``task:fill:<cycle>`` (open the report form), ``task:board:<cycle>[:<page>]``,
-``task:subs:<cycle>:<page>``, ``task:sub:<cycle>:<org>``, ``task:remind:<cycle>``,
-``task:move:<cycle>``, ``task:del:<task>`` / ``task:delok:<task>``, ``task:files:<cycle>[:<org>]``
-(the task's or a report's files, as albums); the handler sends the .xlsx of ``task:export:<task>``.
+Buttons (`TaskButton`): ``task:fill:<cycle>`` (open the report form),
+``task:board:<cycle>[:<page>]``, ``task:submissions:<cycle>:<page>``,
+``task:submission:<cycle>:<org>``, ``task:remind:<cycle>``, ``task:move:<cycle>``,
+``task:delete:<task>`` / ``task:delete-yes:<task>``, ``task:files:<cycle>[:<org>]`` (the task's
+or a report's files, as albums); the handler sends the .xlsx of ``task:export:<task>``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from sqlmodel import col, select
 
 from bot import deeplinks
 from bot.flows import engine
-from bot.flows.base import Button, FlowContext, Media, Msg, Notice, Reply, albums
+from bot.flows.base import Button, FlowContext, Media, Msg, Notice, Reply, albums, said
+from bot.flows.callback_data import TaskAction, TaskButton
 from bot.services import groups, people
 from bot.services import tasks as svc
 from bot.services.reminders import after_quiet_hours, in_quiet_hours
@@ -26,7 +28,6 @@ from storage import orgs_repo, tasks_repo
 from storage.models import Org, User
 from storage.task_models import ReportSubmission, ReportTask, TaskCycle
 
-PREFIX = "task"
 LIST_MAX = 20  # tasks shown by /tasks
 NAMES_PER_PAGE = 15  # org names per state on one page of the board
 SUBS_PER_PAGE = 8
@@ -46,15 +47,19 @@ def _short(title: str) -> str:
 
 
 def export_button(task: ReportTask) -> Button:
-    """The .xlsx of a task's submissions (``task:export:<task>``), in the presser's scope."""
+    """The .xlsx of a task's submissions, in the presser's scope."""
     return Button(
-        Msg("task.button.export_of", title=_short(task.title)), f"{PREFIX}:export:{task.id}"
+        Msg("task.button.export_of", title=_short(task.title)), _task("export", task.id)
     )
+
+
+def _task(action: TaskAction, target: int, arg: int | None = None) -> str:
+    return TaskButton(action, target, arg).pack()
 
 
 def fill_button(cycle_id: int) -> Button:
     """The "填报" button that opens the report form for a cycle."""
-    return Button(Msg("task.button.fill"), f"{PREFIX}:fill:{cycle_id}")
+    return Button(Msg("task.button.fill"), _task("fill", cycle_id))
 
 
 # --- publishing ----------------------------------------------------------------------------
@@ -83,7 +88,7 @@ async def announce(ctx: FlowContext, task: ReportTask) -> Reply:
     else:  # the sender polls the ledger; at night it waits for 08:00 like every reminder
         await _queue_announcement(ctx, task, cycle, recipients)
         key = "task.published_queued"
-    board = Button(Msg("task.button.board"), f"{PREFIX}:board:{cycle.id}")
+    board = Button(Msg("task.button.board"), _task("board", cycle.id))
     done = [Msg(key, title=task.title, **reach(len(targets), len(recipients)))]
     posted = await _group_notices(ctx, task, cycle)
     if posted:
@@ -118,7 +123,7 @@ def _announcement(ctx: FlowContext, task: ReportTask, cycle: TaskCycle) -> Reply
     buttons = [[fill_button(cycle.id)]]  # type: ignore[arg-type]
     if task.attachments:
         label = Msg("task.button.files", count=len(task.attachments))
-        buttons.append([Button(label, f"{PREFIX}:files:{cycle.id}")])
+        buttons.append([Button(label, _task("files", cycle.id))])
     return Reply([text], buttons)
 
 
@@ -191,7 +196,7 @@ async def _member_part(
 
 def open_button(task: ReportTask, cycle: TaskCycle) -> Button:
     """The "填报：<title>" button: the report form of one of several tasks listed together."""
-    return Button(Msg("task.button.open", title=_short(task.title)), f"{PREFIX}:fill:{cycle.id}")
+    return Button(Msg("task.button.open", title=_short(task.title)), _task("fill", cycle.id))
 
 
 def member_line(
@@ -250,7 +255,7 @@ async def _admin_part(
             [
                 Button(
                     Msg("task.button.board_of", title=_short(task.title)),
-                    f"{PREFIX}:board:{cycle.id}",
+                    _task("board", cycle.id),
                 )
             ]
         )
@@ -273,7 +278,7 @@ async def board(ctx: FlowContext, cycle_id: int, page: int = 0, *, edit: bool = 
     try:
         task, cycle = await svc.board_cycle(ctx.session, cycle_id, scope)
     except TaskError as error:
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     status = await svc.cycle_status(ctx.session, cycle_id, scope)
     start = page * NAMES_PER_PAGE
     states = (status.submitted, status.late, status.missing)
@@ -310,31 +315,30 @@ async def _other_cycles(ctx: FlowContext, cycle: TaskCycle) -> list[Button]:
     for seq in (cycle.seq - 1, cycle.seq + 1):
         if seq in seqs:
             label = Msg("task.button.cycle", seq=seq)
-            row.append(Button(label, f"{PREFIX}:board:{seqs[seq].id}"))
+            row.append(Button(label, _task("board", seqs[seq].id)))
     return row
 
 
 def _board_buttons(
     task: ReportTask, cycle: TaskCycle, page: int, pages: int, manages: bool
 ) -> list[list[Button]]:
-    c = f"{PREFIX}:{{}}:{cycle.id}"
     rows = [
         [
-            Button(Msg("task.button.remind"), c.format("remind")),
-            Button(Msg("task.button.read"), c.format("subs") + ":0"),
+            Button(Msg("task.button.remind"), _task("remind", cycle.id)),
+            Button(Msg("task.button.read"), _task("submissions", cycle.id, 0)),
         ],
-        [Button(Msg("task.button.export"), f"{PREFIX}:export:{task.id}")],
+        [Button(Msg("task.button.export"), _task("export", task.id))],
     ]
     if (
         manages
     ):  # admins of a subtree the task asks see their part, but only its issuer's change it
-        rows[1].append(Button(Msg("task.button.move"), c.format("move")))
-        rows.append([Button(Msg("task.button.delete"), f"{PREFIX}:del:{task.id}")])
+        rows[1].append(Button(Msg("task.button.move"), _task("move", cycle.id)))
+        rows.append([Button(Msg("task.button.delete"), _task("delete", task.id))])
     nav = []
     if page > 0:
-        nav.append(Button(Msg("task.button.prev"), c.format("board") + f":{page - 1}"))
+        nav.append(Button(Msg("task.button.prev"), _task("board", cycle.id, page - 1)))
     if page + 1 < pages:
-        nav.append(Button(Msg("task.button.next"), c.format("board") + f":{page + 1}"))
+        nav.append(Button(Msg("task.button.next"), _task("board", cycle.id, page + 1)))
     return [nav, *rows] if nav else rows
 
 
@@ -351,19 +355,19 @@ async def submissions(ctx: FlowContext, cycle_id: int, page: int) -> Reply:
     try:
         await svc.board_cycle(ctx.session, cycle_id, scope)
     except TaskError as error:
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     status = await svc.cycle_status(ctx.session, cycle_id, scope)
     done = sorted([*status.submitted, *status.late])
     if not done:
         return Reply([Msg("task.no_submissions")])
     names = await _names(ctx, done)
     chunk = done[page * SUBS_PER_PAGE : (page + 1) * SUBS_PER_PAGE]
-    rows = [[Button(names[i], f"{PREFIX}:sub:{cycle_id}:{i}")] for i in chunk]
+    rows = [[Button(names[i], _task("submission", cycle_id, i))] for i in chunk]
     nav = []
     if page > 0:
-        nav.append(Button(Msg("task.button.prev"), f"{PREFIX}:subs:{cycle_id}:{page - 1}"))
+        nav.append(Button(Msg("task.button.prev"), _task("submissions", cycle_id, page - 1)))
     if (page + 1) * SUBS_PER_PAGE < len(done):
-        nav.append(Button(Msg("task.button.next"), f"{PREFIX}:subs:{cycle_id}:{page + 1}"))
+        nav.append(Button(Msg("task.button.next"), _task("submissions", cycle_id, page + 1)))
     return Reply([Msg("task.subs_header", count=len(done))], [*rows, nav], edit=True)
 
 
@@ -374,7 +378,7 @@ async def submission(ctx: FlowContext, cycle_id: int, org_id: int) -> Reply:
     try:
         task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
     except TaskError as error:
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     row = await tasks_repo.current_submission(
         session=ctx.session, cycle_id=cycle_id, org_id=org_id
     )
@@ -397,10 +401,10 @@ async def submission(ctx: FlowContext, cycle_id: int, org_id: int) -> Reply:
         texts.append(
             Msg("task.sub_values", values=[f"{k} {v}" for k, v in row.indicators.items()])
         )
-    rows = [[Button(Msg("task.button.back_to_list"), f"{PREFIX}:subs:{cycle_id}:0")]]
+    rows = [[Button(Msg("task.button.back_to_list"), _task("submissions", cycle_id, 0))]]
     if row.attachments:
         label = Msg("task.button.files", count=len(row.attachments))
-        rows.insert(0, [Button(label, f"{PREFIX}:files:{cycle_id}:{org_id}")])
+        rows.insert(0, [Button(label, _task("files", cycle_id, org_id))])
     return Reply(texts, rows)
 
 
@@ -413,7 +417,7 @@ async def remind(ctx: FlowContext, cycle_id: int) -> Reply:
             ctx.session, cycle_id, ctx.actor, ctx.now, tz=ctx.tz, superadmin=ctx.superadmin
         )
     except reminders.ReminderError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     return Reply([], toast=Msg("task.reminded", count=count))
 
 
@@ -423,8 +427,8 @@ async def ask_delete(ctx: FlowContext, task_id: int) -> Reply:
     try:
         task = await svc.managed_task(ctx.session, task_id, scope)
     except TaskError as error:
-        return Reply([], toast=Msg(error.key, error.params))
-    yes = Button(Msg("task.button.delete_yes"), f"{PREFIX}:delok:{task_id}")
+        return Reply([], toast=said(error))
+    yes = Button(Msg("task.button.delete_yes"), _task("delete-yes", task_id))
     return Reply([Msg("task.delete_confirm", title=task.title)], [[yes]])
 
 
@@ -434,7 +438,7 @@ async def delete(ctx: FlowContext, task_id: int) -> Reply:
     try:
         task = await svc.delete_task(ctx.session, task_id, scope, ctx.now)
     except TaskError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     return Reply([Msg("task.deleted", title=task.title)], edit=True)
 
 
@@ -445,7 +449,7 @@ async def move(ctx: FlowContext, cycle_id: int) -> Reply:
         task, cycle = await svc.board_cycle(ctx.session, cycle_id, scope)
         await svc.managed_task(ctx.session, task.id, scope)  # type: ignore[arg-type]
     except TaskError as error:
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     extra = {"cycle_id": cycle_id, "title": task.title, "old": local_text(cycle.deadline, ctx.tz)}
     return await engine.start(ctx, "task_move", extra=extra)
 
@@ -475,7 +479,7 @@ async def _task_files(ctx: FlowContext, cycle_id: int) -> tuple[list[dict], Msg,
         try:
             task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
         except TaskError:
-            return [], Msg(""), Msg(refusal.key, refusal.params)
+            return [], Msg(""), said(refusal)
     return list(task.attachments), Msg("task.files_caption", title=task.title), None
 
 
@@ -488,7 +492,7 @@ async def _report_files(
     try:
         task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
     except TaskError as error:
-        return [], Msg(""), Msg(error.key, error.params)
+        return [], Msg(""), said(error)
     row = await tasks_repo.current_submission(
         session=ctx.session, cycle_id=cycle_id, org_id=org_id
     )

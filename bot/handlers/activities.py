@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import re
-
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import activity_views, quick_log
-from bot.flows.activity_views import MINE, ORG
-from bot.flows.base import ID
-from bot.handlers import forms
+from bot.flows.callback_data import QuickLogButton, any_of, parse_any
 from bot.handlers.common import Producer, respond
 from bot.runtime import StabotContext
-
-# act|same, act|page|N[|SEARCH] (org), act|push|N, act|pics|ID, act|open|ID[|LIST[SEARCH]]
-# (edit, del, delok)
-RECORD = rf"(?:open|edit|del|delok)\|{ID}(?:\|[{MINE}{ORG}](?:{ID})?)?"
-BUTTONS = rf"^act\|(?:same|(?:page|org)\|{ID}(?:\|{ID})?|(?:push|pics)\|{ID}|{RECORD})$"
 
 
 def _args(context: StabotContext) -> str:
@@ -58,19 +49,16 @@ async def offer_button(update: Update, context: StabotContext) -> None:
 
 async def button(update: Update, context: StabotContext) -> None:
     """Buttons of the activity list, the detail view and the push count."""
-    data = update.callback_query.data
-    await respond(update, context, lambda ctx: activity_views.on_button(ctx, data))
+    pressed = parse_any(update.callback_query.data)
+    await respond(update, context, lambda ctx: activity_views.on_button(ctx, pressed))
 
 
 def handlers() -> list[BaseHandler]:
-    """The handlers of this module, in match order; also claims report-like free text."""
-    if activity_views.quick_route not in forms.TEXT_ROUTES:
-        # First in line: it only claims texts that read as a report, others pass through.
-        forms.TEXT_ROUTES.insert(0, activity_views.quick_route)
+    """The handlers of this module, in match order."""
     return [
         CommandHandler("log", log),
         CommandHandler("mylogs", my_logs),
         CommandHandler("pushed", pushed),
-        CallbackQueryHandler(offer_button, pattern=rf"^{re.escape(quick_log.OFFER_BUTTON)}$"),
-        CallbackQueryHandler(button, pattern=BUTTONS),
+        CallbackQueryHandler(offer_button, pattern=QuickLogButton.filter()),
+        CallbackQueryHandler(button, pattern=any_of(*activity_views.FAMILIES)),
     ]

@@ -8,17 +8,20 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, Mess
 from bot.flows import ask as ask_flow
 from bot.flows import engine
 from bot.flows import library as library_flow
-from bot.flows.base import ID, FlowContext, Msg, Reply, button_number
+from bot.flows.base import FlowContext, Msg, Reply
+from bot.flows.callback_data import (
+    AskMoreButton,
+    AskSectionButton,
+    DocumentButton,
+    any_of,
+)
 from bot.handlers import forms
 from bot.handlers.common import respond
 from bot.runtime import StabotContext
 from bot.services.policy import PolicyLibrary, readable_suffix
 
 MB = 1024 * 1024
-# ask|m|QUESTION (more sources), ask|s|PASSAGE|PAGE (full section), ask|p|PASSAGE|PAGE (turn)
-ASK_BUTTONS = rf"^ask\|(?:m\|{ID}|[sp]\|[^|]+\|{ID})$"
-# doc|rm|DOC (ask), doc|rmy|DOC (remove), doc|rmn (keep)
-DOC_BUTTONS = r"^doc\|(?:rmy?\|[^|]+|rmn)$"
+ASK_BUTTONS = any_of(AskMoreButton, AskSectionButton)  # more sources; a section, page by page
 
 
 def _library(context: StabotContext) -> PolicyLibrary:
@@ -44,27 +47,28 @@ async def docs(update: Update, context: StabotContext) -> None:
 
 async def ask_button(update: Update, context: StabotContext) -> None:
     """More sources, full section, page turns."""
-    _, kind, arg, *rest = update.callback_query.data.split("|")  # the pattern's shape
-    library = _library(context)
-    page = button_number(rest[0], 0) if rest else 0
+    data = update.callback_query.data
+    section, library = AskSectionButton.find(data), _library(context)
 
     async def produce(ctx: FlowContext) -> Reply:
-        if kind == "m":
-            return await ask_flow.more_sources(ctx, library, int(arg))
-        return await ask_flow.full_section(ctx, library, arg, page, turning=kind == "p")
+        if section is None:
+            return await ask_flow.more_sources(ctx, library, AskMoreButton.parse(data).question)
+        return await ask_flow.full_section(
+            ctx, library, section.passage, section.page, turning=section.turn
+        )
 
     await respond(update, context, produce)
 
 
 async def doc_button(update: Update, context: StabotContext) -> None:
     """Remove a document (after asking once more)."""
-    _, kind, *rest = update.callback_query.data.split("|")
-    doc_id, library = (rest[0] if rest else ""), _library(context)
+    pressed = DocumentButton.parse(update.callback_query.data)
+    doc_id, library = pressed.doc, _library(context)
 
     async def produce(ctx: FlowContext) -> Reply:
-        if kind == "rm":
+        if pressed.action == "remove":
             return await library_flow.ask_removal(ctx, library, doc_id)
-        if kind == "rmy":
+        if pressed.action == "remove-yes":
             return await library_flow.remove(ctx, library, doc_id)
         return Reply([Msg("docs.kept")], edit=True)
 
@@ -103,15 +107,12 @@ def _refusal(code: str, name: str):
 
 
 def handlers() -> list[BaseHandler]:
-    """The handlers of this module; also answers free text that reads as a question."""
-    if ask_flow.question_route not in forms.TEXT_ROUTES:
-        # Last in line: quick logs and other specific readings of a text go first.
-        forms.TEXT_ROUTES.append(ask_flow.question_route)
+    """The handlers of this module."""
     private = filters.ChatType.PRIVATE
     return [
         CommandHandler("ask", ask),
         CommandHandler("docs", docs),
         CallbackQueryHandler(ask_button, pattern=ASK_BUTTONS),
-        CallbackQueryHandler(doc_button, pattern=DOC_BUTTONS),
+        CallbackQueryHandler(doc_button, pattern=DocumentButton.filter()),
         MessageHandler(private & filters.UpdateType.MESSAGE & filters.Document.ALL, document),
     ]

@@ -21,8 +21,8 @@ from bot.delivery.telegram import send_notice
 from bot.flows import acks
 from bot.flows import broadcast as form
 from bot.flows import broadcast_actions as actions
-from bot.flows.base import ID, Button, Msg
-from bot.handlers import forms
+from bot.flows.base import Button, Msg
+from bot.flows.callback_data import NoticeButton, ReceiptButton
 from bot.handlers.common import respond
 from bot.handlers.render import render_markup
 from bot.runtime import StabotContext
@@ -37,7 +37,7 @@ async def broadcast_command(update: Update, context: StabotContext) -> None:
 
 async def preview_button(update: Update, context: StabotContext) -> None:
     """Show the draft exactly as recipients will get it, then ask to send."""
-    broadcast_id = int(update.callback_query.data.split("|")[1])
+    broadcast_id = NoticeButton.parse(update.callback_query.data).broadcast
     async with context.rt.unit(update) as ctx:
         draft = await actions.draft_for_preview(ctx, broadcast_id)
         chat_id, locale = ctx.chat_id, ctx.locale
@@ -48,19 +48,19 @@ async def preview_button(update: Update, context: StabotContext) -> None:
 
 async def control_button(update: Update, context: StabotContext) -> None:
     """Send, pause, resume, cancel, receipts, remind or resend; the pipeline learns at once."""
-    _, raw_id, action = update.callback_query.data.split("|")
-    broadcast_id = int(raw_id)
+    pressed = NoticeButton.parse(update.callback_query.data)
+    broadcast_id, action = pressed.broadcast, pressed.action
     produce = {
-        "go": lambda ctx: actions.launch(ctx, broadcast_id),
-        "gp": lambda ctx: actions.launch(ctx, broadcast_id, paid=True),
-        "w": lambda ctx: actions.receipts(ctx, broadcast_id),
-        "m": lambda ctx: actions.remind(ctx, broadcast_id),
-        "u": lambda ctx: actions.confirm_resend(ctx, broadcast_id),
-        "uu": lambda ctx: actions.resend(ctx, broadcast_id),
+        "send": lambda ctx: actions.launch(ctx, broadcast_id),
+        "send-paid": lambda ctx: actions.launch(ctx, broadcast_id, paid=True),
+        "who": lambda ctx: actions.receipts(ctx, broadcast_id),
+        "remind": lambda ctx: actions.remind(ctx, broadcast_id),
+        "resend": lambda ctx: actions.confirm_resend(ctx, broadcast_id),
+        "resend-yes": lambda ctx: actions.resend(ctx, broadcast_id),
     }.get(action, lambda ctx: actions.control(ctx, broadcast_id, action))
     await respond(update, context, produce)
     sender = context.rt.services.get(SERVICE_KEY)
-    if sender is not None and action in ("p", "x"):
+    if sender is not None and action in ("pause", "cancel"):
         sender.halt(broadcast_id)
     elif sender is not None:
         sender.wake()
@@ -68,7 +68,7 @@ async def control_button(update: Update, context: StabotContext) -> None:
 
 async def ack_button(update: Update, context: StabotContext) -> None:
     """A recipient acknowledges a notice; the button then shows it was read."""
-    broadcast_id = int(update.callback_query.data.split("|")[1])
+    broadcast_id = ReceiptButton.parse(update.callback_query.data).broadcast
     reply = await respond(update, context, lambda ctx: actions.acknowledge(ctx, broadcast_id))
     notice = update.callback_query.message
     # A notice the bot can no longer see (deleted, or too old: PTB gives it date 0) keeps its
@@ -99,7 +99,7 @@ async def _show_read(
     """The notice's button now says it was read."""
     async with context.rt.unit(update) as ctx:
         locale = ctx.locale
-    done = [[Button(Msg("broadcast.button.acked"), f"bca|{broadcast_id}")]]
+    done = [[Button(Msg("broadcast.button.acked"), ReceiptButton(broadcast_id).pack())]]
     try:
         await notice.edit_reply_markup(render_markup(locale, done))
     except TelegramError as error:  # the message is too old to edit: the receipt still counts
@@ -129,20 +129,24 @@ def _visible(message: MaybeInaccessibleMessage | None) -> TypeGuard[Message]:
 
 def early_handlers() -> list[BaseHandler]:
     """Group -1: replies acknowledging a notice, before a form or the quick log reads them."""
-    if acks.quiet_route not in forms.TEXT_ROUTES:
-        # After the quick log (好的，昨天开展了讲座… is a report), before the fallback's 没看懂:
-        # an acknowledgement outside a reply gets no answer.
-        forms.TEXT_ROUTES.append(acks.quiet_route)
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     said = (filters.TEXT & ~filters.COMMAND) | filters.Sticker.ALL
     return [MessageHandler(private & said & RepliesToReceipt(), ack_reply)]
+
+
+def _previews(pressed: NoticeButton) -> bool:
+    return pressed.action == "preview"
+
+
+def _controls(pressed: NoticeButton) -> bool:
+    return pressed.action != "preview"
 
 
 def handlers() -> list[BaseHandler]:
     """The handlers of this module, in match order."""
     return [
         CommandHandler("broadcast", broadcast_command),
-        CallbackQueryHandler(preview_button, pattern=rf"^bc\|{ID}\|v$"),
-        CallbackQueryHandler(control_button, pattern=rf"^bc\|{ID}\|(go|gp|p|r|x|w|m|u|uu)$"),
-        CallbackQueryHandler(ack_button, pattern=rf"^bca\|{ID}$"),
+        CallbackQueryHandler(preview_button, pattern=NoticeButton.filter(_previews)),
+        CallbackQueryHandler(control_button, pattern=NoticeButton.filter(_controls)),
+        CallbackQueryHandler(ack_button, pattern=ReceiptButton.filter()),
     ]

@@ -12,7 +12,6 @@ made a group admin; either way the same filter decides.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 
 from telegram import Bot, CallbackQuery, ChatMember, Message, MessageEntity, Update
@@ -31,7 +30,8 @@ from telegram.ext import (
 from bot import deeplinks
 from bot.flows import groups as flow
 from bot.flows import task_report
-from bot.flows.base import ID, FlowContext, Msg, Reply
+from bot.flows.base import FlowContext, Msg, Reply
+from bot.flows.callback_data import GroupBindButton, GroupReceiptButton, TaskButton, find_any
 from bot.flows.library import list_documents
 from bot.group_edits import SERVICE_KEY as COUNTS_KEY
 from bot.group_edits import CountEdits
@@ -49,10 +49,6 @@ from storage.db import transaction
 log = logging.getLogger(__name__)
 Handler = Callable[[Update, StabotContext], Awaitable[None]]
 GROUP_TYPES = (ChatType.GROUP, ChatType.SUPERGROUP)
-# The buttons of group messages, by family (ids as every family's: flows.base.ID).
-FILL_BUTTON = re.compile(rf"^task:fill:({ID})$")
-ACK_BUTTON = re.compile(rf"^bcg\|({ID})$")
-BIND_BUTTON = re.compile(rf"^{flow.BIND_PREFIX}\|b\|({ID})$")
 
 # Forms and personal commands: in a group they answer with a button that opens the private
 # chat, where ``/start go_<name>`` runs the same handler.
@@ -193,17 +189,16 @@ class GroupButtonHandler(CallbackQueryHandler):
 async def button(update: Update, context: StabotContext) -> None:
     """Buttons under the bot's group messages; anything else is for the private chat."""
     query = update.callback_query
-    data = query.data or ""
-    if re.match(ask.ASK_BUTTONS, data):
+    pressed = find_any(query.data)
+    if ask.ASK_BUTTONS(query.data):
         await ask.ask_button(update, context)  # public documents; "more sources" per group
-    elif match := ACK_BUTTON.match(data):
-        await _acknowledge(update, context, int(match.group(1)))
-    elif match := BIND_BUTTON.match(data):
-        org_id = int(match.group(1))
+    elif isinstance(pressed, GroupReceiptButton):
+        await _acknowledge(update, context, pressed.broadcast)
+    elif isinstance(pressed, GroupBindButton):
         chat = _chat_info(update)
-        await respond(update, context, lambda ctx: flow.bind(ctx, chat, org_id))
-    elif match := FILL_BUTTON.match(data):
-        await _open_fill(query, context, int(match.group(1)))
+        await respond(update, context, lambda ctx: flow.bind(ctx, chat, pressed.org))
+    elif isinstance(pressed, TaskButton) and pressed.action == "fill":
+        await _open_fill(query, context, pressed.target)
     else:  # a private chat's button forwarded here, or forged: nothing shows in the group
         await respond(update, context, lambda ctx: _toast("group.private_button"))
     raise ApplicationHandlerStop

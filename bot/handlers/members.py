@@ -1,4 +1,4 @@
-"""/members and its ``mb|`` buttons: an admin's people, their changes, and invites."""
+"""/members and its buttons: an admin's people, their changes, and invites."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import members as flow
 from bot.flows.base import FlowContext, Reply
+from bot.flows.callback_data import any_of, parse_any
 from bot.handlers.common import respond, sync_commands
 from bot.runtime import StabotContext
 from bot.services import people
@@ -24,9 +25,9 @@ async def members_command(update: Update, context: StabotContext) -> None:
 
 
 async def button(update: Update, context: StabotContext) -> None:
-    """A ``mb|`` button: paging, filters, a person, a change, invites."""
-    data = update.callback_query.data
-    await _run(update, context, lambda ctx: flow.on_button(ctx, data))
+    """A button of /members: paging, filters, a person, a change, invites."""
+    pressed = parse_any(update.callback_query.data)
+    await _run(update, context, lambda ctx: flow.on_button(ctx, pressed))
 
 
 async def _run(update: Update, context: StabotContext, make: MakeOutcome) -> None:
@@ -49,5 +50,5 @@ def handlers() -> list[BaseHandler]:
     """The handlers of this module, in match order."""
     return [
         CommandHandler("members", members_command),
-        CallbackQueryHandler(button, pattern=r"^mb\|"),
+        CallbackQueryHandler(button, pattern=any_of(*flow.FAMILIES)),
     ]

@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import remind as flow
-from bot.flows.base import ID
+from bot.flows.callback_data import ReminderDeleteButton
 from bot.handlers.common import respond
 from bot.runtime import StabotContext
 
@@ -19,13 +19,13 @@ async def remind_command(update: Update, context: StabotContext) -> None:
 
 async def delete_button(update: Update, context: StabotContext) -> None:
     """Delete one reminder from the list."""
-    data = update.callback_query.data
-    await respond(update, context, lambda ctx: flow.delete(ctx, data))
+    pressed = ReminderDeleteButton.parse(update.callback_query.data)
+    await respond(update, context, lambda ctx: flow.delete(ctx, pressed.reminder))
 
 
 def handlers() -> list[BaseHandler]:
     """The handlers of this module, in match order."""
     return [
         CommandHandler("remind", remind_command),
-        CallbackQueryHandler(delete_button, pattern=rf"^rmd\|{ID}$"),
+        CallbackQueryHandler(delete_button, pattern=ReminderDeleteButton.filter()),
     ]

@@ -7,9 +7,8 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import deeplinks
 from bot.flows import onboarding
-from bot.flows.base import ID
+from bot.flows.callback_data import AccessDecisionButton, AccessRequestButton, LanguageButton
 from bot.handlers.common import refresh_menu, respond
-from bot.i18n import SUPPORTED
 from bot.runtime import StabotContext
 
 
@@ -49,7 +48,7 @@ async def cancel(update: Update, context: StabotContext) -> None:
 
 async def language_button(update: Update, context: StabotContext) -> None:
     """Switch the language and refresh the menu in it."""
-    code = update.callback_query.data.split("|", 1)[1]
+    code = LanguageButton.parse(update.callback_query.data).code
     await respond(update, context, lambda ctx: onboarding.set_language(ctx, code))
     await refresh_menu(update, context)
 
@@ -61,9 +60,9 @@ async def request_button(update: Update, context: StabotContext) -> None:
 
 async def decision_button(update: Update, context: StabotContext) -> None:
     """An admin approves or rejects an access request."""
-    _, request_id, verdict = update.callback_query.data.split("|")
+    pressed = AccessDecisionButton.parse(update.callback_query.data)
     await respond(
-        update, context, lambda ctx: onboarding.decide(ctx, int(request_id), verdict == "y")
+        update, context, lambda ctx: onboarding.decide(ctx, pressed.request, pressed.approve)
     )
 
 
@@ -75,7 +74,7 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("me", me),
         CommandHandler("lang", lang),
         CommandHandler("cancel", cancel),
-        CallbackQueryHandler(language_button, pattern=rf"^lang\|(?:{'|'.join(SUPPORTED)})$"),
-        CallbackQueryHandler(request_button, pattern=r"^st\|req$"),
-        CallbackQueryHandler(decision_button, pattern=rf"^ar\|{ID}\|[yn]$"),
+        CallbackQueryHandler(language_button, pattern=LanguageButton.filter()),
+        CallbackQueryHandler(request_button, pattern=AccessRequestButton.filter()),
+        CallbackQueryHandler(decision_button, pattern=AccessDecisionButton.filter()),
     ]

@@ -19,14 +19,15 @@ from telegram.ext import (
     filters,
 )
 
+from bot.flows import engine
 from bot.flows import stats as flow
-from bot.flows.base import ID, FlowContext, Reply
+from bot.flows.base import FlowContext, Reply
+from bot.flows.callback_data import StatsButton
 from bot.handlers import exports as export_files
 from bot.handlers.common import respond
 from bot.handlers.render import render_label
 from bot.runtime import StabotContext
 from bot.services import charts
-from storage import conversations_repo
 from storage.db import transaction
 
 MakeOutcome = Callable[[FlowContext], Awaitable[flow.Outcome | None]]
@@ -37,8 +38,6 @@ MAYBE_RANGE = re.compile(
     re.IGNORECASE,
 )
 RANGE_MAX = 80
-# st|MODE|ACTION|ORG|ARG: a period (m q y), 自定义 (c), children (k), tasks (t), picker (p)
-BUTTONS = rf"^st\|[{''.join(flow.MODES)}]\|[mqyckpt]\|{ID}\|(?:{ID})?$"
 
 
 def _args(context: StabotContext) -> str:
@@ -63,8 +62,8 @@ async def export_command(update: Update, context: StabotContext) -> None:
 
 async def button(update: Update, context: StabotContext) -> None:
     """A period, 自定义, the children of an org, or an org's picker."""
-    data = update.callback_query.data
-    await _run(update, context, lambda ctx: flow.on_button(ctx, data))
+    pressed = StatsButton.parse(update.callback_query.data)
+    await _run(update, context, lambda ctx: flow.on_button(ctx, pressed))
 
 
 async def typed_range(update: Update, context: StabotContext) -> None:
@@ -74,8 +73,8 @@ async def typed_range(update: Update, context: StabotContext) -> None:
         return  # no date in it: the form engine answers the open step with its hint, if any
     chat, user = update.effective_chat, update.effective_user
     async with transaction(context.rt.sessions) as session:
-        row = await conversations_repo.get_state(session=session, chat_id=chat.id, user_id=user.id)
-    if row is None or row.flow != flow.RANGE_FORM:
+        open_flow = await engine.open_flow_in(session, chat_id=chat.id, user_id=user.id)
+    if open_flow != flow.RANGE_FORM:
         return
     await _run(update, context, lambda ctx: flow.typed_range(ctx, text))
     raise ApplicationHandlerStop
@@ -132,7 +131,7 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("stats", stats_command),
         CommandHandler("export", export_command),
-        CallbackQueryHandler(button, pattern=BUTTONS),
+        CallbackQueryHandler(button, pattern=StatsButton.filter()),
     ]
 
 

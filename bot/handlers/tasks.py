@@ -1,4 +1,4 @@
-"""/newtask, /tasks and the ``task:`` buttons (report form, status board, export)."""
+"""/newtask, /tasks and the task buttons (report form, status board, export)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import task_new, task_report, task_views
-from bot.flows.base import ID, FlowContext, Msg
+from bot.flows.base import FlowContext, Msg, said
+from bot.flows.callback_data import TaskButton
 from bot.handlers.common import respond
 from bot.handlers.render import answer_query
 from bot.runtime import StabotContext
@@ -15,22 +16,16 @@ from bot.services.task_export import task_workbook
 from bot.services.tasks import TaskError, viewable_task
 
 ROUTES = {
-    "fill": lambda ctx, a: task_report.start_report(ctx, a[0]),
-    "board": lambda ctx, a: task_views.board(ctx, a[0], a[1] if len(a) > 1 else 0, edit=True),
-    "subs": lambda ctx, a: task_views.submissions(ctx, a[0], a[1]),
-    "sub": lambda ctx, a: task_views.submission(ctx, a[0], a[1]),
-    "remind": lambda ctx, a: task_views.remind(ctx, a[0]),
-    "move": lambda ctx, a: task_views.move(ctx, a[0]),
-    "del": lambda ctx, a: task_views.ask_delete(ctx, a[0]),
-    "delok": lambda ctx, a: task_views.delete(ctx, a[0]),
-    "files": lambda ctx, a: task_views.files(ctx, a[0], a[1] if len(a) > 1 else None),
+    "fill": lambda ctx, b: task_report.start_report(ctx, b.target),
+    "board": lambda ctx, b: task_views.board(ctx, b.target, b.arg or 0, edit=True),
+    "submissions": lambda ctx, b: task_views.submissions(ctx, b.target, b.arg),
+    "submission": lambda ctx, b: task_views.submission(ctx, b.target, b.arg),
+    "remind": lambda ctx, b: task_views.remind(ctx, b.target),
+    "move": lambda ctx, b: task_views.move(ctx, b.target),
+    "delete": lambda ctx, b: task_views.ask_delete(ctx, b.target),
+    "delete-yes": lambda ctx, b: task_views.delete(ctx, b.target),
+    "files": lambda ctx, b: task_views.files(ctx, b.target, b.arg),
 }
-# How many numbers each action takes after ``task:<action>:`` (the export and files too).
-ARITY = {"fill": "1", "board": "1,2", "subs": "2", "sub": "2", "remind": "1", "move": "1",
-         "del": "1", "delok": "1", "export": "1", "files": "1,2"}
-BUTTONS = "^task:(?:{})$".format(
-    "|".join(rf"{action}(?::{ID}){{{count}}}" for action, count in ARITY.items())
-)
 
 
 async def new_task(update: Update, context: StabotContext) -> None:
@@ -44,13 +39,12 @@ async def tasks(update: Update, context: StabotContext) -> None:
 
 
 async def button(update: Update, context: StabotContext) -> None:
-    """``task:<action>:<id>[:<arg>]`` buttons; the export sends a file."""
-    _, action, *raw = update.callback_query.data.split(":")
-    args = [int(part) for part in raw]
-    if action == "export":
-        await _export(update, context, args[0])
+    """A task button (`TaskButton`); the export sends a file."""
+    pressed = TaskButton.parse(update.callback_query.data)
+    if pressed.action == "export":
+        await _export(update, context, pressed.target)
         return
-    await respond(update, context, lambda ctx: ROUTES[action](ctx, args))
+    await respond(update, context, lambda ctx: ROUTES[pressed.action](ctx, pressed))
 
 
 async def _export(update: Update, context: StabotContext, task_id: int) -> None:
@@ -68,7 +62,7 @@ async def _workbook(ctx: FlowContext, task_id: int) -> tuple[bytes | None, Msg |
     try:
         await viewable_task(ctx.session, task_id, scope)
     except TaskError as error:
-        return None, Msg(error.key, error.params)
+        return None, said(error)
     return await task_workbook(ctx.session, task_id, scope, ctx.tz, ctx.locale), None  # type: ignore[arg-type]
 
 
@@ -77,5 +71,5 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("newtask", new_task),
         CommandHandler("tasks", tasks),
-        CallbackQueryHandler(button, pattern=BUTTONS),
+        CallbackQueryHandler(button, pattern=TaskButton.filter()),
     ]

@@ -29,8 +29,10 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.flows.base import Button, Msg, Reply
+from bot.flows.callback_data import TaskButton
 from bot.i18n import DEFAULT_LOCALE
 from bot.services import people, tasks
+from bot.services.errors import UserError
 from storage import orgs_repo
 from storage import reminders_repo as repo
 from storage.models import Role, User
@@ -54,19 +56,13 @@ DIGEST_KIND = "digest:"
 MANUAL_KIND = "manual:"
 PERSONAL_KIND = "personal:"
 PUBLISHED_KIND = "published"  # a new task's announcement queued by the task flow
-FILL_CALLBACK = "task:fill:{cycle_id}"
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
 DIGEST_LINES = 30  # tasks listed in one digest; the rest are counted
 LEDGER_KEPT = timedelta(days=90)  # how long finished ledger rows stay (for looking back)
 
 
-class ReminderError(Exception):
+class ReminderError(UserError):
     """A refusal with a message key for the user."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 # --- the pure schedule -------------------------------------------------------------------------
@@ -417,7 +413,7 @@ def reminder_reply(row: ReminderLedger, tz: ZoneInfo) -> Reply:
     if row.kind.startswith(DIGEST_KIND):
         return _digest_reply(data, tz)
     deadline = datetime.fromisoformat(data["deadline"])
-    button = Button(Msg("reminder.button.fill"), FILL_CALLBACK.format(cycle_id=row.cycle_id))
+    button = Button(Msg("reminder.button.fill"), TaskButton("fill", row.cycle_id).pack())
     key = "reminder.published" if row.kind == PUBLISHED_KIND else "reminder.task"
     return Reply(
         texts=[
