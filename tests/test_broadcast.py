@@ -505,29 +505,14 @@ async def test_budget_paces_globally_and_per_chat():
     limiter = budget(25, lambda: now[0])
     for chat in range(25):
         now[0] = max(now[0], now[0] + await limiter.ready())
-        limiter.take(chat)
+        limiter.answered(limiter.take(chat))  # answered at once
     assert now[0] == pytest.approx(24 / 25)
     assert limiter.chat_wait(0) == pytest.approx(1.0 - 24 / 25)
     assert budget(1, lambda: 0.0).chats.wait(-100, 0.0) == 0  # groups: 20 a minute
-    limiter.take(-100)
+    limiter.answered(limiter.take(-100))
     assert limiter.chat_wait(-100) == pytest.approx(3.0)
     await limiter.pause(5)
     assert await limiter.ready() == pytest.approx(5)
-
-
-async def test_replies_go_first_and_the_bulk_lane_fills_what_they_leave():
-    now = [0.0]
-    lane = budget(30, lambda: now[0], limit=30, window=1.0)
-    for chat in range(10):
-        lane.charge(chat)  # ten replies in one instant: none waits
-    assert await lane.ready() == pytest.approx(10 / 30)
-    sent = 10
-    while now[0] < 1.0:
-        now[0] = max(now[0], now[0] + await lane.ready())
-        if now[0] < 1.0:
-            lane.take(100 + sent)
-            sent += 1
-    assert sent == 29  # replies and bulk together: the bulk lane leaves the 30th to replies
 
 
 async def test_unique_row_per_broadcast_and_user(sessions, clock, people_tree):
