@@ -13,6 +13,7 @@ import pytest
 from bot import PROJECT_ROOT
 from bot.flows.ask import acknowledges, reads_as_question
 from bot.i18n import SUPPORTED, load_catalog
+from bot.runtime import runtime_of
 from bot.services import orgs, people
 from bot.services.knowledge import KnowledgeBase
 from bot.services.knowledge.errors import IngestCode, QuestionCode
@@ -94,6 +95,25 @@ async def test_a_low_confidence_answer_shows_the_closest_passage_with_a_caution(
               for b in row]
     assert labels == ["更多来源", "查看全文"]
     assert "可能没有直接回答" not in sent_texts(sure)[0]
+
+
+async def test_the_bundled_model_answers_at_once_from_the_seed_vectors(kb_settings, clock):
+    """The bot as shipped: the bundled model, whose corpus vectors come with the repository,
+    so the first question already takes the dense path (nothing is embedded here)."""
+    settings = kb_settings.model_copy(update={"knowledge_embeddings": "bundled"})
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(LI, "/ask 科普信息员队伍要建成什么样子")
+        answer = bot.keyboard_message(LI.id)
+        more = sent_texts(await bot.press(LI, "更多来源", message=answer))[0]
+        kb = await runtime_of(bot.app).services["policy"].knowledge_base()
+    text, more = (re.sub("</?b>", "", reply) for reply in (sent_texts(calls)[0], more))
+    assert kb.dense_ready() and kb.vectors_missing() == 0
+    # A confident answer: 004's passage on the three teams, 科普信息员队伍 among them, then
+    # 000's on what the information officers' team is to be.
+    assert "可能没有直接回答" not in text
+    assert "建强用好“三支队伍”" in text and "科普信息员队伍人数达到 44.3 万人" in text
+    assert "《在内蒙古科协八届三次全委会上的工作报告》" in text
+    assert "以企业职工为主体，以手机终端为阵地和媒介" in more
 
 
 @pytest.mark.parametrize(

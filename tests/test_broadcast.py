@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +17,8 @@ from telegram.request import BaseRequest
 from bot.delivery.budget import ChatPacer, SendBudget
 from bot.delivery.pipeline import Pipeline
 from bot.delivery.service import SERVICE_KEY
+from bot.flows.broadcast import EXCERPT
+from bot.i18n import t
 from bot.runtime import runtime_of
 from bot.services import broadcasts, orgs, people
 from bot.services.broadcasts import Audience, BroadcastError
@@ -35,6 +38,7 @@ from tests.harness import (
 )
 
 ADMIN = TgUser(id=30001, first_name="管理员")
+ADMIN_EN = TgUser(id=30002, first_name="Admin", language_code="en")
 OFFICERS = [TgUser(id=31000 + i, first_name=f"信息员{i}") for i in range(4)]
 LIAISON = TgUser(id=32001, first_name="联络员")
 FAR_AWAY = TgUser(id=33001, first_name="包头信息员")
@@ -66,6 +70,19 @@ async def people_tree(sessions, clock, tree):
     return tree
 
 
+@pytest.fixture(params=["zh_CN", "en"])
+async def admin(request, sessions, clock, people_tree) -> TgUser:
+    """The admin of 呼和浩特市科协, speaking Chinese or English."""
+    if request.param == "en":
+        await add_user(sessions, clock, ADMIN_EN, people_tree["呼和浩特市科协"], Role.ADMIN)
+        return ADMIN_EN
+    return ADMIN
+
+
+def locale_of(user: TgUser) -> str:
+    return "en" if user.language_code == "en" else "zh_CN"
+
+
 def sender_of(bot: BotHarness, clock) -> Pipeline:
     sender = runtime_of(bot.app).services[SERVICE_KEY]
     sender.sleep = ClockSleep(clock)
@@ -91,11 +108,25 @@ async def deliveries(sessions) -> list[BroadcastDelivery]:
         return list((await session.exec(query)).all())
 
 
+def bold(text: str, part: str) -> dict[str, Any]:
+    """A bold entity over ``part`` of ``text``, as the app's formatting menu makes it (the
+    texts here are in the Basic Multilingual Plane: UTF-16 offsets are str offsets)."""
+    return {"type": "bold", "offset": text.index(part), "length": len(part)}
+
+
+def formatted(message: dict[str, Any]) -> set[tuple[str, str]]:
+    """(entity type, the text it covers) of a message the bot sent, as Telegram stored it."""
+    text = message.get("text") or message.get("caption") or ""
+    entities = message.get("entities") or message.get("caption_entities") or []
+    return {(e["type"], text[e["offset"] : e["offset"] + e["length"]]) for e in entities}
+
+
 async def fill_form(bot: BotHarness, *, role_label: str = "科普信息员") -> None:
     await bot.text(ADMIN, "/broadcast")
     await bot.press(ADMIN, "按角色")
     await bot.press(ADMIN, role_label)
-    await bot.text(ADMIN, "<b>通知</b>：请于12月9日前报送落实情况")
+    text = "通知：请于12月9日前报送落实情况"
+    await bot.feed(bot.factory.message(ADMIN, text, entities=[bold(text, "通知")]))
     await bot.press(ADMIN, "跳过")
     await bot.press(ADMIN, "要求回执")
     await bot.press(ADMIN, "立即发送")
@@ -117,6 +148,7 @@ async def test_form_preview_confirm_send_and_receipts(settings, clock, sessions,
         await fill_form(bot)
         summary = bot.last_text(ADMIN.id)
         assert "请核对通知" in summary and "要求回执" in summary
+        assert ("bold", "通知") in formatted(bot.api.last_message(ADMIN.id))
         calls = await bot.press(ADMIN, "确认提交")
         assert "<b>4</b> 人" in sent_texts(calls)[0]
         calls = await bot.press(ADMIN, "预览")
@@ -187,6 +219,44 @@ async def test_receipt_under_an_inaccessible_notice_still_counts(
     assert sum(r.acked_at is not None for r in await deliveries(sessions)) == 1
 
 
+async def test_the_review_preview_and_notice_show_the_formatting_set_in_the_app(
+    settings, clock, sessions, admin
+):
+    """Bold and a link set with the app's formatting menu arrive as entities: the review shows
+    them formatted (its excerpt cut inside the link, which stays a link), the preview's caption
+    is the notice's; a "<b>" typed as text stays text in all three."""
+    locale = locale_of(admin)
+    head = "重要通知：标题写成 <b>…</b> 即可。"
+    filler = ("请各单位按时报送" * 8)[: EXCERPT - 1 - len(head) - len("，详见")]
+    text = head + filler + "，详见链接。"  # the review's excerpt ends inside the link
+    url = "https://kx.example/a?b=1&c=2"
+    link = {"type": "text_link", "offset": text.index("链接"), "length": 2, "url": url}
+    entities = [bold(text, "重要通知"), link]
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, admin, *OFFICERS)
+        sender = sender_of(bot, clock)
+        await bot.text(admin, "/broadcast")
+        await bot.press(admin, t(locale, "broadcast.aud.role"))
+        await bot.press(admin, t(locale, "role.info_officer"))
+        await bot.feed(bot.factory.message(admin, text, entities=entities))
+        await bot.feed(bot.factory.photo(admin, b"\x89PNG poster"))
+        await bot.press(admin, t(locale, "broadcast.receipt_no"))
+        await bot.press(admin, t(locale, "broadcast.when_now"))
+        review = bot.api.last_message(admin.id)
+        await bot.press(admin, t(locale, "form.button.confirm"))
+        await bot.press(admin, t(locale, "broadcast.button.preview"))
+        preview = bot.api.sent_messages(admin.id)[-2]
+        await bot.press(admin, t(locale, "broadcast.button.send"))
+        await sender.drain()
+    (notice,) = [m for m in bot.api.sent_messages(OFFICERS[0].id) if "photo" in m]
+    assert preview["caption"] == notice["caption"] == text
+    assert preview["caption_entities"] == notice["caption_entities"]
+    assert formatted(notice) == {("bold", "重要通知"), ("text_link", "链接")}
+    assert "标题写成 <b>…</b> 即可" in review["text"]
+    assert {("bold", "重要通知"), ("text_link", "链")} <= formatted(review)
+    assert "详见链…" in review["text"]
+
+
 async def test_targeting_stays_inside_the_admin_scope(sessions, clock, people_tree):
     tree = people_tree
     async with transaction(sessions) as session:
@@ -216,16 +286,15 @@ async def test_non_admins_cannot_broadcast(settings, clock, people_tree):
         assert "只有管理员" in sent_texts(calls)[0]
 
 
-async def test_bad_html_and_scheduled_time(settings, clock, sessions, people_tree):
+async def test_typed_markup_is_text_and_a_scheduled_time(settings, clock, sessions, people_tree):
+    typed = "通知：a < b & c，<script>x</script> 与 <b>粗体</b> 照打照发"
     async with running_bot(settings, clock) as bot:
         register_chats(bot, *OFFICERS)
         sender = sender_of(bot, clock)
         await bot.text(ADMIN, "/broadcast")
         await bot.press(ADMIN, "按角色")
         await bot.press(ADMIN, "科普信息员")
-        calls = await bot.text(ADMIN, "<script>x</script>")
-        assert "格式标记有误" in sent_texts(calls)[0]
-        await bot.text(ADMIN, "通知：a < b & c")
+        await bot.text(ADMIN, typed)
         await bot.press(ADMIN, "跳过")
         await bot.press(ADMIN, "不要回执")
         calls = await bot.text(ADMIN, "09:00")  # 10:00 now in Shanghai: tomorrow 09:00
@@ -239,22 +308,50 @@ async def test_bad_html_and_scheduled_time(settings, clock, sessions, people_tre
         clock.advance(timedelta(hours=23, minutes=1))
         await sender.drain()
         (notice,) = notices_to(bot, OFFICERS[0])
-        assert notice["text"] == "通知：a < b & c" and "reply_markup" not in notice
+        assert notice["text"] == typed and "reply_markup" not in notice
+        assert "entities" not in notice  # what was typed as "<b>" is not made bold
 
 
-async def launch_direct(sessions, clock, *, role: str = "info_officer") -> int:
+async def test_telegram_tags_typed_in_full_format_the_notice(
+    settings, clock, sessions, people_tree
+):
+    # No formatting entities (the terminal chat, or tags typed by hand): well-formed Telegram
+    # tags are markup, in the review and in the notice alike.
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, *OFFICERS)
+        sender = sender_of(bot, clock)
+        await bot.text(ADMIN, "/broadcast")
+        await bot.press(ADMIN, "按角色")
+        await bot.press(ADMIN, "科普信息员")
+        await bot.text(ADMIN, "通知：请于<b>周五前</b>报送")
+        await bot.press(ADMIN, "跳过")
+        await bot.press(ADMIN, "不要回执")
+        calls = await bot.press(ADMIN, "立即发送")
+        assert "<b>周五前</b>" in sent_texts(calls)[-1]  # rendered, not escaped
+        await bot.press(ADMIN, "确认提交")
+        await bot.press(ADMIN, "预览")
+        await bot.press(ADMIN, "确认发送")
+        await sender.drain()
+        (notice,) = notices_to(bot, OFFICERS[0])
+        assert notice["text"] == "通知：请于周五前报送"
+        assert notice["entities"] == [{"type": "bold", "offset": 5, "length": 3}]
+
+
+async def launch_direct(
+    sessions, clock, *, role: str = "info_officer", by: TgUser = ADMIN, receipt: bool = False
+) -> int:
     """A launched broadcast without the form (the sender tests start here)."""
     async with transaction(sessions) as session:
-        admin = await users_repo.get_user(session=session, telegram_id=ADMIN.id)
+        admin = await users_repo.get_user(session=session, telegram_id=by.id)
         scope = await people.admin_scope(session, admin, superadmin=False)
         draft, _ = await broadcasts.create_draft(
             session,
             scope=scope,
-            admin_id=ADMIN.id,
-            admin_locale="zh_CN",
+            admin_id=by.id,
+            admin_locale=locale_of(by),
             audience=Audience("role", role=role),
             content={"text": "通知：测试"},
-            receipt=False,
+            receipt=receipt,
             scheduled_at=None,
             now=clock.now(),
         )
@@ -448,6 +545,321 @@ async def test_pause_resume_cancel(settings, clock, sessions, people_tree):
         await sender.drain()
     rows = await deliveries(sessions)
     assert [r.status for r in rows] == [DeliveryStatus.SENT] * 2 + [DeliveryStatus.CANCELLED] * 2
+
+
+# --- what the admin is told: status message and report, in every state -----------------------
+
+OTHER_FIGURES = (
+    "broadcast.fig.waiting",
+    "broadcast.fig.in_flight",
+    "broadcast.fig.failed",
+    "broadcast.fig.blocked",
+    "broadcast.fig.unknown",
+    "broadcast.fig.cancelled",
+)
+REPORT_LINES = {
+    "broadcast.report": ("id", "sent", "total", "failed", "blocked", "cancelled"),
+    "broadcast.report_unknown": ("unknown", "interrupted"),
+    "broadcast.report_in_flight": ("count",),
+}
+
+
+def shown(html: str) -> str:
+    """HTML the bot sent as Telegram shows it (tags applied; these texts have no entities)."""
+    return re.sub(r"<[^>]+>", "", html)
+
+
+def reading(locale: str, key: str, *numbers: str) -> re.Pattern[str]:
+    """A catalog message as Telegram shows it, its ``numbers`` read back."""
+    sentinels = {name: 900_001 + i for i, name in enumerate(numbers)}
+    pattern = re.escape(shown(t(locale, key, status="STATUS", **sentinels)))
+    pattern = pattern.replace("STATUS", ".+?")
+    for name, value in sentinels.items():
+        pattern = pattern.replace(str(value), rf"(?P<{name}>\d+)")
+    return re.compile(pattern)
+
+
+def status_figures(locale: str, text: str) -> tuple[int, int, int]:
+    """(sent, every other state together, recipients) of a status message."""
+    found = reading(locale, "broadcast.fig.sent", "sent", "total").search(text)
+    assert found, text
+    others = sum(
+        int(match["count"])
+        for key in OTHER_FIGURES
+        for match in reading(locale, key, "count").finditer(text)
+    )
+    return int(found["sent"]), others, int(found["total"])
+
+
+def report_figures(locale: str, text: str) -> dict[str, int]:
+    """Every figure of a delivery report, by name (``count``: still in progress)."""
+    figures: dict[str, int] = {}
+    for key, numbers in REPORT_LINES.items():
+        found = reading(locale, key, *numbers).search(text)
+        figures |= {
+            name: int(value) for name, value in (found.groupdict() if found else {}).items()
+        }
+    assert "total" in figures, text
+    return figures
+
+
+def report_adds_up(figures: dict[str, int]) -> bool:
+    parts = ("sent", "failed", "blocked", "cancelled", "unknown", "count")
+    return sum(figures.get(part, 0) for part in parts) == figures["total"]
+
+
+async def status_of(bot: BotHarness, sessions, admin: TgUser) -> str:
+    """The admin's status message of the (only) broadcast, as it reads now."""
+    async with transaction(sessions) as session:
+        (broadcast,) = (await session.exec(select(Broadcast))).all()
+    (message,) = [
+        m
+        for m in bot.api.sent_messages(admin.id)
+        if m["message_id"] == broadcast.progress_message_id
+    ]
+    return message["text"]
+
+
+def reports(bot: BotHarness, locale: str, admin: TgUser) -> list[str]:
+    head = reading(locale, "broadcast.report", *REPORT_LINES["broadcast.report"])
+    return [m["text"] for m in bot.api.sent_messages(admin.id) if head.search(m["text"])]
+
+
+async def press_after_three(bot: BotHarness, sender: Pipeline, admin: TgUser, key: str) -> str:
+    """Three notices go, one step each; then the admin presses a button of the status message
+    and sees this."""
+    for _ in range(3):
+        await sender.step()
+        await sender.settle()
+    calls = await bot.press(admin, t(locale_of(admin), key))
+    (pressed,) = sent_texts(calls)
+    return shown(pressed)
+
+
+def notices_sent(bot: BotHarness) -> int:
+    officers = {o.id for o in OFFICERS}
+    return len([c for c in bot.api.calls_to("sendMessage") if c.params["chat_id"] in officers])
+
+
+async def test_a_broadcast_paused_at_3_of_4_says_so_and_finishes_after_resuming(
+    settings, clock, sessions, admin
+):
+    locale = locale_of(admin)
+    paused_status = t(locale, "broadcast.status.paused")
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, admin, *OFFICERS)
+        sender = sender_of(bot, clock)
+        sender.config.claim_batch = 1
+        await launch_direct(sessions, clock, by=admin)
+        pressed = await press_after_three(bot, sender, admin, "broadcast.button.pause")
+        assert paused_status in pressed
+        assert status_figures(locale, pressed) == (3, 1, 4)
+
+        await sender.drain()  # nothing goes while paused; the status says where it stands
+        assert notices_sent(bot) == 3
+        status = await status_of(bot, sessions, admin)
+        assert paused_status in status and status_figures(locale, status) == (3, 1, 4)
+        assert t(locale, "broadcast.fig.waiting", count=1) in status
+        assert len(status.splitlines()) == 3  # title, bar, figures: no speed while paused
+        assert not reports(bot, locale, admin)
+
+        await bot.press(admin, t(locale, "broadcast.button.resume"))
+        await sender.drain()
+        assert notices_sent(bot) == 4
+        status = await status_of(bot, sessions, admin)
+        assert t(locale, "broadcast.status.done") in status
+        assert status_figures(locale, status) == (4, 0, 4)
+        (report,) = reports(bot, locale, admin)
+    assert report_figures(locale, report) | {"id": 0} == {
+        "id": 0,
+        "sent": 4,
+        "total": 4,
+        "failed": 0,
+        "blocked": 0,
+        "cancelled": 0,
+    }
+
+
+class PauseBeforeSend:
+    """The pipeline's waits for a send slot (on the frozen clock); during the one before the
+    ``nth`` notice the admin presses pause."""
+
+    def __init__(self, bot: BotHarness, clock, admin: TgUser, nth: int) -> None:
+        self.bot, self.admin, self.nth = bot, admin, nth
+        self.waits = ClockSleep(clock)
+        self.pressed: list[str] = []
+
+    async def __call__(self, seconds: float) -> None:
+        await self.waits(seconds)  # the notice before goes out meanwhile
+        if notices_sent(self.bot) == self.nth - 1 and not self.pressed:
+            calls = await self.bot.press(self.admin, "暂停")
+            self.pressed = sent_texts(calls)
+
+
+async def test_a_pause_during_the_wait_for_a_slot_stops_the_next_notice(
+    settings, clock, sessions, people_tree
+):
+    """The pipeline spends most of a broadcast waiting for send slots: a pause that lands
+    there stops the notice that waited, and the figures stay 3 of 4 until resumed."""
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        sender = sender_of(bot, clock)
+        sender.config.claim_batch = 2  # the status message is up after the first two
+        pause = PauseBeforeSend(bot, clock, ADMIN, nth=4)
+        sender.sleep = pause
+        await launch_direct(sessions, clock)
+        await sender.drain()
+        assert pause.pressed and notices_sent(bot) == 3
+        sent, others, total = status_figures("zh_CN", shown(pause.pressed[0]))
+        assert sent + others == total == 4  # what the database held at the press
+        status = await status_of(bot, sessions, ADMIN)
+        assert "已暂停" in status and status_figures("zh_CN", status) == (3, 1, 4)
+        assert not reports(bot, "zh_CN", ADMIN)
+        sender.sleep = ClockSleep(clock)
+        await bot.press(ADMIN, "继续")
+        await sender.drain()
+        assert notices_sent(bot) == 4
+        (report,) = reports(bot, "zh_CN", ADMIN)
+    assert "送达 4/4" in report
+
+
+class PressDuringSend(ScriptedRequest):
+    """The offline API; while the ``nth`` notice's request is out, the admin presses pause."""
+
+    def __init__(self, bot: BotHarness, nth: int) -> None:
+        super().__init__(bot.api, {})
+        self.bot, self.nth, self.pressed = bot, nth, False
+
+    async def do_request(self, url: str, method: str, request_data=None, *args, **kwargs):
+        """Press once the earlier notices are out, then answer this one."""
+        last = url.endswith("/sendMessage") and notices_sent(self.bot) == self.nth - 1
+        if last and not self.pressed:
+            self.pressed = True
+            await self.bot.press(ADMIN, "暂停")
+        return await super().do_request(url, method, request_data, *args, **kwargs)
+
+
+async def test_a_pause_while_the_last_request_is_out_ends_with_all_delivered(
+    settings, clock, sessions, people_tree
+):
+    """A request already made cannot be recalled: the press shows it in progress, and once it
+    is answered nobody waits, so the broadcast finishes with the truth (4 of 4)."""
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        sender = sender_of(bot, clock)
+        sender.config.claim_batch = 2  # the status message is up after the first two
+        sender.config.flush_every = 0
+        sender.sender.lane = Bot(bot.app.bot.token, request=PressDuringSend(bot, nth=4))
+        await sender.sender.lane.initialize()
+        await launch_direct(sessions, clock)
+        await sender.drain()
+        pressed = next(t for t in sent_texts(bot.api.calls) if "已暂停" in t)
+        status = await status_of(bot, sessions, ADMIN)
+        (report,) = reports(bot, "zh_CN", ADMIN)
+    assert status_figures("zh_CN", shown(pressed)) == (3, 1, 4) and "处理中 1" in pressed
+    assert "已完成" in status and status_figures("zh_CN", status) == (4, 0, 4)
+    assert "送达 4/4" in report
+
+
+async def test_a_cancelled_broadcast_reports_what_went_and_what_was_cancelled(
+    settings, clock, sessions, admin
+):
+    locale = locale_of(admin)
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, admin, *OFFICERS)
+        bot.api.block(OFFICERS[2].id)
+        sender = sender_of(bot, clock)
+        sender.config.claim_batch = 1
+        await flaky_lane(bot, sender, [(502, {"description": "Bad Gateway"})])
+        await launch_direct(sessions, clock, by=admin)
+        pressed = await press_after_three(bot, sender, admin, "broadcast.button.cancel")
+        await sender.drain()
+        status = await status_of(bot, sessions, admin)
+    assert [r.status for r in await deliveries(sessions)] == [
+        DeliveryStatus.UNKNOWN,  # the 502
+        DeliveryStatus.SENT,
+        DeliveryStatus.BLOCKED,
+        DeliveryStatus.CANCELLED,
+    ]
+    expected = {"sent": 1, "total": 4, "failed": 0, "blocked": 1, "cancelled": 1, "unknown": 1}
+    for text in (pressed, status):  # at the press, and settled
+        assert t(locale, "broadcast.status.cancelled") in text
+        figures = report_figures(locale, text)
+        assert report_adds_up(figures)
+        assert {k: figures[k] for k in expected} == expected
+
+
+async def test_a_finished_broadcast_with_failures_adds_up(settings, clock, sessions, admin):
+    locale = locale_of(admin)
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, admin, *OFFICERS)
+        bot.api.block(OFFICERS[3].id)
+        sender = sender_of(bot, clock)
+        refusal = (400, {"description": "Bad Request: chat not found"})
+        await flaky_lane(bot, sender, [(502, {"description": "Bad Gateway"}), refusal])
+        await launch_direct(sessions, clock, by=admin, receipt=True)
+        await sender.drain()
+        status = await status_of(bot, sessions, admin)
+        (report,) = reports(bot, locale, admin)
+    assert t(locale, "broadcast.status.done") in status
+    assert status_figures(locale, status) == (1, 3, 4)
+    for key in ("broadcast.fig.failed", "broadcast.fig.blocked", "broadcast.fig.unknown"):
+        assert t(locale, key, count=1) in status
+    assert t(locale, "broadcast.fig.acked", count=0) in status
+    figures = report_figures(locale, report)
+    assert report_adds_up(figures)
+    assert (figures["sent"], figures["failed"], figures["blocked"], figures["unknown"]) == (
+        1,
+        1,
+        1,
+        1,
+    )
+
+
+async def test_the_speed_is_measured_and_the_average_shown_at_the_end(
+    settings, clock, sessions, admin
+):
+    """Never "0.0 条/秒": while sending, the speed since the start and the time left; at 100%
+    the average over the send, no time left."""
+    locale = locale_of(admin)
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, admin, *OFFICERS)
+        sender = sender_of(bot, clock)
+        sender.budget = budget(0.5, lambda: clock.now().timestamp())  # a send every 2 s
+        sender.budget.sleep = sender.sleep
+        sender.config.claim_batch = 1
+        sender.config.flush_every = 0  # every outcome written at once: the figures are current
+        await launch_direct(sessions, clock, by=admin)
+        await sender.drain()
+        edits = [
+            c.params["text"]
+            for c in bot.api.calls_to("editMessageText")
+            if c.params["chat_id"] == admin.id
+        ]
+    running = [e for e in edits if t(locale, "broadcast.status.running") in e]
+    assert running and all(
+        t(locale, "broadcast.pace_eta", rate="0.5", eta="0:02") in e for e in running
+    )
+    done = edits[-1]
+    assert t(locale, "broadcast.status.done") in done and "100%" in done
+    assert t(locale, "broadcast.pace_done", rate="0.5", elapsed="0:06") in done
+    assert "0.0" not in done
+
+
+async def test_a_group_notice_status_and_report_add_up(settings, clock, sessions, people_tree):
+    from tests.test_groups import bind, post_notice
+
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN)
+        group = bot.factory.group("呼市科协工作群")
+        await bot.feed(bot.factory.bot_added(ADMIN, group))
+        await bind(bot, group, ADMIN, "呼和浩特市科协")
+        await post_notice(bot, clock, ADMIN, "呼市科协工作群（呼和浩特市科协）")
+        status = await status_of(bot, sessions, ADMIN)
+        (report,) = reports(bot, "zh_CN", ADMIN)
+    assert "已完成" in status and status_figures("zh_CN", status) == (1, 0, 1)
+    assert "已阅 0" in status
+    assert report_adds_up(report_figures("zh_CN", report)) and "送达 1/1" in report
 
 
 async def test_restart_resumes_without_resending(settings, clock, sessions, people_tree):

@@ -536,7 +536,9 @@ async def post_notice(bot: BotHarness, clock, admin: TgUser, group_label: str) -
     await bot.press(admin, "工作群" if zh else "Work groups")
     await bot.press(admin, group_label)
     await bot.press(admin, "完成" if zh else "Done")
-    await bot.text(admin, "<b>通知</b>：请于3月20日前报送一季度工作总结")
+    bold = {"type": "bold", "offset": 0, "length": 2}  # set with the app's formatting menu
+    text = "通知：请于3月20日前报送一季度工作总结"
+    await bot.feed(bot.factory.message(admin, text, entities=[bold]))
     await bot.press(admin, "跳过" if zh else "Skip")
     await bot.press(admin, "要求回执" if zh else "Ask for")
     await bot.press(admin, "立即发送" if zh else "Now")

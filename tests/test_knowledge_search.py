@@ -11,9 +11,10 @@ import pytest
 
 from bot import PROJECT_ROOT
 from bot.services.knowledge import Answer, KnowledgeBase, QuestionCode, validate_question
+from bot.services.knowledge.confidence import MAX_WORDS, Calibration, Grade, Signals, grade
 from bot.services.knowledge.errors import UnknownDocumentError
 from bot.services.knowledge.ranking import RankConfig, is_phrasing
-from bot.services.knowledge.thesaurus import synonyms_by_word
+from bot.services.knowledge.thesaurus import general_idf, synonyms_by_word
 from bot.services.knowledge.tokenize import normalize
 
 CORPUS = PROJECT_ROOT / "corpus"
@@ -200,3 +201,34 @@ def test_the_phrasing_of_a_question_weighs_less_than_its_subject(kb: KnowledgeBa
     assert query.tags["咋"] == "r" and query.tags["比较"] == "d" and query.tags["性质"] == "n"
     assert is_phrasing("r") and is_phrasing("uj") and not is_phrasing("n")
     assert not is_phrasing("v")
+
+
+def test_a_word_no_document_uses_counts_by_how_rare_it_is(kb: KnowledgeBase) -> None:
+    """An everyday word (找) is how the asker talks; a rare one (会费) is what they ask about."""
+    assert general_idf("找") <= 8.0 < 10.0 <= general_idf("开会") < general_idf("会费") == 12.0
+    ranker = kb._state().ranker
+
+    def answerability(question: str) -> float:
+        return ranker.rank(question, kb.analyzer.query(question)).answerability
+
+    base = "企业科技人员多少人要单独成立科协，"
+    assert answerability(base + "要找谁吗？") > 0.9 > 0.5 > answerability(base + "要交会费吗？")
+
+
+def test_the_grade_weighs_answerability_cosine_and_subject_words() -> None:
+    calibration = Calibration(bias=-4.0, answerability=6.0, cosine=10.0, words=0.25)
+    lexical = Calibration(bias=-3.0, answerability=6.0, cosine=0.0, words=0.0)
+
+    def signals(answerability: float, words: int, cosine: float | None = 0.9) -> Signals:
+        return Signals(answerability, True, words, cosine, 0.9)
+
+    # 6 * 0.5 + 0.25 * 4 = 4: just confident; one word less is not, a better cosine is.
+    assert grade(signals(0.5, 4), calibration, lexical) is Grade.CONFIDENT
+    assert grade(signals(0.5, 3), calibration, lexical) is Grade.LOW
+    assert grade(signals(0.5, 3, 0.93), calibration, lexical) is Grade.CONFIDENT
+    # Rambling past MAX_WORDS earns nothing more.
+    assert grade(signals(0.2, MAX_WORDS), calibration, lexical) is grade(
+        signals(0.2, 40), calibration, lexical)
+    # No cosine (vectors not ready, or a model without a centre): the lexical calibration.
+    assert grade(signals(0.5, 0, None), calibration, lexical) is Grade.CONFIDENT
+    assert grade(replace(signals(0.9, 9), relates=False), calibration, lexical) is Grade.NONE

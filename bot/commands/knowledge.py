@@ -20,6 +20,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add the ``index`` and ``ask`` sub-commands."""
     index = subparsers.add_parser("index", help="index policy documents (.txt .md .docx .pdf)")
     index.add_argument("paths", nargs="*", type=Path, help="files or folders (default: corpus)")
+    index.add_argument(
+        "--seed-vectors",
+        action="store_true",
+        help="compute the corpus folder's passage vectors afresh into <corpus>/vectors/ "
+        "(developers: after the bundled corpus or its chunking changed)",
+    )
     index.set_defaults(func=run_index)
     ask = subparsers.add_parser("ask", help="answer a question from the indexed documents")
     ask.add_argument("question", nargs="?", help="the question (default: one per stdin line)")
@@ -34,16 +40,23 @@ def open_knowledge_base() -> tuple[KnowledgeBase, Path, str]:
     from bot.config import Settings
     from bot.services.knowledge import KnowledgeBase
     from bot.services.knowledge.dense import open_embedder
+    from bot.services.knowledge.seeds import SEEDS_DIR
 
     settings = Settings()
     embedder = open_embedder(settings.knowledge_embeddings)
-    kb = KnowledgeBase(settings.data_dir / KNOWLEDGE_SUBDIR, embedder=embedder)
+    kb = KnowledgeBase(
+        settings.data_dir / KNOWLEDGE_SUBDIR,
+        embedder=embedder,
+        seed_vectors=settings.corpus_dir / SEEDS_DIR,
+    )
     return kb, settings.corpus_dir, settings.default_locale
 
 
 def run_index(args: argparse.Namespace) -> int:
     """Index the given files and folders, or bring the bundled corpus in step."""
     kb, corpus, locale = open_knowledge_base()
+    if args.seed_vectors:
+        return write_seed_vectors(kb, corpus, locale)
     if args.paths:
         changes = kb.update_paths(args.paths, skip_duplicates=True, errors=[])
     else:
@@ -52,6 +65,21 @@ def run_index(args: argparse.Namespace) -> int:
     _print_changes(changes, len(kb.documents()), locale)
     _embed(kb, locale)
     return 1 if changes.errors else 0
+
+
+def write_seed_vectors(kb: KnowledgeBase, corpus: Path, locale: str) -> int:
+    """``stabot index --seed-vectors``: the corpus folder's vectors, computed afresh, into its
+    seed file (bot/services/knowledge/seeds.py)."""
+    from bot.i18n import t
+    from bot.services.knowledge.seeds import build_seeds
+
+    if kb.embedder is None:
+        print(t(locale, "cli.index.seeds_no_model"), file=sys.stderr)
+        return 1
+    print(t(locale, "cli.index.seeds_computing", path=str(corpus)), file=sys.stderr, flush=True)
+    path, count = build_seeds(corpus, kb.embedder)
+    print(t(locale, "cli.index.seeds_written", count=count, path=str(path)))
+    return 0
 
 
 def _embed(kb: KnowledgeBase, locale: str) -> None:

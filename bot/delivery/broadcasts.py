@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -70,7 +72,7 @@ class BroadcastSource:
         self.sessions, self.admin, self.config = sessions, admin, config
         self._running: dict[int, Broadcast] = {}
         self._halted: set[int] = set()
-        self._shown: dict[int, tuple[float, int]] = {}  # broadcast → (time shown, sent then)
+        self._runs: dict[int, _Run] = {}  # broadcasts shown running, by id
         self._now = 0.0
 
     # --- the pipeline's questions --------------------------------------------------------------
@@ -101,8 +103,9 @@ class BroadcastSource:
         return item.row.broadcast_id in self._halted
 
     def may_send(self, item: Item, now: datetime) -> bool:
-        """Notices go at any hour (the admin chose when)."""
-        return True
+        """Notices go at any hour (the admin chose when), but not once paused or cancelled:
+        a pause that lands while the row waits for its send slot stops it there."""
+        return not self.halted(item)
 
     def later(self, item: Item, moment: datetime) -> datetime:
         """A retry goes at its time."""
@@ -141,54 +144,81 @@ class BroadcastSource:
     # --- status messages and the report --------------------------------------------------------
 
     async def between_steps(self, pipeline: Pipeline, *, full: bool) -> None:
-        """Open, edit (every ``progress_every`` s) or finish each running broadcast's status."""
+        """Open, edit (every ``progress_every`` s) or finish each running broadcast's status;
+        settle the status of those paused or cancelled since."""
         self._now = pipeline.clock.now().timestamp()
         async with transaction(self.sessions) as session:
             active = await repo.broadcasts_with_status(
                 session=session, statuses=[BroadcastStatus.RUNNING]
             )
+            gone = self._runs.keys() - {b.id for b in active}
+            stopped = [await session.get(Broadcast, broadcast_id) for broadcast_id in gone]
         for broadcast in active:
             due = self._progress_due(broadcast.id)  # type: ignore[arg-type]
             fresh = broadcast.progress_message_id is None
             if due or full or fresh:
                 await self._show_progress(pipeline, broadcast, force=due or fresh)
+        for row in stopped:
+            if row is not None:
+                await self._show_stopped(pipeline, row)
 
     def _progress_due(self, broadcast_id: int) -> bool:
-        shown = self._shown.get(broadcast_id)
-        return shown is None or self._now - shown[0] >= self.config.progress_every
+        run = self._runs.get(broadcast_id)
+        return run is None or self._now - run.shown >= self.config.progress_every
 
     async def _show_progress(
         self, pipeline: Pipeline, broadcast: Broadcast, *, force: bool
     ) -> None:
-        async with transaction(self.sessions) as session:
-            figures = await broadcasts.progress(session, broadcast.id)  # type: ignore[arg-type]
+        figures = await self._figures(broadcast)
         if figures.waiting == 0:
             await self._finish(pipeline, broadcast, figures)
             return
         if not force:
             return
-        rate, eta = self._rate(broadcast.id, figures)  # type: ignore[arg-type]
-        await self._show(broadcast, views.progress_reply(broadcast, figures, rate=rate, eta=eta))
+        pace = self._pace(broadcast.id, figures)  # type: ignore[arg-type]
+        await self._show(broadcast, views.progress_reply(broadcast, figures, pace=pace))
 
-    def _rate(self, broadcast_id: int, figures: broadcasts.Progress) -> tuple[float, float]:
-        before = self._shown.get(broadcast_id)
-        self._shown[broadcast_id] = (self._now, figures.sent)
-        if before is None or self._now <= before[0]:
-            return 0.0, 0.0
-        rate = (figures.sent - before[1]) / (self._now - before[0])
-        return rate, (figures.waiting / rate if rate > 0 else 0.0)
+    async def _show_stopped(self, pipeline: Pipeline, broadcast: Broadcast) -> None:
+        """Paused or cancelled since last shown: once the requests already made have their
+        answers, the status message shows where everyone stands (the admin's view came from
+        the moment of the press); a pause that left nobody waiting finishes the broadcast."""
+        figures = await self._figures(broadcast)
+        if figures.in_flight:
+            return
+        self._runs.pop(broadcast.id, None)  # type: ignore[arg-type]
+        if broadcast.status == BroadcastStatus.PAUSED and not figures.waiting:
+            await self._finish(pipeline, broadcast, figures)
+        elif broadcast.status == BroadcastStatus.PAUSED:
+            await self._show(broadcast, views.progress_reply(broadcast, figures))
+        elif broadcast.status == BroadcastStatus.CANCELLED:
+            await self._show(broadcast, views.report_reply(broadcast, figures))
+
+    async def _figures(self, broadcast: Broadcast) -> broadcasts.Progress:
+        async with transaction(self.sessions) as session:
+            return await broadcasts.progress(session, broadcast.id)  # type: ignore[arg-type]
+
+    def _pace(self, broadcast_id: int, figures: broadcasts.Progress) -> broadcasts.Pace | None:
+        """Rows answered a second since this process first saw the broadcast run (or since it
+        was resumed); None before anything was measured."""
+        run = self._runs.setdefault(broadcast_id, _Run(self._now, figures.answered))
+        run.shown = self._now
+        seconds, answered = self._now - run.since, figures.answered - run.base
+        if seconds <= 0 or answered <= 0:
+            return None
+        return broadcasts.Pace(answered / seconds, seconds)
 
     async def _finish(
         self, pipeline: Pipeline, broadcast: Broadcast, figures: broadcasts.Progress
     ) -> None:
         async with transaction(self.sessions) as session:
             row = await session.get(Broadcast, broadcast.id)
-            if row is None or row.status != BroadcastStatus.RUNNING:
+            if row is None or row.status not in (BroadcastStatus.RUNNING, BroadcastStatus.PAUSED):
                 return
             row.status = BroadcastStatus.DONE
             row.finished_at = pipeline.clock.now()
-        self._shown.pop(broadcast.id, None)  # type: ignore[arg-type]
-        await self._show(row, views.progress_reply(row, figures, rate=0.0, eta=0.0))
+        pace = self._pace(row.id, figures)  # type: ignore[arg-type]
+        self._runs.pop(row.id, None)  # type: ignore[arg-type]
+        await self._show(row, views.progress_reply(row, figures, pace=pace))
         await self.admin.post(row.created_by, row.admin_locale, views.report_reply(row, figures))
 
     async def _show(self, broadcast: Broadcast, reply: Reply) -> None:
@@ -203,3 +233,12 @@ class BroadcastSource:
             broadcast.progress_message_id = message_id
         elif broadcast.progress_message_id:
             await self.admin.edit(chat, broadcast.progress_message_id, locale, reply)
+
+
+@dataclass
+class _Run:
+    """A broadcast's sending as this process watches it (from its first sight, or a resume)."""
+
+    since: float  # when first seen running
+    base: int  # rows answered by then
+    shown: float = -math.inf  # when its status was last shown

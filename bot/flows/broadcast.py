@@ -8,6 +8,7 @@ recipients will, and launches it (buttons ``bc|<id>|<action>``). Recipients ackn
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from typing import Any
 
@@ -19,6 +20,7 @@ from bot.flows.base import (
     FlowContext,
     FormModel,
     FormSpec,
+    Html,
     Input,
     InputKind,
     Invalid,
@@ -35,9 +37,11 @@ from bot.services.broadcasts import (
     TEXT_LIMIT,
     Audience,
     BroadcastError,
+    Pace,
     Progress,
     clean_html,
     count_audience,
+    excerpt_html,
 )
 from storage.broadcast_models import Broadcast, BroadcastStatus
 from storage.models import OrgLevel, Role
@@ -144,13 +148,29 @@ ORGS = OrgPicker(_scope, "broadcast.no_org_match")
 
 
 async def parse_text(inp: Input, ctx: FlowContext, model: FormModel) -> str:
-    """The notice's text, with Telegram's HTML tags allowed."""
+    """The notice's text as Telegram HTML: the formatting the admin set in the app (bold,
+    italics, links: entities) is kept, and what they typed reads as typed (a "<b>" too)."""
     if inp.kind is not InputKind.TEXT:
         raise Invalid("broadcast.text_first")
+    limit = TEXT_LIMIT - PREFIX_ROOM
     try:
-        return clean_html(inp.html or inp.text, TEXT_LIMIT - PREFIX_ROOM)
+        if inp.html is not None:
+            return clean_html(inp.html, limit)
+        return _typed_html(inp.text, limit)
     except BroadcastError as refusal:
         raise Invalid(refusal.key, **refusal.params) from None
+
+
+def _typed_html(text: str, limit: int) -> str:
+    """Text without the app's formatting: Telegram's own tags typed in full (<b>…</b>, as the
+    terminal chat and some desktop users write them) are kept; anything else is plain text,
+    so a stray "<" or an unknown tag reads as typed."""
+    try:
+        return clean_html(text, limit)
+    except BroadcastError as refusal:
+        if refusal.key != "broadcast.bad_html":
+            raise
+    return clean_html(html.escape(text, quote=False), limit)
 
 
 async def parse_attachment(inp: Input, ctx: FlowContext, model: FormModel) -> dict[str, Any]:
@@ -176,8 +196,7 @@ async def parse_when(inp: Input, ctx: FlowContext, model: FormModel) -> str:
 
 
 def _excerpt(value: Any, model: FormModel) -> Label:
-    text = str(value or "")
-    return text if len(text) <= EXCERPT else text[:EXCERPT] + "…"
+    return Html(excerpt_html(str(value or ""), EXCERPT))  # formatted as the notice will be
 
 
 def _attachment_label(value: Any, model: FormModel) -> Label:
@@ -361,31 +380,66 @@ def _bar(done: int, total: int) -> str:
 
 
 def _duration(seconds: float) -> str:
-    seconds = int(seconds)
+    seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
-def progress_reply(broadcast: Broadcast, figures: Progress, *, rate: float, eta: float) -> Reply:
-    """The admin's status message: bar, counts, rate and time left, and the controls."""
+def progress_reply(broadcast: Broadcast, figures: Progress, *, pace: Pace | None = None) -> Reply:
+    """The admin's status message: bar, where every recipient stands, the speed (``pace``,
+    when measured), and the controls."""
     total = figures.total or broadcast.total
-    percent = 100 * figures.done // total if total else 100
     text = Msg(
         "broadcast.progress",
         id=broadcast.id,
         status=Msg(STATUS_KEYS[BroadcastStatus(broadcast.status)]),
         bar=_bar(figures.done, total),
-        percent=percent,
-        sent=figures.sent,
-        total=total,
-        failed=figures.failed,
-        blocked=figures.blocked,
-        acked=figures.acked if broadcast.receipt else "—",
-        rate=f"{rate:.1f}",
-        eta=_duration(eta) if rate > 0 else "—",
+        percent=100 * figures.done // total if total else 100,
+        figures=_where_they_stand(broadcast, figures, total),
     )
-    return Reply([text], _controls(broadcast))
+    texts = [text]
+    speed = _speed(broadcast, figures, pace) if pace is not None else None
+    if speed is not None:
+        texts.append(speed)
+    return Reply(texts, _controls(broadcast))
+
+
+def _where_they_stand(broadcast: Broadcast, figures: Progress, total: int) -> list[Msg]:
+    """Sent of all, then each other state that holds anybody: together they add up to all."""
+    # A pause or a cancel does not stop the requests already made: shown apart until answered.
+    in_flight = 0 if broadcast.status == BroadcastStatus.RUNNING else figures.in_flight
+    others = (
+        ("broadcast.fig.waiting", figures.waiting - in_flight),
+        ("broadcast.fig.in_flight", in_flight),
+        ("broadcast.fig.failed", figures.failed),
+        ("broadcast.fig.blocked", figures.blocked),
+        ("broadcast.fig.unknown", figures.unknown),
+        ("broadcast.fig.cancelled", figures.cancelled),
+    )
+    parts = [Msg("broadcast.fig.sent", sent=figures.sent, total=total)]
+    parts += [Msg(key, count=count) for key, count in others if count]
+    if broadcast.receipt:
+        parts.append(Msg("broadcast.fig.acked", count=figures.acked))
+    return parts
+
+
+def _speed(broadcast: Broadcast, figures: Progress, pace: Pace) -> Msg | None:
+    """While sending: the speed, and the time left while anything waits; once done: the
+    average over the whole send."""
+    rate = _rate(pace.rate)
+    if broadcast.status == BroadcastStatus.DONE:
+        return Msg("broadcast.pace_done", rate=rate, elapsed=_duration(pace.seconds))
+    if broadcast.status != BroadcastStatus.RUNNING:
+        return None
+    if not figures.waiting:
+        return Msg("broadcast.pace", rate=rate)
+    return Msg("broadcast.pace_eta", rate=rate, eta=_duration(figures.waiting / pace.rate))
+
+
+def _rate(rate: float) -> str:
+    # Two significant digits below 1/s, so a slow send never reads 0.0.
+    return f"{rate:.1f}" if rate >= 1 else f"{rate:.2g}"
 
 
 def _controls(broadcast: Broadcast) -> list[list[Button]]:
@@ -414,6 +468,8 @@ def report_reply(broadcast: Broadcast, figures: Progress) -> Reply:
         cancelled=figures.cancelled,
     )
     texts = [text]
+    if figures.waiting:  # cancelled with requests still out: the source updates it later
+        texts.append(Msg("broadcast.report_in_flight", count=figures.waiting))
     buttons: list[list[Button]] = []
     if figures.unknown:
         unknown = Msg(

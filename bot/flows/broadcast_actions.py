@@ -135,7 +135,7 @@ async def control(ctx: FlowContext, broadcast_id: int, action: str) -> Reply:
 
 
 def _paused_view(broadcast: Broadcast, figures: broadcasts.Progress) -> Reply:
-    return progress_reply(broadcast, figures, rate=0.0, eta=0.0)
+    return progress_reply(broadcast, figures)  # no speed: nothing measured since the press
 
 
 def _names(users: list[User]) -> list[str]:

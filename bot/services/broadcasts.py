@@ -22,8 +22,11 @@ CAPTION_LIMIT = 1024
 # Telegram's HTML subset (parse_mode=HTML); anything else is refused rather than sent broken.
 ALLOWED_TAGS = frozenset(
     {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "a", "code", "pre"}
-    | {"blockquote", "tg-spoiler", "span", "tg-emoji"}
+    | {"blockquote", "tg-spoiler", "span", "tg-emoji", "tg-time"}
 )
+# The attributes PTB's ``text_html`` writes for the admin's entities (links, code languages,
+# spoilers, custom emoji, dates, expandable quotes).
+KEPT_ATTRIBUTES = frozenset({"href", "class", "emoji-id", "unix", "format", "expandable"})
 ACTIVE = (BroadcastStatus.RUNNING, BroadcastStatus.PAUSED, BroadcastStatus.SCHEDULED)
 
 
@@ -119,7 +122,7 @@ class _TagChecker(HTMLParser):
         if tag not in ALLOWED_TAGS:
             self.bad = True
             return
-        rendered = "".join(f' {k}="{_attr(v)}"' for k, v in attrs if k in ("href", "class"))
+        rendered = "".join(_attribute(k, v) for k, v in attrs if k in KEPT_ATTRIBUTES)
         self.out.append(f"<{tag}{rendered}>")
         self.open.append(tag)
 
@@ -134,8 +137,43 @@ class _TagChecker(HTMLParser):
         self.out.append(data.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"))
 
 
-def _attr(value: str | None) -> str:
-    return (value or "").replace("&", "&amp;").replace('"', "&quot;")
+def _attribute(name: str, value: str | None) -> str:
+    if value is None:  # <blockquote expandable>
+        return f" {name}"
+    quoted = value.replace("&", "&amp;").replace('"', "&quot;")
+    return f' {name}="{quoted}"'
+
+
+class _Excerpt(_TagChecker):
+    """The first ``limit`` visible characters of clean HTML, its tags kept and closed."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.left = limit
+        self.cut = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if self.left > 0:
+            super().handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag: str) -> None:
+        if self.open and self.open[-1] == tag:  # the end tags of tags dropped after the cut
+            super().handle_endtag(tag)
+
+    def handle_data(self, data: str) -> None:
+        kept = data[: max(self.left, 0)]
+        self.left -= len(kept)
+        self.cut = self.cut or len(kept) < len(data)
+        super().handle_data(kept)
+
+
+def excerpt_html(html: str, limit: int) -> str:
+    """A short view of a notice's HTML that renders as the notice does (no tag cut in two)."""
+    excerpt = _Excerpt(limit)
+    excerpt.feed(html)
+    excerpt.close()
+    closing = "".join(f"</{tag}>" for tag in reversed(excerpt.open))
+    return "".join(excerpt.out) + closing + ("…" if excerpt.cut else "")
 
 
 def clean_html(text: str, limit: int) -> str:
@@ -311,11 +349,25 @@ class Progress:
     acked: int  # people who acknowledged, in their private chat or under a group's copy
     unknown: int = 0  # may or may not have arrived (a 5xx, a timeout, a dropped connection)
     interrupted: int = 0  # of the unknown: in flight when a process died
+    in_flight: int = 0  # of the waiting: claimed or sending (a pause does not stop these)
 
     @property
     def done(self) -> int:
         """Rows that reached a final state."""
         return self.sent + self.failed + self.blocked + self.cancelled + self.unknown
+
+    @property
+    def answered(self) -> int:
+        """Rows whose send got an outcome (everything done but the cancelled)."""
+        return self.done - self.cancelled
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast a broadcast went: rows answered a second, over this many seconds of sending."""
+
+    rate: float
+    seconds: float
 
 
 async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
@@ -334,6 +386,7 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
         acked=counts["acked"] + in_groups,
         unknown=counts[DeliveryStatus.UNKNOWN],
         interrupted=counts["interrupted"],
+        in_flight=counts[DeliveryStatus.CLAIMED] + counts[DeliveryStatus.SENDING],
     )
 
 

@@ -43,9 +43,14 @@ class PolicyLibrary:
         async with self._ready:
             if self._kb is None:
                 from bot.services.knowledge.dense import open_embedder
+                from bot.services.knowledge.seeds import SEEDS_DIR
 
                 embedder = await asyncio.to_thread(open_embedder, self.embeddings)
-                kb = KnowledgeBase(self.data_dir / KNOWLEDGE_SUBDIR, embedder=embedder)
+                kb = KnowledgeBase(
+                    self.data_dir / KNOWLEDGE_SUBDIR,
+                    embedder=embedder,
+                    seed_vectors=self.corpus_dir / SEEDS_DIR,
+                )
                 if self.corpus_dir.is_dir():
                     await asyncio.to_thread(kb.ensure_corpus, self.corpus_dir)
                 # Loads the index; missing passage vectors are then computed in a background

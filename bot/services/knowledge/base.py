@@ -38,11 +38,12 @@ from bot.services.knowledge.metadata import (
 )
 from bot.services.knowledge.parallel import parallel_map
 from bot.services.knowledge.question import validate_question
-from bot.services.knowledge.thesaurus import synonyms_by_word
+from bot.services.knowledge.thesaurus import general_idf, synonyms_by_word
 from bot.services.knowledge.tokenize import Analyzer, normalize
 from bot.services.knowledge.versions import Batch, Changes
 
 if TYPE_CHECKING:
+    from bot.services.knowledge.confidence import Signals
     from bot.services.knowledge.dense import DenseRows, DenseWorker, Embedder
 
 log = logging.getLogger(__name__)
@@ -174,6 +175,7 @@ class KnowledgeBase:
         max_bytes: int = MAX_BYTES,
         config: Any = None,
         embedder: Embedder | None = None,
+        seed_vectors: Path | None = None,
     ) -> None:
         self.data_dir = Path(data_dir)
         self.max_bytes = max_bytes
@@ -187,8 +189,11 @@ class KnowledgeBase:
         if embedder is not None:
             # numpy comes with it: imported only when vectors are wanted.
             from bot.services.knowledge.dense import VECTORS_DIR, DenseWorker, VectorCache
+            from bot.services.knowledge.seeds import seed_file
 
-            cache = VectorCache(self.data_dir / VECTORS_DIR / embedder.key)
+            # ``seed_vectors``: the folder of the bundled corpus's seed files (seeds.py).
+            seeds = seed_file(seed_vectors, embedder.key) if seed_vectors is not None else None
+            cache = VectorCache(self.data_dir / VECTORS_DIR / embedder.key, seeds)
             self._dense_worker = DenseWorker(embedder, cache)
         self._query_failed = False
 
@@ -202,9 +207,11 @@ class KnowledgeBase:
         return self._analyzer
 
     def warm_up(self) -> None:
-        """Load jieba, the thesaurus and the index now, so the first question is quick."""
+        """Load jieba, the thesaurus, word frequencies and the index now, so the first question
+        is quick."""
         self.analyzer.warm_up()
         synonyms_by_word()
+        general_idf("科协")
         self._state()
 
     def ensure_corpus(self, corpus_dir: Path) -> list[DocumentInfo]:
@@ -271,26 +278,50 @@ class KnowledgeBase:
         return self.answer(question, top_k).hits
 
     def answer(self, question: str, top_k: int = 5) -> Answer:
-        """The closest passages and whether they answer confidently (see fusion.grade)."""
-        from bot.services.knowledge.fusion import Grade, fuse, grade
+        """The closest passages and whether they answer confidently (see confidence.grade)."""
+        from bot.services.knowledge.confidence import Grade, grade
+        from bot.services.knowledge.fusion import fuse
 
-        state = self._state()
-        if state.ranker is None or top_k <= 0 or not question.strip():
+        assessed = self._assess(question) if top_k > 0 else None
+        if assessed is None:
             return Answer([], False)
-        query = self.analyzer.query(question)
-        if not query.words and not query.bigrams:
-            return Answer([], False)
-        ranking = state.ranker.rank(question, query)
-        cosines = self._cosines(state, question)
-        best = float(cosines[state.dense.known].max(initial=-1.0)) if cosines is not None else None
-        center = self.embedder.center if self.embedder is not None else None
+        state, query, ranking, cosines, signals = assessed
         config = state.ranker.config
-        verdict = grade(ranking, state.ranker.relates(query), best, center, config)
+        verdict = grade(signals, config.confidence, config.lexical_confidence)
         if verdict is Grade.NONE:
             return Answer([], False)
         fused = fuse(question, ranking, state.index, query, cosines, config)
         hits = [self._hit(state, row, score) for row, score in fused[:top_k]]
         return Answer(hits, verdict is Grade.CONFIDENT)
+
+    def signals(self, question: str) -> Signals | None:
+        """What the grade of an answer rests on (benchmarks/qa_confidence.py weighs them);
+        None when the question has nothing to search for."""
+        assessed = self._assess(question)
+        return None if assessed is None else assessed[-1]
+
+    def _assess(self, question: str) -> tuple[_Snapshot, Any, Any, Any, Signals] | None:
+        """The snapshot, the question's terms, the ranking, the cosines and the signals."""
+        from bot.services.knowledge.confidence import Signals
+        from bot.services.knowledge.ranking import is_phrasing
+
+        state = self._state()
+        if state.ranker is None or not question.strip():
+            return None
+        query = self.analyzer.query(question)
+        if not query.words and not query.bigrams:
+            return None
+        ranking = state.ranker.rank(question, query)
+        cosines = self._cosines(state, question)
+        best = float(cosines[state.dense.known].max(initial=-1.0)) if cosines is not None else None
+        signals = Signals(
+            answerability=ranking.answerability,
+            relates=bool(ranking.candidates) and state.ranker.relates(query),
+            words=sum(not is_phrasing(query.tags.get(term, "")) for term in query.content),
+            best_cosine=best,
+            center=self.embedder.center if self.embedder is not None else None,
+        )
+        return state, query, ranking, cosines, signals
 
     def dense_ready(self) -> bool:
         """Whether every passage of the current index has its vector (or failed to get one)."""
@@ -301,6 +332,22 @@ class KnowledgeBase:
         """Passages of the current index still without a vector (0 without an embedder)."""
         dense = self._state().dense
         return 0 if dense is None else len(dense.missing())
+
+    def passage_hashes(self) -> list[str]:
+        """The cache key of each passage of the current index: the hash of the text embedded."""
+        return self._text_hashes(self._state())
+
+    def embedded_texts(self) -> list[str]:
+        """What is embedded for each passage of the current index (title, headings, text)."""
+        state = self._state()
+        return [self._embedded_text(state, i) for i in range(len(state.rows))]
+
+    def passage_vectors(self) -> dict[str, Any]:
+        """The vectors known for the current index's passages, by text hash."""
+        dense = self._state().dense
+        if dense is None:
+            return {}
+        return {h: dense.matrix[i].copy() for i, h in enumerate(dense.hashes) if dense.known[i]}
 
     def embed_now(self, timeout: float | None = None) -> bool:
         """Compute the missing passage vectors and wait for them; whether they are ready."""
@@ -791,6 +838,7 @@ class KnowledgeBase:
             doc_titles=[normalize(f"{d.title} {d.issuer or ''}") for d in docs.values()],
             surface_forms=self._surface_forms,
             thesaurus=synonyms_by_word,
+            general_idf=general_idf,
         )
         snapshot.ranker = Ranker(snapshot.index, data, self._config or RankConfig())
         if self._dense_worker is not None:
@@ -805,17 +853,23 @@ class KnowledgeBase:
         title = snapshot.docs[item.doc_id].title
         return f"{title}\n{SECTION_SEPARATOR.join(item.section)}\n{item.text}"
 
+    def _text_hashes(self, snapshot: _Snapshot) -> list[str]:
+        """The cache key of each passage: the hash of its embedded text."""
+        from bot.services.knowledge.dense import text_hash
+
+        return [text_hash(self._embedded_text(snapshot, i)) for i in range(len(snapshot.rows))]
+
     def _dense_rows(self, snapshot: _Snapshot) -> DenseRows:
         """The snapshot's vectors from the cache; the rest are embedded in the background."""
-        from bot.services.knowledge.dense import DenseRows, text_hash
+        from bot.services.knowledge.dense import DenseRows
 
         assert self._dense_worker is not None
-        hashes = [text_hash(self._embedded_text(snapshot, i)) for i in range(len(snapshot.rows))]
+        hashes = self._text_hashes(snapshot)
         cached = self._dense_worker.cache.load()
         dim = next((len(v) for v in cached.values()), 0) or self._dense_dim()
         dense = DenseRows.empty(hashes, dim)
         dense.fill(cached)
-        if dense.complete and len(cached) > len(set(hashes)):
+        if dense.complete and self._dense_worker.cache.holds_others(cached, hashes):
             # Documents were removed or replaced: their passages' vectors go too.
             self._dense_worker.save_for(dense, cached)
         return dense

@@ -40,7 +40,7 @@ class Embedder(Protocol):
 
     # Names the model in the cache path: vectors of two models never mix.
     key: str
-    # The cosine at which the best passage starts to count for confidence (see ranking.grade);
+    # The cosine at which the best passage starts to count for confidence (see confidence.py);
     # None: the model is not calibrated, and confidence is decided lexically.
     center: float | None
 
@@ -189,20 +189,43 @@ def text_hash(text: str) -> str:
 
 
 class VectorCache:
-    """Vectors of one model by text hash, in one .npz file replaced atomically."""
+    """Vectors of one model by text hash, in one .npz file replaced atomically.
 
-    def __init__(self, folder: Path) -> None:
+    ``seeds``: a read-only seed file (seeds.py) whose vectors count as cached, so the bundled
+    corpus's passages are never embedded on a user's machine.
+    """
+
+    def __init__(self, folder: Path, seeds: Path | None = None) -> None:
         self.path = Path(folder) / VECTORS_FILE
+        self.seeds = seeds
+        self._seeded: dict[str, np.ndarray] | None = None
         self._lock = threading.Lock()
 
     def load(self) -> dict[str, np.ndarray]:
-        """Every cached vector by hash (empty when there is no readable file)."""
+        """Every cached or seeded vector by hash (the cache's own win; empty when neither)."""
+        vectors = dict(self._seed_vectors())
         try:
             with np.load(self.path) as data:
-                hashes, vectors = data["hashes"], data["vectors"]
+                hashes, matrix = data["hashes"], data["vectors"]
         except (OSError, ValueError, KeyError):
-            return {}
-        return {str(h): vectors[i] for i, h in enumerate(hashes.tolist())}
+            return vectors
+        vectors.update((str(h), matrix[i]) for i, h in enumerate(hashes.tolist()))
+        return vectors
+
+    def holds_others(self, cached: dict[str, np.ndarray], hashes: Sequence[str]) -> bool:
+        """Whether ``cached`` (as loaded) keeps vectors of passages gone from ``hashes``; seeds,
+        read-only, do not count."""
+        keep = set(hashes)
+        seeded = self._seed_vectors()
+        return any(h not in keep and h not in seeded for h in cached)
+
+    def _seed_vectors(self) -> dict[str, np.ndarray]:
+        """The seed file's vectors, read once."""
+        if self._seeded is None:
+            from bot.services.knowledge.seeds import read_seeds
+
+            self._seeded = read_seeds(self.seeds)
+        return self._seeded
 
     def save(self, vectors: dict[str, np.ndarray]) -> None:
         """Write the given vectors (and only those) atomically."""

@@ -1,5 +1,4 @@
-"""Hybrid ranking: the ranker's score, a plain BM25 and a dense cosine in one weighted sum;
-and the grade of an answer (confident, low-confidence, or nothing in the documents relates).
+"""Hybrid ranking: the ranker's score, a plain BM25 and a dense cosine in one weighted sum.
 
 Each signal is scaled to its best passage, so the weights (RankConfig) compare like with
 like: the ranker's fused BM25 with boosts and coverage, a BM25 over the question's own words
@@ -12,33 +11,11 @@ checked across them (README, "Policy answers").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
-
 import numpy as np
 
 from bot.services.knowledge.index import PassageIndex
 from bot.services.knowledge.ranking import DOCS_CUE, RankConfig, Ranking, one_per_doc_first
 from bot.services.knowledge.tokenize import QueryTerms
-
-
-class Grade(StrEnum):
-    """How an answer is shown."""
-
-    CONFIDENT = "confident"
-    # The closest passages, under a sentence that they may not answer the question.
-    LOW = "low"
-    # Nothing in the documents relates: "not in the documents".
-    NONE = "none"
-
-
-@dataclass(frozen=True, slots=True)
-class Fused:
-    """Rows best first with their fused scores, and the answer's grade."""
-
-    rows: list[int]
-    scores: list[float]
-    grade: Grade
 
 
 def plain_scores(index: PassageIndex, query: QueryTerms, rows: np.ndarray) -> np.ndarray:
@@ -93,23 +70,4 @@ def fuse(
     if DOCS_CUE.search(question):
         ordered = one_per_doc_first(ordered, lambda row: int(index.doc_of[row]))
     return [(row, total[row]) for row in ordered]
-
-
-def grade(
-    ranking: Ranking,
-    relates: bool,
-    best_cosine: float | None,
-    center: float | None,
-    config: RankConfig,
-) -> Grade:
-    """Confident, low-confidence, or none (no word of the question occurs in any passage)."""
-    if not relates or not ranking.candidates:
-        return Grade.NONE
-    sure = ranking.answerability
-    threshold = config.confident_at
-    if best_cosine is not None and center is not None:
-        sure += config.dense_confidence * (best_cosine - center)
-        threshold = config.dense_confident_at
-    return Grade.CONFIDENT if sure >= threshold else Grade.LOW
-
 

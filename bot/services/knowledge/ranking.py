@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from bot.services.knowledge.confidence import DENSE, LEXICAL, Calibration
 from bot.services.knowledge.index import Field, PassageIndex
 from bot.services.knowledge.lines import DATE_RE, DOC_NUMBER_RE, PHONE_RE, LineKind, classify
 from bot.services.knowledge.tokenize import QUESTION_RE, QueryTerms, normalize
@@ -248,13 +250,17 @@ class RankConfig:
     prefilter: int = 500
     quote_boost: float = 0.3
     coverage_weight: float = 0.5
-    # Below this answerability (lexical signals only) an answer is shown as low-confidence.
-    confident_at: float = 0.45
     single_char_weight: float = 0.5
     # Credit for a question word found elsewhere in the passage's document (安徽, 宁夏 …).
     same_doc_credit: float = 0.5
     part_credit: float = 0.6
+    # Weight factor of a question word no document uses (it counts against the answer) ...
     unseen_factor: float = 1.5
+    # ... when it is rare: general idf (thesaurus.general_idf) at or above ``rare_idf``
+    # (outside jieba's 3,000 commonest words); at or below ``everyday_idf`` (its 350 commonest:
+    # 干 东西 看看) a word weighs as phrasing does; linear in between.
+    everyday_idf: float = 8.0
+    rare_idf: float = 10.0
     naming_share: float = 0.5
     # How many of the best passages may carry the answer when deciding to refuse.
     answer_window: int = 3
@@ -271,10 +277,11 @@ class RankConfig:
     plain_weight: float = 0.2
     dense_weight: float = 0.5
     fusion_pool: int = 30
-    # With a calibrated dense model: confident when answerability plus this factor times
-    # (best cosine - the model's centre) reaches ``dense_confident_at``.
-    dense_confidence: float = 5.0
-    dense_confident_at: float = 0.46
+    # When an answer is confident (confidence.py): with a calibrated model's cosine, and
+    # without one (no vectors yet, no model, or a model folder). Fitted by
+    # benchmarks/qa_confidence.py on the six question sets.
+    confidence: Calibration = DENSE
+    lexical_confidence: Calibration = LEXICAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -282,6 +289,8 @@ class _Evidence:
     """Per question: how each content word is weighed and recognised in a passage."""
 
     weights: dict[str, float]
+    # The same for answerability: a word no document uses weighs by how rare it is at large.
+    sure_weights: dict[str, float]
     forms: dict[str, tuple[str, ...]]
     parts: dict[str, tuple[str, ...]]
     in_docs: dict[str, set[int]]
@@ -296,6 +305,8 @@ class Candidate:
     row: int
     score: float
     coverage: float
+    # Coverage with the answerability's weights (see _Evidence.sure_weights).
+    sure: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -316,6 +327,9 @@ class RankInput:
     doc_titles: Sequence[str]
     surface_forms: Callable[[str], Sequence[str]]
     thesaurus: Callable[[], dict[str, tuple[str, ...]]] = dict
+    # How rare a word is in Chinese at large (thesaurus.general_idf); by default every word
+    # is rare, and a word no document uses counts fully against the answer.
+    general_idf: Callable[[str], float] = lambda _word: math.inf
 
 
 def fused_scores(
@@ -417,14 +431,14 @@ class Ranker:
         out = []
         for row in rows:
             context = self.data.context(row)
-            coverage = self._coverage(row, context, evidence)
+            coverage, sure = self._coverage(row, context, evidence)
             boost = self._boost(row, context, cues, quotes)
             boost += self.config.phrase_weight * phrase_share(segments, context)
             score = fused_of[row] * (1 + boost) * (1 + self.config.coverage_weight * coverage)
             if not meta_wanted and int(self.index.flags[row]) & Flag.META:
                 # Signatures, dates and contacts answer "who, when, whom to call", nothing else.
                 score *= self.config.meta_factor
-            out.append(Candidate(row, score, coverage))
+            out.append(Candidate(row, score, coverage, sure))
         out.sort(key=lambda c: -c.score)
         return Ranking(out, self.answerability(out, cues), cues)
 
@@ -485,11 +499,12 @@ class Ranker:
     ) -> _Evidence:
         """What coverage looks for: each content word's weight, spellings, parts and cue."""
         spans = [(cue, m.group(0)) for cue in cues for m in cue.pattern.finditer(question)]
-        weights, forms, cue_of = {}, {}, {}
+        weights, sure_weights, forms, cue_of = {}, {}, {}, {}
         for term in query.content:
             forms[term] = (*self.data.surface_forms(term), *query.variants.get(term, ()))
             cue = next((c for c, span in spans if term in span or span in term), None)
             weight = self.index.words.idf(term)
+            sure = 1.0
             if cue is not None:
                 cue_of[term] = cue
             if is_phrasing(query.tags.get(term, "")):
@@ -500,13 +515,25 @@ class Ranker:
                 and not any(self.index.words.doc_freq(form) for form in forms[term])
             ):
                 # A word no document uses (会费, 注册) is the strongest sign of a question the
-                # documents do not answer; colloquial words reach documents through expansions.
+                # documents do not answer, unless it is an everyday word (弄 东西 开会): the
+                # ranking keeps one factor (changing it moved no answer up), the answerability
+                # weighs the word by its rarity.
+                sure = self._unseen_weight(term) / self.config.unseen_factor
                 weight *= self.config.unseen_factor
             if len(term) == 1:
                 weight *= self.config.single_char_weight
             weights[term] = weight
+            sure_weights[term] = weight * sure
         in_docs = self._docs_with(query, weights)
-        return _Evidence(weights, forms, query.parts, in_docs, cue_of, related)
+        return _Evidence(weights, sure_weights, forms, query.parts, in_docs, cue_of, related)
+
+    def _unseen_weight(self, term: str) -> float:
+        """Factor on a word no document uses, by how rare it is in Chinese at large: that of
+        phrasing for everyday words, ``unseen_factor`` for rare ones, linear in between."""
+        low, high = self.config.everyday_idf, self.config.rare_idf
+        share = min(max((self.data.general_idf(term) - low) / (high - low), 0.0), 1.0)
+        phrasing = self.config.phrasing_weight
+        return phrasing + share * (self.config.unseen_factor - phrasing)
 
     def answerability(self, ranked: list[Candidate], cues: list[Cue]) -> float:
         """How sure we are that the best passages answer: coverage, checked against the cues."""
@@ -514,7 +541,7 @@ class Ranker:
         best = 0.0
         for cand in ranked[: self.config.answer_window]:
             flags = int(self.index.flags[cand.row])
-            value = cand.coverage
+            value = cand.sure
             for cue in required:
                 if not cue.satisfied(flags):
                     value *= self.config.missing_type_factor
@@ -532,17 +559,20 @@ class Ranker:
             out[term] = docs if len(docs) <= limit else set()
         return out
 
-    def _coverage(self, row: int, context: str, evidence: _Evidence) -> float:
-        """Weighted share of the question's words that the passage (or its document) holds."""
-        total = sum(evidence.weights.values())
-        if total <= 0:
-            return 0.0
+    def _coverage(self, row: int, context: str, evidence: _Evidence) -> tuple[float, float]:
+        """Weighted share of the question's words that the passage (or its document) holds,
+        with the ranking's weights and with the answerability's."""
+        total, sure_total = sum(evidence.weights.values()), sum(evidence.sure_weights.values())
+        if total <= 0 or sure_total <= 0:
+            return 0.0, 0.0
         doc = self.data.doc_of[row]
         flags = int(self.index.flags[row])
-        found = 0.0
+        found = sure = 0.0
         for term, weight in evidence.weights.items():
-            found += weight * self._credit(term, context, doc, flags, evidence)
-        return found / total
+            credit = self._credit(term, context, doc, flags, evidence)
+            found += weight * credit
+            sure += evidence.sure_weights[term] * credit
+        return found / total, sure / sure_total
 
     def _credit(self, term: str, context: str, doc: int, flags: int, evidence: _Evidence) -> float:
         """1 for a word present, less for parts of it or a mention elsewhere in the document."""
