@@ -1042,3 +1042,37 @@ async def test_other_admins_get_no_paid_offer(settings, clock, people_tree):
         calls = await bot.press(ADMIN, "预览")
         assert "Stars" not in sent_texts(calls)[-1]
         assert not any("付费" in label for label in bot.button_texts(ADMIN.id))
+
+
+async def test_a_reply_during_the_sending_marks_takes_the_last_place_and_the_notice_waits(
+    settings, clock, sessions, people_tree, monkeypatch
+):
+    """The bulk lane writes its ``sending`` marks once the window had a place; a reply that
+    goes while that write runs takes the place, so the lane looks again and the notice waits
+    for the next one (a second after the oldest answer) instead of making 31 in the window."""
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        sender = sender_of(bot, clock)
+        lane = sender.budget
+        for chat in range(29):  # 29 replies answered just now: one place is left
+            lane.answered(await lane.reply(90_000 + chat))
+        mark_sending, replies = outbox_repo.mark_sending, []
+
+        async def a_reply_meanwhile(**kwargs: Any) -> None:
+            if not replies:
+                replies.append(await lane.reply(99_999))
+            await mark_sending(**kwargs)
+
+        take, taken = lane.take, []
+
+        def take_and_note_when(chat_id: int) -> Any:
+            taken.append(clock.now())  # a notice's send starts now
+            return take(chat_id)
+
+        monkeypatch.setattr(outbox_repo, "mark_sending", a_reply_meanwhile)
+        monkeypatch.setattr(lane, "take", take_and_note_when)
+        started = clock.now()
+        await launch_direct(sessions, clock)
+        await sender.drain()
+    assert replies and len(taken) == len(OFFICERS)
+    assert taken[0] - started >= timedelta(seconds=1)

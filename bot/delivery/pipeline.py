@@ -261,11 +261,14 @@ class Pipeline:
             return
         lane = self.paid_budget if item.paid else self.budget
         await self._wait_for_slot(item, lane)
+        # Nothing is awaited from here to `take`: a reply that went during the wait took its
+        # place in the window (and its chat) before this send looked, never after.
         if not item.source.may_send(item, self.clock.now()):  # the wait ran into quiet hours
             await self._release_first(0.0)
             return
-        if not item.marked:  # no wait at all: marked now
-            await self._mark_ahead(lane)
+        if (chat_wait := self.budget.chat_wait(item.chat_id)) > 0:  # a reply went meanwhile
+            await self._release_first(chat_wait)
+            return
         place = lane.take(item.chat_id)
         self._undispatched.popleft()
         task = asyncio.create_task(self._deliver(item, lane, place))
@@ -278,9 +281,10 @@ class Pipeline:
     async def _wait_for_slot(self, item: Item, lane: SendBudget) -> None:
         """Until the lane may send; the ``sending`` marks are written during the wait, so their
         write does not make the send late (and no sooner than ``mark_ahead`` before it, so a
-        long pause leaves no row marked that a crash would report as unknown)."""
+        long pause leaves no row marked that a crash would report as unknown). The lane is
+        asked again after the write: a reply may have taken the place while it ran."""
         ahead = self.config.mark_ahead
-        while (wait := await lane.ready()) > EARLY:
+        while (wait := await lane.ready()) > EARLY or not item.marked:
             if not item.marked and wait <= ahead:
                 await self._mark_ahead(lane)
                 continue
