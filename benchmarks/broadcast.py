@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -386,6 +387,7 @@ def report(api, probes, total, args, db, elapsed) -> dict[str, Any]:
         "busiest_second": busiest_second(times),
         # Replies count against the same 30 a second at the fake: every send it accepted.
         "busiest_second_all_sends": busiest_second(sorted(t for t, _, _ in api.accepted)),
+        "seconds_by_sends": seconds_by_sends(api, times),
         "broadcast_seconds": round(span, 1),
         "wall_seconds": round(elapsed, 1),
         "429s": api.rejected_429,
@@ -411,6 +413,18 @@ def failover_gap(api: FakeBotApi, times: list[float]) -> float | None:
         return None
     after = [t for t in times if t > killed]
     return round(after[0] - killed, 1) if after else None
+
+
+def seconds_by_sends(api: FakeBotApi, times: list[float]) -> dict[str, int]:
+    """The whole seconds of the broadcast by how many sends (replies too) the fake accepted in
+    each: where a lane below 30 loses its rate (a few slow seconds, or every one a little)."""
+    if len(times) < 2:
+        return {}
+    first, last = times[0], times[-1]
+    counts = Counter(int(t - first) for t, _, _ in api.accepted if first <= t < last)
+    full = range(int(last - first))  # the last, partial second left out
+    tally = Counter(min(counts.get(second, 0), 30) for second in full)
+    return {("30" if n == 30 else str(n)): tally[n] for n in sorted(tally, reverse=True)}
 
 
 def busiest_second(times: list[float]) -> int:
