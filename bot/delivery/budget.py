@@ -64,8 +64,8 @@ FREE_LANE, PAID_LANE = "free", "paid"
 EARLY = 0.0005  # a send this close to its moment goes (clocks count whole microseconds)
 # The timeline keeps at most this much of a late lane's debt. A window's worth: the window
 # caps how fast it is made up (never more than 30 arrive in any second), and on a loaded
-# machine the event loop stalls for 0.3-0.8 s now and then (measured: sends that left that
-# late after their slot), which a shorter debt lost for good (0.25 s: 28.1 msg/s at load 8).
+# machine the event loop stalls for 0.3-0.8 s now and then (measured at load 8: sends that
+# reached the fake that long after they started), which a shorter debt would lose for good.
 CATCH_UP = 1.0
 POLL = 0.002  # a full window of sends still in flight: look again this soon
 # Which 429s are a chat's own: sent to within this window before, and retry_after within it.
