@@ -22,6 +22,19 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.delivery import service as delivery
 from bot.delivery.settings import DeliverySettings
+from bot.flows import acks, activity_views
+from bot.flows import ask as ask_flow
+from bot.flows import engine as form_engine
+from bot.flows.access_request import AccessRequestForm
+from bot.flows.activity import ActivityForm
+from bot.flows.base import FormSpec, TextRoute
+from bot.flows.broadcast import BroadcastForm
+from bot.flows.library import DocumentUploadForm
+from bot.flows.members import FilterForm, InviteForm, MoveForm
+from bot.flows.registration import RegistrationForm
+from bot.flows.stats import RangeForm
+from bot.flows.task_new import MoveDeadlineForm, NewTaskForm
+from bot.flows.task_report import ReportForm
 from bot.handlers import (
     activities,
     ask,
@@ -51,6 +64,29 @@ log = logging.getLogger(__name__)
 OFFLINE_TOKEN = "0:offline"
 MAX_CONCURRENT_UPDATES = 64
 WARMUP_KEY = "stabot.knowledge_warmup"
+# The forms the engine runs (bot/flows); a stored half-filled form resumes by its name.
+FORMS: tuple[FormSpec, ...] = (
+    RegistrationForm(),  # /start with an invite
+    AccessRequestForm(),  # /start without one: ask an admin
+    ActivityForm(),  # /log, the quick log, edits from /mylogs
+    BroadcastForm(),  # /broadcast
+    NewTaskForm(),  # /newtask
+    MoveDeadlineForm(),  # a task's 改截止 button
+    ReportForm(),  # 填报: a progress report answering a task
+    RangeForm(),  # /stats 自定义: a typed range
+    FilterForm(),  # /members: whose people to list
+    MoveForm(),  # /members: a person's new org
+    InviteForm(),  # /members: an invite
+    DocumentUploadForm(),  # a policy document from a library manager
+)
+# Free text outside a form, tried in this order; the first that answers wins.
+TEXT_ROUTES: tuple[TextRoute, ...] = (
+    activity_views.quick_route,  # text that reads as a report: the quick log's offer
+    # 收到/好的 outside a reply gets no answer; after the quick log (好的，昨天开展了讲座… is
+    # a report), before the fallback's 没看懂.
+    acks.quiet_route,
+    ask_flow.question_route,  # last: anything else that reads as a question
+)
 
 
 def build_application(
@@ -110,6 +146,8 @@ def build_application(
             INVITE_LINKS: InviteLinks(settings.bot_username),
             group_edits.SERVICE_KEY: group_edits.CountEdits(clock),
         },
+        forms=form_engine.by_name(FORMS),
+        text_routes=TEXT_ROUTES,
     )
     application.bot_data["stabot.migrate"] = migrate
     if inbox:

@@ -54,17 +54,20 @@ async def run_terminal_chat(
     manage_lifecycle: bool = True,
     factory: UpdateFactory | None = None,
     files_dir: Path | None = None,
+    show_last: bool = False,
 ) -> None:
     """Chat with ``app`` as ``user`` until ``/quit`` or EOF.
 
     With ``manage_lifecycle`` an app that is not running yet is initialized, started and shut
     down here with its ``post_init``/``post_stop``/``post_shutdown`` hooks, as ``run_polling``
     would do; an app the caller already started is left to the caller. ``files_dir``: where
-    the photos and documents the bot sends are saved (None: not saved).
+    the photos and documents the bot sends are saved (None: not saved). ``show_last``: begin
+    by showing the bot's newest message in the chat (a session resumed), buttons included.
     """
     chat = TerminalChat(
         app, api, user, stdin=stdin, stdout=stdout, factory=factory, files_dir=files_dir
     )
+    chat.show_last = show_last
     started_here = manage_lifecycle and not app.running
     if started_here:
         await _start(app)
@@ -116,6 +119,7 @@ class TerminalChat:
         self._cursor = len(api.calls)
         self._at_prompt = False
         self._used_reply_keyboard: int | None = None  # a one-time keyboard already pressed
+        self.show_last = False
 
     async def run(self) -> None:
         """Read lines until ``/quit`` or EOF, printing the bot's output as it appears."""
@@ -129,6 +133,8 @@ class TerminalChat:
         watcher = asyncio.create_task(self._watch(wake))
         name = " ".join(filter(None, [self.user.first_name, self.user.last_name]))
         self._print(f"— stabot 离线聊天 / offline chat · {name} (id {self.user.id}) —\n{HELP}")
+        if self.show_last:
+            self._print_last_message()
         try:
             while await self._turn():
                 pass
@@ -195,6 +201,16 @@ class TerminalChat:
             return
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         await self.send(self.factory.document(self.user, data, path.name, mime))
+
+    def _print_last_message(self) -> None:
+        """Show where an earlier session stopped, so a number presses the buttons on screen."""
+        last = self.api.last_message(self.user.id)
+        if last is None:
+            return
+        body = "\n".join(filter(None, [_media_label(last), _body(last)]))
+        head = f"bot ({t(self.locale, 'chat.resumed')})> "
+        self._remember(last, body)
+        self._print("\n".join(self._lines(head, last, body) + _keyboard_lines(_inline_rows(last))))
 
     # --- keyboards ---------------------------------------------------------------------------
 

@@ -497,6 +497,21 @@ class OfflineBotAPI(BaseRequest):
                 and (include_deleted or not message.get("deleted"))
             ]
 
+    def export_chat(self, chat_id: int, keep: int = 50) -> JSON:
+        """The bot's newest messages in a chat and its message counter, to restore later."""
+        with self._lock:
+            kept = self.sent_messages(chat_id)[-keep:]
+            return {"last_message_id": self._last_message_id.get(chat_id, 0), "messages": kept}
+
+    def import_chat(self, chat_id: int, state: JSON) -> None:
+        """Bring back what ``export_chat`` saved: Telegram keeps a chat across bot restarts,
+        so the bot may still edit or take buttons off a message sent in an earlier session."""
+        with self._lock:
+            for message in state.get("messages", []):
+                self.messages[(chat_id, int(message["message_id"]))] = message
+            last = max(int(state.get("last_message_id", 0)), self._last_message_id.get(chat_id, 0))
+            self._last_message_id[chat_id] = last
+
     def last_message(self, chat_id: int) -> JSON | None:
         """The newest message the bot sent to a chat that is still there, or None."""
         messages = self.sent_messages(chat_id)

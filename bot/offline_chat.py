@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import time
@@ -24,9 +25,12 @@ async def run_offline_chat(
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
     files_dir: Path | None = None,
+    history: Path | None = None,
 ) -> None:
     """Chat with the bot in the terminal as the given Telegram user; the photos and documents
-    the bot sends are saved into ``files_dir``."""
+    the bot sends are saved into ``files_dir``; the chat's messages are kept in ``history``
+    between sessions, as Telegram keeps them, so a form left half filled goes on where it
+    stopped, its buttons included."""
     # Without a token the broadcast sender stays off by default; offline, its lane is this API.
     os.environ.setdefault("BROADCAST_AUTOSTART", "1")
     api = OfflineBotAPI(bot_username=settings.bot_username)
@@ -35,7 +39,38 @@ async def run_offline_chat(
     # Update ids must grow across sessions, as Telegram's do, or the duplicate guard would
     # drop a new session's updates as already handled.
     factory = UpdateFactory(api, first_update_id=int(time.time() * 1000))
+    resumed = _restore_history(api, user_id, history)
     # run_terminal_chat initialises the app and runs post_init, as run_polling would.
-    await run_terminal_chat(
-        application, api, user, factory=factory, stdin=stdin, stdout=stdout, files_dir=files_dir
-    )
+    try:
+        await run_terminal_chat(
+            application,
+            api,
+            user,
+            factory=factory,
+            stdin=stdin,
+            stdout=stdout,
+            files_dir=files_dir,
+            show_last=resumed,
+        )
+    finally:
+        _save_history(api, user_id, history)
+
+
+def _restore_history(api: OfflineBotAPI, chat_id: int, history: Path | None) -> bool:
+    """Load an earlier session's messages; True when there were any."""
+    if history is None or not history.is_file():
+        return False
+    try:
+        state = json.loads(history.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # a damaged history only costs the old buttons
+    api.import_chat(chat_id, state)
+    return bool(state.get("messages"))
+
+
+def _save_history(api: OfflineBotAPI, chat_id: int, history: Path | None) -> None:
+    if history is None:
+        return
+    history.parent.mkdir(parents=True, exist_ok=True)
+    state = api.export_chat(chat_id)
+    history.write_text(json.dumps(state, ensure_ascii=False), encoding="utf-8")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
@@ -17,7 +17,7 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, E
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.flows.base import FlowContext
+from bot.flows.base import FlowContext, FormSpec, TextRoute
 from bot.processor import chat_key
 from bot.services.people import user_locale
 from storage import inbox_repo, users_repo
@@ -104,6 +104,10 @@ class Runtime:
     sessions: SessionFactory
     clock: Clock
     services: dict[str, Any] = field(default_factory=dict)
+    # The forms the engine runs, by name, and the routes free text outside a form takes in
+    # order: build_application passes both; nothing registers itself on import.
+    forms: Mapping[str, FormSpec] = field(default_factory=dict)
+    text_routes: Sequence[TextRoute] = ()
 
     def is_superadmin(self, telegram_id: int) -> bool:
         """Whether the id is one of SUPERADMIN_IDS."""
@@ -145,6 +149,7 @@ class Runtime:
                 superadmin=self.is_superadmin(tg_user.id),
                 superadmin_ids=tuple(self.settings.superadmin_ids),
                 services=self.services,
+                forms=self.forms,
                 in_group=chat.type in GROUP_CHATS,
             )
         if claim is not None:  # committed: later units of this update need not record it

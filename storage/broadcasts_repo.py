@@ -210,6 +210,18 @@ async def counts(*, session: AsyncSession, broadcast_id: int) -> dict[str, int]:
     return result
 
 
+async def send_span(
+    *, session: AsyncSession, broadcast_id: int, since: datetime
+) -> tuple[int, datetime | None, datetime | None]:
+    """Rows sent since ``since``: how many, the first and the last send's time."""
+    sent_at = col(Delivery.sent_at)
+    query = select(func.count(sent_at), func.min(sent_at), func.max(sent_at)).where(
+        col(Delivery.broadcast_id) == broadcast_id, sent_at >= since
+    )
+    number, first, last = (await session.exec(query)).one()
+    return int(number or 0), first, last
+
+
 async def requeue_unconfirmed(*, session: AsyncSession, broadcast_id: int) -> int:
     """Rows whose delivery is unknown go back to pending (the admin chose to resend)."""
     active = select(User.id).where(col(User.active).is_(True))

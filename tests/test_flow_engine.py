@@ -7,7 +7,17 @@ from contextlib import asynccontextmanager
 
 from bot.clock import FrozenClock
 from bot.flows import engine
-from bot.flows.base import Action, FlowContext, Input, InputKind, Reply
+from bot.flows.access_request import AccessRequestForm
+from bot.flows.base import (
+    Action,
+    FieldSpec,
+    FlowContext,
+    FormModel,
+    FormSpec,
+    Input,
+    InputKind,
+    Reply,
+)
 from bot.flows.registration import RegistrationForm
 from bot.services import orgs, people
 from storage import conversations_repo, users_repo
@@ -15,6 +25,7 @@ from storage.db import SessionFactory, transaction
 from storage.models import Role
 
 CHAT = USER = 4242
+FORMS = engine.by_name([RegistrationForm(), AccessRequestForm()])
 
 
 @asynccontextmanager
@@ -30,6 +41,7 @@ async def flow_ctx(sessions: SessionFactory, clock: FrozenClock) -> AsyncIterato
             chat_id=CHAT,
             user_id=USER,
             actor=actor,
+            forms=FORMS,
         )
 
 
@@ -136,3 +148,72 @@ def test_machine_has_no_auto_transitions():
     machine = RegistrationForm.machine()
     assert "to_summary" not in machine.events
     assert set(machine.events) == {"advance", "back", "edit", "confirm", "cancel"}
+
+
+class _Trip(FormSpec):
+    """Three steps; the middle one only for a train, the last one counted again every time."""
+
+    name = "trip_test"
+    fields = (
+        FieldSpec("mode", prompt="p", label="l"),
+        FieldSpec("train", prompt="p", label="l", when=lambda d: d.get("mode") == "train"),
+        FieldSpec("note", prompt="p", label="l"),
+        FieldSpec("count", prompt="p", label="l", revisit=True),
+    )
+
+
+async def _moved(data: dict, step: str, trigger: str, **flags) -> tuple[str, FormModel]:
+    model = FormModel(_Trip(), {"data": data, **flags})
+    machine = _Trip.machine()
+    machine.add_model(model, initial=step)
+    try:
+        await model.trigger(trigger, **({"step": flags["edit"]} if "edit" in flags else {}))
+    finally:
+        machine.remove_model(model)
+    return model.state, model
+
+
+async def test_advance_and_back_follow_the_steps_that_apply():
+    assert (await _moved({"mode": "bus"}, "mode", "advance"))[0] == "note"
+    assert (await _moved({"mode": "train"}, "mode", "advance"))[0] == "train"
+    assert (await _moved({"mode": "bus"}, "note", "back"))[0] == "mode"
+    assert (await _moved({"mode": "train"}, "note", "back"))[0] == "train"
+    assert (await _moved({"mode": "bus"}, "summary", "back"))[0] == "count"
+
+
+async def test_editing_passes_answered_steps_but_not_a_revisited_one():
+    answered = {"mode": "bus", "note": "n", "count": 3}
+    state, model = await _moved(answered, "summary", "edit", edit="mode")
+    assert (state, model.editing) == ("mode", True)
+    state, model = await _moved(answered, "mode", "advance", editing=True)
+    assert (state, model.editing) == ("count", True)  # note answered; count is asked again
+    state, model = await _moved(answered, "count", "advance", editing=True)
+    assert (state, model.editing) == ("summary", False)
+    state, model = await _moved({**answered, "mode": "train"}, "mode", "advance", editing=True)
+    assert state == "train"  # a step the new answer brought in is asked
+    assert (await _moved(answered, "note", "back", editing=True))[0] == "summary"
+
+
+async def test_back_from_the_first_step_goes_nowhere():
+    state, _ = await _moved({}, "mode", "back")
+    assert state == "mode"
+
+
+def test_the_app_lists_every_form_once_and_nothing_registers_itself():
+    import importlib
+    import pkgutil
+
+    import bot.flows
+    from bot.app import FORMS as APP_FORMS
+
+    for module in pkgutil.iter_modules(bot.flows.__path__):
+        importlib.import_module(f"bot.flows.{module.name}")
+    declared = {cls for cls in _subclasses(FormSpec) if cls.__module__.startswith("bot.flows.")}
+    listed = [type(form) for form in APP_FORMS]
+    assert sorted(map(str, listed)) == sorted(map(str, declared))
+    assert len(engine.by_name(APP_FORMS)) == len(APP_FORMS)
+    assert not hasattr(engine, "FORMS")
+
+
+def _subclasses(cls: type) -> set[type]:
+    return {sub for direct in cls.__subclasses__() for sub in {direct, *_subclasses(direct)}}

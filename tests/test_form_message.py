@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from bot.app import FORMS
 from bot.flows import engine
 from bot.services import orgs
 from bot.updates import TgUser
@@ -73,7 +74,9 @@ async def test_a_state_changed_meanwhile_keeps_its_answers_and_gets_the_id(
         row = await conversations_repo.get_state(session=session, chat_id=LI.id, user_id=LI.id)
         row.data = json.dumps(state, ensure_ascii=False)
     async with transaction(sessions) as session:
-        await engine.remember_message(session, chat_id=LI.id, user_id=LI.id, message_id=4242)
+        await engine.remember_message(
+            session, engine.by_name(FORMS), chat_id=LI.id, user_id=LI.id, message_id=4242
+        )
     after = await saved(sessions)
     assert after["message_id"] == 4242 and after["data"]["title"] == "另一个标题"
 
@@ -100,3 +103,58 @@ async def test_a_press_under_an_inaccessible_message_sends_the_step_anew(
     assert (await saved(sessions))["message_id"] == calls[methods.index("sendMessage")].result[
         "message_id"
     ]
+
+
+async def _store(sessions, clock, step: str, raw: dict) -> None:
+    async with transaction(sessions) as session:
+        await conversations_repo.save_state(
+            session=session,
+            chat_id=LI.id,
+            user_id=LI.id,
+            flow="activity",
+            step=step,
+            data=json.dumps(raw, ensure_ascii=False),
+            now=clock.now(),
+        )
+
+
+async def _step(sessions) -> str:
+    async with transaction(sessions) as session:
+        row = await conversations_repo.get_state(session=session, chat_id=LI.id, user_id=LI.id)
+        return row.step
+
+
+async def test_a_form_stored_by_the_code_before_resumes(settings, clock, sessions, li):
+    # The state exactly as the engine wrote it before transitions were declared per form.
+    before = {
+        "data": {"type": "科普讲座"},
+        "ctx": {},
+        "options": [],
+        "editing": False,
+        "pending_cancel": False,
+        "instance": "ab12",
+        "counter": 2,
+        "message_id": None,
+        "fill_missing": False,
+    }
+    answered = {
+        "type": "科普讲座",
+        "title": "旧标题",
+        "day": "2026-03-01",
+        "place": "青山区",
+        "org_id": 1,
+        "participants": 30,
+        "audience": [],
+        "brief": None,
+        "photos": [],
+    }
+    async with running_bot(settings, clock) as bot:
+        await _store(sessions, clock, "title", before)
+        await bot.text(LI, "科技助力乡村振兴")
+        assert await _step(sessions) == "day"
+        assert (await saved(sessions))["data"]["title"] == "科技助力乡村振兴"
+        # Half-way through an edit from the summary: the new title leads back to the summary.
+        await _store(sessions, clock, "title", {**before, "data": answered, "editing": True})
+        await bot.text(LI, "新的活动标题")
+        assert await _step(sessions) == "summary"
+        assert (await saved(sessions))["editing"] is False

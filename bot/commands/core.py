@@ -32,6 +32,7 @@ from storage.models import Role
 T = TypeVar("T")
 EXIT_USAGE = 2
 CHAT_FILES = "chat-files"  # under DATA_DIR: what the bot sends in `stabot chat`
+CHAT_HISTORY = "chat-history"  # under DATA_DIR: each terminal user's messages between sessions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -205,9 +206,15 @@ def cmd_chat(args: argparse.Namespace) -> int:
     settings = Settings()
     language = "zh-hans" if args.lang == "zh" else "en"
     files = args.files or settings.data_dir / CHAT_FILES
+    history = settings.data_dir / CHAT_HISTORY / f"{args.user}.json"
     asyncio.run(
         run_offline_chat(
-            settings, user_id=args.user, name=args.name, language=language, files_dir=files
+            settings,
+            user_id=args.user,
+            name=args.name,
+            language=language,
+            files_dir=files,
+            history=history,
         )
     )
     return 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -73,7 +72,7 @@ class BroadcastSource:
         self._running: dict[int, Broadcast] = {}
         self._halted: set[int] = set()
         self._runs: dict[int, _Run] = {}  # broadcasts shown running, by id
-        self._now = 0.0
+        self._now = datetime.min  # set by each between_steps from the pipeline's clock
 
     # --- the pipeline's questions --------------------------------------------------------------
 
@@ -146,7 +145,7 @@ class BroadcastSource:
     async def between_steps(self, pipeline: Pipeline, *, full: bool) -> None:
         """Open, edit (every ``progress_every`` s) or finish each running broadcast's status;
         settle the status of those paused or cancelled since."""
-        self._now = pipeline.clock.now().timestamp()
+        self._now = pipeline.clock.now()
         async with transaction(self.sessions) as session:
             active = await repo.broadcasts_with_status(
                 session=session, statuses=[BroadcastStatus.RUNNING]
@@ -164,7 +163,9 @@ class BroadcastSource:
 
     def _progress_due(self, broadcast_id: int) -> bool:
         run = self._runs.get(broadcast_id)
-        return run is None or self._now - run.shown >= self.config.progress_every
+        if run is None or run.shown is None:
+            return True
+        return (self._now - run.shown).total_seconds() >= self.config.progress_every
 
     async def _show_progress(
         self, pipeline: Pipeline, broadcast: Broadcast, *, force: bool
@@ -175,7 +176,7 @@ class BroadcastSource:
             return
         if not force:
             return
-        pace = self._pace(broadcast.id, figures)  # type: ignore[arg-type]
+        pace = await self._pace(broadcast.id)  # type: ignore[arg-type]
         await self._show(broadcast, views.progress_reply(broadcast, figures, pace=pace))
 
     async def _show_stopped(self, pipeline: Pipeline, broadcast: Broadcast) -> None:
@@ -197,15 +198,20 @@ class BroadcastSource:
         async with transaction(self.sessions) as session:
             return await broadcasts.progress(session, broadcast.id)  # type: ignore[arg-type]
 
-    def _pace(self, broadcast_id: int, figures: broadcasts.Progress) -> broadcasts.Pace | None:
-        """Rows answered a second since this process first saw the broadcast run (or since it
-        was resumed); None before anything was measured."""
-        run = self._runs.setdefault(broadcast_id, _Run(self._now, figures.answered))
+    async def _pace(self, broadcast_id: int) -> broadcasts.Pace | None:
+        """Sends a second between the first and the last send since this process first saw
+        the broadcast run (or since it was resumed), by every worker; None before two sends.
+        N sends span N - 1 gaps: counting from the run's first sight would overstate it."""
+        run = self._runs.setdefault(broadcast_id, _Run(self._now))
         run.shown = self._now
-        seconds, answered = self._now - run.since, figures.answered - run.base
-        if seconds <= 0 or answered <= 0:
+        async with transaction(self.sessions) as session:
+            sent, first, last = await repo.send_span(
+                session=session, broadcast_id=broadcast_id, since=run.since
+            )
+        seconds = (last - first).total_seconds() if first and last else 0.0
+        if sent < 2 or seconds <= 0:
             return None
-        return broadcasts.Pace(answered / seconds, seconds)
+        return broadcasts.Pace((sent - 1) / seconds, seconds)
 
     async def _finish(
         self, pipeline: Pipeline, broadcast: Broadcast, figures: broadcasts.Progress
@@ -216,7 +222,7 @@ class BroadcastSource:
                 return
             row.status = BroadcastStatus.DONE
             row.finished_at = pipeline.clock.now()
-        pace = self._pace(row.id, figures)  # type: ignore[arg-type]
+        pace = await self._pace(row.id)  # type: ignore[arg-type]
         self._runs.pop(row.id, None)  # type: ignore[arg-type]
         await self._show(row, views.progress_reply(row, figures, pace=pace))
         await self.admin.post(row.created_by, row.admin_locale, views.report_reply(row, figures))
@@ -239,6 +245,5 @@ class BroadcastSource:
 class _Run:
     """A broadcast's sending as this process watches it (from its first sight, or a resume)."""
 
-    since: float  # when first seen running
-    base: int  # rows answered by then
-    shown: float = -math.inf  # when its status was last shown
+    since: datetime  # when first seen running
+    shown: datetime | None = None  # when its status was last shown

@@ -18,8 +18,8 @@ from bot.flows.base import (
     Notice,
     Options,
     Reply,
+    said,
 )
-from bot.flows.engine import register
 from bot.flows.registration import REAL_NAME, role_label
 from bot.services import people
 from storage import orgs_repo
@@ -81,7 +81,7 @@ class AccessRequestForm(FormSpec):
                 now=ctx.now,
             )
         except people.AccessError as refusal:
-            return Reply([Msg(refusal.key, refusal.params)])
+            return Reply([said(refusal)])
         org = await orgs_repo.get_org(session=ctx.session, org_id=request.org_id)
         notice = Reply(
             [
@@ -110,6 +110,3 @@ class AccessRequestForm(FormSpec):
     def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
         """No parameters; the prompts say it all."""
         return {}
-
-
-register(AccessRequestForm())

@@ -21,9 +21,10 @@ from bot.flows.base import (
     Msg,
     Options,
     Reply,
+    said,
 )
-from bot.flows.engine import register, render
-from bot.flows.when_notes import note_json, notes_of, refusal
+from bot.flows.engine import render
+from bot.flows.when_notes import note_json, notes_of
 from bot.services import activities as svc
 from bot.services import when
 from bot.services.activities import ActivityError
@@ -57,7 +58,7 @@ def unit_label(key: str, amount: int) -> Msg:
 
 
 def _refuse(error: ActivityError) -> Invalid:
-    return Invalid(error.key, **error.params)
+    return Invalid.of(error)
 
 
 def _text(inp: Input) -> str:
@@ -109,7 +110,7 @@ async def parse_day(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     try:
         read = when.read_day(_text(inp), when.today_in(ctx.now, ctx.tz), when.ACTIVITY_DAY)
     except when.WhenError as error:
-        raise refusal(error) from None
+        raise Invalid.of(error) from None
     model.ctx["day_notes"] = [note_json(note) for note in read.notes]
     return read.day.isoformat()
 
@@ -328,7 +329,7 @@ class ActivityForm(FormSpec):
             # The org left the user's subtree, or the edit window closed, since the answers
             # were given: stay on the summary with the hint, the answers kept.
             self.machine().set_state(SUMMARY, model)
-            return await render(self, ctx, model, [Msg(error.key, error.params)])
+            return await render(self, ctx, model, [said(error)])
         key = "activity.updated" if model.ctx.get("activity_id") else "activity.saved"
         text = Msg(
             key,
@@ -356,7 +357,7 @@ class ActivityForm(FormSpec):
             "labels": {"org_id": org_label} if org_label else {},
         }
         model.fill_missing, model.editing = True, False
-        self.machine().set_state(self.next_step(model), model)
+        await model.trigger("advance")  # from done: the next record's first missing step
         number = Msg("activity.queue_next", number=total - len(rest), total=total)
         notices = [Msg(n["key"], n["params"]) for n in item.get("notices", [])]
         return await render(self, ctx, model, [saved, number, *notices])
@@ -379,6 +380,3 @@ def next_buttons() -> list[Button]:
         Button(Msg("activity.button.same_again"), "act|same"),
         Button(Msg("activity.button.mylogs"), "act|page|0"),
     ]
-
-
-register(ActivityForm())

@@ -19,8 +19,8 @@ from bot.flows.base import (
     Reply,
     albums,
     button_number,
+    said,
 )
-from bot.flows.when_notes import said
 from bot.services import activities as svc
 from bot.services import activity_search as search
 from bot.services import people, when
@@ -120,7 +120,7 @@ async def search_logs(ctx: FlowContext, text: str) -> Reply:
     try:
         query = search.read_query(text, when.today_in(ctx.now, ctx.tz))
     except ActivityError as error:  # nothing is kept: the refusal changes nothing
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     except when.Unreadable as error:  # digits that are no date: a keyword works too
         return Reply([said(error), Msg("activity.search_keyword_hint")])
     except when.WhenError as error:
@@ -229,7 +229,7 @@ async def open_log(ctx: FlowContext, activity_id: int, origin: str = MINE) -> Re
     try:
         activity = await svc.viewable(ctx.session, activity_id, ctx.actor, ctx.superadmin)
     except ActivityError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     texts = await _detail(ctx, activity)
     rows: list[list[Button]] = []
     if activity.photos:
@@ -296,7 +296,7 @@ async def show_photos(ctx: FlowContext, activity_id: int) -> Reply:
     try:
         activity = await svc.viewable(ctx.session, activity_id, ctx.actor, ctx.superadmin)
     except ActivityError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     if not activity.photos:
         return Reply([], toast=Msg("activity.no_photos"))
     caption = Msg(
@@ -321,7 +321,7 @@ async def edit_log(ctx: FlowContext, activity_id: int) -> Reply:
             ctx.session, activity_id, ctx.actor, ctx.now, superadmin=ctx.superadmin
         )
     except ActivityError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     org = await orgs_repo.get_org(session=ctx.session, org_id=activity.org_id)
     extra = {"activity_id": activity.id, "labels": {"org_id": org.name if org else ""}}
     reply = await engine.start(
@@ -337,7 +337,7 @@ async def ask_delete(ctx: FlowContext, activity_id: int, origin: str = MINE) -> 
             ctx.session, activity_id, ctx.actor, ctx.now, superadmin=ctx.superadmin
         )
     except ActivityError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     title = activity.title or Msg("activity.push_title", count=activity.amount)
     buttons = [
         Button(Msg("activity.button.delete_yes"), f"{PREFIX}|delok|{activity.id}|{origin}"),
@@ -357,7 +357,7 @@ async def delete_log(ctx: FlowContext, activity_id: int, origin: str = MINE) -> 
             superadmin=ctx.superadmin,
         )
     except ActivityError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     title = activity.title or Msg("activity.push_title", count=activity.amount)
     return Reply([Msg("activity.deleted", title=title)], [[_back_to_list(origin)]], edit=True)
 
@@ -378,7 +378,7 @@ async def pushed(ctx: FlowContext, text: str, *, edit: bool = False) -> Reply:
             ctx.session, actor=ctx.actor, count=count, now=ctx.now, tz=ctx.tz
         )
     except ActivityError as error:
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     total = result.activity.amount
     if result.earlier:
         text_msg = Msg("activity.push_added", added=count, earlier=result.earlier, total=total)

@@ -2,8 +2,10 @@
 
 A form is declared as a list of `FieldSpec`. Its states are the field names plus ``summary``,
 ``done`` and ``cancelled``; the triggers are ``advance``, ``back``, ``edit``, ``confirm`` and
-``cancel`` (``skip`` is an ``advance`` with an empty value). One `AsyncMachine` per form is built
-once; each update adds the model at its stored step, triggers, and removes it again.
+``cancel`` (``skip`` is an ``advance`` with an empty value). Where a trigger leads is decided by
+the machine: each destination is declared with the conditions that lead there (`_asks`,
+`_applies`), and the first that holds wins. One `AsyncMachine` per form is built once; each
+update adds the model at its stored step, triggers, and removes it again.
 
 Flows know nothing of Telegram: they take an `Input` and return a `Reply` of message keys.
 """
@@ -14,7 +16,7 @@ import itertools
 import json
 import re
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -24,6 +26,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 from transitions.extensions.asyncio import AsyncMachine
 
+from bot.services.errors import UserError
 from storage.models import User
 
 SUMMARY = "summary"
@@ -226,18 +229,30 @@ class FlowContext:
     superadmin: bool = False
     superadmin_ids: tuple[int, ...] = ()
     services: dict[str, Any] = field(default_factory=dict)  # the runtime's long-lived services
+    forms: Mapping[str, FormSpec] = field(default_factory=dict)  # the forms the engine runs
     in_group: bool = False  # the update came from a group chat: nothing personal is shown
     # The form message id as this update saved it ([id] once saved), so the handler need not
     # read the state back to know which message to edit.
     saved_form_message: list[int | None] | None = None
 
 
-class Invalid(Exception):
+def said(error: UserError) -> Msg:
+    """A service's refusal as the message the user sees."""
+    return Msg(error.key, error.params)
+
+
+class Invalid(UserError):
     """A parser's refusal: the message key (and parameters) of a specific hint."""
 
-    def __init__(self, key: str, **params: Any) -> None:
-        super().__init__(key)
-        self.msg = Msg(key, params)
+    @classmethod
+    def of(cls, error: UserError) -> Invalid:
+        """A service's refusal as a form step's hint."""
+        return cls(error.key, **error.params)
+
+    @property
+    def msg(self) -> Msg:
+        """The hint as a message."""
+        return said(self)
 
 
 @dataclass(frozen=True)
@@ -257,6 +272,8 @@ class Choice:
 
 
 Parser = Callable[[Input, FlowContext, "FormModel"], Awaitable[Any]]
+# Free text outside a form: a route answers it, or returns None to let the next one try.
+TextRoute = Callable[[FlowContext, Input], Awaitable["Reply | None"]]
 ChoiceSource = Callable[[FlowContext, "FormModel"], Awaitable[list[Choice]]]
 Display = Callable[[Any, "FormModel"], Label]
 
@@ -281,6 +298,8 @@ class FieldSpec:
     abort: dict[Any, str] = field(default_factory=dict)  # a choice that ends the form, and why
     params: dict[str, Any] = field(default_factory=dict)  # fixed parameters of the prompt
     in_summary: bool = True  # listed (with an edit button) on the summary
+    # Asked again on every way to the summary, even when answered (a count to refresh).
+    revisit: bool = False
     columns: int = 2
 
     def applies(self, data: dict[str, Any]) -> bool:
@@ -305,7 +324,6 @@ class FormModel:
         self.message_id: int | None = raw.get("message_id")
         # Pre-filled forms (quick log, edit of a saved record) ask only for what is missing.
         self.fill_missing: bool = raw.get("fill_missing", False)
-        self.target: str = ""
 
     @property
     def token(self) -> str:
@@ -335,11 +353,52 @@ class FormModel:
         return any(value not in (None, "", []) for value in self.data.values())
 
 
-def _to_dest(dest: str) -> Callable[[Any], bool]:
+def _asks(spec: FieldSpec) -> Callable[[Any], bool]:
+    """Condition: the step is asked on the way forward, given the answers so far.
+
+    Editing from the summary, or filling in a pre-filled form, passes over steps already
+    answered, unless the step is asked again every time (``revisit``).
+    """
+
     def check(event: Any) -> bool:
-        return event.model.target == dest
+        model = event.model
+        if not spec.applies(model.data):
+            return False
+        passing_answered = model.editing or model.fill_missing
+        return spec.revisit or not passing_answered or spec.name not in model.data
 
     return check
+
+
+def _applies(spec: FieldSpec) -> Callable[[Any], bool]:
+    """Condition: the step is part of the form, given the answers so far ("back" lands there)."""
+
+    def check(event: Any) -> bool:
+        return spec.applies(event.model.data)
+
+    return check
+
+
+def _picked(step: str) -> Callable[[Any], bool]:
+    """Condition: the summary's edit button of this step was pressed (``edit(step=…)``)."""
+
+    def check(event: Any) -> bool:
+        return event.kwargs.get("step") == step
+
+    return check
+
+
+def _editing(event: Any) -> bool:
+    return event.model.editing
+
+
+def _start_editing(event: Any) -> None:
+    event.model.editing = True
+
+
+def _reach_summary(event: Any) -> None:
+    # Every answer is in: later "advance"s (after an edit) ask only what is missing again.
+    event.model.editing = event.model.fill_missing = False
 
 
 class FormSpec:
@@ -363,7 +422,12 @@ class FormSpec:
         if cls.__dict__.get("_machine") is None:
             cls._machine = AsyncMachine(
                 model=None,
-                states=[*cls.steps(), SUMMARY, DONE, CANCELLED],
+                states=[
+                    *cls.steps(),
+                    {"name": SUMMARY, "on_enter": _reach_summary},
+                    DONE,
+                    CANCELLED,
+                ],
                 transitions=cls.transitions(),
                 initial=cls.steps()[0],
                 auto_transitions=False,
@@ -373,58 +437,46 @@ class FormSpec:
 
     @classmethod
     def transitions(cls) -> list[dict[str, Any]]:
-        """Every legal move: forward and back between steps, edits from the summary."""
-        steps = cls.steps()
+        """Every legal move, declared per destination with the conditions that lead there.
+
+        A trigger's transitions from one state are tried in the order declared and the first
+        whose conditions hold is taken: "advance" lands on the nearest later step that is
+        asked (else the summary), "back" on the nearest earlier step that applies. "advance"
+        from ``done`` starts the next record of a queue (activity.py) at its first missing step.
+        """
+        steps, fields = cls.steps(), list(cls.fields)
         moves: list[dict[str, Any]] = []
-        for i, source in enumerate(steps):
-            for dest in [*steps[i + 1 :], SUMMARY]:
-                moves.append(
-                    {
-                        "trigger": "advance",
-                        "source": source,
-                        "dest": dest,
-                        "conditions": _to_dest(dest),
-                    }
-                )
-            for dest in steps[:i]:
-                moves.append(
-                    {
-                        "trigger": "back",
-                        "source": source,
-                        "dest": dest,
-                        "conditions": _to_dest(dest),
-                    }
-                )
+        for i, spec in enumerate(fields):
             moves.append(
                 {
                     "trigger": "advance",
-                    "source": source,
-                    "dest": source,
-                    "conditions": _to_dest(source),
+                    "source": [*steps[:i], DONE],
+                    "dest": spec.name,
+                    "conditions": _asks(spec),
                 }
             )
+        moves.append({"trigger": "advance", "source": [*steps, DONE], "dest": SUMMARY})
+        moves.append(
+            {"trigger": "back", "source": steps, "dest": SUMMARY, "conditions": _editing}
+        )
+        for i in reversed(range(len(fields))):
+            moves.append(
+                {
+                    "trigger": "back",
+                    "source": [*steps[i + 1 :], SUMMARY],
+                    "dest": steps[i],
+                    "conditions": _applies(fields[i]),
+                    "unless": _editing,
+                }
+            )
+        for step in steps:
             moves.append(
                 {
                     "trigger": "edit",
                     "source": SUMMARY,
-                    "dest": source,
-                    "conditions": _to_dest(source),
-                }
-            )
-            moves.append(
-                {
-                    "trigger": "back",
-                    "source": SUMMARY,
-                    "dest": source,
-                    "conditions": _to_dest(source),
-                }
-            )
-            moves.append(
-                {
-                    "trigger": "back",
-                    "source": source,
-                    "dest": SUMMARY,
-                    "conditions": _to_dest(SUMMARY),
+                    "dest": step,
+                    "conditions": _picked(step),
+                    "before": _start_editing,
                 }
             )
         moves.append({"trigger": "confirm", "source": SUMMARY, "dest": DONE})
@@ -454,27 +506,3 @@ class FormSpec:
     def field(self, name: str) -> FieldSpec:
         """The field of a step."""
         return next(f for f in self.fields if f.name == name)
-
-    def next_step(self, model: FormModel) -> str:
-        """Where to go after answering the current step."""
-        names = self.steps()
-        start = names.index(model.state) + 1 if model.state in names else 0
-        for spec in self.fields[start:]:
-            if not spec.applies(model.data):
-                continue
-            if not (model.editing or model.fill_missing) or spec.name not in model.data:
-                return spec.name
-        return SUMMARY
-
-    def previous_step(self, model: FormModel) -> str | None:
-        """Where "back" leads, or None at the first step."""
-        if model.editing or model.state == SUMMARY:
-            return SUMMARY if model.state != SUMMARY else self._last_applicable(model)
-        names = self.steps()
-        for spec in reversed(self.fields[: names.index(model.state)]):
-            if spec.applies(model.data):
-                return spec.name
-        return None
-
-    def _last_applicable(self, model: FormModel) -> str:
-        return [f.name for f in self.fields if f.applies(model.data)][-1]

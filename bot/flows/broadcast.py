@@ -27,9 +27,10 @@ from bot.flows.base import (
     Label,
     Msg,
     Reply,
+    said,
 )
-from bot.flows.org_picker import OrgPicker, org_names
-from bot.flows.when_notes import note_json, notes_of, refusal
+from bot.flows.org_picker import OrgPicker
+from bot.flows.when_notes import note_json, notes_of
 from bot.services import broadcasts, groups, people, when
 from bot.services.broadcasts import (
     CAPTION_LIMIT,
@@ -158,7 +159,7 @@ async def parse_text(inp: Input, ctx: FlowContext, model: FormModel) -> str:
             return clean_html(inp.html, limit)
         return _typed_html(inp.text, limit)
     except BroadcastError as refusal:
-        raise Invalid(refusal.key, **refusal.params) from None
+        raise Invalid.of(refusal) from None
 
 
 def _typed_html(text: str, limit: int) -> str:
@@ -190,7 +191,7 @@ async def parse_when(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     try:
         moment = when.read_moment(inp.text, ctx.now, ctx.tz, when.BROADCAST)
     except when.WhenError as error:
-        raise refusal(error) from None
+        raise Invalid.of(error) from None
     model.ctx["when_notes"] = [note_json(note) for note in moment.notes]
     return moment.local.isoformat()
 
@@ -222,31 +223,7 @@ class BroadcastForm(FormSpec):
     name = "broadcast"
     summary_key = "broadcast.summary"
     fields = (
-        FieldSpec(
-            "audience",
-            prompt="broadcast.ask_audience",
-            label="broadcast.label.audience",
-            choices=audience_choices,
-            columns=1,
-        ),
-        FieldSpec(
-            "level",
-            prompt="broadcast.ask_level",
-            label="broadcast.label.level",
-            choices=level_choices,
-            when=lambda data: data.get("audience") == "level",
-            columns=1,
-        ),
-        FieldSpec(
-            "orgs",
-            prompt="broadcast.ask_orgs",
-            label="broadcast.label.orgs",
-            choices=ORGS.choices,
-            parse=ORGS.search,
-            multi=True,
-            when=lambda data: data.get("audience") == "orgs",
-            display=org_names,
-        ),
+        *ORGS.reach_steps("broadcast", "audience", audience_choices, level_choices),
         FieldSpec(
             "role",
             prompt="broadcast.ask_role",
@@ -327,7 +304,7 @@ class BroadcastForm(FormSpec):
                 now=ctx.now,
             )
         except BroadcastError as refusal:
-            return Reply([Msg(refusal.key, refusal.params)])
+            return Reply([said(refusal)])
         button = Button(Msg("broadcast.button.preview"), f"bc|{draft.id}|v")
         saved = Msg(counted("broadcast.draft_saved", data["audience"] == GROUPS), count=count)
         return Reply([saved], [[button]])
@@ -352,9 +329,6 @@ def _audience(data: dict[str, Any]) -> Audience:
         role=data.get("role") if kind == "role" else None,
         group_ids=[int(v) for v in data.get("groups") or []] if kind == GROUPS else [],
     )
-
-
-engine.register(BroadcastForm())
 
 
 # --- views shared with the sender ------------------------------------------------------------

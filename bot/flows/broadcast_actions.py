@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from bot.flows.base import Button, FlowContext, Label, Msg, Reply
+from bot.flows.base import Button, FlowContext, Label, Msg, Reply, said
 from bot.flows.broadcast import _duration, _scope, counted, progress_reply, report_reply
 from bot.services import broadcasts, groups
 from bot.services.broadcasts import BroadcastError
@@ -32,7 +32,7 @@ async def _guarded(work: Callable[[], Awaitable[Reply]]) -> Reply:
     try:
         return await work()
     except BroadcastError as refusal:
-        return Reply([], toast=Msg(refusal.key, refusal.params))
+        return Reply([], toast=said(refusal))
 
 
 async def draft_for_preview(ctx: FlowContext, broadcast_id: int) -> Broadcast | None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -32,7 +35,6 @@ from bot.flows.base import (
 from storage import conversations_repo as repo
 from storage.models import ConversationState
 
-FORMS: dict[str, FormSpec] = {}
 # What a button of a form that ended says: confirmed (its answers were saved), or cancelled.
 ENDED_TOASTS = {DONE: "form.stale_saved", CANCELLED: "form.stale_cancelled"}
 # What the current update saved last, as (chat_id, user_id, flow, JSON): remember_message
@@ -41,10 +43,14 @@ ENDED_TOASTS = {DONE: "form.stale_saved", CANCELLED: "form.stale_cancelled"}
 _SAVED: ContextVar[tuple[int, int, str, str] | None] = ContextVar("stabot_saved", default=None)
 
 
-def register(form: FormSpec) -> FormSpec:
-    """Make a form known to the engine under its name."""
-    FORMS[form.name] = form
-    return form
+def by_name(forms: Iterable[FormSpec]) -> dict[str, FormSpec]:
+    """The forms the application runs, by the name their stored state carries."""
+    known: dict[str, FormSpec] = {}
+    for form in forms:
+        if form.name in known:
+            raise ValueError(f"two forms are named {form.name!r}")
+        known[form.name] = form
+    return known
 
 
 def parse_callback(data: str) -> tuple[str, Action, str] | None:
@@ -72,18 +78,46 @@ def _label_to_json(label: Label) -> Any:
     return label.to_json() if isinstance(label, Msg) else label
 
 
+@dataclass(frozen=True)
+class OpenForm:
+    """A user's unfinished form as others may read it: which form, its answers, its context.
+
+    ``row`` is the engine's own handle (passed back to `end`, so ending costs no second read).
+    """
+
+    name: str
+    step: str
+    answers: dict[str, Any]
+    extra: dict[str, Any]  # what the form was started with (``start(extra=…)``)
+    row: ConversationState = field(repr=False)
+
+
+async def open_form(ctx: FlowContext) -> OpenForm | None:
+    """The user's unfinished form in this chat, if any."""
+    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    if row is None:
+        return None
+    raw = _loads(row.data)
+    return OpenForm(row.flow, row.step, raw.get("data", {}), raw.get("ctx", {}), row)
+
+
 async def active_flow(ctx: FlowContext) -> str | None:
     """The name of the user's unfinished form in this chat, if any."""
-    row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+    return await open_flow_in(ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
+
+
+async def open_flow_in(session: AsyncSession, *, chat_id: int, user_id: int) -> str | None:
+    """The name of the unfinished form of a user in a chat (for a handler without a unit)."""
+    row = await repo.get_state(session=session, chat_id=chat_id, user_id=user_id)
     return row.flow if row else None
 
 
 async def holds_answers(ctx: FlowContext) -> bool:
     """Whether the user's unfinished form has answers that starting another would discard."""
     row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
-    if row is None or row.flow not in FORMS:
+    if row is None or row.flow not in ctx.forms:
         return False
-    return FormModel(FORMS[row.flow], _loads(row.data)).has_answers()
+    return FormModel(ctx.forms[row.flow], _loads(row.data)).has_answers()
 
 
 async def start(
@@ -100,23 +134,27 @@ async def start(
     ``fill_missing``: steps already answered in ``data`` are passed over on the way to the
     summary, where they can still be edited.
     """
-    form = FORMS[name]
+    form = ctx.forms[name]
     raw = {"data": dict(data or {}), "ctx": dict(extra or {}), "fill_missing": fill_missing}
     model = FormModel(form, raw)
-    machine = form.machine()
-    machine.add_model(model, initial=form.steps()[0])
-    try:
+    with _attached(form, model, form.steps()[0]):
         first = form.fields[0]
         if not first.applies(model.data) or first.name in model.data:
-            model.target = form.next_step(model)
-            if model.target != first.name:
-                model.fill_missing = model.fill_missing and model.target != SUMMARY
-                await model.trigger("advance")
+            await model.trigger("advance")
         reply = await render(form, ctx, model, list(notices or []))
         await _save(ctx, form, model)
+    return reply
+
+
+@contextmanager
+def _attached(form: FormSpec, model: FormModel, step: str) -> Iterator[None]:
+    """The model in its form's machine at ``step`` for one update (the machine is shared)."""
+    machine = form.machine()
+    machine.add_model(model, initial=step)
+    try:
+        yield
     finally:
         machine.remove_model(model)
-    return reply
 
 
 async def handle(ctx: FlowContext, inp: Input) -> Reply | None:
@@ -126,24 +164,20 @@ async def handle(ctx: FlowContext, inp: Input) -> Reply | None:
     row read to find the open form tells, so this costs no query of its own.
     """
     row = await repo.get_last(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
-    if row is None or row.flow not in FORMS:
+    if row is None or row.flow not in ctx.forms:
         return None
     if repo.has_ended(row):
         return _ended_form_button(row, inp)
-    form = FORMS[row.flow]
+    form = ctx.forms[row.flow]
     model = FormModel(form, _loads(row.data))
     if inp.kind is InputKind.ACTION and inp.token != model.token:
         return Reply([], toast=Msg("form.stale"))
-    machine = form.machine()
-    machine.add_model(model, initial=row.step)
-    try:
+    with _attached(form, model, row.step):
         reply = await _dispatch(form, ctx, model, inp)
         if model.state in (DONE, CANCELLED):
             await _end(ctx, form.name, model.instance, model.state, row)
         else:
             await _save(ctx, form, model, row)
-    finally:
-        machine.remove_model(model)
     return reply
 
 
@@ -175,32 +209,37 @@ async def _end(
     )
 
 
-async def finish(ctx: FlowContext, row: ConversationState) -> None:
-    """End the open form ``row`` as done, outside its machine (a picker that answered)."""
-    instance = _loads(row.data).get("instance") or ""
-    await _end(ctx, row.flow, instance, DONE, row)
+async def end(ctx: FlowContext, form: OpenForm) -> None:
+    """End the open form as done, outside its machine (a picker answered by a handler)."""
+    instance = _loads(form.row.data).get("instance") or ""
+    await _end(ctx, form.name, instance, DONE, form.row)
 
 
 async def remember_message(
-    session: AsyncSession, *, chat_id: int, user_id: int, message_id: int
+    session: AsyncSession,
+    forms: Mapping[str, FormSpec],
+    *,
+    chat_id: int,
+    user_id: int,
+    message_id: int,
 ) -> None:
     """Note which message shows the form now, so a later button press can edit it."""
     saved = _SAVED.get()
-    if saved is not None and saved[:2] == (chat_id, user_id) and saved[2] in FORMS:
+    if saved is not None and saved[:2] == (chat_id, user_id) and saved[2] in forms:
         raw = _loads(saved[3])
         raw["message_id"] = message_id
-        data = FormModel(FORMS[saved[2]], raw).to_json()
+        data = FormModel(forms[saved[2]], raw).to_json()
         if await repo.replace_data(
             session=session, chat_id=chat_id, user_id=user_id, old=saved[3], new=data
         ):
             _SAVED.set((chat_id, user_id, saved[2], data))
             return
     row = await repo.get_state(session=session, chat_id=chat_id, user_id=user_id)
-    if row is None or row.flow not in FORMS:
+    if row is None or row.flow not in forms:
         return
     raw = _loads(row.data)
     raw["message_id"] = message_id
-    row.data = FormModel(FORMS[row.flow], raw).to_json()
+    row.data = FormModel(forms[row.flow], raw).to_json()
     await session.flush()
 
 
@@ -217,7 +256,7 @@ async def cancel(ctx: FlowContext) -> Reply | None:
     row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
     if row is None:
         return None
-    form = FORMS.get(row.flow)
+    form = ctx.forms.get(row.flow)
     await _end(ctx, row.flow, _loads(row.data).get("instance") or "", CANCELLED, row)
     if form is None:
         return Reply([Msg("form.cancelled")], finished=True)
@@ -227,13 +266,13 @@ async def cancel(ctx: FlowContext) -> Reply | None:
 async def current_view(ctx: FlowContext, notices: list[Msg] | None = None) -> Reply | None:
     """The active form's current step again (after an interruption)."""
     row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
-    if row is None or row.flow not in FORMS:
+    if row is None or row.flow not in ctx.forms:
         return None
-    form = FORMS[row.flow]
+    form = ctx.forms[row.flow]
     model = FormModel(form, _loads(row.data))
-    model.state = row.step
-    reply = await render(form, ctx, model, list(notices or []))
-    await _save(ctx, form, model, row)
+    with _attached(form, model, row.step):
+        reply = await render(form, ctx, model, list(notices or []))
+        await _save(ctx, form, model, row)
     return reply
 
 
@@ -311,13 +350,8 @@ async def _on_cancel(form: FormSpec, ctx: FlowContext, model: FormModel) -> Repl
 
 
 async def _on_back(form: FormSpec, ctx: FlowContext, model: FormModel) -> Reply:
-    target = form.previous_step(model)
-    if target is None:
+    if not await model.trigger("back"):  # the first step: no transition's conditions hold
         return await render(form, ctx, model, [Msg("form.no_back")])
-    if target == SUMMARY:
-        model.editing = False
-    model.target = target
-    await model.trigger("back")
     return await render(form, ctx, model, [])
 
 
@@ -328,10 +362,7 @@ async def _on_summary(form: FormSpec, ctx: FlowContext, model: FormModel, inp: I
         reply = await form.on_confirm(ctx, model)
         reply.finished = True
         return _as_edit(reply)
-    if inp.action is Action.EDIT and inp.arg in form.steps():
-        model.editing = True
-        model.target = inp.arg
-        await model.trigger("edit")
+    if inp.action is Action.EDIT and await model.trigger("edit", step=inp.arg):
         return _as_edit(await render(form, ctx, model, []))
     return await render(form, ctx, model, [Msg("form.use_buttons")])
 
@@ -413,9 +444,6 @@ async def _collect(
 
 
 async def _advance(form: FormSpec, ctx: FlowContext, model: FormModel) -> Reply:
-    model.target = form.next_step(model)
-    if model.target == SUMMARY:
-        model.editing = model.fill_missing = False
     await model.trigger("advance")
     if model.state == SUMMARY and form.confirm_without_summary:
         return await _on_summary(form, ctx, model, Input(InputKind.ACTION, action=Action.CONFIRM))
@@ -446,7 +474,7 @@ async def render(
         model.options = []
     params = {**spec.params, **form.prompt_params(ctx, model, spec)}
     texts = [*notices, Msg(spec.prompt, params)]
-    rows = [*_choice_rows(model, spec), _nav_row(form, model, spec)]
+    rows = [*_choice_rows(model, spec), await _nav_row(model, spec)]
     return Reply(texts, rows, form_view=True)
 
 
@@ -472,9 +500,9 @@ def _choice_rows(model: FormModel, spec: FieldSpec) -> list[list[Button]]:
     return rows
 
 
-def _nav_row(form: FormSpec, model: FormModel, spec: FieldSpec) -> list[Button]:
+async def _nav_row(model: FormModel, spec: FieldSpec) -> list[Button]:
     row = []
-    if form.previous_step(model) is not None:
+    if await model.may_trigger("back"):
         row.append(_button(model, Msg("form.button.back"), Action.BACK))
     if spec.optional:
         row.append(_button(model, Msg("form.button.skip"), Action.SKIP))

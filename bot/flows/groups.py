@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import deeplinks
 from bot.flows import ask as ask_flow
-from bot.flows.base import Button, FlowContext, Msg, Reply
+from bot.flows.base import Button, FlowContext, Msg, Reply, said
 from bot.flows.broadcast import notice_buttons
 from bot.flows.task_views import local_text, time_left
 from bot.services import groups, people
@@ -119,7 +119,7 @@ async def bind_menu(ctx: FlowContext, text: str) -> Reply:
     try:
         scope = await groups.binder_scope(ctx.session, ctx.actor, ctx.superadmin, ctx.chat_id)
     except GroupError as refusal:
-        return Reply([Msg(refusal.key, refusal.params)])
+        return Reply([said(refusal)])
     found = await groups.bind_choices(ctx.session, scope, text.strip())
     if not found:
         return Reply([Msg("group.bind_no_match", text=text.strip()[:50])])
@@ -140,7 +140,7 @@ async def bind(ctx: FlowContext, chat: ChatInfo, org_id: int) -> Reply:
             now=ctx.now,
         )
     except GroupError as refusal:
-        return Reply([], toast=Msg(refusal.key, refusal.params))
+        return Reply([], toast=said(refusal))
     return Reply([Msg("group.bound", org=org.name)], edit=True, toast=Msg("group.bound_toast"))
 
 
@@ -151,7 +151,7 @@ async def unbind(ctx: FlowContext) -> Reply:
             ctx.session, ctx.chat_id, actor=ctx.actor, superadmin=ctx.superadmin, now=ctx.now
         )
     except GroupError as refusal:
-        return Reply([Msg(refusal.key, refusal.params)])
+        return Reply([said(refusal)])
     return Reply([Msg("group.unbound", org=org.name)])
 
 
@@ -170,7 +170,7 @@ async def acknowledge(ctx: FlowContext, broadcast_id: int, message_id: int) -> t
             now=ctx.now,
         )
     except GroupError as refusal:
-        return Reply([], toast=Msg(refusal.key, refusal.params)), False
+        return Reply([], toast=said(refusal)), False
     return Reply([], toast=Msg("group.acked" if added else "group.already_acked")), added
 
 

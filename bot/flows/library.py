@@ -18,7 +18,7 @@ from bot.flows.base import (
     Reply,
 )
 from bot.flows.citation import citation
-from bot.flows.engine import register, start
+from bot.flows.engine import start
 from bot.services.knowledge import IngestError
 from bot.services.knowledge.errors import UnknownDocumentError
 from bot.services.knowledge.lines import parse_date
@@ -216,6 +216,3 @@ class DocumentUploadForm(FormSpec):
     def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
         """No extra parameters."""
         return {}
-
-
-register(DocumentUploadForm())

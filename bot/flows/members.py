@@ -30,8 +30,9 @@ from bot.flows.base import (
     Notice,
     Reply,
     button_number,
+    said,
 )
-from bot.flows.org_picker import OrgPicker, org_name
+from bot.flows.org_picker import OrgPicker
 from bot.flows.registration import role_label
 from bot.services import members as svc
 from bot.services import orgs, people
@@ -113,7 +114,7 @@ def _refusal(error: AccessError, *, edit: bool) -> Outcome:
     # No button offers what is beyond the admin's reach: such data is old or forged.
     if error.key in ("members.stale", "members.not_yours"):
         return _stale()
-    return Outcome(Reply([Msg(error.key, error.params)], edit=edit))
+    return Outcome(Reply([said(error)], edit=edit))
 
 
 # --- entry points ----------------------------------------------------------------------------
@@ -561,15 +562,7 @@ ORGS = OrgPicker(_form_scope, "members.no_org_match")
 
 
 def _org_field(prompt: str) -> FieldSpec:
-    return FieldSpec(
-        "org",
-        prompt=prompt,
-        label="members.label.org",
-        choices=ORGS.choices,
-        parse=ORGS.search,
-        display=lambda value, model: org_name(model, value),
-        columns=2,
-    )
+    return ORGS.step("org", prompt=prompt, label="members.label.org")
 
 
 class FilterForm(FormSpec):
@@ -586,7 +579,7 @@ class FilterForm(FormSpec):
             state = ListState(int(model.data["org"]), str(model.ctx.get("role", "")), 0)
             return await list_view(ctx, scope, state, edit=True)
         except AccessError as refusal:
-            return Reply([Msg(refusal.key, refusal.params)])
+            return Reply([said(refusal)])
 
 
 class MoveForm(FormSpec):
@@ -608,7 +601,7 @@ class MoveForm(FormSpec):
             scope = await _form_scope(ctx)
             return (await ask(ctx, scope, args)).reply
         except AccessError as refusal:  # said in the message: a toast would leave the picker
-            return Reply([Msg(refusal.key, refusal.params)])
+            return Reply([said(refusal)])
 
 
 def _count_step(name: str, counts: tuple[int, ...]) -> FieldSpec:
@@ -667,8 +660,3 @@ class InviteForm(FormSpec):
         except AccessError as refusal:
             return Reply([Msg("members.stale" if refusal.key == "members.stale" else refusal.key)])
         return invite_made(ctx, invite, await orgs.org_path(ctx.session, org))
-
-
-engine.register(FilterForm())
-engine.register(MoveForm())
-engine.register(InviteForm())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.flows import access_request, engine, registration
-from bot.flows.base import Button, FlowContext, Msg, Notice, Reply
+from bot.flows.base import Button, FlowContext, Msg, Notice, Reply, said
 from bot.flows.registration import role_label
 from bot.flows.task_views import local_text
 from bot.i18n import SUPPORTED, normalize_locale
@@ -49,7 +49,7 @@ async def _invite_when_registered(ctx: FlowContext, code: str) -> Reply:
     try:
         await people.usable_invite(ctx.session, code, ctx.now)
     except people.AccessError as refusal:
-        return Reply([Msg(refusal.key, refusal.params), Msg("start.invite_changes_nothing", who)])
+        return Reply([said(refusal), Msg("start.invite_changes_nothing", who)])
     name = user.real_name or ctx.first_name
     return Reply([Msg("start.welcome_back", name=name), Msg("start.invite_not_used", who)])
 
@@ -59,7 +59,7 @@ async def _start_with_invite(ctx: FlowContext, code: str) -> Reply:
         invite = await people.usable_invite(ctx.session, code, ctx.now)
     except people.AccessError as refusal:
         return Reply(
-            [Msg(refusal.key, refusal.params), Msg("start.how_to_join")],
+            [said(refusal), Msg("start.how_to_join")],
             [[Button(Msg("start.button.request"), "st|req")]],
         )
     org = await orgs_repo.get_org(session=ctx.session, org_id=invite.org_id)
@@ -201,7 +201,7 @@ async def decide(ctx: FlowContext, request_id: int, approve: bool) -> Reply:
             now=ctx.now,
         )
     except people.AccessError as refusal:
-        return Reply([], toast=Msg(refusal.key, refusal.params))
+        return Reply([], toast=said(refusal))
     outcome = "access.approved_by_you" if approve else "access.rejected_by_you"
     applicant = await users_repo.get_user(session=ctx.session, telegram_id=request.telegram_id)
     told = Msg("access.you_are_approved" if approve else "access.you_are_rejected")

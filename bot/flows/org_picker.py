@@ -1,7 +1,8 @@
 """The org picker of the forms: the first orgs of the actor's subtree, or those a typed name finds.
 
 /broadcast and /newtask tick several orgs with it, /members picks one (a filter, a person's new
-org, an invite's org). The form keeps the names it offered, so its summary can show them.
+org, an invite's org). The form keeps the names it offered, so its summary can show them. A form
+takes its whole step from `OrgPicker.step`; nothing else builds an org step.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from bot.flows.base import (
     Choice,
+    FieldSpec,
     FlowContext,
     FormModel,
     Input,
@@ -29,6 +31,7 @@ ORG_CHOICES = 30
 QUERY_MAX = 50
 
 ScopeOf = Callable[[FlowContext], Awaitable[people.Scope]]
+ChoiceSource = Callable[[FlowContext, FormModel], Awaitable[list[Choice]]]
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,55 @@ class OrgPicker:
             raise Invalid(self.no_match, text=text)
         return Options(offer(model, matches))
 
+    def step(
+        self,
+        name: str,
+        *,
+        prompt: str,
+        label: str,
+        multi: bool = False,
+        when: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> FieldSpec:
+        """The form step that picks one org (or ticks several, ``multi``) with this picker."""
+        return FieldSpec(
+            name,
+            prompt=prompt,
+            label=label,
+            choices=self.choices,
+            parse=self.search,
+            multi=multi,
+            when=when,
+            display=org_names if multi else _picked_name,
+        )
+
+    def reach_steps(
+        self, prefix: str, kind: str, kinds: ChoiceSource, levels: ChoiceSource
+    ) -> tuple[FieldSpec, FieldSpec, FieldSpec]:
+        """The steps that say whom a form reaches: the kind (the whole subtree, one level,
+        picked orgs, or the form's own kinds), then the level or the orgs when so chosen.
+
+        Message keys follow ``prefix``: ``<prefix>.ask_<kind>``, ``<prefix>.label.level`` …
+        """
+
+        def chosen(value: str) -> Callable[[dict[str, Any]], bool]:
+            return lambda data: data.get(kind) == value
+
+        ask, label = f"{prefix}.ask_", f"{prefix}.label."
+        return (
+            FieldSpec(kind, ask + kind, label + kind, choices=kinds, columns=1),
+            FieldSpec(
+                "level",
+                ask + "level",
+                label + "level",
+                choices=levels,
+                when=chosen("level"),
+                columns=1,
+            ),
+            self.step(
+                "orgs", prompt=ask + "orgs", label=label + "orgs", multi=True, when=chosen("orgs")
+            ),
+        )
+
 
 def offer(model: FormModel, orgs: Iterable[Org]) -> list[Choice]:
     """Choices for these orgs; their names are remembered for the summary."""
@@ -76,3 +128,7 @@ def org_name(model: FormModel, org_id: Any) -> Label:
 def org_names(value: Any, model: FormModel) -> Label:
     """Ticked orgs, by name, for a summary line."""
     return Msg("form.list", items=[org_name(model, org_id) for org_id in value or []])
+
+
+def _picked_name(value: Any, model: FormModel) -> Label:
+    return org_name(model, value)

@@ -15,8 +15,8 @@ from bot.flows.base import (
     Invalid,
     Msg,
     Reply,
+    said,
 )
-from bot.flows.engine import register
 from bot.services import people
 from storage.models import Role
 
@@ -28,7 +28,7 @@ async def parse_real_name(inp: Input, ctx: FlowContext, model: FormModel) -> str
     try:
         return people.clean_name(inp.text)
     except people.AccessError as refusal:
-        raise Invalid(refusal.key, **refusal.params) from None
+        raise Invalid.of(refusal) from None
 
 
 def role_label(role: str | Role | None) -> Msg:
@@ -90,7 +90,7 @@ class RegistrationForm(FormSpec):
                 now=ctx.now,
             )
         except people.AccessError as refusal:
-            return Reply([Msg(refusal.key, refusal.params)])
+            return Reply([said(refusal)])
         return Reply(
             [
                 Msg(
@@ -102,6 +102,3 @@ class RegistrationForm(FormSpec):
                 Msg("register.next_steps"),
             ]
         )
-
-
-register(RegistrationForm())

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.flows.base import Button, FlowContext, Msg, Reply
-from bot.flows.when_notes import said, shown
+from bot.flows.base import Button, FlowContext, Msg, Reply, said
+from bot.flows.when_notes import shown
 from bot.services import reminders, when
 from bot.services.reminders import ReminderError
 from storage import reminders_repo as repo
@@ -30,7 +30,7 @@ async def remind(ctx: FlowContext, args: str) -> Reply:
     except when.WhenError as error:
         return Reply(texts=[said(error)])
     except ReminderError as error:
-        return Reply(texts=[Msg(error.key, error.params)])
+        return Reply(texts=[said(error)])
     at = reminders.local_text(reminder.remind_at, ctx.tz)
     return Reply(texts=[Msg("remind.created", at=at, text=reminder.text), *shown(moment.notes)])
 

@@ -16,7 +16,6 @@ handler does after the transaction (they are slow and need no lock on the databa
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -36,14 +35,14 @@ from bot.flows.base import (
     Msg,
     Reply,
     button_number,
+    said,
 )
-from bot.flows.when_notes import refusal, said
 from bot.services import people, when
 from bot.services import stats as svc
 from bot.services.activities import unit_of
 from bot.services.charts import Chart
 from bot.services.stats import Period, StatsError
-from storage import conversations_repo, orgs_repo, tasks_repo
+from storage import orgs_repo, tasks_repo
 from storage.models import Org
 
 PREFIX = "st"
@@ -163,7 +162,7 @@ async def picker(ctx: FlowContext, mode: str, org_id: int, *, edit: bool = False
     try:
         org = await _allowed_org(ctx, org_id)
     except StatsError as refusal:
-        return Reply([Msg(refusal.key, refusal.params)], edit=edit)
+        return Reply([said(refusal)], edit=edit)
     base = f"{PREFIX}|{mode}|"
     rows = [
         [
@@ -213,7 +212,7 @@ async def children(ctx: FlowContext, mode: str, org_id: int, offset: int) -> Rep
     try:
         org = await _allowed_org(ctx, org_id)
     except StatsError as refusal:
-        return Reply([Msg(refusal.key, refusal.params)], edit=True)
+        return Reply([said(refusal)], edit=True)
     offset = max(offset, 0)
     kids, total = await svc.child_orgs(ctx.session, org=org, offset=offset, limit=CHILDREN_PAGE)
     base = f"{PREFIX}|{mode}|"
@@ -282,18 +281,15 @@ async def ask_range(
 
 async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
     """The range typed into the open 自定义 form; None when that form is not open."""
-    row = await conversations_repo.get_state(
-        session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id
-    )
-    if row is None or row.flow != RANGE_FORM:
+    form = await engine.open_form(ctx)
+    if form is None or form.name != RANGE_FORM:
         return None
     try:
         period = svc.typed_period(text, _today(ctx))
     except when.WhenError as error:
         return Outcome(await engine.current_view(ctx, [said(error)]))
-    saved = json.loads(row.data).get("ctx", {})
-    await engine.finish(ctx, row)
-    return await result(ctx, saved.get("mode", STATS), int(saved.get("org", 0)), period)
+    await engine.end(ctx, form)
+    return await result(ctx, form.extra.get("mode", STATS), int(form.extra.get("org", 0)), period)
 
 
 async def _parse_range(inp: Input, ctx: FlowContext, model: FormModel) -> dict[str, str]:
@@ -302,7 +298,7 @@ async def _parse_range(inp: Input, ctx: FlowContext, model: FormModel) -> dict[s
     try:
         period = svc.typed_period(inp.text, _today(ctx))
     except when.WhenError as error:
-        raise refusal(error) from None
+        raise Invalid.of(error) from None
     return {"start": period.start.isoformat(), "end": period.end.isoformat()}
 
 
@@ -323,9 +319,6 @@ class RangeForm(FormSpec):
         period = Period(date.fromisoformat(value["start"]), date.fromisoformat(value["end"]))
         outcome = await result(ctx, model.ctx.get("mode", STATS), model.ctx.get("org", 0), period)
         return outcome.reply
-
-
-engine.register(RangeForm())
 
 
 # --- results ---------------------------------------------------------------------------------

@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 
 from bot.flows import engine
 from bot.flows.base import (
-    SUMMARY,
     Choice,
     FieldSpec,
     FlowContext,
@@ -25,10 +24,11 @@ from bot.flows.base import (
     Label,
     Msg,
     Reply,
+    said,
 )
-from bot.flows.org_picker import OrgPicker, org_names
+from bot.flows.org_picker import OrgPicker
 from bot.flows.task_views import reach
-from bot.flows.when_notes import note_json, notes_of, refusal
+from bot.flows.when_notes import note_json, notes_of
 from bot.services import people, when
 from bot.services import tasks as svc
 from bot.services.tasks import TaskDraft, TaskError
@@ -55,7 +55,7 @@ async def begin(ctx: FlowContext) -> Reply:
 
 
 def _refuse(error: TaskError) -> Invalid:
-    return Invalid(error.key, **error.params)
+    return Invalid.of(error)
 
 
 def _typed(inp: Input) -> str:
@@ -86,7 +86,7 @@ async def parse_deadline(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     try:
         moment = when.read_moment(_typed(inp), ctx.now, ctx.tz, when.DEADLINE)
     except when.WhenError as error:
-        raise refusal(error) from None
+        raise Invalid.of(error) from None
     model.ctx["time_defaulted"] = not moment.time_given
     model.ctx["deadline_notes"] = [note_json(note) for note in moment.notes]
     return moment.at.isoformat()
@@ -249,31 +249,7 @@ class NewTaskForm(FormSpec):
             choices=RECURRENCE_CHOICES,
             columns=3,
         ),
-        FieldSpec(
-            "target",
-            prompt="task.ask_target",
-            label="task.label.target",
-            choices=target_choices,
-            columns=1,
-        ),
-        FieldSpec(
-            "level",
-            prompt="task.ask_level",
-            label="task.label.level",
-            choices=level_choices,
-            when=lambda d: d.get("target") == "level",
-            columns=1,
-        ),
-        FieldSpec(
-            "orgs",
-            prompt="task.ask_orgs",
-            label="task.label.orgs",
-            choices=ORGS.choices,
-            parse=ORGS.search,
-            multi=True,
-            when=lambda d: d.get("target") == "orgs",
-            display=org_names,
-        ),
+        *ORGS.reach_steps("task", "target", target_choices, level_choices),
         FieldSpec(
             "sections",
             prompt="task.ask_sections",
@@ -313,16 +289,10 @@ class NewTaskForm(FormSpec):
             label="task.label.check",
             choices=check_choices,
             in_summary=False,
+            revisit=True,  # passed on every way to the summary, so its counts are fresh
             columns=1,
         ),
     )
-
-    def next_step(self, model: FormModel) -> str:
-        """Always pass the counting step before the summary, so its counts are fresh."""
-        step = super().next_step(model)
-        if step == SUMMARY and model.state != "check":
-            return "check"
-        return step
 
     def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
         """Counts for the check step."""
@@ -367,13 +337,10 @@ class NewTaskForm(FormSpec):
                 tz=ctx.tz,  # type: ignore[arg-type]
             )
         except TaskError as error:
-            return Reply([Msg(error.key, error.params)])
+            return Reply([said(error)])
         from bot.flows.task_views import announce
 
         return await announce(ctx, task)
-
-
-engine.register(NewTaskForm())
 
 
 class MoveDeadlineForm(FormSpec):
@@ -410,9 +377,6 @@ class MoveDeadlineForm(FormSpec):
         try:
             await svc.move_deadline(ctx.session, model.ctx["cycle_id"], scope, moment, ctx.now)
         except TaskError as error:
-            return Reply([Msg(error.key, error.params)])
+            return Reply([said(error)])
         shown = deadline_label(model.data["deadline"], model)
         return Reply([Msg("task.moved", title=model.ctx.get("title", ""), deadline=shown)])
-
-
-engine.register(MoveDeadlineForm())

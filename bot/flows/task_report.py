@@ -9,7 +9,6 @@ step, so the draft survives restarts; opening the same task again resumes it.
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 
@@ -27,10 +26,11 @@ from bot.flows.base import (
     Msg,
     Options,
     Reply,
+    said,
 )
 from bot.services import tasks as svc
 from bot.services.tasks import TaskError
-from storage import conversations_repo, tasks_repo
+from storage import tasks_repo
 from storage.task_models import SECTION_MAX
 
 NEXT = "next"
@@ -69,7 +69,7 @@ async def parse_section(inp: Input, ctx: FlowContext, model: FormModel) -> Optio
     try:
         svc.check_section(joined)
     except TaskError as error:
-        raise Invalid(error.key, **error.params) from None
+        raise Invalid.of(error) from None
     texts[name] = joined
     model.data[model.state] = "typing"
     return Options(
@@ -93,7 +93,7 @@ async def parse_indicator(inp: Input, ctx: FlowContext, model: FormModel) -> Opt
     try:
         values[name] = svc.parse_indicator(raw)
     except TaskError as error:
-        raise Invalid(error.key, **error.params) from None
+        raise Invalid.of(error) from None
     return Options([Choice("ok", Msg("task.button.values_ok"))], Msg("task.indicator_set"))
 
 
@@ -205,12 +205,9 @@ class ReportForm(FormSpec):
                 now=ctx.now,
             )
         except TaskError as error:
-            return Reply([Msg(error.key, error.params)])
+            return Reply([said(error)])
         key = "task.submitted_late" if row.late else "task.submitted"
         return Reply([Msg(key, title=model.ctx["title"], version=row.version)])
-
-
-engine.register(ReportForm())
 
 
 async def start_report(ctx: FlowContext, cycle_id: int) -> Reply:
@@ -218,7 +215,7 @@ async def start_report(ctx: FlowContext, cycle_id: int) -> Reply:
     try:
         task, cycle = await svc.fillable_cycle(ctx.session, cycle_id, ctx.actor)
     except TaskError as error:
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     resumed = await _resume(ctx, cycle_id)
     if resumed is not None:
         return resumed
@@ -237,14 +234,10 @@ async def start_report(ctx: FlowContext, cycle_id: int) -> Reply:
 async def _resume(ctx: FlowContext, cycle_id: int) -> Reply | None:
     """The saved draft of the same cycle where the user left it; any other open form is shown
     again rather than replaced, so no draft is lost to a stray 填报 button."""
-    row = await conversations_repo.get_state(
-        session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id
-    )
-    if row is None:
+    form = await engine.open_form(ctx)
+    if form is None:
         return None
-    same = (
-        row.flow == FORM_NAME and json.loads(row.data).get("ctx", {}).get("cycle_id") == cycle_id
-    )
+    same = form.name == FORM_NAME and form.extra.get("cycle_id") == cycle_id
     notice = Msg("task.draft_resumed") if same else Msg("task.other_form_open")
     return await engine.current_view(ctx, [notice])
 

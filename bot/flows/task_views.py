@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from bot import deeplinks
 from bot.flows import engine
-from bot.flows.base import Button, FlowContext, Media, Msg, Notice, Reply, albums
+from bot.flows.base import Button, FlowContext, Media, Msg, Notice, Reply, albums, said
 from bot.services import groups, people
 from bot.services import tasks as svc
 from bot.services.reminders import after_quiet_hours, in_quiet_hours
@@ -273,7 +273,7 @@ async def board(ctx: FlowContext, cycle_id: int, page: int = 0, *, edit: bool = 
     try:
         task, cycle = await svc.board_cycle(ctx.session, cycle_id, scope)
     except TaskError as error:
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     status = await svc.cycle_status(ctx.session, cycle_id, scope)
     start = page * NAMES_PER_PAGE
     states = (status.submitted, status.late, status.missing)
@@ -351,7 +351,7 @@ async def submissions(ctx: FlowContext, cycle_id: int, page: int) -> Reply:
     try:
         await svc.board_cycle(ctx.session, cycle_id, scope)
     except TaskError as error:
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     status = await svc.cycle_status(ctx.session, cycle_id, scope)
     done = sorted([*status.submitted, *status.late])
     if not done:
@@ -374,7 +374,7 @@ async def submission(ctx: FlowContext, cycle_id: int, org_id: int) -> Reply:
     try:
         task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
     except TaskError as error:
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     row = await tasks_repo.current_submission(
         session=ctx.session, cycle_id=cycle_id, org_id=org_id
     )
@@ -413,7 +413,7 @@ async def remind(ctx: FlowContext, cycle_id: int) -> Reply:
             ctx.session, cycle_id, ctx.actor, ctx.now, tz=ctx.tz, superadmin=ctx.superadmin
         )
     except reminders.ReminderError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     return Reply([], toast=Msg("task.reminded", count=count))
 
 
@@ -423,7 +423,7 @@ async def ask_delete(ctx: FlowContext, task_id: int) -> Reply:
     try:
         task = await svc.managed_task(ctx.session, task_id, scope)
     except TaskError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     yes = Button(Msg("task.button.delete_yes"), f"{PREFIX}:delok:{task_id}")
     return Reply([Msg("task.delete_confirm", title=task.title)], [[yes]])
 
@@ -434,7 +434,7 @@ async def delete(ctx: FlowContext, task_id: int) -> Reply:
     try:
         task = await svc.delete_task(ctx.session, task_id, scope, ctx.now)
     except TaskError as error:
-        return Reply([], toast=Msg(error.key, error.params))
+        return Reply([], toast=said(error))
     return Reply([Msg("task.deleted", title=task.title)], edit=True)
 
 
@@ -445,7 +445,7 @@ async def move(ctx: FlowContext, cycle_id: int) -> Reply:
         task, cycle = await svc.board_cycle(ctx.session, cycle_id, scope)
         await svc.managed_task(ctx.session, task.id, scope)  # type: ignore[arg-type]
     except TaskError as error:
-        return Reply([Msg(error.key, error.params)])
+        return Reply([said(error)])
     extra = {"cycle_id": cycle_id, "title": task.title, "old": local_text(cycle.deadline, ctx.tz)}
     return await engine.start(ctx, "task_move", extra=extra)
 
@@ -475,7 +475,7 @@ async def _task_files(ctx: FlowContext, cycle_id: int) -> tuple[list[dict], Msg,
         try:
             task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
         except TaskError:
-            return [], Msg(""), Msg(refusal.key, refusal.params)
+            return [], Msg(""), said(refusal)
     return list(task.attachments), Msg("task.files_caption", title=task.title), None
 
 
@@ -488,7 +488,7 @@ async def _report_files(
     try:
         task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
     except TaskError as error:
-        return [], Msg(""), Msg(error.key, error.params)
+        return [], Msg(""), said(error)
     row = await tasks_repo.current_submission(
         session=ctx.session, cycle_id=cycle_id, org_id=org_id
     )

@@ -4,18 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.flows.base import Invalid, Msg
+from bot.flows.base import Msg
 from bot.services import when
-
-
-def refusal(error: when.WhenError) -> Invalid:
-    """A form step's hint from the reader's refusal (it names what was wrong)."""
-    return Invalid(error.key, **error.params)
-
-
-def said(error: when.WhenError) -> Msg:
-    """The reader's refusal as a message."""
-    return Msg(error.key, error.params)
 
 
 def note_json(note: when.Note) -> dict[str, Any]:

@@ -10,7 +10,6 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot.flows import activity_views, quick_log
 from bot.flows.activity_views import MINE, ORG
 from bot.flows.base import ID
-from bot.handlers import forms
 from bot.handlers.common import Producer, respond
 from bot.runtime import StabotContext
 
@@ -63,10 +62,7 @@ async def button(update: Update, context: StabotContext) -> None:
 
 
 def handlers() -> list[BaseHandler]:
-    """The handlers of this module, in match order; also claims report-like free text."""
-    if activity_views.quick_route not in forms.TEXT_ROUTES:
-        # First in line: it only claims texts that read as a report, others pass through.
-        forms.TEXT_ROUTES.insert(0, activity_views.quick_route)
+    """The handlers of this module, in match order."""
     return [
         CommandHandler("log", log),
         CommandHandler("mylogs", my_logs),

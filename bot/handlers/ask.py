@@ -103,10 +103,7 @@ def _refusal(code: str, name: str):
 
 
 def handlers() -> list[BaseHandler]:
-    """The handlers of this module; also answers free text that reads as a question."""
-    if ask_flow.question_route not in forms.TEXT_ROUTES:
-        # Last in line: quick logs and other specific readings of a text go first.
-        forms.TEXT_ROUTES.append(ask_flow.question_route)
+    """The handlers of this module."""
     private = filters.ChatType.PRIVATE
     return [
         CommandHandler("ask", ask),

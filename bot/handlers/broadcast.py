@@ -22,7 +22,6 @@ from bot.flows import acks
 from bot.flows import broadcast as form
 from bot.flows import broadcast_actions as actions
 from bot.flows.base import ID, Button, Msg
-from bot.handlers import forms
 from bot.handlers.common import respond
 from bot.handlers.render import render_markup
 from bot.runtime import StabotContext
@@ -129,10 +128,6 @@ def _visible(message: MaybeInaccessibleMessage | None) -> TypeGuard[Message]:
 
 def early_handlers() -> list[BaseHandler]:
     """Group -1: replies acknowledging a notice, before a form or the quick log reads them."""
-    if acks.quiet_route not in forms.TEXT_ROUTES:
-        # After the quick log (好的，昨天开展了讲座… is a report), before the fallback's 没看懂:
-        # an acknowledgement outside a reply gets no answer.
-        forms.TEXT_ROUTES.append(acks.quiet_route)
     private = filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE
     said = (filters.TEXT & ~filters.COMMAND) | filters.Sticker.ALL
     return [MessageHandler(private & said & RepliesToReceipt(), ack_reply)]

@@ -47,7 +47,7 @@ async def respond(
     if reply.form_view and shown and shown != previous:  # an edit in place changes nothing
         async with transaction(rt.sessions) as session:
             await engine.remember_message(
-                session, chat_id=ctx.chat_id, user_id=ctx.user_id, message_id=shown
+                session, rt.forms, chat_id=ctx.chat_id, user_id=ctx.user_id, message_id=shown
             )
     for notice in reply.notices:
         await notify(context.bot, notice.chat_id, notice.locale, notice.reply)

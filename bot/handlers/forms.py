@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from telegram import Message, MessageEntity, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
 from bot.flows import engine
-from bot.flows.base import FlowContext, Input, InputKind, Msg, Reply
+from bot.flows.base import FlowContext, Input, InputKind, Msg, Reply, TextRoute
 from bot.handlers.common import Producer, refresh_menu, respond
 from bot.menu import role_of
 from bot.runtime import StabotContext
 from bot.services import people
-
-# Text handlers tried, in order, when no form is open (quick log, questions …); the first
-# that returns a reply wins. Features append theirs.
-TEXT_ROUTES: list = []
 
 
 def to_input(message: Message) -> Input:
@@ -34,8 +32,9 @@ def to_input(message: Message) -> Input:
     return Input(InputKind.OTHER)
 
 
-async def _outside_form(ctx: FlowContext, inp: Input) -> Reply:
-    for route in TEXT_ROUTES:
+async def _outside_form(ctx: FlowContext, inp: Input, routes: Sequence[TextRoute]) -> Reply:
+    # The routes build_application lists (quick log, questions …): the first reply wins.
+    for route in routes:
         reply = await route(ctx, inp)
         if reply is not None:
             return reply
@@ -49,7 +48,9 @@ async def message_input(update: Update, context: StabotContext) -> None:
     inp = to_input(update.effective_message)
 
     async def produce(ctx: FlowContext) -> Reply:
-        return await engine.handle(ctx, inp) or await _outside_form(ctx, inp)
+        return await engine.handle(ctx, inp) or await _outside_form(
+            ctx, inp, context.rt.text_routes
+        )
 
     watch = MenuWatch()
     reply = await respond(update, context, watch.wrap(produce))

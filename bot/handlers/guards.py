@@ -7,11 +7,10 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, BaseHandler, MessageHandler, TypeHandler, filters
 
-from bot.flows import onboarding
+from bot.flows import engine, onboarding
 from bot.handlers.common import respond
 from bot.menu import ALLOWED_DURING_FORM
 from bot.runtime import KEEP_PROCESSED, PRUNE_EVERY, StabotContext, expect_claim
-from storage import conversations_repo
 from storage.db import transaction
 
 __all__ = [
@@ -62,8 +61,8 @@ async def _form_open(update: Update, context: StabotContext) -> bool:
     # also load the user; the command's own unit then records the update id.
     chat, user = update.effective_chat, update.effective_user
     async with transaction(context.rt.sessions) as session:
-        row = await conversations_repo.get_state(session=session, chat_id=chat.id, user_id=user.id)
-    return row is not None
+        open_flow = await engine.open_flow_in(session, chat_id=chat.id, user_id=user.id)
+    return open_flow is not None
 
 
 def handlers() -> dict[int, list[BaseHandler]]:

@@ -19,6 +19,7 @@ from telegram.ext import (
     filters,
 )
 
+from bot.flows import engine
 from bot.flows import stats as flow
 from bot.flows.base import ID, FlowContext, Reply
 from bot.handlers import exports as export_files
@@ -26,7 +27,6 @@ from bot.handlers.common import respond
 from bot.handlers.render import render_label
 from bot.runtime import StabotContext
 from bot.services import charts
-from storage import conversations_repo
 from storage.db import transaction
 
 MakeOutcome = Callable[[FlowContext], Awaitable[flow.Outcome | None]]
@@ -74,8 +74,8 @@ async def typed_range(update: Update, context: StabotContext) -> None:
         return  # no date in it: the form engine answers the open step with its hint, if any
     chat, user = update.effective_chat, update.effective_user
     async with transaction(context.rt.sessions) as session:
-        row = await conversations_repo.get_state(session=session, chat_id=chat.id, user_id=user.id)
-    if row is None or row.flow != flow.RANGE_FORM:
+        open_flow = await engine.open_flow_in(session, chat_id=chat.id, user_id=user.id)
+    if open_flow != flow.RANGE_FORM:
         return
     await _run(update, context, lambda ctx: flow.typed_range(ctx, text))
     raise ApplicationHandlerStop

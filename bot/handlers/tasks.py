@@ -6,7 +6,7 @@ from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import task_new, task_report, task_views
-from bot.flows.base import ID, FlowContext, Msg
+from bot.flows.base import ID, FlowContext, Msg, said
 from bot.handlers.common import respond
 from bot.handlers.render import answer_query
 from bot.runtime import StabotContext
@@ -68,7 +68,7 @@ async def _workbook(ctx: FlowContext, task_id: int) -> tuple[bytes | None, Msg |
     try:
         await viewable_task(ctx.session, task_id, scope)
     except TaskError as error:
-        return None, Msg(error.key, error.params)
+        return None, said(error)
     return await task_workbook(ctx.session, task_id, scope, ctx.tz, ctx.locale), None  # type: ignore[arg-type]
 
 

@@ -15,6 +15,7 @@ import cn2an
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services import people, when
+from bot.services.errors import UserError
 from storage import activities_repo, orgs_repo
 from storage.activities_repo import ActivityMatch
 from storage.activity_models import Activity
@@ -30,13 +31,8 @@ PUSH_TYPE = "push"
 OTHER_TYPE = "other"
 
 
-class ActivityError(Exception):
+class ActivityError(UserError):
     """A refusal with a message key (and parameters) for the user."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 @dataclass(frozen=True)

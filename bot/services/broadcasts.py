@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services import groups
+from bot.services.errors import UserError
 from bot.services.people import Scope
 from storage import broadcasts_repo as repo
 from storage import groups_repo, orgs_repo
@@ -30,13 +31,8 @@ KEPT_ATTRIBUTES = frozenset({"href", "class", "emoji-id", "unix", "format", "exp
 ACTIVE = (BroadcastStatus.RUNNING, BroadcastStatus.PAUSED, BroadcastStatus.SCHEDULED)
 
 
-class BroadcastError(Exception):
+class BroadcastError(UserError):
     """A refusal with a message key for the admin."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services import people
 from bot.services import tasks as task_service
+from bot.services.errors import UserError
 from bot.services.people import Scope
 from storage import broadcasts_repo, groups_repo, orgs_repo, tasks_repo
 from storage.group_models import GroupChat
@@ -26,13 +27,8 @@ BIND_CHOICES = 8  # orgs offered as buttons by /bindgroup; typing a name finds t
 TASKS_SHOWN = 10  # open task cycles listed by /tasks in a group
 
 
-class GroupError(Exception):
+class GroupError(UserError):
     """A refusal with a message key (shown in the group: never names a person)."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 @dataclass(frozen=True)

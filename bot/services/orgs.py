@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services.errors import UserError
 from storage import orgs_repo
 from storage.models import Org, OrgLevel
 
@@ -34,13 +35,8 @@ LEVEL_WORDS: dict[str, OrgLevel] = {
 MAX_NAME = 200
 
 
-class OrgError(ValueError):
+class OrgError(UserError, ValueError):
     """A refusal with a message key for the user and the CLI."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 def parse_level(word: str) -> OrgLevel:

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.i18n import DEFAULT_LOCALE, normalize_locale
+from bot.services.errors import UserError
 from storage import orgs_repo, users_repo
 from storage.models import AccessRequest, AccessRequestStatus, Invite, Org, Role, User
 
@@ -23,13 +24,8 @@ _DURATION = re.compile(r"^(\d{1,4})\s*([dhm])$")
 INVITE_LINKS = "invite_links"  # the runtime's service key of `InviteLinks`
 
 
-class AccessError(Exception):
+class AccessError(UserError):
     """A refusal with a message key for the user."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 def parse_duration(text: str) -> timedelta:

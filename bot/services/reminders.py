@@ -31,6 +31,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.flows.base import Button, Msg, Reply
 from bot.i18n import DEFAULT_LOCALE
 from bot.services import people, tasks
+from bot.services.errors import UserError
 from storage import orgs_repo
 from storage import reminders_repo as repo
 from storage.models import Role, User
@@ -60,13 +61,8 @@ DIGEST_LINES = 30  # tasks listed in one digest; the rest are counted
 LEDGER_KEPT = timedelta(days=90)  # how long finished ledger rows stay (for looking back)
 
 
-class ReminderError(Exception):
+class ReminderError(UserError):
     """A refusal with a message key for the user."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 # --- the pure schedule -------------------------------------------------------------------------

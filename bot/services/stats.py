@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services import people, when
 from bot.services.activities import BY_KEY, PUSH_TYPE, unit_of
+from bot.services.errors import UserError
 from storage import orgs_repo, users_repo
 from storage.activity_models import Activity
 from storage.models import Org
@@ -28,13 +29,8 @@ TOP_ORGS = 10
 PERIOD_KINDS = ("month", "quarter", "year")
 
 
-class StatsError(Exception):
+class StatsError(UserError):
     """A refusal with a message key (and parameters) for the user."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 # --- periods ---------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.activities import PUSH_TYPE
+from bot.services.errors import UserError
 from bot.services.people import Scope
 from storage import orgs_repo, tasks_repo
 from storage.models import Org, OrgLevel, User
@@ -40,13 +41,8 @@ MONTHS = {Recurrence.MONTHLY: 1, Recurrence.QUARTERLY: 3}
 OVERDUE_DAYS = 3
 
 
-class TaskError(Exception):
+class TaskError(UserError):
     """A refusal with a message key for the user."""
-
-    def __init__(self, key: str, **params: object) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 # ---------------------------------------------------------------- deadlines

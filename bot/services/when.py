@@ -36,6 +36,8 @@ from zoneinfo import ZoneInfo
 
 import cn2an
 
+from bot.services.errors import UserError
+
 LEAP_YEAR = 2000  # a year in which every month has its most days
 # Years whose every moment exists in every time zone: 0001-01-01 00:00 in Asia/Shanghai is
 # before the first moment datetime has in UTC, and 9999-12-31 23:00 in UTC-1 after its last.
@@ -51,13 +53,8 @@ PAST, FUTURE = "past", "future"
 # --- refusals --------------------------------------------------------------------------------
 
 
-class WhenError(ValueError):
+class WhenError(UserError, ValueError):
     """A refusal: ``key`` and ``params`` say, for the user, what was wrong."""
-
-    def __init__(self, key: str, **params: Any) -> None:
-        super().__init__(key)
-        self.key = key
-        self.params = params
 
 
 class NoSuchDate(WhenError):
