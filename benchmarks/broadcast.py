@@ -29,6 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,7 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.fake_bot_api import FakeBotApi, Faults, make_server  # noqa: E402
+from benchmarks.fake_bot_api import FakeBotApi, make_server, parse_faults  # noqa: E402
 from bot.config import async_database_url  # noqa: E402
 from bot.scheduler import sync_database_url  # noqa: E402
 from bot.services import broadcasts  # noqa: E402
@@ -245,6 +246,37 @@ def audit(api: FakeBotApi, rows: dict[int, tuple[str, str | None]], ids: set[int
     }
 
 
+def send_delays(api: FakeBotApi, db: str, ids: set[int]) -> dict[str, float] | None:
+    """How long after the bot recorded a send's start the fake received it (milliseconds): the
+    jitter a client-side window must leave room for (same host, same wall clock)."""
+    rows = query(
+        db,
+        "SELECT chat_id, sent_at FROM broadcast_delivery WHERE status = 'sent'"
+        " AND broadcast_id = (SELECT min(id) FROM broadcast)",
+    )
+    started = {chat: _epoch(at) for chat, at in rows if at is not None}
+    arrived: dict[int, float] = {}
+    for (_, chat, _), wall in zip(api.accepted, api.accepted_wall, strict=True):
+        if chat in ids and chat in started:
+            arrived.setdefault(chat, wall)
+    delays = sorted((arrived[c] - started[c]) * 1000 for c in arrived)
+    if len(delays) < 100:
+        return None
+    at = statistics.quantiles(delays, n=1000)
+    return {
+        "min": round(delays[0], 2),
+        "p50": round(at[499], 2),
+        "p99": round(at[989], 2),
+        "p99.9": round(at[998], 2),
+        "max": round(delays[-1], 2),
+    }
+
+
+def _epoch(value: Any) -> float:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
 def outbox_statuses(db: str) -> dict[str, int]:
     """Rows per status (and error, when there is one) in the outbox, after the bot stopped."""
     rows = query(
@@ -269,7 +301,10 @@ def delivered(api: FakeBotApi, recipients: int) -> int:
 async def wait_until_done(api: FakeBotApi, db: str, recipients: int, deadline: float) -> None:
     """Until every recipient got it, or the bot marked the notice done (after a crash)."""
     while time.perf_counter() < deadline:
-        if delivered(api, recipients) >= recipients or broadcast_status(db) == "done":
+        # Read in a thread: the fake answers the bot on this loop, and its arrival times
+        # must not bunch behind a blocking query.
+        done = await asyncio.to_thread(broadcast_status, db) == "done"
+        if delivered(api, recipients) >= recipients or done:
             return
         await asyncio.sleep(1.0)
 
@@ -281,14 +316,6 @@ async def crash_and_restart(api: FakeBotApi, bot: dict[str, Any], args, start) -
     bot["process"].kill()
     await bot["process"].wait()
     bot["process"] = await start()
-
-
-def parse_faults(spec: str | None, seed: int) -> Faults:
-    """``0.10,0.03``: the share answered 500/502 and the share of dropped connections."""
-    if not spec:
-        return Faults(seed=seed)
-    error_5xx, drop = (float(v) for v in spec.split(","))
-    return Faults(error_5xx=error_5xx, drop=drop, seed=seed)
 
 
 async def stop_bot(process: asyncio.subprocess.Process) -> None:
@@ -317,7 +344,8 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     url = async_database_url(args.database_url or f"sqlite+aiosqlite:///{work / 'bench.db'}")
     db = url
     total = await populate(url, args.recipients, args.baseline + STARTUP, args.paid)
-    api, port = FakeBotApi(faults=parse_faults(args.faults, args.seed)), free_port()
+    faults = parse_faults(args.faults, args.seed, args.after_processing_share)
+    api, port = FakeBotApi(faults=faults), free_port()
     server = make_server(api, port)
     bot = {"process": await start_bot(work, url, port, args.rate)}
     others = []
@@ -353,10 +381,13 @@ def report(api, probes, total, args, db, elapsed) -> dict[str, Any]:
         "recipients": total,
         "configured_rate": args.rate,
         "paid": args.paid,
-        "faults": args.faults,
+        "faults": api.faults.describe() if args.faults else None,
         "achieved_rate": round(rate, 2),
         "rate_share_of_30": round(rate / 30, 3),
         "busiest_second": busiest_second(times),
+        # Replies count against the same 30 a second at the fake: every send it accepted.
+        "busiest_second_all_sends": busiest_second(sorted(t for t, _, _ in api.accepted)),
+        "seconds_by_sends": seconds_by_sends(api, times),
         "broadcast_seconds": round(span, 1),
         "wall_seconds": round(elapsed, 1),
         "429s": api.rejected_429,
@@ -369,6 +400,7 @@ def report(api, probes, total, args, db, elapsed) -> dict[str, Any]:
         "workers": args.workers,
         "failover_gap_s": failover_gap(api, times),
         "outbox": outbox_statuses(db),
+        "send_delay_ms": send_delays(api, db, ids),
         "audit": audit(api, outbox_rows(db), ids),
         "faults_injected": {" ".join(k): n for k, n in sorted(api.fault_log.items())},
     }
@@ -381,6 +413,18 @@ def failover_gap(api: FakeBotApi, times: list[float]) -> float | None:
         return None
     after = [t for t in times if t > killed]
     return round(after[0] - killed, 1) if after else None
+
+
+def seconds_by_sends(api: FakeBotApi, times: list[float]) -> dict[str, int]:
+    """The whole seconds of the broadcast by how many sends (replies too) the fake accepted in
+    each: where a lane below 30 loses its rate (a few slow seconds, or every one a little)."""
+    if len(times) < 2:
+        return {}
+    first, last = times[0], times[-1]
+    counts = Counter(int(t - first) for t, _, _ in api.accepted if first <= t < last)
+    full = range(int(last - first))  # the last, partial second left out
+    tally = Counter(min(counts.get(second, 0), 30) for second in full)
+    return {("30" if n == 30 else str(n)): tally[n] for n in sorted(tally, reverse=True)}
 
 
 def busiest_second(times: list[float]) -> int:
@@ -399,6 +443,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=None, help="DELIVERY_RATE for the bot")
     parser.add_argument("--faults", default=None, help="5xx share,drop share (0.10,0.03)")
     parser.add_argument("--seed", type=int, default=1, help="the faults' random seed")
+    parser.add_argument(
+        "--after-processing-share",
+        default=None,
+        help="of the 5xx answers and of the drops, the share after processing (default 0,0.5)",
+    )
     parser.add_argument("--paid", action="store_true", help="a paid broadcast (1,000/s)")
     parser.add_argument("--probe-every", type=float, default=PROBE_EVERY)
     parser.add_argument("--workers", type=int, default=1, help="bot processes on one database")

@@ -9,7 +9,14 @@ either gets ``429 Too Many Requests`` with ``retry_after``, as Telegram answers.
 `Faults` injects failures, from a seeded random generator: a share of requests answered 500 or
 502, and a share whose connection is dropped without an answer; each either *before* the
 request is processed (nothing was sent) or *after* (the message went out, the answer is lost),
-which is exactly what a client cannot tell apart.
+which is exactly what a client cannot tell apart. Which share of each kind strikes after
+processing is the fault *model*, set per kind (``after_5xx``, ``after_drop``). The defaults:
+- a 5xx strikes before processing (``after_5xx = 0``): a 500/502 from Telegram's front (its
+  nginx) is generally an answer given because the request could not be handed to, or was
+  refused by, the server behind it, so nothing was done;
+- a dropped connection is either (``after_drop = 0.5``): the network may fail on the way there
+  (nothing done) or on the way back (done, answer lost), and nothing tells which.
+The earlier model struck half of both kinds after processing (``after_5xx = 0.5``).
 
 The messages the bot sent are kept per chat with their keyboards (edits change them in place),
 so scripted users can press the buttons of the newest one; `FakeBotApi.wait_for` lets them wait
@@ -53,7 +60,8 @@ class Faults:
 
     error_5xx: float = 0.0  # answered 500 or 502
     drop: float = 0.0  # the connection closes without an answer
-    after_share: float = 0.5  # of either, the share that fails after processing
+    after_5xx: float = 0.0  # of the 5xx answers, the share given after processing
+    after_drop: float = 0.5  # of the dropped connections, the share dropped after processing
     seed: int = 1
     methods: frozenset[str] = FAULTY
 
@@ -68,7 +76,28 @@ class Faults:
         if roll >= self.error_5xx + self.drop:
             return None
         kind = "5xx" if roll < self.error_5xx else "drop"
-        return kind, "after" if self.rng.random() < self.after_share else "before"
+        after = self.after_5xx if kind == "5xx" else self.after_drop
+        return kind, "after" if self.rng.random() < after else "before"
+
+    def describe(self) -> dict[str, float]:
+        """The model, as a report states it."""
+        return {
+            "5xx": self.error_5xx,
+            "drop": self.drop,
+            "5xx_after_processing": self.after_5xx,
+            "drop_after_processing": self.after_drop,
+        }
+
+
+def parse_faults(spec: str | None, seed: int, after: str | None = None) -> Faults:
+    """``0.10,0.03``: the share answered 500/502 and the share of dropped connections;
+    ``after`` (``0,0.5``): of each, the share that strikes after processing (the defaults)."""
+    faults = Faults(seed=seed)
+    if spec:
+        faults.error_5xx, faults.drop = (float(v) for v in spec.split(","))
+    if after:
+        faults.after_5xx, faults.after_drop = (float(v) for v in after.split(","))
+    return faults
 
 
 @dataclass
@@ -82,6 +111,9 @@ class FakeBotApi:
     paid_sends: deque[float] = field(default_factory=deque)  # the same for paid sends
     chat_last: dict[int, float] = field(default_factory=dict)
     accepted: list[tuple[float, int, str]] = field(default_factory=list)  # (time, chat, method)
+    # The wall-clock time of each accepted send (time.time(), comparable with what the bot
+    # records on this host), in the order of ``accepted``.
+    accepted_wall: list[float] = field(default_factory=list)
     per_chat: Counter[int] = field(default_factory=Counter)
     rejected_429: int = 0
     rejected_by: Counter[str] = field(default_factory=Counter)  # "global" or "chat"
@@ -287,6 +319,7 @@ class BotApiHandler(RequestHandler):
             )
             return
         self.api.accepted.append((now, chat_id, method))
+        self.api.accepted_wall.append(time.time())
         self.api.per_chat[chat_id] += 1
         text = params.get("text") or params.get("caption")
         self._ok(self.api.message(chat_id, text, _markup(params)))

@@ -27,8 +27,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.broadcast import free_port, parse_faults, start_bot, stop_bot  # noqa: E402
-from benchmarks.fake_bot_api import EDITS, FakeBotApi, Faults, make_server  # noqa: E402
+from benchmarks.broadcast import free_port, start_bot, stop_bot  # noqa: E402
+from benchmarks.fake_bot_api import EDITS, FakeBotApi, Faults, make_server, parse_faults  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 from storage.migrate import upgrade_to_head  # noqa: E402
 
@@ -133,7 +133,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     engine = create_engine(url)
     await upgrade_to_head(engine)
     await engine.dispose()
-    faults: Faults = parse_faults(args.faults, args.seed)
+    faults: Faults = parse_faults(args.faults, args.seed, args.after_processing_share)
     api, port = FakeBotApi(faults=faults), free_port()
     server = make_server(api, port)
     process = await start_bot(work, url, port, None)
@@ -145,7 +145,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     await stop_bot(process)
     server.stop()
     return {
-        "faults": args.faults,
+        "faults": faults.describe(),
         "seed": args.seed,
         "mix": args.mix,
         **verdicts(api, kinds, pressed),
@@ -160,6 +160,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--users", type=int, default=300)
     parser.add_argument("--faults", default="0.20,0.05")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--after-processing-share",
+        default=None,
+        help="of the 5xx answers and of the drops, the share after processing (default 0,0.5)",
+    )
     parser.add_argument("--mix", choices=("help", "buttons", "both"), default="both")
     parser.add_argument("--settle", type=float, default=8.0)
     parser.add_argument("--timeout", type=float, default=300.0)

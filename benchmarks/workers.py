@@ -13,10 +13,15 @@ updates, not Telegram's sending limits). Two kinds of users, all at once:
   they are stored in is the order they arrive in, which may be either.
 
 Measured: updates handled per second (all updates / wall time until the inbox is empty), the
-chats whose order broke, updates not handled exactly once, and the workers' CPU seconds.
+chats whose order broke, updates not handled exactly once, and the workers' CPU seconds. With
+``--broadcast N``, each worker count then also drains a notice to N recipients
+(benchmarks/broadcast.py on the same database: the fake's limits on, 30/s and 1/s per chat, and
+other users' /help every ``--probe-every`` seconds, answered by whichever worker gets them),
+so the send budget the workers share in PostgreSQL is measured beside the updates.
 
     STABOT_BENCH_DATABASE_URL=postgresql://… python benchmarks/workers.py [--workers 1 3]
-        [--form-users 20] [--forms 2] [--burst-users 100] [--json]
+        [--form-users 20] [--forms 2] [--burst-users 100] [--broadcast 3000
+        --probe-every 1.0] [--json]
 
 The database is emptied (``DROP SCHEMA public CASCADE``) and migrated before each run: use a
 throw-away one. The results are a dict per worker count (``--json`` prints it whole), so that
@@ -43,6 +48,7 @@ from sqlalchemy import text
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import broadcast  # noqa: E402
 from benchmarks.fake_bot_api import FakeBotApi, Limits, make_server  # noqa: E402
 from benchmarks.form_step import SCRIPT, prepare  # noqa: E402
 from benchmarks.scripted import (  # noqa: E402
@@ -104,7 +110,9 @@ async def start_workers(work: Path, url: str, api_port: int, count: int):
     ports = [free_port() for _ in range(count)]
     processes = []
     for number, port in enumerate(ports):
-        env = stabot_env(work, url, api_port)
+        # The fake's limits are lifted, so are the bot's own per-chat pauses (a scripted user
+        # answers at once; a person takes longer than the second between two messages).
+        env = stabot_env(work, url, api_port, DELIVERY_PER_CHAT_INTERVAL="0")
         args = ("-m", "bot", "run", "--webhook-url", f"http://127.0.0.1:{port}/hook")
         args += ("--listen", "127.0.0.1", "--port", str(port))
         processes.append(await start_process(work, env, *args, log_name=f"worker{number}.log"))
@@ -233,6 +241,40 @@ async def measure_updates(options: argparse.Namespace, count: int) -> dict[str, 
     }
 
 
+async def measure_broadcast(options: argparse.Namespace, count: int) -> dict[str, Any]:
+    """One notice drained by ``count`` workers on the emptied database (benchmarks/broadcast.py):
+    the rate, the busiest second of all sends, 429s, and other users' reply latency."""
+    url = os.environ["STABOT_BENCH_DATABASE_URL"]
+    await reset(async_database_url(url))
+    figures = await broadcast.main(
+        argparse.Namespace(
+            recipients=options.broadcast,
+            rate=None,
+            faults=None,
+            seed=1,
+            after_processing_share=None,
+            paid=False,
+            probe_every=options.probe_every,
+            workers=count,
+            database_url=url,
+            kill_leader_at=0.0,
+            timeout=900.0,
+            crash_at=0.0,
+            baseline=10.0,
+        )
+    )
+    keep = ("achieved_rate", "busiest_second", "busiest_second_all_sends", "429s", "429s_by_limit")
+    during = figures["replies_during_broadcast"]
+    return {
+        "workers": count,
+        "recipients": options.broadcast,
+        **{key: figures[key] for key in keep},
+        "duplicates": figures["duplicates"],
+        "misses": figures["misses"],
+        "replies_during": {key: during[key] for key in ("commands", "lost", "p50_ms", "p95_ms")},
+    }
+
+
 async def _unset(_update: dict[str, Any]) -> None:
     raise RuntimeError("delivery is set once the workers run")
 
@@ -249,12 +291,18 @@ async def run(options: argparse.Namespace) -> dict[str, Any]:
             "cores": os.cpu_count(),
         },
         "updates": {},
+        "broadcast": {},
     }
     for count in options.workers:
         figures = await measure_updates(options, count)
         results["updates"][str(count)] = figures
         if not options.json:
             print(json.dumps(figures, ensure_ascii=False), flush=True)
+        if options.broadcast:
+            sent = await measure_broadcast(options, count)
+            results["broadcast"][str(count)] = sent
+            if not options.json:
+                print(json.dumps(sent, ensure_ascii=False), flush=True)
     results["conditions"]["load_after"] = round(os.getloadavg()[0], 2)
     return results
 
@@ -267,6 +315,8 @@ def main() -> None:
     parser.add_argument("--forms", type=int, default=2)
     parser.add_argument("--burst-users", type=int, default=100)
     parser.add_argument("--simultaneous", action="store_true", help="burst updates at once")
+    parser.add_argument("--broadcast", type=int, default=0, help="recipients of a notice")
+    parser.add_argument("--probe-every", type=float, default=1.0, help="seconds between /help")
     parser.add_argument("--json", action="store_true")
     options = parser.parse_args()
     if not os.environ.get("STABOT_BENCH_DATABASE_URL"):

@@ -23,6 +23,7 @@ CONNECT_TIMEOUT = 5.0
 READ_TIMEOUT = 5.0
 POOL_TIMEOUT = 1.0
 MEDIA_READ_TIMEOUT = 20.0
+FORM_URLENCODED = "application/x-www-form-urlencoded"
 # Failures raised before a request could reach Telegram.
 _NOT_SENT = (
     aiohttp.ClientConnectorError,
@@ -127,7 +128,11 @@ def _body(request_data: RequestData | None) -> Any:
         return None
     files = request_data.multipart_data
     if not files:
-        return request_data.json_parameters  # form-encoded, as PTB's httpx transport sends
+        # Form-encoded, as PTB's httpx transport sends, and handed over finished: given a dict,
+        # aiohttp tries every payload type, then builds a multipart writer (and its random
+        # boundary) only to url-encode the dict, 5% of a form step's CPU.
+        body = request_data.url_encoded_parameters().encode()
+        return aiohttp.BytesPayload(body, content_type=FORM_URLENCODED)
     form = aiohttp.FormData()
     for name, value in request_data.json_parameters.items():
         form.add_field(name, value)

@@ -401,6 +401,8 @@ async def test_mylogs_pages_open_edit_and_delete(settings, clock, sessions, li, 
         assert "正在修改已保存的记录" in sent_texts(calls)[0]
         await bot.press(LI, "修改名称")
         await bot.text(LI, "培训二期")
+        # Replies to one chat go a second apart, so the frozen clock moves as the test goes on.
+        confirmed_at = clock.now()
         calls = await bot.press(LI, "确认提交")
         assert "已更新" in sent_texts(calls)[0]
         await bot.text(LI, "/mylogs")
@@ -412,7 +414,7 @@ async def test_mylogs_pages_open_edit_and_delete(settings, clock, sessions, li, 
     titles = [a.title for a in await stored(sessions)]
     assert "培训01" not in titles and "培训二期" in titles and len(titles) == 6
     edited = next(a for a in await stored(sessions) if a.title == "培训二期")
-    assert (edited.updated_by, edited.updated_at) == (LI.id, clock.now())
+    assert (edited.updated_by, edited.updated_at) == (LI.id, confirmed_at)
 
 
 async def test_edit_window_closes_after_30_days(settings, clock, sessions, li, tree):

@@ -921,29 +921,14 @@ async def test_budget_paces_globally_and_per_chat():
     limiter = budget(25, lambda: now[0])
     for chat in range(25):
         now[0] = max(now[0], now[0] + await limiter.ready())
-        limiter.take(chat)
+        limiter.answered(limiter.take(chat))  # answered at once
     assert now[0] == pytest.approx(24 / 25)
     assert limiter.chat_wait(0) == pytest.approx(1.0 - 24 / 25)
     assert budget(1, lambda: 0.0).chats.wait(-100, 0.0) == 0  # groups: 20 a minute
-    limiter.take(-100)
+    limiter.answered(limiter.take(-100))
     assert limiter.chat_wait(-100) == pytest.approx(3.0)
     await limiter.pause(5)
     assert await limiter.ready() == pytest.approx(5)
-
-
-async def test_replies_go_first_and_the_bulk_lane_fills_what_they_leave():
-    now = [0.0]
-    lane = budget(30, lambda: now[0], limit=30, window=1.0)
-    for chat in range(10):
-        lane.charge(chat)  # ten replies in one instant: none waits
-    assert await lane.ready() == pytest.approx(10 / 30)
-    sent = 10
-    while now[0] < 1.0:
-        now[0] = max(now[0], now[0] + await lane.ready())
-        if now[0] < 1.0:
-            lane.take(100 + sent)
-            sent += 1
-    assert sent == 29  # replies and bulk together: the bulk lane leaves the 30th to replies
 
 
 async def test_unique_row_per_broadcast_and_user(sessions, clock, people_tree):
@@ -1061,3 +1046,39 @@ async def test_other_admins_get_no_paid_offer(settings, clock, people_tree):
         calls = await bot.press(ADMIN, "预览")
         assert "Stars" not in sent_texts(calls)[-1]
         assert not any("付费" in label for label in bot.button_texts(ADMIN.id))
+
+
+async def test_a_reply_during_the_sending_marks_takes_the_last_place_and_the_notice_waits(
+    settings, clock, sessions, people_tree, monkeypatch
+):
+    """The bulk lane writes its ``sending`` marks once the window had a place; a reply that
+    goes while that write runs takes the place, so the lane looks again and the notice waits
+    for the next one (a second after the oldest answer) instead of making 31 in the window."""
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        sender = sender_of(bot, clock)
+        # The budget of one process (the shared one spaces replies on its timeline too).
+        lane = sender.budget = budget(29.5, lambda: clock.now().timestamp())
+        lane.sleep = sender.sleep
+        for chat in range(29):  # 29 replies answered just now: one place is left
+            lane.answered(await lane.reply(90_000 + chat))
+        mark_sending, replies = outbox_repo.mark_sending, []
+
+        async def a_reply_meanwhile(**kwargs: Any) -> None:
+            if not replies:
+                replies.append(await lane.reply(99_999))
+            await mark_sending(**kwargs)
+
+        take, taken = lane.take, []
+
+        def take_and_note_when(chat_id: int) -> Any:
+            taken.append(clock.now())  # a notice's send starts now
+            return take(chat_id)
+
+        monkeypatch.setattr(outbox_repo, "mark_sending", a_reply_meanwhile)
+        monkeypatch.setattr(lane, "take", take_and_note_when)
+        started = clock.now()
+        await launch_direct(sessions, clock)
+        await sender.drain()
+    assert replies and len(taken) == len(OFFICERS)
+    assert taken[0] - started >= timedelta(seconds=1)

@@ -21,7 +21,7 @@ from bot.delivery.telegram import classify
 from bot.updates import TgUser
 from storage.db import transaction
 from storage.inbox_models import InboxUpdate
-from tests.harness import ScriptedRequest, inbox_bot, running_bot, sent_texts
+from tests.harness import ClockSleep, ScriptedRequest, inbox_bot, running_bot, sent_texts
 
 USER = TgUser(id=41001, first_name="用户")
 TRY_AGAIN = "网络不稳定，刚才的回复可能没有发出，请再试一次。"
@@ -70,14 +70,16 @@ async def test_ptb_wraps_a_refused_connection_so_that_it_reads_as_never_sent():
         await request.shutdown()
 
 
-async def scripted_bot(bot, script: dict[str, list[Any]]) -> list[float]:
-    """Put the scripted answers under the application's reply policy; returns its waits."""
+async def scripted_bot(bot, script: dict[str, list[Any]], clock) -> list[float]:
+    """Put the scripted answers under the application's reply policy; returns its waits (each
+    moves the frozen clock instead of sleeping)."""
     policy: ReplyPolicy = bot.app.bot.request
     policy.inner = ScriptedRequest(bot.api, script)
     waits: list[float] = []
 
     async def no_wait(seconds: float) -> None:
         waits.append(seconds)
+        clock.advance(timedelta(seconds=seconds))
 
     policy.sleep = no_wait
     policy.budget.sleep = no_wait
@@ -87,7 +89,7 @@ async def scripted_bot(bot, script: dict[str, list[Any]]) -> list[float]:
 async def test_a_reply_that_got_429_waits_and_is_sent(settings, clock):
     too_many = (429, {"description": "Too Many Requests", "parameters": {"retry_after": 4}})
     async with running_bot(settings, clock) as bot:
-        waits = await scripted_bot(bot, {"sendMessage": [too_many]})
+        waits = await scripted_bot(bot, {"sendMessage": [too_many]}, clock)
         calls = await bot.text(USER, "/help")
         assert waits == [4.0]
         assert len(bot.api.sent_messages(USER.id)) == 1
@@ -97,7 +99,7 @@ async def test_a_reply_that_got_429_waits_and_is_sent(settings, clock):
 async def test_a_reply_whose_connection_was_never_made_is_sent_again(settings, clock):
     refused = caused(NetworkError("httpx.ConnectError"), httpx.ConnectError("refused"))
     async with running_bot(settings, clock) as bot:
-        waits = await scripted_bot(bot, {"sendMessage": [refused, refused]})
+        waits = await scripted_bot(bot, {"sendMessage": [refused, refused]}, clock)
         await bot.text(USER, "/help")
         assert len(waits) == 2
         assert len(bot.api.sent_messages(USER.id)) == 1
@@ -107,7 +109,7 @@ async def test_a_reply_that_may_have_arrived_is_not_repeated_the_user_is_told_on
     settings, clock
 ):
     async with running_bot(settings, clock) as bot:
-        await scripted_bot(bot, {"sendMessage": [(502, {"description": "Bad Gateway"})]})
+        await scripted_bot(bot, {"sendMessage": [(502, {"description": "Bad Gateway"})]}, clock)
         calls = await bot.text(USER, "/help")
         messages = bot.api.sent_messages(USER.id)
         assert [m["text"] for m in messages] == [TRY_AGAIN]
@@ -135,7 +137,7 @@ async def test_through_the_inbox_an_unconfirmed_reply_is_done_not_retried(
             update = bot.factory.message(USER, "大家好", chat)
         else:
             chat, update = USER.private_chat(), bot.factory.command(USER, "/help")
-        await scripted_bot(bot, {"sendMessage": [(502, {"description": "Bad Gateway"})]})
+        await scripted_bot(bot, {"sendMessage": [(502, {"description": "Bad Gateway"})]}, clock)
         await bot.receive(update)
         await bot.settle()
     async with transaction(sessions) as session:
@@ -154,6 +156,7 @@ async def test_edits_and_answers_are_retried_after_transient_failures(settings, 
                 "answerCallbackQuery": [(500, {"description": "Internal"}), dropped],
                 "editMessageText": [(502, {"description": "Bad Gateway"})],
             },
+            clock,
         )
         calls = await bot.press(USER, "English")
         assert len(waits) == 3
@@ -197,12 +200,18 @@ async def test_two_senders_share_one_budget_and_one_pause(sessions, clock):
     assert lanes[1].paused_for() == pytest.approx(5)
 
 
-async def test_replies_charged_in_one_process_delay_the_others_bulk(sessions, clock):
+async def test_replies_of_one_process_take_their_slots_before_the_others_bulk(sessions, clock):
+    """A reply reserves its slot on the shared timeline before it goes, so the replies of one
+    worker are counted before the leader's bulk sends, not paid for after them."""
     now = lambda: clock.now().timestamp()  # noqa: E731
     common = {"lane": "free", "reserve_ahead": 0.1, "rate": 10, "limit": 30, "window": 1.0}
-    replies = SharedBudget(sessions=sessions, now=now, chats=ChatPacer(1, 3), **common)
+    sleep = ClockSleep(clock)
+    replies = SharedBudget(
+        sessions=sessions, now=now, chats=ChatPacer(1, 3), sleep=sleep, **common
+    )
     bulk = SharedBudget(sessions=sessions, now=now, chats=ChatPacer(1, 3), **common)
+    start = now()
     for chat in range(5):
-        replies.charge(chat)  # five replies go at once, paid for in one reservation
-    await replies.close()
-    assert await bulk.ready() == pytest.approx(0.5)  # the bulk lane starts after them
+        await replies.reply(chat)  # five replies, one slot each, 0.1 s apart at 10/s
+    assert now() - start == pytest.approx(0.4)
+    assert now() + await bulk.ready() == pytest.approx(start + 0.5)  # bulk starts after them

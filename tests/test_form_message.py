@@ -72,7 +72,10 @@ async def test_a_state_changed_meanwhile_keeps_its_answers_and_gets_the_id(
     state["data"]["title"] = "另一个标题"  # written by another worker after this update saved
     async with transaction(sessions) as session:
         row = await conversations_repo.get_state(session=session, chat_id=LI.id, user_id=LI.id)
-        row.data = json.dumps(state, ensure_ascii=False)
+        changed = json.dumps(state, ensure_ascii=False)
+        assert await conversations_repo.replace_data(
+            session=session, chat_id=LI.id, user_id=LI.id, old=row.data, new=changed
+        )
     async with transaction(sessions) as session:
         await engine.remember_message(
             session, engine.by_name(FORMS), chat_id=LI.id, user_id=LI.id, message_id=4242

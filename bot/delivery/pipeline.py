@@ -21,7 +21,7 @@ from typing import Any, Protocol
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.clock import Clock
-from bot.delivery.budget import SendBudget
+from bot.delivery.budget import EARLY, Place, SendBudget
 from bot.delivery.outcome import Outcome, Outgoing, Result
 from bot.delivery.settings import DeliverySettings
 from storage import outbox_repo
@@ -30,7 +30,6 @@ from storage.db import SessionFactory, transaction
 log = logging.getLogger(__name__)
 IDLE_POLL = 1.0  # seconds between outbox polls when idle (scheduled notices, other writers)
 MAX_BACKOFF = 300.0  # the longest wait before retrying a connection that was never made
-EARLY = 0.0005  # a send this close to its slot goes (clocks count whole microseconds)
 Sleep = Callable[[float], Awaitable[None]]
 
 
@@ -261,21 +260,35 @@ class Pipeline:
             await self._release_first(chat_wait)
             return
         lane = self.paid_budget if item.paid else self.budget
-        while (wait := await lane.ready()) > EARLY:
-            await self.sleep(wait)
+        await self._wait_for_slot(item, lane)
+        # Nothing is awaited from here to `take`: a reply that went during the wait took its
+        # place in the window (and its chat) before this send looked, never after.
         if not item.source.may_send(item, self.clock.now()):  # the wait ran into quiet hours
             await self._release_first(0.0)
             return
-        if not item.marked:
-            await self._mark_ahead(lane)
-        lane.take(item.chat_id)
+        if (chat_wait := self.budget.chat_wait(item.chat_id)) > 0:  # a reply went meanwhile
+            await self._release_first(chat_wait)
+            return
+        place = lane.take(item.chat_id)
         self._undispatched.popleft()
-        task = asyncio.create_task(self._deliver(item, lane))
+        task = asyncio.create_task(self._deliver(item, lane, place))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
         limit = self.config.paid_max_in_flight if item.paid else self.config.max_in_flight
         while len(self._inflight) >= limit:
             await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
+
+    async def _wait_for_slot(self, item: Item, lane: SendBudget) -> None:
+        """Until the lane may send; the ``sending`` marks are written during the wait, so their
+        write does not make the send late (and no sooner than ``mark_ahead`` before it, so a
+        long pause leaves no row marked that a crash would report as unknown). The lane is
+        asked again after the write: a reply may have taken the place while it ran."""
+        ahead = self.config.mark_ahead
+        while (wait := await lane.ready()) > EARLY or not item.marked:
+            if not item.marked and wait <= ahead:
+                await self._mark_ahead(lane)
+                continue
+            await self.sleep(wait if item.marked else wait - ahead / 2)
 
     async def _mark_ahead(self, lane: SendBudget) -> None:
         """Write ``sending`` for the rows about to go (the next ``mark_ahead`` seconds)."""
@@ -305,11 +318,19 @@ class Pipeline:
 
     # --- one send ----------------------------------------------------------------------------
 
-    async def _deliver(self, item: Item, lane: SendBudget) -> None:
+    async def _deliver(self, item: Item, lane: SendBudget, place: Place) -> None:
         now = self.clock.now()
-        result = await self.sender.send(item.source.render(item, now))
-        if result.outcome is Outcome.RETRY_AFTER:
-            await lane.pause(result.retry_after)
+        try:
+            result = await self.sender.send(item.source.render(item, now))
+        except BaseException:  # cancelled: it may have gone, and must not stay "in flight"
+            lane.answered(place)
+            raise
+        if result.outcome in (Outcome.RETRY_AFTER, Outcome.NOT_SENT):  # Telegram did not take it
+            lane.give_back(place)
+        else:
+            lane.answered(place)
+        if result.outcome is Outcome.RETRY_AFTER:  # the chat's own limit, or the bot's
+            await lane.refused(item.chat_id, result.retry_after, place.previous)
         values = {"id": item.row.id, **self._values(item, result, now)}
         self._buffer.outcomes.setdefault(item.source.name, []).append(values)
         if result.outcome is Outcome.BLOCKED:

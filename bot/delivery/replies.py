@@ -1,14 +1,19 @@
 """One policy for replies (everything sent through ``application.bot``).
 
-- A 429 is not an answer: the reply waits its ``retry_after`` (pausing the bulk lane too) and
-  is sent again.
+- A reply to a private chat goes when the chat's slot allows (one message a second: waiting
+  for it, at most a second, beats meeting a 429), and in its place in the bot's window, ahead
+  of the bulk lane (`bot.delivery.budget`).
+- A 429 is not an answer: the reply waits its ``retry_after`` and is sent again. A 429 for a
+  chat that got a message under two seconds before holds only that chat; any other pauses
+  every send of the bot (`SendBudget.refused` says which and why).
 - A request that cannot duplicate anything when repeated (answerCallbackQuery, edits, deletes,
   setMyCommands, getFile …: every method that is not a send) is retried after a transient
   failure (a 5xx, a timeout, a dropped connection), a few times with a short backoff.
 - A send is repeated only when its connection was never made. Any other failure of a send may
   have reached the user, so it is not repeated: it raises `UnconfirmedSend`, and the error
   handler tells the user, once, to try again.
-Every send charges the shared budget (replies go first; the bulk lane fills what they leave).
+Every send takes its place in the shared budget before it goes (replies go first; the bulk lane
+fills what they leave).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 from telegram.error import NetworkError, TelegramError
 from telegram.request import BaseRequest, RequestData
 
-from bot.delivery.budget import SendBudget
+from bot.delivery.budget import Place, SendBudget
 from bot.transport import never_sent
 
 log = logging.getLogger(__name__)
@@ -80,12 +85,9 @@ class ReplyPolicy(BaseRequest):
         chat_id = _chat_id(request_data)
         limited = transient = 0
         while True:
-            if send:
-                await self._before_send(chat_id)
+            place = await self._before(send, chat_id)
             try:
-                code, payload = await self.inner.do_request(
-                    url, method, request_data, *args, **kwargs
-                )
+                code, payload = await self._attempt(place, url, method, request_data, args, kwargs)
             except TelegramError as error:
                 if (not send or never_sent(error)) and transient < self.retries:
                     transient += 1
@@ -96,9 +98,7 @@ class ReplyPolicy(BaseRequest):
                 raise
             if code == 429 and limited < MAX_429:
                 limited += 1
-                await self._wait_retry_after(payload)
-                if not send and self.budget is not None:
-                    await self.budget.sleep(self.budget.paused_for())
+                await self._refused(chat_id, payload, place, send)
                 continue
             if code >= 500:
                 if not send and transient < self.retries:
@@ -109,24 +109,63 @@ class ReplyPolicy(BaseRequest):
                     raise UnconfirmedSend(f"{api}: HTTP {code}")
             return code, payload
 
-    async def _before_send(self, chat_id: int | None) -> None:
-        if self.budget is None:
+    async def _attempt(
+        self,
+        place: Place | None,
+        url: str,
+        method: str,
+        request_data: RequestData | None,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> tuple[int, bytes]:
+        """One request; its place in the budget is settled however it ends, so that no send
+        stays "in flight" in the window."""
+        taken = True
+        try:
+            code, payload = await self.inner.do_request(url, method, request_data, *args, **kwargs)
+            taken = code != 429
+            return code, payload
+        except TelegramError as error:
+            taken = not never_sent(error)
+            raise
+        finally:
+            self._after(place, taken=taken)
+
+    async def _before(self, send: bool, chat_id: int | None) -> Place | None:
+        """A send waits for its place in the budget; any other request goes at once (edits and
+        answers are not counted as messages)."""
+        if self.budget is None or not send:
+            return None
+        return await self.budget.reply(chat_id)
+
+    def _after(self, place: Place | None, *, taken: bool) -> None:
+        """The send's answer came (it arrived, if at all, before now); one Telegram did not
+        take (a 429, a connection never made) gives its place and its chat's slot back."""
+        if place is None or self.budget is None:
             return
-        # A 429 anyone of the bot met: sending now would only meet another.
-        if (paused := self.budget.paused_for()) > 0:
-            await self.budget.sleep(paused)
-        self.budget.charge(chat_id or 0)
+        if taken:
+            self.budget.answered(place)
+        else:
+            self.budget.give_back(place)
 
     async def _back_off(self, api: str, attempt: int, error: object) -> None:
         log.info("%s failed (%s); retry %d", api, error, attempt)
         await self.sleep(BACKOFF * 2 ** (attempt - 1))
 
-    async def _wait_retry_after(self, payload: bytes) -> None:
+    async def _refused(
+        self, chat_id: int | None, payload: bytes, place: Place | None, send: bool
+    ) -> None:
         seconds = _retry_after(payload)
-        if self.budget is not None:
-            await self.budget.pause(seconds)  # the next send waits it out (_before_send)
-        else:
+        if self.budget is None:
             await self.sleep(seconds)
+            return
+        if place is not None:
+            previous = place.previous
+        else:  # no send: did the chat get a message just before?
+            previous = self.budget.chats.last(chat_id) if chat_id is not None else None
+        await self.budget.refused(chat_id, seconds, previous)
+        if not send:  # a send waits it out in its next `reply`
+            await self.budget.wait_out(chat_id)
 
 
 def _chat_id(request_data: RequestData | None) -> int | None:

@@ -22,6 +22,7 @@ LEADER_KEY = "stabot.delivery_leader"
 LEADER_LOCK = 0x5_7AB0_7002  # pg_try_advisory_lock key of the pipeline's leader
 LEADER_RETRY = 10.0  # seconds between a follower's attempts: the pipeline's failover time
 REPLY_POOL = 256  # PTB's own default for the bot's connection pool
+SHARED_JITTER = 0.025  # seconds of arrival jitter the shared timeline leaves room for
 
 
 def with_reply_policy(
@@ -50,18 +51,25 @@ def build_budgets(
     shared: bool,
 ) -> tuple[SendBudget, SendBudget]:
     """The free lane's budget and the paid lane's, in this process or in the database."""
-    chats = ChatPacer(config.per_chat_interval, config.group_interval)
+    chats = ChatPacer(config.per_chat_interval, config.group_interval, config.margin)
 
     def now() -> float:
         return clock.now().timestamp()
 
     def lane(name: str, rate: float, limit: int) -> SendBudget:
-        common = {"rate": rate, "limit": limit, "window": config.window, "now": now}
+        common = {
+            "rate": rate,
+            "limit": limit,
+            "window": config.window,
+            "margin": config.margin,
+            "now": now,
+        }
         if shared:
             return SharedBudget(
                 sessions=sessions,
                 lane=name,
                 reserve_ahead=config.reserve_ahead,
+                jitter=config.margin if config.margin is not None else SHARED_JITTER,
                 chats=chats,
                 **common,  # type: ignore[arg-type]
             )

@@ -404,6 +404,28 @@ def _reach_summary(event: Any) -> None:
     event.model.editing = event.model.fill_missing = False
 
 
+class _SequentialMachine(AsyncMachine):
+    """An AsyncMachine made cheap for a model added and removed at every step.
+
+    `transitions` gathers conditions and callbacks, which wraps each in a task of its own: with
+    a condition per possible destination, a step spent more on scheduling those tasks than on
+    the rest of its form logic. Ours are plain functions, so awaiting them one after the other,
+    in their order, gives the same results. Adding a model also binds a method per event
+    (``model.advance``, ``model.may_advance``) and per state (``model.is_summary``); the engine
+    only calls ``model.trigger(name)``, so those are left out.
+    """
+
+    @staticmethod
+    async def await_all(callables: Sequence[Callable[[], Any]]) -> list[Any]:
+        return [await func() for func in callables]
+
+    def _add_trigger_to_model(self, trigger: str, model: Any) -> None:
+        pass
+
+    def _add_model_to_state(self, state: Any, model: Any) -> None:
+        pass
+
+
 class FormSpec:
     """A form definition: subclasses set ``name`` and ``fields`` and implement `on_confirm`."""
 
@@ -423,7 +445,7 @@ class FormSpec:
     def machine(cls) -> AsyncMachine:
         """The one machine of this form, built on first use."""
         if cls.__dict__.get("_machine") is None:
-            cls._machine = AsyncMachine(
+            cls._machine = _SequentialMachine(
                 model=None,
                 states=[
                     *cls.steps(),

@@ -33,7 +33,7 @@ from bot.flows.base import (
 )
 from bot.flows.callback_data import FormButton
 from storage import conversations_repo as repo
-from storage.models import ConversationState
+from storage.conversations_repo import FormRow
 
 # What a button of a form that ended says: confirmed (its answers were saved), or cancelled.
 ENDED_TOASTS = {DONE: "form.stale_saved", CANCELLED: "form.stale_cancelled"}
@@ -76,7 +76,7 @@ class OpenForm:
     step: str
     answers: dict[str, Any]
     extra: dict[str, Any]  # what the form was started with (``start(extra=…)``)
-    row: ConversationState = field(repr=False)
+    row: FormRow = field(repr=False)
 
 
 async def open_form(ctx: FlowContext) -> OpenForm | None:
@@ -168,7 +168,7 @@ async def handle(ctx: FlowContext, inp: Input) -> Reply | None:
     return reply
 
 
-def _ended_form_button(row: ConversationState, inp: Input) -> Reply | None:
+def _ended_form_button(row: FormRow, inp: Input) -> Reply | None:
     """The toast for a button of the form that ended last; None for anything else."""
     instance = _loads(row.data).get("instance")
     if (
@@ -181,7 +181,7 @@ def _ended_form_button(row: ConversationState, inp: Input) -> Reply | None:
 
 
 async def _end(
-    ctx: FlowContext, flow: str, instance: str, step: str, row: ConversationState | None
+    ctx: FlowContext, flow: str, instance: str, step: str, row: FormRow | None
 ) -> None:
     """Replace the form's state by its end marker: the instance its buttons carry, no answers."""
     await repo.save_state(
@@ -226,8 +226,10 @@ async def remember_message(
         return
     raw = _loads(row.data)
     raw["message_id"] = message_id
-    row.data = FormModel(forms[row.flow], raw).to_json()
-    await session.flush()
+    data = FormModel(forms[row.flow], raw).to_json()
+    await repo.replace_data(
+        session=session, chat_id=chat_id, user_id=user_id, old=row.data, new=data
+    )
 
 
 async def form_message_id(ctx: FlowContext) -> int | None:
@@ -268,7 +270,7 @@ def _loads(data: str) -> dict[str, Any]:
 
 
 async def _save(
-    ctx: FlowContext, form: FormSpec, model: FormModel, row: ConversationState | None = None
+    ctx: FlowContext, form: FormSpec, model: FormModel, row: FormRow | None = None
 ) -> None:
     data = model.to_json()
     await repo.save_state(

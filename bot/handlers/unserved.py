@@ -53,6 +53,8 @@ def why_unserved(update: Update) -> str | None:
         return "not sent by a person"
     if message.from_user.is_bot:
         return "sent by a bot"
+    if message.text is not None:  # never a service message; spares the thirty filters below
+        return None
     if filters.StatusUpdate.ALL.check_update(update):
         return "a service message"
     return None
