@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from bot.delivery.settings import DeliverySettings
 
 GROUPED = ("DELIVERY_", "BROADCAST_", "REMINDERS_", "KNOWLEDGE_", "SUPERADMIN_IDS")
+DEFAULT_RATE = DeliverySettings.model_fields["rate"].default
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +31,7 @@ def test_each_group_reads_its_own_variables(monkeypatch: pytest.MonkeyPatch) -> 
     settings = Settings(_env_file=None)
     assert settings.delivery.per_chat_interval == 2.5
     assert settings.delivery.shared_budget is True
-    assert settings.delivery.rate == 28.9  # untouched fields keep their defaults
+    assert settings.delivery.rate == DEFAULT_RATE  # untouched fields keep their defaults
     assert (settings.reminders.paused, settings.reminders.scheduler) == (True, None)
     assert (settings.knowledge.warmup, settings.knowledge.embeddings) == (False, "none")
 
@@ -39,7 +41,7 @@ def test_each_group_reads_its_own_variables(monkeypatch: pytest.MonkeyPatch) -> 
     [
         ({"BROADCAST_RATE": "5", "REMINDERS_SENDER": "0"}, 5.0, False, 25),
         ({"BROADCAST_RATE": "5", "DELIVERY_RATE": "7"}, 7.0, None, 25),  # the new name wins
-        ({"REMINDERS_CLAIM_BATCH": "9", "BROADCAST_CLAIM_BATCH": "8"}, 28.9, None, 8),
+        ({"REMINDERS_CLAIM_BATCH": "9", "BROADCAST_CLAIM_BATCH": "8"}, DEFAULT_RATE, None, 8),
     ],
 )
 def test_older_names_still_work(
