@@ -298,9 +298,7 @@ class KnowledgeBase:
         assessed = self._assess(question)
         return None if assessed is None else assessed[-1]
 
-    def _assess(
-        self, question: str
-    ) -> tuple[_Snapshot, list[tuple[int, float]], Signals] | None:
+    def _assess(self, question: str) -> tuple[_Snapshot, list[tuple[int, float]], Signals] | None:
         """The snapshot, the fused ranking (rows and scores, best first) and the signals."""
         from bot.services.knowledge.confidence import Signals
         from bot.services.knowledge.fusion import fuse
