@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import math
 from collections import defaultdict
@@ -272,26 +271,3 @@ class PassageIndex:
             doc_of.astype(np.int32),
             flags.astype(np.uint16),
         )
-
-
-def write_json(path: Path, payload: Any) -> None:
-    """Write JSON atomically (temp file + rename), so readers never see half a file."""
-    write_text(path, to_json(payload))
-
-
-def to_json(payload: Any) -> str:
-    """Compact JSON text (UTF-8 kept)."""
-    # dumps() runs the C encoder; dump() to a stream falls back to the pure-Python one.
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write a text file atomically (temp file + rename)."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)
