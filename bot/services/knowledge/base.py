@@ -8,6 +8,7 @@ the current snapshot and the background embedder.
 from __future__ import annotations
 
 import logging
+import tempfile
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -508,3 +509,23 @@ class KnowledgeBase:
             return None
         texts = [state.embedded_text(i) for i in range(len(state.rows))]
         return dense, texts, [row.doc_id for row in state.rows]
+
+
+def build_seeds(corpus_dir: Path, embedder: Embedder) -> tuple[Path, int]:
+    """Index the corpus folder afresh, embed every passage and write its seed file.
+
+    A throw-away data dir: documents uploaded to the user's library never reach the file, and
+    no existing seed or cached vector is reused (every vector comes from the model now).
+    """
+    from bot.services.knowledge.seeds import SEEDS_DIR, seed_file, write_seeds
+
+    with tempfile.TemporaryDirectory(prefix="stabot-seeds-") as work:
+        kb = KnowledgeBase(Path(work) / "knowledge", embedder=embedder)
+        kb.sync_corpus(corpus_dir)
+        kb.embed_now()
+        vectors = kb.passage_vectors()
+        if len(vectors) < len(set(kb.passage_hashes())):
+            raise RuntimeError("the model returned no usable vector for some passage")
+    path = seed_file(Path(corpus_dir) / SEEDS_DIR, embedder.key)
+    write_seeds(path, vectors, embedder.key)
+    return path, len(vectors)
