@@ -49,7 +49,8 @@ from bot.services.knowledge.versions import Batch, Changes
 
 if TYPE_CHECKING:
     from bot.services.knowledge.confidence import Signals
-    from bot.services.knowledge.dense import DenseRows, DenseWorker, Embedder
+    from bot.services.knowledge.dense import Embedder
+    from bot.services.knowledge.vectors import Vectors
 
 log = logging.getLogger(__name__)
 
@@ -78,17 +79,11 @@ class KnowledgeBase:
         # A ranking.RankConfig; None means the measured defaults.
         self._config = config
         self.embedder = embedder
-        self._dense_worker: DenseWorker | None = None
+        self._vectors: Vectors | None = None
         if embedder is not None:
-            # numpy comes with it: imported only when vectors are wanted.
-            from bot.services.knowledge.dense import VECTORS_DIR, DenseWorker, VectorCache
-            from bot.services.knowledge.seeds import seed_file
+            from bot.services.knowledge.vectors import Vectors
 
-            # ``seed_vectors``: the folder of the bundled corpus's seed files (seeds.py).
-            seeds = seed_file(seed_vectors, embedder.key) if seed_vectors is not None else None
-            cache = VectorCache(self.data_dir / VECTORS_DIR / embedder.key, seeds)
-            self._dense_worker = DenseWorker(embedder, cache)
-        self._query_failed = False
+            self._vectors = Vectors(embedder, self.data_dir, seed_vectors, self.snapshot)
 
     # ----- set-up -------------------------------------------------------------------------
 
@@ -198,8 +193,13 @@ class KnowledgeBase:
         """The snapshot, the fused ranking (rows and scores, best first) and the signals."""
         state = self.snapshot()
         center = self.embedder.center if self.embedder is not None else None
+        vectors = self._vectors
         assessed = search.assess(
-            state, self.analyzer, question, lambda: self._cosines(state, question), center
+            state,
+            self.analyzer,
+            question,
+            lambda: vectors.cosines(state, question) if vectors is not None else None,
+            center,
         )
         return None if assessed is None else (state, *assessed)
 
@@ -392,9 +392,13 @@ class KnowledgeBase:
             with self._lock:
                 snapshot = self._load_snapshot()
         assert snapshot is not None
-        if snapshot.dense is not None and not snapshot.dense.complete:
+        if (
+            self._vectors is not None
+            and snapshot.dense is not None
+            and not snapshot.dense.complete
+        ):
             # Cheap when the worker runs; restarts it when it stopped just before this index.
-            self._start_embedding()
+            self._vectors.start()
         return snapshot
 
     def _load_snapshot(self) -> Snapshot:
@@ -409,8 +413,8 @@ class KnowledgeBase:
             current = builder.current() or {}
         folder = self.data_dir / INDEX_DIR / current["dir"]
         snapshot = search.open_snapshot(docs, folder, current["key"], self.analyzer, self._config)
-        if snapshot.rows and self._dense_worker is not None:
-            snapshot.dense = self._dense_rows(snapshot)
+        if snapshot.rows and self._vectors is not None:
+            snapshot.dense = self._vectors.rows_for(snapshot)
         self._snapshot = snapshot
         return snapshot
 
@@ -428,7 +432,9 @@ class KnowledgeBase:
 
     def passage_hashes(self) -> list[str]:
         """The cache key of each passage of the current index: the hash of the text embedded."""
-        return self._text_hashes(self.snapshot())
+        from bot.services.knowledge.vectors import text_hashes
+
+        return text_hashes(self.snapshot())
 
     def embedded_texts(self) -> list[str]:
         """What is embedded for each passage of the current index (title, headings, text)."""
@@ -444,71 +450,7 @@ class KnowledgeBase:
 
     def embed_now(self, timeout: float | None = None) -> bool:
         """Compute the missing passage vectors and wait for them; whether they are ready."""
-        if self._dense_worker is None:
-            return False
-        # A worker that was just finishing an older index may have ended before this one
-        # was published: start it again (each pass leaves the index it saw complete).
-        for _ in range(3):
-            self._start_embedding()
-            self._dense_worker.join(timeout)
-            if self.dense_ready():
-                return True
-        return False
-
-    def _cosines(self, state: Snapshot, question: str) -> Any:
-        """Cosine of every passage with the question, or None while vectors are not ready."""
-        dense = state.dense
-        if dense is None or not dense.complete or self.embedder is None:
-            return None
-        try:
-            vector = self.embedder.query(question)
-        except Exception:  # a broken model must not take the lexical answer with it
-            if not self._query_failed:
-                self._query_failed = True
-                log.exception("embedding a question failed; answering lexically")
-            return None
-        return dense.scores(vector)
-
-    def _text_hashes(self, snapshot: Snapshot) -> list[str]:
-        """The cache key of each passage: the hash of its embedded text."""
-        from bot.services.knowledge.dense import text_hash
-
-        return [text_hash(snapshot.embedded_text(i)) for i in range(len(snapshot.rows))]
-
-    def _dense_rows(self, snapshot: Snapshot) -> DenseRows:
-        """The snapshot's vectors from the cache; the rest are embedded in the background."""
-        from bot.services.knowledge.dense import DenseRows
-
-        assert self._dense_worker is not None
-        hashes = self._text_hashes(snapshot)
-        cached = self._dense_worker.cache.load()
-        dim = next((len(v) for v in cached.values()), 0) or self._dense_dim()
-        dense = DenseRows.empty(hashes, dim)
-        dense.fill(cached)
-        if dense.complete and self._dense_worker.cache.holds_others(cached, hashes):
-            # Documents were removed or replaced: their passages' vectors go too.
-            self._dense_worker.save_for(dense, cached)
-        return dense
-
-    def _dense_dim(self) -> int:
-        """The embedder's vector size (asks the model once when the cache is empty)."""
-        assert self.embedder is not None
-        dim = getattr(self.embedder, "dim", None)
-        return int(dim) if dim else len(self.embedder.query("科协"))
-
-    def _start_embedding(self) -> None:
-        """Embed the current index's missing passages in the background (if any)."""
-        if self._dense_worker is not None:
-            self._dense_worker.start(self._dense_job)
-
-    def _dense_job(self) -> tuple[DenseRows, list[str], list[str]] | None:
-        """The current snapshot's vectors still to compute, or None when there are none."""
-        state = self.snapshot()
-        dense = state.dense
-        if dense is None or dense.complete:
-            return None
-        texts = [state.embedded_text(i) for i in range(len(state.rows))]
-        return dense, texts, [row.doc_id for row in state.rows]
+        return self._vectors is not None and self._vectors.embed_now(timeout)
 
 
 def build_seeds(corpus_dir: Path, embedder: Embedder) -> tuple[Path, int]:
