@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.services.knowledge.errors import IngestCode, IngestError
-
-if TYPE_CHECKING:
-    from bot.services.knowledge.base import DocumentInfo, _Prepared
+from bot.services.knowledge.prepare import Prepared
+from bot.services.knowledge.registry import DocumentInfo
 
 
 @dataclass(slots=True)
@@ -49,7 +47,7 @@ class Batch:
         self.replaceable = replaceable or (lambda _doc: True)
         self.by_source = {doc.key: doc for doc in docs.values()}
         self.by_hash = {doc.sha256: doc for doc in docs.values()}
-        self.new: dict[str, _Prepared] = {}
+        self.new: dict[str, Prepared] = {}
         self.dropped: dict[str, DocumentInfo] = {}
 
     def drop(self, doc: DocumentInfo) -> None:
@@ -58,7 +56,7 @@ class Batch:
         self.by_source.pop(doc.key, None)
         self.by_hash.pop(doc.sha256, None)
 
-    def offer(self, prepared: _Prepared) -> None:
+    def offer(self, prepared: Prepared) -> None:
         """A file read: a new document or a new version; raises ``duplicate`` for known content.
 
         Content an admin removed is skipped, and so is a source the update may not replace.
