@@ -80,7 +80,7 @@ def test_vectors_are_computed_once_and_cached_by_passage_content(tmp_path: Path)
     kb.add_paths([folder])
     assert kb.embed_now(timeout=30)
     first = len(model.embedded)
-    assert first == len(kb._state().rows) and _cached(kb) == first
+    assert first == len(kb.snapshot().rows) and _cached(kb) == first
     # A new process on the same data dir: everything comes from the cache.
     again = CharEmbedder()
     restarted = KnowledgeBase(tmp_path / "kb", embedder=again)
@@ -90,7 +90,7 @@ def test_vectors_are_computed_once_and_cached_by_passage_content(tmp_path: Path)
     restarted.add_paths([folder / "volunteers.txt"])
     assert restarted.embed_now(timeout=30)
     assert again.embedded and all("志愿者" in text for text in again.embedded)
-    assert _cached(restarted) == len(restarted._state().rows)
+    assert _cached(restarted) == len(restarted.snapshot().rows)
 
 
 def test_a_removed_or_replaced_document_leaves_no_stale_vectors(tmp_path: Path) -> None:
@@ -101,12 +101,12 @@ def test_a_removed_or_replaced_document_leaves_no_stale_vectors(tmp_path: Path) 
     total = _cached(kb)
     kb.remove(infos[1].doc_id)
     assert kb.embed_now(timeout=30)
-    assert _cached(kb) == len(kb._state().rows) < total
+    assert _cached(kb) == len(kb.snapshot().rows) < total
     (folder / "notice.txt").write_text(NOTICE.replace("每季度", "每半年"), encoding="utf-8")
     kb.add_paths([folder / "notice.txt"])
     assert kb.embed_now(timeout=30)
     hit = kb.answer("科普讲座多久举办一次？").hits[0]
-    assert "每半年" in hit.text and _cached(kb) == len(kb._state().rows)
+    assert "每半年" in hit.text and _cached(kb) == len(kb.snapshot().rows)
 
 
 def test_questions_are_answered_lexically_while_vectors_are_computed(tmp_path: Path) -> None:
@@ -154,7 +154,7 @@ def test_the_bundled_model_finds_a_paraphrase(tmp_path: Path) -> None:
     kb = KnowledgeBase(tmp_path / "kb", embedder=model)
     kb.add_paths([folder])
     assert kb.embed_now(timeout=120)
-    vectors = kb._state().dense.matrix
+    vectors = kb.snapshot().dense.matrix
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
     answer = kb.answer("大学老师想去社区给居民做科普，可以吗？")
     assert "高校师生" in answer.hits[0].text or "社区开展科学普及" in answer.hits[0].text

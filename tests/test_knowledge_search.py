@@ -215,7 +215,7 @@ def test_the_phrasing_of_a_question_weighs_less_than_its_subject(kb: KnowledgeBa
 def test_a_word_no_document_uses_counts_by_how_rare_it_is(kb: KnowledgeBase) -> None:
     """An everyday word (找) is how the asker talks; a rare one (会费) is what they ask about."""
     assert general_idf("找") <= 8.0 < 10.0 <= general_idf("开会") < general_idf("会费") == 12.0
-    ranker = kb._state().ranker
+    ranker = kb.snapshot().ranker
 
     def answerability(question: str) -> float:
         return ranker.rank(question, kb.analyzer.query(question)).answerability

@@ -10,8 +10,9 @@ import pytest
 from bot import PROJECT_ROOT
 from bot.commands.knowledge import main as knowledge_main
 from bot.services.knowledge import KnowledgeBase
+from bot.services.knowledge.base import build_seeds
 from bot.services.knowledge.dense import BundledE5, text_hash
-from bot.services.knowledge.seeds import SEEDS_DIR, build_seeds, read_seeds, seed_file, write_seeds
+from bot.services.knowledge.seeds import SEEDS_DIR, read_seeds, seed_file, write_seeds
 from tests.test_knowledge_dense import NOTICE, VOLUNTEERS, CharEmbedder, corpus_folder
 
 CORPUS = PROJECT_ROOT / "corpus"

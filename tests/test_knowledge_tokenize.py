@@ -93,8 +93,8 @@ def test_index_rebuilt_from_stored_passages_is_the_same(tmp_path: Path) -> None:
     question = "企业科技人员多少人要单独成立科协？"
     first = kb.search(question)
     assert first
-    first_vocab = kb._state().index.bigrams.vocab
+    first_vocab = kb.snapshot().index.bigrams.vocab
     shutil.rmtree(tmp_path / "index")
     again = KnowledgeBase(tmp_path)
     assert again.search(question) == first
-    assert again._state().index.bigrams.vocab == first_vocab
+    assert again.snapshot().index.bigrams.vocab == first_vocab

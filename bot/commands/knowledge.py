@@ -70,7 +70,7 @@ def write_seed_vectors(kb: KnowledgeBase, corpus: Path, locale: str) -> int:
     """``stabot index --seed-vectors``: the corpus folder's vectors, computed afresh, into its
     seed file (bot/services/knowledge/seeds.py)."""
     from bot.i18n import t
-    from bot.services.knowledge.seeds import build_seeds
+    from bot.services.knowledge.base import build_seeds
 
     if kb.embedder is None:
         print(t(locale, "cli.index.seeds_no_model"), file=sys.stderr)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import math
 from collections import defaultdict
@@ -101,8 +100,6 @@ def build_scores(
     ``ids[i]`` is a token of row ``rows[i]``. bm25s builds this with Python loops over every
     token (about 30 s and several GB for 100,000 passages here).
     """
-    from bm25s.scoring import _score_tfc_lucene
-
     lengths = np.bincount(rows, minlength=n_rows)
     # Sorting token-major (token * n_rows + row) gives the CSC order bm25s stores.
     keys, tf = np.unique(ids * n_rows + rows, return_counts=True)
@@ -110,13 +107,24 @@ def build_scores(
     df = np.bincount(token, minlength=n_vocab)
     idf = np.log(1 + (n_rows - df + 0.5) / (df + 0.5))
     avg = float(lengths.mean()) if lengths.any() else 1.0
-    tfc = _score_tfc_lucene(tf, lengths[row], avg, k1, b)
+    tfc = term_frequency_component(tf, lengths[row], avg, k1, b)
     return {
         "data": (idf[token] * tfc).astype(np.float32),
         "indices": row.astype(np.int32),
         "indptr": np.concatenate([[0], np.cumsum(df)]).astype(np.int32),
         "num_docs": n_rows,
     }
+
+
+def term_frequency_component(
+    tf: np.ndarray, length: np.ndarray, avg_length: float, k1: float, b: float
+) -> np.ndarray:
+    """Lucene BM25's saturated, length-normalised term frequency (idf aside).
+
+    Owned here rather than taken from bm25s' private scoring module, whose name may change;
+    the expression is written as bm25s writes it, so stored scores are bit for bit the same.
+    """
+    return tf / (k1 * ((1 - b) + b * length / avg_length) + tf)
 
 
 class Field:
@@ -263,26 +271,3 @@ class PassageIndex:
             doc_of.astype(np.int32),
             flags.astype(np.uint16),
         )
-
-
-def write_json(path: Path, payload: Any) -> None:
-    """Write JSON atomically (temp file + rename), so readers never see half a file."""
-    write_text(path, to_json(payload))
-
-
-def to_json(payload: Any) -> str:
-    """Compact JSON text (UTF-8 kept)."""
-    # dumps() runs the C encoder; dump() to a stream falls back to the pure-Python one.
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
-
-
-def write_text(path: Path, text: str) -> None:
-    """Write a text file atomically (temp file + rename)."""
-    import os
-    import tempfile
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(tmp, path)

@@ -13,12 +13,8 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from bot.services.knowledge.dense import Embedder
 
 SEEDS_DIR = "vectors"
 # float16 keeps three significant digits of each component: cosines move by about 1e-4, and
@@ -58,23 +54,3 @@ def write_seeds(path: Path, vectors: dict[str, np.ndarray], key: str) -> None:
         )
     os.chmod(tmp, 0o644)  # mkstemp's 0600 would make the committed file private
     os.replace(tmp, path)
-
-
-def build_seeds(corpus_dir: Path, embedder: Embedder) -> tuple[Path, int]:
-    """Index the corpus folder afresh, embed every passage and write its seed file.
-
-    A throw-away data dir: documents uploaded to the user's library never reach the file, and
-    no existing seed or cached vector is reused (every vector comes from the model now).
-    """
-    from bot.services.knowledge.base import KnowledgeBase
-
-    with tempfile.TemporaryDirectory(prefix="stabot-seeds-") as work:
-        kb = KnowledgeBase(Path(work) / "knowledge", embedder=embedder)
-        kb.sync_corpus(corpus_dir)
-        kb.embed_now()
-        vectors = kb.passage_vectors()
-        if len(vectors) < len(set(kb.passage_hashes())):
-            raise RuntimeError("the model returned no usable vector for some passage")
-    path = seed_file(Path(corpus_dir) / SEEDS_DIR, embedder.key)
-    write_seeds(path, vectors, embedder.key)
-    return path, len(vectors)

@@ -10,12 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.services.knowledge.errors import IngestCode, IngestError
-
-if TYPE_CHECKING:
-    from bot.services.knowledge.base import DocumentInfo, Prepared
+from bot.services.knowledge.prepare import Prepared
+from bot.services.knowledge.registry import DocumentInfo
 
 
 @dataclass(slots=True)
