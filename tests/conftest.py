@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
@@ -28,6 +29,11 @@ SUPERADMIN_ID = 900_000_001
 # 2026-03-16 10:00 in Asia/Shanghai, a Monday.
 START = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
 
+
+# The same examples on every run (the suite is deterministic), and no per-example deadline: a
+# loaded CI machine must not turn a slow example into a failure.
+hypothesis_settings.register_profile("stabot", derandomize=True, deadline=None)
+hypothesis_settings.load_profile("stabot")
 
 def _database_url(tmp_root: Path) -> str:
     url = os.environ.get("STABOT_TEST_DATABASE_URL")
