@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,9 +32,17 @@ START = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
 
 
 # The same examples on every run (the suite is deterministic), and no per-example deadline: a
-# loaded CI machine must not turn a slow example into a failure.
-hypothesis_settings.register_profile("stabot", derandomize=True, deadline=None)
+# loaded CI machine must not turn a slow example into a failure. Nor a slow draw: under load
+# (or a collection of the whole suite's garbage) one draw of test_callback_data's buttons
+# stalled for two seconds and the too_slow health check failed the suite.
+hypothesis_settings.register_profile(
+    "stabot",
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 hypothesis_settings.load_profile("stabot")
+
 
 def _database_url(tmp_root: Path) -> str:
     url = os.environ.get("STABOT_TEST_DATABASE_URL")

@@ -9,8 +9,7 @@ import typing
 from typing import Any, Literal
 
 import pytest
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
+from hypothesis import given
 from hypothesis import strategies as st
 from telegram import CallbackQuery, Update, User
 from telegram.ext import CallbackQueryHandler
@@ -215,14 +214,6 @@ def buttons(draw: st.DrawFn) -> tuple[CallbackData, str]:
         return draw(st.sampled_from(LARGEST)), ""
 
 
-@hypothesis_settings(
-    derandomize=True,  # the same buttons on every run and machine
-    database=None,
-    # No time limits: a loaded machine (or a collection of the whole suite's garbage) stalled
-    # one draw for two seconds, and a test must not depend on how fast it runs.
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-)
 @given(buttons())
 def test_pack_and_parse_round_trip_and_no_other_family_reads_the_data(drawn):
     button, data = drawn
