@@ -149,7 +149,8 @@ class Runner:
             bot_token=None,
             database_url=url,
             data_dir=data_dir,
-            knowledge_warmup=False,  # indexing the corpus in the background is not a form step
+            # indexing the corpus in the background is not a form step
+            knowledge={"warmup": False},
         )
         self.app = build_application(settings, request=self.api, clock=self.clock, migrate=False)
         self.factory = UpdateFactory(self.offline, clock=self._stamp)

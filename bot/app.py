@@ -21,7 +21,6 @@ from bot import inbox as inbox_wiring
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.delivery import service as delivery
-from bot.delivery.settings import DeliverySettings
 from bot.flows import acks, activity_views
 from bot.flows import ask as ask_flow
 from bot.flows import engine as form_engine
@@ -54,7 +53,7 @@ from bot.i18n import SUPPORTED, t
 from bot.menu import GUEST, commands_for, group_commands
 from bot.processor import PerChatUpdateProcessor
 from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
-from bot.services.people import INVITE_LINKS, InviteLinks
+from bot.services.people import InviteLinks
 from bot.services.policy import PolicyLibrary
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_to_head
@@ -121,7 +120,7 @@ def build_application(
     builder = delivery.with_reply_policy(
         builder,
         request,
-        DeliverySettings(),
+        settings.delivery,
         transport=settings.bot_api_transport,
         polling=polling,
     )
@@ -139,13 +138,11 @@ def build_application(
         engine=engine,
         sessions=session_factory(engine),
         clock=clock,
-        services={
-            "policy": PolicyLibrary(
-                settings.data_dir, settings.corpus_dir, embeddings=settings.knowledge_embeddings
-            ),
-            INVITE_LINKS: InviteLinks(settings.bot_username),
-            group_edits.SERVICE_KEY: group_edits.CountEdits(clock),
-        },
+        policy=PolicyLibrary(
+            settings.data_dir, settings.corpus_dir, embeddings=settings.knowledge.embeddings
+        ),
+        invite_links=InviteLinks(settings.bot_username),
+        group_counts=group_edits.CountEdits(clock),
         forms=form_engine.by_name(FORMS),
         text_routes=TEXT_ROUTES,
     )
@@ -188,11 +185,11 @@ async def _post_init(application: Application) -> None:
     if application.bot_data.get("stabot.migrate", True):
         await upgrade_to_head(rt.engine)
     await _set_default_commands(application)
-    if rt.settings.knowledge_warmup:
+    if rt.settings.knowledge.warmup:
         # Index the bundled corpus and load jieba now, off the first question's clock.
         # post_init runs before the application counts as running, so the task is ours to
         # keep and to cancel at shutdown.
-        warmup = asyncio.get_running_loop().create_task(rt.services["policy"].knowledge_base())
+        warmup = asyncio.get_running_loop().create_task(rt.policy.knowledge_base())
         application.bot_data[WARMUP_KEY] = warmup
     await delivery.start_service(application)  # broadcasts and reminders, on their own lane
     await scheduler.start_service(application)  # reminders: the jobs that hand them over
@@ -225,7 +222,7 @@ async def _post_shutdown(application: Application) -> None:
         warmup.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await warmup
-    await runtime_of(application).services[group_edits.SERVICE_KEY].close()
+    await runtime_of(application).group_counts.close()
     await scheduler.stop_service(application)
     await delivery.stop_service(application)
     await runtime_of(application).engine.dispose()

@@ -8,8 +8,8 @@ import logging
 import sys
 from collections.abc import Sequence
 
-# Each module exposes ``register(subparsers)`` and sets ``func`` on its parsers; the order here is
-# the order of ``stabot --help``.
+# Each module exposes ``register(subparsers)`` and sets ``func(args, settings)`` on its parsers;
+# the order here is the order of ``stabot --help``.
 COMMAND_MODULES = (
     "bot.commands.core",
     "bot.commands.knowledge",
@@ -59,4 +59,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     # transitions logs every state a form enters and leaves at INFO: two lines per form step,
     # 2.5% of a step's CPU, and nothing an operator reads.
     logging.getLogger("transitions").setLevel(logging.DEBUG if args.verbose else logging.WARNING)
-    return int(args.func(args) or 0)
+    from bot.config import Settings  # after parsing: ``--help`` does not pay for pydantic
+
+    return int(args.func(args, Settings()) or 0)  # the settings, read once

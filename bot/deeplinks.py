@@ -14,10 +14,10 @@ this module imports nothing from Telegram, so flows build their link buttons wit
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
-from bot.services.people import INVITE_LINKS
+from bot.services.people import InviteLinks
 
 PREFIX = "go"
 FILL = "fill"
@@ -41,13 +41,15 @@ def parse(text: str) -> tuple[str, str] | None:
     return (match.group(1), match.group(2) or "") if match else None
 
 
-def link(services: Mapping[str, Any], name: str, arg: int | None = None) -> str:
+def link(links: InviteLinks | None, name: str, arg: int | None = None) -> str:
     """``https://t.me/<BOT_USERNAME>?start=<payload>``: opens the private chat at ``name``.
 
-    ``services``: the runtime's (``FlowContext.services``), whose invite links know the bot's
+    ``links``: the runtime's invite links (``FlowContext.invite_links``), which know the bot's
     username; an invite's link and this one differ only in the payload.
     """
-    return services[INVITE_LINKS].link(payload(name, arg))
+    if links is None:
+        raise ValueError("no invite links: the flow context was built without the runtime")
+    return links.link(payload(name, arg))
 
 
 def find(text: str) -> tuple[Callable[..., Any], str] | None:

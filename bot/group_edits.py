@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from bot.clock import Clock
 
 log = logging.getLogger(__name__)
-SERVICE_KEY = "group_counts"
 INTERVAL = 3.0  # seconds between two edits in one group: Telegram's 20 messages a minute
 Show = Callable[[], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -31,8 +30,10 @@ async def run_offline_chat(
     the bot sends are saved into ``files_dir``; the chat's messages are kept in ``history``
     between sessions, as Telegram keeps them, so a form left half filled goes on where it
     stopped, its buttons included."""
-    # Without a token the broadcast sender stays off by default; offline, its lane is this API.
-    os.environ.setdefault("BROADCAST_AUTOSTART", "1")
+    # Without a token the delivery pipeline stays off by default; offline, its lane is this API.
+    if settings.delivery.autostart is None:
+        delivery = settings.delivery.model_copy(update={"autostart": True})
+        settings = settings.model_copy(update={"delivery": delivery})
     api = OfflineBotAPI(bot_username=settings.bot_username)
     application = build_application(settings, request=api)
     user = TgUser(id=user_id, first_name=name, language_code=language)

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -18,10 +18,16 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, E
 from bot.clock import Clock
 from bot.config import Settings
 from bot.flows.base import FlowContext, FormSpec, TextRoute
+from bot.group_edits import CountEdits
 from bot.processor import chat_key
-from bot.services.people import user_locale
+from bot.services.people import InviteLinks, user_locale
+from bot.services.policy import PolicyLibrary
 from storage import inbox_repo, users_repo
 from storage.db import SessionFactory, transaction
+
+if TYPE_CHECKING:  # they are built from a runtime: importing them here would be a cycle
+    from bot.delivery.pipeline import Pipeline
+    from bot.scheduler import ReminderService
 
 log = logging.getLogger(__name__)
 RUNTIME_KEY = "stabot.runtime"
@@ -97,17 +103,22 @@ async def _record_update(session: AsyncSession, update: Update, now: datetime) -
 
 @dataclass
 class Runtime:
-    """Settings, database and clock shared by all handlers; services hang off it too."""
+    """Settings, database, clock and the long-lived services shared by all handlers."""
 
     settings: Settings
     engine: AsyncEngine
     sessions: SessionFactory
     clock: Clock
-    services: dict[str, Any] = field(default_factory=dict)
+    policy: PolicyLibrary  # /ask and /docs: the knowledge base, built on first use
+    invite_links: InviteLinks  # t.me links with the bot's username (invites, deep links)
+    group_counts: CountEdits  # the 已阅 counts under group notices, edited in batches
     # The forms the engine runs, by name, and the routes free text outside a form takes in
     # order: build_application passes both; nothing registers itself on import.
     forms: Mapping[str, FormSpec] = field(default_factory=dict)
     text_routes: Sequence[TextRoute] = ()
+    # Started in post_init and stopped in post_shutdown (bot/app.py); None outside them.
+    delivery: Pipeline | None = None  # bot/delivery/service.py
+    reminders: ReminderService | None = None  # bot/scheduler.py
 
     def is_superadmin(self, telegram_id: int) -> bool:
         """Whether the id is one of SUPERADMIN_IDS."""
@@ -148,7 +159,8 @@ class Runtime:
                 locale=user_locale(user, self.settings.default_locale),
                 superadmin=self.is_superadmin(tg_user.id),
                 superadmin_ids=tuple(self.settings.superadmin_ids),
-                services=self.services,
+                policy=self.policy,
+                invite_links=self.invite_links,
                 forms=self.forms,
                 in_group=chat.type in GROUP_CHATS,
             )

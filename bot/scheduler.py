@@ -16,6 +16,9 @@ broadcasts under one budget and one error policy; quiet hours are that source's 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -24,34 +27,25 @@ from zoneinfo import ZoneInfo
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
-from pydantic_settings import BaseSettings, SettingsConfigDict
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 from telegram.ext import Application
 
+from bot.config import ReminderSettings
 from bot.delivery.leader import AdvisoryLeader
 from bot.delivery.pipeline import Pipeline
-from bot.delivery.service import SERVICE_KEY as DELIVERY_KEY
 from bot.runtime import Runtime, runtime_of
 from bot.services import reminders
 from storage.db import transaction
 
 log = logging.getLogger(__name__)
-SERVICE_KEY = "reminders"
 DISPATCH_JOB = "reminders-dispatch"
 DIGEST_JOB = "reminders-digest"
 LEADER_LOCK = 0x5_7AB0_7001  # pg_try_advisory_lock key of the scheduler's leader
 LEADER_RETRY = 60.0  # seconds between a follower's attempts to become the leader
-_ACTIVE: ReminderService | None = None  # what the stored jobs call (they hold no objects)
-
-
-class ReminderSettings(BaseSettings):
-    """``REMINDERS_*`` settings of the scheduler (the sending is the pipeline's: DELIVERY_*)."""
-
-    model_config = SettingsConfigDict(env_prefix="REMINDERS_", env_file=".env", extra="ignore")
-
-    scheduler: bool | None = None  # None: run the scheduler when a bot token is set
-    paused: bool = False  # start the scheduler without running jobs (tests, maintenance)
+# The service whose scheduler is running a job: stored jobs hold no objects, only the names of
+# the functions below, so the scheduler sets this around the tasks it starts (`serving`).
+_SERVING: ContextVar[ReminderService | None] = ContextVar("stabot_reminders", default=None)
 
 
 def sync_database_url(url: str) -> str:
@@ -134,7 +128,7 @@ class ReminderService:
         await self.leader.lead_or_follow(self._run_as_leader, "reminder-scheduler")
 
     def _run_as_leader(self) -> None:
-        self.scheduler = build_scheduler(self.rt.settings.database_url, self.rt.settings.tz)
+        self.scheduler = build_scheduler(self, self.rt.settings.database_url, self.rt.settings.tz)
         self.scheduler.start(paused=True)
         install_jobs(self.scheduler, self.rt.settings.tz)
         if not self.config.paused:
@@ -148,24 +142,38 @@ class ReminderService:
 
 
 class StabotScheduler(AsyncIOScheduler):
-    """AsyncIOScheduler whose wake-ups survive a failing job store."""
+    """AsyncIOScheduler of one reminder service, whose wake-ups survive a failing job store."""
 
     retry_seconds = 30.0
+
+    def __init__(self, service: ReminderService | None = None, **options: object) -> None:
+        super().__init__(**options)
+        self.service = service
+
+    @contextmanager
+    def serving(self) -> Iterator[None]:
+        """Jobs started in this block (their tasks copy the context) reach this service."""
+        token = _SERVING.set(self.service)
+        try:
+            yield
+        finally:
+            _SERVING.reset(token)
 
     def _process_jobs(self) -> float | None:
         # APScheduler 3 guards reading the store but not writing a job's next run time; an
         # error there (the database restarting) would leave no timer and no more wake-ups.
         try:
-            return super()._process_jobs()
+            with self.serving():  # the executor creates each job's task in here
+                return super()._process_jobs()
         except Exception:
             log.exception("scheduler wake-up failed; trying again in %.0f s", self.retry_seconds)
             return self.retry_seconds
 
 
-def build_scheduler(database_url: str, tz: ZoneInfo) -> StabotScheduler:
-    """The scheduler with a SQLAlchemy job store (see `job_store_url`)."""
+def build_scheduler(service: ReminderService, database_url: str, tz: ZoneInfo) -> StabotScheduler:
+    """The service's scheduler with a SQLAlchemy job store (see `job_store_url`)."""
     store = SQLAlchemyJobStore(engine=create_engine(job_store_url(database_url)))
-    return StabotScheduler(jobstores={"default": store}, timezone=tz)
+    return StabotScheduler(service, jobstores={"default": store}, timezone=tz)
 
 
 def install_jobs(scheduler: AsyncIOScheduler, tz: ZoneInfo) -> None:
@@ -200,25 +208,27 @@ def install_jobs(scheduler: AsyncIOScheduler, tz: ZoneInfo) -> None:
 
 async def dispatch_job() -> int:
     """The per-minute job: hand due reminders to the sender."""
-    return await _ACTIVE.tick() if _ACTIVE is not None else 0
+    service = _SERVING.get()
+    return await service.tick() if service is not None else 0
 
 
 async def digest_job() -> int:
     """The Monday 08:30 job: the admins' digests."""
-    return await _ACTIVE.digest() if _ACTIVE is not None else 0
+    service = _SERVING.get()
+    return await service.digest() if service is not None else 0
 
 
 # --- wiring ------------------------------------------------------------------------------------
 
 
 async def start_service(application: Application) -> ReminderService:
-    """Build the reminder service (``rt.services["reminders"]``) and start it when configured."""
-    global _ACTIVE
+    """Build the reminder service (``rt.reminders``) and start it when configured."""
     rt = runtime_of(application)
-    config = ReminderSettings()
-    service = ReminderService(rt=rt, sender=rt.services[DELIVERY_KEY], config=config)
-    rt.services[SERVICE_KEY] = service
-    _ACTIVE = service
+    if rt.delivery is None:
+        raise RuntimeError("the delivery pipeline starts first (bot/app.py, post_init)")
+    config = rt.settings.reminders
+    service = ReminderService(rt=rt, sender=rt.delivery, config=config)
+    rt.reminders = service
     run = config.scheduler if config.scheduler is not None else rt.settings.token is not None
     if run:
         await service.start()
@@ -227,9 +237,7 @@ async def start_service(application: Application) -> ReminderService:
 
 async def stop_service(application: Application) -> None:
     """Stop the service and forget it."""
-    global _ACTIVE
-    service: ReminderService | None = runtime_of(application).services.pop(SERVICE_KEY, None)
+    rt = runtime_of(application)
+    service, rt.reminders = rt.reminders, None
     if service is not None:
         await service.stop()
-    if _ACTIVE is service:
-        _ACTIVE = None

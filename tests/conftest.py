@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -31,9 +32,17 @@ START = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
 
 
 # The same examples on every run (the suite is deterministic), and no per-example deadline: a
-# loaded CI machine must not turn a slow example into a failure.
-hypothesis_settings.register_profile("stabot", derandomize=True, deadline=None)
+# loaded CI machine must not turn a slow example into a failure. Nor a slow draw: under load
+# (or a collection of the whole suite's garbage) one draw of test_callback_data's buttons
+# stalled for two seconds and the too_slow health check failed the suite.
+hypothesis_settings.register_profile(
+    "stabot",
+    derandomize=True,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 hypothesis_settings.load_profile("stabot")
+
 
 def _database_url(tmp_root: Path) -> str:
     url = os.environ.get("STABOT_TEST_DATABASE_URL")
@@ -63,7 +72,7 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     yield url
 
 
-async def _empty_tables(engine: AsyncEngine) -> None:
+async def empty_tables(engine: AsyncEngine) -> None:
     tables = [t.name for t in reversed(SQLModel.metadata.sorted_tables)]
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
@@ -78,7 +87,7 @@ async def _empty_tables(engine: AsyncEngine) -> None:
 async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
     """An engine on the test database, whose tables start empty."""
     engine = create_engine(database_url)
-    await _empty_tables(engine)
+    await empty_tables(engine)
     yield engine
     await engine.dispose()
 
@@ -105,6 +114,5 @@ def settings(database_url: str, tmp_path: Path, engine: AsyncEngine) -> Settings
         data_dir=tmp_path / "data",
         superadmin_ids=[SUPERADMIN_ID],
         bot_username="stabot_test_bot",
-        knowledge_warmup=False,
-        knowledge_embeddings="none",
+        knowledge={"warmup": False, "embeddings": "none"},
     )

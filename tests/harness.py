@@ -121,7 +121,7 @@ async def running_bot(
     async with app:
         await app.post_init(app)
         # The frozen clock only moves when told: the delivery pipeline's waits move it.
-        runtime_of(app).services["delivery"].sleep = ClockSleep(clock)
+        runtime_of(app).delivery.sleep = ClockSleep(clock)
         yield BotHarness(app, api, factory)
 
 
@@ -234,7 +234,7 @@ async def inbox_bot(
     async with app:
         if start:
             await app.post_init(app)
-            runtime_of(app).services["delivery"].sleep = ClockSleep(clock)
+            runtime_of(app).delivery.sleep = ClockSleep(clock)
         yield harness
         if start:
             await app.post_stop(app)

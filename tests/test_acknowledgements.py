@@ -10,8 +10,8 @@ import pytest
 from sqlmodel import col, select
 
 from bot.flows.broadcast import notice_buttons
-from bot.handlers.render import render_markup
 from bot.offline_api import strip_bookkeeping
+from bot.render import render_markup
 from bot.services import broadcasts, people
 from bot.services.broadcasts import Audience
 from bot.updates import TgUser

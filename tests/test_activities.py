@@ -224,13 +224,13 @@ async def test_old_button_says_the_form_moved_on(settings, clock, sessions, li):
         assert toasts(calls) == [t("zh_CN", "form.stale")]
 
 
-async def _at_title(bot):
+async def at_title(bot):
     await bot.text(LI, "/log")
     await bot.press(LI, "科普讲座")
 
 
 async def _at_day(bot):
-    await _at_title(bot)
+    await at_title(bot)
     await bot.text(LI, "讲座")
 
 
@@ -247,7 +247,7 @@ BAD_INPUTS = [
     (to_participants, "0", "不能为 0", "参加人数"),
     (to_participants, "1000001", "超过 1000000", "参加人数"),
     (to_participants, "很多人", "没有看懂人数", "参加人数"),
-    (_at_title, "长" * 5000, "最多 200 字，你发了 5000 字", "活动名称"),
+    (at_title, "长" * 5000, "最多 200 字，你发了 5000 字", "活动名称"),
     (_at_place, "地" * 201, "最多 200 字，你发了 201 字", "活动地点"),
 ]
 
@@ -367,7 +367,7 @@ async def test_same_as_last_time_prefills_place_org_audience(settings, clock, se
     )
 
 
-async def _log_many(sessions, clock, user, org, count):
+async def log_many(sessions, clock, user, org, count):
     async with transaction(sessions) as session:
         actor = await users_repo.get_user(session=session, telegram_id=user.id)
         for number in range(count):
@@ -383,7 +383,7 @@ async def _log_many(sessions, clock, user, org, count):
 
 
 async def test_mylogs_pages_open_edit_and_delete(settings, clock, sessions, li, tree):
-    await _log_many(sessions, clock, LI, tree["青山区科协"], 7)
+    await log_many(sessions, clock, LI, tree["青山区科协"], 7)
     async with running_bot(settings, clock) as bot:
         calls = await bot.text(LI, "/mylogs")
         assert "第 1/2 页" in sent_texts(calls)[0]
@@ -418,7 +418,7 @@ async def test_mylogs_pages_open_edit_and_delete(settings, clock, sessions, li, 
 
 
 async def test_edit_window_closes_after_30_days(settings, clock, sessions, li, tree):
-    await _log_many(sessions, clock, LI, tree["青山区科协"], 1)
+    await log_many(sessions, clock, LI, tree["青山区科协"], 1)
     clock.advance(timedelta(days=31))
     async with running_bot(settings, clock) as bot:
         await bot.text(LI, "/mylogs")
@@ -428,7 +428,7 @@ async def test_edit_window_closes_after_30_days(settings, clock, sessions, li, t
 
 
 async def test_admins_change_their_subtree_only(sessions, clock, li, tree):
-    await _log_many(sessions, clock, LI, tree["包钢集团科协"], 1)
+    await log_many(sessions, clock, LI, tree["包钢集团科协"], 1)
     baotou = await make_member(sessions, clock, ZHAO, tree["包头市科协"], Role.ADMIN)
     hohhot = await make_member(
         sessions, clock, TgUser(id=30003, first_name="呼市"), tree["呼和浩特市科协"], Role.ADMIN

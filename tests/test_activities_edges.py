@@ -20,10 +20,10 @@ from tests.test_activities import (
     LI,
     TODAY,
     ZHAO,
-    _at_title,
-    _log_many,
+    at_title,
     form_step,
     li,
+    log_many,
     make_member,
     stored,
     to_participants,
@@ -88,7 +88,7 @@ async def _at_type_other(bot):
 BAD_INPUTS = [
     (_at_summary_step, "简" * 5000, "最多 1000 字，你发了 5000 字", "活动简介"),
     (_at_type_other, "类" * 5000, "最多 50 字，你发了 5000 字", "具体类型"),
-    (_at_title, "   ", "内容不能为空", "活动名称"),
+    (at_title, "   ", "内容不能为空", "活动名称"),
     (_at_people, "120.5", "没有看懂人数", "参加人数"),
 ]
 
@@ -286,7 +286,7 @@ async def test_english_quick_log_and_hints(settings, clock, sessions, tree):
 async def old_record(sessions, clock, li, tree):
     """李明's record, logged 40 days ago: past his own edit window."""
     clock.advance(timedelta(days=-40))
-    await _log_many(sessions, clock, LI, tree["包钢集团科协"], 1)
+    await log_many(sessions, clock, LI, tree["包钢集团科协"], 1)
     clock.advance(timedelta(days=40))
     [activity] = await stored(sessions)
     return activity
@@ -363,7 +363,7 @@ async def test_others_cannot_open_edit_or_delete_a_record(
 
 async def test_the_org_list_pages(settings, clock, sessions, li, tree):
     await make_member(sessions, clock, ADMIN, tree["包头市科协"], Role.ADMIN)
-    await _log_many(sessions, clock, LI, tree["青山区科协"], 7)
+    await log_many(sessions, clock, LI, tree["青山区科协"], 7)
     async with running_bot(settings, clock) as bot:
         await bot.text(ADMIN, "/mylogs")
         await bot.press(ADMIN, "本组织及下级的记录")

@@ -100,12 +100,14 @@ async def test_a_low_confidence_answer_shows_the_closest_passage_with_a_caution(
 async def test_the_bundled_model_answers_at_once_from_the_seed_vectors(kb_settings, clock):
     """The bot as shipped: the bundled model, whose corpus vectors come with the repository,
     so the first question already takes the dense path (nothing is embedded here)."""
-    settings = kb_settings.model_copy(update={"knowledge_embeddings": "bundled"})
+    settings = kb_settings.model_copy(
+        update={"knowledge": kb_settings.knowledge.model_copy(update={"embeddings": "bundled"})}
+    )
     async with running_bot(settings, clock) as bot:
         calls = await bot.text(LI, "/ask 科普信息员队伍要建成什么样子")
         answer = bot.keyboard_message(LI.id)
         more = sent_texts(await bot.press(LI, "更多来源", message=answer))[0]
-        kb = await runtime_of(bot.app).services["policy"].knowledge_base()
+        kb = await runtime_of(bot.app).policy.knowledge_base()
     text, more = (re.sub("</?b>", "", reply) for reply in (sent_texts(calls)[0], more))
     assert kb.dense_ready() and kb.vectors_missing() == 0
     # A confident answer: 004's passage on the three teams, 科普信息员队伍 among them, then

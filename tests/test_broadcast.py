@@ -16,7 +16,6 @@ from telegram.request import BaseRequest
 
 from bot.delivery.budget import ChatPacer, SendBudget
 from bot.delivery.pipeline import Pipeline
-from bot.delivery.service import SERVICE_KEY
 from bot.flows.broadcast import EXCERPT
 from bot.i18n import t
 from bot.runtime import runtime_of
@@ -84,7 +83,7 @@ def locale_of(user: TgUser) -> str:
 
 
 def sender_of(bot: BotHarness, clock) -> Pipeline:
-    sender = runtime_of(bot.app).services[SERVICE_KEY]
+    sender = runtime_of(bot.app).delivery
     sender.sleep = ClockSleep(clock)
     return sender
 

@@ -49,8 +49,7 @@ from bot.updates import TgUser
 from storage import users_repo
 from storage.db import SessionFactory, transaction
 from storage.models import Role
-from tests.conftest import START, SUPERADMIN_ID
-from tests.conftest import _empty_tables as empty_tables
+from tests.conftest import START, SUPERADMIN_ID, empty_tables
 from tests.harness import BotHarness, demo_tree, running_bot
 from tests.update_strategies import UpdateFuzzer, command_args, free_text
 
@@ -275,7 +274,7 @@ async def fuzz(settings, clock, engine, sessions, tmp_path) -> AsyncIterator[Fuz
                 # Uploads and removals change the library; each example gets the pristine one.
                 data_dir = tmp_path / f"data{run.examples}"
                 shutil.copytree(pristine, data_dir)
-                rt.services["policy"] = PolicyLibrary(data_dir, corpus)
+                rt.policy = PolicyLibrary(data_dir, corpus)
 
             users = [u.to_dict() for u in USERS]
             run = FuzzRun(bot, UpdateFuzzer(bot.api, clock, users), errors, reset)

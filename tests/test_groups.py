@@ -14,8 +14,6 @@ import pytest
 from sqlmodel import select
 
 from bot import deeplinks
-from bot.delivery.service import SERVICE_KEY as SENDER_KEY
-from bot.group_edits import SERVICE_KEY as COUNTS_KEY
 from bot.runtime import runtime_of
 from bot.services import people
 from bot.services import tasks as task_service
@@ -547,7 +545,7 @@ async def post_notice(bot: BotHarness, clock, admin: TgUser, group_label: str) -
     await bot.press(admin, "确认提交" if zh else "Confirm")
     await bot.press(admin, "预览" if zh else "Preview")
     await bot.press(admin, "确认发送" if zh else "Send")
-    await runtime_of(bot.app).services[SENDER_KEY].drain()  # waits move the frozen clock
+    await runtime_of(bot.app).delivery.drain()  # waits move the frozen clock
 
 
 async def test_a_group_notice_counts_receipts_without_names(settings, clock, sessions, tree):
@@ -558,7 +556,7 @@ async def test_a_group_notice_counts_receipts_without_names(settings, clock, ses
         await bind(bot, group, ADMIN, "呼和浩特市科协")
         await bot.text(ADMIN, "/broadcast")
         assert "工作群（1 个已绑定的群）" in bot.button_texts(ADMIN.id)
-        counts = runtime_of(bot.app).services[COUNTS_KEY]
+        counts = runtime_of(bot.app).group_counts
         counts.sleep = HeldSleep(clock)
         await bot.text(ADMIN, "/cancel")
         await post_notice(bot, clock, ADMIN, "呼市科协工作群（呼和浩特市科协）")

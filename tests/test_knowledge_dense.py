@@ -60,7 +60,7 @@ class CharEmbedder:
         return vector / max(float(np.linalg.norm(vector)), 1e-9)
 
 
-def _folder(tmp_path: Path, **docs: str) -> Path:
+def corpus_folder(tmp_path: Path, **docs: str) -> Path:
     folder = tmp_path / "docs"
     folder.mkdir(exist_ok=True)
     for name, text in docs.items():
@@ -74,7 +74,7 @@ def _cached(kb: KnowledgeBase, key: str = CharEmbedder.key) -> int:
 
 
 def test_vectors_are_computed_once_and_cached_by_passage_content(tmp_path: Path) -> None:
-    folder = _folder(tmp_path, notice=NOTICE)
+    folder = corpus_folder(tmp_path, notice=NOTICE)
     model = CharEmbedder()
     kb = KnowledgeBase(tmp_path / "kb", embedder=model)
     kb.add_paths([folder])
@@ -94,7 +94,7 @@ def test_vectors_are_computed_once_and_cached_by_passage_content(tmp_path: Path)
 
 
 def test_a_removed_or_replaced_document_leaves_no_stale_vectors(tmp_path: Path) -> None:
-    folder = _folder(tmp_path, notice=NOTICE, volunteers=VOLUNTEERS)
+    folder = corpus_folder(tmp_path, notice=NOTICE, volunteers=VOLUNTEERS)
     kb = KnowledgeBase(tmp_path / "kb", embedder=CharEmbedder())
     infos = kb.add_paths([folder])
     assert kb.embed_now(timeout=30)
@@ -110,7 +110,7 @@ def test_a_removed_or_replaced_document_leaves_no_stale_vectors(tmp_path: Path) 
 
 
 def test_questions_are_answered_lexically_while_vectors_are_computed(tmp_path: Path) -> None:
-    folder = _folder(tmp_path, notice=NOTICE)
+    folder = corpus_folder(tmp_path, notice=NOTICE)
     gate = threading.Event()
     kb = KnowledgeBase(tmp_path / "kb", embedder=CharEmbedder(gate=gate))
     kb.add_paths([folder])
@@ -124,7 +124,7 @@ def test_questions_are_answered_lexically_while_vectors_are_computed(tmp_path: P
 def test_a_document_that_fails_to_embed_is_answered_lexically_and_logged_once(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    folder = _folder(tmp_path, notice=NOTICE, volunteers=VOLUNTEERS)
+    folder = corpus_folder(tmp_path, notice=NOTICE, volunteers=VOLUNTEERS)
     model = CharEmbedder(fail_on="志愿者")
     kb = KnowledgeBase(tmp_path / "kb", embedder=model)
     with caplog.at_level(logging.ERROR, logger="bot.services.knowledge.dense"):
@@ -150,7 +150,7 @@ def test_a_model_that_cannot_load_leaves_answers_lexical(
 def test_the_bundled_model_finds_a_paraphrase(tmp_path: Path) -> None:
     model = load_embedder("bundled")
     assert isinstance(model, BundledE5)
-    folder = _folder(tmp_path, notice=NOTICE, volunteers=VOLUNTEERS)
+    folder = corpus_folder(tmp_path, notice=NOTICE, volunteers=VOLUNTEERS)
     kb = KnowledgeBase(tmp_path / "kb", embedder=model)
     kb.add_paths([folder])
     assert kb.embed_now(timeout=120)
@@ -214,7 +214,7 @@ def test_a_model_folder_loads_through_onnxruntime_and_tokenizers(tmp_path: Path)
     wanted = table[[4, 7, 8, 8]].mean(axis=0)
     assert np.allclose(vectors[1], wanted / np.linalg.norm(wanted), atol=1e-5)
     # It plugs into the knowledge base like the bundled model.
-    docs = _folder(tmp_path, notice=NOTICE)
+    docs = corpus_folder(tmp_path, notice=NOTICE)
     kb = KnowledgeBase(tmp_path / "kb", embedder=model)
     kb.add_paths([docs])
     assert kb.embed_now(timeout=30) and model.key.startswith("dir-")

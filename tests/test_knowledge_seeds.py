@@ -13,7 +13,7 @@ from bot.services.knowledge import KnowledgeBase
 from bot.services.knowledge.base import build_seeds
 from bot.services.knowledge.dense import BundledE5, text_hash
 from bot.services.knowledge.seeds import SEEDS_DIR, read_seeds, seed_file, write_seeds
-from tests.test_knowledge_dense import NOTICE, VOLUNTEERS, CharEmbedder, _folder
+from tests.test_knowledge_dense import NOTICE, VOLUNTEERS, CharEmbedder, corpus_folder
 
 CORPUS = PROJECT_ROOT / "corpus"
 BUNDLED_SEEDS = seed_file(CORPUS / SEEDS_DIR, BundledE5.key)
@@ -49,7 +49,7 @@ def test_seed_vectors_equal_the_models_own(bundled: KnowledgeBase) -> None:
 
 
 def test_seeded_passages_are_never_embedded_and_new_documents_are(tmp_path) -> None:
-    corpus = _folder(tmp_path, notice=NOTICE)
+    corpus = corpus_folder(tmp_path, notice=NOTICE)
     path, count = build_seeds(corpus, CharEmbedder())
     assert path == corpus / SEEDS_DIR / f"{CharEmbedder.key}.npz" and count >= 2
     model = CharEmbedder()
@@ -65,7 +65,7 @@ def test_seeded_passages_are_never_embedded_and_new_documents_are(tmp_path) -> N
 
 
 def test_a_passage_whose_text_changed_is_embedded_and_float16_is_undone(tmp_path) -> None:
-    corpus = _folder(tmp_path, notice=NOTICE)
+    corpus = corpus_folder(tmp_path, notice=NOTICE)
     lexical = KnowledgeBase(tmp_path / "kb")
     lexical.ensure_corpus(corpus)
     hashes, texts = lexical.passage_hashes(), lexical.embedded_texts()

@@ -7,9 +7,10 @@ import io
 from bot.offline_chat import run_offline_chat
 
 
-async def test_a_second_chat_session_is_not_mistaken_for_duplicates(settings, monkeypatch):
-    # run_offline_chat turns the broadcast sender on through the environment; keep it scoped.
-    monkeypatch.setenv("BROADCAST_AUTOSTART", "0")
+async def test_a_second_chat_session_is_not_mistaken_for_duplicates(settings):
+    # run_offline_chat turns the delivery pipeline on unless the settings say otherwise.
+    delivery = settings.delivery.model_copy(update={"autostart": False})
+    settings = settings.model_copy(update={"delivery": delivery})
     outputs = []
     for _ in range(2):
         stdout = io.StringIO()

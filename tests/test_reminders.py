@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy
 
+from bot.flows import reminder_views
 from bot.services import orgs, people, reminders
 from bot.services import tasks as task_svc
 from bot.services.reminders import Clocked, ReminderError
@@ -470,7 +471,7 @@ async def test_personal_reminder_refusals(sessions, clock, world, when, text, ke
     ],
 )
 def test_what_a_task_reminder_says(kind, sent, says):
-    from bot.handlers.render import render_text
+    from bot.render import render_text
     from storage.reminder_models import ReminderLedger
 
     payload = {"title": "主题活动<总结>", "deadline": local(2026, 3, 25, 18).isoformat()}
@@ -484,7 +485,7 @@ def test_what_a_task_reminder_says(kind, sent, says):
         created_at=sent,
         sent_at=sent,
     )
-    reply = reminders.reminder_reply(row, TZ)
+    reply = reminder_views.reminder_reply(row, TZ)
     text = render_text("zh_CN", reply)
     assert says in text and "主题活动&lt;总结&gt;" in text and "2026-03-25 18:00" in text
     assert [(b.data) for b in reply.buttons[0]] == ["task:fill:7"]

@@ -62,10 +62,10 @@ def local(*args: int) -> datetime:
 
 
 @pytest.fixture
-def scheduled(monkeypatch, settings):
+def scheduled(settings):
     """The scheduler starts (paused: the test fires its jobs) without a bot token."""
-    monkeypatch.setenv("REMINDERS_SCHEDULER", "true")
-    monkeypatch.setenv("REMINDERS_PAUSED", "true")
+    settings.reminders.scheduler = True  # this test's own settings (REMINDERS_SCHEDULER)
+    settings.reminders.paused = True
     empty_job_store(settings)
 
 
@@ -94,7 +94,7 @@ async def world(sessions, clock):
 
 
 def service_of(bot: BotHarness, clock) -> ReminderService:
-    service = runtime_of(bot.app).services[scheduler_mod.SERVICE_KEY]
+    service = runtime_of(bot.app).reminders
     service.sender.sleep = ClockSleep(clock)
     for tg in MEMBERS:
         bot.api.register_chat(tg.private_chat())
@@ -117,7 +117,8 @@ async def fire_due_jobs(
             due.append((until if job.id == DISPATCH_JOB else fire, job.id, job.func))
     for moment, job_id, func in sorted(due):
         clock.set(max(moment, clock.now()))
-        await func()
+        with service.scheduler.serving():  # as the scheduler runs its jobs
+            await func()
         if drain or job_id != DISPATCH_JOB:
             await service.sender.drain()
     clock.set(max(until, clock.now()))
@@ -292,10 +293,10 @@ async def test_rows_that_no_longer_hold_are_skipped(settings, clock, sessions, w
 
 
 async def test_the_running_scheduler_runs_the_stored_job(
-    settings, clock, sessions, world, monkeypatch
+    settings, clock, sessions, world
 ):
     """Unpaused, APScheduler itself calls the stored dispatch job on PTB's loop."""
-    monkeypatch.setenv("REMINDERS_SCHEDULER", "true")
+    settings.reminders.scheduler = True
     empty_job_store(settings)
     await publish(sessions, clock, world)
     clock.set(local(2026, 3, 18, 9))
@@ -318,7 +319,7 @@ async def test_the_running_scheduler_runs_the_stored_job(
 async def test_one_leader_per_database(settings, clock, sessions, engine):
     """On PostgreSQL the advisory lock lets one service lead; SQLite's one process leads."""
     async with running_bot(settings, clock) as bot:
-        first = runtime_of(bot.app).services[scheduler_mod.SERVICE_KEY]
+        first = runtime_of(bot.app).reminders
         other_engine = create_engine(settings.database_url)
         second = ReminderService(
             rt=replace(first.rt, engine=other_engine), sender=first.sender, config=first.config

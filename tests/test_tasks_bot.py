@@ -380,7 +380,7 @@ async def test_a_big_audience_is_told_through_the_reminder_ledger(
         calls = await new_county_task(bot)
         assert "给 2 人的通知已排队发送" in sent_texts(calls)[0]
         assert bot.api.last_message(SAIHAN.id) is None  # not within the admin's update
-        sender = runtime_of(bot.app).services["reminders"].sender
+        sender = runtime_of(bot.app).reminders.sender
         await sender.drain()
         for member in (SAIHAN, TUMOTE):
             assert "2026年一季度科普工作落实情况" in bot.last_text(member.id)
@@ -463,7 +463,7 @@ async def test_a_task_published_at_night_is_announced_at_eight(settings, clock, 
         chats(bot)
         calls = await new_county_task(bot)
         assert "22:00–08:00 不发送" in sent_texts(calls)[0]
-        sender = runtime_of(bot.app).services["reminders"].sender
+        sender = runtime_of(bot.app).reminders.sender
         await sender.drain()
         assert bot.api.last_message(SAIHAN.id) is None
         clock.set(local(2026, 3, 17, 8, 0))

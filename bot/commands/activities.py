@@ -29,10 +29,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     actions.add_parser("units", help="each type's statistical unit").set_defaults(func=cmd_units)
 
 
-def cmd_list(args: argparse.Namespace) -> int:
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     """Print one page of a user's activities as tab-separated rows."""
-    page = with_session(Settings(), lambda s: svc.my_page(s, args.user, args.page - 1))
-    locale = Settings().default_locale
+    page = with_session(settings, lambda s: svc.my_page(s, args.user, args.page - 1))
+    locale = settings.default_locale
     for a in page.items:
         unit = t(locale, f"activity.unit.{a.unit}", count=a.amount)
         what = t(locale, f"activity.type.{a.type}")
@@ -41,9 +41,8 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_pushed(args: argparse.Namespace) -> int:
+def cmd_pushed(args: argparse.Namespace, settings: Settings) -> int:
     """Add to a user's push count for today, as /pushed does."""
-    settings = Settings()
 
     async def work(session: AsyncSession) -> svc.PushResult:
         user = await users_repo.get_user(session=session, telegram_id=args.user)
@@ -62,9 +61,9 @@ def cmd_pushed(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_units(args: argparse.Namespace) -> int:
+def cmd_units(args: argparse.Namespace, settings: Settings) -> int:
     """Print every activity type with its unit."""
-    locale = Settings().default_locale
+    locale = settings.default_locale
     for kind in (*svc.TYPES, svc.PUSH):
         print(f"{kind.key}\t{t(locale, f'activity.type.{kind.key}')}\t{kind.unit}")
     return 0

@@ -144,14 +144,13 @@ def _fail(settings: Settings, key: str, params: dict) -> int:
 # --- commands --------------------------------------------------------------------------------
 
 
-def cmd_run(args: argparse.Namespace) -> int:
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the bot against Telegram (or TELEGRAM_API_BASE_URL)."""
     from telegram import Update
 
     from bot.app import build_application
     from bot.inbox.webhook import WebhookOptions, derived_secret, run_webhook
 
-    settings = Settings()
     if settings.token is None:
         print(t(settings.default_locale, "cli.no_token"), file=sys.stderr)
         return EXIT_USAGE
@@ -199,11 +198,10 @@ def _single_sqlite_runner(settings: Settings) -> Iterator[str | None]:
         yield None
 
 
-def cmd_chat(args: argparse.Namespace) -> int:
+def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """A terminal chat with the real Application over the offline Bot API."""
     from bot.offline_chat import run_offline_chat
 
-    settings = Settings()
     language = "zh-hans" if args.lang == "zh" else "en"
     files = args.files or settings.data_dir / CHAT_FILES
     history = settings.data_dir / CHAT_HISTORY / f"{args.user}.json"
@@ -220,9 +218,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_migrate(args: argparse.Namespace) -> int:
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
     """Upgrade the schema to the newest revision."""
-    settings = Settings()
 
     async def main() -> None:
         engine = create_engine(settings.database_url)
@@ -234,9 +231,8 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_org_add(args: argparse.Namespace) -> int:
+def cmd_org_add(args: argparse.Namespace, settings: Settings) -> int:
     """Add one org."""
-    settings = Settings()
     try:
         level = orgs.parse_level(args.level)
         org = with_session(
@@ -251,9 +247,8 @@ def cmd_org_add(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_org_list(args: argparse.Namespace) -> int:
+def cmd_org_list(args: argparse.Namespace, settings: Settings) -> int:
     """Print the tree, indented by depth."""
-    settings = Settings()
     rows = with_session(settings, lambda s: orgs_repo.list_orgs(session=s))
     for org in rows:
         depth = org.path.count("/") - 2
@@ -261,9 +256,8 @@ def cmd_org_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_org_import(args: argparse.Namespace) -> int:
+def cmd_org_import(args: argparse.Namespace, settings: Settings) -> int:
     """Import an org tree from CSV."""
-    settings = Settings()
     try:
         text = args.file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
@@ -285,9 +279,8 @@ def cmd_org_import(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_invite_create(args: argparse.Namespace) -> int:
+def cmd_invite_create(args: argparse.Namespace, settings: Settings) -> int:
     """Create an invite and print its deep link."""
-    settings = Settings()
     try:
         ttl = people.parse_duration(args.expires)
         invite = with_session(
@@ -316,9 +309,8 @@ def cmd_invite_create(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_admin_grant(args: argparse.Namespace) -> int:
+def cmd_admin_grant(args: argparse.Namespace, settings: Settings) -> int:
     """Make a Telegram user an admin of an org."""
-    settings = Settings()
     try:
         with_session(
             settings,
@@ -334,9 +326,8 @@ def cmd_admin_grant(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_demo_data(args: argparse.Namespace) -> int:
+def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     """Create the demo tree and print one invite link per role."""
-    settings = Settings()
     for line in with_session(settings, lambda s: demo_invites(s, settings)):
         print(line)
     return 0

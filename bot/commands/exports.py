@@ -117,9 +117,8 @@ def _fail(settings: Settings, error: StatsError) -> int:
     return 1
 
 
-def cmd_export_activities(args: argparse.Namespace) -> int:
+def cmd_export_activities(args: argparse.Namespace, settings: Settings) -> int:
     """Write the activities of a subtree and period to an .xlsx file."""
-    settings = Settings()
 
     async def work(session: AsyncSession) -> int:
         period = _period(args, settings)
@@ -142,12 +141,11 @@ def cmd_export_activities(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export_task(args: argparse.Namespace) -> int:
+def cmd_export_task(args: argparse.Namespace, settings: Settings) -> int:
     """Write a report task's submissions to an .xlsx file (helper T's workbook)."""
     from bot.services import task_export
     from storage.task_models import ReportTask
 
-    settings = Settings()
 
     async def work(session: AsyncSession) -> bytes:
         task = await session.get(ReportTask, args.task_id)
@@ -166,9 +164,8 @@ def cmd_export_task(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_export_photos(args: argparse.Namespace) -> int:
+def cmd_export_photos(args: argparse.Namespace, settings: Settings) -> int:
     """Download the photos of a subtree and period into one zip (no 50 MB split: a file)."""
-    settings = Settings()
     locale = _locale(args, settings)
     if settings.token is None:
         print(t(locale, "stats.photos_need_token"), file=sys.stderr)
@@ -222,9 +219,8 @@ async def _task_scope(session: AsyncSession, args: argparse.Namespace, task: obj
     return org
 
 
-def cmd_stats(args: argparse.Namespace) -> int:
+def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     """Print the figures of /stats for a subtree and period (text, or JSON with --json)."""
-    settings = Settings()
 
     async def work(session: AsyncSession) -> stats.Stats:
         period = _period(args, settings)

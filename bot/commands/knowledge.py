@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from bot.config import Settings
     from bot.services.knowledge import Answer, Hit, KnowledgeBase, QuestionCode
     from bot.services.knowledge.versions import Changes
 
@@ -34,16 +35,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ask.set_defaults(func=run_ask)
 
 
-def open_knowledge_base() -> tuple[KnowledgeBase, Path, str]:
+def open_knowledge_base(settings: Settings) -> tuple[KnowledgeBase, Path, str]:
     """The knowledge base in the configured data dir, the bundled corpus folder, the locale."""
     # Imported here so that `stabot --help` and other commands do not pay for them.
-    from bot.config import Settings
     from bot.services.knowledge import KnowledgeBase
     from bot.services.knowledge.dense import open_embedder
     from bot.services.knowledge.seeds import SEEDS_DIR
 
-    settings = Settings()
-    embedder = open_embedder(settings.knowledge_embeddings)
+    embedder = open_embedder(settings.knowledge.embeddings)
     kb = KnowledgeBase(
         settings.data_dir / KNOWLEDGE_SUBDIR,
         embedder=embedder,
@@ -52,9 +51,9 @@ def open_knowledge_base() -> tuple[KnowledgeBase, Path, str]:
     return kb, settings.corpus_dir, settings.default_locale
 
 
-def run_index(args: argparse.Namespace) -> int:
+def run_index(args: argparse.Namespace, settings: Settings) -> int:
     """Index the given files and folders, or bring the bundled corpus in step."""
-    kb, corpus, locale = open_knowledge_base()
+    kb, corpus, locale = open_knowledge_base(settings)
     if args.seed_vectors:
         return write_seed_vectors(kb, corpus, locale)
     if args.paths:
@@ -132,9 +131,9 @@ def _print_changes(changes: Changes, total: int, locale: str) -> None:
     print(t(locale, "cli.index.total", count=total))
 
 
-def run_ask(args: argparse.Namespace) -> int:
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     """Answer the question argument, or each stdin line, as JSON or readable text."""
-    kb, corpus, locale = open_knowledge_base()
+    kb, corpus, locale = open_knowledge_base(settings)
     kb.ensure_corpus(corpus)
     # A batch tool whose answers must not depend on timing: vectors missing from the cache
     # (a fresh data dir, new documents) are computed before the first answer. The bot never
@@ -247,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="stabot-knowledge")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return int(args.func(args) or 0)
+    from bot.config import Settings
+
+    return int(args.func(args, Settings()) or 0)
 
 
 if __name__ == "__main__":

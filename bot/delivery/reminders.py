@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.delivery.outcome import Outgoing, Result
 from bot.delivery.pipeline import Item
+from bot.flows.reminder_views import reminder_reply
 from bot.services import reminders, tasks
 from storage import outbox_repo
 from storage import reminders_repo as repo
@@ -75,7 +76,7 @@ class ReminderSource:
         """The reminder as its recipient gets it ("days left" counts from now)."""
         row = item.row
         row.sent_at = now
-        return Outgoing(row.chat_id, row.locale, reminders.reminder_reply(row, self.tz))
+        return Outgoing(row.chat_id, row.locale, reminder_reply(row, self.tz))
 
     def sent_values(self, item: Item, result: Result) -> dict[str, Any]:
         """Nothing beyond the common columns."""

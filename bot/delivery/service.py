@@ -18,7 +18,6 @@ from bot.runtime import Runtime, runtime_of
 from bot.transport import bot_api_request
 from storage.db import SessionFactory
 
-SERVICE_KEY = "delivery"
 LEADER_KEY = "stabot.delivery_leader"
 LEADER_LOCK = 0x5_7AB0_7002  # pg_try_advisory_lock key of the pipeline's leader
 LEADER_RETRY = 10.0  # seconds between a follower's attempts: the pipeline's failover time
@@ -114,16 +113,16 @@ def build_pipeline(application: Application, config: DeliverySettings) -> Pipeli
 
 
 async def start_service(application: Application) -> Pipeline:
-    """Build the pipeline (``rt.services["delivery"]``), give replies its budget, and run it
+    """Build the pipeline (``rt.delivery``), give replies its budget, and run it
     on the leader when configured to (by default: when a bot token is set)."""
     rt = runtime_of(application)
-    config = DeliverySettings()
+    config = rt.settings.delivery
     pipeline = build_pipeline(application, config)
     await pipeline.sender.lane.initialize()  # type: ignore[attr-defined]
     policy = application.bot.request
     if isinstance(policy, ReplyPolicy):
         policy.budget = pipeline.budget
-    rt.services[SERVICE_KEY] = pipeline
+    rt.delivery = pipeline
     if _autostart(config, rt):
         leader = AdvisoryLeader(rt.engine, LEADER_LOCK, retry=LEADER_RETRY)
         application.bot_data[LEADER_KEY] = leader
@@ -137,7 +136,8 @@ def _autostart(config: DeliverySettings, rt: Runtime) -> bool:
 
 async def stop_service(application: Application) -> None:
     """Stop the pipeline, pay the budget what is owed, give up the leadership, close the lane."""
-    pipeline: Pipeline | None = runtime_of(application).services.pop(SERVICE_KEY, None)
+    rt = runtime_of(application)
+    pipeline, rt.delivery = rt.delivery, None
     leader: AdvisoryLeader | None = application.bot_data.pop(LEADER_KEY, None)
     if pipeline is None:
         return

@@ -1,22 +1,20 @@
-"""``DELIVERY_*`` settings of the pipeline; the older ``BROADCAST_*``/``REMINDERS_*`` names of
-the same settings still work (the first name found wins)."""
+"""``DELIVERY_*`` settings of the pipeline, the ``delivery`` group of bot/config.py's Settings.
+The aliases list each setting's variable, then its older ``BROADCAST_*``/``REMINDERS_*`` names,
+which still work (the first name found wins; bot.config.older_names reads them)."""
 
 from __future__ import annotations
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 
 def _names(*names: str) -> AliasChoices:
     return AliasChoices(*names, *(name.lower() for name in names))
 
 
-class DeliverySettings(BaseSettings):
+class DeliverySettings(BaseModel):
     """How fast, how many at once, and how the pipeline records what it sent."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="DELIVERY_", env_file=".env", extra="ignore", populate_by_name=True
-    )
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
     # Telegram allows about 30 messages/s per bot, counted as they arrive: a send occupies the
     # ``window`` from its start until a window after its answer, and at most ``limit`` sends

@@ -31,7 +31,7 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.delivery.broadcasts import notice_outgoing
 from bot.delivery.outcome import Outcome, Outgoing, Result
 from bot.flows.base import Reply
-from bot.handlers.render import render_markup, render_text
+from bot.render import render_markup, render_text
 from bot.transport import AiohttpRequest, bot_api_request, never_sent
 from storage.broadcast_models import Broadcast
 

@@ -22,8 +22,7 @@ from bot.flows.base import (
 )
 from bot.flows.callback_data import AccessDecisionButton
 from bot.flows.registration import REAL_NAME, role_label
-from bot.services import people
-from storage import orgs_repo
+from bot.services import orgs, people
 from storage.models import Role
 
 ORG_QUERY_MAX = 50
@@ -37,7 +36,7 @@ async def search_org(inp: Input, ctx: FlowContext, model: FormModel) -> Options:
     text = inp.text.strip()
     if not text or len(text) > ORG_QUERY_MAX:
         raise Invalid("access.bad_org_query", limit=ORG_QUERY_MAX)
-    matches = await orgs_repo.search_orgs(session=ctx.session, text=text, limit=ORG_MATCHES)
+    matches = await orgs.search_orgs(ctx.session, text, limit=ORG_MATCHES)
     if not matches:
         raise Invalid("access.no_org_match", text=text)
     return Options([Choice(org.id, org.name) for org in matches], Msg("access.pick_org"))
@@ -83,7 +82,7 @@ class AccessRequestForm(FormSpec):
             )
         except people.AccessError as refusal:
             return Reply([said(refusal)])
-        org = await orgs_repo.get_org(session=ctx.session, org_id=request.org_id)
+        org = await orgs.get_org(ctx.session, request.org_id)
         notice = Reply(
             [
                 Msg(

@@ -26,12 +26,12 @@ def acknowledging(text: str | None, sticker: bool = False) -> bool:
     return sticker or (text is not None and acknowledges(text))
 
 
-async def by_reply(ctx: FlowContext, broadcast_id: int) -> Reply:
-    """A reply acknowledging a notice: 已阅 recorded, said in a line."""
+async def by_reply(ctx: FlowContext, broadcast_id: int) -> tuple[Reply, bool]:
+    """A reply acknowledging a notice: 已阅 recorded, said in a line; True when recorded now."""
     done = await broadcasts.acknowledge(
         ctx.session, broadcast_id=broadcast_id, telegram_id=ctx.user_id, now=ctx.now
     )
-    return Reply([Msg("broadcast.acked_by_reply" if done else "broadcast.acked_before")])
+    return Reply([Msg("broadcast.acked_by_reply" if done else "broadcast.acked_before")]), done
 
 
 async def quiet_route(ctx: FlowContext, inp: Input) -> Reply | None:

@@ -27,9 +27,8 @@ from bot.flows.callback_data import ActivityListButton, SameAsLastButton
 from bot.flows.engine import render
 from bot.flows.when_notes import note_json, notes_of
 from bot.services import activities as svc
-from bot.services import when
+from bot.services import orgs, when
 from bot.services.activities import ActivityError
-from storage import orgs_repo
 from storage.activity_models import (
     PLACE_MAX,
     SUMMARY_MAX,
@@ -162,9 +161,7 @@ async def search_org(inp: Input, ctx: FlowContext, model: FormModel) -> Options:
     within = None if ctx.superadmin else await svc.own_org(ctx.session, ctx.actor)
     if within is None and not ctx.superadmin:
         raise Invalid("activity.org_not_yours")
-    found = await orgs_repo.search_orgs(
-        session=ctx.session, text=text, within=within, limit=ORG_MATCHES
-    )
+    found = await orgs.search_orgs(ctx.session, text, within=within, limit=ORG_MATCHES)
     if not found:
         raise Invalid("activity.no_org_match", text=text)
     return Options([Choice(org.id, org.name) for org in found], Msg("activity.pick_org"))
@@ -188,7 +185,7 @@ async def org_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     own = await svc.own_org(ctx.session, ctx.actor)
     if own is None or own.id is None:
         return []
-    kids = await orgs_repo.children(session=ctx.session, org_id=own.id)
+    kids = await orgs.children(ctx.session, own.id)
     return [Choice(org.id, org.name) for org in [own, *kids[:ORG_CHILD_BUTTONS]]]
 
 

@@ -28,9 +28,8 @@ from bot.flows.callback_data import (
 )
 from bot.services import activities as svc
 from bot.services import activity_search as search
-from bot.services import people, when
+from bot.services import orgs, people, when
 from bot.services.activities import ActivityError
-from storage import orgs_repo, users_repo
 from storage.activity_models import Activity
 from storage.models import Org
 
@@ -264,7 +263,7 @@ def _change_buttons(activity: Activity, origin: str) -> list[Button]:
 
 
 async def _detail(ctx: FlowContext, activity: Activity) -> list[Msg]:
-    org = await orgs_repo.get_org(session=ctx.session, org_id=activity.org_id)
+    org = await orgs.get_org(ctx.session, activity.org_id)
     values: list[tuple[str, Any]] = [
         ("type", _type_name(activity)),
         ("day", activity.day.isoformat()),
@@ -295,7 +294,7 @@ async def _logged_by(ctx: FlowContext, activity: Activity) -> list[Msg]:
     # An admin reading someone else's record sees who logged it.
     if activity.created_by == ctx.user_id:
         return []
-    user = await users_repo.get_user(session=ctx.session, telegram_id=activity.created_by)
+    user = await people.get_user(ctx.session, activity.created_by)
     name = (user.real_name if user else None) or str(activity.created_by)
     return [Msg("form.summary_line", label=Msg("activity.label.logged_by"), value=name)]
 
@@ -331,7 +330,7 @@ async def edit_log(ctx: FlowContext, activity_id: int) -> Reply:
         )
     except ActivityError as error:
         return Reply([], toast=said(error))
-    org = await orgs_repo.get_org(session=ctx.session, org_id=activity.org_id)
+    org = await orgs.get_org(ctx.session, activity.org_id)
     extra = {"activity_id": activity.id, "labels": {"org_id": org.name if org else ""}}
     reply = await engine.start(
         ctx, ActivityForm.name, data=svc.form_data(activity), extra=extra, fill_missing=True

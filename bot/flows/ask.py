@@ -180,4 +180,4 @@ async def question_route(ctx: FlowContext, inp: Input) -> Reply | None:
         return Reply([Msg("ask.bad.too_long", limit=QUESTION_MAX)])
     if not reads_as_question(inp.text):
         return None
-    return await answer(ctx, ctx.services["policy"], inp.text)
+    return await answer(ctx, ctx.policy, inp.text)

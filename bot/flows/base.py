@@ -27,6 +27,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from transitions.extensions.asyncio import AsyncMachine
 
 from bot.services.errors import UserError
+from bot.services.people import InviteLinks
+from bot.services.policy import PolicyLibrary
 from storage.models import User
 
 SUMMARY = "summary"
@@ -227,7 +229,9 @@ class FlowContext:
     locale: str = "zh_CN"
     superadmin: bool = False
     superadmin_ids: tuple[int, ...] = ()
-    services: dict[str, Any] = field(default_factory=dict)  # the runtime's long-lived services
+    # The runtime's long-lived services a flow uses (bot/runtime.py builds them once).
+    policy: PolicyLibrary | None = None
+    invite_links: InviteLinks | None = None
     forms: Mapping[str, FormSpec] = field(default_factory=dict)  # the forms the engine runs
     in_group: bool = False  # the update came from a group chat: nothing personal is shown
     # The form message id as this update saved it ([id] once saved), so the handler need not

@@ -72,7 +72,8 @@ STATUS_KEYS = {
 }
 
 
-async def _scope(ctx: FlowContext) -> people.Scope:
+async def admin_scope(ctx: FlowContext) -> people.Scope:
+    """The subtree the acting admin broadcasts to; anyone else is refused."""
     scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
     if scope is None:
         raise BroadcastError("broadcast.admins_only")
@@ -91,7 +92,7 @@ async def begin(ctx: FlowContext) -> Reply:
 
 async def audience_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     """The whole scope (with its count), or narrowing by level, orgs or role."""
-    scope = await _scope(ctx)
+    scope = await admin_scope(ctx)
     whole = Audience("all" if scope.org is None else "subtree")
     count = await count_audience(ctx.session, scope, whole)
     first: Label = (
@@ -113,7 +114,7 @@ async def audience_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
 
 async def group_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     """The work groups bound within the scope, by title and org."""
-    scope = await _scope(ctx)
+    scope = await admin_scope(ctx)
     bound = await groups.groups_in_scope(ctx.session, scope)
     names = model.ctx.setdefault("group_names", {})
     choices = []
@@ -126,7 +127,7 @@ async def group_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
 
 async def level_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     """Levels that have recipients in the scope, with their counts."""
-    scope = await _scope(ctx)
+    scope = await admin_scope(ctx)
     choices = []
     for level, key in LEVEL_KEYS.items():
         count = await count_audience(ctx.session, scope, Audience("level", level=level.value))
@@ -138,7 +139,7 @@ async def level_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
 
 async def role_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     """Roles, with how many people have each in the scope."""
-    scope = await _scope(ctx)
+    scope = await admin_scope(ctx)
     choices = []
     for role in Role:
         count = await count_audience(ctx.session, scope, Audience("role", role=role.value))
@@ -147,7 +148,7 @@ async def role_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     return choices
 
 
-ORGS = OrgPicker(_scope, "broadcast.no_org_match")
+ORGS = OrgPicker(admin_scope, "broadcast.no_org_match")
 
 
 async def parse_text(inp: Input, ctx: FlowContext, model: FormModel) -> str:
@@ -293,7 +294,7 @@ class BroadcastForm(FormSpec):
         attachment = data.get("attachment") or {}
         when = data.get("when")
         try:
-            scope = await _scope(ctx)
+            scope = await admin_scope(ctx)
             draft, count = await broadcasts.create_draft(
                 ctx.session,
                 scope=scope,
@@ -355,7 +356,8 @@ def _bar(done: int, total: int) -> str:
     return "█" * filled + "░" * (BAR_WIDTH - filled)
 
 
-def _duration(seconds: float) -> str:
+def duration_text(seconds: float) -> str:
+    """``m:ss``, or ``h:mm:ss`` from an hour on."""
     seconds = round(seconds)
     hours, rest = divmod(seconds, 3600)
     minutes, secs = divmod(rest, 60)
@@ -405,12 +407,12 @@ def _speed(broadcast: Broadcast, figures: Progress, pace: Pace) -> Msg | None:
     average over the whole send."""
     rate = _rate(pace.rate)
     if broadcast.status == BroadcastStatus.DONE:
-        return Msg("broadcast.pace_done", rate=rate, elapsed=_duration(pace.seconds))
+        return Msg("broadcast.pace_done", rate=rate, elapsed=duration_text(pace.seconds))
     if broadcast.status != BroadcastStatus.RUNNING:
         return None
     if not figures.waiting:
         return Msg("broadcast.pace", rate=rate)
-    return Msg("broadcast.pace_eta", rate=rate, eta=_duration(figures.waiting / pace.rate))
+    return Msg("broadcast.pace_eta", rate=rate, eta=duration_text(figures.waiting / pace.rate))
 
 
 def _rate(rate: float) -> str:

@@ -6,11 +6,10 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from bot.flows.base import Button, FlowContext, Label, Msg, Reply, said
-from bot.flows.broadcast import _duration, _scope, counted, progress_reply, report_reply
+from bot.flows.broadcast import admin_scope, counted, duration_text, progress_reply, report_reply
 from bot.flows.callback_data import NoticeButton
 from bot.services import broadcasts, groups
 from bot.services.broadcasts import BroadcastError
-from storage import broadcasts_repo
 from storage.broadcast_models import Broadcast, BroadcastStatus
 from storage.models import User
 
@@ -83,8 +82,8 @@ def paid_offer(recipients: int) -> Msg:
     return Msg(
         "broadcast.ask_paid",
         count=recipients,
-        free_time=_duration(recipients / FREE_RATE),
-        paid_time=_duration(max(1.0, recipients / PAID_RATE)),
+        free_time=duration_text(recipients / FREE_RATE),
+        paid_time=duration_text(max(1.0, recipients / PAID_RATE)),
         stars=stars_for(recipients),
     )
 
@@ -97,7 +96,7 @@ async def launch(ctx: FlowContext, broadcast_id: int, *, paid: bool = False) -> 
             raise BroadcastError("broadcast.paid_refused")
         draft = await _owned(ctx, broadcast_id)
         draft.paid = paid
-        scope = await _scope(ctx)
+        scope = await admin_scope(ctx)
         total = await broadcasts.launch(
             ctx.session, draft, scope=scope, default_locale=ctx.locale, now=ctx.now
         )
@@ -151,9 +150,7 @@ async def receipts(ctx: FlowContext, broadcast_id: int) -> Reply:
         if broadcasts.to_groups(broadcast):
             return await _group_receipts(ctx, broadcast)
         figures = await broadcasts.progress(ctx.session, broadcast_id)
-        acked, waiting = await broadcasts_repo.receipt_lists(
-            session=ctx.session, broadcast_id=broadcast_id, limit=WHO_LIMIT
-        )
+        acked, waiting = await broadcasts.receipt_lists(ctx.session, broadcast_id, WHO_LIMIT)
         empty = Msg("broadcast.nobody")
         texts = [
             Msg(
@@ -222,9 +219,9 @@ async def resend(ctx: FlowContext, broadcast_id: int) -> Reply:
     return await _guarded(work)
 
 
-async def acknowledge(ctx: FlowContext, broadcast_id: int) -> Reply:
-    """A recipient taps 已阅."""
+async def acknowledge(ctx: FlowContext, broadcast_id: int) -> tuple[Reply, bool]:
+    """A recipient taps 已阅; True when this press recorded the receipt."""
     done = await broadcasts.acknowledge(
         ctx.session, broadcast_id=broadcast_id, telegram_id=ctx.user_id, now=ctx.now
     )
-    return Reply([], toast=Msg("broadcast.acked" if done else "broadcast.ack_nothing"))
+    return Reply([], toast=Msg("broadcast.acked" if done else "broadcast.ack_nothing")), done

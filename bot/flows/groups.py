@@ -18,7 +18,6 @@ from bot.flows.task_views import local_text, time_left
 from bot.services import groups, people
 from bot.services.groups import ChatInfo, GroupError
 from bot.services.policy import PolicyLibrary
-from storage import groups_repo
 from storage.broadcast_models import Broadcast
 
 TITLE_SHOWN = 20  # characters of a task's title on its 填报 button
@@ -26,7 +25,8 @@ TITLE_SHOWN = 20  # characters of a task's title on its 填报 button
 
 def open_private(ctx: FlowContext, command: str) -> Reply:
     """A form or personal command sent in the group: a button that opens it in private."""
-    button = Button(Msg("group.button.open_private"), url=deeplinks.link(ctx.services, command))
+    url = deeplinks.link(ctx.invite_links, command)
+    button = Button(Msg("group.button.open_private"), url=url)
     return Reply([Msg("group.private_only", command=f"/{command}")], [[button]])
 
 
@@ -34,7 +34,7 @@ async def help_reply(ctx: FlowContext) -> Reply:
     """/help or /start in a group: what works here, and whether the group is bound."""
     org = await groups.bound_org(ctx.session, ctx.chat_id)
     state = Msg("group.bound_to", org=org.name) if org else Msg("group.unbound_hint")
-    button = Button(Msg("group.button.open_private"), url=deeplinks.link(ctx.services, "help"))
+    button = Button(Msg("group.button.open_private"), url=deeplinks.link(ctx.invite_links, "help"))
     return Reply([Msg("group.help"), state], [[button]])
 
 
@@ -100,7 +100,7 @@ async def tasks(ctx: FlowContext) -> Reply:
                 missing=item.missing,
             )
         )
-        link = deeplinks.link(ctx.services, deeplinks.FILL, item.cycle.id)
+        link = deeplinks.link(ctx.invite_links, deeplinks.FILL, item.cycle.id)
         label = Msg("group.button.fill", title=_short(item.task.title))
         buttons.append([Button(label, url=link)])
     texts.append(Msg("group.tasks_footer"))
@@ -179,7 +179,7 @@ async def ack_buttons(
 ) -> tuple[list[list[Button]], str | None]:
     """The notice's 已阅 button with the group's count now, and the group's language."""
     broadcast = await session.get(Broadcast, broadcast_id)
-    group = await groups_repo.get_group(session=session, chat_id=chat_id)
+    group = await groups.get_group(session, chat_id)
     if broadcast is None or group is None:
         return [], None
     count = await groups.receipt_count(session, chat_id, broadcast_id)

@@ -20,11 +20,11 @@ from bot.flows.base import (
 from bot.flows.callback_data import DocumentButton
 from bot.flows.citation import citation
 from bot.flows.engine import start
+from bot.services import orgs
 from bot.services.knowledge import IngestError
 from bot.services.knowledge.errors import UnknownDocumentError
 from bot.services.knowledge.lines import parse_date
 from bot.services.policy import PolicyLibrary, manages_library
-from storage import orgs_repo
 
 TITLE_MIN, TITLE_MAX = 2, 120
 DOC_NUMBER_MAX = 40
@@ -35,7 +35,7 @@ async def may_manage(ctx: FlowContext) -> bool:
     """Whether the user may add and remove shared documents."""
     org = None
     if ctx.actor is not None and ctx.actor.org_id is not None:
-        org = await orgs_repo.get_org(session=ctx.session, org_id=ctx.actor.org_id)
+        org = await orgs.get_org(ctx.session, ctx.actor.org_id)
     return manages_library(ctx.actor, org, ctx.superadmin)
 
 
@@ -185,7 +185,7 @@ class DocumentUploadForm(FormSpec):
 
     async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
         """Index the file under the confirmed title and date."""
-        library: PolicyLibrary = ctx.services["policy"]
+        library = ctx.policy
         path = Path(model.ctx["path"])
         try:
             info, old = await library.add(path, title=model.data["title"],

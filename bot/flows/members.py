@@ -45,7 +45,6 @@ from bot.services import members as svc
 from bot.services import orgs, people
 from bot.services.members import Change, ChangeKind, Member, Status
 from bot.services.people import AccessError, Scope
-from storage import orgs_repo
 from storage.member_models import MemberAction
 from storage.models import Invite, Org, Role, User
 
@@ -433,7 +432,7 @@ async def confirm(ctx: FlowContext, scope: Scope, pressed: MemberChangeButton) -
 
 
 async def _org_path_of(ctx: FlowContext, user: User) -> str:
-    org = await orgs_repo.get_org(session=ctx.session, org_id=user.org_id) if user.org_id else None
+    org = await orgs.get_org(ctx.session, user.org_id)
     return await orgs.org_path(ctx.session, org)
 
 
@@ -464,7 +463,9 @@ def _local(moment: datetime, ctx: FlowContext) -> str:
 
 
 def _links(ctx: FlowContext) -> people.InviteLinks:
-    return ctx.services[people.INVITE_LINKS]
+    if ctx.invite_links is None:
+        raise ValueError("no invite links: the flow context was built without the runtime")
+    return ctx.invite_links
 
 
 async def invites_view(ctx: FlowContext, scope: Scope, offset: int, notes: list[Msg]) -> Reply:
@@ -525,7 +526,7 @@ async def _revoke(ctx: FlowContext, scope: Scope, pressed: InviteRevokeButton) -
     invite = await svc.revoke_invite(
         ctx.session, scope, actor_id=ctx.user_id, invite_id=pressed.invite, now=ctx.now
     )
-    org = await orgs_repo.get_org(session=ctx.session, org_id=invite.org_id)
+    org = await orgs.get_org(ctx.session, invite.org_id)
     note = Msg("members.revoked", org=org.name if org else "", role=role_label(invite.role))
     reply = await invites_view(ctx, scope, 0, [note])
     reply.toast = Msg("members.saved")
@@ -644,7 +645,7 @@ def _count_step(name: str, counts: tuple[int, ...]) -> FieldSpec:
 async def invite_roles(ctx: FlowContext, model: FormModel) -> list[Choice]:
     """The roles the admin may give in the picked org."""
     scope = await _form_scope(ctx)
-    org = await orgs_repo.get_org(session=ctx.session, org_id=int(model.data.get("org") or 0))
+    org = await orgs.get_org(ctx.session, int(model.data.get("org") or 0))
     roles = svc.grantable_roles(scope, org) if org is not None and scope.covers(org) else []
     return [Choice(role.value, role_label(role)) for role in roles]
 

@@ -10,7 +10,6 @@ from bot.flows.task_views import local_text
 from bot.i18n import SUPPORTED, normalize_locale
 from bot.menu import commands_for, role_of
 from bot.services import orgs, people
-from storage import orgs_repo, users_repo
 from storage.models import AccessRequest, Org
 
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
@@ -33,7 +32,7 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
         )
     if payload:
         return await _start_with_invite(ctx, payload)
-    if await users_repo.pending_request(session=ctx.session, telegram_id=ctx.user_id):
+    if await people.pending_request(ctx.session, ctx.user_id):
         return Reply([Msg("start.intro"), Msg("access.already_pending")])
     return Reply(
         [Msg("start.intro"), Msg("start.how_to_join")],
@@ -45,7 +44,7 @@ async def _invite_when_registered(ctx: FlowContext, code: str) -> Reply:
     """An invite link opened by a member: what is wrong with it, or that it was not needed;
     either way the invite is not used and nothing about the member changes."""
     user = ctx.actor
-    org = await orgs_repo.get_org(session=ctx.session, org_id=user.org_id)
+    org = await orgs.get_org(ctx.session, user.org_id)
     who = {"org": await orgs.org_path(ctx.session, org), "role": role_label(user.role)}
     try:
         await people.usable_invite(ctx.session, code, ctx.now)
@@ -63,7 +62,7 @@ async def _start_with_invite(ctx: FlowContext, code: str) -> Reply:
             [said(refusal), Msg("start.how_to_join")],
             [[Button(Msg("start.button.request"), AccessRequestButton().pack())]],
         )
-    org = await orgs_repo.get_org(session=ctx.session, org_id=invite.org_id)
+    org = await orgs.get_org(ctx.session, invite.org_id)
     path = await orgs.org_path(ctx.session, org)
     extra = {"invite_id": invite.id, "org_path": path, "role": str(invite.role)}
     return await engine.start(
@@ -77,7 +76,7 @@ async def begin_access_request(ctx: FlowContext) -> Reply:
         return Reply([Msg("start.already_registered")], toast=Msg("start.already_registered"))
     if people.is_deactivated(ctx.actor):
         return Reply([Msg("members.you_are_deactivated")])
-    if await users_repo.pending_request(session=ctx.session, telegram_id=ctx.user_id):
+    if await people.pending_request(ctx.session, ctx.user_id):
         return Reply([Msg("access.already_pending")])
     return await engine.start(
         ctx, access_request.AccessRequestForm.name, notices=[Msg("access.intro")]
@@ -109,12 +108,12 @@ async def me(ctx: FlowContext) -> Reply:
     if people.is_deactivated(ctx.actor):
         return Reply([Msg("members.you_are_deactivated")])
     if not people.is_registered(ctx.actor):
-        request = await users_repo.pending_request(session=ctx.session, telegram_id=ctx.user_id)
+        request = await people.pending_request(ctx.session, ctx.user_id)
         if request is not None:
             return Reply([await _pending(ctx, request, language)])
         return Reply([Msg("me.guest", user_id=ctx.user_id, language=language)])
     user = ctx.actor
-    org = await orgs_repo.get_org(session=ctx.session, org_id=user.org_id)
+    org = await orgs.get_org(ctx.session, user.org_id)
     path = await orgs.org_path(ctx.session, org)
     return Reply(
         [
@@ -132,7 +131,7 @@ async def me(ctx: FlowContext) -> Reply:
 
 async def _pending(ctx: FlowContext, request: AccessRequest, language: str) -> Msg:
     """/me of someone whose access request waits: what they asked for, when, and who decides."""
-    org = await orgs_repo.get_org(session=ctx.session, org_id=request.org_id)
+    org = await orgs.get_org(ctx.session, request.org_id)
     return Msg(
         "me.pending",
         name=request.real_name,
@@ -204,7 +203,7 @@ async def decide(ctx: FlowContext, request_id: int, approve: bool) -> Reply:
     except people.AccessError as refusal:
         return Reply([], toast=said(refusal))
     outcome = "access.approved_by_you" if approve else "access.rejected_by_you"
-    applicant = await users_repo.get_user(session=ctx.session, telegram_id=request.telegram_id)
+    applicant = await people.get_user(ctx.session, request.telegram_id)
     told = Msg("access.you_are_approved" if approve else "access.you_are_rejected")
     notice = Notice(request.telegram_id, people.user_locale(applicant), Reply([told]))
     return Reply([Msg(outcome, name=request.real_name)], edit=True, notices=[notice])

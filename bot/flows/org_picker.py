@@ -23,8 +23,7 @@ from bot.flows.base import (
     Msg,
     Options,
 )
-from bot.services import people
-from storage import orgs_repo
+from bot.services import orgs, people
 from storage.models import Org
 
 ORG_CHOICES = 30
@@ -44,8 +43,8 @@ class OrgPicker:
     async def choices(self, ctx: FlowContext, model: FormModel) -> list[Choice]:
         """The first orgs of the scope in tree order; typing part of a name finds others."""
         scope = await self.scope_of(ctx)
-        orgs = await orgs_repo.list_orgs(session=ctx.session, within=scope.org, limit=ORG_CHOICES)
-        return offer(model, orgs)
+        found = await orgs.list_orgs(ctx.session, within=scope.org, limit=ORG_CHOICES)
+        return offer(model, found)
 
     async def search(self, inp: Input, ctx: FlowContext, model: FormModel) -> Options:
         """Typed part of a name → matching orgs of the scope, as buttons."""
@@ -53,9 +52,7 @@ class OrgPicker:
             raise Invalid("form.expect_text")
         text = inp.text.strip()[:QUERY_MAX]
         scope = await self.scope_of(ctx)
-        matches = await orgs_repo.search_orgs(
-            session=ctx.session, text=text, within=scope.org, limit=ORG_CHOICES
-        )
+        matches = await orgs.search_orgs(ctx.session, text, within=scope.org, limit=ORG_CHOICES)
         if not matches:
             raise Invalid(self.no_match, text=text)
         return Options(offer(model, matches))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from bot.flows.base import Button, FlowContext, Msg, Reply, said
 from bot.flows.callback_data import ReminderDeleteButton
+from bot.flows.task_views import local_text
 from bot.flows.when_notes import shown
 from bot.services import reminders, when
 from bot.services.reminders import ReminderError
-from storage import reminders_repo as repo
 
 LISTED = 20  # reminders shown by /remind (the cap per user is reminders.PERSONAL_MAX)
 
@@ -31,19 +31,19 @@ async def remind(ctx: FlowContext, args: str) -> Reply:
         return Reply(texts=[said(error)])
     except ReminderError as error:
         return Reply(texts=[said(error)])
-    at = reminders.local_text(reminder.remind_at, ctx.tz)
+    at = local_text(reminder.remind_at, ctx.tz)
     return Reply(texts=[Msg("remind.created", at=at, text=reminder.text), *shown(moment.notes)])
 
 
 async def listing(ctx: FlowContext, *, edit: bool = False, toast: Msg | None = None) -> Reply:
     """The user's waiting reminders, each with a delete button."""
-    mine = await repo.personal_of(session=ctx.session, user_id=ctx.actor.id, limit=LISTED)  # type: ignore[union-attr,arg-type]
+    mine = await reminders.personal_of(ctx.session, ctx.actor.id, LISTED)  # type: ignore[union-attr,arg-type]
     if not mine:
         return Reply(texts=[Msg("remind.list.empty")], edit=edit, toast=toast)
     texts = [Msg("remind.list.header", count=len(mine))]
     buttons = []
     for number, reminder in enumerate(mine, start=1):
-        at = reminders.local_text(reminder.remind_at, ctx.tz)
+        at = local_text(reminder.remind_at, ctx.tz)
         texts.append(Msg("remind.list.item", number=number, at=at, text=reminder.text))
         label = Msg("remind.button.delete", number=number)
         buttons.append([Button(label, ReminderDeleteButton(reminder.id).pack())])
@@ -52,10 +52,8 @@ async def listing(ctx: FlowContext, *, edit: bool = False, toast: Msg | None = N
 
 async def delete(ctx: FlowContext, reminder_id: int) -> Reply:
     """Delete one of the user's reminders (a button of the list), then show the list again."""
-    gone = await repo.delete_personal(
-        session=ctx.session,
-        reminder_id=reminder_id,
-        user_id=ctx.actor.id,  # type: ignore[union-attr,arg-type]
+    gone = await reminders.delete_personal(
+        ctx.session, reminder_id, ctx.actor.id  # type: ignore[union-attr,arg-type]
     )
     toast = Msg("remind.deleted" if gone else "remind.delete_gone")
     return await listing(ctx, edit=True, toast=toast)

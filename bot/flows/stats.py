@@ -38,12 +38,11 @@ from bot.flows.base import (
     said,
 )
 from bot.flows.callback_data import StatsButton
-from bot.services import people, when
+from bot.services import orgs, people, tasks, when
 from bot.services import stats as svc
 from bot.services.activities import unit_of
 from bot.services.charts import Chart
 from bot.services.stats import Period, StatsError
-from storage import orgs_repo, tasks_repo
 from storage.models import Org
 
 STATS, EXPORT, PHOTOS = "s", "e", "z"  # the photos' zip goes through the export's picker
@@ -176,8 +175,8 @@ async def picker(ctx: FlowContext, mode: str, org_id: int, *, edit: bool = False
     if up is not None:
         rows.append([Button(Msg("stats.button.up"), StatsButton(mode, "pick", up).pack())])
     if mode == EXPORT and up is None:  # the admin's own level: their tasks, as /tasks lists them
-        tasks = StatsButton(mode, "tasks", org_id, 0)
-        rows.append([Button(Msg("stats.button.tasks"), tasks.pack())])
+        task_list = StatsButton(mode, "tasks", org_id, 0)
+        rows.append([Button(Msg("stats.button.tasks"), task_list.pack())])
     rows += _export_switch(mode, org_id)
     return Reply([Msg(PICK_KEYS[mode], org=_org_label(org))], rows, edit=edit)
 
@@ -201,7 +200,7 @@ async def _parent_in_scope(ctx: FlowContext, org: Org | None) -> int | None:
         return None
     if org.parent_id is None:
         return 0  # a superadmin climbs from a root back to "everything"
-    parent = await orgs_repo.get_org(session=ctx.session, org_id=org.parent_id)
+    parent = await orgs.get_org(ctx.session, org.parent_id)
     return parent.id if parent is not None and scope.covers(parent) else None
 
 
@@ -237,9 +236,7 @@ async def task_choices(ctx: FlowContext, org_id: int, offset: int) -> Reply:
         return Reply([Msg("stats.admins_only")], edit=True)
     offset = max(offset, 0)
     path = scope.org.path if scope.org is not None else None
-    found = await tasks_repo.tasks_within(
-        session=ctx.session, path=path, limit=TASKS_PAGE + 1, offset=offset
-    )
+    found = await tasks.tasks_within(ctx.session, path, limit=TASKS_PAGE + 1, offset=offset)
     label = _org_label(scope.org)
     to_picker = StatsButton(EXPORT, "pick", org_id)
     back = [Button(Msg("stats.button.back_to", org=label), to_picker.pack())]
@@ -373,16 +370,16 @@ def summary(figures: svc.Stats, org: Label) -> list[Msg]:
         Msg("stats.type_line", type=_type_name(row.type), **_in_units(row.type, row))
         for row in figures.by_type
     ]
-    tasks = figures.tasks
-    if tasks is not None:
+    reports = figures.tasks
+    if reports is not None:
         texts.append(
             Msg(
                 "stats.tasks",
-                expected=tasks.expected,
-                on_time=tasks.on_time,
-                late=tasks.late,
-                missing=tasks.missing,
-                rate=round(100 * tasks.rate),
+                expected=reports.expected,
+                on_time=reports.on_time,
+                late=reports.late,
+                missing=reports.missing,
+                rate=round(100 * reports.rate),
             )
         )
     return texts
@@ -422,7 +419,7 @@ def charts(figures: svc.Stats) -> list[Chart]:
 async def liaison_month(ctx: FlowContext) -> Outcome:
     """This month against last month, for the liaison's own org."""
     actor = ctx.actor
-    org = await orgs_repo.get_org(session=ctx.session, org_id=actor.org_id) if actor else None
+    org = await orgs.get_org(ctx.session, actor.org_id) if actor else None
     if org is None or org.id is None:
         return _say("stats.not_registered")
     today = _today(ctx)

@@ -30,7 +30,6 @@ from bot.flows.base import (
 )
 from bot.services import tasks as svc
 from bot.services.tasks import TaskError
-from storage import tasks_repo
 from storage.task_models import SECTION_MAX
 
 NEXT = "next"
@@ -247,9 +246,7 @@ async def _prefill(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The form's starting point: the current submission, or activity counts."""
     org_id = ctx.actor.org_id  # type: ignore[union-attr]
-    current = await tasks_repo.current_submission(
-        session=ctx.session, cycle_id=cycle.id, org_id=org_id
-    )
+    current = await svc.current_submission(ctx.session, cycle.id, org_id)
     values = await svc.prefill_indicators(ctx.session, task, cycle, org_id)
     from bot.flows.task_new import deadline_label
 

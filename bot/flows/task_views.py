@@ -10,7 +10,6 @@ or a report's files, as albums); the handler sends the .xlsx of ``task:export:<t
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -20,12 +19,12 @@ from bot import deeplinks
 from bot.flows import engine
 from bot.flows.base import Button, FlowContext, Media, Msg, Notice, Reply, albums, said
 from bot.flows.callback_data import TaskAction, TaskButton
-from bot.services import groups, people
+from bot.services import groups, orgs, people, reminders
 from bot.services import tasks as svc
-from bot.services.reminders import after_quiet_hours, in_quiet_hours
+from bot.services.reminders import in_quiet_hours
+from bot.services.task_export import task_workbook
 from bot.services.tasks import TaskError
-from storage import orgs_repo, tasks_repo
-from storage.models import Org, User
+from storage.models import Org
 from storage.task_models import ReportSubmission, ReportTask, TaskCycle
 
 LIST_MAX = 20  # tasks shown by /tasks
@@ -34,7 +33,6 @@ SUBS_PER_PAGE = 8
 SECTION_SHOWN = 600  # characters of one section when reading a submission in chat
 TITLE_SHOWN = 30
 ANNOUNCE_DIRECT = 50  # recipients told within the admin's own update; more go to the ledger
-ANNOUNCE_KIND = "published"
 
 
 def local_text(moment: datetime, tz: ZoneInfo) -> str:
@@ -71,8 +69,8 @@ async def announce(ctx: FlowContext, task: ReportTask) -> Reply:
     A few dozen people get it at once with this reply; a bigger audience goes through the
     reminder ledger, whose sender keeps Telegram's rate and survives restarts.
     """
-    cycle = (await tasks_repo.cycles_of(session=ctx.session, task_id=task.id))[0]  # type: ignore[arg-type]
-    targets = await tasks_repo.target_ids(session=ctx.session, task_id=task.id)  # type: ignore[arg-type]
+    cycle = (await svc.cycles_of(ctx.session, task.id))[0]  # type: ignore[arg-type]
+    targets = await svc.target_ids(ctx.session, task.id)  # type: ignore[arg-type]
     people_by_org = await svc.task_recipients(ctx.session, targets)
     recipients = [
         (org_id, user)
@@ -86,7 +84,14 @@ async def announce(ctx: FlowContext, task: ReportTask) -> Reply:
         reply = _announcement(ctx, task, cycle)
         notices = [Notice(u.telegram_id, people.user_locale(u), reply) for _, u in recipients]
     else:  # the sender polls the ledger; at night it waits for 08:00 like every reminder
-        await _queue_announcement(ctx, task, cycle, recipients)
+        await reminders.queue_announcement(
+            ctx.session,
+            cycle=cycle,
+            title=task.title,
+            recipients=recipients,
+            now=ctx.now,
+            tz=ctx.tz,
+        )
         key = "task.published_queued"
     board = Button(Msg("task.button.board"), _task("board", cycle.id))
     done = [Msg(key, title=task.title, **reach(len(targets), len(recipients)))]
@@ -105,7 +110,7 @@ async def _group_notices(ctx: FlowContext, task: ReportTask, cycle: TaskCycle) -
     if scope is None or in_quiet_hours(ctx.now, ctx.tz):
         return []
     asked = await groups.groups_asked(ctx.session, task.id, scope)  # type: ignore[arg-type]
-    link = deeplinks.link(ctx.services, deeplinks.FILL, cycle.id)
+    link = deeplinks.link(ctx.invite_links, deeplinks.FILL, cycle.id)
     fill = Button(Msg("task.button.fill"), url=link)
     text = _announcement(ctx, task, cycle).texts
     return [Notice(group.chat_id, group.locale, Reply(text, [[fill]])) for group in asked]
@@ -125,34 +130,6 @@ def _announcement(ctx: FlowContext, task: ReportTask, cycle: TaskCycle) -> Reply
         label = Msg("task.button.files", count=len(task.attachments))
         buttons.append([Button(label, _task("files", cycle.id))])
     return Reply([text], buttons)
-
-
-async def _queue_announcement(
-    ctx: FlowContext, task: ReportTask, cycle: TaskCycle, recipients: list[tuple[int, User]]
-) -> None:
-    """One ledger row per recipient (kind ``published``), sent like a reminder with 填报."""
-    from storage import reminders_repo
-    from storage.reminder_models import LedgerStatus
-
-    due = after_quiet_hours(ctx.now, ctx.tz)
-    payload = json.dumps({"title": task.title, "deadline": cycle.deadline.isoformat()})
-    rows = [
-        {
-            "cycle_id": cycle.id,
-            "user_id": user.id,
-            "kind": ANNOUNCE_KIND,
-            "org_id": org_id,
-            "chat_id": user.telegram_id,
-            "locale": people.user_locale(user),
-            "payload": payload,
-            "status": LedgerStatus.PENDING.value,
-            "due_at": due,
-            "attempts": 0,
-            "created_at": ctx.now,
-        }
-        for org_id, user in recipients
-    ]
-    await reminders_repo.insert_new(session=ctx.session, rows=rows)
 
 
 # --- /tasks ----------------------------------------------------------------------------------
@@ -179,7 +156,7 @@ async def my_tasks(ctx: FlowContext) -> Reply:
 async def _own_org(ctx: FlowContext) -> Org | None:
     if ctx.actor is None or ctx.actor.org_id is None:
         return None
-    return await orgs_repo.get_org(session=ctx.session, org_id=ctx.actor.org_id)
+    return await orgs.get_org(ctx.session, ctx.actor.org_id)
 
 
 async def _member_part(
@@ -234,14 +211,14 @@ def time_left(ctx: FlowContext, cycle: TaskCycle) -> Msg:
 async def _admin_part(
     ctx: FlowContext, scope: people.Scope, texts: list[Msg], rows: list[list[Button]]
 ) -> None:
-    issued = await tasks_repo.tasks_within(
-        session=ctx.session, path=scope.org.path if scope.org else None, limit=LIST_MAX
+    issued = await svc.tasks_within(
+        ctx.session, scope.org.path if scope.org else None, limit=LIST_MAX
     )
     if not issued:
         return
     texts.append(Msg("task.admin_header"))
     for task in issued:
-        cycle = (await tasks_repo.cycles_of(session=ctx.session, task_id=task.id))[-1]  # type: ignore[arg-type]
+        cycle = (await svc.cycles_of(ctx.session, task.id))[-1]  # type: ignore[arg-type]
         status = await svc.cycle_status(ctx.session, cycle.id, scope)  # type: ignore[arg-type]
         texts.append(
             Msg(
@@ -309,7 +286,7 @@ async def board(ctx: FlowContext, cycle_id: int, page: int = 0, *, edit: bool = 
 
 async def _other_cycles(ctx: FlowContext, cycle: TaskCycle) -> list[Button]:
     """The boards of the cycle before and after this one (recurring tasks)."""
-    cycles = await tasks_repo.cycles_of(session=ctx.session, task_id=cycle.task_id)
+    cycles = await svc.cycles_of(ctx.session, cycle.task_id)
     seqs = {c.seq: c for c in cycles}
     row = []
     for seq in (cycle.seq - 1, cycle.seq + 1):
@@ -374,14 +351,12 @@ async def submissions(ctx: FlowContext, cycle_id: int, page: int) -> Reply:
 async def submission(ctx: FlowContext, cycle_id: int, org_id: int) -> Reply:
     """One org's current report in full (long sections shortened for the chat)."""
     scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
-    org = await orgs_repo.get_org(session=ctx.session, org_id=org_id)
+    org = await orgs.get_org(ctx.session, org_id)
     try:
         task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
     except TaskError as error:
         return Reply([said(error)])
-    row = await tasks_repo.current_submission(
-        session=ctx.session, cycle_id=cycle_id, org_id=org_id
-    )
+    row = await svc.current_submission(ctx.session, cycle_id, org_id)
     if row is None or org is None or scope is None or not scope.covers(org):
         return Reply([], toast=Msg("task.no_submission"))
     texts = [
@@ -488,15 +463,23 @@ async def _report_files(
 ) -> tuple[list[dict], Msg, Msg | None]:
     """The files of an org's current report, for an admin whose board shows that org."""
     scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
-    org = await orgs_repo.get_org(session=ctx.session, org_id=org_id)
+    org = await orgs.get_org(ctx.session, org_id)
     try:
         task, _ = await svc.board_cycle(ctx.session, cycle_id, scope)
     except TaskError as error:
         return [], Msg(""), said(error)
-    row = await tasks_repo.current_submission(
-        session=ctx.session, cycle_id=cycle_id, org_id=org_id
-    )
+    row = await svc.current_submission(ctx.session, cycle_id, org_id)
     if row is None or org is None or scope is None or not scope.covers(org):
         return [], Msg(""), Msg("task.no_submission")
     caption = Msg("task.report_files_caption", org=org.name, title=task.title)
     return list(row.attachments), caption, None
+
+
+async def export_workbook(ctx: FlowContext, task_id: int) -> tuple[bytes | None, Msg | None]:
+    """The task's submissions as .xlsx within the admin's subtree, or why not (a toast)."""
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    try:
+        await svc.viewable_task(ctx.session, task_id, scope)
+    except TaskError as error:
+        return None, said(error)
+    return await task_workbook(ctx.session, task_id, scope, ctx.tz, ctx.locale), None  # type: ignore[arg-type]

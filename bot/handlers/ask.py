@@ -25,7 +25,7 @@ ASK_BUTTONS = any_of(AskMoreButton, AskSectionButton)  # more sources; a section
 
 
 def _library(context: StabotContext) -> PolicyLibrary:
-    return context.rt.services["policy"]
+    return context.rt.policy
 
 
 async def ask(update: Update, context: StabotContext) -> None:

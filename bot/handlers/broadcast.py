@@ -16,15 +16,14 @@ from telegram.ext import (
     filters,
 )
 
-from bot.delivery.service import SERVICE_KEY
 from bot.delivery.telegram import send_notice
 from bot.flows import acks
 from bot.flows import broadcast as form
 from bot.flows import broadcast_actions as actions
 from bot.flows.base import Button, Msg
 from bot.flows.callback_data import NoticeButton, ReceiptButton
-from bot.handlers.common import respond
-from bot.handlers.render import render_markup
+from bot.handlers.common import respond, respond_and_tell
+from bot.render import render_markup
 from bot.runtime import StabotContext
 
 log = logging.getLogger(__name__)
@@ -59,7 +58,7 @@ async def control_button(update: Update, context: StabotContext) -> None:
         "resend-yes": lambda ctx: actions.resend(ctx, broadcast_id),
     }.get(action, lambda ctx: actions.control(ctx, broadcast_id, action))
     await respond(update, context, produce)
-    sender = context.rt.services.get(SERVICE_KEY)
+    sender = context.rt.delivery
     if sender is not None and action in ("pause", "cancel"):
         sender.halt(broadcast_id)
     elif sender is not None:
@@ -69,11 +68,13 @@ async def control_button(update: Update, context: StabotContext) -> None:
 async def ack_button(update: Update, context: StabotContext) -> None:
     """A recipient acknowledges a notice; the button then shows it was read."""
     broadcast_id = ReceiptButton.parse(update.callback_query.data).broadcast
-    reply = await respond(update, context, lambda ctx: actions.acknowledge(ctx, broadcast_id))
+    recorded = await respond_and_tell(
+        update, context, lambda ctx: actions.acknowledge(ctx, broadcast_id)
+    )
     notice = update.callback_query.message
     # A notice the bot can no longer see (deleted, or too old: PTB gives it date 0) keeps its
     # button; the receipt still counts.
-    if reply is None or reply.toast != Msg("broadcast.acked") or not _visible(notice):
+    if not recorded or not _visible(notice):
         return
     await _show_read(update, context, notice, broadcast_id)
 
@@ -86,8 +87,7 @@ async def ack_reply(update: Update, context: StabotContext) -> None:
         return
     notice = message.reply_to_message
     broadcast_id = acks.receipt_asked(_button_data(notice)) or 0  # the filter found one
-    reply = await respond(update, context, lambda ctx: acks.by_reply(ctx, broadcast_id))
-    read = reply is not None and reply.texts == [Msg("broadcast.acked_by_reply")]
+    read = await respond_and_tell(update, context, lambda ctx: acks.by_reply(ctx, broadcast_id))
     if read and _visible(notice):
         await _show_read(update, context, notice, broadcast_id)
     raise ApplicationHandlerStop

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
 
 from bot.flows import engine
 from bot.flows.base import FlowContext, Reply
-from bot.handlers.render import deliver, notify
 from bot.i18n import t
 from bot.menu import commands_for, role_of
+from bot.render import deliver, notify
 from bot.runtime import StabotContext
 from bot.services import people
 from storage.db import transaction
@@ -20,6 +21,7 @@ from storage.models import User
 
 log = logging.getLogger(__name__)
 Producer = Callable[[FlowContext], Awaitable[Reply | None]]
+T = TypeVar("T")
 
 
 async def respond(
@@ -52,6 +54,24 @@ async def respond(
     for notice in reply.notices:
         await notify(context.bot, notice.chat_id, notice.locale, notice.reply)
     return reply
+
+
+async def respond_and_tell(
+    update: Update,
+    context: StabotContext,
+    produce: Callable[[FlowContext], Awaitable[tuple[Reply, T]]],
+) -> T | None:
+    """`respond` for a flow that also says what it did (a receipt recorded, a count changed);
+    None when the update had no unit (no user or chat)."""
+    told: list[T] = []
+
+    async def reply_of(ctx: FlowContext) -> Reply:
+        reply, what = await produce(ctx)
+        told.append(what)
+        return reply
+
+    await respond(update, context, reply_of)
+    return told[0] if told else None
 
 
 async def refresh_menu(update: Update, context: StabotContext) -> None:

@@ -11,9 +11,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import IO
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Bot, InputFile, Update
 from telegram.constants import ChatAction
 from telegram.error import TelegramError
@@ -40,6 +41,18 @@ async def send(update: Update, context: StabotContext, job: flow.ExportJob, loca
         await _send_photos(update, context, job, locale)
     else:
         await _send_workbook(update, context, job, locale)
+
+
+@contextlib.asynccontextmanager
+async def _export_scope(
+    update: Update, context: StabotContext, job: flow.ExportJob
+) -> AsyncIterator[tuple[AsyncSession, Org | None]]:
+    """A read-only transaction and the org the admin may still export (`stats.export_org_of`
+    reads the scope again: it may be gone since the press)."""
+    rt, telegram_id = context.rt, update.effective_user.id
+    async with transaction(reading_factory(rt.engine)) as session:
+        superadmin = rt.is_superadmin(telegram_id)
+        yield session, await stats.export_org_of(session, telegram_id, superadmin, job.org_id)
 
 
 def _spool() -> IO[bytes]:
@@ -82,18 +95,14 @@ async def _write_workbook(
     target: IO[bytes],
 ) -> int:
     """Write the workbook in its own read-only transaction; the number of activity rows."""
-    rt, telegram_id = context.rt, update.effective_user.id
-    async with transaction(reading_factory(rt.engine)) as session:
-        org = await stats.export_org_of(
-            session, telegram_id, rt.is_superadmin(telegram_id), job.org_id
-        )
+    async with _export_scope(update, context, job) as (session, org):
         totals = await exports.write_activities(
             session,
             org=org,
             period=job.period,
             target=target,
             locale=locale,
-            tz=rt.settings.tz,
+            tz=context.rt.settings.tz,
             offload=exports.offload_to_thread,
         )
     return totals.rows
@@ -137,13 +146,10 @@ async def _scoped_photos(
 
     Only Telegram's file ids are read here; the downloads happen after the transaction.
     """
-    rt, telegram_id = context.rt, update.effective_user.id
-    async with transaction(reading_factory(rt.engine)) as session:
-        org = await stats.export_org_of(
-            session, telegram_id, rt.is_superadmin(telegram_id), job.org_id
+    async with _export_scope(update, context, job) as (session, org):
+        return org, await photo_export.list_photos(
+            session, org=org, period=job.period, locale=locale
         )
-        photos = await photo_export.list_photos(session, org=org, period=job.period, locale=locale)
-    return org, photos
 
 
 async def _progress(

@@ -33,14 +33,13 @@ from bot.flows import task_report
 from bot.flows.base import FlowContext, Msg, Reply
 from bot.flows.callback_data import GroupBindButton, GroupReceiptButton, TaskButton, find_any
 from bot.flows.library import list_documents
-from bot.group_edits import SERVICE_KEY as COUNTS_KEY
 from bot.group_edits import CountEdits
 from bot.handlers import activities, ask, broadcast, members, start
 from bot.handlers import reminders as reminder_handlers
 from bot.handlers import stats as stats_handlers
 from bot.handlers import tasks as task_handlers
-from bot.handlers.common import respond
-from bot.handlers.render import render_markup
+from bot.handlers.common import respond, respond_and_tell
+from bot.render import render_markup
 from bot.runtime import StabotContext
 from bot.services import groups
 from bot.services.groups import ChatInfo
@@ -97,7 +96,7 @@ def _parse_command(text: str) -> tuple[str, str, str]:
 
 
 async def _ask(update: Update, context: StabotContext, question: str) -> None:
-    library = context.rt.services["policy"]
+    library = context.rt.policy
     await respond(update, context, lambda ctx: flow.ask(ctx, library, question), quote=True)
 
 
@@ -106,7 +105,7 @@ async def _tasks(update: Update, context: StabotContext, _args: str) -> None:
 
 
 async def _docs(update: Update, context: StabotContext, _args: str) -> None:
-    library = context.rt.services["policy"]
+    library = context.rt.policy
     await respond(update, context, lambda ctx: list_documents(ctx, library), quote=True)
 
 
@@ -140,7 +139,7 @@ async def text(update: Update, context: StabotContext) -> None:
     """A reply to the bot or a mention of it is read like /ask; other chatter is left alone."""
     question = addressed_text(update.effective_message, context.bot)
     if question is not None and update.effective_user is not None:
-        library = context.rt.services["policy"]
+        library = context.rt.policy
 
         async def produce(ctx: FlowContext) -> Reply | None:
             return await flow.addressed(ctx, library, question)
@@ -210,7 +209,7 @@ async def _toast(key: str) -> Reply:
 
 async def _open_fill(query: CallbackQuery, context: StabotContext, cycle_id: int) -> None:
     """A 填报 button pressed in a group opens the report form in the private chat."""
-    link = deeplinks.link(context.rt.services, deeplinks.FILL, cycle_id)
+    link = deeplinks.link(context.rt.invite_links, deeplinks.FILL, cycle_id)
     try:
         await query.answer(url=link)
     except TelegramError as error:  # too old to answer: nothing else to do
@@ -220,22 +219,17 @@ async def _open_fill(query: CallbackQuery, context: StabotContext, cycle_id: int
 async def _acknowledge(update: Update, context: StabotContext, broadcast_id: int) -> None:
     """已阅 under a group notice: a toast for the presser, the count for everyone (spaced)."""
     message_id = update.callback_query.message.message_id
-    changed: list[bool] = []
-
-    async def produce(ctx: FlowContext) -> Reply:
-        reply, added = await flow.acknowledge(ctx, broadcast_id, message_id)
-        changed.append(added)
-        return reply
-
-    await respond(update, context, produce)
-    if changed and changed[0]:
+    added = await respond_and_tell(
+        update, context, lambda ctx: flow.acknowledge(ctx, broadcast_id, message_id)
+    )
+    if added:
         chat_id = update.effective_chat.id
         show = _count_shower(context, chat_id, message_id, broadcast_id)
         await _counts(context).request(chat_id, message_id, show)
 
 
 def _counts(context: StabotContext) -> CountEdits:
-    return context.rt.services[COUNTS_KEY]  # built with the application (bot/app.py)
+    return context.rt.group_counts
 
 
 def _count_shower(

@@ -61,8 +61,7 @@ async def _form_open(update: Update, context: StabotContext) -> bool:
     # also load the user; the command's own unit then records the update id.
     chat, user = update.effective_chat, update.effective_user
     async with transaction(context.rt.sessions) as session:
-        open_flow = await engine.open_flow_in(session, chat_id=chat.id, user_id=user.id)
-    return open_flow is not None
+        return await engine.open_flow_in(session, chat_id=chat.id, user_id=user.id) is not None
 
 
 def handlers() -> dict[int, list[BaseHandler]]:

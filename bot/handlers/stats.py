@@ -25,7 +25,7 @@ from bot.flows.base import FlowContext, Reply
 from bot.flows.callback_data import StatsButton
 from bot.handlers import exports as export_files
 from bot.handlers.common import respond
-from bot.handlers.render import render_label
+from bot.render import render_label
 from bot.runtime import StabotContext
 from bot.services import charts
 from storage.db import transaction

@@ -6,14 +6,10 @@ from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import task_new, task_report, task_views
-from bot.flows.base import FlowContext, Msg, said
 from bot.flows.callback_data import TaskButton
 from bot.handlers.common import respond
-from bot.handlers.render import answer_query
+from bot.render import answer_query
 from bot.runtime import StabotContext
-from bot.services import people
-from bot.services.task_export import task_workbook
-from bot.services.tasks import TaskError, viewable_task
 
 ROUTES = {
     "fill": lambda ctx, b: task_report.start_report(ctx, b.target),
@@ -50,20 +46,11 @@ async def button(update: Update, context: StabotContext) -> None:
 async def _export(update: Update, context: StabotContext, task_id: int) -> None:
     """Send the task's submissions as an .xlsx file, within the admin's subtree."""
     async with context.rt.unit(update) as ctx:
-        data, toast = await _workbook(ctx, task_id)
+        data, toast = await task_views.export_workbook(ctx, task_id)
         chat_id, locale = ctx.chat_id, ctx.locale
     await answer_query(update.callback_query, locale, toast)
     if data is not None:
         await context.bot.send_document(chat_id, InputFile(data, filename=f"task-{task_id}.xlsx"))
-
-
-async def _workbook(ctx: FlowContext, task_id: int) -> tuple[bytes | None, Msg | None]:
-    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
-    try:
-        await viewable_task(ctx.session, task_id, scope)
-    except TaskError as error:
-        return None, said(error)
-    return await task_workbook(ctx.session, task_id, scope, ctx.tz, ctx.locale), None  # type: ignore[arg-type]
 
 
 def handlers() -> list[BaseHandler]:

@@ -25,8 +25,8 @@ from telegram.ext import (
 )
 
 from bot.flows.base import Msg
-from bot.handlers.render import answer_query
 from bot.i18n import normalize_locale
+from bot.render import answer_query
 from bot.runtime import StabotContext
 
 log = logging.getLogger(__name__)

@@ -17,6 +17,7 @@ from bot.services.people import Scope
 from storage import broadcasts_repo as repo
 from storage import groups_repo, orgs_repo
 from storage.broadcast_models import Broadcast, BroadcastStatus, DeliveryStatus
+from storage.models import User
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -403,3 +404,10 @@ async def resend_unconfirmed(session: AsyncSession, broadcast: Broadcast, *, now
         broadcast.started_at = broadcast.started_at or now
     await session.flush()
     return count
+
+
+async def receipt_lists(
+    session: AsyncSession, broadcast_id: int, limit: int
+) -> tuple[list[User], list[User]]:
+    """Up to ``limit`` users who have acknowledged, and who got it and have not."""
+    return await repo.receipt_lists(session=session, broadcast_id=broadcast_id, limit=limit)

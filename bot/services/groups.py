@@ -272,3 +272,8 @@ async def receipts(session: AsyncSession, broadcast_id: int, limit: int) -> list
         )
         for group, readers in found
     ]
+
+
+async def get_group(session: AsyncSession, chat_id: int) -> GroupChat | None:
+    """The group of a Telegram chat id."""
+    return await groups_repo.get_group(session=session, chat_id=chat_id)

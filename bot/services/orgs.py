@@ -142,3 +142,30 @@ async def create_demo_tree(session: AsyncSession, *, now: datetime) -> list[Org]
             org = await add_org(session, name=name, level=level, parent_id=parent_id, now=now)
         by_name[name] = org
     return list(by_name.values())
+
+
+# --- reading the tree (what flows ask; they reach storage through here) ----------------------
+
+
+async def get_org(session: AsyncSession, org_id: int | None) -> Org | None:
+    """An org by id; None for no id or an unknown one."""
+    return await orgs_repo.get_org(session=session, org_id=org_id) if org_id else None
+
+
+async def search_orgs(
+    session: AsyncSession, text: str, *, within: Org | None = None, limit: int
+) -> Sequence[Org]:
+    """Orgs whose name holds ``text`` (in ``within``'s subtree), shortest names first."""
+    return await orgs_repo.search_orgs(session=session, text=text, within=within, limit=limit)
+
+
+async def list_orgs(
+    session: AsyncSession, *, within: Org | None = None, limit: int | None = None
+) -> Sequence[Org]:
+    """The orgs of a subtree (or all), in tree order."""
+    return await orgs_repo.list_orgs(session=session, within=within, limit=limit)
+
+
+async def children(session: AsyncSession, org_id: int) -> Sequence[Org]:
+    """An org's direct children."""
+    return await orgs_repo.children(session=session, org_id=org_id)

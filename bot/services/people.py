@@ -21,7 +21,6 @@ DEFAULT_INVITE_TTL = timedelta(days=7)
 MAX_INVITE_USES = 10_000
 NAME_MIN, NAME_MAX = 2, 40
 _DURATION = re.compile(r"^(\d{1,4})\s*([dhm])$")
-INVITE_LINKS = "invite_links"  # the runtime's service key of `InviteLinks`
 
 
 class AccessError(UserError):
@@ -277,3 +276,13 @@ async def decide_access(
         )
         await session.flush()
     return request
+
+
+async def get_user(session: AsyncSession, telegram_id: int) -> User | None:
+    """A user by Telegram id."""
+    return await users_repo.get_user(session=session, telegram_id=telegram_id)
+
+
+async def pending_request(session: AsyncSession, telegram_id: int) -> AccessRequest | None:
+    """The user's access request still waiting for an admin, if any."""
+    return await users_repo.pending_request(session=session, telegram_id=telegram_id)

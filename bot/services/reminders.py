@@ -28,8 +28,6 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.flows.base import Button, Msg, Reply
-from bot.flows.callback_data import TaskButton
 from bot.i18n import DEFAULT_LOCALE
 from bot.services import people, tasks
 from bot.services.errors import UserError
@@ -57,7 +55,6 @@ MANUAL_KIND = "manual:"
 PERSONAL_KIND = "personal:"
 PUBLISHED_KIND = "published"  # a new task's announcement queued by the task flow
 DEFAULT_TZ = ZoneInfo("Asia/Shanghai")
-DIGEST_LINES = 30  # tasks listed in one digest; the rest are counted
 LEDGER_KEPT = timedelta(days=90)  # how long finished ledger rows stay (for looking back)
 
 
@@ -397,7 +394,7 @@ async def add_personal(
     return await repo.add_personal(session=session, reminder=reminder)
 
 
-# --- what a reminder says ----------------------------------------------------------------------
+# --- kinds of rows ------------------------------------------------------------------------------
 
 
 def is_personal(row: ReminderLedger) -> bool:
@@ -405,58 +402,45 @@ def is_personal(row: ReminderLedger) -> bool:
     return row.kind.startswith(PERSONAL_KIND)
 
 
-def reminder_reply(row: ReminderLedger, tz: ZoneInfo) -> Reply:
-    """The message of one ledger row, as its recipient gets it."""
-    data = json.loads(row.payload or "{}")
-    if is_personal(row):
-        return Reply(texts=[Msg("remind.personal", text=data.get("text", ""))])
-    if row.kind.startswith(DIGEST_KIND):
-        return _digest_reply(data, tz)
-    deadline = datetime.fromisoformat(data["deadline"])
-    button = Button(Msg("reminder.button.fill"), TaskButton("fill", row.cycle_id).pack())
-    key = "reminder.published" if row.kind == PUBLISHED_KIND else "reminder.task"
-    return Reply(
-        texts=[
-            Msg(
-                key,
-                title=data.get("title", ""),
-                deadline=local_text(deadline, tz),
-                left=_left(deadline, row.sent_at or row.due_at, tz),
-            )
-        ],
-        buttons=[[button]],
-    )
+async def personal_of(
+    session: AsyncSession, user_id: int, limit: int
+) -> Sequence[PersonalReminder]:
+    """A user's waiting personal reminders, soonest first."""
+    return await repo.personal_of(session=session, user_id=user_id, limit=limit)
 
 
-def _left(deadline: datetime, now: datetime, tz: ZoneInfo) -> Msg:
-    days = (deadline.astimezone(tz).date() - now.astimezone(tz).date()).days
-    if now > deadline:
-        return Msg("reminder.overdue", count=max(1, -days))
-    if days == 0:
-        return Msg("reminder.due_today")
-    return Msg("reminder.days_left", count=days)
+async def delete_personal(session: AsyncSession, reminder_id: int, user_id: int) -> bool:
+    """The owner deletes a waiting reminder; False when it is not theirs or no longer waits."""
+    return await repo.delete_personal(session=session, reminder_id=reminder_id, user_id=user_id)
 
 
-def local_text(moment: datetime, tz: ZoneInfo) -> str:
-    return moment.astimezone(tz).strftime("%Y-%m-%d %H:%M")
-
-
-def _digest_reply(data: dict[str, Any], tz: ZoneInfo) -> Reply:
-    lines = data.get("lines", [])
-    texts: list[Msg] = [Msg("reminder.digest.header", count=len(lines))]
-    for line in lines[:DIGEST_LINES]:
-        submitted, late, missing = line["figures"]
-        deadline = datetime.fromisoformat(line["deadline"])
-        texts.append(
-            Msg(
-                "reminder.digest.line",
-                title=line["title"],
-                deadline=local_text(deadline, tz),
-                submitted=submitted,
-                late=late,
-                missing=missing,
-            )
-        )
-    if len(lines) > DIGEST_LINES:
-        texts.append(Msg("reminder.digest.more", count=len(lines) - DIGEST_LINES))
-    return Reply(texts=texts)
+async def queue_announcement(
+    session: AsyncSession,
+    *,
+    cycle: TaskCycle,
+    title: str,
+    recipients: Sequence[tuple[int, User]],
+    now: datetime,
+    tz: ZoneInfo,
+) -> int:
+    """A new task's announcement as one ledger row per (org id, user), sent like a reminder
+    (with 填报) by the pipeline, and at night at 08:00; returns how many rows were written."""
+    due = after_quiet_hours(now, tz)
+    payload = json.dumps({"title": title, "deadline": cycle.deadline.isoformat()})
+    rows = [
+        {
+            "cycle_id": cycle.id,
+            "user_id": user.id,
+            "kind": PUBLISHED_KIND,
+            "org_id": org_id,
+            "chat_id": user.telegram_id,
+            "locale": people.user_locale(user),
+            "payload": payload,
+            "status": LedgerStatus.PENDING.value,
+            "due_at": due,
+            "attempts": 0,
+            "created_at": now,
+        }
+        for org_id, user in recipients
+    ]
+    return await repo.insert_new(session=session, rows=rows)

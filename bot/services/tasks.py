@@ -452,3 +452,30 @@ async def my_cycles(
 def days_left(deadline: datetime, now: datetime, tz: ZoneInfo) -> int:
     """Calendar days from today to the deadline day (negative: overdue)."""
     return (deadline.astimezone(tz).date() - now.astimezone(tz).date()).days
+
+
+# --- reading tasks (what flows ask; they reach storage through here) --------------------------
+
+
+async def cycles_of(session: AsyncSession, task_id: int) -> Sequence[TaskCycle]:
+    """A task's cycles, oldest first."""
+    return await tasks_repo.cycles_of(session=session, task_id=task_id)
+
+
+async def target_ids(session: AsyncSession, task_id: int) -> list[int]:
+    """The orgs a task asks, by id."""
+    return await tasks_repo.target_ids(session=session, task_id=task_id)
+
+
+async def tasks_within(
+    session: AsyncSession, path: str | None, *, limit: int, offset: int = 0
+) -> Sequence[ReportTask]:
+    """Published tasks issued in a subtree or asking one of its orgs (``path`` None: all)."""
+    return await tasks_repo.tasks_within(session=session, path=path, limit=limit, offset=offset)
+
+
+async def current_submission(
+    session: AsyncSession, cycle_id: int, org_id: int
+) -> ReportSubmission | None:
+    """An org's current submission for a cycle."""
+    return await tasks_repo.current_submission(session=session, cycle_id=cycle_id, org_id=org_id)
