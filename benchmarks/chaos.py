@@ -142,8 +142,10 @@ class Chaos:
             return
         ids = [u.user.id for u in self.users]
         script = (
-            "import asyncio; from benchmarks.form_step import prepare; "
-            "from bot.updates import TgUser; "
+            "import asyncio\nfrom benchmarks.form_step import prepare\n"
+            "try:\n    from offline.updates import TgUser\n"
+            "except ImportError:  # a checkout from before the offline package\n"
+            "    from bot.updates import TgUser\n"
             f"asyncio.run(prepare({self.url!r}, [TgUser(id=i, first_name='u') for i in {ids}]))"
         )
         process = await asyncio.create_subprocess_exec(

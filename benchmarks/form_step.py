@@ -38,11 +38,11 @@ from typing import Any
 from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application
-from bot.clock import FrozenClock
+from bot.common.clock import FrozenClock
 from bot.config import Settings, async_database_url
-from bot.offline_api import OfflineBotAPI
 from bot.services import orgs
-from bot.updates import TgUser, UpdateFactory, to_update
+from offline.bot_api import OfflineBotAPI
+from offline.updates import TgUser, UpdateFactory, to_update
 from storage import users_repo
 from storage.db import create_engine, session_factory, transaction
 from storage.migrate import upgrade_to_head

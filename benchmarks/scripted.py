@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.fake_bot_api import FakeBotApi
-from bot.updates import TgUser, UpdateFactory
+from offline.updates import TgUser, UpdateFactory
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "123456:bench-token"

@@ -132,7 +132,7 @@ async def fill(url: str, orgs: int, count: int) -> None:
 
 async def _stats(url: str, org_id: int, out: Path) -> dict[str, Any]:
     from bot.flows.stats import charts as chart_specs
-    from bot.handlers.stats import _draw
+    from bot.telegram.handlers.stats import _draw
 
     engine = create_engine(url)
     async with transaction(session_factory(engine)) as session:

@@ -66,7 +66,7 @@ def serve_echo(base_url: str, transport: str) -> None:
 
     builder = ApplicationBuilder().token(os.environ["BOT_TOKEN"]).base_url(base_url)
     if transport == "aiohttp":
-        from bot.transport import AiohttpRequest
+        from bot.telegram.transport import AiohttpRequest
 
         builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest())
     app = builder.build()

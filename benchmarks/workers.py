@@ -61,7 +61,7 @@ from benchmarks.scripted import (  # noqa: E402
     users_of,
 )
 from bot.config import async_database_url  # noqa: E402
-from bot.inbox.webhook import SECRET_HEADER, derived_secret  # noqa: E402
+from bot.telegram.inbox.webhook import SECRET_HEADER, derived_secret  # noqa: E402
 from storage.db import create_engine  # noqa: E402
 
 FORM_BASE = 7_000_000

@@ -16,9 +16,9 @@ from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, ContextTypes
 from telegram.request import BaseRequest
 
-from bot import group_edits, scheduler
-from bot import inbox as inbox_wiring
-from bot.clock import Clock, SystemClock
+from bot import scheduler
+from bot.common.clock import Clock, SystemClock
+from bot.common.i18n import SUPPORTED, t
 from bot.config import Settings
 from bot.delivery import service as delivery
 from bot.flows import acks, activity_views
@@ -30,11 +30,17 @@ from bot.flows.base import FormSpec, TextRoute
 from bot.flows.broadcast import BroadcastForm
 from bot.flows.library import DocumentUploadForm
 from bot.flows.members import FilterForm, InviteForm, MoveForm
+from bot.flows.menu import GUEST, commands_for, group_commands
 from bot.flows.registration import RegistrationForm
 from bot.flows.stats import RangeForm
 from bot.flows.task_new import MoveDeadlineForm, NewTaskForm
 from bot.flows.task_report import ReportForm
-from bot.handlers import (
+from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
+from bot.services.people import InviteLinks
+from bot.services.policy import PolicyLibrary
+from bot.telegram import group_edits
+from bot.telegram import inbox as inbox_wiring
+from bot.telegram.handlers import (
     activities,
     ask,
     broadcast,
@@ -46,15 +52,10 @@ from bot.handlers import (
     start,
     unserved,
 )
-from bot.handlers import reminders as reminder_handlers
-from bot.handlers import stats as stats_handlers
-from bot.handlers import tasks as task_handlers
-from bot.i18n import SUPPORTED, t
-from bot.menu import GUEST, commands_for, group_commands
-from bot.processor import PerChatUpdateProcessor
-from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
-from bot.services.people import InviteLinks
-from bot.services.policy import PolicyLibrary
+from bot.telegram.handlers import reminders as reminder_handlers
+from bot.telegram.handlers import stats as stats_handlers
+from bot.telegram.handlers import tasks as task_handlers
+from bot.telegram.processor import PerChatUpdateProcessor
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_to_head
 from storage.models import Role

@@ -15,13 +15,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from telegram import Update
 from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, ExtBot
 
-from bot.clock import Clock
+from bot.common.clock import Clock
 from bot.config import Settings
 from bot.flows.base import FlowContext, FormSpec, TextRoute
-from bot.group_edits import CountEdits
-from bot.processor import chat_key
 from bot.services.people import InviteLinks, user_locale
 from bot.services.policy import PolicyLibrary
+from bot.telegram.group_edits import CountEdits
+from bot.telegram.processor import chat_key
 from storage import inbox_repo, users_repo
 from storage.db import SessionFactory, transaction
 

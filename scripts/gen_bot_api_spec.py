@@ -1,9 +1,9 @@
-"""Extract a compact method table from the Bot API spec into ``bot/data/bot_api_methods.json``.
+"""Extract a compact method table from the Bot API spec into ``offline/data/bot_api_methods.json``.
 
 The offline Bot API validates every call against this table, so the repository never needs the
 full spec at run time. Usage::
 
-    python scripts/gen_bot_api_spec.py [path/to/api.json] [--out bot/data/bot_api_methods.json]
+    python scripts/gen_bot_api_spec.py [path/to/api.json] [--out offline/data/bot_api_methods.json]
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_OUT = ROOT / "bot" / "data" / "bot_api_methods.json"
+DEFAULT_OUT = ROOT / "offline" / "data" / "bot_api_methods.json"
 # Same search order as the shared spec's own tooling: an explicit env var, then ../shared.
 SPEC_CANDIDATES = (
     os.environ.get("FAKE_TG_SPEC", ""),

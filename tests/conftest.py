@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 import storage.all_models  # noqa: F401
-from bot.clock import FrozenClock
+from bot.common.clock import FrozenClock
 from bot.config import Settings, async_database_url
 from storage.db import SessionFactory, create_engine, is_sqlite, session_factory
 from storage.migrate import upgrade_to_head

@@ -14,12 +14,12 @@ from telegram.ext import Application
 from telegram.request import BaseRequest, RequestData
 
 from bot.app import build_application
-from bot.clock import FrozenClock
+from bot.common.clock import FrozenClock
 from bot.config import Settings
-from bot.offline_api import ApiCall, OfflineBotAPI
 from bot.runtime import runtime_of
 from bot.services import orgs
-from bot.updates import TgUser, UpdateFactory, to_update
+from offline.bot_api import ApiCall, OfflineBotAPI
+from offline.updates import TgUser, UpdateFactory, to_update
 from storage import users_repo
 from storage.models import Org, Role
 
@@ -195,7 +195,7 @@ class InboxHarness(BotHarness):
     @property
     def inbox(self):
         """The Application's inbox (ingress and dispatcher)."""
-        from bot.inbox import inbox_of
+        from bot.telegram.inbox import inbox_of
 
         return inbox_of(self.app)
 

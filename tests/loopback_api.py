@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
 
-from bot.offline_api import OfflineBotAPI
+from offline.bot_api import OfflineBotAPI
 
 
 class _Form:

@@ -10,11 +10,11 @@ import pytest
 from sqlmodel import col, select
 
 from bot.flows.broadcast import notice_buttons
-from bot.offline_api import strip_bookkeeping
-from bot.render import render_markup
 from bot.services import broadcasts, people
 from bot.services.broadcasts import Audience
-from bot.updates import TgUser
+from bot.telegram.render import render_markup
+from offline.bot_api import strip_bookkeeping
+from offline.updates import TgUser
 from storage import users_repo
 from storage.broadcast_models import Broadcast, BroadcastDelivery
 from storage.db import transaction

@@ -7,11 +7,11 @@ from datetime import date, timedelta
 import pytest
 from sqlmodel import select
 
-from bot.i18n import t
-from bot.menu import commands_for
+from bot.common.i18n import t
+from bot.flows.menu import commands_for
 from bot.services import activities as svc
 from bot.services import orgs
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import conversations_repo, users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
@@ -451,7 +451,7 @@ def test_each_type_has_its_statistical_unit(type_key, unit):
 
 
 def test_every_type_audience_and_unit_is_translated():
-    from bot.i18n import load_catalog
+    from bot.common.i18n import load_catalog
 
     for locale in ("zh_CN", "en"):
         catalog = load_catalog(locale)
@@ -495,8 +495,8 @@ async def test_log_in_a_group_points_to_the_private_chat(settings, clock, sessio
 
 @pytest.mark.parametrize("locale", ["zh_CN", "en"])
 def test_activity_messages_are_valid_telegram_html(locale):
-    from bot.i18n import load_catalog, placeholders
-    from bot.offline_formatting import parse_html
+    from bot.common.i18n import load_catalog, placeholders
+    from offline.formatting import parse_html
 
     for key, text in load_catalog(locale).items():
         if key.startswith("activity."):

@@ -8,10 +8,10 @@ from datetime import timedelta
 
 import pytest
 
+from bot.common.i18n import t
 from bot.flows.quick_log import read_free_text
-from bot.i18n import t
 from bot.services import activities as svc
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import users_repo
 from storage.db import transaction
 from storage.models import Role

@@ -114,9 +114,9 @@ def test_no_module_uses_another_modules_private_names() -> None:
     [
         ("from bot.delivery.budget import _lane\n", ["bot.delivery.budget._lane"]),
         ("from bot.delivery import budget\nbudget._lane()\n", ["bot.delivery.budget._lane"]),
-        ("import bot.clock as c\nc._now\n", ["bot.clock._now"]),
-        ("from bot.clock import Clock\nClock._private\n", []),  # a class's own business
-        ("from __future__ import annotations\nfrom bot.clock import Clock\n", []),
+        ("import bot.common.clock as c\nc._now\n", ["bot.common.clock._now"]),
+        ("from bot.common.clock import Clock\nClock._private\n", []),  # a class's own business
+        ("from __future__ import annotations\nfrom bot.common.clock import Clock\n", []),
         ("from . import _shared\n", ["bot._shared"]),
         ("from .probe import _own\n", []),  # its own name
         ("import argparse\nargparse._SubParsersAction\n", []),

@@ -11,13 +11,13 @@ import docx
 import pytest
 
 from bot import PROJECT_ROOT
+from bot.common.i18n import SUPPORTED, load_catalog
 from bot.flows.ask import acknowledges, reads_as_question
-from bot.i18n import SUPPORTED, load_catalog
 from bot.runtime import runtime_of
 from bot.services import orgs, people
 from bot.services.knowledge import KnowledgeBase
 from bot.services.knowledge.errors import IngestCode, QuestionCode
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage.db import transaction
 from tests.harness import running_bot, sent_texts, toasts
 

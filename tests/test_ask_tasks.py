@@ -4,7 +4,7 @@ that came with the document, with the days left and a 填报 button (bot/service
 from __future__ import annotations
 
 from bot import PROJECT_ROOT
-from bot.updates import TgUser
+from offline.updates import TgUser
 from tests import test_ask_chat, test_tasks_bot
 from tests.harness import BotHarness, running_bot, sent_texts
 from tests.test_tasks_bot import (

@@ -14,14 +14,14 @@ from telegram import Bot
 from telegram.error import NetworkError
 from telegram.request import BaseRequest
 
+from bot.common.i18n import t
 from bot.delivery.budget import ChatPacer, SendBudget
 from bot.delivery.pipeline import Pipeline
 from bot.flows.broadcast import EXCERPT
-from bot.i18n import t
 from bot.runtime import runtime_of
 from bot.services import broadcasts, orgs, people
 from bot.services.broadcasts import Audience, BroadcastError
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import broadcasts_repo, members_repo, outbox_repo, users_repo
 from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus, DeliveryStatus
 from storage.db import transaction
@@ -964,7 +964,7 @@ async def test_status_message_is_edited_at_most_every_few_seconds(
 def test_broadcasts_use_their_own_lane(settings):
     from bot.app import build_application
     from bot.delivery.telegram import lane_bot
-    from bot.transport import AiohttpRequest
+    from bot.telegram.transport import AiohttpRequest
 
     app = build_application(settings, polling=True, migrate=False)
     lane = lane_bot(

@@ -51,7 +51,7 @@ from bot.flows.callback_data import (
     family_of,
     find_any,
 )
-from bot.offline_api import OfflineBotAPI
+from offline.bot_api import OfflineBotAPI
 
 BIG = 999_999_999  # the largest number a family carries (nine digits)
 TOKEN = "ffffffff"  # a member's fingerprint (crc32 in hex) or a form's token, at their longest

@@ -27,11 +27,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot.chat_cli import TerminalChat, run_terminal_chat
-from bot.i18n import t
-from bot.offline_api import OfflineBotAPI
+from bot.common.i18n import t
 from bot.services import orgs, people
-from bot.updates import TgUser
+from offline.bot_api import OfflineBotAPI
+from offline.terminal import TerminalChat, run_terminal_chat
+from offline.updates import TgUser
 from storage.activity_models import Activity
 from storage.db import transaction
 from tests.harness import running_bot

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import conversations_repo
 from storage.activity_models import Activity
 from storage.broadcast_models import Broadcast

@@ -18,7 +18,7 @@ from bot.delivery.budget import ChatPacer, SharedBudget
 from bot.delivery.outcome import Outcome
 from bot.delivery.replies import ReplyPolicy
 from bot.delivery.telegram import classify
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage.db import transaction
 from storage.inbox_models import InboxUpdate
 from tests.harness import ClockSleep, ScriptedRequest, inbox_bot, running_bot, sent_texts

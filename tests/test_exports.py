@@ -12,7 +12,7 @@ from openpyxl import load_workbook
 
 from bot.cli import main
 from bot.services.people import Scope
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import users_repo
 from storage.activity_models import Activity
 from storage.db import transaction

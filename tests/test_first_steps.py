@@ -12,9 +12,9 @@ from datetime import timedelta
 import pytest
 from sqlmodel import func, select
 
-from bot.i18n import normalize_locale, t
+from bot.common.i18n import normalize_locale, t
 from bot.services import people
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import conversations_repo, users_repo
 from storage.activity_models import Activity
 from storage.db import transaction

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from bot.clock import FrozenClock
+from bot.common.clock import FrozenClock
 from bot.flows import engine
 from bot.flows.access_request import AccessRequestForm
 from bot.flows.base import (

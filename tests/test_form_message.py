@@ -9,7 +9,7 @@ import pytest
 from bot.app import FORMS
 from bot.flows import engine
 from bot.services import orgs
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import conversations_repo, users_repo
 from storage.db import transaction
 from storage.models import Role

@@ -38,14 +38,14 @@ from hypothesis import strategies as st
 from telegram import Update
 
 from bot.flows.quick_log import read_free_text
-from bot.offline_api import ApiCall
 from bot.runtime import runtime_of
 from bot.services import activities, activity_search, people, reminders, when
 from bot.services.activities import ActivityFields
 from bot.services.knowledge import KnowledgeBase
 from bot.services.policy import KNOWLEDGE_SUBDIR, PolicyLibrary
 from bot.services.tasks import TaskDraft, publish_task
-from bot.updates import TgUser
+from offline.bot_api import ApiCall
+from offline.updates import TgUser
 from storage import users_repo
 from storage.db import SessionFactory, transaction
 from storage.models import Role

@@ -13,11 +13,11 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot import deeplinks
+from bot.common import deeplinks
 from bot.runtime import runtime_of
 from bot.services import people
 from bot.services import tasks as task_service
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import groups_repo, users_repo
 from storage.db import transaction
 from storage.group_models import GroupChat
@@ -652,8 +652,8 @@ async def test_only_groups_of_the_admins_subtree_can_get_a_notice(settings, cloc
 
 
 def test_offline_api_delivers_to_groups_what_telegram_would():
-    from bot.offline_api import OfflineBotAPI
-    from bot.updates import UpdateFactory
+    from offline.bot_api import OfflineBotAPI
+    from offline.updates import UpdateFactory
 
     api = OfflineBotAPI(bot_username=BOT)
     factory = UpdateFactory(api)

@@ -10,7 +10,7 @@ from telegram.ext import ApplicationHandlerStop
 
 from bot.runtime import expect_claim, runtime_of
 from bot.services import orgs
-from bot.updates import TgUser, to_update
+from offline.updates import TgUser, to_update
 from storage import conversations_repo, users_repo
 from storage.db import transaction
 from storage.inbox_models import InboxUpdate

@@ -13,14 +13,14 @@ from telegram.error import NetworkError
 from telegram.ext import TypeHandler
 
 from bot.app import build_application
-from bot.handlers import unserved
-from bot.inbox.dispatch import MAX_RETRIES
-from bot.inbox.ingress import PollGate
-from bot.inbox.webhook import register_webhook, release_registrar
-from bot.offline_api import OfflineBotAPI
 from bot.runtime import KEEP_PROCESSED
 from bot.services import orgs
-from bot.updates import TgUser
+from bot.telegram.handlers import unserved
+from bot.telegram.inbox.dispatch import MAX_RETRIES
+from bot.telegram.inbox.ingress import PollGate
+from bot.telegram.inbox.webhook import register_webhook, release_registrar
+from offline.bot_api import OfflineBotAPI
+from offline.updates import TgUser
 from storage import conversations_repo, inbox_repo
 from storage.db import transaction
 from storage.inbox_models import InboxUpdate
@@ -249,7 +249,7 @@ async def test_the_webhook_is_registered_with_its_secret_after_a_429(settings, c
 async def test_updates_that_could_not_be_stored_are_not_acknowledged_until_they_are(
     tmp_path, clock
 ):
-    from bot.inbox.ingress import Ingress
+    from bot.telegram.inbox.ingress import Ingress
     from storage.db import create_engine, session_factory
     from storage.migrate import upgrade_to_head
 

@@ -14,8 +14,8 @@ from telegram import Update
 from telegram.ext import TypeHandler
 
 from bot.app import build_application
-from bot.inbox.dispatch import LEASE_TTL
-from bot.inbox.webhook import register_webhook, release_registrar
+from bot.telegram.inbox.dispatch import LEASE_TTL
+from bot.telegram.inbox.webhook import register_webhook, release_registrar
 from storage import inbox_repo
 from storage.db import is_sqlite, transaction
 from tests.harness import inbox_bot

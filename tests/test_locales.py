@@ -9,7 +9,7 @@ import pytest
 from babel.messages.pofile import read_po
 
 from bot import PROJECT_ROOT
-from bot.i18n import (
+from bot.common.i18n import (
     LOCALES_DIR,
     PLURAL_PARAM,
     SUPPORTED,
@@ -70,7 +70,7 @@ def test_every_id_used_in_code_is_translated(catalogs):
 
 @pytest.mark.parametrize("prefix", DYNAMIC_PREFIXES)
 def test_dynamic_families_are_complete(catalogs, prefix):
-    from bot.menu import GUEST
+    from bot.flows.menu import GUEST
     from storage.models import Role
 
     names = {GUEST, *(r.value for r in Role)}

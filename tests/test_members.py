@@ -10,13 +10,13 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
-from bot.i18n import t
+from bot.common.i18n import t
 from bot.services import broadcasts, orgs, people, reminders
 from bot.services import tasks as task_svc
 from bot.services.broadcasts import Audience
 from bot.services.members import fingerprint
 from bot.services.reminders import Clocked
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import outbox_repo, reminders_repo, users_repo
 from storage.activity_models import Activity
 from storage.db import transaction

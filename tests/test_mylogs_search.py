@@ -11,7 +11,7 @@ from bot.services import activity_search as search
 from bot.services import when
 from bot.services.activities import ActivityError, unit_of
 from bot.services.activity_search import Query
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage.activity_models import Activity, ActivitySearch
 from storage.db import transaction
 from storage.models import Role

@@ -33,9 +33,9 @@ from telegram.ext import (
     filters,
 )
 
-from bot.offline_api import BOT_ID, SPEC_PATH, OfflineBotAPI
-from bot.offline_formatting import parse_text, utf16_len
-from bot.updates import TgUser, UpdateFactory, to_update
+from offline.bot_api import BOT_ID, SPEC_PATH, OfflineBotAPI
+from offline.formatting import parse_text, utf16_len
+from offline.updates import TgUser, UpdateFactory, to_update
 
 NOW = 1_764_000_000
 USER = TgUser(id=4242, first_name="王", last_name="科协", username="wang_sta")

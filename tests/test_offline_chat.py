@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from bot.offline_chat import run_offline_chat
+from offline.chat import run_offline_chat
 
 
 async def test_a_second_chat_session_is_not_mistaken_for_duplicates(settings):

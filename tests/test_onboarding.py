@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import pytest
 
-from bot.i18n import normalize_locale, t
+from bot.common.i18n import normalize_locale, t
 from bot.services import orgs, people
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import users_repo
 from storage.db import transaction
 from storage.models import Role
@@ -253,7 +253,7 @@ async def test_many_users_at_once_keep_the_database_consistent(settings, clock, 
 async def test_old_update_ids_are_pruned_now_and_then(settings, clock, sessions, tree):
     from sqlmodel import select
 
-    from bot.handlers.guards import KEEP_PROCESSED, PRUNE_EVERY
+    from bot.telegram.handlers.guards import KEEP_PROCESSED, PRUNE_EVERY
     from storage.inbox_models import InboxUpdate
 
     async with running_bot(settings, clock) as bot:

@@ -9,11 +9,11 @@ from datetime import date
 import pytest
 from sqlmodel import select
 
-from bot.handlers import exports as export_files
 from bot.services import photo_export
 from bot.services.photo_export import Located, Photo
 from bot.services.stats import Period, StatsError
-from bot.updates import TgUser
+from bot.telegram.handlers import exports as export_files
+from offline.updates import TgUser
 from storage.activity_models import Activity
 from storage.db import transaction
 from storage.models import Role
@@ -388,7 +388,7 @@ async def test_cli_downloads_the_subtrees_photos_into_one_zip(
     import asyncio
 
     from bot.cli import main
-    from bot.offline_api import OfflineBotAPI
+    from offline.bot_api import OfflineBotAPI
     from tests.loopback_api import serving
 
     api = OfflineBotAPI()

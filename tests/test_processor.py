@@ -6,8 +6,8 @@ import asyncio
 
 from telegram import Update
 
-from bot.processor import PerChatUpdateProcessor, chat_key
-from bot.updates import TgUser, UpdateFactory, to_update
+from bot.telegram.processor import PerChatUpdateProcessor, chat_key
+from offline.updates import TgUser, UpdateFactory, to_update
 
 A = TgUser(id=1, first_name="A")
 B = TgUser(id=2, first_name="B")

@@ -18,7 +18,7 @@ import pytest
 from sqlmodel import col, select
 
 from benchmarks.activity_eval import DEFAULT_SET, check, load
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage.activity_models import Activity
 from storage.db import transaction
 from storage.models import Role

@@ -471,7 +471,7 @@ async def test_personal_reminder_refusals(sessions, clock, world, when, text, ke
     ],
 )
 def test_what_a_task_reminder_says(kind, sent, says):
-    from bot.render import render_text
+    from bot.telegram.render import render_text
     from storage.reminder_models import ReminderLedger
 
     payload = {"title": "主题活动<总结>", "deadline": local(2026, 3, 25, 18).isoformat()}

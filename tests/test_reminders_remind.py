@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.services import orgs
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import users_repo
 from storage.db import transaction
 from storage.models import Role

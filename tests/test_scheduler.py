@@ -32,7 +32,7 @@ from bot.scheduler import (
 )
 from bot.services import orgs, people
 from bot.services import tasks as task_svc
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import reminders_repo, users_repo
 from storage.db import create_engine, transaction
 from storage.models import Role

@@ -19,7 +19,7 @@ from bot.services import charts, orgs
 from bot.services import stats as svc
 from bot.services.activities import unit_of
 from bot.services.stats import Period, StatsError
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import conversations_repo, users_repo
 from storage.activity_models import Activity
 from storage.db import transaction

@@ -13,7 +13,7 @@ from sqlmodel import select
 from bot.flows import task_views
 from bot.runtime import runtime_of
 from bot.services import orgs
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage import tasks_repo, users_repo
 from storage.activity_models import Activity
 from storage.db import transaction

@@ -11,7 +11,7 @@ from telegram import Bot
 from telegram.error import NetworkError, TimedOut
 
 from benchmarks.fake_bot_api import FakeBotApi, Limits, make_server
-from bot.transport import AiohttpRequest, never_sent
+from bot.telegram.transport import AiohttpRequest, never_sent
 
 TOKEN = "123456:transport-test"
 

@@ -7,7 +7,7 @@ import logging
 import pytest
 from sqlmodel import func, select
 
-from bot.updates import TgUser
+from offline.updates import TgUser
 from storage.db import transaction
 from storage.inbox_models import InboxUpdate
 from storage.models import User
@@ -116,7 +116,7 @@ async def test_unserved_updates_are_set_aside_quietly(settings, clock, sessions,
         calls = await bot.feed({"update_id": 500, **UNSERVED[kind]})
     assert calls == []
     assert await _counts(sessions) == (0, 0)  # no user row, not even the update id
-    noted = [r for r in caplog.records if r.name == "bot.handlers.unserved"]
+    noted = [r for r in caplog.records if r.name == "bot.telegram.handlers.unserved"]
     assert [r.levelno for r in noted] == [logging.DEBUG]
     assert not [
         r for r in caplog.records if r.levelno >= logging.INFO and r.name.startswith("bot")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from telegram import Bot, TelegramObject, Update
 
-from bot.offline_api import OfflineBotAPI
-from bot.updates import TgUser, UpdateFactory, to_update
+from offline.bot_api import OfflineBotAPI
+from offline.updates import TgUser, UpdateFactory, to_update
 
 NOW = 1_764_000_000
 USER = TgUser(id=4242, first_name="王", username="wang_sta")
@@ -258,7 +258,7 @@ def test_to_update_returns_a_ptb_update(factory: UpdateFactory, bot: Bot) -> Non
 
 
 def test_formatting_from_the_app_reaches_forms_as_html():
-    from bot.handlers.forms import to_input
+    from bot.telegram.handlers.forms import to_input
 
     factory = UpdateFactory()
     user = TgUser(id=7, first_name="A")

@@ -7,7 +7,7 @@ import socket
 
 import httpx
 
-from bot.inbox.webhook import SECRET_HEADER, make_server
+from bot.telegram.inbox.webhook import SECRET_HEADER, make_server
 from tests.harness import inbox_bot
 from tests.test_inbox import LI, members, rows, sends_to
 

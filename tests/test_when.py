@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.i18n import t
+from bot.common.i18n import t
 from bot.services import when
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -23,9 +23,9 @@ from typing import Any
 from hypothesis import strategies as st
 
 from bot.flows.callback_data import FAMILIES, LEGACY_SEPARATOR, SEPARATOR, family_words
-from bot.menu import MENU
-from bot.offline_formatting import utf16_len
-from bot.updates import FIRST_QUERY_ID
+from bot.flows.menu import MENU
+from offline.formatting import utf16_len
+from offline.updates import FIRST_QUERY_ID
 
 JSON = dict[str, Any]
 CALLBACK_LIMIT = 64  # bytes of callback_data

@@ -6,10 +6,10 @@ import argparse
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.clock import SystemClock
 from bot.commands.core import with_session
+from bot.common.clock import SystemClock
+from bot.common.i18n import t
 from bot.config import Settings
-from bot.i18n import t
 from bot.services import activities as svc
 from storage import users_repo
 

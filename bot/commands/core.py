@@ -14,9 +14,9 @@ from typing import TypeVar
 from sqlalchemy.engine import make_url
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.clock import SystemClock
+from bot.common.clock import SystemClock
+from bot.common.i18n import t
 from bot.config import Settings
-from bot.i18n import t
 from bot.services import orgs, people
 from storage import orgs_repo
 from storage.db import (
@@ -149,7 +149,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     from telegram import Update
 
     from bot.app import build_application
-    from bot.inbox.webhook import WebhookOptions, derived_secret, run_webhook
+    from bot.telegram.inbox.webhook import WebhookOptions, derived_secret, run_webhook
 
     if settings.token is None:
         print(t(settings.default_locale, "cli.no_token"), file=sys.stderr)
@@ -200,7 +200,7 @@ def _single_sqlite_runner(settings: Settings) -> Iterator[str | None]:
 
 def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """A terminal chat with the real Application over the offline Bot API."""
-    from bot.offline_chat import run_offline_chat
+    from offline.chat import run_offline_chat
 
     language = "zh-hans" if args.lang == "zh" else "en"
     files = args.files or settings.data_dir / CHAT_FILES

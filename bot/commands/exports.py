@@ -16,10 +16,10 @@ from pathlib import Path
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.clock import SystemClock
 from bot.commands.core import with_session
+from bot.common.clock import SystemClock
+from bot.common.i18n import SUPPORTED, t
 from bot.config import Settings
-from bot.i18n import SUPPORTED, t
 from bot.services import exports, photo_export, stats, when
 from bot.services.people import Scope
 from bot.services.stats import Period, StatsError
@@ -195,7 +195,7 @@ async def _download_zip(
 ) -> tuple[int, int]:
     from telegram import Bot
 
-    from bot.telegram_files import BotFiles
+    from bot.telegram.files import BotFiles
 
     bot = Bot(
         settings.token or "",

@@ -69,7 +69,7 @@ def run_index(args: argparse.Namespace, settings: Settings) -> int:
 def write_seed_vectors(kb: KnowledgeBase, corpus: Path, locale: str) -> int:
     """``stabot index --seed-vectors``: the corpus folder's vectors, computed afresh, into its
     seed file (bot/services/knowledge/seeds.py)."""
-    from bot.i18n import t
+    from bot.common.i18n import t
     from bot.services.knowledge.base import build_seeds
 
     if kb.embedder is None:
@@ -83,7 +83,7 @@ def write_seed_vectors(kb: KnowledgeBase, corpus: Path, locale: str) -> int:
 
 def _embed(kb: KnowledgeBase, locale: str) -> None:
     """Compute the passage vectors still missing (said on stderr: the first time takes long)."""
-    from bot.i18n import t
+    from bot.common.i18n import t
 
     missing = kb.vectors_missing()
     if missing:
@@ -93,7 +93,7 @@ def _embed(kb: KnowledgeBase, locale: str) -> None:
 
 def _print_changes(changes: Changes, total: int, locale: str) -> None:
     """One line per document added, replaced or dropped, one per file refused, then a total."""
-    from bot.i18n import t
+    from bot.common.i18n import t
     from bot.services.knowledge.ingest import MAX_BYTES
 
     def passages(count: int) -> str:
@@ -196,7 +196,7 @@ def _print_text(
     question: str, problem: QuestionCode | None, answer: Answer, out: TextIO, locale: str
 ) -> None:
     """A short readable answer: the passages with their source, or why there is none."""
-    from bot.i18n import t
+    from bot.common.i18n import t
     from bot.services.knowledge.question import MAX_QUESTION_CHARS
 
     hits = answer.hits
@@ -224,7 +224,7 @@ def _print_text(
 
 def _source(hit: Hit, locale: str) -> str:
     """《title》 (issuer, 文号, date) › section, as chat shows it (bot/flows/citation.py)."""
-    from bot.i18n import t
+    from bot.common.i18n import t
 
     issuer = hit.issuer or t(locale, "ask.unknown_issuer")
     date = hit.date or t(locale, "ask.undated")

@@ -12,7 +12,7 @@ Delivery semantics, for every send:
   admin may choose to resend a broadcast's unknown rows (some may then get it twice).
 Only what provably did not reach Telegram is retried automatically: a 429 (after its
 ``retry_after``, which pauses every sender sharing the budget) and a connection that was never
-made (a refused connection, a connect or pool timeout: `bot.transport.never_sent`).
+made (a refused connection, a connect or pool timeout: `bot.telegram.transport.never_sent`).
 
 A row goes pending → claimed → sending → outcome. It is marked ``sending`` (in small groups,
 the next ``DELIVERY_MARK_AHEAD`` seconds of sends) before its request starts; after a crash a

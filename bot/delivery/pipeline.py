@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.clock import Clock
+from bot.common.clock import Clock
 from bot.delivery.budget import EARLY, Place, SendBudget
 from bot.delivery.outcome import Outcome, Outgoing, Result
 from bot.delivery.settings import DeliverySettings

@@ -27,7 +27,7 @@ from telegram.error import NetworkError, TelegramError
 from telegram.request import BaseRequest, RequestData
 
 from bot.delivery.budget import Place, SendBudget
-from bot.transport import never_sent
+from bot.telegram.transport import never_sent
 
 log = logging.getLogger(__name__)
 SENDS = frozenset(

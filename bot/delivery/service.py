@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram.ext import Application, ApplicationBuilder
 from telegram.request import BaseRequest
 
-from bot.clock import Clock
+from bot.common.clock import Clock
 from bot.delivery.broadcasts import BroadcastSource
 from bot.delivery.budget import FREE_LANE, PAID_LANE, ChatPacer, SendBudget, SharedBudget
 from bot.delivery.leader import AdvisoryLeader
@@ -15,7 +15,7 @@ from bot.delivery.replies import ReplyPolicy
 from bot.delivery.settings import DeliverySettings
 from bot.delivery.telegram import TelegramSender, lane_bot
 from bot.runtime import Runtime, runtime_of
-from bot.transport import bot_api_request
+from bot.telegram.transport import bot_api_request
 from storage.db import SessionFactory
 
 LEADER_KEY = "stabot.delivery_leader"

@@ -1,11 +1,11 @@
 """The Telegram adapter of the pipeline: render and send an `Outgoing`, classify the answer.
 
 How PTB 22 surfaces failures (telegram/request/_httpxrequest.py, _baserequest.py; our aiohttp
-transport in bot/transport.py keeps the same meaning): a connect or pool timeout becomes
+transport in bot/telegram/transport.py keeps the same meaning): a connect or pool timeout becomes
 ``TimedOut`` and every other transport error (a refused connection, a dropped one …) a
 ``NetworkError``, each raised *from* the library's error; a 5xx answer is a ``NetworkError``
 with no cause; a 429 with ``retry_after`` is ``RetryAfter``. So "the connection was never
-made" is read from the exception's cause chain (`bot.transport.never_sent`).
+made" is read from the exception's cause chain (`bot.telegram.transport.never_sent`).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from telegram.warnings import PTBDeprecationWarning
 from bot.delivery.broadcasts import notice_outgoing
 from bot.delivery.outcome import Outcome, Outgoing, Result
 from bot.flows.base import Reply
-from bot.render import render_markup, render_text
-from bot.transport import AiohttpRequest, bot_api_request, never_sent
+from bot.telegram.render import render_markup, render_text
+from bot.telegram.transport import AiohttpRequest, bot_api_request, never_sent
 from storage.broadcast_models import Broadcast
 
 log = logging.getLogger(__name__)

@@ -28,8 +28,8 @@ import typing
 from collections.abc import Callable
 from typing import Any, ClassVar, Literal, Self
 
+from bot.common.i18n import SUPPORTED
 from bot.flows.base import Action, button_number
-from bot.i18n import SUPPORTED
 
 MAX_BYTES = 64  # Telegram's limit on callback_data
 SEPARATOR = ":"

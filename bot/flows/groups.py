@@ -2,14 +2,14 @@
 
 Everything here is shown to the whole group, so it names no person and no org outside the
 group's bound subtree: forms and personal lists get a deep-link button to the private chat
-instead (bot/deeplinks.py).
+instead (bot/common/deeplinks.py).
 """
 
 from __future__ import annotations
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot import deeplinks
+from bot.common import deeplinks
 from bot.flows import ask as ask_flow
 from bot.flows.base import Button, FlowContext, Msg, Reply, said
 from bot.flows.broadcast import notice_buttons

@@ -573,7 +573,7 @@ ROUTES: dict[type[CallbackData], Callable[[FlowContext, Scope, Any], Awaitable[O
     InviteRevokeButton: _revoke,
     InviteNewButton: _new_invite,
 }
-FAMILIES = tuple(ROUTES)  # the buttons of /members, matched by bot/handlers/members.py
+FAMILIES = tuple(ROUTES)  # the buttons of /members, matched by bot/telegram/handlers/members.py
 
 
 # --- the forms: picking an org (filter, move) and making an invite -----------------------------

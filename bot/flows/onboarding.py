@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from bot.common.i18n import SUPPORTED, normalize_locale
 from bot.flows import access_request, engine, registration
 from bot.flows.base import Button, FlowContext, Msg, Notice, Reply, said
 from bot.flows.callback_data import AccessRequestButton, LanguageButton
+from bot.flows.menu import commands_for, role_of
 from bot.flows.registration import role_label
 from bot.flows.task_views import local_text
-from bot.i18n import SUPPORTED, normalize_locale
-from bot.menu import commands_for, role_of
 from bot.services import orgs, people
 from storage.models import AccessRequest, Org
 

@@ -9,7 +9,7 @@ form for the typed range. A liaison's /stats compares their org's month with the
 
 /export also offers a report task's submissions (``stats:e:tasks:<org>:<offset>``): the tasks the
 admin's /tasks lists (issued in their subtree or asking one of its orgs), each a
-``task:export:<task>`` button, the board's own export (`bot.handlers.tasks`).
+``task:export:<task>`` button, the board's own export (`bot.telegram.handlers.tasks`).
 
 The flow returns an `Outcome`: the reply, plus charts to draw and an export to write, which the
 handler does after the transaction (they are slow and need no lock on the database).

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import col, select
 
-from bot import deeplinks
+from bot.common import deeplinks
 from bot.flows import engine
 from bot.flows.base import Button, FlowContext, Media, Msg, Notice, Reply, albums, said
 from bot.flows.callback_data import TaskAction, TaskButton

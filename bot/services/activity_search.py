@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import SUPPORTED, t
+from bot.common.i18n import SUPPORTED, t
 from bot.services import when
 from bot.services.activities import BY_KEY, ActivityError
 from storage import activities_repo

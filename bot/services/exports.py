@@ -22,7 +22,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import t
+from bot.common.i18n import t
 from bot.services.activities import PUSH_TYPE, unit_of
 from bot.services.orgs import PATH_SEPARATOR
 from bot.services.stats import Period, alive_between, in_subtree

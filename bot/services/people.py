@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import DEFAULT_LOCALE, normalize_locale
+from bot.common.i18n import DEFAULT_LOCALE, normalize_locale
 from bot.services.errors import UserError
 from storage import orgs_repo, users_repo
 from storage.models import AccessRequest, AccessRequestStatus, Invite, Org, Role, User

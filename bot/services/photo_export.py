@@ -5,7 +5,7 @@ first asks where each photo is (getFile, which also tells its size), plans zip p
 fit in what a bot may send, then downloads part by part, a few photos at a time, so memory holds
 a handful of photos and disk one part. A photo Telegram cannot give back is listed in a text
 file in the last part (缺失.txt) instead of failing the export. Telegram itself is behind the
-`Files` protocol: the bot's adapter (`bot.telegram_files`) or any other.
+`Files` protocol: the bot's adapter (`bot.telegram.files`) or any other.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import t
+from bot.common.i18n import t
 from bot.services.stats import Period, StatsError, alive_between, in_subtree
 from storage.activity_models import Activity
 from storage.models import Org

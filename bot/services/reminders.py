@@ -28,7 +28,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import DEFAULT_LOCALE
+from bot.common.i18n import DEFAULT_LOCALE
 from bot.services import people, tasks
 from bot.services.errors import UserError
 from storage import orgs_repo

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.i18n import DEFAULT_LOCALE, t
+from bot.common.i18n import DEFAULT_LOCALE, t
 from bot.services import xlsx_stream
 from bot.services.orgs import PATH_SEPARATOR
 from bot.services.people import Scope

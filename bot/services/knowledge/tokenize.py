@@ -14,7 +14,7 @@ from typing import Any
 
 from bot import PROJECT_ROOT
 
-DATA_DIR = PROJECT_ROOT / "bot" / "data"
+DATA_DIR = PROJECT_ROOT / "bot" / "services" / "knowledge" / "data"
 WORDS_FILE = DATA_DIR / "knowledge_words.txt"
 SYNONYMS_FILE = DATA_DIR / "knowledge_synonyms.txt"
 STOPWORDS_FILE = DATA_DIR / "knowledge_stopwords.txt"

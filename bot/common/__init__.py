@@ -1,0 +1,1 @@
+"""What every room may import: the clock, translations, t.me links."""

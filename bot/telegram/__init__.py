@@ -1,0 +1,1 @@
+"""The Telegram adapter: handlers, rendering, update intake (inbox), menus."""

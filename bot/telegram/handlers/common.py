@@ -1,0 +1,95 @@
+"""Shared plumbing of handlers: one transaction per update, then delivery of the reply."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from telegram import BotCommand, BotCommandScopeChat, Update
+from telegram.error import TelegramError
+
+from bot.common.i18n import t
+from bot.flows import engine
+from bot.flows.base import FlowContext, Reply
+from bot.flows.menu import commands_for, role_of
+from bot.runtime import StabotContext
+from bot.services import people
+from bot.telegram.render import deliver, notify
+from storage.db import transaction
+from storage.models import User
+
+log = logging.getLogger(__name__)
+Producer = Callable[[FlowContext], Awaitable[Reply | None]]
+T = TypeVar("T")
+
+
+async def respond(
+    update: Update, context: StabotContext, produce: Producer, *, quote: bool = False
+) -> Reply | None:
+    """Run ``produce`` in one transaction, then show its reply and send its notices.
+
+    ``quote``: a new message replies to the message it answers (groups).
+    """
+    rt = context.rt
+    async with rt.unit(update) as ctx:
+        reply = await produce(ctx)
+        previous = await engine.form_message_id(ctx) if reply and reply.form_view else None
+    if reply is None:
+        return None
+    shown = await deliver(
+        context.bot,
+        ctx.chat_id,
+        ctx.locale,
+        reply,
+        query=update.callback_query,
+        previous_id=previous,
+        reply_to=update.message.message_id if (quote or reply.quote) and update.message else None,
+    )
+    if reply.form_view and shown and shown != previous:  # an edit in place changes nothing
+        async with transaction(rt.sessions) as session:
+            await engine.remember_message(
+                session, rt.forms, chat_id=ctx.chat_id, user_id=ctx.user_id, message_id=shown
+            )
+    for notice in reply.notices:
+        await notify(context.bot, notice.chat_id, notice.locale, notice.reply)
+    return reply
+
+
+async def respond_and_tell(
+    update: Update,
+    context: StabotContext,
+    produce: Callable[[FlowContext], Awaitable[tuple[Reply, T]]],
+) -> T | None:
+    """`respond` for a flow that also says what it did (a receipt recorded, a count changed);
+    None when the update had no unit (no user or chat)."""
+    told: list[T] = []
+
+    async def reply_of(ctx: FlowContext) -> Reply:
+        reply, what = await produce(ctx)
+        told.append(what)
+        return reply
+
+    await respond(update, context, reply_of)
+    return told[0] if told else None
+
+
+async def refresh_menu(update: Update, context: StabotContext) -> None:
+    """In a private chat, give a registered user the command menu of their role now."""
+    if update.effective_chat is None or update.effective_chat.type != "private":
+        return
+    async with context.rt.unit(update) as ctx:
+        user, locale = ctx.actor, ctx.locale
+    if people.is_registered(user):
+        await sync_commands(context, user, locale)
+
+
+async def sync_commands(context: StabotContext, user: User, locale: str) -> None:
+    """Give a registered user the command menu of their role, in their language."""
+    commands = [
+        BotCommand(c.command, t(locale, c.description)) for c in commands_for(role_of(user))
+    ]
+    try:
+        await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(user.telegram_id))
+    except TelegramError as error:  # the menu is a convenience; never fail the reply for it
+        log.warning("set_my_commands failed: %s", error)

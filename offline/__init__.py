@@ -1,0 +1,1 @@
+"""Telegram's Bot API in process and the terminal chat (`stabot chat`)."""
