@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -338,7 +337,13 @@ async def test_telegram_tags_typed_in_full_format_the_notice(
 
 
 async def launch_direct(
-    sessions, clock, *, role: str = "info_officer", by: TgUser = ADMIN, receipt: bool = False
+    sessions,
+    clock,
+    *,
+    role: str = "info_officer",
+    by: TgUser = ADMIN,
+    receipt: bool = False,
+    scheduled_at: datetime | None = None,
 ) -> int:
     """A launched broadcast without the form (the sender tests start here)."""
     async with transaction(sessions) as session:
@@ -352,7 +357,7 @@ async def launch_direct(
             audience=Audience("role", role=role),
             content={"text": "通知：测试"},
             receipt=receipt,
-            scheduled_at=None,
+            scheduled_at=scheduled_at,
             now=clock.now(),
         )
         await broadcasts.launch(
@@ -912,9 +917,7 @@ async def test_restart_resumes_without_resending(settings, clock, sessions, peop
 
 
 def budget(rate: float, now, *, limit: int = 30, window: float = 1.0) -> SendBudget:
-    return SendBudget(
-        rate=rate, limit=limit, window=window, now=now, chats=ChatPacer(1.0, 3.0)
-    )
+    return SendBudget(rate=rate, limit=limit, window=window, now=now, chats=ChatPacer(1.0, 3.0))
 
 
 async def test_budget_paces_globally_and_per_chat():
@@ -978,31 +981,6 @@ def test_broadcasts_use_their_own_lane(settings):
     assert isinstance(lane.request, AiohttpRequest)  # BOT_API_TRANSPORT's, as the bot's
     assert lane.request is not app.bot.request  # its own connection pool, no shared queue
     assert lane.token == app.bot.token
-
-
-async def test_graceful_stop_puts_claimed_rows_back(settings, clock, sessions, people_tree):
-    async with running_bot(settings, clock) as bot:
-        register_chats(bot, ADMIN, *OFFICERS)
-        sender = sender_of(bot, clock)
-        fake_sleep = sender.sleep
-        blocked = asyncio.Event()
-
-        async def never(seconds: float) -> None:
-            blocked.set()
-            await asyncio.Event().wait()
-
-        sender.sleep = never
-        await sender.budget.pause(60)  # the batch is claimed, then waits for the lane
-        await launch_direct(sessions, clock)
-        sender._task = asyncio.create_task(sender.step())
-        await asyncio.wait_for(blocked.wait(), 5)
-        assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.CLAIMED}
-        await sender.stop()
-        assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.PENDING}
-        sender.sleep = fake_sleep
-        await sender.drain()
-    assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
-    assert len(bot.api.calls_to("sendMessage")) == len(OFFICERS) + 2  # + status and report
 
 
 async def test_a_superadmin_sees_the_cost_and_chooses_a_paid_broadcast(

@@ -1,0 +1,134 @@
+"""The delivery pipeline's own loop (`Pipeline.run`, as the app starts it), not `drain()`.
+
+The loop's waits are injected: the budget's through ``sleep`` (a wait moves the frozen clock),
+its idle poll through ``poll`` (`IdlePoll` below: the test says when a poll's second passes).
+So the test knows when the loop has nothing left to do, and no test waits for real time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+
+from bot.clock import FrozenClock
+from bot.delivery.pipeline import IDLE_POLL, Pipeline
+from bot.delivery.service import SERVICE_KEY
+from bot.runtime import runtime_of
+from storage.broadcast_models import DeliveryStatus
+from tests.harness import ClockSleep, running_bot
+from tests.test_broadcast import (  # noqa: F401 - people_tree and tree are fixtures
+    ADMIN,
+    OFFICERS,
+    deliveries,
+    launch_direct,
+    notices_to,
+    people_tree,
+    register_chats,
+    tree,
+)
+
+pytestmark = pytest.mark.usefixtures("people_tree")
+
+SAFETY_NET = 30.0  # seconds: only a hung loop ever meets it (it fails the test, never times it)
+
+
+class IdlePoll:
+    """The pipeline's idle wait in a test: it tells the test the loop went idle, then holds
+    until the test lets a poll's time pass (`tick`, which moves the clock) or the loop is woken."""
+
+    def __init__(self, clock: FrozenClock) -> None:
+        self.clock = clock
+        self.polls = 0
+        self._idle = asyncio.Event()
+        self._tick = asyncio.Event()
+
+    async def __call__(self, seconds: float) -> None:
+        self.polls += 1
+        self._idle.set()
+        await self._tick.wait()
+        self._tick.clear()
+        self.clock.advance(timedelta(seconds=seconds))
+
+    async def idled(self) -> None:
+        """Until the loop has nothing to do and waits for its next poll."""
+        await asyncio.wait_for(self._idle.wait(), SAFETY_NET)
+        self._idle.clear()
+
+    async def tick(self) -> None:
+        """Let one poll's time pass, and wait until the loop is idle again."""
+        self._tick.set()
+        await self.idled()
+
+
+def started(bot, clock: FrozenClock) -> tuple[Pipeline, IdlePoll]:
+    """The app's pipeline with the test's waits, started as the service starts it."""
+    pipeline: Pipeline = runtime_of(bot.app).services[SERVICE_KEY]
+    pipeline.sleep = ClockSleep(clock)
+    pipeline.poll = poll = IdlePoll(clock)
+    pipeline.start()
+    return pipeline, poll
+
+
+async def test_the_running_loop_sends_a_launched_broadcast_once_woken(settings, clock, sessions):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        pipeline, poll = started(bot, clock)
+        await poll.idled()  # recovered; nothing to send
+        before = clock.now()
+        await launch_direct(sessions, clock)
+        pipeline.wake()  # as a launch from the form does
+        await poll.idled()
+        assert all(len(notices_to(bot, officer)) == 1 for officer in OFFICERS)
+        # No poll's second passed: the wake-up, not the poll, started the sending.
+        assert clock.now() - before < timedelta(seconds=IDLE_POLL)
+        await poll.tick()  # the outcomes are written within ``flush_every``
+        assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
+        assert "送达 4/4" in bot.last_text(ADMIN.id)
+        await bot.app.post_shutdown(bot.app)  # the app's own stop: the loop ends
+        assert not pipeline.running
+
+
+async def test_the_running_loop_starts_a_scheduled_broadcast_when_its_time_comes(
+    settings, clock, sessions
+):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        pipeline, poll = started(bot, clock)
+        await poll.idled()
+        await launch_direct(sessions, clock, scheduled_at=clock.now() + timedelta(seconds=3))
+        for _ in range(2):  # two polls pass: not yet
+            await poll.tick()
+            assert not notices_to(bot, OFFICERS[0])
+        for _ in range(2):  # the third poll finds it due; the fourth writes the outcomes
+            await poll.tick()
+        assert all(len(notices_to(bot, officer)) == 1 for officer in OFFICERS)
+        assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
+        await bot.app.post_shutdown(bot.app)
+        assert not pipeline.running
+
+
+async def test_a_loop_stopped_while_it_waits_for_the_lane_puts_the_claimed_rows_back(
+    settings, clock, sessions
+):
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, ADMIN, *OFFICERS)
+        pipeline, poll = started(bot, clock)
+        await poll.idled()
+        waiting = asyncio.Event()
+
+        async def never(_seconds: float) -> None:  # the lane's wait never ends
+            waiting.set()
+            await asyncio.Event().wait()
+
+        pipeline.sleep = never
+        await pipeline.budget.pause(60)
+        await launch_direct(sessions, clock)
+        pipeline.wake()
+        await asyncio.wait_for(waiting.wait(), SAFETY_NET)
+        assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.CLAIMED}
+        await bot.app.post_shutdown(bot.app)
+        assert not pipeline.running
+    assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.PENDING}
+    assert not any(notices_to(bot, officer) for officer in OFFICERS)
