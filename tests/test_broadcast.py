@@ -1028,36 +1028,42 @@ async def test_other_admins_get_no_paid_offer(settings, clock, people_tree):
 
 
 async def test_a_reply_during_the_sending_marks_takes_the_last_place_and_the_notice_waits(
-    settings, clock, sessions, people_tree, monkeypatch
+    settings, clock, sessions, people_tree
 ):
     """The bulk lane writes its ``sending`` marks once the window had a place; a reply that
     goes while that write runs takes the place, so the lane looks again and the notice waits
     for the next one (a second after the oldest answer) instead of making 31 in the window."""
+    replies: list[Any] = []
+    taken: list[Any] = []
+
+    class Lane(SendBudget):
+        """The budget of one process (the shared one spaces replies on its timeline too), with
+        a reply that goes as soon as the marks are written, and the moment of each bulk send."""
+
+        async def ready(self) -> float:
+            if not replies and DeliveryStatus.SENDING in await statuses(sessions):
+                replies.append(await self.reply(99_999))  # the write has just ended
+            return await super().ready()
+
+        def take(self, chat_id: int) -> Any:
+            taken.append(clock.now())  # a notice's send starts now
+            return super().take(chat_id)
+
     async with running_bot(settings, clock) as bot:
         register_chats(bot, ADMIN, *OFFICERS)
         sender = sender_of(bot, clock)
-        # The budget of one process (the shared one spaces replies on its timeline too).
-        lane = sender.budget = budget(29.5, lambda: clock.now().timestamp())
+        now = lambda: clock.now().timestamp()  # noqa: E731
+        lane = Lane(rate=29.5, limit=30, window=1.0, now=now, chats=ChatPacer(1.0, 3.0))
+        sender.budget = lane
         lane.sleep = sender.sleep
         for chat in range(29):  # 29 replies answered just now: one place is left
             lane.answered(await lane.reply(90_000 + chat))
-        mark_sending, replies = outbox_repo.mark_sending, []
-
-        async def a_reply_meanwhile(**kwargs: Any) -> None:
-            if not replies:
-                replies.append(await lane.reply(99_999))
-            await mark_sending(**kwargs)
-
-        take, taken = lane.take, []
-
-        def take_and_note_when(chat_id: int) -> Any:
-            taken.append(clock.now())  # a notice's send starts now
-            return take(chat_id)
-
-        monkeypatch.setattr(outbox_repo, "mark_sending", a_reply_meanwhile)
-        monkeypatch.setattr(lane, "take", take_and_note_when)
         started = clock.now()
         await launch_direct(sessions, clock)
         await sender.drain()
     assert replies and len(taken) == len(OFFICERS)
     assert taken[0] - started >= timedelta(seconds=1)
+
+
+async def statuses(sessions) -> set[DeliveryStatus]:
+    return {r.status for r in await deliveries(sessions)}
