@@ -16,6 +16,7 @@ from sqlmodel import select
 from bot import deeplinks
 from bot.delivery.service import SERVICE_KEY as SENDER_KEY
 from bot.group_edits import SERVICE_KEY as COUNTS_KEY
+from bot.i18n import normalize_locale, t
 from bot.runtime import runtime_of
 from bot.services import people
 from bot.services import tasks as task_service
@@ -100,7 +101,8 @@ async def open_forms(sessions, chat_id: int) -> list[ConversationState]:
 async def bind(bot: BotHarness, group: dict, admin: TgUser, org: str) -> None:
     await bot.feed(bot.factory.command(admin, "bindgroup", None, group, mention=True))
     calls = await bot.press(admin, org, message=bot.keyboard_message(group["id"]))
-    assert "已绑定" in toasts(calls)[0] or "Linked" in toasts(calls)[0]
+    locale = normalize_locale(admin.language_code, "zh_CN")
+    assert toasts(calls) == [t(locale, "group.bound_toast")]  # in the admin's language
 
 
 def group_texts(bot: BotHarness, group: dict) -> str:
