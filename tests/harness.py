@@ -116,7 +116,7 @@ async def running_bot(
         group_privacy=group_privacy,
     )
     app = build_application(settings, request=api, clock=clock, migrate=False)
-    first = after.factory._update_id + 1 if after is not None else 1
+    first = after.factory.last_update_id + 1 if after is not None else 1
     factory = UpdateFactory(api, clock=lambda: clock.now().timestamp(), first_update_id=first)
     async with app:
         await app.post_init(app)
