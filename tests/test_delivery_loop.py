@@ -28,8 +28,14 @@ from tests.test_broadcast import (  # noqa: F401 - people_tree and tree are fixt
     register_chats,
     tree,
 )
-
-pytestmark = pytest.mark.usefixtures("people_tree")
+from tests.test_scheduler import (  # noqa: F401 - scheduled and world are fixtures
+    local,
+    publish,
+    scheduled,
+    sent_reminders,
+    service_of,
+    world,
+)
 
 SAFETY_NET = 30.0  # seconds: only a hung loop ever meets it (it fails the test, never times it)
 
@@ -71,6 +77,7 @@ def started(bot, clock: FrozenClock) -> tuple[Pipeline, IdlePoll]:
     return pipeline, poll
 
 
+@pytest.mark.usefixtures("people_tree")
 async def test_the_running_loop_sends_a_launched_broadcast_once_woken(settings, clock, sessions):
     async with running_bot(settings, clock) as bot:
         register_chats(bot, ADMIN, *OFFICERS)
@@ -90,6 +97,7 @@ async def test_the_running_loop_sends_a_launched_broadcast_once_woken(settings, 
         assert not pipeline.running
 
 
+@pytest.mark.usefixtures("people_tree")
 async def test_the_running_loop_starts_a_scheduled_broadcast_when_its_time_comes(
     settings, clock, sessions
 ):
@@ -109,6 +117,7 @@ async def test_the_running_loop_starts_a_scheduled_broadcast_when_its_time_comes
         assert not pipeline.running
 
 
+@pytest.mark.usefixtures("people_tree")
 async def test_a_loop_stopped_while_it_waits_for_the_lane_puts_the_claimed_rows_back(
     settings, clock, sessions
 ):
@@ -132,3 +141,23 @@ async def test_a_loop_stopped_while_it_waits_for_the_lane_puts_the_claimed_rows_
         assert not pipeline.running
     assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.PENDING}
     assert not any(notices_to(bot, officer) for officer in OFFICERS)
+
+
+@pytest.mark.usefixtures("scheduled")
+async def test_reminders_the_scheduler_hands_over_go_out_through_the_running_loop(
+    settings, clock, sessions, world  # noqa: F811
+):
+    await publish(sessions, clock, world)
+    async with running_bot(settings, clock) as bot:
+        service = service_of(bot, clock)
+        pipeline, poll = started(bot, clock)
+        await poll.idled()
+        clock.set(local(2026, 3, 18, 9))
+        assert await service.tick() == 3  # handed over; the tick wakes the loop
+        await poll.idled()
+        await poll.tick()  # the outcomes are written within ``flush_every``
+        sent = await sent_reminders(sessions)
+        await bot.app.post_shutdown(bot.app)
+        assert not pipeline.running
+    assert len(sent) == 3
+    assert all(bot.api.sent_messages(chat_id) for chat_id, _, _ in sent)
