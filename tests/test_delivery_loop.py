@@ -68,21 +68,28 @@ class IdlePoll:
         await self.idled()
 
 
-def started(bot, clock: FrozenClock) -> tuple[Pipeline, IdlePoll]:
-    """The app's pipeline with the test's waits, started as the service starts it."""
+async def started(bot, clock: FrozenClock) -> tuple[Pipeline, IdlePoll]:
+    """The app's pipeline with the test's waits, started as the service starts it, once it has
+    recovered and found nothing to send."""
     pipeline: Pipeline = runtime_of(bot.app).services[SERVICE_KEY]
     pipeline.sleep = ClockSleep(clock)
     pipeline.poll = poll = IdlePoll(clock)
     pipeline.start()
+    await poll.idled()
     return pipeline, poll
+
+
+async def shut_down(bot, pipeline: Pipeline) -> None:
+    """The app's own stop (post_shutdown): the loop ends."""
+    await bot.app.post_shutdown(bot.app)
+    assert not pipeline.running
 
 
 @pytest.mark.usefixtures("people_tree")
 async def test_the_running_loop_sends_a_launched_broadcast_once_woken(settings, clock, sessions):
     async with running_bot(settings, clock) as bot:
         register_chats(bot, ADMIN, *OFFICERS)
-        pipeline, poll = started(bot, clock)
-        await poll.idled()  # recovered; nothing to send
+        pipeline, poll = await started(bot, clock)
         before = clock.now()
         await launch_direct(sessions, clock)
         pipeline.wake()  # as a launch from the form does
@@ -93,8 +100,7 @@ async def test_the_running_loop_sends_a_launched_broadcast_once_woken(settings, 
         await poll.tick()  # the outcomes are written within ``flush_every``
         assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
         assert "送达 4/4" in bot.last_text(ADMIN.id)
-        await bot.app.post_shutdown(bot.app)  # the app's own stop: the loop ends
-        assert not pipeline.running
+        await shut_down(bot, pipeline)
 
 
 @pytest.mark.usefixtures("people_tree")
@@ -103,8 +109,7 @@ async def test_the_running_loop_starts_a_scheduled_broadcast_when_its_time_comes
 ):
     async with running_bot(settings, clock) as bot:
         register_chats(bot, ADMIN, *OFFICERS)
-        pipeline, poll = started(bot, clock)
-        await poll.idled()
+        pipeline, poll = await started(bot, clock)
         await launch_direct(sessions, clock, scheduled_at=clock.now() + timedelta(seconds=3))
         for _ in range(2):  # two polls pass: not yet
             await poll.tick()
@@ -113,8 +118,7 @@ async def test_the_running_loop_starts_a_scheduled_broadcast_when_its_time_comes
             await poll.tick()
         assert all(len(notices_to(bot, officer)) == 1 for officer in OFFICERS)
         assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
-        await bot.app.post_shutdown(bot.app)
-        assert not pipeline.running
+        await shut_down(bot, pipeline)
 
 
 @pytest.mark.usefixtures("people_tree")
@@ -123,8 +127,7 @@ async def test_a_loop_stopped_while_it_waits_for_the_lane_puts_the_claimed_rows_
 ):
     async with running_bot(settings, clock) as bot:
         register_chats(bot, ADMIN, *OFFICERS)
-        pipeline, poll = started(bot, clock)
-        await poll.idled()
+        pipeline, _ = await started(bot, clock)
         waiting = asyncio.Event()
 
         async def never(_seconds: float) -> None:  # the lane's wait never ends
@@ -137,8 +140,7 @@ async def test_a_loop_stopped_while_it_waits_for_the_lane_puts_the_claimed_rows_
         pipeline.wake()
         await asyncio.wait_for(waiting.wait(), SAFETY_NET)
         assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.CLAIMED}
-        await bot.app.post_shutdown(bot.app)
-        assert not pipeline.running
+        await shut_down(bot, pipeline)
     assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.PENDING}
     assert not any(notices_to(bot, officer) for officer in OFFICERS)
 
@@ -150,14 +152,12 @@ async def test_reminders_the_scheduler_hands_over_go_out_through_the_running_loo
     await publish(sessions, clock, world)
     async with running_bot(settings, clock) as bot:
         service = service_of(bot, clock)
-        pipeline, poll = started(bot, clock)
-        await poll.idled()
+        pipeline, poll = await started(bot, clock)
         clock.set(local(2026, 3, 18, 9))
         assert await service.tick() == 3  # handed over; the tick wakes the loop
         await poll.idled()
         await poll.tick()  # the outcomes are written within ``flush_every``
         sent = await sent_reminders(sessions)
-        await bot.app.post_shutdown(bot.app)
-        assert not pipeline.running
+        await shut_down(bot, pipeline)
     assert len(sent) == 3
     assert all(bot.api.sent_messages(chat_id) for chat_id, _, _ in sent)
