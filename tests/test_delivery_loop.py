@@ -16,6 +16,7 @@ from bot.clock import FrozenClock
 from bot.delivery.pipeline import IDLE_POLL, Pipeline
 from bot.delivery.service import SERVICE_KEY
 from bot.runtime import runtime_of
+from bot.updates import TgUser
 from storage.broadcast_models import DeliveryStatus
 from tests.harness import ClockSleep, running_bot
 from tests.test_broadcast import (  # noqa: F401 - people_tree and tree are fixtures
@@ -68,9 +69,10 @@ class IdlePoll:
         await self.idled()
 
 
-async def started(bot, clock: FrozenClock) -> tuple[Pipeline, IdlePoll]:
-    """The app's pipeline with the test's waits, started as the service starts it, once it has
-    recovered and found nothing to send."""
+async def started(bot, clock: FrozenClock, *users: TgUser) -> tuple[Pipeline, IdlePoll]:
+    """The app's pipeline with the test's waits (``users`` have chats with the bot), started as
+    the service starts it, once it has recovered and found nothing to send."""
+    register_chats(bot, *users)
     pipeline: Pipeline = runtime_of(bot.app).services[SERVICE_KEY]
     pipeline.sleep = ClockSleep(clock)
     pipeline.poll = poll = IdlePoll(clock)
@@ -88,8 +90,7 @@ async def shut_down(bot, pipeline: Pipeline) -> None:
 @pytest.mark.usefixtures("people_tree")
 async def test_the_running_loop_sends_a_launched_broadcast_once_woken(settings, clock, sessions):
     async with running_bot(settings, clock) as bot:
-        register_chats(bot, ADMIN, *OFFICERS)
-        pipeline, poll = await started(bot, clock)
+        pipeline, poll = await started(bot, clock, ADMIN, *OFFICERS)
         before = clock.now()
         await launch_direct(sessions, clock)
         pipeline.wake()  # as a launch from the form does
@@ -108,8 +109,7 @@ async def test_the_running_loop_starts_a_scheduled_broadcast_when_its_time_comes
     settings, clock, sessions
 ):
     async with running_bot(settings, clock) as bot:
-        register_chats(bot, ADMIN, *OFFICERS)
-        pipeline, poll = await started(bot, clock)
+        pipeline, poll = await started(bot, clock, ADMIN, *OFFICERS)
         await launch_direct(sessions, clock, scheduled_at=clock.now() + timedelta(seconds=3))
         for _ in range(2):  # two polls pass: not yet
             await poll.tick()
@@ -126,8 +126,7 @@ async def test_a_loop_stopped_while_it_waits_for_the_lane_puts_the_claimed_rows_
     settings, clock, sessions
 ):
     async with running_bot(settings, clock) as bot:
-        register_chats(bot, ADMIN, *OFFICERS)
-        pipeline, _ = await started(bot, clock)
+        pipeline, _ = await started(bot, clock, ADMIN, *OFFICERS)
         waiting = asyncio.Event()
 
         async def never(_seconds: float) -> None:  # the lane's wait never ends
