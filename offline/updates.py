@@ -75,6 +75,16 @@ class UpdateFactory:
         self._query_seq = 0
         self._group_seq = 0
 
+    @property
+    def last_update_id(self) -> int:
+        """The id of the newest update made (``first_update_id - 1`` before any)."""
+        return self._update_id
+
+    def skip_to(self, update_id: int) -> None:
+        """Make ``update_id`` the next update's id (Telegram's ids may jump, for instance after
+        updates another process received)."""
+        self._update_id = update_id - 1
+
     # --- chats -------------------------------------------------------------------------------
 
     def group(self, title: str = "科协工作群", *, supergroup: bool = False) -> JSON:

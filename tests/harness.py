@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any
@@ -116,7 +116,7 @@ async def running_bot(
         group_privacy=group_privacy,
     )
     app = build_application(settings, request=api, clock=clock, migrate=False)
-    first = after.factory._update_id + 1 if after is not None else 1
+    first = after.factory.last_update_id + 1 if after is not None else 1
     factory = UpdateFactory(api, clock=lambda: clock.now().timestamp(), first_update_id=first)
     async with app:
         await app.post_init(app)
@@ -138,12 +138,10 @@ class ClockSleep:
         await asyncio.sleep(0)
 
 
-class ScriptedRequest(BaseRequest):
-    """The offline API behind scripted answers to chosen methods: each entry answers one call,
-    as (status, body) or as an exception raised instead (a 429, a 502, a refused connection)."""
+class Between(BaseRequest):
+    """A request object in front of the offline API (``api``), to step in on chosen calls."""
 
-    def __init__(self, api: BaseRequest, script: dict[str, list[Any]]) -> None:
-        self.api, self.script = api, script
+    api: BaseRequest
 
     @property
     def read_timeout(self) -> float | None:
@@ -159,6 +157,20 @@ class ScriptedRequest(BaseRequest):
     async def do_request(
         self, url: str, method: str, request_data: RequestData | None = None, *args, **kwargs
     ) -> tuple[int, bytes]:
+        """Pass the call on to the offline API."""
+        return await self.api.do_request(url, method, request_data, *args, **kwargs)
+
+
+class ScriptedRequest(Between):
+    """The offline API behind scripted answers to chosen methods: each entry answers one call,
+    as (status, body) or as an exception raised instead (a 429, a 502, a refused connection)."""
+
+    def __init__(self, api: BaseRequest, script: dict[str, list[Any]]) -> None:
+        self.api, self.script = api, script
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *args, **kwargs
+    ) -> tuple[int, bytes]:
         """The next scripted answer for this method, or the offline API's."""
         answers = self.script.get(url.rsplit("/", 1)[-1])
         if answers:
@@ -167,7 +179,24 @@ class ScriptedRequest(BaseRequest):
                 raise answer
             status, body = answer
             return status, json.dumps({"ok": False, "error_code": status, **body}).encode()
-        return await self.api.do_request(url, method, request_data, *args, **kwargs)
+        return await super().do_request(url, method, request_data, *args, **kwargs)
+
+
+class BeforeFirst(Between):
+    """The offline API, with something done (a write by someone else) just before the first
+    call to ``method`` goes: a moment between two of the app's own steps, without patching."""
+
+    def __init__(self, api: BaseRequest, method: str, act: Callable[[], Awaitable[None]]) -> None:
+        self.api, self.method, self.act, self.acted = api, method, act, False
+
+    async def do_request(
+        self, url: str, method: str, request_data: RequestData | None = None, *args, **kwargs
+    ) -> tuple[int, bytes]:
+        """Act once before the first ``method``, then pass every call on."""
+        if not self.acted and url.rsplit("/", 1)[-1] == self.method:
+            self.acted = True
+            await self.act()
+        return await super().do_request(url, method, request_data, *args, **kwargs)
 
 
 async def demo_tree(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -337,7 +336,13 @@ async def test_telegram_tags_typed_in_full_format_the_notice(
 
 
 async def launch_direct(
-    sessions, clock, *, role: str = "info_officer", by: TgUser = ADMIN, receipt: bool = False
+    sessions,
+    clock,
+    *,
+    role: str = "info_officer",
+    by: TgUser = ADMIN,
+    receipt: bool = False,
+    scheduled_at: datetime | None = None,
 ) -> int:
     """A launched broadcast without the form (the sender tests start here)."""
     async with transaction(sessions) as session:
@@ -351,7 +356,7 @@ async def launch_direct(
             audience=Audience("role", role=role),
             content={"text": "通知：测试"},
             receipt=receipt,
-            scheduled_at=None,
+            scheduled_at=scheduled_at,
             now=clock.now(),
         )
         await broadcasts.launch(
@@ -911,9 +916,7 @@ async def test_restart_resumes_without_resending(settings, clock, sessions, peop
 
 
 def budget(rate: float, now, *, limit: int = 30, window: float = 1.0) -> SendBudget:
-    return SendBudget(
-        rate=rate, limit=limit, window=window, now=now, chats=ChatPacer(1.0, 3.0)
-    )
+    return SendBudget(rate=rate, limit=limit, window=window, now=now, chats=ChatPacer(1.0, 3.0))
 
 
 async def test_budget_paces_globally_and_per_chat():
@@ -979,31 +982,6 @@ def test_broadcasts_use_their_own_lane(settings):
     assert lane.token == app.bot.token
 
 
-async def test_graceful_stop_puts_claimed_rows_back(settings, clock, sessions, people_tree):
-    async with running_bot(settings, clock) as bot:
-        register_chats(bot, ADMIN, *OFFICERS)
-        sender = sender_of(bot, clock)
-        fake_sleep = sender.sleep
-        blocked = asyncio.Event()
-
-        async def never(seconds: float) -> None:
-            blocked.set()
-            await asyncio.Event().wait()
-
-        sender.sleep = never
-        await sender.budget.pause(60)  # the batch is claimed, then waits for the lane
-        await launch_direct(sessions, clock)
-        sender._task = asyncio.create_task(sender.step())
-        await asyncio.wait_for(blocked.wait(), 5)
-        assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.CLAIMED}
-        await sender.stop()
-        assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.PENDING}
-        sender.sleep = fake_sleep
-        await sender.drain()
-    assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
-    assert len(bot.api.calls_to("sendMessage")) == len(OFFICERS) + 2  # + status and report
-
-
 async def test_a_superadmin_sees_the_cost_and_chooses_a_paid_broadcast(
     settings, clock, sessions, people_tree
 ):
@@ -1049,36 +1027,42 @@ async def test_other_admins_get_no_paid_offer(settings, clock, people_tree):
 
 
 async def test_a_reply_during_the_sending_marks_takes_the_last_place_and_the_notice_waits(
-    settings, clock, sessions, people_tree, monkeypatch
+    settings, clock, sessions, people_tree
 ):
     """The bulk lane writes its ``sending`` marks once the window had a place; a reply that
     goes while that write runs takes the place, so the lane looks again and the notice waits
     for the next one (a second after the oldest answer) instead of making 31 in the window."""
+    replies: list[Any] = []
+    taken: list[Any] = []
+
+    class Lane(SendBudget):
+        """The budget of one process (the shared one spaces replies on its timeline too), with
+        a reply that goes as soon as the marks are written, and the moment of each bulk send."""
+
+        async def ready(self) -> float:
+            if not replies and DeliveryStatus.SENDING in await statuses(sessions):
+                replies.append(await self.reply(99_999))  # the write has just ended
+            return await super().ready()
+
+        def take(self, chat_id: int) -> Any:
+            taken.append(clock.now())  # a notice's send starts now
+            return super().take(chat_id)
+
     async with running_bot(settings, clock) as bot:
         register_chats(bot, ADMIN, *OFFICERS)
         sender = sender_of(bot, clock)
-        # The budget of one process (the shared one spaces replies on its timeline too).
-        lane = sender.budget = budget(29.5, lambda: clock.now().timestamp())
+        now = lambda: clock.now().timestamp()  # noqa: E731
+        lane = Lane(rate=29.5, limit=30, window=1.0, now=now, chats=ChatPacer(1.0, 3.0))
+        sender.budget = lane
         lane.sleep = sender.sleep
         for chat in range(29):  # 29 replies answered just now: one place is left
             lane.answered(await lane.reply(90_000 + chat))
-        mark_sending, replies = outbox_repo.mark_sending, []
-
-        async def a_reply_meanwhile(**kwargs: Any) -> None:
-            if not replies:
-                replies.append(await lane.reply(99_999))
-            await mark_sending(**kwargs)
-
-        take, taken = lane.take, []
-
-        def take_and_note_when(chat_id: int) -> Any:
-            taken.append(clock.now())  # a notice's send starts now
-            return take(chat_id)
-
-        monkeypatch.setattr(outbox_repo, "mark_sending", a_reply_meanwhile)
-        monkeypatch.setattr(lane, "take", take_and_note_when)
         started = clock.now()
         await launch_direct(sessions, clock)
         await sender.drain()
     assert replies and len(taken) == len(OFFICERS)
     assert taken[0] - started >= timedelta(seconds=1)
+
+
+async def statuses(sessions) -> set[DeliveryStatus]:
+    return {r.status for r in await deliveries(sessions)}

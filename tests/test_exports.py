@@ -11,14 +11,16 @@ import pytest
 from openpyxl import load_workbook
 
 from bot.cli import main
+from bot.services import stats
 from bot.services.people import Scope
+from bot.services.stats import StatsError
 from offline.updates import TgUser
 from storage import users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
 from storage.models import Role
 from tests.conftest import START, SUPERADMIN_ID
-from tests.harness import running_bot, sent_texts
+from tests.harness import BeforeFirst, running_bot, sent_texts
 from tests.test_stats import (  # noqa: F401 - fixtures
     HOHHOT_ADMIN,
     LIAISON,
@@ -245,40 +247,57 @@ async def test_export_refusals(settings, clock, logged):  # noqa: F811
 
 
 async def test_the_export_checks_the_scope_again_when_it_is_written(
-    settings, clock, sessions, logged, monkeypatch  # noqa: F811
+    settings, clock, sessions, logged  # noqa: F811
 ):
-    from bot.flows import stats as flow
-    from storage import users_repo
+    """The admin loses the role between the press and the export's own read: no file."""
 
-    decided = flow.result
-
-    async def everything(ctx, mode, org_id, period):  # a job that forgot the admin's scope
-        outcome = await decided(ctx, mode, org_id, period)
-        return flow.Outcome(outcome.reply, export=flow.ExportJob(None, period))
-
-    async def demoted(ctx, mode, org_id, period):  # the admin loses the role meanwhile
-        outcome = await decided(ctx, mode, org_id, period)
-        ctx.actor.role = Role.LIAISON
-        return outcome
+    async def demote() -> None:
+        async with transaction(sessions) as session:
+            admin = await users_repo.get_user(session=session, telegram_id=HOHHOT_ADMIN.id)
+            admin.role = Role.LIAISON
 
     boss = TgUser(id=SUPERADMIN_ID, first_name="超管")
     async with running_bot(settings, clock) as bot:
-        monkeypatch.setattr(flow, "result", everything)
-        await bot.text(HOHHOT_ADMIN, "/export")
-        widened = await bot.press(HOHHOT_ADMIN, "本年")
         await bot.text(boss, "/export")
         allowed = await bot.press(boss, "本年")
-        monkeypatch.setattr(flow, "result", demoted)
         await bot.text(HOHHOT_ADMIN, "/export")
+        # The upload's chat action goes after the picker's transaction, before the export reads.
+        bot.app.bot.request.inner = BeforeFirst(bot.api, "sendChatAction", demote)
         lost = await bot.press(HOHHOT_ADMIN, "本年")
-    assert "这个组织不在你的管理范围内" in "\n".join(sent_texts(widened))
     assert "只有管理员可以导出" in "\n".join(sent_texts(lost))
-    assert not [c for c in widened + lost if c.method == "sendDocument"]
+    assert not [c for c in lost if c.method == "sendDocument"]
     [sent] = [c for c in allowed if c.method == "sendDocument"]
     assert "包钢集团科协" in _column(_book(sent.files["document"])["活动明细"], "组织")
     async with transaction(sessions) as session:
         admin = await users_repo.get_user(session=session, telegram_id=HOHHOT_ADMIN.id)
     assert admin.role == Role.LIAISON  # the demotion was committed before the export ran
+
+
+@pytest.mark.parametrize(
+    ("who", "org", "refusal"),
+    [
+        ("city admin", None, "stats.not_your_org"),  # a job that forgot the admin's scope
+        ("city admin", "包钢集团科协", "stats.not_your_org"),  # another city's org
+        ("liaison", "呼和浩特市科协", "stats.admins_only"),
+        ("superadmin", None, None),  # everything
+        ("city admin", "呼和浩特市科协", None),
+    ],
+)
+async def test_the_export_writer_checks_the_job_against_the_scope(
+    sessions, logged, who, org, refusal  # noqa: F811
+):
+    """What a job may name, checked afresh by the export's own read (``export_org_of``)."""
+    telegram_id = {"city admin": HOHHOT_ADMIN.id, "liaison": LIAISON.id}.get(who, SUPERADMIN_ID)
+    org_id = logged[org].id if org else None
+    superadmin = who == "superadmin"
+    async with transaction(sessions) as session:
+        if refusal is None:
+            found = await stats.export_org_of(session, telegram_id, superadmin, org_id)
+            assert (found.id if found else None) == org_id
+            return
+        with pytest.raises(StatsError) as refused:
+            await stats.export_org_of(session, telegram_id, superadmin, org_id)
+    assert refused.value.key == refusal
 
 
 # --- the command line ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import pytest
 from sqlmodel import select
 
 from bot.common import deeplinks
+from bot.common.i18n import normalize_locale, t
 from bot.runtime import runtime_of
 from bot.services import people
 from bot.services import tasks as task_service
@@ -98,7 +99,8 @@ async def open_forms(sessions, chat_id: int) -> list[ConversationState]:
 async def bind(bot: BotHarness, group: dict, admin: TgUser, org: str) -> None:
     await bot.feed(bot.factory.command(admin, "bindgroup", None, group, mention=True))
     calls = await bot.press(admin, org, message=bot.keyboard_message(group["id"]))
-    assert "已绑定" in toasts(calls)[0] or "Linked" in toasts(calls)[0]
+    locale = normalize_locale(admin.language_code, "zh_CN")
+    assert toasts(calls) == [t(locale, "group.bound_toast")]  # in the admin's language
 
 
 def group_texts(bot: BotHarness, group: dict) -> str:

@@ -191,7 +191,7 @@ async def test_done_rows_are_pruned_after_two_days(settings, clock, sessions, me
         await bot.receive(old)
         await bot.settle()
         clock.advance(KEEP_PROCESSED + timedelta(minutes=1))
-        bot.factory._update_id = 999  # the next one is 1000: a pruning round
+        bot.factory.skip_to(1000)  # a pruning round
         await bot.receive(bot.factory.command(LI, "/me"))
         await bot.settle()
     assert sorted(await rows(sessions)) == [1000]

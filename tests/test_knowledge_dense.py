@@ -157,7 +157,7 @@ def test_the_bundled_model_finds_a_paraphrase(tmp_path: Path) -> None:
     vectors = kb.snapshot().dense.matrix
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-3)
     answer = kb.answer("大学老师想去社区给居民做科普，可以吗？")
-    assert "高校师生" in answer.hits[0].text or "社区开展科学普及" in answer.hits[0].text
+    assert "社区开展科学普及" in answer.hits[0].text  # the passage on going to communities
 
 
 def _tiny_onnx_model(folder: Path) -> None:

@@ -259,7 +259,7 @@ async def test_old_update_ids_are_pruned_now_and_then(settings, clock, sessions,
     async with running_bot(settings, clock) as bot:
         await bot.feed(bot.factory.command(LI, "/me"))
         clock.advance(KEEP_PROCESSED + timedelta(minutes=1))
-        bot.factory._update_id = PRUNE_EVERY - 1
+        bot.factory.skip_to(PRUNE_EVERY)  # a pruning round
         await bot.feed(bot.factory.command(LI, "/me"))
     async with transaction(sessions) as session:
         ids = (await session.exec(select(InboxUpdate.update_id))).all()

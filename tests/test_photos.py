@@ -14,11 +14,12 @@ from bot.services.photo_export import Located, Photo
 from bot.services.stats import Period, StatsError
 from bot.telegram.handlers import exports as export_files
 from offline.updates import TgUser
+from storage import users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
 from storage.models import Role
 from tests.conftest import START
-from tests.harness import BotHarness, running_bot, sent_texts, toasts
+from tests.harness import BeforeFirst, BotHarness, running_bot, sent_texts, toasts
 from tests.test_activities import LI, make_member, stored, to_participants
 from tests.test_stats import (  # noqa: F401 - fixtures
     HOHHOT_ADMIN,
@@ -240,23 +241,22 @@ async def test_the_scope_is_checked_again_when_the_zip_is_written(
     sessions,
     logged,  # noqa: F811
     photographed,
-    monkeypatch,
 ):
-    from bot.flows import stats as flow
+    """The admin loses the role between the press and the zip's own read: no photo is fetched."""
 
-    decided = flow.result
-
-    async def everything(ctx, mode, org_id, period):  # a job that forgot the admin's scope
-        outcome = await decided(ctx, mode, org_id, period)
-        return flow.Outcome(outcome.reply, export=flow.ExportJob(None, period, flow.ZIP))
+    async def demote() -> None:
+        async with transaction(sessions) as session:
+            admin = await users_repo.get_user(session=session, telegram_id=HOHHOT_ADMIN.id)
+            admin.role = Role.LIAISON
 
     async with running_bot(settings, clock) as bot:
         await photographed(bot)
-        monkeypatch.setattr(flow, "result", everything)
         await bot.text(HOHHOT_ADMIN, "/export 照片")
-        widened = await bot.press(HOHHOT_ADMIN, YEAR)
-    assert "这个组织不在你的管理范围内" in "\n".join(sent_texts(widened))
-    assert not [c for c in widened if c.method in ("sendDocument", "getFile")]
+        # The picker's answer ("正在准备…") goes after its transaction, before the zip's read.
+        bot.app.bot.request.inner = BeforeFirst(bot.api, "sendMessage", demote)
+        lost = await bot.press(HOHHOT_ADMIN, YEAR)
+    assert "只有管理员可以导出" in "\n".join(sent_texts(lost))
+    assert not [c for c in lost if c.method in ("sendDocument", "getFile")]
 
 
 async def test_a_big_export_is_split_with_progress(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -103,15 +102,19 @@ class Pipeline:
         clock: Clock,
         config: DeliverySettings,
         skip_locked: bool = False,
+        poll: Sleep = asyncio.sleep,
     ) -> None:
         self.sessions, self.sources, self.sender = sessions, list(sources), sender
         self.budget, self.paid_budget = budget, paid_budget
         self.clock, self.config, self.skip_locked = clock, config, skip_locked
         self._sleep: Sleep = asyncio.sleep
+        # How the idle loop waits between polls (a wake-up cuts it short); tests pass one that
+        # moves their clock, so the loop the app runs can be driven without waiting.
+        self.poll: Sleep = poll
         self._inflight: set[asyncio.Task[None]] = set()
         self._undispatched: deque[Item] = deque()
         self._buffer = Buffer()
-        self._flushed_at = time.monotonic()
+        self._flushed_at = clock.now()
         self._flush_lock = asyncio.Lock()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -177,9 +180,21 @@ class Pipeline:
                 log.exception("delivery step failed")
                 claimed = 0
             if not claimed:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), IDLE_POLL)
+                await self._idle()
+
+    async def _idle(self) -> None:
+        """Wait ``IDLE_POLL`` seconds through ``poll``, or less when woken."""
+        self._wake.clear()
+        waits = [
+            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(self.poll(IDLE_POLL)),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
 
     async def recover(self) -> tuple[int, int]:
         """Rows a previous process left: claimed ones go back, those in flight become unknown."""
@@ -361,13 +376,15 @@ class Pipeline:
 
     async def flush(self, *, force: bool = True) -> None:
         """Write the buffered outcomes (all when forced, else when enough have gathered)."""
-        due = time.monotonic() - self._flushed_at >= self.config.flush_every
+        since = (self.clock.now() - self._flushed_at).total_seconds()
+        # The pipeline's clock (tests move it); a wall clock set back counts as due.
+        due = since >= self.config.flush_every or since < 0
         enough = force or due or self._buffer.rows >= self.config.flush_rows
         if not self._buffer.rows or not enough:
             return
         async with self._flush_lock:
             buffer, self._buffer = self._buffer, Buffer()
-            self._flushed_at = time.monotonic()
+            self._flushed_at = self.clock.now()
             if not buffer.rows:
                 return
             async with transaction(self.sessions) as session:
