@@ -161,15 +161,16 @@ def _error(errcode: int, errmsg: str) -> web.Response:
 
 
 @asynccontextmanager
-async def serving(app: web.Application) -> AsyncIterator[str]:
-    """Serve ``app`` on a free loopback port; yields its ``…/cgi-bin`` base URL."""
+async def serving(app: web.Application, path: str = "/cgi-bin") -> AsyncIterator[str]:
+    """Serve ``app`` on a free loopback port; yields its URL and ``path`` (the fake API's
+    ``WECOM_API_BASE_URL`` by default)."""
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
     try:
-        yield f"http://{host}:{port}/cgi-bin"
+        yield f"http://{host}:{port}{path}"
     finally:
         await runner.cleanup()
 
