@@ -109,12 +109,10 @@ class Text:
 
 
 @dataclass(frozen=True)
-class Markdown:
-    msgtype: ClassVar[str] = "markdown"
-    content: str
+class Markdown(Text):
+    """WeCom's markdown subset (shown in the WeCom app only, not in WeChat)."""
 
-    def body(self) -> dict[str, Any]:
-        return {"content": self.content}
+    msgtype: ClassVar[str] = "markdown"
 
 
 @dataclass(frozen=True)
