@@ -161,7 +161,9 @@ class WeComCrypto:
         except UnicodeDecodeError as error:
             raise DecryptError("the message is not UTF-8") from error
 
-    def _check_signature(self, msg_signature: str, timestamp: str, nonce: str, encrypt: str):
+    def _check_signature(
+        self, msg_signature: str, timestamp: str, nonce: str, encrypt: str
+    ) -> None:
         expected = signature(self._token, timestamp, nonce, encrypt)
         if not hmac.compare_digest(expected, msg_signature.lower()):
             raise SignatureError("msg_signature does not match the token and the message")
