@@ -1,9 +1,10 @@
 """Settings from the environment and ``.env``, read once in ``main()`` and passed down.
 
 One object with nested groups: ``settings.delivery`` (DELIVERY_*), ``settings.reminders``
-(REMINDERS_*), ``settings.knowledge`` (KNOWLEDGE_*). A group's variables are its name, an
-underscore and the field (``DELIVERY_PER_CHAT_INTERVAL`` is ``delivery.per_chat_interval``); the
-older names of delivery settings (BROADCAST_RATE, REMINDERS_SENDER, …) still work.
+(REMINDERS_*), ``settings.knowledge`` (KNOWLEDGE_*), ``settings.wecom`` (WECOM_*). A group's
+variables are its name, an underscore and the field (``DELIVERY_PER_CHAT_INTERVAL`` is
+``delivery.per_chat_interval``, ``WECOM_CORP_ID`` is ``wecom.corp_id``); the older names of
+delivery settings (BROADCAST_RATE, REMINDERS_SENDER, …) still work.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from pydantic_settings import (
 
 from bot import PROJECT_ROOT
 from bot.delivery.settings import DeliverySettings
+from bot.wecom.settings import WeComSettings
 
 DEFAULT_API_BASE = "https://api.telegram.org/bot"
 # Placeholder values people copy from docs; treat them as "no token" rather than fail at Telegram.
@@ -73,6 +75,7 @@ class Settings(BaseSettings):
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     reminders: ReminderSettings = Field(default_factory=ReminderSettings)
     knowledge: KnowledgeSettings = Field(default_factory=KnowledgeSettings)
+    wecom: WeComSettings = Field(default_factory=WeComSettings)
 
     @classmethod
     def settings_customise_sources(

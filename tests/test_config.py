@@ -10,7 +10,7 @@ import pytest
 from bot.config import Settings
 from bot.delivery.settings import DeliverySettings
 
-GROUPED = ("DELIVERY_", "BROADCAST_", "REMINDERS_", "KNOWLEDGE_", "SUPERADMIN_IDS")
+GROUPED = ("DELIVERY_", "BROADCAST_", "REMINDERS_", "KNOWLEDGE_", "WECOM_", "SUPERADMIN_IDS")
 DEFAULT_RATE = DeliverySettings.model_fields["rate"].default
 
 
@@ -34,6 +34,42 @@ def test_each_group_reads_its_own_variables(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.delivery.rate == DEFAULT_RATE  # untouched fields keep their defaults
     assert (settings.reminders.paused, settings.reminders.scheduler) == (True, None)
     assert (settings.knowledge.warmup, settings.knowledge.embeddings) == (False, "none")
+
+
+def test_wecom_reads_its_variables_and_keeps_secrets_out_of_repr(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert not Settings(_env_file=None).wecom.configured  # unset: nothing of WeCom starts
+    variables = {
+        "WECOM_CORP_ID": "ww0123456789abcdef",
+        "WECOM_AGENT_ID": "1000002",
+        "WECOM_SECRET": "app-secret-value",
+        "WECOM_TOKEN": "callback-token",
+        "WECOM_AES_KEY": "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C",
+        "WECOM_API_BASE_URL": "http://127.0.0.1:9/cgi-bin",
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    wecom = Settings(_env_file=None).wecom
+    assert (wecom.corp_id, wecom.agent_id, wecom.api_base_url) == (
+        "ww0123456789abcdef",
+        1000002,
+        "http://127.0.0.1:9/cgi-bin",
+    )
+    assert wecom.secret is not None and wecom.secret.get_secret_value() == "app-secret-value"
+    assert wecom.can_send and wecom.can_receive and wecom.configured
+    shown = repr(wecom)
+    assert "app-secret-value" not in shown and "callback-token" not in shown
+
+
+def test_wecom_without_its_callback_keys_can_send_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WECOM_CORP_ID", "ww1")
+    monkeypatch.setenv("WECOM_AGENT_ID", "7")
+    monkeypatch.setenv("WECOM_SECRET", "s")
+    monkeypatch.setenv("WECOM_TOKEN", " ")  # blank counts as unset
+    wecom = Settings(_env_file=None).wecom
+    assert (wecom.can_send, wecom.can_receive, wecom.configured) == (True, False, False)
+    assert wecom.api_base_url == "https://qyapi.weixin.qq.com/cgi-bin"
 
 
 @pytest.mark.parametrize(

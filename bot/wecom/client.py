@@ -1,0 +1,280 @@
+"""The WeCom server API of a self-built application: ``gettoken`` and ``message/send``.
+
+The access token is cached until shortly before WeCom says it expires (the clock is
+injectable) and fetched once more when WeCom calls it invalid or expired (40014, 42001): a
+token can die early, when another process fetched a new one with the same secret. Answers
+come back as typed results carrying WeCom's errcode and errmsg; only a failure to get any
+answer (the network, a non-JSON body) raises. The secret and the token are never part of a
+message or an exception's text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any, ClassVar
+
+import aiohttp
+
+from bot.common.clock import Clock, SystemClock
+from bot.wecom.settings import DEFAULT_WECOM_API_BASE, WeComSettings
+
+# Refresh this long before WeCom's expiry (at most half the token's life, for short-lived ones).
+EXPIRY_MARGIN = timedelta(minutes=5)
+TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
+
+
+class WeComErrcode(int, Enum):
+    """The errcodes the adapter acts on (the rest are reported as they come)."""
+
+    OK = 0
+    INVALID_SECRET = 40001
+    INVALID_CORP_ID = 40013
+    INVALID_TOKEN = 40014
+    EXPIRED_TOKEN = 42001
+    EMPTY_CONTENT = 44004
+    CONTENT_TOO_LONG = 45002
+    API_RATE_LIMITED = 45009  # the application's or the user's message quota
+    ALL_RECIPIENTS_INVALID = 81013
+
+
+TOKEN_REJECTED = frozenset({WeComErrcode.INVALID_TOKEN, WeComErrcode.EXPIRED_TOKEN})
+
+
+class WeComTransportError(Exception):
+    """No WeCom answer at all: the connection, a timeout, or a body that is not JSON."""
+
+
+class WeComTokenError(Exception):
+    """``gettoken`` refused: a wrong corp id or secret (WeCom's errcode kept)."""
+
+    def __init__(self, errcode: int, errmsg: str) -> None:
+        super().__init__(f"gettoken refused: errcode {errcode} ({errmsg})")
+        self.errcode = errcode
+        self.errmsg = errmsg
+
+
+@dataclass(frozen=True)
+class WeComResult:
+    """WeCom's answer to one call: its errcode and errmsg, and the rest of the JSON."""
+
+    errcode: int
+    errmsg: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return self.errcode == 0
+
+    @property
+    def rate_limited(self) -> bool:
+        return self.errcode == WeComErrcode.API_RATE_LIMITED
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> WeComResult:
+        return cls(int(data.get("errcode", 0)), str(data.get("errmsg", "")), data)
+
+
+@dataclass(frozen=True)
+class SendResult(WeComResult):
+    """``message/send``'s answer: the message id, and who it could not reach."""
+
+    msgid: str | None = None
+    invalid_users: tuple[str, ...] = ()
+    response_code: str | None = None  # a card's: what update_template_card will need
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> SendResult:
+        invalid = str(data.get("invaliduser") or "")
+        return cls(
+            errcode=int(data.get("errcode", 0)),
+            errmsg=str(data.get("errmsg", "")),
+            data=data,
+            msgid=data.get("msgid") or None,
+            invalid_users=tuple(user for user in invalid.split("|") if user),
+            response_code=data.get("response_code") or None,
+        )
+
+
+@dataclass(frozen=True)
+class Text:
+    msgtype: ClassVar[str] = "text"
+    content: str
+
+    def body(self) -> dict[str, Any]:
+        return {"content": self.content}
+
+
+@dataclass(frozen=True)
+class Markdown(Text):
+    """WeCom's markdown subset (shown in the WeCom app only, not in WeChat)."""
+
+    msgtype: ClassVar[str] = "markdown"
+
+
+@dataclass(frozen=True)
+class TextCard:
+    msgtype: ClassVar[str] = "textcard"
+    title: str
+    description: str
+    url: str
+    btntxt: str = ""
+
+    def body(self) -> dict[str, Any]:
+        card = {"title": self.title, "description": self.description, "url": self.url}
+        return card | ({"btntxt": self.btntxt} if self.btntxt else {})
+
+
+@dataclass(frozen=True)
+class TemplateCard:
+    """A template card as WeCom's JSON (card_type text_notice, button_interaction, …)."""
+
+    msgtype: ClassVar[str] = "template_card"
+    card: Mapping[str, Any]
+
+    def body(self) -> dict[str, Any]:
+        return dict(self.card)
+
+
+Message = Text | Markdown | TextCard | TemplateCard
+
+
+@dataclass(frozen=True)
+class Recipients:
+    """Who a message goes to: user ids, department ids, tag ids (WeCom joins them with |)."""
+
+    users: Sequence[str] = ()
+    parties: Sequence[str] = ()
+    tags: Sequence[str] = ()
+
+    def fields(self) -> dict[str, str]:
+        named = {"touser": self.users, "toparty": self.parties, "totag": self.tags}
+        return {key: "|".join(values) for key, values in named.items() if values}
+
+
+@dataclass
+class _Token:
+    value: str
+    refresh_at: datetime
+
+
+class WeComClient:
+    """One application's API calls over aiohttp; ``close()`` it when done."""
+
+    def __init__(
+        self,
+        corp_id: str,
+        secret: str,
+        agent_id: int,
+        *,
+        base_url: str = DEFAULT_WECOM_API_BASE,
+        clock: Clock | None = None,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self._corp_id = corp_id
+        self._secret = secret
+        self.agent_id = agent_id
+        self.base_url = base_url.rstrip("/")
+        self._clock = clock or SystemClock()
+        self._session = session
+        self._owns_session = session is None
+        self._token: _Token | None = None
+        self._token_lock = asyncio.Lock()
+
+    @classmethod
+    def from_settings(cls, settings: WeComSettings, clock: Clock | None = None) -> WeComClient:
+        """The client of the configured application (``settings.can_send`` must hold)."""
+        if not settings.can_send or settings.secret is None or settings.agent_id is None:
+            raise ValueError("WECOM_CORP_ID, WECOM_AGENT_ID and WECOM_SECRET are needed")
+        return cls(
+            settings.corp_id or "",
+            settings.secret.get_secret_value(),
+            settings.agent_id,
+            base_url=settings.api_base_url,
+            clock=clock,
+        )
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+        self._session = None
+
+    async def access_token(self) -> str:
+        """The cached token, fetched when there is none or it is about to expire."""
+        if self._token is not None and self._fresh(self._token):
+            return self._token.value
+        async with self._token_lock:  # one gettoken however many calls wait for it
+            if not self._fresh(self._token):  # else a call ahead of this one fetched it
+                self._token = await self._fetch_token()
+            assert self._token is not None
+            return self._token.value
+
+    async def send(self, message: Message, to: Recipients, *, safe: bool = False) -> SendResult:
+        """``message/send`` of one message to ``to``; WeCom's answer as a SendResult."""
+        payload = {
+            **to.fields(),
+            "msgtype": message.msgtype,
+            "agentid": self.agent_id,
+            message.msgtype: message.body(),
+            "safe": int(safe),
+        }
+        return SendResult.from_json(await self.call("message/send", payload))
+
+    async def call(self, method: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
+        """POST ``payload`` to ``method`` with the token; once more with a new token when
+        WeCom rejects the first one."""
+        token = await self.access_token()
+        data = await self._post(method, token, payload)
+        if int(data.get("errcode", 0)) in TOKEN_REJECTED:
+            self._forget(token)
+            data = await self._post(method, await self.access_token(), payload)
+        return data
+
+    def _fresh(self, token: _Token | None) -> bool:
+        return token is not None and self._clock.now() < token.refresh_at
+
+    def _forget(self, token: str) -> None:
+        # Only the token that failed: a concurrent call may already have fetched a new one.
+        if self._token is not None and self._token.value == token:
+            self._token = None
+
+    async def _fetch_token(self) -> _Token:
+        params = {"corpid": self._corp_id, "corpsecret": self._secret}
+        data = await self._request("GET", "gettoken", params=params)
+        errcode = int(data.get("errcode", 0))
+        if errcode or not data.get("access_token"):
+            raise WeComTokenError(errcode, str(data.get("errmsg", "")))
+        life = timedelta(seconds=int(data.get("expires_in", 7200)))
+        margin = min(EXPIRY_MARGIN, life / 2)
+        return _Token(str(data["access_token"]), self._clock.now() + life - margin)
+
+    async def _post(
+        self, method: str, token: str, payload: Mapping[str, Any]
+    ) -> Mapping[str, Any]:
+        return await self._request("POST", method, params={"access_token": token}, json=payload)
+
+    async def _request(
+        self, verb: str, method: str, *, params: Mapping[str, str], json: Any = None
+    ) -> Mapping[str, Any]:
+        url = f"{self.base_url}/{method}"
+        try:
+            async with self._http().request(verb, url, params=params, json=json) as response:
+                if response.status != 200:
+                    raise WeComTransportError(f"{method}: HTTP {response.status}")
+                data = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+            # The error's text may hold the URL, and the URL the secret or the token: say
+            # what failed, not where.
+            raise WeComTransportError(f"{method}: {type(error).__name__}") from None
+        if not isinstance(data, Mapping):
+            raise WeComTransportError(f"{method}: the answer is not a JSON object")
+        return data
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=TIMEOUT)
+            self._owns_session = True
+        return self._session
