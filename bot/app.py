@@ -20,7 +20,6 @@ from bot import scheduler
 from bot.common.clock import Clock, SystemClock
 from bot.common.i18n import SUPPORTED, t
 from bot.config import Settings
-from bot.delivery import service as delivery
 from bot.flows import acks, activity_views
 from bot.flows import ask as ask_flow
 from bot.flows import engine as form_engine
@@ -38,7 +37,7 @@ from bot.flows.task_report import ReportForm
 from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
 from bot.services.people import InviteLinks
 from bot.services.policy import PolicyLibrary
-from bot.telegram import group_edits
+from bot.telegram import delivery, group_edits, replies
 from bot.telegram import inbox as inbox_wiring
 from bot.telegram.handlers import (
     activities,
@@ -116,9 +115,9 @@ def build_application(
         builder = inbox_wiring.wire(
             builder, request, polling=polling, transport=settings.bot_api_transport
         )
-    # Replies go through one policy (429s waited out, safe retries; bot/delivery/replies.py)
+    # Replies go through one policy (429s waited out, safe retries; bot/telegram/replies.py)
     # around ``request`` or the configured transport; getUpdates stays bare.
-    builder = delivery.with_reply_policy(
+    builder = replies.with_reply_policy(
         builder,
         request,
         settings.delivery,

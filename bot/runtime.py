@@ -117,7 +117,7 @@ class Runtime:
     forms: Mapping[str, FormSpec] = field(default_factory=dict)
     text_routes: Sequence[TextRoute] = ()
     # Started in post_init and stopped in post_shutdown (bot/app.py); None outside them.
-    delivery: Pipeline | None = None  # bot/delivery/service.py
+    delivery: Pipeline | None = None  # bot/telegram/delivery.py (bot/delivery/service.py)
     reminders: ReminderService | None = None  # bot/scheduler.py
 
     def is_superadmin(self, telegram_id: int) -> bool:

@@ -966,7 +966,7 @@ async def test_status_message_is_edited_at_most_every_few_seconds(
 
 def test_broadcasts_use_their_own_lane(settings):
     from bot.app import build_application
-    from bot.delivery.telegram import lane_bot
+    from bot.telegram.sender import lane_bot
     from bot.telegram.transport import AiohttpRequest
 
     app = build_application(settings, polling=True, migrate=False)

@@ -16,8 +16,8 @@ from telegram.request import HTTPXRequest
 
 from bot.delivery.budget import ChatPacer, SharedBudget
 from bot.delivery.outcome import Outcome
-from bot.delivery.replies import ReplyPolicy
-from bot.delivery.telegram import classify
+from bot.telegram.replies import ReplyPolicy
+from bot.telegram.sender import classify
 from offline.updates import TgUser
 from storage.db import transaction
 from storage.inbox_models import InboxUpdate

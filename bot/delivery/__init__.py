@@ -20,7 +20,9 @@ the next ``DELIVERY_MARK_AHEAD`` seconds of sends) before its request starts; af
 unknown ("interrupted"). A graceful stop puts every row without a request back.
 
 Modules: ``outcome`` (channel-neutral results), ``budget`` (Telegram's limits, in-process or
-shared through PostgreSQL), ``pipeline`` (the loop), ``broadcasts`` and ``reminders`` (the
-per-kind pieces), ``telegram`` and ``replies`` (the Telegram adapter: sending, classifying,
-the reply policy), ``leader`` (advisory-lock leadership), ``service`` (wiring).
+shared through PostgreSQL), ``pipeline`` (the loop, and the ``Sender`` protocol it sends
+through), ``broadcasts`` and ``reminders`` (the per-kind pieces), ``leader`` (advisory-lock
+leadership), ``service`` (wiring around a channel's sender). Nothing here imports a channel (a
+contract in pyproject.toml checks it): Telegram's sender, its classification of answers and the
+reply policy are the adapter's (bot/telegram/sender.py, replies.py, delivery.py).
 """

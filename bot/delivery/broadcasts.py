@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 class AdminChannel(Protocol):
-    """How the source speaks to the admin who sent a notice (the Telegram adapter)."""
+    """How the source speaks to the admin who sent a notice (the channel adapter's sender)."""
 
     async def post(self, chat_id: int, locale: str, reply: Reply) -> int | None: ...
 

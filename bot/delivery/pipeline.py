@@ -44,7 +44,7 @@ class Item:
 
 
 class Sender(Protocol):
-    """What sends (the Telegram adapter, or a fake in tests)."""
+    """What sends: a channel adapter's sender (bot/telegram/sender.py), or a fake in tests."""
 
     async def send(self, out: Outgoing) -> Result: ...
 

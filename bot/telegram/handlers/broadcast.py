@@ -16,7 +16,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot.delivery.telegram import send_notice
 from bot.flows import acks
 from bot.flows import broadcast as form
 from bot.flows import broadcast_actions as actions
@@ -25,6 +24,7 @@ from bot.flows.callback_data import NoticeButton, ReceiptButton
 from bot.runtime import StabotContext
 from bot.telegram.handlers.common import respond, respond_and_tell
 from bot.telegram.render import render_markup
+from bot.telegram.sender import send_notice
 
 log = logging.getLogger(__name__)
 

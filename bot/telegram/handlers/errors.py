@@ -9,8 +9,8 @@ from telegram.constants import ParseMode
 from telegram.error import TelegramError
 
 from bot.common.i18n import normalize_locale, t
-from bot.delivery.replies import UnconfirmedSend
 from bot.runtime import StabotContext
+from bot.telegram.replies import UnconfirmedSend
 
 log = logging.getLogger(__name__)
 

@@ -24,10 +24,12 @@ import logging
 from typing import Any
 
 from telegram.error import NetworkError, TelegramError
+from telegram.ext import ApplicationBuilder
 from telegram.request import BaseRequest, RequestData
 
 from bot.delivery.budget import Place, SendBudget
-from bot.telegram.transport import never_sent
+from bot.delivery.settings import DeliverySettings
+from bot.telegram.transport import bot_api_request, never_sent
 
 log = logging.getLogger(__name__)
 SENDS = frozenset(
@@ -41,10 +43,29 @@ SENDS = frozenset(
 NOT_REPLIES = frozenset({"getUpdates", "setWebhook", "deleteWebhook", "close", "logOut"})
 MAX_429 = 5  # a reply waits out at most this many 429s in a row
 BACKOFF = 0.25  # seconds before the first retry of a transient failure; doubles each time
+REPLY_POOL = 256  # PTB's own default for the bot's connection pool
 
 
 class UnconfirmedSend(NetworkError):
     """A send failed in a way that may have reached the user (5xx, timeout, dropped)."""
+
+
+def with_reply_policy(
+    builder: ApplicationBuilder,
+    request: BaseRequest | None,
+    config: DeliverySettings,
+    *,
+    transport: str,
+    polling: bool = False,
+) -> ApplicationBuilder:
+    """The builder with ``application.bot`` behind the reply policy, around ``request`` or a
+    new ``transport`` (BOT_API_TRANSPORT); getUpdates stays bare (the inbox's gate when
+    polling, else ``request`` itself)."""
+    inner = request if request is not None else bot_api_request(transport, connections=REPLY_POOL)
+    builder = builder.request(ReplyPolicy(inner, retries=config.reply_retries))
+    if request is not None and not polling:
+        builder = builder.get_updates_request(request)
+    return builder
 
 
 class ReplyPolicy(BaseRequest):
