@@ -58,7 +58,7 @@ def general_idf(word: str) -> float:
         return 0.0
     table, total = _frequencies()
     if word not in table:
-        # A phone spelling of a common word (厂里 县里 照着 说白了 咋办 往上面) is as rare as
+        # A phone spelling of a common word (厂里 县里 照着 咋办 往上面) is as rare as
         # the word, though the dictionary lacks the spelling.
         stems = [stem for stem in colloquial_stems(word) if stem in table]
         if stems:
@@ -67,8 +67,8 @@ def general_idf(word: str) -> float:
 
 
 # One character that a phone question sticks to a word: a locative (厂里), an aspect or modal
-# particle (照着 说白了 玩意儿), a direction (退回来), and pronouns or adverbs before it (咋办
-# 啥样 往上面 都还没 刚成立).
+# particle (照着), a direction (退回来), and pronouns or adverbs before it (咋办
+# 啥样 往上面 刚成立).
 _COLLOQUIAL_SUFFIXES = "里着了儿呢吧嘛呗啊来去"
 _COLLOQUIAL_PREFIXES = "咋啥往都刚还这那"
 
