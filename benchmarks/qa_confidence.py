@@ -8,9 +8,10 @@ the best passages cannot hold) under several rankers, then compares ways of turn
 grade. Each set is held out in turn; every parameter (weights, thresholds, regularisation) is
 chosen on the other seven by one criterion, the issue's targets: the least total shortfall over
 those sets of "answerable declined <= 0.08" (the issue's 0.10 less a margin for unseen questions;
-counting 1.5 times) and "unanswerable declined >= 0.75", ties broken by the mean of (unanswerable - answerable declined). Reported: answerable
-declined / unanswerable declined of each held-out set, then the parameters the same criterion
-picks on all eight (those committed in RankConfig).
+counting 1.5 times) and "unanswerable declined >= 0.75", ties broken by the mean of
+(unanswerable - answerable declined). Reported: answerable declined / unanswerable declined of
+each held-out set, then the parameters the same criterion picks on all eight (those committed
+in RankConfig).
 
     python benchmarks/qa_confidence.py
 
