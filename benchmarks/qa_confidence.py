@@ -7,10 +7,11 @@ cosine of the bundled model, its vectors from the seed file, and what the questi
 the best passages cannot hold) under several rankers, then compares ways of turning them into a
 grade. Each set is held out in turn; every parameter (weights, thresholds, regularisation) is
 chosen on the other seven by one criterion, the issue's targets: the least total shortfall over
-those sets of "answerable declined <= 0.10" (counting 1.5 times) and "unanswerable declined >=
-0.75", ties broken by the mean of (unanswerable - answerable declined). Reported: answerable
-declined / unanswerable declined of each held-out set, then the parameters the same criterion
-picks on all eight (those committed in RankConfig).
+those sets of "answerable declined <= 0.08" (the issue's 0.10 less a margin for unseen questions;
+counting 1.5 times) and "unanswerable declined >= 0.75", ties broken by the mean of
+(unanswerable - answerable declined). Reported: answerable declined / unanswerable declined of
+each held-out set, then the parameters the same criterion picks on all eight (those committed
+in RankConfig).
 
     python benchmarks/qa_confidence.py
 
@@ -54,7 +55,10 @@ SETS = (
     "qa_dev", "qa_extra", "qa_heldout_a", "qa_heldout_b", "qa_heldout_c", "qa_heldout_d",
     "qa_heldout_e", "qa_heldout_f",
 )
-MAX_DECLINED_ANSWERABLE = 0.10
+# The issue's target is 0.10 on questions nobody here has seen; a set held out declines more
+# answerable questions than the sets a rule was chosen on (qa_heldout_e 0.21 against 0.16 fitted),
+# so the rule aims lower (0.08: held out in turn, pooled 0.10 -> 0.09, unanswerable equal).
+MAX_DECLINED_ANSWERABLE = 0.08
 MIN_DECLINED_UNANSWERABLE = 0.75
 # The issue makes "answerable declined <= 0.10" a must that other work may not break; each point
 # over it costs more than one short of the unanswerable target (1.5: held out in turn, it kept

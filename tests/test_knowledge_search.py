@@ -224,6 +224,16 @@ def test_a_word_no_document_uses_counts_by_how_rare_it_is(kb: KnowledgeBase) -> 
     assert answerability(base + "要找谁吗？") > 0.9 > 0.5 > answerability(base + "要交会费吗？")
 
 
+def test_a_phone_spelling_or_an_english_word_is_not_rare() -> None:
+    """厂里 and 咋办 are not in jieba's dictionary but 厂 and 办 are; English it cannot judge."""
+    assert general_idf("厂里") == general_idf("厂") < 10.0
+    assert general_idf("咋办") == general_idf("办") < 10.0
+    assert general_idf("company") == general_idf("Ningxia") == 0.0
+    # A rare word stays rare, affix or not: 会费 is not 会 + 费, 会费里 is as rare as 会费.
+    assert general_idf("会费里") == general_idf("会费") == 12.0
+    assert general_idf("4105") == 12.0
+
+
 def test_the_grade_weighs_answerability_cosine_and_subject_words() -> None:
     calibration = Calibration(bias=-4.0, answerability=6.0, cosine=10.0, words=0.25)
     lexical = Calibration(bias=-3.0, answerability=6.0, cosine=0.0, words=0.0)

@@ -44,13 +44,50 @@ _IDF_CAP = 12.0
 
 def general_idf(word: str) -> float:
     """How rare a word is in Chinese at large: ln(total / count) over jieba's dictionary (60
-    million counts), capped at 12: 的 5.2, 干 8.0, 开会 10.7, 会费 and words it lacks 12.
+    million counts), capped at 12: 的 5.2, 干 8.0, 开会 10.7, 会费 and words it lacks 12; a word
+    it lacks that is a common word with a colloquial affix (厂里, 咋办) as the word; a Latin
+    word 0 (everyday: the dictionary cannot tell).
 
     A question word that no document uses says little when it is an everyday word (弄 干 东西:
     how a liaison talks) and much when it is rare (会费 医保 字体: what no document covers).
     """
+    word = normalize(word)
+    if word.isascii() and any(c.isalpha() for c in word):
+        # The dictionary knows no English: a Latin word says how the asker writes (In
+        # Ningxia, does the company …), not what the documents lack.
+        return 0.0
     table, total = _frequencies()
-    return min(math.log(total / (table.get(normalize(word), 0) + 1)), _IDF_CAP)
+    if word not in table:
+        # A phone spelling of a common word (厂里 县里 照着 咋办 往上面) is as rare as
+        # the word, though the dictionary lacks the spelling.
+        stems = [stem for stem in colloquial_stems(word) if stem in table]
+        if stems:
+            word = max(stems, key=lambda stem: table[stem])
+    return _idf(table.get(word, 0), total)
+
+
+# One character that a phone question sticks to a word: a locative (厂里), an aspect or modal
+# particle (照着), a direction (退回来), and pronouns or adverbs before it (咋办
+# 啥样 往上面 刚成立).
+_COLLOQUIAL_SUFFIXES = "里着了儿呢吧嘛呗啊来去"
+_COLLOQUIAL_PREFIXES = "咋啥往都刚还这那"
+
+
+def colloquial_stems(word: str) -> list[str]:
+    """The word without one colloquial affix (厂里 -> 厂, 咋办 -> 办), when it has one."""
+    if len(word) < 2:
+        return []
+    stems = []
+    if word[-1] in _COLLOQUIAL_SUFFIXES:
+        stems.append(word[:-1])
+    if word[0] in _COLLOQUIAL_PREFIXES:
+        stems.append(word[1:])
+    return stems
+
+
+def _idf(count: int, total: int) -> float:
+    """ln(total / (count + 1)), capped."""
+    return min(math.log(total / (count + 1)), _IDF_CAP)
 
 
 @cache
