@@ -8,16 +8,14 @@ a 429 is waited out and asked again, as Telegram asks.
 from __future__ import annotations
 
 import asyncio
-import warnings
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
 from typing import TypeVar
 
 from telegram import Bot, File
 from telegram.error import RetryAfter, TelegramError
-from telegram.warnings import PTBDeprecationWarning
 
 from bot.services.photo_export import FileUnavailable, Located
+from bot.telegram.sender import retry_seconds
 
 T = TypeVar("T")
 RETRIES = 2  # 429s waited out per request before the file counts as missing
@@ -49,15 +47,7 @@ async def _asking(call: Callable[[], Awaitable[T]]) -> T:
         except RetryAfter as error:
             if attempt == RETRIES:
                 raise FileUnavailable(str(error)) from None
-            await asyncio.sleep(_retry_seconds(error))
+            await asyncio.sleep(retry_seconds(error))
         except TelegramError as error:
             raise FileUnavailable(str(error)) from None
     raise AssertionError("unreachable")
-
-
-def _retry_seconds(error: RetryAfter) -> float:
-    # PTB 22 warns that retry_after becomes a timedelta; accept both, without the warning.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", PTBDeprecationWarning)
-        value = error.retry_after
-    return value.total_seconds() if isinstance(value, timedelta) else float(value)

@@ -30,6 +30,7 @@ from tornado.web import RequestHandler
 
 from bot.runtime import runtime_of
 from bot.telegram.inbox.ingress import Ingress
+from bot.telegram.sender import retry_seconds
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -147,17 +148,13 @@ async def _set_webhook(
             log.info("webhook registered: %s", url)
             return
         except RetryAfter as error:  # Telegram says when: wait exactly that long
-            wait = _seconds(error.retry_after)
+            wait = retry_seconds(error)
         except NetworkError as error:  # TimedOut included
             wait, pause = pause, min(pause * 2, MAX_PAUSE)
             log.warning("setWebhook failed (%s), try %d of %d", error, attempt, REGISTER_TRIES)
         if attempt < REGISTER_TRIES:
             await sleep(wait)
     raise RuntimeError(f"could not register the webhook after {REGISTER_TRIES} tries")
-
-
-def _seconds(value) -> float:
-    return value.total_seconds() if hasattr(value, "total_seconds") else float(value)
 
 
 @dataclass(frozen=True)
