@@ -5,6 +5,7 @@ from storage import (  # noqa: F401
     broadcast_models,
     delivery_models,
     group_models,
+    identity_models,
     inbox_models,
     knowledge_models,
     member_models,

@@ -45,6 +45,8 @@ class OrgCreate(OrgBase):
 
 
 class UserBase(SQLModel):
+    # The person's key: the address of the identity that first met the bot, a Telegram id for
+    # most (storage/identity_models.py); every older table stores it.
     telegram_id: int = Field(sa_column=Column(BigInteger, unique=True, nullable=False))
     real_name: str | None = Field(default=None, max_length=64)
     username: str | None = Field(default=None, max_length=64)
@@ -67,6 +69,10 @@ class User(UserBase, table=True):
     # every update a statement; /members shows days).
     last_seen_at: datetime | None = None
     deactivated_at: datetime | None = None  # set by an admin; the person keeps their records
+    # The channel the person last wrote from (storage.identity_models.Channel), and which of
+    # their channels get reminders and notices (Reach): set on a change only, no write per update.
+    last_channel: str | None = Field(default=None, max_length=16)
+    reach: str = Field(default="last", max_length=8)
 
 
 class Invite(SQLModel, table=True):

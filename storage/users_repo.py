@@ -9,6 +9,8 @@ from sqlalchemy import bindparam
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import identities_repo
+from storage.identity_models import Channel, ChannelIdentity, address_of
 from storage.models import AccessRequest, AccessRequestStatus, Invite, Role, User
 
 SEEN_EVERY = timedelta(hours=1)  # last_seen_at is refreshed at most this often
@@ -30,33 +32,89 @@ async def upsert_user(
     language_code: str | None = None,
     seen: bool = True,
 ) -> User:
-    """The user row for a Telegram id, created on first sight, with its latest details.
+    """The person behind a Telegram id, created on first sight, with its latest details.
 
     ``seen``: the update came from this user (not an admin or the CLI acting on them).
     """
     user = await get_user(session=session, telegram_id=telegram_id)
+    if user is None:  # a Telegram account linked to a person who first came on another channel
+        identity = await identities_repo.find_identity(session, Channel.TELEGRAM, str(telegram_id))
+        if identity is not None and identity.user_id is not None:
+            user = await session.get(User, identity.user_id)
     if user is None:
-        user = User(
-            telegram_id=telegram_id,
+        user, _ = await create_person(
+            session,
+            Channel.TELEGRAM,
+            str(telegram_id),
+            now=now,
+            seen=seen,
             username=username,
             language_code=language_code,
-            created_at=now,
-            last_seen_at=now if seen else None,
         )
-        session.add(user)
-        await session.flush()
         return user
     if username and user.username != username:
         user.username = username
     if language_code and user.language_code != language_code:
         user.language_code = language_code
     if seen:
-        _seen(user, now)
+        _seen(user, now, Channel.TELEGRAM)
     return user
 
 
-def _seen(user: User, now: datetime) -> None:
-    """Note that the user wrote to the bot: last seen, and no longer blocking it."""
+async def create_person(
+    session: AsyncSession,
+    channel: Channel,
+    external_id: str,
+    *,
+    now: datetime,
+    seen: bool = True,
+    username: str | None = None,
+    language_code: str | None = None,
+    display_name: str | None = None,
+) -> tuple[User, ChannelIdentity]:
+    """A new person with one identity, whose address becomes the person's key."""
+    identity = await identities_repo.add_identity(
+        session, channel=channel, external_id=external_id, now=now, display_name=display_name
+    )
+    user = User(
+        telegram_id=address_of(identity),
+        username=username,
+        language_code=language_code,
+        created_at=now,
+        last_seen_at=now if seen else None,
+        last_channel=channel if seen else None,
+    )
+    session.add(user)
+    await session.flush()
+    identity.user_id = user.id
+    return user, identity
+
+
+async def meet(
+    session: AsyncSession,
+    channel: Channel,
+    external_id: str,
+    *,
+    now: datetime,
+    display_name: str | None = None,
+) -> tuple[User, int]:
+    """The person behind an identity on any channel, created on first sight, and its address."""
+    identity = await identities_repo.find_identity(session, channel, external_id)
+    if identity is None or identity.user_id is None:
+        user, identity = await create_person(
+            session, channel, external_id, now=now, display_name=display_name
+        )
+        return user, address_of(identity)
+    user = await session.get(User, identity.user_id)
+    assert user is not None  # the foreign key holds
+    _seen(user, now, channel)
+    return user, address_of(identity)
+
+
+def _seen(user: User, now: datetime, channel: Channel) -> None:
+    """Note that the user wrote to the bot on a channel: last seen, and no longer blocking it."""
+    if user.last_channel != channel:
+        user.last_channel = channel
     if user.last_seen_at is None or now - user.last_seen_at >= SEEN_EVERY:
         user.last_seen_at = now
     if user.blocked_bot:  # they could not write to a bot they block: they unblocked it
