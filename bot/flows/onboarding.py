@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.common.i18n import SUPPORTED, normalize_locale
 from bot.flows import access_request, engine, registration
-from bot.flows.base import Button, FlowContext, Msg, Notice, Reply, said
+from bot.flows.base import Button, FlowContext, Input, InputKind, Msg, Notice, Reply, said
 from bot.flows.callback_data import AccessRequestButton, LanguageButton
 from bot.flows.menu import commands_for, role_of
 from bot.flows.registration import role_label
@@ -38,6 +38,16 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
         [Msg("start.intro"), Msg("start.how_to_join")],
         [[Button(Msg("start.button.request"), AccessRequestButton().pack())]],
     )
+
+
+async def invite_route(ctx: FlowContext, inp: Input) -> Reply | None:
+    """A free-text route: a message that is an invite code (WeCom has no deep links, so the
+    code is typed or scanned) from someone not yet registered starts registration as
+    ``/start CODE`` does; members typing something code-like go on to the other routes."""
+    if inp.kind is not InputKind.TEXT or ctx.in_group or people.is_registered(ctx.actor):
+        return None
+    code = people.typed_invite_code(inp.text)
+    return None if code is None else await start(ctx, code, private=True)
 
 
 async def _invite_when_registered(ctx: FlowContext, code: str) -> Reply:

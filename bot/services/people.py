@@ -21,6 +21,15 @@ DEFAULT_INVITE_TTL = timedelta(days=7)
 MAX_INVITE_USES = 10_000
 NAME_MIN, NAME_MAX = 2, 40
 _DURATION = re.compile(r"^(\d{1,4})\s*([dhm])$")
+# An invite code typed as a message (WeCom has no deep links): "邀请码 CODE", "invite CODE",
+# "/start CODE" (any code, so a wrong one is told so), the invite's t.me link pasted, or a bare
+# word of the invite alphabet and length (so chatter is not read as a code).
+_CODE_SAID = re.compile(
+    r"(?:/start(?:@\w+)?|邀请码|invite(?:\s+code)?|https?://t\.me/\w+\?start=)\s*[:：]?\s*"
+    r"([a-z0-9]{1,32})",
+    re.IGNORECASE,
+)
+_CODE_BARE = re.compile(f"[{INVITE_ALPHABET}]{{{INVITE_LENGTH}}}", re.IGNORECASE)
 
 
 class AccessError(UserError):
@@ -68,6 +77,15 @@ async def create_invite(
     session.add(invite)
     await session.flush()
     return invite
+
+
+def typed_invite_code(text: str) -> str | None:
+    """The invite code a message consists of, or None when it is something else."""
+    typed = text.strip()
+    said = _CODE_SAID.fullmatch(typed)
+    if said is not None:
+        return said.group(1).lower()
+    return typed.lower() if _CODE_BARE.fullmatch(typed) else None
 
 
 def invite_link(bot_username: str, code: str) -> str:

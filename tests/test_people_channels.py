@@ -1,0 +1,119 @@
+"""One person, several channels: invite codes typed as messages, invite QR codes, link codes
+that add a second channel to a person, and the channels /me and /members show.
+
+Two Telegram ids stand in for a person's two channels where a second channel is needed: what
+links, folds and reaches is channel-neutral (storage/identities_repo.py), and the WeCom
+dispatcher runs the same flows.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from bot.services import orgs, people
+from offline.updates import TgUser
+from storage import users_repo
+from storage.db import transaction
+from storage.models import Role
+from tests.harness import running_bot, sent_texts
+
+LI = TgUser(id=21001, first_name="小李")
+WANG = TgUser(id=21002, first_name="Wang", language_code="en")
+MEMBER = TgUser(id=21003, first_name="老张")
+
+
+@pytest.fixture
+async def tree(sessions, clock):
+    async with transaction(sessions) as session:
+        return {org.name: org for org in await orgs.create_demo_tree(session, now=clock.now())}
+
+
+async def make_invite(sessions, clock, org, role=Role.LIAISON, ttl="7d") -> str:
+    async with transaction(sessions) as session:
+        invite = await people.create_invite(
+            session, org_id=org.id, role=role, now=clock.now(), ttl=people.parse_duration(ttl)
+        )
+        return invite.code
+
+
+async def load_user(sessions, telegram_id):
+    async with transaction(sessions) as session:
+        return await users_repo.get_user(session=session, telegram_id=telegram_id)
+
+
+@pytest.mark.parametrize(
+    ("typed", "read"),
+    [
+        ("k7m2p9qrst", "k7m2p9qrst"),
+        ("  K7M2P9QRST ", "k7m2p9qrst"),
+        ("邀请码 k7m2p9qrst", "k7m2p9qrst"),
+        ("邀请码：K7M2P9QRST", "k7m2p9qrst"),
+        ("邀请码nosuchcode", "nosuchcode"),
+        ("invite code abc", "abc"),
+        ("/start k7m2p9qrst", "k7m2p9qrst"),
+        ("/start@stabot_bot k7m2p9qrst", "k7m2p9qrst"),
+        ("https://t.me/stabot_bot?start=k7m2p9qrst", "k7m2p9qrst"),
+        ("helloworld", None),  # l and o are not in the alphabet
+        ("k7m2p9qrs", None),  # one short
+        ("k7m2p9qrst 谢谢", None),
+        ("什么是科普日？", None),
+        ("邀请码是什么", None),
+    ],
+)
+def test_what_reads_as_a_typed_invite_code(typed, read):
+    assert people.typed_invite_code(typed) == read
+
+
+async def test_an_invite_code_sent_as_a_message_registers(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["赛罕区科协"])
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(LI, code.upper())
+        assert "呼和浩特市科协 › 赛罕区科协" in sent_texts(calls)[-1]
+        await bot.press(LI, "是，这是我的组织")
+        await bot.text(LI, "李明")
+        calls = await bot.press(LI, "确认提交")
+        assert "注册成功" in sent_texts(calls)[0]
+    user = await load_user(sessions, LI.id)
+    assert (user.real_name, user.org_id, user.role) == ("李明", tree["赛罕区科协"].id, "liaison")
+
+
+async def test_a_code_after_its_word_registers_in_english_too(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["青山区科协"], role=Role.INFO_OFFICER)
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(WANG, f"invite code: {code}")
+        assert "information officer" in sent_texts(calls)[-1].lower()
+
+
+async def test_a_wrong_or_expired_typed_code_is_explained(settings, clock, sessions, tree):
+    expired = await make_invite(sessions, clock, tree["青山区科协"], ttl="1h")
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(LI, "邀请码 nosuchcode")
+        assert "邀请码无效" in sent_texts(calls)[0]
+        assert "申请开通" in bot.button_texts(LI.id)[0]
+        clock.advance(timedelta(hours=2))
+        calls = await bot.text(LI, expired)
+        assert "已过期" in sent_texts(calls)[0]
+    assert (await load_user(sessions, LI.id)).role is None
+
+
+async def test_a_member_typing_something_code_like_is_not_disturbed(
+    settings, clock, sessions, tree
+):
+    code = await make_invite(sessions, clock, tree["青山区科协"])
+    async with transaction(sessions) as session:
+        user = await users_repo.upsert_user(
+            session=session, telegram_id=MEMBER.id, username=None, now=clock.now()
+        )
+        user.real_name, user.org_id, user.role = "老张", tree["赛罕区科协"].id, Role.LIAISON
+        user.registered_at = clock.now()
+    async with running_bot(settings, clock) as bot:
+        for typed in (code, "k7m2p9qrst"):
+            texts = sent_texts(await bot.text(MEMBER, typed))
+            assert texts and not any("邀请" in text or "注册" in text for text in texts)
+    async with transaction(sessions) as session:
+        invite = await users_repo.get_invite(session=session, code=code)
+        assert invite.used == 0
+    user = await load_user(sessions, MEMBER.id)
+    assert user.org_id == tree["赛罕区科协"].id
