@@ -8,11 +8,13 @@ dispatcher runs the same flows.
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 import pytest
+import segno
 
-from bot.services import orgs, people
+from bot.services import orgs, people, qr
 from offline.updates import TgUser
 from storage import users_repo
 from storage.db import transaction
@@ -117,3 +119,60 @@ async def test_a_member_typing_something_code_like_is_not_disturbed(
         assert invite.used == 0
     user = await load_user(sessions, MEMBER.id)
     assert user.org_id == tree["赛罕区科协"].id
+
+
+# --- an invite's QR code ---------------------------------------------------------------------
+
+ADMIN = TgUser(id=21010, first_name="王")
+
+
+async def register_directly(sessions, clock, tg, org, role, name):
+    async with transaction(sessions) as session:
+        user = await users_repo.upsert_user(
+            session=session,
+            telegram_id=tg.id,
+            username=None,
+            now=clock.now(),
+            language_code=tg.language_code,
+        )
+        user.real_name, user.org_id, user.role = name, org.id, role
+        user.registered_at = clock.now()
+
+
+def qr_text_matrix(png: bytes) -> list[list[bool]]:
+    """The dark modules of a QR image segno drew (scale 8, border 4), read back pixel by pixel."""
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("L")
+    size = image.width // qr.SCALE
+    return [
+        [image.getpixel((x * qr.SCALE + 4, y * qr.SCALE + 4)) < 128 for x in range(size)]
+        for y in range(size)
+    ]
+
+
+def segno_matrix(text: str) -> list[list[bool]]:
+    code = segno.make(text, micro=False)
+    return [[bool(bit) for bit in row] for row in code.matrix_iter(scale=1, border=qr.BORDER)]
+
+
+async def test_an_invite_comes_with_its_code_and_a_qr_image(settings, clock, sessions, tree):
+    await register_directly(sessions, clock, ADMIN, tree["呼和浩特市科协"], Role.ADMIN, "王建国")
+    async with running_bot(settings, clock) as bot:
+        await bot.text(ADMIN, "/members")
+        for label in ("生成邀请链接", "赛罕区科协", "科协联络员", "1 次", "7 天"):
+            await bot.press(ADMIN, label)
+        calls = await bot.press(ADMIN, "确认提交")
+        text = sent_texts(calls)[0]
+        code = text.split("\n")[1].rsplit("=", 1)[1]
+        assert f"在 stabot 应用里发送 <code>邀请码 {code}</code>" in text
+        photo = next(c for c in calls if c.method == "sendPhoto")
+        assert f"发送：邀请码 {code}" in photo.params["caption"]
+        assert "呼和浩特市科协 › 赛罕区科协" in photo.params["caption"]
+        png = next(iter(photo.files.values()))
+        assert png.startswith(b"\x89PNG")
+        assert qr_text_matrix(png) == segno_matrix(f"邀请码 {code}")
+
+        # What a scan gives, sent as a message, registers as the deep link does.
+        calls = await bot.text(LI, f"邀请码 {code}")
+        assert "呼和浩特市科协 › 赛罕区科协" in sent_texts(calls)[-1]

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.common.i18n import t
 from bot.flows import engine
 from bot.flows.base import (
+    Album,
     Button,
     Choice,
     FieldSpec,
@@ -22,6 +24,7 @@ from bot.flows.base import (
     FormModel,
     FormSpec,
     Label,
+    Media,
     Msg,
     Notice,
     Reply,
@@ -42,7 +45,7 @@ from bot.flows.callback_data import (
 from bot.flows.org_picker import OrgPicker
 from bot.flows.registration import role_label
 from bot.services import members as svc
-from bot.services import orgs, people
+from bot.services import orgs, people, qr
 from bot.services.members import Change, ChangeKind, Member, Status
 from bot.services.people import AccessError, Scope
 from storage.member_models import MemberAction
@@ -556,7 +559,33 @@ def invite_made(ctx: FlowContext, invite: Invite, org_path: str) -> Reply:
             Button(Msg("members.button.back_to_list"), MembersButton().pack()),
         ],
     ]
-    return Reply([text], rows)
+    said = Msg("invite.qr_content", code=invite.code)
+    return Reply(
+        [text, Msg("members.invite_code", said=said)],
+        rows,
+        albums=[_invite_qr(ctx, invite, org_path, said)],
+    )
+
+
+def _invite_qr(ctx: FlowContext, invite: Invite, org_path: str, said: Msg) -> Album:
+    """The invite's code as a QR image, with a caption to forward to someone on WeCom.
+
+    The image holds the plain text "邀请码 CODE", not the t.me link: WeCom has no deep links
+    and Telegram's site is out of reach in mainland China, while a text scanned with the WeCom
+    app's scan menu (scancode_waitmsg) arrives at the bot as that text, which registers as a
+    typed code does (onboarding.invite_route); any other scanner shows it, to copy and send.
+    """
+    content = t(ctx.locale, said.key, **said.params)
+    image = Media.made("photo", qr.qr_png(content), f"invite-{invite.code}.png")
+    caption = Msg(
+        "members.invite_qr_caption",
+        org=org_path,
+        role=role_label(invite.role),
+        said=said,
+        expires=_local(invite.expires_at, ctx),
+        tz=ctx.tz.key,
+    )
+    return Album((image,), caption)
 
 
 async def _change_pressed(ctx: FlowContext, scope: Scope, pressed: MemberChangeButton) -> Outcome:
