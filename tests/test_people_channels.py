@@ -9,15 +9,20 @@ dispatcher runs the same flows.
 from __future__ import annotations
 
 import io
+import re
 from datetime import timedelta
 
 import pytest
 import segno
+from sqlmodel import select
 
-from bot.services import orgs, people, qr
+from bot.services import linking, orgs, people, qr
 from offline.updates import TgUser
-from storage import users_repo
+from storage import identities_repo, users_repo
 from storage.db import transaction
+from storage.identity_models import Channel
+from storage.knowledge_models import QuestionLog
+from storage.member_models import MemberAction, MemberAudit
 from storage.models import Role
 from tests.harness import running_bot, sent_texts
 
@@ -176,3 +181,165 @@ async def test_an_invite_comes_with_its_code_and_a_qr_image(settings, clock, ses
         # What a scan gives, sent as a message, registers as the deep link does.
         calls = await bot.text(LI, f"邀请码 {code}")
         assert "呼和浩特市科协 › 赛罕区科协" in sent_texts(calls)[-1]
+
+
+# --- linking a second channel ----------------------------------------------------------------
+
+SECOND = TgUser(id=21020, first_name="Li on another channel")  # stands in for a WeCom identity
+THIRD = TgUser(id=21030, first_name="第三个账号")
+CODE_SHOWN = re.compile(r"<code>([a-z0-9]{4}-[a-z0-9]{4}-[a-z0-9]{4})</code>")
+
+
+async def link_code_of(bot, tg) -> str:
+    """The code /me's link button gives ``tg``."""
+    await bot.text(tg, "/me")
+    calls = await bot.press(tg, "关联另一个渠道")
+    found = CODE_SHOWN.search(sent_texts(calls)[0])
+    assert found is not None, sent_texts(calls)
+    return found.group(1)
+
+
+async def person_of(sessions, address):
+    async with transaction(sessions) as session:
+        return await identities_repo.person_at(session, address)
+
+
+async def test_a_link_code_typed_on_another_channel_joins_the_person(
+    settings, clock, sessions, tree
+):
+    await register_directly(sessions, clock, LI, tree["赛罕区科协"], Role.LIAISON, "李明")
+    li = await load_user(sessions, LI.id)
+    async with running_bot(settings, clock) as bot:
+        me = sent_texts(await bot.text(LI, "/me"))[0]
+        assert f"渠道：Telegram（{LI.id}）" in me and "发到所有渠道" not in " ".join(
+            bot.button_texts(LI.id)
+        )
+        await bot.text(SECOND, "你好")  # met: an empty person of its own
+        await bot.text(SECOND, "/start")
+        assert await load_user(sessions, SECOND.id) is not None
+        code = await link_code_of(bot, LI)
+        assert "15 分钟内有效" in bot.last_text(LI.id)
+        assert f"https://t.me/stabot_test_bot?start={code.replace('-', '')}" in bot.last_text(
+            LI.id
+        )
+
+        calls = await bot.text(SECOND, f"关联 {code.upper()}")
+        assert (
+            "已关联：这个Telegram账号现在属于 李明（内蒙古自治区科协 › 呼和浩特市科协 › 赛罕区科协"
+            in (sent_texts(calls)[0])
+        )
+        told = [c.params["text"] for c in calls if c.params.get("chat_id") == LI.id]
+        assert told and "关联了一个Telegram账号" in told[0]
+        menu = bot.api.my_commands({"type": "chat", "chat_id": SECOND.id})
+        assert "log" in [c["command"] for c in menu]  # the member's menu, in the new chat
+
+        me = sent_texts(await bot.text(SECOND, "/me"))[0]
+        assert "李明" in me and f"Telegram ID：{LI.id}" in me
+        assert (
+            f"渠道：Telegram（{LI.id}）、Telegram（{SECOND.id}）" in me and "最近使用的渠道" in me
+        )
+        await bot.press(SECOND, "发到所有渠道")
+        assert "提醒和通知发到：所有渠道" in bot.last_text(SECOND.id)
+
+        calls = await bot.text(THIRD, code)
+        assert "已经用过" in sent_texts(calls)[0]
+    assert await load_user(sessions, SECOND.id) is None  # the empty person was folded
+    person = await person_of(sessions, SECOND.id)
+    assert (person.id, person.reach, person.org_id) == (li.id, "all", tree["赛罕区科协"].id)
+    async with transaction(sessions) as session:
+        assert [c for c, _ in await identities_repo.addresses_of(session, person)] == [
+            Channel.TELEGRAM,
+            Channel.TELEGRAM,
+        ]
+
+
+async def test_a_link_codes_deep_link_joins_too(settings, clock, sessions, tree):
+    await register_directly(sessions, clock, LI, tree["赛罕区科协"], Role.LIAISON, "李明")
+    async with running_bot(settings, clock) as bot:
+        code = (await link_code_of(bot, LI)).replace("-", "")
+        calls = await bot.text(SECOND, f"/start {code}")
+        assert "已关联" in sent_texts(calls)[0]
+    assert (await person_of(sessions, SECOND.id)).real_name == "李明"
+
+
+async def test_link_codes_that_cannot_link_are_explained(settings, clock, sessions, tree):
+    await register_directly(sessions, clock, LI, tree["赛罕区科协"], Role.LIAISON, "李明")
+    await register_directly(sessions, clock, MEMBER, tree["青山区科协"], Role.LIAISON, "老张")
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(SECOND, "关联 abcd-efgh-jkmn")
+        assert "关联码无效" in sent_texts(calls)[0]
+        code = await link_code_of(bot, LI)
+        calls = await bot.text(LI, code)  # one's own code, in one's own chat
+        assert "已经是你的了" in sent_texts(calls)[0]
+        calls = await bot.text(MEMBER, f"关联 {code}")  # a registered person of its own
+        assert "已经注册过" in sent_texts(calls)[0]
+        texts = sent_texts(await bot.text(MEMBER, "abcd-efgh-jkmn"))  # chatter: not a code
+        assert not any("关联" in text for text in texts)
+
+        await bot.text(THIRD, "/start")
+        async with transaction(sessions) as session:  # a record of its own (an admin's note)
+            third = await users_repo.get_user(session=session, telegram_id=THIRD.id)
+            session.add(
+                MemberAudit(
+                    at=clock.now(),
+                    actor_id=MEMBER.id,
+                    action=MemberAction.DEACTIVATED,
+                    user_id=third.id,
+                )
+            )
+        calls = await bot.text(THIRD, code)
+        assert "已有自己的记录" in sent_texts(calls)[0]
+
+        newer = await link_code_of(bot, LI)  # a new code ends the older one
+        calls = await bot.text(SECOND, code)
+        assert "已过期" in sent_texts(calls)[0]
+        clock.advance(timedelta(minutes=16))
+        calls = await bot.text(SECOND, newer)
+        assert "已过期" in sent_texts(calls)[0]
+    assert (await person_of(sessions, SECOND.id)).real_name is None
+
+
+async def test_folding_moves_questions_and_withdraws_a_pending_request(sessions, clock, tree):
+    async with transaction(sessions) as session:
+        await register_directly_in(session, clock, LI, tree["赛罕区科协"], "李明")
+        person = await users_repo.get_user(session=session, telegram_id=LI.id)
+        code, _ = await linking.new_code(session, person, clock.now())
+        newcomer = await users_repo.upsert_user(
+            session=session, telegram_id=SECOND.id, username=None, now=clock.now()
+        )
+        await people.request_access(
+            session,
+            telegram_id=SECOND.id,
+            real_name="李明",
+            org_id=tree["青山区科协"].id,
+            role=Role.ADMIN,
+            now=clock.now(),
+        )
+        session.add(
+            QuestionLog(
+                telegram_id=SECOND.id,
+                question="科普日是哪天？",
+                answered=True,
+                created_at=clock.now(),
+            )
+        )
+        await session.flush()
+        linked = await linking.use_code(
+            session, code, actor=newcomer, address=SECOND.id, now=clock.now()
+        )
+        assert linked.person.id == person.id
+    async with transaction(sessions) as session:
+        assert await people.pending_request(session, SECOND.id) is None
+        asked = (await session.exec(select(QuestionLog))).one()
+        assert asked.telegram_id == LI.id
+        person = await users_repo.get_user(session=session, telegram_id=LI.id)
+        assert (person.org_id, person.role) == (tree["赛罕区科协"].id, Role.LIAISON)
+
+
+async def register_directly_in(session, clock, tg, org, name):
+    user = await users_repo.upsert_user(
+        session=session, telegram_id=tg.id, username=None, now=clock.now()
+    )
+    user.real_name, user.org_id, user.role = name, org.id, Role.LIAISON
+    user.registered_at = clock.now()
+    await session.flush()

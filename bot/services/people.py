@@ -296,6 +296,12 @@ async def decide_access(
     return request
 
 
+async def person_key(session: AsyncSession, telegram_id: int) -> int:
+    """The key of the person a Telegram account belongs to (another channel's address, when
+    the account was linked to a person who came first there)."""
+    return await users_repo.key_of_telegram(session=session, telegram_id=telegram_id)
+
+
 async def get_user(session: AsyncSession, telegram_id: int) -> User | None:
     """A user by Telegram id."""
     return await users_repo.get_user(session=session, telegram_id=telegram_id)
