@@ -343,3 +343,54 @@ async def register_directly_in(session, clock, tg, org, name):
     user.real_name, user.org_id, user.role = name, org.id, Role.LIAISON
     user.registered_at = clock.now()
     await session.flush()
+
+
+# --- channels in /me and /members ------------------------------------------------------------
+
+
+async def test_members_shows_each_persons_channels(settings, clock, sessions, tree):
+    await register_directly(sessions, clock, ADMIN, tree["呼和浩特市科协"], Role.ADMIN, "王建国")
+    await register_directly(sessions, clock, LI, tree["赛罕区科协"], Role.LIAISON, "李明")
+    async with transaction(sessions) as session:
+        li = await users_repo.get_user(session=session, telegram_id=LI.id)
+        await identities_repo.add_identity(
+            session, channel=Channel.WECOM, external_id="LiMing", now=clock.now(), user_id=li.id
+        )
+        zhang, _ = await users_repo.meet(session, Channel.WECOM, "ZhangSan", now=clock.now())
+        zhang.real_name, zhang.org_id, zhang.role = "张三", tree["赛罕区科协"].id, Role.LIAISON
+        zhang.registered_at = clock.now()
+    async with running_bot(settings, clock) as bot:
+        rows = sent_texts(await bot.text(ADMIN, "/members"))[0].split("\n")
+
+        def second_line_of(name: str) -> str:  # a person's line is two: name, then status
+            return rows[next(n for n, row in enumerate(rows) if f"<b>{name}</b>" in row) + 1]
+
+        assert second_line_of("李明").endswith("· Telegram、企业微信")
+        assert second_line_of("张三").endswith("· 企业微信")
+        assert second_line_of("王建国").endswith("· Telegram")
+        calls = await bot.press(ADMIN, "李明")
+        assert f"渠道：Telegram（{LI.id}）、企业微信（LiMing）" in sent_texts(calls)[0]
+
+
+async def test_me_in_english_with_two_channels(settings, clock, sessions, tree):
+    await register_directly(sessions, clock, WANG, tree["青山区科协"], Role.LIAISON, "Wang Wei")
+    async with transaction(sessions) as session:
+        wang = await users_repo.get_user(session=session, telegram_id=WANG.id)
+        await identities_repo.add_identity(
+            session, channel=Channel.WECOM, external_id="WangWei", now=clock.now(), user_id=wang.id
+        )
+    async with running_bot(settings, clock) as bot:
+        me = sent_texts(await bot.text(WANG, "/me"))[0]
+        assert f"Channels: Telegram ({WANG.id}), WeCom (WangWei)" in me
+        assert "the channel you used last (now Telegram)" in me
+        assert bot.button_texts(WANG.id) == [
+            "✅ To the channel I used last",
+            "To all my channels",
+            "🔗 Link another channel",
+        ]
+        calls = await bot.press(WANG, "To all my channels")
+        assert "Reminders and notices go to: all your channels" in sent_texts(calls)[0]
+        assert "Saved" in [
+            c.params.get("text") for c in calls if c.method == "answerCallbackQuery"
+        ]
+    assert (await load_user(sessions, WANG.id)).reach == "all"

@@ -26,7 +26,7 @@ async def me_part(ctx: FlowContext) -> tuple[list[Msg], list[list[Button]]]:
     if person is None:
         return [], []
     identities = await linking.identities_of(ctx.session, person)
-    texts = [Msg("me.channels", channels=[_identity(c, known) for c, known in identities])]
+    texts = [Msg("me.channels", channels=identities_line(identities))]
     rows: list[list[Button]] = []
     if len(identities) > 1:
         last = channel_label(person.last_channel or identities[0][0])
@@ -34,6 +34,16 @@ async def me_part(ctx: FlowContext) -> tuple[list[Msg], list[list[Button]]]:
         rows.append([_reach_button(person.reach, reach) for reach in Reach])
     rows.append([Button(Msg("me.button.link"), LinkNewButton().pack())])
     return texts, rows
+
+
+def channels_line(identities: list[tuple[str, str]]) -> list[Msg]:
+    """A person's channels by name, each once (a line of /members)."""
+    return [channel_label(c) for c in dict.fromkeys(c for c, _ in identities)]
+
+
+def identities_line(identities: list[tuple[str, str]]) -> list[Msg]:
+    """A person's identities: each channel with its own id for them (/me, a /members card)."""
+    return [_identity(channel, known) for channel, known in identities]
 
 
 def _identity(channel: str, external_id: str) -> Msg:

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.common.i18n import t
-from bot.flows import engine
+from bot.flows import channels, engine
 from bot.flows.base import (
     Album,
     Button,
@@ -44,8 +44,8 @@ from bot.flows.callback_data import (
 )
 from bot.flows.org_picker import OrgPicker
 from bot.flows.registration import role_label
+from bot.services import linking, orgs, people, qr
 from bot.services import members as svc
-from bot.services import orgs, people, qr
 from bot.services.members import Change, ChangeKind, Member, Status
 from bot.services.people import AccessError, Scope
 from storage.member_models import MemberAction
@@ -157,9 +157,12 @@ def _name(user: User) -> str:
     return user.real_name or (f"@{user.username}" if user.username else str(user.telegram_id))
 
 
-def _line(ctx: FlowContext, number: int, person: Member) -> Msg:
+def _line(
+    ctx: FlowContext, number: int, person: Member, identities: list[tuple[str, str]]
+) -> Msg:
     return Msg(
         "members.line",
+        channels=channels.channels_line(identities),
         number=number,
         name=_name(person.user),
         role=role_label(person.user.role),
@@ -188,7 +191,8 @@ async def list_view(ctx: FlowContext, scope: Scope, state: ListState, *, edit: b
         pages=pages,
     )
     numbered = list(enumerate(found.members, start=found.offset + 1))
-    texts = [head, *(_line(ctx, n, p) for n, p in numbered)]
+    ids = await linking.identities_of_people(ctx.session, [p.user for p in found.members])
+    texts = [head, *(_line(ctx, n, p, ids[p.user.id or 0]) for n, p in numbered)]
     if not found.members:
         texts.append(Msg("members.none"))
     ls = state.pack()
@@ -273,6 +277,10 @@ async def card(
             status=Msg(STATUS_KEYS[person.status]),
             registered=_day(user.registered_at, ctx),
             last=_day(person.last_active, ctx),
+        ),
+        Msg(
+            "members.card_channels",
+            channels=channels.identities_line(await linking.identities_of(ctx.session, user)),
         ),
     ]
     changed = await svc.last_change(ctx.session, user)
