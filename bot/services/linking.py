@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -23,7 +22,7 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.errors import UserError
-from bot.services.people import INVITE_ALPHABET, is_deactivated, is_registered
+from bot.services.people import INVITE_ALPHABET, is_deactivated, is_registered, random_code
 from storage import identities_repo, links_repo
 from storage.identity_models import Channel, ChannelIdentity, Reach, address_of, channel_of
 from storage.models import User
@@ -95,7 +94,7 @@ async def new_code(session: AsyncSession, person: User, now: datetime) -> tuple[
     """A fresh one-time code of a registered person, and when it expires; older ones end."""
     if not is_registered(person) or person.id is None:
         raise LinkError("link.members_only")
-    code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(LINK_LENGTH))
+    code = random_code(LINK_LENGTH)
     row = await links_repo.add_link_code(
         session, user_id=person.id, code_hash=_hash(code), now=now, expires_at=now + LINK_TTL
     )

@@ -64,7 +64,7 @@ async def create_invite(
         raise AccessError("invite.bad_uses", limit=MAX_INVITE_USES)
     if await orgs_repo.get_org(session=session, org_id=org_id) is None:
         raise AccessError("org.unknown", org_id=org_id)
-    code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+    code = random_code(INVITE_LENGTH)
     invite = Invite(
         code=code,
         org_id=org_id,
@@ -77,6 +77,11 @@ async def create_invite(
     session.add(invite)
     await session.flush()
     return invite
+
+
+def random_code(length: int) -> str:
+    """An unguessable code of the invite alphabet (invites, link codes)."""
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(length))
 
 
 def typed_invite_code(text: str) -> str | None:
