@@ -16,6 +16,9 @@ import pytest
 import segno
 from sqlmodel import select
 
+from bot.app import FORMS
+from bot.flows import channels, engine, onboarding
+from bot.flows.base import FlowContext, Input, InputKind, Msg
 from bot.services import linking, orgs, people, qr
 from offline.updates import TgUser
 from storage import identities_repo, users_repo
@@ -23,7 +26,7 @@ from storage.db import transaction
 from storage.identity_models import Channel
 from storage.knowledge_models import QuestionLog
 from storage.member_models import MemberAction, MemberAudit
-from storage.models import Role
+from storage.models import ConversationState, Role
 from tests.harness import running_bot, sent_texts
 
 LI = TgUser(id=21001, first_name="小李")
@@ -234,7 +237,7 @@ async def test_a_link_code_typed_on_another_channel_joins_the_person(
         assert "log" in [c["command"] for c in menu]  # the member's menu, in the new chat
 
         me = sent_texts(await bot.text(SECOND, "/me"))[0]
-        assert "李明" in me and f"Telegram ID：{LI.id}" in me
+        assert "李明" in me and "Telegram ID" not in me
         assert (
             f"渠道：Telegram（{LI.id}）、Telegram（{SECOND.id}）" in me and "最近使用的渠道" in me
         )
@@ -394,3 +397,80 @@ async def test_me_in_english_with_two_channels(settings, clock, sessions, tree):
             c.params.get("text") for c in calls if c.method == "answerCallbackQuery"
         ]
     assert (await load_user(sessions, WANG.id)).reach == "all"
+
+
+# --- a WeCom identity through the same flows -------------------------------------------------
+# The WeCom dispatcher builds its FlowContext from `users_repo.meet` (wecom_design.md); these
+# call the flows as it will, with a WeCom address as chat id.
+
+
+def wecom_context(session, clock, settings, person, address) -> FlowContext:
+    return FlowContext(
+        session=session,
+        now=clock.now(),
+        tz=settings.tz,
+        chat_id=address,
+        user_id=person.telegram_id,
+        actor=person,
+        invite_links=people.InviteLinks(settings.bot_username),
+        forms=engine.by_name(FORMS),
+    )
+
+
+async def test_an_invite_code_typed_on_wecom_starts_registration(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["赛罕区科协"])
+    async with transaction(sessions) as session:
+        person, address = await users_repo.meet(session, Channel.WECOM, "ZhaoLiu", now=clock.now())
+        ctx = wecom_context(session, clock, settings, person, address)
+        reply = await onboarding.invite_route(ctx, Input(InputKind.TEXT, text=f"邀请码 {code}"))
+        assert reply is not None and reply.texts[0].key == "register.intro"
+        assert await engine.active_flow(ctx) == "register"
+        wrong = await onboarding.invite_route(ctx, Input(InputKind.TEXT, text="邀请码 nosuchcode"))
+        assert wrong is not None and wrong.texts[0].key == "invite.unknown"
+
+
+async def test_a_wecom_identity_links_to_a_telegram_person(settings, clock, sessions, tree):
+    await register_directly(sessions, clock, LI, tree["赛罕区科协"], Role.LIAISON, "李明")
+    async with transaction(sessions) as session:
+        li = await users_repo.get_user(session=session, telegram_id=LI.id)
+        code, _ = await linking.new_code(session, li, clock.now())
+        newcomer, address = await users_repo.meet(
+            session, Channel.WECOM, "LiMing", now=clock.now()
+        )
+        ctx = wecom_context(session, clock, settings, newcomer, address)
+        typed = Input(InputKind.TEXT, text=f"关联 {linking.shown(code)}")
+        reply = await channels.link_route(ctx, typed)
+        assert reply is not None and reply.texts[0].key == "link.done"
+        assert reply.texts[0].params["channel"] == Msg("channel.wecom")
+        assert [n.chat_id for n in reply.notices] == [LI.id]  # told on Telegram
+        assert (ctx.actor.id, ctx.user_id) == (li.id, LI.id)
+    async with transaction(sessions) as session:
+        again, same = await users_repo.meet(session, Channel.WECOM, "LiMing", now=clock.now())
+        assert (again.id, same) == (li.id, address)
+        assert again.last_channel == Channel.WECOM
+        assert await users_repo.get_user(session=session, telegram_id=address) is None
+
+
+async def test_a_telegram_account_linked_to_a_wecom_person_acts_as_them(
+    settings, clock, sessions, tree
+):
+    async with transaction(sessions) as session:
+        zhang, address = await users_repo.meet(session, Channel.WECOM, "ZhangSan", now=clock.now())
+        zhang.real_name, zhang.org_id, zhang.role = "张三", tree["赛罕区科协"].id, Role.LIAISON
+        zhang.registered_at = clock.now()
+        await session.flush()
+        code, _ = await linking.new_code(session, zhang, clock.now())
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(SECOND, code)
+        assert "已关联：这个Telegram账号现在属于 张三" in sent_texts(calls)[0]
+        me = sent_texts(await bot.text(SECOND, "/me"))[0]
+        assert f"渠道：企业微信（ZhangSan）、Telegram（{SECOND.id}）" in me
+        assert "现在是Telegram" in me  # the channel used last
+        await bot.text(SECOND, "/log")  # a form, kept under the person's key
+        calls = await bot.text(SECOND, "/stats")
+        assert "你还有一个表单没有填完，/stats 暂时不能用" in sent_texts(calls)[0]
+    async with transaction(sessions) as session:
+        person = await identities_repo.person_at(session, SECOND.id)
+        assert person.telegram_id == address
+        state = (await session.exec(select(ConversationState))).one()
+        assert (state.chat_id, state.user_id, state.flow) == (SECOND.id, address, "activity")

@@ -134,9 +134,10 @@ async def me(ctx: FlowContext) -> Reply:
         name=user.real_name or "",
         org=path,
         role=role_label(user.role),
-        user_id=ctx.user_id,
         language=language,
     )
+    # The channels line names each identity with its own id (a Telegram id, a WeCom UserID):
+    # the person's key may be another channel's address, which means nothing to them.
     return Reply([registered, *lines], rows)
 
 
