@@ -271,7 +271,6 @@ async def card(
             "members.card",
             name=_name(user),
             username=f"@{user.username}" if user.username else "—",
-            telegram_id=user.telegram_id,
             role=role_label(user.role),
             org=await orgs.org_path(ctx.session, person.org),
             status=Msg(STATUS_KEYS[person.status]),
