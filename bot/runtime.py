@@ -152,12 +152,14 @@ class Runtime:
                 now=now,
                 tz=self.settings.tz,
                 chat_id=chat.id,
-                user_id=tg_user.id,
+                # The person's key: a Telegram account linked to a person who came first on
+                # another channel acts as that person.
+                user_id=user.telegram_id,
                 actor=user,
                 first_name=tg_user.first_name,
                 username=tg_user.username,
                 locale=user_locale(user, self.settings.default_locale),
-                superadmin=self.is_superadmin(tg_user.id),
+                superadmin=self.is_superadmin(tg_user.id) or self.is_superadmin(user.telegram_id),
                 superadmin_ids=tuple(self.settings.superadmin_ids),
                 policy=self.policy,
                 invite_links=self.invite_links,

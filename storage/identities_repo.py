@@ -91,3 +91,18 @@ async def addresses_of(session: AsyncSession, user: User) -> list[tuple[Channel,
     key = user.telegram_id
     others = [(i.channel, address_of(i)) for i in identities if address_of(i) != key]
     return [(channel_of(key), key), *others]
+
+
+async def identities_of_people(
+    session: AsyncSession, user_ids: Sequence[int]
+) -> dict[int, list[ChannelIdentity]]:
+    """The identities of several people at once (a page of /members), oldest first each."""
+    query = (
+        select(ChannelIdentity)
+        .where(col(ChannelIdentity.user_id).in_(list(user_ids)))
+        .order_by(col(ChannelIdentity.id))
+    )
+    found: dict[int, list[ChannelIdentity]] = {user_id: [] for user_id in user_ids}
+    for identity in (await session.exec(query)).all():
+        found[identity.user_id or 0].append(identity)
+    return found

@@ -118,10 +118,18 @@ class Button:
 
 @dataclass(frozen=True)
 class Media:
-    """A file Telegram already holds, shown again by its file id: a photo or a document."""
+    """A photo or a document: one the channel already holds, by its file id, or one the bot
+    made (a QR code), by its bytes and file name, which each channel uploads its own way."""
 
     kind: str  # "photo" or "document"
-    file_id: str
+    file_id: str = ""
+    data: bytes | None = None  # a made file: uploaded, never kept by id
+    filename: str = ""
+
+    @classmethod
+    def made(cls, kind: str, data: bytes, filename: str) -> Media:
+        """A file the bot made, to be uploaded."""
+        return cls(kind, data=data, filename=filename)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,14 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.common import deeplinks
-from bot.flows import onboarding
-from bot.flows.callback_data import AccessDecisionButton, AccessRequestButton, LanguageButton
+from bot.flows import channels, onboarding
+from bot.flows.callback_data import (
+    AccessDecisionButton,
+    AccessRequestButton,
+    LanguageButton,
+    LinkNewButton,
+    ReachButton,
+)
 from bot.runtime import StabotContext
 from bot.telegram.handlers.common import refresh_menu, respond
 
@@ -66,6 +72,17 @@ async def decision_button(update: Update, context: StabotContext) -> None:
     )
 
 
+async def link_button(update: Update, context: StabotContext) -> None:
+    """/me's "link another channel": a one-time code."""
+    await respond(update, context, channels.offer_link)
+
+
+async def reach_button(update: Update, context: StabotContext) -> None:
+    """/me's choice of where reminders and notices go."""
+    reach = ReachButton.parse(update.callback_query.data).reach
+    await respond(update, context, lambda ctx: onboarding.choose_reach(ctx, reach))
+
+
 def handlers() -> list[BaseHandler]:
     """The handlers of this module, in match order."""
     return [
@@ -77,4 +94,6 @@ def handlers() -> list[BaseHandler]:
         CallbackQueryHandler(language_button, pattern=LanguageButton.filter()),
         CallbackQueryHandler(request_button, pattern=AccessRequestButton.filter()),
         CallbackQueryHandler(decision_button, pattern=AccessDecisionButton.filter()),
+        CallbackQueryHandler(link_button, pattern=LinkNewButton.filter()),
+        CallbackQueryHandler(reach_button, pattern=ReachButton.filter()),
     ]
