@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -25,6 +25,7 @@ from bot.delivery.outcome import Outcome, Outgoing, Result
 from bot.delivery.settings import DeliverySettings
 from storage import outbox_repo
 from storage.db import SessionFactory, transaction
+from storage.identity_models import channel_of
 
 log = logging.getLogger(__name__)
 IDLE_POLL = 1.0  # seconds between outbox polls when idle (scheduled notices, other writers)
@@ -103,9 +104,13 @@ class Pipeline:
         config: DeliverySettings,
         skip_locked: bool = False,
         poll: Sleep = asyncio.sleep,
+        lanes: Mapping[str, SendBudget] | None = None,
     ) -> None:
         self.sessions, self.sources, self.sender = sessions, list(sources), sender
         self.budget, self.paid_budget = budget, paid_budget
+        # A channel with limits of its own (WeCom) sends on its own lane, by the channel of
+        # each row's address; the rest share ``budget`` (and ``paid_budget``).
+        self.lanes: dict[str, SendBudget] = dict(lanes or {})
         self.clock, self.config, self.skip_locked = clock, config, skip_locked
         self._sleep: Sleep = asyncio.sleep
         # How the idle loop waits between polls (a wake-up cuts it short); tests pass one that
@@ -128,12 +133,25 @@ class Pipeline:
 
     @sleep.setter
     def sleep(self, value: Sleep) -> None:
-        self._sleep = self.budget.sleep = self.paid_budget.sleep = value
+        self._sleep = value
+        for lane in self.all_lanes():
+            lane.sleep = value
 
     @property
     def retry_after_hits(self) -> int:
         """429s met by the bulk lanes."""
-        return self.budget.retry_after_hits + self.paid_budget.retry_after_hits
+        return sum(lane.retry_after_hits for lane in self.all_lanes())
+
+    def all_lanes(self) -> list[SendBudget]:
+        """Every lane the pipeline sends on."""
+        return [self.budget, self.paid_budget, *self.lanes.values()]
+
+    def lane_of(self, item: Item) -> SendBudget:
+        """The lane a row goes on: its channel's own, else the paid or the free one."""
+        lane = self.lanes.get(channel_of(item.chat_id).value)
+        if lane is not None:
+            return lane
+        return self.paid_budget if item.paid else self.budget
 
     def source(self, name: str) -> Any:
         """The source of that name (``broadcasts``, ``reminders``)."""
@@ -270,18 +288,18 @@ class Pipeline:
         if item.source.halted(item):
             await self._release_first(None)
             return
-        chat_wait = self.budget.chat_wait(item.chat_id)
+        lane = self.lane_of(item)
+        chat_wait = lane.chat_wait(item.chat_id)
         if chat_wait > 0:  # the chat got a message under a second ago: it goes a bit later
             await self._release_first(chat_wait)
             return
-        lane = self.paid_budget if item.paid else self.budget
         await self._wait_for_slot(item, lane)
         # Nothing is awaited from here to `take`: a reply that went during the wait took its
         # place in the window (and its chat) before this send looked, never after.
         if not item.source.may_send(item, self.clock.now()):  # the wait ran into quiet hours
             await self._release_first(0.0)
             return
-        if (chat_wait := self.budget.chat_wait(item.chat_id)) > 0:  # a reply went meanwhile
+        if (chat_wait := lane.chat_wait(item.chat_id)) > 0:  # a reply went meanwhile
             await self._release_first(chat_wait)
             return
         place = lane.take(item.chat_id)
