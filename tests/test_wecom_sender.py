@@ -21,6 +21,7 @@ from bot.services import broadcasts
 from bot.wecom.client import SendResult, WeComClient
 from bot.wecom.sender import WeComSender, classify
 from offline.wecom_api import FakeWeComAPI, WeComFaults, WeComLimits, serving
+from offline.wecom_render import plain_render
 from storage import broadcasts_repo, identities_repo, users_repo
 from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus
 from storage.db import transaction
@@ -28,7 +29,6 @@ from storage.identity_models import Channel, Reach
 from storage.models import User
 from tests.harness import ClockSleep
 from tests.test_broadcast import tree  # noqa: F401 - a fixture
-from tests.wecom_support import plain_render
 
 CORP, SECRET, AGENT = "ww-test", "secret", 1000002
 ZONE = "Asia/Shanghai"
@@ -266,3 +266,55 @@ async def test_a_broadcast_reaches_telegram_and_wecom_people_once_each_on_their_
     assert [m.key for m in report.texts if m.key == "broadcast.report_channel"] == [
         "broadcast.report_channel"
     ] * 2
+
+
+async def test_a_45009_holds_wecom_for_a_minute_and_telegram_goes_on(
+    sessions, engine, clock, wecom, tree  # noqa: F811
+):
+    org = tree["呼和浩特市科协"]
+    extra = ["wu", "zhou"]
+    wecom.api.users.update(extra)
+    async with transaction(sessions) as session:
+        for n in range(2):
+            person = await users_repo.upsert_user(
+                session=session, telegram_id=7000 + n, username=None, now=clock.now()
+            )
+            person.org_id, person.role = org.id, "info_officer"
+        for userid in ("zhang", "li", *extra):
+            person, _ = await users_repo.meet(session, Channel.WECOM, userid, now=clock.now())
+            person.org_id, person.role = org.id, "info_officer"
+        broadcast = Broadcast(
+            created_by=7000,
+            audience="{}",
+            text="通知：测试",
+            status=BroadcastStatus.RUNNING,
+            created_at=clock.now(),
+            started_at=clock.now(),
+        )
+        session.add(broadcast)
+        await session.flush()
+        where = [col(User.role) == "info_officer"]
+        await broadcasts_repo.enqueue(
+            session=session, broadcast_id=broadcast.id, where=where, default_locale="zh_CN"
+        )
+    wecom.api.limits = WeComLimits(app_per_minute=2)
+    telegram = TelegramFake()
+    pipeline = service.build_pipeline(
+        telegram,
+        sessions=sessions,
+        engine=engine,
+        clock=clock,
+        tz=ZoneInfo(ZONE),
+        config=DeliverySettings(),
+        others={"wecom": wecom.sender},
+    )
+    pipeline.sleep = sleep = ClockSleep(clock)
+    start = clock.now()
+    await pipeline.drain()
+    assert sorted(telegram.sent) == [7000, 7001]
+    assert wecom.api.refused_45009 >= 1
+    assert pipeline.lanes["wecom"].retry_after_hits >= 1
+    assert pipeline.budget.retry_after_hits == 0  # Telegram's lane never paused
+    assert sorted(u for m in wecom.api.sent for u in m.users) == ["li", "wu", "zhang", "zhou"]
+    assert (clock.now() - start).total_seconds() >= 60  # two went, the rest a minute later
+    assert max(sleep.calls) <= 60.0 + 1

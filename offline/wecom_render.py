@@ -1,4 +1,4 @@
-"""A minimal Reply → WeCom renderer for tests and benchmarks, standing in for
+"""A minimal Reply → WeCom renderer for tests, benchmarks and the fake, standing in for
 bot/wecom/render.py: the texts as one text message, or a button_interaction card whose buttons
 keep their callback data as the key (as a notice's 已阅 must)."""
 
