@@ -34,12 +34,17 @@ from sqlalchemy import insert
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.broadcast import busiest_second, query  # noqa: E402
+from benchmarks.broadcast import (  # noqa: E402
+    ADMIN_ID,
+    busiest_second,
+    launch_notice,
+    query,
+    user_row,
+)
 from benchmarks.fake_bot_api import FakeBotApi, make_server, parse_faults  # noqa: E402
 from bot.common.clock import SystemClock  # noqa: E402
 from bot.delivery.settings import DeliverySettings  # noqa: E402
 from bot.services import broadcasts  # noqa: E402
-from bot.services.people import Scope  # noqa: E402
 from offline.wecom_api import FakeWeComAPI, WeComFaults, WeComLimits, serving  # noqa: E402
 from storage import orgs_repo  # noqa: E402
 from storage.db import create_engine, session_factory, transaction  # noqa: E402
@@ -49,7 +54,6 @@ from storage.models import OrgLevel, Role, User  # noqa: E402
 
 TOKEN = "123456:bench-token"
 CORP, SECRET, AGENT = "ww-bench", "bench-secret", 1000002
-ADMIN_ID = 1_000
 TELEGRAM_BASE = 5_000_000
 
 
@@ -88,21 +92,7 @@ async def populate(url: str, people: int, wecom_share: float) -> tuple[int, int]
             users.append(_user(n + 2, address, org.id, Role.INFO_OFFICER, channel, now))
         await session.exec(insert(User), params=users)  # type: ignore[call-overload]
         await session.exec(insert(ChannelIdentity), params=identities)  # type: ignore[call-overload]
-        draft, _ = await broadcasts.create_draft(
-            session,
-            scope=Scope(None),
-            admin_id=ADMIN_ID,
-            admin_locale="zh_CN",
-            audience=broadcasts.Audience("role", role=Role.INFO_OFFICER.value),
-            content={"text": "<b>关于报送2026年科普工作落实情况的通知</b>\n请于12月9日前报送。"},
-            receipt=True,
-            scheduled_at=None,
-            now=now,
-        )
-        rows = await broadcasts.launch(
-            session, draft, scope=Scope(None), default_locale="zh_CN", now=now
-        )
-        broadcast_id = int(draft.id)  # type: ignore[arg-type]
+        broadcast_id, rows = await launch_notice(session, now=now, scheduled_at=None)
     await engine.dispose()
     return broadcast_id, rows
 
@@ -110,19 +100,8 @@ async def populate(url: str, people: int, wecom_share: float) -> tuple[int, int]
 def _user(
     row_id: int, address: int, org_id: int, role: Role, channel: str, now: datetime
 ) -> dict[str, Any]:
-    return {
-        "id": row_id,
-        "telegram_id": address,
-        "real_name": f"用户{row_id}",
-        "org_id": org_id,
-        "role": role.value,
-        "active": True,
-        "blocked_bot": False,
-        "registered_at": now,
-        "created_at": now,
-        "last_channel": channel,
-        "reach": "last",
-    }
+    row = user_row(address, org_id, role, now)
+    return {**row, "id": row_id, "last_channel": channel, "reach": "last"}
 
 
 # --- the child: the pipeline, as the bot runs it ---------------------------------------------

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import random
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -26,6 +25,7 @@ from aiohttp import web
 from bot.common.clock import Clock
 from bot.wecom.crypto import EncryptedMessage, WeComCrypto
 from bot.wecom.xmlfields import build_xml, parse_fields
+from offline.faults import FaultModel
 
 TOKEN_LIFE = timedelta(seconds=7200)
 # WeCom's limits on message/send, in UTF-8 bytes (the API documents bytes, not characters).
@@ -209,32 +209,16 @@ class WeComLimits:
 
 
 @dataclass
-class WeComFaults:
+class WeComFaults(FaultModel):
     """A share of message/send calls answered 502 and a share whose connection drops, each
-    before or after the message went (``after_5xx``, ``after_drop``), from a seeded generator:
-    the model of benchmarks/fake_bot_api.py's Faults."""
+    before or after the message went (offline/faults.py, the model of the Telegram fake's)."""
 
-    error_5xx: float = 0.0
-    drop: float = 0.0
-    after_5xx: float = 0.0
-    after_drop: float = 0.5
-    seed: int = 1
     paths: frozenset[str] = frozenset({"/cgi-bin/message/send"})
     log: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
-
     def draw(self, path: str) -> tuple[str, str] | None:
         """None, or (``5xx`` | ``drop``, ``before`` | ``after``) for one call."""
-        if path not in self.paths:
-            return None
-        roll = self.rng.random()
-        if roll >= self.error_5xx + self.drop:
-            return None
-        kind = "5xx" if roll < self.error_5xx else "drop"
-        after = self.after_5xx if kind == "5xx" else self.after_drop
-        return kind, "after" if self.rng.random() < after else "before"
+        return self.roll() if path in self.paths else None
 
 
 @dataclass

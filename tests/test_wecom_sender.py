@@ -199,6 +199,38 @@ class TelegramFake:
         """Nothing to do."""
 
 
+async def running_broadcast(session, clock, *, by: int) -> Broadcast:
+    """A running notice to every info officer, its rows written as a launch writes them."""
+    broadcast = Broadcast(
+        created_by=by,
+        audience="{}",
+        text="通知：测试",
+        status=BroadcastStatus.RUNNING,
+        created_at=clock.now(),
+        started_at=clock.now(),
+    )
+    session.add(broadcast)
+    await session.flush()
+    where = [col(User.role) == "info_officer"]
+    broadcast.total = await broadcasts_repo.enqueue(
+        session=session, broadcast_id=broadcast.id, where=where, default_locale="zh_CN"
+    )
+    return broadcast
+
+
+def two_channel_pipeline(telegram: TelegramFake, wecom: WeCom, sessions, engine, clock):
+    """The pipeline as the app builds it with WeCom's sender beside Telegram's."""
+    return service.build_pipeline(
+        telegram,
+        sessions=sessions,
+        engine=engine,
+        clock=clock,
+        tz=ZoneInfo(ZONE),
+        config=DeliverySettings(),
+        others={"wecom": wecom.sender},
+    )
+
+
 async def test_a_broadcast_reaches_telegram_and_wecom_people_once_each_on_their_lanes(
     sessions, engine, clock, wecom, tree  # noqa: F811
 ):
@@ -220,32 +252,10 @@ async def test_a_broadcast_reaches_telegram_and_wecom_people_once_each_on_their_
         )
         wecom.api.users.add("wang")
         both.org_id, both.role, both.reach = org.id, "info_officer", Reach.ALL.value
-        broadcast = Broadcast(
-            created_by=6000,
-            audience="{}",
-            text="通知：测试",
-            status=BroadcastStatus.RUNNING,
-            created_at=clock.now(),
-            started_at=clock.now(),
-        )
-        session.add(broadcast)
-        await session.flush()
-        where = [col(User.role) == "info_officer"]
-        broadcast.total = await broadcasts_repo.enqueue(
-            session=session, broadcast_id=broadcast.id, where=where, default_locale="zh_CN"
-        )
+        broadcast = await running_broadcast(session, clock, by=6000)
     assert broadcast.total == 7  # 3 on Telegram, 2 on WeCom, one person on both
     telegram = TelegramFake()
-    config = DeliverySettings()
-    pipeline = service.build_pipeline(
-        telegram,
-        sessions=sessions,
-        engine=engine,
-        clock=clock,
-        tz=ZoneInfo(ZONE),
-        config=config,
-        others={"wecom": wecom.sender},
-    )
+    pipeline = two_channel_pipeline(telegram, wecom, sessions, engine, clock)
     pipeline.sleep = ClockSleep(clock)
     await pipeline.drain()
     assert sorted(telegram.sent) == [6000, 6001, 6002, 6100]
@@ -283,31 +293,10 @@ async def test_a_45009_holds_wecom_for_a_minute_and_telegram_goes_on(
         for userid in ("zhang", "li", *extra):
             person, _ = await users_repo.meet(session, Channel.WECOM, userid, now=clock.now())
             person.org_id, person.role = org.id, "info_officer"
-        broadcast = Broadcast(
-            created_by=7000,
-            audience="{}",
-            text="通知：测试",
-            status=BroadcastStatus.RUNNING,
-            created_at=clock.now(),
-            started_at=clock.now(),
-        )
-        session.add(broadcast)
-        await session.flush()
-        where = [col(User.role) == "info_officer"]
-        await broadcasts_repo.enqueue(
-            session=session, broadcast_id=broadcast.id, where=where, default_locale="zh_CN"
-        )
+        await running_broadcast(session, clock, by=7000)
     wecom.api.limits = WeComLimits(app_per_minute=2)
     telegram = TelegramFake()
-    pipeline = service.build_pipeline(
-        telegram,
-        sessions=sessions,
-        engine=engine,
-        clock=clock,
-        tz=ZoneInfo(ZONE),
-        config=DeliverySettings(),
-        others={"wecom": wecom.sender},
-    )
+    pipeline = two_channel_pipeline(telegram, wecom, sessions, engine, clock)
     pipeline.sleep = sleep = ClockSleep(clock)
     start = clock.now()
     await pipeline.drain()
