@@ -115,6 +115,7 @@ async def run_pipeline(args: argparse.Namespace) -> None:
     from telegram.request import HTTPXRequest
 
     from bot.delivery import service
+    from bot.telegram.replies import ReplyPolicy
     from bot.telegram.sender import TelegramSender
     from bot.wecom.client import WeComClient
     from bot.wecom.sender import WeComSender
@@ -123,13 +124,19 @@ async def run_pipeline(args: argparse.Namespace) -> None:
     engine = create_engine(args.db)
     sessions = session_factory(engine)
     config = DeliverySettings()
+    base_url = f"http://127.0.0.1:{args.tg_port}/bot"
     request = HTTPXRequest(connection_pool_size=config.max_in_flight + 4)
-    bot = Bot(TOKEN, base_url=f"http://127.0.0.1:{args.tg_port}/bot", request=request)
+    bot = Bot(TOKEN, base_url=base_url, request=request)
+    # The admin's status messages go as the app's replies do: through the reply policy, in
+    # the same budget as the bulk lane.
+    policy = ReplyPolicy(HTTPXRequest(connection_pool_size=4))
+    admin_bot = Bot(TOKEN, base_url=base_url, request=policy)
     await bot.initialize()
+    await admin_bot.initialize()
     client = WeComClient(CORP, SECRET, AGENT, base_url=args.wecom_url)
     wecom = WeComSender(client, plain_render, sessions=sessions, pause=config.wecom_pause)
     pipeline = service.build_pipeline(
-        TelegramSender(bot, bot),
+        TelegramSender(bot, admin_bot),
         sessions=sessions,
         engine=engine,
         clock=SystemClock(),
@@ -137,13 +144,23 @@ async def run_pipeline(args: argparse.Namespace) -> None:
         config=config,
         others={"wecom": wecom},
     )
+    policy.budget = pipeline.budget
     started = time.process_time()
-    await pipeline.recover()
-    await pipeline.drain()
+    pipeline.start()  # as the bot runs it: a claim-and-send loop per lane
+    while await asyncio.to_thread(notice_status, args.db) != "done":
+        await asyncio.sleep(0.5)
+    await service.stop_pipeline(pipeline, None)
     print(json.dumps({"pipeline_cpu_s": round(time.process_time() - started, 1)}))
     await client.close()
+    await admin_bot.shutdown()
     await bot.shutdown()
     await engine.dispose()
+
+
+def notice_status(db: str) -> str | None:
+    """The notice's status as the pipeline recorded it (done once every row has its outcome)."""
+    rows = query(db, "SELECT status FROM broadcast ORDER BY id LIMIT 1")
+    return rows[0][0] if rows else None
 
 
 # --- the parent: the fakes and the audit -----------------------------------------------------
@@ -203,7 +220,12 @@ def _wecom_faults(args: argparse.Namespace) -> WeComFaults | None:
 
 def telegram_figures(api: FakeBotApi) -> dict[str, Any]:
     times = sorted(t for t, chat, _ in api.accepted if chat >= TELEGRAM_BASE)
-    return {**_rate(times), "429s": api.rejected_429, "faults": _log(api.fault_log)}
+    return {
+        **_rate(times),
+        "429s": api.rejected_429,
+        "429s_by_limit": dict(api.rejected_by),
+        "faults": _log(api.fault_log),
+    }
 
 
 def wecom_figures(api: FakeWeComAPI, arrivals: list[float], limits: WeComLimits) -> dict:

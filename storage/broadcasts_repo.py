@@ -18,7 +18,7 @@ from storage.broadcast_models import (
     DeliveryStatus,
 )
 from storage.models import Org, User
-from storage.outbox_repo import INTERRUPTED
+from storage.outbox_repo import EVERY_CHANNEL, INTERRUPTED, Channels
 
 Delivery = BroadcastDelivery
 
@@ -140,9 +140,15 @@ async def broadcasts_with_status(
 
 
 async def claim(
-    *, session: AsyncSession, now: datetime, limit: int, skip_locked: bool
+    *,
+    session: AsyncSession,
+    now: datetime,
+    limit: int,
+    skip_locked: bool,
+    channels: Channels = EVERY_CHANNEL,
 ) -> list[BroadcastDelivery]:
-    """Mark up to ``limit`` due pending rows of running broadcasts as claimed, and return them."""
+    """Mark up to ``limit`` due pending rows of running broadcasts (on ``channels``) as
+    claimed, and return them."""
     query = (
         select(Delivery)
         .join(Broadcast, col(Broadcast.id) == Delivery.broadcast_id)
@@ -150,6 +156,7 @@ async def claim(
             col(Broadcast.status) == BroadcastStatus.RUNNING,
             col(Delivery.status) == DeliveryStatus.PENDING,
             or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
+            channels.clause(col(Delivery.channel)),
         )
         .order_by(col(Delivery.id))
         .limit(limit)

@@ -15,6 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage import identities_repo
 from storage.identity_models import channel_of
 from storage.models import User
+from storage.outbox_repo import EVERY_CHANNEL, Channels
 from storage.reminder_models import (
     LedgerStatus,
     PersonalReminder,
@@ -99,10 +100,12 @@ async def claim(
     limit: int,
     skip_locked: bool,
     only_prefix: str | None = None,
+    channels: Channels = EVERY_CHANNEL,
 ) -> list[ReminderLedger]:
     """Mark up to ``limit`` due pending rows as claimed, and return them (oldest first).
 
-    ``only_prefix``: claim only rows of kinds starting with it (quiet hours: personal ones).
+    ``only_prefix``: claim only rows of kinds starting with it (quiet hours: personal ones);
+    ``channels``: only rows on these channels.
     """
     query = (
         select(Ledger)
@@ -110,6 +113,7 @@ async def claim(
             col(Ledger.status) == LedgerStatus.PENDING,
             col(Ledger.due_at) <= now,
             _kind_filter(only_prefix, True),
+            channels.clause(col(Ledger.channel)),
         )
         .order_by(col(Ledger.due_at), col(Ledger.id))
         .limit(limit)
