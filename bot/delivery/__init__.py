@@ -26,8 +26,9 @@ and its own claim-and-send loop.
 
 Modules: ``outcome`` (channel-neutral results), ``budget`` (Telegram's limits and the quota
 pacer WeCom's lane uses, in-process or shared through PostgreSQL), ``pipeline`` (the loops, and
-the ``Sender`` protocol it sends through), ``broadcasts`` and ``reminders`` (the per-kind pieces), ``leader`` (advisory-lock
-leadership), ``service`` (wiring around a channel's sender). Nothing here imports a channel (a
+the ``Sender`` protocol it sends through), ``broadcasts`` and ``reminders`` (the per-kind
+pieces), ``leader`` (advisory-lock leadership), ``service`` (wiring around the channels'
+senders, and their router). Nothing here imports a channel (a
 contract in pyproject.toml checks it): Telegram's sender, its classification of answers and the
 reply policy are the adapter's (bot/telegram/sender.py, replies.py, delivery.py).
 """
