@@ -311,7 +311,7 @@ def parse_args() -> argparse.Namespace:
 
 
 if __name__ == "__main__":
-    logging.getLogger("tornado.access").setLevel(logging.ERROR)  # a line per 5xx otherwise
+    logging.getLogger("tornado.access").setLevel(logging.CRITICAL)  # a line per 5xx otherwise
     arguments = parse_args()
     if arguments.child:
         asyncio.run(run_pipeline(arguments))
