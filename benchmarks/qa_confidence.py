@@ -103,15 +103,20 @@ class Data:
 Scores = list[tuple[str, np.ndarray]]
 
 
-def collect() -> Data:
-    """The signals of every question under each ranker configuration."""
+def load_items() -> list[tuple[str, dict]]:
+    """Every question of the eight sets, with its set's name."""
     folder = ROOT / "benchmarks" / "data"
-    items = [
+    return [
         (name, json.loads(line))
         for name in SETS
         for line in (folder / f"{name}.jsonl").read_text("utf-8").splitlines()
         if line.strip()
     ]
+
+
+def collect() -> Data:
+    """The signals of every question under each ranker configuration."""
+    items = load_items()
     answerability: dict[tuple[float, float], list[float]] = {}
     cosine: list[float] = []
     words: list[int] = []

@@ -20,7 +20,6 @@ The README's figures "on a6fe67f's checks" come from this script run with that c
 from __future__ import annotations
 
 import argparse
-import json
 import pickle
 import re
 import sys
@@ -43,17 +42,6 @@ from bot.services.knowledge.seeds import SEEDS_DIR  # noqa: E402
 from bot.services.knowledge.tokenize import normalize  # noqa: E402
 
 
-def questions() -> list[tuple[str, dict]]:
-    """Every question of the eight sets, with its set."""
-    folder = ROOT / "benchmarks" / "data"
-    return [
-        (name, json.loads(line))
-        for name in qc.SETS
-        for line in (folder / f"{name}.jsonl").read_text("utf-8").splitlines()
-        if line.strip()
-    ]
-
-
 def collect_extras() -> list[dict]:
     """Per question (committed ranker): cosines of the fused top 5 and of the dense top 5,
     the fused top 5 passages' text and flags, and the signals."""
@@ -64,7 +52,7 @@ def collect_extras() -> list[dict]:
         kb.ensure_corpus(ROOT / "corpus")
         assert kb.embed_now(), "the bundled corpus has no vectors"
         state = kb.snapshot()
-        for name, item in questions():
+        for name, item in qc.load_items():
             assessed = kb._assess(item["q"])
             record: dict = {"set": name, "q": item["q"], "kind": item["kind"]}
             if assessed is not None:
