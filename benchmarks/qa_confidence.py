@@ -22,12 +22,13 @@ Rules compared:
                   (RankConfig.everyday_idf / rare_idf, chosen too);
   logistic        L2-regularised logistic regressions (numpy; every set's answerable and
                   unanswerable questions weigh alike) on a few signals, the regularisation and
-                  the threshold chosen: the rule committed (confidence.py) is the one on the
-                  answerability by rarity, the cosine and the question's subject words;
+                  the threshold chosen;
 each of them also with the check that no score makes up for (confidence.unmet_ask: an amount
 of money, a place or a number asked for that the best passages cannot hold declines the answer;
 the regression is then fitted on the other questions), and the same without vectors (the
-lexical path). The last lines print the committed calibrations, fitted on all eight sets.
+lexical path). Committed (confidence.py): with vectors, "by rarity" with the check, the rarity
+bounds fixed at 9-10; without them, the regression on the answerability by rarity and the
+subject words, with the check. The last lines print them, chosen on all eight sets.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ LAMBDAS = (0.0, 2.5, 5.0, 7.5)
 RARITY = ((8.0, 9.0), (8.0, 10.0), (8.0, 11.0), (9.0, 10.0), (9.0, 11.0), (9.0, 12.0),
           (10.0, 11.0), (10.0, 12.0), (10.0, 13.0))
 SINGLE = (-1.0, 0.0)
-COMMITTED = (8.0, 10.0)
+COMMITTED = (9.0, 10.0)
 REGULARISATION = (1.0, 3.0, 10.0)
 DENSE_SIGNALS = ("answerability", "cosine", "words")
 LEXICAL_SIGNALS = ("answerability", "words")
@@ -90,7 +91,7 @@ class Data:
     answerability: dict[tuple[float, float], np.ndarray]
 
     def feature(self, name: str) -> np.ndarray:
-        """A signal by name: cosine, words, answerability (by rarity 8-10) or single."""
+        """A signal by name: cosine, words, answerability (by rarity 9-10) or single."""
         if name == "answerability":
             return self.answerability[COMMITTED]
         if name == "single":
@@ -102,15 +103,20 @@ class Data:
 Scores = list[tuple[str, np.ndarray]]
 
 
-def collect() -> Data:
-    """The signals of every question under each ranker configuration."""
+def load_items() -> list[tuple[str, dict]]:
+    """Every question of the eight sets, with its set's name."""
     folder = ROOT / "benchmarks" / "data"
-    items = [
+    return [
         (name, json.loads(line))
         for name in SETS
         for line in (folder / f"{name}.jsonl").read_text("utf-8").splitlines()
         if line.strip()
     ]
+
+
+def collect() -> Data:
+    """The signals of every question under each ranker configuration."""
+    items = load_items()
     answerability: dict[tuple[float, float], list[float]] = {}
     cosine: list[float] = []
     words: list[int] = []
@@ -253,7 +259,7 @@ def held_out(data: Data, make: Callable[[np.ndarray], Scores]) -> Iterator[tuple
         yield name, f"{a:.2f} / {u:.2f}  ({label}, t {threshold:.3f})"
     a, u = declined_shares(data, declined, everything)
     label, _, threshold = best_rule(data, make(everything), everything)
-    yield "pooled", f"{a:.2f} / {u:.2f}"
+    yield "pooled", f"{a:.3f} / {u:.3f}"
     yield "chosen on all eight", f"{label}, t {threshold:.3f}"
 
 
@@ -264,14 +270,18 @@ def main() -> int:
         "single factor": lambda _train: hand_rules(data, (SINGLE,)),
         "by rarity": lambda _train: hand_rules(data, RARITY),
         "by rarity, checked": lambda _train: with_check(data, hand_rules(data, RARITY)),
+        "by rarity 9-10, checked (committed)": lambda _train: with_check(
+            data, hand_rules(data, (COMMITTED,))),
         "logistic: both answerabilities, cosine": logistic_rules(
             data, ("single", "answerability", "cosine")),
         "logistic: answerability, cosine, words": logistic_rules(data, DENSE_SIGNALS),
-        "logistic: answerability, cosine, words, checked (committed)": logistic_rules(
+        "logistic: answerability, cosine, words, checked": logistic_rules(
             data, DENSE_SIGNALS, checked=True),
         # Without vectors (KNOWLEDGE_EMBEDDINGS=none, or while they are computed).
         "lexical path, single factor": lambda _train: hand_rules(data, (SINGLE,), (0.0,)),
-        "lexical path, by rarity 8-10": lambda _train: hand_rules(data, (COMMITTED,), (0.0,)),
+        "lexical path, by rarity 9-10": lambda _train: hand_rules(data, (COMMITTED,), (0.0,)),
+        "lexical path, by rarity 9-10, checked": lambda _train: with_check(
+            data, hand_rules(data, (COMMITTED,), (0.0,))),
         "lexical path, logistic: answerability, words": logistic_rules(data, LEXICAL_SIGNALS),
         "lexical path, logistic: answerability, words, checked (committed)": logistic_rules(
             data, LEXICAL_SIGNALS, checked=True),
@@ -283,7 +293,7 @@ def main() -> int:
             print(f"  {name:<18}{figures}")
     print("\ncommitted (bot/services/knowledge/confidence.py):")
     for label, names in (("DENSE", DENSE_SIGNALS), ("LEXICAL", LEXICAL_SIGNALS)):
-        chosen = calibration(data, names)
+        chosen = hand_calibration(data) if label == "DENSE" else calibration(data, names)
         print(f"{label} = {chosen!r}")
         declined = in_sample(data, chosen, dense=label == "DENSE")
         print("  on the eight sets: " + ", ".join(
@@ -299,6 +309,16 @@ def in_sample(data: Data, chosen: Calibration, *, dense: bool) -> np.ndarray:
     if dense:
         total = total + chosen.cosine * data.cosine
     return (total < 0) | data.unmet
+
+
+def hand_calibration(data: Data) -> Calibration:
+    """answerability (by rarity 9-10) + lam * (cosine - centre) >= t, lam and t chosen on all
+    eight sets (with the unmet check), as a Calibration."""
+    everything = np.ones(len(data.sets), dtype=bool)
+    rules = with_check(data, hand_rules(data, (COMMITTED,)))
+    label, _, threshold = best_rule(data, rules, everything)
+    lam = float(label.rsplit(" ", 1)[1])
+    return Calibration(bias=round(-threshold, 4), answerability=1.0, cosine=lam, words=0.0)
 
 
 def calibration(data: Data, names: tuple[str, ...]) -> Calibration:

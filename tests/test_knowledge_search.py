@@ -16,9 +16,12 @@ from bot.services.knowledge.confidence import (
     Calibration,
     Grade,
     Signals,
+    asked_about,
+    asked_units,
     grade,
     is_place,
     question_numbers,
+    unit_stated,
     unmet_ask,
 )
 from bot.services.knowledge.errors import UnknownDocumentError
@@ -263,12 +266,12 @@ def test_asking_for_what_the_best_passages_cannot_hold_is_unmet() -> None:
         return unmet_ask(question, places, texts, named)
 
     # An amount of money: unmet unless a passage states one.
-    assert unmet("企业科协会员一年交多少会费") is None
-    assert unmet("企业科协会员一年交多少会费", texts=passages[:1]) == "money"
+    assert unmet("企业科协会员一年交多少钱") is None
+    assert unmet("企业科协会员一年交多少钱", texts=passages[:1]) == "money"
     assert unmet("企业科协的经费由谁提供？", texts=passages[:1]) is None
     # A place none of their documents names; 内蒙 comes with its variant 内蒙古.
-    assert unmet("广东企业科协要多少人？", [("广东",)]) == "place"
-    assert unmet("内蒙企业科协要多少人？", [("内蒙", "内蒙古")]) is None
+    assert unmet("广东企业科协要多少辆大篷车？", [("广东",)]) == "place"
+    assert unmet("内蒙企业科协要多少辆大篷车？", [("内蒙", "内蒙古")]) is None
     assert is_place("广东", "ns") and is_place("滁州市", "ns") and is_place("宁夏", "")
     assert not is_place("东西", "ns") and not is_place("新建", "ns")
     # A number (a two-digit year read as 20xx) that neither they nor their documents use.
@@ -278,6 +281,20 @@ def test_asking_for_what_the_best_passages_cannot_hold_is_unmet() -> None:
     # A rule book none of them names.
     assert unmet("科普大篷车管理办法里考核咋考") == "rule book"
     assert unmet("企业科协规范化建设抓什么") is None
+    # A count or a date in a unit none of them states a value in.
+    assert asked_units("最少要多少家会员单位，几月几号交，占多少比例") == {"家", "day", "%"}
+    assert asked_units("哪几家单位发的，好几家厂子，没几个人") == set()
+    assert unmet("2021年配了多少辆大篷车") is None
+    assert unmet("企业科协联合会最少要多少家会员单位") == "unit"
+    assert unmet("科技工作者日是几月几号") == "unit"
+    assert unit_stated("day", "12月9日前报送") and not unit_stated("day", "2021年")
+    assert unit_stated("家", "30家以上企业") and unit_stated("%", "50%以上的省级学会")
+    assert not unit_stated("家", "企业科协联合会")
+    # A thing that unanswered questions ask about (啥条件), none of them names.
+    assert asked_about("评选条件是啥，一年交多少会费") == ["条件", "会费"]
+    assert asked_about("有条件的企业要建科协吗") == []
+    assert unmet("院士专家工作站建站要满足啥条件") == "asked"
+    assert unmet("院士专家工作站建站要满足啥条件", texts=["提供必要的工作条件"]) is None
 
 
 @pytest.mark.parametrize(

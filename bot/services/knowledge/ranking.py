@@ -257,9 +257,9 @@ class RankConfig:
     # Weight factor of a question word no document uses (it counts against the answer) ...
     unseen_factor: float = 1.5
     # ... when it is rare: general idf (thesaurus.general_idf) at or above ``rare_idf``
-    # (outside jieba's 3,000 commonest words); at or below ``everyday_idf`` (its 350 commonest:
-    # 干 东西 看看) a word weighs as phrasing does; linear in between.
-    everyday_idf: float = 8.0
+    # (outside jieba's 3,000 commonest words); at or below ``everyday_idf`` (its 1,150
+    # commonest: 干 东西 看看 业务 也许) a word weighs as phrasing does; linear in between.
+    everyday_idf: float = 9.0
     rare_idf: float = 10.0
     naming_share: float = 0.5
     # How many of the best passages may carry the answer when deciding to refuse.
