@@ -25,20 +25,16 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import socket
-import uuid
 from collections import deque
 from datetime import timedelta
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
 from bot.common.i18n import normalize_locale, t
+from bot.common.workers import backoff, is_transient, worker_id
 from bot.runtime import (
     KEEP_PROCESSED,
     PRUNE_EVERY,
@@ -60,24 +56,6 @@ LEASE_TTL = timedelta(seconds=15)  # a dead worker's chats wait this long at mos
 RENEW_EVERY = 5.0  # seconds between lease renewals (a third of the TTL)
 SWEEP_EVERY = 5.0  # seconds between looks for chats whose worker died
 SWEEP_CHATS = 200
-TRANSIENT = (OperationalError, InterfaceError, PoolTimeout, ConnectionError, TimeoutError)
-
-
-def is_transient(error: BaseException | None) -> bool:
-    """Whether a failure may pass by itself: the database or its connection, not our code."""
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, TRANSIENT)
-
-
-def backoff(attempts: int) -> float:
-    """Seconds before the next try of a failed update: 1, 2, 4 …"""
-    return float(2 ** max(0, attempts - 1))
-
-
-def worker_id() -> str:
-    """A name for this process's leases: host, pid and a random part (pids are reused)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class Dispatcher:

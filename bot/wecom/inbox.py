@@ -1,0 +1,283 @@
+"""WeCom's durable inbox: events stored before WeCom gets its 200, then handled in each
+member's order by one worker at a time, on one process or several sharing PostgreSQL.
+
+Like Telegram's inbox (bot/telegram/inbox/dispatch.py, leased mode), with the same chat
+leases (``inbox_lease``) under keys of their own: a worker handles a member's events only
+while it holds the member's lease, renewed while it works; giving the lease up and looking
+for pending events are one transaction, so an event stored by a process that could not claim
+the member is never left behind; a dead worker's leases expire and a sweep hands its members
+on. One code path for SQLite and PostgreSQL: WeCom's volume does not need Telegram's
+in-memory shortcut for one process.
+
+An event is marked done right after its handler returns, in a transaction of its own, unless
+the handler marked it in its own transaction first (``mark_handled``): the dispatcher does,
+so that an event's effects and its done mark commit together and a crash between them cannot
+run it twice. A handler that raises a failure that may pass (the database) is tried again;
+any other failure is logged and the event given up; an event that crashed the process
+``MAX_RETRIES`` times more is given up too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Row
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.common.clock import Clock
+from bot.common.workers import backoff, is_transient, worker_id
+from bot.wecom.events import EventHandler, WeComEvent, read_event
+from bot.wecom.xmlfields import WeComXmlError
+from storage import inbox_repo, wecom_inbox_repo
+from storage.db import SessionFactory, transaction
+
+log = logging.getLogger(__name__)
+MAX_CONCURRENT = 32  # events of different members handled at once
+MAX_RETRIES = 3  # further attempts after the first, then the event is given up
+BATCH = 50  # pending events of a member read at a time
+LEASE_TTL = timedelta(seconds=15)  # a dead worker's members wait this long at most
+RENEW_EVERY = 5.0  # seconds between lease renewals (a third of the TTL)
+SWEEP_EVERY = 5.0  # seconds between looks for members whose worker died
+SWEEP_MEMBERS = 200
+KEEP_DONE = timedelta(days=2)  # WeCom retries an unanswered callback within seconds
+PRUNE_EVERY = 1000
+# Members' lease keys: below -2**62, where no Telegram chat id (|id| < 2**53) and no address
+# (positive) lies; 56 bits of a hash of the user id (a clash only makes two members wait).
+MEMBER_BASE = -(1 << 62)
+
+
+def member_key(user_id: str) -> int:
+    """The lease key of a WeCom member (by their userid)."""
+    digest = hashlib.blake2b(user_id.encode(), digest_size=7).digest()
+    return MEMBER_BASE - int.from_bytes(digest, "big")
+
+
+@dataclass
+class _Handling:
+    event_id: int
+
+
+_CURRENT: ContextVar[_Handling | None] = ContextVar("stabot_wecom_event", default=None)
+
+
+async def mark_handled(session: AsyncSession, now: datetime) -> bool:
+    """Mark the event being handled done in the caller's transaction (with its effects).
+
+    False: it was done before (handled meanwhile), so the caller should keep nothing.
+    True as well outside the worker (tests, the terminal chat): there is nothing to mark.
+    """
+    handling = _CURRENT.get()
+    if handling is None:
+        return True
+    return await wecom_inbox_repo.finish(session=session, event_id=handling.event_id, now=now)
+
+
+class WeComInbox:
+    """Store received events, and the workers that take them to ``handler``."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        clock: Clock,
+        handler: EventHandler,
+        *,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+    ) -> None:
+        self.sessions = sessions
+        self.clock = clock
+        self.handler = handler
+        self.sleep = sleep  # between tries of a failed event; tests pass one that does not wait
+        self.owner = worker_id()
+        self._runners: dict[int, asyncio.Task[None]] = {}
+        self._dirty: set[int] = set()
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT)
+        self._background: list[asyncio.Task[None]] = []
+        self._stored = 0
+        self.open = False
+
+    # --- in -------------------------------------------------------------------------------
+
+    async def receive(self, event: WeComEvent, plain_xml: str) -> bool:
+        """Store an event (before WeCom is answered); False when it was stored before."""
+        key = member_key(event.user_id)
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            stored = await wecom_inbox_repo.store(
+                session=session,
+                dedup_key=event.dedup_key[:160],
+                user_id=event.user_id[:64],
+                member_key=key,
+                payload=plain_xml,
+                now=now,
+            )
+            self._stored += 1
+            if self._stored % PRUNE_EVERY == 0:
+                await wecom_inbox_repo.forget_done_before(session=session, moment=now - KEEP_DONE)
+        if stored is None:
+            return False
+        self.poke(key)
+        return True
+
+    def poke(self, key: int) -> None:
+        """Have the member's runner look for its events (starting one if none runs)."""
+        self._dirty.add(key)
+        if self.open and key not in self._runners:
+            task = asyncio.get_running_loop().create_task(
+                self._run_member(key), name=f"wecom-member-{key}"
+            )
+            self._runners[key] = task
+
+    # --- life -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open, and take up what is stored from before (a restart, or another process)."""
+        self.open = True
+        await self.sweep()
+        loop = asyncio.get_running_loop()
+        self._background = [
+            loop.create_task(self._every(SWEEP_EVERY, self.sweep), name="wecom-sweep"),
+            loop.create_task(self._every(RENEW_EVERY, self.renew), name="wecom-renew"),
+        ]
+
+    async def stop(self) -> None:
+        """Let the running events finish; what is still pending stays stored for next time."""
+        self.open = False
+        for task in self._background:
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        await asyncio.gather(*list(self._runners.values()), return_exceptions=True)
+
+    async def idle(self) -> None:
+        """Wait until no member has work left here (tests and benchmarks)."""
+        while self._runners:
+            await asyncio.gather(*list(self._runners.values()), return_exceptions=True)
+
+    async def sweep(self) -> None:
+        """Start runners for members with pending events and no live lease."""
+        async with transaction(self.sessions) as session:
+            keys = await wecom_inbox_repo.orphaned_members(
+                session=session, now=self.clock.now(), limit=SWEEP_MEMBERS
+            )
+        for key in keys:
+            self.poke(key)
+
+    async def renew(self) -> None:
+        """Extend the leases of the members this process is working on."""
+        keys = list(self._runners)
+        if keys:
+            async with transaction(self.sessions) as session:
+                await inbox_repo.renew_leases(
+                    session=session,
+                    owner=self.owner,
+                    chat_ids=keys,
+                    until=self.clock.now() + LEASE_TTL,
+                )
+
+    async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
+        while self.open:
+            await asyncio.sleep(seconds)
+            try:
+                await job()
+            except Exception as error:  # the database is away: the next round tries again
+                log.warning("wecom inbox %s failed: %s", job.__name__, error)
+
+    # --- one member -----------------------------------------------------------------------
+
+    async def _run_member(self, key: int) -> None:
+        try:
+            while self.open:
+                self._dirty.discard(key)
+                batch = await self._next_batch(key)
+                if batch is None:  # another worker holds the member: it will see these too
+                    break
+                for row in batch:
+                    if not self.open:
+                        break
+                    await self.handle(row)
+                if await self._release(key) or key in self._dirty:
+                    continue
+                break
+        except Exception:  # the database is gone: the sweep or a restart takes it up
+            log.exception("wecom runner of member %s stopped", key)
+        finally:
+            self._runners.pop(key, None)
+            if not self.open:
+                with contextlib.suppress(Exception):
+                    await self._release(key)
+
+    async def _next_batch(self, key: int) -> list[Row] | None:
+        now = self.clock.now()
+        async with transaction(self.sessions) as session:
+            claimed = await inbox_repo.claim_chat(
+                session=session, chat_id=key, owner=self.owner, now=now, until=now + LEASE_TTL
+            )
+            if not claimed:
+                return None
+            rows = await wecom_inbox_repo.pending_of_member(
+                session=session, member_key=key, limit=BATCH
+            )
+        return list(rows)
+
+    async def _release(self, key: int) -> bool:
+        async with transaction(self.sessions) as session:
+            return await wecom_inbox_repo.release_member(
+                session=session, member_key=key, owner=self.owner
+            )
+
+    # --- one event ------------------------------------------------------------------------
+
+    async def handle(self, row: Row) -> None:
+        """Handle one stored event: once, or again while its failure may pass."""
+        while self.open:
+            attempts = await self._count_attempt(row.id)
+            if attempts is None:  # done meanwhile
+                return
+            if attempts > MAX_RETRIES + 1:
+                log.error("wecom event %s given up after %d attempts", row.id, attempts - 1)
+                await self._finish(row.id, gave_up=True)
+                return
+            try:
+                event = read_event(row.payload)
+            except WeComXmlError:
+                log.error("stored wecom event %s cannot be read; given up", row.id)
+                await self._finish(row.id, gave_up=True)
+                return
+            outcome = await self._run_handler(row.id, event)
+            if outcome != "retry":
+                await self._finish(row.id, gave_up=outcome == "failed")
+                return
+            await self.sleep(backoff(attempts))
+
+    async def _run_handler(self, event_id: int, event: WeComEvent) -> str:
+        token = _CURRENT.set(_Handling(event_id))
+        try:
+            async with self._slots:
+                await self.handler(event)
+            return "done"
+        except Exception as error:
+            if is_transient(error):
+                log.warning("wecom event %s failed (%r); trying again", event_id, error)
+                return "retry"
+            # The event's kind only: its text is the member's and stays out of the log.
+            log.exception("wecom event %s (%s) failed; given up", event_id, event.kind)
+            return "failed"
+        finally:
+            _CURRENT.reset(token)
+
+    async def _count_attempt(self, event_id: int) -> int | None:
+        async with transaction(self.sessions) as session:
+            return await wecom_inbox_repo.count_attempt(session=session, event_id=event_id)
+
+    async def _finish(self, event_id: int, *, gave_up: bool) -> None:
+        # A no-op when the handler marked it in its own transaction (mark_handled).
+        async with transaction(self.sessions) as session:
+            await wecom_inbox_repo.finish(
+                session=session, event_id=event_id, now=self.clock.now(), gave_up=gave_up
+            )

@@ -1,0 +1,126 @@
+"""WeCom's inbox: events stored once, read in each member's order, marked done.
+
+The members' leases are the chat leases of ``storage.inbox_repo`` (one table, one claim and
+renewal for both channels); what differs is where a member's pending events are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from functools import cache
+
+from sqlalchemy import Insert, Row, bindparam, delete, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.inbox_models import ChatLease
+from storage.wecom_inbox_models import WeComInboxEvent
+
+EVENTS = WeComInboxEvent.__table__
+LEASE = ChatLease.__table__
+PENDING = EVENTS.c.done_at.is_(None)
+_COLUMNS = (EVENTS.c.id, EVENTS.c.user_id, EVENTS.c.member_key, EVENTS.c.payload)
+_MEMBER_PENDING = (
+    select(*_COLUMNS)
+    .where(EVENTS.c.member_key == bindparam("member"), PENDING)
+    .order_by(EVENTS.c.id)
+    .limit(bindparam("limit"))
+)
+_COUNT_ATTEMPT = (
+    update(EVENTS)
+    .where(EVENTS.c.id == bindparam("event"), PENDING)
+    .values(attempts=EVENTS.c.attempts + 1)
+    .returning(EVENTS.c.attempts)
+)
+_FINISH = (
+    update(EVENTS)
+    .where(EVENTS.c.id == bindparam("event"), PENDING)
+    .values(done_at=bindparam("at"), gave_up=bindparam("gave_up"))
+)
+_RELEASE = delete(LEASE).where(
+    LEASE.c.chat_id == bindparam("member"), LEASE.c.owner == bindparam("owner")
+)
+_MEMBER_HAS_PENDING = select(exists().where(EVENTS.c.member_key == bindparam("member"), PENDING))
+
+
+@cache
+def _store_statement(dialect: str) -> Insert:
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    return (
+        insert(EVENTS).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(EVENTS.c.id)
+    )
+
+
+def _dialect(session: AsyncSession) -> str:
+    return session.bind.dialect.name if session.bind is not None else ""
+
+
+async def store(
+    *,
+    session: AsyncSession,
+    dedup_key: str,
+    user_id: str,
+    member_key: int,
+    payload: str,
+    now: datetime,
+) -> int | None:
+    """Store a received event; its id, or None when it was stored before (a redelivery)."""
+    row = {
+        "dedup_key": dedup_key,
+        "user_id": user_id,
+        "member_key": member_key,
+        "payload": payload,
+        "received_at": now,
+        "attempts": 0,
+        "gave_up": False,
+    }
+    result = await session.exec(_store_statement(_dialect(session)).values(row))
+    return result.scalar()
+
+
+async def pending_of_member(
+    *, session: AsyncSession, member_key: int, limit: int
+) -> Sequence[Row]:
+    """A member's pending events in arrival order, at most ``limit``."""
+    params = {"member": member_key, "limit": limit}
+    return (await session.exec(_MEMBER_PENDING, params=params)).all()
+
+
+async def count_attempt(*, session: AsyncSession, event_id: int) -> int | None:
+    """Add one to a pending event's attempts; the new count, or None when it is done."""
+    return (await session.exec(_COUNT_ATTEMPT, params={"event": event_id})).scalar()
+
+
+async def finish(
+    *, session: AsyncSession, event_id: int, now: datetime, gave_up: bool = False
+) -> bool:
+    """Mark a pending event done (in the caller's transaction); False when it already was."""
+    params = {"event": event_id, "at": now, "gave_up": gave_up}
+    return (await session.exec(_FINISH, params=params)).rowcount == 1
+
+
+async def release_member(*, session: AsyncSession, member_key: int, owner: str) -> bool:
+    """Give a member's lease up; True when events of the member are pending all the same
+    (read after the lease row is deleted, as ``inbox_repo.release_chat`` does)."""
+    await session.exec(_RELEASE, params={"member": member_key, "owner": owner})
+    return bool((await session.exec(_MEMBER_HAS_PENDING, params={"member": member_key})).scalar())
+
+
+async def orphaned_members(*, session: AsyncSession, now: datetime, limit: int) -> list[int]:
+    """Members with pending events and no live lease (their worker died, or none started)."""
+    live = exists().where(LEASE.c.chat_id == EVENTS.c.member_key, LEASE.c.expires_at >= now)
+    query = (
+        select(EVENTS.c.member_key, func.min(EVENTS.c.id).label("first"))
+        .where(PENDING, ~live)
+        .group_by(EVENTS.c.member_key)
+        .order_by("first")
+        .limit(limit)
+    )
+    return [row.member_key for row in (await session.exec(query)).all()]
+
+
+async def forget_done_before(*, session: AsyncSession, moment: datetime) -> None:
+    """Drop events handled before ``moment`` (WeCom redelivers within seconds, not days)."""
+    await session.exec(delete(EVENTS).where(EVENTS.c.done_at < moment))
