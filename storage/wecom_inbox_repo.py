@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import Insert, Row, bindparam, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -21,7 +22,7 @@ from storage.wecom_inbox_models import WeComInboxEvent
 EVENTS = WeComInboxEvent.__table__
 LEASE = ChatLease.__table__
 PENDING = EVENTS.c.done_at.is_(None)
-_COLUMNS = (EVENTS.c.id, EVENTS.c.user_id, EVENTS.c.member_key, EVENTS.c.payload)
+_COLUMNS = (EVENTS.c.id, EVENTS.c.user_id, EVENTS.c.payload, EVENTS.c.attempts)
 _MEMBER_PENDING = (
     select(*_COLUMNS)
     .where(EVENTS.c.member_key == bindparam("member"), PENDING)
@@ -49,7 +50,9 @@ _MEMBER_HAS_PENDING = select(exists().where(EVENTS.c.member_key == bindparam("me
 def _store_statement(dialect: str) -> Insert:
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     return (
-        insert(EVENTS).on_conflict_do_nothing(index_elements=["dedup_key"]).returning(EVENTS.c.id)
+        insert(EVENTS)
+        .on_conflict_do_nothing(index_elements=["dedup_key"])
+        .returning(EVENTS.c.dedup_key)
     )
 
 
@@ -57,27 +60,15 @@ def _dialect(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else ""
 
 
-async def store(
-    *,
-    session: AsyncSession,
-    dedup_key: str,
-    user_id: str,
-    member_key: int,
-    payload: str,
-    now: datetime,
-) -> int | None:
-    """Store a received event; its id, or None when it was stored before (a redelivery)."""
-    row = {
-        "dedup_key": dedup_key,
-        "user_id": user_id,
-        "member_key": member_key,
-        "payload": payload,
-        "received_at": now,
-        "attempts": 0,
-        "gave_up": False,
-    }
-    result = await session.exec(_store_statement(_dialect(session)).values(row))
-    return result.scalar()
+async def store(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> set[str]:
+    """Store received events (``dedup_key``, ``user_id``, ``member_key``, ``payload``,
+    ``received_at``) in one statement; the dedup keys that were new (a redelivery is stored
+    once)."""
+    if not rows:
+        return set()
+    values = [row | {"attempts": 0, "gave_up": False} for row in rows]
+    result = await session.exec(_store_statement(_dialect(session)), params=values)
+    return set(result.scalars().all())
 
 
 async def pending_of_member(

@@ -28,7 +28,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Row
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.common.clock import Clock
@@ -62,6 +61,16 @@ def member_key(user_id: str) -> int:
 @dataclass
 class _Handling:
     event_id: int
+    marked: bool = False  # mark_handled ran in the handler's transaction
+
+
+@dataclass
+class StoredEvent:
+    """A pending event as the worker reads it; ``attempts`` as counted so far."""
+
+    id: int
+    payload: str
+    attempts: int
 
 
 _CURRENT: ContextVar[_Handling | None] = ContextVar("stabot_wecom_event", default=None)
@@ -76,6 +85,7 @@ async def mark_handled(session: AsyncSession, now: datetime) -> bool:
     handling = _CURRENT.get()
     if handling is None:
         return True
+    handling.marked = True
     return await wecom_inbox_repo.finish(session=session, event_id=handling.event_id, now=now)
 
 
@@ -99,31 +109,61 @@ class WeComInbox:
         self._dirty: set[int] = set()
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
         self._background: list[asyncio.Task[None]] = []
-        self._stored = 0
+        self._stored = 0  # since the last pruning of old done rows
+        self._buffer: list[tuple[dict, asyncio.Future[bool]]] = []
+        self._flusher: asyncio.Task[None] | None = None
         self.open = False
 
     # --- in -------------------------------------------------------------------------------
 
     async def receive(self, event: WeComEvent, plain_xml: str) -> bool:
-        """Store an event (before WeCom is answered); False when it was stored before."""
-        key = member_key(event.user_id)
+        """Store an event (before WeCom is answered); False when it was stored before.
+
+        Callbacks that arrive together are stored in one transaction (a group commit, as
+        Telegram's ingress does): under a burst the answers wait for one commit, not a queue
+        of them.
+        """
+        row = {
+            "dedup_key": event.dedup_key[:160],
+            "user_id": event.user_id[:64],
+            "member_key": member_key(event.user_id),
+            "payload": plain_xml,
+        }
+        stored = asyncio.get_running_loop().create_future()
+        self._buffer.append((row, stored))
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush())
+        return await stored
+
+    async def _flush(self) -> None:
+        while self._buffer:
+            batch, self._buffer = self._buffer, []
+            try:
+                new = await self._store([row for row, _ in batch])
+            except Exception as error:  # each callback answers 500: WeCom delivers it again
+                for _, stored in batch:
+                    if not stored.done():
+                        stored.set_exception(error)
+                continue
+            for row, stored in batch:
+                fresh = row["dedup_key"] in new
+                new.discard(row["dedup_key"])  # a key twice in one batch is new only once
+                if not stored.done():
+                    stored.set_result(fresh)
+                if fresh:
+                    self.poke(row["member_key"])
+
+    async def _store(self, rows: list[dict]) -> set[str]:
         now = self.clock.now()
         async with transaction(self.sessions) as session:
-            stored = await wecom_inbox_repo.store(
-                session=session,
-                dedup_key=event.dedup_key[:160],
-                user_id=event.user_id[:64],
-                member_key=key,
-                payload=plain_xml,
-                now=now,
+            new = await wecom_inbox_repo.store(
+                session=session, rows=[row | {"received_at": now} for row in rows]
             )
-            self._stored += 1
-            if self._stored % PRUNE_EVERY == 0:
+            self._stored += len(rows)
+            if self._stored >= PRUNE_EVERY:
+                self._stored = 0
                 await wecom_inbox_repo.forget_done_before(session=session, moment=now - KEEP_DONE)
-        if stored is None:
-            return False
-        self.poke(key)
-        return True
+        return new
 
     def poke(self, key: int) -> None:
         """Have the member's runner look for its events (starting one if none runs)."""
@@ -212,7 +252,7 @@ class WeComInbox:
                 with contextlib.suppress(Exception):
                     await self._release(key)
 
-    async def _next_batch(self, key: int) -> list[Row] | None:
+    async def _next_batch(self, key: int) -> list[StoredEvent] | None:
         now = self.clock.now()
         async with transaction(self.sessions) as session:
             claimed = await inbox_repo.claim_chat(
@@ -223,7 +263,17 @@ class WeComInbox:
             rows = await wecom_inbox_repo.pending_of_member(
                 session=session, member_key=key, limit=BATCH
             )
-        return list(rows)
+            batch = [StoredEvent(row.id, row.payload, row.attempts) for row in rows]
+            if batch:
+                # An attempt of the member's first event only: an event that crashes the
+                # process is the first of its member after each restart, so it is counted
+                # once per crash, and the events behind it are not counted for its crashes.
+                head = batch[0]
+                head.attempts = (
+                    await wecom_inbox_repo.count_attempt(session=session, event_id=head.id)
+                    or head.attempts + 1
+                )
+        return batch
 
     async def _release(self, key: int) -> bool:
         async with transaction(self.sessions) as session:
@@ -233,47 +283,46 @@ class WeComInbox:
 
     # --- one event ------------------------------------------------------------------------
 
-    async def handle(self, row: Row) -> None:
+    async def handle(self, stored: StoredEvent) -> None:
         """Handle one stored event: once, or again while its failure may pass."""
-        while self.open:
-            attempts = await self._count_attempt(row.id)
-            if attempts is None:  # done meanwhile
-                return
-            if attempts > MAX_RETRIES + 1:
-                log.error("wecom event %s given up after %d attempts", row.id, attempts - 1)
-                await self._finish(row.id, gave_up=True)
-                return
-            try:
-                event = read_event(row.payload)
-            except WeComXmlError:
-                log.error("stored wecom event %s cannot be read; given up", row.id)
-                await self._finish(row.id, gave_up=True)
-                return
-            outcome = await self._run_handler(row.id, event)
-            if outcome != "retry":
-                await self._finish(row.id, gave_up=outcome == "failed")
-                return
-            await self.sleep(backoff(attempts))
+        if stored.attempts > MAX_RETRIES + 1:
+            log.error("wecom event %s given up after %d attempts", stored.id, stored.attempts)
+            await self._finish(stored.id, gave_up=True)
+            return
+        try:
+            event = read_event(stored.payload)
+        except WeComXmlError:
+            log.error("stored wecom event %s cannot be read; given up", stored.id)
+            await self._finish(stored.id, gave_up=True)
+            return
+        for attempt in range(1, MAX_RETRIES + 2):
+            outcome, marked = await self._run_handler(stored.id, event)
+            if outcome == "retry" and attempt <= MAX_RETRIES and self.open:
+                await self.sleep(backoff(attempt))
+                continue
+            if outcome == "retry" and not self.open:
+                return  # stopping: it stays pending for the next start
+            if not marked or outcome != "done":
+                await self._finish(stored.id, gave_up=outcome != "done")
+            return
 
-    async def _run_handler(self, event_id: int, event: WeComEvent) -> str:
-        token = _CURRENT.set(_Handling(event_id))
+    async def _run_handler(self, event_id: int, event: WeComEvent) -> tuple[str, bool]:
+        """ "done", "retry" or "failed", and whether the handler marked the event itself."""
+        handling = _Handling(event_id)
+        token = _CURRENT.set(handling)
         try:
             async with self._slots:
                 await self.handler(event)
-            return "done"
+            return "done", handling.marked
         except Exception as error:
             if is_transient(error):
                 log.warning("wecom event %s failed (%r); trying again", event_id, error)
-                return "retry"
+                return "retry", False
             # The event's kind only: its text is the member's and stays out of the log.
             log.exception("wecom event %s (%s) failed; given up", event_id, event.kind)
-            return "failed"
+            return "failed", False
         finally:
             _CURRENT.reset(token)
-
-    async def _count_attempt(self, event_id: int) -> int | None:
-        async with transaction(self.sessions) as session:
-            return await wecom_inbox_repo.count_attempt(session=session, event_id=event_id)
 
     async def _finish(self, event_id: int, *, gave_up: bool) -> None:
         # A no-op when the handler marked it in its own transaction (mark_handled).
