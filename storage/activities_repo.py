@@ -164,7 +164,9 @@ async def save_search(*, session: AsyncSession, search: ActivitySearch) -> Activ
     return search
 
 
-async def forget_searches(*, session: AsyncSession, telegram_id: int, before: datetime) -> None:
+async def forget_searches(
+    *, session: AsyncSession, telegram_id: int, before: datetime
+) -> None:
     """Drop the user's searches made before ``before``; their buttons then say so."""
     await session.exec(  # type: ignore[call-overload]
         delete(ActivitySearch).where(

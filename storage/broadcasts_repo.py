@@ -176,6 +176,7 @@ async def set_delivery(*, session: AsyncSession, delivery_id: int, **values: Any
     await session.exec(statement)  # type: ignore[call-overload]
 
 
+
 async def cancel_pending(*, session: AsyncSession, broadcast_id: int) -> int:
     """Rows not yet sent of a cancelled broadcast are cancelled too."""
     statement = (
@@ -193,7 +194,9 @@ async def counts(*, session: AsyncSession, broadcast_id: int) -> dict[str, int]:
     """Rows per status, plus ``acked`` and ``interrupted`` (unknown rows a crash left)."""
     interrupted = func.sum(case((col(Delivery.error) == INTERRUPTED, 1), else_=0))
     query = (
-        select(col(Delivery.status), func.count(), func.count(col(Delivery.acked_at)), interrupted)
+        select(
+            col(Delivery.status), func.count(), func.count(col(Delivery.acked_at)), interrupted
+        )
         .where(col(Delivery.broadcast_id) == broadcast_id)
         .group_by(col(Delivery.status))
     )

@@ -41,8 +41,8 @@ _TABLE = ConversationState.__table__
 _KEY = (_TABLE.c.chat_id == bindparam("chat"), _TABLE.c.user_id == bindparam("user"))
 _LAST = select(*(_TABLE.c[name] for name in FormRow.__slots__)).where(*_KEY)
 _STATE = _LAST.where(_TABLE.c.step.not_in(ENDED_STEPS))
-_REPLACE = (
-    update(_TABLE).where(*_KEY, _TABLE.c.data == bindparam("old")).values(data=bindparam("new"))
+_REPLACE = update(_TABLE).where(*_KEY, _TABLE.c.data == bindparam("old")).values(
+    data=bindparam("new")
 )
 _VALUES = {
     "flow": bindparam("new_flow"),
@@ -52,7 +52,9 @@ _VALUES = {
 }
 _OVERWRITE = update(_TABLE).where(_TABLE.c.id == bindparam("row_id")).values(**_VALUES)
 _OVERWRITE_KEY = update(_TABLE).where(*_KEY).values(**_VALUES)
-_INSERT = insert(_TABLE).values(chat_id=bindparam("chat"), user_id=bindparam("user"), **_VALUES)
+_INSERT = insert(_TABLE).values(
+    chat_id=bindparam("chat"), user_id=bindparam("user"), **_VALUES
+)
 
 
 async def get_state(*, session: AsyncSession, chat_id: int, user_id: int) -> FormRow | None:

@@ -114,6 +114,7 @@ async def set_row(*, session: AsyncSession, row_id: int, **values: Any) -> None:
     await session.exec(update(Ledger).where(col(Ledger.id) == row_id).values(**values))  # type: ignore[call-overload]
 
 
+
 async def prune(*, session: AsyncSession, before: datetime) -> int:
     """Forget finished rows written before ``before``; returns how many."""
     statement = delete(Ledger).where(
@@ -123,6 +124,7 @@ async def prune(*, session: AsyncSession, before: datetime) -> int:
         ),
     )
     return (await session.exec(statement)).rowcount  # type: ignore[call-overload]
+
 
 
 async def rows(
