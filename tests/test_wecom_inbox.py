@@ -309,3 +309,17 @@ async def test_callbacks_arriving_together_are_stored_once_each(
         await ep.inbox.idle()
     assert len(await _rows(sessions)) == 21
     assert recorder.texts("zhangsan") == ["重复"] and len(recorder.events) == 21
+
+
+async def test_an_event_not_stored_is_500_so_that_wecom_tries_again(crypto, callbacks, caplog):
+    async def database_away(event: WeComEvent, plain_xml: str) -> bool:
+        raise OperationalError("INSERT …", {"payload": plain_xml}, ConnectionError("gone"))
+
+    async with (
+        serving(callback_app(crypto, database_away, PATH), path=PATH) as url,
+        aiohttp.ClientSession() as http,
+    ):
+        request = callbacks.text("zhangsan", "联系电话13800000000", msg_id=1)
+        status, _ = await callbacks.deliver(http, url, request)
+    assert status == 500
+    assert "OperationalError" in caplog.text and "13800000000" not in caplog.text

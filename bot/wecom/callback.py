@@ -81,8 +81,10 @@ class _Endpoint:
             return web.Response(status=400)
         try:
             new = await self.store(event, plain)
-        except Exception:  # not stored: WeCom delivers it again
-            log.exception("wecom callback (%s) could not be stored", event.kind)
+        except Exception as error:  # not stored: WeCom delivers it again
+            # The error's name only: a database error's text carries the statement's
+            # parameters, and those the member's message.
+            log.error("wecom callback (%s) not stored: %s", event.kind, type(error).__name__)
             return web.Response(status=500)
         if not new:
             log.info("wecom event %s delivered again; stored once", event.kind)

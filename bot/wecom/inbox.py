@@ -316,7 +316,8 @@ class WeComInbox:
             return "done", handling.marked
         except Exception as error:
             if is_transient(error):
-                log.warning("wecom event %s failed (%r); trying again", event_id, error)
+                name = type(error).__name__  # not its text: it may carry the event's words
+                log.warning("wecom event %s failed (%s); trying again", event_id, name)
                 return "retry", False
             # The event's kind only: its text is the member's and stays out of the log.
             log.exception("wecom event %s (%s) failed; given up", event_id, event.kind)
