@@ -1,7 +1,8 @@
 """WeCom's inbox: events stored once, read in each member's order, marked done.
 
-The members' leases are the chat leases of ``storage.inbox_repo`` (one table, one claim and
-renewal for both channels); what differs is where a member's pending events are.
+The members' leases are the chat leases of ``storage.inbox_repo`` (one table; one claim,
+renewal, release and sweep for both channels); what differs is where a member's pending
+events are.
 """
 
 from __future__ import annotations
@@ -11,16 +12,15 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Row, bindparam, delete, exists, func, select, update
+from sqlalchemy import Insert, Row, bindparam, delete, exists, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.inbox_models import ChatLease
+from storage import inbox_repo
 from storage.wecom_inbox_models import WeComInboxEvent
 
 EVENTS = WeComInboxEvent.__table__
-LEASE = ChatLease.__table__
 PENDING = EVENTS.c.done_at.is_(None)
 _COLUMNS = (EVENTS.c.id, EVENTS.c.user_id, EVENTS.c.payload, EVENTS.c.attempts)
 _MEMBER_PENDING = (
@@ -40,10 +40,8 @@ _FINISH = (
     .where(EVENTS.c.id == bindparam("event"), PENDING)
     .values(done_at=bindparam("at"), gave_up=bindparam("gave_up"))
 )
-_RELEASE = delete(LEASE).where(
-    LEASE.c.chat_id == bindparam("member"), LEASE.c.owner == bindparam("owner")
-)
-_MEMBER_HAS_PENDING = select(exists().where(EVENTS.c.member_key == bindparam("member"), PENDING))
+# The parameter is ``chat``: inbox_repo.release_lease passes the lease key by that name.
+_MEMBER_HAS_PENDING = select(exists().where(EVENTS.c.member_key == bindparam("chat"), PENDING))
 
 
 @cache
@@ -93,23 +91,22 @@ async def finish(
 
 
 async def release_member(*, session: AsyncSession, member_key: int, owner: str) -> bool:
-    """Give a member's lease up; True when events of the member are pending all the same
-    (read after the lease row is deleted, as ``inbox_repo.release_chat`` does)."""
-    await session.exec(_RELEASE, params={"member": member_key, "owner": owner})
-    return bool((await session.exec(_MEMBER_HAS_PENDING, params={"member": member_key})).scalar())
+    """Give a member's lease up; True when events of the member are pending all the same."""
+    return await inbox_repo.release_lease(
+        session=session, key=member_key, owner=owner, still_pending=_MEMBER_HAS_PENDING
+    )
 
 
 async def orphaned_members(*, session: AsyncSession, now: datetime, limit: int) -> list[int]:
     """Members with pending events and no live lease (their worker died, or none started)."""
-    live = exists().where(LEASE.c.chat_id == EVENTS.c.member_key, LEASE.c.expires_at >= now)
-    query = (
-        select(EVENTS.c.member_key, func.min(EVENTS.c.id).label("first"))
-        .where(PENDING, ~live)
-        .group_by(EVENTS.c.member_key)
-        .order_by("first")
-        .limit(limit)
+    return await inbox_repo.orphaned_keys(
+        session=session,
+        key=EVENTS.c.member_key,
+        order=EVENTS.c.id,
+        pending=PENDING,
+        now=now,
+        limit=limit,
     )
-    return [row.member_key for row in (await session.exec(query)).all()]
 
 
 async def forget_done_before(*, session: AsyncSession, moment: datetime) -> None:

@@ -210,7 +210,9 @@ async def test_two_workers_keep_each_members_order_and_never_overlap(
         ]
         for send in sends:  # in order: WeCom posts a member's messages as they were sent
             assert (await send)[0] == 200
-        while len(recorder.events) < 30:
+        for _ in range(500):  # a runner that gave a member up may hand it to the other
+            if len(recorder.events) >= 30:
+                break
             await one.inbox.idle()
             await two.inbox.idle()
             await asyncio.sleep(0.01)
