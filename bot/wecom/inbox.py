@@ -31,7 +31,7 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.common.clock import Clock
-from bot.common.workers import backoff, is_transient, worker_id
+from bot.common.workers import LEASE_TTL, KeyedRunners, backoff, is_transient
 from bot.wecom.events import EventHandler, WeComEvent, read_event
 from bot.wecom.xmlfields import WeComXmlError
 from storage import inbox_repo, wecom_inbox_repo
@@ -41,9 +41,6 @@ log = logging.getLogger(__name__)
 MAX_CONCURRENT = 32  # events of different members handled at once
 MAX_RETRIES = 3  # further attempts after the first, then the event is given up
 BATCH = 50  # pending events of a member read at a time
-LEASE_TTL = timedelta(seconds=15)  # a dead worker's members wait this long at most
-RENEW_EVERY = 5.0  # seconds between lease renewals (a third of the TTL)
-SWEEP_EVERY = 5.0  # seconds between looks for members whose worker died
 SWEEP_MEMBERS = 200
 KEEP_DONE = timedelta(days=2)  # WeCom retries an unanswered callback within seconds
 PRUNE_EVERY = 1000
@@ -89,8 +86,10 @@ async def mark_handled(session: AsyncSession, now: datetime) -> bool:
     return await wecom_inbox_repo.finish(session=session, event_id=handling.event_id, now=now)
 
 
-class WeComInbox:
+class WeComInbox(KeyedRunners):
     """Store received events, and the workers that take them to ``handler``."""
+
+    runner_name = "wecom-member"
 
     def __init__(
         self,
@@ -100,19 +99,13 @@ class WeComInbox:
         *,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
     ) -> None:
-        self.sessions = sessions
-        self.clock = clock
+        super().__init__(sessions, clock)
         self.handler = handler
         self.sleep = sleep  # between tries of a failed event; tests pass one that does not wait
-        self.owner = worker_id()
-        self._runners: dict[int, asyncio.Task[None]] = {}
-        self._dirty: set[int] = set()
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
-        self._background: list[asyncio.Task[None]] = []
         self._stored = 0  # since the last pruning of old done rows
         self._buffer: list[tuple[dict, asyncio.Future[bool]]] = []
         self._flusher: asyncio.Task[None] | None = None
-        self.open = False
 
     # --- in -------------------------------------------------------------------------------
 
@@ -165,39 +158,13 @@ class WeComInbox:
                 await wecom_inbox_repo.forget_done_before(session=session, moment=now - KEEP_DONE)
         return new
 
-    def poke(self, key: int) -> None:
-        """Have the member's runner look for its events (starting one if none runs)."""
-        self._dirty.add(key)
-        if self.open and key not in self._runners:
-            task = asyncio.get_running_loop().create_task(
-                self._run_member(key), name=f"wecom-member-{key}"
-            )
-            self._runners[key] = task
-
     # --- life -----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Open, and take up what is stored from before (a restart, or another process)."""
         self.open = True
         await self.sweep()
-        loop = asyncio.get_running_loop()
-        self._background = [
-            loop.create_task(self._every(SWEEP_EVERY, self.sweep), name="wecom-sweep"),
-            loop.create_task(self._every(RENEW_EVERY, self.renew), name="wecom-renew"),
-        ]
-
-    async def stop(self) -> None:
-        """Let the running events finish; what is still pending stays stored for next time."""
-        self.open = False
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        await asyncio.gather(*list(self._runners.values()), return_exceptions=True)
-
-    async def idle(self) -> None:
-        """Wait until no member has work left here (tests and benchmarks)."""
-        while self._runners:
-            await asyncio.gather(*list(self._runners.values()), return_exceptions=True)
+        self.start_timers()
 
     async def sweep(self) -> None:
         """Start runners for members with pending events and no live lease."""
@@ -208,29 +175,9 @@ class WeComInbox:
         for key in keys:
             self.poke(key)
 
-    async def renew(self) -> None:
-        """Extend the leases of the members this process is working on."""
-        keys = list(self._runners)
-        if keys:
-            async with transaction(self.sessions) as session:
-                await inbox_repo.renew_leases(
-                    session=session,
-                    owner=self.owner,
-                    chat_ids=keys,
-                    until=self.clock.now() + LEASE_TTL,
-                )
-
-    async def _every(self, seconds: float, job: Callable[[], Awaitable[None]]) -> None:
-        while self.open:
-            await asyncio.sleep(seconds)
-            try:
-                await job()
-            except Exception as error:  # the database is away: the next round tries again
-                log.warning("wecom inbox %s failed: %s", job.__name__, error)
-
     # --- one member -----------------------------------------------------------------------
 
-    async def _run_member(self, key: int) -> None:
+    async def _run(self, key: int) -> None:
         try:
             while self.open:
                 self._dirty.discard(key)
