@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import statistics
 import sys
 import tempfile
@@ -32,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import storage.all_models  # noqa: E402, F401
+from benchmarks.scripted import free_port  # noqa: E402
 from bot.common.clock import SystemClock  # noqa: E402
 from bot.config import async_database_url  # noqa: E402
 from bot.wecom.channel import wecom_running  # noqa: E402
@@ -48,12 +48,6 @@ CORP_ID = "ww0123456789abcdef"
 TOKEN = "bench-token"
 AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 PATH = "/wecom/callback"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 async def _fresh(url: str):
@@ -77,7 +71,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             await mark_handled(session, clock.now())
         handled.append(event.text)
 
-    port = _free_port()
+    port = free_port()
     settings = WeComSettings(
         corp_id=CORP_ID,
         agent_id=1,

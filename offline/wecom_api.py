@@ -133,7 +133,8 @@ class FakeWeComAPI:
         life = int(self.token_life.total_seconds())
         return _answer({"access_token": token, "expires_in": life})
 
-    async def _message_send(self, request: web.Request) -> web.Response:
+    async def _json_call(self, request: web.Request) -> Mapping[str, Any] | web.Response:
+        """The POSTed JSON of a call with a valid token, or WeCom's refusal."""
         refused = self._check_token(request.query.get("access_token"))
         if refused is not None:
             return refused
@@ -141,19 +142,21 @@ class FakeWeComAPI:
             payload = json.loads(await request.read())
         except ValueError:
             return _error(47001, "data format error")
+        return payload if isinstance(payload, Mapping) else _error(47001, "data format error")
+
+    async def _message_send(self, request: web.Request) -> web.Response:
+        payload = await self._json_call(request)
+        if isinstance(payload, web.Response):
+            return payload
         refused = self._check_message(payload)
         if refused is not None:
             return refused
         return self._deliver(payload)
 
     async def _update_card(self, request: web.Request) -> web.Response:
-        refused = self._check_token(request.query.get("access_token"))
-        if refused is not None:
-            return refused
-        try:
-            payload = json.loads(await request.read())
-        except ValueError:
-            return _error(47001, "data format error")
+        payload = await self._json_call(request)
+        if isinstance(payload, web.Response):
+            return payload
         if payload.get("agentid") != self.agent_id:
             return _error(40056, "invalid agentid")
         code = payload.get("response_code")
