@@ -12,11 +12,13 @@ import aiohttp
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
+from telegram import Update
 
 from bot.channels import TelegramMode, serve
 from bot.common.clock import FrozenClock
 from bot.config import Settings
 from bot.runtime import Runtime
+from bot.telegram.inbox.webhook import SECRET_HEADER, WebhookOptions
 from bot.wecom.client import Recipients, Text, WeComClient
 from bot.wecom.crypto import WeComCrypto
 from bot.wecom.events import EventHandler, WeComEvent
@@ -150,6 +152,39 @@ async def test_telegram_polling_and_wecom_run_in_one_process(settings, clock) ->
     assert api.sent[0].body == {"content": "收到：在吗"}
     [rt] = seen  # WeCom's handler got the Telegram Application's runtime: one database
     assert rt.settings is both
+
+
+async def test_the_telegram_webhook_and_wecom_run_in_one_process(settings, clock) -> None:
+    seen: list[Runtime] = []
+    bot_api = OfflineBotAPI(bot_username=settings.bot_username)
+    user = TgUser(id=4343, first_name="李")
+    port = _free_port()
+    hook = f"http://127.0.0.1:{port}/hook"
+    options = WebhookOptions("127.0.0.1", port, hook, "s3cret", Update.ALL_TYPES)
+    async with wecom_settings(settings, clock) as (configured, api, callbacks, url):
+        both = configured.model_copy(update={"bot_token": SecretStr("123456:both")})
+        stop = asyncio.Event()
+        run = serve(
+            both,
+            telegram=TelegramMode(options),
+            wecom=echo_handler(seen),
+            stop=stop,
+            clock=clock,
+            request=bot_api,
+        )
+        task = asyncio.create_task(run)
+        async with aiohttp.ClientSession() as http:
+            await _wait_listening(http, url, task)
+            await _wait_listening(http, hook, task)
+            update = UpdateFactory(bot_api).message(user, "/help")
+            headers = {SECRET_HEADER: "s3cret"}
+            async with http.post(hook, json=update, headers=headers) as response:
+                assert response.status == 200
+            await callbacks.deliver(http, url, callbacks.text("zhangsan", "在吗", 1))
+            await _until(lambda: bool(bot_api.sent_messages(user.id)) and bool(api.sent), task)
+        await _stopped(task, stop)
+    assert bot_api.webhook is not None and bot_api.webhook["url"] == hook
+    assert api.sent[0].body == {"content": "收到：在吗"}
 
 
 async def test_a_configured_wecom_without_a_handler_does_not_start(settings, clock) -> None:
