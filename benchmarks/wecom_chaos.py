@@ -155,10 +155,7 @@ async def chaos(args: argparse.Namespace, work: Path) -> dict[str, int | float]:
     timeout = aiohttp.ClientTimeout(total=5)  # WeCom's wait
     async with aiohttp.ClientSession(timeout=timeout) as http:
         senders = asyncio.gather(
-            *(
-                member(n, args.messages, callbacks, http, url, answered)
-                for n in range(args.members)
-            )
+            *(member(n, args, callbacks, http, url, answered) for n in range(args.members))
         )
         kills = 0
         while kills < args.kills and not senders.done():
