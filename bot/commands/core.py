@@ -10,7 +10,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,6 +29,9 @@ from storage.db import (
 )
 from storage.migrate import upgrade_to_head
 from storage.models import Role
+
+if TYPE_CHECKING:  # the run command imports the channels only when it runs
+    from bot.channels import TelegramMode
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -168,7 +171,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _telegram_mode(args: argparse.Namespace, settings: Settings):
+def _telegram_mode(args: argparse.Namespace, settings: Settings) -> TelegramMode | None:
     """How Telegram runs: None without a token, else polling or the webhook."""
     from telegram import Update
 

@@ -254,7 +254,7 @@ class WeComInbox(KeyedRunners):
             return
 
     async def _run_handler(self, event_id: int, event: WeComEvent) -> tuple[str, bool]:
-        """ "done", "retry" or "failed", and whether the handler marked the event itself."""
+        """The outcome (done, retry or failed) and whether the handler marked the event."""
         handling = _Handling(event_id)
         token = _CURRENT.set(handling)
         try:
