@@ -325,3 +325,25 @@ async def test_an_event_not_stored_is_500_so_that_wecom_tries_again(crypto, call
         status, _ = await callbacks.deliver(http, url, request)
     assert status == 500
     assert "OperationalError" in caplog.text and "13800000000" not in caplog.text
+
+
+async def test_the_answer_does_not_wait_for_the_handler(sessions, clock, crypto, callbacks):
+    """WeCom gets its 200 once the event is stored, while the member's earlier event is
+    still being handled (the reply goes out later through message/send)."""
+    release = asyncio.Event()
+    started: list[str] = []
+
+    async def slow(event: WeComEvent) -> None:
+        started.append(event.text)
+        await release.wait()
+
+    async with endpoint(sessions, clock, crypto, callbacks, slow) as ep:
+        assert (await ep.deliver(callbacks.text("zhangsan", "一", msg_id=1)))[0] == 200
+        while not started:
+            await asyncio.sleep(0)
+        for n, text in ((2, "二"), (3, "三")):
+            assert await ep.deliver(callbacks.text("zhangsan", text, msg_id=n)) == (200, "")
+        assert started == ["一"]  # the member's next events wait their turn
+        release.set()
+        await ep.inbox.idle()
+    assert started == ["一", "二", "三"]
