@@ -50,7 +50,26 @@ AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 PATH = "/wecom/callback"
 
 
-async def _fresh(url: str):
+def settings_for(port: int) -> WeComSettings:
+    """The WeCom settings of a benchmark's callback server on a loopback ``port``."""
+    return WeComSettings(
+        corp_id=CORP_ID,
+        agent_id=1,
+        secret="s",  # type: ignore[arg-type]
+        token=TOKEN,  # type: ignore[arg-type]
+        aes_key=AES_KEY,  # type: ignore[arg-type]
+        listen=f"127.0.0.1:{port}",
+        callback_path=PATH,
+    )
+
+
+def callbacks_for() -> WeComCallbacks:
+    """WeCom's side: callbacks encrypted as for ``settings_for``'s application."""
+    return WeComCallbacks(CORP_ID, 1, WeComCrypto(TOKEN, AES_KEY, CORP_ID), SystemClock())
+
+
+async def fresh_database(url: str):
+    """An engine on ``url``, emptied (PostgreSQL: the public schema) and migrated."""
     engine = create_engine(url)
     if engine.dialect.name == "postgresql":
         async with engine.begin() as connection:
@@ -61,7 +80,7 @@ async def _fresh(url: str):
 
 
 async def run(args: argparse.Namespace) -> dict[str, float]:
-    engine = await _fresh(args.database_url)
+    engine = await fresh_database(args.database_url)
     sessions = session_factory(engine)
     clock = SystemClock()
     handled: list[str] = []
@@ -72,16 +91,8 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         handled.append(event.text)
 
     port = free_port()
-    settings = WeComSettings(
-        corp_id=CORP_ID,
-        agent_id=1,
-        secret="s",  # type: ignore[arg-type]
-        token=TOKEN,  # type: ignore[arg-type]
-        aes_key=AES_KEY,  # type: ignore[arg-type]
-        listen=f"127.0.0.1:{port}",
-        callback_path=PATH,
-    )
-    callbacks = WeComCallbacks(CORP_ID, 1, WeComCrypto(TOKEN, AES_KEY, CORP_ID), clock)
+    settings = settings_for(port)
+    callbacks = callbacks_for()
     requests = [
         callbacks.text(f"member{n % args.members}", f"第{n}条", msg_id=n)
         for n in range(args.callbacks)

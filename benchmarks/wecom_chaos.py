@@ -32,29 +32,28 @@ import time
 from pathlib import Path
 
 import aiohttp
-from sqlalchemy import Column, Integer, MetaData, String, Table, func, select, text
+from sqlalchemy import Column, Integer, MetaData, String, Table, func, select
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import storage.all_models  # noqa: E402, F401
 from benchmarks.scripted import free_port  # noqa: E402
+from benchmarks.wecom_callback import (  # noqa: E402
+    PATH,
+    callbacks_for,
+    fresh_database,
+    settings_for,
+)
 from bot.common.clock import SystemClock  # noqa: E402
 from bot.config import async_database_url  # noqa: E402
 from bot.wecom.channel import wecom_running  # noqa: E402
-from bot.wecom.crypto import WeComCrypto  # noqa: E402
 from bot.wecom.events import WeComEvent  # noqa: E402
 from bot.wecom.inbox import mark_handled  # noqa: E402
-from bot.wecom.settings import WeComSettings  # noqa: E402
 from offline.wecom_api import WeComCallbacks  # noqa: E402
 from storage.db import create_engine, session_factory, transaction  # noqa: E402
-from storage.migrate import upgrade_to_head  # noqa: E402
 from storage.wecom_inbox_models import WeComInboxEvent  # noqa: E402
 
-CORP_ID = "ww0123456789abcdef"
-TOKEN = "chaos-token"
-AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
-PATH = "/wecom/callback"
 EFFECTS = Table(
     "chaos_effect",
     MetaData(),
@@ -62,18 +61,6 @@ EFFECTS = Table(
     Column("member", String(64), nullable=False),
     Column("seq", Integer, nullable=False),
 )
-
-
-def settings_for(port: int) -> WeComSettings:
-    return WeComSettings(
-        corp_id=CORP_ID,
-        agent_id=1,
-        secret="s",  # type: ignore[arg-type]
-        token=TOKEN,  # type: ignore[arg-type]
-        aes_key=AES_KEY,  # type: ignore[arg-type]
-        listen=f"127.0.0.1:{port}",
-        callback_path=PATH,
-    )
 
 
 # --- the server process ----------------------------------------------------------------------
@@ -102,12 +89,7 @@ async def serve(database_url: str, port: int) -> None:
 
 
 async def prepare(database_url: str) -> None:
-    engine = create_engine(database_url)
-    if engine.dialect.name == "postgresql":
-        async with engine.begin() as connection:
-            await connection.execute(text("DROP SCHEMA public CASCADE"))
-            await connection.execute(text("CREATE SCHEMA public"))
-    await upgrade_to_head(engine)
+    engine = await fresh_database(database_url)
     async with engine.begin() as connection:
         await connection.run_sync(EFFECTS.metadata.create_all)
     await engine.dispose()
@@ -147,7 +129,7 @@ async def chaos(args: argparse.Namespace, work: Path) -> dict[str, int | float]:
     port = free_port()
     url = f"http://127.0.0.1:{port}{PATH}"
     rng = random.Random(args.seed)
-    callbacks = WeComCallbacks(CORP_ID, 1, WeComCrypto(TOKEN, AES_KEY, CORP_ID), SystemClock())
+    callbacks = callbacks_for()
     answered: list[tuple[str, int]] = []
     log = (work / "server.log").open("ab")
     server = await start_server(args.database_url, port, log)

@@ -127,22 +127,29 @@ async def _wait_listening(http: aiohttp.ClientSession, url: str, task: asyncio.T
     raise AssertionError("the callback server did not start")
 
 
+def _both(
+    configured: Settings,
+    telegram: TelegramMode,
+    seen: list[Runtime],
+    clock: FrozenClock,
+    bot_api: OfflineBotAPI,
+) -> tuple[Settings, asyncio.Event, asyncio.Task]:
+    """Telegram (with a token, through ``bot_api``) and WeCom served by one task."""
+    both = configured.model_copy(update={"bot_token": SecretStr("123456:both")})
+    stop = asyncio.Event()
+    run = serve(
+        both, telegram=telegram, wecom=echo_handler(seen), stop=stop, clock=clock, request=bot_api
+    )
+    return both, stop, asyncio.create_task(run)
+
+
 async def test_telegram_polling_and_wecom_run_in_one_process(settings, clock) -> None:
     seen: list[Runtime] = []
     bot_api = OfflineBotAPI(bot_username=settings.bot_username)
     user = TgUser(id=4242, first_name="王")
     async with wecom_settings(settings, clock) as (configured, api, callbacks, url):
-        both = configured.model_copy(update={"bot_token": SecretStr("123456:both")})
-        stop = asyncio.Event()
-        run = serve(
-            both,
-            telegram=TelegramMode(),  # long polling, against the offline Bot API in process
-            wecom=echo_handler(seen),
-            stop=stop,
-            clock=clock,
-            request=bot_api,
-        )
-        task = asyncio.create_task(run)
+        # Long polling, against the offline Bot API in process.
+        both, stop, task = _both(configured, TelegramMode(), seen, clock, bot_api)
         async with aiohttp.ClientSession() as http:
             await _wait_listening(http, url, task)
             bot_api.enqueue_update(UpdateFactory(bot_api).message(user, "/help"))
@@ -162,17 +169,7 @@ async def test_the_telegram_webhook_and_wecom_run_in_one_process(settings, clock
     hook = f"http://127.0.0.1:{port}/hook"
     options = WebhookOptions("127.0.0.1", port, hook, "s3cret", Update.ALL_TYPES)
     async with wecom_settings(settings, clock) as (configured, api, callbacks, url):
-        both = configured.model_copy(update={"bot_token": SecretStr("123456:both")})
-        stop = asyncio.Event()
-        run = serve(
-            both,
-            telegram=TelegramMode(options),
-            wecom=echo_handler(seen),
-            stop=stop,
-            clock=clock,
-            request=bot_api,
-        )
-        task = asyncio.create_task(run)
+        _, stop, task = _both(configured, TelegramMode(options), seen, clock, bot_api)
         async with aiohttp.ClientSession() as http:
             await _wait_listening(http, url, task)
             await _wait_listening(http, hook, task)
