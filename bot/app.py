@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 
 from telegram import (
     BotCommand,
@@ -55,11 +56,17 @@ from bot.telegram.handlers import reminders as reminder_handlers
 from bot.telegram.handlers import stats as stats_handlers
 from bot.telegram.handlers import tasks as task_handlers
 from bot.telegram.processor import PerChatUpdateProcessor
+from bot.wecom.client import WeComClient
+from bot.wecom.events import EventHandler
 from storage.db import create_engine, session_factory
 from storage.migrate import upgrade_to_head
 from storage.models import Role
 
 log = logging.getLogger(__name__)
+# The WeCom dispatcher: a function of the runtime and the WeCom API client that returns the
+# EventHandler `stabot run` hands each member's events to (bot/channels.py). None until
+# bot/wecom/dispatch.py lands: then `stabot run` refuses to start a configured WeCom.
+WECOM_HANDLER: Callable[[Runtime, WeComClient], EventHandler] | None = None
 OFFLINE_TOKEN = "0:offline"
 MAX_CONCURRENT_UPDATES = 64
 WARMUP_KEY = "stabot.knowledge_warmup"
@@ -136,9 +143,20 @@ def build_application(
     if not polling:
         builder = builder.updater(None)
     application = builder.build()
+    application.bot_data[RUNTIME_KEY] = build_runtime(settings, clock)
+    application.bot_data["stabot.migrate"] = migrate
+    if inbox:
+        inbox_wiring.install(application)  # its error handler goes before errors.on_error
+    _register_handlers(application)
+    return application
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """The database, clock, forms and services every channel's handlers share (a process
+    with WeCom alone has it without a Telegram Application)."""
     engine = create_engine(settings.database_url)
     clock = clock or SystemClock()
-    application.bot_data[RUNTIME_KEY] = Runtime(
+    return Runtime(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
@@ -151,11 +169,6 @@ def build_application(
         forms=form_engine.by_name(FORMS),
         text_routes=TEXT_ROUTES,
     )
-    application.bot_data["stabot.migrate"] = migrate
-    if inbox:
-        inbox_wiring.install(application)  # its error handler goes before errors.on_error
-    _register_handlers(application)
-    return application
 
 
 def _register_handlers(application: Application) -> None:

@@ -1,17 +1,21 @@
 """A loopback fake of WeCom's server API, and callbacks encrypted as WeCom sends them.
 
-``FakeWeComAPI`` answers ``gettoken`` (tokens that expire by an injectable clock) and
+``FakeWeComAPI`` answers ``gettoken`` (tokens that expire by an injectable clock),
 ``message/send`` (recorded; WeCom's errcodes for a missing, unknown or expired token, a wrong
-agent id, unknown recipients, empty or over-long content) on 127.0.0.1, for tests and
-``stabot chat`` to point ``WECOM_API_BASE_URL`` at. ``WeComCallbacks`` builds the URL check
-and the encrypted message POSTs WeCom makes to an application's callback URL, with the
-application's own crypto (bot/wecom/crypto.py), and reads the encrypted passive reply.
+agent id, unknown recipients, empty or over-long content), ``message/update_template_card``
+(a response code works once), ``media/upload`` (WeCom's formats and size limits) and
+``media/get`` (40007 for an unknown media id) on 127.0.0.1, for tests and ``stabot chat`` to
+point ``WECOM_API_BASE_URL`` at; ``fail_next`` makes the next calls answer an errcode such as
+45009. ``WeComCallbacks`` builds the URL check and the encrypted message and event POSTs
+WeCom makes to an application's callback URL (text, image, file, a template card's button),
+with the application's own crypto (bot/wecom/crypto.py), and reads the encrypted reply.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import mimetypes
 from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
@@ -31,7 +35,13 @@ TOKEN_LIFE = timedelta(seconds=7200)
 # WeCom's limits on message/send, in UTF-8 bytes (the API documents bytes, not characters).
 CONTENT_LIMITS = {"text": 2048, "markdown": 2048}
 TEXTCARD_LIMITS = {"title": 128, "description": 512}
-MESSAGE_TYPES = frozenset({"text", "markdown", "textcard", "template_card"})
+MESSAGE_TYPES = frozenset({"text", "markdown", "textcard", "template_card", "image", "file"})
+MB = 1024 * 1024
+# media/upload: the largest file of each type, and the formats WeCom takes for it.
+MEDIA_LIMITS = {"image": 10 * MB, "voice": 2 * MB, "video": 10 * MB, "file": 20 * MB}
+MEDIA_FORMATS = {"image": {"jpg", "jpeg", "png"}, "voice": {"amr"}, "video": {"mp4"}}
+MEDIA_SIZE_ERRORS = {"image": 40009, "voice": 40010, "video": 40011, "file": 40006}
+MIN_MEDIA_BYTES = 6  # WeCom: every file larger than 5 bytes
 
 
 @dataclass(frozen=True)
@@ -42,6 +52,27 @@ class SentMessage:
     msgtype: str
     users: tuple[str, ...]
     body: Mapping[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True)
+class StoredMedia:
+    """A file WeCom holds by media id: uploaded by the application, or sent by a member."""
+
+    content: bytes
+    file_name: str
+    kind: str
+    content_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class CardUpdateCall:
+    """One accepted update_template_card."""
+
+    response_code: str
+    users: tuple[str, ...]
+    button: Mapping[str, Any] | None
+    card: Mapping[str, Any] | None
     at: datetime
 
 
@@ -62,7 +93,11 @@ class FakeWeComAPI:
     dropped: list[SentMessage] = field(default_factory=list, init=False)
     refused_45009: int = field(default=0, init=False)
     _quota: _Quotas = field(default_factory=lambda: _Quotas(), init=False)
+    card_updates: list[CardUpdateCall] = field(default_factory=list, init=False)
+    media: dict[str, StoredMedia] = field(default_factory=dict, init=False)
     token_fetches: int = field(default=0, init=False)
+    _response_codes: set[str] = field(default_factory=set, init=False)
+    _failures: list[tuple[int, str]] = field(default_factory=list, init=False)
     _tokens: dict[str, datetime] = field(default_factory=dict, init=False)
     _serial: Iterator[int] = field(default_factory=lambda: itertools.count(1), init=False)
 
@@ -75,10 +110,27 @@ class FakeWeComAPI:
         now = self.clock.now()
         self._tokens = dict.fromkeys(self._tokens, now)
 
+    def fail_next(self, errcode: int, errmsg: str = "api freq out of limit", times: int = 1):
+        """The next ``times`` calls (gettoken aside) answer ``errcode``, e.g. 45009."""
+        self._failures.extend([(errcode, errmsg)] * times)
+
+    def add_media(self, content: bytes, file_name: str, kind: str = "image") -> str:
+        """Hold a file as if a member had sent it; its media id (for media/get)."""
+        media_id = f"media-{next(self._serial)}"
+        self.media[media_id] = StoredMedia(content, file_name, kind, _content_type(file_name))
+        return media_id
+
     def app(self) -> web.Application:
-        app = web.Application(middlewares=[self._fault_middleware()] if self.faults else [])
+        # WeCom takes uploads of up to 20 MB; aiohttp's default body limit is 1 MB.
+        app = web.Application(
+            middlewares=[self._fault_middleware()] if self.faults else [],
+            client_max_size=MEDIA_LIMITS["file"] + MB,
+        )
         app.router.add_get("/cgi-bin/gettoken", self._gettoken)
         app.router.add_post("/cgi-bin/message/send", self._message_send)
+        app.router.add_post("/cgi-bin/message/update_template_card", self._update_card)
+        app.router.add_post("/cgi-bin/media/upload", self._media_upload)
+        app.router.add_get("/cgi-bin/media/get", self._media_get)
         return app
 
     async def _gettoken(self, request: web.Request) -> web.Response:
@@ -92,7 +144,8 @@ class FakeWeComAPI:
         life = int(self.token_life.total_seconds())
         return _answer({"access_token": token, "expires_in": life})
 
-    async def _message_send(self, request: web.Request) -> web.Response:
+    async def _json_call(self, request: web.Request) -> Mapping[str, Any] | web.Response:
+        """The POSTed JSON of a call with a valid token, or WeCom's refusal."""
         refused = self._check_token(request.query.get("access_token"))
         if refused is not None:
             return refused
@@ -100,6 +153,12 @@ class FakeWeComAPI:
             payload = json.loads(await request.read())
         except ValueError:
             return _error(47001, "data format error")
+        return payload if isinstance(payload, Mapping) else _error(47001, "data format error")
+
+    async def _message_send(self, request: web.Request) -> web.Response:
+        payload = await self._json_call(request)
+        if isinstance(payload, web.Response):
+            return payload
         refused = self._check_message(payload)
         if refused is not None:
             return refused
@@ -107,7 +166,56 @@ class FakeWeComAPI:
             return self._deliver_within_limits(payload, self.limits)
         return self._deliver(payload)
 
+    async def _update_card(self, request: web.Request) -> web.Response:
+        payload = await self._json_call(request)
+        if isinstance(payload, web.Response):
+            return payload
+        if payload.get("agentid") != self.agent_id:
+            return _error(40056, "invalid agentid")
+        code = payload.get("response_code")
+        button, card = payload.get("button"), payload.get("template_card")
+        if code not in self._response_codes or (button is None) == (card is None):
+            return _error(40058, "invalid response_code or card")
+        self._response_codes.discard(code)  # a response code changes a card once
+        wanted = [str(user) for user in payload.get("userids") or ()]
+        invalid = [user for user in wanted if user not in self.users]
+        reached = tuple(user for user in wanted if user in self.users)
+        self.card_updates.append(CardUpdateCall(code, reached, button, card, self.clock.now()))
+        return _answer({"invaliduser": invalid})
+
+    async def _media_upload(self, request: web.Request) -> web.Response:
+        refused = self._check_token(request.query.get("access_token"))
+        if refused is not None:
+            return refused
+        kind = request.query.get("type", "")
+        if kind not in MEDIA_LIMITS:
+            return _error(40004, "invalid media type")
+        part = await _media_part(request)
+        if part is None:
+            return _error(41006, "media_id missing")  # WeCom's answer to a body without one
+        file_name, content = part
+        refused = _media_error(kind, file_name, content)
+        if refused is not None:
+            return refused
+        media_id = f"media-{next(self._serial)}"
+        self.media[media_id] = StoredMedia(content, file_name, kind, _content_type(file_name))
+        created = int(self.clock.now().timestamp())
+        return _answer({"type": kind, "media_id": media_id, "created_at": str(created)})
+
+    async def _media_get(self, request: web.Request) -> web.Response:
+        refused = self._check_token(request.query.get("access_token"))
+        if refused is not None:
+            return refused
+        stored = self.media.get(request.query.get("media_id", ""))
+        if stored is None:
+            return _error(40007, "invalid media_id")
+        # WeCom writes the name in UTF-8 as it is, not RFC 6266's filename*.
+        headers = {"Content-Disposition": f'attachment; filename="{stored.file_name}"'}
+        return web.Response(body=stored.content, content_type=stored.content_type, headers=headers)
+
     def _check_token(self, token: str | None) -> web.Response | None:
+        if self._failures:  # fail_next: WeCom refused before looking at anything else
+            return _error(*self._failures.pop(0))
         if not token:
             return _error(41001, "access_token missing")
         expires = self._tokens.get(token)
@@ -140,6 +248,7 @@ class FakeWeComAPI:
         answer = {"invaliduser": invalid, "msgid": msgid}
         if msgtype == "template_card":
             answer["response_code"] = f"response-{msgid}"
+            self._response_codes.add(answer["response_code"])
         return _answer(answer)
 
     # --- WeCom's sending limits and injected faults (kept apart: other endpoints join above) ---
@@ -262,7 +371,34 @@ def _slide(window: deque[float], now: float, seconds: float) -> None:
         window.popleft()
 
 
+async def _media_part(request: web.Request) -> tuple[str, bytes] | None:
+    """The uploaded ``media`` part's file name and bytes (multipart/form-data)."""
+    try:
+        reader = await request.multipart()
+    except (AssertionError, ValueError):  # not multipart at all
+        return None
+    async for part in reader:
+        if isinstance(part, aiohttp.BodyPartReader) and part.name == "media":
+            return part.filename or "", bytes(await part.read())
+    return None
+
+
+def _media_error(kind: str, file_name: str, content: bytes) -> web.Response | None:
+    extension = file_name.rsplit(".", 1)[-1].lower() if "." in file_name else ""
+    if kind in MEDIA_FORMATS and extension not in MEDIA_FORMATS[kind]:
+        return _error(40005, "invalid file type")
+    if len(content) < MIN_MEDIA_BYTES or len(content) > MEDIA_LIMITS[kind]:
+        return _error(MEDIA_SIZE_ERRORS[kind], f"invalid {kind} size")
+    return None
+
+
+def _content_type(file_name: str) -> str:
+    return mimetypes.guess_type(file_name)[0] or "application/octet-stream"
+
+
 def _content_error(msgtype: str, body: Mapping[str, Any]) -> web.Response | None:
+    if msgtype in ("image", "file"):
+        return None if body.get("media_id") else _error(40007, "invalid media_id")
     if msgtype in CONTENT_LIMITS:
         return _sized(str(body.get("content", "")), CONTENT_LIMITS[msgtype])
     if msgtype == "textcard":
@@ -345,6 +481,40 @@ class WeComCallbacks:
         """A user's text message to the application."""
         fields = {"FromUserName": from_user, "MsgType": "text", "Content": content}
         return self.message({**fields, "MsgId": msg_id})
+
+    def image(
+        self, from_user: str, media_id: str, msg_id: int, pic_url: str = ""
+    ) -> CallbackRequest:
+        """A member's photo: its MediaId (for media/get) and PicUrl."""
+        pic_url = pic_url or f"https://wework.qpic.cn/fake/{media_id}/0"
+        fields = {"FromUserName": from_user, "MsgType": "image", "PicUrl": pic_url}
+        return self.message({**fields, "MediaId": media_id, "MsgId": msg_id})
+
+    def file(self, from_user: str, media_id: str, file_name: str, msg_id: int) -> CallbackRequest:
+        """A member's file: its MediaId (for media/get) and name."""
+        fields = {"FromUserName": from_user, "MsgType": "file", "MediaId": media_id}
+        return self.message({**fields, "FileName": file_name, "MsgId": msg_id})
+
+    def card_event(
+        self,
+        from_user: str,
+        event_key: str,
+        task_id: str,
+        response_code: str,
+        card_type: str = "button_interaction",
+    ) -> CallbackRequest:
+        """A press of a template card's button (template_card_event; events have no MsgId)."""
+        return self.message(
+            {
+                "FromUserName": from_user,
+                "MsgType": "event",
+                "Event": "template_card_event",
+                "EventKey": event_key,
+                "TaskId": task_id,
+                "CardType": card_type,
+                "ResponseCode": response_code,
+            }
+        )
 
     def read_reply(self, reply: str) -> dict[str, str]:
         """A passive reply's fields, after checking its signature as WeCom does."""

@@ -7,7 +7,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Insert, Row, bindparam, delete, exists, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Insert,
+    Row,
+    Select,
+    bindparam,
+    delete,
+    exists,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -157,8 +168,18 @@ async def release_chat(*, session: AsyncSession, chat_id: int, owner: str) -> bo
     The pending check reads after the lease row is deleted (and locked): a worker that stored
     an update and failed to claim the chat did so while this lease lived, so its row is seen.
     """
-    await session.exec(_RELEASE, params={"chat": chat_id, "owner": owner})
-    return bool((await session.exec(_CHAT_HAS_PENDING, params={"chat": chat_id})).scalar())
+    return await release_lease(
+        session=session, key=chat_id, owner=owner, still_pending=_CHAT_HAS_PENDING
+    )
+
+
+async def release_lease(
+    *, session: AsyncSession, key: int, owner: str, still_pending: Select
+) -> bool:
+    """Give the lease of ``key`` (a chat, a WeCom member) up; then ``still_pending`` (an
+    EXISTS with a ``:chat`` parameter) says whether work of the key waits all the same."""
+    await session.exec(_RELEASE, params={"chat": key, "owner": owner})
+    return bool((await session.exec(still_pending, params={"chat": key})).scalar())
 
 
 async def renew_leases(
@@ -177,12 +198,33 @@ async def renew_leases(
 
 async def orphaned_chats(*, session: AsyncSession, now: datetime, limit: int) -> list[int]:
     """Chats with pending updates and no live lease (their worker died, or never claimed)."""
-    live = exists().where(LEASE.c.chat_id == INBOX.c.chat_id, LEASE.c.expires_at >= now)
+    return await orphaned_keys(
+        session=session,
+        key=INBOX.c.chat_id,
+        order=INBOX.c.update_id,
+        pending=PENDING,
+        now=now,
+        limit=limit,
+    )
+
+
+async def orphaned_keys(
+    *,
+    session: AsyncSession,
+    key: ColumnElement[int],
+    order: ColumnElement[int],
+    pending: ColumnElement[bool],
+    now: datetime,
+    limit: int,
+) -> list[int]:
+    """The lease keys of ``pending`` rows with no live lease, oldest work first (``order``):
+    the chats or members whose worker died, or that no worker claimed."""
+    live = exists().where(LEASE.c.chat_id == key, LEASE.c.expires_at >= now)
     query = (
-        select(INBOX.c.chat_id, func.min(INBOX.c.update_id).label("first"))
-        .where(PENDING, ~live)
-        .group_by(INBOX.c.chat_id)
+        select(key.label("key"), func.min(order).label("first"))
+        .where(pending, ~live)
+        .group_by(key)
         .order_by("first")
         .limit(limit)
     )
-    return [row.chat_id for row in (await session.exec(query)).all()]
+    return [row.key for row in (await session.exec(query)).all()]

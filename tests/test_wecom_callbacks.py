@@ -12,6 +12,7 @@ from aiohttp import web
 
 from bot.common.clock import FrozenClock
 from bot.wecom.crypto import SignatureError, WeComCrypto, WeComCryptoError
+from bot.wecom.events import EventKind, WeComEvent, read_event
 from bot.wecom.xmlfields import parse_fields
 from offline.wecom_api import CallbackRequest, WeComCallbacks, serving
 
@@ -118,3 +119,43 @@ async def test_callbacks_delivered_over_loopback(callbacks: WeComCallbacks, endp
         forged = CallbackRequest({**request.query, "msg_signature": "0" * 40}, request.body)
         status, _ = await callbacks.deliver(session, endpoint, forged)
         assert status == 403
+
+
+def _event_of(crypto: WeComCrypto, request: CallbackRequest) -> WeComEvent:
+    q = request.query
+    assert request.body is not None
+    plain = crypto.decrypt_message(q["msg_signature"], q["timestamp"], q["nonce"], request.body)
+    return read_event(plain)
+
+
+def test_an_image_carries_its_media_id_and_picture_url(
+    callbacks: WeComCallbacks, crypto: WeComCrypto
+) -> None:
+    event = _event_of(crypto, callbacks.image("zhangsan", "media-7", msg_id=8))
+    assert (event.kind, event.media_id, event.msg_id) == (EventKind.IMAGE, "media-7", "8")
+    assert event.fields["PicUrl"].endswith("/media-7/0")
+
+
+def test_a_file_carries_its_media_id_and_name(
+    callbacks: WeComCallbacks, crypto: WeComCrypto
+) -> None:
+    event = _event_of(crypto, callbacks.file("zhangsan", "media-9", "总结.docx", msg_id=9))
+    assert (event.kind, event.media_id, event.file_name) == (
+        EventKind.FILE,
+        "media-9",
+        "总结.docx",
+    )
+
+
+def test_a_card_press_carries_what_update_template_card_needs(
+    callbacks: WeComCallbacks, crypto: WeComCrypto
+) -> None:
+    request = callbacks.card_event("lisi", "ack:12", "task-12", "response-msg-3")
+    event = _event_of(crypto, request)
+    assert event.kind == EventKind.CARD_BUTTON and event.user_id == "lisi"
+    assert (event.event_key, event.task_id, event.response_code) == (
+        "ack:12",
+        "task-12",
+        "response-msg-3",
+    )
+    assert event.fields["CardType"] == "button_interaction" and event.msg_id is None

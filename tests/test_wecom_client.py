@@ -14,7 +14,9 @@ import pytest
 from bot.common.clock import FrozenClock
 from bot.wecom.client import (
     EXPIRY_MARGIN,
+    CardUpdate,
     Markdown,
+    MediaType,
     Recipients,
     TemplateCard,
     Text,
@@ -188,3 +190,106 @@ async def test_the_client_is_built_from_settings(wecom: Setup) -> None:
         assert (await client.send(Text("a"), ZHANG)).ok
     finally:
         await client.close()
+
+
+async def _card(wecom: Setup) -> str:
+    card = {"card_type": "button_interaction", "task_id": "t-1", "button_list": []}
+    sent = await wecom.client.send(TemplateCard(card), ZHANG)
+    assert sent.response_code
+    return sent.response_code
+
+
+async def test_a_pressed_card_is_updated_once_by_its_response_code(wecom: Setup) -> None:
+    code = await _card(wecom)
+    done = await wecom.client.update_template_card(
+        code, CardUpdate(replace_name="已阅"), ["zhangsan"]
+    )
+    again = await wecom.client.update_template_card(
+        code, CardUpdate(replace_name="x"), ["zhangsan"]
+    )
+    assert done.ok and done.invalid_users == ()
+    assert again.errcode == WeComErrcode.INVALID_PARAMETER
+    [update] = wecom.api.card_updates
+    assert (update.users, update.button, update.card) == (
+        ("zhangsan",),
+        {"replace_name": "已阅"},
+        None,
+    )
+
+
+async def test_a_whole_card_replaces_the_pressed_one(wecom: Setup) -> None:
+    code = await _card(wecom)
+    card = {"card_type": "text_notice", "main_title": {"title": "已报送"}}
+    result = await wecom.client.update_template_card(
+        code, CardUpdate(card=card), ["zhangsan", "nobody"]
+    )
+    assert result.ok and result.invalid_users == ("nobody",)
+    assert wecom.api.card_updates[0].card == card
+
+
+def test_a_card_update_is_a_name_or_a_card() -> None:
+    with pytest.raises(ValueError):
+        CardUpdate()
+    with pytest.raises(ValueError):
+        CardUpdate(replace_name="a", card={"card_type": "text_notice"})
+
+
+async def test_a_photo_goes_up_and_comes_back(wecom: Setup) -> None:
+    photo = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4
+    up = await wecom.client.upload_media(MediaType.IMAGE, photo, "活动照片.png", "image/png")
+    assert up.ok and up.media_id
+    down = await wecom.client.get_media(up.media_id)
+    assert down.ok and down.content == photo
+    assert (down.file_name, down.content_type) == ("活动照片.png", "image/png")
+
+
+async def test_a_members_file_is_downloaded_by_its_media_id(wecom: Setup) -> None:
+    media_id = wecom.api.add_media(b"%PDF-1.4 report", "12月报送.pdf", "file")
+    down = await wecom.client.get_media(media_id)
+    assert down.content == b"%PDF-1.4 report" and down.file_name == "12月报送.pdf"
+
+
+async def test_an_unknown_media_id_is_40007(wecom: Setup) -> None:
+    down = await wecom.client.get_media("no-such-media")
+    assert down.errcode == WeComErrcode.INVALID_MEDIA_ID and down.content == b""
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "size", "errcode"),
+    [
+        (MediaType.IMAGE, "a.gif", 100, WeComErrcode.INVALID_FILE_TYPE),
+        (MediaType.IMAGE, "a.jpg", 10 * 1024 * 1024 + 1, WeComErrcode.INVALID_IMAGE_SIZE),
+        (MediaType.IMAGE, "a.jpg", 10 * 1024 * 1024, WeComErrcode.OK),
+        (MediaType.FILE, "a.xlsx", 20 * 1024 * 1024 + 1, WeComErrcode.INVALID_FILE_SIZE),
+        (MediaType.FILE, "a.xlsx", 5, WeComErrcode.INVALID_FILE_SIZE),
+        (MediaType.FILE, "a.xlsx", 6, WeComErrcode.OK),
+    ],
+)
+async def test_uploads_keep_wecoms_formats_and_sizes(
+    wecom: Setup, kind: MediaType, name: str, size: int, errcode: int
+) -> None:
+    result = await wecom.client.upload_media(kind, b"x" * size, name)
+    assert result.errcode == errcode
+    assert bool(result.media_id) == (errcode == 0)
+
+
+@pytest.mark.parametrize("kill", ["revoke_tokens", "expire_tokens"])  # 40014, 42001
+async def test_media_calls_fetch_a_rejected_token_again_once(wecom: Setup, kill: str) -> None:
+    media_id = wecom.api.add_media(b"photo-bytes", "a.jpg")
+    await wecom.client.access_token()
+    getattr(wecom.api, kill)()
+    assert (await wecom.client.get_media(media_id)).content == b"photo-bytes"
+    getattr(wecom.api, kill)()
+    assert (await wecom.client.upload_media(MediaType.FILE, b"123456", "a.txt")).ok
+    code = await _card(wecom)
+    getattr(wecom.api, kill)()
+    assert (await wecom.client.update_template_card(code, CardUpdate("ok"), ["lisi"])).ok
+    assert wecom.api.token_fetches == 4
+
+
+async def test_a_rate_limit_is_reported_not_retried(wecom: Setup) -> None:
+    wecom.api.fail_next(WeComErrcode.API_RATE_LIMITED)
+    limited = await wecom.client.send(Text("a"), ZHANG)
+    assert limited.rate_limited and not limited.ok
+    assert (await wecom.client.send(Text("b"), ZHANG)).ok
+    assert [m.body["content"] for m in wecom.api.sent] == ["b"]

@@ -6,10 +6,11 @@ import argparse
 import asyncio
 import contextlib
 import fcntl
+import logging
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.engine import make_url
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -29,7 +30,11 @@ from storage.db import (
 from storage.migrate import upgrade_to_head
 from storage.models import Role
 
+if TYPE_CHECKING:  # the run command imports the channels only when it runs
+    from bot.channels import TelegramMode
+
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 EXIT_USAGE = 2
 CHAT_FILES = "chat-files"  # under DATA_DIR: what the bot sends in `stabot chat`
 CHAT_HISTORY = "chat-history"  # under DATA_DIR: each terminal user's messages between sessions
@@ -51,7 +56,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _register_run(subparsers: argparse._SubParsersAction) -> None:
-    run = subparsers.add_parser("run", help="run the bot (long polling, or webhook)")
+    run = subparsers.add_parser(
+        "run", help="run every configured channel: Telegram (polling or webhook), WeCom"
+    )
     run.add_argument("--webhook-url", help="public HTTPS URL Telegram posts updates to")
     run.add_argument("--listen", default="127.0.0.1", help="address the webhook server binds")
     run.add_argument("--port", type=int, default=8443, help="port of the webhook server")
@@ -145,35 +152,45 @@ def _fail(settings: Settings, key: str, params: dict) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    """Run the bot against Telegram (or TELEGRAM_API_BASE_URL)."""
-    from telegram import Update
+    """Run every configured channel: Telegram (BOT_TOKEN) and WeCom (WECOM_*)."""
+    from bot import channels
+    from bot.app import WECOM_HANDLER
 
-    from bot.app import build_application
-    from bot.telegram.inbox.webhook import WebhookOptions, derived_secret, run_webhook
-
-    if settings.token is None:
+    if settings.wecom.partly_set:
+        log.warning("WECOM_* is set only in part: WeCom does not start")
+    if settings.token is None and not settings.wecom.configured:
         print(t(settings.default_locale, "cli.no_token"), file=sys.stderr)
+        return EXIT_USAGE
+    if settings.wecom.configured and WECOM_HANDLER is None:
+        print(t(settings.default_locale, "cli.wecom_unwired"), file=sys.stderr)
         return EXIT_USAGE
     with _single_sqlite_runner(settings) as refused:
         if refused:
             return _fail(settings, "cli.already_running", {"path": refused})
-        if args.webhook_url:
-            # Every worker must check the same secret: a configured one, or one derived from
-            # the token that all of them share.
-            secret = (
-                settings.webhook_secret.get_secret_value()
-                if settings.webhook_secret
-                else derived_secret(settings.token)
-            )
-            application = build_application(settings, inbox=True)
-            options = WebhookOptions(
-                args.listen, args.port, args.webhook_url, secret, Update.ALL_TYPES
-            )
-            run_webhook(application, options)
-        else:
-            application = build_application(settings, polling=True)
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+        channels.run(settings, _telegram_mode(args, settings), WECOM_HANDLER)
     return 0
+
+
+def _telegram_mode(args: argparse.Namespace, settings: Settings) -> TelegramMode | None:
+    """How Telegram runs: None without a token, else polling or the webhook."""
+    from telegram import Update
+
+    from bot.channels import TelegramMode
+    from bot.telegram.inbox.webhook import WebhookOptions, derived_secret
+
+    if settings.token is None:
+        return None
+    if not args.webhook_url:
+        return TelegramMode()
+    # Every worker must check the same secret: a configured one, or one derived from the
+    # token that all of them share.
+    secret = (
+        settings.webhook_secret.get_secret_value()
+        if settings.webhook_secret
+        else derived_secret(settings.token)
+    )
+    options = WebhookOptions(args.listen, args.port, args.webhook_url, secret, Update.ALL_TYPES)
+    return TelegramMode(options)
 
 
 @contextlib.contextmanager

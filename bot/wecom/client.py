@@ -1,4 +1,5 @@
-"""The WeCom server API of a self-built application: ``gettoken`` and ``message/send``.
+"""The WeCom server API of a self-built application: ``gettoken``, ``message/send``,
+``message/update_template_card``, ``media/upload`` and ``media/get``.
 
 The access token is cached until shortly before WeCom says it expires (the clock is
 injectable) and fetched once more when WeCom calls it invalid or expired (40014, 42001): a
@@ -11,11 +12,13 @@ message or an exception's text.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import Enum
+from enum import Enum, StrEnum
+from json import loads
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 import aiohttp
 
@@ -34,14 +37,22 @@ class WeComErrcode(int, Enum):
     INVALID_SECRET = 40001
     INVALID_CORP_ID = 40013
     INVALID_TOKEN = 40014
+    INVALID_MEDIA_ID = 40007
     EXPIRED_TOKEN = 42001
     EMPTY_CONTENT = 44004
     CONTENT_TOO_LONG = 45002
     API_RATE_LIMITED = 45009  # the application's or the user's message quota
+    INVALID_FILE_TYPE = 40005
+    INVALID_FILE_SIZE = 40006
+    INVALID_IMAGE_SIZE = 40009
+    INVALID_PARAMETER = 40058  # e.g. a used or unknown response_code
     ALL_RECIPIENTS_INVALID = 81013
 
 
 TOKEN_REJECTED = frozenset({WeComErrcode.INVALID_TOKEN, WeComErrcode.EXPIRED_TOKEN})
+
+
+JSON_TYPES = frozenset({"application/json", "text/plain"})
 
 
 class WeComTransportError(Exception):
@@ -105,6 +116,76 @@ class SendResult(WeComResult):
             invalid_users=tuple(user for user in invalid.split("|") if user),
             response_code=data.get("response_code") or None,
         )
+
+
+@dataclass(frozen=True)
+class UpdateResult(WeComResult):
+    """``update_template_card``'s answer: the members whose card could not be changed."""
+
+    invalid_users: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UpdateResult:
+        invalid = data.get("invaliduser") or ()
+        users = invalid.split("|") if isinstance(invalid, str) else invalid
+        return cls(
+            errcode=int(data.get("errcode", 0)),
+            errmsg=str(data.get("errmsg", "")),
+            data=data,
+            invalid_users=tuple(str(user) for user in users if user),
+        )
+
+
+@dataclass(frozen=True)
+class UploadResult(WeComResult):
+    """``media/upload``'s answer: the temporary media id (valid three days)."""
+
+    media_id: str | None = None
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> UploadResult:
+        return cls(
+            errcode=int(data.get("errcode", 0)),
+            errmsg=str(data.get("errmsg", "")),
+            data=data,
+            media_id=data.get("media_id") or None,
+        )
+
+
+@dataclass(frozen=True)
+class MediaResult(WeComResult):
+    """``media/get``'s answer: the file's bytes and name, or WeCom's errcode (no content)."""
+
+    content: bytes = b""
+    file_name: str | None = None
+    content_type: str | None = None
+
+
+class MediaType(StrEnum):
+    """What ``media/upload`` takes (WeCom checks each one's format and size)."""
+
+    IMAGE = "image"  # jpg or png, at most 10 MB
+    VOICE = "voice"  # amr, at most 2 MB
+    VIDEO = "video"  # mp4, at most 10 MB
+    FILE = "file"  # anything, at most 20 MB
+
+
+@dataclass(frozen=True)
+class CardUpdate:
+    """What ``update_template_card`` changes on the members' card after a press: the pressed
+    button's text (``replace_name``), or the whole card (a template card's JSON)."""
+
+    replace_name: str | None = None
+    card: Mapping[str, Any] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.replace_name is None) == (self.card is None):
+            raise ValueError("a card update is either replace_name or a whole card")
+
+    def fields(self) -> dict[str, Any]:
+        if self.card is not None:
+            return {"template_card": dict(self.card)}
+        return {"button": {"replace_name": self.replace_name}}
 
 
 @dataclass(frozen=True)
@@ -231,14 +312,56 @@ class WeComClient:
         }
         return SendResult.from_json(await self.call("message/send", payload))
 
+    async def update_template_card(
+        self, response_code: str, update: CardUpdate, users: Sequence[str]
+    ) -> UpdateResult:
+        """Change a template card the members pressed (the press's ResponseCode, usable once
+        and for 72 hours) for ``users``: the button's text, or the whole card."""
+        payload = {
+            "userids": list(users),
+            "agentid": self.agent_id,
+            "response_code": response_code,
+            **update.fields(),
+        }
+        return UpdateResult.from_json(await self.call("message/update_template_card", payload))
+
+    async def upload_media(
+        self, kind: MediaType, content: bytes, file_name: str, content_type: str | None = None
+    ) -> UploadResult:
+        """``media/upload``: a temporary media id for a photo or a file to send."""
+
+        async def post(token: str) -> Mapping[str, Any]:
+            # Built anew per try (a sent form cannot be sent again); the name as UTF-8, as
+            # WeCom reads it, not percent-quoted.
+            form = aiohttp.FormData(quote_fields=False)
+            form.add_field("media", content, filename=file_name, content_type=content_type)
+            params = {"access_token": token, "type": str(kind)}
+            return await self._request("POST", "media/upload", params=params, data=form)
+
+        return UploadResult.from_json(await self._with_token(post))
+
+    async def get_media(self, media_id: str) -> MediaResult:
+        """``media/get``: a member's photo or file by its media id (bytes, name and type)."""
+        token = await self.access_token()
+        result = await self._download(media_id, token)
+        if result.errcode in TOKEN_REJECTED:
+            self._forget(token)
+            result = await self._download(media_id, await self.access_token())
+        return result
+
     async def call(self, method: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
         """POST ``payload`` to ``method`` with the token; once more with a new token when
         WeCom rejects the first one."""
+        return await self._with_token(lambda token: self._post(method, token, payload))
+
+    async def _with_token(
+        self, call: Callable[[str], Awaitable[Mapping[str, Any]]]
+    ) -> Mapping[str, Any]:
         token = await self.access_token()
-        data = await self._post(method, token, payload)
+        data = await call(token)
         if int(data.get("errcode", 0)) in TOKEN_REJECTED:
             self._forget(token)
-            data = await self._post(method, await self.access_token(), payload)
+            data = await call(await self.access_token())
         return data
 
     def _fresh(self, token: _Token | None) -> bool:
@@ -265,14 +388,22 @@ class WeComClient:
         return await self._request("POST", method, params={"access_token": token}, json=payload)
 
     async def _request(
-        self, verb: str, method: str, *, params: Mapping[str, str], json: Any = None
+        self,
+        verb: str,
+        method: str,
+        *,
+        params: Mapping[str, str],
+        json: Any = None,
+        data: Any = None,
     ) -> Mapping[str, Any]:
         url = f"{self.base_url}/{method}"
         try:
-            async with self._http().request(verb, url, params=params, json=json) as response:
+            async with self._http().request(
+                verb, url, params=params, json=json, data=data
+            ) as response:
                 if response.status != 200:
                     raise WeComTransportError(f"{method}: HTTP {response.status}")
-                data = await response.json(content_type=None)
+                answer = await response.json(content_type=None)
         except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
             never = f"{method}: {type(error).__name__}"
             raise WeComTransportError(never, never_sent=True) from None
@@ -280,12 +411,52 @@ class WeComClient:
             # The error's text may hold the URL, and the URL the secret or the token: say
             # what failed, not where.
             raise WeComTransportError(f"{method}: {type(error).__name__}") from None
-        if not isinstance(data, Mapping):
+        if not isinstance(answer, Mapping):
             raise WeComTransportError(f"{method}: the answer is not a JSON object")
-        return data
+        return answer
+
+    async def _download(self, media_id: str, token: str) -> MediaResult:
+        url = f"{self.base_url}/media/get"
+        params = {"access_token": token, "media_id": media_id}
+        try:
+            async with self._http().get(url, params=params) as response:
+                if response.status != 200:
+                    raise WeComTransportError(f"media/get: HTTP {response.status}")
+                body = await response.read()
+                kind = response.content_type
+                disposition = response.headers.get("Content-Disposition", "")
+        except (aiohttp.ClientError, TimeoutError) as error:
+            raise WeComTransportError(f"media/get: {type(error).__name__}") from None
+        if kind in JSON_TYPES:  # WeCom answers an error as JSON, a file as itself
+            try:
+                return MediaResult.from_json(_json_object(body))
+            except ValueError:
+                raise WeComTransportError("media/get: an unreadable error answer") from None
+        return MediaResult(
+            0, "ok", content=body, file_name=_file_name(disposition), content_type=kind
+        )
 
     def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=TIMEOUT)
             self._owns_session = True
         return self._session
+
+
+def _json_object(body: bytes) -> Mapping[str, Any]:
+    data = loads(body)
+    if not isinstance(data, Mapping):
+        raise ValueError("not a JSON object")
+    return data
+
+
+def _file_name(disposition: str) -> str | None:
+    """The file name of a ``Content-Disposition`` header (``filename="…"`` as WeCom sends
+    it, or RFC 6266's ``filename*=UTF-8''…``)."""
+    for part in disposition.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name.lower() == "filename*" and "''" in value:
+            return unquote(value.split("''", 1)[1]) or None
+        if name.lower() == "filename":
+            return value.strip('"') or None
+    return None

@@ -25,20 +25,15 @@ import asyncio
 import contextlib
 import json
 import logging
-import os
-import socket
-import uuid
 from collections import deque
-from datetime import timedelta
 
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from telegram import Update
 from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
 from bot.common.i18n import normalize_locale, t
+from bot.common.workers import LEASE_TTL, KeyedRunners, backoff, is_transient
 from bot.runtime import (
     KEEP_PROCESSED,
     PRUNE_EVERY,
@@ -56,46 +51,23 @@ log = logging.getLogger(__name__)
 MAX_CONCURRENT = 64  # updates of different chats handled at once
 MAX_RETRIES = 3  # further attempts after the first, then the update is given up
 BATCH = 50  # pending rows of a chat read at a time (leased mode)
-LEASE_TTL = timedelta(seconds=15)  # a dead worker's chats wait this long at most
-RENEW_EVERY = 5.0  # seconds between lease renewals (a third of the TTL)
-SWEEP_EVERY = 5.0  # seconds between looks for chats whose worker died
 SWEEP_CHATS = 200
-TRANSIENT = (OperationalError, InterfaceError, PoolTimeout, ConnectionError, TimeoutError)
 
 
-def is_transient(error: BaseException | None) -> bool:
-    """Whether a failure may pass by itself: the database or its connection, not our code."""
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    return isinstance(error, TRANSIENT)
-
-
-def backoff(attempts: int) -> float:
-    """Seconds before the next try of a failed update: 1, 2, 4 …"""
-    return float(2 ** max(0, attempts - 1))
-
-
-def worker_id() -> str:
-    """A name for this process's leases: host, pid and a random part (pids are reused)."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-
-
-class Dispatcher:
+class Dispatcher(KeyedRunners):
     """The chat runners of one process, in local or leased mode."""
+
+    runner_name = "inbox-chat"
 
     def __init__(self, application: Application, *, leased: bool, sleep=asyncio.sleep) -> None:
         self.app = application
         self.rt = runtime_of(application)
+        super().__init__(self.rt.sessions, self.rt.clock)
         self.leased = leased
-        self.owner = worker_id()
         self.sleep = sleep  # tests pass one that does not wait
         self._queued: dict[int, deque[Item]] = {}  # local mode: the chat's items in order
         self._received: dict[int, dict[int, Item]] = {}  # leased: parsed items by update id
-        self._runners: dict[int, asyncio.Task[None]] = {}
-        self._dirty: set[int] = set()  # chats with news since their runner last looked
         self._slots = asyncio.Semaphore(MAX_CONCURRENT)
-        self._background: list[asyncio.Task[None]] = []
-        self.open = False
 
     # --- feeding --------------------------------------------------------------------------
 
@@ -108,24 +80,12 @@ class Dispatcher:
                 self._queued.setdefault(item.chat_id, deque()).append(item)
             self.poke(item.chat_id)
 
-    def poke(self, chat_id: int) -> None:
-        """Have the chat's runner look for its updates (starting one if none runs)."""
-        self._dirty.add(chat_id)
-        if self.open and chat_id not in self._runners:
-            task = asyncio.get_running_loop().create_task(
-                self._run_chat(chat_id), name=f"inbox-chat-{chat_id}"
-            )
-            self._runners[chat_id] = task
-
     async def start(self) -> None:
         """Open, and queue what the inbox holds from before (a restart or another worker)."""
         self.open = True
         if self.leased:
             await self.sweep()
-            self._background = [
-                asyncio.get_running_loop().create_task(self._every(SWEEP_EVERY, self.sweep)),
-                asyncio.get_running_loop().create_task(self._every(RENEW_EVERY, self.renew)),
-            ]
+            self.start_timers()
             return
         async with transaction(self.rt.sessions) as session:
             rows = await inbox_repo.pending(session=session)
@@ -133,22 +93,9 @@ class Dispatcher:
             log.info("resuming %d stored updates", len(rows))
         self.submit([_recovered(row) for row in rows])
 
-    async def stop(self) -> None:
-        """Let the running updates finish; what is still queued stays stored for next time."""
-        self.open = False
-        for task in self._background:
-            task.cancel()
-        await asyncio.gather(*self._background, return_exceptions=True)
-        await asyncio.gather(*list(self._runners.values()), return_exceptions=True)
-
-    async def idle(self) -> None:
-        """Wait until no chat has work left (tests and benchmarks)."""
-        while self._runners:
-            await asyncio.gather(*list(self._runners.values()), return_exceptions=True)
-
     # --- the runner of one chat -----------------------------------------------------------
 
-    async def _run_chat(self, chat_id: int) -> None:
+    async def _run(self, chat_id: int) -> None:
         try:
             while self.open:
                 self._dirty.discard(chat_id)
@@ -296,17 +243,6 @@ class Dispatcher:
 
     # --- leases: renewal and the sweep for chats whose worker died ------------------------
 
-    async def renew(self) -> None:
-        """Extend the leases of the chats this worker is handling."""
-        chats = list(self._runners)
-        if not chats:
-            return
-        until = self.rt.clock.now() + LEASE_TTL
-        async with transaction(self.rt.sessions) as session:
-            await inbox_repo.renew_leases(
-                session=session, owner=self.owner, chat_ids=chats, until=until
-            )
-
     async def sweep(self) -> None:
         """Start runners for chats with pending updates that no live worker holds."""
         async with transaction(self.rt.sessions) as session:
@@ -315,14 +251,6 @@ class Dispatcher:
             )
         for chat_id in chats:
             self.poke(chat_id)
-
-    async def _every(self, seconds: float, job) -> None:
-        while True:
-            await asyncio.sleep(seconds)
-            try:
-                await job()
-            except Exception as error:
-                log.warning("inbox %s failed: %s", job.__name__, error)
 
 
 def _recovered(row) -> Item:

@@ -15,7 +15,8 @@ import hmac
 import json
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from http import HTTPStatus
 
@@ -174,12 +175,22 @@ def run_webhook(application: Application, options: WebhookOptions) -> None:
 
 
 async def _serve(application: Application, options: WebhookOptions) -> None:
-    from bot.telegram.inbox import inbox_of  # the package wires what this module serves
-
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    async with webhook_running(application, options):
+        await stop.wait()
+
+
+@asynccontextmanager
+async def webhook_running(
+    application: Application, options: WebhookOptions
+) -> AsyncIterator[Application]:
+    """The Application started and its webhook served until the block ends (beside other
+    channels in one process, bot/channels.py), then stopped and shut down."""
+    from bot.telegram.inbox import inbox_of  # the package wires what this module serves
+
     await application.initialize()
     lock: AsyncConnection | None = None
     try:
@@ -193,7 +204,7 @@ async def _serve(application: Application, options: WebhookOptions) -> None:
                 application, options.url, options.secret, options.allowed
             )
             await application.start()
-            await stop.wait()
+            yield application
         finally:
             server.stop()
             if application.running:
