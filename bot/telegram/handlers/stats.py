@@ -23,11 +23,11 @@ from bot.flows import engine
 from bot.flows import stats as flow
 from bot.flows.base import FlowContext, Reply
 from bot.flows.callback_data import StatsButton
+from bot.flows.labels import render_label
 from bot.runtime import StabotContext
 from bot.services import charts
 from bot.telegram.handlers import exports as export_files
 from bot.telegram.handlers.common import respond
-from bot.telegram.render import render_label
 from storage.db import transaction
 
 MakeOutcome = Callable[[FlowContext], Awaitable[flow.Outcome | None]]
