@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
 
 from bot.common.i18n import t
-from bot.flows import engine
-from bot.flows.base import FlowContext, Reply
+from bot.flows import engine, routes
+from bot.flows.base import FlowContext, Msg, Reply
 from bot.flows.menu import commands_for, role_of
 from bot.runtime import StabotContext
 from bot.services import people
@@ -56,6 +56,23 @@ async def respond(
     return reply
 
 
+async def respond_route(
+    update: Update, context: StabotContext, produce: routes.Producer, *, quote: bool = False
+) -> Any:
+    """`respond` for a route of bot/flows/routes.py: shows the reply its result carries and
+    returns the result (an outcome's charts or menus are the caller's to finish); None when
+    the update had no unit."""
+    results: list[Any] = []
+
+    async def reply_of(ctx: FlowContext) -> Reply | None:
+        result = await produce(ctx)
+        results.append(result)
+        return routes.reply_of(result)
+
+    await respond(update, context, reply_of, quote=quote)
+    return results[0] if results else None
+
+
 async def respond_and_tell(
     update: Update,
     context: StabotContext,
@@ -93,3 +110,24 @@ async def sync_commands(context: StabotContext, user: User, locale: str) -> None
         await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(user.telegram_id))
     except TelegramError as error:  # the menu is a convenience; never fail the reply for it
         log.warning("set_my_commands failed: %s", error)
+
+
+async def routed_button(update: Update, context: StabotContext) -> Any:
+    """A button the route table answers (bot/flows/routes.py): its reply shown, its result
+    returned; a press the table does not read gets the stale note."""
+    query = update.callback_query
+    produce = routes.button(query.data, quoted=_quoted_text(query.message))
+    if produce is None:
+        produce = _stale
+    return await respond_route(update, context, produce)
+
+
+async def _stale(ctx: FlowContext) -> Reply:
+    return Reply([], toast=Msg("button.stale"))
+
+
+def _quoted_text(message: object) -> str | None:
+    # The message a pressed button's message replies to (a quick-log offer quotes the report);
+    # None when it is gone or the bot cannot see it.
+    quoted = getattr(message, "reply_to_message", None)
+    return (quoted.text or quoted.caption) if quoted is not None else None
