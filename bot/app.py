@@ -25,11 +25,12 @@ from bot.flows import ask as ask_flow
 from bot.flows import engine as form_engine
 from bot.flows.access_request import AccessRequestForm
 from bot.flows.activity import ActivityForm
-from bot.flows.base import FormSpec, TextRoute
+from bot.flows.base import FormSpec, Notice, TextRoute
 from bot.flows.broadcast import BroadcastForm
 from bot.flows.library import DocumentUploadForm
 from bot.flows.members import FilterForm, InviteForm, MoveForm
 from bot.flows.menu import GUEST, commands_for, group_commands
+from bot.flows.notices import NoticeSender
 from bot.flows.registration import RegistrationForm
 from bot.flows.stats import RangeForm
 from bot.flows.task_new import MoveDeadlineForm, NewTaskForm
@@ -55,7 +56,9 @@ from bot.telegram.handlers import reminders as reminder_handlers
 from bot.telegram.handlers import stats as stats_handlers
 from bot.telegram.handlers import tasks as task_handlers
 from bot.telegram.processor import PerChatUpdateProcessor
+from bot.telegram.render import notify
 from storage.db import create_engine, session_factory
+from storage.identity_models import Channel
 from storage.migrate import upgrade_to_head
 from storage.models import Role
 
@@ -146,11 +149,21 @@ def build_application(
         forms=form_engine.by_name(FORMS),
         text_routes=TEXT_ROUTES,
     )
+    # Notices to people on Telegram go through this application's bot, whichever channel's
+    # update made them.
+    runtime_of(application).notifiers.register(Channel.TELEGRAM, _telegram_notices(application))
     application.bot_data["stabot.migrate"] = migrate
     if inbox:
         inbox_wiring.install(application)  # its error handler goes before errors.on_error
     _register_handlers(application)
     return application
+
+
+def _telegram_notices(application: Application) -> NoticeSender:
+    async def send(notice: Notice) -> bool:
+        return await notify(application.bot, notice.chat_id, notice.locale, notice.reply)
+
+    return send
 
 
 def _register_handlers(application: Application) -> None:

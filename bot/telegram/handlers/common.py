@@ -15,7 +15,7 @@ from bot.flows.base import FlowContext, Msg, Reply
 from bot.flows.menu import commands_for, role_of
 from bot.runtime import StabotContext
 from bot.services import people
-from bot.telegram.render import deliver, notify
+from bot.telegram.render import deliver
 from storage.db import transaction
 from storage.models import User
 
@@ -51,8 +51,7 @@ async def respond(
             await engine.remember_message(
                 session, rt.forms, chat_id=ctx.chat_id, user_id=ctx.user_id, message_id=shown
             )
-    for notice in reply.notices:
-        await notify(context.bot, notice.chat_id, notice.locale, notice.reply)
+    await rt.notifiers.send_all(reply.notices)  # each through its channel's adapter
     return reply
 
 
