@@ -12,4 +12,5 @@ from storage import (  # noqa: F401
     models,
     reminder_models,
     task_models,
+    wecom_models,
 )
