@@ -4,16 +4,11 @@ redelivered events, and notices that cross from one channel to the other."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import pytest
 from sqlmodel import select
 
-from bot import PROJECT_ROOT
 from bot.common.i18n import t
 from bot.services import orgs, people
-from bot.services.knowledge import KnowledgeBase
 from bot.wecom.events import EventKind, WeComEvent
 from offline.updates import TgUser
 from storage import identities_repo
@@ -31,20 +26,6 @@ ADMIN = TgUser(id=30001, first_name="管理员")
 async def tree(sessions, clock):
     async with transaction(sessions) as session:
         return {org.name: org for org in await orgs.create_demo_tree(session, now=clock.now())}
-
-
-@pytest.fixture(scope="module")
-def indexed_dir(tmp_path_factory) -> Path:
-    data_dir = tmp_path_factory.mktemp("kb")
-    KnowledgeBase(data_dir / "knowledge").ensure_corpus(PROJECT_ROOT / "corpus")
-    return data_dir
-
-
-@pytest.fixture
-def kb_settings(settings, indexed_dir, tmp_path):
-    data_dir = tmp_path / "kb-data"
-    shutil.copytree(indexed_dir, data_dir)
-    return settings.model_copy(update={"data_dir": data_dir})
 
 
 async def make_invite(sessions, clock, org) -> str:
