@@ -26,19 +26,25 @@ async def forget_handled_before(session: AsyncSession, *, moment: datetime) -> N
 
 
 async def offer_choices(
-    session: AsyncSession, *, address: int, choices: list[str], now: datetime
+    session: AsyncSession,
+    *,
+    address: int,
+    choices: list[str],
+    now: datetime,
+    quoted: str | None = None,
 ) -> None:
-    """Keep the numbered choices of the latest reply to ``address`` (none: forget them)."""
+    """Keep the numbered choices of the latest reply to ``address``, and the member's words
+    it quoted (neither: forget the earlier ones)."""
     row = await session.get(WeComChoices, address)
-    if not choices:
+    if not choices and quoted is None:
         if row is not None:
             await session.delete(row)
         return
     data = json.dumps(choices, ensure_ascii=False)
     if row is None:
-        session.add(WeComChoices(address=address, data=data, offered_at=now))
+        session.add(WeComChoices(address=address, data=data, quoted=quoted, offered_at=now))
     else:
-        row.data, row.offered_at = data, now
+        row.data, row.quoted, row.offered_at = data, quoted, now
 
 
 async def choice(session: AsyncSession, *, address: int, number: int) -> str | None:
@@ -48,3 +54,9 @@ async def choice(session: AsyncSession, *, address: int, number: int) -> str | N
         return None
     choices = json.loads(row.data)
     return choices[number - 1] if 1 <= number <= len(choices) else None
+
+
+async def quoted(session: AsyncSession, *, address: int) -> str | None:
+    """The member's words the latest reply to ``address`` quoted, or None."""
+    row = await session.get(WeComChoices, address)
+    return row.quoted if row is not None else None

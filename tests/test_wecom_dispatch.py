@@ -173,3 +173,16 @@ async def test_notices_cross_channels_both_ways(settings, clock, sessions, tree)
         assert wecom.last_text(ZHANG) == t("zh_CN", "access.you_are_approved")
     person = await person_on_wecom(sessions, ZHANG)
     assert (person.role, person.org_id) == (Role.INFO_OFFICER, tree["青山区科协"].id)
+
+
+async def test_the_quick_log_offer_reads_back_what_the_member_said(
+    settings, clock, sessions, tree
+):
+    async with wecom_bot(settings, clock, {ZHANG}) as wecom:
+        await register(wecom, sessions, clock, tree)
+        shown = await wecom.text(ZHANG, "今天搞了个活动")
+        assert "要把它记下来吗" in shown[0].text and shown[0].kind == "card"
+        shown = await wecom.press(ZHANG, "记录这次活动")
+        text = "\n".join(s.text for s in shown)
+        assert "2026-03-16" in text and "活动类型" in text
+    assert await stored(sessions) == []

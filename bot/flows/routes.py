@@ -160,9 +160,6 @@ COMMANDS: dict[str, CommandRoute] = {
     "export": _export,
     "members": _members,
 }
-# Commands that change what the command menu shows (registration, the language): a channel
-# with a menu sends it again after them.
-MENU_COMMANDS = frozenset({"start", "help"})
 
 
 def command(name: str, args: str = "") -> Producer:
@@ -294,8 +291,6 @@ BUTTONS: dict[type[CallbackData], ButtonRoute] = {
     ReceiptButton: _receipt_button,
     **dict.fromkeys(members.FAMILIES, _members_button),
 }
-# Buttons that change what the command menu shows (the language).
-MENU_BUTTONS = frozenset({LanguageButton})
 
 
 def button(data: object, quoted: str | None = None) -> Producer | None:

@@ -126,8 +126,9 @@ class WeComDispatcher:
                 ctx.locale, reply, response_code=event.response_code if pressed else None
             )
             if reply.texts:  # a new view: its numbers (or none) replace the earlier ones
+                quoted = event.text if reply.quote and event.kind is EventKind.TEXT else None
                 await wecom_repo.offer_choices(
-                    session, address=address, choices=rendered.choices, now=now
+                    session, address=address, choices=rendered.choices, now=now, quoted=quoted
                 )
         return Answer(event.user_id, rendered, reply.notices, event.task_id, event.response_code)
 
@@ -167,7 +168,9 @@ class WeComDispatcher:
         return await routes.user_input(ctx, _input(event), self.text_routes)
 
     async def _press(self, ctx: FlowContext, data: str | None) -> Any:
-        produce = routes.button(data)
+        # The member's words the latest reply quoted: what an offer's button reads back.
+        quoted = await wecom_repo.quoted(ctx.session, address=ctx.chat_id)
+        produce = routes.button(data, quoted=quoted)
         if produce is None:  # old, malformed or forged data
             return Reply([], toast=STALE)
         return await produce(ctx)

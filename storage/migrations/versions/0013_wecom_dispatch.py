@@ -30,6 +30,7 @@ def upgrade() -> None:
         "wecom_choices",
         sa.Column("address", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("data", sa.Text(), nullable=False),
+        sa.Column("quoted", sa.Text(), nullable=True),
         sa.Column("offered_at", sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("address"),
     )
