@@ -186,3 +186,16 @@ async def test_the_quick_log_offer_reads_back_what_the_member_said(
         text = "\n".join(s.text for s in shown)
         assert "2026-03-16" in text and "活动类型" in text
     assert await stored(sessions) == []
+
+
+async def test_commands_inside_a_form_and_unknown_ones(settings, clock, sessions, tree):
+    async with wecom_bot(settings, clock, {ZHANG}) as wecom:
+        code = await make_invite(sessions, clock, tree["青山区科协"])
+        shown = await wecom.text(ZHANG, f"/start\u3000{code}")  # a full-width space
+        assert "青山区科协" in shown[0].text
+        shown = await wecom.text(ZHANG, "/log")
+        assert "/log" in shown[0].text and "青山区科协" in shown[0].text  # the form again
+        shown = await wecom.text(ZHANG, "/nosuch")
+        assert shown[0].text == t("zh_CN", "wecom.unknown_command", command="/nosuch")
+        shown = await wecom.text(ZHANG, "/cancel")
+        assert shown  # /cancel may run inside a form

@@ -185,14 +185,14 @@ class WeComDispatcher:
         return await routes.user_input(ctx, Input(InputKind.TEXT, text), self.text_routes)
 
     async def _command(self, ctx: FlowContext, text: str) -> Any:
-        head, _, args = text.partition(" ")
+        head, *rest = text.split(maxsplit=1)  # any space, the full-width one of IMEs too
         name = head.lstrip("/").lower()
         if name not in routes.COMMANDS:
             return Reply([Msg("wecom.unknown_command", command=head)])
         busy = await routes.busy_form(ctx, name)
         if busy is not None:
             return busy
-        return await routes.command(name, args.strip())(ctx)
+        return await routes.command(name, rest[0] if rest else "")(ctx)
 
     # --- after the commit: the WeCom API -----------------------------------------------------
 
