@@ -23,48 +23,36 @@ import contextlib
 import gc
 import itertools
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import AsyncIterator, Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from aiohttp import web
-from sqlmodel import select
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run as a script: the repository's packages, benchmarks too
 
-from bot.app import FORMS, TEXT_ROUTES
-from bot.common.clock import FrozenClock
-from bot.flows import engine as form_engine
-from bot.services import orgs
-from bot.wecom.client import Message, Recipients, SendResult, WeComClient
-from bot.wecom.dispatch import WeComDispatcher
-from bot.wecom.events import EventKind, WeComEvent
-from offline.wecom_api import FakeWeComAPI, serving
-from storage import users_repo
-from storage.activity_models import Activity
-from storage.db import create_engine, session_factory, transaction
-from storage.identity_models import Channel
-from storage.migrate import upgrade_to_head
-from storage.models import Role
+from aiohttp import web  # noqa: E402
+from sqlmodel import select  # noqa: E402
 
-START = datetime(2026, 3, 16, 2, 0, tzinfo=UTC)
-ORG_NAME = "青山区科协"
-SCRIPT: tuple[tuple[str, str], ...] = (
-    ("text", "/log"),
-    ("press", "科普讲座"),
-    ("text", "科技助力乡村振兴科普讲座"),
-    ("press", "昨天"),
-    ("text", "青山区社区"),
-    ("press", ORG_NAME),
-    ("text", "约120人"),
-    ("press", "社区居民"),
-    ("press", "完成"),
-    ("text", "讲解了节能和防诈骗知识。"),
-    ("press", "跳过"),
-    ("press", "确认提交"),
-)
+from benchmarks.form_step import ORG_NAME, SCRIPT, START  # noqa: E402
+from bot.app import FORMS, TEXT_ROUTES  # noqa: E402
+from bot.common.clock import FrozenClock  # noqa: E402
+from bot.flows import engine as form_engine  # noqa: E402
+from bot.services import orgs  # noqa: E402
+from bot.wecom.client import Message, Recipients, SendResult, WeComClient  # noqa: E402
+from bot.wecom.dispatch import WeComDispatcher  # noqa: E402
+from bot.wecom.events import EventKind, WeComEvent  # noqa: E402
+from offline.wecom_api import FakeWeComAPI, serving  # noqa: E402
+from storage import users_repo  # noqa: E402
+from storage.activity_models import Activity  # noqa: E402
+from storage.db import create_engine, session_factory, transaction  # noqa: E402
+from storage.identity_models import Channel  # noqa: E402
+from storage.migrate import upgrade_to_head  # noqa: E402
+from storage.models import Role  # noqa: E402
 
 
 class Views:

@@ -57,6 +57,7 @@ from bot.telegram.handlers import stats as stats_handlers
 from bot.telegram.handlers import tasks as task_handlers
 from bot.telegram.processor import PerChatUpdateProcessor
 from bot.telegram.render import notify
+from bot.wecom.dispatch import WeComDispatcher, WeComSender
 from storage.db import create_engine, session_factory
 from storage.identity_models import Channel
 from storage.migrate import upgrade_to_head
@@ -157,6 +158,26 @@ def build_application(
         inbox_wiring.install(application)  # its error handler goes before errors.on_error
     _register_handlers(application)
     return application
+
+
+def wecom_dispatcher(application: Application, client: WeComSender) -> WeComDispatcher:
+    """The WeCom dispatcher on this application's runtime: the same database, forms, text
+    routes and policy library, and notices shared both ways (it registers WeCom's sender)."""
+    rt = runtime_of(application)
+    settings = rt.settings
+    return WeComDispatcher(
+        sessions=rt.sessions,
+        client=client,
+        clock=rt.clock,
+        tz=settings.tz,
+        default_locale=settings.default_locale,
+        superadmin_ids=tuple(settings.superadmin_ids),
+        policy=rt.policy,
+        invite_links=rt.invite_links,
+        forms=rt.forms,
+        text_routes=rt.text_routes,
+        notifiers=rt.notifiers,
+    )
 
 
 def _telegram_notices(application: Application) -> NoticeSender:

@@ -19,9 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from bot.app import build_application
+from bot.app import build_application, wecom_dispatcher
 from bot.config import Settings
-from bot.runtime import runtime_of
 from bot.wecom.client import Message, Recipients, SendResult
 from bot.wecom.dispatch import WeComDispatcher
 from bot.wecom.events import EventKind, WeComEvent
@@ -152,20 +151,7 @@ async def run_wecom_chat(
     api = TerminalWeCom(member, stdout)
     async with application:
         await application.post_init(application)  # type: ignore[misc]
-        rt = runtime_of(application)
-        dispatcher = WeComDispatcher(
-            sessions=rt.sessions,
-            client=api,
-            clock=rt.clock,
-            tz=settings.tz,
-            default_locale=settings.default_locale,
-            superadmin_ids=tuple(settings.superadmin_ids),
-            policy=rt.policy,
-            invite_links=rt.invite_links,
-            forms=rt.forms,
-            text_routes=rt.text_routes,
-            notifiers=rt.notifiers,
-        )
+        dispatcher = wecom_dispatcher(application, api)
         try:
             await WeComTerminal(dispatcher, api, stdin).run()
         finally:

@@ -20,9 +20,9 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.app import wecom_dispatcher
 from bot.common.clock import FrozenClock
 from bot.config import Settings
-from bot.runtime import runtime_of
 from bot.wecom.client import WeComClient
 from bot.wecom.dispatch import WeComDispatcher
 from bot.wecom.events import EventKind, WeComEvent
@@ -254,20 +254,7 @@ async def wecom_bot(
     api = CardAPI(CORP_ID, SECRET, AGENT_ID, clock, users=set(users))
     async with serving(api.app()) as base_url, running_bot(settings, clock) as telegram:
         client = WeComClient(CORP_ID, SECRET, AGENT_ID, base_url=base_url, clock=clock)
-        rt = runtime_of(telegram.app)
-        dispatcher = WeComDispatcher(
-            sessions=rt.sessions,
-            client=client,
-            clock=clock,
-            tz=settings.tz,
-            default_locale=settings.default_locale,
-            superadmin_ids=tuple(settings.superadmin_ids),
-            policy=rt.policy,
-            invite_links=rt.invite_links,
-            forms=rt.forms,
-            text_routes=rt.text_routes,
-            notifiers=rt.notifiers,
-        )
+        dispatcher = wecom_dispatcher(telegram.app, client)
         try:
             yield WeComHarness(api, dispatcher, clock, telegram)
         finally:
