@@ -82,37 +82,47 @@ async def populate(url: str, recipients: int, start_in: float, paid: bool = Fals
             )
             for i in range(10)
         ]
-        rows = [_user(ADMIN_ID, province.id, Role.ADMIN, now)]
+        rows = [user_row(ADMIN_ID, province.id, Role.ADMIN, now)]
         rows += [
-            _user(RECIPIENT_BASE + i, cities[i % 10].id, Role.INFO_OFFICER, now)
+            user_row(RECIPIENT_BASE + i, cities[i % 10].id, Role.INFO_OFFICER, now)
             for i in range(recipients)
         ]
         rows += [
-            _user(PROBE_BASE + i, cities[0].id, Role.LIAISON, now) for i in range(PROBE_USERS)
+            user_row(PROBE_BASE + i, cities[0].id, Role.LIAISON, now) for i in range(PROBE_USERS)
         ]
         await session.exec(insert(User), params=rows)  # type: ignore[call-overload]
-        # The same service calls the form's confirm and "send" buttons make.
-        draft, _ = await broadcasts.create_draft(
-            session,
-            scope=Scope(None),
-            admin_id=ADMIN_ID,
-            admin_locale="zh_CN",
-            audience=broadcasts.Audience("role", role=Role.INFO_OFFICER.value),
-            content={"text": "<b>关于报送2026年科普工作落实情况的通知</b>\n请于12月9日前报送。"},
-            receipt=True,
-            # Later than the start: the first seconds measure replies without a broadcast.
-            scheduled_at=now + timedelta(seconds=start_in),
-            now=now,
-        )
-        draft.paid = paid  # what a superadmin's "paid" choice in the form sets
-        total = await broadcasts.launch(
-            session, draft, scope=Scope(None), default_locale="zh_CN", now=now
+        # Later than the start: the first seconds measure replies without a broadcast.
+        _, total = await launch_notice(
+            session, now=now, scheduled_at=now + timedelta(seconds=start_in), paid=paid
         )
     await engine.dispose()
     return total
 
 
-def _user(telegram_id: int, org_id: int, role: Role, now: datetime) -> dict[str, Any]:
+async def launch_notice(
+    session: Any, *, now: datetime, scheduled_at: datetime | None, paid: bool = False
+) -> tuple[int, int]:
+    """The admin's notice to every info officer, with a receipt, launched by the same service
+    calls the form's confirm and "send" buttons make; its id and its outbox rows."""
+    draft, _ = await broadcasts.create_draft(
+        session,
+        scope=Scope(None),
+        admin_id=ADMIN_ID,
+        admin_locale="zh_CN",
+        audience=broadcasts.Audience("role", role=Role.INFO_OFFICER.value),
+        content={"text": "<b>关于报送2026年科普工作落实情况的通知</b>\n请于12月9日前报送。"},
+        receipt=True,
+        scheduled_at=scheduled_at,
+        now=now,
+    )
+    draft.paid = paid  # what a superadmin's "paid" choice in the form sets
+    total = await broadcasts.launch(
+        session, draft, scope=Scope(None), default_locale="zh_CN", now=now
+    )
+    return int(draft.id), total  # type: ignore[arg-type]
+
+
+def user_row(telegram_id: int, org_id: int, role: Role, now: datetime) -> dict[str, Any]:
     return {
         "telegram_id": telegram_id,
         "real_name": f"用户{telegram_id}",

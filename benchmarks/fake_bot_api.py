@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import re
 import time
 from collections import Counter, deque
@@ -36,6 +35,8 @@ from typing import Any
 
 from tornado.httpserver import HTTPServer
 from tornado.web import Application, RequestHandler
+
+from offline.faults import FaultModel
 
 EDITS = frozenset({"editMessageText", "editMessageReplyMarkup", "editMessageCaption"})
 _TAGS = re.compile(r"<[^>]+>")
@@ -55,38 +56,14 @@ class Limits:
 
 
 @dataclass
-class Faults:
-    """Which share of requests fail, and how (see the module doc)."""
+class Faults(FaultModel):
+    """Which share of requests fail, and how (see the module doc), on these methods."""
 
-    error_5xx: float = 0.0  # answered 500 or 502
-    drop: float = 0.0  # the connection closes without an answer
-    after_5xx: float = 0.0  # of the 5xx answers, the share given after processing
-    after_drop: float = 0.5  # of the dropped connections, the share dropped after processing
-    seed: int = 1
     methods: frozenset[str] = FAULTY
-
-    def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
 
     def draw(self, method: str) -> tuple[str, str] | None:
         """None, or (``5xx`` | ``drop``, ``before`` | ``after``) for one request."""
-        if method not in self.methods:
-            return None
-        roll = self.rng.random()
-        if roll >= self.error_5xx + self.drop:
-            return None
-        kind = "5xx" if roll < self.error_5xx else "drop"
-        after = self.after_5xx if kind == "5xx" else self.after_drop
-        return kind, "after" if self.rng.random() < after else "before"
-
-    def describe(self) -> dict[str, float]:
-        """The model, as a report states it."""
-        return {
-            "5xx": self.error_5xx,
-            "drop": self.drop,
-            "5xx_after_processing": self.after_5xx,
-            "drop_after_processing": self.after_drop,
-        }
+        return self.roll() if method in self.methods else None
 
 
 def parse_faults(spec: str | None, seed: int, after: str | None = None) -> Faults:

@@ -20,12 +20,12 @@ from bot import scheduler
 from bot.common.clock import Clock, SystemClock
 from bot.common.i18n import SUPPORTED, t
 from bot.config import Settings
-from bot.flows import acks, activity_views
+from bot.flows import acks, activity_views, channels, onboarding
 from bot.flows import ask as ask_flow
 from bot.flows import engine as form_engine
 from bot.flows.access_request import AccessRequestForm
 from bot.flows.activity import ActivityForm
-from bot.flows.base import FormSpec, Notice, TextRoute
+from bot.flows.base import FormSpec, Notice, SendRates, TextRoute
 from bot.flows.broadcast import BroadcastForm
 from bot.flows.library import DocumentUploadForm
 from bot.flows.members import FilterForm, InviteForm, MoveForm
@@ -84,6 +84,11 @@ FORMS: tuple[FormSpec, ...] = (
 )
 # Free text outside a form, tried in this order; the first that answers wins.
 TEXT_ROUTES: tuple[TextRoute, ...] = (
+    # A link code from /me, sent from another channel: that identity joins its person.
+    channels.link_route,
+    # An invite code typed or scanned by someone not yet registered (WeCom: no deep links);
+    # registered people's messages pass on.
+    onboarding.invite_route,
     activity_views.quick_route,  # text that reads as a report: the quick log's offer
     # 收到/好的 outside a reply gets no answer; after the quick log (好的，昨天开展了讲座… is
     # a report), before the fallback's 没看懂.
@@ -177,6 +182,7 @@ def wecom_dispatcher(application: Application, client: WeComSender) -> WeComDisp
         forms=rt.forms,
         text_routes=rt.text_routes,
         notifiers=rt.notifiers,
+        send_rates=SendRates(settings.delivery.rate, settings.delivery.paid_rate),
     )
 
 

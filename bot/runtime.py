@@ -17,7 +17,7 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, E
 
 from bot.common.clock import Clock
 from bot.config import Settings
-from bot.flows.base import FlowContext, FormSpec, TextRoute
+from bot.flows.base import FlowContext, FormSpec, SendRates, TextRoute
 from bot.flows.notices import Notifiers
 from bot.services.people import InviteLinks, user_locale
 from bot.services.policy import PolicyLibrary
@@ -28,6 +28,7 @@ from storage.db import SessionFactory, transaction
 
 if TYPE_CHECKING:  # they are built from a runtime: importing them here would be a cycle
     from bot.delivery.pipeline import Pipeline
+    from bot.delivery.service import ChannelSender
     from bot.scheduler import ReminderService
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,9 @@ class Runtime:
     # Started in post_init and stopped in post_shutdown (bot/app.py); None outside them.
     delivery: Pipeline | None = None  # bot/telegram/delivery.py (bot/delivery/service.py)
     reminders: ReminderService | None = None  # bot/scheduler.py
+    # Other channels' senders for the pipeline, by channel (WeCom's: bot/wecom/sender.py),
+    # put here before post_init by whatever starts that channel; Telegram's is built there.
+    channel_senders: dict[str, ChannelSender] = field(default_factory=dict)
 
     def is_superadmin(self, telegram_id: int) -> bool:
         """Whether the id is one of SUPERADMIN_IDS."""
@@ -156,17 +160,22 @@ class Runtime:
                 now=now,
                 tz=self.settings.tz,
                 chat_id=chat.id,
-                user_id=tg_user.id,
+                # The person's key: a Telegram account linked to a person who came first on
+                # another channel acts as that person.
+                user_id=user.telegram_id,
                 actor=user,
                 first_name=tg_user.first_name,
                 username=tg_user.username,
                 locale=user_locale(user, self.settings.default_locale),
-                superadmin=self.is_superadmin(tg_user.id),
+                superadmin=self.is_superadmin(tg_user.id) or self.is_superadmin(user.telegram_id),
                 superadmin_ids=tuple(self.settings.superadmin_ids),
                 policy=self.policy,
                 invite_links=self.invite_links,
                 forms=self.forms,
                 in_group=chat.type in GROUP_CHATS,
+                send_rates=SendRates(
+                    self.settings.delivery.rate, self.settings.delivery.paid_rate
+                ),
             )
         if claim is not None:  # committed: later units of this update need not record it
             claim.recorded = True

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections import Counter, deque
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from aiohttp import web
 from bot.common.clock import Clock
 from bot.wecom.crypto import EncryptedMessage, WeComCrypto
 from bot.wecom.xmlfields import build_xml, parse_fields
+from offline.faults import FaultModel
 
 TOKEN_LIFE = timedelta(seconds=7200)
 # WeCom's limits on message/send, in UTF-8 bytes (the API documents bytes, not characters).
@@ -53,7 +55,13 @@ class FakeWeComAPI:
     clock: Clock
     users: set[str] = field(default_factory=set)
     token_life: timedelta = TOKEN_LIFE
+    limits: WeComLimits | None = None  # enforce WeCom's sending limits (see WeComLimits)
+    faults: WeComFaults | None = None  # fail a share of message/send calls (see WeComFaults)
     sent: list[SentMessage] = field(default_factory=list, init=False)
+    # Accepted past a member's limit: WeCom answers ok and never delivers them.
+    dropped: list[SentMessage] = field(default_factory=list, init=False)
+    refused_45009: int = field(default=0, init=False)
+    _quota: _Quotas = field(default_factory=lambda: _Quotas(), init=False)
     token_fetches: int = field(default=0, init=False)
     _tokens: dict[str, datetime] = field(default_factory=dict, init=False)
     _serial: Iterator[int] = field(default_factory=lambda: itertools.count(1), init=False)
@@ -68,7 +76,7 @@ class FakeWeComAPI:
         self._tokens = dict.fromkeys(self._tokens, now)
 
     def app(self) -> web.Application:
-        app = web.Application()
+        app = web.Application(middlewares=[self._fault_middleware()] if self.faults else [])
         app.router.add_get("/cgi-bin/gettoken", self._gettoken)
         app.router.add_post("/cgi-bin/message/send", self._message_send)
         return app
@@ -95,6 +103,8 @@ class FakeWeComAPI:
         refused = self._check_message(payload)
         if refused is not None:
             return refused
+        if self.limits is not None:
+            return self._deliver_within_limits(payload, self.limits)
         return self._deliver(payload)
 
     def _check_token(self, token: str | None) -> web.Response | None:
@@ -131,6 +141,125 @@ class FakeWeComAPI:
         if msgtype == "template_card":
             answer["response_code"] = f"response-{msgid}"
         return _answer(answer)
+
+    # --- WeCom's sending limits and injected faults (kept apart: other endpoints join above) ---
+
+    def _deliver_within_limits(
+        self, payload: Mapping[str, Any], limits: WeComLimits
+    ) -> web.Response:
+        """message/send under WeCom's limits: past the application's minute or day, 45009 and
+        the application blocked (a minute; the rest of the day); past a member's minute or
+        hour, accepted and *dropped* (WeCom: "超过部分会被丢弃不下发"), never delivered."""
+        now = self.clock.now().timestamp()
+        wanted = [user for user in str(payload.get("touser", "")).split("|") if user]
+        refused = self._quota.refuse(now, len(wanted), limits)
+        if refused:
+            self.refused_45009 += 1
+            return _error(45009, "api freq out of limit")
+        over = [user for user in wanted if not self._quota.member_admits(user, now, limits)]
+        if not over:
+            return self._deliver(payload)
+        kept = "|".join(user for user in wanted if user not in over)
+        if kept:
+            answer = self._deliver({**payload, "touser": kept})
+        else:  # WeCom says nothing of the drop: an ordinary answer
+            answer = _answer({"invaliduser": "", "msgid": f"msg-{next(self._serial)}"})
+        msgtype = payload["msgtype"]
+        reached = tuple(user for user in over if user in self.users)
+        at = self.clock.now()
+        self.dropped.append(SentMessage("dropped", msgtype, reached, payload[msgtype], at))
+        return answer
+
+    def _fault_middleware(self) -> Any:
+        faults = self.faults
+        assert faults is not None
+
+        @web.middleware
+        async def fail_some(request: web.Request, handler: Any) -> web.StreamResponse:
+            fault = faults.draw(request.path)
+            if fault is None:
+                return await handler(request)
+            kind, when = fault
+            faults.log[(kind, when)] += 1
+            if when == "after":
+                await handler(request)  # processed: the message went, the answer is lost
+            if kind == "drop" and request.transport is not None:
+                request.transport.close()  # no answer at all: the connection closes
+                return web.Response(status=502)
+            return web.json_response({"errcode": -1, "errmsg": "bad gateway"}, status=502)
+
+        return fail_some
+
+    def delivered_to(self) -> Counter[str]:
+        """How many messages each member got (the benchmark's duplicates count here)."""
+        return Counter(user for message in self.sent for user in message.users)
+
+
+@dataclass
+class WeComLimits:
+    """WeCom's sending limits for one application (访问频率限制): to one member at most 30
+    messages a minute and 1,000 an hour, the excess dropped; the application at most the
+    account cap × 200 a day (``app_per_day``); ``app_per_minute`` stands for the frequency
+    limits of the API (message/send is outside the 10,000 calls/min base frequency: None)."""
+
+    member_per_minute: int = 30
+    member_per_hour: int = 1000
+    app_per_day: int | None = None
+    app_per_minute: int | None = None
+
+
+@dataclass
+class WeComFaults(FaultModel):
+    """A share of message/send calls answered 502 and a share whose connection drops, each
+    before or after the message went (offline/faults.py, the model of the Telegram fake's)."""
+
+    paths: frozenset[str] = frozenset({"/cgi-bin/message/send"})
+    log: Counter[tuple[str, str]] = field(default_factory=Counter)
+
+    def draw(self, path: str) -> tuple[str, str] | None:
+        """None, or (``5xx`` | ``drop``, ``before`` | ``after``) for one call."""
+        return self.roll() if path in self.paths else None
+
+
+@dataclass
+class _Quotas:
+    """The counts behind WeComLimits: sliding windows of accepted person-times."""
+
+    app_minute: deque[float] = field(default_factory=deque)
+    app_day: deque[float] = field(default_factory=deque)
+    blocked_until: float = 0.0
+    members: dict[str, deque[float]] = field(default_factory=dict)
+
+    def refuse(self, now: float, people: int, limits: WeComLimits) -> bool:
+        """Whether the application is over a limit (then blocked as WeCom blocks it)."""
+        if now < self.blocked_until:
+            return True
+        for window, seconds, limit in (
+            (self.app_minute, 60.0, limits.app_per_minute),
+            (self.app_day, 86_400.0, limits.app_per_day),
+        ):
+            _slide(window, now, seconds)
+            if limit is not None and len(window) + people > limit:
+                self.blocked_until = now + seconds  # a minute; a day (WeCom: the natural day)
+                return True
+        for window in (self.app_minute, self.app_day):
+            window.extend([now] * people)
+        return False
+
+    def member_admits(self, user: str, now: float, limits: WeComLimits) -> bool:
+        """Count one message to the member; False when it is past their minute or hour."""
+        times = self.members.setdefault(user, deque())
+        _slide(times, now, 3600.0)
+        in_minute = sum(1 for at in times if at > now - 60.0)
+        if in_minute >= limits.member_per_minute or len(times) >= limits.member_per_hour:
+            return False
+        times.append(now)
+        return True
+
+
+def _slide(window: deque[float], now: float, seconds: float) -> None:
+    while window and window[0] <= now - seconds:
+        window.popleft()
 
 
 def _content_error(msgtype: str, body: Mapping[str, Any]) -> web.Response | None:

@@ -8,6 +8,7 @@ from storage import (  # noqa: F401
     identity_models,
     inbox_models,
     knowledge_models,
+    link_models,
     member_models,
     models,
     reminder_models,

@@ -57,12 +57,17 @@ class BroadcastDelivery(SQLModel, table=True):
     """One recipient of one broadcast: the outbox row the sender drains.
 
     A recipient is a person (``user_id``) or a bound work group (``group_id``, see
-    storage/group_models.py); ``chat_id`` is where the message goes either way.
+    storage/group_models.py); ``chat_id`` is where the message goes either way: a person's
+    address on ``channel`` (one row per channel when they chose to be reached on all).
     """
 
     __tablename__ = "broadcast_delivery"
     __table_args__ = (
-        UniqueConstraint("broadcast_id", "user_id", name="uq_delivery_broadcast_user"),
+        # One row per person and channel: a person reached on all their channels gets one per
+        # channel, never two on one (storage.identities_repo.reach_targets).
+        UniqueConstraint(
+            "broadcast_id", "user_id", "channel", name="uq_delivery_broadcast_user_channel"
+        ),
         UniqueConstraint("broadcast_id", "group_id", name="uq_delivery_broadcast_group"),
         Index("ix_delivery_broadcast_status", "broadcast_id", "status"),
         Index("ix_delivery_status_due", "status", "next_attempt_at"),
@@ -73,6 +78,11 @@ class BroadcastDelivery(SQLModel, table=True):
     user_id: int | None = Field(default=None, foreign_key="tg_user.id")
     group_id: int | None = Field(default=None, foreign_key="group_chat.id")
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The channel of ``chat_id`` (storage.identity_models.channel_of), chosen when the row is
+    # written: a restart sends to the same address, and the report counts per channel.
+    channel: str = Field(
+        default="telegram", sa_column=Column(Text, nullable=False, server_default="telegram")
+    )
     locale: str = Field(default="zh_CN", max_length=10)
     status: DeliveryStatus = Field(default=DeliveryStatus.PENDING, sa_type=Text)
     attempts: int = 0

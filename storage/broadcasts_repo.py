@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, case, func, insert, literal, or_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import identities_repo
 from storage.broadcast_models import (
     Broadcast,
     BroadcastDelivery,
@@ -17,7 +18,7 @@ from storage.broadcast_models import (
     DeliveryStatus,
 )
 from storage.models import Org, User
-from storage.outbox_repo import INTERRUPTED
+from storage.outbox_repo import EVERY_CHANNEL, INTERRUPTED, Channels
 
 Delivery = BroadcastDelivery
 
@@ -69,19 +70,24 @@ async def enqueue(
     where: list[ColumnElement[bool]],
     default_locale: str,
 ) -> int:
-    """One pending outbox row per chosen user, in one INSERT … SELECT; returns the count."""
+    """One pending outbox row per chosen user and channel they are reached on (their last, or
+    all: identities_repo.reach_targets), in one INSERT … SELECT; returns the count."""
+    targets = identities_repo.reach_targets()
     chosen = (
         select(
             literal(broadcast_id),
             col(User.id),
-            col(User.telegram_id),
+            targets.c.address,
+            targets.c.channel,
             _locale_expr(default_locale),
             literal(DeliveryStatus.PENDING.value),
             literal(0),
         )
         .join(Org, col(Org.id) == User.org_id)
+        .join(targets, targets.c.user_id == User.id)
         .where(*where)
-        .order_by(col(User.id))  # the outbox drains in a stable order on both databases
+        # The outbox drains in a stable order on both databases.
+        .order_by(col(User.id), targets.c.channel)
     )
     return await _insert_rows(session, chosen, broadcast_id)
 
@@ -92,6 +98,7 @@ async def enqueue_unacknowledged(*, session: AsyncSession, broadcast_id: int, ro
         literal(broadcast_id),
         col(Delivery.user_id),
         col(Delivery.chat_id),
+        col(Delivery.channel),
         col(Delivery.locale),
         literal(DeliveryStatus.PENDING.value),
         literal(0),
@@ -105,7 +112,7 @@ async def enqueue_unacknowledged(*, session: AsyncSession, broadcast_id: int, ro
 
 
 async def _insert_rows(session: AsyncSession, chosen: Any, broadcast_id: int) -> int:
-    columns = ["broadcast_id", "user_id", "chat_id", "locale", "status", "attempts"]
+    columns = ["broadcast_id", "user_id", "chat_id", "channel", "locale", "status", "attempts"]
     await session.exec(insert(Delivery).from_select(columns, chosen))  # type: ignore[call-overload]
     query = select(func.count()).where(col(Delivery.broadcast_id) == broadcast_id)
     return int((await session.exec(query)).one())
@@ -133,9 +140,15 @@ async def broadcasts_with_status(
 
 
 async def claim(
-    *, session: AsyncSession, now: datetime, limit: int, skip_locked: bool
+    *,
+    session: AsyncSession,
+    now: datetime,
+    limit: int,
+    skip_locked: bool,
+    channels: Channels = EVERY_CHANNEL,
 ) -> list[BroadcastDelivery]:
-    """Mark up to ``limit`` due pending rows of running broadcasts as claimed, and return them."""
+    """Mark up to ``limit`` due pending rows of running broadcasts (on ``channels``) as
+    claimed, and return them."""
     query = (
         select(Delivery)
         .join(Broadcast, col(Broadcast.id) == Delivery.broadcast_id)
@@ -143,6 +156,7 @@ async def claim(
             col(Broadcast.status) == BroadcastStatus.RUNNING,
             col(Delivery.status) == DeliveryStatus.PENDING,
             or_(col(Delivery.next_attempt_at).is_(None), col(Delivery.next_attempt_at) <= now),
+            channels.clause(col(Delivery.channel)),
         )
         .order_by(col(Delivery.id))
         .limit(limit)
@@ -210,6 +224,21 @@ async def counts(*, session: AsyncSession, broadcast_id: int) -> dict[str, int]:
     return result
 
 
+async def counts_by_channel(
+    *, session: AsyncSession, broadcast_id: int
+) -> dict[str, dict[str, int]]:
+    """Rows per channel and status (the report's lines per channel)."""
+    query = (
+        select(col(Delivery.channel), col(Delivery.status), func.count())
+        .where(col(Delivery.broadcast_id) == broadcast_id)
+        .group_by(col(Delivery.channel), col(Delivery.status))
+    )
+    found: dict[str, dict[str, int]] = {}
+    for channel, status, number in (await session.exec(query)).all():
+        found.setdefault(str(channel), {})[str(status)] = int(number)
+    return found
+
+
 async def send_span(
     *, session: AsyncSession, broadcast_id: int, since: datetime
 ) -> tuple[int, datetime | None, datetime | None]:
@@ -252,7 +281,8 @@ async def acknowledge(
         )
         .values(acked_at=now)
     )
-    return (await session.exec(statement)).rowcount == 1  # type: ignore[call-overload]
+    # A person reached on several channels has a row on each: one receipt settles them all.
+    return (await session.exec(statement)).rowcount >= 1  # type: ignore[call-overload]
 
 
 async def receipt_lists(
@@ -264,6 +294,7 @@ async def receipt_lists(
         .join(Delivery, col(Delivery.user_id) == User.id)
         .where(col(Delivery.broadcast_id) == broadcast_id)
         .order_by(col(User.id))
+        .distinct()  # a person reached on several channels has a row on each
         .limit(limit)
     )
     acked = base.where(col(Delivery.acked_at).is_not(None))

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam
+from sqlalchemy import ColumnElement, bindparam, true
 from sqlmodel import SQLModel, col, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -21,6 +22,26 @@ from storage.models import User
 
 PENDING, CLAIMED, SENDING, UNKNOWN = "pending", "claimed", "sending", "unknown"
 INTERRUPTED = "interrupted"  # the error of a row a crash left in flight
+
+
+@dataclass(frozen=True)
+class Channels:
+    """Which rows a claim takes by their channel: one (``only``), or every one but some
+    (``excluding``: the channels whose own loop claims them); all by default."""
+
+    only: str | None = None
+    excluding: tuple[str, ...] = ()
+
+    def clause(self, column: Any) -> ColumnElement[bool]:
+        """The WHERE clause on an outbox's ``channel`` column."""
+        if self.only is not None:
+            return column == self.only
+        if self.excluding:
+            return column.not_in(list(self.excluding))
+        return true()
+
+
+EVERY_CHANNEL = Channels()
 
 
 async def mark_sending(

@@ -1,7 +1,7 @@
 """Reminder tables: the ledger of every reminder handed to the sender, and personal reminders.
 
 The ledger is also the reminders' outbox: a row is written ``pending`` before anything is sent,
-under a unique key (cycle, recipient, kind), so a restart, a misfire catch-up or a second
+under a unique key (cycle, recipient, kind, channel), so a restart, a misfire catch-up or a second
 scheduler can never hand the same reminder over twice.
 """
 
@@ -43,7 +43,7 @@ class ReminderLedger(SQLModel, table=True):
 
     __tablename__ = "reminder_ledger"
     __table_args__ = (
-        UniqueConstraint("cycle_id", "user_id", "kind", name="uq_reminder_key"),
+        UniqueConstraint("cycle_id", "user_id", "kind", "channel", name="uq_reminder_key"),
         Index("ix_reminder_status_due", "status", "due_at"),
     )
 
@@ -55,6 +55,11 @@ class ReminderLedger(SQLModel, table=True):
     kind: str = Field(max_length=40)
     org_id: int | None = None
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The channel of ``chat_id``, chosen when the row is written (one row per channel for a
+    # person reached on all): part of the key, so a restart neither loses nor doubles one.
+    channel: str = Field(
+        default="telegram", sa_column=Column(Text, nullable=False, server_default="telegram")
+    )
     locale: str = Field(default="zh_CN", max_length=10)
     payload: str = Field(default="{}", sa_type=Text)  # JSON: what the message says
     status: LedgerStatus = Field(default=LedgerStatus.PENDING, sa_type=Text)

@@ -12,7 +12,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, delete, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import identities_repo
+from storage.identity_models import channel_of
 from storage.models import User
+from storage.outbox_repo import EVERY_CHANNEL, Channels
 from storage.reminder_models import (
     LedgerStatus,
     PersonalReminder,
@@ -22,13 +25,18 @@ from storage.reminder_models import (
 
 Ledger = ReminderLedger
 INSERT_CHUNK = 2000  # parameter sets per execute: bounds the RETURNING rows held at once
-KEY = ["cycle_id", "user_id", "kind"]
+KEY = ["cycle_id", "user_id", "kind", "channel"]
 
 
 async def insert_new(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
-    """Insert ledger rows whose key is not there yet (ON CONFLICT DO NOTHING); returns how many."""
+    """Insert ledger rows whose key is not there yet (ON CONFLICT DO NOTHING); returns how many.
+
+    A row for a person goes to the channel(s) their reach chooses (one row per channel), a row
+    for a group chat stays in the group (``_on_their_channels``).
+    """
     if not rows:
         return 0
+    rows = await _on_their_channels(session, rows)
     dialect = session.bind.dialect.name if session.bind is not None else ""
     insert = pg_insert if dialect == "postgresql" else sqlite_insert
     # One statement with many parameter sets: SQLAlchemy batches them ("insertmanyvalues")
@@ -43,6 +51,23 @@ async def insert_new(*, session: AsyncSession, rows: Sequence[dict[str, Any]]) -
         result = await session.exec(statement, params=list(rows[start : start + INSERT_CHUNK]))  # type: ignore[call-overload]
         added += len(result.all())
     return added
+
+
+async def _on_their_channels(
+    session: AsyncSession, rows: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Each row for a person once per (channel, address) of their reach; a group's row (a
+    negative chat id: a personal reminder set in a group) as it is, on the group's channel."""
+    people = [row["user_id"] for row in rows if row["chat_id"] > 0]
+    targets = await identities_repo.targets_of(session, people)
+    spread: list[dict[str, Any]] = []
+    for row in rows:
+        if row["chat_id"] < 0 or row["user_id"] not in targets:
+            spread.append({**row, "channel": channel_of(row["chat_id"]).value})
+            continue
+        for channel, address in targets[row["user_id"]]:
+            spread.append({**row, "chat_id": address, "channel": channel.value})
+    return spread
 
 
 async def dispatched(
@@ -75,10 +100,12 @@ async def claim(
     limit: int,
     skip_locked: bool,
     only_prefix: str | None = None,
+    channels: Channels = EVERY_CHANNEL,
 ) -> list[ReminderLedger]:
     """Mark up to ``limit`` due pending rows as claimed, and return them (oldest first).
 
-    ``only_prefix``: claim only rows of kinds starting with it (quiet hours: personal ones).
+    ``only_prefix``: claim only rows of kinds starting with it (quiet hours: personal ones);
+    ``channels``: only rows on these channels.
     """
     query = (
         select(Ledger)
@@ -86,6 +113,7 @@ async def claim(
             col(Ledger.status) == LedgerStatus.PENDING,
             col(Ledger.due_at) <= now,
             _kind_filter(only_prefix, True),
+            channels.clause(col(Ledger.channel)),
         )
         .order_by(col(Ledger.due_at), col(Ledger.id))
         .limit(limit)
@@ -114,7 +142,6 @@ async def set_row(*, session: AsyncSession, row_id: int, **values: Any) -> None:
     await session.exec(update(Ledger).where(col(Ledger.id) == row_id).values(**values))  # type: ignore[call-overload]
 
 
-
 async def prune(*, session: AsyncSession, before: datetime) -> int:
     """Forget finished rows written before ``before``; returns how many."""
     statement = delete(Ledger).where(
@@ -124,7 +151,6 @@ async def prune(*, session: AsyncSession, before: datetime) -> int:
         ),
     )
     return (await session.exec(statement)).rowcount  # type: ignore[call-overload]
-
 
 
 async def rows(

@@ -23,6 +23,24 @@ async def get_user(*, session: AsyncSession, telegram_id: int) -> User | None:
     return (await session.exec(_USER, params={"telegram_id": telegram_id})).first()
 
 
+_KEY_OF_TELEGRAM = (
+    select(User.telegram_id)
+    .join(ChannelIdentity, col(ChannelIdentity.user_id) == col(User.id))
+    .where(
+        ChannelIdentity.channel == Channel.TELEGRAM,
+        col(ChannelIdentity.external_id) == bindparam("external_id"),
+    )
+)
+
+
+async def key_of_telegram(*, session: AsyncSession, telegram_id: int) -> int:
+    """The person key behind a Telegram id: the id itself, unless the account was linked to
+    a person who first came on another channel (or another account)."""
+    found = await session.exec(_KEY_OF_TELEGRAM, params={"external_id": str(telegram_id)})
+    key = found.first()
+    return telegram_id if key is None else key
+
+
 async def upsert_user(
     *,
     session: AsyncSession,

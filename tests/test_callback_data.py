@@ -35,6 +35,7 @@ from bot.flows.callback_data import (
     InviteRevokeButton,
     InvitesButton,
     LanguageButton,
+    LinkNewButton,
     MemberButton,
     MemberChangeButton,
     MemberEditButton,
@@ -43,6 +44,7 @@ from bot.flows.callback_data import (
     NoticeButton,
     PushedButton,
     QuickLogButton,
+    ReachButton,
     ReceiptButton,
     ReminderDeleteButton,
     SameAsLastButton,
@@ -84,6 +86,8 @@ LARGEST: list[CallbackData] = [
     InvitesButton(BIG),
     InviteRevokeButton(BIG, BIG),
     InviteNewButton(),
+    LinkNewButton(),
+    ReachButton("last"),
 ]
 GROUP_ONLY = {GroupReceiptButton, GroupBindButton}  # pressed under group messages only
 

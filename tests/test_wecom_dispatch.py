@@ -4,6 +4,8 @@ redelivered events, and notices that cross from one channel to the other."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from sqlmodel import select
 
@@ -11,10 +13,10 @@ from bot.common.i18n import t
 from bot.services import orgs, people
 from bot.wecom.events import EventKind, WeComEvent
 from offline.updates import TgUser
-from storage import identities_repo
+from storage import identities_repo, users_repo
 from storage.activity_models import Activity
 from storage.db import transaction
-from storage.identity_models import Channel, channel_of
+from storage.identity_models import Channel, Reach, channel_of
 from storage.models import Role, User
 from tests.wecom_support import WeComHarness, wecom_bot
 
@@ -199,3 +201,37 @@ async def test_commands_inside_a_form_and_unknown_ones(settings, clock, sessions
         assert shown[0].text == t("zh_CN", "wecom.unknown_command", command="/nosuch")
         shown = await wecom.text(ZHANG, "/cancel")
         assert shown  # /cancel may run inside a form
+
+
+async def test_a_telegram_member_links_wecom_and_chooses_reach_there(
+    settings, clock, sessions, tree
+):
+    """/me's buttons through the route table on both channels: a link code asked for on
+    Telegram, typed on WeCom, joins the WeCom member to the person (told on Telegram); on
+    WeCom, /me then offers where notices go, and the choice is kept."""
+    li = TgUser(id=30002, first_name="李明")
+    async with transaction(sessions) as session:
+        user = await users_repo.upsert_user(
+            session=session, telegram_id=li.id, username=None, now=clock.now()
+        )
+        user.real_name, user.org_id, user.role = "李明", tree["青山区科协"].id, Role.LIAISON
+        user.registered_at = clock.now()
+    async with wecom_bot(settings, clock, {"liming"}) as wecom:
+        telegram = wecom.telegram
+        await telegram.text(li, "/me")
+        calls = await telegram.press(li, "关联另一个渠道")
+        offer = next(c.params["text"] for c in calls if c.method == "sendMessage")
+        code = re.search(r"<code>([^<]+)</code>", offer).group(1)
+        before = len(telegram.api.calls)
+        shown = await wecom.text("liming", f"关联 {code}")
+        assert "已关联" in shown[0].text and "李明" in shown[0].text
+        told = [c for c in telegram.api.calls[before:] if c.method == "sendMessage"]
+        assert len(told) == 1 and "企业微信" in told[0].params["text"]
+        shown = await wecom.text("liming", "/me")
+        assert any("提醒和通知发到：最近使用的渠道" in s.text for s in shown)
+        await wecom.press("liming", "发到所有渠道")
+        assert "提醒和通知发到：所有渠道" in wecom.last_text("liming")
+    async with transaction(sessions) as session:
+        person = await users_repo.get_user(session=session, telegram_id=li.id)
+        assert person.reach == Reach.ALL
+        assert await identities_repo.find_identity(session, Channel.WECOM, "liming") is not None

@@ -19,10 +19,16 @@ the next ``DELIVERY_MARK_AHEAD`` seconds of sends) before its request starts; af
 ``claimed`` row provably had no request and goes back to pending, a ``sending`` one becomes
 unknown ("interrupted"). A graceful stop puts every row without a request back.
 
-Modules: ``outcome`` (channel-neutral results), ``budget`` (Telegram's limits, in-process or
-shared through PostgreSQL), ``pipeline`` (the loop, and the ``Sender`` protocol it sends
-through), ``broadcasts`` and ``reminders`` (the per-kind pieces), ``leader`` (advisory-lock
-leadership), ``service`` (wiring around a channel's sender). Nothing here imports a channel (a
+Across channels: each row records the address it goes to and its channel, chosen when it is
+written (a person's last channel, or all of them by their reach); the ``ChannelRouter`` sends
+it through its channel's sender, and a channel with limits of its own (WeCom) has its own lane
+and its own claim-and-send loop.
+
+Modules: ``outcome`` (channel-neutral results), ``budget`` (Telegram's limits and the quota
+pacer WeCom's lane uses, in-process or shared through PostgreSQL), ``pipeline`` (the loops, and
+the ``Sender`` protocol it sends through), ``broadcasts`` and ``reminders`` (the per-kind
+pieces), ``leader`` (advisory-lock leadership), ``service`` (wiring around the channels'
+senders, and their router). Nothing here imports a channel (a
 contract in pyproject.toml checks it): Telegram's sender, its classification of answers and the
 reply policy are the adapter's (bot/telegram/sender.py, replies.py, delivery.py).
 """

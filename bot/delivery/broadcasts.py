@@ -20,6 +20,7 @@ from storage import broadcasts_repo as repo
 from storage import outbox_repo
 from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus
 from storage.db import SessionFactory, transaction
+from storage.outbox_repo import EVERY_CHANNEL, Channels
 
 if TYPE_CHECKING:
     from bot.delivery.pipeline import Pipeline
@@ -77,18 +78,28 @@ class BroadcastSource:
     # --- the pipeline's questions --------------------------------------------------------------
 
     async def claim(
-        self, session: AsyncSession, now: datetime, limit: int, skip_locked: bool
+        self,
+        session: AsyncSession,
+        now: datetime,
+        limit: int,
+        skip_locked: bool,
+        channels: Channels = EVERY_CHANNEL,
     ) -> list[Item]:
         """Start scheduled broadcasts that are due, then claim rows of running ones."""
         await repo.activate_due(session=session, now=now)
         running = await repo.broadcasts_with_status(
             session=session, statuses=[BroadcastStatus.RUNNING]
         )
-        self._running = {b.id: b for b in running}  # type: ignore[misc]
-        self._halted.clear()  # claims only take running broadcasts; halts matter per batch
+        # Merged, not replaced: another channel's loop may still render rows it claimed of a
+        # broadcast paused since (its halt keeps them from going).
+        self._running.update({b.id: b for b in running})  # type: ignore[misc]
+        # Claims only take running broadcasts: a halt ends when its broadcast runs again.
+        self._halted -= {b.id for b in running}
         if any(b.paid for b in running):  # a paid lane needs bigger bites to keep 1,000/s
             limit = max(limit, self.config.paid_claim_batch)
-        rows = await repo.claim(session=session, now=now, limit=limit, skip_locked=skip_locked)
+        rows = await repo.claim(
+            session=session, now=now, limit=limit, skip_locked=skip_locked, channels=channels
+        )
         return [
             Item(self, row, row.chat_id, paid=self._running[row.broadcast_id].paid) for row in rows
         ]

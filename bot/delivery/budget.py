@@ -161,6 +161,94 @@ class ChatPacer:
         return at - previous < within and retry_after <= longest
 
 
+class Quota:
+    """At most ``limit`` events in any ``seconds`` (a sliding window, in this process)."""
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit, self.seconds = limit, seconds
+        self._at: deque[float] = deque()
+
+    def wait(self, now: float) -> float:
+        """Seconds until one more event fits (0 or less: now)."""
+        while self._at and self._at[0] <= now - self.seconds:
+            self._at.popleft()
+        if len(self._at) < self.limit:
+            return 0.0
+        return self._at[len(self._at) - self.limit] + self.seconds - now
+
+    def add(self, at: float) -> None:
+        self._at.append(at)
+
+    def used(self, now: float) -> int:
+        """Events within the window up to ``now``."""
+        return sum(1 for at in self._at if at > now - self.seconds)
+
+    def latest(self) -> float:
+        """When the latest event counted happened (0: none)."""
+        return self._at[-1] if self._at else 0.0
+
+    def remove(self, at: float) -> None:
+        """An event that did not happen after all (its send never reached the channel)."""
+        if self._at and self._at[-1] == at:
+            self._at.pop()
+        elif at in self._at:
+            self._at.remove(at)
+
+
+class QuotaPacer(ChatPacer):
+    """The per-chat part for a channel that counts per recipient and per day (WeCom: at most
+    30 messages a minute and 1,000 an hour from one application to one member, the excess
+    *dropped without an error*; at most the account cap × 200 a day from the application).
+
+    A recipient's messages go ``per_minute`` evenly spread (60 / per_minute apart, counted
+    from the answer to the last one, as for Telegram's chats), so no minute holds more; the
+    hour is a sliding count per recipient, the day one for the whole lane. No 429 announces
+    either (the excess is lost), so they are kept here before a send, never learnt after.
+    """
+
+    def __init__(
+        self,
+        *,
+        per_minute: int,
+        per_hour: int,
+        per_day: int,
+        margin: float | None = None,
+    ) -> None:
+        interval = 60.0 / per_minute
+        super().__init__(interval, interval, margin)
+        self.per_hour = per_hour
+        self.day = Quota(per_day, 86_400.0)
+        self._hours: dict[int, Quota] = {}
+
+    def wait(self, chat_id: int, now: float) -> float:
+        """Seconds until this recipient may get another message, and the lane one more today."""
+        hour = self._hours.get(chat_id)
+        waits = [super().wait(chat_id, now), self.day.wait(now)]
+        return max(*waits, hour.wait(now) if hour is not None else 0.0)
+
+    def reply_wait(self, chat_id: int, now: float) -> float:
+        """Replies keep the same limits: WeCom counts them alike."""
+        return self.wait(chat_id, now)
+
+    def take(self, place: Place) -> None:
+        """Count the message in its recipient's hour and the lane's day."""
+        super().take(place)
+        assert place.chat_id is not None
+        hour = self._hours.setdefault(place.chat_id, Quota(self.per_hour, 3600.0))
+        hour.add(place.started)
+        self.day.add(place.started)
+        if len(self._hours) > 10_000:  # forget recipients whose hour has passed
+            horizon = place.started - 3600.0
+            self._hours = {c: q for c, q in self._hours.items() if q.latest() > horizon}
+
+    def give_back(self, place: Place) -> None:
+        """The message never reached the channel: it counts nowhere."""
+        super().give_back(place)
+        if place.chat_id is not None and place.chat_id in self._hours:
+            self._hours[place.chat_id].remove(place.started)
+        self.day.remove(place.started)
+
+
 class SendBudget:
     """One lane's window, timeline and 429 pause, in this process."""
 

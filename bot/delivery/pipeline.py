@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -25,8 +25,11 @@ from bot.delivery.outcome import Outcome, Outgoing, Result
 from bot.delivery.settings import DeliverySettings
 from storage import outbox_repo
 from storage.db import SessionFactory, transaction
+from storage.identity_models import channel_of
+from storage.outbox_repo import EVERY_CHANNEL, Channels
 
 log = logging.getLogger(__name__)
+MAIN = "main"  # the loop of the channels without a lane of their own (Telegram)
 IDLE_POLL = 1.0  # seconds between outbox polls when idle (scheduled notices, other writers)
 MAX_BACKOFF = 300.0  # the longest wait before retrying a connection that was never made
 Sleep = Callable[[float], Awaitable[None]]
@@ -57,7 +60,12 @@ class Source(Protocol):
     due_column: str
 
     async def claim(
-        self, session: AsyncSession, now: datetime, limit: int, skip_locked: bool
+        self,
+        session: AsyncSession,
+        now: datetime,
+        limit: int,
+        skip_locked: bool,
+        channels: Channels = EVERY_CHANNEL,
     ) -> list[Item]: ...
 
     def halted(self, item: Item) -> bool: ...
@@ -103,20 +111,29 @@ class Pipeline:
         config: DeliverySettings,
         skip_locked: bool = False,
         poll: Sleep = asyncio.sleep,
+        lanes: Mapping[str, SendBudget] | None = None,
     ) -> None:
         self.sessions, self.sources, self.sender = sessions, list(sources), sender
         self.budget, self.paid_budget = budget, paid_budget
+        # A channel with limits of its own (WeCom) sends on its own lane, by the channel of
+        # each row's address; the rest share ``budget`` (and ``paid_budget``).
+        self.lanes: dict[str, SendBudget] = dict(lanes or {})
+        # One claim-and-send loop per lane group (MAIN: the channels without a lane of their
+        # own), so that a channel waiting for its budget never holds another's rows back.
+        self.loops: dict[str, Channels] = {MAIN: Channels(excluding=tuple(self.lanes))}
+        self.loops.update({name: Channels(only=name) for name in self.lanes})
+        self._queues: dict[str, deque[Item]] = {name: deque() for name in self.loops}
+        self._wakes = {name: asyncio.Event() for name in self.loops}
+        self._upkeep = asyncio.Lock()  # one source upkeep at a time, whichever loop asks
         self.clock, self.config, self.skip_locked = clock, config, skip_locked
         self._sleep: Sleep = asyncio.sleep
         # How the idle loop waits between polls (a wake-up cuts it short); tests pass one that
         # moves their clock, so the loop the app runs can be driven without waiting.
         self.poll: Sleep = poll
         self._inflight: set[asyncio.Task[None]] = set()
-        self._undispatched: deque[Item] = deque()
         self._buffer = Buffer()
         self._flushed_at = clock.now()
         self._flush_lock = asyncio.Lock()
-        self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
     # --- knobs tests turn --------------------------------------------------------------------
@@ -128,12 +145,25 @@ class Pipeline:
 
     @sleep.setter
     def sleep(self, value: Sleep) -> None:
-        self._sleep = self.budget.sleep = self.paid_budget.sleep = value
+        self._sleep = value
+        for lane in self.all_lanes():
+            lane.sleep = value
 
     @property
     def retry_after_hits(self) -> int:
         """429s met by the bulk lanes."""
-        return self.budget.retry_after_hits + self.paid_budget.retry_after_hits
+        return sum(lane.retry_after_hits for lane in self.all_lanes())
+
+    def all_lanes(self) -> list[SendBudget]:
+        """Every lane the pipeline sends on."""
+        return [self.budget, self.paid_budget, *self.lanes.values()]
+
+    def lane_of(self, item: Item) -> SendBudget:
+        """The lane a row goes on: its channel's own, else the paid or the free one."""
+        lane = self.lanes.get(channel_of(item.chat_id).value)
+        if lane is not None:
+            return lane
+        return self.paid_budget if item.paid else self.budget
 
     def source(self, name: str) -> Any:
         """The source of that name (``broadcasts``, ``reminders``)."""
@@ -159,34 +189,40 @@ class Pipeline:
             self._task = None
         await self.settle()
         # A graceful stop leaves nothing claimed: only a crash makes rows unknown.
-        await self._release(list(self._undispatched), None)
-        self._undispatched.clear()
+        for queue in self._queues.values():
+            await self._release(list(queue), None)
+            queue.clear()
 
     def wake(self) -> None:
         """Something changed (a launch, a hand-over): look at the outboxes now."""
-        self._wake.set()
+        for event in self._wakes.values():
+            event.set()
 
     def halt(self, broadcast_id: int) -> None:
         """Stop sending rows of a broadcast already claimed (pause, cancel)."""
         self.source("broadcasts").halt(broadcast_id)
 
     async def run(self) -> None:
-        """Recover, then drain the outboxes for as long as the bot runs."""
+        """Recover, then drain the outboxes for as long as the bot runs (a loop per lane)."""
         await self.recover()
+        await asyncio.gather(*(self._loop(name) for name in self.loops))
+
+    async def _loop(self, name: str) -> None:
         while True:
             try:
-                claimed = await self.step()
+                claimed = await self.step_of(name)
             except Exception:  # a database hiccup must not end the pipeline for good
                 log.exception("delivery step failed")
                 claimed = 0
             if not claimed:
-                await self._idle()
+                await self._idle(name)
 
-    async def _idle(self) -> None:
+    async def _idle(self, name: str) -> None:
         """Wait ``IDLE_POLL`` seconds through ``poll``, or less when woken."""
-        self._wake.clear()
+        wake = self._wakes[name]
+        wake.clear()
         waits = [
-            asyncio.ensure_future(self._wake.wait()),
+            asyncio.ensure_future(wake.wait()),
             asyncio.ensure_future(self.poll(IDLE_POLL)),
         ]
         try:
@@ -241,23 +277,32 @@ class Pipeline:
 
     async def between_steps(self, *, full: bool) -> None:
         """Each source's upkeep (status messages, finishing broadcasts)."""
-        for source in self.sources:
-            await source.between_steps(self, full=full)
+        async with self._upkeep:
+            for source in self.sources:
+                await source.between_steps(self, full=full)
 
     # --- one step ----------------------------------------------------------------------------
 
     async def step(self) -> int:
-        """Claim a batch from every source and send it; returns how many rows were claimed."""
+        """One step of every loop, side by side; returns how many rows were claimed."""
+        return sum(await asyncio.gather(*(self.step_of(name) for name in self.loops)))
+
+    async def step_of(self, name: str) -> int:
+        """Claim a batch of the loop's channels from every source and send it; returns how
+        many rows were claimed."""
         now = self.clock.now()
+        channels = self.loops[name]
         batches: list[list[Item]] = []
         async with transaction(self.sessions) as session:
             for source in self.sources:
-                batches.append(await source.claim(session, now, self._batch(), self.skip_locked))
+                claim = source.claim(session, now, self._batch(), self.skip_locked, channels)
+                batches.append(await claim)
         # Interleaved, so a long broadcast never holds up a reminder for a whole batch.
         items = [i for group in _zip_longest(batches) for i in group]
-        self._undispatched = deque(items)
-        while self._undispatched:
-            await self._dispatch_next()
+        queue = self._queues[name]
+        queue.extend(items)
+        while queue:
+            await self._dispatch_next(queue)
         await self.flush(force=False)
         await self.between_steps(full=len(items) < self.config.claim_batch)
         return len(items)
@@ -265,27 +310,27 @@ class Pipeline:
     def _batch(self) -> int:
         return max(1, self.config.claim_batch)
 
-    async def _dispatch_next(self) -> None:
-        item = self._undispatched[0]
+    async def _dispatch_next(self, queue: deque[Item]) -> None:
+        item = queue[0]
         if item.source.halted(item):
-            await self._release_first(None)
+            await self._release_first(queue, None)
             return
-        chat_wait = self.budget.chat_wait(item.chat_id)
+        lane = self.lane_of(item)
+        chat_wait = lane.chat_wait(item.chat_id)
         if chat_wait > 0:  # the chat got a message under a second ago: it goes a bit later
-            await self._release_first(chat_wait)
+            await self._release_first(queue, chat_wait)
             return
-        lane = self.paid_budget if item.paid else self.budget
-        await self._wait_for_slot(item, lane)
+        await self._wait_for_slot(item, lane, queue)
         # Nothing is awaited from here to `take`: a reply that went during the wait took its
         # place in the window (and its chat) before this send looked, never after.
         if not item.source.may_send(item, self.clock.now()):  # the wait ran into quiet hours
-            await self._release_first(0.0)
+            await self._release_first(queue, 0.0)
             return
-        if (chat_wait := self.budget.chat_wait(item.chat_id)) > 0:  # a reply went meanwhile
-            await self._release_first(chat_wait)
+        if (chat_wait := lane.chat_wait(item.chat_id)) > 0:  # a reply went meanwhile
+            await self._release_first(queue, chat_wait)
             return
         place = lane.take(item.chat_id)
-        self._undispatched.popleft()
+        queue.popleft()
         task = asyncio.create_task(self._deliver(item, lane, place))
         self._inflight.add(task)
         task.add_done_callback(self._inflight.discard)
@@ -293,7 +338,7 @@ class Pipeline:
         while len(self._inflight) >= limit:
             await asyncio.wait(self._inflight, return_when=asyncio.FIRST_COMPLETED)
 
-    async def _wait_for_slot(self, item: Item, lane: SendBudget) -> None:
+    async def _wait_for_slot(self, item: Item, lane: SendBudget, queue: deque[Item]) -> None:
         """Until the lane may send; the ``sending`` marks are written during the wait, so their
         write does not make the send late (and no sooner than ``mark_ahead`` before it, so a
         long pause leaves no row marked that a crash would report as unknown). The lane is
@@ -301,14 +346,14 @@ class Pipeline:
         ahead = self.config.mark_ahead
         while (wait := await lane.ready()) > EARLY or not item.marked:
             if not item.marked and wait <= ahead:
-                await self._mark_ahead(lane)
+                await self._mark_ahead(lane, queue)
                 continue
             await self.sleep(wait if item.marked else wait - ahead / 2)
 
-    async def _mark_ahead(self, lane: SendBudget) -> None:
+    async def _mark_ahead(self, lane: SendBudget, queue: deque[Item]) -> None:
         """Write ``sending`` for the rows about to go (the next ``mark_ahead`` seconds)."""
         count = max(1, int(self.config.mark_ahead / lane.interval))
-        group = [i for i in list(self._undispatched)[:count] if not i.marked]
+        group = [i for i in list(queue)[:count] if not i.marked]
         async with transaction(self.sessions) as session:
             for source in self.sources:
                 ids = [i.row.id for i in group if i.source is source]
@@ -316,8 +361,8 @@ class Pipeline:
         for item in group:
             item.marked = True
 
-    async def _release_first(self, delay: float | None) -> None:
-        item = self._undispatched.popleft()
+    async def _release_first(self, queue: deque[Item], delay: float | None) -> None:
+        item = queue.popleft()
         await self._release([item], delay)
 
     async def _release(self, items: Sequence[Item], delay: float | None) -> None:

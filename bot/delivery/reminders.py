@@ -23,6 +23,7 @@ from bot.flows.reminder_views import reminder_reply
 from bot.services import reminders, tasks
 from storage import outbox_repo
 from storage import reminders_repo as repo
+from storage.outbox_repo import EVERY_CHANNEL, Channels
 from storage.reminder_models import NO_CYCLE, LedgerStatus, ReminderLedger
 from storage.task_models import ReportTask, TaskCycle, TaskStatus
 
@@ -41,7 +42,12 @@ class ReminderSource:
         self.tz = tz
 
     async def claim(
-        self, session: AsyncSession, now: datetime, limit: int, skip_locked: bool
+        self,
+        session: AsyncSession,
+        now: datetime,
+        limit: int,
+        skip_locked: bool,
+        channels: Channels = EVERY_CHANNEL,
     ) -> list[Item]:
         """Claim due rows (personal ones only at night); skip those that no longer hold."""
         quiet = reminders.in_quiet_hours(now, self.tz)
@@ -51,6 +57,7 @@ class ReminderSource:
             limit=limit,
             skip_locked=skip_locked,
             only_prefix=reminders.PERSONAL_KIND if quiet else None,
+            channels=channels,
         )
         stale = await _stale_rows(session, rows)
         for row in rows:

@@ -57,6 +57,23 @@ class DeliverySettings(BaseModel):
         3.0, validation_alias=_names("DELIVERY_PROGRESS_EVERY", "BROADCAST_PROGRESS_EVERY")
     )
     reply_retries: int = Field(3, validation_alias=_names("DELIVERY_REPLY_RETRIES"))
+    # WeCom's own lane (bot/delivery/budget.py's QuotaPacer; WeCom's numbers, from its
+    # 访问频率限制 page: per application to one member at most 30 messages a minute and 1,000
+    # an hour, the excess dropped without an error; per application the account cap × 200
+    # messages a day; message/send is outside the 10,000 calls/min API frequency). The defaults
+    # stay under the per-member numbers, since an excess is lost rather than refused.
+    wecom_rate: float = Field(20.0, validation_alias=_names("DELIVERY_WECOM_RATE"))
+    wecom_limit: int = Field(20, validation_alias=_names("DELIVERY_WECOM_LIMIT"))
+    wecom_member_per_minute: int = Field(
+        25, validation_alias=_names("DELIVERY_WECOM_MEMBER_PER_MINUTE")
+    )
+    wecom_member_per_hour: int = Field(
+        900, validation_alias=_names("DELIVERY_WECOM_MEMBER_PER_HOUR")
+    )
+    # The account cap × 200 (a 500-account corp: 100,000); set it to your corp's.
+    wecom_app_per_day: int = Field(100_000, validation_alias=_names("DELIVERY_WECOM_APP_PER_DAY"))
+    # A 45009 blocks the application for a minute ("按分钟拦截则被屏蔽60秒"): the lane waits it.
+    wecom_pause: float = Field(60.0, validation_alias=_names("DELIVERY_WECOM_PAUSE"))
     autostart: bool | None = Field(
         None,
         validation_alias=_names("DELIVERY_AUTOSTART", "BROADCAST_AUTOSTART", "REMINDERS_SENDER"),

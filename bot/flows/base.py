@@ -118,10 +118,18 @@ class Button:
 
 @dataclass(frozen=True)
 class Media:
-    """A file Telegram already holds, shown again by its file id: a photo or a document."""
+    """A photo or a document: one the channel already holds, by its file id, or one the bot
+    made (a QR code), by its bytes and file name, which each channel uploads its own way."""
 
     kind: str  # "photo" or "document"
-    file_id: str
+    file_id: str = ""
+    data: bytes | None = None  # a made file: uploaded, never kept by id
+    filename: str = ""
+
+    @classmethod
+    def made(cls, kind: str, data: bytes, filename: str) -> Media:
+        """A file the bot made, to be uploaded."""
+        return cls(kind, data=data, filename=filename)
 
 
 @dataclass(frozen=True)
@@ -214,6 +222,15 @@ class Input:
     html: str | None = None  # the text as Telegram HTML when the user formatted it in the app
 
 
+@dataclass(frozen=True)
+class SendRates:
+    """The delivery pipeline's lanes in messages a second (DELIVERY_RATE, DELIVERY_PAID_RATE),
+    for the time a broadcast will take."""
+
+    free: float
+    paid: float
+
+
 @dataclass
 class FlowContext:
     """What a flow may use besides its own state: the session, time and who is acting."""
@@ -237,6 +254,8 @@ class FlowContext:
     # The form message id as this update saved it ([id] once saved), so the handler need not
     # read the state back to know which message to edit.
     saved_form_message: list[int | None] | None = None
+    # The pipeline's rates (the runtime's settings): a broadcast's time estimates need them.
+    send_rates: SendRates | None = None
 
 
 def said(error: UserError) -> Msg:

@@ -364,6 +364,23 @@ def duration_text(seconds: float) -> str:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
+def _per_channel(figures: Progress) -> list[Msg]:
+    """A line per channel, when the notice went out on more than Telegram."""
+    if [c.channel for c in figures.channels] in ([], ["telegram"]):
+        return []
+    return [
+        Msg(
+            "broadcast.report_channel",
+            channel=Msg(f"broadcast.channel.{part.channel}"),
+            sent=part.sent,
+            total=part.total,
+            failed=part.failed,
+            unknown=part.unknown,
+        )
+        for part in figures.channels
+    ]
+
+
 def progress_reply(broadcast: Broadcast, figures: Progress, *, pace: Pace | None = None) -> Reply:
     """The admin's status message: bar, where every recipient stands, the speed (``pace``,
     when measured), and the controls."""
@@ -448,7 +465,7 @@ def report_reply(broadcast: Broadcast, figures: Progress) -> Reply:
         blocked=figures.blocked,
         cancelled=figures.cancelled,
     )
-    texts = [text]
+    texts = [text, *_per_channel(figures)]
     if figures.waiting:  # cancelled with requests still out: the source updates it later
         texts.append(Msg("broadcast.report_in_flight", count=figures.waiting))
     buttons: list[list[Button]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from bot.flows.base import Button, FlowContext, Label, Msg, Reply, said
+from bot.flows.base import Button, FlowContext, Label, Msg, Reply, SendRates, said
 from bot.flows.broadcast import admin_scope, counted, duration_text, progress_reply, report_reply
 from bot.flows.callback_data import NoticeButton
 from bot.services import broadcasts, groups
@@ -15,7 +15,6 @@ from storage.models import User
 
 WHO_LIMIT = 40  # names per list in the receipts view; the counts say the rest
 STARS_PER_MESSAGE = 0.1  # Telegram's price of a paid broadcast message
-FREE_RATE, PAID_RATE = 28.9, 1000.0  # messages a second, for the time estimates
 
 
 def _local(ctx: FlowContext, moment: datetime | None) -> str:
@@ -63,8 +62,9 @@ async def preview_reply(ctx: FlowContext, broadcast_id: int) -> Reply:
             ]
         ]
         texts = [Msg("broadcast.preview_above"), text]
-        if ctx.superadmin:  # only they may spend the bot's Stars: the cost comes first
-            texts.append(paid_offer(draft.total))
+        # Only superadmins may spend the bot's Stars: the cost comes first.
+        if ctx.superadmin and ctx.send_rates is not None:
+            texts.append(paid_offer(draft.total, ctx.send_rates))
             stars = Msg("broadcast.button.paid", stars=stars_for(draft.total))
             buttons.insert(1, [Button(stars, NoticeButton(draft.id, "send-paid").pack())])
         return Reply(texts, buttons)
@@ -77,13 +77,14 @@ def stars_for(recipients: int) -> str:
     return f"{recipients * STARS_PER_MESSAGE:.1f}"
 
 
-def paid_offer(recipients: int) -> Msg:
-    """Free or paid, with the time each takes and the Stars the paid one costs."""
+def paid_offer(recipients: int, rates: SendRates) -> Msg:
+    """Free or paid, with the time each takes (at the pipeline's rates) and the Stars the
+    paid one costs."""
     return Msg(
         "broadcast.ask_paid",
         count=recipients,
-        free_time=duration_text(recipients / FREE_RATE),
-        paid_time=duration_text(max(1.0, recipients / PAID_RATE)),
+        free_time=duration_text(recipients / rates.free),
+        paid_time=duration_text(max(1.0, recipients / rates.paid)),
         stars=stars_for(recipients),
     )
 

@@ -477,3 +477,19 @@ class InviteNewButton(CallbackData, prefix="invite-new"):
 def any_of(*families: type[CallbackData]) -> Callable[[object], bool]:
     """A ``CallbackQueryHandler`` pattern: data of any of these families."""
     return lambda data: any(family.find(data) is not None for family in families)
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkNewButton(CallbackData, prefix="link-new"):
+    """/me: a one-time code to link another channel (WeCom, another account) to me."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReachButton(CallbackData, prefix="reach"):
+    """/me: where reminders and notices go, the last channel used or all of mine."""
+
+    reach: str
+
+    def __post_init__(self) -> None:
+        if self.reach not in ("last", "all"):  # storage.identity_models.Reach
+            raise ValueError(self.reach)

@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.flows import engine
+from bot.common.i18n import t
+from bot.flows import channels, engine
 from bot.flows.base import (
+    Album,
     Button,
     Choice,
     FieldSpec,
@@ -22,6 +24,7 @@ from bot.flows.base import (
     FormModel,
     FormSpec,
     Label,
+    Media,
     Msg,
     Notice,
     Reply,
@@ -41,8 +44,8 @@ from bot.flows.callback_data import (
 )
 from bot.flows.org_picker import OrgPicker
 from bot.flows.registration import role_label
+from bot.services import linking, orgs, people, qr
 from bot.services import members as svc
-from bot.services import orgs, people
 from bot.services.members import Change, ChangeKind, Member, Status
 from bot.services.people import AccessError, Scope
 from storage.member_models import MemberAction
@@ -154,9 +157,12 @@ def _name(user: User) -> str:
     return user.real_name or (f"@{user.username}" if user.username else str(user.telegram_id))
 
 
-def _line(ctx: FlowContext, number: int, person: Member) -> Msg:
+def _line(
+    ctx: FlowContext, number: int, person: Member, identities: list[tuple[str, str]]
+) -> Msg:
     return Msg(
         "members.line",
+        channels=channels.channels_line(identities),
         number=number,
         name=_name(person.user),
         role=role_label(person.user.role),
@@ -185,7 +191,8 @@ async def list_view(ctx: FlowContext, scope: Scope, state: ListState, *, edit: b
         pages=pages,
     )
     numbered = list(enumerate(found.members, start=found.offset + 1))
-    texts = [head, *(_line(ctx, n, p) for n, p in numbered)]
+    ids = await linking.identities_of_people(ctx.session, [p.user for p in found.members])
+    texts = [head, *(_line(ctx, n, p, ids[p.user.id or 0]) for n, p in numbered)]
     if not found.members:
         texts.append(Msg("members.none"))
     ls = state.pack()
@@ -264,12 +271,15 @@ async def card(
             "members.card",
             name=_name(user),
             username=f"@{user.username}" if user.username else "—",
-            telegram_id=user.telegram_id,
             role=role_label(user.role),
             org=await orgs.org_path(ctx.session, person.org),
             status=Msg(STATUS_KEYS[person.status]),
             registered=_day(user.registered_at, ctx),
             last=_day(person.last_active, ctx),
+        ),
+        Msg(
+            "members.card_channels",
+            channels=channels.identities_line(await linking.identities_of(ctx.session, user)),
         ),
     ]
     changed = await svc.last_change(ctx.session, user)
@@ -556,7 +566,33 @@ def invite_made(ctx: FlowContext, invite: Invite, org_path: str) -> Reply:
             Button(Msg("members.button.back_to_list"), MembersButton().pack()),
         ],
     ]
-    return Reply([text], rows)
+    said = Msg("invite.qr_content", code=invite.code)
+    return Reply(
+        [text, Msg("members.invite_code", said=said)],
+        rows,
+        albums=[_invite_qr(ctx, invite, org_path, said)],
+    )
+
+
+def _invite_qr(ctx: FlowContext, invite: Invite, org_path: str, said: Msg) -> Album:
+    """The invite's code as a QR image, with a caption to forward to someone on WeCom.
+
+    The image holds the plain text "邀请码 CODE", not the t.me link: WeCom has no deep links
+    and Telegram's site is out of reach in mainland China, while a text scanned with the WeCom
+    app's scan menu (scancode_waitmsg) arrives at the bot as that text, which registers as a
+    typed code does (onboarding.invite_route); any other scanner shows it, to copy and send.
+    """
+    content = t(ctx.locale, said.key, **said.params)
+    image = Media.made("photo", qr.qr_png(content), f"invite-{invite.code}.png")
+    caption = Msg(
+        "members.invite_qr_caption",
+        org=org_path,
+        role=role_label(invite.role),
+        said=said,
+        expires=_local(invite.expires_at, ctx),
+        tz=ctx.tz.key,
+    )
+    return Album((image,), caption)
 
 
 async def _change_pressed(ctx: FlowContext, scope: Scope, pressed: MemberChangeButton) -> Outcome:

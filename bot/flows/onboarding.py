@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from bot.common.i18n import SUPPORTED, normalize_locale
-from bot.flows import access_request, engine, registration
-from bot.flows.base import Button, FlowContext, Msg, Notice, Reply, said
+from bot.flows import access_request, channels, engine, registration
+from bot.flows.base import Button, FlowContext, Input, InputKind, Msg, Notice, Reply, said
 from bot.flows.callback_data import AccessRequestButton, LanguageButton
 from bot.flows.menu import commands_for, role_of
 from bot.flows.registration import role_label
 from bot.flows.task_views import local_text
-from bot.services import orgs, people
+from bot.services import linking, orgs, people
+from storage.identity_models import Reach
 from storage.models import AccessRequest, Org
 
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
@@ -21,6 +22,8 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
         return Reply([Msg("start.private_only")])
     if people.is_deactivated(ctx.actor):  # an invite or a request would undo an admin's decision
         return Reply([Msg("members.you_are_deactivated")])
+    if linking.is_link_code(payload):  # a link code's deep link, opened on the other channel
+        return await channels.link_with(ctx, payload) or Reply([Msg("link.unknown")])
     if people.is_registered(ctx.actor):
         if payload:
             return await _invite_when_registered(ctx, payload)
@@ -38,6 +41,16 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
         [Msg("start.intro"), Msg("start.how_to_join")],
         [[Button(Msg("start.button.request"), AccessRequestButton().pack())]],
     )
+
+
+async def invite_route(ctx: FlowContext, inp: Input) -> Reply | None:
+    """A free-text route: a message that is an invite code (WeCom has no deep links, so the
+    code is typed or scanned) from someone not yet registered starts registration as
+    ``/start CODE`` does; members typing something code-like go on to the other routes."""
+    if inp.kind is not InputKind.TEXT or ctx.in_group or people.is_registered(ctx.actor):
+        return None
+    code = people.typed_invite_code(inp.text)
+    return None if code is None else await start(ctx, code, private=True)
 
 
 async def _invite_when_registered(ctx: FlowContext, code: str) -> Reply:
@@ -115,18 +128,27 @@ async def me(ctx: FlowContext) -> Reply:
     user = ctx.actor
     org = await orgs.get_org(ctx.session, user.org_id)
     path = await orgs.org_path(ctx.session, org)
-    return Reply(
-        [
-            Msg(
-                "me.registered",
-                name=user.real_name or "",
-                org=path,
-                role=role_label(user.role),
-                user_id=ctx.user_id,
-                language=language,
-            )
-        ]
+    lines, rows = await channels.me_part(ctx)
+    registered = Msg(
+        "me.registered",
+        name=user.real_name or "",
+        org=path,
+        role=role_label(user.role),
+        language=language,
     )
+    # The channels line names each identity with its own id (a Telegram id, a WeCom UserID):
+    # the person's key may be another channel's address, which means nothing to them.
+    return Reply([registered, *lines], rows)
+
+
+async def choose_reach(ctx: FlowContext, reach: str) -> Reply:
+    """A reach button of /me: remember it and show /me again with it checked."""
+    if not people.is_registered(ctx.actor):
+        return Reply([], toast=Msg("form.stale"))
+    await linking.set_reach(ctx.session, ctx.actor, Reach(reach))  # type: ignore[arg-type]
+    reply = await me(ctx)
+    reply.edit, reply.toast = True, Msg("me.reach_saved")
+    return reply
 
 
 async def _pending(ctx: FlowContext, request: AccessRequest, language: str) -> Msg:

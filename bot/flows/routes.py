@@ -24,6 +24,7 @@ from bot.flows import (
     ask,
     broadcast,
     broadcast_actions,
+    channels,
     engine,
     library,
     members,
@@ -45,8 +46,10 @@ from bot.flows.callback_data import (
     DocumentButton,
     FormButton,
     LanguageButton,
+    LinkNewButton,
     NoticeButton,
     QuickLogButton,
+    ReachButton,
     ReceiptButton,
     ReminderDeleteButton,
     StatsButton,
@@ -276,6 +279,8 @@ BUTTONS: dict[type[CallbackData], ButtonRoute] = {
     FormButton: _form_button,
     LanguageButton: lambda ctx, p: onboarding.set_language(ctx, p.button.code),
     AccessRequestButton: lambda ctx, p: onboarding.begin_access_request(ctx),
+    LinkNewButton: lambda ctx, p: channels.offer_link(ctx),  # /me: link another channel
+    ReachButton: lambda ctx, p: onboarding.choose_reach(ctx, p.button.reach),
     AccessDecisionButton: lambda ctx, p: onboarding.decide(
         ctx, p.button.request, p.button.approve
     ),

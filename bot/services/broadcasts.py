@@ -334,6 +334,18 @@ def receipt_root(broadcast: Broadcast) -> int:
 
 
 @dataclass(frozen=True)
+class ChannelFigures:
+    """One channel's part of a broadcast: rows sent there, and how many of them went how."""
+
+    channel: str  # storage.identity_models.Channel
+    total: int
+    sent: int
+    failed: int  # refused for good (blocked included)
+    unknown: int
+    waiting: int
+
+
+@dataclass(frozen=True)
 class Progress:
     """Figures of one broadcast for the status message."""
 
@@ -347,6 +359,7 @@ class Progress:
     unknown: int = 0  # may or may not have arrived (a 5xx, a timeout, a dropped connection)
     interrupted: int = 0  # of the unknown: in flight when a process died
     in_flight: int = 0  # of the waiting: claimed or sending (a pause does not stop these)
+    channels: tuple[ChannelFigures, ...] = ()  # per channel, Telegram first
 
     @property
     def done(self) -> int:
@@ -371,7 +384,9 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
     """The current figures of a broadcast."""
     counts = await repo.counts(session=session, broadcast_id=broadcast_id)
     in_groups = await groups_repo.receipt_total(session=session, broadcast_id=broadcast_id)
+    per_channel = await repo.counts_by_channel(session=session, broadcast_id=broadcast_id)
     return Progress(
+        channels=tuple(_channel_figures(c, per_channel[c]) for c in sorted(per_channel)),
         total=sum(counts[s.value] for s in DeliveryStatus),
         sent=counts[DeliveryStatus.SENT],
         failed=counts[DeliveryStatus.FAILED],
@@ -384,6 +399,18 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
         unknown=counts[DeliveryStatus.UNKNOWN],
         interrupted=counts["interrupted"],
         in_flight=counts[DeliveryStatus.CLAIMED] + counts[DeliveryStatus.SENDING],
+    )
+
+
+def _channel_figures(channel: str, counts: dict[str, int]) -> ChannelFigures:
+    waiting = (DeliveryStatus.PENDING, DeliveryStatus.CLAIMED, DeliveryStatus.SENDING)
+    return ChannelFigures(
+        channel=channel,
+        total=sum(counts.values()),
+        sent=counts.get(DeliveryStatus.SENT, 0),
+        failed=counts.get(DeliveryStatus.FAILED, 0) + counts.get(DeliveryStatus.BLOCKED, 0),
+        unknown=counts.get(DeliveryStatus.UNKNOWN, 0),
+        waiting=sum(counts.get(status, 0) for status in waiting),
     )
 
 

@@ -21,6 +21,15 @@ DEFAULT_INVITE_TTL = timedelta(days=7)
 MAX_INVITE_USES = 10_000
 NAME_MIN, NAME_MAX = 2, 40
 _DURATION = re.compile(r"^(\d{1,4})\s*([dhm])$")
+# An invite code typed as a message (WeCom has no deep links): "邀请码 CODE", "invite CODE",
+# "/start CODE" (any code, so a wrong one is told so), the invite's t.me link pasted, or a bare
+# word of the invite alphabet and length (so chatter is not read as a code).
+_CODE_SAID = re.compile(
+    r"(?:/start(?:@\w+)?|邀请码|invite(?:\s+code)?|https?://t\.me/\w+\?start=)\s*[:：]?\s*"
+    r"([a-z0-9]{1,32})",
+    re.IGNORECASE,
+)
+_CODE_BARE = re.compile(f"[{INVITE_ALPHABET}]{{{INVITE_LENGTH}}}", re.IGNORECASE)
 
 
 class AccessError(UserError):
@@ -55,7 +64,7 @@ async def create_invite(
         raise AccessError("invite.bad_uses", limit=MAX_INVITE_USES)
     if await orgs_repo.get_org(session=session, org_id=org_id) is None:
         raise AccessError("org.unknown", org_id=org_id)
-    code = "".join(secrets.choice(INVITE_ALPHABET) for _ in range(INVITE_LENGTH))
+    code = random_code(INVITE_LENGTH)
     invite = Invite(
         code=code,
         org_id=org_id,
@@ -68,6 +77,20 @@ async def create_invite(
     session.add(invite)
     await session.flush()
     return invite
+
+
+def random_code(length: int) -> str:
+    """An unguessable code of the invite alphabet (invites, link codes)."""
+    return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(length))
+
+
+def typed_invite_code(text: str) -> str | None:
+    """The invite code a message consists of, or None when it is something else."""
+    typed = text.strip()
+    said = _CODE_SAID.fullmatch(typed)
+    if said is not None:
+        return said.group(1).lower()
+    return typed.lower() if _CODE_BARE.fullmatch(typed) else None
 
 
 def invite_link(bot_username: str, code: str) -> str:
@@ -276,6 +299,12 @@ async def decide_access(
         )
         await session.flush()
     return request
+
+
+async def person_key(session: AsyncSession, telegram_id: int) -> int:
+    """The key of the person a Telegram account belongs to (another channel's address, when
+    the account was linked to a person who came first there)."""
+    return await users_repo.key_of_telegram(session=session, telegram_id=telegram_id)
 
 
 async def get_user(session: AsyncSession, telegram_id: int) -> User | None:

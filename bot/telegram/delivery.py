@@ -13,6 +13,7 @@ from bot.delivery.settings import DeliverySettings
 from bot.runtime import Runtime, runtime_of
 from bot.telegram.replies import ReplyPolicy
 from bot.telegram.sender import TelegramSender, lane_bot
+from storage.identity_models import Channel
 
 LEADER_KEY = "stabot.delivery_leader"
 
@@ -43,6 +44,7 @@ async def start_service(application: Application) -> Pipeline:
         clock=rt.clock,
         tz=rt.settings.tz,
         config=config,
+        others=rt.channel_senders,  # WeCom's, when that channel was started
     )
     await sender.lane.initialize()
     policy = application.bot.request
@@ -68,5 +70,8 @@ async def stop_service(application: Application) -> None:
     if pipeline is None:
         return
     await service.stop_pipeline(pipeline, leader)
-    if isinstance(pipeline.sender, TelegramSender):  # the lane a test may have replaced
-        await pipeline.sender.lane.shutdown()
+    sender = pipeline.sender
+    if isinstance(sender, service.ChannelRouter):
+        sender = sender.senders.get(Channel.TELEGRAM.value)  # type: ignore[assignment]
+    if isinstance(sender, TelegramSender):  # the lane a test may have replaced
+        await sender.lane.shutdown()

@@ -14,6 +14,7 @@ from telegram import (
     CallbackQuery,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     InputMediaDocument,
     InputMediaPhoto,
     Message,
@@ -134,14 +135,21 @@ async def _send_album(
     if len(items) == 1:
         item = items[0]
         send = bot.send_photo if item.kind == "photo" else bot.send_document
-        await send(chat_id, item.file_id, caption=caption, parse_mode=html)
+        await send(chat_id, _file(item), caption=caption, parse_mode=html)
         return
     kinds = {"photo": InputMediaPhoto, "document": InputMediaDocument}
     media = [
-        kinds[item.kind](item.file_id, caption=caption if n == 0 else None, parse_mode=html)
+        kinds[item.kind](_file(item), caption=caption if n == 0 else None, parse_mode=html)
         for n, item in enumerate(items)
     ]
     await bot.send_media_group(chat_id, media)
+
+
+def _file(item: Media) -> str | InputFile:
+    """What Telegram is sent for a file: its id, or the upload of a file the bot made."""
+    if item.data is None:
+        return item.file_id
+    return InputFile(item.data, filename=item.filename, attach=True)
 
 
 async def _edit(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> bool:

@@ -45,7 +45,15 @@ TOKEN_REJECTED = frozenset({WeComErrcode.INVALID_TOKEN, WeComErrcode.EXPIRED_TOK
 
 
 class WeComTransportError(Exception):
-    """No WeCom answer at all: the connection, a timeout, or a body that is not JSON."""
+    """No WeCom answer at all: the connection, a timeout, or a body that is not JSON.
+
+    ``never_sent``: the connection was never made (refused, or its connect timed out), so the
+    request provably did not reach WeCom; otherwise it may have.
+    """
+
+    def __init__(self, message: str, *, never_sent: bool = False) -> None:
+        super().__init__(message)
+        self.never_sent = never_sent
 
 
 class WeComTokenError(Exception):
@@ -265,6 +273,9 @@ class WeComClient:
                 if response.status != 200:
                     raise WeComTransportError(f"{method}: HTTP {response.status}")
                 data = await response.json(content_type=None)
+        except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as error:
+            never = f"{method}: {type(error).__name__}"
+            raise WeComTransportError(never, never_sent=True) from None
         except (aiohttp.ClientError, TimeoutError, ValueError) as error:
             # The error's text may hold the URL, and the URL the secret or the token: say
             # what failed, not where.

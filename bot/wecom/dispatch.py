@@ -33,7 +33,17 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.common.clock import Clock
 from bot.common.i18n import DEFAULT_LOCALE
 from bot.flows import routes
-from bot.flows.base import FlowContext, FormSpec, Input, InputKind, Msg, Notice, Reply, TextRoute
+from bot.flows.base import (
+    FlowContext,
+    FormSpec,
+    Input,
+    InputKind,
+    Msg,
+    Notice,
+    Reply,
+    SendRates,
+    TextRoute,
+)
 from bot.flows.notices import Notifiers
 from bot.services.people import InviteLinks, user_locale
 from bot.services.policy import PolicyLibrary
@@ -93,6 +103,7 @@ class WeComDispatcher:
     forms: Mapping[str, FormSpec] = field(default_factory=dict)
     text_routes: Sequence[TextRoute] = ()
     notifiers: Notifiers = field(default_factory=Notifiers)
+    send_rates: SendRates | None = None  # the pipeline's rates, for a broadcast's estimate
     handled: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -154,6 +165,7 @@ class WeComDispatcher:
             policy=self.policy,
             invite_links=self.invite_links,
             forms=self.forms,
+            send_rates=self.send_rates,
         )
 
     async def _route(self, ctx: FlowContext, event: WeComEvent) -> Any:

@@ -89,6 +89,12 @@ def render(
     return rendered
 
 
+def messages(locale: str, reply: Reply) -> list[Message]:
+    """The messages of a reply the bot sends on its own (the delivery pipeline's renderer,
+    bot/wecom/sender.py): nothing was pressed, so nothing is updated."""
+    return render(locale, reply).messages
+
+
 # --- cards -----------------------------------------------------------------------------------
 
 

@@ -97,16 +97,20 @@ async def refresh_menu(update: Update, context: StabotContext) -> None:
     async with context.rt.unit(update) as ctx:
         user, locale = ctx.actor, ctx.locale
     if people.is_registered(user):
-        await sync_commands(context, user, locale)
+        await sync_commands(context, user, locale, chat_id=update.effective_chat.id)
 
 
-async def sync_commands(context: StabotContext, user: User, locale: str) -> None:
-    """Give a registered user the command menu of their role, in their language."""
+async def sync_commands(
+    context: StabotContext, user: User, locale: str, *, chat_id: int | None = None
+) -> None:
+    """Give a registered user the command menu of their role, in their language, in their
+    private chat (``chat_id``: this one, when their account is not their key's)."""
     commands = [
         BotCommand(c.command, t(locale, c.description)) for c in commands_for(role_of(user))
     ]
+    chat = user.telegram_id if chat_id is None else chat_id
     try:
-        await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(user.telegram_id))
+        await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat))
     except TelegramError as error:  # the menu is a convenience; never fail the reply for it
         log.warning("set_my_commands failed: %s", error)
 

@@ -10,6 +10,7 @@ from telegram.ext import ApplicationHandlerStop, BaseHandler, MessageHandler, Ty
 from bot.flows import engine, onboarding
 from bot.flows.menu import ALLOWED_DURING_FORM
 from bot.runtime import KEEP_PROCESSED, PRUNE_EVERY, StabotContext, expect_claim
+from bot.services import people
 from bot.telegram.handlers.common import respond
 from storage.db import transaction
 
@@ -61,7 +62,8 @@ async def _form_open(update: Update, context: StabotContext) -> bool:
     # also load the user; the command's own unit then records the update id.
     chat, user = update.effective_chat, update.effective_user
     async with transaction(context.rt.sessions) as session:
-        return await engine.open_flow_in(session, chat_id=chat.id, user_id=user.id) is not None
+        key = await people.person_key(session, user.id)
+        return await engine.open_flow_in(session, chat_id=chat.id, user_id=key) is not None
 
 
 def handlers() -> dict[int, list[BaseHandler]]:

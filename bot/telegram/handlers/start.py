@@ -7,7 +7,13 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.common import deeplinks
 from bot.flows import routes
-from bot.flows.callback_data import AccessDecisionButton, AccessRequestButton, LanguageButton
+from bot.flows.callback_data import (
+    AccessDecisionButton,
+    AccessRequestButton,
+    LanguageButton,
+    LinkNewButton,
+    ReachButton,
+)
 from bot.runtime import StabotContext
 from bot.telegram.handlers.common import refresh_menu, respond_route, routed_button
 
@@ -62,4 +68,6 @@ def handlers() -> list[BaseHandler]:
         CallbackQueryHandler(language_button, pattern=LanguageButton.filter()),
         CallbackQueryHandler(routed_button, pattern=AccessRequestButton.filter()),
         CallbackQueryHandler(routed_button, pattern=AccessDecisionButton.filter()),
+        CallbackQueryHandler(routed_button, pattern=LinkNewButton.filter()),  # /me: link code
+        CallbackQueryHandler(routed_button, pattern=ReachButton.filter()),  # /me: reach
     ]

@@ -24,7 +24,7 @@ from bot.flows.base import FlowContext
 from bot.flows.callback_data import StatsButton
 from bot.flows.labels import render_label
 from bot.runtime import StabotContext
-from bot.services import charts
+from bot.services import charts, people
 from bot.telegram.handlers import exports as export_files
 from bot.telegram.handlers.common import respond_route
 from storage.db import transaction
@@ -66,7 +66,8 @@ async def typed_range(update: Update, context: StabotContext) -> None:
         return  # no date in it: the form engine answers the open step with its hint, if any
     chat, user = update.effective_chat, update.effective_user
     async with transaction(context.rt.sessions) as session:
-        open_flow = await engine.open_flow_in(session, chat_id=chat.id, user_id=user.id)
+        key = await people.person_key(session, user.id)
+        open_flow = await engine.open_flow_in(session, chat_id=chat.id, user_id=key)
     if open_flow != flow.RANGE_FORM:
         return
     await _run(update, context, lambda ctx: flow.typed_range(ctx, text))

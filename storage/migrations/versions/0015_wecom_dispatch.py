@@ -1,7 +1,7 @@
 """the WeCom dispatcher: wecom_handled (events handled once) and wecom_choices (numbered choices)
 
-Revision ID: 0013_wecom_dispatch
-Revises: 0012_channel_identity
+Revision ID: 0015_wecom_dispatch
+Revises: 0014_merge_channels
 Create Date: 2026-12-07 04:00:00
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision: str = "0013_wecom_dispatch"
-down_revision: str | None = "0012_channel_identity"
+revision: str = "0015_wecom_dispatch"
+down_revision: str | None = "0014_merge_channels"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,140 @@
+"""The WeCom adapter of the delivery pipeline: render an `Outgoing` as WeCom messages, send
+them with message/send to the member behind the address, and classify WeCom's answer.
+
+WeCom's answers, in the pipeline's words (WeCom's 全局错误码 page and its 访问频率限制 page):
+- **sent**: errcode 0, unless ``invaliduser`` names the member (then **failed**: WeCom took
+  the call and dropped that member);
+- **retry** (WeCom refused the request, so it provably did not go): 45009 (a frequency limit:
+  the application is blocked for a minute, ``pause``) and 45033 (too many concurrent calls: a
+  second); 40014/42001 (the token was rejected) after the client fetched a new one and the
+  second call met the same; a connection never made;
+- **unknown**: a timeout, a 5xx, a connection dropped after the request went, an answer that
+  is not JSON, and -1 (系统繁忙: WeCom does not say whether it went);
+- **failed** (permanent): any other errcode, among them 40003 (invalid UserID), 81013 (the
+  member is not in the application's visible range, or left), 60020 (this server's IP is not
+  trusted), 60011 (no privilege), 44004/45002 (empty or too long content), 40008, 40056.
+
+A message split in parts (a text and a card) that stops after a part went is **unknown**:
+sending it all again would repeat that part.
+
+Rendering is injected (``Renderer``: bot/wecom/render.py's ``render``, Reply → WeCom
+messages); a notice's 已阅 button keeps its callback data as the card button's key, so its
+press comes back as a template_card_event to the dispatcher. WeCom messages cannot be edited,
+so an admin's status message is posted once and the final report is posted on its own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+
+from bot.delivery.outcome import Outcome, Outgoing, Result
+from bot.flows.base import Reply
+from bot.wecom.client import (
+    TOKEN_REJECTED,
+    Message,
+    Recipients,
+    SendResult,
+    WeComClient,
+    WeComErrcode,
+    WeComTokenError,
+    WeComTransportError,
+)
+from storage import identities_repo
+from storage.db import SessionFactory, transaction
+from storage.identity_models import Channel
+
+log = logging.getLogger(__name__)
+Renderer = Callable[[str, Reply], Sequence[Message]]
+SYSTEM_BUSY = -1
+TOO_MANY_CONCURRENT = 45033
+CONCURRENT_PAUSE = 1.0  # seconds a 45033 holds the lane: calls in flight end within it
+# Refusals that say nothing about the message: WeCom did not take it, so it may go again.
+NOT_TAKEN = frozenset({*TOKEN_REJECTED, 6000})  # 6000: a data version conflict, "retry later"
+
+
+def classify(answer: SendResult, userid: str, *, pause: float) -> Result:
+    """The outcome of a message/send to one member that WeCom answered."""
+    code = answer.errcode
+    error = f"{code} {answer.errmsg}"[:200]
+    if code == WeComErrcode.OK:
+        if userid in answer.invalid_users:
+            return Result(Outcome.FAILED, error=f"invaliduser {userid}"[:200])
+        return Result(Outcome.SENT)
+    if code == WeComErrcode.API_RATE_LIMITED:
+        return Result(Outcome.RETRY_AFTER, error=error, retry_after=pause)
+    if code == TOO_MANY_CONCURRENT:
+        return Result(Outcome.RETRY_AFTER, error=error, retry_after=CONCURRENT_PAUSE)
+    if code in NOT_TAKEN:
+        return Result(Outcome.NOT_SENT, error=error)
+    if code == SYSTEM_BUSY:
+        return Result(Outcome.UNKNOWN, error=error)
+    return Result(Outcome.FAILED, error=error)
+
+
+def classify_error(error: Exception, *, pause: float) -> Result:
+    """The outcome of a message/send that got no answer (or no token)."""
+    if isinstance(error, WeComTokenError):  # gettoken refused: nothing was sent
+        if error.errcode == WeComErrcode.API_RATE_LIMITED:
+            return Result(Outcome.RETRY_AFTER, error="gettoken 45009", retry_after=pause)
+        return Result(Outcome.NOT_SENT, error=f"gettoken {error.errcode}")
+    if isinstance(error, WeComTransportError) and error.never_sent:
+        return Result(Outcome.NOT_SENT, error=str(error)[:200])
+    return Result(Outcome.UNKNOWN, error=(str(error) or type(error).__name__)[:200])
+
+
+class WeComSender:
+    """Sends the pipeline's messages to WeCom members and speaks to WeCom admins."""
+
+    def __init__(
+        self,
+        client: WeComClient,
+        render: Renderer,
+        *,
+        sessions: SessionFactory,
+        pause: float = 60.0,
+    ) -> None:
+        self.client, self.render, self.sessions, self.pause = client, render, sessions, pause
+        self._userids: dict[int, str | None] = {}  # address → UserID (identities never move)
+
+    async def send(self, out: Outgoing) -> Result:
+        """Render, send each part, classify; see the module doc for the outcomes."""
+        userid = await self.userid(out.chat_id)
+        if userid is None:
+            return Result(Outcome.FAILED, error="no WeCom member at this address")
+        parts = list(self.render(out.locale, out.reply))
+        for number, message in enumerate(parts):
+            result = await self._send_one(message, userid)
+            if result.outcome is Outcome.SENT:
+                continue
+            if number == 0:
+                return result
+            # An earlier part went: sending again would repeat it; what came of it is open.
+            return Result(Outcome.UNKNOWN, error=f"part {number + 1}/{len(parts)}: {result.error}")
+        return Result(Outcome.SENT)
+
+    async def _send_one(self, message: Message, userid: str) -> Result:
+        try:
+            answer = await self.client.send(message, Recipients(users=(userid,)))
+        except (WeComTransportError, WeComTokenError) as error:
+            return classify_error(error, pause=self.pause)
+        return classify(answer, userid, pause=self.pause)
+
+    async def userid(self, address: int) -> str | None:
+        """The WeCom UserID behind an address (None: not a WeCom identity)."""
+        if address not in self._userids:
+            async with transaction(self.sessions) as session:
+                identity = await identities_repo.identity_at(session, address)
+            known = identity is not None and identity.channel == Channel.WECOM
+            self._userids[address] = identity.external_id if known else None  # type: ignore[union-attr]
+        return self._userids[address]
+
+    async def post(self, chat_id: int, locale: str, reply: Reply) -> int | None:
+        """A message to an admin; WeCom has no message to edit later, so None either way."""
+        result = await self.send(Outgoing(chat_id, locale, reply))
+        if result.outcome is not Outcome.SENT:
+            log.warning("message to WeCom admin %s: %s", chat_id, result.error)
+        return None
+
+    async def edit(self, chat_id: int, message_id: int, locale: str, reply: Reply) -> None:
+        """WeCom messages cannot be edited (post returned no id, so this is not called)."""
