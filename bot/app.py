@@ -26,11 +26,12 @@ from bot.flows import ask as ask_flow
 from bot.flows import engine as form_engine
 from bot.flows.access_request import AccessRequestForm
 from bot.flows.activity import ActivityForm
-from bot.flows.base import FormSpec, TextRoute
+from bot.flows.base import FormSpec, Notice, SendRates, TextRoute
 from bot.flows.broadcast import BroadcastForm
 from bot.flows.library import DocumentUploadForm
 from bot.flows.members import FilterForm, InviteForm, MoveForm
 from bot.flows.menu import GUEST, commands_for, group_commands
+from bot.flows.notices import NoticeSender
 from bot.flows.registration import RegistrationForm
 from bot.flows.stats import RangeForm
 from bot.flows.task_new import MoveDeadlineForm, NewTaskForm
@@ -56,17 +57,16 @@ from bot.telegram.handlers import reminders as reminder_handlers
 from bot.telegram.handlers import stats as stats_handlers
 from bot.telegram.handlers import tasks as task_handlers
 from bot.telegram.processor import PerChatUpdateProcessor
+from bot.telegram.render import notify
 from bot.wecom.client import WeComClient
+from bot.wecom.dispatch import WeComDispatcher, WeComSender
 from bot.wecom.events import EventHandler
 from storage.db import create_engine, session_factory
+from storage.identity_models import Channel
 from storage.migrate import upgrade_to_head
 from storage.models import Role
 
 log = logging.getLogger(__name__)
-# The WeCom dispatcher: a function of the runtime and the WeCom API client that returns the
-# EventHandler `stabot run` hands each member's events to (bot/channels.py). None until
-# bot/wecom/dispatch.py lands: then `stabot run` refuses to start a configured WeCom.
-WECOM_HANDLER: Callable[[Runtime, WeComClient], EventHandler] | None = None
 OFFLINE_TOKEN = "0:offline"
 MAX_CONCURRENT_UPDATES = 64
 WARMUP_KEY = "stabot.knowledge_warmup"
@@ -144,6 +144,9 @@ def build_application(
         builder = builder.updater(None)
     application = builder.build()
     application.bot_data[RUNTIME_KEY] = build_runtime(settings, clock)
+    # Notices to people on Telegram go through this application's bot, whichever channel's
+    # update made them.
+    runtime_of(application).notifiers.register(Channel.TELEGRAM, _telegram_notices(application))
     application.bot_data["stabot.migrate"] = migrate
     if inbox:
         inbox_wiring.install(application)  # its error handler goes before errors.on_error
@@ -169,6 +172,38 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
         forms=form_engine.by_name(FORMS),
         text_routes=TEXT_ROUTES,
     )
+
+
+def wecom_dispatcher(rt: Runtime, client: WeComSender) -> WeComDispatcher:
+    """The WeCom dispatcher on the runtime: the same database, forms, text routes and policy
+    library as Telegram's handlers, and notices shared both ways (it registers WeCom's sender)."""
+    settings = rt.settings
+    return WeComDispatcher(
+        sessions=rt.sessions,
+        client=client,
+        clock=rt.clock,
+        tz=settings.tz,
+        default_locale=settings.default_locale,
+        superadmin_ids=tuple(settings.superadmin_ids),
+        policy=rt.policy,
+        invite_links=rt.invite_links,
+        forms=rt.forms,
+        text_routes=rt.text_routes,
+        notifiers=rt.notifiers,
+        send_rates=SendRates(settings.delivery.rate, settings.delivery.paid_rate),
+    )
+
+
+# The WeCom dispatcher: a function of the runtime and the WeCom API client that returns the
+# EventHandler `stabot run` hands each member's events to (bot/channels.py).
+WECOM_HANDLER: Callable[[Runtime, WeComClient], EventHandler] | None = wecom_dispatcher
+
+
+def _telegram_notices(application: Application) -> NoticeSender:
+    async def send(notice: Notice) -> bool:
+        return await notify(application.bot, notice.chat_id, notice.locale, notice.reply)
+
+    return send
 
 
 def _register_handlers(application: Application) -> None:

@@ -8,7 +8,8 @@
 
 A process with WeCom alone builds the runtime without an Application (``build_runtime``);
 the schedulers and the delivery pipeline start with Telegram's Application (post_init) and
-so run only where Telegram does.
+so run only where Telegram does; there the pipeline sends to WeCom members through the WeCom
+sender (``wecom_sender``) on WeCom's own lane.
 """
 
 from __future__ import annotations
@@ -31,10 +32,21 @@ from bot.telegram.inbox.webhook import WebhookOptions, webhook_running
 from bot.wecom.channel import wecom_running
 from bot.wecom.client import WeComClient
 from bot.wecom.events import EventHandler
+from bot.wecom.render import messages
+from bot.wecom.sender import WeComSender
+from storage.identity_models import Channel
 from storage.migrate import upgrade_to_head
 
 # Makes the WeCom EventHandler (the dispatcher) of a runtime and the application's API client.
 WeComHandlerFactory = Callable[[Runtime, WeComClient], EventHandler]
+
+
+def wecom_sender(rt: Runtime, client: WeComClient) -> WeComSender:
+    """The delivery pipeline's sender to WeCom members: notices, reminders and tasks rendered
+    as WeCom messages, on WeCom's own lane and budget."""
+    return WeComSender(
+        client, messages, sessions=rt.sessions, pause=rt.settings.delivery.wecom_pause
+    )
 
 
 @dataclass(frozen=True)
@@ -76,6 +88,10 @@ async def serve(
     if settings.wecom.configured and wecom is None:
         raise ValueError("WeCom is configured but this build has no WeCom handler")
     async with contextlib.AsyncExitStack() as stack:
+        client: WeComClient | None = None
+        if settings.wecom.configured and wecom is not None:
+            client = WeComClient.from_settings(settings.wecom, clock)
+            stack.push_async_callback(client.close)
         if telegram is not None:
             application = build_application(
                 settings,
@@ -84,20 +100,20 @@ async def serve(
                 polling=telegram.webhook is None,
                 inbox=True,
             )
+            rt = runtime_of(application)
+            if client is not None:  # before post_init, which starts the delivery pipeline
+                rt.channel_senders[Channel.WECOM] = wecom_sender(rt, client)
             running = (
                 polling_running(application)
                 if telegram.webhook is None
                 else webhook_running(application, telegram.webhook)
             )
             await stack.enter_async_context(running)
-            rt = runtime_of(application)
         else:
             rt = build_runtime(settings, clock)
             stack.push_async_callback(rt.engine.dispose)
             await upgrade_to_head(rt.engine)
-        if settings.wecom.configured and wecom is not None:
-            client = WeComClient.from_settings(settings.wecom, rt.clock)
-            stack.push_async_callback(client.close)
+        if client is not None and wecom is not None:
             handler = wecom(rt, client)
             await stack.enter_async_context(
                 wecom_running(settings.wecom, rt.sessions, rt.clock, handler)

@@ -18,6 +18,7 @@ from telegram.ext import Application, ApplicationHandlerStop, CallbackContext, E
 from bot.common.clock import Clock
 from bot.config import Settings
 from bot.flows.base import FlowContext, FormSpec, SendRates, TextRoute
+from bot.flows.notices import Notifiers
 from bot.services.people import InviteLinks, user_locale
 from bot.services.policy import PolicyLibrary
 from bot.telegram.group_edits import CountEdits
@@ -117,6 +118,9 @@ class Runtime:
     # order: build_application passes both; nothing registers itself on import.
     forms: Mapping[str, FormSpec] = field(default_factory=dict)
     text_routes: Sequence[TextRoute] = ()
+    # Each channel's sender of notices to other people (bot/flows/notices.py): a notice goes
+    # through the adapter of the channel its address is on.
+    notifiers: Notifiers = field(default_factory=Notifiers)
     # Started in post_init and stopped in post_shutdown (bot/app.py); None outside them.
     delivery: Pipeline | None = None  # bot/telegram/delivery.py (bot/delivery/service.py)
     reminders: ReminderService | None = None  # bot/scheduler.py

@@ -14,4 +14,5 @@ from storage import (  # noqa: F401
     reminder_models,
     task_models,
     wecom_inbox_models,
+    wecom_models,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,8 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel import SQLModel
 
 import storage.all_models  # noqa: F401
+from bot import PROJECT_ROOT
 from bot.common.clock import FrozenClock
 from bot.config import Settings, async_database_url
+from bot.services.knowledge import KnowledgeBase
 from storage.db import SessionFactory, create_engine, is_sqlite, session_factory
 from storage.migrate import upgrade_to_head
 
@@ -116,3 +119,19 @@ def settings(database_url: str, tmp_path: Path, engine: AsyncEngine) -> Settings
         bot_username="stabot_test_bot",
         knowledge={"warmup": False, "embeddings": "none"},
     )
+
+
+@pytest.fixture(scope="session")
+def indexed_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled corpus indexed once per run; tests copy it when they change it."""
+    data_dir = tmp_path_factory.mktemp("kb")
+    KnowledgeBase(data_dir / "knowledge").ensure_corpus(PROJECT_ROOT / "corpus")
+    return data_dir
+
+
+@pytest.fixture
+def kb_settings(settings: Settings, indexed_dir: Path, tmp_path: Path) -> Settings:
+    """Settings whose data dir holds the indexed bundled corpus (a copy of its own)."""
+    data_dir = tmp_path / "kb-data"
+    shutil.copytree(indexed_dir, data_dir)
+    return settings.model_copy(update={"data_dir": data_dir})

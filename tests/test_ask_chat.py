@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import docx
@@ -15,7 +14,6 @@ from bot.common.i18n import SUPPORTED, load_catalog
 from bot.flows.ask import acknowledges, reads_as_question
 from bot.runtime import runtime_of
 from bot.services import orgs, people
-from bot.services.knowledge import KnowledgeBase
 from bot.services.knowledge.errors import IngestCode, QuestionCode
 from offline.updates import TgUser
 from storage.db import transaction
@@ -24,21 +22,6 @@ from tests.harness import running_bot, sent_texts, toasts
 LI = TgUser(id=50001, first_name="小李")
 BOSS = TgUser(id=50002, first_name="省管理员")
 CITY = TgUser(id=50003, first_name="市管理员")
-
-
-@pytest.fixture(scope="session")
-def indexed_dir(tmp_path_factory) -> Path:
-    """The bundled corpus indexed once per run; tests copy it when they change it."""
-    data_dir = tmp_path_factory.mktemp("kb")
-    KnowledgeBase(data_dir / "knowledge").ensure_corpus(PROJECT_ROOT / "corpus")
-    return data_dir
-
-
-@pytest.fixture
-def kb_settings(settings, indexed_dir, tmp_path):
-    data_dir = tmp_path / "kb-data"
-    shutil.copytree(indexed_dir, data_dir)
-    return settings.model_copy(update={"data_dir": data_dir})
 
 
 @pytest.fixture

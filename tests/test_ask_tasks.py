@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot import PROJECT_ROOT
 from offline.updates import TgUser
-from tests import test_ask_chat, test_tasks_bot
+from tests import test_tasks_bot
 from tests.harness import BotHarness, running_bot, sent_texts
 from tests.test_tasks_bot import (
     ADMIN,
@@ -17,9 +17,7 @@ from tests.test_tasks_bot import (
     submit_report,
 )
 
-# The fixtures of both suites: the indexed bundled corpus, and Hohhot's and Baotou's people.
-indexed_dir = test_ask_chat.indexed_dir
-kb_settings = test_ask_chat.kb_settings
+# Hohhot's and Baotou's people (the indexed corpus, kb_settings, comes from conftest).
 tree = test_tasks_bot.tree
 
 NOTICE = "000_fe3cdc91cff56ffb.txt"  # the 落实情况报告 notice, as bundled and indexed

@@ -23,15 +23,12 @@ from storage import groups_repo, users_repo
 from storage.db import transaction
 from storage.group_models import GroupChat
 from storage.models import ConversationState, Role
-from tests import test_ask_chat, test_ask_tasks
+from tests import test_ask_tasks
 from tests.conftest import SUPERADMIN_ID
 from tests.harness import BotHarness, demo_tree, running_bot, sent_texts, toasts
 from tests.test_tasks_bot import ADMIN as TASK_ADMIN
 from tests.test_tasks_bot import local, new_county_task
 
-# The indexed corpus of the policy answers' tests, as fixtures of this module too.
-indexed_dir = test_ask_chat.indexed_dir
-kb_settings = test_ask_chat.kb_settings
 TZ = ZoneInfo("Asia/Shanghai")
 BOT = "stabot_test_bot"
 ADMIN = TgUser(id=60001, first_name="呼市管理员")

@@ -71,6 +71,15 @@ def _register_chat(subparsers: argparse._SubParsersAction) -> None:
     chat.add_argument("--name", default="联络员", help="your Telegram first name")
     chat.add_argument("--lang", choices=["zh", "en"], default="zh", help="your app language")
     chat.add_argument(
+        "--channel",
+        choices=["telegram", "wecom"],
+        default="telegram",
+        help="chat as a Telegram user, or as a WeCom member (cards shown as boxes)",
+    )
+    chat.add_argument(
+        "--wecom-user", default="zhangsan", help="your WeCom UserID (--channel wecom)"
+    )
+    chat.add_argument(
         "--files",
         type=Path,
         default=None,
@@ -219,6 +228,11 @@ def cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
     """A terminal chat with the real Application over the offline Bot API."""
     from offline.chat import run_offline_chat
 
+    if args.channel == "wecom":
+        from offline.wecom_chat import run_wecom_chat
+
+        asyncio.run(run_wecom_chat(settings, member=args.wecom_user))
+        return 0
     language = "zh-hans" if args.lang == "zh" else "en"
     files = args.files or settings.data_dir / CHAT_FILES
     history = settings.data_dir / CHAT_HISTORY / f"{args.user}.json"

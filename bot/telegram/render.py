@@ -1,11 +1,13 @@
-"""Turn flow `Reply` objects into Telegram messages, in the reader's language."""
+"""Turn flow `Reply` objects into Telegram messages, in the reader's language.
+
+The labels are rendered by the channel-neutral bot/flows/labels.py (``render_label`` is
+imported from there by the Telegram modules that need it).
+"""
 
 from __future__ import annotations
 
 import html
 import logging
-import re
-from typing import Any
 
 from telegram import (
     Bot,
@@ -22,45 +24,21 @@ from telegram.constants import MessageLimit, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 
 from bot.common.i18n import t
-from bot.flows.base import Album, Button, Html, Label, Media, Msg, Reply
+from bot.common.markup import html_to_plain
+from bot.flows.base import Album, Button, Media, Msg, Reply
+from bot.flows.labels import render_label, render_texts
 
 log = logging.getLogger(__name__)
-SEPARATOR = "\n"
-_TAG = re.compile(r"<[^>]+>")
-
-
-def render_label(locale: str | None, label: Label, *, markup: bool = True) -> str:
-    """A message key (with nested parameters) or a literal, rendered for HTML or a button."""
-    if isinstance(label, Html):
-        return str(label) if markup else html.unescape(_strip_tags(label))
-    if isinstance(label, str):
-        return html.escape(label, quote=False) if markup else label
-    params = {name: _param(locale, value, markup) for name, value in label.params.items()}
-    return t(locale, label.key, **params)
-
-
-def _param(locale: str | None, value: Any, markup: bool) -> str | int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value  # a count stays a number: a plural message picks its form by it
-    if isinstance(value, Msg | str):
-        return render_label(locale, value, markup=markup)
-    if isinstance(value, list | tuple):
-        return t(locale, "form.list_separator").join(_param(locale, v, markup) for v in value)
-    return str(value)
 
 
 def render_text(locale: str | None, reply: Reply) -> str:
     """The message text of a reply."""
-    text = SEPARATOR.join(render_label(locale, msg) for msg in reply.texts)
+    text = render_texts(locale, reply.texts)
     if len(text) > MessageLimit.MAX_TEXT_LENGTH:
         # Forms cap every field, so this only guards against a catalog or data surprise.
         log.warning("reply text of %d characters cut to Telegram's limit", len(text))
-        text = html.escape(html.unescape(_strip_tags(text)))[: MessageLimit.MAX_TEXT_LENGTH - 1]
+        text = html.escape(html_to_plain(text))[: MessageLimit.MAX_TEXT_LENGTH - 1]
     return text
-
-
-def _strip_tags(text: str) -> str:
-    return _TAG.sub("", text)
 
 
 def render_markup(locale: str | None, buttons: list[list[Button]]) -> InlineKeyboardMarkup | None:

@@ -5,10 +5,9 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from bot.flows import ask as ask_flow
-from bot.flows import engine
+from bot.flows import engine, routes
 from bot.flows import library as library_flow
-from bot.flows.base import FlowContext, Msg, Reply
+from bot.flows.base import FlowContext, Reply
 from bot.flows.callback_data import (
     AskMoreButton,
     AskSectionButton,
@@ -18,7 +17,7 @@ from bot.flows.callback_data import (
 from bot.runtime import StabotContext
 from bot.services.policy import PolicyLibrary, readable_suffix
 from bot.telegram.handlers import forms
-from bot.telegram.handlers.common import respond
+from bot.telegram.handlers.common import respond, respond_route, routed_button
 
 MB = 1024 * 1024
 ASK_BUTTONS = any_of(AskMoreButton, AskSectionButton)  # more sources; a section, page by page
@@ -30,49 +29,12 @@ def _library(context: StabotContext) -> PolicyLibrary:
 
 async def ask(update: Update, context: StabotContext) -> None:
     """Answer the question after /ask."""
-    question = " ".join(context.args or [])
-
-    async def produce(ctx: FlowContext) -> Reply:
-        if not question.strip():
-            return Reply([Msg("ask.usage")])
-        return await ask_flow.answer(ctx, _library(context), question)
-
-    await respond(update, context, produce)
+    await respond_route(update, context, routes.command("ask", " ".join(context.args or [])))
 
 
 async def docs(update: Update, context: StabotContext) -> None:
     """List the indexed documents."""
-    await respond(update, context, lambda ctx: library_flow.list_documents(ctx, _library(context)))
-
-
-async def ask_button(update: Update, context: StabotContext) -> None:
-    """More sources, full section, page turns."""
-    data = update.callback_query.data
-    section, library = AskSectionButton.find(data), _library(context)
-
-    async def produce(ctx: FlowContext) -> Reply:
-        if section is None:
-            return await ask_flow.more_sources(ctx, library, AskMoreButton.parse(data).question)
-        return await ask_flow.full_section(
-            ctx, library, section.passage, section.page, turning=section.turn
-        )
-
-    await respond(update, context, produce)
-
-
-async def doc_button(update: Update, context: StabotContext) -> None:
-    """Remove a document (after asking once more)."""
-    pressed = DocumentButton.parse(update.callback_query.data)
-    doc_id, library = pressed.doc, _library(context)
-
-    async def produce(ctx: FlowContext) -> Reply:
-        if pressed.action == "remove":
-            return await library_flow.ask_removal(ctx, library, doc_id)
-        if pressed.action == "remove-yes":
-            return await library_flow.remove(ctx, library, doc_id)
-        return Reply([Msg("docs.kept")], edit=True)
-
-    await respond(update, context, produce)
+    await respond_route(update, context, routes.command("docs"))
 
 
 async def document(update: Update, context: StabotContext) -> None:
@@ -112,7 +74,7 @@ def handlers() -> list[BaseHandler]:
     return [
         CommandHandler("ask", ask),
         CommandHandler("docs", docs),
-        CallbackQueryHandler(ask_button, pattern=ASK_BUTTONS),
-        CallbackQueryHandler(doc_button, pattern=DocumentButton.filter()),
+        CallbackQueryHandler(routed_button, pattern=ASK_BUTTONS),
+        CallbackQueryHandler(routed_button, pattern=DocumentButton.filter()),
         MessageHandler(private & filters.UpdateType.MESSAGE & filters.Document.ALL, document),
     ]

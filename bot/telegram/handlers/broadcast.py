@@ -16,13 +16,12 @@ from telegram.ext import (
     filters,
 )
 
-from bot.flows import acks
-from bot.flows import broadcast as form
+from bot.flows import acks, routes
 from bot.flows import broadcast_actions as actions
 from bot.flows.base import Button, Msg
 from bot.flows.callback_data import NoticeButton, ReceiptButton
 from bot.runtime import StabotContext
-from bot.telegram.handlers.common import respond, respond_and_tell
+from bot.telegram.handlers.common import respond_and_tell, respond_route, routed_button
 from bot.telegram.render import render_markup
 from bot.telegram.sender import send_notice
 
@@ -31,7 +30,7 @@ log = logging.getLogger(__name__)
 
 async def broadcast_command(update: Update, context: StabotContext) -> None:
     """Start the broadcast form (admins only)."""
-    await respond(update, context, form.begin)
+    await respond_route(update, context, routes.command("broadcast"))
 
 
 async def preview_button(update: Update, context: StabotContext) -> None:
@@ -42,22 +41,14 @@ async def preview_button(update: Update, context: StabotContext) -> None:
         chat_id, locale = ctx.chat_id, ctx.locale
     if draft is not None:
         await send_notice(context.bot, chat_id, locale, draft)
-    await respond(update, context, lambda ctx: actions.preview_reply(ctx, broadcast_id))
+    await routed_button(update, context)
 
 
 async def control_button(update: Update, context: StabotContext) -> None:
     """Send, pause, resume, cancel, receipts, remind or resend; the pipeline learns at once."""
     pressed = NoticeButton.parse(update.callback_query.data)
     broadcast_id, action = pressed.broadcast, pressed.action
-    produce = {
-        "send": lambda ctx: actions.launch(ctx, broadcast_id),
-        "send-paid": lambda ctx: actions.launch(ctx, broadcast_id, paid=True),
-        "who": lambda ctx: actions.receipts(ctx, broadcast_id),
-        "remind": lambda ctx: actions.remind(ctx, broadcast_id),
-        "resend": lambda ctx: actions.confirm_resend(ctx, broadcast_id),
-        "resend-yes": lambda ctx: actions.resend(ctx, broadcast_id),
-    }.get(action, lambda ctx: actions.control(ctx, broadcast_id, action))
-    await respond(update, context, produce)
+    await routed_button(update, context)
     sender = context.rt.delivery
     if sender is not None and action in ("pause", "cancel"):
         sender.halt(broadcast_id)
@@ -68,9 +59,8 @@ async def control_button(update: Update, context: StabotContext) -> None:
 async def ack_button(update: Update, context: StabotContext) -> None:
     """A recipient acknowledges a notice; the button then shows it was read."""
     broadcast_id = ReceiptButton.parse(update.callback_query.data).broadcast
-    recorded = await respond_and_tell(
-        update, context, lambda ctx: actions.acknowledge(ctx, broadcast_id)
-    )
+    told: routes.Told | None = await routed_button(update, context)
+    recorded = told is not None and told.what
     notice = update.callback_query.message
     # A notice the bot can no longer see (deleted, or too old: PTB gives it date 0) keeps its
     # button; the receipt still counts.

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
 
 from bot.common.i18n import t
-from bot.flows import engine
-from bot.flows.base import FlowContext, Reply
+from bot.flows import engine, routes
+from bot.flows.base import FlowContext, Msg, Reply
 from bot.flows.menu import commands_for, role_of
 from bot.runtime import StabotContext
 from bot.services import people
-from bot.telegram.render import deliver, notify
+from bot.telegram.render import deliver
 from storage.db import transaction
 from storage.models import User
 
@@ -51,9 +51,25 @@ async def respond(
             await engine.remember_message(
                 session, rt.forms, chat_id=ctx.chat_id, user_id=ctx.user_id, message_id=shown
             )
-    for notice in reply.notices:
-        await notify(context.bot, notice.chat_id, notice.locale, notice.reply)
+    await rt.notifiers.send_all(reply.notices)  # each through its channel's adapter
     return reply
+
+
+async def respond_route(
+    update: Update, context: StabotContext, produce: routes.Producer, *, quote: bool = False
+) -> Any:
+    """`respond` for a route of bot/flows/routes.py: shows the reply its result carries and
+    returns the result (an outcome's charts or menus are the caller's to finish); None when
+    the update had no unit."""
+    results: list[Any] = []
+
+    async def reply_of(ctx: FlowContext) -> Reply | None:
+        result = await produce(ctx)
+        results.append(result)
+        return routes.reply_of(result)
+
+    await respond(update, context, reply_of, quote=quote)
+    return results[0] if results else None
 
 
 async def respond_and_tell(
@@ -97,3 +113,24 @@ async def sync_commands(
         await context.bot.set_my_commands(commands, scope=BotCommandScopeChat(chat))
     except TelegramError as error:  # the menu is a convenience; never fail the reply for it
         log.warning("set_my_commands failed: %s", error)
+
+
+async def routed_button(update: Update, context: StabotContext) -> Any:
+    """A button the route table answers (bot/flows/routes.py): its reply shown, its result
+    returned; a press the table does not read gets the stale note."""
+    query = update.callback_query
+    produce = routes.button(query.data, quoted=_quoted_text(query.message))
+    if produce is None:
+        produce = _stale
+    return await respond_route(update, context, produce)
+
+
+async def _stale(ctx: FlowContext) -> Reply:
+    return Reply([], toast=Msg("button.stale"))
+
+
+def _quoted_text(message: object) -> str | None:
+    # The message a pressed button's message replies to (a quick-log offer quotes the report);
+    # None when it is gone or the bot cannot see it.
+    quoted = getattr(message, "reply_to_message", None)
+    return (quoted.text or quoted.caption) if quoted is not None else None

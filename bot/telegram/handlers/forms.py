@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from typing import Any
 
 from telegram import Message, MessageEntity, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, MessageHandler, filters
 
-from bot.flows import engine
-from bot.flows.base import FlowContext, Input, InputKind, Msg, Reply, TextRoute
+from bot.flows import routes
+from bot.flows.base import FlowContext, Input, InputKind, Reply
 from bot.flows.callback_data import FormButton
 from bot.flows.menu import role_of
 from bot.runtime import StabotContext
-from bot.services import people
-from bot.telegram.handlers.common import Producer, refresh_menu, respond
+from bot.telegram.handlers.common import refresh_menu, respond, respond_route
 
 
 def to_input(message: Message) -> Input:
@@ -33,25 +32,12 @@ def to_input(message: Message) -> Input:
     return Input(InputKind.OTHER)
 
 
-async def _outside_form(ctx: FlowContext, inp: Input, routes: Sequence[TextRoute]) -> Reply:
-    # The routes build_application lists (quick log, questions …): the first reply wins.
-    for route in routes:
-        reply = await route(ctx, inp)
-        if reply is not None:
-            return reply
-    if not people.is_registered(ctx.actor):
-        return Reply([Msg("start.not_registered")])
-    return Reply([Msg("fallback.unknown")])
-
-
 async def message_input(update: Update, context: StabotContext) -> None:
     """A private message: the active form's answer, or else a routed text."""
     inp = to_input(update.effective_message)
 
     async def produce(ctx: FlowContext) -> Reply:
-        return await engine.handle(ctx, inp) or await _outside_form(
-            ctx, inp, context.rt.text_routes
-        )
+        return await routes.user_input(ctx, inp, context.rt.text_routes)
 
     watch = MenuWatch()
     reply = await respond(update, context, watch.wrap(produce))
@@ -60,14 +46,11 @@ async def message_input(update: Update, context: StabotContext) -> None:
 
 async def form_button(update: Update, context: StabotContext) -> None:
     """A button of a form; an old one only gets a note that the form moved on."""
-    pressed = FormButton.parse(update.callback_query.data)
-    inp = Input(InputKind.ACTION, action=pressed.action, arg=pressed.arg, token=pressed.token)
-
-    async def produce(ctx: FlowContext) -> Reply:
-        return await engine.handle(ctx, inp) or Reply([], toast=Msg("form.stale"))
-
+    produce = routes.button(update.callback_query.data)
+    if produce is None:  # the pattern matched the family: the table reads it
+        return
     watch = MenuWatch()
-    reply = await respond(update, context, watch.wrap(produce))
+    reply = await respond_route(update, context, watch.wrap(produce))
     await _after_form(update, context, reply, watch)
 
 
@@ -77,14 +60,14 @@ class MenuWatch:
     def __init__(self) -> None:
         self.changed = False
 
-    def wrap(self, produce: Producer) -> Producer:
+    def wrap(self, produce: routes.Producer) -> routes.Producer:
         """``produce``, noting the menu's inputs before and after it."""
 
-        async def watched(ctx: FlowContext) -> Reply | None:
+        async def watched(ctx: FlowContext) -> Any:
             before = _menu_inputs(ctx)
-            reply = await produce(ctx)
+            result = await produce(ctx)
             self.changed = _menu_inputs(ctx) != before
-            return reply
+            return result
 
         return watched
 

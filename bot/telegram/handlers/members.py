@@ -2,45 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
 from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot.flows import members as flow
-from bot.flows.base import FlowContext, Reply
-from bot.flows.callback_data import any_of, parse_any
+from bot.flows import routes
+from bot.flows.callback_data import any_of
 from bot.runtime import StabotContext
 from bot.services import people
-from bot.telegram.handlers.common import respond, sync_commands
-from storage.models import User
-
-MakeOutcome = Callable[[FlowContext], Awaitable[flow.Outcome]]
+from bot.telegram.handlers.common import respond_route, routed_button, sync_commands
 
 
 async def members_command(update: Update, context: StabotContext) -> None:
     """/members: the admin's people, first page (private chats only)."""
-    private = update.effective_chat.type == "private"
-    await _run(update, context, flow.begin if private else flow.private_only)
+    await _sync_menus(context, await respond_route(update, context, routes.command("members")))
 
 
 async def button(update: Update, context: StabotContext) -> None:
     """A button of /members: paging, filters, a person, a change, invites."""
-    pressed = parse_any(update.callback_query.data)
-    await _run(update, context, lambda ctx: flow.on_button(ctx, pressed))
+    outcome = await routed_button(update, context)
+    await _sync_menus(context, outcome)
 
 
-async def _run(update: Update, context: StabotContext, make: MakeOutcome) -> None:
-    """Answer in one transaction; then give every changed person the menu of their new role."""
-    changed: list[User] = []
-
-    async def produce(ctx: FlowContext) -> Reply:
-        outcome = await make(ctx)
-        changed.extend(outcome.menus)
-        return outcome.reply
-
-    await respond(update, context, produce)
-    for user in changed:
+async def _sync_menus(context: StabotContext, outcome: flow.Outcome | None) -> None:
+    """After the answer's transaction: every changed person gets the menu of their new role."""
+    for user in outcome.menus if outcome is not None else ():
         await sync_commands(
             context, user, people.user_locale(user, context.rt.settings.default_locale)
         )

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import re
-from collections.abc import Awaitable, Callable
 
 from telegram import InputMediaPhoto, Update
 from telegram.constants import ChatAction
@@ -19,18 +18,17 @@ from telegram.ext import (
     filters,
 )
 
-from bot.flows import engine
+from bot.flows import engine, routes
 from bot.flows import stats as flow
-from bot.flows.base import FlowContext, Reply
+from bot.flows.base import FlowContext
 from bot.flows.callback_data import StatsButton
+from bot.flows.labels import render_label
 from bot.runtime import StabotContext
 from bot.services import charts, people
 from bot.telegram.handlers import exports as export_files
-from bot.telegram.handlers.common import respond
-from bot.telegram.render import render_label
+from bot.telegram.handlers.common import respond_route
 from storage.db import transaction
 
-MakeOutcome = Callable[[FlowContext], Awaitable[flow.Outcome | None]]
 # Every date range has a digit, a Chinese numeral or a word of time (上季度, last month); other
 # texts skip the state look-up.
 MAYBE_RANGE = re.compile(
@@ -44,26 +42,21 @@ def _args(context: StabotContext) -> str:
     return " ".join(context.args or [])
 
 
-def _private(update: Update, make: MakeOutcome) -> MakeOutcome:
-    return make if update.effective_chat.type == "private" else flow.private_only
-
-
 async def stats_command(update: Update, context: StabotContext) -> None:
     """/stats: the picker for admins, this month against last month for liaisons."""
-    text = _args(context)
-    await _run(update, context, _private(update, lambda ctx: flow.begin(ctx, flow.STATS, text)))
+    await _run(update, context, routes.command("stats", _args(context)))
 
 
 async def export_command(update: Update, context: StabotContext) -> None:
     """/export: the picker, then an .xlsx of the activities (admins only)."""
-    text = _args(context)
-    await _run(update, context, _private(update, lambda ctx: flow.begin(ctx, flow.EXPORT, text)))
+    await _run(update, context, routes.command("export", _args(context)))
 
 
 async def button(update: Update, context: StabotContext) -> None:
     """A period, 自定义, the children of an org, or an org's picker."""
-    pressed = StatsButton.parse(update.callback_query.data)
-    await _run(update, context, lambda ctx: flow.on_button(ctx, pressed))
+    produce = routes.button(update.callback_query.data)
+    if produce is not None:  # the pattern matched the family: the table reads it
+        await _run(update, context, produce)
 
 
 async def typed_range(update: Update, context: StabotContext) -> None:
@@ -81,22 +74,21 @@ async def typed_range(update: Update, context: StabotContext) -> None:
     raise ApplicationHandlerStop
 
 
-async def _run(update: Update, context: StabotContext, make: MakeOutcome) -> None:
+async def _run(update: Update, context: StabotContext, produce: routes.Producer) -> None:
     """Answer in one transaction, then draw the charts and write the export outside it."""
-    done: list[tuple[flow.Outcome, str]] = []
+    locales: list[str] = []
 
-    async def produce(ctx: FlowContext) -> Reply | None:
-        outcome = await make(ctx)
-        if outcome is not None:
-            done.append((outcome, ctx.locale))
-        return outcome.reply if outcome is not None else None
+    async def noted(ctx: FlowContext) -> flow.Outcome | None:
+        locales.append(ctx.locale)
+        return await produce(ctx)
 
-    await respond(update, context, produce)
-    if done:
-        outcome, locale = done[0]
-        await _send_charts(update, context, outcome.charts, locale)
-        if outcome.export is not None:
-            await export_files.send(update, context, outcome.export, locale)
+    outcome: flow.Outcome | None = await respond_route(update, context, noted)
+    if outcome is None:
+        return
+    locale = locales[0]
+    await _send_charts(update, context, outcome.charts, locale)
+    if outcome.export is not None:
+        await export_files.send(update, context, outcome.export, locale)
 
 
 def _draw(chart: charts.Chart, locale: str) -> bytes:

@@ -5,33 +5,21 @@ from __future__ import annotations
 from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
-from bot.flows import task_new, task_report, task_views
+from bot.flows import routes, task_views
 from bot.flows.callback_data import TaskButton
 from bot.runtime import StabotContext
-from bot.telegram.handlers.common import respond
+from bot.telegram.handlers.common import respond_route, routed_button
 from bot.telegram.render import answer_query
-
-ROUTES = {
-    "fill": lambda ctx, b: task_report.start_report(ctx, b.target),
-    "board": lambda ctx, b: task_views.board(ctx, b.target, b.arg or 0, edit=True),
-    "submissions": lambda ctx, b: task_views.submissions(ctx, b.target, b.arg),
-    "submission": lambda ctx, b: task_views.submission(ctx, b.target, b.arg),
-    "remind": lambda ctx, b: task_views.remind(ctx, b.target),
-    "move": lambda ctx, b: task_views.move(ctx, b.target),
-    "delete": lambda ctx, b: task_views.ask_delete(ctx, b.target),
-    "delete-yes": lambda ctx, b: task_views.delete(ctx, b.target),
-    "files": lambda ctx, b: task_views.files(ctx, b.target, b.arg),
-}
 
 
 async def new_task(update: Update, context: StabotContext) -> None:
     """Start the report task form (admins only)."""
-    await respond(update, context, task_new.begin)
+    await respond_route(update, context, routes.command("newtask"))
 
 
 async def tasks(update: Update, context: StabotContext) -> None:
     """A member's open tasks; an admin's tasks with their counts."""
-    await respond(update, context, task_views.my_tasks)
+    await respond_route(update, context, routes.command("tasks"))
 
 
 async def button(update: Update, context: StabotContext) -> None:
@@ -40,7 +28,7 @@ async def button(update: Update, context: StabotContext) -> None:
     if pressed.action == "export":
         await _export(update, context, pressed.target)
         return
-    await respond(update, context, lambda ctx: ROUTES[pressed.action](ctx, pressed))
+    await routed_button(update, context)
 
 
 async def _export(update: Update, context: StabotContext, task_id: int) -> None:
