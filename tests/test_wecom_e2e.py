@@ -1,0 +1,212 @@
+"""WeCom end to end, as ``stabot run`` serves it beside Telegram (tests/wecom_e2e_support.py):
+a liaison registers by typing an invite code, logs an activity through card presses, gets a
+Telegram admin's report task on WeCom and reports before the reminder (which then goes only
+to the Telegram member who did not), acknowledges a broadcast that reached both channels in
+one delivery report, and asks a policy question."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlmodel import select
+
+from bot.services import people
+from offline.updates import TgUser
+from storage import identities_repo
+from storage.activity_models import Activity
+from storage.broadcast_models import BroadcastDelivery
+from storage.db import transaction
+from storage.identity_models import Channel
+from storage.models import Role, User
+from storage.task_models import ReportSubmission
+from tests.harness import demo_tree
+from tests.wecom_e2e_support import Running, running_stack, until
+
+TZ = ZoneInfo("Asia/Shanghai")
+ZHANG = "zhangsan"  # a liaison of 赛罕区科协 on WeCom
+ADMIN = TgUser(id=60001, first_name="市科协管理员")  # 呼和浩特市科协, on Telegram
+TUMOTE = TgUser(id=60002, first_name="土左旗联络员")  # 土默特左旗科协, on Telegram
+
+
+@pytest.fixture
+async def tree(sessions, clock):
+    members = ((ADMIN, "呼和浩特市科协", Role.ADMIN), (TUMOTE, "土默特左旗科协", Role.LIAISON))
+    async with transaction(sessions) as session:
+        return await demo_tree(session, members, clock.now())
+
+
+def local(*args: int) -> datetime:
+    return datetime(*args, tzinfo=TZ).astimezone(UTC)
+
+
+async def invite_code(sessions, clock, org) -> str:
+    async with transaction(sessions) as session:
+        invite = await people.create_invite(
+            session, org_id=org.id, role=Role.LIAISON, now=clock.now(), uses=1
+        )
+        return invite.code
+
+
+async def person_on_wecom(sessions, userid: str) -> User | None:
+    async with transaction(sessions) as session:
+        identity = await identities_repo.find_identity(session, Channel.WECOM, userid)
+        return await session.get(User, identity.user_id) if identity else None
+
+
+async def register_by_typing(run: Running, sessions, clock, tree) -> None:
+    """The liaison types the invite code as a message, confirms the org, gives a name."""
+    wecom = run.wecom
+    code = await invite_code(sessions, clock, tree["赛罕区科协"])
+    shown = await wecom.text(ZHANG, code)
+    assert "赛罕区科协" in shown[-1].text and shown[-1].kind == "card"
+    await wecom.press(ZHANG, "是，这是我的组织")
+    assert "真实姓名" in wecom.last_text(ZHANG)
+    await wecom.text(ZHANG, "张三")
+    shown = await wecom.press(ZHANG, "确认提交")
+    assert any("注册成功" in s.text for s in shown)
+
+
+async def test_a_liaison_registers_and_logs_an_activity_through_cards(
+    settings, clock, sessions, tree
+):
+    async with running_stack(settings, clock, {ZHANG}, [ADMIN, TUMOTE]) as run:
+        await register_by_typing(run, sessions, clock, tree)
+        wecom = run.wecom
+        shown = await wecom.text(ZHANG, "/log")
+        assert any("活动类型" in s.text for s in shown)
+        await wecom.press(ZHANG, "科普讲座")
+        await wecom.text(ZHANG, "科技助力乡村振兴")
+        await wecom.press(ZHANG, "昨天")
+        await wecom.text(ZHANG, "赛罕区社区")
+        await wecom.press(ZHANG, "赛罕区科协")
+        await wecom.text(ZHANG, "约120人")
+        await wecom.press(ZHANG, "社区居民")
+        await wecom.press(ZHANG, "完成")
+        await wecom.text(ZHANG, "讲解了节能知识。")
+        shown = await wecom.press(ZHANG, "跳过")
+        summary = "\n".join(s.text for s in shown)
+        for part in ("科普讲座/报告", "2026-03-15", "赛罕区社区", "120 人"):
+            assert part in summary
+        summary_card = wecom.latest(ZHANG)
+        shown = await wecom.press(ZHANG, "确认提交")
+        assert any("已记录" in s.text for s in shown)
+        again = await wecom.press(ZHANG, "确认提交", card=summary_card)
+        assert not any("已记录" in s.text for s in again)
+    person = await person_on_wecom(sessions, ZHANG)
+    assert (person.real_name, person.role, person.org_id) == (
+        "张三",
+        Role.LIAISON,
+        tree["赛罕区科协"].id,
+    )
+    async with transaction(sessions) as session:
+        [activity] = (await session.exec(select(Activity))).all()
+    assert (activity.title, activity.place, activity.participants) == (
+        "科技助力乡村振兴",
+        "赛罕区社区",
+        120,
+    )
+    assert activity.created_by == person.telegram_id
+
+
+async def new_county_task(run: Running) -> None:
+    """The admin's /newtask on Telegram: every county association under Hohhot, by 3月30日."""
+    bot = run.telegram
+    await bot.text(ADMIN, "/newtask")
+    await bot.text(ADMIN, "2026年一季度科普工作落实情况")
+    await bot.text(ADMIN, "请按栏目如实填写。")
+    await bot.text(ADMIN, "3月30日")
+    for label in ("一次性", "按级别", "县级", "使用默认", "使用默认", "跳过", "去核对"):
+        await bot.press(ADMIN, label)
+    calls = await bot.press(ADMIN, "确认提交")
+    assert any("已发布" in str(c.params.get("text")) for c in calls)
+
+
+async def test_a_wecom_liaison_reports_before_the_reminder_and_is_not_reminded(
+    settings, clock, sessions, tree
+):
+    async with running_stack(settings, clock, {ZHANG}, [ADMIN, TUMOTE]) as run:
+        await register_by_typing(run, sessions, clock, tree)
+        wecom, bot = run.wecom, run.telegram
+        # Published at night: the announcement waits in the reminder ledger for 08:00 and then
+        # goes through the delivery pipeline: on WeCom on its own lane, on Telegram as before.
+        # (By day, up to ANNOUNCE_DIRECT people are told with the admin's reply, as notices.)
+        clock.advance(local(2026, 3, 16, 22, 30) - clock.now())
+        await new_county_task(run)
+        assert "已排队发送" in bot.last_text(ADMIN.id)
+        clock.advance(local(2026, 3, 17, 8, 0, 30) - clock.now())
+        run.serving.runtime.delivery.wake()
+        deadline = "截止时间：2026-03-30 18:00"
+        await until(lambda: deadline in wecom.last_text(ZHANG), run.task, "the announcement")
+        announcement = wecom.latest(ZHANG)
+        assert announcement.kind == "card" and "2026年一季度科普工作落实情况" in announcement.text
+        wecom_lane = run.serving.runtime.delivery.lanes["wecom"]
+        assert wecom_lane.chats.day.used(clock.now().timestamp()) == 1  # WeCom's own budget
+        await until(lambda: bot.api.last_message(TUMOTE.id) is not None, run.task, "tg ann.")
+        assert deadline in bot.last_text(TUMOTE.id)
+
+        await wecom.press(ZHANG, "填报", card=announcement)
+        assert "第 1/5 栏：工作抓手" in "\n".join(v.text for v in wecom.views(ZHANG)[-2:])
+        await wecom.text(ZHANG, "建立联络员例会制度，每月走访企业。")
+        for _ in range(5):
+            await wecom.press(ZHANG, "下一栏")
+        await wecom.press(ZHANG, "确认无误")
+        await wecom.press(ZHANG, "跳过")
+        shown = await wecom.press(ZHANG, "确认提交")
+        assert any("已提交" in s.text for s in shown), [s.text for s in shown]
+
+        # d7, 09:00 on the 23rd: the reminder goes to the county that has not reported.
+        seen_on_wecom = len(run.wecom.api.log)
+        told_on_telegram = len(bot.api.sent_messages(TUMOTE.id))
+        clock.advance(local(2026, 3, 23, 9, 1) - clock.now())
+        assert run.serving.runtime.reminders is not None
+        assert await run.serving.runtime.reminders.tick() >= 1
+        await until(
+            lambda: len(bot.api.sent_messages(TUMOTE.id)) > told_on_telegram, run.task, "d7"
+        )
+        assert "2026年一季度科普工作落实情况" in bot.last_text(TUMOTE.id)
+        await run.serving.runtime.delivery.drain()  # whatever else was due has gone
+        assert run.wecom.api.log[seen_on_wecom:] == []
+    async with transaction(sessions) as session:
+        [report] = (await session.exec(select(ReportSubmission))).all()
+    assert report.org_id == tree["赛罕区科协"].id
+    assert report.submitted_by == (await person_on_wecom(sessions, ZHANG)).telegram_id
+
+
+async def test_a_broadcast_reaches_both_channels_in_one_report_and_a_wecom_receipt_counts(
+    settings, clock, sessions, tree
+):
+    async with running_stack(settings, clock, {ZHANG}, [ADMIN, TUMOTE]) as run:
+        await register_by_typing(run, sessions, clock, tree)
+        wecom, bot = run.wecom, run.telegram
+        await bot.text(ADMIN, "/broadcast")
+        await bot.press(ADMIN, "按角色")
+        await bot.press(ADMIN, "科协联络员")
+        await bot.text(ADMIN, "通知：请于3月30日前报送落实情况")
+        for label in ("跳过", "要求回执", "立即发送", "确认提交", "预览", "确认发送"):
+            await bot.press(ADMIN, label)
+        await until(lambda: "企业微信：送达" in bot.last_text(ADMIN.id), run.task, "report")
+        report = bot.last_text(ADMIN.id)
+        assert "送达 2/2" in report
+        assert "Telegram：送达 1/1" in report and "企业微信：送达 1/1" in report
+        assert "通知：请于3月30日前报送落实情况" in bot.last_text(TUMOTE.id)
+        notice = wecom.latest(ZHANG)
+        assert notice.kind == "card" and "通知：请于3月30日前报送落实情况" in notice.text
+        shown = await wecom.press(ZHANG, "已阅", card=notice)
+        assert any("已确认阅读" in s.text for s in shown), [s.text for s in shown]
+    async with transaction(sessions) as session:
+        rows = (await session.exec(select(BroadcastDelivery))).all()
+    acked = {(row.channel, row.acked_at is not None) for row in rows}
+    assert acked == {("telegram", False), ("wecom", True)}
+
+
+async def test_a_policy_question_on_wecom_gets_the_cited_passage(
+    kb_settings, clock, sessions, tree
+):
+    async with running_stack(kb_settings, clock, {ZHANG}, [ADMIN]) as run:
+        shown = await run.wecom.text(ZHANG, "企业科技人员多少人要单独成立科协？")
+    text = "\n".join(s.text for s in shown).replace("**", "")
+    assert "30人以上（含30人）" in text
+    assert "《关于加强企业科协组织建设的意见》" in text
+
