@@ -32,7 +32,7 @@ from aiohttp import web
 
 from bot.common.clock import Clock
 from bot.wecom.crypto import EncryptedMessage, WeComCrypto
-from bot.wecom.xmlfields import build_xml, parse_fields
+from bot.wecom.xmlfields import Value, build_xml, parse_fields
 from offline.faults import FaultModel
 
 TOKEN_LIFE = timedelta(seconds=7200)
@@ -515,7 +515,7 @@ class WeComCallbacks:
         signed = self.crypto.encrypt_message(echo, self._timestamp(), self._nonce())
         return CallbackRequest({**_signed_query(signed), "echostr": signed.encrypt})
 
-    def message(self, fields: Mapping[str, str | int]) -> CallbackRequest:
+    def message(self, fields: Mapping[str, Value]) -> CallbackRequest:
         """A POST carrying ``fields`` (ToUserName, AgentID and CreateTime added) encrypted."""
         plain = {
             "ToUserName": self.corp_id,
@@ -567,6 +567,15 @@ class WeComCallbacks:
                 "ResponseCode": response_code,
             }
         )
+
+    def scan(
+        self, from_user: str, result: str, event: str = "scancode_waitmsg", key: str = "scan"
+    ) -> CallbackRequest:
+        """A code scanned through a scan menu item (scancode_waitmsg or scancode_push): its
+        content in ScanCodeInfo's ScanResult (events have no MsgId)."""
+        info = {"ScanType": "qrcode", "ScanResult": result}
+        fields = {"FromUserName": from_user, "MsgType": "event", "Event": event}
+        return self.message({**fields, "EventKey": key, "ScanCodeInfo": info})
 
     def read_reply(self, reply: str) -> dict[str, str]:
         """A passive reply's fields, after checking its signature as WeCom does."""

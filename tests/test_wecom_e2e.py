@@ -2,7 +2,7 @@
 a liaison registers by typing an invite code, logs an activity through card presses, gets a
 Telegram admin's report task on WeCom and reports before the reminder (which then goes only
 to the Telegram member who did not), acknowledges a broadcast that reached both channels in
-one delivery report, and asks a policy question."""
+one delivery report, and asks a policy question; an invite QR scanned in WeCom registers."""
 
 from __future__ import annotations
 
@@ -210,3 +210,21 @@ async def test_a_policy_question_on_wecom_gets_the_cited_passage(
     assert "30人以上（含30人）" in text
     assert "《关于加强企业科协组织建设的意见》" in text
 
+
+async def test_an_invite_qr_scanned_through_the_wecom_menu_registers(
+    settings, clock, sessions, tree
+):
+    """What an invite's QR image holds ("邀请码 <code>", tests/test_people_channels.py), scanned
+    with a scancode_waitmsg menu item, is read as if typed: the registration starts."""
+    code = await invite_code(sessions, clock, tree["赛罕区科协"])
+    async with running_stack(settings, clock, {ZHANG}, [ADMIN]) as run:
+        wecom = run.wecom
+        await run.callback(run.callbacks.scan(ZHANG, f"邀请码 {code}"))
+        card = wecom.latest(ZHANG)
+        assert "赛罕区科协" in card.text and card.kind == "card"
+        await wecom.press(ZHANG, "是，这是我的组织")
+        await wecom.text(ZHANG, "张三")
+        shown = await wecom.press(ZHANG, "确认提交")
+        assert any("注册成功" in s.text for s in shown)
+    person = await person_on_wecom(sessions, ZHANG)
+    assert (person.real_name, person.org_id) == ("张三", tree["赛罕区科协"].id)
