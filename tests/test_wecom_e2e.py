@@ -85,9 +85,11 @@ async def test_a_liaison_registers_and_logs_an_activity_through_cards(
         await wecom.press(ZHANG, "社区居民")
         await wecom.press(ZHANG, "完成")
         await wecom.text(ZHANG, "讲解了节能知识。")
-        shown = await wecom.press(ZHANG, "跳过")
+        photo = wecom.api.add_media(b"\x89PNG\r\n" + bytes(64), "现场.png")
+        await wecom.image(ZHANG, photo)  # the evidence photo, by its WeCom media id
+        shown = await wecom.press(ZHANG, "完成")
         summary = "\n".join(s.text for s in shown)
-        for part in ("科普讲座/报告", "2026-03-15", "赛罕区社区", "120 人"):
+        for part in ("科普讲座/报告", "2026-03-15", "赛罕区社区", "120 人", "1 张"):
             assert part in summary
         summary_card = wecom.latest(ZHANG)
         shown = await wecom.press(ZHANG, "确认提交")
@@ -108,6 +110,8 @@ async def test_a_liaison_registers_and_logs_an_activity_through_cards(
         120,
     )
     assert activity.created_by == person.telegram_id
+    # Kept as WeCom's media id, which WeCom keeps three days (see the README's WeCom section).
+    assert activity.photos == [photo]
 
 
 async def new_county_task(run: Running) -> None:
@@ -195,6 +199,9 @@ async def test_a_broadcast_reaches_both_channels_in_one_report_and_a_wecom_recei
         assert notice.kind == "card" and "通知：请于3月30日前报送落实情况" in notice.text
         shown = await wecom.press(ZHANG, "已阅", card=notice)
         assert any("已确认阅读" in s.text for s in shown), [s.text for s in shown]
+        calls = await bot.press(ADMIN, "谁已阅")
+        who = "\n".join(str(c.params.get("text")) for c in calls if c.method == "sendMessage")
+        assert "已阅 1/2" in who and "✅ 已阅：张三" in who, who
     async with transaction(sessions) as session:
         rows = (await session.exec(select(BroadcastDelivery))).all()
     acked = {(row.channel, row.acked_at is not None) for row in rows}
