@@ -12,20 +12,23 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
-from bot.services import people
 from offline.updates import TgUser
-from storage import identities_repo
 from storage.activity_models import Activity
 from storage.broadcast_models import BroadcastDelivery
 from storage.db import transaction
-from storage.identity_models import Channel
-from storage.models import Role, User
+from storage.models import Role
 from storage.task_models import ReportSubmission
 from tests.harness import demo_tree
+from tests.test_wecom_dispatch import (
+    ZHANG,
+    log_up_to_photos,
+    make_invite,
+    person_on_wecom,
+    register,
+)
 from tests.wecom_e2e_support import Running, running_stack, until
 
 TZ = ZoneInfo("Asia/Shanghai")
-ZHANG = "zhangsan"  # a liaison of 赛罕区科协 on WeCom
 ADMIN = TgUser(id=60001, first_name="市科协管理员")  # 呼和浩特市科协, on Telegram
 TUMOTE = TgUser(id=60002, first_name="土左旗联络员")  # 土默特左旗科协, on Telegram
 
@@ -41,31 +44,9 @@ def local(*args: int) -> datetime:
     return datetime(*args, tzinfo=TZ).astimezone(UTC)
 
 
-async def invite_code(sessions, clock, org) -> str:
-    async with transaction(sessions) as session:
-        invite = await people.create_invite(
-            session, org_id=org.id, role=Role.LIAISON, now=clock.now(), uses=1
-        )
-        return invite.code
-
-
-async def person_on_wecom(sessions, userid: str) -> User | None:
-    async with transaction(sessions) as session:
-        identity = await identities_repo.find_identity(session, Channel.WECOM, userid)
-        return await session.get(User, identity.user_id) if identity else None
-
-
 async def register_by_typing(run: Running, sessions, clock, tree) -> None:
-    """The liaison types the invite code as a message, confirms the org, gives a name."""
-    wecom = run.wecom
-    code = await invite_code(sessions, clock, tree["赛罕区科协"])
-    shown = await wecom.text(ZHANG, code)
-    assert "赛罕区科协" in shown[-1].text and shown[-1].kind == "card"
-    await wecom.press(ZHANG, "是，这是我的组织")
-    assert "真实姓名" in wecom.last_text(ZHANG)
-    await wecom.text(ZHANG, "张三")
-    shown = await wecom.press(ZHANG, "确认提交")
-    assert any("注册成功" in s.text for s in shown)
+    """The liaison types the invite code alone as a message, confirms the org, gives a name."""
+    await register(run.wecom, sessions, clock, tree, org="赛罕区科协", typed="{}")
 
 
 async def test_a_liaison_registers_and_logs_an_activity_through_cards(
@@ -74,17 +55,7 @@ async def test_a_liaison_registers_and_logs_an_activity_through_cards(
     async with running_stack(settings, clock, {ZHANG}, [ADMIN, TUMOTE]) as run:
         await register_by_typing(run, sessions, clock, tree)
         wecom = run.wecom
-        shown = await wecom.text(ZHANG, "/log")
-        assert any("活动类型" in s.text for s in shown)
-        await wecom.press(ZHANG, "科普讲座")
-        await wecom.text(ZHANG, "科技助力乡村振兴")
-        await wecom.press(ZHANG, "昨天")
-        await wecom.text(ZHANG, "赛罕区社区")
-        await wecom.press(ZHANG, "赛罕区科协")
-        await wecom.text(ZHANG, "约120人")
-        await wecom.press(ZHANG, "社区居民")
-        await wecom.press(ZHANG, "完成")
-        await wecom.text(ZHANG, "讲解了节能知识。")
+        await log_up_to_photos(wecom, "赛罕区")
         photo = wecom.api.add_media(b"\x89PNG\r\n" + bytes(64), "现场.png")
         await wecom.image(ZHANG, photo)  # the evidence photo, by its WeCom media id
         shown = await wecom.press(ZHANG, "完成")
@@ -223,7 +194,7 @@ async def test_an_invite_qr_scanned_through_the_wecom_menu_registers(
 ):
     """What an invite's QR image holds ("邀请码 <code>", tests/test_people_channels.py), scanned
     with a scancode_waitmsg menu item, is read as if typed: the registration starts."""
-    code = await invite_code(sessions, clock, tree["赛罕区科协"])
+    code = await make_invite(sessions, clock, tree["赛罕区科协"])
     async with running_stack(settings, clock, {ZHANG}, [ADMIN]) as run:
         wecom = run.wecom
         await run.callback(run.callbacks.scan(ZHANG, f"邀请码 {code}"))

@@ -120,14 +120,15 @@ class Running:
         raise ValueError(f"no callback for {event.kind}")
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def two_channel_settings(settings: Settings, base_url: str, port: int) -> Settings:
-    """``settings`` with a bot token and WeCom configured against the fake and this port."""
+def wecom_configured(settings: Settings, base_url: str, port: int) -> Settings:
+    """``settings`` with WeCom configured against the fake at ``base_url``, listening on
+    ``port`` of the loopback."""
     wecom = {
         "corp_id": CORP_ID,
         "agent_id": AGENT_ID,
@@ -138,9 +139,13 @@ def two_channel_settings(settings: Settings, base_url: str, port: int) -> Settin
         "listen": f"127.0.0.1:{port}",
         "callback_path": PATH,
     }
-    return settings.model_copy(
-        update={"bot_token": SecretStr("123456:e2e"), "wecom": type(settings.wecom)(**wecom)}
-    )
+    return settings.model_copy(update={"wecom": type(settings.wecom)(**wecom)})
+
+
+def two_channel_settings(settings: Settings, base_url: str, port: int) -> Settings:
+    """``settings`` with a bot token and WeCom configured (``wecom_configured``)."""
+    configured = wecom_configured(settings, base_url, port)
+    return configured.model_copy(update={"bot_token": SecretStr("123456:e2e")})
 
 
 @asynccontextmanager
@@ -154,7 +159,7 @@ async def running_stack(
     for user in telegram_users:
         bot_api.register_chat(user.private_chat())
     async with serving(api.app()) as base_url, aiohttp.ClientSession() as http:
-        port = _free_port()
+        port = free_port()
         configured = two_channel_settings(settings, base_url, port)
         up: list[Serving] = []
         stop = asyncio.Event()
