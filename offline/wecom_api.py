@@ -67,6 +67,16 @@ class SentMessage:
 
 
 @dataclass(frozen=True)
+class ShownMessage:
+    """What a member saw: a message sent, or a pressed card replaced (``updated``)."""
+
+    msgtype: str
+    body: Mapping[str, Any]
+    users: tuple[str, ...]
+    updated: bool = False
+
+
+@dataclass(frozen=True)
 class StoredMedia:
     """A file WeCom holds by media id: uploaded by the application, or sent by a member."""
 
@@ -96,6 +106,7 @@ class FakeWeComAPI:
     agent_id: int
     clock: Clock
     users: set[str] = field(default_factory=set)
+    every_user: bool = False  # every UserID is a member (the terminal chat's directory)
     token_life: timedelta = TOKEN_LIFE
     limits: WeComLimits | None = None  # enforce WeCom's sending limits (see WeComLimits)
     faults: WeComFaults | None = None  # fail a share of message/send calls (see WeComFaults)
@@ -107,9 +118,7 @@ class FakeWeComAPI:
     card_updates: list[CardUpdateCall] = field(default_factory=list, init=False)
     # What members were shown, in order: each accepted send, and each card replaced by an
     # update_template_card, as (msgtype, body, users).
-    log: list[tuple[str, Mapping[str, Any], tuple[str, ...]]] = field(
-        default_factory=list, init=False
-    )
+    log: list[ShownMessage] = field(default_factory=list, init=False)
     task_ids: set[str] = field(default_factory=set, init=False)  # of the cards sent
     media: dict[str, StoredMedia] = field(default_factory=dict, init=False)
     token_fetches: int = field(default=0, init=False)
@@ -130,6 +139,10 @@ class FakeWeComAPI:
     def fail_next(self, errcode: int, errmsg: str = "api freq out of limit", times: int = 1):
         """The next ``times`` calls (gettoken aside) answer ``errcode``, e.g. 45009."""
         self._failures.extend([(errcode, errmsg)] * times)
+
+    def knows(self, user: str) -> bool:
+        """Whether the UserID is a member of the corp."""
+        return self.every_user or user in self.users
 
     def press_code(self) -> str:
         """The response code WeCom puts in a card event (good for one update_template_card)."""
@@ -204,11 +217,11 @@ class FakeWeComAPI:
             return refused
         self._response_codes.discard(code)  # a response code changes a card once
         wanted = [str(user) for user in payload.get("userids") or ()]
-        invalid = [user for user in wanted if user not in self.users]
-        reached = tuple(user for user in wanted if user in self.users)
+        invalid = [user for user in wanted if not self.knows(user)]
+        reached = tuple(user for user in wanted if self.knows(user))
         self.card_updates.append(CardUpdateCall(code, reached, button, card, self.clock.now()))
         if card is not None:
-            self.log.append(("template_card", card, reached))
+            self.log.append(ShownMessage("template_card", card, reached, updated=True))
         return _answer({"invaliduser": invalid})
 
     async def _media_upload(self, request: web.Request) -> web.Response:
@@ -288,14 +301,14 @@ class FakeWeComAPI:
 
     def _deliver(self, payload: Mapping[str, Any]) -> web.Response:
         wanted = [user for user in str(payload.get("touser", "")).split("|") if user]
-        reached = tuple(user for user in wanted if user in self.users)
-        invalid = "|".join(user for user in wanted if user not in self.users)
+        reached = tuple(user for user in wanted if self.knows(user))
+        invalid = "|".join(user for user in wanted if not self.knows(user))
         if not reached:
             return _answer({"invaliduser": invalid}, 81013, "user & party & tag all invalid")
         msgid = f"msg-{next(self._serial)}"
         msgtype = payload["msgtype"]
         self.sent.append(SentMessage(msgid, msgtype, reached, payload[msgtype], self.clock.now()))
-        self.log.append((msgtype, payload[msgtype], reached))
+        self.log.append(ShownMessage(msgtype, payload[msgtype], reached))
         answer = {"invaliduser": invalid, "msgid": msgid}
         if msgtype == "template_card" and payload[msgtype].get("task_id"):
             self.task_ids.add(str(payload[msgtype]["task_id"]))
@@ -326,7 +339,7 @@ class FakeWeComAPI:
         else:  # WeCom says nothing of the drop: an ordinary answer
             answer = _answer({"invaliduser": "", "msgid": f"msg-{next(self._serial)}"})
         msgtype = payload["msgtype"]
-        reached = tuple(user for user in over if user in self.users)
+        reached = tuple(user for user in over if self.knows(user))
         at = self.clock.now()
         self.dropped.append(SentMessage("dropped", msgtype, reached, payload[msgtype], at))
         return answer

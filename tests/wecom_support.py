@@ -68,7 +68,7 @@ class WeComHarness:
         """Handle one event; what the member was sent or saw change because of it."""
         before = len(self.api.log)
         await self.handle(event)
-        return [_shown(msgtype, body) for msgtype, body, _users in self.api.log[before:]]
+        return [_shown(shown.msgtype, shown.body) for shown in self.api.log[before:]]
 
     async def text(self, user: str, content: str) -> list[Shown]:
         """The member sends a text."""
@@ -118,10 +118,10 @@ class WeComHarness:
     def views(self, user: str) -> list[Shown]:
         """What the member was sent, in order, each card as its latest update shows it."""
         shown: list[Shown] = []
-        for msgtype, body, users in self.api.log:
-            if user not in users:
+        for message in self.api.log:
+            if user not in message.users:
                 continue
-            view = _shown(msgtype, body)
+            view = _shown(message.msgtype, message.body)
             if view.task_id is not None:  # an updated card is no longer shown as it was
                 shown = [s for s in shown if s.task_id != view.task_id]
             shown.append(view)
