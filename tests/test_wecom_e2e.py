@@ -13,9 +13,11 @@ import pytest
 from sqlmodel import select
 
 from offline.updates import TgUser
+from storage import identities_repo, users_repo
 from storage.activity_models import Activity
 from storage.broadcast_models import BroadcastDelivery
 from storage.db import transaction
+from storage.identity_models import Channel, Reach
 from storage.models import Role
 from storage.task_models import ReportSubmission
 from tests.harness import demo_tree
@@ -152,31 +154,57 @@ async def test_a_wecom_liaison_reports_before_the_reminder_and_is_not_reminded(
 async def test_a_broadcast_reaches_both_channels_in_one_report_and_a_wecom_receipt_counts(
     settings, clock, sessions, tree
 ):
-    async with running_stack(settings, clock, {ZHANG}, [ADMIN, TUMOTE]) as run:
+    """Liaisons: ZHANG on WeCom, TUMOTE on Telegram and on WeCom with notices to all
+    channels. One report counts each channel's deliveries; receipts count people."""
+    async with transaction(sessions) as session:
+        tumote = await users_repo.get_user(session=session, telegram_id=TUMOTE.id)
+        await identities_repo.add_identity(
+            session,
+            channel=Channel.WECOM,
+            external_id="tumote",
+            now=clock.now(),
+            user_id=tumote.id,
+        )
+        tumote.reach = Reach.ALL.value
+    async with running_stack(settings, clock, {ZHANG, "tumote"}, [ADMIN, TUMOTE]) as run:
         await register_by_typing(run, sessions, clock, tree)
         wecom, bot = run.wecom, run.telegram
         await bot.text(ADMIN, "/broadcast")
         await bot.press(ADMIN, "按角色")
         await bot.press(ADMIN, "科协联络员")
         await bot.text(ADMIN, "通知：请于3月30日前报送落实情况")
-        for label in ("跳过", "要求回执", "立即发送", "确认提交", "预览", "确认发送"):
+        for label in ("跳过", "要求回执", "立即发送", "确认提交", "预览"):
             await bot.press(ADMIN, label)
+        assert "确认发送给 2 人" in bot.last_text(ADMIN.id)
+        calls = await bot.press(ADMIN, "确认发送")
+        assert any("已开始发送给 2 人" in str(c.params.get("text")) for c in calls)
+        sent = "通知：请于3月30日前报送落实情况"
+        await until(lambda: bool(wecom.views("tumote")), run.task, "the notices")
+        await run.serving.runtime.delivery.drain()  # the outcomes are written by the clock
         await until(lambda: "企业微信：送达" in bot.last_text(ADMIN.id), run.task, "report")
         report = bot.last_text(ADMIN.id)
-        assert "送达 2/2" in report
-        assert "Telegram：送达 1/1" in report and "企业微信：送达 1/1" in report
-        assert "通知：请于3月30日前报送落实情况" in bot.last_text(TUMOTE.id)
+        assert "送达 3/3" in report and "已阅 0/2" in report  # 3 deliveries, 2 people
+        assert "Telegram：送达 1/1" in report and "企业微信：送达 2/2" in report
+        assert sent in bot.last_text(TUMOTE.id)
         notice = wecom.latest(ZHANG)
-        assert notice.kind == "card" and "通知：请于3月30日前报送落实情况" in notice.text
+        assert notice.kind == "card" and sent in notice.text
         shown = await wecom.press(ZHANG, "已阅", card=notice)
         assert any("已确认阅读" in s.text for s in shown), [s.text for s in shown]
         calls = await bot.press(ADMIN, "谁已阅")
         who = "\n".join(str(c.params.get("text")) for c in calls if c.method == "sendMessage")
-        assert "已阅 1/2" in who and "✅ 已阅：张三" in who, who
+        assert "已阅 1/2" in who and "✅ 已阅：张三" in who and "未阅：土左旗联络员" in who
+        # TUMOTE reads it on Telegram: the receipt settles the WeCom copy too.
+        calls = await bot.press(TUMOTE, "已阅", message=bot.api.sent_messages(TUMOTE.id)[-1])
+        assert "已确认阅读，谢谢！" in [c.params.get("text") for c in calls]
+        shown = await wecom.press("tumote", "已阅")
+        assert any("已记录过" in s.text for s in shown), [s.text for s in shown]
     async with transaction(sessions) as session:
         rows = (await session.exec(select(BroadcastDelivery))).all()
-    acked = {(row.channel, row.acked_at is not None) for row in rows}
-    assert acked == {("telegram", False), ("wecom", True)}
+    assert sorted((row.channel, row.acked_at is not None) for row in rows) == [
+        ("telegram", True),
+        ("wecom", True),
+        ("wecom", True),
+    ]
 
 
 async def test_a_policy_question_on_wecom_gets_the_cited_passage(
@@ -197,9 +225,13 @@ async def test_an_invite_qr_scanned_through_the_wecom_menu_registers(
     code = await make_invite(sessions, clock, tree["赛罕区科协"])
     async with running_stack(settings, clock, {ZHANG}, [ADMIN]) as run:
         wecom = run.wecom
-        await run.callback(run.callbacks.scan(ZHANG, f"邀请码 {code}"))
+        scanned = run.callbacks.scan(ZHANG, f"邀请码 {code}")
+        await run.callback(scanned)
         card = wecom.latest(ZHANG)
         assert "赛罕区科协" in card.text and card.kind == "card"
+        shown = len(wecom.api.log)
+        await run.callback(scanned)  # WeCom's retry of the same callback: 200, nothing new
+        assert len(wecom.api.log) == shown
         await wecom.press(ZHANG, "是，这是我的组织")
         await wecom.text(ZHANG, "张三")
         shown = await wecom.press(ZHANG, "确认提交")
