@@ -192,8 +192,9 @@ async def remind(ctx: FlowContext, broadcast_id: int) -> Reply:
 
     async def work() -> Reply:
         root = await _owned(ctx, broadcast_id)
-        _, total = await broadcasts.remind(ctx.session, root, now=ctx.now)
-        return Reply([Msg("broadcast.reminding", count=total)])
+        reminder, _ = await broadcasts.remind(ctx.session, root, now=ctx.now)
+        people = await broadcasts.people_count(ctx.session, reminder.id)  # not their channels
+        return Reply([Msg("broadcast.reminding", count=people)])
 
     return await _guarded(work)
 
