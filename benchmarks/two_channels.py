@@ -118,8 +118,8 @@ async def run_pipeline(args: argparse.Namespace) -> None:
     from bot.telegram.replies import ReplyPolicy
     from bot.telegram.sender import TelegramSender
     from bot.wecom.client import WeComClient
+    from bot.wecom.render import messages as wecom_messages
     from bot.wecom.sender import WeComSender
-    from offline.wecom_render import plain_render
 
     engine = create_engine(args.db)
     sessions = session_factory(engine)
@@ -134,7 +134,7 @@ async def run_pipeline(args: argparse.Namespace) -> None:
     await bot.initialize()
     await admin_bot.initialize()
     client = WeComClient(CORP, SECRET, AGENT, base_url=args.wecom_url)
-    wecom = WeComSender(client, plain_render, sessions=sessions, pause=config.wecom_pause)
+    wecom = WeComSender(client, wecom_messages, sessions=sessions, pause=config.wecom_pause)
     pipeline = service.build_pipeline(
         TelegramSender(bot, admin_bot),
         sessions=sessions,

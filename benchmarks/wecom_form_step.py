@@ -35,7 +35,6 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run as a script: the repository's packages, benchmarks too
 
-from aiohttp import web  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
 from benchmarks.form_step import ORG_NAME, SCRIPT, START  # noqa: E402
@@ -82,6 +81,10 @@ class Wire:
         msgid = f"msg-{next(self._ids)}"
         return SendResult(0, "ok", msgid=msgid, response_code=f"code-{msgid}")
 
+    def press_code(self) -> str:
+        """The response code of a card event (any: this wire accepts every update)."""
+        return f"press-{next(self._ids)}"
+
     async def call(self, method: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
         card = payload["template_card"]
         for user in payload["userids"]:
@@ -92,9 +95,10 @@ class Wire:
 class Recording(WeComClient):
     """The real client, noting each member's newest card or choices for the next press."""
 
-    def __init__(self, views: Views, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, views: Views, api: FakeWeComAPI, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.views = views
+        self.press_code = api.press_code  # the fake's: good for one update_template_card
 
     async def send(self, message: Message, to: Recipients, *, safe: bool = False) -> SendResult:
         result = await super().send(message, to, safe=safe)
@@ -109,22 +113,11 @@ class Recording(WeComClient):
         return data
 
 
-def with_card_updates(api: FakeWeComAPI) -> web.Application:
-    """The fake's app, with update_template_card accepted (the fake has no such endpoint yet)."""
-    app = api.app()
-
-    async def update(_request: web.Request) -> web.Response:
-        return web.json_response({"errcode": 0, "errmsg": "ok"})
-
-    app.router.add_post("/cgi-bin/message/update_template_card", update)
-    return app
-
-
 class Runner:
     """One dispatcher on one database, and members to drive it."""
 
     def __init__(self, url: str, sender: Any, views: Views, clock: FrozenClock) -> None:
-        self.clock, self.views = clock, views
+        self.clock, self.views, self.sender = clock, views, sender
         self.engine = create_engine(url)
         self.dispatcher = WeComDispatcher(
             sessions=session_factory(self.engine),
@@ -164,7 +157,7 @@ class Runner:
             now,
             event_key=key,
             task_id=body.get("task_id"),
-            response_code=f"press-{msg_id}",
+            response_code=self.sender.press_code(),
             msg_id=msg_id,
         )
 
@@ -193,9 +186,9 @@ async def sender(transport: str, views: Views, clock: FrozenClock) -> AsyncItera
         return
     members = {f"bench{n}" for n in range(1000)}
     api = FakeWeComAPI("wwbench", "secret", Wire.agent_id, clock, users=members)
-    async with serving(with_card_updates(api)) as base_url:
+    async with serving(api.app()) as base_url:
         client = Recording(
-            views, "wwbench", "secret", Wire.agent_id, base_url=base_url, clock=clock
+            views, api, "wwbench", "secret", Wire.agent_id, base_url=base_url, clock=clock
         )
         try:
             yield client

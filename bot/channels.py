@@ -32,6 +32,7 @@ from bot.telegram.inbox.webhook import WebhookOptions, webhook_running
 from bot.wecom.channel import wecom_running
 from bot.wecom.client import WeComClient
 from bot.wecom.events import EventHandler
+from bot.wecom.inbox import WeComInbox
 from bot.wecom.render import messages
 from bot.wecom.sender import WeComSender
 from storage.identity_models import Channel
@@ -39,6 +40,16 @@ from storage.migrate import upgrade_to_head
 
 # Makes the WeCom EventHandler (the dispatcher) of a runtime and the application's API client.
 WeComHandlerFactory = Callable[[Runtime, WeComClient], EventHandler]
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What a ``serve`` runs, once every channel is up: for tests and benchmarks to wait on
+    (each inbox's ``idle``) and to reach the runtime, as the process itself never needs to."""
+
+    runtime: Runtime
+    telegram: Application | None
+    wecom: WeComInbox | None
 
 
 def wecom_sender(rt: Runtime, client: WeComClient) -> WeComSender:
@@ -81,13 +92,16 @@ async def serve(
     stop: asyncio.Event,
     clock: Clock | None = None,
     request: BaseRequest | None = None,
+    started: Callable[[Serving], None] | None = None,
 ) -> None:
     """Run Telegram (when ``telegram`` is given) and WeCom (when configured, with the handler
     ``wecom`` makes) until ``stop`` is set; then stop both, WeCom first. ``request``: the Bot
-    API transport (tests pass the offline API)."""
+    API transport (tests pass the offline API); ``started``: told what runs, once it does."""
     if settings.wecom.configured and wecom is None:
         raise ValueError("WeCom is configured but this build has no WeCom handler")
     async with contextlib.AsyncExitStack() as stack:
+        application: Application | None = None
+        inbox: WeComInbox | None = None
         client: WeComClient | None = None
         if settings.wecom.configured and wecom is not None:
             client = WeComClient.from_settings(settings.wecom, clock)
@@ -115,9 +129,11 @@ async def serve(
             await upgrade_to_head(rt.engine)
         if client is not None and wecom is not None:
             handler = wecom(rt, client)
-            await stack.enter_async_context(
+            inbox = await stack.enter_async_context(
                 wecom_running(settings.wecom, rt.sessions, rt.clock, handler)
             )
+        if started is not None:
+            started(Serving(rt, application, inbox))
         await stop.wait()
 
 

@@ -3,12 +3,16 @@
 ``FakeWeComAPI`` answers ``gettoken`` (tokens that expire by an injectable clock),
 ``message/send`` (recorded; WeCom's errcodes for a missing, unknown or expired token, a wrong
 agent id, unknown recipients, empty or over-long content), ``message/update_template_card``
-(a response code works once), ``media/upload`` (WeCom's formats and size limits) and
-``media/get`` (40007 for an unknown media id) on 127.0.0.1, for tests and ``stabot chat`` to
-point ``WECOM_API_BASE_URL`` at; ``fail_next`` makes the next calls answer an errcode such as
-45009. ``WeComCallbacks`` builds the URL check and the encrypted message and event POSTs
-WeCom makes to an application's callback URL (text, image, file, a template card's button),
-with the application's own crypto (bot/wecom/crypto.py), and reads the encrypted reply.
+(a response code works once; ``press_code`` makes the one a card event carries), with
+WeCom's checks of a template card (at most 6 buttons of at most 10 characters, keys of at
+most 1024 bytes, a task id of 1-128 bytes that no earlier card used), ``media/upload``
+(WeCom's formats and size limits) and ``media/get`` (40007 for an unknown media id) on
+127.0.0.1, for tests and benchmarks to point ``WECOM_API_BASE_URL`` at; ``fail_next`` makes
+the next calls answer an errcode such as 45009; ``log`` keeps what members were shown.
+``WeComCallbacks`` builds the URL check and the encrypted message and event POSTs WeCom
+makes to an application's callback URL (text, image, file, a template card's button, a
+scanned code), with the application's own crypto (bot/wecom/crypto.py), and reads the
+encrypted reply.
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from aiohttp import web
 
 from bot.common.clock import Clock
 from bot.wecom.crypto import EncryptedMessage, WeComCrypto
-from bot.wecom.xmlfields import build_xml, parse_fields
+from bot.wecom.xmlfields import Value, build_xml, parse_fields
 from offline.faults import FaultModel
 
 TOKEN_LIFE = timedelta(seconds=7200)
@@ -42,6 +46,13 @@ MEDIA_LIMITS = {"image": 10 * MB, "voice": 2 * MB, "video": 10 * MB, "file": 20 
 MEDIA_FORMATS = {"image": {"jpg", "jpeg", "png"}, "voice": {"amr"}, "video": {"mp4"}}
 MEDIA_SIZE_ERRORS = {"image": 40009, "voice": 40010, "video": 40011, "file": 40006}
 MIN_MEDIA_BYTES = 6  # WeCom: every file larger than 5 bytes
+# A template card (消息推送 / 模板卡片): WeCom's own figures, kept apart from the renderer's
+# so that the fake checks the renderer instead of agreeing with it.
+CARD_BUTTONS = range(1, 7)  # button_interaction: 1 to 6 buttons
+CARD_BUTTON_TEXT = 10  # characters
+CARD_BUTTON_KEY_BYTES = 1024
+CARD_TASK_ID_BYTES = 128
+OPTIONAL_TASK_ID = frozenset({"text_notice", "news_notice"})  # every other card needs one
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,16 @@ class SentMessage:
     users: tuple[str, ...]
     body: Mapping[str, Any]
     at: datetime
+
+
+@dataclass(frozen=True)
+class ShownMessage:
+    """What a member saw: a message sent, or a pressed card replaced (``updated``)."""
+
+    msgtype: str
+    body: Mapping[str, Any]
+    users: tuple[str, ...]
+    updated: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,6 +106,7 @@ class FakeWeComAPI:
     agent_id: int
     clock: Clock
     users: set[str] = field(default_factory=set)
+    every_user: bool = False  # every UserID is a member (the terminal chat's directory)
     token_life: timedelta = TOKEN_LIFE
     limits: WeComLimits | None = None  # enforce WeCom's sending limits (see WeComLimits)
     faults: WeComFaults | None = None  # fail a share of message/send calls (see WeComFaults)
@@ -94,6 +116,10 @@ class FakeWeComAPI:
     refused_45009: int = field(default=0, init=False)
     _quota: _Quotas = field(default_factory=lambda: _Quotas(), init=False)
     card_updates: list[CardUpdateCall] = field(default_factory=list, init=False)
+    # What members were shown, in order: each accepted send, and each card replaced by an
+    # update_template_card, as (msgtype, body, users).
+    log: list[ShownMessage] = field(default_factory=list, init=False)
+    task_ids: set[str] = field(default_factory=set, init=False)  # of the cards sent
     media: dict[str, StoredMedia] = field(default_factory=dict, init=False)
     token_fetches: int = field(default=0, init=False)
     _response_codes: set[str] = field(default_factory=set, init=False)
@@ -113,6 +139,16 @@ class FakeWeComAPI:
     def fail_next(self, errcode: int, errmsg: str = "api freq out of limit", times: int = 1):
         """The next ``times`` calls (gettoken aside) answer ``errcode``, e.g. 45009."""
         self._failures.extend([(errcode, errmsg)] * times)
+
+    def knows(self, user: str) -> bool:
+        """Whether the UserID is a member of the corp."""
+        return self.every_user or user in self.users
+
+    def press_code(self) -> str:
+        """The response code WeCom puts in a card event (good for one update_template_card)."""
+        code = f"press-{next(self._serial)}"
+        self._response_codes.add(code)
+        return code
 
     def add_media(self, content: bytes, file_name: str, kind: str = "image") -> str:
         """Hold a file as if a member had sent it; its media id (for media/get)."""
@@ -176,11 +212,16 @@ class FakeWeComAPI:
         button, card = payload.get("button"), payload.get("template_card")
         if code not in self._response_codes or (button is None) == (card is None):
             return _error(40058, "invalid response_code or card")
+        refused = None if card is None else self._card_error(card, new=False)
+        if refused is not None:
+            return refused
         self._response_codes.discard(code)  # a response code changes a card once
         wanted = [str(user) for user in payload.get("userids") or ()]
-        invalid = [user for user in wanted if user not in self.users]
-        reached = tuple(user for user in wanted if user in self.users)
+        invalid = [user for user in wanted if not self.knows(user)]
+        reached = tuple(user for user in wanted if self.knows(user))
         self.card_updates.append(CardUpdateCall(code, reached, button, card, self.clock.now()))
+        if card is not None:
+            self.log.append(ShownMessage("template_card", card, reached, updated=True))
         return _answer({"invaliduser": invalid})
 
     async def _media_upload(self, request: web.Request) -> web.Response:
@@ -234,19 +275,43 @@ class FakeWeComAPI:
         body = payload.get(msgtype)
         if not isinstance(body, Mapping):
             return _error(44004, "empty content")
+        if msgtype == "template_card":
+            return self._card_error(body, new=True)
         return _content_error(msgtype, body)
+
+    def _card_error(self, card: Mapping[str, Any], *, new: bool) -> web.Response | None:
+        """WeCom's refusal of a card: its buttons, or its task id (a new card's must be new;
+        an update keeps the pressed card's)."""
+        buttons = card.get("button_list") or []
+        if card.get("card_type") == "button_interaction" and len(buttons) not in CARD_BUTTONS:
+            return _error(40058, "button_list size out of limit")
+        for button in buttons:
+            if len(str(button.get("text", ""))) > CARD_BUTTON_TEXT:
+                return _error(40058, "button text too long")
+            if len(str(button.get("key", "")).encode()) > CARD_BUTTON_KEY_BYTES:
+                return _error(40058, "button key too long")
+        task_id = str(card.get("task_id") or "")
+        if not task_id and card.get("card_type") in OPTIONAL_TASK_ID:
+            return None
+        if not task_id or len(task_id.encode()) > CARD_TASK_ID_BYTES:
+            return _error(40058, "invalid task_id")
+        if new and task_id in self.task_ids:
+            return _error(40058, "task_id already used")
+        return None
 
     def _deliver(self, payload: Mapping[str, Any]) -> web.Response:
         wanted = [user for user in str(payload.get("touser", "")).split("|") if user]
-        reached = tuple(user for user in wanted if user in self.users)
-        invalid = "|".join(user for user in wanted if user not in self.users)
+        reached = tuple(user for user in wanted if self.knows(user))
+        invalid = "|".join(user for user in wanted if not self.knows(user))
         if not reached:
             return _answer({"invaliduser": invalid}, 81013, "user & party & tag all invalid")
         msgid = f"msg-{next(self._serial)}"
         msgtype = payload["msgtype"]
         self.sent.append(SentMessage(msgid, msgtype, reached, payload[msgtype], self.clock.now()))
+        self.log.append(ShownMessage(msgtype, payload[msgtype], reached))
         answer = {"invaliduser": invalid, "msgid": msgid}
-        if msgtype == "template_card":
+        if msgtype == "template_card" and payload[msgtype].get("task_id"):
+            self.task_ids.add(str(payload[msgtype]["task_id"]))
             answer["response_code"] = f"response-{msgid}"
             self._response_codes.add(answer["response_code"])
         return _answer(answer)
@@ -274,7 +339,7 @@ class FakeWeComAPI:
         else:  # WeCom says nothing of the drop: an ordinary answer
             answer = _answer({"invaliduser": "", "msgid": f"msg-{next(self._serial)}"})
         msgtype = payload["msgtype"]
-        reached = tuple(user for user in over if user in self.users)
+        reached = tuple(user for user in over if self.knows(user))
         at = self.clock.now()
         self.dropped.append(SentMessage("dropped", msgtype, reached, payload[msgtype], at))
         return answer
@@ -463,7 +528,7 @@ class WeComCallbacks:
         signed = self.crypto.encrypt_message(echo, self._timestamp(), self._nonce())
         return CallbackRequest({**_signed_query(signed), "echostr": signed.encrypt})
 
-    def message(self, fields: Mapping[str, str | int]) -> CallbackRequest:
+    def message(self, fields: Mapping[str, Value]) -> CallbackRequest:
         """A POST carrying ``fields`` (ToUserName, AgentID and CreateTime added) encrypted."""
         plain = {
             "ToUserName": self.corp_id,
@@ -515,6 +580,15 @@ class WeComCallbacks:
                 "ResponseCode": response_code,
             }
         )
+
+    def scan(
+        self, from_user: str, result: str, event: str = "scancode_waitmsg", key: str = "scan"
+    ) -> CallbackRequest:
+        """A code scanned through a scan menu item (scancode_waitmsg or scancode_push): its
+        content in ScanCodeInfo's ScanResult (events have no MsgId)."""
+        info = {"ScanType": "qrcode", "ScanResult": result}
+        fields = {"FromUserName": from_user, "MsgType": "event", "Event": event}
+        return self.message({**fields, "EventKey": key, "ScanCodeInfo": info})
 
     def read_reply(self, reply: str) -> dict[str, str]:
         """A passive reply's fields, after checking its signature as WeCom does."""

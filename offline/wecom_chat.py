@@ -2,10 +2,12 @@
 
 Every line typed is a WeCom text event handed to the real dispatcher (bot/wecom/dispatch.py)
 with the bot's runtime (forms, text routes, the policy library: the offline Telegram
-Application is started for them, as ``stabot chat`` does); what the dispatcher sends through
-the WeCom API is printed instead of posted: text and markdown as they are, a button card as a
-box with its buttons numbered, a card replaced after a press as the new box. A number typed
-while the newest view is a card presses that button (a card event with the button's key); a
+Application is started for them, as ``stabot chat`` does). The dispatcher sends through the
+real WeCom client to the loopback fake of WeCom's API (offline/wecom_api.py: its checks of
+cards and lengths judge every message, as in the tests), and what the fake accepted is
+printed: text and markdown as they are, a button card as a box with its buttons numbered, a
+card replaced after a press as the new box. A number typed while the newest view is a card
+presses that button (a card event with the button's key and a response code from the fake); a
 number after numbered choices in a text goes to the dispatcher as typed, which reads it as
 that choice, as WeCom would.
 """
@@ -16,16 +18,17 @@ import asyncio
 import itertools
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bot.app import build_application, wecom_dispatcher
 from bot.config import Settings
 from bot.runtime import runtime_of
-from bot.wecom.client import Message, Recipients, SendResult
+from bot.wecom.client import WeComClient
 from bot.wecom.dispatch import WeComDispatcher
 from bot.wecom.events import EventKind, WeComEvent
 from offline.bot_api import OfflineBotAPI
+from offline.wecom_api import FakeWeComAPI, ShownMessage, serving
 
 PROMPT = "wecom> "
 HELP = (
@@ -35,38 +38,38 @@ HELP = (
 BOX_WIDTH = 40
 
 
+# The terminal's own application on the fake: any ids do, nothing leaves the machine.
+CHAT_CORP, CHAT_SECRET, CHAT_AGENT = "wwterminal", "terminal-secret", 1000002
+
+
 @dataclass
 class TerminalWeCom:
-    """The WeCom API as the dispatcher sees it, printing each message for one member."""
+    """What the fake WeCom API accepted, printed for one member."""
 
     member: str
     stdout: TextIO
-    agent_id: int = 0
+    api: FakeWeComAPI
     card: Mapping[str, Any] | None = None  # the newest view, when it is a card
-    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    seen: int = 0  # how much of the fake's log is printed
 
-    async def send(self, message: Message, to: Recipients, *, safe: bool = False) -> SendResult:
-        """Print a message to the member (to someone else: say to whom)."""
-        who = "" if list(to.users) == [self.member] else f" → {'|'.join(to.users)}"
-        msgid = f"terminal-{next(self._ids)}"
-        body = message.body()
-        if message.msgtype == "template_card":
-            self._show_card(body, f"bot{who}>")
-            return SendResult(0, "ok", msgid=msgid, response_code=f"code-{msgid}")
-        if not who:
+    def show_new(self) -> None:
+        """Print what the fake was asked to show since the last call."""
+        for shown in self.api.log[self.seen :]:
+            self._show(shown)
+        self.seen = len(self.api.log)
+
+    def _show(self, shown: ShownMessage) -> None:
+        mine = list(shown.users) == [self.member]
+        who = "" if mine else f" → {'|'.join(shown.users)}"
+        if shown.msgtype == "template_card":
+            head = "bot (card updated)>" if shown.updated else f"bot{who}>"
+            if mine:
+                self.card = shown.body
+            self.say(f"{head}\n" + "\n".join(card_box(shown.body)))
+            return
+        if mine:
             self.card = None  # a text after a card: numbers now go to the dispatcher
-        self.say(f"bot{who}> {body.get('content', '')}")
-        return SendResult(0, "ok", msgid=msgid)
-
-    async def call(self, method: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
-        """update_template_card: print the card as it now reads."""
-        if method.endswith("update_template_card"):
-            self._show_card(payload["template_card"], "bot (card updated)>")
-        return {"errcode": 0, "errmsg": "ok"}
-
-    def _show_card(self, card: Mapping[str, Any], head: str) -> None:
-        self.card = card
-        self.say(f"{head}\n" + "\n".join(card_box(card)))
+        self.say(f"bot{who}> {shown.body.get('content', '')}")
 
     def say(self, text: str) -> None:
         """Print a line of the chat."""
@@ -92,7 +95,6 @@ class WeComTerminal:
     def __init__(self, dispatcher: WeComDispatcher, api: TerminalWeCom, stdin: TextIO) -> None:
         self.dispatcher, self.api, self.stdin = dispatcher, api, stdin
         self._msg_ids = itertools.count(1)
-        self._codes = itertools.count(1)
 
     async def run(self) -> None:
         """Read lines until ``/quit`` or EOF."""
@@ -100,6 +102,7 @@ class WeComTerminal:
             f"— stabot 企业微信离线聊天 / WeCom offline chat · {self.api.member} —\n{HELP}"
         )
         while True:
+            self.api.show_new()  # what arrived meanwhile (a notice)
             self.api.stdout.write(PROMPT)
             self.api.stdout.flush()
             line = await asyncio.to_thread(self.stdin.readline)
@@ -117,12 +120,13 @@ class WeComTerminal:
         buttons = card.get("button_list", []) if card else []
         if text.isdigit() and 1 <= int(text) <= len(buttons) and "key" in buttons[int(text) - 1]:
             await self.dispatcher(self._press(card or {}, buttons[int(text) - 1]["key"]))
-            return
-        await self.dispatcher(
-            WeComEvent(
-                EventKind.TEXT, self.api.member, self._now(), text=text, msg_id=self._msg_id()
+        else:
+            await self.dispatcher(
+                WeComEvent(
+                    EventKind.TEXT, self.api.member, self._now(), text=text, msg_id=self._msg_id()
+                )
             )
-        )
+        self.api.show_new()
 
     def _press(self, card: Mapping[str, Any], key: str) -> WeComEvent:
         return WeComEvent(
@@ -131,7 +135,7 @@ class WeComTerminal:
             self._now(),
             event_key=key,
             task_id=card.get("task_id"),
-            response_code=f"press-{next(self._codes)}",
+            response_code=self.api.api.press_code(),
             msg_id=self._msg_id(),  # distinct presses of one button stay distinct events
         )
 
@@ -149,12 +153,15 @@ async def run_wecom_chat(
     application = build_application(
         settings, request=OfflineBotAPI(bot_username=settings.bot_username)
     )
-    api = TerminalWeCom(member, stdout)
-    async with application:
+    clock = runtime_of(application).clock
+    fake = FakeWeComAPI(CHAT_CORP, CHAT_SECRET, CHAT_AGENT, clock, every_user=True)
+    async with application, serving(fake.app()) as base_url:
         await application.post_init(application)  # type: ignore[misc]
-        dispatcher = wecom_dispatcher(runtime_of(application), api)
+        client = WeComClient(CHAT_CORP, CHAT_SECRET, CHAT_AGENT, base_url=base_url, clock=clock)
+        dispatcher = wecom_dispatcher(runtime_of(application), client)
         try:
-            await WeComTerminal(dispatcher, api, stdin).run()
+            await WeComTerminal(dispatcher, TerminalWeCom(member, stdout, fake), stdin).run()
         finally:
+            await client.close()
             if application.post_shutdown:
                 await application.post_shutdown(application)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, case, func, insert, literal, or_
+from sqlalchemy import ColumnElement, and_, case, func, insert, literal, or_
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -205,23 +205,49 @@ async def cancel_pending(*, session: AsyncSession, broadcast_id: int) -> int:
 
 
 async def counts(*, session: AsyncSession, broadcast_id: int) -> dict[str, int]:
-    """Rows per status, plus ``acked`` and ``interrupted`` (unknown rows a crash left)."""
+    """Rows per status, plus ``interrupted`` (unknown rows a crash left); receipts are counted
+    by person (``people_counts``)."""
     interrupted = func.sum(case((col(Delivery.error) == INTERRUPTED, 1), else_=0))
     query = (
-        select(
-            col(Delivery.status), func.count(), func.count(col(Delivery.acked_at)), interrupted
-        )
+        select(col(Delivery.status), func.count(), interrupted)
         .where(col(Delivery.broadcast_id) == broadcast_id)
         .group_by(col(Delivery.status))
     )
     result: dict[str, int] = {status.value: 0 for status in DeliveryStatus}
-    result["acked"] = result["interrupted"] = 0
-    for status, number, acked, cut in (await session.exec(query)).all():
+    result["interrupted"] = 0
+    for status, number, cut in (await session.exec(query)).all():
         result[str(status)] = int(number)
-        result["acked"] += int(acked)
         if status == DeliveryStatus.UNKNOWN:
             result["interrupted"] += int(cut or 0)
     return result
+
+
+class PeopleCounts(NamedTuple):
+    """A broadcast's recipients as people (a person reached on several channels has a row on
+    each and counts once; a row without a person counts as one)."""
+
+    people: int  # it is for
+    reached: int  # it was sent to
+    acked: int  # who acknowledged it
+
+
+async def people_counts(*, session: AsyncSession, broadcast_id: int) -> PeopleCounts:
+    """The broadcast's recipients, those it reached and those who acknowledged, as people."""
+    person = col(Delivery.user_id)
+    alone = person.is_(None)
+    sent = col(Delivery.status) == DeliveryStatus.SENT
+    acked = col(Delivery.acked_at).is_not(None)
+    query = select(
+        func.count(func.distinct(person)),
+        func.count(func.distinct(case((sent, person)))),
+        func.count(func.distinct(case((acked, person)))),
+        func.sum(case((alone, 1), else_=0)),
+        func.sum(case((and_(sent, alone), 1), else_=0)),
+        func.sum(case((and_(acked, alone), 1), else_=0)),
+    ).where(col(Delivery.broadcast_id) == broadcast_id)
+    row = (await session.exec(query)).one()
+    people, reached, answered = (int(row[n]) + int(row[n + 3] or 0) for n in range(3))
+    return PeopleCounts(people, reached, answered)
 
 
 async def counts_by_channel(

@@ -193,7 +193,11 @@ async def test_the_client_is_built_from_settings(wecom: Setup) -> None:
 
 
 async def _card(wecom: Setup) -> str:
-    card = {"card_type": "button_interaction", "task_id": "t-1", "button_list": []}
+    card = {
+        "card_type": "button_interaction",
+        "task_id": "t-1",
+        "button_list": [{"text": "已阅", "key": "ack:1"}],
+    }
     sent = await wecom.client.send(TemplateCard(card), ZHANG)
     assert sent.response_code
     return sent.response_code

@@ -49,10 +49,13 @@ async def person_on_wecom(sessions, userid: str) -> User | None:
         return await session.get(User, identity.user_id) if identity else None
 
 
-async def register(wecom: WeComHarness, sessions, clock, tree) -> None:
-    code = await make_invite(sessions, clock, tree["青山区科协"])
-    shown = await wecom.text(ZHANG, f"/start {code}")
-    assert "青山区科协" in shown[0].text and shown[0].kind == "card"
+async def register(
+    wecom: WeComHarness, sessions, clock, tree, org: str = "青山区科协", typed: str = "/start {}"
+) -> None:
+    """ZHANG registers with an invite of ``org``, sent as ``typed`` with the code in it."""
+    code = await make_invite(sessions, clock, tree[org])
+    shown = await wecom.text(ZHANG, typed.format(code))
+    assert org in shown[-1].text and shown[-1].kind == "card"
     await wecom.press(ZHANG, "是，这是我的组织")
     assert "真实姓名" in wecom.last_text(ZHANG)
     await wecom.text(ZHANG, "张三")
@@ -80,20 +83,25 @@ async def stored(sessions) -> list[Activity]:
         return list((await session.exec(select(Activity))).all())
 
 
+async def log_up_to_photos(wecom: WeComHarness, district: str) -> None:
+    """ZHANG's /log of a talk yesterday in ``district``'s community, up to the photos."""
+    shown = await wecom.text(ZHANG, "/log")
+    assert any("活动类型" in s.text for s in shown)
+    await wecom.press(ZHANG, "科普讲座")
+    await wecom.text(ZHANG, "科技助力乡村振兴")
+    await wecom.press(ZHANG, "昨天")
+    await wecom.text(ZHANG, f"{district}社区")
+    await wecom.press(ZHANG, f"{district}科协")
+    await wecom.text(ZHANG, "约120人")
+    await wecom.press(ZHANG, "社区居民")
+    await wecom.press(ZHANG, "完成")
+    await wecom.text(ZHANG, "讲解了节能知识。")
+
+
 async def test_an_activity_logged_through_cards_is_stored_once(settings, clock, sessions, tree):
     async with wecom_bot(settings, clock, {ZHANG}) as wecom:
         await register(wecom, sessions, clock, tree)
-        shown = await wecom.text(ZHANG, "/log")
-        assert any("活动类型" in s.text for s in shown)
-        await wecom.press(ZHANG, "科普讲座")
-        await wecom.text(ZHANG, "科技助力乡村振兴")
-        await wecom.press(ZHANG, "昨天")
-        await wecom.text(ZHANG, "青山区社区")
-        await wecom.press(ZHANG, "青山区科协")
-        await wecom.text(ZHANG, "约120人")
-        await wecom.press(ZHANG, "社区居民")
-        await wecom.press(ZHANG, "完成")
-        await wecom.text(ZHANG, "讲解了节能知识。")
+        await log_up_to_photos(wecom, "青山区")
         shown = await wecom.press(ZHANG, "跳过")
         summary = "\n".join(s.text for s in shown)
         for part in ("科普讲座/报告", "2026-03-15", "青山区社区", "120 人"):

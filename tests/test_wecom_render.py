@@ -22,8 +22,8 @@ from bot.wecom.render import (
     render,
     split_text,
 )
-from offline.wecom_api import serving
-from tests.wecom_support import AGENT_ID, CORP_ID, SECRET, CardAPI
+from offline.wecom_api import FakeWeComAPI, serving
+from tests.wecom_support import AGENT_ID, CORP_ID, SECRET
 
 
 def _buttons(count: int, label: str = "选项") -> list[list[Button]]:
@@ -126,7 +126,7 @@ def test_albums_send_their_caption_and_say_the_files_are_missing() -> None:
 
 async def test_every_rendering_is_accepted_by_the_wecom_api() -> None:
     clock = FrozenClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
-    api = CardAPI(CORP_ID, SECRET, AGENT_ID, clock, users={"zhangsan"})
+    api = FakeWeComAPI(CORP_ID, SECRET, AGENT_ID, clock, users={"zhangsan"})
     replies = [
         Reply(["一句话"]),
         Reply([Html("<b>粗</b>" + "长" * 3000)]),

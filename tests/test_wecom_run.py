@@ -4,7 +4,6 @@ in one process, over loopback against the fake APIs; each stops cleanly."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -27,19 +26,8 @@ from offline.updates import TgUser, UpdateFactory
 from offline.wecom_api import FakeWeComAPI, WeComCallbacks, serving
 from storage.db import transaction
 from storage.wecom_inbox_models import WeComInboxEvent
-
-CORP_ID = "ww0123456789abcdef"
-AGENT_ID = 1000002
-SECRET = "the-application-secret"
-TOKEN = "callback-token"
-AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
-PATH = "/wecom/callback"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.wecom_e2e_support import AES_KEY, PATH, TOKEN, free_port, until, wecom_configured
+from tests.wecom_support import AGENT_ID, CORP_ID, SECRET
 
 
 def echo_handler(seen: list[Runtime]) -> Callable[[Runtime, WeComClient], EventHandler]:
@@ -56,32 +44,12 @@ def echo_handler(seen: list[Runtime]) -> Callable[[Runtime, WeComClient], EventH
     return factory
 
 
-async def _until(done: Callable[[], bool], task: asyncio.Task) -> None:
-    for _ in range(500):
-        if done():
-            return
-        if task.done():
-            task.result()  # the run ended early: show why
-        await asyncio.sleep(0.01)
-    raise AssertionError("not done in 5 s")
-
-
 @asynccontextmanager
 async def wecom_settings(settings: Settings, clock: FrozenClock) -> AsyncIterator[tuple]:
     api = FakeWeComAPI(CORP_ID, SECRET, AGENT_ID, clock, users={"zhangsan"})
     async with serving(api.app()) as base_url:
-        port = _free_port()
-        wecom = {
-            "corp_id": CORP_ID,
-            "agent_id": AGENT_ID,
-            "secret": SECRET,
-            "token": TOKEN,
-            "aes_key": AES_KEY,
-            "api_base_url": base_url,
-            "listen": f"127.0.0.1:{port}",
-            "callback_path": PATH,
-        }
-        configured = settings.model_copy(update={"wecom": type(settings.wecom)(**wecom)})
+        port = free_port()
+        configured = wecom_configured(settings, base_url, port)
         callbacks = WeComCallbacks(CORP_ID, AGENT_ID, WeComCrypto(TOKEN, AES_KEY, CORP_ID), clock)
         yield configured, api, callbacks, f"http://127.0.0.1:{port}{PATH}"
 
@@ -98,11 +66,11 @@ async def test_wecom_alone_receives_handles_and_replies(settings, clock, session
         run = serve(configured, telegram=None, wecom=echo_handler(seen), stop=stop, clock=clock)
         task = asyncio.create_task(run)
         async with aiohttp.ClientSession() as http:
-            await _until(lambda: bool(seen), task)
+            await until(lambda: bool(seen), task)
             await _wait_listening(http, url, task)
             status, _ = await callbacks.deliver(http, url, callbacks.text("zhangsan", "你好", 1))
             assert status == 200
-            await _until(lambda: len(api.sent) == 1, task)
+            await until(lambda: len(api.sent) == 1, task)
         await _stopped(task, stop)
     assert api.sent[0].body == {"content": "收到：你好"} and api.sent[0].users == ("zhangsan",)
     async with transaction(sessions) as session:
@@ -154,7 +122,7 @@ async def test_telegram_polling_and_wecom_run_in_one_process(settings, clock) ->
             await _wait_listening(http, url, task)
             bot_api.enqueue_update(UpdateFactory(bot_api).message(user, "/help"))
             await callbacks.deliver(http, url, callbacks.text("zhangsan", "在吗", 1))
-            await _until(lambda: bool(bot_api.sent_messages(user.id)) and bool(api.sent), task)
+            await until(lambda: bool(bot_api.sent_messages(user.id)) and bool(api.sent), task)
         await _stopped(task, stop)
     assert api.sent[0].body == {"content": "收到：在吗"}
     [rt] = seen  # WeCom's handler got the Telegram Application's runtime: one database
@@ -165,7 +133,7 @@ async def test_the_telegram_webhook_and_wecom_run_in_one_process(settings, clock
     seen: list[Runtime] = []
     bot_api = OfflineBotAPI(bot_username=settings.bot_username)
     user = TgUser(id=4343, first_name="李")
-    port = _free_port()
+    port = free_port()
     hook = f"http://127.0.0.1:{port}/hook"
     options = WebhookOptions("127.0.0.1", port, hook, "s3cret", Update.ALL_TYPES)
     async with wecom_settings(settings, clock) as (configured, api, callbacks, url):
@@ -178,7 +146,7 @@ async def test_the_telegram_webhook_and_wecom_run_in_one_process(settings, clock
             async with http.post(hook, json=update, headers=headers) as response:
                 assert response.status == 200
             await callbacks.deliver(http, url, callbacks.text("zhangsan", "在吗", 1))
-            await _until(lambda: bool(bot_api.sent_messages(user.id)) and bool(api.sent), task)
+            await until(lambda: bool(bot_api.sent_messages(user.id)) and bool(api.sent), task)
         await _stopped(task, stop)
     # (Whether this process registered the webhook depends on the PostgreSQL lock of the
     # registrar, which tests/test_inbox.py checks; here it served the hook either way.)

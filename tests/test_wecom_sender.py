@@ -19,9 +19,9 @@ from bot.delivery.settings import DeliverySettings
 from bot.flows.base import Button, Msg, Reply
 from bot.services import broadcasts
 from bot.wecom.client import SendResult, WeComClient
+from bot.wecom.render import messages as wecom_messages
 from bot.wecom.sender import WeComSender, classify
 from offline.wecom_api import FakeWeComAPI, WeComFaults, WeComLimits, serving
-from offline.wecom_render import plain_render
 from storage import broadcasts_repo, identities_repo, users_repo
 from storage.broadcast_models import Broadcast, BroadcastDelivery, BroadcastStatus
 from storage.db import transaction
@@ -77,7 +77,7 @@ async def wecom(sessions, clock) -> AsyncIterator[WeCom]:
     async with serving(api.app()) as base_url:
         client = WeComClient(CORP, SECRET, AGENT, base_url=base_url, clock=clock)
         try:
-            yield WeCom(api, WeComSender(client, plain_render, sessions=sessions), address)
+            yield WeCom(api, WeComSender(client, wecom_messages, sessions=sessions), address)
         finally:
             await client.close()
 
@@ -142,7 +142,7 @@ async def test_a_5xx_or_a_dropped_connection_leaves_it_unknown(sessions, clock, 
         _, address = await users_repo.meet(session, Channel.WECOM, "zhang", now=clock.now())
     async with serving(api.app()) as base_url:
         client = WeComClient(CORP, SECRET, AGENT, base_url=base_url, clock=clock)
-        sender = WeComSender(client, plain_render, sessions=sessions)
+        sender = WeComSender(client, wecom_messages, sessions=sessions)
         result = await sender.send(Outgoing(address, "zh_CN", notice()))
         await client.close()
     assert result.outcome is Outcome.UNKNOWN
@@ -157,7 +157,7 @@ async def test_a_connection_never_made_is_provably_not_sent(sessions, clock):
     async with transaction(sessions) as session:
         _, address = await users_repo.meet(session, Channel.WECOM, "zhang", now=clock.now())
     client = WeComClient(CORP, SECRET, AGENT, base_url=f"http://127.0.0.1:{port}", clock=clock)
-    sender = WeComSender(client, plain_render, sessions=sessions)
+    sender = WeComSender(client, wecom_messages, sessions=sessions)
     result = await sender.send(Outgoing(address, "zh_CN", notice()))
     await client.close()
     assert result.outcome is Outcome.NOT_SENT

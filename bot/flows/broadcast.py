@@ -482,7 +482,8 @@ def report_reply(broadcast: Broadcast, figures: Progress) -> Reply:
         buttons += [[Button(Msg("broadcast.button.who"), _control(broadcast.id, "who"))]]
     elif broadcast.receipt:
         root = broadcast.parent_id or broadcast.id
-        texts.append(Msg("broadcast.report_receipts", acked=figures.acked, sent=figures.sent))
+        receipts = Msg("broadcast.report_receipts", acked=figures.acked, sent=figures.people_sent)
+        texts.append(receipts)
         buttons += [
             [Button(Msg("broadcast.button.who"), _control(root, "who"))],
             [Button(Msg("broadcast.button.remind"), _control(root, "remind"))],

@@ -102,6 +102,8 @@ async def launch(ctx: FlowContext, broadcast_id: int, *, paid: bool = False) -> 
             ctx.session, draft, scope=scope, default_locale=ctx.locale, now=ctx.now
         )
         to_groups = broadcasts.to_groups(draft)
+        if not to_groups:  # people, not their deliveries (one on each channel of theirs)
+            total = await broadcasts.people_count(ctx.session, draft.id)
         if draft.scheduled_at and draft.scheduled_at > ctx.now:
             when = _local(ctx, draft.scheduled_at)
             msg = Msg(counted("broadcast.scheduled", to_groups), count=total, when=when)
@@ -155,12 +157,15 @@ async def receipts(ctx: FlowContext, broadcast_id: int) -> Reply:
         empty = Msg("broadcast.nobody")
         texts = [
             Msg(
-                "broadcast.receipts_head", id=broadcast.id, acked=figures.acked, sent=figures.sent
+                "broadcast.receipts_head",
+                id=broadcast.id,
+                acked=figures.acked,
+                sent=figures.people_sent,
             ),
             Msg("broadcast.receipts_acked", names=_names(acked) or empty),
             Msg("broadcast.receipts_waiting", names=_names(waiting) or empty),
         ]
-        if figures.sent > WHO_LIMIT:
+        if figures.people_sent > WHO_LIMIT:
             texts.append(Msg("broadcast.receipts_truncated", limit=WHO_LIMIT))
         return Reply(texts)
 
@@ -187,8 +192,9 @@ async def remind(ctx: FlowContext, broadcast_id: int) -> Reply:
 
     async def work() -> Reply:
         root = await _owned(ctx, broadcast_id)
-        _, total = await broadcasts.remind(ctx.session, root, now=ctx.now)
-        return Reply([Msg("broadcast.reminding", count=total)])
+        reminder, _ = await broadcasts.remind(ctx.session, root, now=ctx.now)
+        people = await broadcasts.people_count(ctx.session, reminder.id)  # not their channels
+        return Reply([Msg("broadcast.reminding", count=people)])
 
     return await _guarded(work)
 

@@ -356,6 +356,8 @@ class Progress:
     cancelled: int
     waiting: int  # pending, claimed or sending
     acked: int  # people who acknowledged, in their private chat or under a group's copy
+    # People it reached: ``sent`` counts a person reached on two channels twice, receipts once.
+    people_sent: int = 0
     unknown: int = 0  # may or may not have arrived (a 5xx, a timeout, a dropped connection)
     interrupted: int = 0  # of the unknown: in flight when a process died
     in_flight: int = 0  # of the waiting: claimed or sending (a pause does not stop these)
@@ -380,11 +382,17 @@ class Pace:
     seconds: float
 
 
+async def people_count(session: AsyncSession, broadcast_id: int) -> int:
+    """How many people a launched broadcast is for (each once, however many channels)."""
+    return (await repo.people_counts(session=session, broadcast_id=broadcast_id)).people
+
+
 async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
     """The current figures of a broadcast."""
     counts = await repo.counts(session=session, broadcast_id=broadcast_id)
     in_groups = await groups_repo.receipt_total(session=session, broadcast_id=broadcast_id)
     per_channel = await repo.counts_by_channel(session=session, broadcast_id=broadcast_id)
+    people = await repo.people_counts(session=session, broadcast_id=broadcast_id)
     return Progress(
         channels=tuple(_channel_figures(c, per_channel[c]) for c in sorted(per_channel)),
         total=sum(counts[s.value] for s in DeliveryStatus),
@@ -395,7 +403,8 @@ async def progress(session: AsyncSession, broadcast_id: int) -> Progress:
         waiting=counts[DeliveryStatus.PENDING]
         + counts[DeliveryStatus.CLAIMED]
         + counts[DeliveryStatus.SENDING],
-        acked=counts["acked"] + in_groups,
+        acked=people.acked + in_groups,
+        people_sent=people.reached,
         unknown=counts[DeliveryStatus.UNKNOWN],
         interrupted=counts["interrupted"],
         in_flight=counts[DeliveryStatus.CLAIMED] + counts[DeliveryStatus.SENDING],

@@ -16,7 +16,7 @@ from bot.wecom.xmlfields import parse_fields
 class EventKind(StrEnum):
     """What the member did."""
 
-    TEXT = "text"
+    TEXT = "text"  # a text message, or a code scanned through the menu (its ScanResult)
     IMAGE = "image"  # MediaId (and PicUrl) of a photo
     FILE = "file"  # MediaId of a file
     VOICE = "voice"
@@ -31,6 +31,10 @@ _EVENTS = {
     "click": EventKind.MENU,
     "enter_agent": EventKind.ENTER,
 }
+# A code scanned through a menu item of the scan types: what it holds reads as typed text
+# (an invite's QR holds "邀请码 <code>"). scancode_push: WeCom's client also acts on the code
+# itself; scancode_waitmsg: it waits for the application's message.
+SCAN_EVENTS = frozenset({"scancode_push", "scancode_waitmsg"})
 
 
 @dataclass(frozen=True)
@@ -61,7 +65,10 @@ def read_event(plain_xml: str | bytes) -> WeComEvent:
     """The event a decrypted callback body holds."""
     fields = parse_fields(plain_xml)
     msgtype = fields.get("MsgType", "")
-    if msgtype == "event":
+    text = fields.get("Content", "")
+    if msgtype == "event" and fields.get("Event") in SCAN_EVENTS:
+        kind, text = EventKind.TEXT, scan_result(fields)
+    elif msgtype == "event":
         kind = _EVENTS.get(fields.get("Event", ""), EventKind.OTHER)
     else:
         kind = EventKind(msgtype) if msgtype in {k.value for k in EventKind} else EventKind.OTHER
@@ -69,7 +76,7 @@ def read_event(plain_xml: str | bytes) -> WeComEvent:
         kind=kind,
         user_id=fields.get("FromUserName", ""),
         create_time=int(fields.get("CreateTime") or 0),
-        text=fields.get("Content", ""),
+        text=text,
         media_id=fields.get("MediaId") or None,
         file_name=fields.get("FileName") or fields.get("Title") or None,
         event_key=fields.get("EventKey") or None,
@@ -78,6 +85,11 @@ def read_event(plain_xml: str | bytes) -> WeComEvent:
         msg_id=fields.get("MsgId") or None,
         fields=fields,
     )
+
+
+def scan_result(fields: Mapping[str, str]) -> str:
+    """What a scan event's code holds (ScanCodeInfo's ScanResult)."""
+    return parse_fields(f"<xml>{fields.get('ScanCodeInfo', '')}</xml>").get("ScanResult", "")
 
 
 # The dispatcher's side of the seam: handle one event (the endpoint has already answered WeCom).

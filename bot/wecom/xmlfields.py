@@ -34,14 +34,24 @@ def _text(element: Element) -> str:
     return element.text or ""
 
 
-def build_xml(fields: Mapping[str, str | int]) -> str:
-    """``<xml>`` with one element per field: numbers bare, strings in CDATA, as WeCom writes."""
-    parts = [f"<{name}>{_value(value)}</{name}>" for name, value in fields.items()]
-    return "<xml>" + "".join(parts) + "</xml>"
+# A field's value: a number, a string, or a group of fields (a scan event's ScanCodeInfo).
+Value = str | int | Mapping[str, "Value"]
 
 
-def _value(value: str | int) -> str:
+def build_xml(fields: Mapping[str, Value]) -> str:
+    """``<xml>`` with one element per field: numbers bare, strings in CDATA, groups as nested
+    elements, as WeCom writes."""
+    return "<xml>" + _elements(fields) + "</xml>"
+
+
+def _elements(fields: Mapping[str, Value]) -> str:
+    return "".join(f"<{name}>{_value(value)}</{name}>" for name, value in fields.items())
+
+
+def _value(value: Value) -> str:
     if isinstance(value, int):
         return str(value)
+    if isinstance(value, Mapping):
+        return _elements(value)
     # "]]>" would end the section early: close it and open another between "]]" and ">".
     return "<![CDATA[" + value.replace("]]>", "]]]]><![CDATA[>") + "]]>"
