@@ -113,7 +113,7 @@ async def test_a_broadcast_and_members_replies_together_keep_the_applications_ra
     wecom.api.limits = WeComLimits(app_per_minute=60)
     config = DeliverySettings(wecom_rate=0.9, wecom_limit=1)
     pipeline = two_channel_pipeline(TelegramFake(), wecom, sessions, engine, clock, config)
-    pipeline.sleep = sleep = ClockSleep(clock)
+    pipeline.sleep = ClockSleep(clock)
     lane = pipeline.lanes["wecom"]
     replies = WeComReplies(wecom.sender.client, lane)
     order: list[str] = []
