@@ -330,6 +330,16 @@ class SendBudget:
         """The send's answer (or its failure) came now: it arrived, if at all, before now."""
         place.answered = self.now()
 
+    def settle(self, place: Place | None, *, taken: bool) -> None:
+        """A reply's answer came: it took its place (it arrived, if at all, before now), or the
+        channel did not take it (a refusal, a connection never made) and it gives it back."""
+        if place is None:
+            return
+        if taken:
+            self.answered(place)
+        else:
+            self.give_back(place)
+
     def give_back(self, place: Place) -> None:
         """The send never reached Telegram (its connection was never made, or a 429): its place
         in the window and its chat's slot are free again."""

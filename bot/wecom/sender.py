@@ -29,7 +29,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
-from bot.delivery.budget import Place, SendBudget, Sleep
+from bot.delivery.budget import SendBudget, Sleep
 from bot.delivery.outcome import Outcome, Outgoing, Result
 from bot.flows.base import Reply
 from bot.wecom.client import (
@@ -197,7 +197,8 @@ class WeComReplies:
             result, never_made = await send_classified(
                 self.client, message, userid, pause=self.pause
             )
-            self._settle(place, taken=result.outcome not in NOT_DELIVERED)
+            if self.lane is not None:
+                self.lane.settle(place, taken=result.outcome not in NOT_DELIVERED)
             if result.outcome is Outcome.RETRY_AFTER and refused < MAX_REFUSALS:
                 refused += 1
                 await self._refused(result.retry_after or self.pause)
@@ -216,15 +217,6 @@ class WeComReplies:
                     "; not repeated" if result.outcome is Outcome.UNKNOWN else "",
                 )
             return result
-
-    def _settle(self, place: Place | None, *, taken: bool) -> None:
-        """The answer came: the send took its place; one WeCom did not take gives it back."""
-        if place is None or self.lane is None:
-            return
-        if taken:
-            self.lane.answered(place)
-        else:
-            self.lane.give_back(place)
 
     async def _refused(self, seconds: float) -> None:
         log.info("WeCom refused a reply (45009/45033): every send waits %.0f s", seconds)
