@@ -357,7 +357,8 @@ class ActivityForm(FormSpec):
         model.fill_missing, model.editing = True, False
         await model.trigger("advance")  # from done: the next record's first missing step
         number = Msg("activity.queue_next", number=total - len(rest), total=total)
-        notices = [Msg(n["key"], n["params"]) for n in item.get("notices", [])]
+        # Queued notices were stored with Msg.to_json: nested labels must be read back.
+        notices = [Msg.from_json(n) for n in item.get("notices", [])]
         return await render(self, ctx, model, [saved, number, *notices])
 
     async def _save(
