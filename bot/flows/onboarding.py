@@ -33,8 +33,11 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
                 *help_lines(ctx),
             ]
         )
+    requesting = await _access_form_open(ctx)
     if payload:
-        return await _start_with_invite(ctx, payload)
+        return await _start_with_invite(ctx, payload, over_request=requesting)
+    if requesting:  # /start alone while the access-request form is open: the form again
+        return await engine.current_view(ctx, [Msg("form.busy", command="/start")])
     if await people.pending_request(ctx.session, ctx.user_id):
         return Reply([Msg("start.intro"), Msg("access.already_pending")])
     return Reply(
@@ -53,6 +56,21 @@ async def invite_route(ctx: FlowContext, inp: Input) -> Reply | None:
     return None if code is None else await start(ctx, code, private=True)
 
 
+async def invite_over_request(ctx: FlowContext, inp: Input) -> Reply | None:
+    """An invite code typed while the access-request form is open takes over from the form
+    (read before the form's step, which would take the code as a name)."""
+    if inp.kind is not InputKind.TEXT or ctx.in_group or people.is_registered(ctx.actor):
+        return None
+    code = people.typed_invite_code(inp.text or "")
+    if code is None or not await _access_form_open(ctx):
+        return None
+    return await start(ctx, code, private=True)
+
+
+async def _access_form_open(ctx: FlowContext) -> bool:
+    return await engine.active_flow(ctx) == access_request.AccessRequestForm.name
+
+
 async def _invite_when_registered(ctx: FlowContext, code: str) -> Reply:
     """An invite link opened by a member: what is wrong with it, or that it was not needed;
     either way the invite is not used and nothing about the member changes."""
@@ -67,10 +85,14 @@ async def _invite_when_registered(ctx: FlowContext, code: str) -> Reply:
     return Reply([Msg("start.welcome_back", name=name), Msg("start.invite_not_used", who)])
 
 
-async def _start_with_invite(ctx: FlowContext, code: str) -> Reply:
+async def _start_with_invite(ctx: FlowContext, code: str, *, over_request: bool) -> Reply:
+    """Registration through an invite; an access request still being filled in is dropped
+    for it (and the user told), or shown again when the invite cannot be used."""
     try:
         invite = await people.usable_invite(ctx.session, code, ctx.now)
     except people.AccessError as refusal:
+        if over_request:
+            return await engine.current_view(ctx, [said(refusal)])
         return Reply(
             [said(refusal), Msg("start.how_to_join")],
             [[Button(Msg("start.button.request"), AccessRequestButton().pack())]],
@@ -78,8 +100,12 @@ async def _start_with_invite(ctx: FlowContext, code: str) -> Reply:
     org = await orgs.get_org(ctx.session, invite.org_id)
     path = await orgs.org_path(ctx.session, org)
     extra = {"invite_id": invite.id, "org_path": path, "role": str(invite.role)}
+    notices = [Msg("register.intro")]
+    if over_request:
+        await engine.cancel(ctx)  # the request was never sent: nothing to withdraw
+        notices.insert(0, Msg("access.dropped_for_invite"))
     return await engine.start(
-        ctx, registration.RegistrationForm.name, extra=extra, notices=[Msg("register.intro")]
+        ctx, registration.RegistrationForm.name, extra=extra, notices=notices
     )
 
 
@@ -206,8 +232,11 @@ async def edited(ctx: FlowContext) -> Reply:
 
 async def busy(ctx: FlowContext, command: str) -> Reply | None:
     """A command that would start something while a form is open: show the form again."""
-    if await engine.active_flow(ctx) is None:
+    flow = await engine.active_flow(ctx)
+    if flow is None:
         return None
+    if command == "/start" and flow == access_request.AccessRequestForm.name:
+        return None  # an invite takes over from an access request being filled in (start)
     return await engine.current_view(ctx, [Msg("form.busy", command=command)])
 
 

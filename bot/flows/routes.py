@@ -185,7 +185,7 @@ async def busy_form(ctx: FlowContext, name: str) -> Reply | None:
 async def user_input(ctx: FlowContext, inp: Input, text_routes: Sequence[TextRoute]) -> Reply:
     """What a member sent that is neither a command nor a press: the open form's answer,
     else the text routes in order (quick log, acknowledgements, questions), else a hint."""
-    reply = await engine.handle(ctx, inp)
+    reply = await onboarding.invite_over_request(ctx, inp) or await engine.handle(ctx, inp)
     if reply is not None:
         return reply
     for route in text_routes:  # build_application's list: the first reply wins
