@@ -267,6 +267,24 @@ async def test_a_bad_invite_leaves_the_access_request_form_open(settings, clock,
         assert "暂时不能用" in "\n".join(sent_texts(calls))
 
 
+async def test_an_unknown_command_is_answered_as_on_wecom(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        for typed in ("/foo", "/mylog 上周", "/task"):
+            calls = await bot.text(LI, typed)
+            head = typed.split()[0]
+            assert sent_texts(calls) == [t("zh_CN", "command.unknown", command=head)]
+        calls = await bot.text(WANG, "/foo")
+        assert sent_texts(calls) == [t("en", "command.unknown", command="/foo")]
+        await bot.text(LI, f"/start {code}")  # inside a form: told, the form stays
+        calls = await bot.text(LI, "/mylog")
+        assert sent_texts(calls) == [t("zh_CN", "command.unknown", command="/mylog")]
+        calls = await bot.text(LI, "/log")  # a real command inside a form: the form again
+        assert "暂时不能用" in "\n".join(sent_texts(calls))
+        calls = await bot.text(LI, "/bindgroup")  # Telegram's own: its hint, not "no such"
+        assert t("zh_CN", "command.unknown", command="/bindgroup") not in sent_texts(calls)
+
+
 def _name_of(user: TgUser) -> str:
     """A distinct real name per test user (names carry no digits)."""
     i = user.id % 100

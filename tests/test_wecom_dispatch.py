@@ -206,7 +206,7 @@ async def test_commands_inside_a_form_and_unknown_ones(settings, clock, sessions
         shown = await wecom.text(ZHANG, "/log")
         assert "/log" in shown[0].text and "青山区科协" in shown[0].text  # the form again
         shown = await wecom.text(ZHANG, "/nosuch")
-        assert shown[0].text == t("zh_CN", "wecom.unknown_command", command="/nosuch")
+        assert shown[0].text == t("zh_CN", "command.unknown", command="/nosuch")
         shown = await wecom.text(ZHANG, "/cancel")
         assert shown  # /cancel may run inside a form
 

@@ -165,6 +165,15 @@ COMMANDS: dict[str, CommandRoute] = {
 }
 
 
+def unknown_command(head: str, known: frozenset[str] = frozenset()) -> Reply | None:
+    """The answer to a command no channel has (/foo, /mylog): None when ``head`` names one of
+    the table's commands or one of the channel's own (``known``)."""
+    name = head.lstrip("/").split("@")[0].lower()
+    if name in COMMANDS or name in known:
+        return None
+    return Reply([Msg("command.unknown", command=head.split("@")[0])])
+
+
 def command(name: str, args: str = "") -> Producer:
     """The producer of ``/name args``; KeyError when no such command exists."""
     route = COMMANDS[name]
