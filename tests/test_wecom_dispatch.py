@@ -211,6 +211,15 @@ async def test_commands_inside_a_form_and_unknown_ones(settings, clock, sessions
         assert shown  # /cancel may run inside a form
 
 
+async def test_me_of_someone_not_registered_shows_their_wecom_userid(
+    settings, clock, sessions, tree
+):
+    async with wecom_bot(settings, clock, {ZHANG}) as wecom:
+        shown = await wecom.text(ZHANG, "/me")
+        assert "Telegram" not in shown[0].text and "企业微信（zhangsan）" in shown[0].text
+        assert not re.search(r"\d{10,}", shown[0].text)  # no address shown as an id
+
+
 async def test_a_telegram_member_links_wecom_and_chooses_reach_there(
     settings, clock, sessions, tree
 ):

@@ -150,7 +150,7 @@ async def me(ctx: FlowContext) -> Reply:
         request = await people.pending_request(ctx.session, ctx.user_id)
         if request is not None:
             return Reply([await _pending(ctx, request, language)])
-        return Reply([Msg("me.guest", user_id=ctx.user_id, language=language)])
+        return Reply([Msg("me.guest", identity=await _identity(ctx), language=language)])
     user = ctx.actor
     org = await orgs.get_org(ctx.session, user.org_id)
     path = await orgs.org_path(ctx.session, org)
@@ -187,9 +187,15 @@ async def _pending(ctx: FlowContext, request: AccessRequest, language: str) -> M
         role=role_label(request.role),
         submitted=local_text(request.created_at, ctx.tz),
         reviewers=await _reviewers(ctx, org),
-        user_id=ctx.user_id,
+        identity=await _identity(ctx),
         language=language,
     )
+
+
+async def _identity(ctx: FlowContext) -> Msg:
+    # The channel and its own id for the sender (on WeCom a UserID, never the address).
+    channel, external_id = await linking.identity_at(ctx.session, ctx.user_id)
+    return channels.identities_line([(channel, external_id)])[0]
 
 
 async def _reviewers(ctx: FlowContext, org: Org | None) -> Msg:

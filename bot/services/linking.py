@@ -164,6 +164,16 @@ def _with_key(person: User, rows: Sequence[ChannelIdentity]) -> list[tuple[Chann
     return found
 
 
+async def identity_at(session: AsyncSession, address: int) -> tuple[Channel, str]:
+    """The channel of an address and the channel's own id for it (a Telegram id, a WeCom
+    UserID; empty when the bot never stored it): an address is no channel's id."""
+    channel = channel_of(address)
+    if channel == Channel.TELEGRAM:
+        return channel, str(address)
+    row = await identities_repo.identity_at(session, address)
+    return channel, row.external_id if row is not None else ""
+
+
 async def channels_of(session: AsyncSession, person: User) -> list[Channel]:
     """The channels a person uses, their first one first, each once."""
     return list(dict.fromkeys(channel for channel, _ in await identities_of(session, person)))
