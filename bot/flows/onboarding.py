@@ -49,11 +49,21 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
 async def invite_route(ctx: FlowContext, inp: Input) -> Reply | None:
     """A free-text route: a message that is an invite code (WeCom has no deep links, so the
     code is typed or scanned) from someone not yet registered starts registration as
-    ``/start CODE`` does; members typing something code-like go on to the other routes."""
-    if inp.kind is not InputKind.TEXT or ctx.in_group or people.is_registered(ctx.actor):
+    ``/start CODE`` does, and a member is answered as ``/start CODE`` answers them (a bare
+    code-shaped word of theirs only when an invite has it)."""
+    if inp.kind is not InputKind.TEXT or ctx.in_group:
         return None
-    code = people.typed_invite_code(inp.text)
-    return None if code is None else await start(ctx, code, private=True)
+    typed = people.typed_invite(inp.text)
+    if typed is None:
+        return None
+    if people.is_registered(ctx.actor) and not await _a_members_code(ctx, typed):
+        return None
+    return await start(ctx, typed.code, private=True)  # a member: told as /start CODE tells
+
+
+async def _a_members_code(ctx: FlowContext, typed: people.TypedInvite) -> bool:
+    # A member's bare word of the code's shape (strawberry) is chatter unless an invite has it.
+    return typed.said or await people.invite_exists(ctx.session, typed.code)
 
 
 async def invite_over_request(ctx: FlowContext, inp: Input) -> Reply | None:

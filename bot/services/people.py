@@ -84,13 +84,33 @@ def random_code(length: int) -> str:
     return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(length))
 
 
-def typed_invite_code(text: str) -> str | None:
+@dataclass(frozen=True)
+class TypedInvite:
+    """An invite code read from a message, and whether it was said to be one (邀请码 …, invite
+    …, its link) rather than sent as a bare word of the code's shape."""
+
+    code: str
+    said: bool
+
+
+def typed_invite(text: str) -> TypedInvite | None:
     """The invite code a message consists of, or None when it is something else."""
     typed = text.strip()
     said = _CODE_SAID.fullmatch(typed)
     if said is not None:
-        return said.group(1).lower()
-    return typed.lower() if _CODE_BARE.fullmatch(typed) else None
+        return TypedInvite(said.group(1).lower(), True)
+    return TypedInvite(typed.lower(), False) if _CODE_BARE.fullmatch(typed) else None
+
+
+def typed_invite_code(text: str) -> str | None:
+    """The code of `typed_invite`, or None."""
+    typed = typed_invite(text)
+    return typed.code if typed is not None else None
+
+
+async def invite_exists(session: AsyncSession, code: str) -> bool:
+    """Whether an invite (in any state) has this code."""
+    return await users_repo.get_invite(session=session, code=code.lower()[:32]) is not None
 
 
 def invite_link(bot_username: str, code: str) -> str:
