@@ -101,8 +101,7 @@ def _library(ctx: FlowContext) -> PolicyLibrary:
 
 
 async def _start(ctx: FlowContext, args: str) -> Reply:
-    payload = args.split()[0] if args.split() else ""
-    return await onboarding.start(ctx, payload, private=not ctx.in_group)
+    return await onboarding.start(ctx, people.start_payload(args), private=not ctx.in_group)
 
 
 async def _ask(ctx: FlowContext, question: str) -> Reply:
