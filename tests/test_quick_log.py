@@ -263,3 +263,20 @@ async def test_the_second_activity_s_reading_is_shown_as_words(
     assert "{'msg'" not in shown and "activity.label" not in shown
     expected = "• 类型：科技培训" if user is LI else "Technical training"
     assert expected in shown and "30" in shown
+
+
+async def test_the_review_shows_the_title_taken_with_its_button(
+    settings, clock, sessions, members
+):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, "昨天在富强社区开展防诈骗科普讲座，80人参加")
+        assert "用“防诈骗科普讲座”" in bot.button_texts(LI.id)
+        await bot.press(LI, "防诈骗科普讲座")
+        await bot.press(LI, "社区居民")
+        await bot.press(LI, "完成")
+        await bot.press(LI, "跳过")
+        review = texts(await bot.press(LI, "跳过"))
+        assert "名称：防诈骗科普讲座" in review and "用“" not in review
+        await bot.press(LI, "确认提交")
+    [saved] = await stored(sessions)
+    assert saved.title == "防诈骗科普讲座"

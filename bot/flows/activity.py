@@ -132,6 +132,10 @@ async def title_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     return [Choice(hint, Msg("activity.use_title", title=shown))]
 
 
+def _show_title(value: Any, model: FormModel) -> Label:
+    return str(value) if value else Msg("form.empty")
+
+
 async def parse_participants(inp: Input, ctx: FlowContext, model: FormModel) -> int:
     """A head count in digits or Chinese numerals."""
     if inp.kind is InputKind.STICKER:
@@ -234,6 +238,7 @@ class ActivityForm(FormSpec):
             choices=title_choices,
             params={"limit": TITLE_MAX},
             columns=1,
+            display=_show_title,  # the title itself, not the button's 用“…” that took it
         ),
         FieldSpec(
             "day",
