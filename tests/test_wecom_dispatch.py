@@ -211,6 +211,18 @@ async def test_commands_inside_a_form_and_unknown_ones(settings, clock, sessions
         assert shown  # /cancel may run inside a form
 
 
+async def test_an_invite_takes_over_from_an_access_request_on_wecom(
+    settings, clock, sessions, tree
+):
+    async with wecom_bot(settings, clock, {ZHANG}) as wecom:
+        code = await make_invite(sessions, clock, tree["青山区科协"])
+        await wecom.text(ZHANG, "/start")
+        await wecom.press(ZHANG, "申请开通")
+        shown = await wecom.text(ZHANG, f"邀请码 {code}")  # not taken as the name
+        text = "\n".join(s.text for s in shown)
+        assert t("zh_CN", "access.dropped_for_invite") in text and "青山区科协" in text
+
+
 async def test_me_of_someone_not_registered_shows_their_wecom_userid(
     settings, clock, sessions, tree
 ):
