@@ -310,6 +310,26 @@ async def test_typed_markup_is_text_and_a_scheduled_time(settings, clock, sessio
         assert "entities" not in notice  # what was typed as "<b>" is not made bold
 
 
+async def test_a_day_said_first_is_kept_when_only_the_time_follows(
+    settings, clock, sessions, people_tree
+):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(ADMIN, "/broadcast")
+        await bot.press(ADMIN, "按角色")
+        await bot.press(ADMIN, "科普信息员")
+        await bot.text(ADMIN, "明天下午开会")
+        await bot.press(ADMIN, "跳过")
+        await bot.press(ADMIN, "不要回执")
+        calls = await bot.text(ADMIN, "明天")  # 2026-03-16 10:00 in Shanghai now
+        assert "具体时间" in sent_texts(calls)[0]  # the time is asked for
+        calls = await bot.text(ADMIN, "下午三点")
+        assert "2026-03-17 15:00" in sent_texts(calls)[0]
+        await bot.press(ADMIN, "修改发送时间")
+        await bot.text(ADMIN, "明天")
+        calls = await bot.text(ADMIN, "后天下午3点")  # a day of its own stands alone
+        assert "2026-03-18 15:00" in sent_texts(calls)[0]
+
+
 async def test_telegram_tags_typed_in_full_format_the_notice(
     settings, clock, sessions, people_tree
 ):

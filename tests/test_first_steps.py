@@ -226,6 +226,28 @@ async def test_member_opening_a_valid_invite_does_not_use_it(
     assert await invite_uses(sessions, code) == 0
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_member_typing_an_invite_code_is_answered_as_start_code(
+    settings, clock, sessions, tree, locale
+):
+    user = person(50022, locale)
+    await make_member(sessions, clock, user, tree["青山区科协"])
+    code = await make_invite(sessions, clock, tree["包头市科协"])
+    before = await member_row(sessions, user)
+    async with running_bot(settings, clock) as bot:
+        (by_start,) = sent_texts(await bot.text(user, f"/start {code}"))
+        (by_word,) = sent_texts(await bot.text(user, f"邀请码 {code}"))
+        (bare,) = sent_texts(await bot.text(user, code.upper()))
+        (bogus,) = sent_texts(await bot.text(user, "invite code nosuchcode"))
+        chatter = sent_texts(await bot.text(user, "strawberry"))  # code-shaped, no invite
+    assert by_word == bare == by_start
+    assert t(locale, "start.invite_not_used", **where(locale)) in by_start
+    assert bogus.startswith(t(locale, "invite.unknown"))
+    assert not any(t(locale, "invite.unknown") in text for text in chatter)
+    assert await member_row(sessions, user) == before
+    assert await invite_uses(sessions, code) == 0
+
+
 # --- edited messages run nothing again --------------------------------------------------------
 
 QUICK = {

@@ -228,6 +228,63 @@ async def test_access_request_approved_by_the_orgs_admin(settings, clock, sessio
     assert (user.role, user.org_id) == (Role.INFO_OFFICER, tree["青山区科协"].id)
 
 
+@pytest.mark.parametrize("how", ["/start", "邀请码", "link"])
+async def test_an_invite_takes_over_from_an_access_request_being_filled_in(
+    settings, clock, sessions, tree, how
+):
+    code = await make_invite(sessions, clock, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, "/start")
+        await bot.press(LI, "申请开通")
+        await bot.text(LI, "李明")  # the name given; the form goes on to the org
+        said = {
+            "/start": f"/start {code}",
+            "邀请码": f"邀请码 {code}",
+            "link": f"https://t.me/{settings.bot_username}?start={code}",
+        }[how]
+        calls = await bot.text(LI, said)
+        shown = "\n".join(sent_texts(calls))
+        assert "暂时不能用" not in shown
+        assert t("zh_CN", "access.dropped_for_invite") in shown
+        assert "青山区科协" in shown  # the invite's org, to confirm
+        await bot.press(LI, t("zh_CN", "register.org_yes"))
+        await bot.text(LI, "李明")
+        await bot.press(LI, t("zh_CN", "form.button.confirm"))
+    user = await load_user(sessions, LI.id)
+    assert (user.role, user.org_id) == (Role.LIAISON, tree["青山区科协"].id)
+    async with transaction(sessions) as session:
+        assert await people.pending_request(session, LI.id) is None
+
+
+async def test_a_bad_invite_leaves_the_access_request_form_open(settings, clock, sessions, tree):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, "/start")
+        await bot.press(LI, "申请开通")
+        calls = await bot.text(LI, "/start abcdefghjk")
+        shown = "\n".join(sent_texts(calls))
+        assert "邀请码无效" in shown and "真实姓名" in shown  # the form goes on
+        calls = await bot.text(LI, "/start")
+        assert "暂时不能用" in "\n".join(sent_texts(calls))
+
+
+async def test_an_unknown_command_is_answered_as_on_wecom(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        for typed in ("/foo", "/mylog 上周", "/task"):
+            calls = await bot.text(LI, typed)
+            head = typed.split()[0]
+            assert sent_texts(calls) == [t("zh_CN", "command.unknown", command=head)]
+        calls = await bot.text(WANG, "/foo")
+        assert sent_texts(calls) == [t("en", "command.unknown", command="/foo")]
+        await bot.text(LI, f"/start {code}")  # inside a form: told, the form stays
+        calls = await bot.text(LI, "/mylog")
+        assert sent_texts(calls) == [t("zh_CN", "command.unknown", command="/mylog")]
+        calls = await bot.text(LI, "/log")  # a real command inside a form: the form again
+        assert "暂时不能用" in "\n".join(sent_texts(calls))
+        calls = await bot.text(LI, "/bindgroup")  # Telegram's own: its hint, not "no such"
+        assert t("zh_CN", "command.unknown", command="/bindgroup") not in sent_texts(calls)
+
+
 def _name_of(user: TgUser) -> str:
     """A distinct real name per test user (names carry no digits)."""
     i = user.id % 100

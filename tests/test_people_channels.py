@@ -70,10 +70,60 @@ async def load_user(sessions, telegram_id):
         ("k7m2p9qrst 谢谢", None),
         ("什么是科普日？", None),
         ("邀请码是什么", None),
+        ("k7m2p9qrst。", "k7m2p9qrst"),  # the IME's full stop
+        ("ｋ７ｍ２ｐ９ｑｒｓｔ", "k7m2p9qrst"),  # full-width
+        ("k7m2 p9qr st", "k7m2p9qrst"),  # in groups
+        ("邀请码【k7m2p9qrst】", "k7m2p9qrst"),
+        ("我的邀请码是k7m2p9qrst", "k7m2p9qrst"),
+        ("t.me/stabot_bot?start=k7m2p9qrst", "k7m2p9qrst"),
+        ("“k7m2p9qrst”", "k7m2p9qrst"),
+        ("happy new year", None),  # words are not run together into a code
+        ("好的。", None),
+        ("明天 9点 开会", None),
     ],
 )
 def test_what_reads_as_a_typed_invite_code(typed, read):
     assert people.typed_invite_code(typed) == read
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        lambda c: f"{c}。",
+        lambda c: c.translate({i: i + 0xFEE0 for i in range(0x21, 0x7F)}),  # full-width
+        lambda c: f"{c[:4]} {c[4:8]} {c[8:]}",
+        lambda c: f"邀请码【{c}】",
+        lambda c: f"我的邀请码是{c}",
+        lambda c: f"t.me/stabot_test_bot?start={c}",
+        lambda c: f"/start {c}。",
+    ],
+)
+async def test_an_invite_code_as_a_phone_spells_it_registers(
+    settings, clock, sessions, tree, spelling
+):
+    code = await make_invite(sessions, clock, tree["赛罕区科协"])
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(LI, spelling(code))
+        assert "呼和浩特市科协 › 赛罕区科协" in sent_texts(calls)[-1]
+
+
+async def test_the_bots_own_link_code_line_pasted_links(settings, clock, sessions, tree):
+    await register_directly(sessions, clock, LI, tree["赛罕区科协"], Role.LIAISON, "李明")
+    async with running_bot(settings, clock) as bot:
+        code = await link_code_of(bot, LI)
+        calls = await bot.text(SECOND, f"关联码：{code}。")
+        assert "已关联" in sent_texts(calls)[0]
+    assert (await person_of(sessions, SECOND.id)).real_name == "李明"
+
+
+async def test_a_members_ordinary_messages_are_not_read_as_codes(
+    settings, clock, sessions, tree
+):
+    await register_directly(sessions, clock, LI, tree["赛罕区科协"], Role.LIAISON, "李明")
+    async with running_bot(settings, clock) as bot:
+        for typed in ("好的。", "happy new year", "strawberry。", "（收到）"):
+            texts = sent_texts(await bot.text(LI, typed))
+            assert not any("邀请" in text or "关联码" in text for text in texts), typed
 
 
 async def test_an_invite_code_sent_as_a_message_registers(settings, clock, sessions, tree):
@@ -108,7 +158,7 @@ async def test_a_wrong_or_expired_typed_code_is_explained(settings, clock, sessi
     assert (await load_user(sessions, LI.id)).role is None
 
 
-async def test_a_member_typing_something_code_like_is_not_disturbed(
+async def test_a_member_typing_something_code_like_changes_nothing(
     settings, clock, sessions, tree
 ):
     code = await make_invite(sessions, clock, tree["青山区科协"])
@@ -119,9 +169,13 @@ async def test_a_member_typing_something_code_like_is_not_disturbed(
         user.real_name, user.org_id, user.role = "老张", tree["赛罕区科协"].id, Role.LIAISON
         user.registered_at = clock.now()
     async with running_bot(settings, clock) as bot:
-        for typed in (code, "k7m2p9qrst"):
-            texts = sent_texts(await bot.text(MEMBER, typed))
-            assert texts and not any("邀请" in text or "注册" in text for text in texts)
+        # A code-shaped word no invite has is chatter; a real invite's code is answered as
+        # /start CODE answers a member: not used, nothing changed.
+        texts = sent_texts(await bot.text(MEMBER, "k7m2p9qrst"))
+        assert texts and not any("邀请" in text or "注册" in text for text in texts)
+        texts = sent_texts(await bot.text(MEMBER, code))
+        (text,) = texts
+        assert text.startswith("欢迎回来，老张") and "没有被使用" in text
     async with transaction(sessions) as session:
         invite = await users_repo.get_invite(session=session, code=code)
         assert invite.used == 0

@@ -247,3 +247,36 @@ async def test_an_english_report(settings, clock, sessions, members):
         assert "Here is what I understood" in shown
         for part in ("2026-03-17", "青山区第一小学", "200"):
             assert part in shown
+
+
+@pytest.mark.parametrize("user", [LI, WANG])
+async def test_the_second_activity_s_reading_is_shown_as_words(
+    settings, clock, sessions, members, user
+):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(user, "今天上午在第二小学讲座50人，下午到五一村培训30人")
+        await bot.press(user, "讲座")  # the title read from it
+        if "200" in bot.last_text(user.id):  # the place, when the reader left it out
+            await bot.text(user, "第二小学")
+        calls = await finish(bot, user, audience="青少年" if user is LI else "Young people")
+        shown = texts(calls)
+    assert "{'msg'" not in shown and "activity.label" not in shown
+    expected = "• 类型：科技培训" if user is LI else "Technical training"
+    assert expected in shown and "30" in shown
+
+
+async def test_the_review_shows_the_title_taken_with_its_button(
+    settings, clock, sessions, members
+):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, "昨天在富强社区开展防诈骗科普讲座，80人参加")
+        assert "用“防诈骗科普讲座”" in bot.button_texts(LI.id)
+        await bot.press(LI, "防诈骗科普讲座")
+        await bot.press(LI, "社区居民")
+        await bot.press(LI, "完成")
+        await bot.press(LI, "跳过")
+        review = texts(await bot.press(LI, "跳过"))
+        assert "名称：防诈骗科普讲座" in review and "用“" not in review
+        await bot.press(LI, "确认提交")
+    [saved] = await stored(sessions)
+    assert saved.title == "防诈骗科普讲座"

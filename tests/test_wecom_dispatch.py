@@ -206,9 +206,30 @@ async def test_commands_inside_a_form_and_unknown_ones(settings, clock, sessions
         shown = await wecom.text(ZHANG, "/log")
         assert "/log" in shown[0].text and "青山区科协" in shown[0].text  # the form again
         shown = await wecom.text(ZHANG, "/nosuch")
-        assert shown[0].text == t("zh_CN", "wecom.unknown_command", command="/nosuch")
+        assert shown[0].text == t("zh_CN", "command.unknown", command="/nosuch")
         shown = await wecom.text(ZHANG, "/cancel")
         assert shown  # /cancel may run inside a form
+
+
+async def test_an_invite_takes_over_from_an_access_request_on_wecom(
+    settings, clock, sessions, tree
+):
+    async with wecom_bot(settings, clock, {ZHANG}) as wecom:
+        code = await make_invite(sessions, clock, tree["青山区科协"])
+        await wecom.text(ZHANG, "/start")
+        await wecom.press(ZHANG, "申请开通")
+        shown = await wecom.text(ZHANG, f"邀请码 {code}")  # not taken as the name
+        text = "\n".join(s.text for s in shown)
+        assert t("zh_CN", "access.dropped_for_invite") in text and "青山区科协" in text
+
+
+async def test_me_of_someone_not_registered_shows_their_wecom_userid(
+    settings, clock, sessions, tree
+):
+    async with wecom_bot(settings, clock, {ZHANG}) as wecom:
+        shown = await wecom.text(ZHANG, "/me")
+        assert "Telegram" not in shown[0].text and "企业微信（zhangsan）" in shown[0].text
+        assert not re.search(r"\d{10,}", shown[0].text)  # no address shown as an id
 
 
 async def test_a_telegram_member_links_wecom_and_chooses_reach_there(

@@ -132,6 +132,10 @@ async def title_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     return [Choice(hint, Msg("activity.use_title", title=shown))]
 
 
+def _show_title(value: Any, model: FormModel) -> Label:
+    return str(value) if value else Msg("form.empty")
+
+
 async def parse_participants(inp: Input, ctx: FlowContext, model: FormModel) -> int:
     """A head count in digits or Chinese numerals."""
     if inp.kind is InputKind.STICKER:
@@ -234,6 +238,7 @@ class ActivityForm(FormSpec):
             choices=title_choices,
             params={"limit": TITLE_MAX},
             columns=1,
+            display=_show_title,  # the title itself, not the button's 用“…” that took it
         ),
         FieldSpec(
             "day",
@@ -357,7 +362,8 @@ class ActivityForm(FormSpec):
         model.fill_missing, model.editing = True, False
         await model.trigger("advance")  # from done: the next record's first missing step
         number = Msg("activity.queue_next", number=total - len(rest), total=total)
-        notices = [Msg(n["key"], n["params"]) for n in item.get("notices", [])]
+        # Queued notices were stored with Msg.to_json: nested labels must be read back.
+        notices = [Msg.from_json(n) for n in item.get("notices", [])]
         return await render(self, ctx, model, [saved, number, *notices])
 
     async def _save(

@@ -192,11 +192,30 @@ async def parse_when(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     if inp.kind is not InputKind.TEXT:
         raise Invalid("when.unreadable.moment")
     try:
-        moment = when.read_moment(inp.text, ctx.now, ctx.tz, when.BROADCAST)
+        moment = _read_start(inp.text, ctx, model)
+    except when.NeedTime as error:
+        model.ctx[DAY_SAID] = inp.text  # 明天, then 下午三点: the time goes with this day
+        raise Invalid.of(error) from None
     except when.WhenError as error:
         raise Invalid.of(error) from None
+    model.ctx.pop(DAY_SAID, None)
     model.ctx["when_notes"] = [note_json(note) for note in moment.notes]
     return moment.local.isoformat()
+
+
+DAY_SAID = "when_day_said"  # a day typed without a time, kept while its time is asked for
+
+
+def _read_start(text: str, ctx: FlowContext, model: FormModel) -> when.Moment:
+    """The start time typed; after a day said alone, a time alone is read as on that day
+    (what names a day of its own is read by itself)."""
+    day = model.ctx.get(DAY_SAID)
+    if day:
+        try:
+            return when.read_moment(f"{day} {text}", ctx.now, ctx.tz, when.BROADCAST)
+        except (when.NeedTime, when.Unreadable):
+            pass  # the answer names its own day (后天下午3点): it stands alone
+    return when.read_moment(text, ctx.now, ctx.tz, when.BROADCAST)
 
 
 def _excerpt(value: Any, model: FormModel) -> Label:

@@ -33,8 +33,11 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
                 *help_lines(ctx),
             ]
         )
+    requesting = await _access_form_open(ctx)
     if payload:
-        return await _start_with_invite(ctx, payload)
+        return await _start_with_invite(ctx, payload, over_request=requesting)
+    if requesting:  # /start alone while the access-request form is open: the form again
+        return await engine.current_view(ctx, [Msg("form.busy", command="/start")])
     if await people.pending_request(ctx.session, ctx.user_id):
         return Reply([Msg("start.intro"), Msg("access.already_pending")])
     return Reply(
@@ -46,11 +49,36 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
 async def invite_route(ctx: FlowContext, inp: Input) -> Reply | None:
     """A free-text route: a message that is an invite code (WeCom has no deep links, so the
     code is typed or scanned) from someone not yet registered starts registration as
-    ``/start CODE`` does; members typing something code-like go on to the other routes."""
+    ``/start CODE`` does, and a member is answered as ``/start CODE`` answers them (a bare
+    code-shaped word of theirs only when an invite has it)."""
+    if inp.kind is not InputKind.TEXT or ctx.in_group:
+        return None
+    typed = people.typed_invite(inp.text)
+    if typed is None:
+        return None
+    if people.is_registered(ctx.actor) and not await _a_members_code(ctx, typed):
+        return None
+    return await start(ctx, typed.code, private=True)  # a member: told as /start CODE tells
+
+
+async def _a_members_code(ctx: FlowContext, typed: people.TypedInvite) -> bool:
+    # A member's bare word of the code's shape (strawberry) is chatter unless an invite has it.
+    return typed.said or await people.invite_exists(ctx.session, typed.code)
+
+
+async def invite_over_request(ctx: FlowContext, inp: Input) -> Reply | None:
+    """An invite code typed while the access-request form is open takes over from the form
+    (read before the form's step, which would take the code as a name)."""
     if inp.kind is not InputKind.TEXT or ctx.in_group or people.is_registered(ctx.actor):
         return None
-    code = people.typed_invite_code(inp.text)
-    return None if code is None else await start(ctx, code, private=True)
+    code = people.typed_invite_code(inp.text or "")
+    if code is None or not await _access_form_open(ctx):
+        return None
+    return await start(ctx, code, private=True)
+
+
+async def _access_form_open(ctx: FlowContext) -> bool:
+    return await engine.active_flow(ctx) == access_request.AccessRequestForm.name
 
 
 async def _invite_when_registered(ctx: FlowContext, code: str) -> Reply:
@@ -67,10 +95,14 @@ async def _invite_when_registered(ctx: FlowContext, code: str) -> Reply:
     return Reply([Msg("start.welcome_back", name=name), Msg("start.invite_not_used", who)])
 
 
-async def _start_with_invite(ctx: FlowContext, code: str) -> Reply:
+async def _start_with_invite(ctx: FlowContext, code: str, *, over_request: bool) -> Reply:
+    """Registration through an invite; an access request still being filled in is dropped
+    for it (and the user told), or shown again when the invite cannot be used."""
     try:
         invite = await people.usable_invite(ctx.session, code, ctx.now)
     except people.AccessError as refusal:
+        if over_request:
+            return await engine.current_view(ctx, [said(refusal)])
         return Reply(
             [said(refusal), Msg("start.how_to_join")],
             [[Button(Msg("start.button.request"), AccessRequestButton().pack())]],
@@ -78,8 +110,12 @@ async def _start_with_invite(ctx: FlowContext, code: str) -> Reply:
     org = await orgs.get_org(ctx.session, invite.org_id)
     path = await orgs.org_path(ctx.session, org)
     extra = {"invite_id": invite.id, "org_path": path, "role": str(invite.role)}
+    notices = [Msg("register.intro")]
+    if over_request:
+        await engine.cancel(ctx)  # the request was never sent: nothing to withdraw
+        notices.insert(0, Msg("access.dropped_for_invite"))
     return await engine.start(
-        ctx, registration.RegistrationForm.name, extra=extra, notices=[Msg("register.intro")]
+        ctx, registration.RegistrationForm.name, extra=extra, notices=notices
     )
 
 
@@ -124,7 +160,7 @@ async def me(ctx: FlowContext) -> Reply:
         request = await people.pending_request(ctx.session, ctx.user_id)
         if request is not None:
             return Reply([await _pending(ctx, request, language)])
-        return Reply([Msg("me.guest", user_id=ctx.user_id, language=language)])
+        return Reply([Msg("me.guest", identity=await _identity(ctx), language=language)])
     user = ctx.actor
     org = await orgs.get_org(ctx.session, user.org_id)
     path = await orgs.org_path(ctx.session, org)
@@ -161,9 +197,15 @@ async def _pending(ctx: FlowContext, request: AccessRequest, language: str) -> M
         role=role_label(request.role),
         submitted=local_text(request.created_at, ctx.tz),
         reviewers=await _reviewers(ctx, org),
-        user_id=ctx.user_id,
+        identity=await _identity(ctx),
         language=language,
     )
+
+
+async def _identity(ctx: FlowContext) -> Msg:
+    # The channel and its own id for the sender (on WeCom a UserID, never the address).
+    channel, external_id = await linking.identity_at(ctx.session, ctx.user_id)
+    return channels.identities_line([(channel, external_id)])[0]
 
 
 async def _reviewers(ctx: FlowContext, org: Org | None) -> Msg:
@@ -206,8 +248,11 @@ async def edited(ctx: FlowContext) -> Reply:
 
 async def busy(ctx: FlowContext, command: str) -> Reply | None:
     """A command that would start something while a form is open: show the form again."""
-    if await engine.active_flow(ctx) is None:
+    flow = await engine.active_flow(ctx)
+    if flow is None:
         return None
+    if command == "/start" and flow == access_request.AccessRequestForm.name:
+        return None  # an invite takes over from an access request being filled in (start)
     return await engine.current_view(ctx, [Msg("form.busy", command=command)])
 
 

@@ -101,8 +101,7 @@ def _library(ctx: FlowContext) -> PolicyLibrary:
 
 
 async def _start(ctx: FlowContext, args: str) -> Reply:
-    payload = args.split()[0] if args.split() else ""
-    return await onboarding.start(ctx, payload, private=not ctx.in_group)
+    return await onboarding.start(ctx, people.start_payload(args), private=not ctx.in_group)
 
 
 async def _ask(ctx: FlowContext, question: str) -> Reply:
@@ -165,6 +164,15 @@ COMMANDS: dict[str, CommandRoute] = {
 }
 
 
+def unknown_command(head: str, known: frozenset[str] = frozenset()) -> Reply | None:
+    """The answer to a command no channel has (/foo, /mylog): None when ``head`` names one of
+    the table's commands or one of the channel's own (``known``)."""
+    name = head.lstrip("/").split("@")[0].lower()
+    if name in COMMANDS or name in known:
+        return None
+    return Reply([Msg("command.unknown", command=head.split("@")[0])])
+
+
 def command(name: str, args: str = "") -> Producer:
     """The producer of ``/name args``; KeyError when no such command exists."""
     route = COMMANDS[name]
@@ -185,7 +193,7 @@ async def busy_form(ctx: FlowContext, name: str) -> Reply | None:
 async def user_input(ctx: FlowContext, inp: Input, text_routes: Sequence[TextRoute]) -> Reply:
     """What a member sent that is neither a command nor a press: the open form's answer,
     else the text routes in order (quick log, acknowledgements, questions), else a hint."""
-    reply = await engine.handle(ctx, inp)
+    reply = await onboarding.invite_over_request(ctx, inp) or await engine.handle(ctx, inp)
     if reply is not None:
         return reply
     for route in text_routes:  # build_application's list: the first reply wins

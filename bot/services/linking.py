@@ -22,7 +22,13 @@ from datetime import datetime, timedelta
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.services.errors import UserError
-from bot.services.people import INVITE_ALPHABET, is_deactivated, is_registered, random_code
+from bot.services.people import (
+    INVITE_ALPHABET,
+    code_text,
+    is_deactivated,
+    is_registered,
+    random_code,
+)
 from storage import identities_repo, links_repo
 from storage.identity_models import Channel, ChannelIdentity, Reach, address_of, channel_of
 from storage.models import User
@@ -35,11 +41,13 @@ _BARE = re.compile(rf"{_LETTER}{{4}}[- ]?{_LETTER}{{4}}[- ]?{_LETTER}{{4}}", re.
 # A code after its word ("关联 …", "link code …"): read whatever code-like token follows, so
 # a mistyped code is told so; a deep link or /start carries the code itself.
 _SAID = re.compile(
-    r"(?:关联码?|link(?:\s+code)?)\s*[:：]?\s*([a-z0-9-]{4,20}|[a-z0-9]{4}(?: [a-z0-9]{4}){2})",
+    r"(?:(?:我的)?关联码?(?:是|为)?|link(?:\s+code)?(?:\s+is)?)\s*[:：]?\s*"
+    r"([a-z0-9-]{4,20}|[a-z0-9]{4}(?: [a-z0-9]{4}){2})",
     re.IGNORECASE,
 )
 _START = re.compile(
-    rf"(?:/start(?:@\w+)?\s+|https?://t\.me/\w+\?start=)({_BARE.pattern})", re.IGNORECASE
+    rf"(?:/start(?:@\w+)?\s+|(?:https?://)?t\.me/\w+\?start=)({_BARE.pattern})",
+    re.IGNORECASE,
 )
 
 
@@ -73,8 +81,9 @@ def _normal(text: str) -> str:
 
 
 def typed_link_code(text: str) -> TypedCode | None:
-    """The link code a message consists of, or None when it is something else."""
-    typed = text.strip()
+    """The link code a message consists of, or None when it is something else (read as
+    invite codes are: `code_text`)."""
+    typed = code_text(text)
     said = _SAID.fullmatch(typed) or _START.fullmatch(typed)
     if said is not None:
         return TypedCode(_normal(said.group(1)), True)
@@ -162,6 +171,16 @@ def _with_key(person: User, rows: Sequence[ChannelIdentity]) -> list[tuple[Chann
         channel = channel_of(key)
         found.insert(0, (channel, str(key) if channel == Channel.TELEGRAM else ""))
     return found
+
+
+async def identity_at(session: AsyncSession, address: int) -> tuple[Channel, str]:
+    """The channel of an address and the channel's own id for it (a Telegram id, a WeCom
+    UserID; empty when the bot never stored it): an address is no channel's id."""
+    channel = channel_of(address)
+    if channel == Channel.TELEGRAM:
+        return channel, str(address)
+    row = await identities_repo.identity_at(session, address)
+    return channel, row.external_id if row is not None else ""
 
 
 async def channels_of(session: AsyncSession, person: User) -> list[Channel]:

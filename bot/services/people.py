@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
@@ -25,11 +26,15 @@ _DURATION = re.compile(r"^(\d{1,4})\s*([dhm])$")
 # "/start CODE" (any code, so a wrong one is told so), the invite's t.me link pasted, or a bare
 # word of the invite alphabet and length (so chatter is not read as a code).
 _CODE_SAID = re.compile(
-    r"(?:/start(?:@\w+)?|邀请码|invite(?:\s+code)?|https?://t\.me/\w+\?start=)\s*[:：]?\s*"
-    r"([a-z0-9]{1,32})",
+    r"(?:/start(?:@\w+)?|(?:我的)?邀请码(?:是|为)?|invite(?:\s+code)?(?:\s+is)?"
+    r"|(?:https?://)?t\.me/\w+\?start=)\s*[:：]?\s*([a-z0-9]{1,32}(?: [a-z0-9]{1,4})*)",
     re.IGNORECASE,
 )
 _CODE_BARE = re.compile(f"[{INVITE_ALPHABET}]{{{INVITE_LENGTH}}}", re.IGNORECASE)
+# How phones dress a pasted or typed code: brackets and quotes around it, the IME's full stop
+# after it (full-width letters, digits and spaces are made plain by NFKC first).
+_DRESSING = re.compile(r"[【】\[\]「」『』《》<>()（）“”\"‘’']")
+_CLOSING = " 。.,，、!！;；~～"
 
 
 class AccessError(UserError):
@@ -84,13 +89,54 @@ def random_code(length: int) -> str:
     return "".join(secrets.choice(INVITE_ALPHABET) for _ in range(length))
 
 
-def typed_invite_code(text: str) -> str | None:
+@dataclass(frozen=True)
+class TypedInvite:
+    """An invite code read from a message, and whether it was said to be one (邀请码 …, invite
+    …, its link) rather than sent as a bare word of the code's shape."""
+
+    code: str
+    said: bool
+
+
+def code_text(text: str) -> str:
+    """A message as a typed code is read: NFKC (９ｖｒｕ → 9vru, the full-width space), the
+    brackets and quotes around a code made spaces, spaces collapsed, the closing punctuation
+    an IME adds (。) cut."""
+    plain = _DRESSING.sub(" ", unicodedata.normalize("NFKC", text))
+    return " ".join(plain.split()).strip(_CLOSING)
+
+
+def joined_code(token: str) -> str:
+    """A code typed in groups (9vru yxf6 d5) as one word; other spaced text is left as is
+    (groups of up to four, as codes are read out, so words are not run together)."""
+    parts = token.split(" ")
+    return "".join(parts) if all(1 <= len(part) <= 4 for part in parts) else token
+
+
+def typed_invite(text: str) -> TypedInvite | None:
     """The invite code a message consists of, or None when it is something else."""
-    typed = text.strip()
+    typed = code_text(text)
     said = _CODE_SAID.fullmatch(typed)
     if said is not None:
-        return said.group(1).lower()
-    return typed.lower() if _CODE_BARE.fullmatch(typed) else None
+        return TypedInvite(joined_code(said.group(1)).lower(), True)
+    bare = joined_code(typed)
+    return TypedInvite(bare.lower(), False) if _CODE_BARE.fullmatch(bare) else None
+
+
+def start_payload(args: str) -> str:
+    """The code after /start as a phone may have typed it (CODE。, ９ｖｒｕ…, 9vru yxf6 d5)."""
+    return joined_code(code_text(args)).split(" ")[0] if args.strip() else ""
+
+
+def typed_invite_code(text: str) -> str | None:
+    """The code of `typed_invite`, or None."""
+    typed = typed_invite(text)
+    return typed.code if typed is not None else None
+
+
+async def invite_exists(session: AsyncSession, code: str) -> bool:
+    """Whether an invite (in any state) has this code."""
+    return await users_repo.get_invite(session=session, code=code.lower()[:32]) is not None
 
 
 def invite_link(bot_username: str, code: str) -> str:

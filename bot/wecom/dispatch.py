@@ -209,8 +209,9 @@ class WeComDispatcher:
     async def _command(self, ctx: FlowContext, text: str) -> Any:
         head, *rest = text.split(maxsplit=1)  # any space, the full-width one of IMEs too
         name = head.lstrip("/").lower()
-        if name not in routes.COMMANDS:
-            return Reply([Msg("wecom.unknown_command", command=head)])
+        unknown = routes.unknown_command(head)
+        if unknown is not None:
+            return unknown
         busy = await routes.busy_form(ctx, name)
         if busy is not None:
             return busy

@@ -92,4 +92,22 @@ def handlers() -> list[BaseHandler]:
     return [
         CallbackQueryHandler(form_button, pattern=FormButton.filter()),
         MessageHandler(private & filters.UpdateType.MESSAGE & ~filters.COMMAND, message_input),
+        # Last: a command no handler took (/foo, /mylog) is told so, as on WeCom.
+        MessageHandler(private & filters.UpdateType.MESSAGE & filters.COMMAND, unknown_command),
     ]
+
+
+async def unknown_command(update: Update, context: StabotContext) -> None:
+    """A private command that no handler serves: say there is no such command."""
+    head = update.effective_message.text.split()[0]
+    reply = routes.unknown_command(head, TELEGRAM_ONLY_COMMANDS)
+    if reply is not None:
+        await respond(update, context, lambda ctx: _same(reply))
+
+
+async def _same(reply: Reply) -> Reply:
+    return reply
+
+
+# Commands only Telegram has (its work groups); in private they answer with a hint.
+TELEGRAM_ONLY_COMMANDS = frozenset({"bindgroup", "unbindgroup"})

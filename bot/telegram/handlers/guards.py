@@ -7,11 +7,12 @@ from telegram import Update
 from telegram.constants import ChatType
 from telegram.ext import ApplicationHandlerStop, BaseHandler, MessageHandler, TypeHandler, filters
 
-from bot.flows import engine, onboarding
+from bot.flows import engine, onboarding, routes
 from bot.flows.menu import ALLOWED_DURING_FORM
 from bot.runtime import KEEP_PROCESSED, PRUNE_EVERY, StabotContext, expect_claim
 from bot.services import people
 from bot.telegram.handlers.common import respond
+from bot.telegram.handlers.forms import TELEGRAM_ONLY_COMMANDS
 from storage.db import transaction
 
 __all__ = [
@@ -52,6 +53,8 @@ async def command_in_form(update: Update, context: StabotContext) -> None:
     command = update.effective_message.text.split()[0].lstrip("/").split("@")[0].lower()
     if command in ALLOWED_DURING_FORM or not await _form_open(update, context):
         return
+    if routes.unknown_command(command, TELEGRAM_ONLY_COMMANDS) is not None:
+        return  # no such command: told so by the last handler, the form left as it is
     reply = await respond(update, context, lambda ctx: onboarding.busy(ctx, f"/{command}"))
     if reply is not None:
         raise ApplicationHandlerStop
