@@ -6,7 +6,7 @@ one delivery report, and asks a policy question; an invite QR scanned in WeCom r
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -83,8 +83,32 @@ async def test_a_liaison_registers_and_logs_an_activity_through_cards(
         120,
     )
     assert activity.created_by == person.telegram_id
-    # Kept as WeCom's media id, which WeCom keeps three days (see the README's WeCom section).
-    assert activity.photos == [photo]
+    # Kept in the media store, not as WeCom's media id (which WeCom keeps three days).
+    [kept] = activity.photos
+    assert kept.startswith("stored:") and kept.endswith(":现场.png")
+
+
+async def test_a_photo_sent_on_wecom_is_shown_again_after_its_media_id_expired(
+    settings, clock, sessions, tree
+):
+    png = b"\x89PNG\r\n" + bytes(range(64))
+    async with running_stack(settings, clock, {ZHANG}, [ADMIN, TUMOTE]) as run:
+        await register_by_typing(run, sessions, clock, tree)
+        wecom = run.wecom
+        await log_up_to_photos(wecom, "赛罕区")
+        photo = wecom.api.add_media(png, "现场.png")
+        await wecom.image(ZHANG, photo)
+        await wecom.press(ZHANG, "完成")
+        await wecom.press(ZHANG, "确认提交")
+        del wecom.api.media[photo]  # WeCom forgets a member's media id after three days
+        clock.advance(timedelta(days=4))
+        await wecom.text(ZHANG, "/mylogs")
+        await wecom.press(ZHANG, "科技助力乡村振兴")
+        shown = await wecom.press(ZHANG, "照片")
+    [image] = [s for s in shown if s.kind == "image"]
+    uploaded = wecom.api.media[image.text]  # uploaded anew from the store, as an image
+    assert (uploaded.content, uploaded.file_name, uploaded.kind) == (png, "现场.png", "image")
+    assert any("科技助力乡村振兴" in s.text for s in shown if s.kind == "text")
 
 
 async def new_county_task(run: Running) -> None:

@@ -149,6 +149,8 @@ def _shown(msgtype: str, body: Mapping[str, Any]) -> Shown:
             list(body.get("button_list", [])),
             body.get("task_id"),
         )
+    if msgtype in ("image", "file"):  # an uploaded photo or file: its media id as the text
+        return Shown(msgtype, str(body.get("media_id", "")))
     return Shown(msgtype, str(body.get("content", "")))
 
 

@@ -12,7 +12,9 @@ chat id), and the event is routed by the channel-neutral table (bot/flows/routes
   read gets the stale note;
 - a bare number after a reply with numbered choices: that choice's button;
 - any other text, an image or a file: the open form's answer, else the text routes (quick
-  log, acknowledgements, questions), as on Telegram.
+  log, acknowledgements, questions), as on Telegram. An image or a file is first downloaded
+  (media/get) and kept in the media store (bot/services/media_store.py): the form stores
+  its reference, which never expires, where WeCom's media id would in three days.
 
 The reply is rendered (bot/wecom/render.py) inside the transaction, so the numbered choices
 it offers are stored with the event's effects, and sent after the commit. Notices to other
@@ -21,6 +23,8 @@ people go through `Notifiers` to whichever channel their address is on.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,10 +48,19 @@ from bot.flows.base import (
     SendRates,
     TextRoute,
 )
+from bot.flows.library import MAX_UPLOAD_MB, refuse_upload
 from bot.flows.notices import Notifiers
+from bot.services.media_store import MediaStore
 from bot.services.people import InviteLinks, user_locale
 from bot.services.policy import PolicyLibrary
-from bot.wecom.client import Message, Recipients, SendResult, TemplateCard, WeComTransportError
+from bot.wecom.client import (
+    MediaResult,
+    Message,
+    Recipients,
+    SendResult,
+    TemplateCard,
+    WeComTransportError,
+)
 from bot.wecom.events import EventKind, WeComEvent
 from bot.wecom.render import Rendered, render
 from storage import identities_repo, users_repo, wecom_repo
@@ -59,6 +72,7 @@ log = logging.getLogger(__name__)
 UPDATE_CARD = "message/update_template_card"
 KEEP_HANDLED = timedelta(days=2)  # WeCom retries a callback for minutes, not days
 PRUNE_EVERY = 500  # events between two prunings of the handled records
+MB = 1024 * 1024
 CHOICE_DIGITS = 2  # a bare number of at most this many digits may pick a numbered choice
 STALE = Msg("button.stale")
 
@@ -74,6 +88,10 @@ class WeComSender(Protocol):
 
     async def call(self, method: str, payload: Mapping[str, Any]) -> Mapping[str, Any]:
         """Any API method with the access token."""
+        ...
+
+    async def get_media(self, media_id: str) -> MediaResult:
+        """media/get: a member's photo or file."""
         ...
 
 
@@ -104,6 +122,7 @@ class WeComDispatcher:
     text_routes: Sequence[TextRoute] = ()
     notifiers: Notifiers = field(default_factory=Notifiers)
     send_rates: SendRates | None = None  # the pipeline's rates, for a broadcast's estimate
+    media: MediaStore | None = None  # where members' photos and files are kept
     handled: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -112,7 +131,7 @@ class WeComDispatcher:
 
     async def __call__(self, event: WeComEvent) -> None:
         """Handle one event (the `EventHandler` of bot/wecom/events.py)."""
-        answer = await self._answer(event)
+        answer = await self._answer(event, await self._received(event))
         if answer is None:
             return
         await self._show(answer)
@@ -120,7 +139,7 @@ class WeComDispatcher:
 
     # --- one transaction per event ---------------------------------------------------------
 
-    async def _answer(self, event: WeComEvent) -> Answer | None:
+    async def _answer(self, event: WeComEvent, received: Input | Reply) -> Answer | None:
         now = self.clock.now()
         async with transaction(self.sessions) as session:
             if not await wecom_repo.mark_handled(session, dedup_key=event.dedup_key, now=now):
@@ -129,13 +148,12 @@ class WeComDispatcher:
             await self._prune(session, now)
             person, address = await users_repo.meet(session, Channel.WECOM, event.user_id, now=now)
             ctx = self._context(session, now, person, address)
-            reply = routes.reply_of(await self._route(ctx, event))
+            reply = routes.reply_of(await self._route(ctx, event, received))
             if reply is None:
                 return None
             pressed = event.kind is EventKind.CARD_BUTTON
-            rendered = render(
-                ctx.locale, reply, response_code=event.response_code if pressed else None
-            )
+            code = event.response_code if pressed else None
+            rendered = render(ctx.locale, reply, response_code=code, media=self.media)
             if reply.texts:  # a new view: its numbers (or none) replace the earlier ones
                 quoted = event.text if reply.quote and event.kind is EventKind.TEXT else None
                 await wecom_repo.offer_choices(
@@ -168,7 +186,7 @@ class WeComDispatcher:
             send_rates=self.send_rates,
         )
 
-    async def _route(self, ctx: FlowContext, event: WeComEvent) -> Any:
+    async def _route(self, ctx: FlowContext, event: WeComEvent, received: Input | Reply) -> Any:
         if event.kind is EventKind.CARD_BUTTON:
             return await self._press(ctx, event.event_key)
         if event.kind is EventKind.TEXT:
@@ -177,7 +195,33 @@ class WeComDispatcher:
             return await self._text(ctx, event.event_key or "")  # a menu item runs a command
         if event.kind in (EventKind.ENTER, EventKind.MENU):
             return None  # opening the application says nothing
-        return await routes.user_input(ctx, _input(event), self.text_routes)
+        if isinstance(received, Reply):
+            return received  # a file refused before it reached the forms
+        return await routes.user_input(ctx, received, self.text_routes)
+
+    # --- photos and files: kept before the transaction -------------------------------------
+
+    async def _received(self, event: WeComEvent) -> Input | Reply:
+        """An image or file as a form input: downloaded (its media id expires in three days)
+        and kept in the media store, the input naming the kept file; a file over the limit
+        gets the refusal Telegram gives. Done before the event's transaction: no database
+        connection waits on a download."""
+        sent = _input(event)
+        if sent.file_id is None or self.media is None:
+            return sent
+        try:
+            got = await self.client.get_media(sent.file_id)
+        except WeComTransportError as error:
+            log.warning("WeCom media/get failed: %s", error)
+            return Reply([Msg("wecom.media_failed")])
+        if not got.ok:
+            log.info("WeCom media/get refused: %s %s", got.errcode, got.errmsg)
+            return Reply([Msg("wecom.media_failed")])
+        name = got.file_name or event.file_name or _default_name(sent.kind)
+        if len(got.content) > MAX_UPLOAD_MB * MB:
+            return refuse_upload("too_large", name)
+        ref = await asyncio.to_thread(self.media.put, got.content, name)
+        return dataclasses.replace(sent, file_id=ref)
 
     async def _press(self, ctx: FlowContext, data: str | None) -> Any:
         # The member's words the latest reply quoted: what an offer's button reads back.
@@ -261,6 +305,10 @@ class WeComDispatcher:
         to = Recipients(users=[identity.external_id])
         sent = [await self._send(message, to) for message in rendered.messages]
         return bool(sent) and all(sent)
+
+
+def _default_name(kind: InputKind) -> str:
+    return "photo.jpg" if kind is InputKind.PHOTO else "file"
 
 
 def _input(event: WeComEvent) -> Input:
