@@ -243,3 +243,21 @@ async def test_a_telegram_member_links_wecom_and_chooses_reach_there(
         person = await users_repo.get_user(session=session, telegram_id=li.id)
         assert person.reach == Reach.ALL
         assert await identities_repo.find_identity(session, Channel.WECOM, "liming") is not None
+
+
+async def test_a_photo_that_cannot_be_fetched_or_is_too_big_is_refused(
+    settings, clock, sessions, tree
+):
+    async with wecom_bot(settings, clock, {ZHANG}) as wecom:
+        await register(wecom, sessions, clock, tree)
+        await log_up_to_photos(wecom, "青山区")
+        gone = await wecom.image(ZHANG, "media-expired")  # WeCom answers 40007
+        huge = wecom.api.add_media(bytes(20 * 1024 * 1024 + 1), "大图.png")
+        too_big = await wecom.image(ZHANG, huge)
+        kept = await wecom.image(ZHANG, wecom.api.add_media(b"\xff\xd8\xff" + bytes(40), "a.jpg"))
+        summary = await wecom.press(ZHANG, "完成")
+    assert [s.text for s in gone] == [t("zh_CN", "wecom.media_failed")]
+    assert [s.text for s in too_big] == [
+        t("zh_CN", "docs.refused.too_large", name="大图.png", limit=20)
+    ]
+    assert kept and any("1 张" in s.text for s in summary)  # only the one that was kept
