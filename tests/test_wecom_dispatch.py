@@ -261,3 +261,16 @@ async def test_a_photo_that_cannot_be_fetched_or_is_too_big_is_refused(
         t("zh_CN", "docs.refused.too_large", name="大图.png", limit=20)
     ]
     assert kept and any("1 张" in s.text for s in summary)  # only the one that was kept
+
+
+async def test_stats_charts_reach_wecom_as_uploaded_images(settings, clock, sessions, tree):
+    async with wecom_bot(settings, clock, {ZHANG}) as wecom:
+        await register(wecom, sessions, clock, tree)
+        await log_up_to_photos(wecom, "青山区")
+        await wecom.press(ZHANG, "跳过")
+        await wecom.press(ZHANG, "确认提交")
+        shown = await wecom.text(ZHANG, "/stats")
+    [image] = [s for s in shown if s.kind == "image"]
+    chart = wecom.api.media[image.text]
+    assert chart.kind == "image" and chart.content.startswith(b"\x89PNG")
+    assert shown[0].kind in ("text", "markdown") and shown[-1] == image  # the figures, then it

@@ -36,12 +36,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.common.clock import Clock
 from bot.common.i18n import DEFAULT_LOCALE
-from bot.flows import routes
+from bot.flows import routes, stats
 from bot.flows.base import (
+    Album,
     FlowContext,
     FormSpec,
     Input,
     InputKind,
+    Media,
     Msg,
     Notice,
     Reply,
@@ -50,6 +52,7 @@ from bot.flows.base import (
 )
 from bot.flows.library import MAX_UPLOAD_MB, refuse_upload
 from bot.flows.notices import Notifiers
+from bot.services.charts import Chart
 from bot.services.media_store import MediaStore
 from bot.services.people import InviteLinks, user_locale
 from bot.services.policy import PolicyLibrary
@@ -104,6 +107,7 @@ class Answer:
     notices: list[Notice]
     task_id: str | None = None  # the pressed card's
     response_code: str | None = None  # the pressed card's: good for one update
+    charts: list[tuple[Chart, str]] = field(default_factory=list)  # /stats': drawn after commit
 
 
 @dataclass
@@ -134,6 +138,7 @@ class WeComDispatcher:
         answer = await self._answer(event, await self._received(event))
         if answer is None:
             return
+        answer.rendered.messages.extend(await _charts(answer.charts))
         await self._show(answer)
         await self.notifiers.send_all(answer.notices)
 
@@ -148,7 +153,8 @@ class WeComDispatcher:
             await self._prune(session, now)
             person, address = await users_repo.meet(session, Channel.WECOM, event.user_id, now=now)
             ctx = self._context(session, now, person, address)
-            reply = routes.reply_of(await self._route(ctx, event, received))
+            result = await self._route(ctx, event, received)
+            reply = routes.reply_of(result)
             if reply is None:
                 return None
             pressed = event.kind is EventKind.CARD_BUTTON
@@ -159,7 +165,15 @@ class WeComDispatcher:
                 await wecom_repo.offer_choices(
                     session, address=address, choices=rendered.choices, now=now, quoted=quoted
                 )
-        return Answer(event.user_id, rendered, reply.notices, event.task_id, event.response_code)
+        drawn = result.charts if isinstance(result, stats.Outcome) else []
+        return Answer(
+            event.user_id,
+            rendered,
+            reply.notices,
+            event.task_id,
+            event.response_code,
+            charts=[(chart, ctx.locale) for chart in drawn],
+        )
 
     async def _prune(self, session: AsyncSession, now: datetime) -> None:
         self.handled += 1
@@ -305,6 +319,21 @@ class WeComDispatcher:
         to = Recipients(users=[identity.external_id])
         sent = [await self._send(message, to) for message in rendered.messages]
         return bool(sent) and all(sent)
+
+
+async def _charts(charts: list[tuple[Chart, str]]) -> list[Message]:
+    """/stats' charts as images, drawn outside the event's transaction (as on Telegram)."""
+    if not charts:
+        return []
+
+    def draw() -> list[Media]:
+        return [
+            Media.made("photo", stats.draw_chart(chart, locale), f"chart-{n}.png")
+            for n, (chart, locale) in enumerate(charts, 1)
+        ]
+
+    made = await asyncio.to_thread(draw)
+    return render(charts[0][1], Reply([], albums=[Album(tuple(made))])).messages
 
 
 def _default_name(kind: InputKind) -> str:
