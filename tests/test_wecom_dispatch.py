@@ -274,3 +274,22 @@ async def test_stats_charts_reach_wecom_as_uploaded_images(settings, clock, sess
     chart = wecom.api.media[image.text]
     assert chart.kind == "image" and chart.content.startswith(b"\x89PNG")
     assert shown[0].kind in ("text", "markdown") and shown[-1] == image  # the figures, then it
+
+
+async def test_an_admins_export_reaches_wecom_as_an_xlsx_file(settings, clock, sessions, tree):
+    async with wecom_bot(settings, clock, {ZHANG}) as wecom:
+        await register(wecom, sessions, clock, tree)
+        await log_up_to_photos(wecom, "青山区")
+        await wecom.press(ZHANG, "跳过")
+        await wecom.press(ZHANG, "确认提交")
+        async with transaction(sessions) as session:
+            person = await person_on_wecom(sessions, ZHANG)
+            person.role = Role.ADMIN
+            session.add(person)
+        shown = await wecom.text(ZHANG, "/export 2026-03-01 至 2026-03-31")
+    [file] = [s for s in shown if s.kind == "file"]
+    workbook = wecom.api.media[file.text]
+    assert workbook.kind == "file" and workbook.content.startswith(b"PK")
+    assert workbook.file_name == "activities_20260301-20260331.xlsx"
+    caption = t("zh_CN", "stats.export_caption", count=1, start="2026-03-01", end="2026-03-31")
+    assert caption in [s.text for s in shown]

@@ -36,14 +36,12 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.common.clock import Clock
 from bot.common.i18n import DEFAULT_LOCALE
-from bot.flows import routes, stats
+from bot.flows import routes
 from bot.flows.base import (
-    Album,
     FlowContext,
     FormSpec,
     Input,
     InputKind,
-    Media,
     Msg,
     Notice,
     Reply,
@@ -52,7 +50,6 @@ from bot.flows.base import (
 )
 from bot.flows.library import MAX_UPLOAD_MB, refuse_upload
 from bot.flows.notices import Notifiers
-from bot.services.charts import Chart
 from bot.services.media_store import MediaStore
 from bot.services.people import InviteLinks, user_locale
 from bot.services.policy import PolicyLibrary
@@ -65,6 +62,8 @@ from bot.wecom.client import (
     WeComTransportError,
 )
 from bot.wecom.events import EventKind, WeComEvent
+from bot.wecom.outcomes import Made, made_of
+from bot.wecom.outcomes import messages as made_files
 from bot.wecom.render import Rendered, render
 from storage import identities_repo, users_repo, wecom_repo
 from storage.db import SessionFactory, transaction
@@ -107,7 +106,7 @@ class Answer:
     notices: list[Notice]
     task_id: str | None = None  # the pressed card's
     response_code: str | None = None  # the pressed card's: good for one update
-    charts: list[tuple[Chart, str]] = field(default_factory=list)  # /stats': drawn after commit
+    made: Made | None = None  # /stats' charts, /export's file: made after the commit
 
 
 @dataclass
@@ -138,7 +137,7 @@ class WeComDispatcher:
         answer = await self._answer(event, await self._received(event))
         if answer is None:
             return
-        answer.rendered.messages.extend(await _charts(answer.charts))
+        answer.rendered.messages.extend(await made_files(answer.made, self.sessions, self.tz))
         await self._show(answer)
         await self.notifiers.send_all(answer.notices)
 
@@ -165,14 +164,14 @@ class WeComDispatcher:
                 await wecom_repo.offer_choices(
                     session, address=address, choices=rendered.choices, now=now, quoted=quoted
                 )
-        drawn = result.charts if isinstance(result, stats.Outcome) else []
+        made = made_of(result, ctx.locale, ctx.user_id, ctx.superadmin)
         return Answer(
             event.user_id,
             rendered,
             reply.notices,
             event.task_id,
             event.response_code,
-            charts=[(chart, ctx.locale) for chart in drawn],
+            made=made,
         )
 
     async def _prune(self, session: AsyncSession, now: datetime) -> None:
@@ -319,21 +318,6 @@ class WeComDispatcher:
         to = Recipients(users=[identity.external_id])
         sent = [await self._send(message, to) for message in rendered.messages]
         return bool(sent) and all(sent)
-
-
-async def _charts(charts: list[tuple[Chart, str]]) -> list[Message]:
-    """/stats' charts as images, drawn outside the event's transaction (as on Telegram)."""
-    if not charts:
-        return []
-
-    def draw() -> list[Media]:
-        return [
-            Media.made("photo", stats.draw_chart(chart, locale), f"chart-{n}.png")
-            for n, (chart, locale) in enumerate(charts, 1)
-        ]
-
-    made = await asyncio.to_thread(draw)
-    return render(charts[0][1], Reply([], albums=[Album(tuple(made))])).messages
 
 
 def _default_name(kind: InputKind) -> str:
