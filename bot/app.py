@@ -37,7 +37,6 @@ from bot.flows.stats import RangeForm
 from bot.flows.task_new import MoveDeadlineForm, NewTaskForm
 from bot.flows.task_report import ReportForm
 from bot.runtime import RUNTIME_KEY, Runtime, StabotContext, runtime_of
-from bot.services.media_store import MEDIA_DIR, MediaStore
 from bot.services.people import InviteLinks
 from bot.services.policy import PolicyLibrary
 from bot.telegram import delivery, group_edits, replies
@@ -192,7 +191,7 @@ def wecom_dispatcher(rt: Runtime, client: WeComSender) -> WeComDispatcher:
         text_routes=rt.text_routes,
         notifiers=rt.notifiers,
         send_rates=SendRates(settings.delivery.rate, settings.delivery.paid_rate),
-        media=MediaStore(settings.data_dir / MEDIA_DIR),
+        media=rt.media,
     )
 
 

@@ -267,3 +267,20 @@ async def test_an_invite_qr_scanned_through_the_wecom_menu_registers(
         assert any("注册成功" in s.text for s in shown)
     person = await person_on_wecom(sessions, ZHANG)
     assert (person.real_name, person.org_id) == ("张三", tree["赛罕区科协"].id)
+
+
+async def test_a_photo_sent_on_wecom_reaches_a_telegram_admin(settings, clock, sessions, tree):
+    png = b"\x89PNG\r\n" + bytes(range(64))
+    async with running_stack(settings, clock, {ZHANG}, [ADMIN, TUMOTE]) as run:
+        await register_by_typing(run, sessions, clock, tree)
+        wecom, bot = run.wecom, run.telegram
+        await log_up_to_photos(wecom, "赛罕区")
+        await wecom.image(ZHANG, wecom.api.add_media(png, "现场.png"))
+        await wecom.press(ZHANG, "完成")
+        await wecom.press(ZHANG, "确认提交")
+        await bot.text(ADMIN, "/mylogs")
+        await bot.press(ADMIN, "本组织及下级")
+        await bot.press(ADMIN, "科技助力乡村振兴")
+        calls = await bot.press(ADMIN, "照片")
+    [photo] = [call for call in calls if call.method == "sendPhoto"]
+    assert list(photo.files.values()) == [png]  # uploaded from the store, not a file id
