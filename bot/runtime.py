@@ -21,6 +21,7 @@ from bot.flows.base import FlowContext, FormSpec, SendRates, TextRoute
 from bot.flows.notices import Notifiers
 from bot.services.media_store import MEDIA_DIR, MediaStore
 from bot.services.people import InviteLinks, user_locale
+from bot.services.photo_export import Files
 from bot.services.policy import PolicyLibrary
 from bot.telegram.group_edits import CountEdits
 from bot.telegram.processor import chat_key
@@ -128,6 +129,9 @@ class Runtime:
     # Other channels' senders for the pipeline, by channel (WeCom's: bot/wecom/sender.py),
     # put here before post_init by whatever starts that channel; Telegram's is built there.
     channel_senders: dict[str, ChannelSender] = field(default_factory=dict)
+    # Each channel's files by channel, for another channel that shows them ("telegram": the
+    # Bot API's getFile and download, put here by build_application).
+    file_sources: dict[str, Files] = field(default_factory=dict)
 
     @property
     def media(self) -> MediaStore:

@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import select
 
+from bot.common.i18n import t
 from offline.updates import TgUser
 from storage import identities_repo, users_repo
 from storage.activity_models import Activity
@@ -284,3 +285,26 @@ async def test_a_photo_sent_on_wecom_reaches_a_telegram_admin(settings, clock, s
         calls = await bot.press(ADMIN, "照片")
     [photo] = [call for call in calls if call.method == "sendPhoto"]
     assert list(photo.files.values()) == [png]  # uploaded from the store, not a file id
+
+
+async def test_a_photo_sent_on_telegram_reaches_a_wecom_member(settings, clock, sessions, tree):
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(range(96))
+    async with running_stack(settings, clock, {ZHANG}, [ADMIN, TUMOTE]) as run:
+        await register_by_typing(run, sessions, clock, tree)
+        wecom = run.wecom
+        await log_up_to_photos(wecom, "赛罕区")
+        await wecom.press(ZHANG, "跳过")
+        await wecom.press(ZHANG, "确认提交")
+        # The record's photo as Telegram holds it (sent there, or by the person's Telegram).
+        on_telegram = run.telegram.api.register_file(jpeg, kind="photo")[-1]["file_id"]
+        async with transaction(sessions) as session:
+            [activity] = (await session.exec(select(Activity))).all()
+            activity.photos = [on_telegram]
+            session.add(activity)
+        await wecom.text(ZHANG, "/mylogs")
+        await wecom.press(ZHANG, "科技助力乡村振兴")
+        shown = await wecom.press(ZHANG, "照片")
+    [image] = [s for s in shown if s.kind == "image"]  # fetched by getFile, then uploaded
+    uploaded = wecom.api.media[image.text]
+    assert (uploaded.content, uploaded.file_name, uploaded.kind) == (jpeg, "photo.jpg", "image")
+    assert not any(t("zh_CN", "wecom.media_pending", count=1) in s.text for s in shown)

@@ -38,6 +38,7 @@ from bot.common.clock import Clock
 from bot.common.i18n import DEFAULT_LOCALE
 from bot.flows import routes
 from bot.flows.base import (
+    Album,
     FlowContext,
     FormSpec,
     Input,
@@ -52,7 +53,9 @@ from bot.flows.library import MAX_UPLOAD_MB, refuse_upload
 from bot.flows.notices import Notifiers
 from bot.services.media_store import MediaStore
 from bot.services.people import InviteLinks, user_locale
+from bot.services.photo_export import Files
 from bot.services.policy import PolicyLibrary
+from bot.wecom import outcomes
 from bot.wecom.client import (
     MediaResult,
     Message,
@@ -63,7 +66,6 @@ from bot.wecom.client import (
 )
 from bot.wecom.events import EventKind, WeComEvent
 from bot.wecom.outcomes import Made, made_of
-from bot.wecom.outcomes import messages as made_files
 from bot.wecom.render import Rendered, render
 from storage import identities_repo, users_repo, wecom_repo
 from storage.db import SessionFactory, transaction
@@ -107,6 +109,8 @@ class Answer:
     task_id: str | None = None  # the pressed card's
     response_code: str | None = None  # the pressed card's: good for one update
     made: Made | None = None  # /stats' charts, /export's file: made after the commit
+    albums: list[Album] = field(default_factory=list)  # sent after the commit
+    locale: str = DEFAULT_LOCALE
 
 
 @dataclass
@@ -126,6 +130,8 @@ class WeComDispatcher:
     notifiers: Notifiers = field(default_factory=Notifiers)
     send_rates: SendRates | None = None  # the pipeline's rates, for a broadcast's estimate
     media: MediaStore | None = None  # where members' photos and files are kept
+    # Other channels' files by channel ("telegram": its Bot API), filled when they start.
+    file_sources: Mapping[str, Files] = field(default_factory=dict)
     handled: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
@@ -137,7 +143,9 @@ class WeComDispatcher:
         answer = await self._answer(event, await self._received(event))
         if answer is None:
             return
-        answer.rendered.messages.extend(await made_files(answer.made, self.sessions, self.tz))
+        files = await outcomes.albums(answer.locale, answer.albums, self.media, self.file_sources)
+        files += await outcomes.messages(answer.made, self.sessions, self.tz)
+        answer.rendered.messages.extend(files)
         await self._show(answer)
         await self.notifiers.send_all(answer.notices)
 
@@ -158,7 +166,9 @@ class WeComDispatcher:
                 return None
             pressed = event.kind is EventKind.CARD_BUTTON
             code = event.response_code if pressed else None
-            rendered = render(ctx.locale, reply, response_code=code, media=self.media)
+            # The albums after the commit (their files may be downloaded first).
+            texts = dataclasses.replace(reply, albums=[])
+            rendered = render(ctx.locale, texts, response_code=code, media=self.media)
             if reply.texts:  # a new view: its numbers (or none) replace the earlier ones
                 quoted = event.text if reply.quote and event.kind is EventKind.TEXT else None
                 await wecom_repo.offer_choices(
@@ -172,6 +182,8 @@ class WeComDispatcher:
             event.task_id,
             event.response_code,
             made=made,
+            albums=reply.albums,
+            locale=ctx.locale,
         )
 
     async def _prune(self, session: AsyncSession, now: datetime) -> None:
