@@ -20,7 +20,10 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.flows import engine, task_views
 from bot.flows.activity import unit_label
@@ -40,7 +43,7 @@ from bot.flows.base import (
 )
 from bot.flows.callback_data import StatsButton
 from bot.flows.labels import render_label
-from bot.services import orgs, people, tasks, when
+from bot.services import exports, orgs, people, tasks, when
 from bot.services import stats as svc
 from bot.services.activities import unit_of
 from bot.services.charts import Chart
@@ -386,6 +389,28 @@ def summary(figures: svc.Stats, org: Label) -> list[Msg]:
             )
         )
     return texts
+
+
+async def write_workbook(
+    session: AsyncSession,
+    org: Org | None,
+    job: ExportJob,
+    target: IO[bytes],
+    locale: str,
+    tz: ZoneInfo,
+) -> int:
+    """The .xlsx of an export job written to ``target`` (each channel sends it its own way,
+    after the transaction that started it); the number of activity rows."""
+    totals = await exports.write_activities(
+        session,
+        org=org,
+        period=job.period,
+        target=target,
+        locale=locale,
+        tz=tz,
+        offload=exports.offload_to_thread,
+    )
+    return totals.rows
 
 
 def draw_chart(chart: Chart, locale: str) -> bytes:

@@ -18,7 +18,6 @@ from zoneinfo import ZoneInfo
 from bot.common.i18n import t
 from bot.flows import stats
 from bot.flows.base import Album, Media, Reply
-from bot.services import exports
 from bot.services.charts import Chart
 from bot.services.media_store import MediaStore, is_stored
 from bot.services.photo_export import Files, FileUnavailable
@@ -121,23 +120,15 @@ async def _export(
         try:
             async with transaction(sessions) as session:  # the scope read again: it may be gone
                 org = await export_org_of(session, made.person, made.superadmin, job.org_id)
-                totals = await exports.write_activities(
-                    session,
-                    org=org,
-                    period=job.period,
-                    target=target,
-                    locale=locale,
-                    tz=tz,
-                    offload=exports.offload_to_thread,
-                )
+                rows = await stats.write_workbook(session, org, job, target, locale, tz)
         except StatsError as refusal:
             return [Text(t(locale, refusal.key, **refusal.params))]
-        if totals.rows == 0:
+        if rows == 0:
             return [Text(t(locale, "stats.export_empty", **period))]
         if target.tell() > FILE_MAX_BYTES:
             return [Text(t(locale, "wecom.export_too_big", **period))]
         target.seek(0)
         data = target.read()
     name = f"activities_{job.period.start:%Y%m%d}-{job.period.end:%Y%m%d}.xlsx"
-    caption = t(locale, "stats.export_caption", count=totals.rows, **period)
+    caption = t(locale, "stats.export_caption", count=rows, **period)
     return [Text(caption), Upload(MediaType.FILE, data, name)]
