@@ -295,3 +295,23 @@ async def test_an_admins_export_reaches_wecom_as_an_xlsx_file(settings, clock, s
     assert workbook.file_name == "activities_20260301-20260331.xlsx"
     caption = t("zh_CN", "stats.export_caption", count=1, start="2026-03-01", end="2026-03-31")
     assert caption in [s.text for s in shown]
+
+
+async def test_a_library_managers_file_on_wecom_is_offered_for_indexing(
+    kb_settings, clock, sessions, tree
+):
+    doc = "# 关于开展科普月活动的通知\n\n一、活动时间\n\n2026年9月全月开展科普月活动。\n".encode()
+    async with wecom_bot(kb_settings, clock, {ZHANG}) as wecom:
+        await register(wecom, sessions, clock, tree)
+        async with transaction(sessions) as session:
+            person = await person_on_wecom(sessions, ZHANG)
+            root = next(org for org in tree.values() if org.parent_id is None)
+            person.role, person.org_id = Role.ADMIN, root.id
+            session.add(person)
+        refused = await wecom.file(ZHANG, wecom.api.add_media(b"MZ" * 9, "a.exe", "file"), "a.exe")
+        shown = await wecom.file(ZHANG, wecom.api.add_media(doc, "科普月.md", "file"), "科普月.md")
+    assert [s.text for s in refused] == [
+        t("zh_CN", "docs.refused.unsupported_type", name="a.exe", limit=20)
+    ]
+    assert any("科普月.md" in s.text for s in shown)  # read: its title and date to confirm
+    assert any("关于开展科普月活动的通知" in s.text for s in shown)

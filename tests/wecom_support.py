@@ -96,6 +96,20 @@ class WeComHarness:
             )
         )
 
+    async def file(self, user: str, media_id: str, file_name: str) -> list[Shown]:
+        """The member sends a file."""
+        self.clock.advance(timedelta(seconds=1))
+        return await self.event(
+            WeComEvent(
+                EventKind.FILE,
+                user,
+                self._now(),
+                media_id=media_id,
+                file_name=file_name,
+                msg_id=str(next(self._msg_ids)),
+            )
+        )
+
     async def press(self, user: str, label: str, card: Shown | None = None) -> list[Shown]:
         """The member presses the button whose text contains ``label`` on the newest card
         (or ``card``), or types the number of that choice when the newest view lists them."""

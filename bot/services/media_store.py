@@ -37,6 +37,11 @@ def is_stored(file_id: str | None) -> bool:
     return bool(file_id) and str(file_id).startswith(PREFIX)
 
 
+def ref_digest(ref: str) -> str:
+    """The SHA-256 a reference names (a unique id for the file's bytes)."""
+    return ref.removeprefix(PREFIX).partition(":")[0]
+
+
 @dataclass(frozen=True)
 class MediaStore:
     """The content-addressed store under ``root`` (DATA_DIR/media)."""
@@ -60,7 +65,7 @@ class MediaStore:
         """The file behind a reference; None when it is not one or the file is gone."""
         if not is_stored(ref):
             return None
-        digest, _, name = ref.removeprefix(PREFIX).partition(":")
+        digest, name = ref_digest(ref), ref.removeprefix(PREFIX).partition(":")[2]
         if not _DIGEST.fullmatch(digest):
             return None
         path = self._path(digest)

@@ -36,7 +36,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.common.clock import Clock
 from bot.common.i18n import DEFAULT_LOCALE
-from bot.flows import routes
+from bot.flows import engine, library, routes
 from bot.flows.base import (
     Album,
     FlowContext,
@@ -51,10 +51,10 @@ from bot.flows.base import (
 )
 from bot.flows.library import MAX_UPLOAD_MB, refuse_upload
 from bot.flows.notices import Notifiers
-from bot.services.media_store import MediaStore
+from bot.services.media_store import MediaStore, ref_digest
 from bot.services.people import InviteLinks, user_locale
 from bot.services.photo_export import Files
-from bot.services.policy import PolicyLibrary
+from bot.services.policy import PolicyLibrary, readable_suffix
 from bot.wecom import outcomes
 from bot.wecom.client import (
     MediaResult,
@@ -222,7 +222,27 @@ class WeComDispatcher:
             return None  # opening the application says nothing
         if isinstance(received, Reply):
             return received  # a file refused before it reached the forms
+        if received.kind is InputKind.DOCUMENT and await self._offered_to_library(ctx):
+            return await self._library_upload(ctx, received.file_id or "")
         return await routes.user_input(ctx, received, self.text_routes)
+
+    async def _offered_to_library(self, ctx: FlowContext) -> bool:
+        """A file from a library manager outside a form is offered for indexing (as on
+        Telegram, bot/telegram/handlers/ask.py)."""
+        if self.policy is None or self.media is None:
+            return False
+        return await engine.active_flow(ctx) is None and await library.may_manage(ctx)
+
+    async def _library_upload(self, ctx: FlowContext, ref: str) -> Reply:
+        assert self.policy is not None and self.media is not None
+        kept = await asyncio.to_thread(self.media.get, ref)
+        if kept is None:
+            return Reply([Msg("wecom.media_failed")])
+        if not readable_suffix(kept.filename):
+            return refuse_upload("unsupported_type", kept.filename)
+        path = self.policy.upload_path(ref_digest(ref), kept.filename)
+        await asyncio.to_thread(path.write_bytes, kept.data)
+        return await library.receive_upload(ctx, self.policy, path, kept.filename)
 
     # --- photos and files: kept before the transaction -------------------------------------
 
