@@ -308,3 +308,22 @@ async def test_a_photo_sent_on_telegram_reaches_a_wecom_member(settings, clock, 
     uploaded = wecom.api.media[image.text]
     assert (uploaded.content, uploaded.file_name, uploaded.kind) == (jpeg, "photo.jpg", "image")
     assert not any(t("zh_CN", "wecom.media_pending", count=1) in s.text for s in shown)
+
+
+async def test_a_tasks_export_reaches_a_wecom_admin_as_an_xlsx_file(
+    settings, clock, sessions, tree
+):
+    async with running_stack(settings, clock, {ZHANG}, [ADMIN, TUMOTE]) as run:
+        await register_by_typing(run, sessions, clock, tree)
+        await new_county_task(run)
+        async with transaction(sessions) as session:
+            person = await person_on_wecom(sessions, ZHANG)
+            person.role, person.org_id = Role.ADMIN, tree["呼和浩特市科协"].id
+            session.add(person)
+        wecom = run.wecom
+        await wecom.text(ZHANG, "/tasks")
+        await wecom.press(ZHANG, "进度")
+        shown = await wecom.press(ZHANG, "导出")
+    [file] = [s for s in shown if s.kind == "file"]
+    workbook = wecom.api.media[file.text]
+    assert workbook.file_name.endswith(".xlsx") and workbook.content.startswith(b"PK")
