@@ -85,28 +85,20 @@ class WeComHarness:
 
     async def image(self, user: str, media_id: str) -> list[Shown]:
         """The member sends a photo."""
-        self.clock.advance(timedelta(seconds=1))
-        return await self.event(
-            WeComEvent(
-                EventKind.IMAGE,
-                user,
-                self._now(),
-                media_id=media_id,
-                msg_id=str(next(self._msg_ids)),
-            )
-        )
+        return await self._media(EventKind.IMAGE, user, media_id)
 
     async def file(self, user: str, media_id: str, file_name: str) -> list[Shown]:
         """The member sends a file."""
+        return await self._media(EventKind.FILE, user, media_id, file_name)
+
+    async def _media(
+        self, kind: EventKind, user: str, media_id: str, file_name: str | None = None
+    ) -> list[Shown]:
         self.clock.advance(timedelta(seconds=1))
+        msg_id = str(next(self._msg_ids))
         return await self.event(
             WeComEvent(
-                EventKind.FILE,
-                user,
-                self._now(),
-                media_id=media_id,
-                file_name=file_name,
-                msg_id=str(next(self._msg_ids)),
+                kind, user, self._now(), media_id=media_id, file_name=file_name, msg_id=msg_id
             )
         )
 
