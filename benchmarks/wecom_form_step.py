@@ -11,6 +11,17 @@ sends through the real WeCom client over loopback HTTP to the fake WeCom API of 
     python benchmarks/wecom_form_step.py                 # SQLite (a temporary file), 3 runs
     python benchmarks/wecom_form_step.py --transport fake --runs 2 --forms 30
 
+With ``--transport fake`` the replies go as ``stabot run`` sends them: through `WeComReplies`
+on WeCom's lane of the delivery pipeline (the member's burst, then 25 a minute; the
+application's pace). ``--broadcast N`` launches a notice to N WeCom members first and runs the
+pipeline (real time, WeCom's default rate) while ``--concurrent`` members fill forms, each
+pausing ``--think`` seconds between steps as a person does; the fake holds WeCom's limits (the
+application's minute at the lane's rate: a 45009 shows an excess). ``--broadcast 0`` is the
+same without the broadcast, for the comparison:
+
+    python benchmarks/wecom_form_step.py --transport fake --runs 1 --forms 40 --broadcast 2000
+    python benchmarks/wecom_form_step.py --transport fake --runs 1 --forms 40 --broadcast 0
+
 CPU time (``time.process_time``) is shown beside wall time: on a shared machine it tells what
 a step costs when it has a core to itself.
 """
@@ -22,6 +33,7 @@ import asyncio
 import contextlib
 import gc
 import itertools
+import json
 import statistics
 import sys
 import tempfile
@@ -38,14 +50,20 @@ sys.path.insert(0, str(ROOT))  # run as a script: the repository's packages, ben
 from sqlmodel import select  # noqa: E402
 
 from benchmarks.form_step import ORG_NAME, SCRIPT, START  # noqa: E402
+from benchmarks.two_channels import busiest_window, notice_status, populate, userid  # noqa: E402
 from bot.app import FORMS, TEXT_ROUTES  # noqa: E402
-from bot.common.clock import FrozenClock  # noqa: E402
+from bot.common.clock import FrozenClock, SystemClock  # noqa: E402
+from bot.delivery import service  # noqa: E402
+from bot.delivery.outcome import Outcome, Outgoing, Result  # noqa: E402
+from bot.delivery.settings import DeliverySettings  # noqa: E402
 from bot.flows import engine as form_engine  # noqa: E402
 from bot.services import orgs  # noqa: E402
 from bot.wecom.client import Message, Recipients, SendResult, WeComClient  # noqa: E402
 from bot.wecom.dispatch import WeComDispatcher  # noqa: E402
 from bot.wecom.events import EventKind, WeComEvent  # noqa: E402
-from offline.wecom_api import FakeWeComAPI, serving  # noqa: E402
+from bot.wecom.render import messages  # noqa: E402
+from bot.wecom.sender import WeComReplies, WeComSender  # noqa: E402
+from offline.wecom_api import FakeWeComAPI, WeComLimits, serving  # noqa: E402
 from storage import users_repo  # noqa: E402
 from storage.activity_models import Activity  # noqa: E402
 from storage.db import create_engine, session_factory, transaction  # noqa: E402
@@ -116,7 +134,14 @@ class Recording(WeComClient):
 class Runner:
     """One dispatcher on one database, and members to drive it."""
 
-    def __init__(self, url: str, sender: Any, views: Views, clock: FrozenClock) -> None:
+    def __init__(
+        self,
+        url: str,
+        sender: Any,
+        views: Views,
+        clock: FrozenClock,
+        replies: WeComReplies | None = None,
+    ) -> None:
         self.clock, self.views, self.sender = clock, views, sender
         self.engine = create_engine(url)
         self.dispatcher = WeComDispatcher(
@@ -126,6 +151,7 @@ class Runner:
             tz=ZoneInfo("Asia/Shanghai"),
             forms=form_engine.by_name(FORMS),
             text_routes=TEXT_ROUTES,
+            replies=replies,
         )
         self._ids = itertools.count(1)
 
@@ -162,17 +188,18 @@ class Runner:
         )
 
 
-async def prepare(url: str, members: list[str]) -> None:
+async def prepare(url: str, members: list[str], *, tree: bool = True) -> None:
     """Migrate, add the demo tree, and register the members as liaisons of one county."""
     engine = create_engine(url)
-    await upgrade_to_head(engine)
+    if tree:  # else populate() migrated it
+        await upgrade_to_head(engine)
     async with transaction(session_factory(engine)) as session:
-        tree = {org.name: org for org in await orgs.create_demo_tree(session, now=START)}
+        tree_ = {org.name: org for org in await orgs.create_demo_tree(session, now=START)}
         for member in members:
             person, _ = await users_repo.meet(session, Channel.WECOM, member, now=START)
             person.real_name, person.org_id, person.role = (
                 "联络员",
-                tree[ORG_NAME].id,
+                tree_[ORG_NAME].id,
                 Role.LIAISON,
             )
             person.registered_at = START
@@ -218,6 +245,89 @@ async def run(url: str, forms: int, transport: str) -> tuple[list[float], list[f
     return walls, cpus
 
 
+class AdminStub:
+    """The admin's side of the broadcast (Telegram's sender): status posts go nowhere."""
+
+    async def send(self, out: Outgoing) -> Result:
+        return Result(Outcome.SENT)
+
+    async def post(self, chat_id: int, locale: str, reply: Any) -> int | None:
+        return None
+
+    async def edit(self, chat_id: int, message_id: int, locale: str, reply: Any) -> None:
+        """Nothing to edit."""
+
+
+async def run_beside_broadcast(
+    url: str, forms: int, broadcast: int, concurrent: int, think: float
+) -> tuple[list[float], list[float], dict[str, Any]]:
+    """Members fill forms ``concurrent`` at a time, replies on WeCom's lane, while the
+    pipeline sends a notice to ``broadcast`` WeCom members (none: 0)."""
+    if broadcast:
+        await populate(url, broadcast, 1.0)  # WeCom-first people, the notice launched
+    members = [f"bench{n}" for n in range(forms)]
+    await prepare(url, members, tree=not broadcast)
+    config = DeliverySettings()
+    clock, views = FrozenClock(START), Views()
+    users = {*members, *(userid(n) for n in range(broadcast))}
+    limits = WeComLimits(app_per_minute=int(config.wecom_rate * 60))
+    api = FakeWeComAPI("wwbench", "secret", Wire.agent_id, SystemClock(), users=users)
+    api.limits = limits
+    engine = create_engine(url)
+    async with serving(api.app()) as base_url:
+        client = Recording(views, api, "wwbench", "secret", Wire.agent_id, base_url=base_url)
+        bulk = WeComSender(client, messages, sessions=session_factory(engine))
+        pipeline = service.build_pipeline(
+            AdminStub(),  # type: ignore[arg-type]
+            sessions=session_factory(engine),
+            engine=engine,
+            clock=SystemClock(),
+            tz=ZoneInfo("Asia/Shanghai"),
+            config=config,
+            others={"wecom": bulk},
+        )
+        lane = pipeline.lanes["wecom"]
+        runner = Runner(url, client, views, clock, WeComReplies(client, lane))
+        walls: list[float] = []
+        cpus: list[float] = []
+        began = time.perf_counter()
+        if broadcast:
+            pipeline.start()
+        gate = asyncio.Semaphore(concurrent)
+
+        async def fill(member: str) -> None:
+            async with gate:
+                for kind, value in SCRIPT:
+                    await asyncio.sleep(think)
+                    wall, cpu = await runner.step(member, kind, value)
+                    walls.append(wall)
+                    cpus.append(cpu)
+
+        await asyncio.gather(*(fill(member) for member in members))
+        forms_done = time.perf_counter() - began
+        while broadcast and await asyncio.to_thread(notice_status, url) != "done":
+            await asyncio.sleep(0.5)  # the rest of the broadcast, for its figures
+        await service.stop_pipeline(pipeline, None)
+        await runner.engine.dispose()
+        await client.close()
+    await engine.dispose()
+    bulk_times = [m.at.timestamp() for m in api.sent if m.users[0].startswith("m")]
+    figures = {
+        "forms_seconds": round(forms_done, 1),
+        "bulk_sent": len(bulk_times),
+        "bulk_rate_per_s": _rate(bulk_times),
+        "busiest_minute_all_sends": busiest_window([m.at.timestamp() for m in api.sent], 60.0),
+        "app_per_minute_limit": limits.app_per_minute,
+        "refused_45009": api.refused_45009,
+        "dropped_per_member_limit": len(api.dropped),
+    }
+    return walls, cpus, figures
+
+
+def _rate(times: list[float]) -> float:
+    return round((len(times) - 1) / (max(times) - min(times)), 2) if len(times) > 1 else 0.0
+
+
 def percentiles(samples: list[float]) -> str:
     cuts = statistics.quantiles(samples, n=100)
     return f"p50 {cuts[49] * 1000:.1f} / p95 {cuts[94] * 1000:.1f} / p99 {cuts[98] * 1000:.1f} ms"
@@ -228,11 +338,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--forms", type=int, default=50)
     parser.add_argument("--transport", choices=["wire", "fake"], default="wire")
+    parser.add_argument("--broadcast", type=int, default=None, help="WeCom members notified")
+    parser.add_argument("--concurrent", type=int, default=10, help="members at once")
+    parser.add_argument("--think", type=float, default=2.0, help="seconds between steps")
     args = parser.parse_args()
     for number in range(1, args.runs + 1):
         with tempfile.TemporaryDirectory() as folder:
             url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-            walls, cpus = asyncio.run(run(url, args.forms, args.transport))
+            if args.broadcast is not None:
+                walls, cpus, figures = asyncio.run(
+                    run_beside_broadcast(
+                        url, args.forms, args.broadcast, args.concurrent, args.think
+                    )
+                )
+                print(f"broadcast to {args.broadcast}: {json.dumps(figures)}")
+            else:
+                walls, cpus = asyncio.run(run(url, args.forms, args.transport))
         print(
             f"run {number} ({len(walls)} steps, {args.transport}): wall {percentiles(walls)}; "
             f"cpu {percentiles(cpus)}"

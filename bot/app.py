@@ -21,6 +21,8 @@ from bot import scheduler
 from bot.common.clock import Clock, SystemClock
 from bot.common.i18n import SUPPORTED, t
 from bot.config import Settings
+from bot.delivery import service as delivery_service
+from bot.delivery.budget import SendBudget
 from bot.flows import acks, activity_views, channels, onboarding
 from bot.flows import ask as ask_flow
 from bot.flows import engine as form_engine
@@ -63,6 +65,7 @@ from bot.wecom.client import WeComClient
 from bot.wecom.dispatch import WeComDispatcher, WeComSender
 from bot.wecom.events import EventHandler
 from bot.wecom.outcomes import TELEGRAM as TELEGRAM_FILES
+from bot.wecom.sender import WeComReplies
 from storage.db import create_engine, session_factory
 from storage.identity_models import Channel
 from storage.migrate import upgrade_to_head
@@ -197,7 +200,24 @@ def wecom_dispatcher(rt: Runtime, client: WeComSender) -> WeComDispatcher:
         send_rates=SendRates(settings.delivery.rate, settings.delivery.paid_rate),
         media=rt.media,
         file_sources=rt.file_sources,
+        replies=WeComReplies(client, wecom_lane(rt), pause=settings.delivery.wecom_pause),
     )
+
+
+def wecom_lane(rt: Runtime) -> SendBudget:
+    """WeCom's lane for replies and direct notices: the pipeline's (its bulk gives way to
+    them), or, where this process has no pipeline with one, a lane of the same budget (shared
+    through the database between processes, like the pipeline's)."""
+    if rt.delivery is not None and Channel.WECOM.value in rt.delivery.lanes:
+        return rt.delivery.lanes[Channel.WECOM.value]
+    config = rt.settings.delivery
+    shared = delivery_service.shares_budget(config, rt.engine)
+    lane = delivery_service.wecom_budget(
+        config=config, clock=rt.clock, sessions=rt.sessions, shared=shared
+    )
+    if rt.delivery is not None:
+        lane.sleep = rt.delivery.sleep
+    return lane
 
 
 # The WeCom dispatcher: a function of the runtime and the WeCom API client that returns the

@@ -218,7 +218,9 @@ async def running_broadcast(session, clock, *, by: int) -> Broadcast:
     return broadcast
 
 
-def two_channel_pipeline(telegram: TelegramFake, wecom: WeCom, sessions, engine, clock):
+def two_channel_pipeline(
+    telegram: TelegramFake, wecom: WeCom, sessions, engine, clock, config=None
+):
     """The pipeline as the app builds it with WeCom's sender beside Telegram's."""
     return service.build_pipeline(
         telegram,
@@ -226,7 +228,7 @@ def two_channel_pipeline(telegram: TelegramFake, wecom: WeCom, sessions, engine,
         engine=engine,
         clock=clock,
         tz=ZoneInfo(ZONE),
-        config=DeliverySettings(),
+        config=config or DeliverySettings(),
         others={"wecom": wecom.sender},
     )
 

@@ -200,10 +200,13 @@ class QuotaPacer(ChatPacer):
     30 messages a minute and 1,000 an hour from one application to one member, the excess
     *dropped without an error*; at most the account cap × 200 a day from the application).
 
-    A recipient's messages go ``per_minute`` evenly spread (60 / per_minute apart, counted
-    from the answer to the last one, as for Telegram's chats), so no minute holds more; the
-    hour is a sliding count per recipient, the day one for the whole lane. No 429 announces
-    either (the excess is lost), so they are kept here before a send, never learnt after.
+    A recipient's messages pass a token bucket (GCRA: a theoretical arrival time per
+    recipient): ``burst`` at once, then ``per_minute`` evenly spread (60 / per_minute apart).
+    Any 60 s then hold at most ``burst + per_minute`` of them (25 + 4 = 29 by default, under
+    WeCom's 30): a reply of a text and a card goes at once, a member pressing fast through a
+    form is slowed to the sustained rate, never dropped. The hour is a sliding count per
+    recipient, the day one for the whole lane. No 429 announces either limit (the excess is
+    lost), so they are kept here before a send, never learnt after.
     """
 
     def __init__(
@@ -212,18 +215,22 @@ class QuotaPacer(ChatPacer):
         per_minute: int,
         per_hour: int,
         per_day: int,
+        burst: int = 1,
         margin: float | None = None,
     ) -> None:
         interval = 60.0 / per_minute
         super().__init__(interval, interval, margin)
         self.per_hour = per_hour
+        self.tolerance = (max(1, burst) - 1) * interval  # how far ahead a bucket may run
         self.day = Quota(per_day, 86_400.0)
         self._hours: dict[int, Quota] = {}
+        self._due: dict[int, float] = {}  # each recipient's theoretical arrival time
 
     def wait(self, chat_id: int, now: float) -> float:
         """Seconds until this recipient may get another message, and the lane one more today."""
         hour = self._hours.get(chat_id)
-        waits = [super().wait(chat_id, now), self.day.wait(now)]
+        bucket = self._due.get(chat_id, now) - self.tolerance - now
+        waits = [bucket, self.held_for(chat_id, now), self.day.wait(now)]
         return max(*waits, hour.wait(now) if hour is not None else 0.0)
 
     def reply_wait(self, chat_id: int, now: float) -> float:
@@ -231,21 +238,27 @@ class QuotaPacer(ChatPacer):
         return self.wait(chat_id, now)
 
     def take(self, place: Place) -> None:
-        """Count the message in its recipient's hour and the lane's day."""
+        """Count the message in its recipient's bucket and hour and the lane's day."""
         super().take(place)
-        assert place.chat_id is not None
-        hour = self._hours.setdefault(place.chat_id, Quota(self.per_hour, 3600.0))
+        chat_id = place.chat_id
+        assert chat_id is not None
+        self._due[chat_id] = max(self._due.get(chat_id, 0.0), place.started) + self.per_chat
+        hour = self._hours.setdefault(chat_id, Quota(self.per_hour, 3600.0))
         hour.add(place.started)
         self.day.add(place.started)
         if len(self._hours) > 10_000:  # forget recipients whose hour has passed
             horizon = place.started - 3600.0
             self._hours = {c: q for c, q in self._hours.items() if q.latest() > horizon}
+            self._due = {c: due for c, due in self._due.items() if due > place.started}
 
     def give_back(self, place: Place) -> None:
         """The message never reached the channel: it counts nowhere."""
         super().give_back(place)
-        if place.chat_id is not None and place.chat_id in self._hours:
-            self._hours[place.chat_id].remove(place.started)
+        chat_id = place.chat_id
+        if chat_id is not None and chat_id in self._hours:
+            self._hours[chat_id].remove(place.started)
+        if chat_id is not None and chat_id in self._due:
+            self._due[chat_id] -= self.per_chat
         self.day.remove(place.started)
 
 
@@ -316,6 +329,16 @@ class SendBudget:
     def answered(self, place: Place) -> None:
         """The send's answer (or its failure) came now: it arrived, if at all, before now."""
         place.answered = self.now()
+
+    def settle(self, place: Place | None, *, taken: bool) -> None:
+        """A reply's answer came: it took its place (it arrived, if at all, before now), or the
+        channel did not take it (a refusal, a connection never made) and it gives it back."""
+        if place is None:
+            return
+        if taken:
+            self.answered(place)
+        else:
+            self.give_back(place)
 
     def give_back(self, place: Place) -> None:
         """The send never reached Telegram (its connection was never made, or a 429): its place

@@ -63,6 +63,7 @@ def wecom_budget(
         per_minute=config.wecom_member_per_minute,
         per_hour=config.wecom_member_per_hour,
         per_day=config.wecom_app_per_day,
+        burst=config.wecom_member_burst,
         margin=config.margin,
     )
     lane = _lane_maker(config=config, clock=clock, sessions=sessions, shared=shared)
@@ -155,7 +156,7 @@ def build_pipeline(
     sender, e.g. {"wecom": WeComSender}) each address goes through its channel's sender, and
     WeCom's on a lane of its own."""
     postgres = engine.dialect.name == "postgresql"
-    shared = config.shared_budget if config.shared_budget is not None else postgres
+    shared = shares_budget(config, engine)
     budget, paid = build_budgets(config=config, clock=clock, sessions=sessions, shared=shared)
     lanes: dict[str, SendBudget] = {}
     if others:
@@ -179,6 +180,12 @@ def build_pipeline(
         skip_locked=postgres,
         lanes=lanes,
     )
+
+
+def shares_budget(config: DeliverySettings, engine: AsyncEngine) -> bool:
+    """Whether the budgets live in the database (by default on PostgreSQL: several processes)."""
+    postgres = engine.dialect.name == "postgresql"
+    return config.shared_budget if config.shared_budget is not None else postgres
 
 
 def pipeline_leader(engine: AsyncEngine) -> AdvisoryLeader:

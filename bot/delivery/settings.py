@@ -67,6 +67,9 @@ class DeliverySettings(BaseModel):
     wecom_member_per_minute: int = Field(
         25, validation_alias=_names("DELIVERY_WECOM_MEMBER_PER_MINUTE")
     )
+    # A member's burst on top of the sustained per-minute rate (a token bucket): a reply of a
+    # text and a card goes at once; any minute holds at most per_minute + burst (29 < 30).
+    wecom_member_burst: int = Field(4, validation_alias=_names("DELIVERY_WECOM_MEMBER_BURST"))
     wecom_member_per_hour: int = Field(
         900, validation_alias=_names("DELIVERY_WECOM_MEMBER_PER_HOUR")
     )

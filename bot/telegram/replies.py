@@ -162,12 +162,8 @@ class ReplyPolicy(BaseRequest):
     def _after(self, place: Place | None, *, taken: bool) -> None:
         """The send's answer came (it arrived, if at all, before now); one Telegram did not
         take (a 429, a connection never made) gives its place and its chat's slot back."""
-        if place is None or self.budget is None:
-            return
-        if taken:
-            self.budget.answered(place)
-        else:
-            self.budget.give_back(place)
+        if self.budget is not None:
+            self.budget.settle(place, taken=taken)
 
     async def _back_off(self, api: str, attempt: int, error: object) -> None:
         log.info("%s failed (%s); retry %d", api, error, attempt)

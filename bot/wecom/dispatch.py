@@ -36,6 +36,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.common.clock import Clock
 from bot.common.i18n import DEFAULT_LOCALE
+from bot.delivery.outcome import Outcome
 from bot.flows import engine, library, routes
 from bot.flows.base import (
     Album,
@@ -67,6 +68,7 @@ from bot.wecom.client import (
 from bot.wecom.events import EventKind, WeComEvent
 from bot.wecom.outcomes import Made, made_of
 from bot.wecom.render import Rendered, render
+from bot.wecom.sender import WeComReplies
 from storage import identities_repo, users_repo, wecom_repo
 from storage.db import SessionFactory, transaction
 from storage.identity_models import Channel
@@ -104,6 +106,7 @@ class Answer:
     """What one event produced: the rendered reply, to whom, and the notices for others."""
 
     user_id: str
+    address: int  # the member's address: their place in WeCom's budget
     rendered: Rendered
     notices: list[Notice]
     task_id: str | None = None  # the pressed card's
@@ -132,9 +135,14 @@ class WeComDispatcher:
     media: MediaStore | None = None  # where members' photos and files are kept
     # Other channels' files by channel ("telegram": its Bot API), filled when they start.
     file_sources: Mapping[str, Files] = field(default_factory=dict)
+    # How replies and notices are sent: on WeCom's lane (bot/app.py gives the pipeline's);
+    # None: at once, with the same handling of WeCom's answers.
+    replies: WeComReplies | None = None
     handled: int = field(default=0, init=False)
 
     def __post_init__(self) -> None:
+        if self.replies is None:
+            self.replies = WeComReplies(self.client)  # type: ignore[arg-type]
         # Notices to WeCom addresses, from whichever channel's update made them, come here.
         self.notifiers.register(Channel.WECOM, self.send_notice)
 
@@ -177,6 +185,7 @@ class WeComDispatcher:
         made = made_of(result, ctx.locale, ctx.user_id, ctx.superadmin)
         return Answer(
             event.user_id,
+            address,
             rendered,
             reply.notices,
             event.task_id,
@@ -298,12 +307,12 @@ class WeComDispatcher:
     # --- after the commit: the WeCom API -----------------------------------------------------
 
     async def _show(self, answer: Answer) -> None:
-        to = Recipients(users=[answer.user_id])
         card = answer.rendered.card_update
         if card is not None and not await self._update_card(answer, card):
-            await self._send(card, to)  # the card could not be replaced: a new one
+            # the card could not be replaced: a new one
+            await self._send(card, answer.user_id, answer.address)
         for message in answer.rendered.messages:
-            await self._send(message, to)
+            await self._send(message, answer.user_id, answer.address)
 
     async def _update_card(self, answer: Answer, card: TemplateCard) -> bool:
         """Replace the pressed card (its response_code is good for one update in 72 hours)."""
@@ -326,15 +335,11 @@ class WeComDispatcher:
             return False
         return True
 
-    async def _send(self, message: Message, to: Recipients) -> bool:
-        try:
-            result = await self.client.send(message, to)
-        except WeComTransportError as error:
-            log.warning("WeCom %s not sent: %s", message.msgtype, error)
-            return False
-        if not result.ok:
-            log.warning("WeCom %s refused: %s %s", message.msgtype, result.errcode, result.errmsg)
-        return result.ok
+    async def _send(self, message: Message, userid: str, address: int) -> bool:
+        """Through WeCom's budget (`WeComReplies`: it logs what did not go)."""
+        assert self.replies is not None
+        result = await self.replies.send(message, userid, address)
+        return result.outcome is Outcome.SENT
 
     async def send_notice(self, notice: Notice) -> bool:
         """A notice to a person's WeCom address (`Notifiers`' sender for WeCom)."""
@@ -347,8 +352,8 @@ class WeComDispatcher:
             await wecom_repo.offer_choices(
                 session, address=notice.chat_id, choices=rendered.choices, now=self.clock.now()
             )
-        to = Recipients(users=[identity.external_id])
-        sent = [await self._send(message, to) for message in rendered.messages]
+        userid = identity.external_id
+        sent = [await self._send(m, userid, notice.chat_id) for m in rendered.messages]
         return bool(sent) and all(sent)
 
 

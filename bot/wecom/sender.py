@@ -25,9 +25,11 @@ so an admin's status message is posted once and the final report is posted on it
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 
+from bot.delivery.budget import SendBudget, Sleep
 from bot.delivery.outcome import Outcome, Outgoing, Result
 from bot.flows.base import Reply
 from bot.wecom.client import (
@@ -51,6 +53,9 @@ TOO_MANY_CONCURRENT = 45033
 CONCURRENT_PAUSE = 1.0  # seconds a 45033 holds the lane: calls in flight end within it
 # Refusals that say nothing about the message: WeCom did not take it, so it may go again.
 NOT_TAKEN = frozenset({*TOKEN_REJECTED, 6000})  # 6000: a data version conflict, "retry later"
+NOT_DELIVERED = (Outcome.RETRY_AFTER, Outcome.NOT_SENT)  # WeCom provably did not take these
+MAX_REFUSALS = 5  # a reply waits out at most this many 45009/45033 in a row
+BACKOFF = 0.25  # seconds before re-making a connection that was never made; doubles each time
 
 
 def classify(answer: SendResult, userid: str, *, pause: float) -> Result:
@@ -114,11 +119,8 @@ class WeComSender:
         return Result(Outcome.SENT)
 
     async def _send_one(self, message: Message, userid: str) -> Result:
-        try:
-            answer = await self.client.send(message, Recipients(users=(userid,)))
-        except (WeComTransportError, WeComTokenError) as error:
-            return classify_error(error, pause=self.pause)
-        return classify(answer, userid, pause=self.pause)
+        result, _ = await send_classified(self.client, message, userid, pause=self.pause)
+        return result
 
     async def userid(self, address: int) -> str | None:
         """The WeCom UserID behind an address (None: not a WeCom identity)."""
@@ -138,3 +140,87 @@ class WeComSender:
 
     async def edit(self, chat_id: int, message_id: int, locale: str, reply: Reply) -> None:
         """WeCom messages cannot be edited (post returned no id, so this is not called)."""
+
+
+async def send_classified(
+    client: WeComClient, message: Message, userid: str, *, pause: float
+) -> tuple[Result, bool]:
+    """One message/send to one member: its answer (or its failure) as the pipeline's outcome,
+    and whether the connection was never made. The client has already fetched a new token and
+    tried once more on 40014/42001."""
+    try:
+        answer = await client.send(message, Recipients(users=(userid,)))
+    except (WeComTransportError, WeComTokenError) as error:
+        never_made = isinstance(error, WeComTransportError) and error.never_sent
+        return classify_error(error, pause=pause), never_made
+    return classify(answer, userid, pause=pause), False
+
+
+class WeComReplies:
+    """Replies and direct notices to WeCom members, in WeCom's budget like the pipeline's bulk
+    (its lane, ``SendBudget.reply``: the application's pace, shared between processes, and
+    the member's bucket, minute and hour), ahead of the bulk, as Telegram's replies are.
+
+    - 45009/45033 (WeCom refused: not sent): the lane pauses as told, the reply goes after;
+    - 40014/42001: the client fetched a new token and tried once more (bot/wecom/client.py);
+    - a connection never made: made again, a few times, with a short backoff;
+    - a timeout, a 5xx, a dropped connection after sending, -1: unknown, not repeated (that
+      could show the member the message twice), logged without its content.
+    Without a lane (a dispatcher built bare, as in benchmarks), replies go at once and a
+    refusal is slept out here.
+    """
+
+    def __init__(
+        self,
+        client: WeComClient,
+        lane: SendBudget | None = None,
+        *,
+        pause: float = 60.0,
+        retries: int = 3,
+        sleep: Sleep | None = None,
+    ) -> None:
+        self.client, self.lane, self.pause, self.retries = client, lane, pause, retries
+        self._sleep = sleep
+
+    @property
+    def sleep(self) -> Sleep:
+        """The lane's sleep (the pipeline sets it; tests make it move their clock)."""
+        if self._sleep is not None:
+            return self._sleep
+        return self.lane.sleep if self.lane is not None else asyncio.sleep
+
+    async def send(self, message: Message, userid: str, address: int) -> Result:
+        """Send one message to the member at ``address`` (UserID ``userid``)."""
+        refused = remade = 0
+        while True:
+            place = await self.lane.reply(address) if self.lane is not None else None
+            result, never_made = await send_classified(
+                self.client, message, userid, pause=self.pause
+            )
+            if self.lane is not None:
+                self.lane.settle(place, taken=result.outcome not in NOT_DELIVERED)
+            if result.outcome is Outcome.RETRY_AFTER and refused < MAX_REFUSALS:
+                refused += 1
+                await self._refused(result.retry_after or self.pause)
+                continue
+            if never_made and remade < self.retries:
+                remade += 1
+                await self.sleep(BACKOFF * 2 ** (remade - 1))
+                continue
+            if result.outcome is not Outcome.SENT:
+                log.warning(
+                    "WeCom %s to address %s %s (%s)%s",
+                    message.msgtype,
+                    address,
+                    result.outcome.value,
+                    result.error,
+                    "; not repeated" if result.outcome is Outcome.UNKNOWN else "",
+                )
+            return result
+
+    async def _refused(self, seconds: float) -> None:
+        log.info("WeCom refused a reply (45009/45033): every send waits %.0f s", seconds)
+        if self.lane is None:
+            await self.sleep(seconds)
+        else:  # the whole application is held (in every process, on a shared budget)
+            await self.lane.pause(seconds)
