@@ -43,6 +43,7 @@ from bot.services.people import InviteLinks
 from bot.services.policy import PolicyLibrary
 from bot.telegram import delivery, group_edits, replies
 from bot.telegram import inbox as inbox_wiring
+from bot.telegram.files import BotFiles
 from bot.telegram.handlers import (
     activities,
     ask,
@@ -63,6 +64,7 @@ from bot.telegram.render import notify
 from bot.wecom.client import WeComClient
 from bot.wecom.dispatch import WeComDispatcher, WeComSender
 from bot.wecom.events import EventHandler
+from bot.wecom.outcomes import TELEGRAM as TELEGRAM_FILES
 from bot.wecom.sender import WeComReplies
 from storage.db import create_engine, session_factory
 from storage.identity_models import Channel
@@ -150,6 +152,8 @@ def build_application(
     # Notices to people on Telegram go through this application's bot, whichever channel's
     # update made them.
     runtime_of(application).notifiers.register(Channel.TELEGRAM, _telegram_notices(application))
+    # Photos Telegram holds, for WeCom members who are shown them (bot/wecom/outcomes.py).
+    runtime_of(application).file_sources[TELEGRAM_FILES] = BotFiles(application.bot)
     application.bot_data["stabot.migrate"] = migrate
     if inbox:
         inbox_wiring.install(application)  # its error handler goes before errors.on_error
@@ -194,6 +198,8 @@ def wecom_dispatcher(rt: Runtime, client: WeComSender) -> WeComDispatcher:
         text_routes=rt.text_routes,
         notifiers=rt.notifiers,
         send_rates=SendRates(settings.delivery.rate, settings.delivery.paid_rate),
+        media=rt.media,
+        file_sources=rt.file_sources,
         replies=WeComReplies(client, wecom_lane(rt), pause=settings.delivery.wecom_pause),
     )
 

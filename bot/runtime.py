@@ -19,7 +19,9 @@ from bot.common.clock import Clock
 from bot.config import Settings
 from bot.flows.base import FlowContext, FormSpec, SendRates, TextRoute
 from bot.flows.notices import Notifiers
+from bot.services.media_store import MEDIA_DIR, MediaStore
 from bot.services.people import InviteLinks, user_locale
+from bot.services.photo_export import Files
 from bot.services.policy import PolicyLibrary
 from bot.telegram.group_edits import CountEdits
 from bot.telegram.processor import chat_key
@@ -127,6 +129,14 @@ class Runtime:
     # Other channels' senders for the pipeline, by channel (WeCom's: bot/wecom/sender.py),
     # put here before post_init by whatever starts that channel; Telegram's is built there.
     channel_senders: dict[str, ChannelSender] = field(default_factory=dict)
+    # Each channel's files by channel, for another channel that shows them ("telegram": the
+    # Bot API's getFile and download, put here by build_application).
+    file_sources: dict[str, Files] = field(default_factory=dict)
+
+    @property
+    def media(self) -> MediaStore:
+        """Where photos and files members sent on WeCom are kept (DATA_DIR/media)."""
+        return MediaStore(self.settings.data_dir / MEDIA_DIR)
 
     def is_superadmin(self, telegram_id: int) -> bool:
         """Whether the id is one of SUPERADMIN_IDS."""

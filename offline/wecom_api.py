@@ -277,6 +277,8 @@ class FakeWeComAPI:
             return _error(44004, "empty content")
         if msgtype == "template_card":
             return self._card_error(body, new=True)
+        if msgtype in ("image", "file") and body.get("media_id") not in self.media:
+            return _error(40007, "invalid media_id")  # never uploaded (or forgotten)
         return _content_error(msgtype, body)
 
     def _card_error(self, card: Mapping[str, Any], *, new: bool) -> web.Response | None:

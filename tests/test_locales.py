@@ -26,7 +26,7 @@ CODE_DIRS = ("bot",)
 # Dotted strings in code that are not message ids.
 NOT_KEYS = re.compile(
     r"^(bot|storage|telegram|stabot|sqlalchemy|sqlmodel|jieba|bm25s|httpx)\.|"
-    r"\.(py|json|txt|md|docx|pdf|csv|xlsx|po|db|png|jsonl|npy|npz|pkl|mmd|mako|sqlite|onnx)$"
+    r"\.(py|json|txt|md|docx|pdf|csv|xlsx|po|db|png|jpg|jsonl|npy|npz|pkl|mmd|mako|sqlite|onnx)$"
 )
 DYNAMIC_PREFIXES = ("role.", "help.header.")
 

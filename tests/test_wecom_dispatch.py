@@ -264,3 +264,75 @@ async def test_a_telegram_member_links_wecom_and_chooses_reach_there(
         person = await users_repo.get_user(session=session, telegram_id=li.id)
         assert person.reach == Reach.ALL
         assert await identities_repo.find_identity(session, Channel.WECOM, "liming") is not None
+
+
+async def test_a_photo_that_cannot_be_fetched_or_is_too_big_is_refused(
+    settings, clock, sessions, tree
+):
+    async with wecom_bot(settings, clock, {ZHANG}) as wecom:
+        await register(wecom, sessions, clock, tree)
+        await log_up_to_photos(wecom, "青山区")
+        gone = await wecom.image(ZHANG, "media-expired")  # WeCom answers 40007
+        huge = wecom.api.add_media(bytes(20 * 1024 * 1024 + 1), "大图.png")
+        too_big = await wecom.image(ZHANG, huge)
+        kept = await wecom.image(ZHANG, wecom.api.add_media(b"\xff\xd8\xff" + bytes(40), "a.jpg"))
+        summary = await wecom.press(ZHANG, "完成")
+    assert [s.text for s in gone] == [t("zh_CN", "wecom.media_failed")]
+    assert [s.text for s in too_big] == [
+        t("zh_CN", "docs.refused.too_large", name="大图.png", limit=20)
+    ]
+    assert kept and any("1 张" in s.text for s in summary)  # only the one that was kept
+
+
+async def logged_without_photos(wecom: WeComHarness, sessions, clock, tree) -> None:
+    """ZHANG registers and logs an activity of 2026-03-15 without photos."""
+    await register(wecom, sessions, clock, tree)
+    await log_up_to_photos(wecom, "青山区")
+    await wecom.press(ZHANG, "跳过")
+    await wecom.press(ZHANG, "确认提交")
+
+
+async def test_stats_charts_reach_wecom_as_uploaded_images(settings, clock, sessions, tree):
+    async with wecom_bot(settings, clock, {ZHANG}) as wecom:
+        await logged_without_photos(wecom, sessions, clock, tree)
+        shown = await wecom.text(ZHANG, "/stats")
+    [image] = [s for s in shown if s.kind == "image"]
+    chart = wecom.api.media[image.text]
+    assert chart.kind == "image" and chart.content.startswith(b"\x89PNG")
+    assert shown[0].kind in ("text", "markdown") and shown[-1] == image  # the figures, then it
+
+
+async def test_an_admins_export_reaches_wecom_as_an_xlsx_file(settings, clock, sessions, tree):
+    async with wecom_bot(settings, clock, {ZHANG}) as wecom:
+        await logged_without_photos(wecom, sessions, clock, tree)
+        async with transaction(sessions) as session:
+            person = await person_on_wecom(sessions, ZHANG)
+            person.role = Role.ADMIN
+            session.add(person)
+        shown = await wecom.text(ZHANG, "/export 2026-03-01 至 2026-03-31")
+    [file] = [s for s in shown if s.kind == "file"]
+    workbook = wecom.api.media[file.text]
+    assert workbook.kind == "file" and workbook.content.startswith(b"PK")
+    assert workbook.file_name == "activities_20260301-20260331.xlsx"
+    caption = t("zh_CN", "stats.export_caption", count=1, start="2026-03-01", end="2026-03-31")
+    assert caption in [s.text for s in shown]
+
+
+async def test_a_library_managers_file_on_wecom_is_offered_for_indexing(
+    kb_settings, clock, sessions, tree
+):
+    doc = "# 关于开展科普月活动的通知\n\n一、活动时间\n\n2026年9月全月开展科普月活动。\n".encode()
+    async with wecom_bot(kb_settings, clock, {ZHANG}) as wecom:
+        await register(wecom, sessions, clock, tree)
+        async with transaction(sessions) as session:
+            person = await person_on_wecom(sessions, ZHANG)
+            root = next(org for org in tree.values() if org.parent_id is None)
+            person.role, person.org_id = Role.ADMIN, root.id
+            session.add(person)
+        refused = await wecom.file(ZHANG, wecom.api.add_media(b"MZ" * 9, "a.exe", "file"), "a.exe")
+        shown = await wecom.file(ZHANG, wecom.api.add_media(doc, "科普月.md", "file"), "科普月.md")
+    assert [s.text for s in refused] == [
+        t("zh_CN", "docs.refused.unsupported_type", name="a.exe", limit=20)
+    ]
+    assert any("科普月.md" in s.text for s in shown)  # read: its title and date to confirm
+    assert any("关于开展科普月活动的通知" in s.text for s in shown)

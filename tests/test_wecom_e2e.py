@@ -6,12 +6,13 @@ one delivery report, and asks a policy question; an invite QR scanned in WeCom r
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlmodel import select
 
+from bot.common.i18n import t
 from offline.updates import TgUser
 from storage import identities_repo, users_repo
 from storage.activity_models import Activity
@@ -83,8 +84,32 @@ async def test_a_liaison_registers_and_logs_an_activity_through_cards(
         120,
     )
     assert activity.created_by == person.telegram_id
-    # Kept as WeCom's media id, which WeCom keeps three days (see the README's WeCom section).
-    assert activity.photos == [photo]
+    # Kept in the media store, not as WeCom's media id (which WeCom keeps three days).
+    [kept] = activity.photos
+    assert kept.startswith("stored:") and kept.endswith(":现场.png")
+
+
+async def test_a_photo_sent_on_wecom_is_shown_again_after_its_media_id_expired(
+    settings, clock, sessions, tree
+):
+    png = b"\x89PNG\r\n" + bytes(range(64))
+    async with running_stack(settings, clock, {ZHANG}, [ADMIN, TUMOTE]) as run:
+        await register_by_typing(run, sessions, clock, tree)
+        wecom = run.wecom
+        await log_up_to_photos(wecom, "赛罕区")
+        photo = wecom.api.add_media(png, "现场.png")
+        await wecom.image(ZHANG, photo)
+        await wecom.press(ZHANG, "完成")
+        await wecom.press(ZHANG, "确认提交")
+        del wecom.api.media[photo]  # WeCom forgets a member's media id after three days
+        clock.advance(timedelta(days=4))
+        await wecom.text(ZHANG, "/mylogs")
+        await wecom.press(ZHANG, "科技助力乡村振兴")
+        shown = await wecom.press(ZHANG, "照片")
+    [image] = [s for s in shown if s.kind == "image"]
+    uploaded = wecom.api.media[image.text]  # uploaded anew from the store, as an image
+    assert (uploaded.content, uploaded.file_name, uploaded.kind) == (png, "现场.png", "image")
+    assert any("科技助力乡村振兴" in s.text for s in shown if s.kind == "text")
 
 
 async def new_county_task(run: Running) -> None:
@@ -245,3 +270,62 @@ async def test_an_invite_qr_scanned_through_the_wecom_menu_registers(
         assert any("注册成功" in s.text for s in shown)
     person = await person_on_wecom(sessions, ZHANG)
     assert (person.real_name, person.org_id) == ("张三", tree["赛罕区科协"].id)
+
+
+async def test_a_photo_sent_on_wecom_reaches_a_telegram_admin(settings, clock, sessions, tree):
+    png = b"\x89PNG\r\n" + bytes(range(64))
+    async with running_stack(settings, clock, {ZHANG}, [ADMIN, TUMOTE]) as run:
+        await register_by_typing(run, sessions, clock, tree)
+        wecom, bot = run.wecom, run.telegram
+        await log_up_to_photos(wecom, "赛罕区")
+        await wecom.image(ZHANG, wecom.api.add_media(png, "现场.png"))
+        await wecom.press(ZHANG, "完成")
+        await wecom.press(ZHANG, "确认提交")
+        await bot.text(ADMIN, "/mylogs")
+        await bot.press(ADMIN, "本组织及下级")
+        await bot.press(ADMIN, "科技助力乡村振兴")
+        calls = await bot.press(ADMIN, "照片")
+    [photo] = [call for call in calls if call.method == "sendPhoto"]
+    assert list(photo.files.values()) == [png]  # uploaded from the store, not a file id
+
+
+async def test_a_photo_sent_on_telegram_reaches_a_wecom_member(settings, clock, sessions, tree):
+    jpeg = b"\xff\xd8\xff\xe0" + bytes(range(96))
+    async with running_stack(settings, clock, {ZHANG}, [ADMIN, TUMOTE]) as run:
+        await register_by_typing(run, sessions, clock, tree)
+        wecom = run.wecom
+        await log_up_to_photos(wecom, "赛罕区")
+        await wecom.press(ZHANG, "跳过")
+        await wecom.press(ZHANG, "确认提交")
+        # The record's photo as Telegram holds it (sent there, or by the person's Telegram).
+        on_telegram = run.telegram.api.register_file(jpeg, kind="photo")[-1]["file_id"]
+        async with transaction(sessions) as session:
+            [activity] = (await session.exec(select(Activity))).all()
+            activity.photos = [on_telegram]
+            session.add(activity)
+        await wecom.text(ZHANG, "/mylogs")
+        await wecom.press(ZHANG, "科技助力乡村振兴")
+        shown = await wecom.press(ZHANG, "照片")
+    [image] = [s for s in shown if s.kind == "image"]  # fetched by getFile, then uploaded
+    uploaded = wecom.api.media[image.text]
+    assert (uploaded.content, uploaded.file_name, uploaded.kind) == (jpeg, "photo.jpg", "image")
+    assert not any(t("zh_CN", "wecom.media_pending", count=1) in s.text for s in shown)
+
+
+async def test_a_tasks_export_reaches_a_wecom_admin_as_an_xlsx_file(
+    settings, clock, sessions, tree
+):
+    async with running_stack(settings, clock, {ZHANG}, [ADMIN, TUMOTE]) as run:
+        await register_by_typing(run, sessions, clock, tree)
+        await new_county_task(run)
+        async with transaction(sessions) as session:
+            person = await person_on_wecom(sessions, ZHANG)
+            person.role, person.org_id = Role.ADMIN, tree["呼和浩特市科协"].id
+            session.add(person)
+        wecom = run.wecom
+        await wecom.text(ZHANG, "/tasks")
+        await wecom.press(ZHANG, "进度")
+        shown = await wecom.press(ZHANG, "导出")
+    [file] = [s for s in shown if s.kind == "file"]
+    workbook = wecom.api.media[file.text]
+    assert workbook.file_name.endswith(".xlsx") and workbook.content.startswith(b"PK")

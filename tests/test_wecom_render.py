@@ -12,7 +12,16 @@ from bot.common.clock import FrozenClock
 from bot.common.i18n import t
 from bot.flows.base import Album, Button, Html, Media, Msg, Reply
 from bot.flows.callback_data import FormButton
-from bot.wecom.client import Markdown, Recipients, TemplateCard, Text, WeComClient
+from bot.services.media_store import MediaStore, StoredFile
+from bot.wecom.client import (
+    Markdown,
+    MediaType,
+    Recipients,
+    TemplateCard,
+    Text,
+    Upload,
+    WeComClient,
+)
 from bot.wecom.render import (
     BUTTON_TEXT_MAX,
     CARD_BUTTONS_MAX,
@@ -124,6 +133,44 @@ def test_albums_send_their_caption_and_say_the_files_are_missing() -> None:
     assert messages[-1] == Text("活动照片\n" + t("zh_CN", "wecom.media_pending", count=2))
 
 
+PNG = b"\x89PNG\r\n\x1a\n" + bytes(64)
+
+
+def test_made_files_and_kept_files_are_uploads_and_other_channels_ids_a_note(tmp_path) -> None:
+    store = MediaStore(tmp_path)
+    kept = store.put(b"%PDF-1.7 notice", "通知.pdf")
+    items = (
+        Media.made("photo", PNG, "invite.png"),  # the invite's QR code
+        Media("document", kept),  # a file a member sent on WeCom
+        Media("photo", "AgAD1"),  # a photo Telegram holds
+    )
+    messages = render("zh_CN", Reply([], albums=[Album(items, caption="附件")]), media=store)
+    note = t("zh_CN", "wecom.media_pending", count=1)
+    assert messages.messages == [
+        Text(f"附件\n{note}"),
+        Upload(MediaType.IMAGE, PNG, "invite.png"),
+        Upload(MediaType.FILE, b"%PDF-1.7 notice", "通知.pdf"),
+    ]
+
+
+def test_a_photo_too_big_for_an_image_is_a_file_and_one_too_big_for_a_file_is_noted() -> None:
+    big, huge = PNG + bytes(10 * 1024 * 1024), bytes(20 * 1024 * 1024 + 1)
+    items = (Media.made("photo", big, "chart.png"), Media.made("document", huge, "all.xlsx"))
+    messages = render("en", Reply([], albums=[Album(items)])).messages
+    assert messages == [
+        Text(t("en", "wecom.media_pending", count=1)),
+        Upload(MediaType.FILE, big, "chart.png"),
+    ]
+
+
+def test_the_store_keeps_the_same_bytes_once_and_reads_back_the_name(tmp_path) -> None:
+    store = MediaStore(tmp_path)
+    first, again = store.put(PNG, "现场.png"), store.put(PNG, "现场.png")
+    assert first == again and len(list(tmp_path.rglob("*"))) == 2  # a folder and the file
+    assert store.get(first) == StoredFile(PNG, "现场.png")
+    assert store.get("stored:../../etc:passwd") is None and store.get("AgAD1") is None
+
+
 async def test_every_rendering_is_accepted_by_the_wecom_api() -> None:
     clock = FrozenClock(datetime(2026, 12, 7, 9, 0, tzinfo=UTC))
     api = FakeWeComAPI(CORP_ID, SECRET, AGENT_ID, clock, users={"zhangsan"})
@@ -133,6 +180,8 @@ async def test_every_rendering_is_accepted_by_the_wecom_api() -> None:
         Reply([Msg("ask.usage")], buttons=_buttons(6)),
         Reply(["很多选项"], buttons=_buttons(12)),
         Reply(["很长的文字。" * 100], buttons=_buttons(3)),
+        Reply(["二维码"], albums=[Album((Media.made("photo", PNG, "qr.png"),))]),
+        Reply([], albums=[Album((Media.made("document", b"PK\x03\x04" * 9, "a.xlsx"),))]),
     ]
     async with serving(api.app()) as base_url:
         client = WeComClient(CORP_ID, SECRET, AGENT_ID, base_url=base_url, clock=clock)

@@ -85,14 +85,20 @@ class WeComHarness:
 
     async def image(self, user: str, media_id: str) -> list[Shown]:
         """The member sends a photo."""
+        return await self._media(EventKind.IMAGE, user, media_id)
+
+    async def file(self, user: str, media_id: str, file_name: str) -> list[Shown]:
+        """The member sends a file."""
+        return await self._media(EventKind.FILE, user, media_id, file_name)
+
+    async def _media(
+        self, kind: EventKind, user: str, media_id: str, file_name: str | None = None
+    ) -> list[Shown]:
         self.clock.advance(timedelta(seconds=1))
+        msg_id = str(next(self._msg_ids))
         return await self.event(
             WeComEvent(
-                EventKind.IMAGE,
-                user,
-                self._now(),
-                media_id=media_id,
-                msg_id=str(next(self._msg_ids)),
+                kind, user, self._now(), media_id=media_id, file_name=file_name, msg_id=msg_id
             )
         )
 
@@ -149,6 +155,8 @@ def _shown(msgtype: str, body: Mapping[str, Any]) -> Shown:
             list(body.get("button_list", [])),
             body.get("task_id"),
         )
+    if msgtype in ("image", "file"):  # an uploaded photo or file: its media id as the text
+        return Shown(msgtype, str(body.get("media_id", "")))
     return Shown(msgtype, str(body.get("content", "")))
 
 

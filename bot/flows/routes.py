@@ -9,7 +9,7 @@ reads the reply of any of them.
 
 Telegram registers a handler per entry (bot/telegram/handlers/), WeCom's dispatcher looks the
 entries up per event (bot/wecom/dispatch.py); a third channel does the same. What only one
-channel can do stays in its adapter: Telegram's groups and deep links, the files of exports,
+channel can do stays in its adapter: Telegram's groups and deep links, /export's zip of photos,
 the command menu (set_my_commands), the draft a broadcast preview sends first.
 """
 
@@ -243,11 +243,11 @@ TASK_ACTIONS: dict[str, Callable[[FlowContext, TaskButton], Awaitable[Reply]]] =
     "delete": lambda ctx, b: task_views.ask_delete(ctx, b.target),
     "delete-yes": lambda ctx, b: task_views.delete(ctx, b.target),
     "files": lambda ctx, b: task_views.files(ctx, b.target, b.arg),
+    "export": lambda ctx, b: task_views.export(ctx, b.target),  # the .xlsx, as a made file
 }
 
 
 async def _task_button(ctx: FlowContext, press: Press) -> Reply | None:
-    # "export" sends a file: each channel's adapter does that itself (no route here).
     route = TASK_ACTIONS.get(press.button.action)
     return await route(ctx, press.button) if route is not None else None
 

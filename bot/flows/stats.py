@@ -17,9 +17,13 @@ handler does after the transaction (they are slow and need no lock on the databa
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import IO, Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.flows import engine, task_views
 from bot.flows.activity import unit_label
@@ -38,10 +42,12 @@ from bot.flows.base import (
     said,
 )
 from bot.flows.callback_data import StatsButton
-from bot.services import orgs, people, tasks, when
+from bot.flows.labels import render_label
+from bot.services import exports, orgs, people, tasks, when
 from bot.services import stats as svc
 from bot.services.activities import unit_of
 from bot.services.charts import Chart
+from bot.services.charts import render as render_chart
 from bot.services.stats import Period, StatsError
 from storage.models import Org
 
@@ -383,6 +389,44 @@ def summary(figures: svc.Stats, org: Label) -> list[Msg]:
             )
         )
     return texts
+
+
+async def write_workbook(
+    session: AsyncSession,
+    org: Org | None,
+    job: ExportJob,
+    target: IO[bytes],
+    locale: str,
+    tz: ZoneInfo,
+) -> int:
+    """The .xlsx of an export job written to ``target`` (each channel sends it its own way,
+    after the transaction that started it); the number of activity rows."""
+    totals = await exports.write_activities(
+        session,
+        org=org,
+        period=job.period,
+        target=target,
+        locale=locale,
+        tz=tz,
+        offload=exports.offload_to_thread,
+    )
+    return totals.rows
+
+
+def draw_chart(chart: Chart, locale: str) -> bytes:
+    """The chart as a PNG, its titles and labels in ``locale`` (slow: call it in a thread)."""
+
+    def text(label: object) -> str:
+        return render_label(locale, label, markup=False) if label else ""  # type: ignore[arg-type]
+
+    rendered = dataclasses.replace(
+        chart,
+        title=text(chart.title),
+        labels=[text(label) for label in chart.labels],
+        y_label=text(chart.y_label),
+        legend=(text(chart.legend[0]), text(chart.legend[1])),
+    )
+    return render_chart(rendered)
 
 
 def charts(figures: svc.Stats) -> list[Chart]:

@@ -17,7 +17,7 @@ from sqlmodel import col, select
 
 from bot.common import deeplinks
 from bot.flows import engine
-from bot.flows.base import Button, FlowContext, Media, Msg, Notice, Reply, albums, said
+from bot.flows.base import Album, Button, FlowContext, Media, Msg, Notice, Reply, albums, said
 from bot.flows.callback_data import TaskAction, TaskButton
 from bot.services import groups, orgs, people, reminders
 from bot.services import tasks as svc
@@ -473,6 +473,16 @@ async def _report_files(
         return [], Msg(""), Msg("task.no_submission")
     caption = Msg("task.report_files_caption", org=org.name, title=task.title)
     return list(row.attachments), caption, None
+
+
+async def export(ctx: FlowContext, task_id: int) -> Reply:
+    """The task's submissions as an .xlsx document to send (each channel uploads it), or why
+    not (a toast)."""
+    data, toast = await export_workbook(ctx, task_id)
+    if data is None:
+        return Reply([], toast=toast)
+    document = Media.made("document", data, f"task-{task_id}.xlsx")
+    return Reply([], toast=toast, albums=[Album((document,))])
 
 
 async def export_workbook(ctx: FlowContext, task_id: int) -> tuple[bytes | None, Msg | None]:

@@ -135,7 +135,7 @@ async def _send_album(
     if len(items) == 1:
         item = items[0]
         send = bot.send_photo if item.kind == "photo" else bot.send_document
-        await send(chat_id, _file(item), caption=caption, parse_mode=html)
+        await send(chat_id, _file(item, attach=False), caption=caption, parse_mode=html)
         return
     kinds = {"photo": InputMediaPhoto, "document": InputMediaDocument}
     media = [
@@ -145,11 +145,12 @@ async def _send_album(
     await bot.send_media_group(chat_id, media)
 
 
-def _file(item: Media) -> str | InputFile:
-    """What Telegram is sent for a file: its id, or the upload of a file the bot made."""
+def _file(item: Media, *, attach: bool = True) -> str | InputFile:
+    """What Telegram is sent for a file: its id, or the upload of a file the bot made (a lone
+    one as the method's own field, one of an album by an attach:// name)."""
     if item.data is None:
         return item.file_id
-    return InputFile(item.data, filename=item.filename, attach=True)
+    return InputFile(item.data, filename=item.filename, attach=attach)
 
 
 async def _edit(message: Message, text: str, markup: InlineKeyboardMarkup | None) -> bool:

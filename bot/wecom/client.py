@@ -228,7 +228,39 @@ class TemplateCard:
         return dict(self.card)
 
 
-Message = Text | Markdown | TextCard | TemplateCard
+@dataclass(frozen=True)
+class Image:
+    """An uploaded image (jpg or png) by its media id."""
+
+    msgtype: ClassVar[str] = "image"
+    media_id: str
+
+    def body(self) -> dict[str, Any]:
+        return {"media_id": self.media_id}
+
+
+@dataclass(frozen=True)
+class File(Image):
+    """An uploaded file by its media id."""
+
+    msgtype: ClassVar[str] = "file"
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A photo or file to upload (``media/upload``) and then send as an image or file message:
+    `WeComClient.send` does both, so a renderer can return it like any message."""
+
+    kind: MediaType  # IMAGE or FILE
+    data: bytes = field(repr=False)
+    filename: str
+
+    @property
+    def msgtype(self) -> str:
+        return str(self.kind)
+
+
+Message = Text | Markdown | TextCard | TemplateCard | Image | File | Upload
 
 
 @dataclass(frozen=True)
@@ -302,7 +334,14 @@ class WeComClient:
             return self._token.value
 
     async def send(self, message: Message, to: Recipients, *, safe: bool = False) -> SendResult:
-        """``message/send`` of one message to ``to``; WeCom's answer as a SendResult."""
+        """``message/send`` of one message to ``to``; WeCom's answer as a SendResult (an
+        `Upload` is uploaded first: a refused upload is its SendResult)."""
+        if isinstance(message, Upload):
+            uploaded = await self.upload_media(message.kind, message.data, message.filename)
+            if not uploaded.ok or uploaded.media_id is None:
+                return SendResult.from_json(uploaded.data)
+            sent = File if message.kind is MediaType.FILE else Image
+            message = sent(uploaded.media_id)
         payload = {
             **to.fields(),
             "msgtype": message.msgtype,

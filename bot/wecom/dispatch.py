@@ -12,7 +12,9 @@ chat id), and the event is routed by the channel-neutral table (bot/flows/routes
   read gets the stale note;
 - a bare number after a reply with numbered choices: that choice's button;
 - any other text, an image or a file: the open form's answer, else the text routes (quick
-  log, acknowledgements, questions), as on Telegram.
+  log, acknowledgements, questions), as on Telegram. An image or a file is first downloaded
+  (media/get) and kept in the media store (bot/services/media_store.py): the form stores
+  its reference, which never expires, where WeCom's media id would in three days.
 
 The reply is rendered (bot/wecom/render.py) inside the transaction, so the numbered choices
 it offers are stored with the event's effects, and sent after the commit. Notices to other
@@ -21,6 +23,8 @@ people go through `Notifiers` to whichever channel their address is on.
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,8 +37,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.common.clock import Clock
 from bot.common.i18n import DEFAULT_LOCALE
 from bot.delivery.outcome import Outcome
-from bot.flows import routes
+from bot.flows import engine, library, routes
 from bot.flows.base import (
+    Album,
     FlowContext,
     FormSpec,
     Input,
@@ -45,11 +50,23 @@ from bot.flows.base import (
     SendRates,
     TextRoute,
 )
+from bot.flows.library import MAX_UPLOAD_MB, refuse_upload
 from bot.flows.notices import Notifiers
+from bot.services.media_store import MediaStore, ref_digest
 from bot.services.people import InviteLinks, user_locale
-from bot.services.policy import PolicyLibrary
-from bot.wecom.client import Message, Recipients, SendResult, TemplateCard, WeComTransportError
+from bot.services.photo_export import Files
+from bot.services.policy import PolicyLibrary, readable_suffix
+from bot.wecom import outcomes
+from bot.wecom.client import (
+    MediaResult,
+    Message,
+    Recipients,
+    SendResult,
+    TemplateCard,
+    WeComTransportError,
+)
 from bot.wecom.events import EventKind, WeComEvent
+from bot.wecom.outcomes import Made, made_of
 from bot.wecom.render import Rendered, render
 from bot.wecom.sender import WeComReplies
 from storage import identities_repo, users_repo, wecom_repo
@@ -61,6 +78,7 @@ log = logging.getLogger(__name__)
 UPDATE_CARD = "message/update_template_card"
 KEEP_HANDLED = timedelta(days=2)  # WeCom retries a callback for minutes, not days
 PRUNE_EVERY = 500  # events between two prunings of the handled records
+MB = 1024 * 1024
 CHOICE_DIGITS = 2  # a bare number of at most this many digits may pick a numbered choice
 STALE = Msg("button.stale")
 
@@ -78,6 +96,10 @@ class WeComSender(Protocol):
         """Any API method with the access token."""
         ...
 
+    async def get_media(self, media_id: str) -> MediaResult:
+        """media/get: a member's photo or file."""
+        ...
+
 
 @dataclass
 class Answer:
@@ -89,6 +111,9 @@ class Answer:
     notices: list[Notice]
     task_id: str | None = None  # the pressed card's
     response_code: str | None = None  # the pressed card's: good for one update
+    made: Made | None = None  # /stats' charts, /export's file: made after the commit
+    albums: list[Album] = field(default_factory=list)  # sent after the commit
+    locale: str = DEFAULT_LOCALE
 
 
 @dataclass
@@ -107,6 +132,9 @@ class WeComDispatcher:
     text_routes: Sequence[TextRoute] = ()
     notifiers: Notifiers = field(default_factory=Notifiers)
     send_rates: SendRates | None = None  # the pipeline's rates, for a broadcast's estimate
+    media: MediaStore | None = None  # where members' photos and files are kept
+    # Other channels' files by channel ("telegram": its Bot API), filled when they start.
+    file_sources: Mapping[str, Files] = field(default_factory=dict)
     # How replies and notices are sent: on WeCom's lane (bot/app.py gives the pipeline's);
     # None: at once, with the same handling of WeCom's answers.
     replies: WeComReplies | None = None
@@ -120,15 +148,18 @@ class WeComDispatcher:
 
     async def __call__(self, event: WeComEvent) -> None:
         """Handle one event (the `EventHandler` of bot/wecom/events.py)."""
-        answer = await self._answer(event)
+        answer = await self._answer(event, await self._received(event))
         if answer is None:
             return
+        files = await outcomes.albums(answer.locale, answer.albums, self.media, self.file_sources)
+        files += await outcomes.messages(answer.made, self.sessions, self.tz)
+        answer.rendered.messages.extend(files)
         await self._show(answer)
         await self.notifiers.send_all(answer.notices)
 
     # --- one transaction per event ---------------------------------------------------------
 
-    async def _answer(self, event: WeComEvent) -> Answer | None:
+    async def _answer(self, event: WeComEvent, received: Input | Reply) -> Answer | None:
         now = self.clock.now()
         async with transaction(self.sessions) as session:
             if not await wecom_repo.mark_handled(session, dedup_key=event.dedup_key, now=now):
@@ -137,20 +168,31 @@ class WeComDispatcher:
             await self._prune(session, now)
             person, address = await users_repo.meet(session, Channel.WECOM, event.user_id, now=now)
             ctx = self._context(session, now, person, address)
-            reply = routes.reply_of(await self._route(ctx, event))
+            result = await self._route(ctx, event, received)
+            reply = routes.reply_of(result)
             if reply is None:
                 return None
             pressed = event.kind is EventKind.CARD_BUTTON
-            rendered = render(
-                ctx.locale, reply, response_code=event.response_code if pressed else None
-            )
+            code = event.response_code if pressed else None
+            # The albums after the commit (their files may be downloaded first).
+            texts = dataclasses.replace(reply, albums=[])
+            rendered = render(ctx.locale, texts, response_code=code, media=self.media)
             if reply.texts:  # a new view: its numbers (or none) replace the earlier ones
                 quoted = event.text if reply.quote and event.kind is EventKind.TEXT else None
                 await wecom_repo.offer_choices(
                     session, address=address, choices=rendered.choices, now=now, quoted=quoted
                 )
+        made = made_of(result, ctx.locale, ctx.user_id, ctx.superadmin)
         return Answer(
-            event.user_id, address, rendered, reply.notices, event.task_id, event.response_code
+            event.user_id,
+            address,
+            rendered,
+            reply.notices,
+            event.task_id,
+            event.response_code,
+            made=made,
+            albums=reply.albums,
+            locale=ctx.locale,
         )
 
     async def _prune(self, session: AsyncSession, now: datetime) -> None:
@@ -178,7 +220,7 @@ class WeComDispatcher:
             send_rates=self.send_rates,
         )
 
-    async def _route(self, ctx: FlowContext, event: WeComEvent) -> Any:
+    async def _route(self, ctx: FlowContext, event: WeComEvent, received: Input | Reply) -> Any:
         if event.kind is EventKind.CARD_BUTTON:
             return await self._press(ctx, event.event_key)
         if event.kind is EventKind.TEXT:
@@ -187,7 +229,53 @@ class WeComDispatcher:
             return await self._text(ctx, event.event_key or "")  # a menu item runs a command
         if event.kind in (EventKind.ENTER, EventKind.MENU):
             return None  # opening the application says nothing
-        return await routes.user_input(ctx, _input(event), self.text_routes)
+        if isinstance(received, Reply):
+            return received  # a file refused before it reached the forms
+        if received.kind is InputKind.DOCUMENT and await self._offered_to_library(ctx):
+            return await self._library_upload(ctx, received.file_id or "")
+        return await routes.user_input(ctx, received, self.text_routes)
+
+    async def _offered_to_library(self, ctx: FlowContext) -> bool:
+        """A file from a library manager outside a form is offered for indexing (as on
+        Telegram, bot/telegram/handlers/ask.py)."""
+        if self.policy is None or self.media is None:
+            return False
+        return await engine.active_flow(ctx) is None and await library.may_manage(ctx)
+
+    async def _library_upload(self, ctx: FlowContext, ref: str) -> Reply:
+        assert self.policy is not None and self.media is not None
+        kept = await asyncio.to_thread(self.media.get, ref)
+        if kept is None:
+            return Reply([Msg("wecom.media_failed")])
+        if not readable_suffix(kept.filename):
+            return refuse_upload("unsupported_type", kept.filename)
+        path = self.policy.upload_path(ref_digest(ref), kept.filename)
+        await asyncio.to_thread(path.write_bytes, kept.data)
+        return await library.receive_upload(ctx, self.policy, path, kept.filename)
+
+    # --- photos and files: kept before the transaction -------------------------------------
+
+    async def _received(self, event: WeComEvent) -> Input | Reply:
+        """An image or file as a form input: downloaded (its media id expires in three days)
+        and kept in the media store, the input naming the kept file; a file over the limit
+        gets the refusal Telegram gives. Done before the event's transaction: no database
+        connection waits on a download."""
+        sent = _input(event)
+        if sent.file_id is None or self.media is None:
+            return sent
+        try:
+            got = await self.client.get_media(sent.file_id)
+        except WeComTransportError as error:
+            log.warning("WeCom media/get failed: %s", error)
+            return Reply([Msg("wecom.media_failed")])
+        if not got.ok:
+            log.info("WeCom media/get refused: %s %s", got.errcode, got.errmsg)
+            return Reply([Msg("wecom.media_failed")])
+        name = got.file_name or event.file_name or _default_name(sent.kind)
+        if len(got.content) > MAX_UPLOAD_MB * MB:
+            return refuse_upload("too_large", name)
+        ref = await asyncio.to_thread(self.media.put, got.content, name)
+        return dataclasses.replace(sent, file_id=ref)
 
     async def _press(self, ctx: FlowContext, data: str | None) -> Any:
         # The member's words the latest reply quoted: what an offer's button reads back.
@@ -268,6 +356,10 @@ class WeComDispatcher:
         userid = identity.external_id
         sent = [await self._send(m, userid, notice.chat_id) for m in rendered.messages]
         return bool(sent) and all(sent)
+
+
+def _default_name(kind: InputKind) -> str:
+    return "photo.jpg" if kind is InputKind.PHOTO else "file"
 
 
 def _input(event: WeComEvent) -> Input:

@@ -10,8 +10,10 @@
 - An edit of a pressed card (``reply.edit``, and the press gave a response_code): the new
   card replaces it (``update_template_card``) when the reply is one card; else new messages.
 - A toast: a short text of its own, or the card update's title line.
-- Albums: WeCom cannot show files Telegram holds; their captions are sent, with a note
-  saying how many files are missing (media upload is the client's next step).
+- Albums: the caption as text, then each file uploaded (`Upload`: media/upload, then an image
+  or file message): files the bot made (a QR code, a chart) and files kept in the media store
+  (bot/services/media_store.py). A jpg/png photo of up to 10 MB is an image, anything else of
+  up to 20 MB a file; a file Telegram holds by its id, or a larger one, is counted in a note.
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ from typing import Any
 
 from bot.common.i18n import t
 from bot.common.markup import html_to_plain
-from bot.flows.base import Button, Reply
+from bot.flows.base import Button, Media, Reply
 from bot.flows.labels import SEPARATOR, Style, render_label, render_texts
-from bot.wecom.client import Markdown, Message, TemplateCard, Text
+from bot.services.media_store import MediaStore
+from bot.wecom.client import Markdown, MediaType, Message, TemplateCard, Text, Upload
 
 # WeCom's limits (developer.work.weixin.qq.com, message/send and the template card types).
 TEXT_MAX_BYTES = 2048  # text and markdown content
@@ -37,6 +40,10 @@ TASK_ID_MAX_BYTES = 128  # unique per card: digits, letters, _-@
 CARD_TITLE_MAX = 26  # main_title.title, characters
 CARD_TEXT_MAX = 112  # sub_title_text, characters
 CARD_TYPE = "button_interaction"
+IMAGE_MAX_BYTES = 10 * 1024 * 1024  # media/upload: an image, jpg or png
+FILE_MAX_BYTES = 20 * 1024 * 1024  # media/upload: a file
+MEDIA_MIN_BYTES = 6  # WeCom takes no file of 5 bytes or less
+IMAGE_FORMATS = frozenset({"jpg", "jpeg", "png"})
 _COLON = re.compile("([：:])")
 
 
@@ -62,13 +69,14 @@ def render(
     *,
     response_code: str | None = None,
     task_id: Callable[[], str] = new_task_id,
+    media: MediaStore | None = None,
 ) -> Rendered:
     """The WeCom messages of ``reply``; ``response_code``: the pressed card's, when the reply
-    came from a press (its card may be replaced)."""
+    came from a press (its card may be replaced); ``media``: where kept files are read."""
     toast = render_label(locale, reply.toast, markup=False) if reply.toast else None
     buttons = [button for row in reply.buttons for button in row]
     if not reply.texts:
-        return Rendered([Text(toast)] if toast else [])
+        return Rendered([*([Text(toast)] if toast else []), *_albums(locale, reply, media)])
     messages: list[Message] = [Text(toast)] if toast else []
     rendered = Rendered(messages)
     if not buttons:
@@ -85,7 +93,7 @@ def render(
             card = _card(locale, buttons, (t(locale, "wecom.choose"), ""), task_id)
             assert card is not None  # a card with a title and no text always holds
         messages.append(card)
-    messages.extend(_albums(locale, reply))
+    messages.extend(_albums(locale, reply, media))
     return rendered
 
 
@@ -212,11 +220,33 @@ def split_text(text: str, limit: int = TEXT_MAX_BYTES) -> list[str]:
     return parts
 
 
-def _albums(locale: str | None, reply: Reply) -> list[Message]:
+def _albums(locale: str | None, reply: Reply, media: MediaStore | None) -> list[Message]:
+    """Each album's caption, then its files uploaded (made ones, and those kept in the media
+    store); a note counts the files WeCom cannot be sent (another channel's ids, too big)."""
     messages: list[Message] = []
     for album in reply.albums:
+        uploads = [upload for item in album.items if (upload := _upload(item, media))]
         caption = render_label(locale, album.caption) if album.caption is not None else ""
-        note = t(locale, "wecom.media_pending", count=len(album.items))
-        text = html_to_plain(f"{caption}{SEPARATOR}{note}" if caption else note)
+        missing = len(album.items) - len(uploads)
+        note = t(locale, "wecom.media_pending", count=missing) if missing else ""
+        text = html_to_plain(SEPARATOR.join(part for part in (caption, note) if part))
         messages.extend(Text(part) for part in split_text(text))
+        messages.extend(uploads)
     return messages
+
+
+def _upload(item: Media, media: MediaStore | None) -> Upload | None:
+    """A file as WeCom takes it: a jpg/png photo of up to 10 MB as an image, anything else
+    of up to 20 MB as a file; None when WeCom cannot be sent it."""
+    if item.data is not None:
+        data, filename = item.data, item.filename
+    elif media is not None and (stored := media.get(item.file_id)) is not None:
+        data, filename = stored.data, stored.filename
+    else:
+        return None  # a file another channel holds by its own id
+    if not MEDIA_MIN_BYTES <= len(data) <= FILE_MAX_BYTES:
+        return None
+    image = filename.rsplit(".", 1)[-1].lower() in IMAGE_FORMATS
+    if item.kind == "photo" and image and len(data) <= IMAGE_MAX_BYTES:
+        return Upload(MediaType.IMAGE, data, filename)
+    return Upload(MediaType.FILE, data, filename or "file")

@@ -10,7 +10,7 @@ from telegram import BotCommand, BotCommandScopeChat, Update
 from telegram.error import TelegramError
 
 from bot.common.i18n import t
-from bot.flows import engine, routes
+from bot.flows import engine, kept_media, routes
 from bot.flows.base import FlowContext, Msg, Reply
 from bot.flows.menu import commands_for, role_of
 from bot.runtime import StabotContext
@@ -37,6 +37,7 @@ async def respond(
         previous = await engine.form_message_id(ctx) if reply and reply.form_view else None
     if reply is None:
         return None
+    reply = await kept_media.loaded(reply, rt.media)  # files kept from WeCom: uploaded
     shown = await deliver(
         context.bot,
         ctx.chat_id,

@@ -22,7 +22,7 @@ from telegram.error import TelegramError
 from bot.common.i18n import t
 from bot.flows import stats as flow
 from bot.runtime import StabotContext
-from bot.services import exports, people, photo_export, stats
+from bot.services import people, photo_export, stats
 from bot.services.stats import StatsError
 from bot.telegram.files import BotFiles
 from storage.db import reading_factory, transaction
@@ -97,16 +97,7 @@ async def _write_workbook(
 ) -> int:
     """Write the workbook in its own read-only transaction; the number of activity rows."""
     async with _export_scope(update, context, job) as (session, org):
-        totals = await exports.write_activities(
-            session,
-            org=org,
-            period=job.period,
-            target=target,
-            locale=locale,
-            tz=context.rt.settings.tz,
-            offload=exports.offload_to_thread,
-        )
-    return totals.rows
+        return await flow.write_workbook(session, org, job, target, locale, context.rt.settings.tz)
 
 
 # --- the photos ------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ of /export (`bot.telegram.handlers.exports`)."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 
 from telegram import InputMediaPhoto, Update
@@ -22,7 +21,6 @@ from bot.flows import engine, routes
 from bot.flows import stats as flow
 from bot.flows.base import FlowContext
 from bot.flows.callback_data import StatsButton
-from bot.flows.labels import render_label
 from bot.runtime import StabotContext
 from bot.services import charts, people
 from bot.telegram.handlers import exports as export_files
@@ -91,20 +89,6 @@ async def _run(update: Update, context: StabotContext, produce: routes.Producer)
         await export_files.send(update, context, outcome.export, locale)
 
 
-def _draw(chart: charts.Chart, locale: str) -> bytes:
-    def text(label: object) -> str:
-        return render_label(locale, label, markup=False) if label else ""  # type: ignore[arg-type]
-
-    rendered = dataclasses.replace(
-        chart,
-        title=text(chart.title),
-        labels=[text(label) for label in chart.labels],
-        y_label=text(chart.y_label),
-        legend=(text(chart.legend[0]), text(chart.legend[1])),
-    )
-    return charts.render(rendered)
-
-
 async def _send_charts(
     update: Update, context: StabotContext, drawn: list[charts.Chart], locale: str
 ) -> None:
@@ -112,7 +96,7 @@ async def _send_charts(
         return
     chat_id = update.effective_chat.id
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
-    images = await asyncio.to_thread(lambda: [_draw(chart, locale) for chart in drawn])
+    images = await asyncio.to_thread(lambda: [flow.draw_chart(chart, locale) for chart in drawn])
     if len(images) == 1:
         await context.bot.send_photo(chat_id, images[0])
     else:  # one album: the charts arrive together and scroll as one
