@@ -27,10 +27,12 @@ from telegram.request import BaseRequest
 from bot.app import build_application, build_runtime
 from bot.common.clock import Clock
 from bot.config import Settings
+from bot.flows.base import Album
 from bot.runtime import Runtime, runtime_of
 from bot.telegram.inbox.webhook import WebhookOptions, webhook_running
+from bot.wecom import outcomes
 from bot.wecom.channel import wecom_running
-from bot.wecom.client import WeComClient
+from bot.wecom.client import Message, WeComClient
 from bot.wecom.events import EventHandler
 from bot.wecom.inbox import WeComInbox
 from bot.wecom.render import messages
@@ -55,8 +57,15 @@ class Serving:
 def wecom_sender(rt: Runtime, client: WeComClient) -> WeComSender:
     """The delivery pipeline's sender to WeCom members: notices, reminders and tasks rendered
     as WeCom messages, on WeCom's own lane and budget."""
+    async def attach(locale: str, shown: list[Album]) -> list[Message]:
+        return await outcomes.albums(locale, shown, rt.media, rt.file_sources)
+
     return WeComSender(
-        client, messages, sessions=rt.sessions, pause=rt.settings.delivery.wecom_pause
+        client,
+        messages,
+        sessions=rt.sessions,
+        pause=rt.settings.delivery.wecom_pause,
+        attach=attach,
     )
 
 

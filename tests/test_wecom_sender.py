@@ -6,7 +6,8 @@ from __future__ import annotations
 import itertools
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,8 +17,12 @@ from bot.delivery import service
 from bot.delivery.budget import Place, QuotaPacer
 from bot.delivery.outcome import Outcome, Outgoing, Result
 from bot.delivery.settings import DeliverySettings
-from bot.flows.base import Button, Msg, Reply
+from bot.flows.base import Album, Button, Media, Msg, Reply
 from bot.services import broadcasts
+from bot.services.media_store import MediaStore
+from bot.services.photo_export import Located
+from bot.wecom import outcomes
+from bot.wecom.client import Message as WeComMessage
 from bot.wecom.client import SendResult, WeComClient
 from bot.wecom.render import messages as wecom_messages
 from bot.wecom.sender import WeComSender, classify
@@ -309,3 +314,39 @@ async def test_a_45009_holds_wecom_for_a_minute_and_telegram_goes_on(
     assert sorted(u for m in wecom.api.sent for u in m.users) == ["li", "wu", "zhang", "zhou"]
     assert (clock.now() - start).total_seconds() >= 60  # two went, the rest a minute later
     assert max(sleep.calls) <= 60.0 + 1
+
+
+class TelegramFiles:
+    """Telegram's files as the runtime's file source holds them: one photo, downloads counted."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data, self.downloads = data, 0
+
+    async def locate(self, file_id: str) -> Located:
+        return Located(len(self.data), SimpleNamespace(file_path=f"photos/{file_id}.jpg"))
+
+    async def download(self, located: Located) -> bytes:
+        self.downloads += 1
+        return self.data
+
+
+async def test_a_notices_attachment_held_by_telegram_reaches_members_fetched_and_uploaded_once(
+    wecom, tmp_path
+):
+    photo = b"\xff\xd8\xff" + bytes(2000)  # a JPEG's start; the fake checks only the name
+    files = TelegramFiles(photo)
+
+    async def attach(locale: str, shown: list[Album]) -> list[WeComMessage]:
+        return await outcomes.albums(locale, shown, MediaStore(tmp_path), {"telegram": files})
+
+    sender = WeComSender(wecom.sender.client, wecom_messages, sessions=wecom.sender.sessions)
+    sender.attach = attach
+    reply = replace(notice(), albums=[Album((Media("photo", "tg-photo-1"),))])
+    for member in ("zhang", "li"):
+        result = await sender.send(Outgoing(wecom.address[member], "zh_CN", reply))
+        assert result.outcome is Outcome.SENT
+    images = [sent for sent in wecom.api.sent if sent.msgtype == "image"]
+    assert [sent.users for sent in images] == [("zhang",), ("li",)]
+    assert images[0].body["media_id"] == images[1].body["media_id"]
+    assert wecom.api.media[images[0].body["media_id"]].content == photo
+    assert (files.downloads, len(wecom.api.media)) == (1, 1)  # one fetch, one upload

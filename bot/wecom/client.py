@@ -12,6 +12,7 @@ message or an exception's text.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -28,6 +29,9 @@ from bot.wecom.settings import DEFAULT_WECOM_API_BASE, WeComSettings
 # Refresh this long before WeCom's expiry (at most half the token's life, for short-lived ones).
 EXPIRY_MARGIN = timedelta(minutes=5)
 TIMEOUT = aiohttp.ClientTimeout(total=10, connect=5)
+# WeCom keeps an uploaded temporary file three days; an upload is reused for a little less.
+MEDIA_REUSE = timedelta(days=2)
+UPLOADS_KEPT = 64  # the media ids of this many recent uploads remembered
 
 
 class WeComErrcode(int, Enum):
@@ -304,6 +308,7 @@ class WeComClient:
         self._owns_session = session is None
         self._token: _Token | None = None
         self._token_lock = asyncio.Lock()
+        self._uploads: dict[tuple[MediaType, str, str], tuple[str, datetime]] = {}
 
     @classmethod
     def from_settings(cls, settings: WeComSettings, clock: Clock | None = None) -> WeComClient:
@@ -337,11 +342,11 @@ class WeComClient:
         """``message/send`` of one message to ``to``; WeCom's answer as a SendResult (an
         `Upload` is uploaded first: a refused upload is its SendResult)."""
         if isinstance(message, Upload):
-            uploaded = await self.upload_media(message.kind, message.data, message.filename)
-            if not uploaded.ok or uploaded.media_id is None:
-                return SendResult.from_json(uploaded.data)
+            media_id = await self._uploaded(message)
+            if isinstance(media_id, UploadResult):
+                return SendResult.from_json(media_id.data)
             sent = File if message.kind is MediaType.FILE else Image
-            message = sent(uploaded.media_id)
+            message = sent(media_id)
         payload = {
             **to.fields(),
             "msgtype": message.msgtype,
@@ -363,6 +368,22 @@ class WeComClient:
             **update.fields(),
         }
         return UpdateResult.from_json(await self.call("message/update_template_card", payload))
+
+    async def _uploaded(self, upload: Upload) -> str | UploadResult:
+        """The media id of an upload, uploaded once while WeCom keeps it (a notice's file sent
+        to a thousand members is one upload); the refusal when WeCom refuses it."""
+        key = (upload.kind, hashlib.sha256(upload.data).hexdigest(), upload.filename)
+        now = self._clock.now()
+        kept = self._uploads.get(key)
+        if kept is not None and now - kept[1] < MEDIA_REUSE:
+            return kept[0]
+        uploaded = await self.upload_media(upload.kind, upload.data, upload.filename)
+        if not uploaded.ok or uploaded.media_id is None:
+            return uploaded
+        if len(self._uploads) >= UPLOADS_KEPT:
+            self._uploads.pop(next(iter(self._uploads)))
+        self._uploads[key] = (uploaded.media_id, now)
+        return uploaded.media_id
 
     async def upload_media(
         self, kind: MediaType, content: bytes, file_name: str, content_type: str | None = None

@@ -27,11 +27,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 
 from bot.delivery.budget import SendBudget, Sleep
 from bot.delivery.outcome import Outcome, Outgoing, Result
-from bot.flows.base import Reply
+from bot.flows.base import Album, Reply
 from bot.wecom.client import (
     TOKEN_REJECTED,
     Message,
@@ -48,6 +49,10 @@ from storage.identity_models import Channel
 
 log = logging.getLogger(__name__)
 Renderer = Callable[[str, Reply], Sequence[Message]]
+# A reply's albums as WeCom messages, files fetched from wherever they are held
+# (bot/wecom/outcomes.py's ``albums`` with the runtime's media store and file sources).
+Attacher = Callable[[str, list[Album]], Awaitable[list[Message]]]
+ATTACHED_KEPT = 8  # notices whose attachments are kept: one fetch per notice, not per member
 SYSTEM_BUSY = -1
 TOO_MANY_CONCURRENT = 45033
 CONCURRENT_PAUSE = 1.0  # seconds a 45033 holds the lane: calls in flight end within it
@@ -98,16 +103,19 @@ class WeComSender:
         *,
         sessions: SessionFactory,
         pause: float = 60.0,
+        attach: Attacher | None = None,
     ) -> None:
         self.client, self.render, self.sessions, self.pause = client, render, sessions, pause
+        self.attach = attach  # None: albums rendered by ``render`` (made and kept files only)
         self._userids: dict[int, str | None] = {}  # address → UserID (identities never move)
+        self._attached: dict[tuple[str, tuple[str, ...]], list[Message]] = {}
 
     async def send(self, out: Outgoing) -> Result:
         """Render, send each part, classify; see the module doc for the outcomes."""
         userid = await self.userid(out.chat_id)
         if userid is None:
             return Result(Outcome.FAILED, error="no WeCom member at this address")
-        parts = list(self.render(out.locale, out.reply))
+        parts = await self._parts(out.locale, out.reply)
         for number, message in enumerate(parts):
             result = await self._send_one(message, userid)
             if result.outcome is Outcome.SENT:
@@ -117,6 +125,19 @@ class WeComSender:
             # An earlier part went: sending again would repeat it; what came of it is open.
             return Result(Outcome.UNKNOWN, error=f"part {number + 1}/{len(parts)}: {result.error}")
         return Result(Outcome.SENT)
+
+    async def _parts(self, locale: str, reply: Reply) -> list[Message]:
+        """The reply's messages; its attachments (a notice's file, held by Telegram) fetched
+        once per notice and language, however many members it goes to."""
+        if self.attach is None or not reply.albums:
+            return list(self.render(locale, reply))
+        key = (locale, tuple(item.file_id for album in reply.albums for item in album.items))
+        if key not in self._attached:
+            if len(self._attached) >= ATTACHED_KEPT:
+                self._attached.pop(next(iter(self._attached)))
+            self._attached[key] = await self.attach(locale, reply.albums)
+        text = replace(reply, albums=[])
+        return [*self.render(locale, text), *self._attached[key]]
 
     async def _send_one(self, message: Message, userid: str) -> Result:
         result, _ = await send_classified(self.client, message, userid, pause=self.pause)
