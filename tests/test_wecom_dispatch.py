@@ -336,3 +336,12 @@ async def test_a_library_managers_file_on_wecom_is_offered_for_indexing(
     ]
     assert any("科普月.md" in s.text for s in shown)  # read: its title and date to confirm
     assert any("关于开展科普月活动的通知" in s.text for s in shown)
+
+
+async def test_a_link_code_asked_for_on_wecom_points_to_telegram(settings, clock, sessions, tree):
+    async with wecom_bot(settings, clock, {ZHANG}) as wecom:
+        await register(wecom, sessions, clock, tree)
+        await wecom.text(ZHANG, "/me")
+        offer = "\n".join(s.text for s in await wecom.press(ZHANG, "关联另一个渠道"))
+    assert "Telegram 里打开" in offer and "t.me/" in offer
+    assert "企业微信里在 stabot 应用发送" not in offer  # not "send it on WeCom" while on WeCom

@@ -12,7 +12,7 @@ from bot.flows.callback_data import LinkNewButton, ReachButton
 from bot.flows.registration import role_label
 from bot.flows.task_views import local_text
 from bot.services import linking, orgs, people
-from storage.identity_models import Reach
+from storage.identity_models import Channel, Reach, channel_of
 
 
 def channel_label(channel: str) -> Msg:
@@ -65,8 +65,10 @@ async def offer_link(ctx: FlowContext) -> Reply:
         return Reply([Msg("link.members_only")], toast=Msg("link.members_only"))
     code, expires = await linking.new_code(ctx.session, ctx.actor, ctx.now)  # type: ignore[arg-type]
     link = ctx.invite_links.link(code) if ctx.invite_links else ""
+    # Asked on WeCom, the other channel is Telegram (or another WeCom account), and the reverse.
+    on_wecom = channel_of(ctx.chat_id) is Channel.WECOM
     text = Msg(
-        "link.offer",
+        "link.offer_from_wecom" if on_wecom else "link.offer",
         code=linking.shown(code),
         minutes=int(linking.LINK_TTL.total_seconds() // 60),
         expires=local_text(expires, ctx.tz),
