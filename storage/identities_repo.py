@@ -72,18 +72,6 @@ async def add_identity(
     return identity
 
 
-async def person_at(session: AsyncSession, address: int) -> User | None:
-    """The person an address belongs to: by key first (most people), else by their identity."""
-    query = select(User).where(User.telegram_id == address)
-    user = (await session.exec(query)).first()
-    if user is not None:
-        return user
-    identity = await identity_at(session, address)
-    if identity is None or identity.user_id is None:
-        return None
-    return await session.get(User, identity.user_id)
-
-
 async def addresses_of(session: AsyncSession, user: User) -> list[tuple[Channel, int]]:
     """Every address of a person, their key's first.
 

@@ -41,6 +41,18 @@ async def key_of_telegram(*, session: AsyncSession, telegram_id: int) -> int:
     return telegram_id if key is None else key
 
 
+async def person_at(session: AsyncSession, address: int) -> User | None:
+    """The person an address belongs to: by key first (most people, one prepared query), else
+    by their identity (an account linked to a person who first came on another channel)."""
+    user = await get_user(session=session, telegram_id=address)
+    if user is not None:
+        return user
+    identity = await identities_repo.identity_at(session, address)
+    if identity is None or identity.user_id is None:
+        return None
+    return await session.get(User, identity.user_id)
+
+
 async def upsert_user(
     *,
     session: AsyncSession,
@@ -54,11 +66,7 @@ async def upsert_user(
 
     ``seen``: the update came from this user (not an admin or the CLI acting on them).
     """
-    user = await get_user(session=session, telegram_id=telegram_id)
-    if user is None:  # a Telegram account linked to a person who first came on another channel
-        identity = await identities_repo.find_identity(session, Channel.TELEGRAM, str(telegram_id))
-        if identity is not None and identity.user_id is not None:
-            user = await session.get(User, identity.user_id)
+    user = await person_at(session, telegram_id)
     if user is None:
         user, _ = await create_person(
             session,

@@ -45,7 +45,7 @@ async def test_a_wecom_person_has_a_wecom_key_and_can_link_telegram(sessions):
         assert channel_of(address) == Channel.WECOM
         again, same = await users_repo.meet(session, Channel.WECOM, "ZhangSan", now=NOW)
         assert (again.id, same) == (person.id, address)
-        assert (await identities_repo.person_at(session, address)).id == person.id
+        assert (await users_repo.person_at(session, address)).id == person.id
         await identities_repo.add_identity(
             session, channel=Channel.TELEGRAM, external_id="777", now=NOW, user_id=person.id
         )

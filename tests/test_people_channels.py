@@ -258,7 +258,7 @@ async def link_code_of(bot, tg) -> str:
 
 async def person_of(sessions, address):
     async with transaction(sessions) as session:
-        return await identities_repo.person_at(session, address)
+        return await users_repo.person_at(session, address)
 
 
 async def test_a_link_code_typed_on_another_channel_joins_the_person(
@@ -524,7 +524,7 @@ async def test_a_telegram_account_linked_to_a_wecom_person_acts_as_them(
         calls = await bot.text(SECOND, "/stats")
         assert "你还有一个表单没有填完，/stats 暂时不能用" in sent_texts(calls)[0]
     async with transaction(sessions) as session:
-        person = await identities_repo.person_at(session, SECOND.id)
+        person = await users_repo.person_at(session, SECOND.id)
         assert person.telegram_id == address
         state = (await session.exec(select(ConversationState))).one()
         assert (state.chat_id, state.user_id, state.flow) == (SECOND.id, address, "activity")

@@ -249,7 +249,7 @@ async def test_a_broadcast_reaches_telegram_and_wecom_people_once_each_on_their_
             )
             person.org_id, person.role = org.id, "info_officer"
         for userid in ("zhang", "li"):
-            person = await identities_repo.person_at(session, wecom.address[userid])
+            person = await users_repo.person_at(session, wecom.address[userid])
             person.org_id, person.role = org.id, "info_officer"
         both = await users_repo.upsert_user(
             session=session, telegram_id=6100, username=None, now=clock.now()
