@@ -62,7 +62,7 @@ from bot.telegram.handlers import tasks as task_handlers
 from bot.telegram.processor import PerChatUpdateProcessor
 from bot.telegram.render import notify
 from bot.wecom.client import WeComClient
-from bot.wecom.dispatch import WeComDispatcher, WeComSender
+from bot.wecom.dispatch import WeComApi, WeComDispatcher
 from bot.wecom.events import EventHandler
 from bot.wecom.outcomes import TELEGRAM as TELEGRAM_FILES
 from bot.wecom.sender import WeComReplies
@@ -181,7 +181,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     )
 
 
-def wecom_dispatcher(rt: Runtime, client: WeComSender) -> WeComDispatcher:
+def wecom_dispatcher(rt: Runtime, client: WeComApi) -> WeComDispatcher:
     """The WeCom dispatcher on the runtime: the same database, forms, text routes and policy
     library as Telegram's handlers, and notices shared both ways (it registers WeCom's sender)."""
     settings = rt.settings

@@ -83,7 +83,7 @@ CHOICE_DIGITS = 2  # a bare number of at most this many digits may pick a number
 STALE = Msg("button.stale")
 
 
-class WeComSender(Protocol):
+class WeComApi(Protocol):
     """What the dispatcher needs of the WeCom client (bot/wecom/client.py's `WeComClient`)."""
 
     agent_id: int
@@ -121,7 +121,7 @@ class WeComDispatcher:
     """Handles WeCom events with the bot's flows; call it with each event."""
 
     sessions: SessionFactory
-    client: WeComSender
+    client: WeComApi
     clock: Clock
     tz: ZoneInfo
     default_locale: str = DEFAULT_LOCALE
