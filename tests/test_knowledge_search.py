@@ -12,11 +12,13 @@ import pytest
 from bot import PROJECT_ROOT
 from bot.services.knowledge import Answer, KnowledgeBase, QuestionCode, validate_question
 from bot.services.knowledge.confidence import (
+    KINDS,
     MAX_WORDS,
     Calibration,
     Grade,
     Signals,
     asked_about,
+    asked_kinds,
     asked_units,
     grade,
     is_place,
@@ -256,6 +258,22 @@ def test_the_grade_weighs_answerability_cosine_and_subject_words() -> None:
     assert grade(replace(signals(0.9, 9), relates=False), calibration, lexical) is Grade.NONE
     # Something asked for that the best passages cannot hold: never confident, whatever the score.
     assert grade(replace(signals(1.0, 9), unmet="money"), calibration, lexical) is Grade.LOW
+    # The kinds of question weigh too: asking what a term means lifts, asking when lowers.
+    kinds = replace(calibration, kinds=(("meaning", 0.5), ("when", -2.0)))
+    assert grade(replace(signals(0.5, 2), kinds=frozenset({"meaning"})), kinds, lexical) is (
+        Grade.CONFIDENT)
+    assert grade(signals(0.5, 2), kinds, lexical) is Grade.LOW
+    assert grade(replace(signals(0.5, 6), kinds=frozenset({"when"})), kinds, lexical) is (
+        Grade.LOW)
+
+
+def test_the_kinds_of_a_question() -> None:
+    assert asked_kinds("两翼啥意思") == {"meaning"}
+    assert asked_kinds("江淮双创汇每年啥时候办") == {"when"}
+    assert asked_kinds("今年计划搞多少场？是不是比去年多") == {"now", "count", "yes_no"}
+    assert asked_kinds("领导小组组长是谁，咋联系") == {"who", "how"}
+    assert asked_kinds("企业科协的经费由企业提供") == frozenset()
+    assert set(KINDS) == {"meaning", "now", "yes_no", "how", "when", "who", "count"}
 
 
 def test_asking_for_what_the_best_passages_cannot_hold_is_unmet() -> None:

@@ -162,7 +162,7 @@ def assess(
     """The fused ranking (rows and scores, best first) and the signals its grade rests on;
     None when there is nothing to search. ``cosines``: every passage's cosine with the
     question, or None while vectors are not ready."""
-    from bot.services.knowledge.confidence import Signals
+    from bot.services.knowledge.confidence import Signals, asked_kinds
     from bot.services.knowledge.fusion import fuse
     from bot.services.knowledge.ranking import is_phrasing
 
@@ -183,6 +183,7 @@ def assess(
         best_cosine=best,
         center=center,
         unmet=state.ranker.unmet_ask(question, query, window) if window else None,
+        kinds=asked_kinds(question),
     )
     return fused, signals
 
