@@ -10,7 +10,7 @@ from telegram.error import TelegramError
 
 from bot.common.i18n import normalize_locale, t
 from bot.runtime import StabotContext
-from bot.telegram.replies import UnconfirmedSend
+from bot.telegram.replies import UnconfirmedSend, ask_to_try_again
 
 log = logging.getLogger(__name__)
 
@@ -40,8 +40,5 @@ async def on_error(update: object, context: StabotContext) -> None:
 
 
 async def tell_to_try_again(update: Update, context: StabotContext, locale: str) -> None:
-    """A reply may not have arrived: one short "please try again", never the reply twice."""
-    try:
-        await context.bot.send_message(update.effective_chat.id, t(locale, "error.try_again"))
-    except TelegramError:
-        log.warning("could not ask chat %s to try again", update.effective_chat.id)
+    """A reply may not have arrived: a short "please try again", never the reply twice."""
+    await ask_to_try_again(context.bot, update.effective_chat.id, t(locale, "error.try_again"))
