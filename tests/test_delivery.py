@@ -252,6 +252,20 @@ async def test_edits_and_answers_are_retried_after_transient_failures(settings, 
         assert not any("try again" in t or "再试" in t for t in sent_texts(calls))
 
 
+async def test_a_press_whose_answer_fails_past_its_retries_still_gets_its_edit(settings, clock):
+    """The callback answer only stops the button's spinner: its failure does not cost the
+    user the reply (the edit that follows)."""
+    async with running_bot(settings, clock) as bot:
+        await bot.text(USER, "/lang")
+        policy: ReplyPolicy = bot.app.bot.request
+        failing = [(500, {"description": "Internal"})] * (policy.retries + 1)
+        await scripted_bot(bot, {"answerCallbackQuery": failing}, clock)
+        calls = await bot.press(USER, "English")
+    assert not failing  # every attempt made, and each failed
+    assert [c.method for c in calls if c.method != "setMyCommands"] == ["editMessageText"]
+    assert "English" in bot.last_text(USER.id)
+
+
 async def test_two_senders_share_one_budget_and_one_pause(sessions, clock):
     """Two processes' budgets on one database: their slots interleave, never closer than the
     rate allows, and a 429 met by one holds the other back."""
