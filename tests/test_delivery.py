@@ -28,6 +28,7 @@ from tests.harness import (
     inbox_bot,
     running_bot,
     sent_texts,
+    toasts,
 )
 
 USER = TgUser(id=41001, first_name="用户")
@@ -190,17 +191,44 @@ async def test_a_try_again_whose_connection_was_never_made_is_sent_again(setting
     assert [m["text"] for m in bot.api.sent_messages(USER.id)] == [TRY_AGAIN]
 
 
-async def test_a_try_again_is_repeated_at_most_twice_and_never_after_a_refusal(settings, clock):
-    """Bounded: three attempts in all; a refusal for good (the user blocked the bot) ends it."""
-    blocked = (403, {"description": "Forbidden: bot was blocked by the user"})
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        (403, {"description": "Forbidden: bot was blocked by the user"}),
+        (400, {"description": "Bad Request: chat not found"}),  # PTB: a NetworkError too
+    ],
+    ids=["403", "400"],
+)
+async def test_a_try_again_is_repeated_at_most_twice_and_never_after_a_refusal(
+    settings, clock, refusal
+):
+    """Bounded: three attempts in all; a refusal for good ends it at once."""
     async with running_bot(settings, clock) as bot:
         await scripted_bot(bot, {"sendMessage": [BAD_GATEWAY] * 6}, clock)
         await bot.text(USER, "/help")
         assert len(tried(bot).texts_tried()) == 1 + 1 + TRY_AGAIN_REPEATS
         assert bot.api.sent_messages(USER.id) == []
-        await scripted_bot(bot, {"sendMessage": [BAD_GATEWAY, blocked, BAD_GATEWAY]}, clock)
+        await scripted_bot(bot, {"sendMessage": [BAD_GATEWAY, refusal, BAD_GATEWAY]}, clock)
         await bot.text(USER, "/help")
         assert len(tried(bot).texts_tried()) == 2
+
+
+@BOTH_LOCALES
+async def test_a_press_whose_edit_fails_past_its_retries_gets_a_try_again_message(
+    settings, clock, user, try_again
+):
+    """Its query is answered already, so a toast would not show: one "please try again"."""
+    async with running_bot(settings, clock) as bot:
+        await bot.text(user, "/lang")
+        retries = bot.app.bot.request.retries
+        await scripted_bot(bot, {"editMessageText": [BAD_GATEWAY] * (retries + 1)}, clock)
+        calls = await bot.press(user, "English")
+    assert [c.method for c in calls if c.method != "setMyCommands"] == [
+        "answerCallbackQuery",
+        "sendMessage",
+    ]
+    assert sent_texts(calls) == [try_again]
+    assert toasts(calls) == [""]  # the press's own answer, no second one
 
 
 async def reply_inside_its_transaction(update: Update, context) -> None:

@@ -8,7 +8,8 @@
   every send of the bot (`SendBudget.refused` says which and why).
 - A request that cannot duplicate anything when repeated (answerCallbackQuery, edits, deletes,
   setMyCommands, getFile …: every method that is not a send) is retried after a transient
-  failure (a 5xx, a timeout, a dropped connection), a few times with a short backoff.
+  failure (a 5xx, a timeout, a dropped connection), a few times with a short backoff; when
+  they run out, the error handler asks the user to try again.
 - A send is repeated only when its connection was never made. Any other failure of a send may
   have reached the user, so it is not repeated: it raises `UnconfirmedSend`, and the error
   handler tells the user to try again (`ask_to_try_again`).
@@ -26,7 +27,7 @@ import logging
 from typing import Any
 
 from telegram import Bot
-from telegram.error import NetworkError, TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ApplicationBuilder
 from telegram.request import BaseRequest, RequestData
 
@@ -54,6 +55,13 @@ class UnconfirmedSend(NetworkError):
     """A send failed in a way that may have reached the user (5xx, timeout, dropped)."""
 
 
+def failed_in_transit(error: BaseException) -> bool:
+    """Whether a call to Telegram failed on the way, past the policy's retries (a 5xx, a
+    timeout, a connection dropped or never made), rather than being refused (400, 403, 429).
+    PTB's BadRequest is a NetworkError too, so the type alone does not say it."""
+    return isinstance(error, NetworkError) and not isinstance(error, BadRequest)
+
+
 async def ask_to_try_again(bot: Bot, chat_id: int, text: str) -> bool:
     """Send a "please try again" (``text``) so that it reaches the chat; whether Telegram
     confirmed one.
@@ -68,11 +76,11 @@ async def ask_to_try_again(bot: Bot, chat_id: int, text: str) -> bool:
         try:
             await bot.send_message(chat_id, text)
             return True
-        except NetworkError as error:  # unconfirmed, or never sent after the policy's retries
+        except TelegramError as error:
+            if not failed_in_transit(error):  # refused (blocked, 429s beyond MAX_429): no use
+                log.warning("could not ask chat %s to try again: %s", chat_id, error)
+                return False
             log.info("'try again' to chat %s, attempt %d: %s", chat_id, attempt, error)
-        except TelegramError as error:  # refused (blocked, 429s beyond MAX_429): no use
-            log.warning("could not ask chat %s to try again: %s", chat_id, error)
-            return False
     log.warning("could not ask chat %s to try again: %d attempts unconfirmed", chat_id, attempt)
     return False
 

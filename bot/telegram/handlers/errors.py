@@ -10,7 +10,7 @@ from telegram.error import TelegramError
 
 from bot.common.i18n import normalize_locale, t
 from bot.runtime import StabotContext
-from bot.telegram.replies import UnconfirmedSend, ask_to_try_again
+from bot.telegram.replies import ask_to_try_again, failed_in_transit
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,10 @@ async def on_error(update: object, context: StabotContext) -> None:
     locale = normalize_locale(
         user.language_code if user else None, context.rt.settings.default_locale
     )
-    if isinstance(context.error, UnconfirmedSend):
+    if context.error is not None and failed_in_transit(context.error):
+        # Telegram could not be reached, or not confirm, even after the reply policy's retries
+        # (bot/telegram/replies.py): a send that may have arrived (UnconfirmedSend), an edit
+        # whose retries ran out. A toast would not do for a press: its query was answered.
         await tell_to_try_again(update, context, locale)
         return
     try:

@@ -16,7 +16,7 @@ Two ways to know a chat's next updates:
 
 A failure is retried when it may pass (the database went away) and otherwise reported by the
 error handler; an update that failed or crashed the process ``MAX_RETRIES`` times more is
-given up, logged, and the user of a private chat is asked once to try again.
+given up, logged, and the user of a private chat is asked to try again (`ask_to_try_again`).
 """
 
 from __future__ import annotations
