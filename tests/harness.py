@@ -6,6 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -163,23 +164,51 @@ class Between(BaseRequest):
 
 class ScriptedRequest(Between):
     """The offline API behind scripted answers to chosen methods: each entry answers one call,
-    as (status, body) or as an exception raised instead (a 429, a 502, a refused connection)."""
+    as (status, body), as an exception raised instead (a 429, a 502, a refused connection), or
+    as `Arrived` (the offline API did the call, then its answer was lost).
 
-    def __init__(self, api: BaseRequest, script: dict[str, list[Any]]) -> None:
-        self.api, self.script = api, script
+    ``tried``: every call that reached it, as (``now()``, method, its parameters).
+    """
+
+    def __init__(
+        self,
+        api: BaseRequest,
+        script: dict[str, list[Any]],
+        now: Callable[[], float] = lambda: 0.0,
+    ) -> None:
+        self.api, self.script, self.now = api, script, now
+        self.tried: list[tuple[float, str, JSON]] = []
 
     async def do_request(
         self, url: str, method: str, request_data: RequestData | None = None, *args, **kwargs
     ) -> tuple[int, bytes]:
         """The next scripted answer for this method, or the offline API's."""
-        answers = self.script.get(url.rsplit("/", 1)[-1])
+        api_method = url.rsplit("/", 1)[-1]
+        params = dict(request_data.parameters) if request_data is not None else {}
+        self.tried.append((self.now(), api_method, params))
+        answers = self.script.get(api_method)
         if answers:
             answer = answers.pop(0)
+            if isinstance(answer, Arrived):
+                await super().do_request(url, method, request_data, *args, **kwargs)
+                raise answer.error
             if isinstance(answer, Exception):
                 raise answer
             status, body = answer
             return status, json.dumps({"ok": False, "error_code": status, **body}).encode()
         return await super().do_request(url, method, request_data, *args, **kwargs)
+
+    def texts_tried(self, method: str = "sendMessage") -> list[tuple[float, str]]:
+        """(when, text) of every call to ``method`` that reached it, answered or not."""
+        return [(at, str(p.get("text"))) for at, m, p in self.tried if m == method]
+
+
+@dataclass(frozen=True)
+class Arrived:
+    """A scripted answer: the call is done (the message arrives), then ``error`` is raised in
+    place of its answer: a connection dropped on the way back."""
+
+    error: Exception
 
 
 class BeforeFirst(Between):

@@ -16,15 +16,26 @@ from telegram.request import HTTPXRequest
 
 from bot.delivery.budget import ChatPacer, SharedBudget
 from bot.delivery.outcome import Outcome
-from bot.telegram.replies import ReplyPolicy
+from bot.telegram.replies import TRY_AGAIN_REPEATS, ReplyPolicy
 from bot.telegram.sender import classify
 from offline.updates import TgUser
 from storage.db import transaction
 from storage.inbox_models import InboxUpdate
-from tests.harness import ClockSleep, ScriptedRequest, inbox_bot, running_bot, sent_texts
+from tests.harness import (
+    Arrived,
+    ClockSleep,
+    ScriptedRequest,
+    inbox_bot,
+    running_bot,
+    sent_texts,
+    toasts,
+)
 
 USER = TgUser(id=41001, first_name="用户")
+EN_USER = TgUser(id=41002, first_name="User", language_code="en")
 TRY_AGAIN = "网络不稳定，刚才的回复可能没有发出，请再试一次。"
+TRY_AGAIN_EN = "The connection failed and my reply may not have arrived. Please try again."
+BAD_GATEWAY = (502, {"description": "Bad Gateway"})
 
 
 def caused(error: Exception, cause: Exception) -> Exception:
@@ -74,7 +85,7 @@ async def scripted_bot(bot, script: dict[str, list[Any]], clock) -> list[float]:
     """Put the scripted answers under the application's reply policy; returns its waits (each
     moves the frozen clock instead of sleeping)."""
     policy: ReplyPolicy = bot.app.bot.request
-    policy.inner = ScriptedRequest(bot.api, script)
+    policy.inner = ScriptedRequest(bot.api, script, now=lambda: clock.now().timestamp())
     waits: list[float] = []
 
     async def no_wait(seconds: float) -> None:
@@ -114,6 +125,110 @@ async def test_a_reply_that_may_have_arrived_is_not_repeated_the_user_is_told_on
         messages = bot.api.sent_messages(USER.id)
         assert [m["text"] for m in messages] == [TRY_AGAIN]
         assert len([c for c in calls if c.method == "sendMessage"]) == 1
+
+
+def tried(bot) -> ScriptedRequest:
+    """The scripted request under the bot's reply policy (see `scripted_bot`)."""
+    return bot.app.bot.request.inner
+
+
+def dropped_after_sending() -> Exception:
+    return caused(NetworkError("x"), httpx.RemoteProtocolError("gone"))
+
+
+BOTH_LOCALES = pytest.mark.parametrize(
+    ("user", "try_again"), [(USER, TRY_AGAIN), (EN_USER, TRY_AGAIN_EN)], ids=["zh", "en"]
+)
+
+
+@BOTH_LOCALES
+async def test_a_try_again_that_failed_unconfirmed_is_sent_again_in_the_chats_next_slot(
+    settings, clock, user, try_again
+):
+    """The reply is lost (502), so is the first "please try again": it goes again, a second
+    later (the chat's slot), and the user reads it once; the reply itself is never repeated."""
+    async with running_bot(settings, clock) as bot:
+        await scripted_bot(bot, {"sendMessage": [BAD_GATEWAY, BAD_GATEWAY]}, clock)
+        await bot.text(user, "/help")
+        sends = tried(bot).texts_tried()
+    assert [m["text"] for m in bot.api.sent_messages(user.id)] == [try_again]
+    assert [text for _, text in sends[1:]] == [try_again, try_again]
+    assert sends[2][0] - sends[1][0] >= 1.0  # the chat's 1/s, not a burst
+
+
+@BOTH_LOCALES
+async def test_a_try_again_that_arrived_unconfirmed_may_be_read_twice_never_not_at_all(
+    settings, clock, user, try_again
+):
+    """Its connection dropped after Telegram took it: sent again all the same (the trade-off:
+    two short notes rather than the risk of silence)."""
+    async with running_bot(settings, clock) as bot:
+        lost = [BAD_GATEWAY, Arrived(dropped_after_sending())]
+        await scripted_bot(bot, {"sendMessage": lost}, clock)
+        await bot.text(user, "/help")
+    assert [m["text"] for m in bot.api.sent_messages(user.id)] == [try_again, try_again]
+
+
+@BOTH_LOCALES
+async def test_a_try_again_that_got_429_waits_its_retry_after_and_is_sent_once(
+    settings, clock, user, try_again
+):
+    too_many = (429, {"description": "Too Many Requests", "parameters": {"retry_after": 3}})
+    async with running_bot(settings, clock) as bot:
+        waits = await scripted_bot(bot, {"sendMessage": [BAD_GATEWAY, too_many]}, clock)
+        await bot.text(user, "/help")
+        sends = tried(bot).texts_tried()
+    assert 3.0 in waits
+    assert sends[2][0] - sends[1][0] >= 3.0
+    assert [m["text"] for m in bot.api.sent_messages(user.id)] == [try_again]
+
+
+async def test_a_try_again_whose_connection_was_never_made_is_sent_again(settings, clock):
+    refused = caused(NetworkError("httpx.ConnectError"), httpx.ConnectError("refused"))
+    async with running_bot(settings, clock) as bot:
+        await scripted_bot(bot, {"sendMessage": [BAD_GATEWAY, refused]}, clock)
+        await bot.text(USER, "/help")
+    assert [m["text"] for m in bot.api.sent_messages(USER.id)] == [TRY_AGAIN]
+
+
+@pytest.mark.parametrize(
+    "refusal",
+    [
+        (403, {"description": "Forbidden: bot was blocked by the user"}),
+        (400, {"description": "Bad Request: chat not found"}),  # PTB: a NetworkError too
+    ],
+    ids=["403", "400"],
+)
+async def test_a_try_again_is_repeated_at_most_twice_and_never_after_a_refusal(
+    settings, clock, refusal
+):
+    """Bounded: three attempts in all; a refusal for good ends it at once."""
+    async with running_bot(settings, clock) as bot:
+        await scripted_bot(bot, {"sendMessage": [BAD_GATEWAY] * 6}, clock)
+        await bot.text(USER, "/help")
+        assert len(tried(bot).texts_tried()) == 1 + 1 + TRY_AGAIN_REPEATS
+        assert bot.api.sent_messages(USER.id) == []
+        await scripted_bot(bot, {"sendMessage": [BAD_GATEWAY, refusal, BAD_GATEWAY]}, clock)
+        await bot.text(USER, "/help")
+        assert len(tried(bot).texts_tried()) == 2
+
+
+@BOTH_LOCALES
+async def test_a_press_whose_edit_fails_past_its_retries_gets_a_try_again_message(
+    settings, clock, user, try_again
+):
+    """Its query is answered already, so a toast would not show: one "please try again"."""
+    async with running_bot(settings, clock) as bot:
+        await bot.text(user, "/lang")
+        retries = bot.app.bot.request.retries
+        await scripted_bot(bot, {"editMessageText": [BAD_GATEWAY] * (retries + 1)}, clock)
+        calls = await bot.press(user, "English")
+    assert [c.method for c in calls if c.method != "setMyCommands"] == [
+        "answerCallbackQuery",
+        "sendMessage",
+    ]
+    assert sent_texts(calls) == [try_again]
+    assert toasts(calls) == [""]  # the press's own answer, no second one
 
 
 async def reply_inside_its_transaction(update: Update, context) -> None:
@@ -163,6 +278,20 @@ async def test_edits_and_answers_are_retried_after_transient_failures(settings, 
         assert [c.method for c in calls].count("answerCallbackQuery") == 1
         assert any(c.method == "editMessageText" for c in calls)
         assert not any("try again" in t or "再试" in t for t in sent_texts(calls))
+
+
+async def test_a_press_whose_answer_fails_past_its_retries_still_gets_its_edit(settings, clock):
+    """The callback answer only stops the button's spinner: its failure does not cost the
+    user the reply (the edit that follows)."""
+    async with running_bot(settings, clock) as bot:
+        await bot.text(USER, "/lang")
+        policy: ReplyPolicy = bot.app.bot.request
+        failing = [(500, {"description": "Internal"})] * (policy.retries + 1)
+        await scripted_bot(bot, {"answerCallbackQuery": failing}, clock)
+        calls = await bot.press(USER, "English")
+    assert not failing  # every attempt made, and each failed
+    assert [c.method for c in calls if c.method != "setMyCommands"] == ["editMessageText"]
+    assert "English" in bot.last_text(USER.id)
 
 
 async def test_two_senders_share_one_budget_and_one_pause(sessions, clock):

@@ -26,6 +26,7 @@ from storage.db import transaction
 from storage.inbox_models import InboxUpdate
 from tests.harness import inbox_bot, sent_texts
 from tests.test_activities import make_member
+from tests.test_delivery import scripted_bot
 
 # Before the group that sets aside unserved updates: its handler claims every update there.
 FIRST = unserved.GROUP - 1
@@ -126,6 +127,28 @@ async def test_an_update_that_keeps_crashing_the_process_is_given_up_and_the_cha
     texts = sent_texts(calls_to_chat(bot, LI))
     assert "请再发一次" in texts[0]  # asked once to try again, then the next update answered
     assert len(texts) == 2
+
+
+async def test_the_apology_for_an_update_given_up_is_sent_again_when_unconfirmed(
+    settings, clock, sessions, members
+):
+    """The dispatcher's "please send it again" goes through the same `ask_to_try_again` as the
+    error handler's: a 502 on it, and it goes again in the chat's next slot."""
+    async with inbox_bot(settings, clock, start=False) as dying:
+        poison = dying.factory.command(LI, "/me")
+        await dying.receive(poison)
+    async with transaction(sessions) as session:
+        for _ in range(MAX_RETRIES):
+            await inbox_repo.count_attempt(session=session, update_id=poison["update_id"])
+    async with inbox_bot(settings, clock, after=dying) as bot:
+        await scripted_bot(bot, {"sendMessage": [(502, {"description": "Bad Gateway"})]}, clock)
+        await bot.settle()
+        tries = bot.app.bot.request.inner.texts_tried()
+    assert (await rows(sessions))[poison["update_id"]].gave_up
+    apology = "抱歉，您刚才发来的消息没能处理成功，请再发一次。"
+    assert [text for _, text in tries] == [apology, apology]
+    assert tries[1][0] - tries[0][0] >= 1.0
+    assert [m["text"] for m in bot.api.sent_messages(LI.id)] == [apology]
 
 
 async def test_a_failure_that_may_pass_is_tried_again_without_an_apology(

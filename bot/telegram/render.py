@@ -62,6 +62,10 @@ async def answer_query(query: CallbackQuery | None, locale: str | None, toast: M
         await query.answer(render_label(locale, toast, markup=False) if toast else None)
     except BadRequest as error:  # the query is too old: nothing left to answer
         log.info("callback answer failed: %s", error)
+    except TelegramError as error:
+        # Still failing after the reply policy's retries: the button's spinner stops by itself
+        # within seconds, and the edit or message that follows is the reply the user waits for.
+        log.warning("callback answer failed after retries: %s", error)
 
 
 async def deliver(

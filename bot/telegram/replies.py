@@ -8,10 +8,13 @@
   every send of the bot (`SendBudget.refused` says which and why).
 - A request that cannot duplicate anything when repeated (answerCallbackQuery, edits, deletes,
   setMyCommands, getFile …: every method that is not a send) is retried after a transient
-  failure (a 5xx, a timeout, a dropped connection), a few times with a short backoff.
+  failure (a 5xx, a timeout, a dropped connection), a few times with a short backoff; when
+  they run out, the error handler asks the user to try again.
 - A send is repeated only when its connection was never made. Any other failure of a send may
   have reached the user, so it is not repeated: it raises `UnconfirmedSend`, and the error
-  handler tells the user, once, to try again.
+  handler tells the user to try again (`ask_to_try_again`).
+- That "please try again" is the one send that *is* repeated when unconfirmed, a bounded number
+  of times: two short "please try again" are far better than silence.
 Every send takes its place in the shared budget before it goes (replies go first; the bulk lane
 fills what they leave).
 """
@@ -23,7 +26,8 @@ import json
 import logging
 from typing import Any
 
-from telegram.error import NetworkError, TelegramError
+from telegram import Bot
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import ApplicationBuilder
 from telegram.request import BaseRequest, RequestData
 
@@ -44,10 +48,41 @@ NOT_REPLIES = frozenset({"getUpdates", "setWebhook", "deleteWebhook", "close", "
 MAX_429 = 5  # a reply waits out at most this many 429s in a row
 BACKOFF = 0.25  # seconds before the first retry of a transient failure; doubles each time
 REPLY_POOL = 256  # PTB's own default for the bot's connection pool
+TRY_AGAIN_REPEATS = 2  # an unconfirmed "please try again" goes at most this many more times
 
 
 class UnconfirmedSend(NetworkError):
     """A send failed in a way that may have reached the user (5xx, timeout, dropped)."""
+
+
+def failed_in_transit(error: BaseException) -> bool:
+    """Whether a call to Telegram failed on the way, past the policy's retries (a 5xx, a
+    timeout, a connection dropped or never made), rather than being refused (400, 403, 429).
+    PTB's BadRequest is a NetworkError too, so the type alone does not say it."""
+    return isinstance(error, NetworkError) and not isinstance(error, BadRequest)
+
+
+async def ask_to_try_again(bot: Bot, chat_id: int, text: str) -> bool:
+    """Send a "please try again" (``text``) so that it reaches the chat; whether Telegram
+    confirmed one.
+
+    Through the policy, a 429 waits its retry_after and a connection never made is retried.
+    Unlike the reply it stands for, a "please try again" that may not have arrived (a 5xx, a
+    connection dropped after sending) is sent again, up to TRY_AGAIN_REPEATS more times, each
+    in the chat's next slot of the budget (a second apart in a private chat): at worst the
+    user reads it twice, which is far better than silence after a reply that never came.
+    """
+    for attempt in range(1, TRY_AGAIN_REPEATS + 2):
+        try:
+            await bot.send_message(chat_id, text)
+            return True
+        except TelegramError as error:
+            if not failed_in_transit(error):  # refused (blocked, 429s beyond MAX_429): no use
+                log.warning("could not ask chat %s to try again: %s", chat_id, error)
+                return False
+            log.info("'try again' to chat %s, attempt %d: %s", chat_id, attempt, error)
+    log.warning("could not ask chat %s to try again: %d attempts unconfirmed", chat_id, attempt)
+    return False
 
 
 def with_reply_policy(

@@ -10,7 +10,7 @@ from telegram.error import TelegramError
 
 from bot.common.i18n import normalize_locale, t
 from bot.runtime import StabotContext
-from bot.telegram.replies import UnconfirmedSend
+from bot.telegram.replies import ask_to_try_again, failed_in_transit
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,10 @@ async def on_error(update: object, context: StabotContext) -> None:
     locale = normalize_locale(
         user.language_code if user else None, context.rt.settings.default_locale
     )
-    if isinstance(context.error, UnconfirmedSend):
+    if context.error is not None and failed_in_transit(context.error):
+        # Telegram could not be reached, or not confirm, even after the reply policy's retries
+        # (bot/telegram/replies.py): a send that may have arrived (UnconfirmedSend), an edit
+        # whose retries ran out. A toast would not do for a press: its query was answered.
         await tell_to_try_again(update, context, locale)
         return
     try:
@@ -40,8 +43,5 @@ async def on_error(update: object, context: StabotContext) -> None:
 
 
 async def tell_to_try_again(update: Update, context: StabotContext, locale: str) -> None:
-    """A reply may not have arrived: one short "please try again", never the reply twice."""
-    try:
-        await context.bot.send_message(update.effective_chat.id, t(locale, "error.try_again"))
-    except TelegramError:
-        log.warning("could not ask chat %s to try again", update.effective_chat.id)
+    """A reply may not have arrived: a short "please try again", never the reply twice."""
+    await ask_to_try_again(context.bot, update.effective_chat.id, t(locale, "error.try_again"))

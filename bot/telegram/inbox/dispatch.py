@@ -16,7 +16,7 @@ Two ways to know a chat's next updates:
 
 A failure is retried when it may pass (the database went away) and otherwise reported by the
 error handler; an update that failed or crashed the process ``MAX_RETRIES`` times more is
-given up, logged, and the user of a private chat is asked once to try again.
+given up, logged, and the user of a private chat is asked to try again (`ask_to_try_again`).
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ from collections import deque
 
 from telegram import Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationHandlerStop
 
 from bot.common.i18n import normalize_locale, t
@@ -44,6 +43,7 @@ from bot.runtime import (
     runtime_of,
 )
 from bot.telegram.inbox.ingress import Item
+from bot.telegram.replies import ask_to_try_again
 from storage import inbox_repo
 from storage.db import transaction
 
@@ -236,10 +236,7 @@ class Dispatcher(KeyedRunners):
         locale = normalize_locale(
             user.language_code if user else None, self.rt.settings.default_locale
         )
-        try:
-            await self.app.bot.send_message(chat.id, t(locale, "inbox.try_again"))
-        except TelegramError as error:
-            log.warning("could not ask chat %s to try again: %s", chat.id, error)
+        await ask_to_try_again(self.app.bot, chat.id, t(locale, "inbox.try_again"))
 
     # --- leases: renewal and the sweep for chats whose worker died ------------------------
 
