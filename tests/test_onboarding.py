@@ -149,7 +149,9 @@ async def test_old_button_and_command_inside_form(settings, clock, sessions, tre
         assert "真实姓名" in sent_texts(calls)[0]
         calls = await bot.text(LI, "/me")
         assert "你还没有注册" in sent_texts(calls)[0]
-        calls = await bot.text(LI, "/cancel")
+        calls = await bot.text(LI, "/cancel")  # an answer was given: asked first
+        assert sent_texts(calls) == [t("zh_CN", "form.cancel_confirm")]
+        calls = await bot.press(LI, t("zh_CN", "form.button.cancel_yes"))
         assert "已取消" in sent_texts(calls)[0]
         calls = await bot.text(LI, "/cancel")
         assert "没有进行中的操作" in sent_texts(calls)[0]

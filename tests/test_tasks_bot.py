@@ -416,6 +416,7 @@ async def test_monthly_task_opens_its_next_cycle_with_its_own_board(
         calls = await bot.press(SAIHAN, "填报", message=bot.api.sent_messages(SAIHAN.id)[0])
         assert "接着上次的草稿" in sent_texts(calls)[-1]
         await bot.text(SAIHAN, "/cancel")
+        await bot.press(SAIHAN, "确定取消")
         await bot.text(SAIHAN, "/log")
         calls = await bot.press(SAIHAN, "填报", message=bot.api.sent_messages(SAIHAN.id)[0])
         assert "还有一个表单没有填完" in sent_texts(calls)[-1]  # the activity form is kept

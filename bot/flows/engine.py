@@ -240,16 +240,35 @@ async def form_message_id(ctx: FlowContext) -> int | None:
     return _loads(row.data).get("message_id") if row else None
 
 
-async def cancel(ctx: FlowContext) -> Reply | None:
-    """Cancel the active form at once (the /cancel command); None when there is none."""
+async def cancel(ctx: FlowContext, *, ask_first: bool = False) -> Reply | None:
+    """Cancel the active form; None when there is none.
+
+    ``ask_first`` (the /cancel command): a form holding answers asks to confirm, as its own
+    cancel button does; a second /cancel while that question stands cancels.
+    """
     row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
     if row is None:
         return None
     form = ctx.forms.get(row.flow)
+    model = FormModel(form, _loads(row.data)) if form is not None else None
+    if ask_first and model is not None and model.has_answers() and not model.pending_cancel:
+        return await _confirm_cancel(ctx, form, model, row)
     await _end(ctx, row.flow, _loads(row.data).get("instance") or "", CANCELLED, row)
-    if form is None:
+    if form is None or model is None:
         return Reply([Msg("form.cancelled")], finished=True)
-    return await form.on_cancel(ctx, FormModel(form, _loads(row.data)))
+    return await form.on_cancel(ctx, model)
+
+
+async def _confirm_cancel(
+    ctx: FlowContext, form: FormSpec, model: FormModel, row: FormRow
+) -> Reply:
+    """The keep / discard question in a new message; the form's older buttons go stale."""
+    model.counter += 1
+    with _attached(form, model, row.step):
+        reply = _cancel_question(model)
+        await _save(ctx, form, model, row)
+    reply.edit = False
+    return reply
 
 
 async def current_view(ctx: FlowContext, notices: list[Msg] | None = None) -> Reply | None:
@@ -328,6 +347,11 @@ async def _on_cancel(form: FormSpec, ctx: FlowContext, model: FormModel) -> Repl
     if not model.has_answers():
         await model.trigger("cancel")
         return _as_edit(await form.on_cancel(ctx, model))
+    return _cancel_question(model)
+
+
+def _cancel_question(model: FormModel) -> Reply:
+    """Discard what was entered? (yes / keep going)."""
     model.pending_cancel = True
     buttons = [
         [

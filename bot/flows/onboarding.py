@@ -236,8 +236,9 @@ async def set_language(ctx: FlowContext, code: str) -> Reply:
 
 
 async def cancel(ctx: FlowContext) -> Reply:
-    """``/cancel``: end the active form, or say there is none."""
-    reply = await engine.cancel(ctx)
+    """``/cancel``: end the active form (asking first when it holds answers), or say there
+    is none."""
+    reply = await engine.cancel(ctx, ask_first=True)
     return reply or Reply([Msg("cancel.nothing")])
 
 
