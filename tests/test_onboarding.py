@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.common.i18n import normalize_locale, t
-from bot.services import orgs, people
+from bot.services import members, orgs, people
 from offline.updates import TgUser
 from storage import users_repo
 from storage.db import transaction
@@ -114,8 +114,39 @@ async def test_invite_used_up_while_filling_is_refused_at_confirm(settings, cloc
         await bot.text(LI, "李明")
         await register(bot, WANG, code, name="Wang Wei")
         calls = await bot.press(LI, "确认提交")
-        assert "失效" in sent_texts(calls)[0]
+        assert sent_texts(calls) == [t("zh_CN", "invite.used_up_while_filling")]
     assert (await load_user(sessions, LI.id)).role is None
+
+
+async def test_invite_withdrawn_while_filling_says_withdrawn_not_expired(
+    settings, clock, sessions, tree
+):
+    code = await make_invite(sessions, clock, tree["青山区科协"], uses=5)
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, f"/start {code}")
+        await bot.press(LI, "是，这是我的组织")
+        await bot.text(LI, "李明")
+        async with transaction(sessions) as session:  # the admin's 撤销 in /members
+            invite = await users_repo.get_invite(session=session, code=code)
+            scope = people.Scope(await orgs.get_org(session, tree["青山区科协"].id))
+            await members.revoke_invite(
+                session, scope, actor_id=ADMIN.id, invite_id=invite.id, now=clock.now()
+            )
+        calls = await bot.press(LI, "确认提交")
+        assert sent_texts(calls) == [t("zh_CN", "invite.withdrawn_while_filling")]
+        assert "撤回" in sent_texts(calls)[0] and "过期" not in sent_texts(calls)[0]
+    assert (await load_user(sessions, LI.id)).role is None
+
+
+async def test_invite_expired_while_filling_says_expired(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["青山区科协"], ttl="1h")
+    async with running_bot(settings, clock) as bot:
+        await bot.text(WANG, f"/start {code}")
+        await bot.press(WANG, "Yes")
+        await bot.text(WANG, "Wang Wei")
+        clock.advance(timedelta(hours=2))
+        calls = await bot.press(WANG, "Confirm")
+        assert sent_texts(calls) == [t("en", "invite.expired_while_filling")]
 
 
 @pytest.mark.parametrize(
