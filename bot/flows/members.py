@@ -270,7 +270,10 @@ async def card(
         Msg(
             "members.card",
             name=_name(user),
-            username=f"@{user.username}" if user.username else "—",
+            # No username (a WeCom member, or none set on Telegram): nothing, not "（—）".
+            username=Msg("members.card_username", username=f"@{user.username}")
+            if user.username
+            else "",
             role=role_label(user.role),
             org=await orgs.org_path(ctx.session, person.org),
             status=Msg(STATUS_KEYS[person.status]),
