@@ -210,7 +210,7 @@ async def test_invite_made_in_chat_registers_a_newcomer(settings, clock, session
         assert "请核对邀请" in bot.last_text(CITY.id)
         calls = await bot.press(CITY, "确认提交")
         text = sent_texts(calls)[0]
-        assert "有效期至：2026-03-23 10:00（Asia/Shanghai）" in text
+        assert "有效期至：2026-03-23 10:00（北京时间）" in text
         assert "呼和浩特市科协 › 赛罕区科协" in text and "可用次数：10" in text
         link = text.split("\n")[1]
         assert link.startswith("https://t.me/stabot_test_bot?start=")

@@ -130,7 +130,8 @@ async def test_deadline_in_the_past_and_no_target_are_refused(settings, clock, s
         chats(bot)
         await bot.text(ADMIN, "/newtask")
         await bot.text(ADMIN, "标题")
-        await bot.press(ADMIN, "跳过")
+        calls = await bot.press(ADMIN, "跳过")
+        assert "截止时间（北京时间）" in sent_texts(calls)[0]  # the zone named as everywhere
         await bot.text(ADMIN, "2026-03-01")
         assert "2026-03-01 18:00 已经过去了" in bot.last_text(ADMIN.id)
         await bot.press(ADMIN, "两周后")
