@@ -307,12 +307,16 @@ async def logged(sessions, clock, people):
     return people
 
 
-async def test_a_reversed_range_is_said_and_the_next_one_taken(settings, clock, sessions, logged):
+async def test_a_reversed_range_is_said_and_how_to_send_it_again(settings, clock, sessions, logged):
     async with running_bot(settings, clock) as bot:
         refused = await bot.text(ADMIN, "/stats 2026-03-31 至 2026-01-01")
         assert "结束日期 2026-01-01 早于开始日期 2026-03-31" in texts(refused)
-        assert (await form_data(sessions, ADMIN))[0] == "range"  # the re-entry has a form
-        calls = await bot.text(ADMIN, "2026-01-01 至 2026-03-15")
+        assert "可以重新发送 /stats 加日期范围" in texts(refused)  # how to try again
+        async with transaction(sessions) as session:  # no hidden form takes the next text
+            assert not await conversations_repo.get_state(
+                session=session, chat_id=ADMIN.id, user_id=ADMIN.id
+            )
+        calls = await bot.text(ADMIN, "/stats 2026-01-01 至 2026-03-15")
     text = texts(calls)
     assert "没看懂这条消息" not in text
     assert "2026-01-01 至 2026-03-15" in text and "活动 <b>2</b> 次" in text
@@ -338,7 +342,8 @@ async def test_an_english_range_in_export_and_stats(settings, clock, sessions, l
     async with running_bot(settings, clock) as bot:
         refused = await bot.text(ADMIN_EN, "/export 2026-04-01 to 2026-04-30")
         assert "The start, 2026-04-01, is still ahead" in texts(refused)
-        calls = await bot.text(ADMIN_EN, "last month")
+        assert "Send /export again with a range" in texts(refused)
+        calls = await bot.text(ADMIN_EN, "/export last month")
         assert "2026-02-01" in texts(calls)
 
 
