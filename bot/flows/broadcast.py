@@ -194,7 +194,7 @@ async def parse_when(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     """A start time as the one reader takes it (明天上午9点, 12月8日 9:00, 2026-03-20 09:00,
     09:00), local, within 60 days; a day without a time is asked again with its time."""
     if inp.kind is not InputKind.TEXT:
-        raise Invalid("when.unreadable.moment")
+        raise Invalid("when.unreadable.moment", **when.examples(when.today_in(ctx.now, ctx.tz)))
     try:
         moment = _read_start(inp.text, ctx, model)
     except when.NeedTime as error:

@@ -32,6 +32,7 @@ from bot.flows.base import (
     button_number,
 )
 from bot.flows.callback_data import FormButton
+from bot.services import when
 from storage import conversations_repo as repo
 from storage.conversations_repo import FormRow
 
@@ -485,7 +486,9 @@ async def render(
         model.options = [{"v": c.value, "l": _label_to_json(c.label)} for c in choices]
     elif not keep_options:
         model.options = []
-    params = {**spec.params, **form.prompt_params(ctx, model, spec)}
+    # Every prompt may show example dates; they follow today, so none is long past.
+    today = when.today_in(ctx.now, ctx.tz)
+    params = {**when.examples(today), **spec.params, **form.prompt_params(ctx, model, spec)}
     texts = [*notices, Msg(spec.prompt, params)]
     rows = [*_choice_rows(model, spec), await _nav_row(model, spec)]
     return Reply(texts, rows, form_view=True)

@@ -301,7 +301,7 @@ async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
 
 async def _parse_range(inp: Input, ctx: FlowContext, model: FormModel) -> dict[str, str]:
     if inp.kind is not InputKind.TEXT:
-        raise Invalid("when.unreadable.range")
+        raise Invalid("when.unreadable.range", **when.examples(_today(ctx)))
     try:
         period = svc.typed_period(inp.text, _today(ctx))
     except when.WhenError as error:
