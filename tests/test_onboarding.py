@@ -354,3 +354,15 @@ async def test_old_update_ids_are_pruned_now_and_then(settings, clock, sessions,
     async with transaction(sessions) as session:
         ids = (await session.exec(select(InboxUpdate.update_id))).all()
     assert ids == [PRUNE_EVERY]
+
+
+async def test_editing_from_the_review_offers_a_way_back(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, f"/start {code}")
+        await bot.press(LI, "是，这是我的组织")
+        await bot.text(LI, "李明")
+        await bot.press(LI, "修改姓名")
+        assert bot.button_texts(LI.id) == ["« 返回核对", "取消"]  # not "« 上一步"
+        calls = await bot.press(LI, "« 返回核对")
+        assert "请核对注册信息" in sent_texts(calls)[0] and "李明" in sent_texts(calls)[0]

@@ -519,7 +519,9 @@ def _choice_rows(model: FormModel, spec: FieldSpec) -> list[list[Button]]:
 async def _nav_row(model: FormModel, spec: FieldSpec) -> list[Button]:
     row = []
     if await model.may_trigger("back"):
-        row.append(_button(model, Msg("form.button.back"), Action.BACK))
+        # Editing from the review, "back" returns there with the answer unchanged: say so.
+        back = "form.button.back_to_summary" if model.editing else "form.button.back"
+        row.append(_button(model, Msg(back), Action.BACK))
     if spec.optional:
         row.append(_button(model, Msg("form.button.skip"), Action.SKIP))
     row.append(_button(model, Msg("form.button.cancel"), Action.CANCEL))
