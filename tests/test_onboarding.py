@@ -178,8 +178,9 @@ async def test_old_button_and_command_inside_form(settings, clock, sessions, tre
         calls = await bot.text(LI, "/start")
         assert "还有一个表单没有填完" in sent_texts(calls)[0]
         assert "真实姓名" in sent_texts(calls)[0]
-        calls = await bot.text(LI, "/me")
-        assert "你还没有注册" in sent_texts(calls)[0]
+        calls = await bot.text(LI, "/me")  # half-way: what is under way, and the step again
+        assert sent_texts(calls)[0].startswith(t("zh_CN", "me.registering"))
+        assert "真实姓名" in sent_texts(calls)[0]
         calls = await bot.text(LI, "/cancel")  # an answer was given: asked first
         assert sent_texts(calls) == [t("zh_CN", "form.cancel_confirm")]
         calls = await bot.press(LI, t("zh_CN", "form.button.cancel_yes"))
@@ -366,3 +367,12 @@ async def test_editing_from_the_review_offers_a_way_back(settings, clock, sessio
         assert bot.button_texts(LI.id) == ["« 返回核对", "取消"]  # not "« 上一步"
         calls = await bot.press(LI, "« 返回核对")
         assert "请核对注册信息" in sent_texts(calls)[0] and "李明" in sent_texts(calls)[0]
+
+
+async def test_me_while_asking_to_join_says_the_request_is_not_sent_yet(settings, clock, tree):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(WANG, "/start")
+        await bot.press(WANG, t("en", "start.button.request"))
+        calls = await bot.text(WANG, "/me")
+        assert sent_texts(calls)[0].startswith(t("en", "me.requesting"))
+        assert t("en", "form.button.cancel") in bot.button_texts(WANG.id)  # the step again

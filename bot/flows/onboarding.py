@@ -151,6 +151,13 @@ async def help_reply(ctx: FlowContext) -> Reply:
     return Reply(lines)
 
 
+# /me in the middle of joining: what is under way, instead of a bare "not registered".
+JOINING_NOTES = {
+    registration.RegistrationForm.name: "me.registering",
+    access_request.AccessRequestForm.name: "me.requesting",
+}
+
+
 async def me(ctx: FlowContext) -> Reply:
     """``/me``: who the bot thinks you are."""
     language = LANGUAGE_NAMES.get(ctx.locale, ctx.locale)
@@ -160,6 +167,11 @@ async def me(ctx: FlowContext) -> Reply:
         request = await people.pending_request(ctx.session, ctx.user_id)
         if request is not None:
             return Reply([await _pending(ctx, request, language)])
+        joining = JOINING_NOTES.get(await engine.active_flow(ctx) or "")
+        if joining is not None:  # half-way through joining: say so, and where they are
+            view = await engine.current_view(ctx, [Msg(joining)])
+            if view is not None:
+                return view
         return Reply([Msg("me.guest", identity=await _identity(ctx), language=language)])
     user = ctx.actor
     org = await orgs.get_org(ctx.session, user.org_id)
