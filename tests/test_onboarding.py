@@ -376,3 +376,75 @@ async def test_me_while_asking_to_join_says_the_request_is_not_sent_yet(settings
         calls = await bot.text(WANG, "/me")
         assert sent_texts(calls)[0].startswith(t("en", "me.requesting"))
         assert t("en", "form.button.cancel") in bot.button_texts(WANG.id)  # the step again
+
+
+# --- /requests: the access requests waiting in an admin's subtree -----------------------------
+
+THIRD = TgUser(id=20009, first_name="老赵")
+
+
+async def ask_to_join(bot, user: TgUser, name: str, query: str, org: str) -> list:
+    """A stranger's access request through the form (a liaison's, in Chinese)."""
+    await bot.text(user, "/start")
+    await bot.press(user, t(lang_of(user), "start.button.request"))
+    await bot.text(user, name)
+    await bot.text(user, query)
+    await bot.press(user, org)
+    await bot.press(user, t(lang_of(user), "role.liaison"))
+    return await bot.press(user, t(lang_of(user), "form.button.confirm"))
+
+
+def lang_of(user: TgUser) -> str:
+    return normalize_locale(user.language_code)
+
+
+async def test_requests_lists_the_subtrees_waiting_requests_with_their_buttons(
+    settings, clock, sessions, tree
+):
+    async with transaction(sessions) as session:
+        for admin, org in ((ADMIN, "包头市科协"), (OTHER_ADMIN, "呼和浩特市科协")):
+            await people.grant_admin(
+                session, telegram_id=admin.id, org_id=tree[org].id, now=clock.now()
+            )
+    async with running_bot(settings, clock) as bot:
+        for admin in (ADMIN, OTHER_ADMIN):
+            bot.api.register_chat(admin.private_chat())
+        help_text = sent_texts(await bot.text(ADMIN, "/help"))[0]
+        assert "/requests — 待审批的开通申请" in help_text
+        assert sent_texts(await bot.text(ADMIN, "/requests")) == ["没有待审批的开通申请。"]
+        await ask_to_join(bot, WANG, "Wang Wei", "青山", "青山区科协")
+        clock.advance(timedelta(minutes=5))
+        await ask_to_join(bot, LI, "李明", "青山", "青山区科协")
+        await ask_to_join(bot, THIRD, "赵强", "赛罕", "赛罕区科协")
+
+        listing = sent_texts(await bot.text(ADMIN, "/requests"))[0]
+        assert "（共 2 条，先到先列）" in listing and "赛罕" not in listing
+        path = "内蒙古自治区科协 › 包头市科协 › 青山区科协"
+        assert f"1. <b>Wang Wei</b> · 科协联络员 · {path}" in listing
+        assert "2. <b>李明</b>" in listing
+        assert bot.button_texts(ADMIN.id) == ["✔ 同意 1", "✖ 拒绝 1", "✔ 同意 2", "✖ 拒绝 2"]
+        other = sent_texts(await bot.text(OTHER_ADMIN, "/requests"))[0]
+        assert "赵强" in other and "李明" not in other  # each admin their own subtree
+
+        calls = await bot.press(ADMIN, "✖ 拒绝 2")
+        outcome, *rest = sent_texts(calls)[0].split("\n")
+        assert outcome == "已拒绝 李明 的申请。" and "（共 1 条" in rest[0]
+        assert "李明" not in "\n".join(rest)
+        assert bot.button_texts(ADMIN.id) == ["✔ 同意 1", "✖ 拒绝 1"]
+        assert any(c.params.get("chat_id") == LI.id for c in calls)  # the applicant is told
+        listed = bot.keyboard_message(ADMIN.id)  # another subtree's admin presses it: refused
+        calls = await bot.press(OTHER_ADMIN, "✔ 同意 1", message=listed)
+        assert toasts(calls) == [t("zh_CN", "access.not_your_org")]
+
+        # The notice of a request leads to the same list.
+        notice = next(
+            m for m in bot.api.sent_messages(OTHER_ADMIN.id) if "赵强" in (m.get("text") or "")
+        )
+        calls = await bot.press(OTHER_ADMIN, "全部待审批", message=notice)
+        assert "1. <b>赵强</b>" in sent_texts(calls)[0]
+        calls = await bot.press(OTHER_ADMIN, "✔ 同意 1")
+        assert sent_texts(calls)[0] == "已同意 赵强 的申请。\n没有待审批的开通申请。"
+        liaison = sent_texts(await bot.text(THIRD, "/requests"))
+        assert liaison == [t("zh_CN", "access.requests_admins_only")]
+    assert (await load_user(sessions, THIRD.id)).org_id == tree["赛罕区科协"].id
+    assert (await load_user(sessions, LI.id)).role is None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.common.i18n import SUPPORTED, normalize_locale
-from bot.flows import access_request, channels, engine, registration
+from bot.flows import access_request, access_review, channels, engine, registration
 from bot.flows.base import Button, FlowContext, Input, InputKind, Msg, Notice, Reply, said
 from bot.flows.callback_data import AccessRequestButton, LanguageButton
 from bot.flows.menu import commands_for, role_of
@@ -269,8 +269,11 @@ async def busy(ctx: FlowContext, command: str) -> Reply | None:
     return await engine.current_view(ctx, [Msg("form.busy", command=command)])
 
 
-async def decide(ctx: FlowContext, request_id: int, approve: bool) -> Reply:
-    """An admin's approve / reject button on an access request."""
+async def decide(
+    ctx: FlowContext, request_id: int, approve: bool, *, listed: bool = False
+) -> Reply:
+    """An admin's approve / reject button on an access request (``listed``: on /requests'
+    list, which is then shown again with the outcome)."""
     try:
         request = await people.decide_access(
             ctx.session,
@@ -281,9 +284,19 @@ async def decide(ctx: FlowContext, request_id: int, approve: bool) -> Reply:
             now=ctx.now,
         )
     except people.AccessError as refusal:
+        if listed:  # decided meanwhile (by another admin): the list as it stands now
+            reply = await access_review.pending_list(ctx, edit=True)
+            reply.toast = said(refusal)
+            return reply
         return Reply([], toast=said(refusal))
-    outcome = "access.approved_by_you" if approve else "access.rejected_by_you"
+    outcome = Msg(
+        "access.approved_by_you" if approve else "access.rejected_by_you", name=request.real_name
+    )
     applicant = await people.get_user(ctx.session, request.telegram_id)
     told = Msg("access.you_are_approved" if approve else "access.you_are_rejected")
     notice = Notice(request.telegram_id, people.user_locale(applicant), Reply([told]))
-    return Reply([Msg(outcome, name=request.real_name)], edit=True, notices=[notice])
+    if listed:
+        reply = await access_review.pending_list(ctx, [outcome], edit=True)
+        reply.notices = [notice]
+        return reply
+    return Reply([outcome], edit=True, notices=[notice])

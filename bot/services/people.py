@@ -322,6 +322,14 @@ async def reviewers(session: AsyncSession, org: Org) -> tuple[Org | None, list[U
     return None, []
 
 
+async def pending_requests(
+    session: AsyncSession, scope: Scope, *, limit: int
+) -> tuple[list[AccessRequest], int]:
+    """The access requests waiting in an admin's subtree (oldest first, up to ``limit``) and
+    how many wait in all: what /requests lists."""
+    return await users_repo.pending_requests_within(session=session, within=scope.org, limit=limit)
+
+
 async def decide_access(
     session: AsyncSession,
     *,
