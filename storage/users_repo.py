@@ -194,7 +194,11 @@ async def pending_requests_within(
     """Up to ``limit`` access requests still waiting, oldest first, to orgs in the subtree of
     ``within`` (None: anywhere), and how many wait in all."""
     pending = col(AccessRequest.status) == AccessRequestStatus.PENDING
-    query = select(AccessRequest).join(Org, col(Org.id) == col(AccessRequest.org_id)).where(pending)
+    query = (
+        select(AccessRequest)
+        .join(Org, col(Org.id) == col(AccessRequest.org_id))
+        .where(pending)
+    )
     if within is not None:
         query = query.where(col(Org.path).startswith(within.path))
     total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
