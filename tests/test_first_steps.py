@@ -37,6 +37,12 @@ async def activities(sessions) -> int:
         return (await session.exec(select(func.count()).select_from(Activity))).one()
 
 
+async def lecture_form(bot, user: TgUser, locale: str) -> None:
+    """/log, and the lecture type picked: the form asks for the title."""
+    await bot.text(user, "/log")
+    await bot.press(user, t(locale, "activity.type.lecture"))
+
+
 def lang(user: TgUser) -> str:
     return normalize_locale(user.language_code)
 
@@ -51,8 +57,7 @@ async def test_button_of_a_cancelled_form_says_it_was_cancelled(
     user = person(50001, locale)
     await make_member(sessions, clock, user, tree["青山区科协"])
     async with running_bot(settings, clock) as bot:
-        await bot.text(user, "/log")
-        await bot.press(user, t(locale, "activity.type.lecture"))
+        await lecture_form(bot, user, locale)
         form = copy.deepcopy(bot.keyboard_message(user.id))
         await bot.text(user, "/cancel")
         await bot.press(user, t(locale, "form.button.cancel_yes"))
@@ -70,8 +75,7 @@ async def test_button_of_a_saved_form_says_it_was_saved(settings, clock, session
     user = person(50002, locale)
     await make_member(sessions, clock, user, tree["青山区科协"])
     async with running_bot(settings, clock) as bot:
-        await bot.text(user, "/log")
-        await bot.press(user, t(locale, "activity.type.lecture"))
+        await lecture_form(bot, user, locale)
         await bot.text(user, "讲座")
         await bot.press(user, t(locale, "activity.day.today", date="").strip())
         await bot.text(user, "礼堂")
@@ -316,8 +320,7 @@ async def test_an_edited_form_answer_changes_nothing(settings, clock, sessions, 
     user = person(50032, locale)
     await make_member(sessions, clock, user, tree["青山区科协"])
     async with running_bot(settings, clock) as bot:
-        await bot.text(user, "/log")
-        await bot.press(user, t(locale, "activity.type.lecture"))
+        await lecture_form(bot, user, locale)
         answer = bot.factory.message(user, "讲座")
         await bot.feed(answer)
         before = await form_row(sessions, user)
@@ -354,8 +357,7 @@ async def test_cancel_command_asks_before_discarding_answers(
     user = person(50041, locale)
     await make_member(sessions, clock, user, tree["青山区科协"])
     async with running_bot(settings, clock) as bot:
-        await bot.text(user, "/log")
-        await bot.press(user, t(locale, "activity.type.lecture"))
+        await lecture_form(bot, user, locale)
         await bot.text(user, "科普讲座进社区")
         calls = await bot.text(user, "/cancel")
         assert sent_texts(calls) == [t(locale, "form.cancel_confirm")]
@@ -385,8 +387,7 @@ async def test_cancel_command_twice_or_on_an_empty_form_cancels_at_once(
         await bot.text(user, "/log")
         calls = await bot.text(user, "/cancel")  # nothing entered yet: nothing to lose
         assert sent_texts(calls) == [t("zh_CN", "form.cancelled")]
-        await bot.text(user, "/log")
-        await bot.press(user, t("zh_CN", "activity.type.lecture"))
+        await lecture_form(bot, user, "zh_CN")
         await bot.text(user, "/cancel")
         calls = await bot.text(user, "/cancel")  # asked, and insisted
         assert sent_texts(calls) == [t("zh_CN", "form.cancelled")]

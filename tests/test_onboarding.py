@@ -44,12 +44,16 @@ async def load_user(sessions, telegram_id):
         return await users_repo.get_user(session=session, telegram_id=telegram_id)
 
 
-async def register(bot, user, code, name="李明"):
-    locale = normalize_locale(user.language_code)
+async def to_review(bot, user, code, name="李明"):
+    """An invite opened, its org confirmed and the name given: the review is shown."""
     await bot.text(user, f"/start {code}")
-    await bot.press(user, t(locale, "register.org_yes"))
-    await bot.text(user, name)
-    return await bot.press(user, t(locale, "form.button.confirm"))
+    await bot.press(user, t(normalize_locale(user.language_code), "register.org_yes"))
+    return await bot.text(user, name)
+
+
+async def register(bot, user, code, name="李明"):
+    await to_review(bot, user, code, name)
+    return await bot.press(user, t(normalize_locale(user.language_code), "form.button.confirm"))
 
 
 async def test_invite_registration_then_help_and_language(settings, clock, sessions, tree):
@@ -109,9 +113,7 @@ async def test_bad_invites_are_explained(settings, clock, sessions, tree):
 async def test_invite_used_up_while_filling_is_refused_at_confirm(settings, clock, sessions, tree):
     code = await make_invite(sessions, clock, tree["青山区科协"])
     async with running_bot(settings, clock) as bot:
-        await bot.text(LI, f"/start {code}")
-        await bot.press(LI, "是，这是我的组织")
-        await bot.text(LI, "李明")
+        await to_review(bot, LI, code)
         await register(bot, WANG, code, name="Wang Wei")
         calls = await bot.press(LI, "确认提交")
         assert sent_texts(calls) == [t("zh_CN", "invite.used_up_while_filling")]
@@ -123,9 +125,7 @@ async def test_invite_withdrawn_while_filling_says_withdrawn_not_expired(
 ):
     code = await make_invite(sessions, clock, tree["青山区科协"], uses=5)
     async with running_bot(settings, clock) as bot:
-        await bot.text(LI, f"/start {code}")
-        await bot.press(LI, "是，这是我的组织")
-        await bot.text(LI, "李明")
+        await to_review(bot, LI, code)
         async with transaction(sessions) as session:  # the admin's 撤销 in /members
             invite = await users_repo.get_invite(session=session, code=code)
             scope = people.Scope(await orgs.get_org(session, tree["青山区科协"].id))
@@ -141,9 +141,7 @@ async def test_invite_withdrawn_while_filling_says_withdrawn_not_expired(
 async def test_invite_expired_while_filling_says_expired(settings, clock, sessions, tree):
     code = await make_invite(sessions, clock, tree["青山区科协"], ttl="1h")
     async with running_bot(settings, clock) as bot:
-        await bot.text(WANG, f"/start {code}")
-        await bot.press(WANG, "Yes")
-        await bot.text(WANG, "Wang Wei")
+        await to_review(bot, WANG, code, "Wang Wei")
         clock.advance(timedelta(hours=2))
         calls = await bot.press(WANG, "Confirm")
         assert sent_texts(calls) == [t("en", "invite.expired_while_filling")]
@@ -192,9 +190,7 @@ async def test_old_button_and_command_inside_form(settings, clock, sessions, tre
 async def test_restart_in_the_middle_continues(settings, clock, sessions, tree):
     code = await make_invite(sessions, clock, tree["青山区科协"])
     async with running_bot(settings, clock) as bot:
-        await bot.text(LI, f"/start {code}")
-        await bot.press(LI, "是，这是我的组织")
-        await bot.text(LI, "李明")
+        await to_review(bot, LI, code)
         summary = bot.keyboard_message(LI.id)
     async with running_bot(settings, clock, after=bot) as fresh:
         fresh.api.observe_update({"update_id": 0, "message": summary})
@@ -360,9 +356,7 @@ async def test_old_update_ids_are_pruned_now_and_then(settings, clock, sessions,
 async def test_editing_from_the_review_offers_a_way_back(settings, clock, sessions, tree):
     code = await make_invite(sessions, clock, tree["青山区科协"])
     async with running_bot(settings, clock) as bot:
-        await bot.text(LI, f"/start {code}")
-        await bot.press(LI, "是，这是我的组织")
-        await bot.text(LI, "李明")
+        await to_review(bot, LI, code)
         await bot.press(LI, "修改姓名")
         assert bot.button_texts(LI.id) == ["« 返回核对", "取消"]  # not "« 上一步"
         calls = await bot.press(LI, "« 返回核对")

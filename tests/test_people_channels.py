@@ -365,14 +365,7 @@ async def test_folding_moves_questions_and_withdraws_a_pending_request(sessions,
         newcomer = await users_repo.upsert_user(
             session=session, telegram_id=SECOND.id, username=None, now=clock.now()
         )
-        await people.request_access(
-            session,
-            telegram_id=SECOND.id,
-            real_name="李明",
-            org_id=tree["青山区科协"].id,
-            role=Role.ADMIN,
-            now=clock.now(),
-        )
+        await asks_to_join(session, clock, tree, SECOND, Role.ADMIN)
         session.add(
             QuestionLog(
                 telegram_id=SECOND.id,
@@ -401,14 +394,7 @@ async def test_linking_says_that_the_identitys_pending_request_was_withdrawn(
     async with running_bot(settings, clock) as bot:
         await bot.text(SECOND, "/start")  # met: an empty person, who then asks to join
         async with transaction(sessions) as session:
-            await people.request_access(
-                session,
-                telegram_id=SECOND.id,
-                real_name="李明",
-                org_id=tree["青山区科协"].id,
-                role=Role.LIAISON,
-                now=clock.now(),
-            )
+            await asks_to_join(session, clock, tree, SECOND, Role.LIAISON)
         code = await link_code_of(bot, LI)
         calls = await bot.text(SECOND, code)
         said = sent_texts(calls)[0]
@@ -418,6 +404,18 @@ async def test_linking_says_that_the_identitys_pending_request_was_withdrawn(
         assert t("zh_CN", "link.request_withdrawn") not in sent_texts(calls)[0]
     async with transaction(sessions) as session:
         assert await people.pending_request(session, SECOND.id) is None
+
+
+async def asks_to_join(session, clock, tree, tg, role):
+    """``tg`` asks to join 青山区科协 as 李明 (an access request waiting for an admin)."""
+    await people.request_access(
+        session,
+        telegram_id=tg.id,
+        real_name="李明",
+        org_id=tree["青山区科协"].id,
+        role=role,
+        now=clock.now(),
+    )
 
 
 async def register_directly_in(session, clock, tg, org, name):
