@@ -5,17 +5,18 @@ with the bot's runtime (forms, text routes, the policy library: the offline Tele
 Application is started for them, as ``stabot chat`` does). The dispatcher sends through the
 real WeCom client to the loopback fake of WeCom's API (offline/wecom_api.py: its checks of
 cards and lengths judge every message, as in the tests), and what the fake accepted is
-printed: text and markdown as they are, a button card as a box with its buttons numbered, a
-card replaced after a press as the new box. A number typed while the newest view is a card
-presses that button (a card event with the button's key and a response code from the fake); a
-number after numbered choices in a text goes to the dispatcher as typed, which reads it as
-that choice, as WeCom would.
+printed: text as it is, markdown as the app shows it (bold, not ``**``), a button card as a box
+with its buttons numbered, a card replaced after a press as the new box. A number typed while
+the newest view is a card presses that button (a card event with the button's key and a
+response code from the fake); a number after numbered choices in a text goes to the
+dispatcher as typed, which reads it as that choice, as WeCom would.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -69,12 +70,28 @@ class TerminalWeCom:
             return
         if mine:
             self.card = None  # a text after a card: numbers now go to the dispatcher
-        self.say(f"bot{who}> {shown.body.get('content', '')}")
+        content = shown.body.get("content", "")
+        if shown.msgtype == "markdown":
+            content = markdown_shown(content, bold=self.stdout.isatty())
+        self.say(f"bot{who}> {content}")
 
     def say(self, text: str) -> None:
         """Print a line of the chat."""
         self.stdout.write(text + "\n")
         self.stdout.flush()
+
+
+_BOLD = re.compile(r"\*\*(.+?)\*\*", re.DOTALL)
+_LINK = re.compile(r"\[([^\]]*)\]\(([^)\s]+)\)")
+_CODE = re.compile(r"`([^`]*)`")
+
+
+def markdown_shown(text: str, *, bold: bool = False) -> str:
+    """A markdown message as the WeCom app shows it, not its marks: bold as the terminal's
+    bold (or plain when it is no terminal), a link as its text and address, code as text."""
+    text = _LINK.sub(lambda m: f"{m[1]} ({m[2]})" if m[1] else m[2], text)
+    text = _CODE.sub(r"\1", text)
+    return _BOLD.sub(r"\033[1m\1\033[0m" if bold else r"\1", text)  # last: it adds "["
 
 
 def card_box(card: Mapping[str, Any]) -> list[str]:

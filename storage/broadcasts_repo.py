@@ -311,6 +311,33 @@ async def acknowledge(
     return (await session.exec(statement)).rowcount >= 1  # type: ignore[call-overload]
 
 
+async def awaiting_receipt(
+    *, session: AsyncSession, telegram_id: int, since: datetime, limit: int
+) -> list[Broadcast]:
+    """Notices asking for 已阅 that reached this person since ``since`` and that they have
+    not acknowledged, newest first (a reminder's receipts are its root's)."""
+    user_ids = select(col(User.id)).where(col(User.telegram_id) == telegram_id)
+    waiting = (
+        select(col(Delivery.broadcast_id), func.max(Delivery.sent_at).label("sent"))
+        .where(
+            col(Delivery.user_id).in_(user_ids),
+            col(Delivery.status) == DeliveryStatus.SENT,
+            col(Delivery.acked_at).is_(None),
+            col(Delivery.sent_at) >= since,
+        )
+        .group_by(col(Delivery.broadcast_id))  # a person reached on several channels
+        .subquery()
+    )
+    statement = (
+        select(Broadcast)
+        .join(waiting, waiting.c.broadcast_id == Broadcast.id)
+        .where(col(Broadcast.receipt).is_(True), col(Broadcast.parent_id).is_(None))
+        .order_by(waiting.c.sent.desc(), col(Broadcast.id).desc())
+        .limit(limit)
+    )
+    return list((await session.exec(statement)).all())
+
+
 async def receipt_lists(
     *, session: AsyncSession, broadcast_id: int, limit: int
 ) -> tuple[list[User], list[User]]:

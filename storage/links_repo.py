@@ -36,6 +36,16 @@ async def add_link_code(
     return row
 
 
+async def replaced(session: AsyncSession, code: LinkCode) -> bool:
+    """Whether a newer code of the same person ended this one (before its own expiry)."""
+    query = select(LinkCode.id).where(
+        col(LinkCode.user_id) == code.user_id,
+        col(LinkCode.id) > (code.id or 0),
+        col(LinkCode.created_at) <= code.expires_at,
+    )
+    return (await session.exec(query.limit(1))).first() is not None
+
+
 async def find_link_code(session: AsyncSession, code_hash: str) -> LinkCode | None:
     """The code with this hash, open or not."""
     query = select(LinkCode).where(LinkCode.code_hash == code_hash)
@@ -76,8 +86,9 @@ async def has_records(session: AsyncSession, user_id: int) -> bool:
     return False
 
 
-async def fold_person(session: AsyncSession, *, newcomer: User, into: User) -> None:
-    """Move an unregistered person's identities and traces into another person, then delete it.
+async def fold_person(session: AsyncSession, *, newcomer: User, into: User) -> bool:
+    """Move an unregistered person's identities and traces into another person, then delete it;
+    True when a pending access request of the newcomer was withdrawn.
 
     The newcomer is the person an identity made on first sight: its questions and decided
     access requests move; a pending request is withdrawn (approving it would change the
@@ -96,8 +107,9 @@ async def fold_person(session: AsyncSession, *, newcomer: User, into: User) -> N
     )
     requests = col(AccessRequest.telegram_id) == old_key
     pending = AccessRequest.status == AccessRequestStatus.PENDING
-    await session.exec(delete(AccessRequest).where(requests, pending))
+    withdrawn = await session.exec(delete(AccessRequest).where(requests, pending))
     await session.exec(update(AccessRequest).where(requests).values(telegram_id=new_key))
     await session.exec(delete(ConversationState).where(col(ConversationState.user_id) == old_key))
     await session.delete(newcomer)
     await session.flush()
+    return withdrawn.rowcount >= 1  # type: ignore[attr-defined]

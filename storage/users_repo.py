@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, func
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import identities_repo
 from storage.identity_models import Channel, ChannelIdentity, address_of
-from storage.models import AccessRequest, AccessRequestStatus, Invite, Role, User
+from storage.models import AccessRequest, AccessRequestStatus, Invite, Org, Role, User
 
 SEEN_EVERY = timedelta(hours=1)  # last_seen_at is refreshed at most this often
 # Read at every update: built once, as building it took longer than running it.
@@ -186,6 +186,24 @@ async def pending_request(*, session: AsyncSession, telegram_id: int) -> AccessR
         AccessRequest.status == AccessRequestStatus.PENDING,
     )
     return (await session.exec(query)).first()
+
+
+async def pending_requests_within(
+    *, session: AsyncSession, within: Org | None, limit: int
+) -> tuple[list[AccessRequest], int]:
+    """Up to ``limit`` access requests still waiting, oldest first, to orgs in the subtree of
+    ``within`` (None: anywhere), and how many wait in all."""
+    pending = col(AccessRequest.status) == AccessRequestStatus.PENDING
+    query = (
+        select(AccessRequest)
+        .join(Org, col(Org.id) == col(AccessRequest.org_id))
+        .where(pending)
+    )
+    if within is not None:
+        query = query.where(col(Org.path).startswith(within.path))
+    total = (await session.exec(select(func.count()).select_from(query.subquery()))).one()
+    ordered = query.order_by(col(AccessRequest.created_at), col(AccessRequest.id)).limit(limit)
+    return list((await session.exec(ordered)).all()), total
 
 
 async def decide_request(

@@ -4,12 +4,14 @@ acknowledgement gets no answer; none of them gets 没看懂."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import col, select
 
 from bot.flows.broadcast import notice_buttons
+from bot.runtime import runtime_of
 from bot.services import broadcasts, people
 from bot.services.broadcasts import Audience
 from bot.telegram.render import render_markup
@@ -36,7 +38,9 @@ async def officers(sessions, clock):
         return await demo_tree(session, members, clock.now())
 
 
-async def launched(sessions, clock, *, receipt: bool) -> Broadcast:
+async def launched(
+    sessions, clock, *, receipt: bool, text: str = "通知：请于周五前报送"
+) -> Broadcast:
     """A notice to the information officers, queued (one outbox row each)."""
     async with transaction(sessions) as session:
         admin = await users_repo.get_user(session=session, telegram_id=ADMIN.id)
@@ -47,7 +51,7 @@ async def launched(sessions, clock, *, receipt: bool) -> Broadcast:
             admin_id=ADMIN.id,
             admin_locale="zh_CN",
             audience=Audience("role", role="info_officer"),
-            content={"text": "通知：请于周五前报送"},
+            content={"text": text},
             receipt=receipt,
             scheduled_at=None,
             now=clock.now(),
@@ -165,3 +169,64 @@ async def test_a_reply_to_a_notice_counts_even_inside_a_form(settings, clock, se
         calls = await bot.press(ZHANG, "科普讲座")  # the form is where it was
         assert "活动名称" in "\n".join(sent_texts(calls))
     assert (await acked(sessions))[ZHANG.id]
+
+
+# --- a bare 收到, not a reply: the one notice waiting for it, or which of several ---------------
+
+
+async def delivered(bot: BotHarness, *users: TgUser) -> None:
+    """The delivery pipeline sends every queued notice (the recipients' chats exist)."""
+    for user in users:
+        bot.api.register_chat(user.private_chat())
+    await runtime_of(bot.app).delivery.drain()
+
+
+@pytest.mark.parametrize("said", ["收到", "已阅", "收到了", "好的收到"])
+async def test_a_bare_receipt_word_acknowledges_the_one_waiting_notice(
+    settings, clock, sessions, officers, said
+):
+    await launched(sessions, clock, receipt=True)
+    async with running_bot(settings, clock) as bot:
+        await delivered(bot, ZHANG, LIU, SMITH)
+        calls = await bot.text(ZHANG, said)
+        assert sent_texts(calls) == ["✅ 已记为已阅：「通知：请于周五前报送」。"]
+        assert sent_texts(await bot.text(ZHANG, said)) == []  # nothing left waiting: quiet
+    assert await acked(sessions) == {ZHANG.id: True, LIU.id: False, SMITH.id: False}
+
+
+async def test_a_bare_receipt_word_with_several_waiting_asks_which(
+    settings, clock, sessions, officers
+):
+    await launched(sessions, clock, receipt=True, text="关于报送科普日活动的通知")
+    await launched(sessions, clock, receipt=True, text="关于召开年度工作会议的通知")
+    await launched(sessions, clock, receipt=False, text="无需回执的通知")
+    async with running_bot(settings, clock) as bot:
+        await delivered(bot, ZHANG, LIU, SMITH)
+        calls = await bot.text(SMITH, "Received")
+        assert sent_texts(calls) == [
+            "2 notices are waiting for your receipt. Which one did you read?"
+        ]
+        assert bot.button_texts(SMITH.id) == [
+            "Read: 关于召开年度工作会议的通知",  # newest first
+            "Read: 关于报送科普日活动的通知",
+        ]
+        await bot.press(SMITH, "年度工作会议")
+        calls = await bot.text(SMITH, "收到")  # one left: recorded at once
+        assert sent_texts(calls) == ["✅ Marked as read: “关于报送科普日活动的通知”."]
+    async with transaction(sessions) as session:
+        query = select(BroadcastDelivery.acked_at).join(
+            User, col(BroadcastDelivery.user_id) == col(User.id)
+        ).where(col(User.telegram_id) == SMITH.id, col(BroadcastDelivery.acked_at).is_not(None))
+        assert len((await session.exec(query)).all()) == 2
+
+
+async def test_a_bare_receipt_word_leaves_old_notices_and_thanks_alone(
+    settings, clock, sessions, officers
+):
+    await launched(sessions, clock, receipt=True)
+    async with running_bot(settings, clock) as bot:
+        await delivered(bot, ZHANG, LIU, SMITH)
+        assert sent_texts(await bot.text(ZHANG, "谢谢")) == []  # thanks is not a receipt
+        clock.advance(timedelta(days=broadcasts.RECEIPT_DAYS, minutes=1))
+        assert sent_texts(await bot.text(LIU, "收到")) == []  # a notice of last month: no
+    assert not any((await acked(sessions)).values())

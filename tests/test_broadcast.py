@@ -1086,3 +1086,15 @@ async def test_a_reply_during_the_sending_marks_takes_the_last_place_and_the_not
 
 async def statuses(sessions) -> set[DeliveryStatus]:
     return {r.status for r in await deliveries(sessions)}
+
+
+async def test_the_text_limit_shown_is_round_and_true(settings, clock, sessions, people_tree):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(ADMIN, "/broadcast")
+        await bot.press(ADMIN, "按角色")
+        calls = await bot.press(ADMIN, "科普信息员")
+        assert "最多 3900 字" in sent_texts(calls)[0]
+        calls = await bot.text(ADMIN, "通" * 3901)
+        assert "最多 3900 字" in sent_texts(calls)[0]  # refused at the limit it showed
+        calls = await bot.text(ADMIN, "通" * 3900)
+        assert "需要附一张图片" in sent_texts(calls)[0]

@@ -307,12 +307,18 @@ async def logged(sessions, clock, people):
     return people
 
 
-async def test_a_reversed_range_is_said_and_the_next_one_taken(settings, clock, sessions, logged):
+async def test_a_reversed_range_is_said_with_how_to_send_it_again(
+    settings, clock, sessions, logged
+):
     async with running_bot(settings, clock) as bot:
         refused = await bot.text(ADMIN, "/stats 2026-03-31 至 2026-01-01")
         assert "结束日期 2026-01-01 早于开始日期 2026-03-31" in texts(refused)
-        assert (await form_data(sessions, ADMIN))[0] == "range"  # the re-entry has a form
-        calls = await bot.text(ADMIN, "2026-01-01 至 2026-03-15")
+        assert "可以重新发送 /stats 加日期范围" in texts(refused)  # how to try again
+        async with transaction(sessions) as session:  # no hidden form takes the next text
+            assert not await conversations_repo.get_state(
+                session=session, chat_id=ADMIN.id, user_id=ADMIN.id
+            )
+        calls = await bot.text(ADMIN, "/stats 2026-01-01 至 2026-03-15")
     text = texts(calls)
     assert "没看懂这条消息" not in text
     assert "2026-01-01 至 2026-03-15" in text and "活动 <b>2</b> 次" in text
@@ -338,7 +344,8 @@ async def test_an_english_range_in_export_and_stats(settings, clock, sessions, l
     async with running_bot(settings, clock) as bot:
         refused = await bot.text(ADMIN_EN, "/export 2026-04-01 to 2026-04-30")
         assert "The start, 2026-04-01, is still ahead" in texts(refused)
-        calls = await bot.text(ADMIN_EN, "last month")
+        assert "Send /export again with a range" in texts(refused)
+        calls = await bot.text(ADMIN_EN, "/export last month")
         assert "2026-02-01" in texts(calls)
 
 
@@ -381,3 +388,28 @@ async def test_mylogs_finds_the_records_of_a_quarter(settings, clock, sessions, 
     async with transaction(sessions) as session:
         found = (await session.exec(select(Activity).order_by(col(Activity.day)))).all()
     assert len(found) == 3
+
+
+# --- examples follow today -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("today", "recent", "soon"),
+    [((2026, 3, 16), "2026-03-13", "2026-03-19"), ((2026, 12, 7), "2026-12-04", "2026-12-10")],
+)
+async def test_example_dates_in_prompts_and_hints_follow_today(
+    settings, clock, people, today, recent, soon
+):
+    at(clock, *today, 10)
+    year, month, _ = today
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LIAISON, "/log")
+        await bot.press(LIAISON, "科普讲座")
+        await bot.text(LIAISON, "科普讲座进社区")
+        assert f"“{recent}”" in bot.last_text(LIAISON.id)  # the date step's prompt
+        calls = await bot.text(LIAISON, "好几天以前")
+        assert f"、{recent}。" in texts(calls)  # the hint's examples
+        calls = await bot.text(ADMIN, "/remind 找个时间 开会")
+        assert f"/remind {soon} 15:00 开会" in texts(calls) and "2026-03-20" not in texts(calls)
+        calls = await bot.text(ADMIN_EN, "/mylogs 3月5日到")
+        assert f"{year}-{month:02d}-01 to {year}-{month:02d}-{today[2]:02d}" in texts(calls)

@@ -37,6 +37,12 @@ async def activities(sessions) -> int:
         return (await session.exec(select(func.count()).select_from(Activity))).one()
 
 
+async def lecture_form(bot, user: TgUser, locale: str) -> None:
+    """/log, and the lecture type picked: the form asks for the title."""
+    await bot.text(user, "/log")
+    await bot.press(user, t(locale, "activity.type.lecture"))
+
+
 def lang(user: TgUser) -> str:
     return normalize_locale(user.language_code)
 
@@ -51,10 +57,10 @@ async def test_button_of_a_cancelled_form_says_it_was_cancelled(
     user = person(50001, locale)
     await make_member(sessions, clock, user, tree["青山区科协"])
     async with running_bot(settings, clock) as bot:
-        await bot.text(user, "/log")
-        await bot.press(user, t(locale, "activity.type.lecture"))
+        await lecture_form(bot, user, locale)
         form = copy.deepcopy(bot.keyboard_message(user.id))
         await bot.text(user, "/cancel")
+        await bot.press(user, t(locale, "form.button.cancel_yes"))
         calls = await bot.press(user, t(locale, "form.button.back"), message=form)
         assert toasts(calls) == [t(locale, "form.stale_cancelled")]
         assert [c.method for c in calls] == ["answerCallbackQuery"]
@@ -69,8 +75,7 @@ async def test_button_of_a_saved_form_says_it_was_saved(settings, clock, session
     user = person(50002, locale)
     await make_member(sessions, clock, user, tree["青山区科协"])
     async with running_bot(settings, clock) as bot:
-        await bot.text(user, "/log")
-        await bot.press(user, t(locale, "activity.type.lecture"))
+        await lecture_form(bot, user, locale)
         await bot.text(user, "讲座")
         await bot.press(user, t(locale, "activity.day.today", date="").strip())
         await bot.text(user, "礼堂")
@@ -315,8 +320,7 @@ async def test_an_edited_form_answer_changes_nothing(settings, clock, sessions, 
     user = person(50032, locale)
     await make_member(sessions, clock, user, tree["青山区科协"])
     async with running_bot(settings, clock) as bot:
-        await bot.text(user, "/log")
-        await bot.press(user, t(locale, "activity.type.lecture"))
+        await lecture_form(bot, user, locale)
         answer = bot.factory.message(user, "讲座")
         await bot.feed(answer)
         before = await form_row(sessions, user)
@@ -326,6 +330,7 @@ async def test_an_edited_form_answer_changes_nothing(settings, clock, sessions, 
         assert '"title": "讲座"' in before[2]
         # Outside a form an edit gets the general note, and runs nothing either.
         await bot.text(user, "/cancel")
+        await bot.press(user, t(locale, "form.button.cancel_yes"))
         question = bot.factory.message(user, "科普讲座要报送哪些材料？")
         calls = await bot.feed(bot.factory.edited_message(user, question, "/cancel"))
     edit_note(locale, calls)
@@ -340,3 +345,49 @@ async def test_an_edit_in_a_group_passes_unnoticed(settings, clock, sessions, tr
         await bot.feed(sent)
         calls = await bot.feed(bot.factory.edited_message(user, sent, "/ask@stabot_test_bot 培训"))
     assert calls == []
+
+
+# --- /cancel asks first, as the form's own cancel button does --------------------------------
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+async def test_cancel_command_asks_before_discarding_answers(
+    settings, clock, sessions, tree, locale
+):
+    user = person(50041, locale)
+    await make_member(sessions, clock, user, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await lecture_form(bot, user, locale)
+        await bot.text(user, "科普讲座进社区")
+        calls = await bot.text(user, "/cancel")
+        assert sent_texts(calls) == [t(locale, "form.cancel_confirm")]
+        assert bot.button_texts(user.id) == [
+            t(locale, "form.button.cancel_yes"),
+            t(locale, "form.button.cancel_no"),
+        ]
+        shown = bot.last_text(user.id)
+        await bot.press(user, t(locale, "form.button.cancel_no"))
+        assert bot.last_text(user.id) != shown  # the question gave way to the form's step
+        assert t(locale, "form.button.cancel") in bot.button_texts(user.id)
+        row = await form_row(sessions, user)
+        assert row is not None and '"title": "科普讲座进社区"' in row[2]
+        await bot.text(user, "/cancel")
+        calls = await bot.press(user, t(locale, "form.button.cancel_yes"))
+        assert sent_texts(calls) == [t(locale, "form.cancelled")]
+        calls = await bot.text(user, "/cancel")
+        assert sent_texts(calls) == [t(locale, "cancel.nothing")]
+
+
+async def test_cancel_command_twice_or_on_an_empty_form_cancels_at_once(
+    settings, clock, sessions, tree
+):
+    user = person(50042, "zh_CN")
+    await make_member(sessions, clock, user, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await bot.text(user, "/log")
+        calls = await bot.text(user, "/cancel")  # nothing entered yet: nothing to lose
+        assert sent_texts(calls) == [t("zh_CN", "form.cancelled")]
+        await lecture_form(bot, user, "zh_CN")
+        await bot.text(user, "/cancel")
+        calls = await bot.text(user, "/cancel")  # asked, and insisted
+        assert sent_texts(calls) == [t("zh_CN", "form.cancelled")]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 
 from bot.common.markup import html_to_markdown, html_to_plain
 from bot.flows.base import Html, Msg
-from bot.flows.labels import Style, render_label, render_texts
+from bot.flows.labels import Style, render_label, render_texts, zone_label
 
 
 @pytest.mark.parametrize(
@@ -47,3 +49,9 @@ def test_a_catalog_message_in_each_style() -> None:
 def test_button_labels_are_plain() -> None:
     assert render_label("zh_CN", Html("<b>a</b> &amp; b"), markup=False) == "a & b"
     assert render_label("en", "x < y", markup=False) == "x < y"
+
+
+def test_the_zone_is_beijing_time_or_its_name():
+    assert render_label("zh_CN", zone_label(ZoneInfo("Asia/Shanghai"))) == "北京时间"
+    assert render_label("en", zone_label(ZoneInfo("Asia/Shanghai"))) == "Beijing time"
+    assert render_label("en", zone_label(ZoneInfo("Europe/Berlin"))) == "Europe/Berlin"

@@ -210,7 +210,7 @@ async def test_invite_made_in_chat_registers_a_newcomer(settings, clock, session
         assert "请核对邀请" in bot.last_text(CITY.id)
         calls = await bot.press(CITY, "确认提交")
         text = sent_texts(calls)[0]
-        assert "有效期至：2026-03-23 10:00（Asia/Shanghai）" in text
+        assert "有效期至：2026-03-23 10:00（北京时间）" in text
         assert "呼和浩特市科协 › 赛罕区科协" in text and "可用次数：10" in text
         link = text.split("\n")[1]
         assert link.startswith("https://t.me/stabot_test_bot?start=")
@@ -559,3 +559,16 @@ async def test_a_half_filled_form_is_kept_when_a_picker_button_is_pressed(settin
         calls = await bot.press(CITY, "生成邀请链接", message=listing)
         assert "你还有一个表单没有填完" in sent_texts(calls)[0]
         assert "活动名称" in sent_texts(calls)[0]  # the /log form's next step, as it was
+
+
+async def test_a_card_without_a_username_shows_no_dash(settings, clock, sessions, world):
+    async with transaction(sessions) as session:
+        li = await users_repo.get_user(session=session, telegram_id=LIAISON.id)
+        li.username = "li_ming"
+    async with running_bot(settings, clock) as bot:
+        await bot.text(BAOTOU, "/members")
+        card = sent_texts(await bot.press(BAOTOU, "Zhou Yan"))[0]
+        assert card.startswith("<b>Zhou Yan</b>\nRole: liaison") and "—" not in card
+        await bot.text(SAIHAN_ADMIN, "/members")
+        card = sent_texts(await bot.press(SAIHAN_ADMIN, "李明"))[0]
+        assert card.startswith("<b>李明</b>（@li_ming）\n角色：科协联络员")

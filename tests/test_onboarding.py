@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from bot.common.i18n import normalize_locale, t
-from bot.services import orgs, people
+from bot.services import members, orgs, people
 from offline.updates import TgUser
 from storage import users_repo
 from storage.db import transaction
@@ -44,12 +44,16 @@ async def load_user(sessions, telegram_id):
         return await users_repo.get_user(session=session, telegram_id=telegram_id)
 
 
-async def register(bot, user, code, name="李明"):
-    locale = normalize_locale(user.language_code)
+async def to_review(bot, user, code, name="李明"):
+    """An invite opened, its org confirmed and the name given: the review is shown."""
     await bot.text(user, f"/start {code}")
-    await bot.press(user, t(locale, "register.org_yes"))
-    await bot.text(user, name)
-    return await bot.press(user, t(locale, "form.button.confirm"))
+    await bot.press(user, t(normalize_locale(user.language_code), "register.org_yes"))
+    return await bot.text(user, name)
+
+
+async def register(bot, user, code, name="李明"):
+    await to_review(bot, user, code, name)
+    return await bot.press(user, t(normalize_locale(user.language_code), "form.button.confirm"))
 
 
 async def test_invite_registration_then_help_and_language(settings, clock, sessions, tree):
@@ -109,13 +113,38 @@ async def test_bad_invites_are_explained(settings, clock, sessions, tree):
 async def test_invite_used_up_while_filling_is_refused_at_confirm(settings, clock, sessions, tree):
     code = await make_invite(sessions, clock, tree["青山区科协"])
     async with running_bot(settings, clock) as bot:
-        await bot.text(LI, f"/start {code}")
-        await bot.press(LI, "是，这是我的组织")
-        await bot.text(LI, "李明")
+        await to_review(bot, LI, code)
         await register(bot, WANG, code, name="Wang Wei")
         calls = await bot.press(LI, "确认提交")
-        assert "失效" in sent_texts(calls)[0]
+        assert sent_texts(calls) == [t("zh_CN", "invite.used_up_while_filling")]
     assert (await load_user(sessions, LI.id)).role is None
+
+
+async def test_invite_withdrawn_while_filling_says_withdrawn_not_expired(
+    settings, clock, sessions, tree
+):
+    code = await make_invite(sessions, clock, tree["青山区科协"], uses=5)
+    async with running_bot(settings, clock) as bot:
+        await to_review(bot, LI, code)
+        async with transaction(sessions) as session:  # the admin's 撤销 in /members
+            invite = await users_repo.get_invite(session=session, code=code)
+            scope = people.Scope(await orgs.get_org(session, tree["青山区科协"].id))
+            await members.revoke_invite(
+                session, scope, actor_id=ADMIN.id, invite_id=invite.id, now=clock.now()
+            )
+        calls = await bot.press(LI, "确认提交")
+        assert sent_texts(calls) == [t("zh_CN", "invite.withdrawn_while_filling")]
+        assert "撤回" in sent_texts(calls)[0] and "过期" not in sent_texts(calls)[0]
+    assert (await load_user(sessions, LI.id)).role is None
+
+
+async def test_invite_expired_while_filling_says_expired(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["青山区科协"], ttl="1h")
+    async with running_bot(settings, clock) as bot:
+        await to_review(bot, WANG, code, "Wang Wei")
+        clock.advance(timedelta(hours=2))
+        calls = await bot.press(WANG, "Confirm")
+        assert sent_texts(calls) == [t("en", "invite.expired_while_filling")]
 
 
 @pytest.mark.parametrize(
@@ -147,9 +176,12 @@ async def test_old_button_and_command_inside_form(settings, clock, sessions, tre
         calls = await bot.text(LI, "/start")
         assert "还有一个表单没有填完" in sent_texts(calls)[0]
         assert "真实姓名" in sent_texts(calls)[0]
-        calls = await bot.text(LI, "/me")
-        assert "你还没有注册" in sent_texts(calls)[0]
-        calls = await bot.text(LI, "/cancel")
+        calls = await bot.text(LI, "/me")  # half-way: what is under way, and the step again
+        assert sent_texts(calls)[0].startswith(t("zh_CN", "me.registering"))
+        assert "真实姓名" in sent_texts(calls)[0]
+        calls = await bot.text(LI, "/cancel")  # an answer was given: asked first
+        assert sent_texts(calls) == [t("zh_CN", "form.cancel_confirm")]
+        calls = await bot.press(LI, t("zh_CN", "form.button.cancel_yes"))
         assert "已取消" in sent_texts(calls)[0]
         calls = await bot.text(LI, "/cancel")
         assert "没有进行中的操作" in sent_texts(calls)[0]
@@ -158,9 +190,7 @@ async def test_old_button_and_command_inside_form(settings, clock, sessions, tre
 async def test_restart_in_the_middle_continues(settings, clock, sessions, tree):
     code = await make_invite(sessions, clock, tree["青山区科协"])
     async with running_bot(settings, clock) as bot:
-        await bot.text(LI, f"/start {code}")
-        await bot.press(LI, "是，这是我的组织")
-        await bot.text(LI, "李明")
+        await to_review(bot, LI, code)
         summary = bot.keyboard_message(LI.id)
     async with running_bot(settings, clock, after=bot) as fresh:
         fresh.api.observe_update({"update_id": 0, "message": summary})
@@ -321,3 +351,94 @@ async def test_old_update_ids_are_pruned_now_and_then(settings, clock, sessions,
     async with transaction(sessions) as session:
         ids = (await session.exec(select(InboxUpdate.update_id))).all()
     assert ids == [PRUNE_EVERY]
+
+
+async def test_editing_from_the_review_offers_a_way_back(settings, clock, sessions, tree):
+    code = await make_invite(sessions, clock, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await to_review(bot, LI, code)
+        await bot.press(LI, "修改姓名")
+        assert bot.button_texts(LI.id) == ["« 返回核对", "取消"]  # not "« 上一步"
+        calls = await bot.press(LI, "« 返回核对")
+        assert "请核对注册信息" in sent_texts(calls)[0] and "李明" in sent_texts(calls)[0]
+
+
+async def test_me_while_asking_to_join_says_the_request_is_not_sent_yet(settings, clock, tree):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(WANG, "/start")
+        await bot.press(WANG, t("en", "start.button.request"))
+        calls = await bot.text(WANG, "/me")
+        assert sent_texts(calls)[0].startswith(t("en", "me.requesting"))
+        assert t("en", "form.button.cancel") in bot.button_texts(WANG.id)  # the step again
+
+
+# --- /requests: the access requests waiting in an admin's subtree -----------------------------
+
+THIRD = TgUser(id=20009, first_name="老赵")
+
+
+async def ask_to_join(bot, user: TgUser, name: str, query: str, org: str) -> list:
+    """A stranger's access request through the form (a liaison's, in Chinese)."""
+    await bot.text(user, "/start")
+    await bot.press(user, t(lang_of(user), "start.button.request"))
+    await bot.text(user, name)
+    await bot.text(user, query)
+    await bot.press(user, org)
+    await bot.press(user, t(lang_of(user), "role.liaison"))
+    return await bot.press(user, t(lang_of(user), "form.button.confirm"))
+
+
+def lang_of(user: TgUser) -> str:
+    return normalize_locale(user.language_code)
+
+
+async def test_requests_lists_the_subtrees_waiting_requests_with_their_buttons(
+    settings, clock, sessions, tree
+):
+    async with transaction(sessions) as session:
+        for admin, org in ((ADMIN, "包头市科协"), (OTHER_ADMIN, "呼和浩特市科协")):
+            await people.grant_admin(
+                session, telegram_id=admin.id, org_id=tree[org].id, now=clock.now()
+            )
+    async with running_bot(settings, clock) as bot:
+        for admin in (ADMIN, OTHER_ADMIN):
+            bot.api.register_chat(admin.private_chat())
+        help_text = sent_texts(await bot.text(ADMIN, "/help"))[0]
+        assert "/requests — 待审批的开通申请" in help_text
+        assert sent_texts(await bot.text(ADMIN, "/requests")) == ["没有待审批的开通申请。"]
+        await ask_to_join(bot, WANG, "Wang Wei", "青山", "青山区科协")
+        clock.advance(timedelta(minutes=5))
+        await ask_to_join(bot, LI, "李明", "青山", "青山区科协")
+        await ask_to_join(bot, THIRD, "赵强", "赛罕", "赛罕区科协")
+
+        listing = sent_texts(await bot.text(ADMIN, "/requests"))[0]
+        assert "（共 2 条，先到先列）" in listing and "赛罕" not in listing
+        path = "内蒙古自治区科协 › 包头市科协 › 青山区科协"
+        assert f"1. <b>Wang Wei</b> · 科协联络员 · {path}" in listing
+        assert "2. <b>李明</b>" in listing
+        assert bot.button_texts(ADMIN.id) == ["✔ 同意 1", "✖ 拒绝 1", "✔ 同意 2", "✖ 拒绝 2"]
+        other = sent_texts(await bot.text(OTHER_ADMIN, "/requests"))[0]
+        assert "赵强" in other and "李明" not in other  # each admin their own subtree
+
+        calls = await bot.press(ADMIN, "✖ 拒绝 2")
+        outcome, *rest = sent_texts(calls)[0].split("\n")
+        assert outcome == "已拒绝 李明 的申请。" and "（共 1 条" in rest[0]
+        assert "李明" not in "\n".join(rest)
+        assert bot.button_texts(ADMIN.id) == ["✔ 同意 1", "✖ 拒绝 1"]
+        assert any(c.params.get("chat_id") == LI.id for c in calls)  # the applicant is told
+        listed = bot.keyboard_message(ADMIN.id)  # another subtree's admin presses it: refused
+        calls = await bot.press(OTHER_ADMIN, "✔ 同意 1", message=listed)
+        assert toasts(calls) == [t("zh_CN", "access.not_your_org")]
+
+        # The notice of a request leads to the same list.
+        notice = next(
+            m for m in bot.api.sent_messages(OTHER_ADMIN.id) if "赵强" in (m.get("text") or "")
+        )
+        calls = await bot.press(OTHER_ADMIN, "全部待审批", message=notice)
+        assert "1. <b>赵强</b>" in sent_texts(calls)[0]
+        calls = await bot.press(OTHER_ADMIN, "✔ 同意 1")
+        assert sent_texts(calls)[0] == "已同意 赵强 的申请。\n没有待审批的开通申请。"
+        liaison = sent_texts(await bot.text(THIRD, "/requests"))
+        assert liaison == [t("zh_CN", "access.requests_admins_only")]
+    assert (await load_user(sessions, THIRD.id)).org_id == tree["赛罕区科协"].id
+    assert (await load_user(sessions, LI.id)).role is None

@@ -17,6 +17,7 @@ import segno
 from sqlmodel import select
 
 from bot.app import FORMS
+from bot.common.i18n import t
 from bot.flows import channels, engine, onboarding
 from bot.flows.base import FlowContext, Input, InputKind, Msg
 from bot.services import linking, orgs, people, qr
@@ -349,7 +350,7 @@ async def test_link_codes_that_cannot_link_are_explained(settings, clock, sessio
 
         newer = await link_code_of(bot, LI)  # a new code ends the older one
         calls = await bot.text(SECOND, code)
-        assert "已过期" in sent_texts(calls)[0]
+        assert sent_texts(calls) == [t("zh_CN", "link.replaced")]
         clock.advance(timedelta(minutes=16))
         calls = await bot.text(SECOND, newer)
         assert "已过期" in sent_texts(calls)[0]
@@ -364,14 +365,7 @@ async def test_folding_moves_questions_and_withdraws_a_pending_request(sessions,
         newcomer = await users_repo.upsert_user(
             session=session, telegram_id=SECOND.id, username=None, now=clock.now()
         )
-        await people.request_access(
-            session,
-            telegram_id=SECOND.id,
-            real_name="李明",
-            org_id=tree["青山区科协"].id,
-            role=Role.ADMIN,
-            now=clock.now(),
-        )
+        await asks_to_join(session, clock, tree, SECOND, Role.ADMIN)
         session.add(
             QuestionLog(
                 telegram_id=SECOND.id,
@@ -391,6 +385,37 @@ async def test_folding_moves_questions_and_withdraws_a_pending_request(sessions,
         assert asked.telegram_id == LI.id
         person = await users_repo.get_user(session=session, telegram_id=LI.id)
         assert (person.org_id, person.role) == (tree["赛罕区科协"].id, Role.LIAISON)
+
+
+async def test_linking_says_that_the_identitys_pending_request_was_withdrawn(
+    settings, clock, sessions, tree
+):
+    await register_directly(sessions, clock, LI, tree["赛罕区科协"], Role.LIAISON, "李明")
+    async with running_bot(settings, clock) as bot:
+        await bot.text(SECOND, "/start")  # met: an empty person, who then asks to join
+        async with transaction(sessions) as session:
+            await asks_to_join(session, clock, tree, SECOND, Role.LIAISON)
+        code = await link_code_of(bot, LI)
+        calls = await bot.text(SECOND, code)
+        said = sent_texts(calls)[0]
+        assert "已关联" in said and t("zh_CN", "link.request_withdrawn") in said
+        other = await link_code_of(bot, LI)
+        calls = await bot.text(THIRD, other)  # no request of its own: nothing said of one
+        assert t("zh_CN", "link.request_withdrawn") not in sent_texts(calls)[0]
+    async with transaction(sessions) as session:
+        assert await people.pending_request(session, SECOND.id) is None
+
+
+async def asks_to_join(session, clock, tree, tg, role):
+    """``tg`` asks to join 青山区科协 as 李明 (an access request waiting for an admin)."""
+    await people.request_access(
+        session,
+        telegram_id=tg.id,
+        real_name="李明",
+        org_id=tree["青山区科协"].id,
+        role=role,
+        now=clock.now(),
+    )
 
 
 async def register_directly_in(session, clock, tg, org, name):

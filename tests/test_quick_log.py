@@ -18,6 +18,7 @@ import pytest
 from sqlmodel import col, select
 
 from benchmarks.activity_eval import DEFAULT_SET, check, load
+from bot.services.activity_text import read_report
 from offline.updates import TgUser
 from storage.activity_models import Activity
 from storage.db import transaction
@@ -44,6 +45,37 @@ def _rows() -> list:
 def test_the_sentence_table(row):
     _, misses = check(row, TODAY)
     assert misses == []
+
+
+# A stranger's phrasings: the place before who it was for (给学生) or the activity itself
+# (讲座) with no verb between, and round counts (八十多人 is 80).
+PLACES_AND_ROUND_COUNTS = [
+    ("上午在学校给学生讲座", "学校", None),
+    ("在第二小学讲座", "第二小学", None),
+    ("上午在学校给学生讲座，八十多个人", "学校", 80),
+    ("在第二小学讲座八十多人", "第二小学", 80),
+    ("昨天在社区为居民开展防诈骗讲座，五十来人", "社区", 50),
+    ("今天在村委会向村民培训种植技术，一百多人", "村委会", 100),
+    ("在青山区第三中学面向中学生科普讲座约80人", "青山区第三中学", 80),
+    ("在街道为民服务中心开展科普讲座60人", "街道为民服务中心", 60),  # 为民: part of the name
+]
+
+
+@pytest.mark.parametrize(("text", "place", "people"), PLACES_AND_ROUND_COUNTS)
+def test_the_place_before_the_audience_or_the_activity(text, place, people):
+    [reading] = read_report(text, TODAY).readings
+    assert (reading.place, reading.participants) == (place, people)
+    assert reading.title_hint is not None and not reading.title_hint.startswith(("给", "在"))
+
+
+async def test_a_lecture_at_a_school_reads_its_place_and_round_count(
+    settings, clock, sessions, members
+):
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(LI, "上午在学校给学生讲座，八十多人")
+        shown = texts(calls)
+        assert "• 地点：学校\n" in shown and "• 参加人数：80 人" in shown
+        assert bot.button_texts(LI.id)[0] == "用“讲座”"  # the title, without 给学生
 
 
 def test_the_table_is_big_enough():
@@ -231,7 +263,8 @@ async def test_log_with_a_report_after_the_command(settings, clock, sessions, me
     async with running_bot(settings, clock) as bot:
         calls = await bot.text(LI, "/log 昨天科普讲座80人")
         assert "2026-03-17" in texts(calls) and "80" in texts(calls)
-        calls = await bot.text(LI, "/cancel")
+        await bot.text(LI, "/cancel")
+        await bot.press(LI, "确定取消")  # the form held the report's answers
         calls = await bot.text(LI, "/log 活动")  # nothing to read: the form from its start
     assert "活动类型" in texts(calls)
 

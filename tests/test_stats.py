@@ -263,6 +263,26 @@ async def test_custom_range_is_typed_and_checked(settings, clock, logged, sessio
     assert state is None
 
 
+async def test_a_mistyped_range_after_the_command_leaves_no_form_open(
+    settings, clock, logged, sessions
+):
+    async with running_bot(settings, clock) as bot:
+        calls = await bot.text(HOHHOT_ADMIN, "/stats 2026-13-01 至 2026-14-01")
+        said = "\n".join(sent_texts(calls))
+        assert "没有13月" in said and "/stats 2026-03-01 至 2026-03-16" in said  # this month
+        assert "本季度" in bot.button_texts(HOHHOT_ADMIN.id)  # the picker, to choose instead
+        async with transaction(sessions) as session:
+            state = await conversations_repo.get_state(
+                session=session, chat_id=HOHHOT_ADMIN.id, user_id=HOHHOT_ADMIN.id
+            )
+        assert state is None
+        # The next message is not eaten by a hidden form: it goes where any text goes.
+        calls = await bot.text(HOHHOT_ADMIN, "2026-02-01 至 2026-02-28")
+        assert not _photos(calls)
+        calls = await bot.text(HOHHOT_ADMIN, "/stats 2026-02-01 至 2026-02-28")
+    assert "活动 <b>1</b> 次" in "\n".join(sent_texts(calls))
+
+
 async def test_drilling_down_stays_in_the_subtree(settings, clock, logged):
     async with running_bot(settings, clock) as bot:
         await bot.text(HOHHOT_ADMIN, "/stats")

@@ -130,7 +130,8 @@ async def test_deadline_in_the_past_and_no_target_are_refused(settings, clock, s
         chats(bot)
         await bot.text(ADMIN, "/newtask")
         await bot.text(ADMIN, "标题")
-        await bot.press(ADMIN, "跳过")
+        calls = await bot.press(ADMIN, "跳过")
+        assert "截止时间（北京时间）" in sent_texts(calls)[0]  # the zone named as everywhere
         await bot.text(ADMIN, "2026-03-01")
         assert "2026-03-01 18:00 已经过去了" in bot.last_text(ADMIN.id)
         await bot.press(ADMIN, "两周后")
@@ -416,6 +417,7 @@ async def test_monthly_task_opens_its_next_cycle_with_its_own_board(
         calls = await bot.press(SAIHAN, "填报", message=bot.api.sent_messages(SAIHAN.id)[0])
         assert "接着上次的草稿" in sent_texts(calls)[-1]
         await bot.text(SAIHAN, "/cancel")
+        await bot.press(SAIHAN, "确定取消")
         await bot.text(SAIHAN, "/log")
         calls = await bot.press(SAIHAN, "填报", message=bot.api.sent_messages(SAIHAN.id)[0])
         assert "还有一个表单没有填完" in sent_texts(calls)[-1]  # the activity form is kept

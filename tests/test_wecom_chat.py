@@ -7,7 +7,7 @@ import io
 from datetime import UTC, datetime
 
 from bot.services import orgs, people
-from offline.wecom_chat import run_wecom_chat
+from offline.wecom_chat import markdown_shown, run_wecom_chat
 from storage.db import transaction
 from storage.models import Role
 
@@ -36,3 +36,10 @@ async def test_a_member_registers_and_starts_a_log_in_the_terminal(settings, clo
     assert "回复数字选择：" in out and "1. " in out  # the activity types as numbered choices
     assert "活动名称" in out  # "1" picked the first type: the form asks the next step
     assert "never read" not in out
+    assert "**" not in out and "活动类型：请选择" in out  # markdown shown as the app shows it
+
+
+def test_markdown_is_shown_as_the_app_shows_it():
+    text = "**活动类型**：请选择，或看[说明](https://example.org)和`/log`。"
+    assert markdown_shown(text) == "活动类型：请选择，或看说明 (https://example.org)和/log。"
+    assert markdown_shown(text, bold=True).startswith("\033[1m活动类型\033[0m：")

@@ -20,7 +20,7 @@ from bot.flows.base import (
     Reply,
     said,
 )
-from bot.flows.callback_data import AccessDecisionButton
+from bot.flows.callback_data import AccessDecisionButton, AccessListButton
 from bot.flows.registration import REAL_NAME, role_label
 from bot.services import orgs, people
 from storage.models import Role
@@ -98,7 +98,8 @@ class AccessRequestForm(FormSpec):
                 [
                     Button(Msg("access.button.approve"), _decision(request.id, approve=True)),
                     Button(Msg("access.button.reject"), _decision(request.id, approve=False)),
-                ]
+                ],
+                [Button(Msg("access.button.all_waiting"), AccessListButton().pack())],
             ],
         )
         recipients = [(a.telegram_id, people.user_locale(a)) for a in admins]

@@ -147,7 +147,7 @@ async def my_logs(
     switch = [Button(Msg("activity.button.org_logs"), _page_data(f"{ORG}{search_id or ''}", 0))]
     rows = [switch if admin else [], _all_button(search_id, MINE)]
     if not listing.total:
-        return Reply([_empty(query, "activity.mylogs_empty")], rows, edit=edit)
+        return Reply([_empty(ctx, query, "activity.mylogs_empty")], rows, edit=edit)
     header = _header(query, "activity.mylogs_header", listing)
     origin = f"{MINE}{search_id or ''}"
     return Reply([header], [*_list_rows(listing, origin), *rows], edit=edit)
@@ -165,7 +165,7 @@ async def org_logs(ctx: FlowContext, page: int = 0, search_id: int = 0) -> Reply
     mine = [Button(Msg("activity.button.my_logs_only"), _page_data(f"{MINE}{search_id or ''}", 0))]
     rows = [mine, _all_button(search_id, ORG)]
     if not listing.total:
-        return Reply([_empty(query, "activity.org_logs_empty")], rows, edit=True)
+        return Reply([_empty(ctx, query, "activity.org_logs_empty")], rows, edit=True)
     header = _header(query, "activity.org_logs_header", listing)
     origin = f"{ORG}{search_id or ''}"
     return Reply([header], [*_list_rows(listing, origin), *rows], edit=True)
@@ -197,8 +197,11 @@ def _header(query: search.Query | None, key: str, listing: svc.Page) -> Msg:
     return Msg(f"{key}_search", pages, searched=_searched(query), total=listing.total)
 
 
-def _empty(query: search.Query | None, key: str) -> Msg:
-    return Msg(key) if query is None else Msg("activity.search_empty", searched=_searched(query))
+def _empty(ctx: FlowContext, query: search.Query | None, key: str) -> Msg:
+    if query is None:
+        return Msg(key)
+    examples = when.examples(when.today_in(ctx.now, ctx.tz))  # a range that works today
+    return Msg("activity.search_empty", examples, searched=_searched(query))
 
 
 def _list_rows(listing: svc.Page, origin: str) -> list[list[Button]]:

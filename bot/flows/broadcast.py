@@ -50,6 +50,10 @@ from storage.broadcast_models import Broadcast, BroadcastStatus
 from storage.models import OrgLevel, Role
 
 PREFIX_ROOM = 100  # room for the reminder's first line
+# The limits shown and enforced: what Telegram leaves after the reminder's line, rounded down to
+# a hundred, so a member reads "最多 3900 字", a true limit, not an odd 3996.
+NOTICE_TEXT_LIMIT = (TEXT_LIMIT - PREFIX_ROOM) // 100 * 100
+NOTICE_CAPTION_LIMIT = (CAPTION_LIMIT - PREFIX_ROOM) // 100 * 100
 GROUP_CHOICES = 30  # work groups offered as an audience
 EXCERPT = 60
 BAR_WIDTH = 20
@@ -156,7 +160,7 @@ async def parse_text(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     italics, links: entities) is kept, and what they typed reads as typed (a "<b>" too)."""
     if inp.kind is not InputKind.TEXT:
         raise Invalid("broadcast.text_first")
-    limit = TEXT_LIMIT - PREFIX_ROOM
+    limit = NOTICE_TEXT_LIMIT
     try:
         if inp.html is not None:
             return clean_html(inp.html, limit)
@@ -181,8 +185,8 @@ async def parse_attachment(inp: Input, ctx: FlowContext, model: FormModel) -> di
     """A photo or a document to send with the text (the text becomes its caption)."""
     if inp.kind not in (InputKind.PHOTO, InputKind.DOCUMENT) or not inp.file_id:
         raise Invalid("broadcast.bad_attachment")
-    if len(model.data.get("text") or "") > CAPTION_LIMIT - PREFIX_ROOM:
-        raise Invalid("broadcast.caption_too_long", limit=CAPTION_LIMIT - PREFIX_ROOM)
+    if len(model.data.get("text") or "") > NOTICE_CAPTION_LIMIT:
+        raise Invalid("broadcast.caption_too_long", limit=NOTICE_CAPTION_LIMIT)
     return {"kind": inp.kind.value, "file_id": inp.file_id}
 
 
@@ -190,7 +194,7 @@ async def parse_when(inp: Input, ctx: FlowContext, model: FormModel) -> str:
     """A start time as the one reader takes it (明天上午9点, 12月8日 9:00, 2026-03-20 09:00,
     09:00), local, within 60 days; a day without a time is asked again with its time."""
     if inp.kind is not InputKind.TEXT:
-        raise Invalid("when.unreadable.moment")
+        raise Invalid("when.unreadable.moment", **when.examples(when.today_in(ctx.now, ctx.tz)))
     try:
         moment = _read_start(inp.text, ctx, model)
     except when.NeedTime as error:
@@ -272,7 +276,7 @@ class BroadcastForm(FormSpec):
             label="broadcast.label.text",
             parse=parse_text,
             display=_excerpt,
-            params={"limit": TEXT_LIMIT - PREFIX_ROOM},
+            params={"limit": NOTICE_TEXT_LIMIT},
         ),
         FieldSpec(
             "attachment",

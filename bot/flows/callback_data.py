@@ -254,6 +254,12 @@ class AccessDecisionButton(CallbackData, prefix="access", legacy="ar"):
 
     request: int
     approve: bool
+    listed: bool = False  # pressed on /requests' list: the list is shown again after it
+
+
+@dataclasses.dataclass(frozen=True)
+class AccessListButton(CallbackData, prefix="access-list"):
+    """The admin's notice of a new request: every request waiting in their subtree."""
 
 
 @dataclasses.dataclass(frozen=True)

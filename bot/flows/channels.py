@@ -122,4 +122,6 @@ async def link_with(ctx: FlowContext, code: str, *, quiet_unknown: bool = False)
     if person.telegram_id != ctx.chat_id:
         told = Reply([Msg("link.told", channel=channel, when=local_text(ctx.now, ctx.tz))])
         notices.append(Notice(person.telegram_id, ctx.locale, told))
-    return Reply([done], finished=True, notices=notices)
+    # The request this identity had sent is withdrawn: its admin's answer no longer applies.
+    withdrawn = [Msg("link.request_withdrawn")] if linked.withdrew_request else []
+    return Reply([done, *withdrawn], finished=True, notices=notices)

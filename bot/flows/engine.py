@@ -32,6 +32,7 @@ from bot.flows.base import (
     button_number,
 )
 from bot.flows.callback_data import FormButton
+from bot.services import when
 from storage import conversations_repo as repo
 from storage.conversations_repo import FormRow
 
@@ -240,16 +241,35 @@ async def form_message_id(ctx: FlowContext) -> int | None:
     return _loads(row.data).get("message_id") if row else None
 
 
-async def cancel(ctx: FlowContext) -> Reply | None:
-    """Cancel the active form at once (the /cancel command); None when there is none."""
+async def cancel(ctx: FlowContext, *, ask_first: bool = False) -> Reply | None:
+    """Cancel the active form; None when there is none.
+
+    ``ask_first`` (the /cancel command): a form holding answers asks to confirm, as its own
+    cancel button does; a second /cancel while that question stands cancels.
+    """
     row = await repo.get_state(session=ctx.session, chat_id=ctx.chat_id, user_id=ctx.user_id)
     if row is None:
         return None
     form = ctx.forms.get(row.flow)
+    model = FormModel(form, _loads(row.data)) if form is not None else None
+    if ask_first and model is not None and model.has_answers() and not model.pending_cancel:
+        return await _confirm_cancel(ctx, form, model, row)
     await _end(ctx, row.flow, _loads(row.data).get("instance") or "", CANCELLED, row)
-    if form is None:
+    if form is None or model is None:
         return Reply([Msg("form.cancelled")], finished=True)
-    return await form.on_cancel(ctx, FormModel(form, _loads(row.data)))
+    return await form.on_cancel(ctx, model)
+
+
+async def _confirm_cancel(
+    ctx: FlowContext, form: FormSpec, model: FormModel, row: FormRow
+) -> Reply:
+    """The keep / discard question in a new message; the form's older buttons go stale."""
+    model.counter += 1
+    with _attached(form, model, row.step):
+        reply = _cancel_question(model)
+        await _save(ctx, form, model, row)
+    reply.edit = False
+    return reply
 
 
 async def current_view(ctx: FlowContext, notices: list[Msg] | None = None) -> Reply | None:
@@ -328,6 +348,11 @@ async def _on_cancel(form: FormSpec, ctx: FlowContext, model: FormModel) -> Repl
     if not model.has_answers():
         await model.trigger("cancel")
         return _as_edit(await form.on_cancel(ctx, model))
+    return _cancel_question(model)
+
+
+def _cancel_question(model: FormModel) -> Reply:
+    """Discard what was entered? (yes / keep going)."""
     model.pending_cancel = True
     buttons = [
         [
@@ -461,7 +486,9 @@ async def render(
         model.options = [{"v": c.value, "l": _label_to_json(c.label)} for c in choices]
     elif not keep_options:
         model.options = []
-    params = {**spec.params, **form.prompt_params(ctx, model, spec)}
+    # Every prompt may show example dates; they follow today, so none is long past.
+    today = when.today_in(ctx.now, ctx.tz)
+    params = {**when.examples(today), **spec.params, **form.prompt_params(ctx, model, spec)}
     texts = [*notices, Msg(spec.prompt, params)]
     rows = [*_choice_rows(model, spec), await _nav_row(model, spec)]
     return Reply(texts, rows, form_view=True)
@@ -492,7 +519,9 @@ def _choice_rows(model: FormModel, spec: FieldSpec) -> list[list[Button]]:
 async def _nav_row(model: FormModel, spec: FieldSpec) -> list[Button]:
     row = []
     if await model.may_trigger("back"):
-        row.append(_button(model, Msg("form.button.back"), Action.BACK))
+        # Editing from the review, "back" returns there with the answer unchanged: say so.
+        back = "form.button.back_to_summary" if model.editing else "form.button.back"
+        row.append(_button(model, Msg(back), Action.BACK))
     if spec.optional:
         row.append(_button(model, Msg("form.button.skip"), Action.SKIP))
     row.append(_button(model, Msg("form.button.cancel"), Action.CANCEL))

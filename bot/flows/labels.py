@@ -12,6 +12,7 @@ import html
 from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.common.i18n import t
 from bot.common.markup import html_to_markdown, html_to_plain
@@ -56,3 +57,12 @@ def render_texts(locale: str | None, texts: Iterable[Label], style: Style = Styl
     if style == Style.PLAIN:
         return html_to_plain(joined)
     return joined
+
+
+# Zones people in China call 北京时间 (the default TIMEZONE, and its old aliases).
+BEIJING_ZONES = frozenset({"Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "PRC"})
+
+
+def zone_label(tz: ZoneInfo) -> Label:
+    """The time zone as every message names it: 北京时间 / Beijing time, else its IANA name."""
+    return Msg("tz.beijing") if tz.key in BEIJING_ZONES else tz.key

@@ -42,6 +42,7 @@ from bot.flows.callback_data import (
     MembersButton,
     MembersFilterButton,
 )
+from bot.flows.labels import zone_label
 from bot.flows.org_picker import OrgPicker
 from bot.flows.registration import role_label
 from bot.services import linking, orgs, people, qr
@@ -270,7 +271,10 @@ async def card(
         Msg(
             "members.card",
             name=_name(user),
-            username=f"@{user.username}" if user.username else "—",
+            # No username (a WeCom member, or none set on Telegram): nothing, not "（—）".
+            username=Msg("members.card_username", username=f"@{user.username}")
+            if user.username
+            else "",
             role=role_label(user.role),
             org=await orgs.org_path(ctx.session, person.org),
             status=Msg(STATUS_KEYS[person.status]),
@@ -481,7 +485,7 @@ def _links(ctx: FlowContext) -> people.InviteLinks:
 async def invites_view(ctx: FlowContext, scope: Scope, offset: int, notes: list[Msg]) -> Reply:
     """The scope's open invites, each with its link and a revoke button."""
     listed, total = await svc.open_invites(ctx.session, scope, offset=offset, now=ctx.now)
-    texts = [*notes, Msg("members.invites_head", total=total, tz=ctx.tz.key)]
+    texts = [*notes, Msg("members.invites_head", total=total, tz=zone_label(ctx.tz))]
     rows = []
     for number, (invite, org, creator) in enumerate(listed, start=offset + 1):
         texts.append(_invite_line(ctx, number, invite, org, creator))
@@ -557,7 +561,7 @@ def invite_made(ctx: FlowContext, invite: Invite, org_path: str) -> Reply:
         role=role_label(invite.role),
         uses=invite.max_uses,
         expires=_local(invite.expires_at, ctx),
-        tz=ctx.tz.key,
+        tz=zone_label(ctx.tz),
     )
     rows = [
         [Button(Msg("members.button.share"), url=links.share(invite.code))],
@@ -590,7 +594,7 @@ def _invite_qr(ctx: FlowContext, invite: Invite, org_path: str, said: Msg) -> Al
         role=role_label(invite.role),
         said=said,
         expires=_local(invite.expires_at, ctx),
-        tz=ctx.tz.key,
+        tz=zone_label(ctx.tz),
     )
     return Album((image,), caption)
 

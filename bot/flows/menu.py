@@ -39,6 +39,7 @@ MENU: list[MenuCommand] = [
     MenuCommand("export", "cmd.export", ADMINS),
     MenuCommand("broadcast", "cmd.broadcast", ADMINS),
     MenuCommand("members", "cmd.members", ADMINS),
+    MenuCommand("requests", "cmd.requests", ADMINS),
     MenuCommand("remind", "cmd.remind", MEMBERS),
 ]
 

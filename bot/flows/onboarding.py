@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.common.i18n import SUPPORTED, normalize_locale
-from bot.flows import access_request, channels, engine, registration
+from bot.flows import access_request, access_review, channels, engine, registration
 from bot.flows.base import Button, FlowContext, Input, InputKind, Msg, Notice, Reply, said
 from bot.flows.callback_data import AccessRequestButton, LanguageButton
 from bot.flows.menu import commands_for, role_of
@@ -151,6 +151,13 @@ async def help_reply(ctx: FlowContext) -> Reply:
     return Reply(lines)
 
 
+# /me in the middle of joining: what is under way, instead of a bare "not registered".
+JOINING_NOTES = {
+    registration.RegistrationForm.name: "me.registering",
+    access_request.AccessRequestForm.name: "me.requesting",
+}
+
+
 async def me(ctx: FlowContext) -> Reply:
     """``/me``: who the bot thinks you are."""
     language = LANGUAGE_NAMES.get(ctx.locale, ctx.locale)
@@ -160,6 +167,11 @@ async def me(ctx: FlowContext) -> Reply:
         request = await people.pending_request(ctx.session, ctx.user_id)
         if request is not None:
             return Reply([await _pending(ctx, request, language)])
+        joining = JOINING_NOTES.get(await engine.active_flow(ctx) or "")
+        if joining is not None:  # half-way through joining: say so, and where they are
+            view = await engine.current_view(ctx, [Msg(joining)])
+            if view is not None:
+                return view
         return Reply([Msg("me.guest", identity=await _identity(ctx), language=language)])
     user = ctx.actor
     org = await orgs.get_org(ctx.session, user.org_id)
@@ -236,8 +248,9 @@ async def set_language(ctx: FlowContext, code: str) -> Reply:
 
 
 async def cancel(ctx: FlowContext) -> Reply:
-    """``/cancel``: end the active form, or say there is none."""
-    reply = await engine.cancel(ctx)
+    """``/cancel``: end the active form (asking first when it holds answers), or say there
+    is none."""
+    reply = await engine.cancel(ctx, ask_first=True)
     return reply or Reply([Msg("cancel.nothing")])
 
 
@@ -256,8 +269,11 @@ async def busy(ctx: FlowContext, command: str) -> Reply | None:
     return await engine.current_view(ctx, [Msg("form.busy", command=command)])
 
 
-async def decide(ctx: FlowContext, request_id: int, approve: bool) -> Reply:
-    """An admin's approve / reject button on an access request."""
+async def decide(
+    ctx: FlowContext, request_id: int, approve: bool, *, listed: bool = False
+) -> Reply:
+    """An admin's approve / reject button on an access request (``listed``: on /requests'
+    list, which is then shown again with the outcome)."""
     try:
         request = await people.decide_access(
             ctx.session,
@@ -268,9 +284,19 @@ async def decide(ctx: FlowContext, request_id: int, approve: bool) -> Reply:
             now=ctx.now,
         )
     except people.AccessError as refusal:
+        if listed:  # decided meanwhile (by another admin): the list as it stands now
+            reply = await access_review.pending_list(ctx, edit=True)
+            reply.toast = said(refusal)
+            return reply
         return Reply([], toast=said(refusal))
-    outcome = "access.approved_by_you" if approve else "access.rejected_by_you"
+    outcome = Msg(
+        "access.approved_by_you" if approve else "access.rejected_by_you", name=request.real_name
+    )
     applicant = await people.get_user(ctx.session, request.telegram_id)
     told = Msg("access.you_are_approved" if approve else "access.you_are_rejected")
     notice = Notice(request.telegram_id, people.user_locale(applicant), Reply([told]))
-    return Reply([Msg(outcome, name=request.real_name)], edit=True, notices=[notice])
+    if listed:
+        reply = await access_review.pending_list(ctx, [outcome], edit=True)
+        reply.notices = [notice]
+        return reply
+    return Reply([outcome], edit=True, notices=[notice])

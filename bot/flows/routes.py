@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.flows import (
+    access_review,
     activity_views,
     ask,
     broadcast,
@@ -39,6 +40,7 @@ from bot.flows import (
 from bot.flows.base import FlowContext, Input, InputKind, Msg, Reply, TextRoute
 from bot.flows.callback_data import (
     AccessDecisionButton,
+    AccessListButton,
     AccessRequestButton,
     AskMoreButton,
     AskSectionButton,
@@ -161,6 +163,7 @@ COMMANDS: dict[str, CommandRoute] = {
     "stats": _stats,
     "export": _export,
     "members": _members,
+    "requests": _plain(access_review.pending_list),
 }
 
 
@@ -290,8 +293,9 @@ BUTTONS: dict[type[CallbackData], ButtonRoute] = {
     LinkNewButton: lambda ctx, p: channels.offer_link(ctx),  # /me: link another channel
     ReachButton: lambda ctx, p: onboarding.choose_reach(ctx, p.button.reach),
     AccessDecisionButton: lambda ctx, p: onboarding.decide(
-        ctx, p.button.request, p.button.approve
+        ctx, p.button.request, p.button.approve, listed=p.button.listed
     ),
+    AccessListButton: lambda ctx, p: access_review.pending_list(ctx),  # a request's notice
     ReminderDeleteButton: lambda ctx, p: remind.delete(ctx, p.button.reminder),
     QuickLogButton: lambda ctx, p: quick_log.take_offer(ctx, p.quoted),
     **dict.fromkeys(activity_views.FAMILIES, _activity_button),

@@ -18,6 +18,7 @@ handler does after the transaction (they are slow and need no lock on the databa
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from typing import IO, Any
@@ -53,6 +54,7 @@ from storage.models import Org
 
 STATS, EXPORT, PHOTOS = "s", "e", "z"  # the photos' zip goes through the export's picker
 MODES = (STATS, EXPORT, PHOTOS)
+COMMANDS = {STATS: "/stats", EXPORT: "/export", PHOTOS: "/export"}
 PICK_KEYS = {STATS: "stats.pick", EXPORT: "stats.pick_export", PHOTOS: "stats.pick_photos"}
 WAIT_KEYS = {EXPORT: "stats.export_wait", PHOTOS: "stats.photos_wait"}
 PHOTO_WORDS = ("照片", "photos", "photo")  # /export 照片 2026-01-01 至 2026-03-31
@@ -107,8 +109,12 @@ async def begin(ctx: FlowContext, mode: str, text: str = "") -> Outcome:
     try:
         period = svc.typed_period(text, _today(ctx))
     except when.WhenError as error:
-        # The range form opens with what was wrong, so the typed re-entry is taken there.
-        return await ask_range(ctx, mode, org_id, notice=said(error))
+        # What was wrong, and the picker: no form opens that would take the next message.
+        today = _today(ctx)
+        retry = Msg(
+            "stats.range_retry", command=COMMANDS[mode], start=today.replace(day=1), end=today
+        )
+        return Outcome(await picker(ctx, mode, org_id, notices=[said(error), retry]))
     return await result(ctx, mode, org_id, period)
 
 
@@ -157,8 +163,10 @@ def _org_label(org: Org | None) -> Label:
     return org.name if org is not None else Msg("stats.everything")
 
 
-async def picker(ctx: FlowContext, mode: str, org_id: int, *, edit: bool = False) -> Reply:
-    """Which period (and which org) to report on."""
+async def picker(
+    ctx: FlowContext, mode: str, org_id: int, *, edit: bool = False, notices: Sequence[Msg] = ()
+) -> Reply:
+    """Which period (and which org) to report on; ``notices`` go before the question."""
     try:
         org = await _allowed_org(ctx, org_id)
     except StatsError as refusal:
@@ -184,7 +192,7 @@ async def picker(ctx: FlowContext, mode: str, org_id: int, *, edit: bool = False
         task_list = StatsButton(mode, "tasks", org_id, 0)
         rows.append([Button(Msg("stats.button.tasks"), task_list.pack())])
     rows += _export_switch(mode, org_id)
-    return Reply([Msg(PICK_KEYS[mode], org=_org_label(org))], rows, edit=edit)
+    return Reply([*notices, Msg(PICK_KEYS[mode], org=_org_label(org))], rows, edit=edit)
 
 
 def _export_switch(mode: str, org_id: int) -> list[list[Button]]:
@@ -268,18 +276,14 @@ def _task_pages(org_id: int, offset: int, *, more: bool) -> list[Button]:
 # --- the custom range ------------------------------------------------------------------------
 
 
-async def ask_range(
-    ctx: FlowContext, mode: str, org_id: int, notice: Msg | None = None
-) -> Outcome:
-    """自定义: a one-step form for the typed range (the typed text is caught by `typed_range`);
-    ``notice``: why a range typed after the command was not taken."""
+async def ask_range(ctx: FlowContext, mode: str, org_id: int) -> Outcome:
+    """自定义: a one-step form for the typed range (the typed text is caught by `typed_range`)."""
     try:
         await _allowed_org(ctx, org_id)
     except StatsError as refusal:
         return _say(refusal.key, **refusal.params)
     extra = {"mode": mode, "org": org_id}
-    notices = [notice] if notice else []
-    return Outcome(await engine.start(ctx, RANGE_FORM, extra=extra, notices=notices))
+    return Outcome(await engine.start(ctx, RANGE_FORM, extra=extra))
 
 
 async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
@@ -297,7 +301,7 @@ async def typed_range(ctx: FlowContext, text: str) -> Outcome | None:
 
 async def _parse_range(inp: Input, ctx: FlowContext, model: FormModel) -> dict[str, str]:
     if inp.kind is not InputKind.TEXT:
-        raise Invalid("when.unreadable.range")
+        raise Invalid("when.unreadable.range", **when.examples(_today(ctx)))
     try:
         period = svc.typed_period(inp.text, _today(ctx))
     except when.WhenError as error:

@@ -26,6 +26,7 @@ from bot.flows.base import (
     Reply,
     said,
 )
+from bot.flows.labels import zone_label
 from bot.flows.org_picker import OrgPicker
 from bot.flows.task_views import reach
 from bot.flows.when_notes import note_json, notes_of
@@ -295,10 +296,10 @@ class NewTaskForm(FormSpec):
     )
 
     def prompt_params(self, ctx: FlowContext, model: FormModel, spec: FieldSpec) -> dict[str, Any]:
-        """Counts for the check step."""
+        """The time zone deadlines are read in; counts for the check step."""
         model.ctx["tz"] = ctx.tz.key
         if spec.name != "check":
-            return {}
+            return {"tz": zone_label(ctx.tz)}
         return reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0))
 
     def summary_extra(self, model: FormModel) -> list[Msg]:

@@ -135,6 +135,14 @@ _HEADCOUNT = re.compile(
 # People who run an activity, not its audience: 20名科技志愿者, 专家9人, 两位主任医师.
 _STAFF = re.compile(r"志愿者|专家|讲师|教师|老师|医生|医师|工作人员|嘉宾|评委|主讲|队员")
 _TOTAL = re.compile(r"共|共计|合计|总计")
+# Who an activity is for, after 给/为/向/对/面向 (在学校给学生讲座, 在社区为居民开展…): the
+# end of a place before it, and no part of the title.
+_AUDIENCE = (
+    r"(?:给|为|向|对|面向)(?:广大|全体|全校|辖区|当地|周边|村里|社区)?"
+    r"(?:学生|师生|孩子|儿童|青少年|中小学生|小学生|中学生|大学生|家长|群众|居民|村民|牧民|农民|"
+    r"农牧民|职工|员工|工人|干部|党员|老人|老年人|妇女|游客|市民|公众|观众|学员|大家|企业)"
+)
+_AUDIENCE_AT = re.compile(_AUDIENCE)
 _TAKING_PART = re.compile(r"参会|参加|与会|参训|参赛|到会|听讲")  # 参会专家学者45人: the audience
 
 # Places: after a preposition, up to the verb or the break that follows; or a name ending in
@@ -164,7 +172,7 @@ _PREP_RANK = {"在": 0, "于": 0, "地点": 0, "at": 0}
 
 # Title: the words around the kind of activity, after the verb or place that precedes them.
 _TITLE_LEAD = re.compile(
-    rf"(?:{_VERB}|了|个|场|一场|一个|次|的|又|还|共|都|也|上午|下午|晚上|中午|傍晚|\s)+"
+    rf"(?:{_VERB}|{_AUDIENCE}|了|个|场|一场|一个|次|的|又|还|共|都|也|上午|下午|晚上|中午|傍晚|\s)+"
 )
 _TITLE_STOP = re.compile(
     rf"[\s，,。；;！!？?]|\d|(?<!第)[{_CN}]|学生|群众|居民|村民|职工|观众|学员|参加|参与|参会|"
@@ -335,6 +343,7 @@ def _places(text: str, days: list[when.Found]) -> list[tuple[int, int, int, str]
             found.append((1, prep.start(), end, "线上"))
             continue
         rank = _PREP_RANK.get(prep.group("prep").rstrip(":：为是"), 1)
+        name, end = _place_only(name, end)
         followed_by_verb = re.match(_VERB, text[end:]) is not None
         if len(name) >= 2 and (_PLACE_END.search(name) or followed_by_verb):
             found.append((rank, prep.start(), end, name))
@@ -342,6 +351,19 @@ def _places(text: str, days: list[when.Found]) -> list[tuple[int, int, int, str]
     if online := _ONLINE.search(text):
         found.append((1, online.start(), online.end(), "线上"))
     return sorted(found, key=lambda p: (p[0], p[1]))
+
+
+def _place_only(name: str, end: int) -> tuple[str, int]:
+    """The place alone, when the words after it ran on without a verb: who it was for (在学校
+    给学生讲座) or the activity itself (在第二小学讲座) follow; a name that is a place as it
+    stands (街道为民服务中心) stays whole."""
+    cuts = [m.start() for m in (_AUDIENCE_AT.search(name), _KIND_WORDS.search(name.lower())) if m]
+    cut = min(cuts, default=len(name))
+    if cut < 2 or cut == len(name) or not _PLACE_END.search(head := name[:cut]):
+        return name, end
+    if _PLACE_END.search(name) and not _AUDIENCE_AT.search(name):
+        return name, end  # 第二小学科技馆: the kind word is part of the name
+    return head, end - (len(name) - cut)
 
 
 def _joined(text: str, name: str, end: int) -> tuple[str, int]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
 
@@ -20,6 +20,8 @@ from storage.broadcast_models import Broadcast, BroadcastStatus, DeliveryStatus
 from storage.models import User
 
 TEXT_LIMIT = 4096
+RECEIPT_DAYS = 7  # a bare 收到 answers a notice of the last week, not an old one
+RECEIPT_CHOICES = 5  # the notices a bare 收到 offers to acknowledge, newest first
 CAPTION_LIMIT = 1024
 # Telegram's HTML subset (parse_mode=HTML); anything else is refused rather than sent broken.
 ALLOWED_TAGS = frozenset(
@@ -325,6 +327,19 @@ async def acknowledge(
     (more) to acknowledge: already read, or a preview."""
     return await repo.acknowledge(
         session=session, broadcast_id=broadcast_id, telegram_id=telegram_id, now=now
+    )
+
+
+async def awaiting_receipt(
+    session: AsyncSession, *, telegram_id: int, now: datetime, limit: int = RECEIPT_CHOICES
+) -> list[Broadcast]:
+    """The notices of the last `RECEIPT_DAYS` days still waiting for this person's 已阅,
+    newest first: what a bare 收到 may be answering."""
+    return await repo.awaiting_receipt(
+        session=session,
+        telegram_id=telegram_id,
+        since=now - timedelta(days=RECEIPT_DAYS),
+        limit=limit,
     )
 
 

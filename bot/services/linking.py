@@ -69,6 +69,7 @@ class Linked:
 
     person: User
     identity: ChannelIdentity
+    withdrew_request: bool = False  # this identity's pending access request was withdrawn
 
 
 def shown(code: str) -> str:
@@ -120,7 +121,8 @@ async def use_code(
     if row.used_at is not None:
         raise LinkError("link.used")
     if row.expires_at <= now:
-        raise LinkError("link.expired")
+        replaced = await links_repo.replaced(session, row)
+        raise LinkError("link.replaced" if replaced else "link.expired")
     person = await session.get(User, row.user_id)
     if person is None or not is_registered(person):
         raise LinkError("link.unknown")
@@ -134,10 +136,10 @@ async def use_code(
         session, code_id=row.id or 0, identity_id=identity.id, now=now
     ):
         raise LinkError("link.used")
-    await links_repo.fold_person(session, newcomer=actor, into=person)
+    withdrew = await links_repo.fold_person(session, newcomer=actor, into=person)
     person.last_channel = identity.channel
     await session.flush()
-    return Linked(person, identity)
+    return Linked(person, identity, withdrew)
 
 
 async def _check_foldable(session: AsyncSession, actor: User) -> None:

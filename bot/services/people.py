@@ -202,13 +202,23 @@ async def register_with_invite(
 ) -> User:
     """Attach a user to the invite's org and role, using one of its uses."""
     invite = await session.get(Invite, invite_id)
-    if invite is None or not await users_repo.consume_invite(
-        session=session, invite_id=invite_id, now=now
-    ):
+    if invite is None:
         raise AccessError("invite.no_longer_valid")
+    if not await users_repo.consume_invite(session=session, invite_id=invite_id, now=now):
+        await session.refresh(invite)  # what changed while the form was being filled in
+        raise AccessError(_lapsed_key(invite, now))
     _attach(user, org_id=invite.org_id, role=invite.role, now=now, real_name=real_name)
     await session.flush()
     return user
+
+
+def _lapsed_key(invite: Invite, now: datetime) -> str:
+    """Why an invite that was usable when the form opened can no longer register anyone."""
+    if invite.revoked_at is not None:
+        return "invite.withdrawn_while_filling"  # an admin's choice, not the clock
+    if invite.used >= invite.max_uses:
+        return "invite.used_up_while_filling"
+    return "invite.expired_while_filling"
 
 
 def _attach(
@@ -310,6 +320,14 @@ async def reviewers(session: AsyncSession, org: Org) -> tuple[Org | None, list[U
         if admins:
             return candidate, list(admins)
     return None, []
+
+
+async def pending_requests(
+    session: AsyncSession, scope: Scope, *, limit: int
+) -> tuple[list[AccessRequest], int]:
+    """The access requests waiting in an admin's subtree (oldest first, up to ``limit``) and
+    how many wait in all: what /requests lists."""
+    return await users_repo.pending_requests_within(session=session, within=scope.org, limit=limit)
 
 
 async def decide_access(

@@ -28,7 +28,8 @@ from __future__ import annotations
 import calendar
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import MAXYEAR, MINYEAR, UTC, date, datetime, time, timedelta
 from typing import Any
@@ -165,6 +166,36 @@ class Found:
 def today_in(now: datetime, tz: ZoneInfo) -> date:
     """Today's date in the organisation's time zone."""
     return now.astimezone(tz).date()
+
+
+EXAMPLE_OFFSET = timedelta(days=3)  # examples name a day a little before or after today
+
+
+def examples(today: date) -> dict[str, str]:
+    """Dates for the examples in prompts and hints, from today, so none is long past:
+    ``recent`` (ISO) / ``recent_md`` (3月15日) a few days ago, ``soon`` / ``soon_md`` a few
+    days ahead, ``month_start`` and ``today`` (a range that works), ``year``."""
+    recent, soon = today - EXAMPLE_OFFSET, today + EXAMPLE_OFFSET
+    return {
+        "recent": recent.isoformat(),
+        "recent_md": f"{recent.month}月{recent.day}日",
+        "soon": soon.isoformat(),
+        "soon_md": f"{soon.month}月{soon.day}日",
+        "month_start": today.replace(day=1).isoformat(),
+        "today": today.isoformat(),
+        "year": str(today.year),
+    }
+
+
+@contextmanager
+def _with_examples(today: date) -> Iterator[None]:
+    """A refusal raised inside carries the examples its message may show."""
+    try:
+        yield
+    except WhenError as error:
+        for name, value in examples(today).items():
+            error.params.setdefault(name, value)
+        raise
 
 
 def make_date(year: int, month: int, day: int) -> date:
@@ -633,6 +664,11 @@ def _english_day(text: str, today: date, direction: str) -> _Said | None:
 
 def read_day(text: str, today: date, policy: Policy = ACTIVITY_DAY) -> Day:
     """One day, in Chinese or English, a time after it allowed (3月14日下午)."""
+    with _with_examples(today):
+        return _read_day(text, today, policy)
+
+
+def _read_day(text: str, today: date, policy: Policy) -> Day:
     words = normal(text).strip(_END_PUNCT)
     found = _whole_day(words, today, policy)
     if found is None:
@@ -652,9 +688,10 @@ def _whole_day(words: str, today: date, policy: Policy) -> _Said | None:
 def read_moment(text: str, now: datetime, tz: ZoneInfo, policy: Policy) -> Moment:
     """A whole text read as one moment (a deadline, a broadcast's start)."""
     words = normal(text).strip(_END_PUNCT)
-    moment, rest = _leading_moment(words, now, tz, policy)
-    if rest.strip(_END_PUNCT):
-        raise Unreadable(policy.unreadable)
+    with _with_examples(today_in(now, tz)):
+        moment, rest = _leading_moment(words, now, tz, policy)
+        if rest.strip(_END_PUNCT):
+            raise Unreadable(policy.unreadable)
     return moment
 
 
@@ -664,7 +701,8 @@ def read_leading_moment(
     """The moment a text starts with, and the rest (``明天上午9点 提交照片``: /remind)."""
     words = " ".join(unicodedata.normalize("NFKC", text).split())
     lowered = words.lower() if len(words.lower()) == len(words) else words
-    moment, rest = _leading_moment(lowered, now, tz, policy)
+    with _with_examples(today_in(now, tz)):
+        moment, rest = _leading_moment(lowered, now, tz, policy)
     return moment, words[len(words) - len(rest) :].strip()
 
 
@@ -793,6 +831,11 @@ _NAMED_PERIOD = {word: key for key, words in _NAMED.items() for word in words}
 
 def read_span(text: str, today: date) -> Span:
     """A range of days for /stats, /export and /mylogs: its start not after today."""
+    with _with_examples(today):
+        return _read_span(text, today)
+
+
+def _read_span(text: str, today: date) -> Span:
     words = normal(text).strip(_END_PUNCT)
     if not words:
         raise Unreadable("when.unreadable.range")
@@ -947,6 +990,9 @@ def find_days(text: str, today: date, policy: Policy = ACTIVITY_DAY) -> list[Fou
         if item is None:
             pos += 1
             continue
+        if item.problem is not None:  # shown later: with the examples its message may name
+            for name, value in examples(today).items():
+                item.problem.params.setdefault(name, value)
         found.append(item)
         pos = item.end
     return found

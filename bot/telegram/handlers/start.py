@@ -1,4 +1,4 @@
-"""/start, /help, /me, /lang, /cancel, and the buttons that belong to them."""
+"""/start, /help, /me, /lang, /cancel, /requests, and the buttons that belong to them."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from bot.common import deeplinks
 from bot.flows import routes
 from bot.flows.callback_data import (
     AccessDecisionButton,
+    AccessListButton,
     AccessRequestButton,
     LanguageButton,
     LinkNewButton,
@@ -51,6 +52,11 @@ async def cancel(update: Update, context: StabotContext) -> None:
     await respond_route(update, context, routes.command("cancel"))
 
 
+async def requests_command(update: Update, context: StabotContext) -> None:
+    """An admin's list of the access requests waiting in their subtree."""
+    await respond_route(update, context, routes.command("requests"))
+
+
 async def language_button(update: Update, context: StabotContext) -> None:
     """Switch the language and refresh the menu in it."""
     await routed_button(update, context)
@@ -65,9 +71,11 @@ def handlers() -> list[BaseHandler]:
         CommandHandler("me", me),
         CommandHandler("lang", lang),
         CommandHandler("cancel", cancel),
+        CommandHandler("requests", requests_command),
         CallbackQueryHandler(language_button, pattern=LanguageButton.filter()),
         CallbackQueryHandler(routed_button, pattern=AccessRequestButton.filter()),
         CallbackQueryHandler(routed_button, pattern=AccessDecisionButton.filter()),
+        CallbackQueryHandler(routed_button, pattern=AccessListButton.filter()),
         CallbackQueryHandler(routed_button, pattern=LinkNewButton.filter()),  # /me: link code
         CallbackQueryHandler(routed_button, pattern=ReachButton.filter()),  # /me: reach
     ]
