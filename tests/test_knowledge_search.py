@@ -273,7 +273,12 @@ def test_the_kinds_of_a_question() -> None:
     assert asked_kinds("今年计划搞多少场？是不是比去年多") == {"now", "count", "yes_no"}
     assert asked_kinds("领导小组组长是谁，咋联系") == {"who", "how"}
     assert asked_kinds("企业科协的经费由企业提供") == frozenset()
-    assert set(KINDS) == {"meaning", "now", "yes_no", "how", "when", "who", "count"}
+    assert asked_kinds("年会在哪个城市开，联系人电话多少") == {"where", "contact", "count"}
+    assert asked_kinds("要交啥材料，有模板没") == {"materials", "yes_no"}
+    assert set(KINDS) == {
+        "meaning", "now", "yes_no", "how", "when", "who", "count", "where", "contact",
+        "materials",
+    }
 
 
 def test_asking_for_what_the_best_passages_cannot_hold_is_unmet() -> None:

@@ -279,7 +279,7 @@ class RankConfig:
     fusion_pool: int = 30
     # When an answer is confident (confidence.py): with a calibrated model's cosine, and
     # without one (no vectors yet, no model, or a model folder). Fitted by
-    # benchmarks/qa_confidence.py on the eleven question sets.
+    # benchmarks/qa_confidence.py on the twelve question sets.
     confidence: Calibration = DENSE
     lexical_confidence: Calibration = LEXICAL
 
