@@ -42,6 +42,8 @@ from bot.services.knowledge.registry import (
     DocumentInfo,
     Registry,
 )
+from bot.services.knowledge.respell import respell
+from bot.services.knowledge.respell import warm_up as respell_warm_up
 from bot.services.knowledge.search import Answer, Hit, Snapshot
 from bot.services.knowledge.thesaurus import general_idf, synonyms_by_word
 from bot.services.knowledge.tokenize import Analyzer
@@ -107,10 +109,11 @@ class KnowledgeBase:
         return Preparer(self.analyzer, self.max_bytes)
 
     def warm_up(self) -> None:
-        """Load jieba, the thesaurus, word frequencies and the index now, so the first question
-        is quick."""
+        """Load jieba, the thesaurus, word frequencies, the characters' readings and the index
+        now, so the first question is quick."""
         self.analyzer.warm_up()
         synonyms_by_word()
+        respell_warm_up()
         general_idf("科协")
         self.snapshot()
 
@@ -192,6 +195,7 @@ class KnowledgeBase:
     def _assess(self, question: str) -> tuple[Snapshot, list[tuple[int, float]], Signals] | None:
         """The snapshot, the fused ranking (rows and scores, best first) and the signals."""
         state = self.snapshot()
+        question = self.respelled(question, state)
         center = self.embedder.center if self.embedder is not None else None
         vectors = self._vectors
         assessed = search.assess(
@@ -219,7 +223,21 @@ class KnowledgeBase:
 
     def highlight_terms(self, question: str, text: str | None = None) -> list[str]:
         """Words of the question (and their synonyms) to bold, longest first."""
-        return search.highlight_terms(self.analyzer, question, text)
+        return search.highlight_terms(self.analyzer, self.respelled(question), text)
+
+    def respelled(self, question: str, state: Snapshot | None = None) -> str:
+        """``question`` with its phone typos of the documents' words corrected (respell)."""
+        state = state or self.snapshot()
+        if state.index is None:
+            return question
+        words, analyzer = state.index.words, self.analyzer
+        return respell(
+            question,
+            analyzer.segment,
+            analyzer.is_word,
+            lambda word: (term := analyzer.term(word)) != "" and words.doc_freq(term) > 0,
+            analyzer.vocabulary.stopwords,
+        )
 
     # ----- writing ------------------------------------------------------------------------
 

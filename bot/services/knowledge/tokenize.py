@@ -194,6 +194,19 @@ class Analyzer:
         """
         return [w for w in self._jieba.cut_for_search(text, hmm=False) if _WORD_RE.search(w)]
 
+    def segment(self, text: str) -> list[str]:
+        """jieba's precise cut of normalised text, every character kept: the words join back
+        into the text."""
+        return list(self._jieba.cut(text, False))
+
+    def is_word(self, word: str) -> bool:
+        """Whether jieba's dictionary (with our words) knows ``word``."""
+        return bool(self._jieba.has_word(word))
+
+    def term(self, word: str) -> str:
+        """The index term of one normalised word: its canonical synonym; '' for a stopword."""
+        return self._term(word)
+
     def words(self, text: str) -> list[str]:
         """Index terms of a text: jieba words, minus stopwords, folded to canonical synonyms."""
         return self._terms(self._jieba.cut_for_search(normalize(text), hmm=False))
