@@ -218,8 +218,9 @@ def is_phrasing(tag: str) -> bool:
 
 
 def detect_cues(question: str) -> list[Cue]:
-    """Question-type cues found in the raw question."""
-    return [cue for cue in CUES if cue.pattern.search(question)]
+    """Question-type cues found in the raw question (啥 read as 什么: 啥时候, 啥意思)."""
+    plain = question.replace("啥", "什么")
+    return [cue for cue in CUES if cue.pattern.search(plain)]
 
 
 def wants_meta(question: str, cues: list[Cue]) -> bool:
