@@ -7,7 +7,7 @@ import pytest
 
 from bot import PROJECT_ROOT
 from bot.services.knowledge import KnowledgeBase
-from bot.services.knowledge.respell import respell
+from bot.services.knowledge.respell import Lexicon, respell
 from offline.updates import TgUser
 from tests.harness import running_bot, sent_texts
 
@@ -55,8 +55,9 @@ def test_real_words_and_grammar_are_left_alone(kb: KnowledgeBase, question: str)
 
 def test_a_slip_sounding_like_two_document_words_is_left_alone() -> None:
     def fixed(known: set[str]) -> str:
-        return respell("科普大蓬车", lambda run: [run[:2], run[2:]], lambda word: False,
-                       known.__contains__, frozenset())
+        lexicon = Lexicon(lambda run: [run[:2], run[2:]], lambda word: False,
+                          known.__contains__, frozenset())
+        return respell("科普大蓬车", lexicon)
 
     assert fixed({"大篷车", "大棚车"}) == "科普大蓬车"
     assert fixed({"大篷车"}) == "科普大篷车"

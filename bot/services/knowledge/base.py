@@ -42,7 +42,7 @@ from bot.services.knowledge.registry import (
     DocumentInfo,
     Registry,
 )
-from bot.services.knowledge.respell import respell
+from bot.services.knowledge.respell import Lexicon, respell
 from bot.services.knowledge.respell import warm_up as respell_warm_up
 from bot.services.knowledge.search import Answer, Hit, Snapshot
 from bot.services.knowledge.thesaurus import general_idf, synonyms_by_word
@@ -233,10 +233,12 @@ class KnowledgeBase:
         words, analyzer = state.index.words, self.analyzer
         return respell(
             question,
-            analyzer.segment,
-            analyzer.is_word,
-            lambda word: (term := analyzer.term(word)) != "" and words.doc_freq(term) > 0,
-            analyzer.vocabulary.stopwords,
+            Lexicon(
+                analyzer.segment,
+                analyzer.is_word,
+                lambda word: (term := analyzer.term(word)) != "" and words.doc_freq(term) > 0,
+                analyzer.vocabulary.stopwords,
+            ),
         )
 
     # ----- writing ------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from functools import cache
 
 from bot.services.knowledge.tokenize import normalize
@@ -92,44 +93,42 @@ def _windows(tokens: list[str], stopwords: frozenset[str]) -> Iterator[tuple[int
     return iter(sorted(found, key=lambda w: (-len(w[2]), w[0])))
 
 
-def respell(
-    question: str,
-    cut: Callable[[str], list[str]],
-    is_word: Callable[[str], bool],
-    in_documents: Callable[[str], bool],
-    stopwords: frozenset[str],
-) -> str:
-    """``question`` with each slip for a document's word written as that word (normalised
-    then; unchanged when it has none).
+@dataclass(frozen=True, slots=True)
+class Lexicon:
+    """What respelling asks of the analyzer and the index."""
 
-    ``cut``: the analyzer's cut of a run of characters (every character kept); ``is_word``:
-    whether the dictionary knows a word; ``in_documents``: whether some document uses it.
-    """
+    # The analyzer's cut of a run of characters (every character kept).
+    cut: Callable[[str], list[str]]
+    # Whether the dictionary knows a word.
+    is_word: Callable[[str], bool]
+    # Whether some document uses a word.
+    in_documents: Callable[[str], bool]
+    stopwords: frozenset[str]
+
+
+def respell(question: str, lexicon: Lexicon) -> str:
+    """``question`` with each slip for a document's word written as that word (normalised
+    then; unchanged when it has none)."""
     norm = normalize(question)
     out = []
     last = 0
     for run in _CJK_RUN.finditer(norm):
         out.append(norm[last : run.start()])
-        out.append(_respell_run(run.group(0), cut, is_word, in_documents, stopwords))
+        out.append(_respell_run(run.group(0), lexicon))
         last = run.end()
     out.append(norm[last:])
     fixed = "".join(out)
     return question if fixed == norm else fixed
 
 
-def _respell_run(
-    run: str,
-    cut: Callable[[str], list[str]],
-    is_word: Callable[[str], bool],
-    in_documents: Callable[[str], bool],
-    stopwords: frozenset[str],
-) -> str:
+def _respell_run(run: str, lexicon: Lexicon) -> str:
     """One run of Chinese characters with its slips corrected (non-overlapping)."""
     fixes: list[tuple[int, int, str]] = []
-    for start, end, window in _windows(cut(run), stopwords):
+    in_documents = lexicon.in_documents
+    for start, end, window in _windows(lexicon.cut(run), lexicon.stopwords):
         if any(start < e and s < end for s, e, _ in fixes):
             continue
-        if in_documents(window) or is_word(window):
+        if in_documents(window) or lexicon.is_word(window):
             continue
         words = {alike for alike in _sound_alikes(window) if in_documents(alike)}
         if len(words) == 1:
