@@ -228,6 +228,7 @@ class ActivityForm(FormSpec):
             "activity.label.type_other",
             parse=parse_type_other,
             when=_is_other,
+            help="activity.help.type_other",
             params={"limit": TYPE_OTHER_MAX},
         ),
         FieldSpec(
@@ -236,6 +237,7 @@ class ActivityForm(FormSpec):
             "activity.label.title",
             parse=parse_title,
             choices=title_choices,
+            help="activity.help.title",
             params={"limit": TITLE_MAX},
             columns=1,
             display=_show_title,  # the title itself, not the button's 用“…” that took it
@@ -254,6 +256,7 @@ class ActivityForm(FormSpec):
             "activity.ask_place",
             "activity.label.place",
             parse=parse_place,
+            help="activity.help.place",
             params={"limit": PLACE_MAX},
         ),
         FieldSpec(
@@ -270,6 +273,7 @@ class ActivityForm(FormSpec):
             "activity.label.participants",
             parse=parse_participants,
             display=_show_people,
+            help="activity.help.participants",
         ),
         FieldSpec(
             "amount",  # only a report that said 3场 or 两期 fills it; the summary offers a change
@@ -292,6 +296,7 @@ class ActivityForm(FormSpec):
             "activity.label.summary",
             parse=parse_summary,
             optional=True,
+            help="activity.help.summary",
             params={"limit": SUMMARY_MAX},
         ),
         FieldSpec(
