@@ -1,7 +1,7 @@
 """Typed answers where the forms expect a button or a field's value, through the real
 Application: 是的 at "discard what you entered?", 确定 under the summary, questions about a step
-(这里要填什么？) and 没有照片 at the photo step. Then the one reader behind them, on a table
-of realistic inputs."""
+(这里要填什么？), head counts as people say them and 没有照片 at the photo step. Then the one
+reader behind them, on a table of realistic inputs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import pytest
 
 from bot.common.i18n import t
+from bot.services.activity_text import read_report
 from bot.services.short_answers import asks_about_step, says_nothing, yes_or_no
 from offline.updates import TgUser
 from storage import conversations_repo
@@ -17,6 +18,7 @@ from storage.db import transaction
 from tests.harness import running_bot, sent_texts
 from tests.test_activities import (
     LI,
+    TODAY,
     at_title,
     form_step,
     li,
@@ -223,6 +225,67 @@ async def test_english_questions_and_titles(settings, clock, sessions, tree):
         assert sent_texts(calls)[0].startswith(t("en", "activity.help.title"))
         await bot.text(WANG, "What is AI?")
     assert (await answers(sessions, WANG))["title"] == "What is AI?"
+
+
+# --- head counts ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "count", "note"),
+    [
+        ("八十个学生左右", 80, "activity.count_about"),
+        ("五六十个居民", 50, "activity.count_lower"),
+        ("一百来人", 100, "activity.count_about"),
+        ("30多人", 30, "activity.count_about"),
+        ("约200人", 200, "activity.count_about"),
+        ("50-60人", 50, "activity.count_lower"),
+        ("120", 120, None),
+    ],
+)
+async def test_head_counts_as_people_say_them(settings, clock, sessions, li, typed, count, note):
+    async with running_bot(settings, clock) as bot:
+        await to_participants(bot)
+        calls = await bot.text(LI, typed)
+        assert "活动对象" in sent_texts(calls)[0]
+        await bot.press(LI, "社区居民")
+        await bot.press(LI, "完成")
+        await bot.press(LI, "跳过")
+        calls = await bot.press(LI, "跳过")
+        summary = sent_texts(calls)[0]
+        assert f"参加人数：{count} 人" in summary
+        if note is None:
+            assert "人记" not in summary
+        else:
+            assert t("zh_CN", note, said=typed, count=count) in summary
+        assert "修改参加人数" in bot.button_texts(LI.id)
+        await bot.press(LI, "确认提交")
+    [activity] = await stored(sessions)
+    assert activity.participants == count
+
+
+async def test_a_plain_number_after_a_rough_one_drops_its_note(settings, clock, sessions, li):
+    async with running_bot(settings, clock) as bot:
+        calls = await to_summary(bot)  # the count was typed as 约120人
+        note = t("zh_CN", "activity.count_about", said="约120人", count=120)
+        assert note in sent_texts(calls)[0]
+        await bot.press(LI, "修改参加人数")
+        calls = await bot.text(LI, "58")
+        summary = sent_texts(calls)[0]
+        assert "参加人数：58 人" in summary and "人记" not in summary
+
+
+@pytest.mark.parametrize(
+    ("text", "count"),
+    [
+        ("昨天在社区开展科普讲座，八十个学生左右", 80),
+        ("昨天在社区开展科普讲座，五六十个居民参加", 50),
+        ("昨天在社区开展科普讲座，一百来人", 100),
+        ("昨天在社区开展科普讲座，十几个孩子参加", 10),
+    ],
+)
+def test_the_quick_log_reads_the_same_head_counts(text, count):
+    [reading] = read_report(text, TODAY).readings
+    assert reading.participants == count
 
 
 # --- the photo step and after saving -------------------------------------------------------

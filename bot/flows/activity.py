@@ -137,13 +137,22 @@ def _show_title(value: Any, model: FormModel) -> Label:
 
 
 async def parse_participants(inp: Input, ctx: FlowContext, model: FormModel) -> int:
-    """A head count in digits or Chinese numerals."""
+    """A head count as people say it (约200人, 五六十个居民); a rough one leaves a note for
+    the summary saying which number was taken."""
     if inp.kind is InputKind.STICKER:
         raise Invalid("activity.sticker_not_number")
     try:
-        return svc.parse_participants(_text(inp))
+        count = svc.read_head_count(_text(inp))
     except ActivityError as error:
         raise _refuse(error) from None
+    note = COUNT_NOTES.get(count.rough)
+    said = inp.text.strip()
+    model.ctx["people_notes"] = [Msg(note, said=said, count=count.value).to_json()] if note else []
+    return count.value
+
+
+# What the summary says of a rough head count: the number it was taken as.
+COUNT_NOTES = {svc.Rough.ABOUT: "activity.count_about", svc.Rough.RANGE: "activity.count_lower"}
 
 
 async def parse_photo(inp: Input, ctx: FlowContext, model: FormModel) -> str:
@@ -322,6 +331,7 @@ class ActivityForm(FormSpec):
         )
         lines = [Msg("activity.editing")] if model.ctx.get("activity_id") else []
         lines += [unit, *notes_of(model.ctx.get("day_notes"))]
+        lines += notes_of(model.ctx.get("people_notes"))
         if queued := model.ctx.get("queue"):
             lines.append(Msg("activity.queue_after", count=len(queued)))
         return lines
