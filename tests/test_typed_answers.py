@@ -1,7 +1,7 @@
 """Typed answers where the forms expect a button or a field's value, through the real
 Application: 是的 at "discard what you entered?", 确定 under the summary, questions about a step
-(这里要填什么？), head counts as people say them and 没有照片 at the photo step. Then the one
-reader behind them, on a table of realistic inputs."""
+(这里要填什么？), head counts as people say them, 没有照片 at the photo step, and where a saved
+record can be seen again. Then the one reader behind them, on a table of realistic inputs."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import json
 import pytest
 
 from bot.common.i18n import t
+from bot.services import activities as svc
 from bot.services.activity_text import read_report
 from bot.services.short_answers import asks_about_step, says_nothing, yes_or_no
 from offline.updates import TgUser
@@ -314,6 +315,15 @@ async def test_no_more_after_a_photo_keeps_it(settings, clock, sessions, li):
         await bot.feed(bot.factory.photo(LI, b"scene"))
         calls = await bot.text(LI, "没有了")
         assert "照片：1 张" in sent_texts(calls)[0]
+
+
+async def test_the_saved_message_says_where_to_see_and_edit_it(settings, clock, sessions, li):
+    async with running_bot(settings, clock) as bot:
+        await to_summary(bot)
+        calls = await bot.press(LI, "确认提交")
+        text = sent_texts(calls)[0]
+        assert "已记录" in text and "/mylogs" in text
+        assert t("zh_CN", "activity.saved_where", days=svc.EDIT_WINDOW.days) in text
 
 
 # --- the reader, on its own ----------------------------------------------------------------

@@ -358,7 +358,9 @@ class ActivityForm(FormSpec):
         )
         if model.ctx.get("queue"):
             return await self._next_in_queue(ctx, model, text)
-        return Reply([text], [next_buttons()])
+        # Where the record can be seen and changed again: /mylogs, for the edit window's days.
+        where = Msg("activity.saved_where", days=svc.EDIT_WINDOW.days)
+        return Reply([text, where], [next_buttons()])
 
     async def _next_in_queue(self, ctx: FlowContext, model: FormModel, saved: Msg) -> Reply:
         """A message that reported several activities: the next one, as the quick log read it,
