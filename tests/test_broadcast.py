@@ -541,11 +541,11 @@ async def test_only_the_sender_or_a_superadmin_may_resend(settings, clock, sessi
         await sender.drain()
         report = bot.keyboard_message(ADMIN.id)
         calls = await bot.press(OFFICERS[0], "重发", message=report)
-        assert toasts(calls) == ["这不是您发布的通知。"]
+        assert toasts(calls) == ["这不是你发布的通知。"]
         await bot.press(ADMIN, "重发", message=report)
         confirm = bot.keyboard_message(ADMIN.id)  # an officer somehow holds the confirm button
         calls = await bot.press(OFFICERS[0], "确认重发", message=confirm)
-        assert toasts(calls) == ["这不是您发布的通知。"]
+        assert toasts(calls) == ["这不是你发布的通知。"]
     assert len(await _unknown(sessions)) == 1
 
 
