@@ -177,6 +177,22 @@ async def test_form_preview_confirm_send_and_receipts(settings, clock, sessions,
     assert sum(r.acked_at is not None for r in rows) == 1
 
 
+@pytest.mark.parametrize(("typed", "receipt"), [("要", "要求回执"), ("不需要", "不要回执")])
+async def test_the_receipt_question_reads_a_typed_yes_or_no(
+    settings, clock, people_tree, typed, receipt
+):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(ADMIN, "/broadcast")
+        await bot.press(ADMIN, "按角色")
+        await bot.press(ADMIN, "科普信息员")
+        await bot.text(ADMIN, "通知：请于12月9日前报送落实情况")
+        await bot.press(ADMIN, "跳过")
+        await bot.text(ADMIN, typed)
+        assert "立即发送" in bot.button_texts(ADMIN.id)  # on to the time, the answer taken
+        await bot.press(ADMIN, "立即发送")
+        assert f"回执：{receipt}" in bot.last_text(ADMIN.id)
+
+
 async def test_remind_those_who_have_not_acknowledged(settings, clock, sessions, people_tree):
     async with running_bot(settings, clock) as bot:
         register_chats(bot, *OFFICERS)
@@ -525,11 +541,11 @@ async def test_only_the_sender_or_a_superadmin_may_resend(settings, clock, sessi
         await sender.drain()
         report = bot.keyboard_message(ADMIN.id)
         calls = await bot.press(OFFICERS[0], "重发", message=report)
-        assert toasts(calls) == ["这不是您发布的通知。"]
+        assert toasts(calls) == ["这不是你发布的通知。"]
         await bot.press(ADMIN, "重发", message=report)
         confirm = bot.keyboard_message(ADMIN.id)  # an officer somehow holds the confirm button
         calls = await bot.press(OFFICERS[0], "确认重发", message=confirm)
-        assert toasts(calls) == ["这不是您发布的通知。"]
+        assert toasts(calls) == ["这不是你发布的通知。"]
     assert len(await _unknown(sessions)) == 1
 
 

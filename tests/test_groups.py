@@ -182,7 +182,7 @@ async def test_bindgroup_offers_the_admins_subtree_and_checks_every_press(
         assert "只有管理员" in toasts(calls)[0] and not sent_texts(calls)
         baotou_id = tree["包头市科协"].id
         calls = await bot.feed(forged_press(bot, ADMIN, f"group-bind:{baotou_id}", picker))
-        assert "只能绑定到您所辖的组织" in toasts(calls)[0]
+        assert "只能绑定到你所辖的组织" in toasts(calls)[0]
         calls = await bot.press(ADMIN, "呼和浩特市科协", message=picker)
         assert "本群已绑定到 <b>呼和浩特市科协</b>" in sent_texts(calls)[0]
         # An admin of another city may neither take the group over nor unbind it.
@@ -570,7 +570,7 @@ async def test_a_group_notice_counts_receipts_without_names(settings, clock, ses
         assert toasts(calls) == ["已记录，谢谢！"]
         assert bot.button_texts(group["id"]) == ["✅ 已阅 1 人"]
         calls = await bot.press(SAIHAN, "已阅", message=bot.api.last_message(group["id"]))
-        assert toasts(calls) == ["您已经确认过了。"]
+        assert toasts(calls) == ["你已经确认过了。"]
         assert not [c for c in calls if c.method == "editMessageReplyMarkup"]
 
         # A burst: the first press after the last edit waits for the group's slot (3 s); the

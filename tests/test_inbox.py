@@ -145,7 +145,7 @@ async def test_the_apology_for_an_update_given_up_is_sent_again_when_unconfirmed
         await bot.settle()
         tries = bot.app.bot.request.inner.texts_tried()
     assert (await rows(sessions))[poison["update_id"]].gave_up
-    apology = "抱歉，您刚才发来的消息没能处理成功，请再发一次。"
+    apology = "抱歉，你刚才发来的消息没能处理成功，请再发一次。"
     assert [text for _, text in tries] == [apology, apology]
     assert tries[1][0] - tries[0][0] >= 1.0
     assert [m["text"] for m in bot.api.sent_messages(LI.id)] == [apology]

@@ -233,7 +233,7 @@ async def test_late_report_and_board(settings, clock, sessions, tree):
         cycle_id = await only_cycle(sessions)
         data = f"task:files:{cycle_id}:{tree['土默特左旗科协'].id}"
         refused = await bot.feed(forged(bot, BAOTOU_ADMIN, data))
-        assert "不是您所辖范围内发布的" in toasts(refused)[0]
+        assert "不是你所辖范围内发布的" in toasts(refused)[0]
 
 
 async def to_attachments(bot: BotHarness, user: TgUser, text: str) -> None:
@@ -277,7 +277,7 @@ async def test_the_board_shows_a_reports_photos_and_documents_as_albums(
     caption = "📎 <b>土默特左旗科协</b> · 2026年一季度科普工作落实情况 的报告附件"
     assert photos[0]["caption"] == f"{caption}（1/2）"
     assert documents[0]["caption"] == f"{caption}（2/2）"
-    assert "不是您所辖范围内发布的" in toasts(refused)[0]
+    assert "不是你所辖范围内发布的" in toasts(refused)[0]
     assert not [c for c in refused if c.method.startswith("send")]
 
 
@@ -302,11 +302,11 @@ async def test_refusals_for_other_subtrees_and_untargeted_orgs(settings, clock, 
         await bot.text(BAOTOU_ADMIN, "/tasks")
         assert "没有需要填报" in bot.last_text(BAOTOU_ADMIN.id)
         refused = await bot.feed(forged(bot, BAOTOU_ADMIN, f"task:board:{cycle_id}"))
-        assert "不是您所辖范围内发布的" in sent_texts(refused)[0]
+        assert "不是你所辖范围内发布的" in sent_texts(refused)[0]
         refused = await bot.feed(forged(bot, QINGSHAN, f"task:fill:{cycle_id}"))
         assert "不在这个任务的填报范围内" in sent_texts(refused)[0]
         refused = await bot.feed(forged(bot, BAOTOU_ADMIN, f"task:export:{task_id}"))
-        assert "不是您所辖范围内发布的" in toasts(refused)[0]
+        assert "不是你所辖范围内发布的" in toasts(refused)[0]
         assert bot.api.calls_to("sendDocument") == []
 
 
@@ -456,7 +456,7 @@ async def test_admin_of_an_asked_county_sees_only_its_part(settings, clock, sess
         await bot.text(ADMIN, "/tasks")
         await bot.press(ADMIN, "进度：")
         refused = await bot.feed(forged(bot, county_admin, f"task:move:{cycle_id}"))
-        assert "不是您所辖范围内发布的" in sent_texts(refused)[0]
+        assert "不是你所辖范围内发布的" in sent_texts(refused)[0]
 
 
 async def test_a_task_published_at_night_is_announced_at_eight(settings, clock, sessions, tree):

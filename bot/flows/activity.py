@@ -137,13 +137,22 @@ def _show_title(value: Any, model: FormModel) -> Label:
 
 
 async def parse_participants(inp: Input, ctx: FlowContext, model: FormModel) -> int:
-    """A head count in digits or Chinese numerals."""
+    """A head count as people say it (约200人, 五六十个居民); a rough one leaves a note for
+    the summary saying which number was taken."""
     if inp.kind is InputKind.STICKER:
         raise Invalid("activity.sticker_not_number")
     try:
-        return svc.parse_participants(_text(inp))
+        count = svc.read_head_count(_text(inp))
     except ActivityError as error:
         raise _refuse(error) from None
+    note = COUNT_NOTES.get(count.rough)
+    said = inp.text.strip()
+    model.ctx["people_notes"] = [Msg(note, said=said, count=count.value).to_json()] if note else []
+    return count.value
+
+
+# What the summary says of a rough head count: the number it was taken as.
+COUNT_NOTES = {svc.Rough.ABOUT: "activity.count_about", svc.Rough.RANGE: "activity.count_lower"}
 
 
 async def parse_photo(inp: Input, ctx: FlowContext, model: FormModel) -> str:
@@ -228,6 +237,7 @@ class ActivityForm(FormSpec):
             "activity.label.type_other",
             parse=parse_type_other,
             when=_is_other,
+            help="activity.help.type_other",
             params={"limit": TYPE_OTHER_MAX},
         ),
         FieldSpec(
@@ -236,6 +246,7 @@ class ActivityForm(FormSpec):
             "activity.label.title",
             parse=parse_title,
             choices=title_choices,
+            help="activity.help.title",
             params={"limit": TITLE_MAX},
             columns=1,
             display=_show_title,  # the title itself, not the button's 用“…” that took it
@@ -254,6 +265,7 @@ class ActivityForm(FormSpec):
             "activity.ask_place",
             "activity.label.place",
             parse=parse_place,
+            help="activity.help.place",
             params={"limit": PLACE_MAX},
         ),
         FieldSpec(
@@ -270,6 +282,7 @@ class ActivityForm(FormSpec):
             "activity.label.participants",
             parse=parse_participants,
             display=_show_people,
+            help="activity.help.participants",
         ),
         FieldSpec(
             "amount",  # only a report that said 3场 or 两期 fills it; the summary offers a change
@@ -292,6 +305,7 @@ class ActivityForm(FormSpec):
             "activity.label.summary",
             parse=parse_summary,
             optional=True,
+            help="activity.help.summary",
             params={"limit": SUMMARY_MAX},
         ),
         FieldSpec(
@@ -317,6 +331,7 @@ class ActivityForm(FormSpec):
         )
         lines = [Msg("activity.editing")] if model.ctx.get("activity_id") else []
         lines += [unit, *notes_of(model.ctx.get("day_notes"))]
+        lines += notes_of(model.ctx.get("people_notes"))
         if queued := model.ctx.get("queue"):
             lines.append(Msg("activity.queue_after", count=len(queued)))
         return lines
@@ -343,7 +358,9 @@ class ActivityForm(FormSpec):
         )
         if model.ctx.get("queue"):
             return await self._next_in_queue(ctx, model, text)
-        return Reply([text], [next_buttons()])
+        # Where the record can be seen and changed again: /mylogs, for the edit window's days.
+        where = Msg("activity.saved_where", days=svc.EDIT_WINDOW.days)
+        return Reply([text, where], [next_buttons()])
 
     async def _next_in_queue(self, ctx: FlowContext, model: FormModel, saved: Msg) -> Reply:
         """A message that reported several activities: the next one, as the quick log read it,

@@ -319,6 +319,11 @@ class FieldSpec:
     display: Display | None = None
     abort: dict[Any, str] = field(default_factory=dict)  # a choice that ends the form, and why
     params: dict[str, Any] = field(default_factory=dict)  # fixed parameters of the prompt
+    # A yes / no step: the choice values a typed yes (是的, 对) and a typed no (不是) pick.
+    typed_yes_no: dict[bool, Any] = field(default_factory=dict)
+    # What the step is for, with an example: shown when the user asks (这里要填什么？).
+    # None: a general "type the {label} itself" above the prompt, whose examples follow.
+    help: str | None = None
     in_summary: bool = True  # listed (with an edit button) on the summary
     # Asked again on every way to the summary, even when answered (a count to refresh).
     revisit: bool = False

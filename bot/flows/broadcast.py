@@ -294,6 +294,7 @@ class BroadcastForm(FormSpec):
                 Choice(True, Msg("broadcast.receipt_yes")),
                 Choice(False, Msg("broadcast.receipt_no")),
             ],
+            typed_yes_no={True: True, False: False},
             display=_receipt_label,
             columns=1,
         ),

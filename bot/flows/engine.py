@@ -33,6 +33,7 @@ from bot.flows.base import (
 )
 from bot.flows.callback_data import FormButton
 from bot.services import when
+from bot.services.short_answers import asks_about_step, says_nothing, yes_or_no
 from storage import conversations_repo as repo
 from storage.conversations_repo import FormRow
 
@@ -164,9 +165,18 @@ async def handle(ctx: FlowContext, inp: Input) -> Reply | None:
         reply = await _dispatch(form, ctx, model, inp)
         if model.state in (DONE, CANCELLED):
             await _end(ctx, form.name, model.instance, model.state, row)
+            if inp.kind is not InputKind.ACTION:
+                _retire_form_message(ctx, model, reply)
         else:
             await _save(ctx, form, model, row)
     return reply
+
+
+def _retire_form_message(ctx: FlowContext, model: FormModel, reply: Reply) -> None:
+    """A form ended by a typed answer (是的 at its question): the answer is a new message, so
+    the form's last message is named as the one whose keyboard goes."""
+    ctx.saved_form_message = [model.message_id]
+    reply.form_view = True
 
 
 def _ended_form_button(row: FormRow, inp: Input) -> Reply | None:
@@ -313,6 +323,10 @@ async def _save(
 async def _dispatch(form: FormSpec, ctx: FlowContext, model: FormModel, inp: Input) -> Reply:
     model.counter += 1
     action = inp.action
+    if model.pending_cancel and action is None:
+        # Whatever is sent while "discard what you entered?" stands answers that question
+        # and never the step behind it.
+        return await _typed_at_cancel_question(form, ctx, model, inp)
     if model.pending_cancel and action not in (Action.CANCEL_YES, Action.CANCEL_NO):
         model.pending_cancel = False
     if action is Action.CANCEL:
@@ -351,6 +365,38 @@ async def _on_cancel(form: FormSpec, ctx: FlowContext, model: FormModel) -> Repl
     return _cancel_question(model)
 
 
+# Typed at "discard what you entered?": these words say yes or no there besides the shared ones
+# (the buttons' own words, 确定取消 and 继续填写, typed out).
+_DISCARD_YES = frozenset({"确定取消", "放弃", "不填了", "不要了", "discard", "yes, cancel"})
+_DISCARD_NO = frozenset({"继续", "继续填", "继续填写", "keep going", "continue", "go on"})
+
+
+def _discard_answer(text: str) -> bool | None:
+    """A typed answer to the cancel question: True to discard, False to keep going."""
+    plain = text.strip().strip("。.!！").lower()
+    if plain in _DISCARD_YES:
+        return True
+    if plain in _DISCARD_NO:
+        return False
+    return yes_or_no(text)
+
+
+async def _typed_at_cancel_question(
+    form: FormSpec, ctx: FlowContext, model: FormModel, inp: Input
+) -> Reply:
+    answer = _discard_answer(inp.text) if inp.kind is InputKind.TEXT else None
+    if answer is True:
+        await model.trigger("cancel")
+        return await form.on_cancel(ctx, model)
+    if answer is False:
+        model.pending_cancel = False
+        return await render(form, ctx, model, [Msg("form.cancel_kept")])
+    reply = _cancel_question(model)
+    reply.texts.insert(0, Msg("form.cancel_answer_yes_no"))
+    reply.edit = False  # a reminder under the user's message, the question with it
+    return reply
+
+
 def _cancel_question(model: FormModel) -> Reply:
     """Discard what was entered? (yes / keep going)."""
     model.pending_cancel = True
@@ -378,7 +424,11 @@ async def _on_summary(form: FormSpec, ctx: FlowContext, model: FormModel, inp: I
         return _as_edit(reply)
     if inp.action is Action.EDIT and await model.trigger("edit", step=inp.arg):
         return _as_edit(await render(form, ctx, model, []))
-    return await render(form, ctx, model, [Msg("form.use_buttons")])
+    typed = yes_or_no(inp.text) if inp.kind is InputKind.TEXT else None
+    if typed is True:  # 是的 / 确定 / ok under "please check": as the confirm button
+        return await _on_summary(form, ctx, model, Input(InputKind.ACTION, action=Action.CONFIRM))
+    notice = "form.summary_typed_no" if typed is False else "form.use_buttons"
+    return await render(form, ctx, model, [Msg(notice)])
 
 
 def _drop_inapplicable(form: FormSpec, model: FormModel) -> None:
@@ -424,6 +474,45 @@ async def _on_done(form: FormSpec, ctx: FlowContext, model: FormModel, spec: Fie
 
 
 async def _on_typed(
+    form: FormSpec, ctx: FlowContext, model: FormModel, spec: FieldSpec, inp: Input
+) -> Reply:
+    if inp.kind is InputKind.TEXT:
+        read = await _read_short_answer(form, ctx, model, spec, inp.text)
+        if read is not None:
+            return read
+    return await _parse_typed(form, ctx, model, spec, inp)
+
+
+async def _read_short_answer(
+    form: FormSpec, ctx: FlowContext, model: FormModel, spec: FieldSpec, text: str
+) -> Reply | None:
+    """What a short typed text means at a step before any parser sees it: a yes / no that
+    picks a button, "nothing" at an optional step, or a question about the step; None when it
+    is none of them (an answer for the parser)."""
+    answer = yes_or_no(text) if spec.typed_yes_no else None
+    if answer is not None and answer in spec.typed_yes_no:
+        return await _pick_value(form, ctx, model, spec, spec.typed_yes_no[answer])
+    if spec.optional and says_nothing(text):
+        if spec.collect and model.data.get(spec.name):
+            return await _on_done(form, ctx, model, spec)  # 没有了 after some photos: done
+        return await _on_skip(form, ctx, model, spec)
+    if asks_about_step(text):
+        help_msg = Msg(spec.help) if spec.help else Msg("form.step_help", label=Msg(spec.label))
+        return await render(form, ctx, model, [help_msg], keep_options=spec.multi)
+    return None
+
+
+async def _pick_value(
+    form: FormSpec, ctx: FlowContext, model: FormModel, spec: FieldSpec, value: Any
+) -> Reply:
+    """The choice button holding ``value``, as if pressed (a typed yes at a yes / no step)."""
+    values = [option["v"] for option in model.options]
+    if value not in values:
+        return await render(form, ctx, model, [Msg("form.use_buttons")], keep_options=True)
+    return await _on_choice(form, ctx, model, spec, str(values.index(value)))
+
+
+async def _parse_typed(
     form: FormSpec, ctx: FlowContext, model: FormModel, spec: FieldSpec, inp: Input
 ) -> Reply:
     if spec.parse is None:

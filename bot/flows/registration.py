@@ -57,6 +57,7 @@ class RegistrationForm(FormSpec):
             label="register.label.org_ok",
             choices=[Choice("yes", Msg("register.org_yes")), Choice("no", Msg("register.org_no"))],
             abort={"no": "register.org_wrong"},
+            typed_yes_no={True: "yes", False: "no"},
             in_summary=False,  # the summary shows the org itself, above the name
             columns=1,
         ),

@@ -289,6 +289,7 @@ class NewTaskForm(FormSpec):
             prompt="task.ask_check",
             label="task.label.check",
             choices=check_choices,
+            typed_yes_no={True: "ok"},
             in_summary=False,
             revisit=True,  # passed on every way to the summary, so its counts are fresh
             columns=1,

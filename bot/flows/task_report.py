@@ -150,6 +150,7 @@ class ReportForm(FormSpec):
             label="task.label.values",
             parse=parse_indicator,
             choices=[Choice("ok", Msg("task.button.values_ok"))],
+            typed_yes_no={True: "ok"},  # 对 / 没问题 under the values: as "确认无误"
             when=lambda data: bool(data.get("has_values")),
             display=_values,
             columns=1,

@@ -8,6 +8,7 @@ import unicodedata
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -101,12 +102,42 @@ def unit_of(type_key: str) -> str:
 # --- parsing what people type ----------------------------------------------------------------
 
 _CN_DIGITS = "零〇一二两三四五六七八九十百千万"
+# Who is counted, after a number and an optional measure word (八十个学生, 两百多名群众,
+# 80 students): the activity text reader (`activity_text`) finds counts in reports by them too.
+PEOPLE_NOUNS = (
+    "人次|人|学生|师生|同学|孩子|儿童|青少年|中小学生|小学生|中学生|大学生|家长|群众|居民|村民|"
+    "牧民|农民|农牧民|职工|员工|工人|干部|党员|老人|老年人|妇女|游客|市民|观众|听众|学员|代表|"
+    "人员|科技工作者|people|persons|participants|attendees|students|residents|villagers|"
+    "farmers|visitors|workers|members|kids|children"
+)
+_NUMBER = rf"[0-9][0-9,.]*[万千百]?|上[百千万]|[{_CN_DIGITS}]+"
 _PEOPLE = re.compile(
-    r"^(?:约|大约|近|逾|超过|共|共计|合计|总计|about|around|~)?\s*(?P<sign>[-−负])?\s*"
-    rf"(?P<num>[0-9][0-9,.]*[万千百]?|[{_CN_DIGITS}]+)\s*"
-    r"(?:余|多)?(?:人次|人|名|位|people|persons|participants)?(?:左右)?$",
+    r"^(?P<about>约|大约|大概|差不多|近|将近|逾|超过|有|共|共计|合计|总计|"
+    r"about|around|approximately|approx\.?|roughly|nearly|almost|over|more than|~)?\s*"
+    rf"(?P<sign>[-−负])?\s*(?P<num>{_NUMBER})"
+    rf"(?:\s*(?:-|~|～|至|到|to)\s*(?P<upper>{_NUMBER}))?\s*"
+    r"(?P<more>余|多|来|几|\+)?\s*(?:个|名|位)?\s*"
+    rf"(?:{PEOPLE_NOUNS})?\s*(?P<after>左右|上下|出头|or so)?$",
     re.IGNORECASE,
 )
+# The exact totals: 共 120 人 is a count, 约 120 人 a guess.
+_EXACT_ABOUT = ("", "有", "共", "共计", "合计", "总计")
+
+
+class Rough(StrEnum):
+    """How a head count was given when it was no exact number."""
+
+    EXACT = ""
+    ABOUT = "about"  # 约200人, 30多人, 一百来人, 八十个学生左右: taken as the number said
+    RANGE = "range"  # 五六十, 50-60人: taken at its lower end
+
+
+@dataclass(frozen=True)
+class HeadCount:
+    """A head count as read: the number taken, and how rough the words were."""
+
+    value: int
+    rough: Rough = Rough.EXACT
 
 
 def _normal(text: str) -> str:
@@ -114,9 +145,12 @@ def _normal(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().replace(" ", "")
 
 
-def parse_participants(text: str) -> int:
-    """A head count: "120", "约120人", "一百二十", "1,200余人"; refuses <= 0 and > 1,000,000."""
-    match = _PEOPLE.match(_normal(text))
+def read_head_count(text: str) -> HeadCount:
+    """A head count as people write it: "120", "约120人", "一百二十", "1,200余人", "30多人",
+    "一百来人", "八十个学生左右", "五六十个居民" (its lower end, 50), "50-60人", "about 80
+    people"; refuses <= 0 and > 1,000,000."""
+    plain = unicodedata.normalize("NFKC", text).strip()
+    match = _PEOPLE.match(re.sub(r"(?<=[^\x00-\x7f]) | (?=[^\x00-\x7f])", "", plain))
     if not match:
         raise ActivityError("activity.bad_participants")
     number = _number(match.group("num"))
@@ -126,7 +160,22 @@ def parse_participants(text: str) -> int:
         raise ActivityError("activity.participants_zero")
     if number > MAX_PARTICIPANTS:
         raise ActivityError("activity.participants_too_many", limit=MAX_PARTICIPANTS)
-    return number
+    return HeadCount(number, _roughness(match))
+
+
+def _roughness(match: re.Match[str]) -> Rough:
+    raw = match.group("num").replace(",", "")
+    if match.group("upper") or _NEIGHBOURS.match(raw):
+        return Rough.RANGE
+    about = (match.group("about") or "").lower()
+    if about not in _EXACT_ABOUT or match.group("more") or match.group("after"):
+        return Rough.ABOUT
+    return Rough.ABOUT if raw.startswith("上") else Rough.EXACT
+
+
+def parse_participants(text: str) -> int:
+    """A head count's number (`read_head_count`)."""
+    return read_head_count(text).value
 
 
 def _number(raw: str) -> int:

@@ -31,6 +31,7 @@ from bot.services.activities import (
     MAX_AMOUNT,
     MAX_PARTICIPANTS,
     OTHER_TYPE,
+    PEOPLE_NOUNS,
     head_count,
     keyword_in,
     match_type,
@@ -123,9 +124,8 @@ _ABOUT = (
 )
 _COUNT = re.compile(
     rf"{_ABOUT}\s*(?P<num>(?P<sign>-|负)?(?:\d[\d,]*(?:\.\d+)?\s*[万千]?"
-    rf"(?:\s*[-~～至到]\s*\d[\d,]*)?|[{_CN}]+)|上[百千万])\s*(?P<more>余|多|来)?\s*"
-    r"(?P<unit>人次|人|名|位|个人|people|persons|participants|attendees|residents|farmers|"
-    r"students|villagers|visitors|workers|members)",
+    rf"(?:\s*[-~～至到]\s*\d[\d,]*)?|[{_CN}]+)|上[百千万])\s*(?P<more>余|多|来|几)?\s*"
+    rf"(?P<unit>(?:个|名|位)?\s*(?:{PEOPLE_NOUNS})|名|位)",
     re.IGNORECASE,
 )
 _HEADCOUNT = re.compile(
