@@ -22,7 +22,7 @@ tree = test_tasks_bot.tree
 
 NOTICE = "000_fe3cdc91cff56ffb.txt"  # the 落实情况报告 notice, as bundled and indexed
 QUESTION = "落实情况报告什么时候交？"
-HINT = "你单位有与这份文件相关的报送任务："
+HINT = "您单位有与这份文件相关的报送任务："
 LINE = "• 2026年一季度科普工作落实情况｜截止 2026-03-30 18:00｜"
 
 
