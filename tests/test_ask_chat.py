@@ -121,6 +121,9 @@ QUESTIONS = [
     "报名截止是哪天", "谁负责审核", "咋申请科普e站", "申报要啥材料", "是不是每年都要评",
     "几点开始", "多长时间能批下来", "科普大篷车一共配了几辆", "可以报销么", "能报销吗，谢谢",
     "总结交没交", "企业科协成立有什么规定", "申报的要求", "How many members?",
+    # English asks with its first word, question mark or not.
+    "what does 两翼 mean", "how many people to set up an enterprise association",
+    "Is the summary due in December", "when is the deadline", "Can liaisons log online",
 ]
 ACKNOWLEDGEMENTS = [
     "好的", "收到", "谢谢", "明白了", "👍", "ok", "OK", "好的，谢谢！", "收到，马上办", "知道了",
@@ -402,7 +405,7 @@ async def test_an_admin_corrects_or_removes_the_number_before_indexing(kb_settin
     assert "《关于举办科普微视频大赛的通知》（滁州市科学技术协会，2026-03-02，" in docs
 
 
-# --- a keyword typed alone -----------------------------------------------------------
+# --- a keyword typed alone, English questions ----------------------------------------------
 
 KEYWORDS = ["两翼", "学会服务站", "科普大篷车", "三长"]
 
@@ -447,6 +450,25 @@ async def test_a_keyword_in_english_and_from_someone_not_registered(kb_settings,
         stranger = sent_texts(await bot.text(LI, "“两翼”"))[0]
     assert "<b>三长</b>" in answer and "— “在内蒙古科协八届三次全委会上的工作报告” (" in answer
     assert "坚持<b>两翼</b>并举" in stranger  # anyone may ask, registered or not
+
+
+@pytest.mark.parametrize(
+    ("user", "question", "expected"),
+    [
+        (LI, "what does 两翼 mean", "科技创新和科学普及是实现创新发展的两翼"),
+        (EN_LI, "What does 三长 mean", "加大“三长”"),
+        (LI, "how many people to set up an enterprise association",
+         "文件都是中文的，请用中文提问"),
+        (EN_LI, "Where do I hand in the summary", "The documents are in Chinese"),
+    ],
+)
+async def test_english_questions_without_a_question_mark_are_questions(
+    kb_settings, clock, user, question, expected
+):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.text(user, question)
+    (text,) = sent_texts(calls)
+    assert expected in text.replace("<b>", "").replace("</b>", "")
 
 
 @pytest.mark.parametrize(
