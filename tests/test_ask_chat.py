@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import docx
@@ -469,6 +469,21 @@ async def test_english_questions_without_a_question_mark_are_questions(
         calls = await bot.text(user, question)
     (text,) = sent_texts(calls)
     assert expected in text.replace("<b>", "").replace("</b>", "")
+
+
+async def test_a_deadline_is_noted_once_it_has_passed(kb_settings, clock, admins, tmp_path):
+    notice = _volunteer_notice(tmp_path / "月.docx", "6月10日").read_bytes()
+    question = "/ask 志愿服务月活动总结什么时候报送？"
+    async with running_bot(kb_settings, clock) as bot:
+        await bot.feed(bot.factory.document(BOSS, notice, "志愿服务月.docx"))
+        await bot.press(BOSS, "确认提交")
+        ahead = sent_texts(await bot.text(LI, question))[0]
+        clock.set(datetime(2026, 6, 11, 2, 0, tzinfo=UTC))  # the next morning in Hohhot
+        passed = sent_texts(await bot.text(LI, question))[0]
+    assert "6月10日" in ahead and "可能已不适用" not in ahead
+    assert passed.endswith(
+        "⚠️ 文中的“6月10日”出自 2026-03-01 的文件，指的是 2026-06-10，现在可能已不适用。"
+    )
 
 
 @pytest.mark.parametrize(
