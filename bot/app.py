@@ -97,6 +97,10 @@ TEXT_ROUTES: tuple[TextRoute, ...] = (
     # An invite code typed or scanned by someone not yet registered (WeCom: no deep links);
     # registered people's messages pass on.
     onboarding.invite_route,
+    # A bare keyword the documents speak of (两翼, 学会服务站): answered, before the quick log
+    # takes a place-like or thin text for an activity; one with a day, a head count or a verb
+    # of doing passes on.
+    ask_flow.topic_route,
     activity_views.quick_route,  # text that reads as a report: the quick log's offer
     # 收到/好的 outside a reply gets no answer; after the quick log (好的，昨天开展了讲座… is
     # a report), before the fallback's 没看懂.

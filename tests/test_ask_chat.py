@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import docx
@@ -11,7 +12,7 @@ import pytest
 
 from bot import PROJECT_ROOT
 from bot.common.i18n import SUPPORTED, load_catalog
-from bot.flows.ask import acknowledges, reads_as_question
+from bot.flows.ask import acknowledges, may_name_a_topic, reads_as_question
 from bot.runtime import runtime_of
 from bot.services import orgs, people
 from bot.services.knowledge.errors import IngestCode, QuestionCode
@@ -120,6 +121,9 @@ QUESTIONS = [
     "报名截止是哪天", "谁负责审核", "咋申请科普e站", "申报要啥材料", "是不是每年都要评",
     "几点开始", "多长时间能批下来", "科普大篷车一共配了几辆", "可以报销么", "能报销吗，谢谢",
     "总结交没交", "企业科协成立有什么规定", "申报的要求", "How many members?",
+    # English asks with its first word, question mark or not.
+    "what does 两翼 mean", "how many people to set up an enterprise association",
+    "Is the summary due in December", "when is the deadline", "Can liaisons log online",
 ]
 ACKNOWLEDGEMENTS = [
     "好的", "收到", "谢谢", "明白了", "👍", "ok", "OK", "好的，谢谢！", "收到，马上办", "知道了",
@@ -399,3 +403,99 @@ async def test_an_admin_corrects_or_removes_the_number_before_indexing(kb_settin
         docs = sent_texts(await bot.text(LI, "/docs"))[0]
     assert "《关于举办科普讲解大赛的通知》（滁州市科学技术协会，滁科协〔2026〕10号，" in docs
     assert "《关于举办科普微视频大赛的通知》（滁州市科学技术协会，2026-03-02，" in docs
+
+
+# --- a keyword typed alone, English questions ----------------------------------------------
+
+KEYWORDS = ["两翼", "学会服务站", "科普大篷车", "三长"]
+
+
+@pytest.mark.parametrize("keyword", KEYWORDS)
+async def test_a_keyword_alone_is_answered_as_what_it_is(kb_settings, clock, admins, keyword):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.text(BOSS, keyword)  # a registered member: the quick log is theirs
+        labels = [b["text"] for row in calls[-1].params["reply_markup"]["inline_keyboard"]
+                  for b in row]
+        asked = await bot.text(BOSS, f"{keyword}是什么")
+    (text,) = sent_texts(calls)
+    assert text == sent_texts(asked)[0]  # the same passage, source and words in bold
+    assert f"<b>{keyword}</b>" in text and "—— 《" in text and "可能没有直接回答" not in text
+    assert labels == ["更多来源", "查看全文"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # Reports still go to the quick log: a day, a head count, a verb of doing.
+        ("昨天在社区办了科普讲座 50人", "我理解的是："),
+        ("今天搞了个活动", "这像是一次活动的情况。要把它记下来吗？"),
+        ("社区讲座80人", "我理解的是："),
+        # Short texts the documents do not speak of: as before.
+        ("张伟", "没看懂这条消息"),
+        ("我是新来的", "没看懂这条消息"),
+    ],
+)
+async def test_short_texts_that_are_no_keyword_pass_on(kb_settings, clock, admins, text,
+                                                       expected):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.text(BOSS, text)
+    replies = "\n".join(sent_texts(calls))
+    assert expected in replies and "—— 《" not in replies
+
+
+async def test_a_keyword_in_english_and_from_someone_not_registered(kb_settings, clock):
+    english = TgUser(id=50013, first_name="Ann", language_code="en")
+    async with running_bot(kb_settings, clock) as bot:
+        answer = sent_texts(await bot.text(english, "三长"))[0]
+        stranger = sent_texts(await bot.text(LI, "“两翼”"))[0]
+    assert "<b>三长</b>" in answer and "— “在内蒙古科协八届三次全委会上的工作报告” (" in answer
+    assert "坚持<b>两翼</b>并举" in stranger  # anyone may ask, registered or not
+
+
+@pytest.mark.parametrize(
+    ("user", "question", "expected"),
+    [
+        (LI, "what does 两翼 mean", "科技创新和科学普及是实现创新发展的两翼"),
+        (EN_LI, "What does 三长 mean", "加大“三长”"),
+        (LI, "how many people to set up an enterprise association",
+         "文件都是中文的，请用中文提问"),
+        (EN_LI, "Where do I hand in the summary", "The documents are in Chinese"),
+    ],
+)
+async def test_english_questions_without_a_question_mark_are_questions(
+    kb_settings, clock, user, question, expected
+):
+    async with running_bot(kb_settings, clock) as bot:
+        calls = await bot.text(user, question)
+    (text,) = sent_texts(calls)
+    assert expected in text.replace("<b>", "").replace("</b>", "")
+
+
+async def test_a_deadline_is_noted_once_it_has_passed(kb_settings, clock, admins, tmp_path):
+    notice = _volunteer_notice(tmp_path / "月.docx", "6月10日").read_bytes()
+    question = "/ask 志愿服务月活动总结什么时候报送？"
+    async with running_bot(kb_settings, clock) as bot:
+        await bot.feed(bot.factory.document(BOSS, notice, "志愿服务月.docx"))
+        await bot.press(BOSS, "确认提交")
+        ahead = sent_texts(await bot.text(LI, question))[0]
+        clock.set(datetime(2026, 6, 11, 2, 0, tzinfo=UTC))  # the next morning in Hohhot
+        passed = sent_texts(await bot.text(LI, question))[0]
+    assert "6月10日" in ahead and "可能已不适用" not in ahead
+    assert passed.endswith(
+        "⚠️ 文中的“6月10日”出自 2026-03-01 的文件，指的是 2026-06-10，现在可能已不适用。"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "keyword"),
+    [("两翼", True), ("学会服务站", True), ("科普讲座", True), ("企业科协组织建设", True),
+     ("“三长”", True),
+     # A question, an acknowledgement, a sentence, a command: their own routes'.
+     ("两翼是什么", False), ("收到", False), ("关于在全区企业科协组织开展主题活动", False),
+     ("/docs", False),
+     # A day, a head count, a number of sessions, a verb of doing, 同上次: an activity.
+     ("同上次", False), ("今天科普日", False), ("讲座50人", False), ("3场讲座", False),
+     ("组织了讲座", False), ("开展科普宣传", False)],
+)
+def test_what_may_be_a_keyword(text, keyword):
+    assert may_name_a_topic(text, date(2026, 3, 16)) is keyword

@@ -441,6 +441,8 @@ async def test_an_answer_in_a_group_names_nobodys_task(kb_settings, clock, tree)
         calls = await bot.feed(bot.factory.command(SAIHAN, "ask", question, group))
         text = sent_texts(calls)[0]
         assert "12月9日" in text and "2026年一季度" not in text
+        # The note on the old date is the document's, for everyone; no org's tasks are.
+        assert text.endswith(test_ask_tasks.PASSED)
         assert bot.button_texts(group["id"]) == ["更多来源", "查看全文"]
         bot.api.register_chat(SAIHAN.private_chat())
         calls = await bot.text(SAIHAN, f"/ask {question}")

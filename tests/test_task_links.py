@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
+from bot.services.passage_dates import issued_on, passed_date
 from bot.services.task_links import DocumentRef, leads_to_report, names_document, title_parts
 from storage.task_models import ReportTask
 
@@ -78,3 +81,30 @@ def test_title_parts_are_the_title_its_core_and_its_quotes() -> None:
 )
 def test_leads_to_report(question: str, passage: str, leads: bool) -> None:
     assert leads_to_report(question, passage) is leads
+
+
+TODAY = date(2026, 3, 16)
+
+
+@pytest.mark.parametrize(
+    ("passage", "issued", "said", "day"),
+    [
+        # A day without a year is the next one after the document's date.
+        ("于12月9日前报送自治区科协。", "2021-11-23", "12月9日", "2021-12-09"),
+        ("请于1月15日前报送总结。", "2021-11-23", "1月15日", "2022-01-15"),
+        # The latest date the document sets; its history (2020年4月8日，…印发) is none.
+        ("2020年4月8日，自治区科协印发《方案》。请于12月1日前报送，12月9日前汇总。", "2021-11-23",
+         "12月9日", "2021-12-09"),
+        ("请于2016年10月20日前将总结报送市科协。", "2016-09-05", "2016年10月20日", "2016-10-20"),
+        # Still ahead, no date it sets, the signature's own date, an undated document.
+        ("请于6月10日前报送活动总结。", "2026-03-01", None, None),
+        ("2020年4月8日，自治区科协印发《方案》。", "2021-11-23", None, None),
+        ("内蒙古自治区科学技术协会\n2021年11月23日", "2021-11-23", None, None),
+        ("于12月9日前报送。", None, None, None),
+    ],
+)
+def test_the_date_a_passage_sets_and_whether_it_has_passed(passage, issued, said, day):
+    start = issued_on(issued)
+    found = passed_date(passage, start, TODAY) if start is not None else None
+    assert (found.said if found else None) == said
+    assert (found.day.isoformat() if found and found.day else None) == day

@@ -30,11 +30,11 @@ from bot.services import activities as svc
 from bot.services import activity_search as search
 from bot.services import orgs, people, when
 from bot.services.activities import ActivityError
+from bot.services.activity_text import SAME_TYPED
 from storage.activity_models import Activity
 from storage.models import Org
 
 SAME_WORDS = frozenset({"同上次", "同上", "上次", "same", "again"})
-SAME_TYPED = frozenset({"同上次"})  # alone as a message; the shorter words may mean other things
 PUSH_BUTTONS = (1, 2, 3, 5, 10)
 MINE, ORG = "m", "o"  # which list a record was opened from
 LIST_TITLE_MAX = 18  # a list button shows the start of the title; Telegram cuts long labels

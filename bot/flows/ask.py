@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import date
 
 from bot.flows.base import Button, FlowContext, Html, Input, InputKind, Msg, Reply
 from bot.flows.callback_data import AskMoreButton, AskSectionButton
 from bot.flows.citation import citation
 from bot.flows.task_hint import task_hint
-from bot.services.knowledge import Hit
+from bot.services import when
+from bot.services.activity_text import shows_activity
+from bot.services.knowledge import Answer, Hit
 from bot.services.knowledge.question import MAX_QUESTION_CHARS, asks_something
 from bot.services.policy import PolicyLibrary, log_question, logged_question
 
@@ -18,6 +21,8 @@ SOURCE_PREVIEW = 300  # characters of each of them
 SECTION_PAGE = 3000  # characters of the full section per message (Telegram allows 4096)
 TOP_K = 1 + MORE_SOURCES
 QUESTION_MAX = MAX_QUESTION_CHARS
+# A keyword or a short phrase typed alone (两翼, 学会服务站, 科普大篷车), not a sentence.
+TOPIC_MAX = 12
 # 几 with a measure word asks how many (几个 几天 几辆 …), though a report may say 几个社区.
 _COUNTING = re.compile(r"几[个项条天人次月年号点周位名家种岁辆所批届类份期场时]")
 # Words that name what a question is about, but also come in replies such as 收到，按要求办理.
@@ -77,7 +82,13 @@ async def answer(ctx: FlowContext, library: PolicyLibrary, question: str) -> Rep
     problem = await library.validate(question)
     if problem is not None:
         return Reply([Msg(f"ask.bad.{problem}", limit=QUESTION_MAX)])
-    result = await library.answer(question, TOP_K)
+    return await _answered(ctx, library, question, await library.answer(question, TOP_K))
+
+
+async def _answered(
+    ctx: FlowContext, library: PolicyLibrary, question: str, result: Answer
+) -> Reply:
+    """The reply to a question the documents were searched for: logged, then shown."""
     hits = result.hits
     log = await log_question(
         ctx.session,
@@ -169,6 +180,44 @@ def _pages(text: str) -> list[str]:
         pages.append(rest[:cut])
         rest = rest[cut:].lstrip("\n")
     return [*pages, rest] if rest or not pages else pages
+
+
+def may_name_a_topic(text: str, today: date) -> bool:
+    """Whether a text may be a keyword to look up: short, neither a question nor an
+    acknowledgement (their routes have them), and without any sign of an activity done (a
+    day, a head count, 开展/举办了 …), which is the quick log's."""
+    text = text.strip()
+    if not text or len(text) > TOPIC_MAX or text.startswith("/"):
+        return False
+    if reads_as_question(text) or acknowledges(text):
+        return False
+    return not shows_activity(text, today)
+
+
+async def topic_route(ctx: FlowContext, inp: Input) -> Reply | None:
+    """A free-text route before the quick log: a bare keyword the documents speak of (两翼,
+    学会服务站, 三长) is answered as "关于两翼" would be. One they do not confidently speak of
+    (a name, 我是新来的) passes on to the quick log and the fallback."""
+    library = ctx.policy
+    if inp.kind is not InputKind.TEXT or library is None:
+        return None
+    text = inp.text.strip()
+    if not may_name_a_topic(text, when.today_in(ctx.now, ctx.tz)):
+        return None
+    if await library.validate(text) is not None:
+        return None
+    result = await library.answer(text, TOP_K)
+    if not (result.hits and result.confident) or not await _names(library, text, result.hits[0]):
+        return None
+    return await _answered(ctx, library, text, result)
+
+
+async def _names(library: PolicyLibrary, text: str, hit: Hit) -> bool:
+    """Whether the passage speaks of what the text names: each of the text's own words (not
+    only a synonym, not only one of two: 社区 of 社区科普讲座) is in it."""
+    own = await library.highlight_terms(text, text)
+    found = set(await library.highlight_terms(text, hit.text))
+    return bool(own) and all(term in found for term in own)
 
 
 async def question_route(ctx: FlowContext, inp: Input) -> Reply | None:

@@ -41,6 +41,9 @@ from bot.services.knowledge.question import asks_something
 from storage.activity_models import PLACE_MAX, TITLE_MAX
 
 QUICK_MAX = 500  # longer texts are not a one-line report
+# "The same as last time", alone as a message: a new log from the previous one (the shorter
+# 同上, 上次 may mean other things).
+SAME_TYPED = frozenset({"同上次"})
 LOG, OFFER, NONE, INVALID, MULTI = "log", "offer", "none", "invalid", "multi"
 
 
@@ -104,6 +107,13 @@ _OTHER_EVENT = re.compile(
 _DOING = re.compile(
     r"开展|举办|举行|组织|召开|搞了|搞完|办了|办完|弄完|做了|开了|结束|完成|活动|报一下|上报|"
     r"补录|登记|记一下|录一下|讲座|培训|一场|一期"
+)
+# Verbs of having done something: what tells a report from a bare name. Not the nouns of
+# `_DOING` (活动, 讲座, 培训), which name topics as often (科普讲座 alone may ask about them),
+# nor 组织 without 了 (企业科协组织建设 names a topic).
+_DID = re.compile(
+    r"开展|举办|举行|召开|组织了|搞了|搞完|办了|办完|弄完|做了|开了|讲了|参加了|完成了|结束了|"
+    r"进行了|报一下|补录|登记|记一下|录一下"
 )
 # Every word of every type in one pattern, the longer first (全国科普日 before 科普日); English
 # words whole, as `activities.keyword_in` has them.
@@ -203,6 +213,16 @@ def read_report(text: str, today: date) -> Understood:
     if reading.title_hint is None:  # the kind may have been settled as 其他 just now
         reading.title_hint = _title(text, whole, reading.type)
     return Understood(outcome, (reading,))
+
+
+def shows_activity(text: str, today: date) -> bool:
+    """Whether a text carries a sign of an activity done: a day, a count of people or of
+    sessions, or a verb of doing. A bare name (学会服务站, 科普大篷车, 三长) carries none."""
+    text = unicodedata.normalize("NFKC", text).strip()
+    if text in SAME_TYPED:
+        return True
+    marks = _marks(text, today)
+    return bool(marks.days or marks.counts or marks.amounts or _DID.search(text))
 
 
 def _complete(reading: Reading) -> bool:

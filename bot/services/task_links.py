@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePath
@@ -133,11 +134,29 @@ async def linked_tasks(
 
     The same cycles /tasks lists (published, up to a few days overdue), so the days left agree.
     """
+    rows = await _own_cycles(session, user, now, tz, lambda task: names_document(task, doc))
+    return (rows or [])[:MAX_LINKS]
+
+
+async def open_tasks(
+    session: AsyncSession, *, user: User | None, now: datetime, tz: ZoneInfo
+) -> list[TaskLink] | None:
+    """Every open cycle of the user's own org's tasks, as /tasks lists them; None when the
+    user has no org (an empty list: the org has nothing open)."""
+    return await _own_cycles(session, user, now, tz, None)
+
+
+async def _own_cycles(
+    session: AsyncSession,
+    user: User | None,
+    now: datetime,
+    tz: ZoneInfo,
+    keep: Callable[[ReportTask], bool] | None,
+) -> list[TaskLink] | None:
     if not people.is_registered(user):
-        return []
+        return None
     org = await orgs_repo.get_org(session=session, org_id=user.org_id)  # type: ignore[union-attr,arg-type]
     if org is None:
-        return []
+        return None
     await ensure_cycles(session, now, tz)
-    rows = await my_cycles(session, org, now, keep=lambda task: names_document(task, doc))
-    return [TaskLink(*row) for row in rows[:MAX_LINKS]]
+    return [TaskLink(*row) for row in await my_cycles(session, org, now, keep=keep)]

@@ -16,11 +16,18 @@ _ASKING_RE = re.compile(
     r"[?？]|什么|啥|咋|谁|多少|多久|多长|多大|几时|怎|如何|哪(?!怕)|何时|何处|为什么|为何|"
     r"是否|能否|可否|请问|吗(?:[，,。！!\s]|$)|么[。！!\s]*$|([\u4e00-\u9fff])[不没]\1"
 )
+# An English question often comes without its mark ("what does 两翼 mean"): its first word
+# asks. Not "did", "may" or "have": "Did a lecture at the school…", "May 5 lecture…" report.
+_ENGLISH_ASKING_RE = re.compile(
+    r"^\s*(?:what|how|when|where|who|whom|whose|which|why|is|are|am|can|could|do|does|"
+    r"should|shall|will|would|must)\b",
+    re.IGNORECASE,
+)
 
 
 def asks_something(text: str) -> bool:
     """Whether a text asks a question (as opposed to reporting or acknowledging something)."""
-    return _ASKING_RE.search(text) is not None
+    return _ASKING_RE.search(text) is not None or _ENGLISH_ASKING_RE.match(text) is not None
 
 
 def validate_question(
