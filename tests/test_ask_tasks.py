@@ -22,11 +22,11 @@ tree = test_tasks_bot.tree
 
 NOTICE = "000_fe3cdc91cff56ffb.txt"  # the 落实情况报告 notice, as bundled and indexed
 QUESTION = "落实情况报告什么时候交？"
-HINT = "您单位有与这份文件相关的报送任务："
+HINT = "你单位有与这份文件相关的报送任务："
 LINE = "• 2026年一季度科普工作落实情况｜截止 2026-03-30 18:00｜"
 PASSED = "⚠️ 文中的“12月9日”出自 2021-11-23 的文件，指的是 2021-12-09，现在可能已不适用。"
-OPEN = "📋 您单位目前的报送任务："
-NONE_OPEN = "📋 您单位目前没有待报送的任务。"
+OPEN = "📋 你单位目前的报送任务："
+NONE_OPEN = "📋 你单位目前没有待报送的任务。"
 
 
 async def publish_with_the_notice(bot: BotHarness) -> None:
