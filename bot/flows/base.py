@@ -310,6 +310,9 @@ class FieldSpec:
     parse: Parser | None = None  # typed input (text, photo …); None: buttons only
     choices: list[Choice] | ChoiceSource | None = None
     optional: bool = False
+    # What the skip button of an optional step says (a step whose skip finishes the form
+    # says what that does: "✖ 拒绝，不写理由").
+    skip_label: str = "form.button.skip"
     multi: bool = False  # several choices, then "done"
     collect: int = 0  # > 0: a list of up to this many inputs (photos), then "done"
     # Stay on a full ``collect`` step until "done": an album's extra item then meets the step's
@@ -453,6 +456,7 @@ class FormSpec:
     summary_key: ClassVar[str] = "form.summary"
     # A one-step picker: its answer is the whole form, so it confirms without a summary.
     confirm_without_summary: ClassVar[bool] = False
+    confirm_label: ClassVar[str] = "form.button.confirm"  # the summary's confirm button
     _machine: AsyncMachine | None = None
 
     @classmethod
@@ -528,6 +532,10 @@ class FormSpec:
         return moves
 
     # --- hooks for concrete forms -------------------------------------------------------------
+
+    def confirm_at_once(self, model: FormModel) -> bool:
+        """Whether reaching the summary confirms the form without showing it."""
+        return self.confirm_without_summary
 
     async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
         """Persist the confirmed answers and say what happened."""

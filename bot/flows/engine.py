@@ -459,7 +459,7 @@ async def _collect(
 
 async def _advance(form: FormSpec, ctx: FlowContext, model: FormModel) -> Reply:
     await model.trigger("advance")
-    if model.state == SUMMARY and form.confirm_without_summary:
+    if model.state == SUMMARY and form.confirm_at_once(model):
         return await _on_summary(form, ctx, model, Input(InputKind.ACTION, action=Action.CONFIRM))
     return await render(form, ctx, model, [])
 
@@ -523,7 +523,7 @@ async def _nav_row(model: FormModel, spec: FieldSpec) -> list[Button]:
         back = "form.button.back_to_summary" if model.editing else "form.button.back"
         row.append(_button(model, Msg(back), Action.BACK))
     if spec.optional:
-        row.append(_button(model, Msg("form.button.skip"), Action.SKIP))
+        row.append(_button(model, Msg(spec.skip_label), Action.SKIP))
     row.append(_button(model, Msg("form.button.cancel"), Action.CANCEL))
     return row
 
@@ -558,7 +558,7 @@ def _summary(form: FormSpec, model: FormModel, notices: list[Msg]) -> Reply:
     rows = [edits[i : i + 2] for i in range(0, len(edits), 2)]
     rows.append(
         [
-            _button(model, Msg("form.button.confirm"), Action.CONFIRM),
+            _button(model, Msg(form.confirm_label), Action.CONFIRM),
             _button(model, Msg("form.button.cancel"), Action.CANCEL),
         ]
     )
