@@ -113,10 +113,14 @@ def bold(text: str, part: str) -> dict[str, Any]:
 
 
 def formatted(message: dict[str, Any]) -> set[tuple[str, str]]:
-    """(entity type, the text it covers) of a message the bot sent, as Telegram stored it."""
-    text = message.get("text") or message.get("caption") or ""
+    """(entity type, the text it covers) of a message the bot sent, as Telegram stored it
+    (its offsets count UTF-16 units: the sender line's 📢 is two)."""
+    text = (message.get("text") or message.get("caption") or "").encode("utf-16-le")
     entities = message.get("entities") or message.get("caption_entities") or []
-    return {(e["type"], text[e["offset"] : e["offset"] + e["length"]]) for e in entities}
+    return {
+        (e["type"], text[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le"))
+        for e in entities
+    }
 
 
 async def fill_form(bot: BotHarness, *, role_label: str = "科普信息员") -> None:
@@ -151,8 +155,11 @@ async def test_form_preview_confirm_send_and_receipts(settings, clock, sessions,
         assert "<b>4</b> 人" in sent_texts(calls)[0]
         calls = await bot.press(ADMIN, "预览")
         preview = bot.api.sent_messages(ADMIN.id)[-2]
-        assert preview["text"] == "通知：请于12月9日前报送落实情况"
-        assert preview["entities"][0]["type"] == "bold"
+        assert preview["text"] == (  # who sent it and when, as recipients will see it
+            "📢 来自：呼和浩特市科协 · 管理员（管理员）· 2026-03-16 10:00\n"
+            "通知：请于12月9日前报送落实情况"
+        )
+        assert formatted(preview) == {("bold", "通知")}
         assert preview["reply_markup"]["inline_keyboard"][0][0]["text"] == "✅ 已阅"
         assert "确认发送给 <b>4</b> 人" in sent_texts(calls)[-1]
         assert not notices_to(bot, OFFICERS[0])  # nothing goes out before the confirmation
@@ -184,14 +191,17 @@ async def test_remind_those_who_have_not_acknowledged(settings, clock, sessions,
         await launch_via_form(bot)
         await sender.drain()
         await bot.press(OFFICERS[1], "已阅", message=notices_to(bot, OFFICERS[1])[0])
+        clock.advance(timedelta(hours=2))  # the reminder goes later than the notice did
         calls = await bot.press(ADMIN, "提醒未阅")
         assert "3 位未阅" in sent_texts(calls)[0]
-        clock.advance(timedelta(seconds=5))  # the per-chat interval is long over
         await sender.drain()
         assert len(notices_to(bot, OFFICERS[0])) == 2
         assert len(notices_to(bot, OFFICERS[1])) == 1
         reminder = notices_to(bot, OFFICERS[0])[-1]
-        assert reminder["text"].startswith("🔔 提醒")
+        first_line, sent_by, _ = reminder["text"].split("\n", 2)
+        assert first_line.startswith("🔔 提醒")
+        # Who sent the notice, and when the notice itself went out (not the reminder).
+        assert sent_by == "📢 来自：呼和浩特市科协 · 管理员（管理员）· 2026-03-16 10:00"
         await bot.press(OFFICERS[0], "已阅", message=reminder)
     async with transaction(sessions) as session:
         root = (await session.exec(select(Broadcast).order_by(col(Broadcast.id)))).first()
@@ -247,7 +257,17 @@ async def test_the_review_preview_and_notice_show_the_formatting_set_in_the_app(
         await bot.press(admin, t(locale, "broadcast.button.send"))
         await sender.drain()
     (notice,) = [m for m in bot.api.sent_messages(OFFICERS[0].id) if "photo" in m]
-    assert preview["caption"] == notice["caption"] == text
+    # Who sent it and when, above the text (the officers have no language of their own: the
+    # admin's it is).
+    sent_by = t(
+        locale,
+        "broadcast.from",
+        org="呼和浩特市科协",
+        name=admin.first_name,
+        role=t(locale, "role.admin"),
+        when="2026-03-16 10:00",
+    )
+    assert preview["caption"] == notice["caption"] == f"{sent_by}\n{text}"
     assert preview["caption_entities"] == notice["caption_entities"]
     assert formatted(notice) == {("bold", "重要通知"), ("text_link", "链接")}
     assert "标题写成 <b>…</b> 即可" in review["text"]
@@ -306,7 +326,8 @@ async def test_typed_markup_is_text_and_a_scheduled_time(settings, clock, sessio
         clock.advance(timedelta(hours=23, minutes=1))
         await sender.drain()
         (notice,) = notices_to(bot, OFFICERS[0])
-        assert notice["text"] == typed and "reply_markup" not in notice
+        sent_by = "📢 来自：呼和浩特市科协 · 管理员（管理员）· 2026-03-17 09:00"  # when it went
+        assert notice["text"] == f"{sent_by}\n{typed}" and "reply_markup" not in notice
         assert "entities" not in notice  # what was typed as "<b>" is not made bold
 
 
@@ -351,8 +372,9 @@ async def test_telegram_tags_typed_in_full_format_the_notice(
         await bot.press(ADMIN, "确认发送")
         await sender.drain()
         (notice,) = notices_to(bot, OFFICERS[0])
-        assert notice["text"] == "通知：请于周五前报送"
-        assert notice["entities"] == [{"type": "bold", "offset": 5, "length": 3}]
+        sent_by = "📢 来自：呼和浩特市科协 · 管理员（管理员）· 2026-03-16 10:00\n"
+        assert notice["text"] == sent_by + "通知：请于周五前报送"
+        assert formatted(notice) == {("bold", "周五前")}
 
 
 async def launch_direct(
@@ -1031,6 +1053,9 @@ async def test_a_superadmin_sees_the_cost_and_chooses_a_paid_broadcast(
             o.id for o in (*OFFICERS, FAR_AWAY)
         )
         assert all(c.params.get("allow_paid_broadcast") is True for c in notices)
+        # A superadmin who is no member signs with their name alone.
+        signed = "📢 来自：超管（系统管理员）· 2026-03-16 10:00\n"
+        assert notices[0].params["text"].startswith(signed)
     async with transaction(sessions) as session:
         (broadcast,) = (await session.exec(select(Broadcast))).all()
     assert broadcast.paid
@@ -1093,8 +1118,9 @@ async def test_the_text_limit_shown_is_round_and_true(settings, clock, sessions,
         await bot.text(ADMIN, "/broadcast")
         await bot.press(ADMIN, "按角色")
         calls = await bot.press(ADMIN, "科普信息员")
-        assert "最多 3900 字" in sent_texts(calls)[0]
-        calls = await bot.text(ADMIN, "通" * 3901)
-        assert "最多 3900 字" in sent_texts(calls)[0]  # refused at the limit it showed
-        calls = await bot.text(ADMIN, "通" * 3900)
+        # Room is kept for the reminder's line and the sender's above the text.
+        assert "最多 3800 字" in sent_texts(calls)[0]
+        calls = await bot.text(ADMIN, "通" * 3801)
+        assert "最多 3800 字" in sent_texts(calls)[0]  # refused at the limit it showed
+        calls = await bot.text(ADMIN, "通" * 3800)
         assert "需要附一张图片" in sent_texts(calls)[0]
