@@ -125,6 +125,22 @@ async def test_admin_publishes_to_one_level_and_members_get_a_fill_button(
         assert bot.api.file_bytes(sent.params["document"]) == b"notice text"
 
 
+async def test_a_title_typed_with_a_full_stop_is_not_followed_by_another(
+    settings, clock, sessions, tree
+):
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        calls = await new_county_task(bot, title="关于报送科普日活动总结的通知。")
+        assert sent_texts(calls)[0].startswith(
+            "✅ 已发布《关于报送科普日活动总结的通知》：2 个组织"
+        )
+        await bot.text(ADMIN, "/tasks")
+        await bot.press(ADMIN, "关于报送科普日活动总结的通知")
+        await bot.press(ADMIN, "撤回")
+        calls = await bot.press(ADMIN, "确定撤回")
+        assert sent_texts(calls)[0] == "已撤回《关于报送科普日活动总结的通知》。"
+
+
 async def test_deadline_in_the_past_and_no_target_are_refused(settings, clock, sessions, tree):
     async with running_bot(settings, clock) as bot:
         chats(bot)
