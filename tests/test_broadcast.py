@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -586,11 +587,43 @@ async def test_pause_resume_cancel(settings, clock, sessions, people_tree):
         await bot.press(ADMIN, "继续")
         await sender.step()
         await sender.settle()
+        running = copy.deepcopy(bot.keyboard_message(ADMIN.id))
         calls = await bot.press(ADMIN, "取消")
-        assert "已取消" in sent_texts(calls)[0]
+        stopped, delivered, *report = sent_texts(calls)[0].split("\n")
+        assert stopped == "已取消：还没发出的 2 条不再发送。"  # what the cancel stops
+        assert delivered == "已经送达的 2 人收到的通知无法撤回。"  # and what it cannot
+        assert "已取消" in report[0]
         await sender.drain()
+        calls = await bot.press(ADMIN, "取消", message=running)  # the old button again
+        assert sent_texts(calls)[0].startswith("这条通知已经取消过了。\n")
     rows = await deliveries(sessions)
     assert [r.status for r in rows] == [DeliveryStatus.SENT] * 2 + [DeliveryStatus.CANCELLED] * 2
+
+
+async def test_cancelling_a_notice_already_sent_says_it_cannot_be_recalled(
+    settings, clock, sessions, admin
+):
+    locale = locale_of(admin)
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, admin, *OFFICERS)
+        sender = sender_of(bot, clock)
+        sender.config.claim_batch = 1
+        await launch_direct(sessions, clock, by=admin)
+        await sender.step()
+        await sender.settle()
+        running = copy.deepcopy(bot.keyboard_message(admin.id))  # with pause and cancel
+        await sender.drain()  # every notice delivered meanwhile
+        calls = await bot.press(admin, t(locale, "broadcast.button.cancel"), message=running)
+        said, *status = sent_texts(calls)[0].split("\n")
+        assert said == t(locale, "broadcast.cannot_recall", count=4)
+        assert t(locale, "broadcast.status.done") in status[0]
+        assert calls[-1].method == "editMessageText" and bot.api.last_message(admin.id)
+    assert said in {
+        "这条通知已经发送完毕，送达 4 人；已发出的通知无法撤回，取消不了。",
+        "This notice has already been delivered to 4 people; a notice sent cannot be recalled,"
+        " so there is nothing to cancel.",
+    }
+    assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
 
 
 # --- what the admin is told: status message and report, in every state -----------------------
