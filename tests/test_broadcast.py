@@ -185,6 +185,47 @@ async def test_form_preview_confirm_send_and_receipts(settings, clock, sessions,
     assert sum(r.acked_at is not None for r in rows) == 1
 
 
+async def test_the_review_names_the_audience_and_counts_its_people(
+    settings, clock, sessions, people_tree
+):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(ADMIN, "/broadcast")
+        await bot.press(ADMIN, "选择组织")
+        await bot.press(ADMIN, "赛罕区科协")
+        await bot.press(ADMIN, "伊利集团科协")
+        await bot.press(ADMIN, "完成")
+        await bot.text(ADMIN, "通知：请于12月9日前报送落实情况")
+        await bot.press(ADMIN, "跳过")
+        await bot.press(ADMIN, "不要回执")
+        calls = await bot.press(ADMIN, "立即发送")
+        review = sent_texts(calls)[0]
+        # Whom it reaches, not the button that was pressed ("选择组织…"), with the count.
+        assert "• 对象：赛罕区科协、伊利集团科协（含下级），共 5 人" in review
+        assert "选择组织" not in review and "• 组织：" not in review
+        assert "修改组织" in bot.button_texts(ADMIN.id)  # the picked orgs can still change
+        await bot.press(ADMIN, "修改对象")
+        await bot.press(ADMIN, "按角色")
+        calls = await bot.press(ADMIN, "科普信息员")
+        review = sent_texts(calls)[0]
+        assert "• 对象：全部科普信息员，共 4 人" in review and "• 角色：" not in review
+        calls = await bot.press(ADMIN, "确认提交")
+        assert "<b>4</b> 人" in sent_texts(calls)[0]  # the draft counts the same people
+
+
+async def test_the_review_names_the_audience_in_english(settings, clock, sessions, people_tree):
+    await add_user(sessions, clock, ADMIN_EN, people_tree["呼和浩特市科协"], Role.ADMIN)
+    async with running_bot(settings, clock) as bot:
+        await bot.text(ADMIN_EN, "/broadcast")
+        await bot.press(ADMIN_EN, t("en", "broadcast.aud.level"))
+        await bot.press(ADMIN_EN, "County")
+        await bot.text(ADMIN_EN, "Please report by Friday")
+        await bot.press(ADMIN_EN, t("en", "form.button.skip"))
+        await bot.press(ADMIN_EN, t("en", "broadcast.receipt_no"))
+        calls = await bot.press(ADMIN_EN, t("en", "broadcast.when_now"))
+        review = sent_texts(calls)[0]
+        assert "• Audience: every organisation of the “County” level, 3 people" in review
+
+
 async def test_remind_those_who_have_not_acknowledged(settings, clock, sessions, people_tree):
     async with running_bot(settings, clock) as bot:
         register_chats(bot, *OFFICERS)

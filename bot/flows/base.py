@@ -74,21 +74,30 @@ class Msg:
         return f"Msg({self.key!r}, {self.params!r})"
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-safe form (for labels kept in the form state); nested ones included."""
-        params = {
-            name: {NESTED: value.to_json()} if isinstance(value, Msg) else value
-            for name, value in self.params.items()
-        }
-        return {"key": self.key, "params": params}
+        """A JSON-safe form (for labels kept in the form state); nested ones included, in a
+        list too."""
+        return {"key": self.key, "params": {n: _param_json(v) for n, v in self.params.items()}}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Msg:
         """The message `to_json` wrote."""
-        params = {
-            name: cls.from_json(value[NESTED]) if _is_nested(value) else value
-            for name, value in raw.get("params", {}).items()
-        }
-        return cls(raw["key"], params)
+        return cls(raw["key"], {n: _param_from_json(v) for n, v in raw.get("params", {}).items()})
+
+
+def _param_json(value: Any) -> Any:
+    if isinstance(value, Msg):
+        return {NESTED: value.to_json()}
+    if isinstance(value, list | tuple):
+        return [_param_json(item) for item in value]
+    return value
+
+
+def _param_from_json(value: Any) -> Any:
+    if _is_nested(value):
+        return Msg.from_json(value[NESTED])
+    if isinstance(value, list):
+        return [_param_from_json(item) for item in value]
+    return value
 
 
 NESTED = "msg"  # a parameter that is itself a message, in JSON: {"msg": {"key": …, "params": …}}
@@ -323,6 +332,9 @@ class FieldSpec:
     abort: dict[Any, str] = field(default_factory=dict)  # a choice that ends the form, and why
     params: dict[str, Any] = field(default_factory=dict)  # fixed parameters of the prompt
     in_summary: bool = True  # listed (with an edit button) on the summary
+    # False: another line of the summary says this answer (the reach line names the orgs
+    # picked): no line of its own, its edit button stays.
+    summary_line: bool = True
     # Asked again on every way to the summary, even when answered (a count to refresh).
     revisit: bool = False
     columns: int = 2
@@ -552,6 +564,10 @@ class FormSpec:
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """Lines shown above the summary's fields."""
         return []
+
+    async def prepare_summary(self, ctx: FlowContext, model: FormModel) -> None:
+        """Work out what the summary shows beyond the answers (counts read now), into
+        ``model.ctx``, before it is drawn."""
 
     # --- navigation ---------------------------------------------------------------------------
 

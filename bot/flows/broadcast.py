@@ -32,7 +32,7 @@ from bot.flows.base import (
     said,
 )
 from bot.flows.callback_data import GroupReceiptButton, NoticeAction, NoticeButton, ReceiptButton
-from bot.flows.org_picker import OrgPicker
+from bot.flows.org_picker import OrgPicker, org_name, show_reach
 from bot.flows.when_notes import note_json, notes_of
 from bot.services import broadcasts, groups, orgs, people, when
 from bot.services.broadcasts import (
@@ -263,6 +263,7 @@ class BroadcastForm(FormSpec):
             choices=role_choices,
             when=lambda data: data.get("audience") == "role",
             columns=1,
+            summary_line=False,  # the audience's line names it
         ),
         FieldSpec(
             "groups",
@@ -275,6 +276,7 @@ class BroadcastForm(FormSpec):
                 "form.list", items=[_group_name(model, v) for v in value or []]
             ),
             columns=1,
+            summary_line=False,  # the audience's line names them
         ),
         FieldSpec(
             "text",
@@ -312,6 +314,16 @@ class BroadcastForm(FormSpec):
             display=_when_label,
         ),
     )
+
+    async def prepare_summary(self, ctx: FlowContext, model: FormModel) -> None:
+        """Whom the notice reaches, by name, with the number of people as it stands now."""
+        try:
+            scope = await admin_scope(ctx)
+            audience = _audience(model.data)
+            count = await count_audience(ctx.session, scope, audience)
+        except BroadcastError:
+            return  # the confirmation refuses it, saying why
+        show_reach(model, _reach_shown(scope, audience, model, count))
 
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """What the reader guessed of the start time (a year left out), if anything."""
@@ -352,6 +364,29 @@ async def _sender(ctx: FlowContext) -> Sender:
     org = await orgs.get_org(ctx.session, user.org_id)
     name = user.real_name or ctx.first_name
     return Sender(name, str(user.role), org=org.name if org else "", tz=ctx.tz.key)
+
+
+def _reach_shown(
+    scope: people.Scope, audience: Audience, model: FormModel, count: int
+) -> Msg:
+    """The audience as the summary says it: the orgs, level, role or groups picked, and how
+    many people (or work groups) that is."""
+    if audience.kind == GROUPS:
+        names = [_group_name(model, group) for group in audience.group_ids]
+        return Msg("broadcast.reach.groups", count=count, groups=names)
+    counted_people = Msg("count.people", count=count)
+    if audience.kind == "level" and audience.level:
+        level = Msg(LEVEL_KEYS[OrgLevel(audience.level)])
+        return Msg("broadcast.reach.level", level=level, people=counted_people)
+    if audience.kind == "orgs":
+        names = [org_name(model, org_id) for org_id in audience.org_ids]
+        return Msg("broadcast.reach.orgs", orgs=names, people=counted_people)
+    if audience.kind == "role" and audience.role:
+        role = Msg(f"role.{audience.role}")
+        return Msg("broadcast.reach.role", role=role, people=counted_people)
+    if scope.org is None:
+        return Msg("broadcast.reach.all", people=counted_people)
+    return Msg("broadcast.reach.subtree", org=scope.org.name, people=counted_people)
 
 
 def counted(key: str, to_groups: bool) -> str:

@@ -478,6 +478,7 @@ async def render(
 ) -> Reply:
     """The view of the model's current step, after any notices."""
     if model.state == SUMMARY:
+        await form.prepare_summary(ctx, model)
         return _summary(form, model, notices)
     spec = form.field(model.state)
     if choices is None and not (keep_options and model.options):
@@ -549,6 +550,7 @@ def _summary(form: FormSpec, model: FormModel, notices: list[Msg]) -> Reply:
     lines = [
         Msg("form.summary_line", label=Msg(spec.label), value=display_value(spec, model))
         for spec in shown
+        if spec.summary_line
     ]
     texts = [*notices, Msg(form.summary_key), *form.summary_extra(model), *lines]
     edits = [

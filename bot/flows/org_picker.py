@@ -8,7 +8,7 @@ takes its whole step from `OrgPicker.step`; nothing else builds an org step.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.flows.base import (
@@ -91,8 +91,15 @@ class OrgPicker:
             return lambda data: data.get(kind) == value
 
         ask, label = f"{prefix}.ask_", f"{prefix}.label."
+        orgs = self.step(
+            "orgs", prompt=ask + "orgs", label=label + "orgs", multi=True, when=chosen("orgs")
+        )
         return (
-            FieldSpec(kind, ask + kind, label + kind, choices=kinds, columns=1),
+            # On the summary the kind's line says whom it reaches (the form's `reach_shown`),
+            # not the button that was pressed ("选择组织…"); the level and orgs say it there.
+            FieldSpec(
+                kind, ask + kind, label + kind, choices=kinds, columns=1, display=_reach_of(kind)
+            ),
             FieldSpec(
                 "level",
                 ask + "level",
@@ -100,10 +107,9 @@ class OrgPicker:
                 choices=levels,
                 when=chosen("level"),
                 columns=1,
+                summary_line=False,
             ),
-            self.step(
-                "orgs", prompt=ask + "orgs", label=label + "orgs", multi=True, when=chosen("orgs")
-            ),
+            replace(orgs, summary_line=False),
         )
 
 
@@ -125,6 +131,27 @@ def org_name(model: FormModel, org_id: Any) -> Label:
 def org_names(value: Any, model: FormModel) -> Label:
     """Ticked orgs, by name, for a summary line."""
     return Msg("form.list", items=[org_name(model, org_id) for org_id in value or []])
+
+
+REACH = "reach_shown"  # model.ctx: whom the form reaches, as its summary says it (a Msg)
+
+
+def show_reach(model: FormModel, shown: Msg) -> None:
+    """Keep whom the form reaches for its summary's line (a form's `prepare_summary`)."""
+    model.ctx[REACH] = shown.to_json()
+
+
+def _reach_of(kind: str) -> Callable[[Any, FormModel], Label]:
+    """The reach line of a summary: what the form worked out, else the choice's label."""
+
+    def shown(value: Any, model: FormModel) -> Label:
+        worked_out = model.ctx.get(REACH)
+        if worked_out is not None:
+            return Msg.from_json(worked_out)
+        picked = model.ctx.get("labels", {}).get(kind)
+        return Msg.from_json(picked) if isinstance(picked, dict) else str(picked or value)
+
+    return shown
 
 
 def _picked_name(value: Any, model: FormModel) -> Label:

@@ -27,7 +27,7 @@ from bot.flows.base import (
     said,
 )
 from bot.flows.labels import zone_label
-from bot.flows.org_picker import OrgPicker
+from bot.flows.org_picker import OrgPicker, org_name, show_reach
 from bot.flows.task_views import reach
 from bot.flows.when_notes import note_json, notes_of
 from bot.services import people, when
@@ -301,6 +301,26 @@ class NewTaskForm(FormSpec):
         if spec.name != "check":
             return {"tz": zone_label(ctx.tz)}
         return reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0))
+
+    async def prepare_summary(self, ctx: FlowContext, model: FormModel) -> None:
+        """The target's line names the level or the orgs picked, with the counts of the check
+        step (read on the way to the summary)."""
+        counts = reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0))
+        data = model.data
+        if data.get("target") == "level" and data.get("level"):
+            level = Msg(f"broadcast.level.{data['level']}")
+            show_reach(model, Msg("task.reach.level", level=level, **counts))
+        elif data.get("target") == "orgs":
+            names = [org_name(model, org_id) for org_id in data.get("orgs") or []]
+            show_reach(model, Msg("task.reach.orgs", names=names, **counts))
+        else:
+            scope = await _scope(ctx)
+            whole = (
+                Msg("task.target.subtree", org=scope.org.name, **counts)
+                if scope.org
+                else Msg("task.target.everything", **counts)
+            )
+            show_reach(model, whole)
 
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """Who receives it, and the 18:00 rule when no time was typed."""
