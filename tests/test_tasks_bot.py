@@ -158,6 +158,29 @@ async def past_defaults_to_check(bot: BotHarness) -> list:
     return await bot.press(ADMIN, "跳过")
 
 
+async def test_the_preview_counts_the_people_the_publishing_tells(
+    settings, clock, sessions, tree
+):
+    """The publisher (in the subtree) is not told of their own task: every count before
+    publishing leaves them out, and says so, so "已通知 N 人" agrees with the preview."""
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await to_target(bot)
+        assert "呼和浩特市科协及下级全部（7 个组织，2 人）" in bot.button_texts(ADMIN.id)
+        await bot.press(ADMIN, "及下级全部")
+        (check,) = sent_texts(await past_defaults_to_check(bot))
+        assert check == (
+            "将发给 7 个组织的联络员、信息员和管理员，共 2 人（不含你自己：发布人不另行通知）。"
+        )
+        review = sent_texts(await bot.press(ADMIN, "去核对"))[0]
+        assert "将发给 7 个组织、2 人（不含你自己：发布人不另行通知）。" in review
+        assert "• 填报范围：呼和浩特市科协及下级全部（7 个组织，2 人）" in review
+        calls = await bot.press(ADMIN, "确认提交")
+        assert "：7 个组织，已通知 2 人。" in sent_texts(calls)[0]
+        told = {c.params["chat_id"] for c in calls if c.method == "sendMessage"}
+        assert told == {SAIHAN.id, TUMOTE.id}  # the two people counted, and nobody else
+
+
 async def test_picked_orgs_are_named_on_the_review(settings, clock, sessions, tree):
     async with running_bot(settings, clock) as bot:
         chats(bot)
@@ -167,7 +190,7 @@ async def test_picked_orgs_are_named_on_the_review(settings, clock, sessions, tr
         await bot.press(ADMIN, "土默特左旗科协")
         await bot.press(ADMIN, "完成")
         (check,) = sent_texts(await past_defaults_to_check(bot))
-        assert check == "将发给 2 个组织的联络员、信息员和管理员，共 2 人。"
+        assert check == "将发给 2 个组织的联络员、信息员和管理员，共 2 人。"  # without the admin
         review = sent_texts(await bot.press(ADMIN, "去核对"))[0]
         assert "• 填报范围：赛罕区科协、土默特左旗科协（2 个组织，2 人）" in review
         assert "选择组织" not in review and "• 组织：" not in review

@@ -109,7 +109,7 @@ async def target_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     """The whole subtree (with counts), one level of it, or picked orgs."""
     scope = await _scope(ctx)
     ids = await svc.subtree_org_ids(ctx.session, scope)
-    people_count = await svc.count_recipients(ctx.session, ids)
+    people_count = await svc.count_recipients(ctx.session, ids, besides=ctx.user_id)
     # Labels are kept as JSON in the form state (a nested Msg included).
     whole = (
         Msg("task.target.subtree", org=scope.org.name, **reach(len(ids), people_count))
@@ -158,7 +158,10 @@ async def check_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     """Count the chosen orgs and the people they reach (shown before publishing)."""
     ids = await target_org_ids(ctx, model.data)
     model.ctx["org_ids"] = ids
-    model.ctx["people"] = await svc.count_recipients(ctx.session, ids)
+    # The people the announcement goes to: the publisher is not told of their own task.
+    model.ctx["people"] = await svc.count_recipients(ctx.session, ids, besides=ctx.user_id)
+    everyone = await svc.count_recipients(ctx.session, ids)
+    model.ctx["not_you"] = everyone != model.ctx["people"]  # the publisher is one of them
     return [Choice("ok", Msg("task.button.looks_right"))]
 
 
@@ -208,6 +211,11 @@ def _listed(names: list[str]) -> Label:
 
 def _attachments(value: Any, model: FormModel) -> Label:
     return Msg("task.attachment_count", count=len(value or []))
+
+
+def _not_you(model: FormModel) -> Msg | str:
+    """Said after the count when the publisher is in a target org: they are not told."""
+    return Msg("task.reach_not_you") if model.ctx.get("not_you") else ""
 
 
 RECURRENCE_CHOICES = [Choice(r.value, Msg(f"task.recurrence.{r.value}")) for r in Recurrence]
@@ -300,7 +308,8 @@ class NewTaskForm(FormSpec):
         model.ctx["tz"] = ctx.tz.key
         if spec.name != "check":
             return {"tz": zone_label(ctx.tz)}
-        return reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0))
+        counts = reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0))
+        return {**counts, "not_you": _not_you(model)}
 
     async def prepare_summary(self, ctx: FlowContext, model: FormModel) -> None:
         """The target's line names the level or the orgs picked, with the counts of the check
@@ -324,12 +333,8 @@ class NewTaskForm(FormSpec):
 
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """Who receives it, and the 18:00 rule when no time was typed."""
-        lines = [
-            Msg(
-                "task.reach",
-                **reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0)),
-            )
-        ]
+        counts = reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0))
+        lines = [Msg("task.reach", **counts, not_you=_not_you(model))]
         if model.ctx.get("time_defaulted"):
             lines.append(Msg("task.time_defaulted"))
         return lines + notes_of(model.ctx.get("deadline_notes"))
