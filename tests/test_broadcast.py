@@ -226,6 +226,31 @@ async def test_the_review_names_the_audience_in_english(settings, clock, session
         assert "• Audience: every organisation of the “County” level, 3 people" in review
 
 
+async def test_the_org_picker_reads_short_names_within_the_admins_subtree(
+    settings, clock, sessions, people_tree
+):
+    baotou = TgUser(id=30003, first_name="包头管理员")
+    await add_user(sessions, clock, baotou, people_tree["包头市科协"], Role.ADMIN)
+    async with running_bot(settings, clock) as bot:
+        await bot.text(ADMIN, "/broadcast")
+        calls = await bot.press(ADMIN, "选择组织")
+        assert "（如“赛罕区”）" in sent_texts(calls)[0]  # a name of this admin's own tree
+        await bot.text(ADMIN, "呼市")
+        assert bot.button_texts(ADMIN.id)[0] == "呼和浩特市科协"
+        calls = await bot.text(ADMIN, "玉泉区")  # no org of its own: its city's
+        assert sent_texts(calls)[0].startswith("没有名为“玉泉区”的组织；玉泉区属于呼和浩特市")
+        calls = await bot.text(ADMIN, "青山区")  # another city's: not this admin's to pick
+        assert sent_texts(calls)[0].startswith("没有找到名称包含“青山区”的组织。")
+
+        await bot.text(baotou, "/broadcast")
+        calls = await bot.press(baotou, "选择组织")
+        assert "（如“青山区”）" in sent_texts(calls)[0]
+        calls = await bot.text(baotou, "玉泉区")  # Hohhot's district: outside this subtree
+        assert sent_texts(calls)[0].startswith("没有找到名称包含“玉泉区”的组织。")
+        calls = await bot.text(baotou, "呼市")
+        assert sent_texts(calls)[0].startswith("没有找到名称包含“呼市”的组织。")
+
+
 async def test_remind_those_who_have_not_acknowledged(settings, clock, sessions, people_tree):
     async with running_bot(settings, clock) as bot:
         register_chats(bot, *OFFICERS)

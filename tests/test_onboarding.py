@@ -566,3 +566,39 @@ async def test_an_applicant_waiting_is_told_whom_it_waits_for_and_what_to_do(
         assert sent_texts(calls) == [waiting]
         assert sent_texts(await bot.text(THIRD, "/start"))[0].endswith(waiting)
         assert "/me" in waiting and "/help" in waiting
+
+
+@pytest.mark.parametrize(
+    ("typed", "offered"),
+    [
+        ("呼市", ["呼和浩特市科协"]),  # the city's common short name
+        ("土左旗", ["土默特左旗科协"]),  # shortened as people shorten names
+        ("内大", ["内蒙古大学科协"]),
+        ("呼和浩特市科学技术协会", ["呼和浩特市科协"]),  # 科协 written out in full
+        ("赛罕", ["赛罕区科协"]),
+    ],
+)
+async def test_the_org_search_reads_short_names(settings, clock, tree, typed, offered):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, "/start")
+        await bot.press(LI, t("zh_CN", "start.button.request"))
+        calls = await bot.text(LI, "李明")
+        # The example is a name of the tree (the demo's first county), not a fixed one.
+        assert "（如“赛罕区”）" in sent_texts(calls)[0]
+        calls = await bot.text(LI, typed)
+        assert sent_texts(calls)[0].startswith("找到以下组织，请选择：")
+        assert bot.button_texts(LI.id)[: len(offered)] == offered
+
+
+async def test_a_district_without_an_org_leads_to_its_citys(settings, clock, tree):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, "/start")
+        await bot.press(LI, t("zh_CN", "start.button.request"))
+        await bot.text(LI, "李明")
+        calls = await bot.text(LI, "玉泉区")
+        assert sent_texts(calls)[0].startswith(
+            "没有名为“玉泉区”的组织；玉泉区属于呼和浩特市，下面是呼和浩特市的组织，请选择："
+        )
+        assert bot.button_texts(LI.id)[0] == "呼和浩特市科协"
+        calls = await bot.text(LI, "火星区")  # nowhere: said so, the step stays
+        assert sent_texts(calls)[0].startswith("没有找到包含 “火星区” 的组织")

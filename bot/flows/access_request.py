@@ -21,6 +21,7 @@ from bot.flows.base import (
     said,
 )
 from bot.flows.callback_data import AccessDecisionButton, AccessListButton
+from bot.flows.org_picker import example_params, place_note
 from bot.flows.registration import REAL_NAME, role_label
 from bot.services import orgs, people
 from storage.models import AccessRequest, Org, Role
@@ -36,10 +37,15 @@ async def search_org(inp: Input, ctx: FlowContext, model: FormModel) -> Options:
     text = inp.text.strip()
     if not text or len(text) > ORG_QUERY_MAX:
         raise Invalid("access.bad_org_query", limit=ORG_QUERY_MAX)
-    matches = await orgs.search_orgs(ctx.session, text, limit=ORG_MATCHES)
-    if not matches:
+    found = await orgs.find_orgs(ctx.session, text, limit=ORG_MATCHES)
+    if not found.orgs:
         raise Invalid("access.no_org_match", text=text)
-    return Options([Choice(org.id, org.name) for org in matches], Msg("access.pick_org"))
+    notice = place_note(found) or Msg("access.pick_org")
+    return Options([Choice(org.id, org.name) for org in found.orgs], notice)
+
+
+async def _example(ctx: FlowContext, model: FormModel) -> dict[str, Any]:
+    return await example_params(ctx, None)  # the applicant searches the whole tree
 
 
 class AccessRequestForm(FormSpec):
@@ -55,6 +61,7 @@ class AccessRequestForm(FormSpec):
             label="access.label.org",
             parse=search_org,
             columns=1,
+            prompt_from=_example,
         ),
         FieldSpec(
             "role",

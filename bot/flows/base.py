@@ -307,6 +307,7 @@ Parser = Callable[[Input, FlowContext, "FormModel"], Awaitable[Any]]
 TextRoute = Callable[[FlowContext, Input], Awaitable["Reply | None"]]
 ChoiceSource = Callable[[FlowContext, "FormModel"], Awaitable[list[Choice]]]
 Display = Callable[[Any, "FormModel"], Label]
+PromptSource = Callable[[FlowContext, "FormModel"], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -331,6 +332,8 @@ class FieldSpec:
     display: Display | None = None
     abort: dict[Any, str] = field(default_factory=dict)  # a choice that ends the form, and why
     params: dict[str, Any] = field(default_factory=dict)  # fixed parameters of the prompt
+    # Parameters of the prompt read when it is shown (an example name from the org tree).
+    prompt_from: PromptSource | None = None
     in_summary: bool = True  # listed (with an edit button) on the summary
     # False: another line of the summary says this answer (the reach line names the orgs
     # picked): no line of its own, its edit button stays.

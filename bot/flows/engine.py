@@ -489,7 +489,9 @@ async def render(
         model.options = []
     # Every prompt may show example dates; they follow today, so none is long past.
     today = when.today_in(ctx.now, ctx.tz)
-    params = {**when.examples(today), **spec.params, **form.prompt_params(ctx, model, spec)}
+    read = await spec.prompt_from(ctx, model) if spec.prompt_from else {}
+    params = {**when.examples(today), **spec.params, **read}
+    params.update(form.prompt_params(ctx, model, spec))
     texts = [*notices, Msg(spec.prompt, params)]
     rows = [*_choice_rows(model, spec), await _nav_row(model, spec)]
     return Reply(texts, rows, form_view=True)

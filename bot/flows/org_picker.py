@@ -24,6 +24,7 @@ from bot.flows.base import (
     Options,
 )
 from bot.services import orgs, people
+from bot.services.org_search import Found
 from storage.models import Org
 
 ORG_CHOICES = 30
@@ -52,10 +53,14 @@ class OrgPicker:
             raise Invalid("form.expect_text")
         text = inp.text.strip()[:QUERY_MAX]
         scope = await self.scope_of(ctx)
-        matches = await orgs.search_orgs(ctx.session, text, within=scope.org, limit=ORG_CHOICES)
-        if not matches:
+        found = await orgs.find_orgs(ctx.session, text, within=scope.org, limit=ORG_CHOICES)
+        if not found.orgs:
             raise Invalid(self.no_match, text=text)
-        return Options(offer(model, matches))
+        return Options(offer(model, found.orgs), place_note(found))
+
+    async def example(self, ctx: FlowContext, model: FormModel) -> dict[str, Any]:
+        """The prompt's example of what to type: a name from the scope's own tree."""
+        return await example_params(ctx, (await self.scope_of(ctx)).org)
 
     def step(
         self,
@@ -76,6 +81,7 @@ class OrgPicker:
             multi=multi,
             when=when,
             display=org_names if multi else _picked_name,
+            prompt_from=self.example,
         )
 
     def reach_steps(
@@ -111,6 +117,19 @@ class OrgPicker:
             ),
             replace(orgs, summary_line=False),
         )
+
+
+async def example_params(ctx: FlowContext, within: Org | None) -> dict[str, Any]:
+    """``{example}`` of a prompt that asks for part of an org's name: one of the tree the
+    reader searches (within their scope), so the example finds something."""
+    name = await orgs.example_name(ctx.session, within)
+    return {"example": name or Msg("org.example_any")}
+
+
+def place_note(found: Found) -> Msg | None:
+    """Said above the orgs when the name typed was a place without an org of its own, and
+    these are its city's (玉泉区 → 呼和浩特市科协)."""
+    return Msg("org.place_in_city", place=found.place, city=found.city) if found.place else None
 
 
 def offer(model: FormModel, orgs: Iterable[Org]) -> list[Choice]:
