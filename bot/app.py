@@ -26,7 +26,8 @@ from bot.delivery.budget import SendBudget
 from bot.flows import acks, activity_views, channels, onboarding
 from bot.flows import ask as ask_flow
 from bot.flows import engine as form_engine
-from bot.flows.access_request import AccessRequestForm
+from bot.flows.access_request import AccessRequestForm, applicant_route
+from bot.flows.access_review import RejectForm
 from bot.flows.activity import ActivityForm
 from bot.flows.base import FormSpec, Notice, SendRates, TextRoute
 from bot.flows.broadcast import BroadcastForm
@@ -79,6 +80,7 @@ WARMUP_KEY = "stabot.knowledge_warmup"
 FORMS: tuple[FormSpec, ...] = (
     RegistrationForm(),  # /start with an invite
     AccessRequestForm(),  # /start without one: ask an admin
+    RejectForm(),  # /requests' reject: confirm, with an optional reason for the applicant
     ActivityForm(),  # /log, the quick log, edits from /mylogs
     BroadcastForm(),  # /broadcast
     NewTaskForm(),  # /newtask
@@ -105,6 +107,9 @@ TEXT_ROUTES: tuple[TextRoute, ...] = (
     # 收到/好的 outside a reply gets no answer; after the quick log (好的，昨天开展了讲座… is
     # a report), before the fallback's 没看懂.
     acks.quiet_route,
+    # An applicant (request waiting or turned down) hears where it stands, before questions:
+    # "什么时候能用" is about the request, not the documents.
+    applicant_route,
     ask_flow.question_route,  # last: anything else that reads as a question
 )
 

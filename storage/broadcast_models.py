@@ -42,6 +42,9 @@ class Broadcast(SQLModel, table=True):
     media_kind: str | None = Field(default=None, max_length=16)  # photo | document
     media_file_id: str | None = Field(default=None, sa_type=Text)
     receipt: bool = False
+    # Who sent it, as recipients read it (JSON: the admin's org, name, role and time zone),
+    # kept as it was when the notice was written: a later move or rename changes no notice.
+    sender: str | None = Field(default=None, sa_type=Text)
     paid: bool = False  # allow_paid_broadcast: up to 1,000 messages/s, 0.1 Star a message
     status: BroadcastStatus = Field(default=BroadcastStatus.DRAFT, sa_type=Text, index=True)
     parent_id: int | None = Field(default=None, foreign_key="broadcast.id")  # a reminder's root

@@ -106,6 +106,8 @@ class AccessRequest(SQLModel, table=True):
     decided_by: int | None = Field(default=None, sa_type=BigInteger)
     created_at: datetime
     decided_at: datetime | None = None
+    # Why an admin turned the request down, in their words: the applicant is shown it.
+    reason: str | None = Field(default=None, sa_type=Text)
 
 
 class ConversationState(SQLModel, table=True):

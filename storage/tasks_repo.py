@@ -256,8 +256,9 @@ async def pending_org_ids(*, session: AsyncSession, cycle_id: int) -> list[int]:
     return sorted((await session.exec(query.order_by(col(TaskTarget.org_id)))).all())
 
 
-def _recipient_filter(org_ids: Sequence[int]) -> tuple:
-    return (col(User.org_id).in_(list(org_ids)), *_reachable())
+def _recipient_filter(org_ids: Sequence[int], besides: int | None = None) -> tuple:
+    found = (col(User.org_id).in_(list(org_ids)), *_reachable())
+    return found if besides is None else (*found, col(User.telegram_id) != besides)
 
 
 def _reachable() -> tuple:
@@ -295,15 +296,20 @@ async def cycles_awaiting(*, session: AsyncSession, cycle_ids: Sequence[int]) ->
     return {int(i) for i in (await session.exec(query)).all()}
 
 
-async def recipients(*, session: AsyncSession, org_ids: Sequence[int]) -> Sequence[User]:
-    """Active registered liaisons, information officers and admins of these orgs."""
-    query = select(User).where(*_recipient_filter(org_ids))
+async def recipients(
+    *, session: AsyncSession, org_ids: Sequence[int], besides: int | None = None
+) -> Sequence[User]:
+    """Active registered liaisons, information officers and admins of these orgs (but the
+    person ``besides``)."""
+    query = select(User).where(*_recipient_filter(org_ids, besides))
     return (await session.exec(query.order_by(col(User.org_id), col(User.id)))).all()
 
 
-async def count_recipients(*, session: AsyncSession, org_ids: Sequence[int]) -> int:
+async def count_recipients(
+    *, session: AsyncSession, org_ids: Sequence[int], besides: int | None = None
+) -> int:
     """How many people `recipients` would return."""
-    query = select(func.count()).select_from(User).where(*_recipient_filter(org_ids))
+    query = select(func.count()).select_from(User).where(*_recipient_filter(org_ids, besides))
     return int((await session.exec(query)).one())
 
 

@@ -188,6 +188,16 @@ async def pending_request(*, session: AsyncSession, telegram_id: int) -> AccessR
     return (await session.exec(query)).first()
 
 
+async def latest_request(*, session: AsyncSession, telegram_id: int) -> AccessRequest | None:
+    """The user's most recent access request, in any state."""
+    query = (
+        select(AccessRequest)
+        .where(AccessRequest.telegram_id == telegram_id)
+        .order_by(col(AccessRequest.created_at).desc(), col(AccessRequest.id).desc())
+    )
+    return (await session.exec(query.limit(1))).first()
+
+
 async def pending_requests_within(
     *, session: AsyncSession, within: Org | None, limit: int
 ) -> tuple[list[AccessRequest], int]:
@@ -213,6 +223,7 @@ async def decide_request(
     status: AccessRequestStatus,
     admin_id: int,
     now: datetime,
+    reason: str | None = None,
 ) -> bool:
     """Settle a pending request once; False if another admin settled it first."""
     statement = (
@@ -221,6 +232,6 @@ async def decide_request(
             col(AccessRequest.id) == request_id,
             AccessRequest.status == AccessRequestStatus.PENDING,
         )
-        .values(status=status, decided_by=admin_id, decided_at=now)
+        .values(status=status, decided_by=admin_id, decided_at=now, reason=reason)
     )
     return (await session.exec(statement)).rowcount == 1

@@ -194,6 +194,31 @@ async def test_a_bare_receipt_word_acknowledges_the_one_waiting_notice(
     assert await acked(sessions) == {ZHANG.id: True, LIU.id: False, SMITH.id: False}
 
 
+@pytest.mark.parametrize(
+    ("text", "said"),
+    [
+        ("请于12月10日前报送活动总结。", "✅ 已记为已阅：「请于12月10日前报送活动总结」。"),
+        ("请于12月10日前报送活动总结，", "✅ 已记为已阅：「请于12月10日前报送活动总结」。"),
+        ("会议改期了！", "✅ 已记为已阅：「会议改期了！」。"),  # its meaning stays
+        ("关于报送2026年全国科普日活动总结的通知。请于12月10日前", "…"),  # cut: no mark
+    ],
+)
+async def test_a_notice_named_in_quotes_has_no_doubled_full_stop(
+    settings, clock, sessions, officers, text, said
+):
+    """The notice named after 收到 ends its quote with one mark, not its own and the line's."""
+    await launched(sessions, clock, receipt=True, text=text)
+    async with running_bot(settings, clock) as bot:
+        await delivered(bot, ZHANG, LIU, SMITH)
+        (line,) = sent_texts(await bot.text(ZHANG, "收到"))
+        if said == "…":  # a long notice is named by its start: the ellipsis stays
+            assert line.startswith("✅ 已记为已阅：「关于报送") and line.endswith("…」。")
+        else:
+            assert line == said
+        (line,) = sent_texts(await bot.text(SMITH, "received"))
+        assert "”." in line and ".”." not in line and "。”." not in line
+
+
 async def test_a_bare_receipt_word_with_several_waiting_asks_which(
     settings, clock, sessions, officers
 ):

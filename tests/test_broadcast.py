@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import re
 from datetime import datetime, timedelta
 from typing import Any
@@ -113,10 +114,14 @@ def bold(text: str, part: str) -> dict[str, Any]:
 
 
 def formatted(message: dict[str, Any]) -> set[tuple[str, str]]:
-    """(entity type, the text it covers) of a message the bot sent, as Telegram stored it."""
-    text = message.get("text") or message.get("caption") or ""
+    """(entity type, the text it covers) of a message the bot sent, as Telegram stored it
+    (its offsets count UTF-16 units: the sender line's 📢 is two)."""
+    text = (message.get("text") or message.get("caption") or "").encode("utf-16-le")
     entities = message.get("entities") or message.get("caption_entities") or []
-    return {(e["type"], text[e["offset"] : e["offset"] + e["length"]]) for e in entities}
+    return {
+        (e["type"], text[2 * e["offset"] : 2 * (e["offset"] + e["length"])].decode("utf-16-le"))
+        for e in entities
+    }
 
 
 async def fill_form(bot: BotHarness, *, role_label: str = "科普信息员") -> None:
@@ -151,8 +156,11 @@ async def test_form_preview_confirm_send_and_receipts(settings, clock, sessions,
         assert "<b>4</b> 人" in sent_texts(calls)[0]
         calls = await bot.press(ADMIN, "预览")
         preview = bot.api.sent_messages(ADMIN.id)[-2]
-        assert preview["text"] == "通知：请于12月9日前报送落实情况"
-        assert preview["entities"][0]["type"] == "bold"
+        assert preview["text"] == (  # who sent it and when, as recipients will see it
+            "📢 来自：呼和浩特市科协 · 管理员（管理员）· 2026-03-16 10:00\n"
+            "通知：请于12月9日前报送落实情况"
+        )
+        assert formatted(preview) == {("bold", "通知")}
         assert preview["reply_markup"]["inline_keyboard"][0][0]["text"] == "✅ 已阅"
         assert "确认发送给 <b>4</b> 人" in sent_texts(calls)[-1]
         assert not notices_to(bot, OFFICERS[0])  # nothing goes out before the confirmation
@@ -193,6 +201,72 @@ async def test_the_receipt_question_reads_a_typed_yes_or_no(
         assert f"回执：{receipt}" in bot.last_text(ADMIN.id)
 
 
+async def test_the_review_names_the_audience_and_counts_its_people(
+    settings, clock, sessions, people_tree
+):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(ADMIN, "/broadcast")
+        await bot.press(ADMIN, "选择组织")
+        await bot.press(ADMIN, "赛罕区科协")
+        await bot.press(ADMIN, "伊利集团科协")
+        await bot.press(ADMIN, "完成")
+        await bot.text(ADMIN, "通知：请于12月9日前报送落实情况")
+        await bot.press(ADMIN, "跳过")
+        await bot.press(ADMIN, "不要回执")
+        calls = await bot.press(ADMIN, "立即发送")
+        review = sent_texts(calls)[0]
+        # Whom it reaches, not the button that was pressed ("选择组织…"), with the count.
+        assert "• 对象：赛罕区科协、伊利集团科协（含下级），共 5 人" in review
+        assert "选择组织" not in review and "• 组织：" not in review
+        assert "修改组织" in bot.button_texts(ADMIN.id)  # the picked orgs can still change
+        await bot.press(ADMIN, "修改对象")
+        await bot.press(ADMIN, "按角色")
+        calls = await bot.press(ADMIN, "科普信息员")
+        review = sent_texts(calls)[0]
+        assert "• 对象：全部科普信息员，共 4 人" in review and "• 角色：" not in review
+        calls = await bot.press(ADMIN, "确认提交")
+        assert "<b>4</b> 人" in sent_texts(calls)[0]  # the draft counts the same people
+
+
+async def test_the_review_names_the_audience_in_english(settings, clock, sessions, people_tree):
+    await add_user(sessions, clock, ADMIN_EN, people_tree["呼和浩特市科协"], Role.ADMIN)
+    async with running_bot(settings, clock) as bot:
+        await bot.text(ADMIN_EN, "/broadcast")
+        await bot.press(ADMIN_EN, t("en", "broadcast.aud.level"))
+        await bot.press(ADMIN_EN, "County")
+        await bot.text(ADMIN_EN, "Please report by Friday")
+        await bot.press(ADMIN_EN, t("en", "form.button.skip"))
+        await bot.press(ADMIN_EN, t("en", "broadcast.receipt_no"))
+        calls = await bot.press(ADMIN_EN, t("en", "broadcast.when_now"))
+        review = sent_texts(calls)[0]
+        assert "• Audience: every organisation of the “County” level, 3 people" in review
+
+
+async def test_the_org_picker_reads_short_names_within_the_admins_subtree(
+    settings, clock, sessions, people_tree
+):
+    baotou = TgUser(id=30003, first_name="包头管理员")
+    await add_user(sessions, clock, baotou, people_tree["包头市科协"], Role.ADMIN)
+    async with running_bot(settings, clock) as bot:
+        await bot.text(ADMIN, "/broadcast")
+        calls = await bot.press(ADMIN, "选择组织")
+        assert "（如“赛罕区”）" in sent_texts(calls)[0]  # a name of this admin's own tree
+        await bot.text(ADMIN, "呼市")
+        assert bot.button_texts(ADMIN.id)[0] == "呼和浩特市科协"
+        calls = await bot.text(ADMIN, "玉泉区")  # no org of its own: its city's
+        assert sent_texts(calls)[0].startswith("没有名为“玉泉区”的组织；玉泉区属于呼和浩特市")
+        calls = await bot.text(ADMIN, "青山区")  # another city's: not this admin's to pick
+        assert sent_texts(calls)[0].startswith("没有找到名称包含“青山区”的组织。")
+
+        await bot.text(baotou, "/broadcast")
+        calls = await bot.press(baotou, "选择组织")
+        assert "（如“青山区”）" in sent_texts(calls)[0]
+        calls = await bot.text(baotou, "玉泉区")  # Hohhot's district: outside this subtree
+        assert sent_texts(calls)[0].startswith("没有找到名称包含“玉泉区”的组织。")
+        calls = await bot.text(baotou, "呼市")
+        assert sent_texts(calls)[0].startswith("没有找到名称包含“呼市”的组织。")
+
+
 async def test_remind_those_who_have_not_acknowledged(settings, clock, sessions, people_tree):
     async with running_bot(settings, clock) as bot:
         register_chats(bot, *OFFICERS)
@@ -200,14 +274,17 @@ async def test_remind_those_who_have_not_acknowledged(settings, clock, sessions,
         await launch_via_form(bot)
         await sender.drain()
         await bot.press(OFFICERS[1], "已阅", message=notices_to(bot, OFFICERS[1])[0])
+        clock.advance(timedelta(hours=2))  # the reminder goes later than the notice did
         calls = await bot.press(ADMIN, "提醒未阅")
         assert "3 位未阅" in sent_texts(calls)[0]
-        clock.advance(timedelta(seconds=5))  # the per-chat interval is long over
         await sender.drain()
         assert len(notices_to(bot, OFFICERS[0])) == 2
         assert len(notices_to(bot, OFFICERS[1])) == 1
         reminder = notices_to(bot, OFFICERS[0])[-1]
-        assert reminder["text"].startswith("🔔 提醒")
+        first_line, sent_by, _ = reminder["text"].split("\n", 2)
+        assert first_line.startswith("🔔 提醒")
+        # Who sent the notice, and when the notice itself went out (not the reminder).
+        assert sent_by == "📢 来自：呼和浩特市科协 · 管理员（管理员）· 2026-03-16 10:00"
         await bot.press(OFFICERS[0], "已阅", message=reminder)
     async with transaction(sessions) as session:
         root = (await session.exec(select(Broadcast).order_by(col(Broadcast.id)))).first()
@@ -263,7 +340,17 @@ async def test_the_review_preview_and_notice_show_the_formatting_set_in_the_app(
         await bot.press(admin, t(locale, "broadcast.button.send"))
         await sender.drain()
     (notice,) = [m for m in bot.api.sent_messages(OFFICERS[0].id) if "photo" in m]
-    assert preview["caption"] == notice["caption"] == text
+    # Who sent it and when, above the text (the officers have no language of their own: the
+    # admin's it is).
+    sent_by = t(
+        locale,
+        "broadcast.from",
+        org="呼和浩特市科协",
+        name=admin.first_name,
+        role=t(locale, "role.admin"),
+        when="2026-03-16 10:00",
+    )
+    assert preview["caption"] == notice["caption"] == f"{sent_by}\n{text}"
     assert preview["caption_entities"] == notice["caption_entities"]
     assert formatted(notice) == {("bold", "重要通知"), ("text_link", "链接")}
     assert "标题写成 <b>…</b> 即可" in review["text"]
@@ -322,7 +409,8 @@ async def test_typed_markup_is_text_and_a_scheduled_time(settings, clock, sessio
         clock.advance(timedelta(hours=23, minutes=1))
         await sender.drain()
         (notice,) = notices_to(bot, OFFICERS[0])
-        assert notice["text"] == typed and "reply_markup" not in notice
+        sent_by = "📢 来自：呼和浩特市科协 · 管理员（管理员）· 2026-03-17 09:00"  # when it went
+        assert notice["text"] == f"{sent_by}\n{typed}" and "reply_markup" not in notice
         assert "entities" not in notice  # what was typed as "<b>" is not made bold
 
 
@@ -367,8 +455,9 @@ async def test_telegram_tags_typed_in_full_format_the_notice(
         await bot.press(ADMIN, "确认发送")
         await sender.drain()
         (notice,) = notices_to(bot, OFFICERS[0])
-        assert notice["text"] == "通知：请于周五前报送"
-        assert notice["entities"] == [{"type": "bold", "offset": 5, "length": 3}]
+        sent_by = "📢 来自：呼和浩特市科协 · 管理员（管理员）· 2026-03-16 10:00\n"
+        assert notice["text"] == sent_by + "通知：请于周五前报送"
+        assert formatted(notice) == {("bold", "周五前")}
 
 
 async def launch_direct(
@@ -580,11 +669,43 @@ async def test_pause_resume_cancel(settings, clock, sessions, people_tree):
         await bot.press(ADMIN, "继续")
         await sender.step()
         await sender.settle()
+        running = copy.deepcopy(bot.keyboard_message(ADMIN.id))
         calls = await bot.press(ADMIN, "取消")
-        assert "已取消" in sent_texts(calls)[0]
+        stopped, delivered, *report = sent_texts(calls)[0].split("\n")
+        assert stopped == "已取消：还没发出的 2 条不再发送。"  # what the cancel stops
+        assert delivered == "已经送达的 2 人收到的通知无法撤回。"  # and what it cannot
+        assert "已取消" in report[0]
         await sender.drain()
+        calls = await bot.press(ADMIN, "取消", message=running)  # the old button again
+        assert sent_texts(calls)[0].startswith("这条通知已经取消过了。\n")
     rows = await deliveries(sessions)
     assert [r.status for r in rows] == [DeliveryStatus.SENT] * 2 + [DeliveryStatus.CANCELLED] * 2
+
+
+async def test_cancelling_a_notice_already_sent_says_it_cannot_be_recalled(
+    settings, clock, sessions, admin
+):
+    locale = locale_of(admin)
+    async with running_bot(settings, clock) as bot:
+        register_chats(bot, admin, *OFFICERS)
+        sender = sender_of(bot, clock)
+        sender.config.claim_batch = 1
+        await launch_direct(sessions, clock, by=admin)
+        await sender.step()
+        await sender.settle()
+        running = copy.deepcopy(bot.keyboard_message(admin.id))  # with pause and cancel
+        await sender.drain()  # every notice delivered meanwhile
+        calls = await bot.press(admin, t(locale, "broadcast.button.cancel"), message=running)
+        said, *status = sent_texts(calls)[0].split("\n")
+        assert said == t(locale, "broadcast.cannot_recall", count=4)
+        assert t(locale, "broadcast.status.done") in status[0]
+        assert calls[-1].method == "editMessageText" and bot.api.last_message(admin.id)
+    assert said in {
+        "这条通知已经发送完毕，送达 4 人；已发出的通知无法撤回，取消不了。",
+        "This notice has already been delivered to 4 people; a notice sent cannot be recalled,"
+        " so there is nothing to cancel.",
+    }
+    assert {r.status for r in await deliveries(sessions)} == {DeliveryStatus.SENT}
 
 
 # --- what the admin is told: status message and report, in every state -----------------------
@@ -1047,6 +1168,9 @@ async def test_a_superadmin_sees_the_cost_and_chooses_a_paid_broadcast(
             o.id for o in (*OFFICERS, FAR_AWAY)
         )
         assert all(c.params.get("allow_paid_broadcast") is True for c in notices)
+        # A superadmin who is no member signs with their name alone.
+        signed = "📢 来自：超管（系统管理员）· 2026-03-16 10:00\n"
+        assert notices[0].params["text"].startswith(signed)
     async with transaction(sessions) as session:
         (broadcast,) = (await session.exec(select(Broadcast))).all()
     assert broadcast.paid
@@ -1109,8 +1233,9 @@ async def test_the_text_limit_shown_is_round_and_true(settings, clock, sessions,
         await bot.text(ADMIN, "/broadcast")
         await bot.press(ADMIN, "按角色")
         calls = await bot.press(ADMIN, "科普信息员")
-        assert "最多 3900 字" in sent_texts(calls)[0]
-        calls = await bot.text(ADMIN, "通" * 3901)
-        assert "最多 3900 字" in sent_texts(calls)[0]  # refused at the limit it showed
-        calls = await bot.text(ADMIN, "通" * 3900)
+        # Room is kept for the reminder's line and the sender's above the text.
+        assert "最多 3800 字" in sent_texts(calls)[0]
+        calls = await bot.text(ADMIN, "通" * 3801)
+        assert "最多 3800 字" in sent_texts(calls)[0]  # refused at the limit it showed
+        calls = await bot.text(ADMIN, "通" * 3800)
         assert "需要附一张图片" in sent_texts(calls)[0]

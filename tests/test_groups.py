@@ -562,7 +562,9 @@ async def test_a_group_notice_counts_receipts_without_names(settings, clock, ses
         await bot.text(ADMIN, "/cancel")
         await post_notice(bot, clock, ADMIN, "呼市科协工作群（呼和浩特市科协）")
         notice = bot.keyboard_message(group["id"])
-        assert notice["text"].startswith("通知：请于3月20日前")
+        assert notice["text"].startswith(  # who sent it and when, then the notice
+            "📢 来自：呼和浩特市科协 · 呼市管理员（管理员）· 2026-03-16 10:00\n通知：请于3月20日前"
+        )
         assert bot.button_texts(group["id"]) == ["✅ 已阅"]
         assert "送达 1/1" in "".join(sent_texts(bot.api.calls))
 

@@ -149,3 +149,31 @@ def test_zh_cn_addresses_the_user_one_way(catalogs):
     # that says 你 on one step and 您 on the next reads as two voices.
     formal = sorted(key for key, text in catalogs["zh_CN"].items() if "您" in text)
     assert formal == []
+
+
+# A closing quote (or tag) between two marks: 「请按时报送。」。, “Due Friday.”.
+DOUBLED_MARK = re.compile(
+    r"[。．.，,；;：:、](?:</[a-z-]+>|[」』》〉”’\"'])+(?:</[a-z-]+>)*[。．.，,；;：:、]"
+)
+
+
+@pytest.mark.parametrize("locale", SUPPORTED)
+def test_a_quoted_value_ending_with_a_mark_never_doubles_it(locale):
+    """Every message, each value ending with a full stop (a title typed with one, a notice's
+    first sentence): nowhere does a closing quote stand between two marks."""
+    doubled = []
+    for key, text in load_catalog(locale).items():
+        try:
+            shown, plain = (_rendered(locale, key, text, value) for value in ("通知。", "通知"))
+        except (ValueError, TypeError):  # a number's format ({rate:.1f}): no title there
+            continue
+        if DOUBLED_MARK.search(shown) and not DOUBLED_MARK.search(plain):  # not the text's own
+            doubled.append((key, shown))
+    assert doubled == []
+
+
+def _rendered(locale: str, key: str, text: str, value: str) -> str:
+    values: dict[str, object] = {name: value for name in placeholders(text)}
+    if PLURAL_PARAM in values:
+        values[PLURAL_PARAM] = 2
+    return t(locale, key, **values)

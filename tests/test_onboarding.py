@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from datetime import timedelta
 
 import pytest
@@ -421,6 +422,8 @@ async def test_requests_lists_the_subtrees_waiting_requests_with_their_buttons(
         assert "赵强" in other and "李明" not in other  # each admin their own subtree
 
         calls = await bot.press(ADMIN, "✖ 拒绝 2")
+        assert sent_texts(calls)[0].startswith("确定拒绝 <b>李明</b>")  # asked first
+        calls = await bot.press(ADMIN, "拒绝，不写理由")
         outcome, *rest = sent_texts(calls)[0].split("\n")
         assert outcome == "已拒绝 李明 的申请。" and "（共 1 条" in rest[0]
         assert "李明" not in "\n".join(rest)
@@ -442,3 +445,160 @@ async def test_requests_lists_the_subtrees_waiting_requests_with_their_buttons(
         assert liaison == [t("zh_CN", "access.requests_admins_only")]
     assert (await load_user(sessions, THIRD.id)).org_id == tree["赛罕区科协"].id
     assert (await load_user(sessions, LI.id)).role is None
+
+
+async def grant_two_admins(sessions, clock, tree) -> None:
+    """ADMIN decides for 包头市科协's subtree, OTHER_ADMIN for 呼和浩特市科协's."""
+    async with transaction(sessions) as session:
+        for admin, org in ((ADMIN, "包头市科协"), (OTHER_ADMIN, "呼和浩特市科协")):
+            await people.grant_admin(
+                session, telegram_id=admin.id, org_id=tree[org].id, now=clock.now()
+            )
+
+
+def told_to(calls: list, user: TgUser) -> str:
+    """The text the bot sent to ``user`` in these calls (a notice about them)."""
+    texts = [c.params["text"] for c in calls if c.params.get("chat_id") == user.id]
+    assert len(texts) == 1, texts
+    return texts[0]
+
+
+async def test_rejecting_asks_first_and_the_reason_reaches_the_applicant(
+    settings, clock, sessions, tree
+):
+    await grant_two_admins(sessions, clock, tree)
+    async with running_bot(settings, clock) as bot:
+        for admin in (ADMIN, OTHER_ADMIN):
+            bot.api.register_chat(admin.private_chat())
+        await ask_to_join(bot, LI, "李明", "青山", "青山区科协")
+        notice = bot.keyboard_message(ADMIN.id)
+        # Another subtree's admin pressing reject on it is refused before anything is asked.
+        calls = await bot.press(OTHER_ADMIN, "拒绝", message=notice)
+        assert toasts(calls) == [t("zh_CN", "access.not_your_org")] and not sent_texts(calls)
+
+        await bot.text(ADMIN, "/requests")
+        calls = await bot.press(ADMIN, "✖ 拒绝 1")
+        assert sent_texts(calls) == [
+            "确定拒绝 <b>李明</b>（科协联络员 · 青山区科协）的开通申请吗？\n"
+            "如要告诉申请人原因，请直接发送理由（不超过 200 字，申请人会看到）；"
+            "不写理由请点“✖ 拒绝，不写理由”。"
+        ]
+        assert calls[-1].method == "editMessageText"  # in place of the list
+        assert bot.button_texts(ADMIN.id) == ["✖ 拒绝，不写理由", "取消"]
+        calls = await bot.press(ADMIN, "取消")  # nothing decided: the list again
+        shown = sent_texts(calls)[0]
+        assert shown.startswith("没有拒绝：李明 的申请仍在等待审批。\n")
+        assert "1. <b>李明</b>" in shown
+        assert not any(c.params.get("chat_id") == LI.id for c in calls)  # nobody told
+
+        await bot.press(ADMIN, "✖ 拒绝 1")
+        calls = await bot.text(ADMIN, "请用单位名称重新申请，青山区科协已有联络员。")
+        summary = sent_texts(calls)[0]
+        assert "申请人：李明（科协联络员 · 青山区科协）" in summary
+        assert "拒绝理由：请用单位名称重新申请，青山区科协已有联络员。" in summary
+        assert "✖ 确认拒绝" in bot.button_texts(ADMIN.id)
+        calls = await bot.press(ADMIN, "✖ 确认拒绝")
+        assert sent_texts(calls)[0] == (
+            "已拒绝 李明 的申请。\n"
+            "已告知申请人理由：请用单位名称重新申请，青山区科协已有联络员。\n"
+            "没有待审批的开通申请。"
+        )
+        declined = (
+            "很抱歉，你申请以科协联络员身份加入 青山区科协 的开通申请未通过。\n"
+            "管理员说明的理由：请用单位名称重新申请，青山区科协已有联络员。\n"
+            + t("zh_CN", "access.how_to_reapply")
+        )
+        assert told_to(calls, LI) == declined
+
+        # What the applicant sees afterwards: /me, any message, /start.
+        me = sent_texts(await bot.text(LI, "/me"))[0]
+        assert me.startswith("你的开通申请未通过，暂未注册。\n姓名：李明\n")
+        assert "审核时间：" in me and "管理员说明的理由：请用单位名称" in me
+        assert me.endswith(t("zh_CN", "access.how_to_reapply"))
+        for text in ("你好", "什么时候能用"):  # not a passage of the documents either
+            assert sent_texts(await bot.text(LI, text)) == [declined]
+        start = sent_texts(await bot.text(LI, "/start"))[0]
+        assert "未通过" in start and "管理员说明的理由" in start
+        assert bot.button_texts(LI.id) == [t("zh_CN", "start.button.request")]
+        calls = await bot.press(LI, t("zh_CN", "start.button.request"))  # asking again works
+        assert sent_texts(calls)[0].startswith(t("zh_CN", "access.intro"))
+
+
+async def test_a_rejection_without_a_reason_in_english(settings, clock, sessions, tree):
+    await grant_two_admins(sessions, clock, tree)
+    async with running_bot(settings, clock) as bot:
+        bot.api.register_chat(ADMIN.private_chat())
+        await bot.text(WANG, "/start")
+        await bot.press(WANG, "Request access")
+        await bot.text(WANG, "Wang Wei")
+        await bot.text(WANG, "青山")
+        await bot.press(WANG, "青山区科协")
+        await bot.press(WANG, "liaison")
+        await bot.press(WANG, "Confirm")
+        notice = copy.deepcopy(bot.keyboard_message(ADMIN.id))  # before it is edited
+        await bot.press(ADMIN, "拒绝", message=notice)
+        calls = await bot.press(ADMIN, "拒绝，不写理由")
+        assert sent_texts(calls)[0] == "已拒绝 Wang Wei 的申请。"
+        assert told_to(calls, WANG) == (
+            "Sorry, your request to join 青山区科协 as liaison was not approved.\n"
+            + t("en", "access.how_to_reapply")
+        )
+        assert "was not approved" in sent_texts(await bot.text(WANG, "hello"))[0]
+        calls = await bot.press(ADMIN, "拒绝", message=notice)  # pressed again: decided
+        assert toasts(calls) == [t("zh_CN", "access.already_decided")]
+
+
+async def test_an_applicant_waiting_is_told_whom_it_waits_for_and_what_to_do(
+    settings, clock, sessions, tree
+):
+    await grant_two_admins(sessions, clock, tree)
+    async with running_bot(settings, clock) as bot:
+        bot.api.register_chat(OTHER_ADMIN.private_chat())
+        await ask_to_join(bot, THIRD, "赵强", "赛罕", "赛罕区科协")
+        waiting = (
+            "你申请以科协联络员身份加入 赛罕区科协 的开通申请正在等待审核。\n"
+            f"审核人：呼和浩特市科协的管理员（{OTHER_ADMIN.id}）\n"
+            "审核后我会在这里通知你。\n" + t("zh_CN", "access.meanwhile")
+        )
+        for text in ("你好", "什么时候能用", "今天在社区开展了科普讲座"):
+            assert sent_texts(await bot.text(THIRD, text)) == [waiting]
+        calls = await bot.feed(bot.factory.photo(THIRD, b"a photo of the lecture"))
+        assert sent_texts(calls) == [waiting]
+        assert sent_texts(await bot.text(THIRD, "/start"))[0].endswith(waiting)
+        assert "/me" in waiting and "/help" in waiting
+
+
+@pytest.mark.parametrize(
+    ("typed", "offered"),
+    [
+        ("呼市", ["呼和浩特市科协"]),  # the city's common short name
+        ("土左旗", ["土默特左旗科协"]),  # shortened as people shorten names
+        ("内大", ["内蒙古大学科协"]),
+        ("呼和浩特市科学技术协会", ["呼和浩特市科协"]),  # 科协 written out in full
+        ("赛罕", ["赛罕区科协"]),
+    ],
+)
+async def test_the_org_search_reads_short_names(settings, clock, tree, typed, offered):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, "/start")
+        await bot.press(LI, t("zh_CN", "start.button.request"))
+        calls = await bot.text(LI, "李明")
+        # The example is a name of the tree (the demo's first county), not a fixed one.
+        assert "（如“赛罕区”）" in sent_texts(calls)[0]
+        calls = await bot.text(LI, typed)
+        assert sent_texts(calls)[0].startswith("找到以下组织，请选择：")
+        assert bot.button_texts(LI.id)[: len(offered)] == offered
+
+
+async def test_a_district_without_an_org_leads_to_its_citys(settings, clock, tree):
+    async with running_bot(settings, clock) as bot:
+        await bot.text(LI, "/start")
+        await bot.press(LI, t("zh_CN", "start.button.request"))
+        await bot.text(LI, "李明")
+        calls = await bot.text(LI, "玉泉区")
+        assert sent_texts(calls)[0].startswith(
+            "没有名为“玉泉区”的组织；玉泉区属于呼和浩特市，下面是呼和浩特市的组织，请选择："
+        )
+        assert bot.button_texts(LI.id)[0] == "呼和浩特市科协"
+        calls = await bot.text(LI, "火星区")  # nowhere: said so, the step stays
+        assert sent_texts(calls)[0].startswith("没有找到包含 “火星区” 的组织")

@@ -218,6 +218,40 @@ async def test_charts_in_the_chat_are_valid_pngs(settings, clock, many_orgs):
     assert set(sizes) == {(round(charts.WIDTH * charts.DPI), round(charts.HEIGHT * charts.DPI))}
 
 
+async def test_count_charts_are_marked_in_whole_numbers(
+    settings, clock, sessions, logged, tmp_path
+):
+    """Small counts (1 or 2 activities a type, a month, an org) on an axis of 0, 1, 2, never
+    0.2, 0.4 …: the PNGs the bot sent are the charts whose axes are read here."""
+    async with running_bot(settings, clock) as bot:
+        await bot.text(HOHHOT_ADMIN, "/stats")
+        calls = await bot.press(HOHHOT_ADMIN, "本季度")
+    sent = _photos(calls)
+    for number, data in enumerate(sent):  # real files, as a phone saves them
+        (tmp_path / f"chart{number}.png").write_bytes(data)
+        with Image.open(tmp_path / f"chart{number}.png") as image:
+            assert image.format == "PNG" and image.size == (960, 540)
+    quarter = svc.period_of("quarter", TODAY)
+    async with transaction(sessions) as session:
+        figures = await svc.compute(
+            session, org=logged["呼和浩特市科协"], period=quarter, now=clock.now(), tz=TZ
+        )
+    drawn = [flow.localized(chart, "zh_CN") for chart in flow.charts(figures)]
+    assert [charts.render(chart) for chart in drawn] == sent  # the very files sent
+    for chart in drawn:
+        assert max(chart.values) <= 2  # the small counts that showed 0.2 steps
+        with charts.drawn(chart) as figure:
+            figure.canvas.draw()
+            axes = figure.axes[0]
+            axis, (low, high) = (
+                (axes.xaxis, axes.get_xlim()) if chart.kind == "barh" else
+                (axes.yaxis, axes.get_ylim())
+            )  # fmt: skip
+            ticks = [tick for tick in axis.get_majorticklocs() if low <= tick <= high]
+        assert ticks and all(float(tick).is_integer() for tick in ticks), (chart.kind, ticks)
+        assert len(ticks) >= 2
+
+
 # --- in the chat -----------------------------------------------------------------------------
 
 

@@ -112,7 +112,9 @@ async def test_admin_publishes_to_one_level_and_members_get_a_fill_button(
         summary = sent_texts(bot.api.calls)
         assert any("将发给 2 个组织、2 人" in text for text in summary)
         assert any("按截止日 18:00 计" in text for text in summary)
-        assert any("• 级别：县级/旗县区（2 个）" in text for text in summary)
+        # The target's line says whom it reaches (not the button "按级别…"), with its counts.
+        assert any("• 填报范围：全部县级/旗县区组织（2 个组织，2 人）" in text for text in summary)
+        assert not any("按级别（" in text and "填报范围" in text for text in summary)
         assert (
             "已发布《2026年一季度科普工作落实情况》：2 个组织，已通知 2 人" in sent_texts(calls)[0]
         )
@@ -123,6 +125,76 @@ async def test_admin_publishes_to_one_level_and_members_get_a_fill_button(
         calls = await bot.press(SAIHAN, "查看附件")
         (sent,) = [c for c in calls if c.method == "sendDocument"]
         assert bot.api.file_bytes(sent.params["document"]) == b"notice text"
+
+
+async def test_a_title_typed_with_a_full_stop_is_not_followed_by_another(
+    settings, clock, sessions, tree
+):
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        calls = await new_county_task(bot, title="关于报送科普日活动总结的通知。")
+        assert sent_texts(calls)[0].startswith(
+            "✅ 已发布《关于报送科普日活动总结的通知》：2 个组织"
+        )
+        await bot.text(ADMIN, "/tasks")
+        await bot.press(ADMIN, "关于报送科普日活动总结的通知")
+        await bot.press(ADMIN, "撤回")
+        calls = await bot.press(ADMIN, "确定撤回")
+        assert sent_texts(calls)[0] == "已撤回《关于报送科普日活动总结的通知》。"
+
+
+async def to_target(bot: BotHarness, title: str = "科普日活动总结") -> list:
+    """/newtask up to the target step (no description, a week's deadline, once)."""
+    await bot.text(ADMIN, "/newtask")
+    await bot.text(ADMIN, title)
+    await bot.press(ADMIN, "跳过")
+    await bot.press(ADMIN, "一周后")
+    return await bot.press(ADMIN, "一次性")
+
+
+async def past_defaults_to_check(bot: BotHarness) -> list:
+    await bot.press(ADMIN, "使用默认")
+    await bot.press(ADMIN, "使用默认")
+    return await bot.press(ADMIN, "跳过")
+
+
+async def test_the_preview_counts_the_people_the_publishing_tells(
+    settings, clock, sessions, tree
+):
+    """The publisher (in the subtree) is not told of their own task: every count before
+    publishing leaves them out, and says so, so "已通知 N 人" agrees with the preview."""
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await to_target(bot)
+        assert "呼和浩特市科协及下级全部（7 个组织，2 人）" in bot.button_texts(ADMIN.id)
+        await bot.press(ADMIN, "及下级全部")
+        (check,) = sent_texts(await past_defaults_to_check(bot))
+        assert check == (
+            "将发给 7 个组织的联络员、信息员和管理员，共 2 人（不含你自己：发布人不另行通知）。"
+        )
+        review = sent_texts(await bot.press(ADMIN, "去核对"))[0]
+        assert "将发给 7 个组织、2 人（不含你自己：发布人不另行通知）。" in review
+        assert "• 填报范围：呼和浩特市科协及下级全部（7 个组织，2 人）" in review
+        calls = await bot.press(ADMIN, "确认提交")
+        assert "：7 个组织，已通知 2 人。" in sent_texts(calls)[0]
+        told = {c.params["chat_id"] for c in calls if c.method == "sendMessage"}
+        assert told == {SAIHAN.id, TUMOTE.id}  # the two people counted, and nobody else
+
+
+async def test_picked_orgs_are_named_on_the_review(settings, clock, sessions, tree):
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await to_target(bot)
+        await bot.press(ADMIN, "选择组织")
+        await bot.press(ADMIN, "赛罕区科协")
+        await bot.press(ADMIN, "土默特左旗科协")
+        await bot.press(ADMIN, "完成")
+        (check,) = sent_texts(await past_defaults_to_check(bot))
+        assert check == "将发给 2 个组织的联络员、信息员和管理员，共 2 人。"  # without the admin
+        review = sent_texts(await bot.press(ADMIN, "去核对"))[0]
+        assert "• 填报范围：赛罕区科协、土默特左旗科协（2 个组织，2 人）" in review
+        assert "选择组织" not in review and "• 组织：" not in review
+        assert "修改组织" in bot.button_texts(ADMIN.id)
 
 
 async def test_deadline_in_the_past_and_no_target_are_refused(settings, clock, sessions, tree):

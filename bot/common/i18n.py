@@ -29,6 +29,14 @@ DEFAULT_LOCALE = "zh_CN"
 SUPPORTED = ("zh_CN", "en")
 PLACEHOLDER = re.compile(r"{([a-zA-Z_][a-zA-Z0-9_]*)[^{}]*}")
 PLURAL_PARAM = "count"  # the parameter that picks a plural message's form
+# A placeholder in quotes (or bold) with punctuation after them: 「{notice}」。, 《{title}》：,
+# “{title}”. A value that ends with its own mark (a notice's first sentence, a title typed
+# with a full stop) would double it: 「请按时报送。」。 The value's last mark goes instead.
+_QUOTED_THEN_MARK = re.compile(
+    r"{([a-zA-Z_][a-zA-Z0-9_]*)}(?=(?:</[a-z-]+>|[」』》〉”’\"'])+[。．.，,；;：:！!？?、])"
+)
+# One closing mark at a value's end (before any closing tags); an ellipsis ("...") stays.
+_LAST_MARK = re.compile(r"(?<!\.)[。．.，,；;：:、](?=(?:</[a-z-]+>)*$)")
 
 
 def read_catalog(locale: str, root: Path = LOCALES_DIR) -> Catalog:
@@ -116,7 +124,19 @@ def t(locale: str | None, key: str, /, **params: object) -> str:
         text = translations.ngettext(key, key, count)
     else:
         text = translations.gettext(key)
-    return text.format(**params) if params else text
+    if not params:
+        return text
+    for name in _quoted_before_mark(text):  # 「…。」。 → 「…」。
+        value = params.get(name)
+        if isinstance(value, str):
+            params[name] = _LAST_MARK.sub("", value, count=1)
+    return text.format(**params)
+
+
+@lru_cache(maxsize=1024)
+def _quoted_before_mark(text: str) -> frozenset[str]:
+    """The placeholders of a message that are quoted and followed by punctuation."""
+    return frozenset(_QUOTED_THEN_MARK.findall(text))
 
 
 def placeholders(text: str) -> set[str]:

@@ -40,6 +40,9 @@ def notice_reply(broadcast: Broadcast, *, group: bool = False) -> Reply:
     """A notice as its recipients get it (a reminder of it starts with the reminder line);
     ``group``: the copy posted in a work group, whose 已阅 button counts its members."""
     texts: list[Any] = [Html(broadcast.text)]
+    sender = views.sender_line(broadcast)
+    if sender is not None:  # who sent it and when, above the text
+        texts.insert(0, sender)
     if broadcast.parent_id is not None:
         texts.insert(0, Msg("broadcast.reminder_prefix"))
     return Reply(texts, views.notice_buttons(broadcast, group=group))

@@ -21,9 +21,10 @@ from bot.flows.base import (
     said,
 )
 from bot.flows.callback_data import AccessDecisionButton, AccessListButton
+from bot.flows.org_picker import example_params, place_note
 from bot.flows.registration import REAL_NAME, role_label
 from bot.services import orgs, people
-from storage.models import Role
+from storage.models import AccessRequest, Org, Role
 
 ORG_QUERY_MAX = 50
 ORG_MATCHES = 8
@@ -36,10 +37,15 @@ async def search_org(inp: Input, ctx: FlowContext, model: FormModel) -> Options:
     text = inp.text.strip()
     if not text or len(text) > ORG_QUERY_MAX:
         raise Invalid("access.bad_org_query", limit=ORG_QUERY_MAX)
-    matches = await orgs.search_orgs(ctx.session, text, limit=ORG_MATCHES)
-    if not matches:
+    found = await orgs.find_orgs(ctx.session, text, limit=ORG_MATCHES)
+    if not found.orgs:
         raise Invalid("access.no_org_match", text=text)
-    return Options([Choice(org.id, org.name) for org in matches], Msg("access.pick_org"))
+    notice = place_note(found) or Msg("access.pick_org")
+    return Options([Choice(org.id, org.name) for org in found.orgs], notice)
+
+
+async def _example(ctx: FlowContext, model: FormModel) -> dict[str, Any]:
+    return await example_params(ctx, None)  # the applicant searches the whole tree
 
 
 class AccessRequestForm(FormSpec):
@@ -55,6 +61,7 @@ class AccessRequestForm(FormSpec):
             label="access.label.org",
             parse=search_org,
             columns=1,
+            prompt_from=_example,
         ),
         FieldSpec(
             "role",
@@ -115,3 +122,62 @@ class AccessRequestForm(FormSpec):
 
 def _decision(request_id: int, *, approve: bool) -> str:
     return AccessDecisionButton(request_id, approve).pack()
+
+
+# --- what an applicant is told while their request waits, or after it was turned down -------
+
+
+async def applicant_status(ctx: FlowContext) -> list[Msg] | None:
+    """Where a stranger's access request stands: waiting (for whom, and what to do meanwhile)
+    or turned down (why, and how to ask again); None when they have none or are a member."""
+    if people.is_registered(ctx.actor) or people.is_deactivated(ctx.actor):
+        return None
+    waiting = await people.pending_request(ctx.session, ctx.user_id)
+    if waiting is not None:
+        return await waiting_lines(ctx, waiting)
+    declined = await people.declined_request(ctx.session, ctx.user_id)
+    return declined_lines(declined, await _org_name(ctx, declined)) if declined else None
+
+
+async def applicant_route(ctx: FlowContext, inp: Input) -> Reply | None:
+    """A free-text route: an applicant's message (not a policy question: a pending request
+    answers "什么时候能用" better than the documents) gets where their request stands."""
+    if ctx.in_group:
+        return None
+    lines = await applicant_status(ctx)
+    return Reply(lines) if lines else None
+
+
+async def waiting_lines(ctx: FlowContext, request: AccessRequest) -> list[Msg]:
+    """The request still waits: for whom, and what the applicant can do meanwhile."""
+    org = await orgs.get_org(ctx.session, request.org_id)
+    waiting = Msg(
+        "access.waiting",
+        org=org.name if org else "",
+        role=role_label(request.role),
+        reviewers=await reviewers_label(ctx, org),
+    )
+    return [waiting, Msg("access.meanwhile")]
+
+
+def declined_lines(request: AccessRequest, org_name: str) -> list[Msg]:
+    """The request was turned down: the admin's reason when they gave one, and how to ask
+    again (a new request, or an invite)."""
+    lines = [Msg("access.declined", org=org_name, role=role_label(request.role))]
+    if request.reason:
+        lines.append(Msg("access.declined_reason", reason=request.reason))
+    return [*lines, Msg("access.how_to_reapply")]
+
+
+async def _org_name(ctx: FlowContext, request: AccessRequest) -> str:
+    org = await orgs.get_org(ctx.session, request.org_id)
+    return org.name if org else ""
+
+
+async def reviewers_label(ctx: FlowContext, org: Org | None) -> Msg:
+    """Who decides a request to ``org``: the same people it went to (`on_confirm`)."""
+    found, admins = await people.reviewers(ctx.session, org) if org else (None, [])
+    if found is not None:
+        names = [a.real_name or str(a.telegram_id) for a in admins]
+        return Msg("me.reviewers", org=found.name, names=names)
+    return Msg("me.reviewers_superadmins" if ctx.superadmin_ids else "me.reviewers_none")

@@ -25,6 +25,7 @@ from bot.flows.base import (
 )
 from bot.flows.callback_data import ActivityListButton, SameAsLastButton
 from bot.flows.engine import render
+from bot.flows.org_picker import place_note
 from bot.flows.when_notes import note_json, notes_of
 from bot.services import activities as svc
 from bot.services import orgs, when
@@ -174,10 +175,11 @@ async def search_org(inp: Input, ctx: FlowContext, model: FormModel) -> Options:
     within = None if ctx.superadmin else await svc.own_org(ctx.session, ctx.actor)
     if within is None and not ctx.superadmin:
         raise Invalid("activity.org_not_yours")
-    found = await orgs.search_orgs(ctx.session, text, within=within, limit=ORG_MATCHES)
-    if not found:
+    found = await orgs.find_orgs(ctx.session, text, within=within, limit=ORG_MATCHES)
+    if not found.orgs:
         raise Invalid("activity.no_org_match", text=text)
-    return Options([Choice(org.id, org.name) for org in found], Msg("activity.pick_org"))
+    notice = place_note(found) or Msg("activity.pick_org")
+    return Options([Choice(org.id, org.name) for org in found.orgs], notice)
 
 
 async def day_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:

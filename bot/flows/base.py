@@ -74,21 +74,30 @@ class Msg:
         return f"Msg({self.key!r}, {self.params!r})"
 
     def to_json(self) -> dict[str, Any]:
-        """A JSON-safe form (for labels kept in the form state); nested ones included."""
-        params = {
-            name: {NESTED: value.to_json()} if isinstance(value, Msg) else value
-            for name, value in self.params.items()
-        }
-        return {"key": self.key, "params": params}
+        """A JSON-safe form (for labels kept in the form state); nested ones included, in a
+        list too."""
+        return {"key": self.key, "params": {n: _param_json(v) for n, v in self.params.items()}}
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> Msg:
         """The message `to_json` wrote."""
-        params = {
-            name: cls.from_json(value[NESTED]) if _is_nested(value) else value
-            for name, value in raw.get("params", {}).items()
-        }
-        return cls(raw["key"], params)
+        return cls(raw["key"], {n: _param_from_json(v) for n, v in raw.get("params", {}).items()})
+
+
+def _param_json(value: Any) -> Any:
+    if isinstance(value, Msg):
+        return {NESTED: value.to_json()}
+    if isinstance(value, list | tuple):
+        return [_param_json(item) for item in value]
+    return value
+
+
+def _param_from_json(value: Any) -> Any:
+    if _is_nested(value):
+        return Msg.from_json(value[NESTED])
+    if isinstance(value, list):
+        return [_param_from_json(item) for item in value]
+    return value
 
 
 NESTED = "msg"  # a parameter that is itself a message, in JSON: {"msg": {"key": …, "params": …}}
@@ -298,6 +307,7 @@ Parser = Callable[[Input, FlowContext, "FormModel"], Awaitable[Any]]
 TextRoute = Callable[[FlowContext, Input], Awaitable["Reply | None"]]
 ChoiceSource = Callable[[FlowContext, "FormModel"], Awaitable[list[Choice]]]
 Display = Callable[[Any, "FormModel"], Label]
+PromptSource = Callable[[FlowContext, "FormModel"], Awaitable[dict[str, Any]]]
 
 
 @dataclass(frozen=True)
@@ -310,6 +320,9 @@ class FieldSpec:
     parse: Parser | None = None  # typed input (text, photo …); None: buttons only
     choices: list[Choice] | ChoiceSource | None = None
     optional: bool = False
+    # What the skip button of an optional step says (a step whose skip finishes the form
+    # says what that does: "✖ 拒绝，不写理由").
+    skip_label: str = "form.button.skip"
     multi: bool = False  # several choices, then "done"
     collect: int = 0  # > 0: a list of up to this many inputs (photos), then "done"
     # Stay on a full ``collect`` step until "done": an album's extra item then meets the step's
@@ -324,7 +337,12 @@ class FieldSpec:
     # What the step is for, with an example: shown when the user asks (这里要填什么？).
     # None: a general "type the {label} itself" above the prompt, whose examples follow.
     help: str | None = None
+    # Parameters of the prompt read when it is shown (an example name from the org tree).
+    prompt_from: PromptSource | None = None
     in_summary: bool = True  # listed (with an edit button) on the summary
+    # False: another line of the summary says this answer (the reach line names the orgs
+    # picked): no line of its own, its edit button stays.
+    summary_line: bool = True
     # Asked again on every way to the summary, even when answered (a count to refresh).
     revisit: bool = False
     columns: int = 2
@@ -458,6 +476,7 @@ class FormSpec:
     summary_key: ClassVar[str] = "form.summary"
     # A one-step picker: its answer is the whole form, so it confirms without a summary.
     confirm_without_summary: ClassVar[bool] = False
+    confirm_label: ClassVar[str] = "form.button.confirm"  # the summary's confirm button
     _machine: AsyncMachine | None = None
 
     @classmethod
@@ -534,6 +553,10 @@ class FormSpec:
 
     # --- hooks for concrete forms -------------------------------------------------------------
 
+    def confirm_at_once(self, model: FormModel) -> bool:
+        """Whether reaching the summary confirms the form without showing it."""
+        return self.confirm_without_summary
+
     async def on_confirm(self, ctx: FlowContext, model: FormModel) -> Reply:
         """Persist the confirmed answers and say what happened."""
         raise NotImplementedError
@@ -549,6 +572,10 @@ class FormSpec:
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """Lines shown above the summary's fields."""
         return []
+
+    async def prepare_summary(self, ctx: FlowContext, model: FormModel) -> None:
+        """Work out what the summary shows beyond the answers (counts read now), into
+        ``model.ctx``, before it is drawn."""
 
     # --- navigation ---------------------------------------------------------------------------
 

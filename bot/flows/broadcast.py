@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.flows import engine
 from bot.flows.base import (
@@ -31,17 +32,19 @@ from bot.flows.base import (
     said,
 )
 from bot.flows.callback_data import GroupReceiptButton, NoticeAction, NoticeButton, ReceiptButton
-from bot.flows.org_picker import OrgPicker
+from bot.flows.org_picker import OrgPicker, org_name, show_reach
 from bot.flows.when_notes import note_json, notes_of
-from bot.services import broadcasts, groups, people, when
+from bot.services import broadcasts, groups, orgs, people, when
 from bot.services.broadcasts import (
     CAPTION_LIMIT,
     GROUPS,
+    SUPERADMIN,
     TEXT_LIMIT,
     Audience,
     BroadcastError,
     Pace,
     Progress,
+    Sender,
     clean_html,
     count_audience,
     excerpt_html,
@@ -49,12 +52,15 @@ from bot.services.broadcasts import (
 from storage.broadcast_models import Broadcast, BroadcastStatus
 from storage.models import OrgLevel, Role
 
-PREFIX_ROOM = 100  # room for the reminder's first line
-# The limits shown and enforced: what Telegram leaves after the reminder's line, rounded down to
-# a hundred, so a member reads "最多 3900 字", a true limit, not an odd 3996.
+# Room for the lines above the text: the reminder's, and who sent it when (`sender_line`: an
+# org and a name cut to SENDER_ORG_SHOWN and SENDER_NAME_SHOWN characters).
+PREFIX_ROOM = 200
+# The limits shown and enforced: what Telegram leaves after those lines, rounded down to a
+# hundred, so a member reads "最多 3800 字", a true limit, not an odd 3896.
 NOTICE_TEXT_LIMIT = (TEXT_LIMIT - PREFIX_ROOM) // 100 * 100
 NOTICE_CAPTION_LIMIT = (CAPTION_LIMIT - PREFIX_ROOM) // 100 * 100
 GROUP_CHOICES = 30  # work groups offered as an audience
+SENDER_ORG_SHOWN, SENDER_NAME_SHOWN = 40, 30  # the sender line's parts, cut beyond
 EXCERPT = 60
 BAR_WIDTH = 20
 LEVEL_KEYS = {
@@ -257,6 +263,7 @@ class BroadcastForm(FormSpec):
             choices=role_choices,
             when=lambda data: data.get("audience") == "role",
             columns=1,
+            summary_line=False,  # the audience's line names it
         ),
         FieldSpec(
             "groups",
@@ -269,6 +276,7 @@ class BroadcastForm(FormSpec):
                 "form.list", items=[_group_name(model, v) for v in value or []]
             ),
             columns=1,
+            summary_line=False,  # the audience's line names them
         ),
         FieldSpec(
             "text",
@@ -308,6 +316,16 @@ class BroadcastForm(FormSpec):
         ),
     )
 
+    async def prepare_summary(self, ctx: FlowContext, model: FormModel) -> None:
+        """Whom the notice reaches, by name, with the number of people as it stands now."""
+        try:
+            scope = await admin_scope(ctx)
+            audience = _audience(model.data)
+            count = await count_audience(ctx.session, scope, audience)
+        except BroadcastError:
+            return  # the confirmation refuses it, saying why
+        show_reach(model, _reach_shown(scope, audience, model, count))
+
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """What the reader guessed of the start time (a year left out), if anything."""
         return notes_of(model.ctx.get("when_notes")) if model.data.get("when") != "now" else []
@@ -329,12 +347,47 @@ class BroadcastForm(FormSpec):
                 receipt=bool(data.get("receipt")),
                 scheduled_at=None if when in (None, "now") else datetime.fromisoformat(when),
                 now=ctx.now,
+                sender=await _sender(ctx),
             )
         except BroadcastError as refusal:
             return Reply([said(refusal)])
         button = Button(Msg("broadcast.button.preview"), NoticeButton(draft.id, "preview").pack())
         saved = Msg(counted("broadcast.draft_saved", data["audience"] == GROUPS), count=count)
         return Reply([saved], [[button]])
+
+
+async def _sender(ctx: FlowContext) -> Sender:
+    """The admin as recipients will read it: their org, name and role (a superadmin who is
+    no member: their name), and the zone the time is shown in."""
+    user = ctx.actor
+    if user is None or not people.is_registered(user):
+        return Sender(ctx.first_name or str(ctx.user_id), SUPERADMIN, tz=ctx.tz.key)
+    org = await orgs.get_org(ctx.session, user.org_id)
+    name = user.real_name or ctx.first_name
+    return Sender(name, str(user.role), org=org.name if org else "", tz=ctx.tz.key)
+
+
+def _reach_shown(
+    scope: people.Scope, audience: Audience, model: FormModel, count: int
+) -> Msg:
+    """The audience as the summary says it: the orgs, level, role or groups picked, and how
+    many people (or work groups) that is."""
+    if audience.kind == GROUPS:
+        names = [_group_name(model, group) for group in audience.group_ids]
+        return Msg("broadcast.reach.groups", count=count, groups=names)
+    counted_people = Msg("count.people", count=count)
+    if audience.kind == "level" and audience.level:
+        level = Msg(LEVEL_KEYS[OrgLevel(audience.level)])
+        return Msg("broadcast.reach.level", level=level, people=counted_people)
+    if audience.kind == "orgs":
+        names = [org_name(model, org_id) for org_id in audience.org_ids]
+        return Msg("broadcast.reach.orgs", orgs=names, people=counted_people)
+    if audience.kind == "role" and audience.role:
+        role = Msg(f"role.{audience.role}")
+        return Msg("broadcast.reach.role", role=role, people=counted_people)
+    if scope.org is None:
+        return Msg("broadcast.reach.all", people=counted_people)
+    return Msg("broadcast.reach.subtree", org=scope.org.name, people=counted_people)
 
 
 def counted(key: str, to_groups: bool) -> str:
@@ -373,6 +426,26 @@ def notice_buttons(
         label = Msg("group.button.ack_count", count=acked) if acked else Msg("group.button.ack")
         return [[Button(label, GroupReceiptButton(root).pack())]]
     return [[Button(Msg("broadcast.button.ack"), ReceiptButton(root).pack())]]
+
+
+def sender_line(broadcast: Broadcast) -> Msg | None:
+    """Who sent a notice and when, the line above its text (None for a notice kept before
+    senders were): the org by name, the admin's name and role, the time it went out."""
+    sender = Sender.from_json(broadcast.sender)
+    if sender is None:
+        return None
+    sent = datetime.fromisoformat(sender.at) if sender.at else None
+    moment = sent or broadcast.scheduled_at or broadcast.created_at
+    when = moment.astimezone(ZoneInfo(sender.tz)).strftime("%Y-%m-%d %H:%M")
+    name = _cut(sender.name, SENDER_NAME_SHOWN)
+    if sender.role == SUPERADMIN or not sender.org:
+        return Msg("broadcast.from_superadmin", name=name, when=when)
+    org, role = _cut(sender.org, SENDER_ORG_SHOWN), Msg(f"role.{sender.role}")
+    return Msg("broadcast.from", org=org, name=name, role=role, when=when)
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _bar(done: int, total: int) -> str:

@@ -116,25 +116,60 @@ async def launch(ctx: FlowContext, broadcast_id: int, *, paid: bool = False) -> 
 
 
 async def control(ctx: FlowContext, broadcast_id: int, action: str) -> Reply:
-    """Pause, resume or cancel; the status message shows the result."""
+    """Pause, resume or cancel; the status message shows the result, and a cancel says what
+    it stopped and what it cannot take back."""
 
     async def work() -> Reply:
         broadcast = await _owned(ctx, broadcast_id)
+        if broadcast.status in (BroadcastStatus.DONE, BroadcastStatus.CANCELLED):
+            return await _over(ctx, broadcast)  # an old status message's button
         if action == "cancel":
-            was_draft = broadcast.status == BroadcastStatus.DRAFT
-            await broadcasts.cancel(ctx.session, broadcast, now=ctx.now)
-            if was_draft:
-                return Reply([Msg("broadcast.draft_cancelled")], edit=True)
-        else:
-            await broadcasts.set_paused(ctx.session, broadcast, paused=action == "pause")
+            return await _cancel(ctx, broadcast)
+        await broadcasts.set_paused(ctx.session, broadcast, paused=action == "pause")
         figures = await broadcasts.progress(ctx.session, broadcast_id)
-        # A cancelled notice gets its delivery report in place of the status message.
-        view = report_reply if action == "cancel" else _paused_view
-        reply = view(broadcast, figures)
+        reply = _paused_view(broadcast, figures)
         reply.edit = True
         return reply
 
     return await _guarded(work)
+
+
+async def _cancel(ctx: FlowContext, broadcast: Broadcast) -> Reply:
+    """Stop what is not sent yet; the delivery report, under what the cancel stopped and
+    that what was delivered stays delivered."""
+    was_draft = broadcast.status == BroadcastStatus.DRAFT
+    await broadcasts.cancel(ctx.session, broadcast, now=ctx.now)
+    if was_draft:
+        return Reply([Msg("broadcast.draft_cancelled")], edit=True)
+    figures = await broadcasts.progress(ctx.session, broadcast.id)  # type: ignore[arg-type]
+    said = [Msg("broadcast.cancel_stopped", count=figures.cancelled)]
+    if figures.sent:
+        said.append(_cannot_recall(broadcast, figures, "broadcast.cancel_cannot_recall"))
+    reply = report_reply(broadcast, figures)
+    reply.texts[:0] = said
+    reply.edit = True
+    return reply
+
+
+async def _over(ctx: FlowContext, broadcast: Broadcast) -> Reply:
+    """A button of a notice already sent or cancelled: said plainly (delivered to N, which
+    cannot be recalled), above its final status."""
+    figures = await broadcasts.progress(ctx.session, broadcast.id)  # type: ignore[arg-type]
+    if broadcast.status == BroadcastStatus.CANCELLED:
+        reply = report_reply(broadcast, figures)
+        reply.texts.insert(0, Msg("broadcast.already_cancelled"))
+    else:
+        reply = progress_reply(broadcast, figures)
+        reply.texts.insert(0, _cannot_recall(broadcast, figures, "broadcast.cannot_recall"))
+    reply.edit = True
+    return reply
+
+
+def _cannot_recall(broadcast: Broadcast, figures: broadcasts.Progress, key: str) -> Msg:
+    """Delivered to N people (or posted in N work groups), which no cancel takes back."""
+    if broadcasts.to_groups(broadcast):
+        return Msg(counted(key, True), count=figures.sent)
+    return Msg(key, count=figures.people_sent)
 
 
 def _paused_view(broadcast: Broadcast, figures: broadcasts.Progress) -> Reply:

@@ -548,7 +548,7 @@ async def _collect(
 
 async def _advance(form: FormSpec, ctx: FlowContext, model: FormModel) -> Reply:
     await model.trigger("advance")
-    if model.state == SUMMARY and form.confirm_without_summary:
+    if model.state == SUMMARY and form.confirm_at_once(model):
         return await _on_summary(form, ctx, model, Input(InputKind.ACTION, action=Action.CONFIRM))
     return await render(form, ctx, model, [])
 
@@ -567,6 +567,7 @@ async def render(
 ) -> Reply:
     """The view of the model's current step, after any notices."""
     if model.state == SUMMARY:
+        await form.prepare_summary(ctx, model)
         return _summary(form, model, notices)
     spec = form.field(model.state)
     if choices is None and not (keep_options and model.options):
@@ -577,7 +578,9 @@ async def render(
         model.options = []
     # Every prompt may show example dates; they follow today, so none is long past.
     today = when.today_in(ctx.now, ctx.tz)
-    params = {**when.examples(today), **spec.params, **form.prompt_params(ctx, model, spec)}
+    read = await spec.prompt_from(ctx, model) if spec.prompt_from else {}
+    params = {**when.examples(today), **spec.params, **read}
+    params.update(form.prompt_params(ctx, model, spec))
     texts = [*notices, Msg(spec.prompt, params)]
     rows = [*_choice_rows(model, spec), await _nav_row(model, spec)]
     return Reply(texts, rows, form_view=True)
@@ -612,7 +615,7 @@ async def _nav_row(model: FormModel, spec: FieldSpec) -> list[Button]:
         back = "form.button.back_to_summary" if model.editing else "form.button.back"
         row.append(_button(model, Msg(back), Action.BACK))
     if spec.optional:
-        row.append(_button(model, Msg("form.button.skip"), Action.SKIP))
+        row.append(_button(model, Msg(spec.skip_label), Action.SKIP))
     row.append(_button(model, Msg("form.button.cancel"), Action.CANCEL))
     return row
 
@@ -638,6 +641,7 @@ def _summary(form: FormSpec, model: FormModel, notices: list[Msg]) -> Reply:
     lines = [
         Msg("form.summary_line", label=Msg(spec.label), value=display_value(spec, model))
         for spec in shown
+        if spec.summary_line
     ]
     texts = [*notices, Msg(form.summary_key), *form.summary_extra(model), *lines]
     edits = [
@@ -647,7 +651,7 @@ def _summary(form: FormSpec, model: FormModel, notices: list[Msg]) -> Reply:
     rows = [edits[i : i + 2] for i in range(0, len(edits), 2)]
     rows.append(
         [
-            _button(model, Msg("form.button.confirm"), Action.CONFIRM),
+            _button(model, Msg(form.confirm_label), Action.CONFIRM),
             _button(model, Msg("form.button.cancel"), Action.CANCEL),
         ]
     )

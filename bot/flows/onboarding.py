@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from bot.common.i18n import SUPPORTED, normalize_locale
-from bot.flows import access_request, access_review, channels, engine, registration
-from bot.flows.base import Button, FlowContext, Input, InputKind, Msg, Notice, Reply, said
+from bot.flows import access_request, channels, engine, registration
+from bot.flows.base import Button, FlowContext, Input, InputKind, Msg, Reply, said
 from bot.flows.callback_data import AccessRequestButton, LanguageButton
 from bot.flows.menu import commands_for, role_of
 from bot.flows.registration import role_label
 from bot.flows.task_views import local_text
 from bot.services import linking, orgs, people
 from storage.identity_models import Reach
-from storage.models import AccessRequest, Org
+from storage.models import AccessRequest
 
 LANGUAGE_NAMES = {"zh_CN": "中文", "en": "English"}
 
@@ -38,10 +38,13 @@ async def start(ctx: FlowContext, payload: str, *, private: bool) -> Reply:
         return await _start_with_invite(ctx, payload, over_request=requesting)
     if requesting:  # /start alone while the access-request form is open: the form again
         return await engine.current_view(ctx, [Msg("form.busy", command="/start")])
-    if await people.pending_request(ctx.session, ctx.user_id):
-        return Reply([Msg("start.intro"), Msg("access.already_pending")])
+    pending = await people.pending_request(ctx.session, ctx.user_id)
+    if pending is not None:
+        return Reply([Msg("start.intro"), *await access_request.waiting_lines(ctx, pending)])
+    # Turned down before: why, then the way in again (this button files a new request).
+    declined = await access_request.applicant_status(ctx) or []
     return Reply(
-        [Msg("start.intro"), Msg("start.how_to_join")],
+        [Msg("start.intro"), *declined[:-1], Msg("start.how_to_join")],
         [[Button(Msg("start.button.request"), AccessRequestButton().pack())]],
     )
 
@@ -167,6 +170,9 @@ async def me(ctx: FlowContext) -> Reply:
         request = await people.pending_request(ctx.session, ctx.user_id)
         if request is not None:
             return Reply([await _pending(ctx, request, language)])
+        declined = await people.declined_request(ctx.session, ctx.user_id)
+        if declined is not None:
+            return Reply(await _declined(ctx, declined, language))
         joining = JOINING_NOTES.get(await engine.active_flow(ctx) or "")
         if joining is not None:  # half-way through joining: say so, and where they are
             view = await engine.current_view(ctx, [Msg(joining)])
@@ -208,25 +214,34 @@ async def _pending(ctx: FlowContext, request: AccessRequest, language: str) -> M
         org=await orgs.org_path(ctx.session, org),
         role=role_label(request.role),
         submitted=local_text(request.created_at, ctx.tz),
-        reviewers=await _reviewers(ctx, org),
+        reviewers=await access_request.reviewers_label(ctx, org),
         identity=await _identity(ctx),
         language=language,
     )
+
+
+async def _declined(ctx: FlowContext, request: AccessRequest, language: str) -> list[Msg]:
+    """/me of someone whose access request was turned down: what they asked for, when it was
+    decided, the admin's reason, and how to ask again."""
+    org = await orgs.get_org(ctx.session, request.org_id)
+    details = Msg(
+        "me.declined",
+        name=request.real_name,
+        org=await orgs.org_path(ctx.session, org),
+        role=role_label(request.role),
+        submitted=local_text(request.created_at, ctx.tz),
+        decided=local_text(request.decided_at or request.created_at, ctx.tz),
+        identity=await _identity(ctx),
+        language=language,
+    )
+    lines = access_request.declined_lines(request, org.name if org else "")
+    return [details, *lines[1:]]  # the first line says what the details already say
 
 
 async def _identity(ctx: FlowContext) -> Msg:
     # The channel and its own id for the sender (on WeCom a UserID, never the address).
     channel, external_id = await linking.identity_at(ctx.session, ctx.user_id)
     return channels.identities_line([(channel, external_id)])[0]
-
-
-async def _reviewers(ctx: FlowContext, org: Org | None) -> Msg:
-    # The same people the request went to (access_request.AccessRequestForm.on_confirm).
-    found, admins = await people.reviewers(ctx.session, org) if org else (None, [])
-    if found is not None:
-        names = [a.real_name or str(a.telegram_id) for a in admins]
-        return Msg("me.reviewers", org=found.name, names=names)
-    return Msg("me.reviewers_superadmins" if ctx.superadmin_ids else "me.reviewers_none")
 
 
 async def language_menu(ctx: FlowContext) -> Reply:
@@ -267,36 +282,3 @@ async def busy(ctx: FlowContext, command: str) -> Reply | None:
     if command == "/start" and flow == access_request.AccessRequestForm.name:
         return None  # an invite takes over from an access request being filled in (start)
     return await engine.current_view(ctx, [Msg("form.busy", command=command)])
-
-
-async def decide(
-    ctx: FlowContext, request_id: int, approve: bool, *, listed: bool = False
-) -> Reply:
-    """An admin's approve / reject button on an access request (``listed``: on /requests'
-    list, which is then shown again with the outcome)."""
-    try:
-        request = await people.decide_access(
-            ctx.session,
-            request_id=request_id,
-            approve=approve,
-            admin=ctx.actor,
-            superadmin=ctx.superadmin,
-            now=ctx.now,
-        )
-    except people.AccessError as refusal:
-        if listed:  # decided meanwhile (by another admin): the list as it stands now
-            reply = await access_review.pending_list(ctx, edit=True)
-            reply.toast = said(refusal)
-            return reply
-        return Reply([], toast=said(refusal))
-    outcome = Msg(
-        "access.approved_by_you" if approve else "access.rejected_by_you", name=request.real_name
-    )
-    applicant = await people.get_user(ctx.session, request.telegram_id)
-    told = Msg("access.you_are_approved" if approve else "access.you_are_rejected")
-    notice = Notice(request.telegram_id, people.user_locale(applicant), Reply([told]))
-    if listed:
-        reply = await access_review.pending_list(ctx, [outcome], edit=True)
-        reply.notices = [notice]
-        return reply
-    return Reply([outcome], edit=True, notices=[notice])

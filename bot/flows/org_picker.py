@@ -8,7 +8,7 @@ takes its whole step from `OrgPicker.step`; nothing else builds an org step.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.flows.base import (
@@ -24,6 +24,7 @@ from bot.flows.base import (
     Options,
 )
 from bot.services import orgs, people
+from bot.services.org_search import Found
 from storage.models import Org
 
 ORG_CHOICES = 30
@@ -52,10 +53,14 @@ class OrgPicker:
             raise Invalid("form.expect_text")
         text = inp.text.strip()[:QUERY_MAX]
         scope = await self.scope_of(ctx)
-        matches = await orgs.search_orgs(ctx.session, text, within=scope.org, limit=ORG_CHOICES)
-        if not matches:
+        found = await orgs.find_orgs(ctx.session, text, within=scope.org, limit=ORG_CHOICES)
+        if not found.orgs:
             raise Invalid(self.no_match, text=text)
-        return Options(offer(model, matches))
+        return Options(offer(model, found.orgs), place_note(found))
+
+    async def example(self, ctx: FlowContext, model: FormModel) -> dict[str, Any]:
+        """The prompt's example of what to type: a name from the scope's own tree."""
+        return await example_params(ctx, (await self.scope_of(ctx)).org)
 
     def step(
         self,
@@ -76,6 +81,7 @@ class OrgPicker:
             multi=multi,
             when=when,
             display=org_names if multi else _picked_name,
+            prompt_from=self.example,
         )
 
     def reach_steps(
@@ -91,8 +97,15 @@ class OrgPicker:
             return lambda data: data.get(kind) == value
 
         ask, label = f"{prefix}.ask_", f"{prefix}.label."
+        orgs = self.step(
+            "orgs", prompt=ask + "orgs", label=label + "orgs", multi=True, when=chosen("orgs")
+        )
         return (
-            FieldSpec(kind, ask + kind, label + kind, choices=kinds, columns=1),
+            # On the summary the kind's line says whom it reaches (the form's `reach_shown`),
+            # not the button that was pressed ("选择组织…"); the level and orgs say it there.
+            FieldSpec(
+                kind, ask + kind, label + kind, choices=kinds, columns=1, display=_reach_of(kind)
+            ),
             FieldSpec(
                 "level",
                 ask + "level",
@@ -100,11 +113,23 @@ class OrgPicker:
                 choices=levels,
                 when=chosen("level"),
                 columns=1,
+                summary_line=False,
             ),
-            self.step(
-                "orgs", prompt=ask + "orgs", label=label + "orgs", multi=True, when=chosen("orgs")
-            ),
+            replace(orgs, summary_line=False),
         )
+
+
+async def example_params(ctx: FlowContext, within: Org | None) -> dict[str, Any]:
+    """``{example}`` of a prompt that asks for part of an org's name: one of the tree the
+    reader searches (within their scope), so the example finds something."""
+    name = await orgs.example_name(ctx.session, within)
+    return {"example": name or Msg("org.example_any")}
+
+
+def place_note(found: Found) -> Msg | None:
+    """Said above the orgs when the name typed was a place without an org of its own, and
+    these are its city's (玉泉区 → 呼和浩特市科协)."""
+    return Msg("org.place_in_city", place=found.place, city=found.city) if found.place else None
 
 
 def offer(model: FormModel, orgs: Iterable[Org]) -> list[Choice]:
@@ -125,6 +150,27 @@ def org_name(model: FormModel, org_id: Any) -> Label:
 def org_names(value: Any, model: FormModel) -> Label:
     """Ticked orgs, by name, for a summary line."""
     return Msg("form.list", items=[org_name(model, org_id) for org_id in value or []])
+
+
+REACH = "reach_shown"  # model.ctx: whom the form reaches, as its summary says it (a Msg)
+
+
+def show_reach(model: FormModel, shown: Msg) -> None:
+    """Keep whom the form reaches for its summary's line (a form's `prepare_summary`)."""
+    model.ctx[REACH] = shown.to_json()
+
+
+def _reach_of(kind: str) -> Callable[[Any, FormModel], Label]:
+    """The reach line of a summary: what the form worked out, else the choice's label."""
+
+    def shown(value: Any, model: FormModel) -> Label:
+        worked_out = model.ctx.get(REACH)
+        if worked_out is not None:
+            return Msg.from_json(worked_out)
+        picked = model.ctx.get("labels", {}).get(kind)
+        return Msg.from_json(picked) if isinstance(picked, dict) else str(picked or value)
+
+    return shown
 
 
 def _picked_name(value: Any, model: FormModel) -> Label:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.flows import (
+    access_request,
     access_review,
     activity_views,
     ask,
@@ -204,7 +205,9 @@ async def user_input(ctx: FlowContext, inp: Input, text_routes: Sequence[TextRou
         if reply is not None:
             return reply
     if not people.is_registered(ctx.actor):
-        return Reply([Msg("start.not_registered")])
+        # An applicant hears where their request stands; anyone else, how to join.
+        status = await access_request.applicant_status(ctx)
+        return Reply(status or [Msg("start.not_registered")])
     return Reply([Msg("fallback.unknown")])
 
 
@@ -292,7 +295,7 @@ BUTTONS: dict[type[CallbackData], ButtonRoute] = {
     AccessRequestButton: lambda ctx, p: onboarding.begin_access_request(ctx),
     LinkNewButton: lambda ctx, p: channels.offer_link(ctx),  # /me: link another channel
     ReachButton: lambda ctx, p: onboarding.choose_reach(ctx, p.button.reach),
-    AccessDecisionButton: lambda ctx, p: onboarding.decide(
+    AccessDecisionButton: lambda ctx, p: access_review.on_press(
         ctx, p.button.request, p.button.approve, listed=p.button.listed
     ),
     AccessListButton: lambda ctx, p: access_review.pending_list(ctx),  # a request's notice

@@ -419,18 +419,22 @@ async def write_workbook(
 
 def draw_chart(chart: Chart, locale: str) -> bytes:
     """The chart as a PNG, its titles and labels in ``locale`` (slow: call it in a thread)."""
+    return render_chart(localized(chart, locale))
+
+
+def localized(chart: Chart, locale: str) -> Chart:
+    """The chart with its titles and labels in ``locale``, as it is drawn."""
 
     def text(label: object) -> str:
         return render_label(locale, label, markup=False) if label else ""  # type: ignore[arg-type]
 
-    rendered = dataclasses.replace(
+    return dataclasses.replace(
         chart,
         title=text(chart.title),
         labels=[text(label) for label in chart.labels],
         y_label=text(chart.y_label),
         legend=(text(chart.legend[0]), text(chart.legend[1])),
     )
-    return render_chart(rendered)
 
 
 def charts(figures: svc.Stats) -> list[Chart]:

@@ -27,7 +27,7 @@ from bot.flows.base import (
     said,
 )
 from bot.flows.labels import zone_label
-from bot.flows.org_picker import OrgPicker
+from bot.flows.org_picker import OrgPicker, org_name, show_reach
 from bot.flows.task_views import reach
 from bot.flows.when_notes import note_json, notes_of
 from bot.services import people, when
@@ -109,7 +109,7 @@ async def target_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     """The whole subtree (with counts), one level of it, or picked orgs."""
     scope = await _scope(ctx)
     ids = await svc.subtree_org_ids(ctx.session, scope)
-    people_count = await svc.count_recipients(ctx.session, ids)
+    people_count = await svc.count_recipients(ctx.session, ids, besides=ctx.user_id)
     # Labels are kept as JSON in the form state (a nested Msg included).
     whole = (
         Msg("task.target.subtree", org=scope.org.name, **reach(len(ids), people_count))
@@ -158,7 +158,10 @@ async def check_choices(ctx: FlowContext, model: FormModel) -> list[Choice]:
     """Count the chosen orgs and the people they reach (shown before publishing)."""
     ids = await target_org_ids(ctx, model.data)
     model.ctx["org_ids"] = ids
-    model.ctx["people"] = await svc.count_recipients(ctx.session, ids)
+    # The people the announcement goes to: the publisher is not told of their own task.
+    model.ctx["people"] = await svc.count_recipients(ctx.session, ids, besides=ctx.user_id)
+    everyone = await svc.count_recipients(ctx.session, ids)
+    model.ctx["not_you"] = everyone != model.ctx["people"]  # the publisher is one of them
     return [Choice("ok", Msg("task.button.looks_right"))]
 
 
@@ -208,6 +211,11 @@ def _listed(names: list[str]) -> Label:
 
 def _attachments(value: Any, model: FormModel) -> Label:
     return Msg("task.attachment_count", count=len(value or []))
+
+
+def _not_you(model: FormModel) -> Msg | str:
+    """Said after the count when the publisher is in a target org: they are not told."""
+    return Msg("task.reach_not_you") if model.ctx.get("not_you") else ""
 
 
 RECURRENCE_CHOICES = [Choice(r.value, Msg(f"task.recurrence.{r.value}")) for r in Recurrence]
@@ -301,16 +309,33 @@ class NewTaskForm(FormSpec):
         model.ctx["tz"] = ctx.tz.key
         if spec.name != "check":
             return {"tz": zone_label(ctx.tz)}
-        return reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0))
+        counts = reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0))
+        return {**counts, "not_you": _not_you(model)}
+
+    async def prepare_summary(self, ctx: FlowContext, model: FormModel) -> None:
+        """The target's line names the level or the orgs picked, with the counts of the check
+        step (read on the way to the summary)."""
+        counts = reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0))
+        data = model.data
+        if data.get("target") == "level" and data.get("level"):
+            level = Msg(f"broadcast.level.{data['level']}")
+            show_reach(model, Msg("task.reach.level", level=level, **counts))
+        elif data.get("target") == "orgs":
+            names = [org_name(model, org_id) for org_id in data.get("orgs") or []]
+            show_reach(model, Msg("task.reach.orgs", names=names, **counts))
+        else:
+            scope = await _scope(ctx)
+            whole = (
+                Msg("task.target.subtree", org=scope.org.name, **counts)
+                if scope.org
+                else Msg("task.target.everything", **counts)
+            )
+            show_reach(model, whole)
 
     def summary_extra(self, model: FormModel) -> list[Msg]:
         """Who receives it, and the 18:00 rule when no time was typed."""
-        lines = [
-            Msg(
-                "task.reach",
-                **reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0)),
-            )
-        ]
+        counts = reach(len(model.ctx.get("org_ids", [])), model.ctx.get("people", 0))
+        lines = [Msg("task.reach", **counts, not_you=_not_you(model))]
         if model.ctx.get("time_defaulted"):
             lines.append(Msg("task.time_defaulted"))
         return lines + notes_of(model.ctx.get("deadline_notes"))

@@ -71,13 +71,9 @@ async def announce(ctx: FlowContext, task: ReportTask) -> Reply:
     """
     cycle = (await svc.cycles_of(ctx.session, task.id))[0]  # type: ignore[arg-type]
     targets = await svc.target_ids(ctx.session, task.id)  # type: ignore[arg-type]
-    people_by_org = await svc.task_recipients(ctx.session, targets)
-    recipients = [
-        (org_id, user)
-        for org_id, users in people_by_org.items()
-        for user in users
-        if user.telegram_id != ctx.user_id
-    ]
+    # Everyone of the target orgs but the publisher: the people the form's counts counted.
+    people_by_org = await svc.task_recipients(ctx.session, targets, besides=ctx.user_id)
+    recipients = [(org_id, user) for org_id, users in people_by_org.items() for user in users]
     notices: list[Notice] = []
     key = "task.published"
     if len(recipients) <= ANNOUNCE_DIRECT and not in_quiet_hours(ctx.now, ctx.tz):

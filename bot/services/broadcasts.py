@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timedelta
 from html.parser import HTMLParser
 from typing import Any
@@ -65,6 +65,30 @@ class Audience:
 
 
 GROUPS = "groups"
+SUPERADMIN = "superadmin"  # a sender's role when a superadmin who is no member sends
+
+
+@dataclass(frozen=True)
+class Sender:
+    """Who a notice is from, as its recipients read it: kept with the notice when written."""
+
+    name: str
+    role: str  # a Role value, or SUPERADMIN
+    org: str = ""  # the admin's org by name ("" for a superadmin who is no member)
+    tz: str = "Asia/Shanghai"  # the zone its time is shown in (the bot's TIMEZONE)
+    at: str | None = None  # a reminder's: when the notice itself went out (ISO 8601)
+
+    def to_json(self) -> str:
+        """Stored on the broadcast (``Broadcast.sender``)."""
+        return json.dumps(asdict(self), ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, raw: str | None) -> Sender | None:
+        """The inverse of `to_json`; None for a notice written before senders were kept."""
+        if not raw:
+            return None
+        data = json.loads(raw)
+        return cls(**{k: data[k] for k in ("name", "role", "org", "tz", "at") if k in data})
 
 
 def to_groups(broadcast: Broadcast) -> bool:
@@ -201,6 +225,7 @@ async def create_draft(
     receipt: bool,
     scheduled_at: datetime | None,
     now: datetime,
+    sender: Sender | None = None,
 ) -> tuple[Broadcast, int]:
     """Save a confirmed form as a draft; returns it and its current number of recipients."""
     total = await count_audience(session, scope, audience)
@@ -214,6 +239,7 @@ async def create_draft(
         media_kind=content.get("kind") if content.get("kind") != "text" else None,
         media_file_id=content.get("file_id"),
         receipt=receipt,
+        sender=sender.to_json() if sender else None,
         total=total,
         scheduled_at=scheduled_at,
         created_at=now,
@@ -303,6 +329,7 @@ async def remind(
         media_kind=root.media_kind,
         media_file_id=root.media_file_id,
         receipt=True,
+        sender=_first_sent(root),
         parent_id=root.id,
         status=BroadcastStatus.SCHEDULED,
         scheduled_at=now,
@@ -318,6 +345,15 @@ async def remind(
     reminder.total = total
     await session.flush()
     return reminder, total
+
+
+def _first_sent(root: Broadcast) -> str | None:
+    """A reminder's sender: the notice's, with the time the notice itself went out."""
+    sender = Sender.from_json(root.sender)
+    if sender is None:
+        return None
+    sent = root.scheduled_at or root.created_at
+    return replace(sender, at=sent.isoformat()).to_json()
 
 
 async def acknowledge(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -93,20 +93,39 @@ def _pyplot() -> Any:
 
 def render(chart: Chart) -> bytes:
     """One chart as PNG bytes."""
+    with drawn(chart) as figure:
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 3})
+    return buffer.getvalue()
+
+
+@contextlib.contextmanager
+def drawn(chart: Chart) -> Iterator[Any]:
+    """The chart drawn on a matplotlib figure (what `render` saves), closed afterwards."""
     with _LOCK:
         plt = _pyplot()
         figure, axes = plt.subplots(figsize=(WIDTH, HEIGHT), dpi=DPI)
         try:
             _DRAW[chart.kind](axes, chart)
+            _count_ticks(axes, chart)
             axes.set_title(chart.title)
             axes.spines[["top", "right"]].set_visible(False)
             # Fixed margins instead of tight_layout(), which draws the whole figure once more.
             figure.subplots_adjust(**MARGINS.get(chart.kind, MARGINS["bar"]))
-            buffer = io.BytesIO()
-            figure.savefig(buffer, format="png", pil_kwargs={"compress_level": 3})
+            yield figure
         finally:
             plt.close(figure)
-    return buffer.getvalue()
+
+
+def _count_ticks(axes: Any, chart: Chart) -> None:
+    """Counts (activities, people, items) are whole: their axis is marked in whole steps,
+    never 0.2, 0.4 … when the numbers are small."""
+    if not all(float(value).is_integer() for value in (*chart.values, *chart.second)):
+        return
+    from matplotlib.ticker import MaxNLocator
+
+    axis = axes.xaxis if chart.kind == "barh" else axes.yaxis
+    axis.set_major_locator(MaxNLocator(integer=True))
 
 
 def _bar(axes: Any, chart: Chart) -> None:

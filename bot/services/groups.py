@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.services import people
+from bot.services import orgs, people
 from bot.services import tasks as task_service
 from bot.services.errors import UserError
 from bot.services.people import Scope
@@ -89,9 +89,7 @@ async def bind_choices(session: AsyncSession, scope: Scope, text: str = "") -> l
     """Orgs to bind to: those named like ``text``, or the admin's own org and the ones below."""
     if text:
         return list(
-            await orgs_repo.search_orgs(
-                session=session, text=text[:50], within=scope.org, limit=BIND_CHOICES
-            )
+            await orgs.search_orgs(session, text[:50], within=scope.org, limit=BIND_CHOICES)
         )
     if scope.org is None:  # a superadmin: the top of each tree
         roots = await orgs_repo.list_orgs(session=session)

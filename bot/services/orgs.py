@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.services import org_search
 from bot.services.errors import UserError
 from storage import orgs_repo
 from storage.models import Org, OrgLevel
@@ -155,8 +156,21 @@ async def get_org(session: AsyncSession, org_id: int | None) -> Org | None:
 async def search_orgs(
     session: AsyncSession, text: str, *, within: Org | None = None, limit: int
 ) -> Sequence[Org]:
-    """Orgs whose name holds ``text`` (in ``within``'s subtree), shortest names first."""
-    return await orgs_repo.search_orgs(session=session, text=text, within=within, limit=limit)
+    """The orgs ``text`` names in ``within``'s subtree: part of a name, a short name (呼市,
+    土左旗), or a place whose city has them (bot/services/org_search.py)."""
+    return (await find_orgs(session, text, within=within, limit=limit)).orgs
+
+
+async def find_orgs(
+    session: AsyncSession, text: str, *, within: Org | None = None, limit: int
+) -> org_search.Found:
+    """`search_orgs`, saying also when the orgs are the city's of a place typed (玉泉区)."""
+    return await org_search.find(session, text, within=within, limit=limit)
+
+
+async def example_name(session: AsyncSession, within: Org | None = None) -> str:
+    """A name from the tree to show as what to type ("赛罕区"); "" for an empty tree."""
+    return await org_search.example_name(session, within)
 
 
 async def list_orgs(

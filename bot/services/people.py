@@ -330,6 +330,33 @@ async def pending_requests(
     return await users_repo.pending_requests_within(session=session, within=scope.org, limit=limit)
 
 
+REASON_MAX = 200  # a rejection's reason: a sentence or two the applicant reads
+
+
+def clean_reason(text: str) -> str:
+    """A rejection's reason as typed, on one line and checked for length."""
+    reason = " ".join(text.split())
+    if not reason or len(reason) > REASON_MAX or reason.startswith("/"):
+        raise AccessError("access.bad_reason", limit=REASON_MAX)
+    return reason
+
+
+async def reviewable_request(
+    session: AsyncSession, *, request_id: int, admin: User | None, superadmin: bool
+) -> AccessRequest:
+    """A request still waiting that this admin may decide (their subtree), or the refusal."""
+    request = await session.get(AccessRequest, request_id)
+    if request is None:
+        raise AccessError("access.unknown")
+    org = await orgs_repo.get_org(session=session, org_id=request.org_id)
+    scope = await admin_scope(session, admin, superadmin)
+    if org is None or scope is None or not scope.covers(org):
+        raise AccessError("access.not_your_org")
+    if request.status != AccessRequestStatus.PENDING:
+        raise AccessError("access.already_decided")
+    return request
+
+
 async def decide_access(
     session: AsyncSession,
     *,
@@ -338,19 +365,22 @@ async def decide_access(
     admin: User | None,
     superadmin: bool,
     now: datetime,
+    reason: str | None = None,
 ) -> AccessRequest:
-    """Approve or reject a request, checking the admin's subtree; registers on approval."""
-    request = await session.get(AccessRequest, request_id)
-    if request is None:
-        raise AccessError("access.unknown")
-    org = await orgs_repo.get_org(session=session, org_id=request.org_id)
-    scope = await admin_scope(session, admin, superadmin)
-    if org is None or scope is None or not scope.covers(org):
-        raise AccessError("access.not_your_org")
+    """Approve or reject a request (a rejection may say why), checking the admin's subtree;
+    registers on approval."""
+    request = await reviewable_request(
+        session, request_id=request_id, admin=admin, superadmin=superadmin
+    )
     status = AccessRequestStatus.APPROVED if approve else AccessRequestStatus.REJECTED
     decider = admin.telegram_id if admin else 0
     if not await users_repo.decide_request(
-        session=session, request_id=request_id, status=status, admin_id=decider, now=now
+        session=session,
+        request_id=request_id,
+        status=status,
+        admin_id=decider,
+        now=now,
+        reason=None if approve else reason,
     ):
         raise AccessError("access.already_decided")
     await session.refresh(request)
@@ -379,3 +409,9 @@ async def get_user(session: AsyncSession, telegram_id: int) -> User | None:
 async def pending_request(session: AsyncSession, telegram_id: int) -> AccessRequest | None:
     """The user's access request still waiting for an admin, if any."""
     return await users_repo.pending_request(session=session, telegram_id=telegram_id)
+
+
+async def declined_request(session: AsyncSession, telegram_id: int) -> AccessRequest | None:
+    """The user's last access request when an admin turned it down (and none came since)."""
+    latest = await users_repo.latest_request(session=session, telegram_id=telegram_id)
+    return latest if latest and latest.status == AccessRequestStatus.REJECTED else None

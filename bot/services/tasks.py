@@ -173,9 +173,12 @@ async def levels_below(session: AsyncSession, scope: Scope) -> list[tuple[OrgLev
     return sorted(found, key=lambda item: order.index(item[0]))
 
 
-async def count_recipients(session: AsyncSession, org_ids: Sequence[int]) -> int:
-    """How many people a task on these orgs reaches."""
-    return await tasks_repo.count_recipients(session=session, org_ids=org_ids)
+async def count_recipients(
+    session: AsyncSession, org_ids: Sequence[int], *, besides: int | None = None
+) -> int:
+    """How many people a task on these orgs reaches (``besides``: its publisher, who is not
+    told of their own task): the people `task_recipients` gives, counted."""
+    return await tasks_repo.count_recipients(session=session, org_ids=org_ids, besides=besides)
 
 
 async def managed_task(session: AsyncSession, task_id: int, scope: Scope | None) -> ReportTask:
@@ -258,10 +261,13 @@ async def cycles_awaiting(session: AsyncSession, cycle_ids: Sequence[int]) -> se
     return await tasks_repo.cycles_awaiting(session=session, cycle_ids=cycle_ids)
 
 
-async def task_recipients(session: AsyncSession, org_ids: Sequence[int]) -> dict[int, list[User]]:
-    """Active registered liaisons, information officers and admins of these orgs, by org."""
+async def task_recipients(
+    session: AsyncSession, org_ids: Sequence[int], *, besides: int | None = None
+) -> dict[int, list[User]]:
+    """Active registered liaisons, information officers and admins of these orgs, by org
+    (``besides``: but this person)."""
     found: dict[int, list[User]] = {}
-    for user in await tasks_repo.recipients(session=session, org_ids=org_ids):
+    for user in await tasks_repo.recipients(session=session, org_ids=org_ids, besides=besides):
         found.setdefault(user.org_id, []).append(user)  # type: ignore[arg-type]
     return found
 
