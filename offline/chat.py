@@ -30,12 +30,8 @@ async def run_offline_chat(
     the bot sends are saved into ``files_dir``; the chat's messages are kept in ``history``
     between sessions, as Telegram keeps them, so a form left half filled goes on where it
     stopped, its buttons included."""
-    # Without a token the delivery pipeline stays off by default; offline, its lane is this API.
-    if settings.delivery.autostart is None:
-        delivery = settings.delivery.model_copy(update={"autostart": True})
-        settings = settings.model_copy(update={"delivery": delivery})
     api = OfflineBotAPI(bot_username=settings.bot_username)
-    application = build_application(settings, request=api)
+    application = build_application(chat_settings(settings), request=api)
     user = TgUser(id=user_id, first_name=name, language_code=language)
     # Update ids must grow across sessions, as Telegram's do, or the duplicate guard would
     # drop a new session's updates as already handled.
@@ -55,6 +51,19 @@ async def run_offline_chat(
         )
     finally:
         _save_history(api, user_id, history)
+
+
+def chat_settings(settings: Settings) -> Settings:
+    """The settings with what a bot token would turn on: the delivery pipeline and the
+    reminder scheduler (its lane is the offline API), so /remind and notices arrive in the chat
+    as they would from ``stabot run``; a value set explicitly (DELIVERY_AUTOSTART,
+    REMINDERS_SCHEDULER) is kept."""
+    update: dict[str, object] = {}
+    if settings.delivery.autostart is None:
+        update["delivery"] = settings.delivery.model_copy(update={"autostart": True})
+    if settings.reminders.scheduler is None:
+        update["reminders"] = settings.reminders.model_copy(update={"scheduler": True})
+    return settings.model_copy(update=update) if update else settings
 
 
 def _restore_history(api: OfflineBotAPI, chat_id: int, history: Path | None) -> bool:
