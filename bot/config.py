@@ -35,7 +35,7 @@ PLACEHOLDER_TOKENS = {"", "changethis", "your-bot-token", "123456:ABC"}
 class ReminderSettings(BaseModel):
     """``REMINDERS_*``: the scheduler (the sending is the pipeline's: DELIVERY_*)."""
 
-    scheduler: bool | None = None  # None: run the scheduler when a bot token is set
+    scheduler: bool | None = None  # None: run it when a bot token is set (and in `stabot chat`)
     paused: bool = False  # start the scheduler without running jobs (tests, maintenance)
 
 
