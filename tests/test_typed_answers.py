@@ -241,6 +241,12 @@ async def test_english_questions_and_titles(settings, clock, sessions, tree):
         ("约200人", 200, "activity.count_about"),
         ("50-60人", 50, "activity.count_lower"),
         ("120", 120, None),
+        # A closing particle, and 号人 for 人 (as spoken).
+        ("两百来人吧", 200, "activity.count_about"),
+        ("100人吧", 100, "activity.count_about"),
+        ("一百多号人", 100, "activity.count_about"),
+        ("80人左右吧", 80, "activity.count_about"),
+        ("120人啊", 120, None),
     ],
 )
 async def test_head_counts_as_people_say_them(settings, clock, sessions, li, typed, count, note):
