@@ -436,6 +436,15 @@ async def test_admin_moves_the_deadline_reminds_and_withdraws(settings, clock, s
         await bot.text(ADMIN, "/tasks")
         await bot.press(ADMIN, "进度：")
         await bot.press(ADMIN, "撤回任务")
+        assert bot.button_texts(ADMIN.id) == ["确定撤回", "取消"]
+        calls = await bot.press(ADMIN, "取消")  # the task stays as it was
+        assert sent_texts(calls)[0] == "未撤回，《2026年一季度科普工作落实情况》保持不变。"
+        assert [c.method for c in calls if c.method.startswith("send")] == []
+        await bot.text(SAIHAN, "/tasks")
+        assert "没有需要填报" not in bot.last_text(SAIHAN.id)
+        await bot.text(ADMIN, "/tasks")
+        await bot.press(ADMIN, "进度：")
+        await bot.press(ADMIN, "撤回任务")
         calls = await bot.press(ADMIN, "确定撤回")
         assert "已撤回" in sent_texts(calls)[0]
         await bot.text(SAIHAN, "/tasks")
