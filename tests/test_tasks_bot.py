@@ -436,6 +436,15 @@ async def test_admin_moves_the_deadline_reminds_and_withdraws(settings, clock, s
         await bot.text(ADMIN, "/tasks")
         await bot.press(ADMIN, "进度：")
         await bot.press(ADMIN, "撤回任务")
+        assert bot.button_texts(ADMIN.id) == ["确定撤回", "取消"]
+        calls = await bot.press(ADMIN, "取消")  # the task stays as it was
+        assert sent_texts(calls)[0] == "未撤回，《2026年一季度科普工作落实情况》保持不变。"
+        assert [c.method for c in calls if c.method.startswith("send")] == []
+        await bot.text(SAIHAN, "/tasks")
+        assert "没有需要填报" not in bot.last_text(SAIHAN.id)
+        await bot.text(ADMIN, "/tasks")
+        await bot.press(ADMIN, "进度：")
+        await bot.press(ADMIN, "撤回任务")
         calls = await bot.press(ADMIN, "确定撤回")
         assert "已撤回" in sent_texts(calls)[0]
         await bot.text(SAIHAN, "/tasks")
@@ -600,3 +609,38 @@ async def test_superadmin_targets_every_org(settings, clock, sessions, tree):
         assert "• 填报范围：全部组织（12 个组织，5 人）" in bot.last_text(root.id)
         calls = await bot.press(root, "确认提交")
         assert "12 个组织，已通知 5 人" in sent_texts(calls)[0]
+
+
+async def test_typed_next_and_done_words_move_on_and_are_never_report_text(
+    settings, clock, sessions, tree
+):
+    async with running_bot(settings, clock) as bot:
+        chats(bot)
+        await new_county_task(bot)
+        await bot.press(SAIHAN, "填报")
+        await bot.text(SAIHAN, "建立联络员例会制度。")
+        await bot.text(SAIHAN, "下一栏")  # as the button: on to the second section
+        assert "第 2/5 栏" in bot.last_text(SAIHAN.id)
+        await bot.text(SAIHAN, "开展科普讲座。")
+        await bot.text(SAIHAN, "写完了")
+        assert "第 3/5 栏" in bot.last_text(SAIHAN.id)
+        await bot.text(SAIHAN, "上一步")
+        assert "第 2/5 栏" in bot.last_text(SAIHAN.id)
+        for word in ("下一步", "完成", "next", "done"):
+            await bot.text(SAIHAN, word)
+        assert "活动场次" in bot.last_text(SAIHAN.id)
+        await bot.press(SAIHAN, "确认无误")
+        await bot.press(SAIHAN, "跳过")
+        summary = bot.last_text(SAIHAN.id)
+        assert "建立联络员例会制度。" in summary and "开展科普讲座。" in summary
+        assert "写完了" not in summary and "下一栏" not in summary.replace("下一栏 »", "")
+        calls = await bot.press(SAIHAN, "确认提交")
+        assert "已提交（第 1 版）" in sent_texts(calls)[0]
+    async with transaction(sessions) as session:
+        cycle_id = (await tasks_repo.open_cycles(session=session, after=clock.now()))[0].id
+        [row] = await tasks_repo.submission_history(
+            session=session, cycle_id=cycle_id, org_id=tree["赛罕区科协"].id
+        )
+    texts = list(row.sections.values())
+    assert texts[:2] == ["建立联络员例会制度。", "开展科普讲座。"]
+    assert not any(word in text for text in texts for word in ("下一", "写完", "完成", "next"))

@@ -138,7 +138,7 @@ async def test_a_typed_yes_under_the_summary_saves(settings, clock, sessions, li
     ("typed", "notice"),
     [
         ("不对", "form.summary_typed_no"),
-        ("取消", "form.summary_typed_no"),
+        ("不是", "form.summary_typed_no"),
         ("嗯…再想想吧", "form.use_buttons"),
     ],
 )
@@ -228,6 +228,102 @@ async def test_english_questions_and_titles(settings, clock, sessions, tree):
     assert (await answers(sessions, WANG))["title"] == "What is AI?"
 
 
+# --- buttons typed out ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["上一步", "返回", "后退", "上一步吧", "back", "上一步。"])
+async def test_a_typed_back_word_goes_back_and_is_never_a_title(
+    settings, clock, sessions, li, typed
+):
+    async with running_bot(settings, clock) as bot:
+        await at_title(bot)
+        calls = await bot.text(LI, typed)
+        assert "活动类型" in sent_texts(calls)[0] or "类型" in sent_texts(calls)[0]
+        assert await form_step(sessions, LI) == "type"
+        assert "title" not in await answers(sessions)
+
+
+@pytest.mark.parametrize("typed", ["取消", "不填了", "取消吧", "cancel"])
+async def test_a_typed_cancel_word_asks_as_cancel_does(settings, clock, sessions, li, typed):
+    async with running_bot(settings, clock) as bot:
+        await to_participants(bot)
+        calls = await bot.text(LI, typed)
+        assert sent_texts(calls) == [t("zh_CN", "form.cancel_confirm")]
+        assert bot.button_texts(LI.id) == ["确定取消", "继续填写"]
+        assert "participants" not in await answers(sessions)
+        calls = await bot.text(LI, "是的")
+        assert sent_texts(calls) == [t("zh_CN", "form.cancelled")]
+    assert await stored(sessions) == []
+
+
+async def test_a_typed_cancel_at_the_summary_asks_and_is_never_the_summary(
+    settings, clock, sessions, li
+):
+    async with running_bot(settings, clock) as bot:
+        await to_participants(bot)
+        await bot.text(LI, "120")
+        await bot.press(LI, "社区居民")
+        await bot.press(LI, "完成")
+        calls = await bot.text(LI, "取消")  # at the (optional) summary step
+        assert sent_texts(calls) == [t("zh_CN", "form.cancel_confirm")]
+        assert "summary" not in await answers(sessions)
+        await bot.text(LI, "继续填写")
+        await bot.text(LI, "讲解了节能知识。")
+        await bot.press(LI, "跳过")
+        calls = await bot.text(LI, "取消")  # at the review
+        assert sent_texts(calls) == [t("zh_CN", "form.cancel_confirm")]
+        await bot.text(LI, "确定取消")
+    assert await stored(sessions) == []
+
+
+@pytest.mark.parametrize("title", ["返回家乡的大学生科普行", "上一步的工作总结", "取消预约须知"])
+async def test_a_word_inside_a_longer_title_is_a_title(settings, clock, sessions, li, title):
+    async with running_bot(settings, clock) as bot:
+        await at_title(bot)
+        await bot.text(LI, title)
+        assert (await answers(sessions))["title"] == title
+
+
+async def test_a_typed_button_label_presses_it(settings, clock, sessions, li):
+    async with running_bot(settings, clock) as bot:
+        await to_participants(bot)
+        await bot.text(LI, "120")
+        await bot.text(LI, "青少年")  # the audience step's button, typed: ticked
+        assert len((await answers(sessions))["audience"]) == 1
+        [ticked] = [b for b in bot.button_texts(LI.id) if "青少年" in b]
+        assert ticked != "青少年"
+        await bot.text(LI, "完成")
+        await bot.text(LI, "讲解了节能知识。")
+        calls = await bot.text(LI, "跳过")
+        assert "请核对这条活动记录" in sent_texts(calls)[0]
+
+
+@pytest.mark.parametrize("typed", ["好了", "完成", "done"])
+async def test_done_typed_at_the_photo_step_keeps_the_photos(settings, clock, sessions, li, typed):
+    async with running_bot(settings, clock) as bot:
+        await to_participants(bot)
+        await bot.text(LI, "120")
+        await bot.press(LI, "社区居民")
+        await bot.press(LI, "完成")
+        await bot.press(LI, "跳过")
+        await bot.feed(bot.factory.photo(LI, b"scene"))
+        calls = await bot.text(LI, typed)
+        assert "照片：1 张" in sent_texts(calls)[0]
+
+
+async def test_english_words_press_the_buttons(settings, clock, sessions, tree):
+    await make_member(sessions, clock, WANG, tree["青山区科协"])
+    async with running_bot(settings, clock) as bot:
+        await bot.text(WANG, "/log")
+        await bot.press(WANG, "Lecture")
+        await bot.text(WANG, "Back")
+        assert await form_step(sessions, WANG) == "type"
+        await bot.text(WANG, "Lecture")  # the button's label, typed
+        assert await form_step(sessions, WANG) == "title"
+        calls = await bot.text(WANG, "cancel")
+        assert sent_texts(calls) == [t("en", "form.cancel_confirm")]
+
+
 # --- head counts ---------------------------------------------------------------------------
 
 
@@ -241,6 +337,12 @@ async def test_english_questions_and_titles(settings, clock, sessions, tree):
         ("约200人", 200, "activity.count_about"),
         ("50-60人", 50, "activity.count_lower"),
         ("120", 120, None),
+        # A closing particle, and 号人 for 人 (as spoken).
+        ("两百来人吧", 200, "activity.count_about"),
+        ("100人吧", 100, "activity.count_about"),
+        ("一百多号人", 100, "activity.count_about"),
+        ("80人左右吧", 80, "activity.count_about"),
+        ("120人啊", 120, None),
     ],
 )
 async def test_head_counts_as_people_say_them(settings, clock, sessions, li, typed, count, note):

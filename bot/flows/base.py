@@ -334,6 +334,9 @@ class FieldSpec:
     params: dict[str, Any] = field(default_factory=dict)  # fixed parameters of the prompt
     # A yes / no step: the choice values a typed yes (是的, 对) and a typed no (不是) pick.
     typed_yes_no: dict[bool, Any] = field(default_factory=dict)
+    # The choice a typed 下一栏 / 完成 / next picks: a step whose own button moves on (a report
+    # section's "下一栏"). A multi or collect step's 完成 needs none.
+    next_choice: Any = None
     # What the step is for, with an example: shown when the user asks (这里要填什么？).
     # None: a general "type the {label} itself" above the prompt, whose examples follow.
     help: str | None = None

@@ -355,7 +355,7 @@ class DocumentButton(CallbackData, prefix="doc"):
 
 TaskAction = Literal[
     "fill", "board", "submissions", "submission", "remind", "move", "delete", "delete-yes",
-    "export", "files",
+    "delete-no", "export", "files",
 ]
 # Which actions take a second number: a page, an index or an org (optional where 1 or 2).
 _TASK_ARG = {"board": None, "files": None, "submissions": True, "submission": True}

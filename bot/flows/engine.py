@@ -32,8 +32,16 @@ from bot.flows.base import (
     button_number,
 )
 from bot.flows.callback_data import FormButton
+from bot.flows.labels import render_label
 from bot.services import when
-from bot.services.short_answers import asks_about_step, says_nothing, yes_or_no
+from bot.services.short_answers import (
+    Nav,
+    asks_about_step,
+    button_key,
+    navigation_word,
+    says_nothing,
+    yes_or_no,
+)
 from storage import conversations_repo as repo
 from storage.conversations_repo import FormRow
 
@@ -339,6 +347,10 @@ async def _dispatch(form: FormSpec, ctx: FlowContext, model: FormModel, inp: Inp
         return _as_edit(await render(form, ctx, model, []))
     if action is Action.BACK:
         return _as_edit(await _on_back(form, ctx, model))
+    if inp.kind is InputKind.TEXT:
+        pressed = await _typed_button(form, ctx, model, inp.text)
+        if pressed is not None:
+            return pressed
     if model.state == SUMMARY:
         return await _on_summary(form, ctx, model, inp)
     spec = form.field(model.state)
@@ -351,6 +363,59 @@ async def _dispatch(form: FormSpec, ctx: FlowContext, model: FormModel, inp: Inp
     if action is not None:
         return await render(form, ctx, model, [])
     return await _on_typed(form, ctx, model, spec, inp)
+
+
+async def _typed_button(
+    form: FormSpec, ctx: FlowContext, model: FormModel, text: str
+) -> Reply | None:
+    """A typed message that names a button of the view, as that button pressed: a navigation
+    word (上一步, 取消, at a step that moves on with a button 下一栏 / 完成) or a button's own
+    label (青少年 at the audience step). None for anything else: an answer, never saved as one
+    of these words."""
+    nav = navigation_word(text)
+    if nav is Nav.BACK:
+        return await _on_back(form, ctx, model)
+    if nav is Nav.CANCEL:
+        return _as_new(await _on_cancel(form, ctx, model))  # as /cancel: asks when answered
+    pressed = await _labelled_button(form, ctx, model, text)
+    if pressed is not None:
+        return await _dispatch(form, ctx, model, pressed)
+    if nav is Nav.NEXT and model.state != SUMMARY:
+        spec = form.field(model.state)
+        if spec.multi or spec.collect:
+            return await _on_done(form, ctx, model, spec)
+        if spec.next_choice is not None:
+            return await _pick_value(form, ctx, model, spec, spec.next_choice)
+    return None
+
+
+async def _labelled_button(
+    form: FormSpec, ctx: FlowContext, model: FormModel, text: str
+) -> Input | None:
+    """The button of the current view whose label is the typed text, as its press."""
+    typed = button_key(text)
+    if not typed:
+        return None
+    for row in await _view_buttons(form, model):
+        for button in row:
+            if button_key(render_label(ctx.locale, button.label, markup=False)) == typed:
+                data = FormButton.parse(button.data)
+                return Input(InputKind.ACTION, action=data.action, arg=data.arg, token=data.token)
+    return None
+
+
+async def _view_buttons(form: FormSpec, model: FormModel) -> list[list[Button]]:
+    """The buttons the current view shows (the choices as last shown)."""
+    if model.state == SUMMARY:
+        return _summary(form, model, []).buttons
+    spec = form.field(model.state)
+    return [*_choice_rows(model, spec), await _nav_row(model, spec)]
+
+
+def _as_new(reply: Reply) -> Reply:
+    """A reply to a typed message: a new message under it, not an edit of the form's."""
+    reply.edit = False
+    return reply
 
 
 def _as_edit(reply: Reply) -> Reply:

@@ -248,6 +248,7 @@ TASK_ACTIONS: dict[str, Callable[[FlowContext, TaskButton], Awaitable[Reply]]] =
     "move": lambda ctx, b: task_views.move(ctx, b.target),
     "delete": lambda ctx, b: task_views.ask_delete(ctx, b.target),
     "delete-yes": lambda ctx, b: task_views.delete(ctx, b.target),
+    "delete-no": lambda ctx, b: task_views.keep(ctx, b.target),
     "files": lambda ctx, b: task_views.files(ctx, b.target, b.arg),
     "export": lambda ctx, b: task_views.export(ctx, b.target),  # the .xlsx, as a made file
 }

@@ -118,6 +118,7 @@ def _section_field(index: int) -> FieldSpec:
         label=f"task.label.s{index}",
         parse=parse_section,
         choices=_next_choice(),
+        next_choice=NEXT,  # 下一栏 / 写完了 typed: as the button, never appended to the text
         when=lambda data, i=index: i < data.get("n", 0),
         display=lambda value, model, i=index: _section_value(value, model, i),
         columns=1,

@@ -4,8 +4,9 @@ reading submissions, withdrawing a task; also the announcement a new task sends.
 Buttons (`TaskButton`): ``task:fill:<cycle>`` (open the report form),
 ``task:board:<cycle>[:<page>]``, ``task:submissions:<cycle>:<page>``,
 ``task:submission:<cycle>:<org>``, ``task:remind:<cycle>``, ``task:move:<cycle>``,
-``task:delete:<task>`` / ``task:delete-yes:<task>``, ``task:files:<cycle>[:<org>]`` (the task's
-or a report's files, as albums); the handler sends the .xlsx of ``task:export:<task>``.
+``task:delete:<task>`` / ``task:delete-yes:<task>`` / ``task:delete-no:<task>`` (withdraw, or
+keep it), ``task:files:<cycle>[:<org>]`` (the task's or a report's files, as albums); the
+handler sends the .xlsx of ``task:export:<task>``.
 """
 
 from __future__ import annotations
@@ -400,7 +401,19 @@ async def ask_delete(ctx: FlowContext, task_id: int) -> Reply:
     except TaskError as error:
         return Reply([], toast=said(error))
     yes = Button(Msg("task.button.delete_yes"), _task("delete-yes", task_id))
-    return Reply([Msg("task.delete_confirm", title=task.title)], [[yes]])
+    no = Button(Msg("task.button.delete_no"), _task("delete-no", task_id))
+    return Reply([Msg("task.delete_confirm", title=task.title)], [[yes, no]])
+
+
+async def keep(ctx: FlowContext, task_id: int) -> Reply:
+    """The withdrawal question answered "no": the task stays as it was, and the question says
+    so in place of its buttons."""
+    scope = await people.admin_scope(ctx.session, ctx.actor, ctx.superadmin)
+    try:
+        task = await svc.managed_task(ctx.session, task_id, scope)
+    except TaskError as error:
+        return Reply([], toast=said(error))
+    return Reply([Msg("task.delete_kept", title=task.title)], edit=True)
 
 
 async def delete(ctx: FlowContext, task_id: int) -> Reply:

@@ -105,7 +105,7 @@ _CN_DIGITS = "零〇一二两三四五六七八九十百千万"
 # Who is counted, after a number and an optional measure word (八十个学生, 两百多名群众,
 # 80 students): the activity text reader (`activity_text`) finds counts in reports by them too.
 PEOPLE_NOUNS = (
-    "人次|人|学生|师生|同学|孩子|儿童|青少年|中小学生|小学生|中学生|大学生|家长|群众|居民|村民|"
+    "人次|号人|人|学生|师生|同学|孩子|儿童|青少年|中小学生|小学生|中学生|大学生|家长|群众|居民|村民|"
     "牧民|农民|农牧民|职工|员工|工人|干部|党员|老人|老年人|妇女|游客|市民|观众|听众|学员|代表|"
     "人员|科技工作者|people|persons|participants|attendees|students|residents|villagers|"
     "farmers|visitors|workers|members|kids|children"
@@ -117,7 +117,9 @@ _PEOPLE = re.compile(
     rf"(?P<sign>[-−负])?\s*(?P<num>{_NUMBER})"
     rf"(?:\s*(?:-|~|～|至|到|to)\s*(?P<upper>{_NUMBER}))?\s*"
     r"(?P<more>余|多|来|几|\+)?\s*(?:个|名|位)?\s*"
-    rf"(?:{PEOPLE_NOUNS})?\s*(?P<after>左右|上下|出头|or so)?$",
+    rf"(?:{PEOPLE_NOUNS})?\s*(?P<after>左右|上下|出头|or so)?"
+    # A closing particle changes nothing: 两百来人吧, 一百人左右吧.
+    r"\s*(?P<particle>(?:吧|啊|呢|呀|哈|啦|哦)*)$",
     re.IGNORECASE,
 )
 # The exact totals: 共 120 人 is a count, 约 120 人 a guess.
@@ -168,7 +170,8 @@ def _roughness(match: re.Match[str]) -> Rough:
     if match.group("upper") or _NEIGHBOURS.match(raw):
         return Rough.RANGE
     about = (match.group("about") or "").lower()
-    if about not in _EXACT_ABOUT or match.group("more") or match.group("after"):
+    guess = "吧" in match.group("particle")  # 100人吧: a guess, as 约100人
+    if about not in _EXACT_ABOUT or match.group("more") or match.group("after") or guess:
         return Rough.ABOUT
     return Rough.ABOUT if raw.startswith("上") else Rough.EXACT
 

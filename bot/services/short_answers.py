@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from enum import StrEnum
 
 # Punctuation, emoji-free trailing particles and spaces that change nothing in a short answer.
 _EDGES = " \t\n.。!！~～,，、…?？"
@@ -55,6 +56,45 @@ _FIELD_QUESTION_EN = re.compile(
     r"|what (?:does|do) (?:this|that|it) mean|what(?:'s| is) (?:this|that)(?: for)?"
     r"|what (?:goes|should go|to (?:write|put|enter)) here|what|huh|example|help"
 )
+
+
+
+
+class Nav(StrEnum):
+    """A form's navigation button, as its word typed out."""
+
+    BACK = "back"  # 上一步
+    CANCEL = "cancel"  # 取消
+    NEXT = "next"  # the step's own "move on" button: 下一栏, 完成
+
+
+# The words of the navigation buttons as people type them instead of pressing: the whole
+# message only, so 返回 is "back" while 返回家乡的大学生 is a title.
+_NAV_WORDS = {
+    Nav.BACK: frozenset({"上一步", "返回", "后退", "回退", "back", "go back", "previous"}),
+    Nav.CANCEL: frozenset({"取消", "不填了", "不填", "cancel"}),
+    Nav.NEXT: frozenset(
+        {"下一栏", "下一步", "写完了", "写完", "写好了", "完成", "好了", "填完了", "next", "done"}
+    ),
+}
+
+
+def navigation_word(text: str) -> Nav | None:
+    """The navigation button a typed message names, exactly (上一步, 取消吧, 写完了。, done);
+    None for anything else."""
+    plain = _plain(text)
+    for candidate in (plain, plain.removesuffix("了").strip(_EDGES)):
+        for nav, words in _NAV_WORDS.items():
+            if candidate in words:
+                return nav
+    return None
+
+
+def button_key(label: str) -> str:
+    """A button's label reduced to what a user types of it: letters and digits only, so
+    "« 上一步", "✔ 确认提交" and "✓ 青少年" are matched by 上一步, 确认提交 and 青少年."""
+    plain = unicodedata.normalize("NFKC", label).lower()
+    return "".join(ch for ch in plain if unicodedata.category(ch)[0] in "LN")
 
 
 def _plain(text: str) -> str:
