@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
-from bot.runtime import runtime_of
 from bot.services import orgs
 from offline.updates import TgUser
 from storage import users_repo
 from storage.db import transaction
 from storage.models import Role
 from tests.harness import running_bot, toasts
-from tests.test_scheduler import fire_due_jobs, local, scheduled  # noqa: F401 - a fixture
 
 LIAISON = TgUser(id=61001, first_name="联络员", language_code="zh-hans")
 
@@ -95,25 +91,3 @@ async def test_impossible_times_say_what_is_wrong_and_store_nothing(
         assert bot.last_text(LIAISON.id) == en
         await bot.text(LIAISON, "/remind")
         assert "no reminders" in bot.last_text(LIAISON.id).lower()
-
-
-@pytest.mark.usefixtures("scheduled")
-@pytest.mark.parametrize("start", [(10, 5), (21, 53)])  # 21:53: due in quiet hours, still sent
-async def test_a_due_personal_reminder_is_sent_when_the_stored_job_runs(
-    settings, clock, member, start
-):
-    """What `stabot run` does each minute: the stored dispatch job hands the due reminder over
-    and the pipeline sends it; /remind no longer lists it."""
-    clock.set(local(2026, 3, 16, *start))
-    async with running_bot(settings, clock) as bot:
-        service = runtime_of(bot.app).reminders
-        await bot.text(LIAISON, "/remind 半小时后 交表")
-        assert "交表" in bot.last_text(LIAISON.id)
-        before, sent = clock.now(), len(bot.api.sent_messages(LIAISON.id))
-        await fire_due_jobs(service, before, before + timedelta(minutes=29))
-        assert len(bot.api.sent_messages(LIAISON.id)) == sent  # not due yet
-        await fire_due_jobs(service, clock.now(), before + timedelta(minutes=31))
-        assert len(bot.api.sent_messages(LIAISON.id)) == sent + 1
-        assert "交表" in bot.last_text(LIAISON.id)
-        await bot.text(LIAISON, "/remind")
-        assert "还没有待发的提醒" in bot.last_text(LIAISON.id)
