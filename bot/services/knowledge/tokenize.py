@@ -203,10 +203,6 @@ class Analyzer:
         """Whether jieba's dictionary (with our words) knows ``word``."""
         return bool(self._jieba.has_word(word))
 
-    def term(self, word: str) -> str:
-        """The index term of one normalised word: its canonical synonym; '' for a stopword."""
-        return self._term(word)
-
     def words(self, text: str) -> list[str]:
         """Index terms of a text: jieba words, minus stopwords, folded to canonical synonyms."""
         return self._terms(self._jieba.cut_for_search(normalize(text), hmm=False))
@@ -222,14 +218,15 @@ class Analyzer:
         try:
             return list(filter(None, map(table.__getitem__, tokens)))
         except KeyError:
-            learned = {token: self._term(token) for token in tokens}
+            learned = {token: self.term(token) for token in tokens}
             if len(table) > TERM_CACHE:
                 table.clear()
             table.update(learned)
             return list(filter(None, map(learned.__getitem__, tokens)))
 
-    def _term(self, token: str) -> str:
-        """A token's index term: its canonical synonym; '' for stopwords and punctuation."""
+    def term(self, token: str) -> str:
+        """A normalised token's index term: its canonical synonym; '' for stopwords and
+        punctuation."""
         if token in self.vocabulary.stopwords or not _WORD_RE.search(token):
             return ""
         return self.vocabulary.canonical.get(token, token)
